@@ -1,0 +1,86 @@
+"""Where dockerlab keeps its state.
+
+    $DOCKERLAB_ROOT (default /var/lib/dockerlab as root, $XDG_DATA_HOME/dockerlab otherwise)
+    ├── image/                 OCI image store: blobs/sha256/<hex>, repositories.json, ...
+    ├── overlay/<id>/          one per image layer (diff/) and per container (diff/, work/, merged/)
+    │   └── l/<short>          short links to layer diff/ folders, so mount options fit a page
+    ├── containers/<id>/       config.v2.json, state.json, <id>-json.log, hosts, hostname, ...
+    ├── volumes/<name>/_data
+    └── tmp/                   scratch space on the same filesystem, for atomic renames
+
+Runtime files (monitor sockets, pids) live under /run/dockerlab for the default root and
+/run/dockerlab-<hash> for any other, so socket paths stay short and tests never collide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+DEFAULT_ROOT = "/var/lib/dockerlab"
+DEFAULT_RUN = "/run/dockerlab"
+
+
+def default_root() -> str:
+    env = os.environ.get("DOCKERLAB_ROOT")
+    if env:
+        return os.path.abspath(env)
+    if os.geteuid() == 0:
+        return DEFAULT_ROOT
+    data = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return os.path.join(data, "dockerlab")
+
+
+def runtime_dir_for(root: str) -> str:
+    if root == DEFAULT_ROOT:
+        return DEFAULT_RUN
+    tag = hashlib.sha256(root.encode()).hexdigest()[:10]
+    if os.geteuid() == 0:
+        return f"{DEFAULT_RUN}-{tag}"
+    base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/dockerlab-{os.geteuid()}"
+    return os.path.join(base, f"dockerlab-{tag}")
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: str
+    run: str
+
+    @classmethod
+    def of(cls, root: str | None = None) -> "Paths":
+        root = os.path.abspath(root) if root else default_root()
+        return cls(root=root, run=runtime_dir_for(root))
+
+    @property
+    def image(self) -> str:
+        return os.path.join(self.root, "image")
+
+    @property
+    def overlay(self) -> str:
+        return os.path.join(self.root, "overlay")
+
+    @property
+    def containers(self) -> str:
+        return os.path.join(self.root, "containers")
+
+    @property
+    def volumes(self) -> str:
+        return os.path.join(self.root, "volumes")
+
+    @property
+    def tmp(self) -> str:
+        return os.path.join(self.root, "tmp")
+
+    def container(self, cid: str) -> str:
+        return os.path.join(self.containers, cid)
+
+    def layer(self, layer_id: str) -> str:
+        return os.path.join(self.overlay, layer_id)
+
+    def volume(self, name: str) -> str:
+        return os.path.join(self.volumes, name)
+
+    def ensure(self) -> None:
+        for d in (self.image, self.overlay, self.containers, self.volumes, self.tmp, self.run):
+            os.makedirs(d, mode=0o710 if d == self.root else 0o700, exist_ok=True)
