@@ -8,10 +8,16 @@ through. Verbs raise :mod:`dockerlab.errors` and never print.
 
 from __future__ import annotations
 
+import os
+import signal as _signal
+import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from dockerlab.engine.containers import ZERO_TIME, Container, time_now
 from dockerlab.engine.paths import Paths
+from dockerlab.engine.streams import Attachment
+from dockerlab.errors import Conflict, DockerlabError, InvalidParameter, NoSuchContainer
 
 
 @dataclass
@@ -33,100 +39,390 @@ class StreamSpec:
 
 
 class Engine:
-    """Images, containers and volumes under one state root (``DOCKERLAB_ROOT``)."""
+    """Images, containers and volumes under one state root (``DOCKERLAB_ROOT``).
+
+    Every verb has one shape: find, lock, refresh, check, act, save.
+    """
 
     def __init__(self, root: str | None = None) -> None:
         self.paths = Paths.of(root)
+        from dockerlab.engine.containers import ContainerStore
+
+        self.store = ContainerStore(self.paths)
+        self._images = None
+
+    @property
+    def image_store(self):
+        if self._images is None:
+            from dockerlab.engine.images import ImageStore
+
+            self._images = ImageStore(self.paths)
+        return self._images
 
     # ---- system -------------------------------------------------------------------------
     def version(self) -> dict[str, Any]:
-        """Docker ``GET /version`` shape."""
-        raise NotImplementedError
+        from dockerlab.engine import system
+
+        return system.version()
 
     def info(self) -> dict[str, Any]:
-        """Docker ``GET /info`` shape (Driver, CgroupVersion, KernelVersion, counts …)."""
-        raise NotImplementedError
+        from dockerlab.engine import system
+
+        states = [c.state["Status"] for c in self._refreshed()]
+        return system.info(self.paths, states, len(self.image_store.list(all=False)))
 
     # ---- images -------------------------------------------------------------------------
     def images(self, all: bool = False) -> list[dict[str, Any]]:
-        """Docker ``GET /images/json`` shape (Id, RepoTags, Created, Size, ParentId …)."""
-        raise NotImplementedError
+        return self.image_store.list(all=all)
 
     def image_inspect(self, ref: str) -> dict[str, Any]:
-        raise NotImplementedError
+        return self.image_store.inspect(ref)
 
     def image_history(self, ref: str) -> list[dict[str, Any]]:
-        """Docker ``GET /images/{name}/history``: newest first, Id ``<missing>`` when unknown."""
-        raise NotImplementedError
+        return self.image_store.history(ref)
 
     def image_remove(self, ref: str, force: bool = False) -> list[dict[str, str]]:
-        """Returns ``[{"Untagged": ...}, {"Deleted": ...}]`` as Docker does."""
-        raise NotImplementedError
+        used: dict[str, list[tuple[str, bool]]] = {}
+        for c in self._refreshed():
+            used.setdefault(c.config["Image"], []).append((c.id, c.running))
+        return self.image_store.remove(ref, force=force, used_by=used)
 
     def image_tag(self, ref: str, target: str) -> None:
-        raise NotImplementedError
+        self.image_store.tag(ref, target)
 
     def image_bootstrap(self, name: str = "busybox") -> str:
-        """Make ``busybox:latest`` from the host's static busybox; returns the image ID."""
-        raise NotImplementedError
+        if name != "busybox":
+            raise InvalidParameter(f"cannot bootstrap {name!r}: only busybox can be made "
+                                   "offline from the host")
+        from dockerlab.engine.bootstrap import bootstrap_busybox
 
-    # ---- containers ---------------------------------------------------------------------
+        return bootstrap_busybox(self.image_store)
+
+    # ---- containers: create and start -----------------------------------------------------
     def create(self, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
-        """Docker ``POST /containers/create``: body has Config fields plus ``HostConfig``.
+        from dockerlab.engine import create as creating
 
-        Returns ``{"Id": ..., "Warnings": [...]}``.
-        """
-        raise NotImplementedError
+        return creating.create(self, body, name)
 
-    def start(self, ref: str) -> None:
-        raise NotImplementedError
+    def start(self, ref: str, attach: str = "") -> Attachment | None:
+        """Start ``ref``; with ``attach`` (e.g. ``"ioe"``) return an attachment that sees
+        everything from the first byte. Starting a running container does nothing."""
+        from dockerlab.engine.runtime import spawn_monitor
+
+        c = self.store.find(ref)
+        with c.lock():
+            c.refresh()
+            if c.state["Status"] == "paused":
+                raise Conflict("cannot start a paused container, try unpause instead")
+            if c.running:
+                return None
+            try:
+                report, attachment = spawn_monitor(self.paths, c.id, attach)
+            except DockerlabError:
+                c.refresh()
+                if c.needs_sync():
+                    c.sync()
+                raise
+            c.state.update(Status="running", Running=True, Paused=False, Pid=report["pid"],
+                           ExitCode=0, Error="", OOMKilled=False, StartedAt=time_now(),
+                           FinishedAt=ZERO_TIME, MonitorPid=report["monitor"],
+                           MonitorStart=report["monitor_start"])
+            c.save_state()
+        return attachment
+
+    def run(self, body: dict[str, Any], name: str | None = None,
+            attach: str = "oe") -> tuple[str, Attachment | None]:
+        """``create`` + ``start``; returns the ID and the attachment (if ``attach``)."""
+        cid = self.create(body, name)["Id"]
+        try:
+            return cid, self.start(cid, attach)
+        except DockerlabError:
+            if (body.get("HostConfig") or {}).get("AutoRemove"):
+                self._discard(cid)
+            raise
+
+    def attach(self, ref: str, stdin: bool = False) -> Attachment:
+        from dockerlab.engine.runtime import connect
+
+        c = self.store.find(ref)
+        if not c.running:
+            raise Conflict("You cannot attach to a stopped container, start it first")
+        if c.state["Status"] == "paused":
+            raise Conflict("You cannot attach to a paused container, unpause it first")
+        att = connect(self.paths, c.id)
+        if att is None:
+            raise Conflict("You cannot attach to a stopped container, start it first")
+        att.hello(stdin=stdin)
+        return att
+
+    # ---- containers: listing and looking --------------------------------------------------
+    def _refreshed(self) -> list[Container]:
+        out = []
+        for c in self.store.all():
+            try:
+                c.refresh()
+            except NoSuchContainer:
+                continue
+            out.append(c)
+        return out
 
     def containers(self, all: bool = False, filters: dict[str, list[str]] | None = None,
                    limit: int = -1) -> list[dict[str, Any]]:
-        """Docker ``GET /containers/json`` shape, newest first."""
-        raise NotImplementedError
+        from dockerlab.engine import records
+
+        items = sorted(self._refreshed(), key=lambda c: c.config["Created"], reverse=True)
+        if limit > 0:
+            all = True
+        if not all:
+            items = [c for c in items if c.running]
+        items = [c for c in items if records.matches(c, filters or {})]
+        if limit > 0:
+            items = items[:limit]
+        return [records.summary(c, self.image_store) for c in items]
 
     def inspect(self, ref: str) -> dict[str, Any]:
-        raise NotImplementedError
+        from dockerlab.engine import records
+
+        return records.inspect(self.store.find(ref))
+
+    def container_ids(self) -> list[str]:
+        return self.store.ids()
+
+    # ---- containers: state changes --------------------------------------------------------
+    def _running(self, ref: str) -> Container:
+        c = self.store.find(ref)
+        if not c.running:
+            raise Conflict(f"Container {c.id} is not running")
+        return c
+
+    def kill(self, ref: str, signal: str | int = "KILL") -> None:
+        sig = parse_signal(signal)
+        c = self.store.find(ref)
+        if not c.running:
+            raise Conflict(f"cannot kill container: {ref}: container {c.id} is not running")
+        try:
+            os.kill(c.state["Pid"], sig)
+        except ProcessLookupError:
+            pass
+        if sig == _signal.SIGKILL and c.state["Status"] == "paused":
+            c.cgroup().thaw()
 
     def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
-        raise NotImplementedError
+        c = self.store.find(ref)
+        if not c.running:
+            return
+        sig = parse_signal(signal or c.config["Config"].get("StopSignal") or "SIGTERM")
+        if timeout is None:
+            timeout = c.config["Config"].get("StopTimeout")
+        timeout = 10 if timeout is None else int(timeout)
+        try:
+            os.kill(c.state["Pid"], sig)
+        except ProcessLookupError:
+            pass
+        if c.state["Status"] == "paused":
+            c.cgroup().thaw()
+        if timeout >= 0 and self._wait_exit(c, timeout):
+            return
+        cg = c.cgroup()
+        cg.kill_all(_signal.SIGKILL)
+        self._wait_exit(c, None)
 
-    def kill(self, ref: str, signal: str = "KILL") -> None:
-        raise NotImplementedError
+    def _wait_exit(self, c: Container, timeout: float | None) -> dict[str, Any] | None:
+        """Wait for ``c``'s monitor to report the exit; None on timeout."""
+        from dockerlab.engine.runtime import connect
+
+        att = connect(self.paths, c.id)
+        if att is None:
+            return self._settled(c)
+        try:
+            att.hello(stdin=False, stdout=False, stderr=False)
+            att.sock.settimeout(timeout)
+            try:
+                return att.wait()
+            except TimeoutError:
+                return None
+        finally:
+            att.close()
+
+    def _settled(self, c: Container) -> dict[str, Any]:
+        """The exit of a container whose monitor has gone (it may be finishing its files)."""
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                c.refresh()
+            except NoSuchContainer:
+                return {"ExitCode": 0}
+            if not c.running or time.monotonic() > deadline:
+                return {"ExitCode": c.state["ExitCode"]}
+            time.sleep(0.01)
 
     def pause(self, ref: str) -> None:
-        raise NotImplementedError
+        c = self._running(ref)
+        with c.lock():
+            if c.state["Status"] == "paused":
+                raise Conflict(f"Container {c.id} is already paused")
+            c.cgroup().freeze()
+            c.state.update(Status="paused", Paused=True)
+            c.save_state()
 
     def unpause(self, ref: str) -> None:
-        raise NotImplementedError
+        c = self.store.find(ref)
+        with c.lock():
+            if c.state["Status"] != "paused":
+                raise Conflict(f"Container {c.id} is not paused")
+            c.cgroup().thaw()
+            c.state.update(Status="running", Paused=False)
+            c.save_state()
 
     def restart(self, ref: str, timeout: int | None = None) -> None:
-        raise NotImplementedError
+        self.stop(ref, timeout)
+        self.start(ref)
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
-        raise NotImplementedError
+        c = self.store.find(ref)
+        if c.running:
+            if not force:
+                raise Conflict(f'cannot remove container "/{c.name}": container is running: '
+                               "stop the container before removing or force remove")
+            self.kill(c.id, "KILL")
+            self._wait_exit(c, None)
+        self._discard(c.id, volumes)
+
+    def _discard(self, cid: str, volumes: bool = True) -> None:
+        from dockerlab.engine.volumes import VolumeStore
+
+        with self.store.registry():
+            c = self.store.load(cid)
+            if c is None:
+                return
+            with c.lock():
+                anonymous = [m["Name"] for m in c.config.get("MountPoints", [])
+                             if m.get("Type") == "volume" and m.get("Anonymous")]
+                self.store.discard(c.id)
+        if volumes:
+            vs = VolumeStore(self.paths)
+            for name in anonymous:
+                vs.remove_quietly(name)
 
     def rename(self, ref: str, new_name: str) -> None:
-        raise NotImplementedError
+        from dockerlab.engine.ids import check_name
+
+        new_name = check_name(new_name)
+        c = self.store.find(ref)
+        if c.name == new_name:
+            raise InvalidParameter("Renaming a container with the same name as its current "
+                                   "name")
+        with self.store.registry():
+            self.store.claim_name(new_name, c.id)
+            with c.lock():
+                c.config = self.store.load(c.id).config  # type: ignore[union-attr]
+                c.config["Name"] = "/" + new_name
+                c.save_config()
 
     def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
-        """Docker ``POST /containers/{id}/wait``: ``{"StatusCode": n, "Error": None}``."""
-        raise NotImplementedError
+        c = self.store.find(ref)
+        if not c.running:
+            return {"StatusCode": c.state["ExitCode"], "Error": None}
+        record = self._wait_exit(c, None) or {}
+        try:
+            c.refresh()
+            code = c.state["ExitCode"]
+        except NoSuchContainer:
+            code = record.get("ExitCode", 0)
+        return {"StatusCode": code, "Error": None}
 
+    def prune(self) -> dict[str, Any]:
+        deleted, space = [], 0
+        for c in self._refreshed():
+            if not c.running:
+                space += _tree_size(os.path.join(c.layer_dir, "diff"))
+                self._discard(c.id)
+                deleted.append(c.id)
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": space}
+
+    # ---- containers: output and resources -------------------------------------------------
     def logs(self, ref: str, follow: bool = False, timestamps: bool = False,
              tail: int | None = None, since: float | None = None,
              stdout: bool = True, stderr: bool = True) -> Iterator[LogEntry]:
-        raise NotImplementedError
+        from dockerlab.engine.logs import read_logs
 
-    def top(self, ref: str) -> dict[str, Any]:
-        """Docker ``GET /containers/{id}/top``: ``{"Titles": [...], "Processes": [[...]]}``."""
-        raise NotImplementedError
+        c = self.store.find(ref)
+        return read_logs(c, follow=follow, tail=tail, since=since, stdout=stdout,
+                         stderr=stderr)
 
-    def stats(self, ref: str) -> dict[str, Any]:
-        """One Docker ``GET /containers/{id}/stats`` sample (with ``precpu_stats``)."""
-        raise NotImplementedError
+    def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
+        from dockerlab.engine.stats import top
 
-    def prune(self) -> dict[str, Any]:
-        """``{"ContainersDeleted": [...], "SpaceReclaimed": n}``."""
-        raise NotImplementedError
+        c = self._running(ref)
+        return top(c.cgroup().pids(), ps_args)
+
+    def stats(self, ref: str, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One Docker stats sample; ``previous`` (an earlier sample) fills ``precpu_stats``."""
+        from dockerlab.engine.stats import sample
+
+        c = self.store.find(ref)
+        return sample(c, previous)
+
+    # ---- exec -----------------------------------------------------------------------------
+    def exec(self, ref: str, cmd: list[str], env: list[str] | None = None, workdir: str = "",
+             user: str = "", tty: bool = False, detach: bool = False,
+             stdin: int | None = None, stdout: int | None = None, stderr: int | None = None):
+        """Run ``cmd`` in a running container; returns a ``subprocess.Popen`` of the helper
+        (its exit code is the command's), or None with ``detach``."""
+        from dockerlab.engine.execs import spawn_exec
+
+        c = self._running(ref)
+        if c.state["Status"] == "paused":
+            raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
+        return spawn_exec(c, cmd, env or [], workdir, user, tty, detach, stdin, stdout, stderr)
+
+    # ---- volumes --------------------------------------------------------------------------
+    def volume_create(self, name: str | None = None,
+                      labels: dict[str, str] | None = None) -> dict[str, Any]:
+        from dockerlab.engine.volumes import VolumeStore
+
+        return VolumeStore(self.paths).create(name, labels)
+
+    def volumes(self) -> list[dict[str, Any]]:
+        from dockerlab.engine.volumes import VolumeStore
+
+        return VolumeStore(self.paths).list()
+
+    def volume_inspect(self, name: str) -> dict[str, Any]:
+        from dockerlab.engine.volumes import VolumeStore
+
+        return VolumeStore(self.paths).inspect(name)
+
+    def volume_remove(self, name: str, force: bool = False) -> None:
+        from dockerlab.engine.volumes import VolumeStore
+
+        users = [c.id for c in self.store.all()
+                 if any(m.get("Name") == name for m in c.config.get("MountPoints", []))]
+        VolumeStore(self.paths).remove(name, users, force)
+
+
+def parse_signal(value: str | int) -> int:
+    """``KILL``, ``SIGKILL`` or ``9`` → 9, with Docker's error for anything else."""
+    text = str(value).strip()
+    if text.isdigit():
+        num = int(text)
+        if 0 < num < _signal.NSIG:
+            return num
+    else:
+        name = text.upper()
+        name = name if name.startswith("SIG") else "SIG" + name
+        sig = getattr(_signal.Signals, name, None) if hasattr(_signal.Signals, name) else None
+        if sig is not None:
+            return int(sig)
+    raise InvalidParameter(f"Invalid signal: {value}")
+
+
+def _tree_size(path: str) -> int:
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(folder, f)).st_size
+            except OSError:
+                pass
+    return total

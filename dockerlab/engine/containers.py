@@ -1,0 +1,288 @@
+"""The container store: one folder per container, durable config apart from state.
+
+    containers/<id>/config.v2.json   what the container is (Docker's inspect fields + Runtime)
+    containers/<id>/state.json       what it is doing (Docker's State + the monitor's pid)
+    containers/<id>/lock             flock held by a verb while it changes this container
+    containers/<id>/hosts|hostname|resolv.conf   bind-mounted in, never in a layer
+    containers/.lock                 held while names are claimed or containers come and go
+    containers/.creating-<id>/       a create in progress; removed on the next load if stale
+    overlay/<id>/{diff,work,merged}  the writable layer;  overlay/<id>-init/diff the init layer
+
+State is re-derived from the system before it is trusted: the monitor's ``exit.json`` is
+folded in, and a running container whose monitor died is marked exited and cleaned up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from dockerlab.engine import linux as L
+from dockerlab.engine.atomic import locked, read_json, write_json
+from dockerlab.engine.paths import Paths
+from dockerlab.errors import Conflict, DockerlabError, NoSuchContainer
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+ENGINE_FILES = ("hosts", "hostname", "resolv.conf")
+INIT_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv")
+INIT_DIRS = ("proc", "sys", "dev", "dev/pts", "dev/shm", "etc")
+
+
+def fresh_state() -> dict[str, Any]:
+    return {"Status": "created", "Running": False, "Paused": False, "Restarting": False,
+            "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
+            "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME,
+            "MonitorPid": 0, "MonitorStart": None}
+
+
+class Container:
+    """One container's files; ``config`` is durable, ``state`` is re-derived on load."""
+
+    def __init__(self, paths: Paths, cid: str) -> None:
+        self.paths = paths
+        self.id = cid
+        self.dir = paths.container(cid)
+        self.config: dict[str, Any] = read_json(os.path.join(self.dir, "config.v2.json"))
+        self.state: dict[str, Any] = read_json(os.path.join(self.dir, "state.json"))
+
+    @property
+    def name(self) -> str:
+        return self.config["Name"].lstrip("/")
+
+    @property
+    def rundir(self) -> str:
+        return os.path.join(self.paths.run, self.id)
+
+    @property
+    def layer_dir(self) -> str:
+        return self.paths.layer(self.config["Runtime"]["Layer"])
+
+    @property
+    def running(self) -> bool:
+        return self.state["Status"] in ("running", "paused")
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        try:
+            with locked(os.path.join(self.dir, "lock")):
+                if not os.path.isdir(self.dir):
+                    raise NoSuchContainer(self.id)
+                yield
+        except FileNotFoundError:
+            raise NoSuchContainer(self.id) from None
+
+    def save_state(self) -> None:
+        write_json(os.path.join(self.dir, "state.json"), self.state)
+
+    def save_config(self) -> None:
+        write_json(os.path.join(self.dir, "config.v2.json"), self.config)
+
+    def cgroup(self):
+        from dockerlab.engine.cgroups import open_cgroup
+
+        return open_cgroup(f"dockerlab/{self.id}")
+
+    # ---- reconciling with the system ------------------------------------------------------
+    def exit_file(self) -> str:
+        return os.path.join(self.rundir, "exit.json")
+
+    def needs_sync(self) -> bool:
+        if self.state["Status"] not in ("running", "paused"):
+            return os.path.exists(self.exit_file())
+        if os.path.exists(self.exit_file()):
+            return True
+        return not L.pid_alive(self.state["MonitorPid"], self.state["MonitorStart"])
+
+    def refresh(self) -> None:
+        """Fold the monitor's news into the state; take the lock only when something changed."""
+        if self.needs_sync():
+            try:
+                with self.lock():
+                    self.state = read_json(os.path.join(self.dir, "state.json"))
+                    if self.needs_sync():
+                        self.sync()
+            except NoSuchContainer:
+                raise
+        if self.state["Status"] in ("running", "paused"):
+            frozen = self.cgroup().frozen()
+            self.state["Paused"] = frozen
+            self.state["Status"] = "paused" if frozen else "running"
+
+    def sync(self) -> None:
+        """(locked) Apply ``exit.json``, or clean up after a monitor that died."""
+        try:
+            record = read_json(self.exit_file())
+        except (FileNotFoundError, ValueError):
+            record = None
+        if record is None:
+            self.cleanup_orphan()
+            record = {"ExitCode": 255, "OOMKilled": False, "Error": "the container's monitor "
+                      "died", "FinishedAt": time_now()}
+        self.state.update(Running=False, Paused=False, Pid=0, MonitorPid=0, MonitorStart=None,
+                          ExitCode=record["ExitCode"], OOMKilled=record.get("OOMKilled", False),
+                          Error=record.get("Error", ""), FinishedAt=record["FinishedAt"])
+        self.state["Status"] = "created" if record.get("StartFailed") else "exited"
+        self.save_state()
+        try:
+            os.unlink(self.exit_file())
+        except FileNotFoundError:
+            pass
+
+    def cleanup_orphan(self) -> None:
+        """Kill what is left of a container whose monitor died, unmount, drop its cgroup."""
+        cg = self.cgroup()
+        try:
+            cg.thaw()
+            cg.kill_all(signal.SIGKILL)
+        except OSError:
+            pass
+        deadline = time.monotonic() + 2
+        while cg.pids() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        cg.destroy()
+        try:
+            L.umount(os.path.join(self.layer_dir, "merged"), L.MNT_DETACH)
+        except OSError:
+            pass
+        shutil.rmtree(self.rundir, ignore_errors=True)
+
+
+def time_now() -> str:
+    ns = time.time_ns()
+    secs, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+
+
+class ContainerStore:
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+        paths.ensure()
+
+    @contextmanager
+    def registry(self) -> Iterator[None]:
+        """Hold the store-wide lock (names, creation, removal); clean stale creations."""
+        with locked(os.path.join(self.paths.containers, ".lock")):
+            for entry in os.listdir(self.paths.containers):
+                if entry.startswith(".creating-"):
+                    self.discard(entry[len(".creating-"):], os.path.join(self.paths.containers,
+                                                                         entry))
+            yield
+
+    def ids(self) -> list[str]:
+        return [e for e in os.listdir(self.paths.containers)
+                if not e.startswith(".") and len(e) == 64]
+
+    def load(self, cid: str) -> Container | None:
+        try:
+            return Container(self.paths, cid)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def all(self) -> list[Container]:
+        out = []
+        for cid in self.ids():
+            c = self.load(cid)
+            if c is not None:
+                out.append(c)
+        return out
+
+    def find(self, ref: str) -> Container:
+        """By full ID, name, or unique ID prefix (Docker's order)."""
+        if not ref:
+            raise NoSuchContainer(ref)
+        ids = self.ids()
+        if ref in ids:
+            c = self.load(ref)
+            if c:
+                c.refresh()
+                return c
+        name = ref.lstrip("/")
+        matches = []
+        containers = self.all()
+        for c in containers:
+            if c.name == name:
+                c.refresh()
+                return c
+        for c in containers:
+            if c.id.startswith(ref):
+                matches.append(c)
+        if len(matches) > 1:
+            raise DockerlabError(f"multiple IDs found with provided prefix: {ref}")
+        if not matches:
+            raise NoSuchContainer(ref)
+        matches[0].refresh()
+        return matches[0]
+
+    def names(self) -> dict[str, str]:
+        return {c.name: c.id for c in self.all()}
+
+    def claim_name(self, name: str, cid: str) -> None:
+        """(registry-locked) Refuse a name already in use, with Docker's words."""
+        owner = self.names().get(name)
+        if owner and owner != cid:
+            raise Conflict(f'Conflict. The container name "/{name}" is already in use by '
+                           f'container "{owner}". You have to remove (or rename) that '
+                           "container to be able to reuse that name.")
+
+    # ---- creation and removal -------------------------------------------------------------
+    def discard(self, cid: str, staging: str | None = None) -> None:
+        """Remove every file a container owns (its folder, layers, runtime files)."""
+        for path in (staging, self.paths.container(cid), self.paths.layer(cid),
+                     self.paths.layer(cid + "-init"), os.path.join(self.paths.run, cid)):
+            if path:
+                shutil.rmtree(path, ignore_errors=True)
+        for link in (f"{cid}", f"{cid}-init"):
+            try:
+                os.unlink(os.path.join(self.paths.overlay, "l", _short(link)))
+            except FileNotFoundError:
+                pass
+
+
+def _short(layer: str) -> str:
+    """The short link name of a container's layer folder (fits many in one mount option)."""
+    return "c" + layer[:12] + ("i" if layer.endswith("-init") else "")
+
+
+def make_layers(paths: Paths, cid: str) -> tuple[str, str]:
+    """Create the container's init layer and writable layer; returns their short links."""
+    links = os.path.join(paths.overlay, "l")
+    os.makedirs(links, exist_ok=True)
+    init = paths.layer(cid + "-init")
+    for d in INIT_DIRS:
+        os.makedirs(os.path.join(init, "diff", d), exist_ok=True)
+    for f in INIT_FILES:
+        with open(os.path.join(init, "diff", f), "a"):
+            pass
+    layer = paths.layer(cid)
+    for d in ("diff", "work", "merged"):
+        os.makedirs(os.path.join(layer, d), exist_ok=True)
+    out = []
+    for name, folder in ((cid + "-init", init), (cid, layer)):
+        short = _short(name)
+        target = os.path.join(links, short)
+        if os.path.lexists(target):
+            os.unlink(target)
+        os.symlink(os.path.join("..", os.path.basename(folder), "diff"), target)
+        out.append(f"l/{short}")
+    return out[0], out[1]
+
+
+def autoremove(paths: Paths, cid: str) -> None:
+    """``--rm``: called by the monitor once the container has exited and been cleaned up."""
+    store = ContainerStore(paths)
+    with store.registry():
+        c = store.load(cid)
+        if c is None:
+            return
+        from dockerlab.engine.volumes import VolumeStore
+
+        anonymous = [m["Name"] for m in c.config.get("MountPoints", [])
+                     if m.get("Type") == "volume" and m.get("Anonymous")]
+        store.discard(cid)
+        volumes = VolumeStore(paths)
+        for name in anonymous:
+            volumes.remove_quietly(name)

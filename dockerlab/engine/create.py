@@ -1,0 +1,181 @@
+"""``create``: translate a Docker create body plus the image's config into a container.
+
+Pure translation first (:func:`compose`), the kernel and disk last (:func:`create`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from dockerlab.engine.atomic import write_bytes, write_json
+from dockerlab.engine.containers import fresh_state, make_layers, time_now
+from dockerlab.engine.ids import check_name, new_id, random_name
+from dockerlab.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    from dockerlab.engine.facade import Engine
+
+_NETWORKS = {"none", "host", "bridge", "default", ""}
+
+
+def merge_env(image_env: list[str], env: list[str]) -> list[str]:
+    """The image's Env overridden key by key by the user's (Docker's order kept)."""
+    out: dict[str, str] = {}
+    for item in [*image_env, *env]:
+        key = item.split("=", 1)[0]
+        out.pop(key, None)
+        out[key] = item
+    return list(out.values())
+
+
+def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
+            ) -> dict[str, Any]:
+    """The container's Config and HostConfig from the request and the image (no I/O)."""
+    icfg = image.get("config") or {}
+    host = dict(body.get("HostConfig") or {})
+    cfg = {k: v for k, v in body.items() if k != "HostConfig"}
+    entrypoint = cfg.get("Entrypoint")
+    cmd = cfg.get("Cmd")
+    if entrypoint is None:
+        entrypoint = icfg.get("Entrypoint")
+        if not cmd:
+            cmd = icfg.get("Cmd")
+    elif entrypoint == [""] or entrypoint == "":
+        entrypoint = None  # `--entrypoint ''` clears the image's entrypoint
+    if isinstance(entrypoint, str):
+        entrypoint = [entrypoint]
+    if isinstance(cmd, str):
+        cmd = ["/bin/sh", "-c", cmd]
+    argv = [*(entrypoint or []), *(cmd or [])]
+    if not argv:
+        raise InvalidParameter("no command specified")
+    network = host.get("NetworkMode") or "default"
+    if network not in _NETWORKS:
+        raise InvalidParameter(f"network {network} not found")
+    if network in ("bridge", "default"):
+        network = "none"  # no bridge yet: an isolated network namespace with loopback only
+    host["NetworkMode"] = network
+    env = merge_env(icfg.get("Env") or [], cfg.get("Env") or [])
+    hostname = cfg.get("Hostname") or (cid[:12] if network != "host" else os.uname().nodename)
+    if cfg.get("Tty") and not any(e.startswith("TERM=") for e in env):
+        env.append("TERM=xterm")
+    if not any(e.startswith("HOSTNAME=") for e in env):
+        env.insert(1 if env and env[0].startswith("PATH=") else 0, f"HOSTNAME={hostname}")
+    labels = {**(icfg.get("Labels") or {}), **(cfg.get("Labels") or {})}
+    volumes = {**(icfg.get("Volumes") or {}), **(cfg.get("Volumes") or {})}
+    config = {
+        "Hostname": hostname, "Domainname": "", "User": cfg.get("User") or icfg.get("User", ""),
+        "AttachStdin": bool(cfg.get("AttachStdin")),
+        "AttachStdout": bool(cfg.get("AttachStdout", True)),
+        "AttachStderr": bool(cfg.get("AttachStderr", True)),
+        "ExposedPorts": icfg.get("ExposedPorts"), "Tty": bool(cfg.get("Tty")),
+        "OpenStdin": bool(cfg.get("OpenStdin")), "StdinOnce": bool(cfg.get("StdinOnce")),
+        "Env": env, "Cmd": cmd, "Image": cfg.get("Image"), "Volumes": volumes or None,
+        "WorkingDir": cfg.get("WorkingDir") or icfg.get("WorkingDir", ""),
+        "Entrypoint": entrypoint, "OnBuild": None, "Labels": labels,
+    }
+    for key in ("StopSignal", "StopTimeout"):
+        value = cfg.get(key) or icfg.get(key)
+        if value:
+            config[key] = value
+    host.setdefault("Binds", None)
+    host.setdefault("AutoRemove", False)
+    host.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+    for key in ("Memory", "MemorySwap", "NanoCpus", "CpuShares", "CpuQuota", "CpuPeriod"):
+        host.setdefault(key, 0)
+    host.setdefault("PidsLimit", None)
+    return {"Id": cid, "Created": time_now(), "Path": argv[0], "Args": argv[1:],
+            "Config": config, "HostConfig": host, "Image": image_id}
+
+
+def mount_points(engine: "Engine", config: dict[str, Any], host: dict[str, Any]
+                 ) -> list[dict[str, Any]]:
+    """Docker's Mounts from ``-v`` binds and the image's VOLUMEs (creating named volumes)."""
+    from dockerlab.engine.volumes import VolumeStore
+
+    volumes = VolumeStore(engine.paths)
+    points: dict[str, dict[str, Any]] = {}
+    for spec in host.get("Binds") or []:
+        parts = spec.split(":")
+        if len(parts) == 1:
+            source, dest, mode = "", parts[0], ""
+        elif len(parts) == 2:
+            source, dest, mode = parts[0], parts[1], ""
+        elif len(parts) == 3:
+            source, dest, mode = parts
+        else:
+            raise InvalidParameter(f"invalid volume specification: '{spec}'")
+        if not dest.startswith("/"):
+            raise InvalidParameter(f"invalid volume specification: '{spec}': invalid mount "
+                                   "config for type \"bind\": invalid mount path: "
+                                   f"'{dest}' mount path must be absolute")
+        if mode and any(m not in ("ro", "rw", "z", "Z") for m in mode.split(",")):
+            raise InvalidParameter(f"invalid mode: {mode}")
+        rw = "ro" not in mode.split(",")
+        if source.startswith("/"):
+            os.makedirs(source, exist_ok=True)  # Docker creates a missing host folder
+            points[dest] = {"Type": "bind", "Source": source, "Destination": dest,
+                            "Mode": mode, "RW": rw, "Propagation": "rprivate"}
+        else:
+            vol = volumes.create(source or None)
+            points[dest] = {"Type": "volume", "Name": vol["Name"], "Source": vol["Mountpoint"],
+                            "Destination": dest, "Driver": "local", "Mode": mode or "z",
+                            "RW": rw, "Propagation": "", "Anonymous": not source}
+    for dest in config.get("Volumes") or {}:
+        if dest not in points:
+            vol = volumes.create(None)
+            points[dest] = {"Type": "volume", "Name": vol["Name"], "Source": vol["Mountpoint"],
+                            "Destination": dest, "Driver": "local", "Mode": "", "RW": True,
+                            "Propagation": "", "Anonymous": True}
+    return list(points.values())
+
+
+def _etc_files(folder: str, hostname: str, network: str) -> None:
+    if network == "host":
+        hosts = open("/etc/hosts", "rb").read() if os.path.exists("/etc/hosts") else b""
+        resolv = open("/etc/resolv.conf", "rb").read() if os.path.exists(
+            "/etc/resolv.conf") else b""
+    else:
+        hosts = (b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                 b"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+                 b"ff02::2\tip6-allrouters\n")
+        resolv = b""
+    write_bytes(os.path.join(folder, "hosts"), hosts)
+    write_bytes(os.path.join(folder, "hostname"), hostname.encode() + b"\n")
+    write_bytes(os.path.join(folder, "resolv.conf"), resolv)
+
+
+def create(engine: "Engine", body: dict[str, Any], name: str | None) -> dict[str, Any]:
+    if not body.get("Image"):
+        raise InvalidParameter("No image specified")
+    image_id = engine.image_store.resolve(body["Image"])
+    image = engine.image_store.config(image_id)
+    lowers = engine.image_store.lowerdirs(image_id)
+    if name:
+        name = check_name(name)
+    cid = new_id()
+    record = compose(body, image_id, image, cid)
+    store = engine.store
+    paths = engine.paths
+    with store.registry():
+        if name:
+            store.claim_name(name, cid)
+        else:
+            name = random_name(set(store.names()))
+        staging = os.path.join(paths.containers, f".creating-{cid}")
+        os.makedirs(staging)
+        init_link, layer_link = make_layers(paths, cid)
+        final = paths.container(cid)
+        record["Name"] = "/" + name
+        record["MountPoints"] = mount_points(engine, record["Config"], record["HostConfig"])
+        record["Runtime"] = {"Layer": cid, "LowerLinks": [init_link, *lowers]}
+        record["ResolvConfPath"] = os.path.join(final, "resolv.conf")
+        record["HostnamePath"] = os.path.join(final, "hostname")
+        record["HostsPath"] = os.path.join(final, "hosts")
+        record["LogPath"] = os.path.join(final, f"{cid}-json.log")
+        _etc_files(staging, record["Config"]["Hostname"], record["HostConfig"]["NetworkMode"])
+        write_json(os.path.join(staging, "config.v2.json"), record)
+        write_json(os.path.join(staging, "state.json"), fresh_state())
+        os.rename(staging, final)
+    return {"Id": cid, "Warnings": []}

@@ -1,0 +1,491 @@
+"""A container's monitor: one small process per running container (like Podman's conmon).
+
+Started by :func:`dockerlab.engine.runtime.spawn_monitor` as
+``python -I -S monitor.py PKGDIR ROOT ID SYNC_FD [ATTACH_FD]``, it detaches, then
+
+1. mounts the container's overlay and creates its cgroup,
+2. forks the container's first process into new namespaces (see :func:`_container_main`),
+3. tells the starter on SYNC_FD whether the command started (``{"ok": true, "pid": …}``)
+   or why not (``{"ok": false, "code": 127, "message": …}``),
+4. copies the container's output into the json-file log and to attached clients, feeds
+   their input to it, and
+5. when it exits, records the exit code and OOM flag in ``exit.json``, unmounts, removes
+   the cgroup (and the container, with ``--rm``), and sends the exit to attached clients.
+
+It runs as a fresh single-threaded process, so forking here is safe — unlike in a Jupyter
+kernel, which never forks.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import termios
+import time
+
+if __name__ == "__main__":  # started with -I -S: make the package importable, nothing more
+    sys.path.insert(0, sys.argv[1])
+
+from dockerlab.engine import linux as L  # noqa: E402
+from dockerlab.engine import streams as S  # noqa: E402
+from dockerlab.engine.atomic import read_json, write_json  # noqa: E402
+from dockerlab.engine.paths import Paths  # noqa: E402
+
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+_FWD_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
+                signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
+
+
+def log_time(ns: int) -> str:
+    """RFC 3339 with nanoseconds in UTC, as Docker's json-file driver writes."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+
+
+def _loopback_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sh", b"lo", 0)
+        flags = struct.unpack("16sh", fcntl.ioctl(s, _SIOCGIFFLAGS, req + b"\0" * 14)[:18])[1]
+        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | _IFF_UP) + b"\0" * 14)
+
+
+def _report(fd: int, code: int, message: str) -> None:
+    os.write(fd, json.dumps({"code": code, "message": message}).encode())
+
+
+def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[int, int, int],
+                    tty_sock: socket.socket | None) -> None:
+    """The container's first process: namespaces, filesystem, user, then the command."""
+    from dockerlab.engine import process, rootfs
+
+    config, host = cfg["Config"], cfg["HostConfig"]
+    try:
+        net = host.get("NetworkMode") or "none"
+        flags = L.CLONE_NEWNS | L.CLONE_NEWUTS | L.CLONE_NEWIPC
+        if net != "host":
+            flags |= L.CLONE_NEWNET
+        L.unshare(flags)
+        os.read(go_r, 1)  # the monitor has put us in the cgroup
+        os.close(go_r)
+        binds = [(b["Source"], b["Destination"], not b.get("RW", True))
+                 for b in cfg.get("MountPoints", [])]
+        binds += [(cfg[k], dest, False) for k, dest in
+                  (("HostsPath", "/etc/hosts"), ("HostnamePath", "/etc/hostname"),
+                   ("ResolvConfPath", "/etc/resolv.conf")) if cfg.get(k)]
+        rootfs.prepare(merged, binds)
+        rootfs.enter(merged)
+        if net != "host":
+            L.sethostname(config.get("Hostname") or cfg["Id"][:12])
+            _loopback_up()
+        if tty_sock is not None:
+            master, slave = os.openpty()
+            socket.send_fds(tty_sock, [b"pty"], [master])
+            os.close(master)
+            tty_sock.close()
+            os.setsid()
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+            L.mount(os.ttyname(slave), "/dev/console", None, L.MS_BIND)
+            stdio = (slave, slave, slave)
+        for target, fd in enumerate(stdio):
+            os.dup2(fd, target)
+        env = list(config.get("Env") or [])
+        env = process.become(config.get("User") or "", config.get("WorkingDir") or "", env)
+        argv = list(cfg.get("Path") and [cfg["Path"], *cfg.get("Args", [])] or [])
+        if host.get("Init"):
+            _init_main(argv, env, err_w)
+        process.execute(argv, env)
+    except process.StartFailure as exc:
+        _report(err_w, exc.code, str(exc))
+        os._exit(exc.code)
+    except BaseException as exc:  # anything else: the engine failed to set up the container
+        _report(err_w, 125, f"{exc}")
+        os._exit(125)
+
+
+def _init_main(argv: list[str], env: list[str], err_w: int) -> None:
+    """``--init``: stay as PID 1, reap zombies and forward signals to the command."""
+    from dockerlab.engine import process
+
+    child = os.fork()
+    if child == 0:
+        try:
+            process.execute(argv, env)
+        except process.StartFailure as exc:
+            _report(err_w, exc.code, str(exc))
+            os._exit(exc.code)
+    os.close(err_w)
+    L.set_process_name("dockerlab-init")
+    for sig in _FWD_SIGNALS:
+        signal.signal(sig, lambda s, _f: os.kill(child, s))
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        except InterruptedError:
+            continue
+        if pid == child:
+            os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status)
+                     else 128 + os.WTERMSIG(status))
+
+
+class Client:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader = S.FrameReader()
+        self.streams: set[int] = set()
+        self.stdin = False
+        self.ready = False
+
+
+class Monitor:
+    def __init__(self, paths: Paths, cid: str, sync_fd: int, attach_fd: int | None,
+                 want: str = "") -> None:
+        self.paths, self.cid, self.sync_fd = paths, cid, sync_fd
+        self.dir = paths.container(cid)
+        self.rundir = os.path.join(paths.run, cid)
+        self.cfg = read_json(os.path.join(self.dir, "config.v2.json"))
+        self.sel = selectors.DefaultSelector()
+        self.clients: dict[int, Client] = {}
+        self.first = socket.socket(fileno=attach_fd) if attach_fd is not None else None
+        self.first_wants = want
+        self.log = open(os.path.join(self.dir, f"{cid}-json.log"), "ab", buffering=0)
+        self.partial: dict[int, bytes] = {S.STDOUT: b"", S.STDERR: b""}
+        self.stdin_w: int | None = None
+        self.pid = 0
+        self.status: int | None = None
+
+    # ---- set-up -----------------------------------------------------------------------
+    def mount_rootfs(self) -> str:
+        rt = self.cfg["Runtime"]
+        merged = os.path.join(self.paths.overlay, rt["Layer"], "merged")
+        data = (f"lowerdir={':'.join(rt['LowerLinks'])},upperdir={rt['Layer']}/diff,"
+                f"workdir={rt['Layer']}/work")
+        os.chdir(self.paths.overlay)  # lower links are relative: mount options fit a page
+        L.mount("overlay", merged, "overlay", 0, data)
+        os.chdir("/")
+        return merged
+
+    def start(self) -> None:
+        from dockerlab.engine.cgroups import Resources, open_cgroup
+
+        config, host = self.cfg["Config"], self.cfg["HostConfig"]
+        os.makedirs(self.rundir, exist_ok=True)
+        try:
+            os.unlink(os.path.join(self.rundir, "exit.json"))
+        except FileNotFoundError:
+            pass
+        merged = self.mount_rootfs()
+        self.cgroup = open_cgroup(f"dockerlab/{self.cid}")
+        self.cgroup.create(Resources.from_host_config(host))
+        tty = bool(config.get("Tty"))
+        if self.first is not None:
+            client = self.add_client(self.first)
+            client.streams = {k for f, k in (("o", S.STDOUT), ("e", S.STDERR))
+                              if f in self.first_wants}
+            client.stdin = "i" in self.first_wants
+            client.ready = True
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock_path = os.path.join(self.rundir, "attach.sock")
+        try:
+            os.unlink(sock_path)
+        except FileNotFoundError:
+            pass
+        listener.bind(sock_path)
+        listener.listen(16)
+        self.sel.register(listener, selectors.EVENT_READ, "listen")
+
+        go_r, go_w = os.pipe()
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        child_ends: list[int] = []
+        if config.get("OpenStdin"):
+            in_r, self.stdin_w = os.pipe()
+            child_ends.append(in_r)
+        else:
+            in_r = os.open("/dev/null", os.O_RDONLY)
+            child_ends.append(in_r)
+        tty_parent = tty_child = None
+        if tty:
+            tty_parent, tty_child = socket.socketpair()
+            out_r = err_r2 = -1
+            stdio = (in_r, -1, -1)
+        else:
+            out_r, out_w = os.pipe()
+            err_r2, err_w2 = os.pipe()
+            child_ends += [out_w, err_w2]
+            stdio = (in_r, out_w, err_w2)
+
+        L.unshare(L.CLONE_NEWPID)
+        pid = os.fork()
+        if pid == 0:
+            os.close(go_w)
+            os.close(err_r)
+            listener.close()
+            if tty_parent is not None:
+                tty_parent.close()
+            _container_main(self.cfg, merged, go_r, err_w, stdio, tty_child)
+            os._exit(125)
+        self.pid = pid
+        os.close(go_r)
+        os.close(err_w)
+        for fd in child_ends:
+            os.close(fd)
+        try:
+            self.cgroup.add(pid)
+        finally:
+            os.write(go_w, b"g")
+            os.close(go_w)
+        if tty_child is not None:
+            tty_child.close()
+        failure = b""
+        while chunk := os.read(err_r, 65536):
+            failure += chunk
+        os.close(err_r)
+        if failure:
+            report = json.loads(failure)
+            os.waitpid(pid, 0)
+            self.cleanup()
+            self.sync({"ok": False, **report})
+            self.finish_failed(report)
+            return
+        if tty_parent is not None:
+            _, fds, _, _ = socket.recv_fds(tty_parent, 16, 1)
+            tty_parent.close()
+            self.master = fds[0]
+            self.sel.register(self.master, selectors.EVENT_READ, S.STDOUT)
+        else:
+            self.master = None
+            self.sel.register(out_r, selectors.EVENT_READ, S.STDOUT)
+            self.sel.register(err_r2, selectors.EVENT_READ, S.STDERR)
+        self.sync({"ok": True, "pid": pid, "monitor": os.getpid(),
+                   "monitor_start": L.proc_start_time(os.getpid())})
+        self.loop()
+
+    def sync(self, message: dict) -> None:
+        try:
+            os.write(self.sync_fd, json.dumps(message).encode())
+            os.close(self.sync_fd)
+        except OSError:
+            pass  # the starter is gone; the state on disk still tells
+        self.sync_fd = -1
+
+    # ---- clients ------------------------------------------------------------------------
+    def add_client(self, sock: socket.socket) -> Client:
+        sock.setblocking(True)
+        client = Client(sock)
+        self.clients[sock.fileno()] = client
+        self.sel.register(sock, selectors.EVENT_READ, "client")
+        return client
+
+    def drop_client(self, client: Client) -> None:
+        self.clients.pop(client.sock.fileno(), None)
+        try:
+            self.sel.unregister(client.sock)
+        except (KeyError, ValueError):
+            pass
+        client.sock.close()
+        if client.stdin and self.cfg["Config"].get("StdinOnce"):
+            self.close_stdin()
+
+    def close_stdin(self) -> None:
+        if self.stdin_w is not None:
+            os.close(self.stdin_w)
+            self.stdin_w = None
+
+    def on_client(self, client: Client) -> None:
+        try:
+            data = client.sock.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            self.drop_client(client)
+            return
+        for kind, payload in client.reader.feed(data):
+            if kind == S.HELLO:
+                want = json.loads(payload)
+                client.streams = {s for s, k in ((S.STDOUT, "stdout"), (S.STDERR, "stderr"))
+                                  if want.get(k)}
+                client.stdin = bool(want.get("stdin"))
+                client.ready = True
+            elif kind == S.STDIN:
+                target = self.master if self.master is not None else self.stdin_w
+                if target is not None:
+                    try:
+                        os.write(target, payload)
+                    except OSError:
+                        pass
+            elif kind == S.CLOSE_STDIN:
+                if self.master is not None:
+                    os.write(self.master, b"\x04")
+                elif self.cfg["Config"].get("StdinOnce"):
+                    self.close_stdin()
+            elif kind == S.RESIZE and self.master is not None:
+                size = json.loads(payload)
+                fcntl.ioctl(self.master, termios.TIOCSWINSZ,
+                            struct.pack("HHHH", size["h"], size["w"], 0, 0))
+
+    # ---- output -------------------------------------------------------------------------
+    def on_output(self, fd: int, kind: int) -> bool:
+        try:
+            data = os.read(fd, 65536)
+        except OSError as exc:  # EIO: the terminal's last writer is gone
+            if exc.errno != errno.EIO:
+                raise
+            data = b""
+        if not data:
+            self.sel.unregister(fd)
+            os.close(fd)
+            self.flush_partial(kind)
+            return False
+        self.write_log(kind, data)
+        frame = S.frame(kind, data)
+        for client in list(self.clients.values()):
+            if kind in client.streams:
+                try:
+                    client.sock.sendall(frame)
+                except OSError:
+                    self.drop_client(client)
+        return True
+
+    def write_log(self, kind: int, data: bytes) -> None:
+        stream = "stdout" if kind == S.STDOUT else "stderr"
+        text = self.partial[kind] + data
+        lines = text.split(b"\n")
+        self.partial[kind] = lines.pop()
+        if len(self.partial[kind]) > 16384:
+            lines.append(self.partial[kind])
+            self.partial[kind] = b""
+            tail_newline = False
+        else:
+            tail_newline = True
+        now = log_time(time.time_ns())
+        out = []
+        for i, line in enumerate(lines):
+            nl = "\n" if (tail_newline or i < len(lines) - 1) else ""
+            out.append(json.dumps({"log": line.decode("utf-8", "replace") + nl,
+                                   "stream": stream, "time": now}) + "\n")
+        if out:
+            self.log.write("".join(out).encode())
+
+    def flush_partial(self, kind: int) -> None:
+        rest = self.partial[kind]
+        if rest:
+            self.partial[kind] = b""
+            stream = "stdout" if kind == S.STDOUT else "stderr"
+            self.log.write((json.dumps({"log": rest.decode("utf-8", "replace"),
+                                        "stream": stream,
+                                        "time": log_time(time.time_ns())}) + "\n").encode())
+
+    # ---- the loop -----------------------------------------------------------------------
+    def loop(self) -> None:
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # only the container's end ends us
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        self.sel.register(wake_r, selectors.EVENT_READ, "wake")
+        while True:
+            if self.status is None:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    self.status = status
+            outputs = [k for k in self.sel.get_map().values() if k.data in (S.STDOUT, S.STDERR)]
+            if self.status is not None and not outputs:
+                break
+            timeout = 0.2 if self.status is not None else None
+            events = self.sel.select(timeout)
+            if not events and self.status is not None:
+                break  # output still held open by an escaped process: stop waiting for it
+            for key, _ in events:
+                if key.data == "wake":
+                    try:
+                        os.read(wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                elif key.data == "listen":
+                    conn, _ = key.fileobj.accept()  # type: ignore[union-attr]
+                    self.add_client(conn)
+                elif key.data == "client":
+                    client = self.clients.get(key.fd)
+                    if client:
+                        self.on_client(client)
+                else:
+                    self.on_output(key.fd, key.data)
+        self.finish(self.status)
+
+    def exit_record(self, status: int) -> dict:
+        if os.WIFEXITED(status):
+            code = os.WEXITSTATUS(status)
+        else:
+            code = 128 + os.WTERMSIG(status)
+        return {"ExitCode": code, "OOMKilled": self.cgroup.oom_killed(),
+                "FinishedAt": log_time(time.time_ns()), "Error": ""}
+
+    def finish(self, status: int) -> None:
+        record = self.exit_record(status)
+        self.cleanup()
+        self.done(record)
+
+    def finish_failed(self, report: dict) -> None:
+        self.done({"ExitCode": report["code"], "OOMKilled": False, "Error": report["message"],
+                   "FinishedAt": log_time(time.time_ns()), "StartFailed": True})
+
+    def done(self, record: dict) -> None:
+        write_json(os.path.join(self.rundir, "exit.json"), record)
+        if self.cfg["HostConfig"].get("AutoRemove") and not record.get("StartFailed"):
+            from dockerlab.engine.containers import autoremove
+
+            autoremove(self.paths, self.cid)
+        exit_frame = S.json_frame(S.EXIT, record)
+        for client in list(self.clients.values()):
+            try:
+                client.sock.sendall(exit_frame)
+            except OSError:
+                pass
+            client.sock.close()
+
+    def cleanup(self) -> None:
+        """Leave nothing behind: processes, cgroup, mounts, socket."""
+        try:
+            self.cgroup.kill_all(signal.SIGKILL)
+        except OSError:
+            pass
+        self.cgroup.destroy()
+        merged = os.path.join(self.paths.overlay, self.cfg["Runtime"]["Layer"], "merged")
+        try:
+            L.umount(merged, L.MNT_DETACH)
+        except OSError:
+            pass
+        try:
+            os.unlink(os.path.join(self.rundir, "attach.sock"))
+        except FileNotFoundError:
+            pass
+
+
+def main(argv: list[str]) -> None:
+    _, root, cid, sync = argv[:4]
+    attach, want = argv[4].split(":") if len(argv) > 4 else (None, "")
+    if os.fork():  # the starter reaps this parent at once; the monitor lives on, detached
+        os._exit(0)
+    L.set_process_name("dockerlab-mon")
+    devnull = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    monitor = Monitor(Paths.of(root), cid, int(sync), int(attach) if attach else None, want)
+    try:
+        monitor.start()
+    except BaseException as exc:
+        monitor.sync({"ok": False, "code": 125, "message": f"{exc}"})
+        raise
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

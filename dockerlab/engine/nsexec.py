@@ -1,0 +1,57 @@
+"""``exec``'s helper: joins a running container's cgroup and namespaces, then runs a command.
+
+Started as ``python -I -S nsexec.py PKGDIR SPEC_JSON`` with the caller's stdio (or pipes).
+It exits with the command's exit code (128+N for a signal), as ``docker exec`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+
+if __name__ == "__main__":
+    sys.path.insert(0, sys.argv[1])
+
+from dockerlab.engine import linux as L  # noqa: E402
+
+_NAMESPACES = ("ipc", "uts", "net", "pid", "mnt")
+
+
+def main(spec: dict) -> int:
+    from dockerlab.engine import process
+    from dockerlab.engine.cgroups import open_cgroup
+
+    if spec.get("detach") and os.fork():
+        return 0
+    pid = spec["pid"]
+    fds = [os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in _NAMESPACES]
+    open_cgroup(spec["cgroup"]).add(os.getpid())
+    for fd in fds:
+        L.setns(fd)
+        os.close(fd)
+    child = os.fork()
+    if child == 0:
+        try:
+            env = process.become(spec["user"], spec["cwd"], spec["env"])
+            process.execute(spec["cmd"], env)
+        except process.StartFailure as exc:
+            os.write(2, f"OCI runtime exec failed: exec failed: unable to start container "
+                        f"process: {exc}: unknown\n".encode())
+            os._exit(exc.code)
+        os._exit(126)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                signal.SIGUSR2, signal.SIGWINCH):
+        signal.signal(sig, lambda s, _f: os.kill(child, s))
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except InterruptedError:
+            continue
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
+if __name__ == "__main__":
+    sys.exit(main(json.loads(sys.argv[2])))

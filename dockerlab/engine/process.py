@@ -1,0 +1,115 @@
+"""The last steps of a container's (or an exec's) process: user, capabilities, command.
+
+Runs inside the container after ``pivot_root``. Failures raise :class:`StartFailure`, whose
+``code`` is the exit code Docker gives (126 cannot invoke, 127 not found) and whose message is
+Docker's, so the monitor can report it to whoever started the container.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from dockerlab.engine import linux as L
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class StartFailure(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _entries(path: str) -> list[list[str]]:
+    try:
+        with open(path) as f:
+            return [line.rstrip("\n").split(":") for line in f if line.strip()
+                    and not line.startswith("#")]
+    except OSError:
+        return []
+
+
+def resolve_user(spec: str) -> tuple[int, int, list[int], str]:
+    """``user[:group]`` (names or numbers) → uid, gid, supplementary gids, home folder."""
+    user, _, group = (spec or "0").partition(":")
+    passwd = _entries("/etc/passwd")
+    groups = _entries("/etc/group")
+    uid = gid = None
+    home = "/"
+    for e in passwd:
+        if len(e) >= 6 and (e[0] == user or (user.isdigit() and e[2] == user)):
+            uid, gid, home = int(e[2]), int(e[3]), e[5]
+            break
+    if uid is None:
+        if not user.isdigit():
+            raise StartFailure(126, f"unable to find user {user}: no matching entries in "
+                                    "passwd file")
+        uid, gid = int(user), 0
+    if group:
+        match = next((e for e in groups if len(e) >= 3 and
+                      (e[0] == group or (group.isdigit() and e[2] == group))), None)
+        if match:
+            gid = int(match[2])
+        elif group.isdigit():
+            gid = int(group)
+        else:
+            raise StartFailure(126, f"unable to find group {group}: no matching entries in "
+                                    "group file")
+    name = next((e[0] for e in passwd if len(e) >= 3 and int(e[2] or -1) == uid), None)
+    extra = sorted({int(e[2]) for e in groups if len(e) >= 4 and name
+                    and name in e[3].split(",") and e[2].isdigit()})
+    return uid, gid if gid is not None else 0, extra, home
+
+
+def find_executable(name: str, env: list[str]) -> str:
+    """Where ``name`` is, looked up in the container's PATH as runc does."""
+    if "/" in name:
+        try:
+            st = os.stat(name)
+        except FileNotFoundError:
+            raise StartFailure(127, f'exec: "{name}": stat {name}: no such file or directory')
+        if stat.S_ISDIR(st.st_mode):
+            raise StartFailure(126, f'exec: "{name}": is a directory')
+        if not os.access(name, os.X_OK):
+            raise StartFailure(126, f'exec: "{name}": permission denied')
+        return name
+    path = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
+    for folder in path.split(":"):
+        candidate = os.path.join(folder or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise StartFailure(127, f'exec: "{name}": executable file not found in $PATH')
+
+
+def become(user: str, cwd: str, env: list[str]) -> list[str]:
+    """Drop to Docker's capabilities and ``user``, enter ``cwd``; returns the final env."""
+    uid, gid, groups, home = resolve_user(user)
+    L.limit_capabilities()
+    if cwd:
+        os.makedirs(cwd, exist_ok=True)
+    os.setgroups(groups)
+    os.setgid(gid)
+    os.setuid(uid)
+    try:
+        os.chdir(cwd or "/")
+    except OSError as exc:
+        raise StartFailure(126, f"chdir to cwd (\"{cwd}\") set in config.json failed: "
+                                f"{exc.strerror.lower()}")
+    if not any(e.startswith("HOME=") for e in env):
+        env = [*env, f"HOME={home or '/'}"]
+    return env
+
+
+def execute(argv: list[str], env: list[str]) -> None:
+    """Replace this process with ``argv``; never returns."""
+    if not argv:
+        raise StartFailure(125, "no command specified")
+    exe = find_executable(argv[0], env)
+    envd = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+    try:
+        os.execve(exe, argv, envd)
+    except PermissionError:
+        raise StartFailure(126, f'exec: "{argv[0]}": permission denied')
+    except OSError as exc:
+        raise StartFailure(126, f'exec: "{argv[0]}": {exc.strerror.lower()}')

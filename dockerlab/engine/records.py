@@ -1,0 +1,105 @@
+"""Container records in the Docker Engine API's shapes (``/containers/json`` and ``/json``)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from dockerlab.engine.containers import Container
+from dockerlab.format.units import parse_rfc3339, status_string
+
+_PRIVATE_STATE = ("MonitorPid", "MonitorStart")
+
+
+def _created(c: Container) -> int:
+    return int(parse_rfc3339(c.config["Created"]))
+
+
+def _state(c: Container) -> dict[str, Any]:
+    return {k: v for k, v in c.state.items() if k not in _PRIVATE_STATE}
+
+
+def _mounts(c: Container) -> list[dict[str, Any]]:
+    return [{k: v for k, v in m.items() if k != "Anonymous"}
+            for m in c.config.get("MountPoints", [])]
+
+
+def graph_driver(c: Container) -> dict[str, Any]:
+    layer = c.layer_dir
+    lowers = [c.paths.overlay + "/" + link if not link.startswith("/") else link
+              for link in c.config["Runtime"]["LowerLinks"]]
+    return {"Name": "overlay2", "Data": {
+        "LowerDir": ":".join(lowers), "MergedDir": f"{layer}/merged",
+        "UpperDir": f"{layer}/diff", "WorkDir": f"{layer}/work"}}
+
+
+def network_settings(c: Container) -> dict[str, Any]:
+    mode = c.config["HostConfig"].get("NetworkMode", "none")
+    return {"Bridge": "", "SandboxID": "", "Ports": {}, "SandboxKey": "",
+            "Networks": {mode: {"IPAMConfig": None, "Links": None, "Aliases": None,
+                                "NetworkID": "", "EndpointID": "", "Gateway": "",
+                                "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}}}
+
+
+def inspect(c: Container) -> dict[str, Any]:
+    cfg = c.config
+    return {
+        "Id": c.id, "Created": cfg["Created"], "Path": cfg["Path"], "Args": cfg["Args"],
+        "State": _state(c), "Image": cfg["Image"], "ResolvConfPath": cfg["ResolvConfPath"],
+        "HostnamePath": cfg["HostnamePath"], "HostsPath": cfg["HostsPath"],
+        "LogPath": cfg["LogPath"], "Name": cfg["Name"], "RestartCount": 0,
+        "Driver": "overlay2", "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
+        "AppArmorProfile": "", "ExecIDs": None, "HostConfig": cfg["HostConfig"],
+        "GraphDriver": graph_driver(c), "Mounts": _mounts(c), "Config": cfg["Config"],
+        "NetworkSettings": network_settings(c),
+    }
+
+
+def summary(c: Container, images: Any) -> dict[str, Any]:
+    cfg = c.config
+    command = " ".join([cfg["Path"], *cfg["Args"]])
+    return {
+        "Id": c.id, "Names": [cfg["Name"]], "Image": cfg["Config"].get("Image"),
+        "ImageID": cfg["Image"], "Command": command, "Created": _created(c), "Ports": [],
+        "Labels": cfg["Config"].get("Labels") or {}, "State": c.state["Status"],
+        "Status": status_string(c.state, time.time()),
+        "HostConfig": {"NetworkMode": cfg["HostConfig"].get("NetworkMode")},
+        "NetworkSettings": {"Networks": network_settings(c)["Networks"]},
+        "Mounts": _mounts(c),
+    }
+
+
+def matches(c: Container, filters: dict[str, list[str]]) -> bool:
+    """Docker's ``ps --filter``: OR within a key, AND across keys."""
+    for key, values in filters.items():
+        if not values:
+            continue
+        if key == "status":
+            ok = c.state["Status"] in values
+        elif key == "name":
+            ok = any(v.lstrip("/") in c.name for v in values)
+        elif key == "id":
+            ok = any(c.id.startswith(v) for v in values)
+        elif key == "exited":
+            ok = c.state["Status"] == "exited" and str(c.state["ExitCode"]) in values
+        elif key == "label":
+            labels = c.config["Config"].get("Labels") or {}
+            ok = all(_label_match(labels, v) for v in values)
+        elif key == "ancestor":
+            ok = any(v in (c.config["Config"].get("Image"), c.config["Image"])
+                     or c.config["Image"].startswith("sha256:" + v) for v in values)
+        elif key == "volume":
+            ok = any(m.get("Name") == v or m.get("Destination") == v
+                     for m in c.config.get("MountPoints", []) for v in values)
+        else:
+            from dockerlab.errors import InvalidParameter
+
+            raise InvalidParameter(f"invalid filter '{key}'")
+        if not ok:
+            return False
+    return True
+
+
+def _label_match(labels: dict[str, str], spec: str) -> bool:
+    key, eq, value = spec.partition("=")
+    return key in labels and (not eq or labels[key] == value)

@@ -1,0 +1,147 @@
+"""The container's filesystem view, set up inside its new mount namespace.
+
+Runs in the container's first process before it executes the user's command. The overlay
+itself is mounted by the monitor on the host (so the host sees ``MergedDir``); here we add
+/proc, /dev, /sys and the bind mounts, then ``pivot_root`` into it and hide what Docker hides.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from dockerlab.engine import linux as L
+
+MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+    "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+)
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+# (name, major, minor) of the character devices every container gets, mode 0666.
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
+           ("urandom", 1, 9), ("tty", 5, 0))
+DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
+             ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"))
+
+
+def secure_join(root: str, path: str) -> str:
+    """``root``/``path`` with every symlink resolved as if ``root`` were ``/``.
+
+    A link in the container's tree can never lead the host path outside ``root``.
+    """
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        try:
+            st = os.lstat(candidate)
+        except FileNotFoundError:
+            resolved.append(part)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            hops += 1
+            if hops > 40:
+                raise OSError(errno.ELOOP, f"too many levels of symbolic links: {path}")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        resolved.append(part)
+    return os.path.join(root, *resolved)
+
+
+def _mountpoint(target: str, is_dir: bool) -> None:
+    if is_dir:
+        os.makedirs(target, exist_ok=True)
+    elif not os.path.exists(target):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "a"):
+            pass
+
+
+def _mount_dev(rootfs: str) -> None:
+    dev = os.path.join(rootfs, "dev")
+    os.makedirs(dev, exist_ok=True)
+    L.mount("tmpfs", dev, "tmpfs", L.MS_NOSUID | L.MS_STRICTATIME, "mode=755,size=65536k")
+    old = os.umask(0)
+    try:
+        for name, major, minor in DEVICES:
+            os.mknod(os.path.join(dev, name), 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+    finally:
+        os.umask(old)
+    for name, target in DEV_LINKS:
+        os.symlink(target, os.path.join(dev, name))
+    for sub in ("pts", "shm", "mqueue"):
+        os.mkdir(os.path.join(dev, sub))
+    L.mount("devpts", os.path.join(dev, "pts"), "devpts", L.MS_NOSUID | L.MS_NOEXEC,
+            "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    L.mount("shm", os.path.join(dev, "shm"), "tmpfs", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC,
+            "mode=1777,size=65536k")
+    L.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue",
+            L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+    with open(os.path.join(dev, "console"), "a"):
+        pass
+
+
+def _mount_sys(rootfs: str) -> None:
+    target = os.path.join(rootfs, "sys")
+    os.makedirs(target, exist_ok=True)
+    flags = L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC | L.MS_RDONLY
+    try:
+        L.mount("sysfs", target, "sysfs", flags)
+    except OSError as exc:  # sysfs of a network namespace we do not own (--network host)
+        if exc.errno != errno.EPERM:
+            raise
+        L.mount("/sys", target, None, L.MS_BIND | L.MS_REC)
+        L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
+
+
+def bind(source: str, rootfs: str, dest: str, readonly: bool = False) -> None:
+    """Bind ``source`` (a host path) at ``dest`` inside the container."""
+    target = secure_join(rootfs, dest)
+    _mountpoint(target, os.path.isdir(source))
+    L.mount(source, target, None, L.MS_BIND | L.MS_REC)
+    if readonly:
+        L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
+
+
+def prepare(rootfs: str, binds: list[tuple[str, str, bool]]) -> None:
+    """Mount /proc, /dev, /sys and ``binds`` (source, dest, readonly) under ``rootfs``."""
+    L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
+    proc = os.path.join(rootfs, "proc")
+    os.makedirs(proc, exist_ok=True)
+    L.mount("proc", proc, "proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+    _mount_dev(rootfs)
+    _mount_sys(rootfs)
+    for source, dest, readonly in binds:
+        bind(source, rootfs, dest, readonly)
+
+
+def enter(rootfs: str) -> None:
+    """Make ``rootfs`` the root (pivot_root, old root detached), then hide what Docker hides."""
+    os.chdir(rootfs)
+    L.pivot_root(".", ".")
+    L.umount(".", L.MNT_DETACH)
+    os.chdir("/")
+    for path in MASKED_PATHS:
+        if not os.path.exists(path):
+            continue
+        if os.path.isdir(path):
+            L.mount("tmpfs", path, "tmpfs", L.MS_RDONLY)
+        else:
+            L.mount("/dev/null", path, None, L.MS_BIND)
+    for path in READONLY_PATHS:
+        if os.path.exists(path):
+            L.mount(path, path, None, L.MS_BIND | L.MS_REC)
+            L.mount(None, path, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)

@@ -1,0 +1,77 @@
+"""Starting a container's monitor, and talking to it once it runs.
+
+The caller (a CLI, or a multi-threaded Jupyter kernel) never forks: it spawns the monitor as
+a fresh interpreter (``python -I -S``: no site, ~15 ms) and reads one JSON report from a pipe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+from dockerlab.engine import streams
+from dockerlab.engine.paths import Paths
+from dockerlab.errors import CommandNotFound, CommandNotInvokable, ContainerStartError
+
+_PKG_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_MONITOR = os.path.join(_PKG_PARENT, "dockerlab", "engine", "monitor.py")
+
+
+def spawn_monitor(paths: Paths, cid: str, attach: str = "") -> tuple[dict,
+                                                                    streams.Attachment | None]:
+    """Start ``cid``'s monitor; returns its report and, if asked, an attachment made before
+    the container's first output (so nothing is missed). ``attach`` names the streams the
+    attachment wants: a string of ``i`` (stdin), ``o`` (stdout) and ``e`` (stderr)."""
+    sync_r, sync_w = os.pipe()
+    ours = theirs = None
+    pass_fds = [sync_w]
+    argv = [sys.executable, "-I", "-S", _MONITOR, _PKG_PARENT, paths.root, cid, str(sync_w)]
+    if attach:
+        ours, theirs = socket.socketpair()
+        pass_fds.append(theirs.fileno())
+        argv.append(f"{theirs.fileno()}:{attach}")
+    try:
+        proc = subprocess.Popen(argv, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True, close_fds=True)
+    finally:
+        os.close(sync_w)
+        if theirs is not None:
+            theirs.close()
+    raw = b""
+    try:
+        while chunk := os.read(sync_r, 65536):
+            raw += chunk
+    finally:
+        os.close(sync_r)
+        proc.wait()
+    report = json.loads(raw) if raw else {"ok": False, "code": 125,
+                                          "message": "the container's monitor failed to start"}
+    if not report.get("ok"):
+        if ours is not None:
+            ours.close()
+        raise start_error(report)
+    return report, streams.Attachment(ours) if ours is not None else None
+
+
+def start_error(report: dict) -> ContainerStartError:
+    code = report.get("code", 125)
+    message = report.get("message", "")
+    text = ("failed to create task for container: unable to start container process: "
+            f"{message}: unknown")
+    cls = {127: CommandNotFound, 126: CommandNotInvokable}.get(code, ContainerStartError)
+    return cls(text)
+
+
+def connect(paths: Paths, cid: str) -> streams.Attachment | None:
+    """Attach to a running container's monitor; None if it has already gone."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(os.path.join(paths.run, cid, "attach.sock"))
+    except (FileNotFoundError, ConnectionRefusedError):
+        sock.close()
+        return None
+    return streams.Attachment(sock)

@@ -1,0 +1,112 @@
+"""The monitor's attach protocol: framed messages over a unix stream socket.
+
+Each frame is ``[kind: u8][length: u32 BE][payload]``. The client first sends HELLO (JSON:
+which streams it wants); the monitor then sends output frames and, when the container has
+exited and been cleaned up, one EXIT frame (JSON: ExitCode, OOMKilled, FinishedAt).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+from typing import Any
+
+STDIN, STDOUT, STDERR, EXIT, HELLO, CLOSE_STDIN, RESIZE = 0, 1, 2, 3, 4, 5, 6
+_HEADER = struct.Struct(">BI")
+
+
+def frame(kind: int, payload: bytes) -> bytes:
+    return _HEADER.pack(kind, len(payload)) + payload
+
+
+def json_frame(kind: int, obj: Any) -> bytes:
+    return frame(kind, json.dumps(obj).encode())
+
+
+class FrameReader:
+    """Incremental decoder: feed bytes, take whole frames."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        self._buf += data
+        out = []
+        while len(self._buf) >= _HEADER.size:
+            kind, size = _HEADER.unpack_from(self._buf)
+            end = _HEADER.size + size
+            if len(self._buf) < end:
+                break
+            out.append((kind, bytes(self._buf[_HEADER.size:end])))
+            del self._buf[:end]
+        return out
+
+
+class Attachment:
+    """The caller's side of an attached container: read output, write input, get the exit."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._reader = FrameReader()
+        self._pending: list[tuple[int, bytes]] = []
+        self.exit: dict[str, Any] | None = None
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def hello(self, stdin: bool, stdout: bool = True, stderr: bool = True) -> None:
+        self.sock.sendall(json_frame(HELLO, {"stdin": stdin, "stdout": stdout,
+                                             "stderr": stderr}))
+
+    def write(self, data: bytes) -> None:
+        self.sock.sendall(frame(STDIN, data))
+
+    def close_stdin(self) -> None:
+        try:
+            self.sock.sendall(frame(CLOSE_STDIN, b""))
+        except OSError:
+            pass
+
+    def resize(self, rows: int, cols: int) -> None:
+        try:
+            self.sock.sendall(json_frame(RESIZE, {"h": rows, "w": cols}))
+        except OSError:
+            pass
+
+    def read(self) -> tuple[int, bytes] | None:
+        """The next (STDOUT|STDERR, data) frame; None once the container has exited."""
+        while not self._pending:
+            if self.exit is not None:
+                return None
+            try:
+                data = self.sock.recv(65536)
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                if self.exit is None:
+                    self.exit = {"ExitCode": -1, "Error": "lost the container's monitor"}
+                return None
+            for kind, payload in self._reader.feed(data):
+                if kind == EXIT:
+                    self.exit = json.loads(payload)
+                else:
+                    self._pending.append((kind, payload))
+        return self._pending.pop(0)
+
+    def wait(self) -> dict[str, Any]:
+        """Drain output until the exit frame; returns it."""
+        while self.read() is not None:
+            pass
+        assert self.exit is not None
+        return self.exit
+
+    def collect(self) -> tuple[int, bytes, bytes]:
+        """Everything the container writes, until it exits: (exit code, stdout, stderr)."""
+        out, err = bytearray(), bytearray()
+        while (item := self.read()) is not None:
+            (out if item[0] == STDOUT else err).extend(item[1])
+        return int(self.exit["ExitCode"]), bytes(out), bytes(err)  # type: ignore[index]
+
+    def close(self) -> None:
+        self.sock.close()

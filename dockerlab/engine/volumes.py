@@ -1,0 +1,77 @@
+"""Named volumes: ``volumes/<name>/_data`` plus a small metadata file, Docker's local driver."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from typing import Any
+
+from dockerlab.engine.atomic import locked, read_json, write_json
+from dockerlab.engine.paths import Paths
+from dockerlab.errors import Conflict, InvalidParameter, NoSuchVolume
+
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+
+
+class VolumeStore:
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+
+    def _meta(self, name: str) -> str:
+        return os.path.join(self.paths.volume(name), "meta.json")
+
+    def create(self, name: str | None = None, labels: dict[str, str] | None = None,
+               anonymous: bool = False) -> dict[str, Any]:
+        if name is None:
+            name = os.urandom(32).hex()
+            anonymous = True
+        if not _NAME_RE.match(name):
+            raise InvalidParameter(
+                f'create {name}: "{name}" includes invalid characters for a local volume name, '
+                'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
+                "directory, use absolute path")
+        os.makedirs(self.paths.volumes, exist_ok=True)
+        with locked(os.path.join(self.paths.volumes, ".lock")):
+            if os.path.exists(self._meta(name)):
+                return self.inspect(name)
+            from dockerlab.engine.containers import time_now
+
+            os.makedirs(os.path.join(self.paths.volume(name), "_data"), exist_ok=True)
+            meta = {"CreatedAt": time_now(), "Labels": labels or {},
+                    "Anonymous": anonymous}
+            write_json(self._meta(name), meta)
+        return self.inspect(name)
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        try:
+            meta = read_json(self._meta(name))
+        except FileNotFoundError:
+            raise NoSuchVolume(name) from None
+        labels = dict(meta.get("Labels") or {})
+        if meta.get("Anonymous"):
+            labels.setdefault("com.docker.volume.anonymous", "")
+        return {"CreatedAt": meta["CreatedAt"], "Driver": "local", "Labels": labels,
+                "Mountpoint": os.path.join(self.paths.volume(name), "_data"), "Name": name,
+                "Options": None, "Scope": "local"}
+
+    def list(self) -> list[dict[str, Any]]:
+        if not os.path.isdir(self.paths.volumes):
+            return []
+        out = []
+        for name in sorted(os.listdir(self.paths.volumes)):
+            if not name.startswith("."):
+                try:
+                    out.append(self.inspect(name))
+                except NoSuchVolume:
+                    pass
+        return out
+
+    def remove(self, name: str, users: list[str], force: bool = False) -> None:
+        self.inspect(name)
+        if users:
+            raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
+        shutil.rmtree(self.paths.volume(name), ignore_errors=True)
+
+    def remove_quietly(self, name: str) -> None:
+        shutil.rmtree(self.paths.volume(name), ignore_errors=True)
