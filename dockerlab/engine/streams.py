@@ -74,6 +74,27 @@ class Attachment:
         except OSError:
             pass
 
+    def pump(self) -> list[tuple[int, bytes]] | None:
+        """One receive's worth of output frames (for select loops); None at the end."""
+        if self.exit is not None and not self._pending:
+            return None
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            if self.exit is None:
+                self.exit = {"ExitCode": -1, "Error": "lost the container's monitor"}
+            out, self._pending = self._pending, []
+            return out or None
+        for kind, payload in self._reader.feed(data):
+            if kind == EXIT:
+                self.exit = json.loads(payload)
+            else:
+                self._pending.append((kind, payload))
+        out, self._pending = self._pending, []
+        return out
+
     def read(self) -> tuple[int, bytes] | None:
         """The next (STDOUT|STDERR, data) frame; None once the container has exited."""
         while not self._pending:
