@@ -1,0 +1,584 @@
+"""Docker's command-line grammar, on argparse, with Docker's own messages.
+
+Docker's CLI is cobra + pflag; argparse differs from pflag in ways users notice (prefix
+abbreviations, ``--flag=false`` for booleans, clustered shorthands, flags after positionals,
+its own error texts). So :class:`DockerParser` first walks the words the way pflag does —
+shorthand clusters (``-it``), ``--flag=value``, ``-t=5``, booleans with explicit values,
+``--`` — and stops at the first positional for commands that do not intersperse flags
+(``run``, ``create``, ``exec``: ``dockerlab run busybox ls -l`` gives ``-l`` to ``ls``). It hands
+argparse only normalized ``--long=value`` words, so argparse keeps the namespace, defaults and
+repeated flags, and never prints or exits.
+
+Usage errors follow Docker 20.10's texts and codes:
+
+    unknown flag: --foo                         (exit 125)
+    See 'dockerlab run --help'.
+
+    "dockerlab rm" requires at least 1 argument.    (exit 1, as docker's cobra Args checks)
+    See 'dockerlab rm --help'.
+
+    Usage:  dockerlab rm [OPTIONS] CONTAINER [CONTAINER...]
+
+    Remove one or more containers
+
+:func:`parse` returns an :class:`argparse.Namespace` whose ``verb`` names the handler
+(``ps`` for ``ps``, ``container ls`` and ``container ps``), whose ``path`` is what the user
+typed (``container ls``), with one attribute per flag and the positionals by name. ``--help``
+and ``--version`` raise :class:`ShowText` (print it, exit 0). Nothing here imports the engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+
+from dockerlab.errors import UsageError
+
+PROG = "dockerlab"
+VERSION_TEXT = "dockerlab version 0.1.0"
+
+
+class ShowText(Exception):
+    """Not an error: ``--help`` or ``--version`` was asked; print ``text`` and exit 0."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class ArgCountError(UsageError):
+    """Wrong number of positionals; Docker's cobra ``Args`` checks exit 1, not 125."""
+
+    exit_code = 1
+
+
+def usage_error(message: str, path: str) -> UsageError:
+    """A flag error as Docker prints it: the message, then ``See 'dockerlab PATH --help'.``"""
+    return UsageError(f"{message}\nSee '{PROG} {path} --help'.", path)
+
+
+# ---- flag values --------------------------------------------------------------------------
+
+
+class _BadValue(ValueError):
+    """A flag value pflag would reject; the text is what follows ``flag: `` in its message."""
+
+
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+def _go_bool(value: str) -> bool:
+    if value in _GO_TRUE:
+        return True
+    if value in _GO_FALSE:
+        return False
+    raise _BadValue(f'strconv.ParseBool: parsing "{value}": invalid syntax')
+
+
+def _go_int(value: str) -> int:
+    text = value[1:] if value[:1] in "+-" else value
+    if not text.isdigit() or not text.isascii():
+        raise _BadValue(f'strconv.ParseInt: parsing "{value}": invalid syntax')
+    return int(value)
+
+
+def _key_value_filter(value: str) -> str:
+    if "=" not in value:
+        raise _BadValue("bad format of filter (expected name=value)")
+    return value
+
+
+def _env(value: str) -> str:
+    """opts.ValidateEnv: a name is required; ``NAME`` alone stays as is (expanded later)."""
+    if value.split("=", 1)[0] == "":
+        raise _BadValue(f"invalid environment variable: {value}")
+    return value
+
+
+def _str(value: str) -> str:
+    return value
+
+
+# kind -> (type function, metavar shown in help, repeatable)
+_KINDS = {
+    "bool": (_go_bool, "", False),
+    "string": (_str, "string", False),
+    "int": (_go_int, "int", False),
+    "list": (_str, "list", True),
+    "env": (_env, "list", True),
+    "filter": (_key_value_filter, "filter", True),
+    "bytes": (_str, "bytes", False),  # checked by options.py with Docker's message
+    "decimal": (_str, "decimal", False),
+    "network": (_str, "network", False),
+}
+
+
+@dataclass(frozen=True)
+class Flag:
+    short: str  # "" when the flag has no shorthand
+    long: str
+    kind: str
+    help: str
+    default: object = None
+    aliases: tuple[str, ...] = ()  # hidden long spellings (--net for --network)
+
+    @property
+    def dest(self) -> str:
+        return self.long.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Command:
+    usage: str  # after "dockerlab PATH "
+    short: str
+    flags: tuple[Flag, ...] = ()
+    args: tuple[int, int | None] = (0, 0)  # min, max positionals (None: unbounded)
+    names: tuple[str, ...] = ()  # positional names; a trailing "*x" takes the rest
+    interspersed: bool = True
+    extra: dict[str, object] = field(default_factory=dict)  # constants put in the namespace
+
+
+def F(short: str, long: str, kind: str, help: str, default: object = None, *aliases: str) -> Flag:  # noqa: N802
+    if default is None and kind == "bool":
+        default = False
+    return Flag(short, long, kind, help, default, aliases)
+
+
+# ---- the commands -------------------------------------------------------------------------
+
+_DETACH_KEYS = F("", "detach-keys", "string", "Override the key sequence for detaching a container")
+
+_CREATE_FLAGS = (
+    F("a", "attach", "list", "Attach to STDIN, STDOUT or STDERR"),
+    F("c", "cpu-shares", "int", "CPU shares (relative weight)", 0),
+    F("", "cpu-period", "int", "Limit CPU CFS (Completely Fair Scheduler) period", 0),
+    F("", "cpu-quota", "int", "Limit CPU CFS (Completely Fair Scheduler) quota", 0),
+    F("", "cpus", "decimal", "Number of CPUs"),
+    _DETACH_KEYS,
+    F("", "entrypoint", "string", "Overwrite the default ENTRYPOINT of the image"),
+    F("e", "env", "env", "Set environment variables"),
+    F("", "env-file", "list", "Read in a file of environment variables"),
+    F("h", "hostname", "string", "Container host name"),
+    F("", "init", "bool", "Run an init inside the container that forwards signals and reaps "
+      "processes"),
+    F("i", "interactive", "bool", "Keep STDIN open even if not attached"),
+    F("l", "label", "list", "Set meta data on a container"),
+    F("m", "memory", "bytes", "Memory limit"),
+    F("", "memory-swap", "bytes", "Swap limit equal to memory plus swap: '-1' to enable "
+      "unlimited swap"),
+    F("", "name", "string", "Assign a name to the container"),
+    F("", "network", "network", "Connect a container to a network", None, "--net"),
+    F("", "pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
+    F("", "restart", "string", 'Restart policy to apply when a container exits (default "no")'),
+    F("", "rm", "bool", "Automatically remove the container when it exits"),
+    F("", "stop-signal", "string", 'Signal to stop a container (default "SIGTERM")'),
+    F("", "stop-timeout", "int", "Timeout (in seconds) to stop a container"),
+    F("t", "tty", "bool", "Allocate a pseudo-TTY"),
+    F("u", "user", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
+    F("v", "volume", "list", "Bind mount a volume"),
+    F("w", "workdir", "string", "Working directory inside the container"),
+)
+
+_RUN_FLAGS = (F("d", "detach", "bool", "Run container in background and print container ID"),
+              *_CREATE_FLAGS)
+_RUN_FLAGS = tuple(sorted(_RUN_FLAGS, key=lambda f: f.long))
+
+_PS_FLAGS = (
+    F("a", "all", "bool", "Show all containers (default shows just running)"),
+    F("f", "filter", "filter", "Filter output based on conditions provided"),
+    F("", "format", "string", "Pretty-print containers using a Go template"),
+    F("n", "last", "int", "Show n last created containers (includes all states)", -1),
+    F("l", "latest", "bool", "Show the latest created container (includes all states)"),
+    F("", "no-trunc", "bool", "Don't truncate output"),
+    F("q", "quiet", "bool", "Only display container IDs"),
+    F("s", "size", "bool", "Display total file sizes"),
+)
+_IMAGES_FLAGS = (
+    F("a", "all", "bool", "Show all images (default hides intermediate images)"),
+    F("f", "filter", "filter", "Filter output based on conditions provided"),
+    F("", "format", "string", "Pretty-print images using a Go template"),
+    F("", "no-trunc", "bool", "Don't truncate output"),
+    F("q", "quiet", "bool", "Only show image IDs"),
+)
+_HISTORY_FLAGS = (
+    F("", "format", "string", "Pretty-print images using a Go template"),
+    F("H", "human", "bool", "Print sizes and dates in human readable format (default true)", True),
+    F("", "no-trunc", "bool", "Don't truncate output"),
+    F("q", "quiet", "bool", "Only show image IDs"),
+)
+_FORMAT = F("f", "format", "string", "Format output using the given Go template")
+_INSPECT_FLAGS = (_FORMAT, F("s", "size", "bool", "Display total file sizes"))
+_RM_FLAGS = (
+    F("f", "force", "bool", "Force the removal of a running container (uses SIGKILL)"),
+    F("v", "volumes", "bool", "Remove anonymous volumes associated with the container"),
+)
+_RMI_FLAGS = (F("f", "force", "bool", "Force removal of the image"),)
+_VOL_LS = (
+    F("f", "filter", "filter", "Provide filter values (e.g. 'dangling=true')"),
+    F("", "format", "string", "Pretty-print volumes using a Go template"),
+    F("q", "quiet", "bool", "Only display volume names"),
+)
+_PRUNE_FLAGS = (F("f", "force", "bool", "Do not prompt for confirmation"),)
+_TIME = F("t", "time", "int", "Seconds to wait before killing the container", None, "--timeout")
+
+_ANY = (0, None)
+_ONE = (1, 1)
+_ONE_PLUS = (1, None)
+
+COMMANDS: dict[str, Command] = {
+    "attach": Command("[OPTIONS] CONTAINER", "Attach local standard input, output, and error "
+                      "streams to a running container", (
+                          _DETACH_KEYS,
+                          F("", "no-stdin", "bool", "Do not attach STDIN"),
+                          F("", "sig-proxy", "bool", "Proxy all received signals to the process",
+                            True)), _ONE, ("container",)),
+    "create": Command("[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container",
+                      _CREATE_FLAGS, _ONE_PLUS, ("image", "*command"), False,
+                      {"detach": True}),
+    "exec": Command("[OPTIONS] CONTAINER COMMAND [ARG...]",
+                    "Execute a command in a running container", (
+                        F("d", "detach", "bool", "Detached mode: run command in the background"),
+                        _DETACH_KEYS,
+                        F("e", "env", "env", "Set environment variables"),
+                        F("", "env-file", "list", "Read in a file of environment variables"),
+                        F("i", "interactive", "bool", "Keep STDIN open even if not attached"),
+                        F("t", "tty", "bool", "Allocate a pseudo-TTY"),
+                        F("u", "user", "string",
+                          "Username or UID (format: <name|uid>[:<group|gid>])"),
+                        F("w", "workdir", "string", "Working directory inside the container")),
+                    (2, None), ("container", "*command"), False),
+    "history": Command("[OPTIONS] IMAGE", "Show the history of an image", _HISTORY_FLAGS, _ONE,
+                       ("image",)),
+    "images": Command("[OPTIONS] [REPOSITORY[:TAG]]", "List images", _IMAGES_FLAGS, (0, 1),
+                      ("repository",)),
+    "info": Command("[OPTIONS]", "Display system-wide information", (_FORMAT,)),
+    "inspect": Command("[OPTIONS] NAME|ID [NAME|ID...]",
+                       "Return low-level information on Docker objects",
+                       (*_INSPECT_FLAGS, F("", "type", "string", "Return JSON for specified type")),
+                       _ONE_PLUS, ("*names",)),
+    "kill": Command("[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers",
+                    (F("s", "signal", "string", 'Signal to send to the container (default "KILL")',
+                       "KILL"),), _ONE_PLUS, ("*containers",)),
+    "logs": Command("[OPTIONS] CONTAINER", "Fetch the logs of a container", (
+        F("f", "follow", "bool", "Follow log output"),
+        F("", "since", "string", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or "
+          "relative (e.g. 42m for 42 minutes)"),
+        F("n", "tail", "string", 'Number of lines to show from the end of the logs (default "all")',
+          "all"),
+        F("t", "timestamps", "bool", "Show timestamps"),
+    ), _ONE, ("container",)),
+    "pause": Command("CONTAINER [CONTAINER...]", "Pause all processes within one or more "
+                     "containers", (), _ONE_PLUS, ("*containers",)),
+    "ps": Command("[OPTIONS]", "List containers", _PS_FLAGS),
+    "rename": Command("CONTAINER NEW_NAME", "Rename a container", (), (2, 2),
+                      ("container", "new_name")),
+    "restart": Command("[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers",
+                       (_TIME,), _ONE_PLUS, ("*containers",)),
+    "rm": Command("[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers",
+                  _RM_FLAGS, _ONE_PLUS, ("*containers",)),
+    "rmi": Command("[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", _RMI_FLAGS,
+                   _ONE_PLUS, ("*images",)),
+    "run": Command("[OPTIONS] IMAGE [COMMAND] [ARG...]", "Run a command in a new container",
+                   _RUN_FLAGS, _ONE_PLUS, ("image", "*command"), False),
+    "start": Command("[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers",
+                     (F("a", "attach", "bool", "Attach STDOUT/STDERR and forward signals"),
+                      _DETACH_KEYS,
+                      F("i", "interactive", "bool", "Attach container's STDIN")),
+                     _ONE_PLUS, ("*containers",)),
+    "stats": Command("[OPTIONS] [CONTAINER...]", "Display a live stream of container(s) resource "
+                     "usage statistics", (
+                         F("a", "all", "bool", "Show all containers (default shows just running)"),
+                         F("", "format", "string", "Pretty-print images using a Go template"),
+                         F("", "no-stream", "bool",
+                           "Disable streaming stats and only pull the first result"),
+                         F("", "no-trunc", "bool", "Do not truncate output")),
+                     _ANY, ("*containers",)),
+    "stop": Command("[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",
+                    (F("s", "signal", "string", "Signal to send to the container"), _TIME),
+                    _ONE_PLUS, ("*containers",)),
+    "tag": Command("SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+                   "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", (), (2, 2),
+                   ("source", "target")),
+    "top": Command("CONTAINER [ps OPTIONS]", "Display the running processes of a container", (),
+                   _ONE_PLUS, ("container", "*ps_args"), False),
+    "unpause": Command("CONTAINER [CONTAINER...]", "Unpause all processes within one or more "
+                       "containers", (), _ONE_PLUS, ("*containers",)),
+    "version": Command("[OPTIONS]", "Show the dockerlab version information", (_FORMAT,)),
+    "wait": Command("CONTAINER [CONTAINER...]", "Block until one or more containers stop, then "
+                    "print their exit codes", (), _ONE_PLUS, ("*containers",)),
+    # management-only verbs
+    "container inspect": Command("[OPTIONS] CONTAINER [CONTAINER...]",
+                                 "Display detailed information on one or more containers",
+                                 _INSPECT_FLAGS, _ONE_PLUS, ("*names",), True,
+                                 {"type": "container"}),
+    "container prune": Command("[OPTIONS]", "Remove all stopped containers", _PRUNE_FLAGS),
+    "image bootstrap": Command("[NAME]", "Make busybox:latest from the host's static busybox "
+                               "(dockerlab only)", (), (0, 1), ("name",)),
+    "image inspect": Command("[OPTIONS] IMAGE [IMAGE...]",
+                             "Display detailed information on one or more images",
+                             (_FORMAT,), _ONE_PLUS, ("*names",), True, {"type": "image"}),
+    "volume create": Command("[OPTIONS] [VOLUME]", "Create a volume", (
+        F("d", "driver", "string", 'Specify volume driver name (default "local")', "local"),
+        F("", "label", "list", "Set metadata for a volume"),
+        F("", "name", "string", "Specify volume name"),
+    ), (0, 1), ("name_arg",)),
+    "volume inspect": Command("[OPTIONS] VOLUME [VOLUME...]",
+                              "Display detailed information on one or more volumes", (_FORMAT,),
+                              _ONE_PLUS, ("*names",)),
+    "volume ls": Command("[OPTIONS]", "List volumes", _VOL_LS),
+    "volume prune": Command("[OPTIONS]", "Remove all unused local volumes", _PRUNE_FLAGS),
+    "volume rm": Command("[OPTIONS] VOLUME [VOLUME...]", "Remove one or more volumes",
+                         (F("f", "force", "bool", "Force the removal of one or more volumes"),),
+                         _ONE_PLUS, ("*names",)),
+}
+
+MANAGEMENT: dict[str, tuple[str, dict[str, str]]] = {
+    "container": ("Manage containers", {
+        **{v: v for v in ("attach", "create", "exec", "kill", "logs", "pause", "rename",
+                          "restart", "rm", "run", "start", "stats", "stop", "top", "unpause",
+                          "wait")},
+        "inspect": "container inspect", "ls": "ps", "list": "ps", "ps": "ps",
+        "prune": "container prune", "remove": "rm",
+    }),
+    "image": ("Manage images", {
+        "bootstrap": "image bootstrap", "history": "history", "inspect": "image inspect",
+        "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag",
+    }),
+    "volume": ("Manage volumes", {
+        "create": "volume create", "inspect": "volume inspect", "ls": "volume ls",
+        "list": "volume ls", "prune": "volume prune", "rm": "volume rm", "remove": "volume rm",
+    }),
+}
+
+_GLOBAL_FLAGS = (
+    F("D", "debug", "bool", "Enable debug mode (show tracebacks)"),
+    F("", "root", "string", "Root of dockerlab's state (default $DOCKERLAB_ROOT)"),
+    F("v", "version", "bool", "Print version information and quit"),
+)
+
+
+# ---- help texts ---------------------------------------------------------------------------
+
+
+def _options_text(flags: tuple[Flag, ...], with_h: bool) -> str:
+    rows = []
+    for f in (*flags, F("h" if with_h else "", "help", "bool", "Print usage")):
+        name = f"-{f.short}, --{f.long}" if f.short else f"    --{f.long}"
+        meta = _KINDS[f.kind][1]
+        rows.append((f"{name} {meta}" if meta else name, f.help))
+    width = max(len(r[0]) for r in rows) + 3
+    return "\n".join(f"  {left.ljust(width)}{right}" for left, right in rows)
+
+
+def command_help(path: str, cmd: Command) -> str:
+    has_h = not any(f.short == "h" for f in cmd.flags)
+    return (f"\nUsage:  {PROG} {path} {cmd.usage}\n\n{cmd.short}\n\nOptions:\n"
+            f"{_options_text(cmd.flags, has_h)}\n")
+
+
+def _verbs_text(items: list[tuple[str, str]]) -> str:
+    return "\n".join(f"  {name.ljust(11)} {short}" for name, short in items)
+
+
+def main_help() -> str:
+    top = sorted((k, c.short) for k, c in COMMANDS.items() if " " not in k)
+    mgmt = sorted((k, v[0]) for k, v in MANAGEMENT.items())
+    return (f"\nUsage:  {PROG} [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers, "
+            f"in Python\n\nOptions:\n{_options_text(_GLOBAL_FLAGS, True)}\n\n"
+            f"Management Commands:\n{_verbs_text(mgmt)}\n\nCommands:\n{_verbs_text(top)}\n\n"
+            f"Run '{PROG} COMMAND --help' for more information on a command.\n")
+
+
+def management_help(group: str) -> str:
+    short, subs = MANAGEMENT[group]
+    items = sorted({(s, COMMANDS[v].short) for s, v in subs.items()
+                    if s not in ("list", "remove") and not (group == "container" and s == "ps")})
+    return (f"\nUsage:  {PROG} {group} COMMAND\n\n{short}\n\nCommands:\n{_verbs_text(items)}\n\n"
+            f"Run '{PROG} {group} COMMAND --help' for more information on a command.\n")
+
+
+# ---- parsing ------------------------------------------------------------------------------
+
+
+class DockerParser(argparse.ArgumentParser):
+    """One command's flags; pflag-style word walking, Docker's messages, never exits."""
+
+    def __init__(self, path: str, cmd: Command | None = None, *,
+                 flags: tuple[Flag, ...] | None = None, interspersed: bool = True) -> None:
+        super().__init__(prog=f"{PROG} {path}".strip(), add_help=False, allow_abbrev=False,
+                         exit_on_error=False)
+        self.path = path
+        self.cmd = cmd
+        self.interspersed = cmd.interspersed if cmd else interspersed
+        self.flags = cmd.flags if cmd else (flags or ())
+        self._long: dict[str, Flag] = {}
+        self._short: dict[str, Flag] = {}
+        for f in (*self.flags, F("", "help", "bool", "Print usage")):
+            self._add(f)
+        if "h" not in self._short:
+            self._short["h"] = self._long["help"]
+
+    def _add(self, f: Flag) -> None:
+        typ, _meta, repeat = _KINDS[f.kind]
+        default = [] if repeat else f.default
+        self.add_argument(f"--{f.long}", dest=f.dest, type=typ, default=default,
+                          action="append" if repeat else "store")
+        self._long[f.long] = f
+        for alias in f.aliases:
+            self._long[alias.lstrip("-")] = f
+        if f.short:
+            self._short[f.short] = f
+
+    def error(self, message: str):  # argparse's own complaints, should normalization miss one
+        raise usage_error(message, self.path)
+
+    def _value(self, f: Flag, value: str, shown: str) -> str:
+        try:
+            _KINDS[f.kind][0](value)
+        except _BadValue as exc:
+            raise usage_error(f'invalid argument "{value}" for "{shown}" flag: {exc}',
+                              self.path) from None
+        return value
+
+    def _shown(self, f: Flag) -> str:
+        return f"-{f.short}, --{f.long}" if f.short else f"--{f.long}"
+
+    def split(self, words: list[str]) -> tuple[list[str], list[str]]:
+        """Walk ``words`` as pflag does: (normalized ``--long=value`` words, positionals)."""
+        out: list[str] = []
+        positionals: list[str] = []
+        i = 0
+        while i < len(words):
+            word = words[i]
+            i += 1
+            if word == "--":
+                positionals.extend(words[i:])
+                break
+            if word.startswith("--"):
+                name, eq, value = word[2:].partition("=")
+                f = self._long.get(name)
+                if f is None:
+                    raise usage_error(f"unknown flag: --{name}", self.path)
+                if f.kind == "bool":
+                    value = value if eq else "true"
+                elif not eq:
+                    if i >= len(words):
+                        raise usage_error(f"flag needs an argument: --{name}", self.path)
+                    value = words[i]
+                    i += 1
+                out.append(f"--{f.long}={self._value(f, value, self._shown(f))}")
+            elif word.startswith("-") and word != "-":
+                cluster = word[1:]
+                while cluster:
+                    c, cluster = cluster[0], cluster[1:]
+                    f = self._short.get(c)
+                    if f is None:
+                        raise usage_error(f"unknown shorthand flag: '{c}' in -{c}{cluster}",
+                                          self.path)
+                    if f.kind == "bool":
+                        value = "true"
+                        if cluster.startswith("="):
+                            value, cluster = cluster[1:], ""
+                    elif cluster:
+                        value, cluster = cluster.removeprefix("="), ""
+                    elif i < len(words):
+                        value = words[i]
+                        i += 1
+                    else:
+                        raise usage_error(f"flag needs an argument: '{c}' in -{c}", self.path)
+                    out.append(f"--{f.long}={self._value(f, value, self._shown(f))}")
+            else:
+                positionals.append(word)
+                if not self.interspersed:
+                    positionals.extend(words[i:])
+                    break
+        return out, positionals
+
+    def parse(self, words: list[str]) -> argparse.Namespace:
+        normalized, positionals = self.split(words)
+        try:
+            ns = self.parse_args(normalized)
+        except argparse.ArgumentError as exc:  # pragma: no cover - split() checks first
+            raise usage_error(str(exc), self.path) from None
+        self.coerce(ns)
+        if ns.help:
+            raise ShowText(command_help(self.path, self.cmd) if self.cmd else main_help())
+        ns.args = positionals
+        if self.cmd is not None:
+            self._check_count(positionals)
+            self._name_positionals(ns, positionals)
+            for key, value in self.cmd.extra.items():
+                setattr(ns, key, value)
+        return ns
+
+    def coerce(self, ns: argparse.Namespace) -> argparse.Namespace:
+        """Booleans arrive as text through argparse's "store"; make them bools."""
+        for f in (*self.flags, self._long["help"]):
+            if f.kind == "bool" and isinstance(getattr(ns, f.dest), str):
+                setattr(ns, f.dest, _go_bool(getattr(ns, f.dest)))
+        return ns
+
+    def _check_count(self, args: list[str]) -> None:
+        lo, hi = self.cmd.args
+        n = len(args)
+        if lo <= n and (hi is None or n <= hi):
+            return
+
+        def plural(k: int) -> str:
+            return f"{k} argument" + ("" if k == 1 else "s")
+
+        if hi == 0:
+            what = "accepts no arguments"
+        elif lo == hi:
+            what = f"requires exactly {plural(lo)}"
+        elif hi is None:
+            what = f"requires at least {plural(lo)}"
+        elif lo == 0:
+            what = f"requires at most {plural(hi)}"
+        else:
+            what = f"requires at least {lo} and at most {plural(hi)}"
+        full = f"{PROG} {self.path}"
+        raise ArgCountError(f'"{full}" {what}.\nSee \'{full} --help\'.\n\n'
+                            f"Usage:  {full} {self.cmd.usage}\n\n{self.cmd.short}", self.path)
+
+    def _name_positionals(self, ns: argparse.Namespace, args: list[str]) -> None:
+        for k, name in enumerate(self.cmd.names):
+            if name.startswith("*"):
+                setattr(ns, name[1:], args[k:])
+                break
+            setattr(ns, name, args[k] if k < len(args) else None)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """Parse a whole ``dockerlab`` command line (global flags, command, its flags and args)."""
+    top = DockerParser("", flags=_GLOBAL_FLAGS, interspersed=False)
+    g, rest = top.split(list(argv))
+    gns = top.coerce(top.parse_args(g))
+    if gns.help:
+        raise ShowText(main_help())
+    if gns.version:
+        raise ShowText(VERSION_TEXT)
+    if not rest:
+        raise ShowText(main_help())
+    word, rest = rest[0], rest[1:]
+    if word in MANAGEMENT:
+        subs = MANAGEMENT[word][1]
+        if not rest or rest[0] in ("--help", "-h"):
+            raise ShowText(management_help(word))
+        if rest[0] not in subs:
+            raise ArgCountError(f"{PROG}: '{rest[0]}' is not a {PROG} {word} command.\n"
+                                f"See '{PROG} {word} --help'", word)
+        path, verb, rest = f"{word} {rest[0]}", subs[rest[0]], rest[1:]
+    elif word in COMMANDS and " " not in word:
+        path = verb = word
+    else:
+        raise ArgCountError(f"{PROG}: '{word}' is not a {PROG} command.\n"
+                            f"See '{PROG} --help'", "")
+    ns = DockerParser(path, COMMANDS[verb]).parse(rest)
+    ns.verb = verb
+    ns.path = path
+    ns.debug = gns.debug
+    ns.root = gns.root or os.environ.get("DOCKERLAB_ROOT") or None
+    return ns
