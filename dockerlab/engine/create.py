@@ -151,7 +151,7 @@ def create(engine: "Engine", body: dict[str, Any], name: str | None) -> dict[str
         raise InvalidParameter("No image specified")
     image_id = engine.image_store.resolve(body["Image"])
     image = engine.image_store.config(image_id)
-    lowers = engine.image_store.lowerdirs(image_id)
+    lowers = engine.image_store.lowerdirs(image_id, relative=True)
     if name:
         name = check_name(name)
     cid = new_id()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_MACHINE = os.uname().machine
 
 # sched.h
 CLONE_NEWNS = 0x00020000
@@ -93,7 +93,7 @@ def sethostname(name: str) -> None:
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    nr = _SYS_PIVOT_ROOT[platform.machine()]
+    nr = _SYS_PIVOT_ROOT[_MACHINE]
     _check(_libc.syscall(nr, _b(new_root), _b(put_old)), "pivot_root")
 
 
@@ -129,14 +129,14 @@ def limit_capabilities(keep: frozenset[str] = DEFAULT_CAPS) -> None:
             prctl(PR_CAPBSET_DROP, bit)
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
     data = (_CapData * 2)()
-    _check(_libc.syscall(_SYS_CAPSET[platform.machine()] - 1, ctypes.byref(header),
+    _check(_libc.syscall(_SYS_CAPSET[_MACHINE] - 1, ctypes.byref(header),
                          ctypes.byref(data)), "capget")
     for i in range(2):
         part = (mask >> (32 * i)) & 0xFFFFFFFF
         data[i].effective &= part
         data[i].permitted &= part
         data[i].inheritable = 0
-    _check(_libc.syscall(_SYS_CAPSET[platform.machine()], ctypes.byref(header),
+    _check(_libc.syscall(_SYS_CAPSET[_MACHINE], ctypes.byref(header),
                          ctypes.byref(data)), "capset")
 
 

@@ -38,6 +38,7 @@ from dockerlab.engine import streams as S  # noqa: E402
 from dockerlab.engine.atomic import read_json, write_json  # noqa: E402
 from dockerlab.engine.paths import Paths  # noqa: E402
 
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 _FWD_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
                 signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
@@ -369,8 +370,8 @@ class Monitor:
         out = []
         for i, line in enumerate(lines):
             nl = "\n" if (tail_newline or i < len(lines) - 1) else ""
-            out.append(json.dumps({"log": line.decode("utf-8", "replace") + nl,
-                                   "stream": stream, "time": now}) + "\n")
+            out.append(_dumps({"log": line.decode("utf-8", "replace") + nl,
+                               "stream": stream, "time": now}) + "\n")
         if out:
             self.log.write("".join(out).encode())
 
@@ -379,9 +380,8 @@ class Monitor:
         if rest:
             self.partial[kind] = b""
             stream = "stdout" if kind == S.STDOUT else "stderr"
-            self.log.write((json.dumps({"log": rest.decode("utf-8", "replace"),
-                                        "stream": stream,
-                                        "time": log_time(time.time_ns())}) + "\n").encode())
+            self.log.write((_dumps({"log": rest.decode("utf-8", "replace"), "stream": stream,
+                                    "time": log_time(time.time_ns())}) + "\n").encode())
 
     # ---- the loop -----------------------------------------------------------------------
     def loop(self) -> None:

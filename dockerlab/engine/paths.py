@@ -14,9 +14,7 @@ Runtime files (monitor sockets, pids) live under /run/dockerlab for the default 
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass
 
 DEFAULT_ROOT = "/var/lib/dockerlab"
 DEFAULT_RUN = "/run/dockerlab"
@@ -35,6 +33,8 @@ def default_root() -> str:
 def runtime_dir_for(root: str) -> str:
     if root == DEFAULT_ROOT:
         return DEFAULT_RUN
+    import hashlib
+
     tag = hashlib.sha256(root.encode()).hexdigest()[:10]
     if os.geteuid() == 0:
         return f"{DEFAULT_RUN}-{tag}"
@@ -42,10 +42,20 @@ def runtime_dir_for(root: str) -> str:
     return os.path.join(base, f"dockerlab-{tag}")
 
 
-@dataclass(frozen=True)
 class Paths:
-    root: str
-    run: str
+    """The folders of one state root (no dataclass: this is on every start path)."""
+
+    __slots__ = ("root", "run")
+
+    def __init__(self, root: str, run: str) -> None:
+        self.root = root
+        self.run = run
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Paths) and (self.root, self.run) == (other.root, other.run)
+
+    def __hash__(self) -> int:
+        return hash((self.root, self.run))
 
     @classmethod
     def of(cls, root: str | None = None) -> "Paths":
