@@ -1,0 +1,61 @@
+"""Where the cgroup hierarchies are mounted, read from ``/proc/self/mountinfo``.
+
+v2 counts only when ``/sys/fs/cgroup`` itself is cgroup2: a hybrid host's extra
+``/sys/fs/cgroup/unified`` mount has no controllers of ours and is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+def _unescape(field: str) -> str:
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field)
+
+
+def parse_mountinfo(text: str) -> list[tuple[str, str, str]]:
+    """mountinfo lines -> [(mount point, fs type, super options)] in mount order.
+
+    Line format (proc(5)): ``id parent maj:min root mountpoint opts [optional...] - fstype
+    source superopts``.
+    """
+    out = []
+    for line in text.splitlines():
+        left, sep, right = line.partition(" - ")
+        if not sep:
+            continue
+        fields, tail = left.split(), right.split()
+        if len(fields) < 5 or len(tail) < 3:
+            continue
+        out.append((_unescape(fields[4]), tail[0], tail[2]))
+    return out
+
+
+def cgroup_version(mounts: list[tuple[str, str, str]]) -> int:
+    """2 when /sys/fs/cgroup is a cgroup2 mount (the last mount there wins), else 1."""
+    fstype = ""
+    for point, kind, _ in mounts:
+        if point == CGROUP_ROOT:
+            fstype = kind
+    return 2 if fstype == "cgroup2" else 1
+
+
+def v1_hierarchies(mounts: list[tuple[str, str, str]]) -> dict[str, str]:
+    """controller -> mount point of its v1 hierarchy (``cpu,cpuacct`` gives both the same).
+
+    Named hierarchies (``name=systemd``) are skipped; a hierarchy mounted twice keeps its
+    first mount point.
+    """
+    out: dict[str, str] = {}
+    for point, kind, options in mounts:
+        if kind != "cgroup":
+            continue
+        for opt in options.split(","):
+            if opt in ("rw", "ro") or "=" in opt:
+                continue
+            out.setdefault(opt, point)
+    return out

@@ -1,0 +1,111 @@
+"""Resource limits a container asks for (from Docker's ``HostConfig``) and their checks.
+
+Pure: nothing here touches the kernel. :func:`validate` says no with Docker's own messages
+before any cgroup file is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dockerlab.errors import InvalidParameter
+
+MIN_MEMORY = 6 * 1024 * 1024  # Docker's linuxMinMemory
+MIN_CPU_SHARES = 2  # kernel's MIN_SHARES
+MAX_CPU_SHARES = 262144  # kernel's MAX_SHARES
+DEFAULT_CPU_PERIOD = 100000  # microseconds, what --cpus uses
+MIN_CPU_QUOTA = 1000  # 1 ms: the kernel refuses less
+MAX_CPU_PERIOD = 1000000  # 1 s
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Limits from Docker's ``HostConfig``; 0 always means "not set".
+
+    ``memory`` bytes (0 = unlimited). ``memory_swap`` is memory+swap like Docker's
+    ``MemorySwap``: -1 = unlimited swap, 0 = default (as much swap as memory, i.e. twice
+    ``memory`` in all). ``nano_cpus`` is ``--cpus`` in billionths of a CPU. ``cpu_shares`` is
+    the v1 weight (1024 = default). ``cpu_quota``/``cpu_period`` are CFS microseconds
+    (quota -1 = unlimited). ``pids_limit`` > 0 limits, < 0 lifts the limit, 0 leaves it.
+    """
+
+    memory: int = 0
+    memory_swap: int = 0
+    nano_cpus: int = 0
+    cpu_shares: int = 0
+    cpu_quota: int = 0
+    cpu_period: int = 0
+    pids_limit: int = 0
+
+    @classmethod
+    def from_host_config(cls, hc: dict[str, Any] | None) -> Resources:
+        """Read Docker's ``HostConfig`` keys; absent or ``null`` values mean "not set"."""
+        hc = hc or {}
+
+        def num(key: str) -> int:
+            value = hc.get(key)
+            if value is None:
+                return 0
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidParameter(f"invalid value for HostConfig.{key}: {value!r}")
+            return int(value)
+
+        return cls(memory=num("Memory"), memory_swap=num("MemorySwap"),
+                   nano_cpus=num("NanoCpus"), cpu_shares=num("CpuShares"),
+                   cpu_quota=num("CpuQuota"), cpu_period=num("CpuPeriod"),
+                   pids_limit=num("PidsLimit"))
+
+    def needs(self) -> frozenset[str]:
+        """The controllers these limits are written to (v1 names; v2 uses the same)."""
+        wanted = set()
+        if self.memory or self.memory_swap:
+            wanted.add("memory")
+        if self.nano_cpus or self.cpu_shares or self.cpu_quota or self.cpu_period:
+            wanted.add("cpu")
+        if self.pids_limit:
+            wanted.add("pids")
+        return frozenset(wanted)
+
+
+def validate(res: Resources, ncpus: int, update: bool = False) -> None:
+    """Refuse what Docker's daemon refuses, with its messages (``verifyPlatformContainer
+    Resources``). ``ncpus`` is the number of CPUs this process may run on."""
+    if res.memory < 0 or (res.memory and res.memory < MIN_MEMORY):
+        raise InvalidParameter("Minimum memory limit allowed is 6MB")
+    if res.memory_swap < -1:
+        raise InvalidParameter(f"invalid memory swap limit {res.memory_swap}: "
+                               "use -1 for unlimited swap")
+    if res.memory > 0 and res.memory_swap > 0 and res.memory_swap < res.memory:
+        raise InvalidParameter("Minimum memoryswap limit should be larger than memory limit, "
+                               "see usage")
+    if res.memory == 0 and res.memory_swap > 0 and not update:
+        raise InvalidParameter("You should always set the Memory limit when using Memoryswap "
+                               "limit, see usage")
+    if res.nano_cpus and res.cpu_period:
+        raise InvalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+    if res.nano_cpus and res.cpu_quota:
+        raise InvalidParameter("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+    if res.nano_cpus < 0 or res.nano_cpus > ncpus * 10**9 or (
+            res.nano_cpus and nano_cpus_to_quota(res.nano_cpus) < MIN_CPU_QUOTA):
+        raise InvalidParameter(f"Range of CPUs is from 0.01 to {ncpus}.00, as there are only "
+                               f"{ncpus} CPUs available")
+    if res.cpu_period and not MIN_CPU_QUOTA <= res.cpu_period <= MAX_CPU_PERIOD:
+        raise InvalidParameter("CPU cfs period can not be less than 1ms (i.e. 1000) or larger "
+                               "than 1s (i.e. 1000000)")
+    if res.cpu_quota > 0 and res.cpu_quota < MIN_CPU_QUOTA:
+        raise InvalidParameter("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    if res.cpu_quota < -1:
+        raise InvalidParameter(f"invalid CPU cfs quota {res.cpu_quota}: use -1 for unlimited")
+
+
+def nano_cpus_to_quota(nano_cpus: int) -> int:
+    """``--cpus`` as a CFS quota over :data:`DEFAULT_CPU_PERIOD` (Docker's arithmetic)."""
+    return nano_cpus * DEFAULT_CPU_PERIOD // 10**9
+
+
+def clamp_cpu_shares(shares: int) -> int:
+    """Docker clamps out-of-range shares instead of refusing them (0 stays "not set")."""
+    if shares == 0:
+        return 0
+    return min(max(shares, MIN_CPU_SHARES), MAX_CPU_SHARES)
