@@ -235,8 +235,7 @@ COMMANDS: dict[str, Command] = {
                           F("", "sig-proxy", "bool", "Proxy all received signals to the process",
                             True)), _ONE, ("container",)),
     "create": Command("[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container",
-                      _CREATE_FLAGS, _ONE_PLUS, ("image", "*command"), False,
-                      {"detach": True}),
+                      _CREATE_FLAGS, _ONE_PLUS, ("image", "*command"), False),
     "exec": Command("[OPTIONS] CONTAINER COMMAND [ARG...]",
                     "Execute a command in a running container", (
                         F("d", "detach", "bool", "Detached mode: run command in the background"),
