@@ -19,9 +19,7 @@ Container layers (``overlay/<container id>/``) share the folder but are not mana
 
 from __future__ import annotations
 
-import base64
 import os
-import shutil
 import stat
 from collections.abc import Iterable
 
@@ -52,6 +50,8 @@ def chain_ids(diff_ids: Iterable[str]) -> list[str]:
 
 def short_link(chain_id: str) -> str:
     """The layer's 26-character short id (derived from its ChainID, so stable)."""
+    import base64
+
     raw = bytes.fromhex(_hex(chain_id))
     return base64.b32encode(raw).decode()[:26]
 
@@ -128,7 +128,7 @@ class LayerStore:
         atomic.fsync_dir(os.path.dirname(flag))
         folder = self.dir(chain_id)
         if os.path.lexists(folder):
-            shutil.rmtree(folder)
+            _rmtree(folder)
         os.makedirs(os.path.join(folder, "diff"), mode=0o755)
         unpack_layer(tar_path, os.path.join(folder, "diff"))
         short = short_link(chain_id)
@@ -162,7 +162,7 @@ class LayerStore:
             os.unlink(link)
         folder = self.dir(chain_id)
         if os.path.lexists(folder):
-            shutil.rmtree(folder)
+            _rmtree(folder)
         try:
             os.unlink(self._flag(chain_id))
         except FileNotFoundError:
@@ -191,6 +191,12 @@ class LayerStore:
             self.remove(chain_id)
             removed.append(chain_id)
         return removed
+
+
+def _rmtree(folder: str) -> None:
+    import shutil
+
+    shutil.rmtree(folder)
 
 
 def _diff_size(folder: str) -> int:

@@ -35,7 +35,8 @@ _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}"
 _NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
 
-_REFERENCE_RE = re.compile(rf"^({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?$")
+# compiled on first use (re caches it): keeps this module cheap to import on `run`
+_REFERENCE = rf"^({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?$"
 _IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
 _DIGEST_SHA256_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 
@@ -106,11 +107,11 @@ def _split_domain(name: str) -> tuple[str, str]:
 
 def _parse(s: str) -> Reference:
     """distribution/reference ``Parse`` on an already normalised string."""
-    m = _REFERENCE_RE.match(s)
+    m = re.match(_REFERENCE, s)
     if m is None:
         if not s:
             raise InvalidParameter("repository name must have at least one component")
-        if _REFERENCE_RE.match(s.lower()):
+        if re.match(_REFERENCE, s.lower()):
             raise InvalidParameter("repository name must be lowercase")
         raise InvalidParameter("invalid reference format")
     name, tag, digest = m.group(1), m.group(2), m.group(3)
