@@ -14,7 +14,7 @@ Pure module: no I/O, stdlib ``re`` only.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dockerlab.errors import InvalidParameter
 
@@ -41,8 +41,7 @@ _IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
 _DIGEST_SHA256_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):
     """A normalised named reference (domain is never empty)."""
 
     domain: str
