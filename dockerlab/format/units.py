@@ -8,7 +8,6 @@ moby's `State.String()`, and so on.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
 
 __all__ = [
     "ago",
@@ -137,13 +136,37 @@ def ago(ts: float, now: float) -> str:
 
 # --- RFC 3339 timestamps (Go's time.RFC3339Nano) -----------------------------------------
 
-_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 _NS = 1_000_000_000
 _RFC3339_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?"
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})\Z"
 )
-_ZERO_NS = (1 - _EPOCH_ORDINAL) * 86400 * _NS  # 0001-01-01T00:00:00Z, Go's zero time.Time
+
+
+def _days_from_civil(y: int, m: int, d: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    y -= m <= 2
+    era, yoe = divmod(y, 400)
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+def _civil_from_days(z: int) -> tuple[int, int, int]:
+    era, doe = divmod(z + 719468, 146097)
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    m = mp + (3 if mp < 10 else -9)
+    return yoe + era * 400 + (m <= 2), m, doy - (153 * mp + 2) // 5 + 1
+
+
+def _days_in_month(y: int, m: int) -> int:
+    if m == 2:
+        return 29 if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0) else 28
+    return 30 if m in (4, 6, 9, 11) else 31
+
+
+_ZERO_NS = _days_from_civil(1, 1, 1) * 86400 * _NS  # 0001-01-01T00:00:00Z, Go's zero time
 
 
 def parse_rfc3339_ns(text: str) -> int:
@@ -155,12 +178,13 @@ def parse_rfc3339_ns(text: str) -> int:
     if m is None:
         raise ValueError(f'parsing time "{text}" as "2006-01-02T15:04:05Z07:00": cannot parse')
     year, month, day, hour, minute, sec = (int(g) for g in m.groups()[:6])
-    try:
-        days = datetime(year, month, day).toordinal() - _EPOCH_ORDINAL
-    except ValueError as exc:
-        raise ValueError(f'parsing time "{text}": {exc}') from None
+    if not 1 <= month <= 12:
+        raise ValueError(f'parsing time "{text}": month out of range')
+    if not 1 <= day <= _days_in_month(year, month):
+        raise ValueError(f'parsing time "{text}": day out of range')
     if hour > 23 or minute > 59 or sec > 59:
         raise ValueError(f'parsing time "{text}": time out of range')
+    days = _days_from_civil(year, month, day)
     frac = (m.group(7) or ".")[1:].ljust(9, "0")
     offset = 0
     zone = m.group(8)
@@ -181,8 +205,9 @@ def rfc3339nano_ns(ns: int) -> str:
     if ns == 0:
         return "0001-01-01T00:00:00Z"
     secs, frac = divmod(ns, _NS)
-    stamp = datetime(1970, 1, 1) + timedelta(seconds=secs)
-    text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
+    days, secs = divmod(secs, 86400)
+    y, m, d = _civil_from_days(days)
+    text = f"{y:04d}-{m:02d}-{d:02d}T{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"
     digits = f"{frac:09d}".rstrip("0")  # RFC3339Nano drops trailing zeros, and the dot
     return f"{text}.{digits}Z" if digits else f"{text}Z"
 

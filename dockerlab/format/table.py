@@ -1,0 +1,84 @@
+"""Docker's table output: Go's text/tabwriter as `tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`.
+
+A cell is text terminated by a tab; the text after a line's last tab is not part of any
+column and is never padded. A column block is a run of consecutive lines that all have
+that cell; each block is as wide as its widest cell plus 3, and at least 10.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from dockerlab.format.gotemplate import HEADER_FUNCS, TemplateError, parse, parse_format
+
+__all__ = ["MIN_WIDTH", "PADDING", "render_table", "tabulate", "tabwrite"]
+
+MIN_WIDTH = 10
+PADDING = 3
+
+
+def _format(cells: list[list[str]], widths: list[int], line0: int, line1: int, out: list[str]):
+    """Go's Writer.format: find column blocks left to right, recursing for the next column."""
+    column = len(widths)
+    this = line0
+    while this < line1:
+        if column >= len(cells[this]) - 1:
+            this += 1
+            continue
+        _write(cells, widths, line0, this, out)  # lines before the block
+        line0 = this
+        width = MIN_WIDTH
+        while this < line1 and column < len(cells[this]) - 1:
+            width = max(width, len(cells[this][column]) + PADDING)
+            this += 1
+        widths.append(width)
+        _format(cells, widths, line0, this, out)
+        widths.pop()
+        line0 = this
+    _write(cells, widths, line0, line1, out)
+
+
+def _write(cells: list[list[str]], widths: list[int], line0: int, line1: int, out: list[str]):
+    for i in range(line0, line1):
+        row = cells[i]
+        for j, cell in enumerate(row):
+            out.append(cell.ljust(widths[j]) if j < len(widths) else cell)
+        if i + 1 < len(cells):  # the last line is unterminated text: no newline
+            out.append("\n")
+
+
+def tabwrite(text: str) -> str:
+    """Everything written to a tabwriter, then Flush: aligns the tab-separated cells of `text`."""
+    cells = [line.split("\t") for line in text.split("\n")]
+    out: list[str] = []
+    _format(cells, [], 0, len(cells), out)
+    return "".join(out)
+
+
+def tabulate(lines: Iterable[str]) -> str:
+    """Align tab-separated lines; every output line ends with a newline."""
+    lines = list(lines)
+    return tabwrite("\n".join(lines) + "\n") if lines else ""
+
+
+def render_table(fmt: str, header: Mapping[str, str], rows: Iterable[Any]) -> str:
+    """The docker CLI's formatter Context.Write for `ps`, `images`, `volume ls`, ...
+
+    `fmt` is the user's --format (escapes like `\\t` allowed). For a `table ...` format the
+    header line (the template rendered against `header`, a field -> column title map, with
+    docker's header functions) comes first, even with no rows, and everything is aligned by
+    the tabwriter; any other format prints each row rendered, one per line, no header.
+    Raises TemplateError (from parsing or from any row) before printing anything.
+    """
+    is_table, source = parse_format(fmt)
+    template = parse(source)
+    body = [template.execute(row) + "\n" for row in rows]
+    if not is_table:
+        return "".join(body)
+    head: list[str] = []
+    try:
+        template.execute(header, funcs=HEADER_FUNCS, out=head)
+    except TemplateError:
+        pass  # docker ignores header errors and keeps what was written
+    return tabwrite("".join(head) + "\n" + "".join(body))
