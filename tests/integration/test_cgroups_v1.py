@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from dockerlab.engine.cgroups import Resources, open_cgroup, version
-from dockerlab.errors import InvalidParameter
+from dockerlab.errors import DockerlabError, InvalidParameter
 
 pytestmark = pytest.mark.integration
 
@@ -222,3 +222,9 @@ def test_unlimited_memory_reports_host_memory_as_limit(cgroup):
     with open("/proc/meminfo") as f:
         total = int(f.readline().split()[1]) * 1024
     assert cgroup.stats()["memory_stats"]["limit"] == total
+
+
+def test_pausing_a_cgroup_that_does_not_exist_says_so(cgroup):
+    with pytest.raises(DockerlabError, match="does not exist"):
+        cgroup.freeze()
+    assert not cgroup.frozen() and cgroup.pids() == [] and not cgroup.oom_killed()

@@ -8,7 +8,8 @@
 
 Layout: ``resources`` (what a container asks, Docker's checks), ``files`` (pure translation
 between values and the kernel's file formats), ``mounts`` (where hierarchies live), ``base``
-(the contract and file I/O with typed errors), ``v1`` and ``v2`` (the two kernels' ways).
+(the contract and file I/O with typed errors), ``v1.CgroupV1`` and ``v2.CgroupV2`` (imported
+only when used).
 
 Cgroups are made at ``<hierarchy root>/<name>`` whatever cgroup the caller is in, so the
 monitor, the CLI and the API server all find the same directory (Docker's cgroupfs driver
@@ -20,10 +21,8 @@ from __future__ import annotations
 from dockerlab.engine.cgroups.base import Cgroup
 from dockerlab.engine.cgroups.mounts import cgroup_version, parse_mountinfo, v1_hierarchies
 from dockerlab.engine.cgroups.resources import Resources, validate
-from dockerlab.engine.cgroups.v1 import CgroupV1
-from dockerlab.engine.cgroups.v2 import CgroupV2
 
-__all__ = ["Cgroup", "CgroupV1", "CgroupV2", "Resources", "open_cgroup", "validate", "version"]
+__all__ = ["Cgroup", "Resources", "open_cgroup", "validate", "version"]
 
 _mounts: list[tuple[str, str, str]] | None = None
 
@@ -45,5 +44,9 @@ def open_cgroup(name: str) -> Cgroup:
     """The cgroup ``name`` (e.g. ``dockerlab/<container id>``) on this host; nothing is
     created until :meth:`Cgroup.create`."""
     if version() == 2:
+        from dockerlab.engine.cgroups.v2 import CgroupV2
+
         return CgroupV2(name)
+    from dockerlab.engine.cgroups.v1 import CgroupV1
+
     return CgroupV1(name, v1_hierarchies(_host_mounts()))

@@ -35,6 +35,8 @@ def write_text(path: str, value: str) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
     except FileNotFoundError:
+        if not os.path.isdir(os.path.dirname(path)):
+            raise DockerlabError(f"cgroup {os.path.dirname(path)} does not exist") from None
         raise Forbidden(f"cgroup file {os.path.basename(path)} is not available on this host "
                         f"({path})") from None
     except PermissionError as exc:
@@ -168,18 +170,14 @@ class Cgroup(ABC):
     @abstractmethod
     def _can_freeze(self) -> bool: ...
 
-    def exists(self) -> bool:
-        return bool(self._dirs()) and any(os.path.isdir(d) for d in self._dirs())
-
-    @abstractmethod
-    def _dirs(self) -> list[str]: ...
-
     def kill_all(self, sig: int) -> None:
         """Send ``sig`` to every process in the cgroup.
 
         The cgroup is frozen meanwhile (when a freezer exists) so nothing forks past the
         signal; after SIGKILL it is thawed even if it was paused, so the processes can die.
         """
+        if not self.pids():
+            return  # the usual case on cleanup: nothing left, nothing to freeze
         was_frozen = self.frozen()
         froze = False
         if not was_frozen and self._can_freeze():

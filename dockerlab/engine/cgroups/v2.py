@@ -46,9 +46,6 @@ class CgroupV2(Cgroup):
         self.root = root
         self.path = os.path.join(root, self.name)
 
-    def _dirs(self) -> list[str]:
-        return [self.path]
-
     def _file(self, filename: str) -> str:
         return os.path.join(self.path, filename)
 
