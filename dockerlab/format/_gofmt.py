@@ -271,7 +271,7 @@ def _json_float(f: float) -> str:
     if math.isnan(f) or math.isinf(f):
         raise ValueError(f"json: unsupported value: {go_float(f)}")
     # Go: 'f' format unless the exponent is < -6 or >= 21, then e-notation with no padding.
-    text = _shortest(f, 21, "e", small=-6) if f != 0 else "0"
+    text = _shortest(f, 21, "e", small=-6)
     return text[:-2] + text[-1] if text[-4:-1] == "e-0" else text  # e-07 -> e-7
 
 

@@ -230,3 +230,15 @@ def test_parse_format_strips_table_and_expands_escapes():
     assert parse_format("table") == (True, "")
     assert parse_format("  {{.ID}} ") == (False, "{{.ID}}")
     assert parse_format("json") == (False, "{{json .}}")
+
+
+def test_json_numbers_and_escapes_follow_encoding_json():
+    data = {"a": 1e21, "b": 1e-7, "c": 1e20, "d": 0.000001, "e": -0.0, "s": "tab\there\u2028\x01"}
+    assert render("{{json .}}", data) == (
+        '{"a":1e+21,"b":1e-7,"c":100000000000000000000,"d":0.000001,"e":-0,'
+        '"s":"tab\\there\\u2028\\u0001"}'
+    )
+
+
+def test_printf_reports_extra_arguments_like_go():
+    assert render('{{printf "%s" "a" 1 nil}}', {}) == "a%!(EXTRA int=1, <nil>)"
