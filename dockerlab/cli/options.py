@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import re
 from argparse import Namespace
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dockerlab.errors import InvalidParameter, NotFound, UsageError
 from dockerlab.format import parse_cpus, parse_ram
@@ -19,8 +20,24 @@ from dockerlab.format import parse_cpus, parse_ram
 MIN_MEMORY = 6 * 1024 * 1024
 _WHITESPACE = " \t"
 _VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")
-_MODES = frozenset({"ro", "rw", "z", "Z", "nocopy", "consistent", "cached", "delegated",
-                    "shared", "rshared", "slave", "rslave", "private", "rprivate"})
+_MODES = frozenset(
+    {
+        "ro",
+        "rw",
+        "z",
+        "Z",
+        "nocopy",
+        "consistent",
+        "cached",
+        "delegated",
+        "shared",
+        "rshared",
+        "slave",
+        "rslave",
+        "private",
+        "rprivate",
+    }
+)
 _NETWORKS = frozenset({"default", "bridge", "host", "none"})
 
 
@@ -34,8 +51,11 @@ class ClientError(UsageError):
 
 
 def _flag_error(value: str, flag: str, reason: str, command: str) -> UsageError:
-    return UsageError(f'invalid argument "{value}" for "{flag}" flag: {reason}\n'
-                      f"See 'dockerlab {command} --help'.", command)
+    return UsageError(
+        f'invalid argument "{value}" for "{flag}" flag: {reason}\n'
+        f"See 'dockerlab {command} --help'.",
+        command,
+    )
 
 
 def parse_env_file(path: str, environ: Mapping[str, str]) -> list[str]:
@@ -54,8 +74,9 @@ def parse_env_file(path: str, environ: Mapping[str, str]) -> list[str]:
         name, eq, value = line.partition("=")
         name = name.lstrip(_WHITESPACE)
         if any(c in name for c in _WHITESPACE):
-            raise ValueError(f"poorly formatted environment: variable '{name}' contains "
-                             "whitespaces")
+            raise ValueError(
+                f"poorly formatted environment: variable '{name}' contains whitespaces"
+            )
         if not name:
             raise ValueError(f"poorly formatted environment: no variable name on line '{line}'")
         if eq:
@@ -65,16 +86,18 @@ def parse_env_file(path: str, environ: Mapping[str, str]) -> list[str]:
     return lines
 
 
-def environment(env_files: list[str], env: list[str], environ: Mapping[str, str],
-                command: str = "run") -> list[str]:
+def environment(
+    env_files: list[str], env: list[str], environ: Mapping[str, str], command: str = "run"
+) -> list[str]:
     """Env files first, then ``-e``; ``-e NAME`` takes the host's value or is left out."""
     out: list[str] = []
     for path in env_files:
         try:
             out.extend(parse_env_file(path, environ))
         except OSError as exc:
-            raise ClientError(f"open {path}: {(exc.strerror or str(exc)).lower()}",
-                              command) from None
+            raise ClientError(
+                f"open {path}: {(exc.strerror or str(exc)).lower()}", command
+            ) from None
         except ValueError as exc:
             raise ClientError(str(exc), command) from None
     for item in env:
@@ -115,7 +138,7 @@ def volumes(specs: list[str], cwd: str | None = None) -> tuple[list[str], dict[s
             modes = parts[2].split(",")
             if any(m not in _MODES for m in modes) or ("ro" in modes and "rw" in modes):
                 raise InvalidParameter(f"invalid mode: {parts[2]}")
-        if source.startswith("./") or source == "." or source.startswith("../"):
+        if source.startswith(("./", "../")) or source == ".":
             source = os.path.abspath(os.path.join(cwd or os.getcwd(), source))
         if source.startswith("/"):
             _check_target(spec, target, "bind")
@@ -124,7 +147,8 @@ def volumes(specs: list[str], cwd: str | None = None) -> tuple[list[str], dict[s
                 raise InvalidParameter(
                     f'create {source}: "{source}" includes invalid characters for a local volume '
                     'name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass '
-                    "a host directory, use absolute path")
+                    "a host directory, use absolute path"
+                )
             _check_target(spec, target, "volume")
         binds.append(":".join([source, *parts[1:]]))
     return binds, anonymous
@@ -132,13 +156,17 @@ def volumes(specs: list[str], cwd: str | None = None) -> tuple[list[str], dict[s
 
 def _check_target(spec: str, target: str, kind: str) -> None:
     if not target.startswith("/"):
-        raise InvalidParameter(f"invalid volume specification: '{spec}': invalid mount config for "
-                               f"type \"{kind}\": invalid mount path: '{target}' mount path must "
-                               "be absolute")
+        raise InvalidParameter(
+            f"invalid volume specification: '{spec}': invalid mount config for "
+            f"type \"{kind}\": invalid mount path: '{target}' mount path must "
+            "be absolute"
+        )
     if target.rstrip("/") == "":
-        raise InvalidParameter(f"invalid volume specification: '{spec}': invalid mount config for "
-                               f"type \"{kind}\": invalid specification: destination can't be "
-                               "'/'")
+        raise InvalidParameter(
+            f"invalid volume specification: '{spec}': invalid mount config for "
+            f'type "{kind}": invalid specification: destination can\'t be '
+            "'/'"
+        )
 
 
 def _memory(value: str | None, flag: str, command: str) -> int:
@@ -156,14 +184,16 @@ def _attach(streams: list[str], command: str) -> set[str]:
     out = set()
     for s in streams:
         if s.lower() not in ("stdin", "stdout", "stderr"):
-            raise _flag_error(s, "-a, --attach", "valid streams are STDIN, STDOUT and STDERR",
-                              command)
+            raise _flag_error(
+                s, "-a, --attach", "valid streams are STDIN, STDOUT and STDERR", command
+            )
         out.add(s.lower())
     return out
 
 
-def create_body(ns: Namespace, environ: Mapping[str, str] | None = None,
-                cwd: str | None = None) -> tuple[str | None, dict[str, Any]]:
+def create_body(
+    ns: Namespace, environ: Mapping[str, str] | None = None, cwd: str | None = None
+) -> tuple[str | None, dict[str, Any]]:
     """Translate a parsed ``run``/``create`` namespace into ``(name, create body)``."""
     environ = os.environ if environ is None else environ
     command = getattr(ns, "path", None) or getattr(ns, "verb", None) or "run"
@@ -182,8 +212,11 @@ def create_body(ns: Namespace, environ: Mapping[str, str] | None = None,
 
     restart = ns.restart or "no"
     if restart != "no":
-        raise ClientError(f"invalid restart policy '{restart}': dockerlab has no daemon to restart "
-                          "containers, so only --restart=no is supported", command)
+        raise ClientError(
+            f"invalid restart policy '{restart}': dockerlab has no daemon to restart "
+            "containers, so only --restart=no is supported",
+            command,
+        )
     if ns.rm and ns.restart and restart != "no":  # pragma: no cover - kept for Docker's text
         raise ClientError("Conflicting options: --restart and --rm", command)
 
@@ -255,22 +288,27 @@ def check_host_config(hc: Mapping[str, Any]) -> None:
     if 0 < memory < MIN_MEMORY:
         raise InvalidParameter("Minimum memory limit allowed is 6MB")
     if swap > 0 and memory == 0:
-        raise InvalidParameter("You should always set the Memory limit when using Memoryswap "
-                               "limit, see usage")
+        raise InvalidParameter(
+            "You should always set the Memory limit when using Memoryswap limit, see usage"
+        )
     if 0 < swap < memory:
-        raise InvalidParameter("Minimum memoryswap limit should be larger than memory limit, see "
-                               "usage")
+        raise InvalidParameter(
+            "Minimum memoryswap limit should be larger than memory limit, see usage"
+        )
     nano, period, quota = hc.get("NanoCpus") or 0, hc.get("CpuPeriod") or 0, hc.get("CpuQuota") or 0
     if nano > 0 and period > 0:
         raise InvalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be set")
     if nano > 0 and quota > 0:
         raise InvalidParameter("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
     if nano < 0:
-        raise InvalidParameter("Range of CPUs is from 0.01 to "
-                               f"{os.cpu_count() or 1}.00, as there are only "
-                               f"{os.cpu_count() or 1} CPUs available")
+        raise InvalidParameter(
+            "Range of CPUs is from 0.01 to "
+            f"{os.cpu_count() or 1}.00, as there are only "
+            f"{os.cpu_count() or 1} CPUs available"
+        )
     if period and not 1000 <= period <= 1000000:
-        raise InvalidParameter("CPU cfs period can not be less than 1ms (i.e. 1000) or larger "
-                               "than 1s (i.e. 1000000)")
+        raise InvalidParameter(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+        )
     if quota and 0 < quota < 1000:
         raise InvalidParameter("CPU cfs quota can not be less than 1ms (i.e. 1000)")

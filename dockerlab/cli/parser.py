@@ -140,7 +140,7 @@ class Command:
     extra: dict[str, object] = field(default_factory=dict)  # constants put in the namespace
 
 
-def F(short: str, long: str, kind: str, help: str, default: object = None, *aliases: str) -> Flag:  # noqa: N802
+def F(short: str, long: str, kind: str, help: str, default: object = None, *aliases: str) -> Flag:
     if default is None and kind == "bool":
         default = False
     return Flag(short, long, kind, help, default, aliases)
@@ -161,13 +161,21 @@ _CREATE_FLAGS = (
     F("e", "env", "env", "Set environment variables"),
     F("", "env-file", "list", "Read in a file of environment variables"),
     F("h", "hostname", "string", "Container host name"),
-    F("", "init", "bool", "Run an init inside the container that forwards signals and reaps "
-      "processes"),
+    F(
+        "",
+        "init",
+        "bool",
+        "Run an init inside the container that forwards signals and reaps processes",
+    ),
     F("i", "interactive", "bool", "Keep STDIN open even if not attached"),
     F("l", "label", "list", "Set meta data on a container"),
     F("m", "memory", "bytes", "Memory limit"),
-    F("", "memory-swap", "bytes", "Swap limit equal to memory plus swap: '-1' to enable "
-      "unlimited swap"),
+    F(
+        "",
+        "memory-swap",
+        "bytes",
+        "Swap limit equal to memory plus swap: '-1' to enable unlimited swap",
+    ),
     F("", "name", "string", "Assign a name to the container"),
     F("", "network", "network", "Connect a container to a network", None, "--net"),
     F("", "pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
@@ -181,8 +189,10 @@ _CREATE_FLAGS = (
     F("w", "workdir", "string", "Working directory inside the container"),
 )
 
-_RUN_FLAGS = (F("d", "detach", "bool", "Run container in background and print container ID"),
-              *_CREATE_FLAGS)
+_RUN_FLAGS = (
+    F("d", "detach", "bool", "Run container in background and print container ID"),
+    *_CREATE_FLAGS,
+)
 _RUN_FLAGS = tuple(sorted(_RUN_FLAGS, key=lambda f: f.long))
 
 _PS_FLAGS = (
@@ -228,127 +238,301 @@ _ONE = (1, 1)
 _ONE_PLUS = (1, None)
 
 COMMANDS: dict[str, Command] = {
-    "attach": Command("[OPTIONS] CONTAINER", "Attach local standard input, output, and error "
-                      "streams to a running container", (
-                          _DETACH_KEYS,
-                          F("", "no-stdin", "bool", "Do not attach STDIN"),
-                          F("", "sig-proxy", "bool", "Proxy all received signals to the process",
-                            True)), _ONE, ("container",)),
-    "create": Command("[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container",
-                      _CREATE_FLAGS, _ONE_PLUS, ("image", "*command"), False),
-    "exec": Command("[OPTIONS] CONTAINER COMMAND [ARG...]",
-                    "Execute a command in a running container", (
-                        F("d", "detach", "bool", "Detached mode: run command in the background"),
-                        _DETACH_KEYS,
-                        F("e", "env", "env", "Set environment variables"),
-                        F("", "env-file", "list", "Read in a file of environment variables"),
-                        F("i", "interactive", "bool", "Keep STDIN open even if not attached"),
-                        F("t", "tty", "bool", "Allocate a pseudo-TTY"),
-                        F("u", "user", "string",
-                          "Username or UID (format: <name|uid>[:<group|gid>])"),
-                        F("w", "workdir", "string", "Working directory inside the container")),
-                    (2, None), ("container", "*command"), False),
-    "history": Command("[OPTIONS] IMAGE", "Show the history of an image", _HISTORY_FLAGS, _ONE,
-                       ("image",)),
-    "images": Command("[OPTIONS] [REPOSITORY[:TAG]]", "List images", _IMAGES_FLAGS, (0, 1),
-                      ("repository",)),
+    "attach": Command(
+        "[OPTIONS] CONTAINER",
+        "Attach local standard input, output, and error streams to a running container",
+        (
+            _DETACH_KEYS,
+            F("", "no-stdin", "bool", "Do not attach STDIN"),
+            F("", "sig-proxy", "bool", "Proxy all received signals to the process", True),
+        ),
+        _ONE,
+        ("container",),
+    ),
+    "create": Command(
+        "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+        "Create a new container",
+        _CREATE_FLAGS,
+        _ONE_PLUS,
+        ("image", "*command"),
+        False,
+    ),
+    "exec": Command(
+        "[OPTIONS] CONTAINER COMMAND [ARG...]",
+        "Execute a command in a running container",
+        (
+            F("d", "detach", "bool", "Detached mode: run command in the background"),
+            _DETACH_KEYS,
+            F("e", "env", "env", "Set environment variables"),
+            F("", "env-file", "list", "Read in a file of environment variables"),
+            F("i", "interactive", "bool", "Keep STDIN open even if not attached"),
+            F("t", "tty", "bool", "Allocate a pseudo-TTY"),
+            F("u", "user", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
+            F("w", "workdir", "string", "Working directory inside the container"),
+        ),
+        (2, None),
+        ("container", "*command"),
+        False,
+    ),
+    "history": Command(
+        "[OPTIONS] IMAGE", "Show the history of an image", _HISTORY_FLAGS, _ONE, ("image",)
+    ),
+    "images": Command(
+        "[OPTIONS] [REPOSITORY[:TAG]]", "List images", _IMAGES_FLAGS, (0, 1), ("repository",)
+    ),
     "info": Command("[OPTIONS]", "Display system-wide information", (_FORMAT,)),
-    "inspect": Command("[OPTIONS] NAME|ID [NAME|ID...]",
-                       "Return low-level information on Docker objects",
-                       (*_INSPECT_FLAGS, F("", "type", "string", "Return JSON for specified type")),
-                       _ONE_PLUS, ("*names",)),
-    "kill": Command("[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers",
-                    (F("s", "signal", "string", 'Signal to send to the container (default "KILL")',
-                       "KILL"),), _ONE_PLUS, ("*containers",)),
-    "logs": Command("[OPTIONS] CONTAINER", "Fetch the logs of a container", (
-        F("f", "follow", "bool", "Follow log output"),
-        F("", "since", "string", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or "
-          "relative (e.g. 42m for 42 minutes)"),
-        F("n", "tail", "string", 'Number of lines to show from the end of the logs (default "all")',
-          "all"),
-        F("t", "timestamps", "bool", "Show timestamps"),
-    ), _ONE, ("container",)),
-    "pause": Command("CONTAINER [CONTAINER...]", "Pause all processes within one or more "
-                     "containers", (), _ONE_PLUS, ("*containers",)),
+    "inspect": Command(
+        "[OPTIONS] NAME|ID [NAME|ID...]",
+        "Return low-level information on Docker objects",
+        (*_INSPECT_FLAGS, F("", "type", "string", "Return JSON for specified type")),
+        _ONE_PLUS,
+        ("*names",),
+    ),
+    "kill": Command(
+        "[OPTIONS] CONTAINER [CONTAINER...]",
+        "Kill one or more running containers",
+        (F("s", "signal", "string", 'Signal to send to the container (default "KILL")', "KILL"),),
+        _ONE_PLUS,
+        ("*containers",),
+    ),
+    "logs": Command(
+        "[OPTIONS] CONTAINER",
+        "Fetch the logs of a container",
+        (
+            F("f", "follow", "bool", "Follow log output"),
+            F(
+                "",
+                "since",
+                "string",
+                "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or "
+                "relative (e.g. 42m for 42 minutes)",
+            ),
+            F(
+                "n",
+                "tail",
+                "string",
+                'Number of lines to show from the end of the logs (default "all")',
+                "all",
+            ),
+            F("t", "timestamps", "bool", "Show timestamps"),
+        ),
+        _ONE,
+        ("container",),
+    ),
+    "pause": Command(
+        "CONTAINER [CONTAINER...]",
+        "Pause all processes within one or more containers",
+        (),
+        _ONE_PLUS,
+        ("*containers",),
+    ),
     "ps": Command("[OPTIONS]", "List containers", _PS_FLAGS),
-    "rename": Command("CONTAINER NEW_NAME", "Rename a container", (), (2, 2),
-                      ("container", "new_name")),
-    "restart": Command("[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers",
-                       (_TIME,), _ONE_PLUS, ("*containers",)),
-    "rm": Command("[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers",
-                  _RM_FLAGS, _ONE_PLUS, ("*containers",)),
-    "rmi": Command("[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", _RMI_FLAGS,
-                   _ONE_PLUS, ("*images",)),
-    "run": Command("[OPTIONS] IMAGE [COMMAND] [ARG...]", "Run a command in a new container",
-                   _RUN_FLAGS, _ONE_PLUS, ("image", "*command"), False),
-    "start": Command("[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers",
-                     (F("a", "attach", "bool", "Attach STDOUT/STDERR and forward signals"),
-                      _DETACH_KEYS,
-                      F("i", "interactive", "bool", "Attach container's STDIN")),
-                     _ONE_PLUS, ("*containers",)),
-    "stats": Command("[OPTIONS] [CONTAINER...]", "Display a live stream of container(s) resource "
-                     "usage statistics", (
-                         F("a", "all", "bool", "Show all containers (default shows just running)"),
-                         F("", "format", "string", "Pretty-print images using a Go template"),
-                         F("", "no-stream", "bool",
-                           "Disable streaming stats and only pull the first result"),
-                         F("", "no-trunc", "bool", "Do not truncate output")),
-                     _ANY, ("*containers",)),
-    "stop": Command("[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",
-                    (F("s", "signal", "string", "Signal to send to the container"), _TIME),
-                    _ONE_PLUS, ("*containers",)),
-    "tag": Command("SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
-                   "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", (), (2, 2),
-                   ("source", "target")),
-    "top": Command("CONTAINER [ps OPTIONS]", "Display the running processes of a container", (),
-                   _ONE_PLUS, ("container", "*ps_args"), False),
-    "unpause": Command("CONTAINER [CONTAINER...]", "Unpause all processes within one or more "
-                       "containers", (), _ONE_PLUS, ("*containers",)),
+    "rename": Command(
+        "CONTAINER NEW_NAME", "Rename a container", (), (2, 2), ("container", "new_name")
+    ),
+    "restart": Command(
+        "[OPTIONS] CONTAINER [CONTAINER...]",
+        "Restart one or more containers",
+        (_TIME,),
+        _ONE_PLUS,
+        ("*containers",),
+    ),
+    "rm": Command(
+        "[OPTIONS] CONTAINER [CONTAINER...]",
+        "Remove one or more containers",
+        _RM_FLAGS,
+        _ONE_PLUS,
+        ("*containers",),
+    ),
+    "rmi": Command(
+        "[OPTIONS] IMAGE [IMAGE...]",
+        "Remove one or more images",
+        _RMI_FLAGS,
+        _ONE_PLUS,
+        ("*images",),
+    ),
+    "run": Command(
+        "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+        "Run a command in a new container",
+        _RUN_FLAGS,
+        _ONE_PLUS,
+        ("image", "*command"),
+        False,
+    ),
+    "start": Command(
+        "[OPTIONS] CONTAINER [CONTAINER...]",
+        "Start one or more stopped containers",
+        (
+            F("a", "attach", "bool", "Attach STDOUT/STDERR and forward signals"),
+            _DETACH_KEYS,
+            F("i", "interactive", "bool", "Attach container's STDIN"),
+        ),
+        _ONE_PLUS,
+        ("*containers",),
+    ),
+    "stats": Command(
+        "[OPTIONS] [CONTAINER...]",
+        "Display a live stream of container(s) resource usage statistics",
+        (
+            F("a", "all", "bool", "Show all containers (default shows just running)"),
+            F("", "format", "string", "Pretty-print images using a Go template"),
+            F("", "no-stream", "bool", "Disable streaming stats and only pull the first result"),
+            F("", "no-trunc", "bool", "Do not truncate output"),
+        ),
+        _ANY,
+        ("*containers",),
+    ),
+    "stop": Command(
+        "[OPTIONS] CONTAINER [CONTAINER...]",
+        "Stop one or more running containers",
+        (F("s", "signal", "string", "Signal to send to the container"), _TIME),
+        _ONE_PLUS,
+        ("*containers",),
+    ),
+    "tag": Command(
+        "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+        "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+        (),
+        (2, 2),
+        ("source", "target"),
+    ),
+    "top": Command(
+        "CONTAINER [ps OPTIONS]",
+        "Display the running processes of a container",
+        (),
+        _ONE_PLUS,
+        ("container", "*ps_args"),
+        False,
+    ),
+    "unpause": Command(
+        "CONTAINER [CONTAINER...]",
+        "Unpause all processes within one or more containers",
+        (),
+        _ONE_PLUS,
+        ("*containers",),
+    ),
     "version": Command("[OPTIONS]", "Show the dockerlab version information", (_FORMAT,)),
-    "wait": Command("CONTAINER [CONTAINER...]", "Block until one or more containers stop, then "
-                    "print their exit codes", (), _ONE_PLUS, ("*containers",)),
+    "wait": Command(
+        "CONTAINER [CONTAINER...]",
+        "Block until one or more containers stop, then print their exit codes",
+        (),
+        _ONE_PLUS,
+        ("*containers",),
+    ),
     # management-only verbs
-    "container inspect": Command("[OPTIONS] CONTAINER [CONTAINER...]",
-                                 "Display detailed information on one or more containers",
-                                 _INSPECT_FLAGS, _ONE_PLUS, ("*names",), True,
-                                 {"type": "container"}),
+    "container inspect": Command(
+        "[OPTIONS] CONTAINER [CONTAINER...]",
+        "Display detailed information on one or more containers",
+        _INSPECT_FLAGS,
+        _ONE_PLUS,
+        ("*names",),
+        True,
+        {"type": "container"},
+    ),
     "container prune": Command("[OPTIONS]", "Remove all stopped containers", _PRUNE_FLAGS),
-    "image bootstrap": Command("[NAME]", "Make busybox:latest from the host's static busybox "
-                               "(dockerlab only)", (), (0, 1), ("name",)),
-    "image inspect": Command("[OPTIONS] IMAGE [IMAGE...]",
-                             "Display detailed information on one or more images",
-                             (_FORMAT,), _ONE_PLUS, ("*names",), True, {"type": "image"}),
-    "volume create": Command("[OPTIONS] [VOLUME]", "Create a volume", (
-        F("d", "driver", "string", 'Specify volume driver name (default "local")', "local"),
-        F("", "label", "list", "Set metadata for a volume"),
-        F("", "name", "string", "Specify volume name"),
-    ), (0, 1), ("name_arg",)),
-    "volume inspect": Command("[OPTIONS] VOLUME [VOLUME...]",
-                              "Display detailed information on one or more volumes", (_FORMAT,),
-                              _ONE_PLUS, ("*names",)),
+    "image bootstrap": Command(
+        "[NAME]",
+        "Make busybox:latest from the host's static busybox (dockerlab only)",
+        (),
+        (0, 1),
+        ("name",),
+    ),
+    "image inspect": Command(
+        "[OPTIONS] IMAGE [IMAGE...]",
+        "Display detailed information on one or more images",
+        (_FORMAT,),
+        _ONE_PLUS,
+        ("*names",),
+        True,
+        {"type": "image"},
+    ),
+    "volume create": Command(
+        "[OPTIONS] [VOLUME]",
+        "Create a volume",
+        (
+            F("d", "driver", "string", 'Specify volume driver name (default "local")', "local"),
+            F("", "label", "list", "Set metadata for a volume"),
+            F("", "name", "string", "Specify volume name"),
+        ),
+        (0, 1),
+        ("name_arg",),
+    ),
+    "volume inspect": Command(
+        "[OPTIONS] VOLUME [VOLUME...]",
+        "Display detailed information on one or more volumes",
+        (_FORMAT,),
+        _ONE_PLUS,
+        ("*names",),
+    ),
     "volume ls": Command("[OPTIONS]", "List volumes", _VOL_LS),
     "volume prune": Command("[OPTIONS]", "Remove all unused local volumes", _PRUNE_FLAGS),
-    "volume rm": Command("[OPTIONS] VOLUME [VOLUME...]", "Remove one or more volumes",
-                         (F("f", "force", "bool", "Force the removal of one or more volumes"),),
-                         _ONE_PLUS, ("*names",)),
+    "volume rm": Command(
+        "[OPTIONS] VOLUME [VOLUME...]",
+        "Remove one or more volumes",
+        (F("f", "force", "bool", "Force the removal of one or more volumes"),),
+        _ONE_PLUS,
+        ("*names",),
+    ),
 }
 
 MANAGEMENT: dict[str, tuple[str, dict[str, str]]] = {
-    "container": ("Manage containers", {
-        **{v: v for v in ("attach", "create", "exec", "kill", "logs", "pause", "rename",
-                          "restart", "rm", "run", "start", "stats", "stop", "top", "unpause",
-                          "wait")},
-        "inspect": "container inspect", "ls": "ps", "list": "ps", "ps": "ps",
-        "prune": "container prune", "remove": "rm",
-    }),
-    "image": ("Manage images", {
-        "bootstrap": "image bootstrap", "history": "history", "inspect": "image inspect",
-        "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag",
-    }),
-    "volume": ("Manage volumes", {
-        "create": "volume create", "inspect": "volume inspect", "ls": "volume ls",
-        "list": "volume ls", "prune": "volume prune", "rm": "volume rm", "remove": "volume rm",
-    }),
+    "container": (
+        "Manage containers",
+        {
+            **{
+                v: v
+                for v in (
+                    "attach",
+                    "create",
+                    "exec",
+                    "kill",
+                    "logs",
+                    "pause",
+                    "rename",
+                    "restart",
+                    "rm",
+                    "run",
+                    "start",
+                    "stats",
+                    "stop",
+                    "top",
+                    "unpause",
+                    "wait",
+                )
+            },
+            "inspect": "container inspect",
+            "ls": "ps",
+            "list": "ps",
+            "ps": "ps",
+            "prune": "container prune",
+            "remove": "rm",
+        },
+    ),
+    "image": (
+        "Manage images",
+        {
+            "bootstrap": "image bootstrap",
+            "history": "history",
+            "inspect": "image inspect",
+            "ls": "images",
+            "list": "images",
+            "rm": "rmi",
+            "remove": "rmi",
+            "tag": "tag",
+        },
+    ),
+    "volume": (
+        "Manage volumes",
+        {
+            "create": "volume create",
+            "inspect": "volume inspect",
+            "ls": "volume ls",
+            "list": "volume ls",
+            "prune": "volume prune",
+            "rm": "volume rm",
+            "remove": "volume rm",
+        },
+    ),
 }
 
 _GLOBAL_FLAGS = (
@@ -373,8 +557,10 @@ def _options_text(flags: tuple[Flag, ...], with_h: bool) -> str:
 
 def command_help(path: str, cmd: Command) -> str:
     has_h = not any(f.short == "h" for f in cmd.flags)
-    return (f"\nUsage:  {PROG} {path} {cmd.usage}\n\n{cmd.short}\n\nOptions:\n"
-            f"{_options_text(cmd.flags, has_h)}\n")
+    return (
+        f"\nUsage:  {PROG} {path} {cmd.usage}\n\n{cmd.short}\n\nOptions:\n"
+        f"{_options_text(cmd.flags, has_h)}\n"
+    )
 
 
 def _verbs_text(items: list[tuple[str, str]]) -> str:
@@ -384,18 +570,27 @@ def _verbs_text(items: list[tuple[str, str]]) -> str:
 def main_help() -> str:
     top = sorted((k, c.short) for k, c in COMMANDS.items() if " " not in k)
     mgmt = sorted((k, v[0]) for k, v in MANAGEMENT.items())
-    return (f"\nUsage:  {PROG} [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers, "
-            f"in Python\n\nOptions:\n{_options_text(_GLOBAL_FLAGS, True)}\n\n"
-            f"Management Commands:\n{_verbs_text(mgmt)}\n\nCommands:\n{_verbs_text(top)}\n\n"
-            f"Run '{PROG} COMMAND --help' for more information on a command.\n")
+    return (
+        f"\nUsage:  {PROG} [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers, "
+        f"in Python\n\nOptions:\n{_options_text(_GLOBAL_FLAGS, True)}\n\n"
+        f"Management Commands:\n{_verbs_text(mgmt)}\n\nCommands:\n{_verbs_text(top)}\n\n"
+        f"Run '{PROG} COMMAND --help' for more information on a command.\n"
+    )
 
 
 def management_help(group: str) -> str:
     short, subs = MANAGEMENT[group]
-    items = sorted({(s, COMMANDS[v].short) for s, v in subs.items()
-                    if s not in ("list", "remove") and not (group == "container" and s == "ps")})
-    return (f"\nUsage:  {PROG} {group} COMMAND\n\n{short}\n\nCommands:\n{_verbs_text(items)}\n\n"
-            f"Run '{PROG} {group} COMMAND --help' for more information on a command.\n")
+    items = sorted(
+        {
+            (s, COMMANDS[v].short)
+            for s, v in subs.items()
+            if s not in ("list", "remove") and not (group == "container" and s == "ps")
+        }
+    )
+    return (
+        f"\nUsage:  {PROG} {group} COMMAND\n\n{short}\n\nCommands:\n{_verbs_text(items)}\n\n"
+        f"Run '{PROG} {group} COMMAND --help' for more information on a command.\n"
+    )
 
 
 # ---- parsing ------------------------------------------------------------------------------
@@ -404,10 +599,17 @@ def management_help(group: str) -> str:
 class DockerParser(argparse.ArgumentParser):
     """One command's flags; pflag-style word walking, Docker's messages, never exits."""
 
-    def __init__(self, path: str, cmd: Command | None = None, *,
-                 flags: tuple[Flag, ...] | None = None, interspersed: bool = True) -> None:
-        super().__init__(prog=f"{PROG} {path}".strip(), add_help=False, allow_abbrev=False,
-                         exit_on_error=False)
+    def __init__(
+        self,
+        path: str,
+        cmd: Command | None = None,
+        *,
+        flags: tuple[Flag, ...] | None = None,
+        interspersed: bool = True,
+    ) -> None:
+        super().__init__(
+            prog=f"{PROG} {path}".strip(), add_help=False, allow_abbrev=False, exit_on_error=False
+        )
         self.path = path
         self.cmd = cmd
         self.interspersed = cmd.interspersed if cmd else interspersed
@@ -422,8 +624,13 @@ class DockerParser(argparse.ArgumentParser):
     def _add(self, f: Flag) -> None:
         typ, _meta, repeat = _KINDS[f.kind]
         default = [] if repeat else f.default
-        self.add_argument(f"--{f.long}", dest=f.dest, type=typ, default=default,
-                          action="append" if repeat else "store")
+        self.add_argument(
+            f"--{f.long}",
+            dest=f.dest,
+            type=typ,
+            default=default,
+            action="append" if repeat else "store",
+        )
         self._long[f.long] = f
         for alias in f.aliases:
             self._long[alias.lstrip("-")] = f
@@ -437,8 +644,9 @@ class DockerParser(argparse.ArgumentParser):
         try:
             _KINDS[f.kind][0](value)
         except _BadValue as exc:
-            raise usage_error(f'invalid argument "{value}" for "{shown}" flag: {exc}',
-                              self.path) from None
+            raise usage_error(
+                f'invalid argument "{value}" for "{shown}" flag: {exc}', self.path
+            ) from None
         return value
 
     def _shown(self, f: Flag) -> str:
@@ -474,8 +682,9 @@ class DockerParser(argparse.ArgumentParser):
                     c, cluster = cluster[0], cluster[1:]
                     f = self._short.get(c)
                     if f is None:
-                        raise usage_error(f"unknown shorthand flag: '{c}' in -{c}{cluster}",
-                                          self.path)
+                        raise usage_error(
+                            f"unknown shorthand flag: '{c}' in -{c}{cluster}", self.path
+                        )
                     if f.kind == "bool":
                         value = "true"
                         if cluster.startswith("="):
@@ -539,8 +748,11 @@ class DockerParser(argparse.ArgumentParser):
         else:
             what = f"requires at least {lo} and at most {plural(hi)}"
         full = f"{PROG} {self.path}"
-        raise ArgCountError(f'"{full}" {what}.\nSee \'{full} --help\'.\n\n'
-                            f"Usage:  {full} {self.cmd.usage}\n\n{self.cmd.short}", self.path)
+        raise ArgCountError(
+            f"\"{full}\" {what}.\nSee '{full} --help'.\n\n"
+            f"Usage:  {full} {self.cmd.usage}\n\n{self.cmd.short}",
+            self.path,
+        )
 
     def _name_positionals(self, ns: argparse.Namespace, args: list[str]) -> None:
         for k, name in enumerate(self.cmd.names):
@@ -567,14 +779,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
         if not rest or rest[0] in ("--help", "-h"):
             raise ShowText(management_help(word))
         if rest[0] not in subs:
-            raise ArgCountError(f"{PROG}: '{rest[0]}' is not a {PROG} {word} command.\n"
-                                f"See '{PROG} {word} --help'", word)
+            raise ArgCountError(
+                f"{PROG}: '{rest[0]}' is not a {PROG} {word} command.\nSee '{PROG} {word} --help'",
+                word,
+            )
         path, verb, rest = f"{word} {rest[0]}", subs[rest[0]], rest[1:]
     elif word in COMMANDS and " " not in word:
         path = verb = word
     else:
-        raise ArgCountError(f"{PROG}: '{word}' is not a {PROG} command.\n"
-                            f"See '{PROG} --help'", "")
+        raise ArgCountError(f"{PROG}: '{word}' is not a {PROG} command.\nSee '{PROG} --help'", "")
     ns = DockerParser(path, COMMANDS[verb]).parse(rest)
     ns.verb = verb
     ns.path = path

@@ -1,0 +1,92 @@
+"""The ``dockerlab`` command: Docker's grammar, Docker's outputs, dockerlab's engine.
+
+    main(argv) -> exit code
+      parser.parse      words -> Namespace (usage errors: Docker's texts, exit 125 / 1)
+      commands.HANDLERS verb -> handler(ctx, ns): calls the Engine, prints as docker does
+      errors            Engine errors -> "Error response from daemon: ..." + Docker's codes
+
+Importing this package is cheap: the engine is imported only when a handler first needs it,
+so ``dockerlab --help`` and usage errors never load it.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+__all__ = ["main"]
+
+
+def _run_verb(verb: str) -> bool:
+    return verb in ("run", "create")
+
+
+def main(
+    argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run one ``dockerlab`` command line; returns the exit code docker would."""
+    from dockerlab.cli.parser import ShowText, parse
+    from dockerlab.errors import DockerlabError, UsageError, exit_code
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        ns = parse(argv)
+    except ShowText as shown:
+        out.write(shown.text.rstrip("\n") + "\n")
+        return 0
+    except UsageError as exc:
+        err.write(f"{exc}\n")
+        return exit_code(exc)
+
+    from dockerlab.cli.commands import HANDLERS, Context, daemon_message
+
+    ctx = Context(ns.root, ns.debug, out, err)
+    verb = ns.verb
+    try:
+        return HANDLERS[verb](ctx, ns)
+    except UsageError as exc:
+        _trace(ns.debug, err)
+        err.write(f"{exc}\n")
+        return exit_code(exc, verb)
+    except DockerlabError as exc:
+        _trace(ns.debug, err)
+        if _run_verb(verb):
+            message = f"{PROG}: {daemon_message(exc, verb)}"
+            if not message.endswith("."):
+                message += "."
+            err.write(f"{message}\nSee '{PROG} {ns.path} --help'.\n")
+        else:
+            err.write(f"{daemon_message(exc, verb)}\n")
+        return exit_code(exc, verb)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        from dockerlab.format.gotemplate import TemplateError
+
+        if isinstance(exc, TemplateError):
+            _trace(ns.debug, err)
+            err.write(f"{exc}\n")
+            return 1 if not _run_verb(verb) else 125
+        if isinstance(exc, OSError) and not ns.debug:
+            err.write(f"Error: {exc}\n")
+            return 1
+        raise
+    finally:
+        try:
+            out.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+
+PROG = "dockerlab"
+
+
+def _trace(debug: bool, err: TextIO) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exc(file=err)
