@@ -1,11 +1,7 @@
-"""dockerlab's container engine. Import :class:`Engine` from here; it loads its parts lazily."""
+"""dockerlab's container engine. Import :class:`Engine` from here; it loads its parts lazily.
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from dockerlab.engine.facade import Engine
+(No ``typing`` import here: this package is on the monitor's start path.)
+"""
 
 __all__ = ["Engine"]
 

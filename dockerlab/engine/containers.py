@@ -18,8 +18,9 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from dockerlab.engine import linux as L
 from dockerlab.engine.atomic import locked, read_json, write_json

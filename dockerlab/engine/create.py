@@ -89,7 +89,7 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
             "Config": config, "HostConfig": host, "Image": image_id}
 
 
-def mount_points(engine: "Engine", config: dict[str, Any], host: dict[str, Any]
+def mount_points(engine: Engine, config: dict[str, Any], host: dict[str, Any]
                  ) -> list[dict[str, Any]]:
     """Docker's Mounts from ``-v`` binds and the image's VOLUMEs (creating named volumes)."""
     from dockerlab.engine.volumes import VolumeStore
@@ -146,7 +146,7 @@ def _etc_files(folder: str, hostname: str, network: str) -> None:
     write_bytes(os.path.join(folder, "resolv.conf"), resolv)
 
 
-def create(engine: "Engine", body: dict[str, Any], name: str | None) -> dict[str, Any]:
+def create(engine: Engine, body: dict[str, Any], name: str | None) -> dict[str, Any]:
     if not body.get("Image"):
         raise InvalidParameter("No image specified")
     image_id = engine.image_store.resolve(body["Image"])

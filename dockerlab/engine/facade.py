@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import signal as _signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from dockerlab.engine.containers import ZERO_TIME, Container, time_now
 from dockerlab.engine.paths import Paths

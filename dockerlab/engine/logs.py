@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 from dockerlab.engine.containers import Container
 from dockerlab.errors import NoSuchContainer

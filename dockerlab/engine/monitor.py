@@ -33,10 +33,10 @@ import time
 if __name__ == "__main__":  # started with -I -S: make the package importable, nothing more
     sys.path.insert(0, sys.argv[1])
 
-from dockerlab.engine import linux as L  # noqa: E402
-from dockerlab.engine import streams as S  # noqa: E402
-from dockerlab.engine.atomic import read_json, write_json  # noqa: E402
-from dockerlab.engine.paths import Paths  # noqa: E402
+from dockerlab.engine import linux as L
+from dockerlab.engine import streams as S
+from dockerlab.engine.atomic import read_json, write_json
+from dockerlab.engine.paths import Paths
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1

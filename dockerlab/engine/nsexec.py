@@ -14,7 +14,7 @@ import sys
 if __name__ == "__main__":
     sys.path.insert(0, sys.argv[1])
 
-from dockerlab.engine import linux as L  # noqa: E402
+from dockerlab.engine import linux as L
 
 _NAMESPACES = ("ipc", "uts", "net", "pid", "mnt")
 

@@ -58,7 +58,7 @@ class Paths:
         return hash((self.root, self.run))
 
     @classmethod
-    def of(cls, root: str | None = None) -> "Paths":
+    def of(cls, root: str | None = None) -> Paths:
         root = os.path.abspath(root) if root else default_root()
         return cls(root=root, run=runtime_dir_for(root))
 
