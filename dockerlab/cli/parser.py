@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, field
 
 from dockerlab.errors import UsageError
 
@@ -115,29 +114,46 @@ _KINDS = {
 }
 
 
-@dataclass(frozen=True)
 class Flag:
-    short: str  # "" when the flag has no shorthand
-    long: str
-    kind: str
-    help: str
-    default: object = None
-    aliases: tuple[str, ...] = ()  # hidden long spellings (--net for --network)
+    """One flag: ``short`` is "" when it has none; ``aliases`` are hidden long spellings."""
 
-    @property
-    def dest(self) -> str:
-        return self.long.replace("-", "_")
+    __slots__ = ("aliases", "default", "dest", "help", "kind", "long", "short")
+
+    def __init__(
+        self,
+        short: str,
+        long: str,
+        kind: str,
+        help: str,
+        default: object = None,
+        aliases: tuple[str, ...] = (),
+    ) -> None:
+        self.short, self.long, self.kind, self.help = short, long, kind, help
+        self.default, self.aliases = default, aliases
+        self.dest = long.replace("-", "_")
 
 
-@dataclass(frozen=True)
 class Command:
-    usage: str  # after "dockerlab PATH "
-    short: str
-    flags: tuple[Flag, ...] = ()
-    args: tuple[int, int | None] = (0, 0)  # min, max positionals (None: unbounded)
-    names: tuple[str, ...] = ()  # positional names; a trailing "*x" takes the rest
-    interspersed: bool = True
-    extra: dict[str, object] = field(default_factory=dict)  # constants put in the namespace
+    """A verb: its usage line (after ``dockerlab PATH``), description, flags, positionals.
+
+    ``args`` is (min, max) positionals (max None: unbounded); ``names`` names them, a
+    trailing ``*x`` taking the rest; ``extra`` holds constants put in the namespace.
+    """
+
+    __slots__ = ("args", "extra", "flags", "interspersed", "names", "short", "usage")
+
+    def __init__(
+        self,
+        usage: str,
+        short: str,
+        flags: tuple[Flag, ...] = (),
+        args: tuple[int, int | None] = (0, 0),
+        names: tuple[str, ...] = (),
+        interspersed: bool = True,
+        extra: dict[str, object] | None = None,
+    ) -> None:
+        self.usage, self.short, self.flags, self.args = usage, short, flags, args
+        self.names, self.interspersed, self.extra = names, interspersed, extra or {}
 
 
 def F(short: str, long: str, kind: str, help: str, default: object = None, *aliases: str) -> Flag:
