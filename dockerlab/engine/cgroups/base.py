@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import errno
 import os
-import signal as _signal
+import signal
 import time
 from abc import ABC, abstractmethod
 from typing import Any
 
+from dockerlab.engine.cgroups.files import parse_meminfo_total, parse_proc_stat
 from dockerlab.engine.cgroups.resources import Resources
 from dockerlab.errors import DockerlabError, Forbidden, InvalidParameter
 
@@ -110,8 +111,6 @@ def check_name(name: str) -> str:
 
 def host_figures() -> tuple[int, int, int]:
     """(system CPU ns, online CPUs, machine memory bytes) for stats."""
-    from dockerlab.engine.cgroups.files import parse_meminfo_total, parse_proc_stat
-
     system, ncpus = parse_proc_stat(read_text("/proc/stat") or "")
     memory = parse_meminfo_total(read_text("/proc/meminfo") or "")
     return system, ncpus, memory
@@ -193,7 +192,7 @@ class Cgroup(ABC):
                 except ProcessLookupError:
                     pass
         finally:
-            if froze or (was_frozen and sig == _signal.SIGKILL):
+            if froze or (was_frozen and sig == signal.SIGKILL):
                 self.thaw()
 
     def __repr__(self) -> str:
