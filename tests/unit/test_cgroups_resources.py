@@ -76,3 +76,10 @@ def test_bad_cgroup_names_are_refused(name):
 
 def test_cgroup_name_leading_slash_is_dropped():
     assert check_name("/dockerlab/abc") == "dockerlab/abc"
+
+
+def test_resources_compare_hash_and_replace_by_value():
+    res = Resources(memory=64 * MiB)
+    assert res == Resources(memory=64 * MiB) and hash(res) == hash(Resources(memory=64 * MiB))
+    assert res.replace(pids_limit=5) == Resources(memory=64 * MiB, pids_limit=5)
+    assert repr(Resources(cpu_shares=2)).startswith("Resources(memory=0, memory_swap=0")

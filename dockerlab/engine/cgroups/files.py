@@ -16,7 +16,6 @@ follow Docker's ``types.StatsJSON`` field names, units and ``omitempty`` rules (
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from dockerlab.engine.cgroups.resources import (
     DEFAULT_CPU_PERIOD,
@@ -26,6 +25,10 @@ from dockerlab.engine.cgroups.resources import (
     nano_cpus_to_quota,
 )
 from dockerlab.errors import InvalidParameter
+
+TYPE_CHECKING = False  # typing costs ~5 ms on the monitor's start path
+if TYPE_CHECKING:
+    from typing import Any
 
 UINT64_MAX = 2**64 - 1
 CLOCK_TICKS = 100  # USER_HZ, as Docker and containerd assume

@@ -6,15 +6,22 @@ v2 counts only when ``/sys/fs/cgroup`` itself is cgroup2: a hybrid host's extra
 
 from __future__ import annotations
 
-import re
-
 CGROUP_ROOT = "/sys/fs/cgroup"
 
-_ESCAPE = re.compile(r"\\([0-7]{3})")
-
-
 def _unescape(field: str) -> str:
-    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field)
+    """mountinfo writes space, tab, newline and backslash as ``\\ooo`` octal."""
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        code = field[i + 1:i + 4]
+        if field[i] == "\\" and len(code) == 3 and all(c in "01234567" for c in code):
+            out.append(chr(int(code, 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
 
 
 def parse_mountinfo(text: str) -> list[tuple[str, str, str]]:

@@ -6,9 +6,11 @@ before any cgroup file is written.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
 from dockerlab.errors import InvalidParameter
+
+TYPE_CHECKING = False  # typing itself costs ~5 ms on the monitor's start path
+if TYPE_CHECKING:
+    from typing import Any
 
 MIN_MEMORY = 6 * 1024 * 1024  # Docker's linuxMinMemory
 MIN_CPU_SHARES = 2  # kernel's MIN_SHARES
@@ -18,26 +20,63 @@ MIN_CPU_QUOTA = 1000  # 1 ms: the kernel refuses less
 MAX_CPU_PERIOD = 1000000  # 1 s
 
 
-class Resources(NamedTuple):
-    """Limits from Docker's ``HostConfig``; 0 always means "not set".
+_FIELDS = ("memory", "memory_swap", "nano_cpus", "cpu_shares", "cpu_quota", "cpu_period",
+           "pids_limit")
 
-    Immutable like a frozen dataclass (a NamedTuple: ``dataclasses`` costs 10 ms of import
-    on the container start path); ``res._replace(memory=...)`` derives a changed copy.
+
+class Resources:
+    """Limits from Docker's ``HostConfig``; 0 always means "not set".
 
     ``memory`` bytes (0 = unlimited). ``memory_swap`` is memory+swap like Docker's
     ``MemorySwap``: -1 = unlimited swap, 0 = default (as much swap as memory, i.e. twice
     ``memory`` in all). ``nano_cpus`` is ``--cpus`` in billionths of a CPU. ``cpu_shares`` is
     the v1 weight (1024 = default). ``cpu_quota``/``cpu_period`` are CFS microseconds
     (quota -1 = unlimited). ``pids_limit`` > 0 limits, < 0 lifts the limit, 0 leaves it.
+
+    Immutable and compared by value like a frozen dataclass, written by hand because
+    ``dataclasses`` (and ``typing``) cost milliseconds of import on the container start path.
     """
 
-    memory: int = 0
-    memory_swap: int = 0
-    nano_cpus: int = 0
-    cpu_shares: int = 0
-    cpu_quota: int = 0
-    cpu_period: int = 0
-    pids_limit: int = 0
+    __slots__ = _FIELDS
+    memory: int
+    memory_swap: int
+    nano_cpus: int
+    cpu_shares: int
+    cpu_quota: int
+    cpu_period: int
+    pids_limit: int
+
+    def __init__(self, memory: int = 0, memory_swap: int = 0, nano_cpus: int = 0,
+                 cpu_shares: int = 0, cpu_quota: int = 0, cpu_period: int = 0,
+                 pids_limit: int = 0) -> None:
+        values = (memory, memory_swap, nano_cpus, cpu_shares, cpu_quota, cpu_period, pids_limit)
+        for name, value in zip(_FIELDS, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Resources is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Resources is immutable: cannot delete {name!r}")
+
+    def _values(self) -> tuple[int, ...]:
+        return tuple(getattr(self, name) for name in _FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Resources):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n}={v!r}" for n, v in zip(_FIELDS, self._values(), strict=True))
+        return f"Resources({inner})"
+
+    def replace(self, **changes: int) -> Resources:
+        """A copy with some fields changed (``dataclasses.replace``)."""
+        return Resources(**{**dict(zip(_FIELDS, self._values(), strict=True)), **changes})
 
     @classmethod
     def from_host_config(cls, hc: dict[str, Any] | None) -> Resources:
