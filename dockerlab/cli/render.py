@@ -80,7 +80,10 @@ def inspect_json(objects: list[Any]) -> str:
 
 
 def tabwrite(rows: Iterable[list[str]], minwidth: int = 10, padding: int = 3) -> str:
-    """Go's tabwriter (padchar ' ', no flags) over rows of cells; the last cell is not padded."""
+    """Go's tabwriter (padchar ' ', no flags) over rows of cells; the last cell is not padded.
+
+    ``docker top`` uses a minimum width of 20, unlike docker's tables (10), hence this one.
+    """
     rows = [list(r) for r in rows]
     out_lines = []
     # tabwriter aligns a column across consecutive lines that have that column
@@ -105,19 +108,9 @@ def tabwrite(rows: Iterable[list[str]], minwidth: int = 10, padding: int = 3) ->
 
 def listing(fmt: str | None, default: str, header: dict[str, str], rows: list[Any]) -> str:
     """Render ``rows`` with ``fmt`` (``table …`` for a table with a header) as docker does."""
-    from dockerlab.format.gotemplate import HEADER_FUNCS, parse, parse_format
+    from dockerlab.format import render_table
 
-    is_table, src = parse_format(fmt or default)
-    template = parse(src)
-    lines = []
-    if is_table:
-        lines.append(template.execute(header, HEADER_FUNCS))
-    for row in rows:
-        lines.append(template.execute(row))
-    text = "\n".join(lines) + "\n" if lines else ""
-    if not is_table:
-        return text
-    return tabwrite(line.split("\t") for line in text.split("\n")[:-1])
+    return render_table(fmt or default, header, rows)
 
 
 # ---- ps ------------------------------------------------------------------------------------
