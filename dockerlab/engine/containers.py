@@ -91,9 +91,13 @@ class Container:
     def exit_file(self) -> str:
         return os.path.join(self.rundir, "exit.json")
 
+    def monitor_file(self) -> str:
+        return os.path.join(self.rundir, "monitor.json")
+
     def needs_sync(self) -> bool:
         if self.state["Status"] not in ("running", "paused"):
-            return os.path.exists(self.exit_file())
+            # an exit to record, or a monitor whose starter died before saying so
+            return os.path.exists(self.exit_file()) or os.path.exists(self.monitor_file())
         if os.path.exists(self.exit_file()):
             return True
         return not L.pid_alive(self.state["MonitorPid"], self.state["MonitorStart"])
@@ -114,11 +118,19 @@ class Container:
             self.state["Status"] = "paused" if frozen else "running"
 
     def sync(self) -> None:
-        """(locked) Apply ``exit.json``, or clean up after a monitor that died."""
+        """(locked) Apply ``exit.json``, adopt a running monitor, or clean up a dead one."""
         try:
             record = read_json(self.exit_file())
         except (FileNotFoundError, ValueError):
             record = None
+        if record is None and not self.running:
+            try:
+                mon = read_json(self.monitor_file())
+            except (FileNotFoundError, ValueError):
+                mon = None
+            if mon and L.pid_alive(mon["monitor"], mon["monitor_start"]):
+                self.adopt(mon)
+                return
         if record is None:
             self.cleanup_orphan()
             record = {"ExitCode": 255, "OOMKilled": False, "Error": "the container's monitor "
@@ -128,10 +140,19 @@ class Container:
                           Error=record.get("Error", ""), FinishedAt=record["FinishedAt"])
         self.state["Status"] = "created" if record.get("StartFailed") else "exited"
         self.save_state()
-        try:
-            os.unlink(self.exit_file())
-        except FileNotFoundError:
-            pass
+        for path in (self.exit_file(), self.monitor_file()):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+    def adopt(self, report: dict[str, Any]) -> None:
+        """(locked) Record a running monitor's report as this container's state."""
+        self.state.update(Status="running", Running=True, Paused=False, Pid=report["pid"],
+                          ExitCode=0, Error="", OOMKilled=False, StartedAt=report["started"],
+                          FinishedAt=ZERO_TIME, MonitorPid=report["monitor"],
+                          MonitorStart=report["monitor_start"])
+        self.save_state()
 
     def cleanup_orphan(self) -> None:
         """Kill what is left of a container whose monitor died, unmount, drop its cgroup."""

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockerlab.engine.containers import ZERO_TIME, Container, time_now
+from dockerlab.engine.containers import Container
 from dockerlab.engine.paths import Paths
 from dockerlab.engine.streams import Attachment
 from dockerlab.errors import Conflict, DockerlabError, InvalidParameter, NoSuchContainer
@@ -124,11 +124,7 @@ class Engine:
                 if c.needs_sync():
                     c.sync()
                 raise
-            c.state.update(Status="running", Running=True, Paused=False, Pid=report["pid"],
-                           ExitCode=0, Error="", OOMKilled=False, StartedAt=time_now(),
-                           FinishedAt=ZERO_TIME, MonitorPid=report["monitor"],
-                           MonitorStart=report["monitor_start"])
-            c.save_state()
+            c.adopt(report)
         return attachment
 
     def run(self, body: dict[str, Any], name: str | None = None,

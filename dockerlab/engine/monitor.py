@@ -265,13 +265,17 @@ class Monitor:
             self.master = None
             self.sel.register(out_r, selectors.EVENT_READ, S.STDOUT)
             self.sel.register(err_r2, selectors.EVENT_READ, S.STDERR)
-        self.sync({"ok": True, "pid": pid, "monitor": os.getpid(),
-                   "monitor_start": L.proc_start_time(os.getpid())})
+        report = {"ok": True, "pid": pid, "monitor": os.getpid(),
+                  "monitor_start": L.proc_start_time(os.getpid()), "started": log_time(
+                      time.time_ns())}
+        # The runtime's own record: the container is running even if its starter dies now.
+        write_json(os.path.join(self.rundir, "monitor.json"), report)
+        self.sync(report)
         self.loop()
 
     def sync(self, message: dict) -> None:
         try:
-            os.write(self.sync_fd, json.dumps(message).encode())
+            os.write(self.sync_fd, json.dumps(message).encode() + b"\n")
             os.close(self.sync_fd)
         except OSError:
             pass  # the starter is gone; the state on disk still tells
@@ -473,6 +477,8 @@ class Monitor:
 def main(argv: list[str]) -> None:
     _, root, cid, sync = argv[:4]
     attach, want = argv[4].split(":") if len(argv) > 4 else (None, "")
+    for fd in (int(sync), int(attach or sync)):  # never let the container inherit them
+        os.set_inheritable(fd, False)
     if os.fork():  # the starter reaps this parent at once; the monitor lives on, detached
         os._exit(0)
     L.set_process_name("dockerlab-mon")

@@ -43,7 +43,7 @@ def spawn_monitor(paths: Paths, cid: str, attach: str = "") -> tuple[dict,
             theirs.close()
     raw = b""
     try:
-        while chunk := os.read(sync_r, 65536):
+        while not raw.endswith(b"\n") and (chunk := os.read(sync_r, 65536)):
             raw += chunk
     finally:
         os.close(sync_r)
