@@ -180,9 +180,9 @@ def test_help_and_usage_errors_do_not_import_the_engine():
     code = (
         "import sys\n"
         "from dockerlab.cli import main\n"
-        "import io, contextlib\n"
-        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
-        "    main(['--help']); main(['run', '--help']); main(['rm']); main(['run', '--x', 'b'])\n"
+        "import io\n"
+        "for argv in (['--help'], ['run', '--help'], ['rm'], ['run', '--x', 'b']):\n"
+        "    main(argv, out=io.StringIO(), err=io.StringIO())\n"
         "bad = [m for m in sys.modules if m.startswith('dockerlab.engine') or m == 'pyroute2']\n"
         "print(bad)\n"
     )
