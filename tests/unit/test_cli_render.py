@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-from types import SimpleNamespace
 
 from dockerlab.cli import main, render
 from dockerlab.cli.commands import Context
@@ -251,15 +250,12 @@ class FakeEngine:
 
 def run_with(engine, *argv):
     out, err = io.StringIO(), io.StringIO()
-    import dockerlab.cli.commands as commands
-
     original = Context.engine
     Context.engine = property(lambda self: engine)
     try:
         code = main(list(argv), out=out, err=err)
     finally:
         Context.engine = original
-    del commands
     return code, out.getvalue(), err.getvalue()
 
 
@@ -303,4 +299,3 @@ def test_template_errors_are_reported_without_traceback():
 def test_context_makes_the_engine_lazily(tmp_path):
     ctx = Context(str(tmp_path), out=io.StringIO(), err=io.StringIO())
     assert ctx._engine is None
-    assert SimpleNamespace  # keeps the import for readers of the fake above
