@@ -11,6 +11,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 need=()
 [ -x /bin/busybox ] || need+=(busybox-static)
+[ -x /usr/bin/tini-static ] || need+=(tini)
 command -v ps >/dev/null || need+=(procps)
 command -v unshare >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then

@@ -146,6 +146,18 @@ def _etc_files(folder: str, hostname: str, network: str) -> None:
     write_bytes(os.path.join(folder, "resolv.conf"), resolv)
 
 
+INIT_BINARIES = ("/usr/bin/tini-static", "/usr/bin/docker-init", "/usr/bin/tini")
+
+
+def init_binary() -> str:
+    """The host's static tini, bind-mounted as the container's /sbin/docker-init (``--init``)."""
+    for path in INIT_BINARIES:
+        if os.access(path, os.X_OK):
+            return path
+    raise InvalidParameter("--init needs tini on the host: install Debian's tini "
+                           "(apt-get install tini)")
+
+
 def create(engine: Engine, body: dict[str, Any], name: str | None) -> dict[str, Any]:
     if not body.get("Image"):
         raise InvalidParameter("No image specified")

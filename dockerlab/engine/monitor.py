@@ -40,8 +40,6 @@ from dockerlab.engine.paths import Paths
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
-_FWD_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
-                signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
 
 
 def log_time(ns: int) -> str:
@@ -80,6 +78,8 @@ def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[
         binds += [(cfg[k], dest, False) for k, dest in
                   (("HostsPath", "/etc/hosts"), ("HostnamePath", "/etc/hostname"),
                    ("ResolvConfPath", "/etc/resolv.conf")) if cfg.get(k)]
+        if host.get("Init"):
+            binds.append((cfg["Runtime"]["InitPath"], "/sbin/docker-init", True))
         rootfs.prepare(merged, binds)
         rootfs.enter(merged)
         if net != "host":
@@ -98,9 +98,9 @@ def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[
             os.dup2(fd, target)
         env = list(config.get("Env") or [])
         env = process.become(config.get("User") or "", config.get("WorkingDir") or "", env)
-        argv = list(cfg.get("Path") and [cfg["Path"], *cfg.get("Args", [])] or [])
-        if host.get("Init"):
-            _init_main(argv, env, err_w)
+        argv = [cfg["Path"], *cfg.get("Args", [])]
+        if host.get("Init"):  # Docker's docker-init is tini too
+            argv = ["/sbin/docker-init", "--", *argv]
         process.execute(argv, env)
     except process.StartFailure as exc:
         _report(err_w, exc.code, str(exc))
@@ -108,33 +108,6 @@ def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[
     except BaseException as exc:  # anything else: the engine failed to set up the container
         _report(err_w, 125, f"{exc}")
         os._exit(125)
-
-
-def _init_main(argv: list[str], env: list[str], err_w: int) -> None:
-    """``--init``: stay as PID 1, reap zombies and forward signals to the command."""
-    from dockerlab.engine import process
-
-    child = os.fork()
-    if child == 0:
-        try:
-            process.execute(argv, env)
-        except process.StartFailure as exc:
-            _report(err_w, exc.code, str(exc))
-            os._exit(exc.code)
-    os.close(err_w)
-    L.set_process_name("dockerlab-init")
-    for sig in _FWD_SIGNALS:
-        signal.signal(sig, lambda s, _f: os.kill(child, s))
-    while True:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            os._exit(0)
-        except InterruptedError:
-            continue
-        if pid == child:
-            os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status)
-                     else 128 + os.WTERMSIG(status))
 
 
 class Client:
@@ -426,10 +399,7 @@ class Monitor:
         self.finish(self.status)
 
     def exit_record(self, status: int) -> dict:
-        if os.WIFEXITED(status):
-            code = os.WEXITSTATUS(status)
-        else:
-            code = 128 + os.WTERMSIG(status)
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
         return {"ExitCode": code, "OOMKilled": self.cgroup.oom_killed(),
                 "FinishedAt": log_time(time.time_ns()), "Error": ""}
 
