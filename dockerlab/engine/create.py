@@ -182,6 +182,8 @@ def create(engine: Engine, body: dict[str, Any], name: str | None) -> dict[str, 
         record["Name"] = "/" + name
         record["MountPoints"] = mount_points(engine, record["Config"], record["HostConfig"])
         record["Runtime"] = {"Layer": cid, "LowerLinks": [init_link, *lowers]}
+        if record["HostConfig"].get("Init"):
+            record["Runtime"]["InitPath"] = init_binary()
         record["ResolvConfPath"] = os.path.join(final, "resolv.conf")
         record["HostnamePath"] = os.path.join(final, "hostname")
         record["HostsPath"] = os.path.join(final, "hosts")
