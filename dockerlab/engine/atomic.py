@@ -37,6 +37,18 @@ def write_bytes(path: str, data: bytes, mode: int = 0o644) -> None:
     fsync_dir(folder)
 
 
+def write_new(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write a file that nobody can see yet (inside a folder renamed into place later)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_json(path: str, obj: Any, mode: int = 0o644) -> None:
     write_bytes(path, json.dumps(obj, separators=(",", ":")).encode(), mode)
 

@@ -48,7 +48,10 @@ class Container:
         self.id = cid
         self.dir = paths.container(cid)
         self.config: dict[str, Any] = read_json(os.path.join(self.dir, "config.v2.json"))
-        self.state: dict[str, Any] = read_json(os.path.join(self.dir, "state.json"))
+        try:
+            self.state: dict[str, Any] = read_json(os.path.join(self.dir, "state.json"))
+        except FileNotFoundError:  # never changed since create
+            self.state = fresh_state()
 
     @property
     def name(self) -> str:
@@ -107,7 +110,7 @@ class Container:
         if self.needs_sync():
             try:
                 with self.lock():
-                    self.state = read_json(os.path.join(self.dir, "state.json"))
+                    self.state = Container(self.paths, self.id).state
                     if self.needs_sync():
                         self.sync()
             except NoSuchContainer:

@@ -5,11 +5,12 @@ Pure translation first (:func:`compose`), the kernel and disk last (:func:`creat
 
 from __future__ import annotations
 
+import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from dockerlab.engine.atomic import write_bytes, write_json
-from dockerlab.engine.containers import fresh_state, make_layers, time_now
+from dockerlab.engine.atomic import fsync_dir, write_new
+from dockerlab.engine.containers import make_layers, time_now
 from dockerlab.engine.ids import check_name, new_id, random_name
 from dockerlab.errors import InvalidParameter
 
@@ -131,21 +132,6 @@ def mount_points(engine: Engine, config: dict[str, Any], host: dict[str, Any]
     return list(points.values())
 
 
-def _etc_files(folder: str, hostname: str, network: str) -> None:
-    if network == "host":
-        hosts = open("/etc/hosts", "rb").read() if os.path.exists("/etc/hosts") else b""
-        resolv = open("/etc/resolv.conf", "rb").read() if os.path.exists(
-            "/etc/resolv.conf") else b""
-    else:
-        hosts = (b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                 b"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
-                 b"ff02::2\tip6-allrouters\n")
-        resolv = b""
-    write_bytes(os.path.join(folder, "hosts"), hosts)
-    write_bytes(os.path.join(folder, "hostname"), hostname.encode() + b"\n")
-    write_bytes(os.path.join(folder, "resolv.conf"), resolv)
-
-
 INIT_BINARIES = ("/usr/bin/tini-static", "/usr/bin/docker-init", "/usr/bin/tini")
 
 
@@ -188,8 +174,9 @@ def create(engine: Engine, body: dict[str, Any], name: str | None) -> dict[str, 
         record["HostnamePath"] = os.path.join(final, "hostname")
         record["HostsPath"] = os.path.join(final, "hosts")
         record["LogPath"] = os.path.join(final, f"{cid}-json.log")
-        _etc_files(staging, record["Config"]["Hostname"], record["HostConfig"]["NetworkMode"])
-        write_json(os.path.join(staging, "config.v2.json"), record)
-        write_json(os.path.join(staging, "state.json"), fresh_state())
+        # Only the config is durable; state.json appears at the first change (absent means
+        # fresh) and hosts/hostname/resolv.conf are written by the monitor at each start.
+        write_new(os.path.join(staging, "config.v2.json"), json.dumps(record).encode())
         os.rename(staging, final)
+        fsync_dir(paths.containers)
     return {"Id": cid, "Warnings": []}

@@ -12,7 +12,6 @@ import os
 import signal as _signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from dockerlab.engine.containers import Container
@@ -21,22 +20,16 @@ from dockerlab.engine.streams import Attachment
 from dockerlab.errors import Conflict, DockerlabError, InvalidParameter, NoSuchContainer
 
 
-@dataclass
 class LogEntry:
-    stream: str  # "stdout" | "stderr"
-    data: bytes
-    time: str  # RFC 3339 with nanoseconds, as Docker's json-file driver writes
+    """One json-file log record: ``stream`` is "stdout" or "stderr", ``time`` RFC 3339 (ns)."""
 
+    __slots__ = ("stream", "data", "time")
 
-@dataclass
-class StreamSpec:
-    """What an attached caller wants from a container's standard streams."""
+    def __init__(self, stream: str, data: bytes, time: str) -> None:
+        self.stream, self.data, self.time = stream, data, time
 
-    stdin: bool = False
-    stdout: bool = True
-    stderr: bool = True
-    detach_keys: str = "ctrl-p,ctrl-q"
-    extra: dict[str, Any] = field(default_factory=dict)
+    def __repr__(self) -> str:
+        return f"LogEntry({self.stream!r}, {self.data!r}, {self.time!r})"
 
 
 class Engine:

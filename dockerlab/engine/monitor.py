@@ -55,6 +55,27 @@ def _loopback_up() -> None:
         fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | _IFF_UP) + b"\0" * 14)
 
 
+_HOSTS = (b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+          b"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+          b"ff02::2\tip6-allrouters\n")
+
+
+def write_etc_files(folder: str, hostname: str, network: str) -> None:
+    """The container's /etc/hosts, /etc/hostname and /etc/resolv.conf, made at each start
+    (derived from the config, so no fsync) and bind-mounted over the image's."""
+    files = {"hostname": hostname.encode() + b"\n", "hosts": _HOSTS, "resolv.conf": b""}
+    if network == "host":
+        for name in ("hosts", "resolv.conf"):
+            try:
+                with open(f"/etc/{name}", "rb") as f:
+                    files[name] = f.read()
+            except OSError:
+                pass
+    for name, data in files.items():
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(data)
+
+
 def _report(fd: int, code: int, message: str) -> None:
     os.write(fd, json.dumps({"code": code, "message": message}).encode())
 
@@ -156,6 +177,8 @@ class Monitor:
             os.unlink(os.path.join(self.rundir, "exit.json"))
         except FileNotFoundError:
             pass
+        write_etc_files(self.dir, config.get("Hostname") or self.cid[:12],
+                        host.get("NetworkMode") or "none")
         merged = self.mount_rootfs()
         self.cgroup = open_cgroup(f"dockerlab/{self.cid}")
         self.cgroup.create(Resources.from_host_config(host))

@@ -1,0 +1,132 @@
+"""Benchmark: `run --rm busybox true` (CLI and Python API) and an idle container's monitor memory.
+
+Prints dockerlab's figures and, when a Docker engine answers, Docker's, side by side as ratios.
+
+    sudo .venv/bin/python benchmarks/bench_run.py [-n 20]
+
+Uses a temporary DOCKERLAB_ROOT with busybox bootstrapped, so it never touches your state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VENV_BIN = os.path.dirname(sys.executable)
+
+
+def median_time(fn, n: int) -> float:
+    fn()  # warm caches
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def rss_kb(pid: int, key: str = "VmRSS") -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def pss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
+
+
+def bench_dockerlab(n: int) -> dict[str, float]:
+    from dockerlab.engine import Engine
+
+    root = tempfile.mkdtemp(prefix="dockerlab-bench-")
+    env = {**os.environ, "DOCKERLAB_ROOT": root}
+    cli = [os.path.join(VENV_BIN, "dockerlab"), "run", "--rm", "busybox", "true"]
+    eng = Engine(root)
+    try:
+        eng.image_bootstrap("busybox")
+        out = {"cli": median_time(lambda: subprocess.run(cli, env=env, check=True), n)}
+
+        def api() -> None:
+            _cid, att = eng.run({"Image": "busybox", "Cmd": ["true"],
+                                 "HostConfig": {"AutoRemove": True}})
+            att.collect()
+
+        out["api"] = median_time(api, n)
+        cid, _ = eng.run({"Image": "busybox", "Cmd": ["sleep", "60"]}, attach="")
+        time.sleep(0.3)
+        state = eng.store.find(cid).state
+        out["monitor_rss_mb"] = rss_kb(state["MonitorPid"]) / 1024
+        out["monitor_pss_mb"] = pss_kb(state["MonitorPid"]) / 1024
+        eng.remove(cid, force=True)
+    finally:
+        for cid in eng.container_ids():
+            eng.remove(cid, force=True)
+        shutil.rmtree(eng.paths.run, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
+def docker_available() -> bool:
+    if not shutil.which("docker"):
+        return False
+    ok = subprocess.run(["docker", "image", "inspect", "busybox:latest"],
+                        capture_output=True).returncode == 0
+    return ok
+
+
+def bench_docker(n: int) -> dict[str, float]:
+    out = {"cli": median_time(lambda: subprocess.run(
+        ["docker", "run", "--rm", "busybox", "true"], check=True, capture_output=True), n)}
+    cid = subprocess.run(["docker", "run", "-d", "busybox", "sleep", "60"], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    time.sleep(0.5)
+    shim = subprocess.run(["pgrep", "-n", "-f", f"containerd-shim.*{cid[:12]}"],
+                          capture_output=True, text=True).stdout.strip()
+    if not shim:  # one shim per container, the newest one is ours
+        shim = subprocess.run(["pgrep", "-n", "-f", "containerd-shim"], capture_output=True,
+                              text=True).stdout.strip()
+    if shim:
+        out["monitor_rss_mb"] = rss_kb(int(shim)) / 1024
+        out["monitor_pss_mb"] = pss_kb(int(shim)) / 1024
+    subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=20, help="runs per figure (median)")
+    args = ap.parse_args()
+    ours = bench_dockerlab(args.n)
+    theirs = bench_docker(args.n) if docker_available() else {}
+    rows = [("run --rm busybox true, CLI (s)", "cli", 0.10),
+            ("run --rm busybox true, Python API (s)", "api", 0.05),
+            ("idle container's monitor RSS (MB)", "monitor_rss_mb", 13),
+            ("idle container's monitor PSS (MB)", "monitor_pss_mb", None)]
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    print(f"{'figure':42} {'dockerlab':>10} {'target':>8} {'docker':>10} {'ratio':>7}")
+    for label, key, target in rows:
+        mine, other = ours.get(key), theirs.get(key)
+        ratio = f"{mine / other:.2f}" if mine and other else "-"
+        print(f"{label:42} {fmt(mine):>10} {target or '-':>8} {fmt(other):>10} {ratio:>7}")
+    if not theirs:
+        print("(no Docker engine with busybox:latest here: ../shared/tools/real-docker.sh "
+              "starts one)")
+
+
+if __name__ == "__main__":
+    main()
