@@ -22,7 +22,10 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/pip install -q -e '.[test]'
+# compat mode: a plain .pth path, not an import hook (12 ms off every start);
+# compiled up front because PYTHONDONTWRITEBYTECODE may be set.
+.venv/bin/pip install -q -e '.[test]' --config-settings editable_mode=compat
+.venv/bin/python -m compileall -q dockerlab >/dev/null
 ln -sf "$PWD/.venv/bin/dockerlab" /usr/local/bin/dockerlab
 
 dockerlab image bootstrap busybox
