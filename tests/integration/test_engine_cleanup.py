@@ -1,0 +1,112 @@
+"""Nothing leaks: after exit or rm, no mount under the root and no dockerlab/<id> cgroup."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from dockerlab import errors
+
+pytestmark = pytest.mark.integration
+
+MiB = 1024 * 1024
+
+
+def mounts_under(root):
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(str(root))]
+
+
+def cgroup_dirs(cid):
+    return [c for c in os.listdir("/sys/fs/cgroup")
+            if os.path.isdir(f"/sys/fs/cgroup/{c}/dockerlab/{cid}")]
+
+
+def settle(check, timeout=5):
+    deadline = time.monotonic() + timeout
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return check()
+
+
+def test_nothing_left_after_rm_of_exited_container(engine):
+    cid, att = engine.run({"Image": "busybox", "Cmd": ["true"]})
+    att.collect()
+    engine.remove(cid)
+    assert mounts_under(engine.paths.root) == []
+    assert cgroup_dirs(cid) == []
+    assert not os.path.exists(os.path.join(engine.paths.run, cid))
+
+
+def test_exited_container_is_unmounted_and_has_no_cgroup(engine):
+    cid, att = engine.run({"Image": "busybox", "Cmd": ["true"],
+                           "HostConfig": {"Memory": 32 * MiB, "PidsLimit": 10}})
+    att.collect()
+    assert settle(lambda: not mounts_under(engine.paths.root))
+    assert settle(lambda: not cgroup_dirs(cid))
+
+
+def test_nothing_left_after_rm_force_of_running_container(engine):
+    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, attach="")
+    assert mounts_under(engine.paths.root) and cgroup_dirs(cid)
+    engine.remove(cid, force=True)
+    assert mounts_under(engine.paths.root) == []
+    assert cgroup_dirs(cid) == []
+
+
+def test_nothing_left_after_autoremove(engine):
+    cid, att = engine.run({"Image": "busybox", "Cmd": ["true"],
+                           "HostConfig": {"AutoRemove": True}})
+    att.collect()
+    assert settle(lambda: cid not in engine.container_ids())
+    assert mounts_under(engine.paths.root) == []
+    assert cgroup_dirs(cid) == []
+    assert not os.path.exists(engine.paths.layer(cid))
+
+
+def test_nothing_left_after_command_not_found(engine):
+    with pytest.raises(errors.CommandNotFound):
+        engine.run({"Image": "busybox", "Cmd": ["no-such-thing"]}, name="nf")
+    cid = engine.inspect("nf")["Id"]
+    assert mounts_under(engine.paths.root) == []
+    assert settle(lambda: not cgroup_dirs(cid))
+
+
+def test_nothing_left_after_stop_and_kill(engine):
+    for verb in ("stop", "kill"):
+        cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, attach="")
+        engine.stop(cid, timeout=1) if verb == "stop" else engine.kill(cid)
+        engine.wait(cid)
+        assert mounts_under(engine.paths.root) == [], verb
+        assert cgroup_dirs(cid) == [], verb
+
+
+@pytest.mark.xfail(reason="engine bug: monitor.py Monitor.start mounts the overlay, then "
+                   "cgroup.create() raises (invalid resources); main() reports the failure "
+                   "but never unmounts MergedDir, and rm cannot remove the busy layer folder; "
+                   "wrap the set-up in try/except and call self.cleanup() on failure",
+                   strict=True)
+def test_nothing_left_after_a_start_refused_for_its_resources(engine):
+    try:
+        with pytest.raises((errors.InvalidParameter, errors.ContainerStartError)):
+            engine.run({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Memory": MiB}},
+                       name="tiny")
+        cid = engine.inspect("tiny")["Id"]
+        engine.remove(cid)
+        assert mounts_under(engine.paths.root) == []
+        assert cgroup_dirs(cid) == []
+    finally:  # leave the host clean even while the bug is there
+        for path in mounts_under(engine.paths.root):
+            os.system(f"umount -l '{path}'")
+
+
+def test_many_runs_leave_nothing(engine):
+    for _ in range(5):
+        cid, att = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", "echo x > /f"],
+                               "HostConfig": {"AutoRemove": True}})
+        att.collect()
+    assert settle(lambda: engine.container_ids() == [])
+    assert mounts_under(engine.paths.root) == []
+    assert os.listdir(engine.paths.run) == []
