@@ -17,7 +17,13 @@ from typing import Any
 from dockerlab.engine.containers import Container
 from dockerlab.engine.paths import Paths
 from dockerlab.engine.streams import Attachment
-from dockerlab.errors import Conflict, DockerlabError, InvalidParameter, NoSuchContainer
+from dockerlab.errors import (
+    Conflict,
+    DockerlabError,
+    Forbidden,
+    InvalidParameter,
+    NoSuchContainer,
+)
 
 
 class LogEntry:
@@ -96,6 +102,8 @@ class Engine:
     def create(self, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
         from dockerlab.engine import create as creating
 
+        require_privileges()
+
         return creating.create(self, body, name)
 
     def start(self, ref: str, attach: str = "") -> Attachment | None:
@@ -103,6 +111,7 @@ class Engine:
         everything from the first byte. Starting a running container does nothing."""
         from dockerlab.engine.runtime import spawn_monitor
 
+        require_privileges()
         c = self.store.find(ref)
         with c.lock():
             c.refresh()
@@ -389,6 +398,15 @@ class Engine:
         users = [c.id for c in self.store.all()
                  if any(m.get("Name") == name for m in c.config.get("MountPoints", []))]
         VolumeStore(self.paths).remove(name, users, force)
+
+
+def require_privileges() -> None:
+    """Refuse, saying exactly what is missing, when containers cannot be made here."""
+    if os.geteuid() != 0:
+        raise Forbidden("dockerlab needs root to run containers: creating mount, PID, UTS, "
+                        "IPC and network namespaces and mounting overlayfs need "
+                        "CAP_SYS_ADMIN, and cgroups need write access to /sys/fs/cgroup; "
+                        "run it with sudo")
 
 
 def parse_signal(value: str | int) -> int:

@@ -96,3 +96,13 @@ def test_secure_join_keeps_absolute_symlinks_inside_root(tmp_path):
     assert secure_join(str(root), "/link/passwd") == str(root / "etc" / "passwd")
     assert secure_join(str(root), "/up/x") == str(root / "outside" / "x")
     assert secure_join(str(root), "/../../x") == str(root / "x")
+
+
+def test_non_root_is_told_exactly_which_privileges_are_missing(monkeypatch):
+    from dockerlab.engine.facade import require_privileges
+    from dockerlab.errors import Forbidden
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(Forbidden, match="CAP_SYS_ADMIN") as info:
+        require_privileges()
+    assert "sudo" in str(info.value)
