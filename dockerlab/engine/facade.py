@@ -235,10 +235,10 @@ class Engine:
             return self._settled(c)
         try:
             att.hello(stdin=False, stdout=False, stderr=False)
-            att.sock.settimeout(timeout)
+            att.sock.settimeout(None if timeout is None else max(timeout, 0.001))
             try:
                 return att.wait()
-            except TimeoutError:
+            except (TimeoutError, BlockingIOError):
                 return None
         finally:
             att.close()
