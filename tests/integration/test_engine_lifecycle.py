@@ -206,13 +206,18 @@ def test_paused_container_makes_no_progress(engine):
         except (FileNotFoundError, ValueError):
             return 0
 
-    time.sleep(0.3)
+    deadline = time.monotonic() + 5
+    while counter() < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     engine.pause(cid)
+    time.sleep(0.1)  # a write caught mid-way by the freeze is on disk by now
     frozen_at = counter()
     time.sleep(0.5)
     assert counter() == frozen_at
     engine.unpause(cid)
-    time.sleep(0.4)
+    deadline = time.monotonic() + 5
+    while counter() <= frozen_at and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert counter() > frozen_at
 
 

@@ -79,10 +79,20 @@ def test_memory_below_6mb_is_refused_at_create(engine):
     assert "Minimum memory limit allowed is 6MB" in str(exc.value)
 
 
+def unmount_leftovers(engine):
+    """A refused start leaves its overlay mounted (engine bug, see test_engine_cleanup)."""
+    with open("/proc/self/mountinfo") as f:
+        for path in [ln.split()[4] for ln in f if ln.split()[4].startswith(engine.paths.root)]:
+            os.system(f"umount -l '{path}'")
+
+
 def test_memory_below_6mb_never_runs(engine):
-    with pytest.raises((errors.InvalidParameter, errors.ContainerStartError)) as exc:
-        engine.run({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Memory": MiB}})
-    assert "Minimum memory limit allowed is 6MB" in str(exc.value)
+    try:
+        with pytest.raises((errors.InvalidParameter, errors.ContainerStartError)) as exc:
+            engine.run({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Memory": MiB}})
+        assert "Minimum memory limit allowed is 6MB" in str(exc.value)
+    finally:
+        unmount_leftovers(engine)
 
 
 # ---- pids -----------------------------------------------------------------------------------
@@ -138,10 +148,13 @@ def test_cpu_quota_throttles_a_busy_loop(engine):
 
 def test_more_cpus_than_the_host_has_is_refused(engine):
     too_many = (os.cpu_count() or 1) + 4
-    with pytest.raises((errors.InvalidParameter, errors.ContainerStartError)) as exc:
-        engine.run({"Image": "busybox", "Cmd": ["true"],
-                    "HostConfig": {"NanoCpus": too_many * 1_000_000_000}})
-    assert "Range of CPUs is from" in str(exc.value)
+    try:
+        with pytest.raises((errors.InvalidParameter, errors.ContainerStartError)) as exc:
+            engine.run({"Image": "busybox", "Cmd": ["true"],
+                        "HostConfig": {"NanoCpus": too_many * 1_000_000_000}})
+        assert "Range of CPUs is from" in str(exc.value)
+    finally:
+        unmount_leftovers(engine)
 
 
 # ---- freezer --------------------------------------------------------------------------------
