@@ -41,7 +41,7 @@ def raw_terminal(fd: int, enabled: bool) -> Iterator[None]:
         yield
         return
     saved = termios.tcgetattr(fd)
-    ttylib.setraw(fd)
+    ttylib.setraw(fd, termios.TCSANOW)  # TCSAFLUSH would drop what was typed already
     try:
         yield
     finally:
