@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from dockerlab.engine.atomic import fsync_dir, write_new
 from dockerlab.engine.containers import make_layers, time_now
 from dockerlab.engine.ids import check_name, new_id, random_name
-from dockerlab.errors import InvalidParameter
+from dockerlab.errors import DockerlabError, InvalidParameter
 
 if TYPE_CHECKING:
     from dockerlab.engine.facade import Engine
@@ -144,12 +144,34 @@ def init_binary() -> str:
                            "(apt-get install tini)")
 
 
+def _materialize(engine: Engine, record: dict[str, Any], staging: str) -> None:
+    """(registry-locked) The container's folders and layers, made in ``staging`` and then
+    renamed into place: until that rename nobody sees it, and the next load removes it."""
+    paths, cid = engine.paths, record["Id"]
+    os.makedirs(staging)
+    init_link, _ = make_layers(paths, cid)
+    final = paths.container(cid)
+    record["MountPoints"] = mount_points(engine, record["Config"], record["HostConfig"])
+    lowers = engine.image_store.lowerdirs(record["Image"], relative=True)
+    record["Runtime"] = {"Layer": cid, "LowerLinks": [init_link, *lowers]}
+    if record["HostConfig"].get("Init"):
+        record["Runtime"]["InitPath"] = init_binary()
+    record["ResolvConfPath"] = os.path.join(final, "resolv.conf")
+    record["HostnamePath"] = os.path.join(final, "hostname")
+    record["HostsPath"] = os.path.join(final, "hosts")
+    record["LogPath"] = os.path.join(final, f"{cid}-json.log")
+    # Only the config is durable; state.json appears at the first change (absent means
+    # fresh) and hosts/hostname/resolv.conf are written by the monitor at each start.
+    write_new(os.path.join(staging, "config.v2.json"), json.dumps(record).encode())
+    os.rename(staging, final)
+    fsync_dir(paths.containers)
+
+
 def create(engine: Engine, body: dict[str, Any], name: str | None) -> dict[str, Any]:
     if not body.get("Image"):
         raise InvalidParameter("No image specified")
     image_id = engine.image_store.resolve(body["Image"])
     image = engine.image_store.config(image_id)
-    lowers = engine.image_store.lowerdirs(image_id, relative=True)
     if name:
         name = check_name(name)
     cid = new_id()
@@ -161,22 +183,14 @@ def create(engine: Engine, body: dict[str, Any], name: str | None) -> dict[str, 
             store.claim_name(name, cid)
         else:
             name = random_name(set(store.names()))
-        staging = os.path.join(paths.containers, f".creating-{cid}")
-        os.makedirs(staging)
-        init_link, layer_link = make_layers(paths, cid)
-        final = paths.container(cid)
         record["Name"] = "/" + name
-        record["MountPoints"] = mount_points(engine, record["Config"], record["HostConfig"])
-        record["Runtime"] = {"Layer": cid, "LowerLinks": [init_link, *lowers]}
-        if record["HostConfig"].get("Init"):
-            record["Runtime"]["InitPath"] = init_binary()
-        record["ResolvConfPath"] = os.path.join(final, "resolv.conf")
-        record["HostnamePath"] = os.path.join(final, "hostname")
-        record["HostsPath"] = os.path.join(final, "hosts")
-        record["LogPath"] = os.path.join(final, f"{cid}-json.log")
-        # Only the config is durable; state.json appears at the first change (absent means
-        # fresh) and hosts/hostname/resolv.conf are written by the monitor at each start.
-        write_new(os.path.join(staging, "config.v2.json"), json.dumps(record).encode())
-        os.rename(staging, final)
-        fsync_dir(paths.containers)
+        staging = os.path.join(paths.containers, f".creating-{cid}")
+        try:
+            _materialize(engine, record, staging)
+        except BaseException as exc:  # nothing half-made is left, whatever went wrong
+            store.discard(cid, staging)
+            if isinstance(exc, OSError):
+                raise DockerlabError(f"failed to create container {cid[:12]}: "
+                                     f"{exc.strerror or exc}") from exc
+            raise
     return {"Id": cid, "Warnings": []}
