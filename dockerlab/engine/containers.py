@@ -6,6 +6,7 @@
     containers/<id>/hosts|hostname|resolv.conf   bind-mounted in, never in a layer
     containers/.lock                 held while names are claimed or containers come and go
     containers/.creating-<id>/       a create in progress; removed on the next load if stale
+    containers/.removing-<id>/       a removal in progress; finished on the next load
     overlay/<id>/{diff,work,merged}  the writable layer;  overlay/<id>-init/diff the init layer
 
 State is re-derived from the system before it is trusted: the monitor's ``exit.json`` is
@@ -105,16 +106,19 @@ class Container:
             return True
         return not L.pid_alive(self.state["MonitorPid"], self.state["MonitorStart"])
 
-    def refresh(self) -> None:
-        """Fold the monitor's news into the state; take the lock only when something changed."""
+    def refresh(self, locked: bool = False) -> None:
+        """Fold the monitor's news into the state. Takes the lock only when something
+        changed; ``locked`` says the caller already holds it (flock is not re-entrant)."""
+        if locked:
+            self.state = Container(self.paths, self.id).state
         if self.needs_sync():
-            try:
+            if locked:
+                self.sync()
+            else:
                 with self.lock():
                     self.state = Container(self.paths, self.id).state
                     if self.needs_sync():
                         self.sync()
-            except NoSuchContainer:
-                raise
         if self.state["Status"] in ("running", "paused"):
             frozen = self.cgroup().frozen()
             self.state["Paused"] = frozen
@@ -192,9 +196,9 @@ class ContainerStore:
         """Hold the store-wide lock (names, creation, removal); clean stale creations."""
         with locked(os.path.join(self.paths.containers, ".lock")):
             for entry in os.listdir(self.paths.containers):
-                if entry.startswith(".creating-"):
-                    self.discard(entry[len(".creating-"):], os.path.join(self.paths.containers,
-                                                                         entry))
+                if entry.startswith((".creating-", ".removing-")):
+                    self.discard(entry.split("-", 1)[1],
+                                 os.path.join(self.paths.containers, entry))
             yield
 
     def ids(self) -> list[str]:
@@ -255,8 +259,17 @@ class ContainerStore:
 
     # ---- creation and removal -------------------------------------------------------------
     def discard(self, cid: str, staging: str | None = None) -> None:
-        """Remove every file a container owns (its folder, layers, runtime files)."""
-        for path in (staging, self.paths.container(cid), self.paths.layer(cid),
+        """Remove every file a container owns (its folder, layers, runtime files).
+
+        The folder is first renamed away in one step, so a verb racing us can never
+        recreate a file (its lock) inside a half-deleted folder.
+        """
+        trash = os.path.join(self.paths.containers, f".removing-{cid}")
+        try:
+            os.rename(self.paths.container(cid), trash)
+        except FileNotFoundError:
+            pass
+        for path in (staging, trash, self.paths.layer(cid),
                      self.paths.layer(cid + "-init"), os.path.join(self.paths.run, cid)):
             if path:
                 shutil.rmtree(path, ignore_errors=True)

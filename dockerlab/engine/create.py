@@ -115,7 +115,8 @@ def mount_points(engine: Engine, config: dict[str, Any], host: dict[str, Any]
             raise InvalidParameter(f"invalid mode: {mode}")
         rw = "ro" not in mode.split(",")
         if source.startswith("/"):
-            os.makedirs(source, exist_ok=True)  # Docker creates a missing host folder
+            if not os.path.exists(source):
+                os.makedirs(source)  # Docker creates a missing host folder
             points[dest] = {"Type": "bind", "Source": source, "Destination": dest,
                             "Mode": mode, "RW": rw, "Propagation": "rprivate"}
         else:
@@ -176,6 +177,9 @@ def create(engine: Engine, body: dict[str, Any], name: str | None) -> dict[str, 
         name = check_name(name)
     cid = new_id()
     record = compose(body, image_id, image, cid)
+    from dockerlab.engine.cgroups import Resources, validate
+
+    validate(Resources.from_host_config(record["HostConfig"]), len(os.sched_getaffinity(0)))
     store = engine.store
     paths = engine.paths
     with store.registry():

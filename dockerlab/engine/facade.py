@@ -114,7 +114,7 @@ class Engine:
         require_privileges()
         c = self.store.find(ref)
         with c.lock():
-            c.refresh()
+            c.refresh(locked=True)
             if c.state["Status"] == "paused":
                 raise Conflict("cannot start a paused container, try unpause instead")
             if c.running:
@@ -122,9 +122,7 @@ class Engine:
             try:
                 report, attachment = spawn_monitor(self.paths, c.id, attach)
             except DockerlabError:
-                c.refresh()
-                if c.needs_sync():
-                    c.sync()
+                c.refresh(locked=True)  # records the exit code and error of the failure
                 raise
             c.adopt(report)
         return attachment
@@ -169,6 +167,7 @@ class Engine:
                    limit: int = -1) -> list[dict[str, Any]]:
         from dockerlab.engine import records
 
+        records.check_filters(filters or {})
         items = sorted(self._refreshed(), key=lambda c: c.config["Created"], reverse=True)
         if limit > 0:
             all = True
@@ -279,22 +278,31 @@ class Engine:
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         c = self.store.find(ref)
-        if c.running:
-            if not force:
-                raise Conflict(f'cannot remove container "/{c.name}": container is running: '
-                               "stop the container before removing or force remove")
-            self.kill(c.id, "KILL")
-            self._wait_exit(c, None)
-        self._discard(c.id, volumes)
+        for _ in range(5):  # a racing start can win between the kill and the removal
+            if c.running:
+                if not force:
+                    raise Conflict(f'cannot remove container "/{c.name}": container is '
+                                   "running: stop the container before removing or force "
+                                   "remove")
+                self.kill(c.id, "KILL")
+                self._wait_exit(c, None)
+            if self._discard(c.id, volumes):
+                return
+            c = self.store.find(c.id)
+        raise Conflict(f"could not remove container {c.id[:12]}: it keeps being started")
 
-    def _discard(self, cid: str, volumes: bool = True) -> None:
+    def _discard(self, cid: str, volumes: bool = True) -> bool:
+        """Remove a stopped container's files; False if it turned out to be running."""
         from dockerlab.engine.volumes import VolumeStore
 
         with self.store.registry():
             c = self.store.load(cid)
             if c is None:
-                return
+                return True
             with c.lock():
+                c.refresh(locked=True)
+                if c.running:
+                    return False
                 anonymous = [m["Name"] for m in c.config.get("MountPoints", [])
                              if m.get("Type") == "volume" and m.get("Anonymous")]
                 self.store.discard(c.id)
@@ -302,6 +310,7 @@ class Engine:
             vs = VolumeStore(self.paths)
             for name in anonymous:
                 vs.remove_quietly(name)
+        return True
 
     def rename(self, ref: str, new_name: str) -> None:
         from dockerlab.engine.ids import check_name

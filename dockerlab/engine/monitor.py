@@ -156,6 +156,7 @@ class Monitor:
         self.stdin_w: int | None = None
         self.pid = 0
         self.status: int | None = None
+        self.cgroup = None
 
     # ---- set-up -----------------------------------------------------------------------
     def mount_rootfs(self) -> str:
@@ -167,6 +168,19 @@ class Monitor:
         L.mount("overlay", merged, "overlay", 0, data)
         os.chdir("/")
         return merged
+
+    def fill_volumes(self, merged: str) -> None:
+        """An empty volume gets what the image has at its mount point (Docker's copy-up)."""
+        for m in self.cfg.get("MountPoints", []):
+            if m.get("Type") != "volume" or os.listdir(m["Source"]):
+                continue
+            from dockerlab.engine.rootfs import secure_join
+
+            src = secure_join(merged, m["Destination"])
+            if os.path.isdir(src) and os.listdir(src):
+                import shutil
+
+                shutil.copytree(src, m["Source"], symlinks=True, dirs_exist_ok=True)
 
     def start(self) -> None:
         from dockerlab.engine.cgroups import Resources, open_cgroup
@@ -180,8 +194,10 @@ class Monitor:
         write_etc_files(self.dir, config.get("Hostname") or self.cid[:12],
                         host.get("NetworkMode") or "none")
         merged = self.mount_rootfs()
-        self.cgroup = open_cgroup(f"dockerlab/{self.cid}")
-        self.cgroup.create(Resources.from_host_config(host))
+        self.fill_volumes(merged)
+        cgroup = open_cgroup(f"dockerlab/{self.cid}")
+        cgroup.create(Resources.from_host_config(host))
+        self.cgroup = cgroup
         tty = bool(config.get("Tty"))
         if self.first is not None:
             client = self.add_client(self.first)
@@ -249,8 +265,8 @@ class Monitor:
             report = json.loads(failure)
             os.waitpid(pid, 0)
             self.cleanup()
+            self.finish_failed(report)  # exit.json first: the starter reads it next
             self.sync({"ok": False, **report})
-            self.finish_failed(report)
             return
         if tty_parent is not None:
             _, fds, _, _ = socket.recv_fds(tty_parent, 16, 1)
@@ -450,12 +466,16 @@ class Monitor:
             client.sock.close()
 
     def cleanup(self) -> None:
-        """Leave nothing behind: processes, cgroup, mounts, socket."""
-        try:
-            self.cgroup.kill_all(signal.SIGKILL)
-        except OSError:
-            pass
-        self.cgroup.destroy()
+        """Leave nothing behind: processes, cgroup, mounts, socket (each as far as made)."""
+        if self.cgroup is not None:
+            try:
+                self.cgroup.kill_all(signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                self.cgroup.destroy()
+            except Exception:  # noqa: BLE001 - the mounts must still go
+                pass
         merged = os.path.join(self.paths.overlay, self.cfg["Runtime"]["Layer"], "merged")
         try:
             L.umount(merged, L.MNT_DETACH)
@@ -481,8 +501,11 @@ def main(argv: list[str]) -> None:
     monitor = Monitor(Paths.of(root), cid, int(sync), int(attach) if attach else None, want)
     try:
         monitor.start()
-    except BaseException as exc:
-        monitor.sync({"ok": False, "code": 125, "message": f"{exc}"})
+    except BaseException as exc:  # set-up failed before the container ran: undo, report
+        monitor.cleanup()
+        report = {"code": 125, "message": f"{exc}"}
+        monitor.finish_failed(report)
+        monitor.sync({"ok": False, **report})
         raise
 
 

@@ -27,13 +27,16 @@ def main(spec: dict) -> int:
         return 0
     pid = spec["pid"]
     fds = [os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in _NAMESPACES]
-    open_cgroup(spec["cgroup"]).add(os.getpid())
+    cgroup = open_cgroup(spec["cgroup"])
+    mnt = fds.pop()  # joined by the command alone, after it has entered the cgroup
     for fd in fds:
         L.setns(fd)
         os.close(fd)
     child = os.fork()
     if child == 0:
         try:
+            cgroup.add(0)  # "0" is the writer itself: only the command counts, not us
+            L.setns(mnt)
             env = process.become(spec["user"], spec["cwd"], spec["env"])
             process.execute(spec["cmd"], env)
         except process.StartFailure as exc:

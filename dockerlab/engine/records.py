@@ -69,6 +69,17 @@ def summary(c: Container, images: Any) -> dict[str, Any]:
     }
 
 
+FILTERS = frozenset({"status", "name", "id", "exited", "label", "ancestor", "volume"})
+
+
+def check_filters(filters: dict[str, list[str]]) -> None:
+    from dockerlab.errors import InvalidParameter
+
+    for key in filters:
+        if key not in FILTERS:
+            raise InvalidParameter(f"invalid filter '{key}'")
+
+
 def matches(c: Container, filters: dict[str, list[str]]) -> bool:
     """Docker's ``ps --filter``: OR within a key, AND across keys."""
     for key, values in filters.items():
@@ -92,9 +103,7 @@ def matches(c: Container, filters: dict[str, list[str]]) -> bool:
             ok = any(m.get("Name") == v or m.get("Destination") == v
                      for m in c.config.get("MountPoints", []) for v in values)
         else:
-            from dockerlab.errors import InvalidParameter
-
-            raise InvalidParameter(f"invalid filter '{key}'")
+            check_filters({key: values})
         if not ok:
             return False
     return True

@@ -101,12 +101,6 @@ def test_concurrent_creates_get_distinct_ids_and_names(engine):
     assert len(names) == 8
 
 
-@pytest.mark.xfail(reason="engine bug: facade.Engine.start holds the container's flock and "
-                   "calls Container.refresh(), which (containers.py refresh) opens and flocks "
-                   "the same lock file again when needs_sync() is true — and since f58a7bb it "
-                   "is, for a stale 'created' state once the other thread's monitor wrote "
-                   "monitor.json — so the second starter deadlocks on itself; before f58a7bb "
-                   "the stale state made it spawn a second monitor", strict=True)
 def test_two_threads_starting_the_same_container_start_it_once(engine):
     cid = engine.create({"Image": "busybox", "Cmd": ["sleep", "30"]})["Id"]
     results = in_child(engine, f"""
@@ -156,11 +150,6 @@ def _kill_leftovers(cid):
                 pass
 
 
-@pytest.mark.xfail(reason="engine bug: facade.Engine.remove checks c.running without the "
-                   "container lock, then _discard deletes the container's files under the "
-                   "lock without re-checking: a start that wins the lock in between leaves a "
-                   "running container (process, cgroup, overlay mount, monitor) the engine no "
-                   "longer knows", strict=True)
 def test_start_racing_remove_leaves_a_consistent_state(engine):
     problems = []
     for _ in range(8):

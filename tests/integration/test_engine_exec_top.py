@@ -78,10 +78,6 @@ def test_exec_runs_in_the_containers_cgroup_and_is_killed_with_it(engine):
     assert proc.returncode != 0
 
 
-@pytest.mark.xfail(reason="engine bug: nsexec.py main() moves the helper itself (os.getpid()) "
-                   "into the container's cgroup before forking the command, and the helper "
-                   "stays there waiting, so top/stats/pids.max count a python process the "
-                   "container never ran", strict=True)
 def test_top_during_exec_shows_only_container_commands(engine):
     cid = daemon(engine)
     proc = engine.exec(cid, ["sleep", "60"], stdout=PIPE, stderr=PIPE)

@@ -67,9 +67,6 @@ def test_stop_with_init_forwards_term_and_exits_143(engine):
     assert state(engine, cid)["ExitCode"] == 143
 
 
-@pytest.mark.xfail(reason="engine bug: facade.py Engine._wait_exit calls sock.settimeout(0) for "
-                   "-t 0, which makes the socket non-blocking; recv raises BlockingIOError "
-                   "(only TimeoutError is caught) instead of going on to SIGKILL", strict=True)
 def test_stop_with_zero_timeout_kills_at_once(engine):
     cid = daemon(engine, SH_LOOP)
     t = time.monotonic()

@@ -68,11 +68,6 @@ def test_oomkilled_is_reset_by_the_next_start(engine):
     assert engine.inspect(cid)["State"]["OOMKilled"] is False
 
 
-@pytest.mark.xfail(reason="engine bug: create.py compose()/create() does not validate "
-                   "resources (cgroups.resources.validate runs only in the monitor at start), "
-                   "so `create -m 1m` succeeds and start fails with 125; Docker refuses at "
-                   "create with InvalidParameter 'Minimum memory limit allowed is 6MB'",
-                   strict=True)
 def test_memory_below_6mb_is_refused_at_create(engine):
     with pytest.raises(errors.InvalidParameter) as exc:
         engine.create({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Memory": MiB}})

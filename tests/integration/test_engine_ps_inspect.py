@@ -101,9 +101,6 @@ def test_ps_unknown_filter_is_invalid_when_a_container_is_checked(engine):
     assert "invalid filter 'colour'" in str(exc.value)
 
 
-@pytest.mark.xfail(reason="engine bug: records.matches checks filter keys only while matching "
-                   "a container (facade.containers), so with nothing to match a bad key is "
-                   "accepted; Docker validates the keys up front", strict=True)
 def test_ps_unknown_filter_is_invalid_even_with_no_containers(engine):
     with pytest.raises(errors.InvalidParameter):
         engine.containers(filters={"colour": ["red"]})

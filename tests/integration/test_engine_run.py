@@ -87,9 +87,6 @@ def test_run_directory_as_command_is_126(engine):
     assert "is a directory" in str(exc.value)
 
 
-@pytest.mark.xfail(reason="engine bug: monitor.py Monitor.start reports the start failure on "
-                   "the sync pipe before it writes exit.json (finish_failed), so the starter's "
-                   "refresh misses it and inspect shows ExitCode 0 / Error ''", strict=True)
 def test_failed_start_leaves_container_created_with_exit_code(engine):
     # Docker: `docker run busybox nope` then inspect → Status created, ExitCode 127, Error set.
     # Checked right after the failed run, several times (the engine bug is a race).

@@ -45,9 +45,6 @@ def test_read_only_bind_is_still_readable(engine, tmp_path):
     assert (code, out) == (0, b"r\n")
 
 
-@pytest.mark.xfail(reason="engine bug: create.py mount_points() calls os.makedirs(source, "
-                   "exist_ok=True) on every bind source, which raises a raw FileExistsError "
-                   "when the source is a file; create it only when missing", strict=True)
 def test_bind_of_a_single_file(engine, tmp_path):
     f = tmp_path / "conf"
     f.write_text("setting=1\n")
@@ -155,9 +152,6 @@ def test_anonymous_volume(engine):
         assert f.read() == "anon\n"
 
 
-@pytest.mark.xfail(reason="engine bug: an empty named volume is not populated from the image "
-                   "at its mount point (Docker copies the image's files in on first mount: "
-                   "create.mount_points/monitor never copy up)", strict=True)
 def test_empty_named_volume_is_populated_from_the_image(engine):
     _, (code, out, _) = run(engine, ["ls", "/etc/passwd"], ["etcvol:/etc"])
     assert (code, out) == (0, b"/etc/passwd\n")
