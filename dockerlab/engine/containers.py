@@ -309,18 +309,10 @@ def make_layers(paths: Paths, cid: str) -> tuple[str, str]:
     return out[0], out[1]
 
 
-def autoremove(paths: Paths, cid: str) -> None:
-    """``--rm``: called by the monitor once the container has exited and been cleaned up."""
-    store = ContainerStore(paths)
-    with store.registry():
-        c = store.load(cid)
-        if c is None:
-            return
-        from dockerlab.engine.volumes import VolumeStore
+def remove_anonymous_volumes(paths: Paths, config: dict[str, Any]) -> None:
+    from dockerlab.engine.volumes import VolumeStore
 
-        anonymous = [m["Name"] for m in c.config.get("MountPoints", [])
-                     if m.get("Type") == "volume" and m.get("Anonymous")]
-        store.discard(cid)
-        volumes = VolumeStore(paths)
-        for name in anonymous:
-            volumes.remove_quietly(name)
+    volumes = VolumeStore(paths)
+    for m in config.get("MountPoints", []):
+        if m.get("Type") == "volume" and m.get("Anonymous"):
+            volumes.remove_quietly(m["Name"])

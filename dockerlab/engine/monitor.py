@@ -35,7 +35,7 @@ if __name__ == "__main__":  # started with -I -S: make the package importable, n
 
 from dockerlab.engine import linux as L
 from dockerlab.engine import streams as S
-from dockerlab.engine.atomic import read_json, write_json
+from dockerlab.engine.atomic import locked, read_json, write_json
 from dockerlab.engine.paths import Paths
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -92,8 +92,6 @@ def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[
         if net != "host":
             flags |= L.CLONE_NEWNET
         L.unshare(flags)
-        os.read(go_r, 1)  # the monitor has put us in the cgroup
-        os.close(go_r)
         binds = [(b["Source"], b["Destination"], not b.get("RW", True))
                  for b in cfg.get("MountPoints", [])]
         binds += [(cfg[k], dest, False) for k, dest in
@@ -106,6 +104,8 @@ def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[
         if net != "host":
             L.sethostname(config.get("Hostname") or cfg["Id"][:12])
             _loopback_up()
+        os.read(go_r, 1)  # the monitor has put us in the cgroup: nothing counted escapes it
+        os.close(go_r)
         if tty_sock is not None:
             master, slave = os.openpty()
             socket.send_fds(tty_sock, [b"pty"], [master])
@@ -205,16 +205,6 @@ class Monitor:
                               if f in self.first_wants}
             client.stdin = "i" in self.first_wants
             client.ready = True
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock_path = os.path.join(self.rundir, "attach.sock")
-        try:
-            os.unlink(sock_path)
-        except FileNotFoundError:
-            pass
-        listener.bind(sock_path)
-        listener.listen(16)
-        self.sel.register(listener, selectors.EVENT_READ, "listen")
-
         go_r, go_w = os.pipe()
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         child_ends: list[int] = []
@@ -240,7 +230,6 @@ class Monitor:
         if pid == 0:
             os.close(go_w)
             os.close(err_r)
-            listener.close()
             if tty_parent is not None:
                 tty_parent.close()
             _container_main(self.cfg, merged, go_r, err_w, stdio, tty_child)
@@ -250,11 +239,20 @@ class Monitor:
         os.close(err_w)
         for fd in child_ends:
             os.close(fd)
-        try:
+        try:  # a cgroup v1 move waits an RCU grace period: the child sets up meanwhile
             self.cgroup.add(pid)
         finally:
             os.write(go_w, b"g")
             os.close(go_w)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock_path = os.path.join(self.rundir, "attach.sock")
+        try:
+            os.unlink(sock_path)
+        except FileNotFoundError:
+            pass
+        listener.bind(sock_path)
+        listener.listen(16)
+        self.sel.register(listener, selectors.EVENT_READ, "listen")
         if tty_child is not None:
             tty_child.close()
         failure = b""
@@ -453,10 +451,13 @@ class Monitor:
 
     def done(self, record: dict) -> None:
         write_json(os.path.join(self.rundir, "exit.json"), record)
+        trash = None
         if self.cfg["HostConfig"].get("AutoRemove") and not record.get("StartFailed"):
-            from dockerlab.engine.containers import autoremove
+            trash = self.hide()
+            if any(m.get("Anonymous") for m in self.cfg.get("MountPoints", [])):
+                from dockerlab.engine.containers import remove_anonymous_volumes
 
-            autoremove(self.paths, self.cid)
+                remove_anonymous_volumes(self.paths, self.cfg)
         exit_frame = S.json_frame(S.EXIT, record)
         for client in list(self.clients.values()):
             try:
@@ -464,6 +465,21 @@ class Monitor:
             except OSError:
                 pass
             client.sock.close()
+        if trash:  # the slow part of --rm (layer folders), once nobody waits for it
+            from dockerlab.engine.containers import ContainerStore
+
+            ContainerStore(self.paths).discard(self.cid, trash)
+
+    def hide(self) -> str | None:
+        """``--rm``, first half: rename the container's folder away under the store lock, so
+        it is removed for every reader at once; returns where it went."""
+        trash = os.path.join(self.paths.containers, f".removing-{self.cid}")
+        with locked(os.path.join(self.paths.containers, ".lock")):
+            try:
+                os.rename(self.dir, trash)
+            except FileNotFoundError:  # removed by someone else meanwhile
+                return None
+        return trash
 
     def cleanup(self) -> None:
         """Leave nothing behind: processes, cgroup, mounts, socket (each as far as made)."""
