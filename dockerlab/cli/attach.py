@@ -8,12 +8,9 @@ from __future__ import annotations
 import os
 import selectors
 import signal
-import subprocess
 import sys
 import termios
 import tty as ttylib
-from contextlib import contextmanager
-from typing import Iterator
 
 from dockerlab.engine.streams import STDERR, Attachment
 
@@ -35,17 +32,22 @@ def parse_detach_keys(spec: str) -> bytes:
     return bytes(out)
 
 
-@contextmanager
-def raw_terminal(fd: int, enabled: bool) -> Iterator[None]:
-    if not (enabled and os.isatty(fd)):
-        yield
-        return
-    saved = termios.tcgetattr(fd)
-    ttylib.setraw(fd, termios.TCSANOW)  # TCSAFLUSH would drop what was typed already
-    try:
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+class raw_terminal:
+    """``with raw_terminal(fd, enabled):`` the terminal in raw mode, restored after."""
+
+    def __init__(self, fd: int, enabled: bool) -> None:
+        self.fd = fd
+        self.saved = None
+        self.enabled = enabled and fd >= 0 and os.isatty(fd)
+
+    def __enter__(self) -> None:
+        if self.enabled:
+            self.saved = termios.tcgetattr(self.fd)
+            ttylib.setraw(self.fd, termios.TCSANOW)  # TCSAFLUSH would drop typed-ahead keys
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
 
 
 def _winsize(fd: int) -> tuple[int, int] | None:
@@ -100,7 +102,7 @@ def pump(att: Attachment, stdin: bool, tty: bool, detach_keys: str = "ctrl-p,ctr
                         att.close_stdin()
                         continue
                     if keys:
-                        for i, byte in enumerate(data):
+                        for byte in data:
                             matched = matched + 1 if byte == keys[matched] else (
                                 1 if byte == keys[0] else 0)
                             if matched == len(keys):
@@ -143,6 +145,8 @@ def _follow(engine, cid: str, att: Attachment, stdin: bool, tty: bool, detach_ke
 def exec_(engine, cid: str, cmd: list[str], env: list[str], workdir: str, user: str,
           interactive: bool, tty: bool, detach: bool) -> int:
     """``exec``: the command gets this terminal's own streams; returns its exit code."""
+    import subprocess
+
     proc = engine.exec(cid, cmd, env=env, workdir=workdir, user=user, tty=tty, detach=detach,
                        stdin=None if interactive else subprocess.DEVNULL)
     if proc is None:

@@ -16,11 +16,8 @@ folded in, and a running container whose monitor died is marked exited and clean
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from dockerlab.engine import linux as L
@@ -70,15 +67,9 @@ class Container:
     def running(self) -> bool:
         return self.state["Status"] in ("running", "paused")
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        try:
-            with locked(os.path.join(self.dir, "lock")):
-                if not os.path.isdir(self.dir):
-                    raise NoSuchContainer(self.id)
-                yield
-        except FileNotFoundError:
-            raise NoSuchContainer(self.id) from None
+    def lock(self) -> locked:
+        """``with c.lock():`` this container's flock; NoSuchContainer once it is gone."""
+        return _ContainerLock(self)
 
     def save_state(self) -> None:
         write_json(os.path.join(self.dir, "state.json"), self.state)
@@ -177,7 +168,43 @@ class Container:
             L.umount(os.path.join(self.layer_dir, "merged"), L.MNT_DETACH)
         except OSError:
             pass
+        import shutil
+
         shutil.rmtree(self.rundir, ignore_errors=True)
+
+
+class _ContainerLock(locked):
+    def __init__(self, c: Container) -> None:
+        super().__init__(os.path.join(c.dir, "lock"))
+        self.container = c
+
+    def __enter__(self) -> int:
+        try:
+            fd = super().__enter__()
+        except FileNotFoundError:
+            raise NoSuchContainer(self.container.id) from None
+        if not os.path.isdir(self.container.dir):  # removed while we waited
+            self.__exit__()
+            raise NoSuchContainer(self.container.id)
+        return fd
+
+
+class _RegistryLock(locked):
+    def __init__(self, store: ContainerStore) -> None:
+        super().__init__(os.path.join(store.paths.containers, ".lock"))
+        self.store = store
+
+    def __enter__(self) -> int:
+        fd = super().__enter__()
+        try:
+            for entry in os.listdir(self.store.paths.containers):
+                if entry.startswith((".creating-", ".removing-")):
+                    self.store.discard(entry.split("-", 1)[1],
+                                       os.path.join(self.store.paths.containers, entry))
+        except BaseException:
+            self.__exit__()
+            raise
+        return fd
 
 
 def time_now() -> str:
@@ -191,15 +218,10 @@ class ContainerStore:
         self.paths = paths
         paths.ensure()
 
-    @contextmanager
-    def registry(self) -> Iterator[None]:
-        """Hold the store-wide lock (names, creation, removal); clean stale creations."""
-        with locked(os.path.join(self.paths.containers, ".lock")):
-            for entry in os.listdir(self.paths.containers):
-                if entry.startswith((".creating-", ".removing-")):
-                    self.discard(entry.split("-", 1)[1],
-                                 os.path.join(self.paths.containers, entry))
-            yield
+    def registry(self) -> locked:
+        """``with store.registry():`` the store-wide lock (names, creation, removal); taking
+        it finishes what a crashed create or removal left behind."""
+        return _RegistryLock(self)
 
     def ids(self) -> list[str]:
         return [e for e in os.listdir(self.paths.containers)
@@ -269,6 +291,8 @@ class ContainerStore:
             os.rename(self.paths.container(cid), trash)
         except FileNotFoundError:
             pass
+        import shutil
+
         for path in (staging, trash, self.paths.layer(cid),
                      self.paths.layer(cid + "-init"), os.path.join(self.paths.run, cid)):
             if path:

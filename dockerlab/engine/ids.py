@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import re
 
 from dockerlab.errors import InvalidParameter
@@ -56,14 +55,17 @@ def new_id() -> str:
             return cid
 
 
+def _pick(words: list[str]) -> str:
+    return words[int.from_bytes(os.urandom(4), "big") % len(words)]
+
+
 def random_name(taken: set[str]) -> str:
-    rng = random.SystemRandom()
     for attempt in range(64):
-        name = f"{rng.choice(_LEFT)}_{rng.choice(_RIGHT)}"
+        name = f"{_pick(_LEFT)}_{_pick(_RIGHT)}"
         if name == "boring_wozniak":  # Steve Wozniak is not boring (Docker's rule)
             continue
         if attempt >= 8:
-            name += str(rng.randint(0, 9))
+            name += str(os.urandom(1)[0] % 10)
         if name not in taken:
             return name
     raise InvalidParameter("could not generate a unique container name")

@@ -33,9 +33,9 @@ def default_root() -> str:
 def runtime_dir_for(root: str) -> str:
     if root == DEFAULT_ROOT:
         return DEFAULT_RUN
-    import hashlib
+    import zlib  # a short stable tag; a clash would only share a folder of per-ID entries
 
-    tag = hashlib.sha256(root.encode()).hexdigest()[:10]
+    tag = f"{zlib.crc32(root.encode()):08x}"
     if os.geteuid() == 0:
         return f"{DEFAULT_RUN}-{tag}"
     base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/dockerlab-{os.geteuid()}"

@@ -71,7 +71,8 @@ def _parse_size(text: str, umap: dict[str, int]) -> int:
 
 
 def parse_ram(text: str) -> int:
-    """units.RAMInBytes: "512m" -> 536870912; binary multiples, case-insensitive, 'b'/'ib' optional."""
+    """units.RAMInBytes: "512m" -> 536870912; binary multiples, case-insensitive,
+    'b'/'ib' optional."""
     return _parse_size(text, _BINARY_MAP)
 
 
