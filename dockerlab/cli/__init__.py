@@ -12,7 +12,10 @@ so ``dockerlab --help`` and usage errors never load it.
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+
+TYPE_CHECKING = False  # typing costs milliseconds on every command
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = ["main"]
 

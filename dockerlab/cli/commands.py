@@ -13,11 +13,25 @@ import sys
 import time
 from argparse import Namespace
 from collections.abc import Callable
-from datetime import UTC
-from typing import Any, TextIO
 
-from dockerlab.cli import render
 from dockerlab.errors import DockerlabError, InvalidParameter, NotFound, UsageError
+
+TYPE_CHECKING = False  # typing and the renderers stay off the path of `run`
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
+
+class _LazyRender:
+    """``render`` (Go templates, tables) is imported by the first handler that draws."""
+
+    def __getattr__(self, name: str):
+        from dockerlab.cli import render as module
+
+        globals()["render"] = module
+        return getattr(module, name)
+
+
+render = _LazyRender()
 
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 CLEAR_SCREEN = "\033[2J\033[H"
@@ -413,7 +427,7 @@ def cmd_logs(ctx: Context, ns: Namespace) -> int:
 
 def fixed_nano(stamp: str) -> str:
     """jsonmessage.RFC3339NanoFixed (always 9 fraction digits) in UTC, as ``logs -t`` prints."""
-    from datetime import datetime
+    from datetime import UTC, datetime
 
     from dockerlab.format import parse_rfc3339_ns
 
