@@ -506,7 +506,14 @@ class Monitor:
 def main(argv: list[str]) -> None:
     _, root, cid, sync = argv[:4]
     attach, want = argv[4].split(":") if len(argv) > 4 else (None, "")
-    for fd in (int(sync), int(attach or sync)):  # never let the container inherit them
+    keep = {0, 1, 2, int(sync), int(attach or sync)}
+    for name in os.listdir("/proc/self/fd"):  # whatever the starter let leak stops here
+        if int(name) not in keep:
+            try:
+                os.close(int(name))
+            except OSError:
+                pass
+    for fd in keep - {0, 1, 2}:  # and the container never inherits ours
         os.set_inheritable(fd, False)
     if os.fork():  # the starter reaps this parent at once; the monitor lives on, detached
         os._exit(0)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 
 from dockerlab.engine import streams
@@ -33,10 +32,14 @@ def spawn_monitor(paths: Paths, cid: str, attach: str = "") -> tuple[dict,
         ours, theirs = socket.socketpair()
         pass_fds.append(theirs.fileno())
         argv.append(f"{theirs.fileno()}:{attach}")
+    # posix_spawn (no fork of the caller: safe from a threaded kernel, and no subprocess
+    # import); DUP2 of an fd onto itself clears its close-on-exec flag in the child only.
+    actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
+               (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2),
+               *((os.POSIX_SPAWN_DUP2, fd, fd) for fd in pass_fds)]
     try:
-        proc = subprocess.Popen(argv, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True, close_fds=True)
+        pid = os.posix_spawn(sys.executable, argv, os.environ, file_actions=actions,
+                             setsid=True)
     finally:
         os.close(sync_w)
         if theirs is not None:
@@ -47,7 +50,7 @@ def spawn_monitor(paths: Paths, cid: str, attach: str = "") -> tuple[dict,
             raw += chunk
     finally:
         os.close(sync_r)
-        proc.wait()
+        os.waitpid(pid, 0)  # the monitor's first half exits as soon as it has forked
     report = json.loads(raw) if raw else {"ok": False, "code": 125,
                                           "message": "the container's monitor failed to start"}
     if not report.get("ok"):
