@@ -384,6 +384,107 @@ class Engine:
             raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
         return spawn_exec(c, cmd, env or [], workdir, user, tty, detach, stdin, stdout, stderr)
 
+    # ---- layers: diff, commit, export, import (issue 3) ----
+    def diff(self, ref: str) -> list[dict[str, Any]]:
+        """``GET /containers/{id}/changes``: ``[{"Path", "Kind"}]`` sorted by path,
+        Kind 0 = C (changed), 1 = A (added), 2 = D (deleted)."""
+        from dockerlab.engine import changes
+
+        return changes.diff(self, ref)
+
+    def commit(self, ref: str, repo_tag: str | None = None, message: str = "",
+               author: str = "", changes: list[str] | None = None,
+               pause: bool = True) -> str:
+        """A new image from the container's writable layer; returns ``sha256:<id>``."""
+        from dockerlab.engine import commit as committing
+
+        return committing.commit(self, ref, repo_tag, message, author, changes, pause)
+
+    def export(self, ref: str, fileobj: Any) -> None:
+        """Write the container's merged filesystem to ``fileobj`` as one flat tar."""
+        from dockerlab.engine import export as exporting
+
+        exporting.export(self, ref, fileobj)
+
+    def import_image(self, fileobj: Any, repo_tag: str | None = None,
+                     changes: list[str] | None = None, message: str = "",
+                     source: str = "-") -> str:
+        """A one-layer image from a tar (plain or compressed); returns ``sha256:<id>``."""
+        from dockerlab.engine import commit as committing
+
+        return committing.import_image(self, fileobj, repo_tag, changes, message, source)
+
+    def image_layers(self, ref: str) -> list[dict[str, Any]]:
+        """History entries matched to layers, oldest first: ``Index`` (0 = base), ``Id``
+        (diff ID, "" for an empty layer), ``Size``, ``CreatedBy``, ``EmptyLayer``."""
+        from dockerlab.engine import changes
+
+        return changes.image_layers(self, ref)
+
+    def layer_files(self, ref: str, index: int, cumulative: bool = False
+                    ) -> list[dict[str, Any]]:
+        """What history entry ``index`` changed (``Kind`` A/C/D), or with ``cumulative``
+        the whole tree up to it (``Kind`` as that path's last change, ``Layer`` where)."""
+        from dockerlab.engine import changes
+
+        return changes.layer_files(self, ref, index, cumulative)
+
+    def file_at_layer(self, ref: str, index: int, path: str) -> bytes | None:
+        """The content of ``path`` as the image is at entry ``index``; None if absent or not
+        a regular file."""
+        from dockerlab.engine import changes
+
+        return changes.file_at_layer(self, ref, index, path)
+
+    def file_history(self, ref: str, path: str) -> list[dict[str, Any]]:
+        """Which layers touched ``path``: ``[{"Index", "Kind", "Size"}]``, oldest first."""
+        from dockerlab.engine import changes
+
+        return changes.file_history(self, ref, path)
+
+    # ---- images: save, load; cp; system df (issue 3) ----
+    def save(self, refs: list[str], fileobj: Any) -> None:
+        """``docker save``: the images ``refs`` as one archive (OCI layout + manifest.json +
+        repositories, Docker 25's format) written to the binary ``fileobj``."""
+        from dockerlab.engine import saveload
+
+        saveload.save(self.image_store, list(refs), fileobj)
+
+    def load(self, fileobj: Any) -> list[str]:
+        """``docker load``: every image of a docker-save or OCI-layout archive; returns the
+        "Loaded image" subjects (``busybox:latest``, or ``sha256:…`` when untagged)."""
+        from dockerlab.engine import saveload
+
+        return saveload.load(self.image_store, fileobj)
+
+    def copy_from(self, ref: str, path: str, fileobj: Any,
+                  follow_link: bool = False) -> dict[str, Any]:
+        """``GET /containers/{id}/archive``: a tar of ``path`` to ``fileobj``; returns
+        its :meth:`path_stat`."""
+        from dockerlab.engine import copy
+
+        return copy.copy_from(self, ref, path, fileobj, follow_link)
+
+    def path_stat(self, ref: str, path: str) -> dict[str, Any]:
+        """``HEAD /containers/{id}/archive``: ``name``, ``size``, ``mode`` (Go FileMode),
+        ``mtime``, ``linkTarget``."""
+        from dockerlab.engine import copy
+
+        return copy.path_stat(self, ref, path)
+
+    def copy_to(self, ref: str, path: str, tar_fileobj: Any,
+                copy_uid_gid: bool = False) -> None:
+        """``PUT /containers/{id}/archive``: extract a tar into the folder ``path``."""
+        from dockerlab.engine import copy
+
+        copy.copy_to(self, ref, path, tar_fileobj, copy_uid_gid)
+
+    def system_df(self) -> dict[str, Any]:
+        """``GET /system/df``: LayersSize, Images, Containers, Volumes, BuildCache."""
+        from dockerlab.engine import df
+
+        return df.system_df(self)
+
     # ---- volumes --------------------------------------------------------------------------
     def volume_create(self, name: str | None = None,
                       labels: dict[str, str] | None = None) -> dict[str, Any]:

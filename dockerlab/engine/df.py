@@ -1,0 +1,94 @@
+"""``docker system df``: Docker's ``GET /system/df`` from what is on disk.
+
+Image layers are shared: ``LayersSize`` counts each layer folder once, an image's
+``SharedSize`` is the part of its ``Size`` held by layers that other images use too, and
+``Containers`` is how many containers (running or not) were created from it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def _tree_size(path: str) -> int:
+    """Bytes of regular files below ``path`` (hardlinks once), as Docker's ``DirSize``."""
+    import stat
+
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(folder, name))
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            if st.st_nlink > 1:
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total
+
+
+def system_df(engine: Any) -> dict[str, Any]:
+    """``{"LayersSize", "Images", "Containers", "Volumes", "BuildCache"}`` as Docker."""
+    from dockerlab.engine import records
+    from dockerlab.engine.volumes import VolumeStore
+    from dockerlab.errors import NotFound
+
+    store = engine.image_store
+    containers = engine._refreshed()
+    per_image: dict[str, int] = {}
+    for c in containers:
+        per_image[c.config["Image"]] = per_image.get(c.config["Image"], 0) + 1
+
+    images = store.list(all=True)
+    chains = {i["Id"]: store.layer_ids(i["Id"]) for i in images}
+    users: dict[str, int] = {}
+    for chain in chains.values():
+        for layer in set(chain):
+            users[layer] = users.get(layer, 0) + 1
+    sizes: dict[str, int] = {}
+    for layer in users:
+        try:
+            sizes[layer] = store.layers.size(layer)
+        except NotFound:
+            sizes[layer] = 0
+    for image in images:
+        chain = chains[image["Id"]]
+        image["SharedSize"] = sum(sizes[c] for c in set(chain) if users[c] > 1)
+        image["Containers"] = per_image.get(image["Id"], 0)
+
+    out_containers = []
+    for c in sorted(containers, key=lambda c: c.config["Created"], reverse=True):
+        rec = records.summary(c, store)
+        rw = _tree_size(os.path.join(c.layer_dir, "diff"))
+        rec["SizeRw"] = rw
+        try:
+            rec["SizeRootFs"] = rw + store.size(c.config["Image"])
+        except NotFound:
+            rec["SizeRootFs"] = rw
+        out_containers.append(rec)
+
+    volumes = []
+    refcount: dict[str, int] = {}
+    for c in containers:
+        for m in c.config.get("MountPoints") or []:
+            if m.get("Type") == "volume" and m.get("Name"):
+                refcount[m["Name"]] = refcount.get(m["Name"], 0) + 1
+    for v in VolumeStore(engine.paths).list():
+        v = dict(v)
+        v["UsageData"] = {"Size": _tree_size(v["Mountpoint"]),
+                          "RefCount": refcount.get(v["Name"], 0)}
+        volumes.append(v)
+
+    return {
+        "LayersSize": sum(sizes.values()),
+        "Images": images,
+        "Containers": out_containers,
+        "Volumes": volumes,
+        "BuildCache": [],
+    }
