@@ -551,6 +551,51 @@ MANAGEMENT: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }
 
+# ---- images: save, load; cp; system df (issue 3) ----
+COMMANDS.update(
+    {
+        "save": Command(
+            "[OPTIONS] IMAGE [IMAGE...]",
+            "Save one or more images to a tar archive (streamed to STDOUT by default)",
+            (F("o", "output", "string", "Write to a file, instead of STDOUT"),),
+            _ONE_PLUS,
+            ("*images",),
+        ),
+        "load": Command(
+            "[OPTIONS]",
+            "Load an image from a tar archive or STDIN",
+            (
+                F("i", "input", "string", "Read from tar archive file, instead of STDIN"),
+                F("q", "quiet", "bool", "Suppress the load output"),
+            ),
+        ),
+        "cp": Command(
+            "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tdockerlab cp [OPTIONS] SRC_PATH|- "
+            "CONTAINER:DEST_PATH",
+            "Copy files/folders between a container and the local filesystem",
+            (
+                F("a", "archive", "bool", "Archive mode (copy all uid/gid information)"),
+                F("L", "follow-link", "bool", "Always follow symbol link in SRC_PATH"),
+                F("q", "quiet", "bool", "Suppress progress output during copy. Progress "
+                  "output is automatically suppressed if no terminal is attached"),
+            ),
+            (2, 2),
+            ("src", "dst"),
+        ),
+        "system df": Command(
+            "[OPTIONS]",
+            "Show docker disk usage",
+            (
+                F("", "format", "string", "Pretty-print images using a Go template"),
+                F("v", "verbose", "bool", "Show detailed information on space usage"),
+            ),
+        ),
+    }
+)
+MANAGEMENT["container"][1]["cp"] = "cp"
+MANAGEMENT["image"][1].update({"save": "save", "load": "load"})
+MANAGEMENT.setdefault("system", ("Manage dockerlab", {}))[1]["df"] = "system df"
+
 _GLOBAL_FLAGS = (
     F("D", "debug", "bool", "Enable debug mode (show tracebacks)"),
     F("", "root", "string", "Root of dockerlab's state (default $DOCKERLAB_ROOT)"),
@@ -612,6 +657,14 @@ def management_help(group: str) -> str:
 # ---- parsing ------------------------------------------------------------------------------
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse builds a formatter for every add_argument; with no width it imports shutil
+    (and bz2, lzma) to ask the terminal. Our help text is our own, so any width will do."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=100)
+
+
 class DockerParser(argparse.ArgumentParser):
     """One command's flags; pflag-style word walking, Docker's messages, never exits."""
 
@@ -624,7 +677,8 @@ class DockerParser(argparse.ArgumentParser):
         interspersed: bool = True,
     ) -> None:
         super().__init__(
-            prog=f"{PROG} {path}".strip(), add_help=False, allow_abbrev=False, exit_on_error=False
+            prog=f"{PROG} {path}".strip(), add_help=False, allow_abbrev=False,
+            exit_on_error=False, formatter_class=_Formatter,
         )
         self.path = path
         self.cmd = cmd

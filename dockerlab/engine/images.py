@@ -21,7 +21,6 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from datetime import UTC
 from typing import Any
 
 from dockerlab.engine import atomic
@@ -52,21 +51,14 @@ def canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
-_TIME_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
-
-
 def parse_time(value: str | None) -> float:
     """RFC 3339 (nanoseconds allowed) → Unix seconds; 0 when missing or unreadable."""
-    from datetime import datetime
+    from dockerlab.format.units import parse_rfc3339
 
-    m = _TIME_RE.match(value or "")
-    if not m:
+    try:
+        return parse_rfc3339(value or "")
+    except ValueError:
         return 0.0
-    base, frac, zone = m.group(1), m.group(2) or "", m.group(3) or "Z"
-    dt = datetime.fromisoformat(base + ("+00:00" if zone == "Z" else zone))
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp() + (float("0" + frac) if frac else 0.0)
 
 
 def now_rfc3339() -> str:

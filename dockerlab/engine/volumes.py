@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from typing import Any
 
 from dockerlab.engine.atomic import locked, read_json, write_json
@@ -71,7 +70,11 @@ class VolumeStore:
         self.inspect(name)
         if users:
             raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
+        import shutil
+
         shutil.rmtree(self.paths.volume(name), ignore_errors=True)
 
     def remove_quietly(self, name: str) -> None:
+        import shutil
+
         shutil.rmtree(self.paths.volume(name), ignore_errors=True)

@@ -3,30 +3,29 @@
 Pure and stdlib-only, so every frontend (CLI, magics, widgets) can import it cheaply.
 """
 
-from dockerlab.format.gotemplate import (
-    HEADER_FUNCS,
-    Template,
-    TemplateError,
-    parse,
-    parse_format,
-    render,
-)
-from dockerlab.format.table import render_table, tabulate, tabwrite
-from dockerlab.format.units import (
-    ago,
-    bytes_size,
-    human_duration,
-    human_size,
-    human_size_with_precision,
-    parse_cpus,
-    parse_ram,
-    parse_rfc3339,
-    parse_rfc3339_ns,
-    parse_size,
-    rfc3339nano,
-    rfc3339nano_ns,
-    status_string,
-)
+# Names are loaded from their module on first use (PEP 562), so importing one small part
+# (units, on the engine's path) never pays for the template engine.
+_HOMES = {
+    "gotemplate": ("HEADER_FUNCS", "Template", "TemplateError", "parse", "parse_format",
+                   "render"),
+    "table": ("render_table", "tabulate", "tabwrite"),
+    "units": ("ago", "bytes_size", "human_duration", "human_size", "human_size_with_precision",
+              "parse_cpus", "parse_ram", "parse_rfc3339", "parse_rfc3339_ns", "parse_size",
+              "rfc3339nano", "rfc3339nano_ns", "status_string"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dockerlab.format' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"dockerlab.format.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "HEADER_FUNCS",
