@@ -756,3 +756,125 @@ HANDLERS: dict[str, Callable[[Context, Namespace], int]] = {
     "volume prune": cmd_volume_prune,
     "volume rm": cmd_volume_rm,
 }
+
+
+# ---- images: save, load; cp; system df (issue 3) ----
+
+
+def _binary(stream: Any) -> Any:
+    """The byte stream under a text stream (sys.stdout → sys.stdout.buffer)."""
+    return getattr(stream, "buffer", stream)
+
+
+def cmd_save(ctx: Context, ns: Namespace) -> int:
+    if ns.output:
+        import tempfile
+
+        target = os.path.abspath(ns.output)
+        folder = os.path.dirname(target)
+        if not os.path.isdir(folder):
+            raise InvalidParameter(f'failed to save image: invalid output path: directory '
+                                   f'"{folder}" does not exist')
+        fd, tmp = tempfile.mkstemp(prefix=".dockerlab-save-", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                ctx.engine.save(ns.images, f)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, target)
+        except BaseException:
+            with _suppress():
+                os.unlink(tmp)
+            raise
+        return 0
+    out = _binary(ctx.out)
+    if _isatty(ctx.out):
+        raise _Plain("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    ctx.out.flush()
+    ctx.engine.save(ns.images, out)
+    out.flush()
+    return 0
+
+
+def cmd_load(ctx: Context, ns: Namespace) -> int:
+    if ns.input:
+        try:
+            f = open(ns.input, "rb")
+        except OSError as exc:
+            raise _Plain(f"open {ns.input}: {exc.strerror.lower()}") from None
+        with f:
+            subjects = ctx.engine.load(f)
+    else:
+        if _isatty(ctx.stdin):
+            raise _Plain("requested load from stdin, but stdin is empty")
+        subjects = ctx.engine.load(_binary(ctx.stdin))
+    for s in subjects:
+        ctx.print(f"Loaded image ID: {s}" if s.startswith("sha256:") else f"Loaded image: {s}")
+    return 0
+
+
+def cmd_cp(ctx: Context, ns: Namespace) -> int:
+    from dockerlab.cli import cp
+    from dockerlab.format.units import human_size
+
+    try:
+        sc, sp, dc, dp = cp.check_args(ns.src, ns.dst)
+        if sc:
+            size, shown = cp.copy_from_container(ctx.engine, sc, sp, dp, _binary(ctx.out),
+                                                 ns.follow_link)
+        else:
+            size, shown = cp.copy_to_container(ctx.engine, dc, sp, dp, _binary(ctx.stdin),
+                                               ns.follow_link, ns.archive)
+    except cp.CopyError as exc:
+        raise _Plain(str(exc)) from None
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        raise _Plain(f"lstat {exc.filename}: {exc.strerror.lower()}") from None
+    if not ns.quiet and shown != "STDOUT" and _isatty(ctx.err):
+        ctx.error(f"Successfully copied {human_size(size)} to {shown}")
+    return 0
+
+
+def cmd_system_df(ctx: Context, ns: Namespace) -> int:
+    from dockerlab.cli import sysdf
+
+    ctx.write(sysdf.render(ctx.engine.system_df(), ns.format or None, ns.verbose))
+    return 0
+
+
+def cmd_tag_checked(ctx: Context, ns: Namespace) -> int:
+    """``docker tag``: a digest target is refused by the client, before the engine."""
+    if "@" in ns.target:
+        raise _Plain("refusing to create a tag with a digest reference")
+    ctx.engine.image_tag(ns.source, ns.target)
+    return 0
+
+
+class _Plain(UsageError):
+    """An error docker's client prints as is, exit 1."""
+
+    exit_code = 1
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _suppress() -> Any:
+    import contextlib
+
+    return contextlib.suppress(OSError)
+
+
+HANDLERS.update(
+    {
+        "save": cmd_save,
+        "load": cmd_load,
+        "cp": cmd_cp,
+        "system df": cmd_system_df,
+        "tag": cmd_tag_checked,
+    }
+)

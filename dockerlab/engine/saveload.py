@@ -88,7 +88,10 @@ def _save_plan(store: ImageStore, names: list[str]) -> list[tuple[str, list[refs
 
     repos = store._repos()
     for name in names:
-        image_id = store.resolve(name)
+        try:
+            image_id = store.resolve(name)
+        except NoSuchImage:
+            raise NoSuchImage(name, f"No such image: {name}") from None
         if refs.is_full_id(name) or _hex(image_id).startswith(name.removeprefix("sha256:")):
             add(image_id, None)
             continue

@@ -1,0 +1,96 @@
+"""``docker system df`` tables (docker cli ``formatter/disk_usage.go``), from ``/system/df``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dockerlab.format.units import human_size, human_size_with_precision
+
+SUMMARY_FORMAT = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
+SUMMARY_HEADER = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
+                  "Reclaimable": "RECLAIMABLE"}
+
+
+class _Row:
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+
+def _with_percent(reclaimable: int, total: int) -> str:
+    if total > 0:
+        return f"{human_size(reclaimable)} ({reclaimable * 100 // total}%)"
+    return human_size(reclaimable)
+
+
+def _active(c: dict[str, Any]) -> bool:
+    state = c.get("State", "")
+    return any(s in state for s in ("running", "paused", "restarting"))
+
+
+def summary_rows(df: dict[str, Any]) -> list[_Row]:
+    images, containers = df["Images"], df["Containers"]
+    volumes = df["Volumes"]
+    total = int(df.get("LayersSize") or 0)
+    used = sum(i["Size"] - i["SharedSize"] for i in images
+               if i.get("Containers") and i["Size"] != -1 and i["SharedSize"] != -1)
+    c_total = sum(c.get("SizeRw", 0) for c in containers)
+    c_free = sum(c.get("SizeRw", 0) for c in containers if not _active(c))
+    sizes = [(v["UsageData"]["Size"], v["UsageData"]["RefCount"]) for v in volumes
+             if v.get("UsageData") and v["UsageData"]["Size"] != -1]
+    v_total = sum(s for s, _ in sizes)
+    v_free = sum(s for s, n in sizes if n == 0)
+    cache = df.get("BuildCache") or []
+    b_total = sum(b.get("Size", 0) for b in cache if not b.get("Shared"))
+    b_free = sum(b.get("Size", 0) for b in cache if not b.get("InUse") and not b.get("Shared"))
+    return [
+        _Row(Type="Images", TotalCount=str(len(images)),
+             Active=str(sum(1 for i in images if i.get("Containers", 0) > 0)),
+             Size=human_size(total), Reclaimable=_with_percent(total - used, total)),
+        _Row(Type="Containers", TotalCount=str(len(containers)),
+             Active=str(sum(1 for c in containers if _active(c))),
+             Size=human_size(c_total), Reclaimable=_with_percent(c_free, c_total)),
+        _Row(Type="Local Volumes", TotalCount=str(len(volumes)),
+             Active=str(sum(1 for v in volumes if (v.get("UsageData") or {}).get("RefCount"))),
+             Size=human_size(v_total), Reclaimable=_with_percent(v_free, v_total)),
+        _Row(Type="Build Cache", TotalCount=str(len(cache)),
+             Active=str(sum(1 for b in cache if b.get("InUse"))),
+             Size=human_size(b_total), Reclaimable=human_size(b_free)),
+    ]
+
+
+def render(df: dict[str, Any], fmt: str | None = None, verbose: bool = False,
+           now: float | None = None) -> str:
+    from dockerlab.cli import render as r
+
+    if not verbose:
+        return r.listing(fmt, SUMMARY_FORMAT, SUMMARY_HEADER, summary_rows(df))
+    out = ["Images space usage:\n\n"]
+    rows = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE",
+             "UNIQUE SIZE", "CONTAINERS"]]
+    for row in r.image_rows(df["Images"], True, now):
+        img = row.i
+        rows.append([row.Repository, row.Tag, row.ID, row.CreatedSince,
+                     human_size_with_precision(img["Size"], 3), human_size(img["SharedSize"]),
+                     human_size(img["Size"] - img["SharedSize"]), str(img["Containers"])])
+    out.append(r.tabwrite(rows))
+    out.append("\nContainers space usage:\n\n")
+    rows = [["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS",
+             "NAMES"]]
+    for c in df["Containers"]:
+        p = r.PsRow(c, True, now)
+        vols = sum(1 for m in c.get("Mounts") or [] if m.get("Type") == "volume")
+        rows.append([p.ID, p.Image, p.Command, str(vols), human_size(c.get("SizeRw", 0)),
+                     p.RunningFor, p.Status, p.Names])
+    out.append(r.tabwrite(rows))
+    out.append("\nLocal Volumes space usage:\n\n")
+    rows = [["VOLUME NAME", "LINKS", "SIZE"]]
+    for v in df["Volumes"]:
+        u = v.get("UsageData") or {}
+        rows.append([v["Name"], str(u.get("RefCount", 0)), human_size(u.get("Size", 0))])
+    out.append(r.tabwrite(rows))
+    cache = df.get("BuildCache") or []
+    out.append(f"\nBuild cache usage: {human_size(sum(b.get('Size', 0) for b in cache))}\n\n")
+    out.append(r.tabwrite([["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE",
+                            "SHARED"]]))
+    return "".join(out)
+
