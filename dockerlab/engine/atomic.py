@@ -8,7 +8,6 @@ between processes (shells, notebook kernels, monitors) is guarded by ``flock`` l
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 
 TYPE_CHECKING = False  # typing itself costs ~5 ms on the monitor's start path
@@ -50,10 +49,14 @@ def write_new(path: str, data: bytes, mode: int = 0o644) -> None:
 
 
 def write_json(path: str, obj: Any, mode: int = 0o644) -> None:
+    import json  # imported here: the monitor writes JSON without the json module
+
     write_bytes(path, json.dumps(obj, separators=(",", ":")).encode(), mode)
 
 
 def read_json(path: str) -> Any:
+    import json
+
     with open(path, "rb") as f:
         return json.loads(f.read())
 

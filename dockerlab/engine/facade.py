@@ -120,7 +120,7 @@ class Engine:
             if c.running:
                 return None
             try:
-                report, attachment = spawn_monitor(self.paths, c.id, attach)
+                report, attachment = spawn_monitor(self.paths, c.id, c.config, attach)
             except DockerlabError:
                 c.refresh(locked=True)  # records the exit code and error of the failure
                 raise
@@ -484,6 +484,24 @@ class Engine:
         from dockerlab.engine import df
 
         return df.system_df(self)
+
+    # ---- build (issue 3) ----
+    def build(self, context: Any, dockerfile: str = "Dockerfile", tags: Any = (),
+              build_args: dict[str, str | None] | None = None, no_cache: bool = False,
+              target: str | None = None, labels: dict[str, str] | None = None,
+              quiet: bool = False, rm: bool = True, force_rm: bool = False) -> Iterator[Any]:
+        """``docker build`` (classic builder): yields :class:`~dockerlab.engine.build.BuildEvent`
+        as the build goes, the last ``"aux"`` one carrying the image ID.
+
+        ``context`` is a folder, or the bytes (or a binary file) of a tar or of a bare
+        Dockerfile; ``dockerfile`` is relative to the context (or an absolute host path).
+        A failing step raises :class:`~dockerlab.engine.build.BuildFailed`.
+        """
+        from dockerlab.engine.build import build
+
+        require_privileges()
+        return build(self, context, dockerfile, tags, build_args, no_cache, target, labels,
+                     quiet, rm, force_rm)
 
     # ---- volumes --------------------------------------------------------------------------
     def volume_create(self, name: str | None = None,

@@ -1,7 +1,8 @@
 """A container's monitor: one small process per running container (like Podman's conmon).
 
 Started by :func:`dockerlab.engine.runtime.spawn_monitor` as
-``python -I -S monitor.py PKGDIR ROOT ID SYNC_FD [ATTACH_FD]``, it detaches, then
+``python -I -S monitor.py PKGDIR ROOT ID SYNC_FD SPEC_FD [ATTACH_FD:STREAMS]``, it reads the
+container's config from SPEC_FD (``marshal``: no ``json`` import on this path), detaches, then
 
 1. mounts the container's overlay and creates its cgroup,
 2. forks the container's first process into new namespaces (see :func:`_container_main`),
@@ -20,9 +21,9 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
+import marshal
 import os
-import selectors
+import select
 import signal
 import socket
 import struct
@@ -33,12 +34,64 @@ import time
 if __name__ == "__main__":  # started with -I -S: make the package importable, nothing more
     sys.path.insert(0, sys.argv[1])
 
+from _json import encode_basestring as _quote  # C; json.py would pull in re (~7 ms)
+
 from dockerlab.engine import linux as L
 from dockerlab.engine import streams as S
-from dockerlab.engine.atomic import locked, read_json, write_json
+from dockerlab.engine.atomic import locked, read_json, write_bytes
 from dockerlab.engine.paths import Paths
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+def dumps(obj: object) -> str:
+    """Compact JSON of plain data (what the monitor writes: records, log lines)."""
+    if isinstance(obj, str):
+        return _quote(obj)
+    if obj is True:
+        return "true"
+    if obj is False:
+        return "false"
+    if obj is None:
+        return "null"
+    if isinstance(obj, (int, float)):
+        return repr(obj)
+    if isinstance(obj, dict):
+        return "{" + ",".join(f"{_quote(str(k))}:{dumps(v)}" for k, v in obj.items()) + "}"
+    return "[" + ",".join(dumps(v) for v in obj) + "]"  # type: ignore[attr-defined]
+
+
+def read_spec(fd: int) -> dict:
+    """The container's config, as the starter wrote it with ``marshal`` into a pipe."""
+    raw = b""
+    while chunk := os.read(fd, 65536):
+        raw += chunk
+    os.close(fd)
+    return marshal.loads(raw)
+
+
+class Poller:
+    """The little of ``selectors`` we need, on epoll directly (one import less)."""
+
+    def __init__(self) -> None:
+        self.epoll = select.epoll()
+        self.entries: dict[int, tuple[object, object]] = {}
+
+    def register(self, obj: object, data: object) -> None:
+        fd = obj if isinstance(obj, int) else obj.fileno()  # type: ignore[attr-defined]
+        self.epoll.register(fd, select.EPOLLIN)
+        self.entries[fd] = (obj, data)
+
+    def unregister(self, obj: object) -> None:
+        fd = obj if isinstance(obj, int) else obj.fileno()  # type: ignore[attr-defined]
+        if self.entries.pop(fd, None) is not None:
+            self.epoll.unregister(fd)
+
+    def select(self, timeout: float | None) -> list[tuple[int, object, object]]:
+        events = self.epoll.poll(-1 if timeout is None else timeout)
+        return [(fd, *self.entries[fd]) for fd, _ in events if fd in self.entries]
+
+    def has(self, *datas: object) -> bool:
+        return any(data in datas for _, data in self.entries.values())
+
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 
 
@@ -77,7 +130,7 @@ def write_etc_files(folder: str, hostname: str, network: str) -> None:
 
 
 def _report(fd: int, code: int, message: str) -> None:
-    os.write(fd, json.dumps({"code": code, "message": message}).encode())
+    os.write(fd, f"{code}\n{message}".encode())
 
 
 def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[int, int, int],
@@ -141,13 +194,14 @@ class Client:
 
 
 class Monitor:
-    def __init__(self, paths: Paths, cid: str, sync_fd: int, attach_fd: int | None,
-                 want: str = "") -> None:
+    def __init__(self, paths: Paths, cid: str, sync_fd: int, spec_fd: int,
+                 attach_fd: int | None, want: str = "") -> None:
         self.paths, self.cid, self.sync_fd = paths, cid, sync_fd
         self.dir = paths.container(cid)
         self.rundir = os.path.join(paths.run, cid)
-        self.cfg = read_json(os.path.join(self.dir, "config.v2.json"))
-        self.sel = selectors.DefaultSelector()
+        self.cfg = read_spec(spec_fd) if spec_fd >= 0 else read_json(
+            os.path.join(self.dir, "config.v2.json"))
+        self.sel = Poller()
         self.clients: dict[int, Client] = {}
         self.first = socket.socket(fileno=attach_fd) if attach_fd is not None else None
         self.first_wants = want
@@ -252,7 +306,7 @@ class Monitor:
             pass
         listener.bind(sock_path)
         listener.listen(16)
-        self.sel.register(listener, selectors.EVENT_READ, "listen")
+        self.sel.register(listener, "listen")
         if tty_child is not None:
             tty_child.close()
         failure = b""
@@ -260,7 +314,8 @@ class Monitor:
             failure += chunk
         os.close(err_r)
         if failure:
-            report = json.loads(failure)
+            code, _, message = failure.decode("utf-8", "replace").partition("\n")
+            report = {"code": int(code), "message": message}
             os.waitpid(pid, 0)
             self.cleanup()
             self.finish_failed(report)  # exit.json first: the starter reads it next
@@ -270,22 +325,22 @@ class Monitor:
             _, fds, _, _ = socket.recv_fds(tty_parent, 16, 1)
             tty_parent.close()
             self.master = fds[0]
-            self.sel.register(self.master, selectors.EVENT_READ, S.STDOUT)
+            self.sel.register(self.master, S.STDOUT)
         else:
             self.master = None
-            self.sel.register(out_r, selectors.EVENT_READ, S.STDOUT)
-            self.sel.register(err_r2, selectors.EVENT_READ, S.STDERR)
+            self.sel.register(out_r, S.STDOUT)
+            self.sel.register(err_r2, S.STDERR)
         report = {"ok": True, "pid": pid, "monitor": os.getpid(),
                   "monitor_start": L.proc_start_time(os.getpid()), "started": log_time(
                       time.time_ns())}
         # The runtime's own record: the container is running even if its starter dies now.
-        write_json(os.path.join(self.rundir, "monitor.json"), report)
+        write_bytes(os.path.join(self.rundir, "monitor.json"), dumps(report).encode())
         self.sync(report)
         self.loop()
 
     def sync(self, message: dict) -> None:
         try:
-            os.write(self.sync_fd, json.dumps(message).encode() + b"\n")
+            os.write(self.sync_fd, dumps(message).encode() + b"\n")
             os.close(self.sync_fd)
         except OSError:
             pass  # the starter is gone; the state on disk still tells
@@ -296,7 +351,7 @@ class Monitor:
         sock.setblocking(True)
         client = Client(sock)
         self.clients[sock.fileno()] = client
-        self.sel.register(sock, selectors.EVENT_READ, "client")
+        self.sel.register(sock, "client")
         return client
 
     def drop_client(self, client: Client) -> None:
@@ -324,10 +379,9 @@ class Monitor:
             return
         for kind, payload in client.reader.feed(data):
             if kind == S.HELLO:
-                want = json.loads(payload)
-                client.streams = {s for s, k in ((S.STDOUT, "stdout"), (S.STDERR, "stderr"))
-                                  if want.get(k)}
-                client.stdin = bool(want.get("stdin"))
+                client.streams = {s for s, k in ((S.STDOUT, b"o"), (S.STDERR, b"e"))
+                                  if k in payload}
+                client.stdin = b"i" in payload
                 client.ready = True
             elif kind == S.STDIN:
                 target = self.master if self.master is not None else self.stdin_w
@@ -342,9 +396,8 @@ class Monitor:
                 elif self.cfg["Config"].get("StdinOnce"):
                     self.close_stdin()
             elif kind == S.RESIZE and self.master is not None:
-                size = json.loads(payload)
-                fcntl.ioctl(self.master, termios.TIOCSWINSZ,
-                            struct.pack("HHHH", size["h"], size["w"], 0, 0))
+                rows, cols = S.WINSIZE.unpack(payload)
+                fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     # ---- output -------------------------------------------------------------------------
     def on_output(self, fd: int, kind: int) -> bool:
@@ -384,7 +437,7 @@ class Monitor:
         out = []
         for i, line in enumerate(lines):
             nl = "\n" if (tail_newline or i < len(lines) - 1) else ""
-            out.append(_dumps({"log": line.decode("utf-8", "replace") + nl,
+            out.append(dumps({"log": line.decode("utf-8", "replace") + nl,
                                "stream": stream, "time": now}) + "\n")
         if out:
             self.log.write("".join(out).encode())
@@ -394,7 +447,7 @@ class Monitor:
         if rest:
             self.partial[kind] = b""
             stream = "stdout" if kind == S.STDOUT else "stderr"
-            self.log.write((_dumps({"log": rest.decode("utf-8", "replace"), "stream": stream,
+            self.log.write((dumps({"log": rest.decode("utf-8", "replace"), "stream": stream,
                                     "time": log_time(time.time_ns())}) + "\n").encode())
 
     # ---- the loop -----------------------------------------------------------------------
@@ -405,34 +458,33 @@ class Monitor:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # only the container's end ends us
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        self.sel.register(wake_r, selectors.EVENT_READ, "wake")
+        self.sel.register(wake_r, "wake")
         while True:
             if self.status is None:
                 pid, status = os.waitpid(self.pid, os.WNOHANG)
                 if pid:
                     self.status = status
-            outputs = [k for k in self.sel.get_map().values() if k.data in (S.STDOUT, S.STDERR)]
-            if self.status is not None and not outputs:
+            if self.status is not None and not self.sel.has(S.STDOUT, S.STDERR):
                 break
             timeout = 0.2 if self.status is not None else None
             events = self.sel.select(timeout)
             if not events and self.status is not None:
                 break  # output still held open by an escaped process: stop waiting for it
-            for key, _ in events:
-                if key.data == "wake":
+            for fd, obj, data in events:
+                if data == "wake":
                     try:
                         os.read(wake_r, 4096)
                     except BlockingIOError:
                         pass
-                elif key.data == "listen":
-                    conn, _ = key.fileobj.accept()  # type: ignore[union-attr]
+                elif data == "listen":
+                    conn, _ = obj.accept()  # type: ignore[attr-defined]
                     self.add_client(conn)
-                elif key.data == "client":
-                    client = self.clients.get(key.fd)
+                elif data == "client":
+                    client = self.clients.get(fd)
                     if client:
                         self.on_client(client)
                 else:
-                    self.on_output(key.fd, key.data)
+                    self.on_output(fd, data)  # type: ignore[arg-type]
         self.finish(self.status)
 
     def exit_record(self, status: int) -> dict:
@@ -450,7 +502,7 @@ class Monitor:
                    "FinishedAt": log_time(time.time_ns()), "StartFailed": True})
 
     def done(self, record: dict) -> None:
-        write_json(os.path.join(self.rundir, "exit.json"), record)
+        write_bytes(os.path.join(self.rundir, "exit.json"), dumps(record).encode())
         trash = None
         if self.cfg["HostConfig"].get("AutoRemove") and not record.get("StartFailed"):
             trash = self.hide()
@@ -458,7 +510,7 @@ class Monitor:
                 from dockerlab.engine.containers import remove_anonymous_volumes
 
                 remove_anonymous_volumes(self.paths, self.cfg)
-        exit_frame = S.json_frame(S.EXIT, record)
+        exit_frame = S.frame(S.EXIT, dumps(record).encode())
         for client in list(self.clients.values()):
             try:
                 client.sock.sendall(exit_frame)
@@ -504,9 +556,9 @@ class Monitor:
 
 
 def main(argv: list[str]) -> None:
-    _, root, cid, sync = argv[:4]
-    attach, want = argv[4].split(":") if len(argv) > 4 else (None, "")
-    keep = {0, 1, 2, int(sync), int(attach or sync)}
+    _, root, cid, sync, spec = argv[:5]
+    attach, want = argv[5].split(":") if len(argv) > 5 else (None, "")
+    keep = {0, 1, 2, int(sync), int(spec), int(attach or sync)} - {-1}
     for name in os.listdir("/proc/self/fd"):  # whatever the starter let leak stops here
         if int(name) not in keep:
             try:
@@ -521,7 +573,8 @@ def main(argv: list[str]) -> None:
     devnull = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    monitor = Monitor(Paths.of(root), cid, int(sync), int(attach) if attach else None, want)
+    monitor = Monitor(Paths.of(root), cid, int(sync), int(spec), int(attach) if attach else None,
+                      want)
     try:
         monitor.start()
     except BaseException as exc:  # set-up failed before the container ran: undo, report

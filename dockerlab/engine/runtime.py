@@ -7,6 +7,7 @@ a fresh interpreter (``python -I -S``: no site, ~15 ms) and reads one JSON repor
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import socket
 import sys
@@ -19,15 +20,22 @@ _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__
 _MONITOR = os.path.join(_PKG_PARENT, "dockerlab", "engine", "monitor.py")
 
 
-def spawn_monitor(paths: Paths, cid: str, attach: str = "") -> tuple[dict,
-                                                                    streams.Attachment | None]:
+def spawn_monitor(paths: Paths, cid: str, config: dict, attach: str = ""
+                  ) -> tuple[dict, streams.Attachment | None]:
     """Start ``cid``'s monitor; returns its report and, if asked, an attachment made before
     the container's first output (so nothing is missed). ``attach`` names the streams the
     attachment wants: a string of ``i`` (stdin), ``o`` (stdout) and ``e`` (stderr)."""
     sync_r, sync_w = os.pipe()
+    spec = marshal.dumps(config)  # the monitor reads it without importing json
+    spec_r = -1
+    if len(spec) < 60000:  # fits in the pipe at once; else the monitor reads the file
+        spec_r, spec_w = os.pipe()
+        os.write(spec_w, spec)
+        os.close(spec_w)
     ours = theirs = None
-    pass_fds = [sync_w]
-    argv = [sys.executable, "-I", "-S", _MONITOR, _PKG_PARENT, paths.root, cid, str(sync_w)]
+    pass_fds = [sync_w] + [spec_r] * (spec_r >= 0)
+    argv = [sys.executable, "-I", "-S", _MONITOR, _PKG_PARENT, paths.root, cid, str(sync_w),
+            str(spec_r)]
     if attach:
         ours, theirs = socket.socketpair()
         pass_fds.append(theirs.fileno())
@@ -42,6 +50,8 @@ def spawn_monitor(paths: Paths, cid: str, attach: str = "") -> tuple[dict,
                              setsid=True)
     finally:
         os.close(sync_w)
+        if spec_r >= 0:
+            os.close(spec_r)
         if theirs is not None:
             theirs.close()
     raw = b""

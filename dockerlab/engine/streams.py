@@ -1,13 +1,14 @@
 """The monitor's attach protocol: framed messages over a unix stream socket.
 
-Each frame is ``[kind: u8][length: u32 BE][payload]``. The client first sends HELLO (JSON:
-which streams it wants); the monitor then sends output frames and, when the container has
-exited and been cleaned up, one EXIT frame (JSON: ExitCode, OOMKilled, FinishedAt).
+Each frame is ``[kind: u8][length: u32 BE][payload]``. The client first sends HELLO (the
+letters of the streams it wants: ``i`` stdin, ``o`` stdout, ``e`` stderr); the monitor then
+sends output frames and, when the container has exited and been cleaned up, one EXIT frame
+(JSON: ExitCode, OOMKilled, FinishedAt). RESIZE carries rows and columns as two u16 BE.
+The monitor's side needs no ``json`` import (it costs ~7 ms of start-up).
 """
 
 from __future__ import annotations
 
-import json
 import socket
 import struct
 
@@ -17,14 +18,13 @@ if TYPE_CHECKING:
 
 STDIN, STDOUT, STDERR, EXIT, HELLO, CLOSE_STDIN, RESIZE = 0, 1, 2, 3, 4, 5, 6
 _HEADER = struct.Struct(">BI")
+WINSIZE = struct.Struct(">HH")
 
 
 def frame(kind: int, payload: bytes) -> bytes:
     return _HEADER.pack(kind, len(payload)) + payload
 
 
-def json_frame(kind: int, obj: Any) -> bytes:
-    return frame(kind, json.dumps(obj).encode())
 
 
 class FrameReader:
@@ -46,6 +46,12 @@ class FrameReader:
         return out
 
 
+def _loads(payload: bytes) -> dict[str, Any]:
+    import json
+
+    return json.loads(payload)
+
+
 class Attachment:
     """The caller's side of an attached container: read output, write input, get the exit."""
 
@@ -59,8 +65,8 @@ class Attachment:
         return self.sock.fileno()
 
     def hello(self, stdin: bool, stdout: bool = True, stderr: bool = True) -> None:
-        self.sock.sendall(json_frame(HELLO, {"stdin": stdin, "stdout": stdout,
-                                             "stderr": stderr}))
+        flags = b"i" * stdin + b"o" * stdout + b"e" * stderr
+        self.sock.sendall(frame(HELLO, flags))
 
     def write(self, data: bytes) -> None:
         self.sock.sendall(frame(STDIN, data))
@@ -73,7 +79,7 @@ class Attachment:
 
     def resize(self, rows: int, cols: int) -> None:
         try:
-            self.sock.sendall(json_frame(RESIZE, {"h": rows, "w": cols}))
+            self.sock.sendall(frame(RESIZE, WINSIZE.pack(rows, cols)))
         except OSError:
             pass
 
@@ -92,7 +98,7 @@ class Attachment:
             return out or None
         for kind, payload in self._reader.feed(data):
             if kind == EXIT:
-                self.exit = json.loads(payload)
+                self.exit = _loads(payload)
             else:
                 self._pending.append((kind, payload))
         out, self._pending = self._pending, []
@@ -113,7 +119,7 @@ class Attachment:
                 return None
             for kind, payload in self._reader.feed(data):
                 if kind == EXIT:
-                    self.exit = json.loads(payload)
+                    self.exit = _loads(payload)
                 else:
                     self._pending.append((kind, payload))
         return self._pending.pop(0)
