@@ -123,7 +123,8 @@ def test_oci_layout_with_gzip_layer_and_name_annotation_is_read(tmp_path):
                                        "annotations": {"io.containerd.image.name":
                                                        "docker.io/library/x:2"}}]}).encode()
     s = _staged(tmp_path, [(f"blobs/sha256/{d(b)[7:]}", b, "") for b in (cfg, gz, manifest)]
-                + [("index.json", index, ""), ("oci-layout", b'{"imageLayoutVersion":"1.0.0"}', "")])
+                + [("index.json", index, ""),
+                   ("oci-layout", b'{"imageLayoutVersion":"1.0.0"}', "")])
     (image,) = _read_oci(s)
     assert [t.familiar() for t in image.tags] == ["x:2"]
     assert image.layers[0][1] == d(layer)
