@@ -17,8 +17,11 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def write_bytes(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data`` atomically (temp file, fsync, rename, fsync dir)."""
+def write_bytes(path: str, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically (temp file, fsync, rename, fsync dir).
+
+    ``durable=False`` keeps the atomic rename but skips the fsyncs, for records that are
+    re-derived from the system after a crash anyway."""
     folder = os.path.dirname(path) or "."
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
@@ -26,14 +29,16 @@ def write_bytes(path: str, data: bytes, mode: int = 0o644) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     except BaseException:
         os.close(fd)
         os.unlink(tmp)
         raise
     os.close(fd)
     os.rename(tmp, path)
-    fsync_dir(folder)
+    if durable:
+        fsync_dir(folder)
 
 
 def write_new(path: str, data: bytes, mode: int = 0o644) -> None:
@@ -48,10 +53,10 @@ def write_new(path: str, data: bytes, mode: int = 0o644) -> None:
         os.close(fd)
 
 
-def write_json(path: str, obj: Any, mode: int = 0o644) -> None:
+def write_json(path: str, obj: Any, mode: int = 0o644, durable: bool = True) -> None:
     import json  # imported here: the monitor writes JSON without the json module
 
-    write_bytes(path, json.dumps(obj, separators=(",", ":")).encode(), mode)
+    write_bytes(path, json.dumps(obj, separators=(",", ":")).encode(), mode, durable)
 
 
 def read_json(path: str) -> Any:

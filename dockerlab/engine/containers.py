@@ -71,8 +71,8 @@ class Container:
         """``with c.lock():`` this container's flock; NoSuchContainer once it is gone."""
         return _ContainerLock(self)
 
-    def save_state(self) -> None:
-        write_json(os.path.join(self.dir, "state.json"), self.state)
+    def save_state(self, durable: bool = True) -> None:
+        write_json(os.path.join(self.dir, "state.json"), self.state, durable=durable)
 
     def save_config(self) -> None:
         write_json(os.path.join(self.dir, "config.v2.json"), self.config)
@@ -150,7 +150,8 @@ class Container:
                           ExitCode=0, Error="", OOMKilled=False, StartedAt=report["started"],
                           FinishedAt=ZERO_TIME, MonitorPid=report["monitor"],
                           MonitorStart=report["monitor_start"])
-        self.save_state()
+        # Not fsynced: after a crash, "running" is re-derived from the monitor's own record.
+        self.save_state(durable=False)
 
     def cleanup_orphan(self) -> None:
         """Kill what is left of a container whose monitor died, unmount, drop its cgroup."""
@@ -198,13 +199,33 @@ class _RegistryLock(locked):
         fd = super().__enter__()
         try:
             for entry in os.listdir(self.store.paths.containers):
-                if entry.startswith((".creating-", ".removing-")):
-                    self.store.discard(entry.split("-", 1)[1],
-                                       os.path.join(self.store.paths.containers, entry))
+                path = os.path.join(self.store.paths.containers, entry)
+                # A create always finishes under this lock: one seen now was cut short. A
+                # removal may still be under way by a live monitor, holding its lock.
+                if entry.startswith(".creating-") or (entry.startswith(".removing-")
+                                                      and not _busy(path)):
+                    self.store.discard(entry.split("-", 1)[1], path)
         except BaseException:
             self.__exit__()
             raise
         return fd
+
+
+def _busy(folder: str) -> bool:
+    """Whether a live process holds the lock of this (renamed) container folder."""
+    import fcntl
+
+    try:
+        fd = os.open(os.path.join(folder, "lock"), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def time_now() -> str:

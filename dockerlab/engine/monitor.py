@@ -334,7 +334,8 @@ class Monitor:
                   "monitor_start": L.proc_start_time(os.getpid()), "started": log_time(
                       time.time_ns())}
         # The runtime's own record: the container is running even if its starter dies now.
-        write_bytes(os.path.join(self.rundir, "monitor.json"), dumps(report).encode())
+        write_bytes(os.path.join(self.rundir, "monitor.json"), dumps(report).encode(),
+                    durable=False)  # runtime files: meaningless after a reboot anyway
         self.sync(report)
         self.loop()
 
@@ -502,7 +503,8 @@ class Monitor:
                    "FinishedAt": log_time(time.time_ns()), "StartFailed": True})
 
     def done(self, record: dict) -> None:
-        write_bytes(os.path.join(self.rundir, "exit.json"), dumps(record).encode())
+        write_bytes(os.path.join(self.rundir, "exit.json"), dumps(record).encode(),
+                    durable=False)
         trash = None
         if self.cfg["HostConfig"].get("AutoRemove") and not record.get("StartFailed"):
             trash = self.hide()
@@ -531,6 +533,9 @@ class Monitor:
                 os.rename(self.dir, trash)
             except FileNotFoundError:  # removed by someone else meanwhile
                 return None
+            # held until we have deleted it, so nobody else does the work twice
+            self.trash_lock = locked(os.path.join(trash, "lock"))
+            self.trash_lock.__enter__()
         return trash
 
     def cleanup(self) -> None:

@@ -261,6 +261,10 @@ def test_restart_gives_a_new_process_and_start_time(engine):
 def test_restart_of_exited_container_starts_it(engine):
     cid, att = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", "echo run >> /log; "
                                                        "sleep 30"]}, attach="")
+    upper = engine.inspect(cid)["GraphDriver"]["Data"]["UpperDir"]
+    deadline = time.monotonic() + 3  # the first run has written its line before we kill it
+    while not os.path.exists(os.path.join(upper, "log")) and time.monotonic() < deadline:
+        time.sleep(0.01)
     engine.kill(cid)
     engine.wait(cid)
     engine.restart(cid, timeout=1)
