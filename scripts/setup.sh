@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Set up dockerlab on this machine and start the lab (for now: the CLI and a short demo).
-# Run as root on Linux: installs Debian's busybox-static and procps when missing, makes a
-# virtual environment in .venv with dockerlab installed, and bootstraps busybox:latest.
+# Set up dockerlab on this machine and start the lab: JupyterLab on notebooks/.
+# Run as root on Linux: installs Debian's busybox-static, tini, procps, Chromium (for the
+# browser test) and a CJK font when missing, makes a virtual environment in .venv with
+# dockerlab and its lab extra (IPython, ipywidgets, JupyterLab, nbval, Playwright),
+# registers that environment's kernel with Jupyter, bootstraps busybox:latest, runs a
+# container, then starts JupyterLab. With CI=true it only installs.
+#   LAB_PORT (8888) and LAB_IP (127.0.0.1) choose where JupyterLab listens;
+#   NO_LAB=1 installs without starting it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +19,12 @@ need=()
 [ -x /usr/bin/tini-static ] || need+=(tini)
 command -v ps >/dev/null || need+=(procps)
 command -v unshare >/dev/null || need+=(util-linux)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+# the notebooks are in Chinese: without a CJK font the browser draws boxes
+fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
+  echo "setup: apt-get install ${need[*]}"
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
@@ -24,17 +33,32 @@ PY=${PYTHON:-python3}
 .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
 # compat mode: a plain .pth path, not an import hook (12 ms off every start);
 # compiled up front because PYTHONDONTWRITEBYTECODE may be set.
-.venv/bin/pip install -q -e '.[test]' --config-settings editable_mode=compat
+.venv/bin/pip install -q -e '.[test,lab]' --config-settings editable_mode=compat
 .venv/bin/python -m compileall -q dockerlab >/dev/null
 ln -sf "$PWD/.venv/bin/dockerlab" /usr/local/bin/dockerlab
+# the notebooks' kernel is this environment's Python (kernel name python3, inside .venv)
+.venv/bin/python -m ipykernel install --sys-prefix >/dev/null
+# ipywidgets' JupyterLab extension ships prebuilt; say so if it is not enabled
+.venv/bin/jupyter labextension list 2>&1 | grep -q "jupyterlab_widgets.*enabled" \
+  || echo "setup: warning: JupyterLab's widgets extension (jupyterlab_widgets) is not enabled" >&2
 
 dockerlab image bootstrap busybox
-if [ "${CI:-}" != true ]; then
-  echo
-  echo "+ dockerlab run --rm busybox echo hello from a container"
-  dockerlab run --rm busybox echo hello from a container
-  echo "+ dockerlab images"
-  dockerlab images
-  echo
-  echo "dockerlab is ready: try 'dockerlab run -it busybox sh'."
+if [ "${CI:-}" = true ]; then
+  exit 0
 fi
+echo
+echo "+ dockerlab run --rm busybox echo hello from a container"
+dockerlab run --rm busybox echo hello from a container
+echo "+ dockerlab images"
+dockerlab images
+echo
+echo "dockerlab is ready: try 'dockerlab run -it busybox sh' in a shell."
+if [ "${NO_LAB:-}" = 1 ]; then
+  exit 0
+fi
+port=${LAB_PORT:-8888}
+ip=${LAB_IP:-127.0.0.1}
+echo "Starting JupyterLab on notebooks/ at http://$ip:$port/ (the URL with its token follows;"
+echo "Ctrl-C stops it). Open 01-images-layers-containers.ipynb to begin."
+exec .venv/bin/jupyter lab --allow-root --no-browser --ip "$ip" --port "$port" \
+  --ServerApp.root_dir="$PWD/notebooks"
