@@ -59,7 +59,7 @@ def main(
             message = f"{PROG}: {daemon_message(exc, verb)}"
             if not message.endswith("."):
                 message += "."
-            err.write(f"{message}\nSee '{PROG} {ns.path} --help'.\n")
+            err.write(f"{message}\n\nRun '{PROG} {ns.path} --help' for more information\n")
         else:
             err.write(f"{daemon_message(exc, verb)}\n")
         return exit_code(exc, verb)

@@ -197,7 +197,7 @@ class Engine:
         sig = parse_signal(signal)
         c = self.store.find(ref)
         if not c.running:
-            raise Conflict(f"cannot kill container: {ref}: container {c.id} is not running")
+            raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
         try:
             os.kill(c.state["Pid"], sig)
         except ProcessLookupError:

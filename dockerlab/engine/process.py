@@ -43,7 +43,7 @@ def resolve_user(spec: str) -> tuple[int, int, list[int], str]:
             break
     if uid is None:
         if not user.isdigit():
-            raise StartFailure(126, f"unable to find user {user}: no matching entries in "
+            raise StartFailure(125, f"unable to find user {user}: no matching entries in "
                                     "passwd file")
         uid, gid = int(user), 0
     if group:
@@ -54,7 +54,7 @@ def resolve_user(spec: str) -> tuple[int, int, list[int], str]:
         elif group.isdigit():
             gid = int(group)
         else:
-            raise StartFailure(126, f"unable to find group {group}: no matching entries in "
+            raise StartFailure(125, f"unable to find group {group}: no matching entries in "
                                     "group file")
     name = next((e[0] for e in passwd if len(e) >= 3 and int(e[2] or -1) == uid), None)
     extra = sorted({int(e[2]) for e in groups if len(e) >= 4 and name
@@ -70,7 +70,7 @@ def find_executable(name: str, env: list[str]) -> str:
         except FileNotFoundError:
             raise StartFailure(127, f'exec: "{name}": stat {name}: no such file or directory')
         if stat.S_ISDIR(st.st_mode):
-            raise StartFailure(126, f'exec: "{name}": is a directory')
+            raise StartFailure(126, f'exec: "{name}": permission denied')  # runc's words
         if not os.access(name, os.X_OK):
             raise StartFailure(126, f'exec: "{name}": permission denied')
         return name

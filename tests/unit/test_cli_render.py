@@ -280,7 +280,8 @@ def test_run_errors_are_prefixed_and_exit_125():
     assert code == 125
     assert err == (
         "dockerlab: Error response from daemon: No such image: nope:latest.\n"
-        "See 'dockerlab run --help'.\n"
+        "\n"
+        "Run 'dockerlab run --help' for more information\n"
     )
 
 
