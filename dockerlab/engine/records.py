@@ -55,9 +55,14 @@ def inspect(c: Container) -> dict[str, Any]:
     }
 
 
+def _quote(arg: str) -> str:
+    """Docker's ps COMMAND wraps an argument holding white space in single quotes."""
+    return f"'{arg}'" if not arg or any(ch.isspace() for ch in arg) else arg
+
+
 def summary(c: Container, images: Any) -> dict[str, Any]:
     cfg = c.config
-    command = " ".join([cfg["Path"], *cfg["Args"]])
+    command = " ".join(_quote(a) for a in [cfg["Path"], *cfg["Args"]])
     return {
         "Id": c.id, "Names": [cfg["Name"]], "Image": cfg["Config"].get("Image"),
         "ImageID": cfg["Image"], "Command": command, "Created": _created(c), "Ports": [],

@@ -106,3 +106,10 @@ def test_non_root_is_told_exactly_which_privileges_are_missing(monkeypatch):
     with pytest.raises(Forbidden, match="CAP_SYS_ADMIN") as info:
         require_privileges()
     assert "sudo" in str(info.value)
+
+
+def test_ps_command_quotes_arguments_with_spaces_as_docker_does():
+    from dockerlab.engine.records import _quote
+
+    cmd = " ".join(_quote(a) for a in ["sh", "-c", "while true; do sleep 1; done"])
+    assert cmd == "sh -c 'while true; do sleep 1; done'"
