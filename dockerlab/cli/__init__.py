@@ -17,7 +17,7 @@ TYPE_CHECKING = False  # typing costs milliseconds on every command
 if TYPE_CHECKING:
     from typing import TextIO
 
-__all__ = ["main"]
+__all__ = ["dispatch", "main"]
 
 
 def _run_verb(verb: str) -> bool:
@@ -29,7 +29,7 @@ def main(
 ) -> int:
     """Run one ``dockerlab`` command line; returns the exit code docker would."""
     from dockerlab.cli.parser import ShowText, parse
-    from dockerlab.errors import DockerlabError, UsageError, exit_code
+    from dockerlab.errors import UsageError, exit_code
 
     argv = sys.argv[1:] if argv is None else list(argv)
     out = out or sys.stdout
@@ -43,9 +43,19 @@ def main(
         err.write(f"{exc}\n")
         return exit_code(exc)
 
-    from dockerlab.cli.commands import HANDLERS, Context, daemon_message
+    from dockerlab.cli.commands import Context
 
-    ctx = Context(ns.root, ns.debug, out, err)
+    return dispatch(Context(ns.root, ns.debug, out, err), ns)
+
+
+def dispatch(ctx, ns) -> int:
+    """Run the handler of a parsed command line with ``ctx``; errors are written to
+    ``ctx.err`` as docker's client words them. Returns the exit code docker would.
+    (The notebook magics call this with a Context writing into the cell.)"""
+    from dockerlab.cli.commands import HANDLERS, daemon_message
+    from dockerlab.errors import DockerlabError, UsageError, exit_code
+
+    out, err = ctx.out, ctx.err
     verb = ns.verb
     try:
         return HANDLERS[verb](ctx, ns)
