@@ -1,0 +1,347 @@
+"""COPY and ADD: find the sources, hash them for the cache, write them into an image's root.
+
+Nothing here can write outside the root it is given: every destination path goes through
+:func:`~dockerlab.engine.rootfs.secure_join` (symlinks resolved as if the root were ``/``),
+and an existing entry is unlinked before a new one is created with ``O_EXCL|O_NOFOLLOW``.
+Sources are read through ``secure_join`` too, so a symlink in the context (or in a
+``--from`` image) cannot lead outside it.
+
+:func:`writable_root` gives a folder to write into and, afterwards, the layer's changes:
+an overlay of the image's layers (so whiteouts and copied-up folders are right), or, for an
+image with no layers (``scratch``), the bare upper folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import posixpath
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+
+from dockerlab.engine.rootfs import secure_join
+from dockerlab.errors import DockerlabError, InvalidParameter
+
+
+class CopyFailed(DockerlabError):
+    """``COPY failed: …`` (the CLI exits 1)."""
+
+
+@contextlib.contextmanager
+def writable_root(lowers: list[str], tmp_dir: str) -> Iterator[tuple[str, str]]:
+    """Yield (root to write into, upper folder holding only the changes)."""
+    from dockerlab.engine import linux as L
+
+    os.makedirs(tmp_dir, exist_ok=True)
+    base = tempfile.mkdtemp(prefix="copy-", dir=tmp_dir)
+    upper = os.path.join(base, "diff")
+    os.mkdir(upper, 0o755)
+    try:
+        if not lowers:
+            yield upper, upper
+            return
+        work, merged = os.path.join(base, "work"), os.path.join(base, "merged")
+        os.mkdir(work)
+        os.mkdir(merged)
+        data = f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work}"
+        if len(data) > 4000:
+            raise DockerlabError("the image has too many layers to mount for COPY "
+                                 f"({len(lowers)} layers)")
+        L.mount("overlay", merged, "overlay", 0, data)
+        try:
+            yield merged, upper
+        finally:
+            try:
+                L.umount(merged)
+            except OSError:
+                L.umount(merged, 2)  # MNT_DETACH
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def readable_root(lowers: list[str], tmp_dir: str) -> Iterator[str]:
+    """Yield a folder showing an image's files (for ``COPY --from``)."""
+    if len(lowers) == 1:
+        yield lowers[0]
+        return
+    with writable_root(lowers, tmp_dir) as (root, _upper):
+        yield root
+
+
+# ---- sources ----------------------------------------------------------------------------
+
+
+class Source:
+    """One source to copy: ``path`` on the host, ``name`` its base name for a folder dest."""
+
+    __slots__ = ("is_dir", "name", "path")
+
+    def __init__(self, path: str, name: str) -> None:
+        self.path, self.name = path, name
+        self.is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+
+
+def clean_source(src: str) -> str | None:
+    """The source's path relative to its root; None when it climbs outside."""
+    cleaned = posixpath.normpath(src)
+    if cleaned.startswith("/"):
+        cleaned = posixpath.normpath(cleaned.lstrip("/")) if cleaned != "/" else "."
+    if cleaned == ".." or cleaned.startswith("../"):
+        return None
+    return cleaned
+
+
+def find_sources(root: str, srcs: list[str], walk, excluded, what: str) -> list[Source]:
+    """Resolve each source pattern under ``root`` (``walk()`` lists visible paths,
+    ``excluded(rel)`` says if a path is hidden)."""
+    from dockerlab.engine.build.context import go_match, has_wildcards
+
+    out: list[Source] = []
+    listing: list[str] | None = None
+    for src in srcs:
+        rel = clean_source(src)
+        if rel is None:
+            raise CopyFailed(f"{what} failed: forbidden path outside the build context: "
+                             f"{src} ()")
+        if has_wildcards(rel):
+            listing = walk() if listing is None else listing
+            taken: list[str] = []
+            for cand in listing:
+                if any(cand.startswith(t + "/") for t in taken):
+                    continue
+                if go_match(rel, cand):
+                    taken.append(cand)
+                    out.append(Source(secure_join(root, cand), posixpath.basename(cand)))
+            continue
+        if rel != "." and excluded(rel):
+            raise CopyFailed(f"{what} failed: file not found in build context or excluded "
+                             f"by .dockerignore: stat {src}: file does not exist")
+        path = secure_join(root, rel) if rel != "." else root
+        if not os.path.exists(path):
+            raise CopyFailed(f"{what} failed: file not found in build context or excluded "
+                             f"by .dockerignore: stat {src}: file does not exist")
+        out.append(Source(path, posixpath.basename(rel) if rel != "." else ""))
+    if not out:
+        raise CopyFailed(f"{what} failed: no source files were specified")
+    return out
+
+
+def _tree(src: Source, excluded_below) -> Iterator[tuple[str, os.stat_result]]:
+    """(relative path, lstat) of a source: itself for a file, the contents for a folder."""
+    if not src.is_dir:
+        yield "", os.stat(src.path)
+        return
+    for folder, dirs, files in os.walk(src.path):
+        dirs.sort()
+        rel_folder = os.path.relpath(folder, src.path)
+        rel_folder = "" if rel_folder == "." else rel_folder
+        kept = []
+        for d in dirs:
+            rel = f"{rel_folder}/{d}" if rel_folder else d
+            if excluded_below(src.path, rel):
+                continue
+            st = os.lstat(os.path.join(folder, d))
+            yield rel, st
+            if not stat.S_ISLNK(st.st_mode):
+                kept.append(d)
+        dirs[:] = kept
+        for f in sorted(files):
+            rel = f"{rel_folder}/{f}" if rel_folder else f
+            if excluded_below(src.path, rel):
+                continue
+            yield rel, os.lstat(os.path.join(folder, f))
+
+
+def content_hash(sources: list[Source], excluded_below) -> str:
+    """``file:<hex>``, ``dir:<hex>`` or ``multi:<hex>`` as Docker's history shows.
+
+    The hash covers names, types, modes, sizes, link targets and contents (not times or
+    owners, as Docker's), so touching a file keeps the cache and editing it does not.
+    """
+    outer = hashlib.sha256()
+    for src in sources:
+        h = hashlib.sha256()
+        for rel, st in _tree(src, excluded_below):
+            h.update(f"{rel}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode)}\0"
+                     f"{st.st_size}\0".encode())
+            full = os.path.join(src.path, rel) if rel else src.path
+            if stat.S_ISLNK(st.st_mode):
+                h.update(os.readlink(full).encode())
+            elif stat.S_ISREG(st.st_mode):
+                with open(full, "rb") as f:
+                    while chunk := f.read(1 << 20):
+                        h.update(chunk)
+        outer.update(src.name.encode() + b"\0" + h.digest())
+        if len(sources) == 1:
+            kind = "dir" if src.is_dir else "file"
+            return f"{kind}:{h.hexdigest()}"
+    return f"multi:{outer.hexdigest()}"
+
+
+# ---- writing ------------------------------------------------------------------------------
+
+
+def lookup_owner(root: str, spec: str) -> tuple[int, int]:
+    """``--chown=user[:group]`` with names looked up in the image's /etc/passwd and group."""
+    user, _, group = spec.partition(":")
+
+    def find(file: str, name: str, field: int) -> int | None:
+        try:
+            with open(secure_join(root, file), encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    parts = line.rstrip("\n").split(":")
+                    if len(parts) > field and parts[0] == name:
+                        return int(parts[field])
+        except (OSError, ValueError):
+            return None
+        return None
+
+    if user.isdigit():
+        uid = int(user)
+        gid_default = uid
+    else:
+        found = find("etc/passwd", user, 2)
+        if found is None:
+            raise CopyFailed("unable to convert uid/gid chown string to host mapping: can't "
+                             f"find uid for user {user}: no such user: {user}")
+        uid = found
+        gid_default = find("etc/passwd", user, 3)
+        gid_default = uid if gid_default is None else gid_default
+    if not group:
+        return uid, gid_default
+    if group.isdigit():
+        return uid, int(group)
+    gid = find("etc/group", group, 2)
+    if gid is None:
+        raise CopyFailed("unable to convert uid/gid chown string to host mapping: can't "
+                         f"find gid for group {group}: no such group: {group}")
+    return uid, gid
+
+
+def _make_dirs(root: str, rel: str, owner: tuple[int, int]) -> str:
+    """Create the folders of ``rel`` (inside ``root``) that are missing; returns the host path."""
+    parts = [p for p in rel.split("/") if p]
+    cur = ""
+    for p in parts:
+        cur = f"{cur}/{p}"
+        path = secure_join(root, cur)
+        if os.path.isdir(path) and not os.path.islink(path):
+            continue
+        if os.path.lexists(path):
+            os.unlink(path)
+        os.mkdir(path, 0o755)
+        os.chmod(path, 0o755)
+        os.chown(path, *owner)
+    return secure_join(root, rel)
+
+
+def _write_entry(src: str, st: os.stat_result, root: str, rel: str,
+                 owner: tuple[int, int]) -> None:
+    target = secure_join(root, rel)
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        if os.path.lexists(target) and not (os.path.isdir(target)
+                                            and not os.path.islink(target)):
+            os.unlink(target)
+        if not os.path.lexists(target):
+            os.mkdir(target, 0o700)
+        os.chown(target, *owner)
+        os.chmod(target, stat.S_IMODE(mode))
+        os.utime(target, ns=(st.st_mtime_ns, st.st_mtime_ns))
+        return
+    if os.path.lexists(target):
+        if os.path.isdir(target) and not os.path.islink(target):
+            shutil.rmtree(target)
+        else:
+            os.unlink(target)
+    if stat.S_ISLNK(mode):
+        os.symlink(os.readlink(src), target)
+        os.chown(target, *owner, follow_symlinks=False)
+        os.utime(target, ns=(st.st_mtime_ns, st.st_mtime_ns), follow_symlinks=False)
+        return
+    if stat.S_ISFIFO(mode):
+        os.mkfifo(target, 0o600)
+    elif stat.S_ISREG(mode):
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                     | os.O_CLOEXEC, 0o600)
+        with open(fd, "wb") as out, open(src, "rb") as inp:
+            shutil.copyfileobj(inp, out, 1 << 20)
+    else:
+        return  # devices and sockets are not copied
+    os.chown(target, *owner)
+    os.chmod(target, stat.S_IMODE(mode))
+    os.utime(target, ns=(st.st_mtime_ns, st.st_mtime_ns))
+
+
+def is_dir_in(root: str, rel: str) -> bool:
+    path = secure_join(root, rel)
+    return os.path.isdir(path)
+
+
+def copy_sources(sources: list[Source], root: str, dest: str, owner: tuple[int, int],
+                 excluded_below, what: str, unpack: bool = False) -> None:
+    """Docker's COPY rules: a folder's *contents* go to ``dest``; a file goes to
+    ``dest/name`` when ``dest`` ends with ``/`` or is an existing folder, else to ``dest``;
+    several sources need a folder ``dest`` ending with ``/``. ``unpack`` (ADD) unpacks local
+    tar archives into ``dest``."""
+    dest_dir = dest.endswith("/") or dest.endswith("/.") or dest == "."
+    if len(sources) > 1 and not dest_dir:
+        raise CopyFailed(f"When using {what} with more than one source file, the destination "
+                         "must be a directory and end with a /")
+    dest = posixpath.normpath("/" + dest)
+    for src in sources:
+        if src.is_dir:
+            _make_dirs(root, dest, owner)
+            for rel, st in _tree(src, excluded_below):
+                _write_entry(os.path.join(src.path, rel), st, root, f"{dest}/{rel}", owner)
+            continue
+        if unpack and _archive_kind(src.path):
+            _make_dirs(root, dest, owner)
+            _unpack(src.path, secure_join(root, dest), owner if what_owner(owner) else None)
+            continue
+        into = dest_dir or is_dir_in(root, dest)
+        target = f"{dest.rstrip('/')}/{src.name}" if into else dest
+        parent = posixpath.dirname(target)
+        if parent and parent != "/":
+            _make_dirs(root, parent, owner)
+        _write_entry(src.path, os.stat(src.path), root, target, owner)
+
+
+def what_owner(owner: tuple[int, int]) -> bool:
+    return owner != (0, 0)
+
+
+def _archive_kind(path: str) -> bool:
+    from dockerlab.engine.build.context import is_archive
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1024)
+    except OSError:
+        return False
+    return is_archive(head)
+
+
+def _unpack(archive: str, dest: str, owner: tuple[int, int] | None) -> None:
+    """Unpack a local tar (gzip, bzip2, xz) safely: nothing may land outside ``dest``."""
+    import tarfile
+
+    try:
+        with tarfile.open(archive, "r:*") as tf:
+            members = []
+            for m in tf:
+                if owner is not None:
+                    m.uid, m.gid = owner
+                members.append(m)
+            tf.extractall(dest, members=members, numeric_owner=True,
+                          filter=tarfile.data_filter)
+    except tarfile.FilterError as exc:
+        raise InvalidParameter(f"ADD failed: refusing to unpack {os.path.basename(archive)}: "
+                               f"{exc}") from exc
+    except tarfile.TarError as exc:
+        raise InvalidParameter(f"ADD failed: cannot unpack {os.path.basename(archive)}: "
+                               f"{exc}") from exc
