@@ -22,11 +22,12 @@ import stat
 import tempfile
 from collections.abc import Iterator
 
+from dockerlab.engine.build.events import BuildFailed
 from dockerlab.engine.rootfs import secure_join
 from dockerlab.errors import DockerlabError, InvalidParameter
 
 
-class CopyFailed(DockerlabError):
+class CopyFailed(BuildFailed):
     """``COPY failed: …`` (the CLI exits 1)."""
 
 
@@ -233,7 +234,7 @@ def _make_dirs(root: str, rel: str, owner: tuple[int, int]) -> str:
             continue
         if os.path.lexists(path):
             os.unlink(path)
-        os.mkdir(path, 0o755)
+        os.makedirs(path, 0o755)  # inside root: secure_join resolved every link
         os.chmod(path, 0o755)
         os.chown(path, *owner)
     return secure_join(root, rel)
