@@ -878,3 +878,66 @@ HANDLERS.update(
         "tag": cmd_tag_checked,
     }
 )
+
+
+# ---- build (issue 3) ----
+def _key_values(items: list[str], env: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        out[key] = value if eq else (os.environ.get(key) if env else "")
+    return out
+
+
+def cmd_build(ctx: Context, ns: Namespace) -> int:
+    """``docker build`` with the classic builder's output (``DOCKER_BUILDKIT=0``)."""
+    from dockerlab.engine.build import BuildFailed
+
+    path = ns.context_path
+    if path.startswith(("http://", "https://", "git@", "git://")):
+        raise UsageError(f"unable to prepare context: building from a URL ({path}) is not "
+                         "supported by dockerlab: clone or download it, then build the folder")
+    dockerfile = ns.file or "Dockerfile"
+    if path == "-":
+        context: Any = getattr(ctx.stdin, "buffer", ctx.stdin).read()
+    else:
+        context = path
+        if ns.file and ns.file != "-":
+            dockerfile = os.path.abspath(ns.file)
+            if not os.path.exists(dockerfile) and os.path.exists(os.path.join(path, ns.file)):
+                dockerfile = os.path.abspath(os.path.join(path, ns.file))
+    events = ctx.engine.build(
+        context, dockerfile=dockerfile, tags=list(ns.tag), no_cache=ns.no_cache,
+        build_args=_key_values(list(ns.build_arg), env=True), target=ns.target or None,
+        labels=_key_values(list(ns.label), env=False), quiet=False, rm=ns.rm,
+        force_rm=ns.force_rm)
+    buffered: list[str] = []
+    emit = buffered.append if ns.quiet else ctx.write
+    image_id = ""
+    try:
+        for event in events:
+            if event.kind == "aux":
+                image_id = event.image_id
+            elif event.kind == "context":
+                emit(event.text + "\r\r\n")
+            elif event.kind == "stderr":
+                emit(f"\x1b[91m{event.text}\x1b[0m")
+            else:
+                emit(event.text)
+            if not ns.quiet:
+                ctx.out.flush()
+    except BuildFailed as exc:
+        if ns.quiet:
+            ctx.err.write("".join(buffered))
+        ctx.error(str(exc))
+        return exc.exit_code
+    except DockerlabError:
+        if ns.quiet:
+            ctx.err.write("".join(buffered))
+        raise
+    if ns.quiet:
+        ctx.print(image_id)
+    return 0
+
+
+HANDLERS["build"] = cmd_build

@@ -596,6 +596,28 @@ MANAGEMENT["container"][1]["cp"] = "cp"
 MANAGEMENT["image"][1].update({"save": "save", "load": "load"})
 MANAGEMENT.setdefault("system", ("Manage dockerlab", {}))[1]["df"] = "system df"
 
+# ---- build (issue 3) ----
+COMMANDS["build"] = Command(
+    "[OPTIONS] PATH | URL | -",
+    "Build an image from a Dockerfile",
+    (
+        F("", "build-arg", "list", "Set build-time variables"),
+        F("f", "file", "string", "Name of the Dockerfile (Default is 'PATH/Dockerfile')"),
+        F("", "force-rm", "bool", "Always remove intermediate containers"),
+        F("", "label", "list", "Set metadata for an image"),
+        F("", "no-cache", "bool", "Do not use cache when building the image"),
+        F("", "platform", "string", "Set platform if server is multi-platform capable"),
+        F("", "pull", "bool", "Always attempt to pull a newer version of the image"),
+        F("q", "quiet", "bool", "Suppress the build output and print image ID on success"),
+        F("", "rm", "bool", "Remove intermediate containers after a successful build", True),
+        F("t", "tag", "list", "Name and optionally a tag in the 'name:tag' format"),
+        F("", "target", "string", "Set the target build stage to build."),
+    ),
+    _ONE,
+    ("context_path",),
+)
+MANAGEMENT["image"][1]["build"] = "build"
+
 _GLOBAL_FLAGS = (
     F("D", "debug", "bool", "Enable debug mode (show tracebacks)"),
     F("", "root", "string", "Root of dockerlab's state (default $DOCKERLAB_ROOT)"),
