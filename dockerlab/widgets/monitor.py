@@ -1,0 +1,295 @@
+"""ResourceMonitor: live ``docker stats`` of one or more containers, numbers and sparklines."""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from typing import Any
+
+import ipywidgets as w
+from traitlets import Bool, Float, TraitError, observe, validate
+
+from dockerlab.widgets import _model as m
+from dockerlab.widgets import svg
+from dockerlab.widgets._base import resolve_engine
+
+#: States in which a container can still produce figures.
+ALIVE = ("created", "running", "paused", "restarting")
+INTERVALS = [0.5, 1.0, 2.0, 5.0, 10.0]
+
+
+class _Watched:
+    """One container under watch: its last raw sample and the series of its figures."""
+
+    def __init__(self, ref: str, cid: str, name: str, memory_limit: int) -> None:
+        self.ref, self.id, self.name = ref, cid, name
+        self.configured_limit = memory_limit  # HostConfig.Memory (0 = none)
+        self.previous: dict[str, Any] | None = None
+        self.status = "created"
+        self.cpu: list[float] = []
+        self.memory: list[float] = []
+        self.last: dict[str, Any] = {}
+
+
+class ResourceMonitor(w.VBox):
+    """CPU %, memory usage against the limit, PIDs, network and block I/O of ``containers``,
+    refreshed every ``interval`` seconds by a background thread, as numbers and rolling
+    sparklines, one card per container side by side.
+
+    The thread ends when no watched container can run any more (exited or removed) or when
+    the widget is closed. :meth:`sample` does one refresh synchronously; every refresh
+    appends one row per live container to :attr:`samples`.
+    Clicks as methods: :meth:`pause`, :meth:`resume`, :meth:`set_interval`, :meth:`stop`.
+    """
+
+    interval = Float(1.0)
+    paused = Bool(False)
+    active = Bool(False, read_only=True)  # the sampling thread is alive
+
+    def __init__(self, *containers: str, interval: float = 1.0, engine: Any = None,
+                 start: bool = True, history: int = 60, max_samples: int = 100_000,
+                 **kwargs: Any) -> None:
+        from dockerlab.cli.render import block_io, cpu_percent, memory_usage, network_io
+
+        if not containers:
+            raise ValueError("ResourceMonitor needs at least one container")
+        self._figures = (cpu_percent, memory_usage, network_io, block_io)
+        self._engine = resolve_engine(engine)
+        self._history = history
+        self._max_samples = max_samples
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        #: Every refresh's figures, one dict per live container: ``container`` (the ref as
+        #: given), ``id``, ``time`` (monotonic s), ``cpu_percent``, ``memory``,
+        #: ``memory_limit``, ``memory_percent``, ``pids``, ``net_rx``, ``net_tx``,
+        #: ``block_read``, ``block_write``, ``status``.
+        self.samples: list[dict[str, Any]] = []
+        self.watched: list[_Watched] = []
+        for ref in containers:
+            info = self._engine.inspect(ref)
+            wc = _Watched(ref, info["Id"], info["Name"].lstrip("/"),
+                          int((info.get("HostConfig") or {}).get("Memory") or 0))
+            wc.status = info["State"]["Status"]
+            self.watched.append(wc)
+
+        self._pause_button = w.ToggleButton(description="Pause", icon="pause",
+                                            layout=w.Layout(width="auto"))
+        self._rate = w.Dropdown(options=[(f"every {s:g} s", s) for s in INTERVALS],
+                                value=interval if interval in INTERVALS else None,
+                                description="Refresh", layout=w.Layout(width="180px"))
+        self._status = w.HTML()
+        self._cards = [w.HTML(layout=w.Layout(border="1px solid #ddd", padding="6px",
+                                              margin="0 6px 6px 0", width="300px"))
+                       for _ in self.watched]
+        super().__init__(**kwargs)
+        self.interval = interval
+        self._pause_button.observe(lambda ch: setattr(self, "paused", ch["new"]), "value")
+        self._rate.observe(lambda ch: ch["new"] is not None and self.set_interval(ch["new"]),
+                           "value")
+        self.children = [w.HBox([self._pause_button, self._rate, self._status]),
+                         w.HBox(self._cards, layout=w.Layout(flex_flow="row wrap"))]
+        self.sample()
+        if start:
+            self.start()
+        else:
+            self._render_status()
+
+    def __repr__(self) -> str:
+        n = len(self.watched)
+        states: dict[str, int] = {}
+        for wc in self.watched:
+            states[wc.status] = states.get(wc.status, 0) + 1
+        text = ", ".join(f"{v} {k}" for k, v in sorted(states.items()))
+        mode = "paused" if self.paused else ("live" if self.active else "stopped")
+        return (f"ResourceMonitor({n} container{'s' if n != 1 else ''}: {text}; "
+                f"every {self.interval:g} s, {mode})")
+
+    # ---- actions --------------------------------------------------------------------------
+    def sample(self) -> list[dict[str, Any]]:
+        """Refresh every live container's figures now; returns the new rows."""
+        with self._lock:
+            rows = []
+            for wc in self.watched:
+                if wc.status not in ALIVE:
+                    continue
+                row = self._sample_one(wc)
+                if row is not None:
+                    rows.append(row)
+            self.samples.extend(rows)
+            if len(self.samples) > self._max_samples:
+                del self.samples[: len(self.samples) - self._max_samples]
+            self._render()
+            return rows
+
+    def pause(self) -> None:
+        """Stop refreshing (the thread stays, idle) until :meth:`resume`."""
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+
+    def set_interval(self, seconds: float) -> None:
+        """Refresh every ``seconds`` (at least 0.1)."""
+        self.interval = float(seconds)
+
+    def start(self) -> None:
+        """Start the sampling thread (done at creation unless ``start=False``)."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            if not any(wc.status in ALIVE for wc in self.watched):
+                self._render_status()
+                return
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._loop, name="dockerlab-monitor",
+                                            daemon=True)
+            self.set_trait("active", True)
+            self._thread.start()
+            self._render_status()
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """End the sampling thread and wait for it (the figures stay on show)."""
+        self._stopping.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def close(self) -> None:
+        self.stop()
+        super().close()
+
+    # ---- traits ---------------------------------------------------------------------------
+    @validate("interval")
+    def _check_interval(self, proposal: dict[str, Any]) -> float:
+        if proposal["value"] < 0.1:
+            raise TraitError("the refresh interval must be at least 0.1 s")
+        return proposal["value"]
+
+    @observe("interval")
+    def _on_interval(self, change: dict[str, Any]) -> None:
+        self._rate.value = change["new"] if change["new"] in INTERVALS else None
+        self._wake.set()  # the thread waits the new interval from now
+        self._render_status()
+
+    @observe("paused")
+    def _on_paused(self, change: dict[str, Any]) -> None:
+        self._pause_button.value = change["new"]
+        self._pause_button.description = "Resume" if change["new"] else "Pause"
+        self._pause_button.icon = "play" if change["new"] else "pause"
+        self._wake.set()
+        self._render_status()
+
+    # ---- the thread -----------------------------------------------------------------------
+    def _loop(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                self._wake.wait(self.interval)
+                if self._wake.is_set():
+                    self._wake.clear()
+                    continue  # a control changed: wait again with the new settings
+                if self._stopping.is_set():
+                    break
+                if self.paused:
+                    continue
+                try:
+                    self.sample()
+                except Exception:  # noqa: BLE001 - a failed refresh must not kill the loop
+                    pass
+                if not any(wc.status in ALIVE for wc in self.watched):
+                    break
+        finally:
+            self.set_trait("active", False)
+            self._render_status()
+
+    # ---- figures --------------------------------------------------------------------------
+    def _sample_one(self, wc: _Watched) -> dict[str, Any] | None:
+        from dockerlab.errors import NoSuchContainer
+
+        cpu_percent, memory_usage, network_io, block_io = self._figures
+        try:
+            status = self._engine.inspect(wc.id)["State"]["Status"]
+            if status in ("running", "paused"):
+                s = self._engine.stats(wc.id, wc.previous)
+        except NoSuchContainer:
+            wc.status = "removed"
+            return None
+        wc.status = status
+        if status not in ("running", "paused"):
+            return None
+        first = wc.previous is None
+        wc.previous = s
+        mem = (s.get("memory_stats") or {})
+        limit = float(mem.get("limit") or 0)
+        usage = memory_usage(s)
+        rx, tx = network_io(s)
+        rd, wr = block_io(s)
+        row = {"container": wc.ref, "id": wc.id, "time": time.monotonic(),
+               "status": status,
+               "cpu_percent": 0.0 if first else cpu_percent(s),
+               "memory": usage, "memory_limit": limit,
+               "memory_percent": usage / limit * 100.0 if limit else 0.0,
+               "pids": int((s.get("pids_stats") or {}).get("current") or 0),
+               "net_rx": rx, "net_tx": tx, "block_read": rd, "block_write": wr}
+        if not first:
+            wc.cpu.append(row["cpu_percent"])
+            del wc.cpu[: -self._history]
+        wc.memory.append(usage)
+        del wc.memory[: -self._history]
+        wc.last = row
+        return row
+
+    # ---- rendering ------------------------------------------------------------------------
+    def _render(self) -> None:
+        for wc, card in zip(self.watched, self._cards):
+            card.value = self._card(wc)
+        self._render_status()
+
+    def _render_status(self) -> None:
+        if self.paused:
+            text = "paused"
+        elif self.active:
+            text = f"live, every {self.interval:g} s"
+        else:
+            text = "stopped (no container left running)" if not any(
+                wc.status in ALIVE for wc in self.watched) else "stopped"
+        self._status.value = f'<span style="color:#555;margin-left:8px">{text}</span>'
+
+    def _card(self, wc: _Watched) -> str:
+        r = wc.last
+        colour = {"running": "#2e7d32", "paused": "#b8860b"}.get(wc.status, "#c62828")
+        head = (f"<div><b>{html.escape(wc.name)}</b> <code>{wc.id[:12]}</code> "
+                f'<span style="color:{colour}">{wc.status}</span></div>')
+        if not r:
+            return head + '<div style="color:#888">no figures yet</div>'
+        limit = r["memory_limit"]
+        cpu_top = max(wc.cpu + [5.0])
+        mem_top = float(wc.configured_limit) if wc.configured_limit else max(wc.memory) * 1.25
+        rows = [
+            ["CPU %", f"{r['cpu_percent']:.2f}%"],
+            ["MEM USAGE / LIMIT", f"{_bytes(r['memory'])} / {_bytes(limit)}"],
+            ["MEM %", f"{r['memory_percent']:.2f}%"],
+            ["NET I/O", f"{m.human_size(r['net_rx'])} / {m.human_size(r['net_tx'])}"],
+            ["BLOCK I/O", f"{m.human_size(r['block_read'])} / "
+                          f"{m.human_size(r['block_write'])}"],
+            ["PIDS", str(r["pids"])],
+        ]
+        table = svg.table(["", ""], rows, "lr").replace("<thead><tr><th", "<thead hidden>"
+                                                         "<tr><th", 1)
+        return (head + table
+                + f'<div style="font-size:11px;color:#555">CPU % (scale {cpu_top:.3g}%)</div>'
+                + svg.sparkline(wc.cpu, width=280, height=36, vmax=cpu_top,
+                                capacity=self._history)
+                + f'<div style="font-size:11px;color:#555">memory (scale {_bytes(mem_top)})'
+                  "</div>"
+                + svg.sparkline(wc.memory, width=280, height=36, vmax=mem_top,
+                                colour="#ed7d31", capacity=self._history))
+
+
+def _bytes(n: float) -> str:
+    from dockerlab.format.units import bytes_size
+
+    return bytes_size(n)
