@@ -880,6 +880,96 @@ HANDLERS.update(
 )
 
 
+# ---- layers: diff, commit, export, import (issue 3) ----
+
+_KIND_LETTERS = ("C", "A", "D")
+
+
+class _ClientRefusal(UsageError):
+    """A refusal docker's client prints as is, exit 1."""
+
+    exit_code = 1
+
+
+def cmd_diff(ctx: Context, ns: Namespace) -> int:
+    for change in ctx.engine.diff(ns.container):
+        ctx.print(f"{_KIND_LETTERS[change['Kind']]} {change['Path']}")
+    return 0
+
+
+def cmd_commit(ctx: Context, ns: Namespace) -> int:
+    image_id = ctx.engine.commit(ns.container, ns.repository or None, message=ns.message or "",
+                                 author=ns.author or "", changes=list(ns.change),
+                                 pause=ns.pause)
+    ctx.print(image_id)
+    return 0
+
+
+def cmd_export(ctx: Context, ns: Namespace) -> int:
+    if ns.output:
+        import tempfile
+
+        target = os.path.abspath(ns.output)
+        folder = os.path.dirname(target)
+        if not os.path.isdir(folder):
+            raise InvalidParameter(f"failed to export container: invalid output path: "
+                                   f'directory "{folder}" does not exist')
+        fd, tmp = tempfile.mkstemp(prefix=".dockerlab-export-", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                ctx.engine.export(ns.container, f)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        return 0
+    if _isatty(ctx.out):
+        raise _ClientRefusal("cowardly refusing to save to a terminal. Use the -o flag or "
+                             "redirect")
+    ctx.out.flush()
+    out = getattr(ctx.out, "buffer", ctx.out)
+    ctx.engine.export(ns.container, out)
+    out.flush()
+    return 0
+
+
+def cmd_import(ctx: Context, ns: Namespace) -> int:
+    source = ns.source
+    if source.startswith(("http://", "https://")):
+        raise _ClientRefusal(f"importing from a URL ({source}) is not supported by dockerlab: "
+                             "download the file, then import it from the file or -")
+    changes = list(ns.change)
+    if source == "-":
+        stream = getattr(ctx.stdin, "buffer", ctx.stdin)
+        image_id = ctx.engine.import_image(stream, ns.repository or None, changes,
+                                           ns.message or "")
+    else:
+        try:
+            f = open(source, "rb")
+        except OSError as exc:
+            raise _ClientRefusal(f"open {source}: {(exc.strerror or str(exc)).lower()}"
+                                 ) from None
+        with f:
+            image_id = ctx.engine.import_image(f, ns.repository or None, changes,
+                                               ns.message or "")
+    ctx.print(image_id)
+    return 0
+
+
+HANDLERS.update(
+    {
+        "diff": cmd_diff,
+        "commit": cmd_commit,
+        "export": cmd_export,
+        "import": cmd_import,
+    }
+)
+
+
 # ---- build (issue 3) ----
 def _key_values(items: list[str], env: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}

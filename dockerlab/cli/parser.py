@@ -596,6 +596,53 @@ MANAGEMENT["container"][1]["cp"] = "cp"
 MANAGEMENT["image"][1].update({"save": "save", "load": "load"})
 MANAGEMENT.setdefault("system", ("Manage dockerlab", {}))[1]["df"] = "system df"
 
+# ---- layers: diff, commit, export, import (issue 3) ----
+_CHANGE = F("c", "change", "list", "Apply Dockerfile instruction to the created image")
+COMMANDS.update(
+    {
+        "diff": Command(
+            "CONTAINER",
+            "Inspect changes to files or directories on a container's filesystem",
+            (),
+            _ONE,
+            ("container",),
+        ),
+        "commit": Command(
+            "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+            "Create a new image from a container's changes",
+            (
+                F("a", "author", "string",
+                  'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")'),
+                _CHANGE,
+                F("m", "message", "string", "Commit message"),
+                F("p", "pause", "bool", "Pause container during commit (default true)", True),
+            ),
+            (1, 2),
+            ("container", "repository"),
+        ),
+        "export": Command(
+            "[OPTIONS] CONTAINER",
+            "Export a container's filesystem as a tar archive",
+            (F("o", "output", "string", "Write to a file, instead of STDOUT"),),
+            _ONE,
+            ("container",),
+        ),
+        "import": Command(
+            "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+            "Import the contents from a tarball to create a filesystem image",
+            (
+                _CHANGE,
+                F("m", "message", "string", "Set commit message for imported image"),
+                F("", "platform", "string", "Set platform if server is multi-platform capable"),
+            ),
+            (1, 2),
+            ("source", "repository"),
+        ),
+    }
+)
+MANAGEMENT["container"][1].update({"diff": "diff", "commit": "commit", "export": "export"})
+MANAGEMENT["image"][1]["import"] = "import"
+
 # ---- build (issue 3) ----
 COMMANDS["build"] = Command(
     "[OPTIONS] PATH | URL | -",
