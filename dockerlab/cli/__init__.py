@@ -48,17 +48,17 @@ def main(
     return dispatch(Context(ns.root, ns.debug, out, err), ns)
 
 
-def dispatch(ctx, ns) -> int:
-    """Run the handler of a parsed command line with ``ctx``; errors are written to
-    ``ctx.err`` as docker's client words them. Returns the exit code docker would.
-    (The notebook magics call this with a Context writing into the cell.)"""
+def dispatch(ctx, ns, handler=None) -> int:
+    """Run the handler of a parsed command line (or ``handler``) with ``ctx``; errors are
+    written to ``ctx.err`` as docker's client words them. Returns the exit code docker
+    would. (The notebook magics call this with a Context writing into the cell.)"""
     from dockerlab.cli.commands import HANDLERS, daemon_message
     from dockerlab.errors import DockerlabError, UsageError, exit_code
 
     out, err = ctx.out, ctx.err
     verb = ns.verb
     try:
-        return HANDLERS[verb](ctx, ns)
+        return (handler or HANDLERS[verb])(ctx, ns)
     except UsageError as exc:
         _trace(ns.debug, err)
         err.write(f"{exc}\n")
