@@ -95,8 +95,13 @@ class DiffView(w.VBox):
     # ---- actions --------------------------------------------------------------------------
     def refresh(self) -> None:
         """Read ``docker diff`` again (the container may have changed more files)."""
-        self.changes = [{"Path": c["Path"], "Kind": m.DIFF_KIND_LETTERS[c["Kind"]]}
-                        for c in self._engine.diff(self._cid)]
+        changes = sorted(self._engine.diff(self._cid), key=lambda c: c["Path"])
+        self.changes = []
+        for i, c in enumerate(changes):
+            nxt = changes[i + 1]["Path"] if i + 1 < len(changes) else ""
+            folder = nxt.startswith(c["Path"].rstrip("/") + "/")  # something changed below
+            self.changes.append({"Path": c["Path"], "Kind": m.DIFF_KIND_LETTERS[c["Kind"]],
+                                 "Type": "dir" if folder else ""})
         self._render()
         if self.selected_file:
             self._render_file()
