@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import threading
+import time
 from typing import Any
 
 import ipywidgets as w
@@ -149,8 +150,14 @@ class LifecycleView(w.VBox):
         t = self.stop_timeout if timeout is None else timeout
         self._run(lambda: self._engine.stop(self._cid, timeout=t))
 
-    def kill(self, signal: str = "KILL") -> None:
+    def kill(self, signal: str = "KILL", settle: float = 2.0) -> None:
+        """Send ``signal`` (like ``docker kill``, which does not wait), then follow the
+        container for up to ``settle`` seconds while it exits."""
         self._run(lambda: self._engine.kill(self._cid, signal))
+        deadline = time.monotonic() + settle
+        while self.state in ("running", "paused") and time.monotonic() < deadline:
+            time.sleep(0.02)
+            self.refresh()
 
     def restart(self, timeout: int | None = None) -> None:
         t = self.stop_timeout if timeout is None else timeout
