@@ -42,7 +42,10 @@ def _entry_is_whiteout(entry: os.DirEntry) -> bool:
         return False
     if entry.is_symlink():
         return False
-    return is_whiteout(entry.stat(follow_symlinks=False))
+    try:
+        return is_whiteout(entry.stat(follow_symlinks=False))
+    except FileNotFoundError:  # gone meanwhile (a running container)
+        return False
 
 
 def is_opaque(path: str) -> bool:
@@ -122,7 +125,10 @@ def container_changes(upper: str, lowers: list[str]) -> list[tuple[str, int]]:
 
 
 def _same_owner_and_mode(a: os.DirEntry, b: os.DirEntry) -> bool:
-    sa, sb = a.stat(follow_symlinks=False), b.stat(follow_symlinks=False)
+    try:
+        sa, sb = a.stat(follow_symlinks=False), b.stat(follow_symlinks=False)
+    except FileNotFoundError:
+        return False
     return (sa.st_mode, sa.st_uid, sa.st_gid) == (sb.st_mode, sb.st_uid, sb.st_gid)
 
 
@@ -131,8 +137,11 @@ def _walk(folder: str, rel: str, lowers: list[tuple[int, str]], opaque: bool,
     level = _Level(lowers)
     top = level.top
     seen: set[str] = set()
-    with os.scandir(folder) as it:
-        entries = list(it)
+    try:
+        with os.scandir(folder) as it:
+            entries = list(it)
+    except (FileNotFoundError, NotADirectoryError):  # removed while we read (running)
+        entries = []
     for e in entries:
         name = e.name
         path = f"{rel}/{name}"
@@ -173,7 +182,11 @@ def _walk(folder: str, rel: str, lowers: list[tuple[int, str]], opaque: bool,
 
 
 def _added(folder: str, rel: str, out: list[tuple[str, int]], hidden: frozenset[str]) -> None:
-    with os.scandir(folder) as it:
+    try:
+        it = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError):  # removed while we read (running)
+        return
+    with it:
         for e in it:
             path = f"{rel}/{e.name}"
             if hidden and path in hidden:
