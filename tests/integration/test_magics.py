@@ -283,3 +283,17 @@ def test_extension_loads_with_one_clear_message_where_containers_cannot_run(monk
     assert "dockerfile" in ip.magics_manager.magics["cell"]
     assert out.stderr.count("\n") == 1
     assert "containers cannot run on this host; it lacks root" in out.stderr
+
+
+def test_live_stats_updates_one_table_until_interrupted(ip, engine):
+    engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, name="live", attach="")
+    main = threading.main_thread().ident
+    timer = threading.Timer(1.5, signal.pthread_kill, (main, signal.SIGINT))
+    with capture_output() as out:
+        timer.start()
+        value = ip.run_line_magic("docker", "stats live")
+    assert value is None
+    assert out.outputs, "the table is displayed in the cell"
+    first = out.outputs[0].data["text/plain"]
+    assert first.splitlines()[0].startswith("CONTAINER ID   NAME")
+    assert "\x1b" not in first
