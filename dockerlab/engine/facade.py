@@ -384,7 +384,7 @@ class Engine:
             raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
         return spawn_exec(c, cmd, env or [], workdir, user, tty, detach, stdin, stdout, stderr)
 
-    # ---- layers: diff, commit, export, import (issue 3) ----
+    # ---- layers: diff, commit, export, import, inspection ----------------------------------
     def diff(self, ref: str) -> list[dict[str, Any]]:
         """``GET /containers/{id}/changes``: ``[{"Path", "Kind"}]`` sorted by path,
         Kind 0 = C (changed), 1 = A (added), 2 = D (deleted)."""
@@ -442,7 +442,7 @@ class Engine:
 
         return changes.file_history(self, ref, path)
 
-    # ---- images: save, load; cp; system df (issue 3) ----
+    # ---- images: save, load; cp; system df ----------------------------------------------
     def save(self, refs: list[str], fileobj: Any) -> None:
         """``docker save``: the images ``refs`` as one archive (OCI layout + manifest.json +
         repositories, Docker 25's format) written to the binary ``fileobj``."""
@@ -485,7 +485,7 @@ class Engine:
 
         return df.system_df(self)
 
-    # ---- build (issue 3) ----
+    # ---- build ----------------------------------------------------------------------------
     def build(self, context: Any, dockerfile: str = "Dockerfile", tags: Any = (),
               build_args: dict[str, str | None] | None = None, no_cache: bool = False,
               target: str | None = None, labels: dict[str, str] | None = None,
