@@ -39,8 +39,8 @@ ln -sf "$PWD/.venv/bin/dockerlab" /usr/local/bin/dockerlab
 # the notebooks' kernel is this environment's Python (kernel name python3, inside .venv)
 .venv/bin/python -m ipykernel install --sys-prefix >/dev/null
 # ipywidgets' JupyterLab extension ships prebuilt; say so if it is not enabled
-.venv/bin/jupyter labextension list 2>&1 | grep -q "jupyterlab_widgets.*enabled" \
-  || echo "setup: warning: JupyterLab's widgets extension (jupyterlab_widgets) is not enabled" >&2
+.venv/bin/jupyter labextension list 2>&1 | grep "jupyter-widgets/jupyterlab-manager" \
+  | grep -q enabled || echo "setup: warning: JupyterLab's widgets extension (jupyterlab_widgets) is not enabled" >&2
 
 dockerlab image bootstrap busybox
 if [ "${CI:-}" = true ]; then

@@ -11,6 +11,8 @@ if .venv/bin/python -c "import nbval" 2>/dev/null; then
   nbval=(--nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg)
 fi
 if [ $# -eq 0 ]; then
+  # committed notebooks keep their outputs but no widget state
+  .venv/bin/python scripts/strip_widget_state.py --check notebooks/*.ipynb
   set -- tests
   [ ${#nbval[@]} -gt 0 ] && set -- tests notebooks
 fi
