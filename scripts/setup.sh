@@ -41,6 +41,12 @@ ln -sf "$PWD/.venv/bin/dockerlab" /usr/local/bin/dockerlab
 # ipywidgets' JupyterLab extension ships prebuilt; say so if it is not enabled
 .venv/bin/jupyter labextension list 2>&1 | grep "jupyter-widgets/jupyterlab-manager" \
   | grep -q enabled || echo "setup: warning: JupyterLab's widgets extension (jupyterlab_widgets) is not enabled" >&2
+# no "get notified about Jupyter news?" pop-up over the course (overridable by the user)
+overrides=.venv/share/jupyter/lab/settings/overrides.json
+if [ ! -e "$overrides" ]; then
+  mkdir -p "$(dirname "$overrides")"
+  echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}' > "$overrides"
+fi
 
 dockerlab image bootstrap busybox
 if [ "${CI:-}" = true ]; then

@@ -167,6 +167,8 @@ def test_notebook_runs_in_jupyterlab_and_its_widgets_answer_clicks(lab):
                 "() => (document.querySelector('#jp-main-statusbar') || {textContent: ''})"
                 ".textContent.includes('Idle')", timeout=90_000)
             _shot(page, "1-opened")
+            # saved without widget state, a widget output shows its text repr until it runs
+            assert page.get_by_text("LayerTree(busybox:").count() > 0
 
             _run_all(page)
             deadline = time.monotonic() + RUN_TIMEOUT_S
