@@ -77,8 +77,8 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
 def lab(tmp_path):
     """A JupyterLab server on a copy of notebooks/, its own settings, a free port."""
     nbdir = tmp_path / "notebooks"
-    shutil.copytree(REPO / "notebooks", nbdir,
-                    ignore=shutil.ignore_patterns(".dockerlab-root", ".ipynb_checkpoints"))
+    scratch = shutil.ignore_patterns(".dockerlab-root", ".ipynb_checkpoints", "*-files")
+    shutil.copytree(REPO / "notebooks", nbdir, ignore=scratch)
     settings = tmp_path / "lab-settings"
     # no news or update pop-ups over the notebook
     notif = settings / "@jupyterlab" / "apputils-extension"
