@@ -271,45 +271,12 @@ def _value(ns: Any, text: str, code: int) -> Any:
     return Output(text) if text else None
 
 
-# ---- parsing: the CLI's parser, plus `build` until the CLI has it --------------------------
-
-
-def _build_command():
-    from dockerlab.cli import parser as p
-
-    existing = p.COMMANDS.get("build")
-    if existing is not None:
-        return existing
-    F = p.F
-    return p.Command(
-        "[OPTIONS] PATH | URL | -",
-        "Build an image from a Dockerfile",
-        (
-            F("", "build-arg", "list", "Set build-time variables"),
-            F("f", "file", "string", "Name of the Dockerfile (Default is 'PATH/Dockerfile')"),
-            F("", "force-rm", "bool", "Always remove intermediate containers"),
-            F("", "label", "list", "Set metadata for an image"),
-            F("", "no-cache", "bool", "Do not use cache when building the image"),
-            F("q", "quiet", "bool", "Suppress the build output and print image ID on success"),
-            F("", "rm", "bool", "Remove intermediate containers after a successful build "
-              "(default true)", True),
-            F("t", "tag", "list", "Name and optionally a tag in the 'name:tag' format"),
-            F("", "target", "string", "Set the target build stage to build."),
-        ),
-        (1, 1),
-        ("context",),
-    )
+# ---- parsing: the CLI's own parser --------------------------------------------------------
 
 
 def _parse(words: list[str]) -> Any:
     from dockerlab.cli import parser as p
 
-    if "build" not in p.COMMANDS:
-        for prefix in (["build"], ["image", "build"]):
-            if words[:len(prefix)] == prefix:
-                path = " ".join(prefix)
-                ns = p.DockerParser(path, _build_command()).parse(words[len(prefix):])
-                return _with_globals(ns, "build", path)
     return p.parse(words)
 
 
@@ -322,7 +289,7 @@ def _with_globals(ns: Any, verb: str, path: str) -> Any:
 def _parse_dockerfile_line(words: list[str]) -> Any:
     from dockerlab.cli import parser as p
 
-    cmd = _build_command()
+    cmd = p.COMMANDS["build"]
     optional = p.Command(cmd.usage, cmd.short, cmd.flags, (0, 1), cmd.names,
                          cmd.interspersed, cmd.extra)
     ns = p.DockerParser("build", optional).parse(words)
