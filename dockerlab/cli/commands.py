@@ -766,33 +766,40 @@ def _binary(stream: Any) -> Any:
     return getattr(stream, "buffer", stream)
 
 
-def cmd_save(ctx: Context, ns: Namespace) -> int:
-    if ns.output:
+def _write_out(ctx: Context, output: str | None, write: Any, what: str, mode: int) -> int:
+    """``save``/``export``: into ``output`` atomically (temp file, rename), or to stdout,
+    which must not be a terminal (Docker's refusal)."""
+    if output:
         import tempfile
 
-        target = os.path.abspath(ns.output)
+        target = os.path.abspath(output)
         folder = os.path.dirname(target)
         if not os.path.isdir(folder):
-            raise InvalidParameter(f'failed to save image: invalid output path: directory '
+            raise InvalidParameter(f'failed to {what}: invalid output path: directory '
                                    f'"{folder}" does not exist')
-        fd, tmp = tempfile.mkstemp(prefix=".dockerlab-save-", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=".dockerlab-", dir=folder)
         try:
             with os.fdopen(fd, "wb") as f:
-                ctx.engine.save(ns.images, f)
-            os.chmod(tmp, 0o600)
+                write(f)
+            os.chmod(tmp, mode)
             os.replace(tmp, target)
         except BaseException:
             with _suppress():
                 os.unlink(tmp)
             raise
         return 0
-    out = _binary(ctx.out)
     if _isatty(ctx.out):
         raise _Plain("cowardly refusing to save to a terminal. Use the -o flag or redirect")
     ctx.out.flush()
-    ctx.engine.save(ns.images, out)
+    out = _binary(ctx.out)
+    write(out)
     out.flush()
     return 0
+
+
+def cmd_save(ctx: Context, ns: Namespace) -> int:
+    return _write_out(ctx, ns.output, lambda f: ctx.engine.save(ns.images, f), "save image",
+                      0o600)
 
 
 def cmd_load(ctx: Context, ns: Namespace) -> int:
@@ -885,12 +892,6 @@ HANDLERS.update(
 _KIND_LETTERS = ("C", "A", "D")
 
 
-class _ClientRefusal(UsageError):
-    """A refusal docker's client prints as is, exit 1."""
-
-    exit_code = 1
-
-
 def cmd_diff(ctx: Context, ns: Namespace) -> int:
     for change in ctx.engine.diff(ns.container):
         ctx.print(f"{_KIND_LETTERS[change['Kind']]} {change['Path']}")
@@ -906,41 +907,14 @@ def cmd_commit(ctx: Context, ns: Namespace) -> int:
 
 
 def cmd_export(ctx: Context, ns: Namespace) -> int:
-    if ns.output:
-        import tempfile
-
-        target = os.path.abspath(ns.output)
-        folder = os.path.dirname(target)
-        if not os.path.isdir(folder):
-            raise InvalidParameter(f"failed to export container: invalid output path: "
-                                   f'directory "{folder}" does not exist')
-        fd, tmp = tempfile.mkstemp(prefix=".dockerlab-export-", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                ctx.engine.export(ns.container, f)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        return 0
-    if _isatty(ctx.out):
-        raise _ClientRefusal("cowardly refusing to save to a terminal. Use the -o flag or "
-                             "redirect")
-    ctx.out.flush()
-    out = getattr(ctx.out, "buffer", ctx.out)
-    ctx.engine.export(ns.container, out)
-    out.flush()
-    return 0
+    return _write_out(ctx, ns.output, lambda f: ctx.engine.export(ns.container, f),
+                      "export container", 0o644)
 
 
 def cmd_import(ctx: Context, ns: Namespace) -> int:
     source = ns.source
     if source.startswith(("http://", "https://")):
-        raise _ClientRefusal(f"importing from a URL ({source}) is not supported by dockerlab: "
+        raise _Plain(f"importing from a URL ({source}) is not supported by dockerlab: "
                              "download the file, then import it from the file or -")
     changes = list(ns.change)
     if source == "-":
@@ -951,7 +925,7 @@ def cmd_import(ctx: Context, ns: Namespace) -> int:
         try:
             f = open(source, "rb")
         except OSError as exc:
-            raise _ClientRefusal(f"open {source}: {(exc.strerror or str(exc)).lower()}"
+            raise _Plain(f"open {source}: {(exc.strerror or str(exc)).lower()}"
                                  ) from None
         with f:
             image_id = ctx.engine.import_image(f, ns.repository or None, changes,
