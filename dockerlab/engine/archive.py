@@ -321,7 +321,8 @@ def _read_xattrs(path: str) -> dict[str, bytes]:
     return out
 
 
-def _is_opaque(path: str) -> bool:
+def is_opaque(path: str) -> bool:
+    """Whether an overlay upper folder is opaque (hides everything below it)."""
     for name in OVERLAY_OPAQUE_XATTRS:
         try:
             if os.getxattr(path, name, follow_symlinks=False) == b"y":
@@ -381,7 +382,7 @@ def _pack_tree(tf: Any, root: str, rel: str, seen: dict[tuple[int, int], str]) -
         if stat.S_ISDIR(mode):
             ti.type = tarfile.DIRTYPE
             tf.addfile(ti)
-            if _is_opaque(path):
+            if is_opaque(path):
                 wo = _tarinfo(f"{arc}/{WHITEOUT_OPAQUE}", st)
                 wo.type = tarfile.REGTYPE
                 wo.size = 0

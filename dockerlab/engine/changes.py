@@ -26,10 +26,11 @@ import os
 import stat
 from typing import Any
 
+from dockerlab.engine.archive import is_opaque
+
 MODIFY, ADD, DELETE = 0, 1, 2
 KIND_LETTERS = ("C", "A", "D")
 ENGINE_PATHS = frozenset({"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.dockerenv"})
-_OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 
 
 def is_whiteout(st: os.stat_result) -> bool:
@@ -46,16 +47,6 @@ def _entry_is_whiteout(entry: os.DirEntry) -> bool:
         return is_whiteout(entry.stat(follow_symlinks=False))
     except FileNotFoundError:  # gone meanwhile (a running container)
         return False
-
-
-def is_opaque(path: str) -> bool:
-    for name in _OPAQUE_XATTRS:
-        try:
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            pass
-    return False
 
 
 class _Level:
