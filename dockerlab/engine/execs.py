@@ -16,14 +16,15 @@ _HELPER = os.path.join(_PKG_PARENT, "dockerlab", "engine", "nsexec.py")
 
 def spawn_exec(c: Container, cmd: list[str], env: list[str], workdir: str, user: str,
                tty: bool, detach: bool, stdin: int | None, stdout: int | None,
-               stderr: int | None) -> subprocess.Popen | None:
+               stderr: int | None, own_terminal: bool = False) -> subprocess.Popen | None:
     config = c.config["Config"]
     full_env = merge_env(config.get("Env") or [], env)
     if tty and not any(e.startswith("TERM=") for e in full_env):
         full_env.append("TERM=xterm")
     spec = {"pid": c.state["Pid"], "cgroup": f"dockerlab/{c.id}", "cmd": cmd, "env": full_env,
             "cwd": workdir or config.get("WorkingDir") or "/",
-            "user": user or config.get("User") or "", "detach": detach}
+            "user": user or config.get("User") or "", "detach": detach,
+            "ctty": bool(tty and own_terminal)}
     argv = [sys.executable, "-I", "-S", _HELPER, _PKG_PARENT, json.dumps(spec)]
     if detach:
         subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -374,15 +374,19 @@ class Engine:
     # ---- exec -----------------------------------------------------------------------------
     def exec(self, ref: str, cmd: list[str], env: list[str] | None = None, workdir: str = "",
              user: str = "", tty: bool = False, detach: bool = False,
-             stdin: int | None = None, stdout: int | None = None, stderr: int | None = None):
+             stdin: int | None = None, stdout: int | None = None, stderr: int | None = None,
+             own_terminal: bool = False):
         """Run ``cmd`` in a running container; returns a ``subprocess.Popen`` of the helper
-        (its exit code is the command's), or None with ``detach``."""
+        (its exit code is the command's), or None with ``detach``. ``own_terminal`` says
+        that stdin is a pseudo-terminal the caller made for this command alone: it becomes
+        the command's controlling terminal (so Ctrl-C and job control work)."""
         from dockerlab.engine.execs import spawn_exec
 
         c = self._running(ref)
         if c.state["Status"] == "paused":
             raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
-        return spawn_exec(c, cmd, env or [], workdir, user, tty, detach, stdin, stdout, stderr)
+        return spawn_exec(c, cmd, env or [], workdir, user, tty, detach, stdin, stdout, stderr,
+                          own_terminal)
 
     # ---- layers: diff, commit, export, import, inspection ----------------------------------
     def diff(self, ref: str) -> list[dict[str, Any]]:

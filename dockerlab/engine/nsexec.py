@@ -36,6 +36,12 @@ def main(spec: dict) -> int:
     if child == 0:
         try:
             cgroup.add(0)  # "0" is the writer itself: only the command counts, not us
+            if spec.get("ctty"):  # a terminal made for us alone: make it ours
+                import fcntl
+                import termios
+
+                os.setsid()
+                fcntl.ioctl(0, termios.TIOCSCTTY, 0)
             L.setns(mnt)
             env = process.become(spec["user"], spec["cwd"], spec["env"])
             process.execute(spec["cmd"], env)

@@ -446,11 +446,16 @@ def _cmd_exec(ctx: Any, ns: Any) -> int:
 
     if ns.detach:
         return HANDLERS["exec"](ctx, ns)
-    if ns.interactive or ns.tty:
-        ctx.error("exec -i/-t needs a terminal: in a notebook, run the command without "
-                  "-it, or open a shell with `%docker run -it …` / `%docker attach`")
-        return 1
     env = environment(ns.env_file, ns.env, os.environ, "exec")
+    if ns.interactive or ns.tty:  # a console on a terminal made for this command
+        from dockerlab.magics.ptyattach import exec_console
+
+        att = exec_console(ctx.engine, ns.container, ns.command, env, ns.workdir or "",
+                           ns.user or "")
+        label = " ".join([ns.container, *ns.command])
+        ctx.result = _console(ctx.engine, "", att, tty=True, stdin=True, label=label,
+                              sig_proxy=False)
+        return 0
     proc = ctx.engine.exec(ns.container, ns.command, env=env, workdir=ns.workdir or "",
                            user=ns.user or "", stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -110,3 +110,20 @@ def test_repr_is_deterministic_text(docker):
     console.eof()
     console.wait(10)
     assert repr(console) == text
+
+
+def test_exec_it_opens_a_console_inside_a_running_container(docker, engine):
+    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, name="host2", attach="")
+    console = docker("exec -it host2 sh")
+    assert console.wait_for("/ #", 10)
+    console.send("hostname; echo $((6*7))\n")
+    assert console.wait_for("\n42\n", 10)
+    assert cid[:12] in console.text
+    console.send("sleep 30\n")
+    time.sleep(0.3)
+    console.interrupt()  # Ctrl-C reaches the shell's foreground job through its terminal
+    console.send("echo back\n")
+    assert console.wait_for("\nback\n", 10)
+    console.eof()
+    assert console.wait(10) == 0
+    assert engine.inspect(cid)["State"]["Status"] == "running"
