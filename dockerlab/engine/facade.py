@@ -101,8 +101,10 @@ class Engine:
     # ---- containers: create and start -----------------------------------------------------
     def create(self, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
         from dockerlab.engine import create as creating
+        from dockerlab.engine.runtime import prestart
 
         require_privileges()
+        prestart()  # a start usually follows: the monitors' forkserver warms up meanwhile
 
         return creating.create(self, body, name)
 

@@ -560,10 +560,9 @@ class Monitor:
             pass
 
 
-def main(argv: list[str]) -> None:
-    _, root, cid, sync, spec = argv[:5]
-    attach, want = argv[5].split(":") if len(argv) > 5 else (None, "")
-    keep = {0, 1, 2, int(sync), int(spec), int(attach or sync)} - {-1}
+def run(root: str, cid: str, sync: int, spec: int, attach: int | None, want: str) -> None:
+    """Be ``cid``'s monitor: keep only our fds, detach, start the container, serve it."""
+    keep = {0, 1, 2, sync, spec, attach if attach is not None else sync} - {-1}
     for name in os.listdir("/proc/self/fd"):  # whatever the starter let leak stops here
         if int(name) not in keep:
             try:
@@ -578,8 +577,7 @@ def main(argv: list[str]) -> None:
     devnull = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    monitor = Monitor(Paths.of(root), cid, int(sync), int(spec), int(attach) if attach else None,
-                      want)
+    monitor = Monitor(Paths.of(root), cid, sync, spec, attach, want)
     try:
         monitor.start()
     except BaseException as exc:  # set-up failed before the container ran: undo, report
@@ -588,6 +586,12 @@ def main(argv: list[str]) -> None:
         monitor.finish_failed(report)
         monitor.sync({"ok": False, **report})
         raise
+
+
+def main(argv: list[str]) -> None:
+    _, root, cid, sync, spec = argv[:5]
+    attach, want = argv[5].split(":") if len(argv) > 5 else (None, "")
+    run(root, cid, int(sync), int(spec), int(attach) if attach else None, want)
 
 
 if __name__ == "__main__":

@@ -101,12 +101,26 @@ def become(user: str, cwd: str, env: list[str]) -> list[str]:
     return env
 
 
+def reset_signals() -> None:
+    """Every signal back to its default: an ignored one (Python ignores SIGPIPE and SIGXFSZ)
+    would stay ignored across execve, and the command would not see it."""
+    import signal
+
+    for sig in range(1, signal.NSIG):
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError, RuntimeError):
+            pass  # SIGKILL, SIGSTOP and the C library's own
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def execute(argv: list[str], env: list[str]) -> None:
     """Replace this process with ``argv``; never returns."""
     if not argv:
         raise StartFailure(125, "no command specified")
     exe = find_executable(argv[0], env)
     envd = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+    reset_signals()
     try:
         os.execve(exe, argv, envd)
     except PermissionError:

@@ -1,7 +1,8 @@
 """Starting a container's monitor, and talking to it once it runs.
 
-The caller (a CLI, or a multi-threaded Jupyter kernel) never forks: it spawns the monitor as
-a fresh interpreter (``python -I -S``: no site, ~15 ms) and reads one JSON report from a pipe.
+The caller (a CLI, or a multi-threaded Jupyter kernel) never forks: its forkserver (a warm
+``python -I -S`` started once) forks each monitor, and the caller reads one JSON report from
+a pipe.
 """
 
 from __future__ import annotations
@@ -17,7 +18,72 @@ from dockerlab.engine.paths import Paths
 from dockerlab.errors import CommandNotFound, CommandNotInvokable, ContainerStartError
 
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_MONITOR = os.path.join(_PKG_PARENT, "dockerlab", "engine", "monitor.py")
+_FORKSERVER = os.path.join(_PKG_PARENT, "dockerlab", "engine", "forkserver.py")
+
+
+def _spawn(script: str, args: list[str], pass_fds: list[int]) -> int:
+    """posix_spawn ``python -I -S script PKGDIR args…`` in a new session with ``pass_fds``
+    (no fork of the caller: safe from a threaded kernel, and no subprocess import)."""
+    # DUP2 of an fd onto itself clears its close-on-exec flag in the child only.
+    actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
+               (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2),
+               *((os.POSIX_SPAWN_DUP2, fd, fd) for fd in pass_fds)]
+    return os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", script, _PKG_PARENT,
+                                           *args], os.environ, file_actions=actions,
+                          setsid=True)
+
+
+class _ForkServer:
+    """This process's forkserver (see :mod:`dockerlab.engine.forkserver`), started on the
+    first container create or start and ended when this process ends (its socket closes)."""
+
+    def __init__(self) -> None:
+        import _thread
+
+        self.sock: socket.socket | None = None
+        self.pid = 0  # the server's first half, reaped once it has forked
+        self.lock = _thread.allocate_lock()
+
+    def prestart(self) -> None:
+        """Start the server now, so its start-up overlaps the caller's own work."""
+        with self.lock:
+            if self.sock is None:
+                self._start()
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair()
+        try:
+            self.pid = _spawn(_FORKSERVER, [str(theirs.fileno())], [theirs.fileno()])
+        finally:
+            theirs.close()
+        self.sock = ours
+
+    def request(self, req: dict, fds: list[int]) -> None:
+        """Queue a monitor for the server (it reads the request when it is ready)."""
+        with self.lock:
+            for attempt in range(2):  # a server that died is replaced once
+                if self.sock is None:
+                    self._start()
+                try:
+                    socket.send_fds(self.sock, [marshal.dumps(req)], fds)  # type: ignore[arg-type]
+                    return
+                except OSError:
+                    self.sock.close()  # type: ignore[union-attr]
+                    self.sock = None
+                    if attempt:
+                        raise
+
+    def reap(self) -> None:
+        if self.pid:
+            try:
+                if os.waitpid(self.pid, os.WNOHANG)[0]:
+                    self.pid = 0
+            except ChildProcessError:
+                self.pid = 0
+
+
+_FORKSERVER_PROCESS = _ForkServer()
+prestart = _FORKSERVER_PROCESS.prestart
 
 
 def spawn_monitor(paths: Paths, cid: str, config: dict, attach: str = ""
@@ -33,22 +99,14 @@ def spawn_monitor(paths: Paths, cid: str, config: dict, attach: str = ""
         os.write(spec_w, spec)
         os.close(spec_w)
     ours = theirs = None
-    pass_fds = [sync_w] + [spec_r] * (spec_r >= 0)
-    argv = [sys.executable, "-I", "-S", _MONITOR, _PKG_PARENT, paths.root, cid, str(sync_w),
-            str(spec_r)]
+    fds = [sync_w] + [spec_r] * (spec_r >= 0)
     if attach:
         ours, theirs = socket.socketpair()
-        pass_fds.append(theirs.fileno())
-        argv.append(f"{theirs.fileno()}:{attach}")
-    # posix_spawn (no fork of the caller: safe from a threaded kernel, and no subprocess
-    # import); DUP2 of an fd onto itself clears its close-on-exec flag in the child only.
-    actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
-               (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2),
-               *((os.POSIX_SPAWN_DUP2, fd, fd) for fd in pass_fds)]
+        fds.append(theirs.fileno())
     try:
-        pid = os.posix_spawn(sys.executable, argv, os.environ, file_actions=actions,
-                             setsid=True)
-    finally:
+        _FORKSERVER_PROCESS.request({"root": paths.root, "cid": cid, "want": attach,
+                                     "spec": spec_r >= 0}, fds)
+    finally:  # the server holds its own copies now
         os.close(sync_w)
         if spec_r >= 0:
             os.close(spec_r)
@@ -60,7 +118,7 @@ def spawn_monitor(paths: Paths, cid: str, config: dict, attach: str = ""
             raw += chunk
     finally:
         os.close(sync_r)
-        os.waitpid(pid, 0)  # the monitor's first half exits as soon as it has forked
+        _FORKSERVER_PROCESS.reap()
     report = json.loads(raw) if raw else {"ok": False, "code": 125,
                                           "message": "the container's monitor failed to start"}
     if not report.get("ok"):

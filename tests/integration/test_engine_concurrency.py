@@ -117,12 +117,23 @@ def test_two_threads_starting_the_same_container_start_it_once(engine):
 
 
 def _is_monitor_of(pid, cid):
+    """A ``dockerlab-mon`` process whose child sits in the container's cgroup."""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmd = f.read()
-        return b"monitor.py" in cmd and cid.encode() in cmd
+        with open(f"/proc/{pid}/comm") as f:
+            if f.read().strip() != "dockerlab-mon":
+                return False
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = f.read().split()
     except OSError:
         return False
+    for child in children:
+        try:
+            with open(f"/proc/{child}/cgroup") as f:
+                if f"/dockerlab/{cid}" in f.read():
+                    return True
+        except OSError:
+            pass
+    return False
 
 
 def test_two_threads_removing_the_same_container(engine):

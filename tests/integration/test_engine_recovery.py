@@ -21,8 +21,8 @@ def monitor_pid(engine, cid):
     """From the engine's state file; cross-checked with the process named dockerlab-mon."""
     with open(os.path.join(engine.paths.container(cid), "state.json")) as f:
         pid = json.load(f)["MonitorPid"]
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        assert cid.encode() in f.read()
+    with open(f"/proc/{pid}/task/{pid}/children") as f:  # its child is the container's
+        assert str(engine.inspect(cid)["State"]["Pid"]) in f.read().split()
     with open(f"/proc/{pid}/comm") as f:
         assert f.read().strip() == "dockerlab-mon"
     return pid
