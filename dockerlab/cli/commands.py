@@ -149,6 +149,9 @@ def cmd_create(ctx: Context, ns: Namespace) -> int:
 
 
 def cmd_run(ctx: Context, ns: Namespace) -> int:
+    from dockerlab.engine.runtime import prestart
+
+    prestart()  # the monitors' forkserver starts up while we import and create
     from dockerlab.cli.options import create_body
 
     name, body = create_body(ns)

@@ -61,6 +61,9 @@ def test_stop_container_that_traps_term_exits_at_once_with_its_code(engine):
 
 def test_stop_with_init_forwards_term_and_exits_143(engine):
     cid = daemon(engine, ["sleep", "30"], HostConfig={"Init": True})
+    deadline = time.monotonic() + 5  # tini handles signals once it has started the command
+    while len(engine.top(cid)["Processes"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     t = time.monotonic()
     engine.stop(cid, timeout=10)
     assert time.monotonic() - t < 3
