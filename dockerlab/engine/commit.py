@@ -256,7 +256,8 @@ def commit(engine: Any, ref: str, repo_tag: str | None = None, message: str = ""
         tars = [store.blob_path(d) for d in diff_ids]
         if not empty:
             tars.append(tar_path)
-        return store.create(tars, image, tags=tags, parent=parent_id)
+        # lazy: the new layer is unpacked when first used, not while the user waits
+        return store.create(tars, image, tags=tags, parent=parent_id, lazy=True)
     finally:
         try:
             os.unlink(tar_path)

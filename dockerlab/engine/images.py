@@ -341,7 +341,8 @@ class ImageStore:
                 "WorkDir": os.path.join(top, "work"),
             }
             if len(chain) > 1:
-                graph["LowerDir"] = ":".join(self.layers.diff_dir(c) for c in reversed(chain[:-1]))
+                graph["LowerDir"] = ":".join(  # paths only: inspect never unpacks a layer
+                    os.path.join(self.layers.dir(c), "diff") for c in reversed(chain[:-1]))
         history = cfg.get("history") or []
         out: dict[str, Any] = {
             "Id": image_id,
@@ -432,8 +433,10 @@ class ImageStore:
         config: dict[str, Any],
         tags: Iterable[str] = (),
         parent: str | None = None,
+        lazy: bool = False,
     ) -> str:
         """Register an image from uncompressed layer tars (bottom first) and a config.
+        With ``lazy``, new layers are unpacked on first use rather than now.
 
         ``config["rootfs"]`` is set from the tars' digests. Layers already on disk are
         shared, not unpacked again. Returns the image ID ``sha256:<hex>``.
@@ -452,7 +455,8 @@ class ImageStore:
             image_id = self._write_blob(config_bytes)
             chain = chain_ids(diff_ids)
             for i, (c, d) in enumerate(zip(chain, diff_ids)):
-                self.layers.create(c, d, chain[i - 1] if i else None, self.blob_path(d))
+                self.layers.create(c, d, chain[i - 1] if i else None, self.blob_path(d),
+                                   lazy=lazy)
             manifest = {
                 "schemaVersion": 2,
                 "mediaType": MEDIA_MANIFEST,

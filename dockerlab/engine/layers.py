@@ -68,6 +68,8 @@ class LayerStore:
         return os.path.join(self.root, _hex(chain_id))
 
     def diff_dir(self, chain_id: str) -> str:
+        """The layer's files (unpacked now if the layer was registered lazily)."""
+        self.ensure(chain_id)
         return os.path.join(self.root, _hex(chain_id), "diff")
 
     def link_path(self, chain_id: str, relative: bool = False) -> str:
@@ -99,6 +101,8 @@ class LayerStore:
         With ``relative`` they are relative to :attr:`root` (``l/<short>``): mount with the
         current directory there and a 128-layer image still fits a page of mount options.
         """
+        for c in chain:
+            self.ensure(c)
         return [self.link_path(c, relative) for c in reversed(chain)]
 
     def ids(self) -> list[str]:
@@ -114,8 +118,37 @@ class LayerStore:
         return sorted(out)
 
     # ---- changes (caller holds the image store's lock) ------------------------------------
-    def create(self, chain_id: str, diff_id: str, parent: str | None, tar_path: str) -> dict:
-        """Unpack ``tar_path`` as layer ``chain_id`` on top of ``parent`` (idempotent)."""
+    def ensure(self, chain_id: str) -> None:
+        """Unpack a layer registered with ``lazy`` (its ``pending`` file names the tar).
+
+        Until then only its tar exists: a ``commit`` need not create every file of the layer
+        at once. A crash mid-unpack leaves ``pending`` in place, so the next use redoes it.
+        """
+        folder = self.dir(chain_id)
+        pending = os.path.join(folder, "pending")
+        if not os.path.exists(pending):
+            return
+        from dockerlab.engine.archive import unpack_layer
+
+        with atomic.locked(os.path.join(folder, "unpack.lock")):
+            try:
+                with open(pending) as f:
+                    tar_path = f.read()
+            except FileNotFoundError:  # unpacked by someone else meanwhile
+                return
+            diff = os.path.join(folder, "diff")
+            _rmtree(diff)
+            os.makedirs(diff, mode=0o755)
+            unpack_layer(tar_path, diff)
+            record = self.get(chain_id)
+            record["Size"] = _diff_size(diff)
+            atomic.write_json(os.path.join(folder, "layer.json"), record)
+            os.unlink(pending)
+
+    def create(self, chain_id: str, diff_id: str, parent: str | None, tar_path: str,
+               lazy: bool = False) -> dict:
+        """Unpack ``tar_path`` as layer ``chain_id`` on top of ``parent`` (idempotent); with
+        ``lazy`` only register it, and unpack on first use (:meth:`ensure`)."""
         if self.exists(chain_id):
             return self.get(chain_id)
         from dockerlab.engine.archive import unpack_layer
@@ -130,7 +163,11 @@ class LayerStore:
         if os.path.lexists(folder):
             _rmtree(folder)
         os.makedirs(os.path.join(folder, "diff"), mode=0o755)
-        unpack_layer(tar_path, os.path.join(folder, "diff"))
+        if lazy:
+            with open(os.path.join(folder, "pending"), "w") as f:
+                f.write(tar_path)
+        else:
+            unpack_layer(tar_path, os.path.join(folder, "diff"))
         short = short_link(chain_id)
         with open(os.path.join(folder, "link"), "w") as f:
             f.write(short)
@@ -150,7 +187,9 @@ class LayerStore:
             "ChainID": chain_id,
             "DiffID": diff_id,
             "Parent": parent or "",
-            "Size": _diff_size(os.path.join(folder, "diff")),
+            # until a lazy layer is unpacked, its tar's size stands in for its files'
+            "Size": os.path.getsize(tar_path) if lazy else _diff_size(os.path.join(folder,
+                                                                                  "diff")),
         }
         atomic.write_json(os.path.join(folder, "layer.json"), record)
         os.unlink(flag)
