@@ -15,26 +15,15 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
-VENV_BIN = os.path.dirname(sys.executable)
+from common import VENV_BIN, docker_available, median_time
 
 
 def script(files: int) -> str:
     return (f"mkdir -p /data && cd /data && i=0; while [ $i -lt {files} ]; do "
             "echo $i > f$i; i=$((i+1)); done")
-
-
-def median_time(fn, n: int) -> float:
-    fn()  # warm caches
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def bench_dockerlab(n: int, files: int) -> dict[str, float]:
@@ -82,13 +71,6 @@ def bench_dockerlab(n: int, files: int) -> dict[str, float]:
         shutil.rmtree(eng.paths.run, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)
     return out
-
-
-def docker_available() -> bool:
-    if not shutil.which("docker"):
-        return False
-    return subprocess.run(["docker", "image", "inspect", "busybox:latest"],
-                          capture_output=True).returncode == 0
 
 
 def bench_docker(n: int, files: int) -> dict[str, float]:

@@ -13,19 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import tempfile
-import time
 
-
-def median_time(fn, n: int) -> float:
-    fn()  # warm caches and imports
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from common import median_time
 
 
 def main() -> None:

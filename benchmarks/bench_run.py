@@ -12,24 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-VENV_BIN = os.path.dirname(sys.executable)
-
-
-def median_time(fn, n: int) -> float:
-    fn()  # warm caches
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from common import VENV_BIN, docker_available, median_time
 
 
 def rss_kb(pid: int, key: str = "VmRSS") -> int:
@@ -77,14 +64,6 @@ def bench_dockerlab(n: int) -> dict[str, float]:
         shutil.rmtree(eng.paths.run, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)
     return out
-
-
-def docker_available() -> bool:
-    if not shutil.which("docker"):
-        return False
-    ok = subprocess.run(["docker", "image", "inspect", "busybox:latest"],
-                        capture_output=True).returncode == 0
-    return ok
 
 
 def bench_docker(n: int) -> dict[str, float]:
