@@ -389,28 +389,41 @@ def _pack_tree(tf: Any, root: str, rel: str, seen: dict[tuple[int, int], str]) -
                 tf.addfile(wo)
             _pack_tree(tf, root, arc, seen)
             continue
-        if stat.S_ISREG(mode):
-            key = (st.st_dev, st.st_ino)
-            if st.st_nlink > 1 and key in seen:
-                ti.type = tarfile.LNKTYPE
-                ti.linkname = seen[key]
-                tf.addfile(ti)
-                continue
-            if st.st_nlink > 1:
-                seen[key] = arc
-            ti.type = tarfile.REGTYPE
-            ti.size = st.st_size
-            with open(path, "rb") as f:
-                tf.addfile(ti, f)
-        elif stat.S_ISLNK(mode):
-            ti.type = tarfile.SYMTYPE
-            ti.linkname = os.readlink(path)
+        add_entry(tf, ti, path, st, seen, arc)
+
+
+def add_entry(tf: Any, ti: Any, path: str, st: os.stat_result,
+              seen: dict[tuple[int, int], str], name: str,
+              rename: Any = None) -> int:
+    """Add the non-folder ``path`` (its lstat is ``st``) to ``tf`` as ``ti``: a file, a
+    link to the first name a hardlinked file had (``seen``), a symlink, a device or a fifo
+    (sockets are not archived). Returns the bytes of file content written."""
+    import tarfile
+
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        key = (st.st_dev, st.st_ino)
+        if st.st_nlink > 1 and key in seen:
+            ti.type = tarfile.LNKTYPE
+            ti.linkname = rename(seen[key]) if rename else seen[key]
             tf.addfile(ti)
-        elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-            ti.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
-            ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-            tf.addfile(ti)
-        elif stat.S_ISFIFO(mode):
-            ti.type = tarfile.FIFOTYPE
-            tf.addfile(ti)
-        # sockets are not archived
+            return 0
+        if st.st_nlink > 1:
+            seen[key] = name
+        ti.type = tarfile.REGTYPE
+        ti.size = st.st_size
+        with open(path, "rb") as f:
+            tf.addfile(ti, f)
+        return st.st_size
+    if stat.S_ISLNK(mode):
+        ti.type = tarfile.SYMTYPE
+        ti.linkname = os.readlink(path)
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        ti.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
+        ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    elif stat.S_ISFIFO(mode):
+        ti.type = tarfile.FIFOTYPE
+    else:
+        return 0
+    tf.addfile(ti)
+    return 0

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any, BinaryIO
 
 from dockerlab.engine import linux as L
+from dockerlab.engine.archive import add_entry
 from dockerlab.errors import Conflict, Forbidden, InvalidParameter, NotFound
 
 __all__ = ["View", "copy_from", "copy_to", "go_file_mode", "path_stat", "untar", "write_tar"]
@@ -298,30 +299,8 @@ def write_tar(host_path: str, arcname: str, out: BinaryIO, view: View | None = N
                     child_host = view.host(child_ctr) if view is not None and ctr else \
                         os.path.join(host, child)
                     add(child_host, f"{name.rstrip('/')}/{child}", child_ctr)
-            elif stat.S_ISREG(mode):
-                key = (st.st_dev, st.st_ino)
-                if st.st_nlink > 1 and key in seen:
-                    ti.type = tarfile.LNKTYPE
-                    ti.linkname = rename(seen[key]) if rename else seen[key]
-                    tf.addfile(ti)
-                    return
-                if st.st_nlink > 1:
-                    seen[key] = name
-                ti.size = st.st_size
-                with open(host, "rb") as f:
-                    tf.addfile(ti, f)
-                total += st.st_size
-            elif stat.S_ISLNK(mode):
-                ti.type = tarfile.SYMTYPE
-                ti.linkname = os.readlink(host)
-                tf.addfile(ti)
-            elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-                ti.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
-                ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-                tf.addfile(ti)
-            elif stat.S_ISFIFO(mode):
-                ti.type = tarfile.FIFOTYPE
-                tf.addfile(ti)
+            else:
+                total += add_entry(tf, ti, host, st, seen, name, rename)
 
         add(host_path, arcname, ctr_path)
     return total
