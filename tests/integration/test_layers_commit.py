@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import time
 
 import pytest
@@ -88,8 +89,10 @@ def test_a_running_container_is_paused_while_committing_and_keeps_running(engine
     cid, _ = engine.run({"Image": "busybox", "Cmd": ["sh", "-c",
                                                      "echo 1 > /count; exec sleep 30"]},
                         attach="")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not engine.diff(cid):
+    count = os.path.join(engine.inspect(cid)["GraphDriver"]["Data"]["UpperDir"], "count")
+    deadline = time.monotonic() + 5  # the file is written, not only created
+    while time.monotonic() < deadline and not (os.path.exists(count)
+                                                 and open(count).read() == "1\n"):
         time.sleep(0.05)
     frozen = []
     c = engine.store.find(cid)
