@@ -19,6 +19,7 @@ import shlex
 import tempfile
 from typing import IO, Any
 
+from dockerlab.engine.build.parser import exec_form
 from dockerlab.errors import InvalidParameter
 
 ALLOWED = ("cmd", "entrypoint", "env", "expose", "label", "onbuild", "user", "volume",
@@ -45,25 +46,13 @@ def parse_change(line: str) -> tuple[str, str]:
 
 def _json_or_shell(value: str) -> list[str]:
     """``["a", "b"]`` (exec form) or ``a b`` (shell form → ``/bin/sh -c``)."""
-    if value.startswith("["):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, list) and all(isinstance(x, str) for x in parsed):
-            return parsed
-    return ["/bin/sh", "-c", value]
+    args, is_json = exec_form(value)
+    return args if is_json else ["/bin/sh", "-c", value]
 
 
 def _json_or_words(value: str) -> list[str]:
-    if value.startswith("["):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, list) and all(isinstance(x, str) for x in parsed):
-            return parsed
-    return value.split()
+    args, is_json = exec_form(value)
+    return args if is_json else value.split()
 
 
 def _pairs(value: str, what: str) -> list[tuple[str, str]]:

@@ -138,7 +138,8 @@ def _split_flags(rest: str) -> tuple[dict[str, str], str]:
         rest = tail
 
 
-def _maybe_json(rest: str) -> tuple[list[str], bool]:
+def exec_form(rest: str) -> tuple[list[str], bool]:
+    """``["a", "b"]`` → (["a", "b"], True); anything else → ([rest], False)."""
     if rest.startswith("["):
         try:
             value = json.loads(rest)
@@ -197,13 +198,13 @@ def parse_line(text: str, line: int, escape: str = "\\",
                 raise DockerfileParseError(line, f"Unknown flag: {name}")
     json_form = False
     if cmd in ("run", "cmd", "entrypoint", "shell"):
-        args, json_form = _maybe_json(rest)
+        args, json_form = exec_form(rest)
         if cmd == "shell" and not json_form:
             raise DockerfileParseError(line, "SHELL requires the arguments to be in JSON form")
         if not args and cmd in ("run", "shell"):
             raise DockerfileParseError(line, f"{cmd.upper()} requires at least one argument")
     elif cmd in ("copy", "add", "volume"):
-        args, json_form = _maybe_json(rest)
+        args, json_form = exec_form(rest)
         if not json_form:
             args = rest.split()
         if cmd != "volume" and len(args) < 2:
@@ -235,7 +236,7 @@ def parse_line(text: str, line: int, escape: str = "\\",
         elif kind == "CMD":
             if len(args) < 2:
                 raise DockerfileParseError(line, "Missing command after HEALTHCHECK CMD")
-            cmd_args, json_form = _maybe_json(args[1].strip())
+            cmd_args, json_form = exec_form(args[1].strip())
             args = ["CMD", *cmd_args]
         else:
             raise DockerfileParseError(line, f"Unknown type {kind!r} in HEALTHCHECK (try CMD)")
