@@ -19,7 +19,13 @@ does the same with ``/docker/<id>``).
 from __future__ import annotations
 
 from dockerlab.engine.cgroups.base import Cgroup
-from dockerlab.engine.cgroups.mounts import cgroup_version, parse_mountinfo, v1_hierarchies
+from dockerlab.engine.cgroups.mounts import (
+    cgroup_version,
+    parse_mountinfo,
+    v1_hierarchies,
+    v1_named,
+    v1_options,
+)
 from dockerlab.engine.cgroups.resources import Resources, validate
 
 __all__ = ["Cgroup", "Resources", "open_cgroup", "validate", "version"]
@@ -49,4 +55,5 @@ def open_cgroup(name: str) -> Cgroup:
         return CgroupV2(name)
     from dockerlab.engine.cgroups.v1 import CgroupV1
 
-    return CgroupV1(name, v1_hierarchies(_host_mounts()))
+    mounts = _host_mounts()
+    return CgroupV1(name, {**v1_hierarchies(mounts), **v1_named(mounts)}, v1_options(mounts))
