@@ -94,8 +94,6 @@ def _mount_dev(rootfs: str, nodes: list[dict]) -> None:
     try:
         for name, major, minor in DEVICES:
             os.mknod(os.path.join(dev, name), 0o666 | stat.S_IFCHR, os.makedev(major, minor))
-        if nodes:
-            _make_nodes(rootfs, nodes)
     finally:
         os.umask(old)
     for name, target in DEV_LINKS:
@@ -110,6 +108,12 @@ def _mount_dev(rootfs: str, nodes: list[dict]) -> None:
             L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
     with open(os.path.join(dev, "console"), "a"):
         pass
+    if nodes:  # last: a host's /dev/ptmx node must not take the place of our link
+        old = os.umask(0)
+        try:
+            _make_nodes(rootfs, nodes)
+        finally:
+            os.umask(old)
 
 
 def _mount_sys(rootfs: str) -> None:
