@@ -28,7 +28,7 @@ from dockerlab.engine.cgroups.mounts import (
 )
 from dockerlab.engine.cgroups.resources import Resources, validate
 
-__all__ = ["Cgroup", "Resources", "open_cgroup", "validate", "version"]
+__all__ = ["Cgroup", "Resources", "device_control", "open_cgroup", "validate", "version"]
 
 _mounts: list[tuple[str, str, str]] | None = None
 
@@ -57,3 +57,13 @@ def open_cgroup(name: str) -> Cgroup:
 
     mounts = _host_mounts()
     return CgroupV1(name, {**v1_hierarchies(mounts), **v1_named(mounts)}, v1_options(mounts))
+
+
+def device_control() -> bool:
+    """Can this host hold containers to device rules: a v1 devices hierarchy, or (v2) a
+    kernel that loads cgroup device programs for us?"""
+    if version() == 2:
+        from dockerlab.engine.cgroups import bpf
+
+        return bpf.supported()
+    return "devices" in v1_hierarchies(_host_mounts())
