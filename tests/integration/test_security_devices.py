@@ -282,3 +282,36 @@ attempt("loop", lambda: os.close(os.open({dev!r}, os.O_RDONLY)))
     assert out.split("\n")[:5] == ["null ok", "zero ok", "mknod ok", "tty1 1", "loop 1"]
     # the same node opens outside the cgroup: the refusal was the filter's
     os.close(os.open(dev, os.O_RDONLY))
+
+
+# ---- no device cgroup at all: the fallback -------------------------------------------------
+def test_without_a_device_cgroup_image_nodes_do_not_open_and_mknod_is_gone(tmp_path, loop):
+    """What the container's first process does when the monitor finds no way to enforce
+    device rules (``DeviceControl`` False): a nodev root and no CAP_MKNOD after execve."""
+    _, major, minor, _ = loop
+    root = tmp_path / "root"
+    root.mkdir()
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    script = f"""
+import os, stat, sys
+sys.path.insert(0, {repo!r})
+from dockerlab.engine import linux as L, rootfs
+L.unshare(L.CLONE_NEWNS)
+L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
+root = {str(root)!r}
+L.mount("tmpfs", root, "tmpfs", 0, "mode=755")  # stands for the overlay
+os.mknod(root + "/disk", 0o600 | stat.S_IFBLK, os.makedev({major}, {minor}))
+rootfs.prepare(root, [], [], nodev=True)
+try:
+    os.close(os.open(root + "/disk", os.O_RDONLY))
+    print("opened")
+except OSError as exc:
+    print("refused", exc.errno)
+L.prctl(L.PR_CAPBSET_DROP, L.CAPS.index("MKNOD"))
+os.execv("/bin/busybox", ["busybox", "mknod", {str(tmp_path / "t")!r}, "c", "4", "1"])
+"""
+    done = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True,
+                          timeout=30)
+    assert done.stdout.split("\n")[0] == "refused 13"  # EACCES: a nodev mount
+    assert done.returncode != 0 and "Operation not permitted" in done.stderr
+    assert not (tmp_path / "t").exists()
