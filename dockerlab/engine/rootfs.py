@@ -204,7 +204,11 @@ def mount_cgroups(mounts: list[tuple[str, str, str, tuple[str, ...]]], readonly:
     for folder, fstype, data, links in mounts:
         path = os.path.join(CGROUP_DIR, folder)
         os.mkdir(path, 0o555)
-        L.mount(fstype, path, fstype, flags, data or None)
+        try:
+            L.mount(fstype, path, fstype, flags, data or None)
+        except OSError:  # a hierarchy the kernel will not mount again here: left out
+            os.rmdir(path)
+            continue
         seal(path)
         for link in links:
             os.symlink(folder, os.path.join(CGROUP_DIR, link))
