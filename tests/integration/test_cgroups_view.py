@@ -101,3 +101,17 @@ def test_privileged_container_may_write_its_cgroup(engine):
                         HostConfig={"Privileged": True, "Memory": 64 * MiB})
     assert code == 0, err
     assert "(rw," in out and out.split()[-1] == str(100000000 // 4096 * 4096)
+
+
+def test_on_cgroup_v2_the_container_sees_its_own_cgroup2_read_only(engine):
+    from test_security_devices import v2_cli
+
+    done = v2_cli(engine, "run", "--rm", "busybox", "sh", "-c",
+                  "cat /proc/self/cgroup; mount | grep ' /sys/fs/cgroup'; "
+                  "find /sys/fs/cgroup -mindepth 1 -type d; echo 1 > /sys/fs/cgroup/cgroup.procs")
+    assert done.returncode != 0
+    assert "0::/\n" in done.stdout
+    mounts = [ln for ln in done.stdout.splitlines() if " on /sys/fs/cgroup" in ln]
+    assert mounts == ["cgroup2 on /sys/fs/cgroup type cgroup2 (ro,nosuid,nodev,noexec,relatime)"]
+    assert "Read-only file system" in done.stderr
+    assert not [ln for ln in done.stdout.splitlines() if ln.startswith("/sys/fs/cgroup/")]
