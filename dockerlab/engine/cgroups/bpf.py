@@ -125,12 +125,19 @@ def _bpf(cmd: int, attr: ctypes.Array) -> int:
     return ret
 
 
-def load(rules: list[Rule]) -> int:
-    """Load the filter for ``rules`` (encoded once per rule list); returns its fd."""
+def encoded(rules: list[Rule]) -> bytes:
+    """The program for ``rules``, encoded once per rule list (the forkserver encodes
+    Docker's default list, and every monitor it forks inherits it)."""
     key = tuple(rules)
     code = _cache.get(key)
     if code is None:
         code = _cache[key] = encode(program(rules))
+    return code
+
+
+def load(rules: list[Rule]) -> int:
+    """Load the filter for ``rules``; returns its fd."""
+    code = encoded(rules)
     insns = ctypes.create_string_buffer(code, len(code))
     lic = ctypes.create_string_buffer(LICENSE, len(LICENSE))
     attr = ctypes.create_string_buffer(72)  # union bpf_attr up to expected_attach_type
