@@ -124,7 +124,12 @@ class Engine:
             from dockerlab.engine.cgroups.devices import gather
 
             # Read --device nodes here, so a missing one fails with Docker's daemon error.
-            config = {**c.config, "DeviceNodes": gather(c.config["HostConfig"])}
+            try:
+                config = {**c.config, "DeviceNodes": gather(c.config["HostConfig"])}
+            except DockerlabError as exc:
+                c.state["Error"] = str(exc)  # inspect shows it, as Docker's does
+                c.save_state()
+                raise
             try:
                 report, attachment = spawn_monitor(self.paths, c.id, config, attach)
             except DockerlabError:

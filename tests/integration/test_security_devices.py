@@ -175,10 +175,14 @@ def test_a_missing_host_device_fails_the_start_with_dockers_error(engine):
             "HostConfig": {"Devices": [{"PathOnHost": "/dev/nonexistent-dl",
                                         "PathInContainer": "/dev/x",
                                         "CgroupPermissions": "rwm"}]}}
+    cid = engine.create(body)["Id"]
     with pytest.raises(errors.CommandNotFound) as caught:
-        engine.run(body)
-    assert str(caught.value) == ('error gathering device information while adding custom '
-                                 'device "/dev/nonexistent-dl": no such file or directory')
+        engine.start(cid)
+    message = ('error gathering device information while adding custom device '
+               '"/dev/nonexistent-dl": no such file or directory')
+    assert str(caught.value) == message
+    state = engine.inspect(cid)["State"]
+    assert (state["Status"], state["Error"]) == ("created", message)
 
 
 def test_a_host_file_that_is_no_device_is_refused(engine):
