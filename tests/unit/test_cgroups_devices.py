@@ -96,7 +96,7 @@ def test_cli_puts_devices_in_host_config():
     assert body["HostConfig"]["Devices"] == []
 
 
-def test_gather_reads_a_device_and_its_folder(tmp_path):
+def test_gather_reads_the_host_device_at_start():
     nodes = D.gather({"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/n",
                                    "CgroupPermissions": "rw"}]})
     st = os.stat("/dev/null")
