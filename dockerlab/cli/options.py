@@ -14,6 +14,7 @@ from argparse import Namespace
 from collections.abc import Mapping
 from typing import Any
 
+from dockerlab.engine.cgroups.devices import parse_device
 from dockerlab.errors import InvalidParameter, NotFound, UsageError
 from dockerlab.format import parse_cpus, parse_ram
 
@@ -236,6 +237,13 @@ def create_body(
     if network not in _NETWORKS:
         raise NotFound(f"network {network} not found")
 
+    devices = []
+    for spec in getattr(ns, "device", None) or []:
+        try:
+            devices.append(parse_device(spec))
+        except ValueError as exc:
+            raise ClientError(str(exc), command) from None
+
     entrypoint = None
     if ns.entrypoint is not None:
         entrypoint = [ns.entrypoint]  # [""] clears the image's ENTRYPOINT, as Docker sends it
@@ -252,6 +260,7 @@ def create_body(
         "CpuPeriod": ns.cpu_period or 0,
         "CpuQuota": ns.cpu_quota or 0,
         "PidsLimit": ns.pids_limit,
+        "Devices": devices,
         "Init": True if ns.init else None,
     }
     check_host_config(host_config)

@@ -173,6 +173,7 @@ _CREATE_FLAGS = (
     F("", "cpu-quota", "int", "Limit CPU CFS (Completely Fair Scheduler) quota", 0),
     F("", "cpus", "decimal", "Number of CPUs"),
     _DETACH_KEYS,
+    F("", "device", "list", "Add a host device to the container"),
     F("", "entrypoint", "string", "Overwrite the default ENTRYPOINT of the image"),
     F("e", "env", "env", "Set environment variables"),
     F("", "env-file", "list", "Read in a file of environment variables"),

@@ -86,6 +86,7 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
     for key in ("Memory", "MemorySwap", "NanoCpus", "CpuShares", "CpuQuota", "CpuPeriod"):
         host.setdefault(key, 0)
     host.setdefault("PidsLimit", None)
+    host["Devices"] = host.get("Devices") or []  # Docker shows [] when none
     return {"Id": cid, "Created": time_now(), "Path": argv[0], "Args": argv[1:],
             "Config": config, "HostConfig": host, "Image": image_id}
 

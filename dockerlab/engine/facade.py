@@ -121,8 +121,17 @@ class Engine:
                 raise Conflict("cannot start a paused container, try unpause instead")
             if c.running:
                 return None
+            from dockerlab.engine.cgroups.devices import gather
+
+            # Read --device nodes here, so a missing one fails with Docker's daemon error.
             try:
-                report, attachment = spawn_monitor(self.paths, c.id, c.config, attach)
+                config = {**c.config, "DeviceNodes": gather(c.config["HostConfig"])}
+            except DockerlabError as exc:
+                c.state["Error"] = str(exc)  # inspect shows it, as Docker's does
+                c.save_state()
+                raise
+            try:
+                report, attachment = spawn_monitor(self.paths, c.id, config, attach)
             except DockerlabError:
                 c.refresh(locked=True)  # records the exit code and error of the failure
                 raise

@@ -29,7 +29,9 @@ from dockerlab.engine import (  # noqa: E402,F401  (warm imports)
 )
 
 if cgroups.version() == 2:  # the one the monitor will open, imported once here
-    from dockerlab.engine.cgroups import v2  # noqa: E402,F401
+    from dockerlab.engine.cgroups import bpf, devices, v2  # noqa: E402,F401
+
+    bpf.encoded(devices.DEFAULT_RULES)  # the default device filter, built once for all
 else:
     from dockerlab.engine.cgroups import v1  # noqa: E402,F401
 

@@ -41,6 +41,10 @@ from dockerlab.engine import streams as S
 from dockerlab.engine.atomic import locked, read_json, write_bytes
 from dockerlab.engine.paths import Paths
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockerlab.engine.cgroups import Cgroup
+
 
 def dumps(obj: object) -> str:
     """Compact JSON of plain data (what the monitor writes: records, log lines)."""
@@ -134,8 +138,13 @@ def _report(fd: int, code: int, message: str) -> None:
 
 
 def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[int, int, int],
-                    tty_sock: socket.socket | None) -> None:
-    """The container's first process: namespaces, filesystem, user, then the command."""
+                    tty_sock: socket.socket | None, kernel: dict) -> None:
+    """The container's first process: namespaces, filesystem, user, then the command.
+
+    ``kernel`` is what the monitor set up for it: ``DeviceNodes`` to create in /dev,
+    ``CgroupMounts`` for /sys/fs/cgroup, and ``DeviceControl`` (False: no device cgroup on
+    this host, so CAP_MKNOD goes and the image's device nodes do not open).
+    """
     from dockerlab.engine import process, rootfs
 
     config, host = cfg["Config"], cfg["HostConfig"]
@@ -152,13 +161,19 @@ def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[
                    ("ResolvConfPath", "/etc/resolv.conf")) if cfg.get(k)]
         if host.get("Init"):
             binds.append((cfg["Runtime"]["InitPath"], "/sbin/docker-init", True))
-        rootfs.prepare(merged, binds)
+        guarded = kernel["DeviceControl"]
+        rootfs.prepare(merged, binds, kernel["DeviceNodes"], nodev=not guarded)
         rootfs.enter(merged)
         if net != "host":
             L.sethostname(config.get("Hostname") or cfg["Id"][:12])
             _loopback_up()
         os.read(go_r, 1)  # the monitor has put us in the cgroup: nothing counted escapes it
         os.close(go_r)
+        # Only now, inside its cgroups, can its cgroup namespace be rooted at them.
+        L.unshare(L.CLONE_NEWCGROUP)
+        rootfs.mount_cgroups(kernel["CgroupMounts"], readonly=not host.get("Privileged"))
+        if not guarded:
+            L.prctl(L.PR_CAPBSET_DROP, L.CAPS.index("MKNOD"))  # gone at execve
         if tty_sock is not None:
             master, slave = os.openpty()
             socket.send_fds(tty_sock, [b"pty"], [master])
@@ -236,6 +251,22 @@ class Monitor:
 
                 shutil.copytree(src, m["Source"], symlinks=True, dirs_exist_ok=True)
 
+    def devices(self, cgroup: Cgroup) -> dict:
+        """Set the container's device rules (before any of its processes joins the cgroup);
+        returns what its first process needs (see :func:`_container_main`)."""
+        from dockerlab.engine.cgroups import devices as D
+
+        host = self.cfg["HostConfig"]
+        privileged = bool(host.get("Privileged"))
+        nodes = self.cfg.get("DeviceNodes")  # read from the host by the starter
+        if nodes is None:  # a config too big for the pipe: read from disk without them
+            nodes = D.gather(host)
+        if privileged:
+            nodes = D.privileged_devices() + nodes
+        enforced = cgroup.set_devices(D.rules_for(privileged, nodes))
+        return {"DeviceNodes": nodes, "CgroupMounts": cgroup.ns_mounts(),
+                "DeviceControl": enforced or privileged}
+
     def start(self) -> None:
         from dockerlab.engine.cgroups import Resources, open_cgroup
 
@@ -252,6 +283,7 @@ class Monitor:
         cgroup = open_cgroup(f"dockerlab/{self.cid}")
         cgroup.create(Resources.from_host_config(host))
         self.cgroup = cgroup
+        kernel = self.devices(cgroup)
         tty = bool(config.get("Tty"))
         if self.first is not None:
             client = self.add_client(self.first)
@@ -286,7 +318,7 @@ class Monitor:
             os.close(err_r)
             if tty_parent is not None:
                 tty_parent.close()
-            _container_main(self.cfg, merged, go_r, err_w, stdio, tty_child)
+            _container_main(self.cfg, merged, go_r, err_w, stdio, tty_child, kernel)
             os._exit(125)
         self.pid = pid
         os.close(go_r)

@@ -29,6 +29,7 @@ def main(spec: dict) -> int:
     fds = [os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in _NAMESPACES]
     cgroup = open_cgroup(spec["cgroup"])
     mnt = fds.pop()  # joined by the command alone, after it has entered the cgroup
+    cgns = os.open(f"/proc/{pid}/ns/cgroup", os.O_RDONLY | os.O_CLOEXEC)  # the same
     for fd in fds:
         L.setns(fd)
         os.close(fd)
@@ -36,6 +37,7 @@ def main(spec: dict) -> int:
     if child == 0:
         try:
             cgroup.add(0)  # "0" is the writer itself: only the command counts, not us
+            L.setns(cgns)  # /proc/self/cgroup shows "/" as in the container's first process
             if spec.get("ctty"):  # a terminal made for us alone: make it ours
                 import fcntl
                 import termios

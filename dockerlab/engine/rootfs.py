@@ -2,7 +2,9 @@
 
 Runs in the container's first process before it executes the user's command. The overlay
 itself is mounted by the monitor on the host (so the host sees ``MergedDir``); here we add
-/proc, /dev, /sys and the bind mounts, then ``pivot_root`` into it and hide what Docker hides.
+/proc, /dev (with the ``--device`` nodes), /sys and the bind mounts, then ``pivot_root`` into
+it and hide what Docker hides. Once the process is in its cgroups, :func:`mount_cgroups`
+shows it its own cgroups at /sys/fs/cgroup.
 """
 
 from __future__ import annotations
@@ -70,7 +72,21 @@ def _mountpoint(target: str, is_dir: bool) -> None:
             pass
 
 
-def _mount_dev(rootfs: str) -> None:
+def _make_nodes(rootfs: str, nodes: list[dict]) -> None:
+    """The ``--device`` (and privileged) nodes, as the host has them; one already there is
+    kept, as runc does."""
+    for node in nodes:
+        target = secure_join(rootfs, node["Path"])
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        kind = stat.S_IFBLK if node["Type"] == "b" else stat.S_IFCHR
+        try:
+            os.mknod(target, kind | node["Mode"], os.makedev(node["Major"], node["Minor"]))
+        except FileExistsError:
+            continue
+        os.chown(target, node["Uid"], node["Gid"])
+
+
+def _mount_dev(rootfs: str, nodes: list[dict]) -> None:
     dev = os.path.join(rootfs, "dev")
     os.makedirs(dev, exist_ok=True)
     L.mount("tmpfs", dev, "tmpfs", L.MS_NOSUID | L.MS_STRICTATIME, "mode=755,size=65536k")
@@ -92,6 +108,12 @@ def _mount_dev(rootfs: str) -> None:
             L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
     with open(os.path.join(dev, "console"), "a"):
         pass
+    if nodes:  # last: a host's /dev/ptmx node must not take the place of our link
+        old = os.umask(0)
+        try:
+            _make_nodes(rootfs, nodes)
+        finally:
+            os.umask(old)
 
 
 def _mount_sys(rootfs: str) -> None:
@@ -116,13 +138,18 @@ def bind(source: str, rootfs: str, dest: str, readonly: bool = False) -> None:
         L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
 
 
-def prepare(rootfs: str, binds: list[tuple[str, str, bool]]) -> None:
-    """Mount /proc, /dev, /sys and ``binds`` (source, dest, readonly) under ``rootfs``."""
+def prepare(rootfs: str, binds: list[tuple[str, str, bool]], nodes: list[dict] | None = None,
+            nodev: bool = False) -> None:
+    """Mount /proc, /dev (with ``nodes``), /sys and ``binds`` (source, dest, readonly) under
+    ``rootfs``. ``nodev``: no device cgroup guards this container, so device nodes that an
+    image carries must not open."""
     L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
+    if nodev:
+        L.mount(None, rootfs, None, L.MS_REMOUNT | L.MS_BIND | L.MS_NODEV)
     proc = os.path.join(rootfs, "proc")
     os.makedirs(proc, exist_ok=True)
     L.mount("proc", proc, "proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
-    _mount_dev(rootfs)
+    _mount_dev(rootfs, nodes or [])
     _mount_sys(rootfs)
     for source, dest, readonly in binds:
         bind(source, rootfs, dest, readonly)
@@ -145,3 +172,44 @@ def enter(rootfs: str) -> None:
         if os.path.exists(path):
             L.mount(path, path, None, L.MS_BIND | L.MS_REC)
             L.mount(None, path, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
+
+
+CGROUP_DIR = "/sys/fs/cgroup"
+
+
+def mount_cgroups(mounts: list[tuple[str, str, str, tuple[str, ...]]], readonly: bool) -> None:
+    """The container's cgroups at /sys/fs/cgroup, as Docker shows them: run inside the
+    container's cgroup namespace (after ``pivot_root``), so each mount's root is the
+    container's own cgroup. v1: a tmpfs with one folder per hierarchy (and links for
+    co-mounted controllers, ``cpu -> cpu,cpuacct``); v2: the cgroup2 file system itself.
+    ``mounts`` comes from :meth:`Cgroup.ns_mounts`. Read-only unless privileged.
+
+    Each mount is made read-write, then made read-only by a bind remount: that flag is the
+    mount's own, while ``MS_RDONLY`` on a new mount could reach the host's superblock.
+    """
+    flags = L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC
+
+    def seal(path: str) -> None:
+        if readonly:
+            L.mount(None, path, None, L.MS_REMOUNT | L.MS_BIND | L.MS_RDONLY | flags)
+
+    if not mounts:
+        return
+    if len(mounts) == 1 and mounts[0][0] == "":
+        _, fstype, data, _ = mounts[0]
+        L.mount(fstype, CGROUP_DIR, fstype, flags, data or None)
+        seal(CGROUP_DIR)
+        return
+    L.mount("tmpfs", CGROUP_DIR, "tmpfs", flags, "mode=755")
+    for folder, fstype, data, links in mounts:
+        path = os.path.join(CGROUP_DIR, folder)
+        os.mkdir(path, 0o555)
+        try:
+            L.mount(fstype, path, fstype, flags, data or None)
+        except OSError:  # a hierarchy the kernel will not mount again here: left out
+            os.rmdir(path)
+            continue
+        seal(path)
+        for link in links:
+            os.symlink(folder, os.path.join(CGROUP_DIR, link))
+    seal(CGROUP_DIR)

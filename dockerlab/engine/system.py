@@ -39,7 +39,12 @@ def storage_driver(root: str) -> tuple[str, str]:
     return "overlay2", f"Backing Filesystem: {fstype or 'unknown'}"
 
 
+NO_DEVICE_CGROUP = ("WARNING: No device cgroup support: containers run without CAP_MKNOD, "
+                    "and device nodes in their images do not open")
+
+
 def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
+    from dockerlab.engine.cgroups import device_control
     from dockerlab.engine.cgroups import version as cgroup_version
 
     driver, backing = storage_driver(paths.root)
@@ -64,6 +69,7 @@ def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
         "NCPU": os.cpu_count() or 1, "MemTotal": mem, "DockerRootDir": paths.root,
         "Name": platform.node(), "ServerVersion": version()["Version"],
         "Runtimes": {"dockerlab": {"path": "dockerlab-monitor"}}, "DefaultRuntime": "dockerlab",
+        "Warnings": None if device_control() else [NO_DEVICE_CGROUP],
     }
 
 

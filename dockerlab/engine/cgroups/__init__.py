@@ -19,10 +19,16 @@ does the same with ``/docker/<id>``).
 from __future__ import annotations
 
 from dockerlab.engine.cgroups.base import Cgroup
-from dockerlab.engine.cgroups.mounts import cgroup_version, parse_mountinfo, v1_hierarchies
+from dockerlab.engine.cgroups.mounts import (
+    cgroup_version,
+    parse_mountinfo,
+    v1_hierarchies,
+    v1_named,
+    v1_options,
+)
 from dockerlab.engine.cgroups.resources import Resources, validate
 
-__all__ = ["Cgroup", "Resources", "open_cgroup", "validate", "version"]
+__all__ = ["Cgroup", "Resources", "device_control", "open_cgroup", "validate", "version"]
 
 _mounts: list[tuple[str, str, str]] | None = None
 
@@ -49,4 +55,15 @@ def open_cgroup(name: str) -> Cgroup:
         return CgroupV2(name)
     from dockerlab.engine.cgroups.v1 import CgroupV1
 
-    return CgroupV1(name, v1_hierarchies(_host_mounts()))
+    mounts = _host_mounts()
+    return CgroupV1(name, {**v1_hierarchies(mounts), **v1_named(mounts)}, v1_options(mounts))
+
+
+def device_control() -> bool:
+    """Can this host hold containers to device rules: a v1 devices hierarchy, or (v2) a
+    kernel that loads cgroup device programs for us?"""
+    if version() == 2:
+        from dockerlab.engine.cgroups import bpf
+
+        return bpf.supported()
+    return "devices" in v1_hierarchies(_host_mounts())

@@ -21,6 +21,8 @@ TYPE_CHECKING = False  # typing costs ~5 ms on the monitor's start path
 if TYPE_CHECKING:
     from typing import Any
 
+    from dockerlab.engine.cgroups.devices import Rule
+
 FREEZE_TIMEOUT = 10.0  # seconds a freeze may take before we give up and thaw
 RMDIR_TIMEOUT = 1.0  # seconds rmdir is retried while the last tasks exit
 
@@ -168,6 +170,17 @@ class Cgroup(ABC):
     @abstractmethod
     def destroy(self) -> None:
         """Remove the cgroup everywhere; a cgroup already gone is fine."""
+
+    @abstractmethod
+    def set_devices(self, rules: list[Rule]) -> bool:
+        """Enforce the device ``rules`` (see :mod:`.devices`) on every process that will
+        join; False when this host has no way to (then nothing was changed)."""
+
+    @abstractmethod
+    def ns_mounts(self) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        """What to mount at ``/sys/fs/cgroup`` inside the container's cgroup namespace:
+        ``(folder under /sys/fs/cgroup or "" for itself, fs type, mount data, names that
+        link to the folder)``, only for hierarchies the container has joined."""
 
     @abstractmethod
     def _can_freeze(self) -> bool: ...

@@ -66,3 +66,29 @@ def v1_hierarchies(mounts: list[tuple[str, str, str]]) -> dict[str, str]:
                 continue
             out.setdefault(opt, point)
     return out
+
+
+def v1_named(mounts: list[tuple[str, str, str]]) -> dict[str, str]:
+    """``name=systemd`` -> mount point, for the named hierarchies (no controller, but a
+    container joins them too, so its cgroup namespace shows its own folder there)."""
+    out: dict[str, str] = {}
+    for point, kind, options in mounts:
+        if kind != "cgroup":
+            continue
+        opts = options.split(",")
+        names = [o for o in opts if o.startswith("name=")]
+        if names and not any(o in V1_KNOWN for o in opts):
+            out.setdefault(names[0], point)
+    return out
+
+
+def v1_options(mounts: list[tuple[str, str, str]]) -> dict[str, str]:
+    """mount point -> the super options to mount that hierarchy again (``cpu,cpuacct``,
+    ``xattr,name=systemd``): the same as the host's, or the kernel warns of a mismatch."""
+    return {point: ",".join(o for o in options.split(",") if o not in ("rw", "ro"))
+            for point, kind, options in mounts if kind == "cgroup"}
+
+
+# v1 controllers; a hierarchy naming one of them is not a "named" one.
+V1_KNOWN = frozenset({"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls",
+                      "net_prio", "blkio", "perf_event", "hugetlb", "pids", "rdma", "misc"})

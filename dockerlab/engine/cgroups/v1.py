@@ -4,8 +4,13 @@
     /sys/fs/cgroup/cpu/dockerlab/<id>/       cpu.shares, cpu.cfs_{period,quota}_us, cpu.stat
     /sys/fs/cgroup/cpuacct/dockerlab/<id>/   cpuacct.usage{,_percpu}, cpuacct.stat
     /sys/fs/cgroup/pids/… freezer/… blkio/…  pids.max, freezer.state, blkio.throttle.*
+    /sys/fs/cgroup/devices/dockerlab/<id>/   devices.deny "a", then devices.allow lines
+    /sys/fs/cgroup/cpuset/dockerlab/<id>/    cpuset.cpus/mems copied down (else no one joins)
+    /sys/fs/cgroup/systemd/dockerlab/<id>/   (named hierarchy: joined, nothing written)
 
-Mount points come from mountinfo, so ``cpu,cpuacct`` co-mounted share one directory.
+Mount points come from mountinfo, so ``cpu,cpuacct`` co-mounted share one directory. A
+container joins every hierarchy the host has, as Docker's cgroupfs driver does, so its cgroup
+namespace shows its own folder in each and nothing of the host's tree.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from dockerlab.engine.cgroups.base import (
     usable_cpus,
     write_text,
 )
+from dockerlab.engine.cgroups.devices import v1_lines
 from dockerlab.engine.cgroups.resources import Resources, validate
 from dockerlab.errors import DockerlabError, Forbidden
 
@@ -33,8 +39,11 @@ TYPE_CHECKING = False  # typing costs ~5 ms on the monitor's start path
 if TYPE_CHECKING:
     from typing import Any
 
-# The hierarchies a container joins (cpuset needs cpus/mems copied in; devices is not used).
-CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer", "blkio")
+    from dockerlab.engine.cgroups.devices import Rule
+
+# The hierarchies a container joins, where the host has them.
+CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer", "blkio", "devices", "cpuset",
+               "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc", "name=systemd")
 
 _STAT_FILES = {
     "cpuacct": ("cpuacct.usage", "cpuacct.usage_percpu", "cpuacct.stat"),
@@ -48,11 +57,14 @@ _STAT_FILES = {
 
 
 class CgroupV1(Cgroup):
-    def __init__(self, name: str, hierarchies: dict[str, str]) -> None:
-        """``hierarchies``: controller -> mount point (see :func:`mounts.v1_hierarchies`)."""
+    def __init__(self, name: str, hierarchies: dict[str, str],
+                 options: dict[str, str] | None = None) -> None:
+        """``hierarchies``: controller (or ``name=…``) -> mount point (see
+        :func:`mounts.v1_hierarchies`); ``options``: mount point -> its super options."""
         self.name = check_name(name)
-        self.paths = {c: os.path.join(hierarchies[c], self.name)
-                      for c in CONTROLLERS if c in hierarchies}
+        self.mounts = {c: hierarchies[c] for c in CONTROLLERS if c in hierarchies}
+        self.options = options or {}
+        self.paths = {c: os.path.join(point, self.name) for c, point in self.mounts.items()}
 
     def _dirs(self) -> list[str]:
         return list(dict.fromkeys(self.paths.values()))  # co-mounted hierarchies once
@@ -75,6 +87,8 @@ class CgroupV1(Cgroup):
         for path in self._dirs():
             make_dir(path)
         try:
+            if "cpuset" in self.paths:
+                self._fill_cpuset()
             self._write_limits(res, current_memory=None)
         except BaseException:
             try:
@@ -98,6 +112,41 @@ class CgroupV1(Cgroup):
         for filename, value in F.v1_limit_files(res, memsw=memsw,
                                                 current_memory=current_memory).items():
             write_text(self._path(F.controller_of(filename), filename), value)
+
+    def _fill_cpuset(self) -> None:
+        """A new cpuset cgroup has no CPUs and no memory nodes, and no process can join it
+        (ENOSPC): copy both down from the parent, top to bottom."""
+        root = self.mounts["cpuset"]
+        chain = []
+        path = self.paths["cpuset"]
+        while len(path) > len(root):
+            chain.append(path)
+            path = os.path.dirname(path)
+        for path in reversed(chain):
+            for filename in ("cpuset.cpus", "cpuset.mems"):
+                own = read_text(os.path.join(path, filename))
+                if own is None:
+                    return  # a cpuset mounted without the prefix: not ours to handle
+                if not own.strip():
+                    parent = read_text(os.path.join(os.path.dirname(path), filename)) or ""
+                    write_text(os.path.join(path, filename), parent.strip() or "\n")
+
+    def set_devices(self, rules: list[Rule]) -> bool:
+        if "devices" not in self.paths:
+            return False
+        for filename, line in v1_lines(rules):
+            write_text(self._path("devices", filename), line)
+        return True
+
+    def ns_mounts(self) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        out = []
+        for point in dict.fromkeys(self.mounts.values()):
+            folder = os.path.basename(point)
+            joined = [c for c, p in self.mounts.items() if p == point]
+            data = self.options.get(point) or ",".join(joined)
+            links = tuple(c for c in joined if c != folder and "=" not in c)
+            out.append((folder, "cgroup", data, links))
+        return out
 
     def add(self, pid: int) -> None:
         for path in self._dirs():
