@@ -204,3 +204,15 @@ def test_import_refuses_a_long_name_header_over_a_mebibyte(engine):
         tf.addfile(ti, io.BytesIO(b""))
     with pytest.raises(InvalidParameter, match="archive/tar: header field too long"):
         engine.import_image(io.BytesIO(buf.getvalue()), "long:1")
+
+
+def test_import_refuses_a_later_long_name_header_over_a_mebibyte(engine):
+    """Past the first entry the layer extractor reads the headers: same bound there."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        tf.addfile(tarfile.TarInfo("ok"), io.BytesIO(b""))
+        tf.addfile(tarfile.TarInfo("y" * (2 << 20)), io.BytesIO(b""))
+    with pytest.raises(InvalidParameter) as exc:
+        engine.import_image(io.BytesIO(buf.getvalue()), "long:2")
+    assert "archive/tar: header field too long" in str(exc.value)[:200]
+    assert not engine.image_store.exists("long:2")
