@@ -73,6 +73,12 @@ class Budget:
         """``src`` as a buffered reader whose bytes count as input (it can ``peek``)."""
         return io.BufferedReader(_Counting(src, self), _CHUNK)
 
+    def inflating(self, src: IO[bytes]) -> IO[bytes]:
+        """``src`` decompressed (if it is), every byte out counted as written: for readers
+        such as tarfile's extractall that write what they read."""
+        stream, _ = decompressed(self.reader(src))
+        return io.BufferedReader(_CountingOut(stream, self), _CHUNK)
+
     def wrote(self, n: int, name: str = "") -> None:
         self.written += n
         if self.written > self.space:
@@ -103,6 +109,21 @@ class _Counting(io.RawIOBase):
         n = len(data)
         buf[:n] = data
         self.budget.read += n
+        return n
+
+
+class _CountingOut(io.RawIOBase):
+    def __init__(self, src: IO[bytes], budget: Budget) -> None:
+        self.src, self.budget = src, budget
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        data = self.src.read(len(buf))
+        n = len(data)
+        buf[:n] = data
+        self.budget.wrote(n)
         return n
 
 

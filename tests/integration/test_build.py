@@ -240,3 +240,30 @@ def test_workdir_is_created_and_failed_run_container_stays_unless_force_rm(engin
     with pytest.raises(BuildFailed):
         _build(engine, b"FROM busybox\nRUN false\n", force_rm=True)
     assert len(engine.container_ids()) == 1
+
+
+def test_stdin_context_that_is_a_gzip_bomb_stops_at_the_expansion_bound(engine):
+    """0.7 MB of gzip claiming a 640 MiB file: refused once 256 MiB are out."""
+    import zlib
+
+    def member(name: str, size: int) -> bytes:
+        ti = tarfile.TarInfo(name)
+        ti.size = size
+        return ti.tobuf()
+
+    dockerfile = b"FROM busybox\n"
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    head = member("Dockerfile", len(dockerfile)) + dockerfile.ljust(512, b"\0")
+    zeros = b"\0" * (1 << 20)
+    bomb = b"".join([c.compress(head + member("zeros", 640 << 20)),
+                     *(c.compress(zeros) for _ in range(640)), c.compress(b"\0" * 1024),
+                     c.flush()])
+    assert len(bomb) < 1 << 20
+    with open("/proc/self/io") as f:
+        before = int(next(line for line in f if line.startswith("wchar:")).split()[1])
+    with pytest.raises(InvalidParameter, match="refusing a decompression bomb"):
+        _build(engine, bomb, tags=["bomb"])
+    with open("/proc/self/io") as f:
+        written = int(next(line for line in f if line.startswith("wchar:")).split()[1]) - before
+    assert written < (256 + 16) << 20, f"build wrote {written} bytes"
+    assert os.listdir(engine.paths.tmp) == []
