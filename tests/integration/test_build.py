@@ -267,3 +267,24 @@ def test_stdin_context_that_is_a_gzip_bomb_stops_at_the_expansion_bound(engine):
         written = int(next(line for line in f if line.startswith("wchar:")).split()[1]) - before
     assert written < (256 + 16) << 20, f"build wrote {written} bytes"
     assert os.listdir(engine.paths.tmp) == []
+
+
+def test_add_of_a_gzip_bomb_in_the_context_stops_at_the_expansion_bound(engine, tmp_path):
+    import zlib
+
+    ti = tarfile.TarInfo("zeros")
+    ti.size = 640 << 20
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = b"\0" * (1 << 20)
+    bomb = b"".join([c.compress(ti.tobuf()), *(c.compress(zeros) for _ in range(640)),
+                     c.compress(b"\0" * 1024), c.flush()])
+    ctx = _ctx(tmp_path, "FROM busybox\nADD bomb.tgz /opt/\n")
+    with open(os.path.join(ctx, "bomb.tgz"), "wb") as f:
+        f.write(bomb)
+    with open("/proc/self/io") as f:
+        before = int(next(line for line in f if line.startswith("wchar:")).split()[1])
+    with pytest.raises((InvalidParameter, BuildFailed), match="refusing a decompression bomb"):
+        _build(engine, ctx, tags=["addbomb"])
+    with open("/proc/self/io") as f:
+        written = int(next(line for line in f if line.startswith("wchar:")).split()[1]) - before
+    assert written < (256 + 16) << 20, f"ADD wrote {written} bytes"
