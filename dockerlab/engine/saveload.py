@@ -233,6 +233,7 @@ class _Staged:
             with tarfile.open(fileobj=stream, mode="r|", tarinfo=BoundedTarInfo) as tf:
                 for m in tf:
                     self._take(tf, m)
+                    tf.members.clear()  # tarfile keeps every header; names are ours to keep
         except (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) as exc:
             if isinstance(exc, (OSError, ValueError)) and not corrupt(exc):
                 raise
