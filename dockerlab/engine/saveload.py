@@ -234,8 +234,8 @@ class _Staged:
                 for m in tf:
                     self._take(tf, m)
                     tf.members.clear()  # tarfile keeps every header; names are ours to keep
-        except (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) as exc:
-            if isinstance(exc, (OSError, ValueError)) and not corrupt(exc):
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            if isinstance(exc, OSError) and not corrupt(exc):
                 raise
             text = str(exc)
             if "empty file" in text:

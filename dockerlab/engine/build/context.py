@@ -301,8 +301,8 @@ def from_bytes(data: bytes, tmp_dir: str, dockerfile: str = "Dockerfile") -> Bui
             stream = Budget(tmp_dir).inflating(io.BytesIO(data))
             with tarfile.open(fileobj=stream, mode="r|", tarinfo=BoundedTarInfo) as tf:
                 tf.extractall(root, filter=tarfile.data_filter)
-        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-            if isinstance(exc, ValueError) and not corrupt(exc):
+        except Exception as exc:  # bad tar or compressed data; bounds and bugs go on up
+            if not isinstance(exc, (tarfile.TarError, OSError)) and not corrupt(exc):
                 raise
             raise InvalidParameter(f"the build context is not a valid tar: {exc}") from exc
         from dockerlab.engine.rootfs import secure_join
