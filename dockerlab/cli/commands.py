@@ -401,13 +401,16 @@ def cmd_logs(ctx: Context, ns: Namespace) -> int:
             tail = None  # docker's daemon shows everything for a tail it cannot read
         if tail is not None and tail < 0:
             tail = None
-    since = None
-    if ns.since:
-        try:
+    since = until = None
+    try:
+        if ns.since:
             since = render.since_seconds(ns.since)
-        except ValueError as exc:
-            raise InvalidParameter(str(exc)) from None
-    entries = ctx.engine.logs(ns.container, follow=ns.follow, tail=tail, since=since)
+        if ns.until:
+            until = render.since_seconds(ns.until, name="until")
+    except ValueError as exc:
+        raise InvalidParameter(str(exc)) from None
+    entries = ctx.engine.logs(ns.container, follow=ns.follow, tail=tail, since=since,
+                              until=until)
     out = getattr(ctx.out, "buffer", None)
     err = getattr(ctx.err, "buffer", None)
     ctx.out.flush()

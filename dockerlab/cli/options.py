@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import re
 from argparse import Namespace
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import IO, Any
 
 from dockerlab.engine.cgroups.devices import parse_device
 from dockerlab.errors import InvalidParameter, NotFound, UsageError
@@ -59,12 +59,26 @@ def _flag_error(value: str, flag: str, reason: str, command: str) -> UsageError:
     )
 
 
+# Go's bufio.Scanner (Docker reads env files with one) stops at a line of 64 KiB: so does
+# `--env-file /dev/zero`, which would otherwise be read until memory runs out.
+_MAX_LINE = 64 * 1024
+
+
+def _scan_lines(f: IO[bytes]) -> Iterator[bytes]:
+    """bufio.ScanLines: lines without their "\n" (and a "\r" before it)."""
+    while line := f.readline(_MAX_LINE + 1):
+        body = line[:-1] if line.endswith(b"\n") else line
+        if len(body) >= _MAX_LINE:
+            raise ValueError("bufio.Scanner: token too long")
+        yield body[:-1] if body.endswith(b"\r") else body
+
+
 def parse_env_file(path: str, environ: Mapping[str, str]) -> list[str]:
     """opts.ParseEnvFile: ``KEY=VALUE`` as is, ``KEY`` alone takes the host's value if set."""
-    with open(path, "rb") as f:
-        raw = f.read()
     lines: list[str] = []
-    for number, line_bytes in enumerate(raw.splitlines(), 1):
+    with open(path, "rb") as f:
+        numbered = list(enumerate(_scan_lines(f), 1))
+    for number, line_bytes in numbered:
         try:
             line = line_bytes.decode()
         except UnicodeDecodeError:

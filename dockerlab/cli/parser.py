@@ -332,6 +332,13 @@ COMMANDS: dict[str, Command] = {
                 "all",
             ),
             F("t", "timestamps", "bool", "Show timestamps"),
+            F(
+                "",
+                "until",
+                "string",
+                "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or "
+                "relative (e.g. 42m for 42 minutes)",
+            ),
         ),
         _ONE,
         ("container",),

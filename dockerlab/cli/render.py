@@ -696,8 +696,9 @@ def info(i: dict[str, Any], debug: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def since_seconds(value: str, now: float | None = None) -> float:
-    """``logs --since``: RFC 3339 (or a date), a unix timestamp, or a Go duration before now."""
+def since_seconds(value: str, now: float | None = None, name: str = "since") -> float:
+    """``logs --since``/``--until``: RFC 3339 (or a date), a unix timestamp, or a Go duration
+    before now."""
     from dockerlab.format import parse_rfc3339
 
     now = time.time() if now is None else now
@@ -716,7 +717,7 @@ def since_seconds(value: str, now: float | None = None) -> float:
         dt = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(
-            f'invalid value for "since": failed to parse value as time or duration: "{value}"'
+            f'invalid value for "{name}": failed to parse value as time or duration: "{value}"'
         ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC) if "T" not in value else dt.astimezone()

@@ -154,6 +154,8 @@ def unpack_layer(src: str | os.PathLike[str] | IO[bytes], dest: str) -> None:
     """
     import tarfile
 
+    from dockerlab.engine.inflate import BoundedTarInfo
+
     if isinstance(src, (str, os.PathLike)):
         with open(src, "rb") as f:
             return unpack_layer(f, dest)
@@ -161,7 +163,8 @@ def unpack_layer(src: str | os.PathLike[str] | IO[bytes], dest: str) -> None:
     tree = _Tree(dest)
     dir_times: list[tuple[list[str], int]] = []
     try:
-        with tarfile.open(fileobj=src, mode="r|*") as tf:
+        # oversized long-name/PAX headers are refused before they are read into memory
+        with tarfile.open(fileobj=src, mode="r|*", tarinfo=BoundedTarInfo) as tf:
             for member in tf:
                 _apply(tf, member, tree, dest, dir_times)
         # Directory mtimes last: creating children changed them. Deepest first.

@@ -256,59 +256,16 @@ def commit(engine: Any, ref: str, repo_tag: str | None = None, message: str = ""
 
 # ---- import ----------------------------------------------------------------------------------
 
-_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
+def _decompressed(fileobj: IO[bytes], dest: IO[bytes], folder: str) -> None:
+    """Copy ``fileobj`` to ``dest``, decompressing gzip, bzip2 or xz, within the bounds of
+    :class:`~dockerlab.engine.inflate.Budget` (ratio and free disk under ``folder``)."""
+    from dockerlab.engine.inflate import Budget, decompressed
 
-
-def _decompressed(fileobj: IO[bytes], dest: IO[bytes]) -> None:
-    """Copy ``fileobj`` to ``dest``, decompressing gzip, bzip2 or xz."""
-    import io
-
-    head = fileobj.read(6)
-    src: IO[bytes] = io.BufferedReader(_Prefixed(head, fileobj))  # type: ignore[arg-type]
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            if kind == "gzip":
-                import gzip
-
-                src = gzip.GzipFile(fileobj=src)  # type: ignore[assignment]
-            elif kind == "bz2":
-                import bz2
-
-                src = bz2.BZ2File(src)  # type: ignore[assignment]
-            else:
-                import lzma
-
-                src = lzma.LZMAFile(src)  # type: ignore[assignment]
-            break
+    budget = Budget(folder)
+    src, _ = decompressed(budget.reader(fileobj))
     while chunk := src.read(1 << 20):
+        budget.wrote(len(chunk))
         dest.write(chunk)
-
-
-class _Prefixed:
-    """A raw reader that first returns ``head``, then the rest of ``fileobj``."""
-
-    def __init__(self, head: bytes, fileobj: IO[bytes]) -> None:
-        self.head, self.fileobj = head, fileobj
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        if self.head:
-            n = min(len(buf), len(self.head))
-            buf[:n] = self.head[:n]
-            self.head = self.head[n:]
-            return n
-        data = self.fileobj.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
-
-    @property
-    def closed(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        pass
 
 
 def import_image(engine: Any, fileobj: IO[bytes], repo_tag: str | None = None,
@@ -335,14 +292,20 @@ def import_image(engine: Any, fileobj: IO[bytes], repo_tag: str | None = None,
     try:
         with os.fdopen(fd, "wb") as f:
             try:
-                _decompressed(fileobj, f)
-            except (OSError, EOFError) as exc:
-                if isinstance(exc, OSError) and exc.errno is not None:
+                _decompressed(fileobj, f, engine.paths.tmp)
+            except Exception as exc:
+                from dockerlab.engine.inflate import corrupt
+
+                if not corrupt(exc):
                     raise
                 raise InvalidParameter(f"invalid archive: {exc}") from None
         try:
-            with tarfile.open(tar_path, "r:") as tf:
+            from dockerlab.engine.inflate import BoundedTarInfo, FieldTooLong
+
+            with tarfile.open(tar_path, "r:", tarinfo=BoundedTarInfo) as tf:
                 tf.next()
+        except FieldTooLong as exc:
+            raise InvalidParameter(str(exc)) from None
         except tarfile.TarError as exc:
             raise InvalidParameter(f"archive/tar: invalid tar header ({exc})") from None
         created = now_rfc3339()

@@ -362,12 +362,13 @@ class Engine:
     # ---- containers: output and resources -------------------------------------------------
     def logs(self, ref: str, follow: bool = False, timestamps: bool = False,
              tail: int | None = None, since: float | None = None,
-             stdout: bool = True, stderr: bool = True) -> Iterator[LogEntry]:
+             stdout: bool = True, stderr: bool = True,
+             until: float | None = None) -> Iterator[LogEntry]:
         from dockerlab.engine.logs import read_logs
 
         c = self.store.find(ref)
         return read_logs(c, follow=follow, tail=tail, since=since, stdout=stdout,
-                         stderr=stderr)
+                         stderr=stderr, until=until)
 
     def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
         from dockerlab.engine.stats import top

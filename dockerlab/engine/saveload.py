@@ -16,7 +16,9 @@ What :func:`load` reads: that format, Docker's older archives (``<v1 id>/layer.t
 (``index.json`` → manifests → config and layers, gzip layers too). A load runs in two steps:
 
 1. **stage** — the outer tar is read once into a scratch folder under ``$ROOT/tmp``. Regular
-   files land there under made-up flat names (``f0``, ``f1``…) and are hashed on the way;
+   files land there under made-up flat names (``f0``, ``f1``…) and are hashed on the way
+   (gzip layers are inflated on the way too, once); what the archive may expand to is
+   bounded (:mod:`dockerlab.engine.inflate`: ratio, free disk, header sizes, entry count);
    symlinks and hardlinks of the archive are only *recorded* and resolved by name inside the
    archive, never created. So no entry (``../x``, ``/x``, a symlink to ``/etc``) can write or
    read outside the scratch folder. Every digest is then checked: blob names, the image ID
@@ -47,6 +49,14 @@ from dockerlab.engine.images import (
     MEDIA_MANIFEST,
     ImageStore,
 )
+from dockerlab.engine.inflate import (
+    BoundedTarInfo,
+    Budget,
+    GunzipStream,
+    compression,
+    corrupt,
+    decompressed,
+)
 from dockerlab.engine.layers import chain_ids
 from dockerlab.errors import InvalidParameter, NoSuchImage
 
@@ -60,6 +70,9 @@ _INDEX_TYPES = (MEDIA_INDEX, MEDIA_DOCKER_LIST)
 _CHUNK = 1 << 20
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _MAX_JSON = 32 << 20  # a config or manifest larger than this is not one
+# `docker save` writes a few entries per image and layer; millions of tiny entries are an
+# attack on the staging folder's inodes and on tarfile's member list, not an image archive.
+_MAX_ENTRIES = 100_000
 
 
 class LoadError(InvalidParameter):
@@ -190,7 +203,12 @@ class _Staged:
 
     def __init__(self, folder: str) -> None:
         self.folder = folder
-        self.files: dict[str, tuple[str, str, int]] = {}  # name -> (path, sha256 hex, size)
+        # name -> (path, sha256 hex, size); the path is "" for a gzip file (see inflated)
+        self.files: dict[str, tuple[str, str, int]] = {}
+        # gzip file name -> its content inflated (path, sha256 hex, size), or why it is bad
+        self.inflated: dict[str, tuple[str, str, int] | str] = {}
+        self.budget = Budget(folder, error=LoadError)
+        self.entries = 0
         self.links: dict[str, str] = {}  # symlink name -> target (as written)
         self.hard: dict[str, str] = {}  # hardlink name -> target name
         self._n = 0
@@ -211,16 +229,26 @@ class _Staged:
 
     def read(self, src: IO[bytes]) -> None:
         try:
-            with tarfile.open(fileobj=src, mode="r|*") as tf:
+            stream, _ = decompressed(self.budget.reader(src))
+            with tarfile.open(fileobj=stream, mode="r|", tarinfo=BoundedTarInfo) as tf:
                 for m in tf:
                     self._take(tf, m)
-        except (tarfile.TarError, EOFError, zlib.error) as exc:
+                    tf.members.clear()  # tarfile keeps every header; names are ours to keep
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            if isinstance(exc, OSError) and not corrupt(exc):
+                raise
             text = str(exc)
             if "empty file" in text:
                 raise LoadError("Error processing tar file: the archive is empty") from None
+            if isinstance(exc, EOFError):
+                text = "unexpected end of data"
             raise LoadError(f"Error processing tar file: {_tar_reason(text)}") from None
 
     def _take(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
+        self.entries += 1
+        if self.entries > _MAX_ENTRIES:
+            raise LoadError(f"Error processing tar file: more than {_MAX_ENTRIES} entries: "
+                            "not an image archive")
         name = self.clean(m.name)
         if not name or m.isdir():
             return
@@ -229,20 +257,63 @@ class _Staged:
         elif m.islnk():
             self.hard[name] = self.clean(m.linkname)
         elif m.isreg():
+            data = tf.extractfile(m)
+            assert data is not None
+            first = data.read(_CHUNK)
+            if compression(first[:2]) == "gzip":
+                self._take_gzip(name, m, data, first)
+                return
             path = self.new_path()
             sha = hashlib.sha256()
             size = 0
-            data = tf.extractfile(m)
-            assert data is not None
             with open(path, "wb") as out:
-                while chunk := data.read(_CHUNK):
+                chunk = first
+                while chunk:
+                    self.budget.wrote(len(chunk), name)
                     sha.update(chunk)
                     out.write(chunk)
                     size += len(chunk)
+                    chunk = data.read(_CHUNK)
             if size != m.size:
                 raise LoadError(f"Error processing tar file: unexpected EOF in {name!r}")
             self.files[name] = (path, sha.hexdigest(), size)
         # devices, fifos: an image archive holds none; ignore them as Docker does
+
+    def _take_gzip(self, name: str, m: tarfile.TarInfo, data: IO[bytes], first: bytes) -> None:
+        """A gzip file (a compressed layer): keep only its content, inflated on the way (one
+        pass, one copy on disk), and the digest and size of the compressed bytes."""
+        path = self.new_path()
+        raw_sha, sha = hashlib.sha256(), hashlib.sha256()
+        raw_size = size = 0
+        gz: GunzipStream | None = GunzipStream()
+        bad = ""
+        with open(path, "wb") as out:
+            chunk = first
+            while chunk:
+                raw_sha.update(chunk)
+                raw_size += len(chunk)
+                try:
+                    for piece in gz.feed(chunk) if gz else ():
+                        self.budget.wrote(len(piece), name)
+                        sha.update(piece)
+                        out.write(piece)
+                        size += len(piece)
+                except zlib.error as exc:  # kept for the error, if it is used as a layer
+                    gz, bad = None, str(exc)
+                chunk = data.read(_CHUNK)
+        try:
+            if gz is not None:
+                gz.close()
+        except EOFError as exc:
+            bad = str(exc)
+        if raw_size != m.size:
+            raise LoadError(f"Error processing tar file: unexpected EOF in {name!r}")
+        self.files[name] = ("", raw_sha.hexdigest(), raw_size)
+        if bad:
+            os.unlink(path)
+            self.inflated[name] = bad
+        else:
+            self.inflated[name] = (path, sha.hexdigest(), size)
 
     def resolve(self, name: str) -> str:
         """The archive name ``name`` stands for, after its symlinks (inside the archive)."""
@@ -274,13 +345,26 @@ class _Staged:
             seen += 1
         return final
 
-    def get(self, name: str, what: str) -> tuple[str, str, int]:
-        """(host path, sha256 hex, size) of the file ``name`` names in the archive."""
+    def get(self, name: str, what: str, need_file: bool = True) -> tuple[str, str, int]:
+        """(host path, sha256 hex, size) of the file ``name`` names in the archive; the path
+        is "" for a gzip file unless ``need_file`` (then a gzip file is an error)."""
         resolved = self.resolve(self.clean(name))
         found = self.files.get(resolved)
         if found is None:
             raise LoadError(f"invalid archive: {what} {name!r} is not in the archive")
+        if need_file and not found[0]:
+            raise LoadError(f"invalid archive: {what} {name!r} is gzip-compressed")
         return found
+
+    def uncompressed(self, name: str, what: str) -> tuple[str, str, int]:
+        """(host path, sha256 hex, size) of the content of ``name``, inflated if gzip."""
+        raw = self.get(name, what, need_file=False)
+        inflated = self.inflated.get(self.resolve(self.clean(name)))
+        if inflated is None:
+            return raw
+        if isinstance(inflated, str):
+            raise LoadError(f"invalid archive: {what} {name!r} is not valid gzip: {inflated}")
+        return inflated
 
     def has(self, name: str) -> bool:
         try:
@@ -348,13 +432,14 @@ def _check_blob_name(name: str, sha: str) -> None:
 
 def _layer(staged: _Staged, name: str, expected: str, what: str,
            media_type: str = "") -> tuple[str, str, int]:
-    """Stage one layer as an uncompressed tar and check its DiffID against ``expected``."""
-    path, sha, size = staged.get(name, what)
+    """The staged uncompressed tar of one layer, its DiffID checked against ``expected``.
+
+    Compression is told by the content, as Docker does (gzip layers were inflated while
+    staged); the media type only names what is not supported."""
+    path, sha, size = staged.uncompressed(name, what)
     with open(path, "rb") as f:
         magic = f.read(4)
-    if magic[:2] == b"\x1f\x8b" or media_type.endswith("+gzip"):
-        path, sha, size = _gunzip(staged, path, name)
-    elif magic == b"\x28\xb5\x2f\xfd" or media_type.endswith("+zstd"):
+    if magic == b"\x28\xb5\x2f\xfd" or media_type.endswith("+zstd"):
         raise LoadError(f"layer {name!r} is zstd-compressed: dockerlab reads uncompressed and "
                         "gzip layers only")
     diff_id = "sha256:" + sha
@@ -362,23 +447,6 @@ def _layer(staged: _Staged, name: str, expected: str, what: str,
         raise LoadError(f"invalid archive: layer {name!r} does not match the image config: "
                         f"its diff ID is {diff_id}, the config expects {expected}")
     return path, diff_id, size
-
-
-def _gunzip(staged: _Staged, path: str, name: str) -> tuple[str, str, int]:
-    import gzip
-
-    out_path = staged.new_path()
-    sha = hashlib.sha256()
-    size = 0
-    try:
-        with gzip.open(path, "rb") as src, open(out_path, "wb") as out:
-            while chunk := src.read(_CHUNK):
-                sha.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise LoadError(f"invalid archive: layer {name!r} is not valid gzip: {exc}") from None
-    return out_path, sha.hexdigest(), size
 
 
 def _tags(names: Any, where: str) -> list[refs.Reference]:
@@ -414,7 +482,7 @@ def _read_docker(staged: _Staged) -> list[_Image]:
         for name, diff in zip(layers, image.diff_ids):
             if not isinstance(name, str):
                 raise LoadError(f"invalid archive: bad layer entry {name!r} in manifest.json")
-            lpath, lsha, _ = staged.get(name, "layer")
+            lpath, lsha, _ = staged.get(name, "layer", need_file=False)
             _check_blob_name(name, lsha)
             image.layers.append(_layer(staged, name, diff, "layer"))
         image.tags = _tags(item.get("RepoTags"), "manifest.json")
@@ -433,7 +501,7 @@ def _blob(staged: _Staged, descriptor: Any, what: str) -> tuple[str, str, int, s
     if algo != "sha256" or not _HEX64.fullmatch(hexd):
         raise LoadError(f"invalid archive: unsupported {what} digest {digest!r}")
     name = f"blobs/sha256/{hexd}"
-    path, sha, size = staged.get(name, what)
+    path, sha, size = staged.get(name, what, need_file=what != "layer")
     if sha != hexd:
         raise LoadError(f"invalid archive: {what} {name!r} is corrupt: its content has "
                         f"digest sha256:{sha}")

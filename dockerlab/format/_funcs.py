@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dockerlab.format._gofmt import NOVALUE, go_str, sprint, sprintf, to_json
+from dockerlab.format._gofmt import MAX_SPRINTF, NOVALUE, go_str, sprint, sprintf, to_json
 from dockerlab.format._gofmt import type_name as _type_name
 
 
@@ -33,7 +33,12 @@ def _split(s: str, sep: str) -> list[str]:
 
 
 def _pad(s: str, prefix: int, suffix: int) -> str:
-    return s if s == "" else " " * prefix + s + " " * suffix
+    if s == "":
+        return s
+    # strings.Repeat would build whatever it is asked for; a row never needs megabytes.
+    if max(prefix, 0) + max(suffix, 0) > MAX_SPRINTF:
+        raise FuncError(f"padding exceeds {MAX_SPRINTF >> 20} MiB")
+    return " " * prefix + s + " " * suffix
 
 
 def _truncate(s: str, n: int) -> str:

@@ -128,7 +128,39 @@ def go_quote(s: str) -> str:
 
 # --- fmt.Sprintf -----------------------------------------------------------------------------
 
-_VERB_RE = re.compile(r"%([-+# 0]*)([0-9]+)?(?:\.([0-9]*))?(.?)", re.DOTALL)
+_VERB_RE = re.compile(r"%([-+# 0]*)(\*|[0-9]+)?(?:\.(\*|[0-9]*))?(.?)", re.DOTALL)
+
+# Go's fmt.tooLarge: widths and precisions beyond 10^6 are refused, so a template cannot
+# ask for a gigabyte of padding per row.
+_MAX_WIDTH = 1_000_000
+
+#: The most one Sprintf may build: far above any real row (Go's own widths stop near
+#: 10^7), low enough that many verbs in one format cannot add up to gigabytes.
+MAX_SPRINTF = 64 << 20
+
+
+class OutputTooLarge(ValueError):
+    """A template or printf result would pass its size limit."""
+
+
+def _parsenum(digits: str) -> int | None:
+    """fmt.parsenum: None when the number overflows (checked before each further digit)."""
+    num = 0
+    for ch in digits:
+        if num > _MAX_WIDTH:
+            return None
+        num = num * 10 + ord(ch) - 48
+    return num
+
+
+def _int_arg(args: list[Any], i: int) -> int | None:
+    """fmt.intFromArg: the int argument for a `*`, or None when it is not one or too large."""
+    if i >= len(args):
+        return None
+    v = args[i]
+    if not isinstance(v, int) or isinstance(v, bool) or abs(v) > _MAX_WIDTH:
+        return None
+    return v
 
 
 def _bad(verb: str, v: Any) -> str:
@@ -189,7 +221,7 @@ def _fmt_one(verb: str, flags: str, width: int | None, prec: int | None, v: Any)
     elif verb in "ob" and is_int:
         s = f"{v:{sign}{verb}}"
     elif verb == "c" and is_int:
-        s = chr(v)
+        s = chr(v) if 0 <= v <= 0x10FFFF and not 0xD800 <= v < 0xE000 else "\ufffd"
     elif verb == "t":
         if not isinstance(v, bool):
             return _bad(verb, v)
@@ -207,14 +239,47 @@ def _fmt_one(verb: str, flags: str, width: int | None, prec: int | None, v: Any)
 
 
 def sprintf(fmt: str, args: list[Any]) -> str:
-    """fmt.Sprintf for the common verbs (%v %s %d %q %x %f %e %g %t %c %T %%), flags and width."""
+    """fmt.Sprintf for the common verbs (%v %s %d %q %x %f %e %g %t %c %T %%), flags, width
+    and precision (literal or `*`), refusing too large ones as Go does."""
     out: list[str] = []
+    size = 0
     argi = 0
     pos = 0
     for m in _VERB_RE.finditer(fmt):
         out.append(fmt[pos : m.start()])
         pos = m.end()
-        flags, width, prec, verb = m.groups()
+        flags, width_s, prec_s, verb = m.groups()
+        if verb == "%" and not width_s and prec_s is None:
+            out.append("%")
+            continue
+        width: int | None = None
+        if width_s == "*":
+            width = _int_arg(args, argi)
+            argi += 1
+            if width is None:
+                out.append("%!(BADWIDTH)")
+            elif width < 0:
+                flags, width = flags + "-", -width
+        elif width_s:
+            width = _parsenum(width_s)
+            if width is None:  # Go gives up on the rest of the format
+                out.append("%!(NOVERB)")
+                pos = len(fmt)
+                break
+        precision: int | None = None
+        if prec_s == "*":
+            precision = _int_arg(args, argi)
+            argi += 1
+            if precision is not None and precision < 0:
+                precision = None
+            if precision is None:
+                out.append("%!(BADPREC)")
+        elif prec_s is not None:
+            precision = _parsenum(prec_s or "0")
+            if precision is None:
+                out.append("%!(NOVERB)")
+                pos = len(fmt)
+                break
         if verb == "%":
             out.append("%")
             continue
@@ -224,8 +289,11 @@ def sprintf(fmt: str, args: list[Any]) -> str:
         if argi >= len(args):
             out.append(f"%!{verb}(MISSING)")
             continue
-        precision = None if prec is None else int(prec or 0)
-        out.append(_fmt_one(verb, flags, int(width) if width else None, precision, args[argi]))
+        piece = _fmt_one(verb, flags, width, precision, args[argi])
+        size += len(piece)
+        if size > MAX_SPRINTF:
+            raise OutputTooLarge(f"printf result exceeds {MAX_SPRINTF >> 20} MiB")
+        out.append(piece)
         argi += 1
     out.append(fmt[pos:])
     if argi < len(args):

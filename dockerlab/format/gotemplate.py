@@ -15,12 +15,12 @@ is `<nil>`. Every error is a `TemplateError` whose message is Go's, prefixed lik
 docker CLI's: `template parsing error: template: :1: function "foo" not defined`.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from dockerlab.format._funcs import _GO_TYPES, FUNCS, HEADER_FUNCS, FuncError, _truth
-from dockerlab.format._gofmt import NOVALUE, go_str, sorted_keys
+from dockerlab.format._gofmt import NOVALUE, OutputTooLarge, go_str, sorted_keys
 from dockerlab.format._gofmt import type_name as _type_name
 from dockerlab.format._parse import (
     ParseError,
@@ -62,6 +62,13 @@ class _Continue(Exception):
 
 _NOFINAL: Any = object()  # no piped-in value (Go's missingVal)
 
+# Go streams a template to its writer and never stops it; we build each row in memory, so a
+# `{{range 100000}}{{range 100000}}...` or a doubling `printf` loop is cut short instead of
+# eating the machine. Real rows are a few KB and take well under a thousand steps; `json` of
+# a big `inspect` is a few MB.
+MAX_OUTPUT = 64 << 20  # characters one execute may write
+MAX_STEPS = 1_000_000  # nodes and loop iterations one execute may evaluate
+
 
 class _Exec:
     def __init__(self, src: str, funcs: Mapping[str, tuple[Callable[..., Any], str]]) -> None:
@@ -69,6 +76,26 @@ class _Exec:
         self.funcs = funcs
         self.vars: list[list[Any]] = []
         self.node: _Node | None = None
+        self.size = 0
+        self.steps = 0
+
+    def _at(self, node: _Node) -> None:
+        """Point errors at the action a node belongs to (text has no name in Go's messages)."""
+        if isinstance(node, (_Action, _Branch)):
+            self.node = node.pipe
+
+    def tick(self, node: _Node) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            self._at(node)
+            raise self.error(f"template exceeds {MAX_STEPS} evaluation steps")
+
+    def emit(self, out: list[str], text: str, node: _Node) -> None:
+        self.size += len(text)
+        if self.size > MAX_OUTPUT:
+            self._at(node)
+            raise self.error(f"template output exceeds {MAX_OUTPUT >> 20} MiB")
+        out.append(text)
 
     def error(self, msg: str) -> TemplateError:
         node = self.node
@@ -81,12 +108,13 @@ class _Exec:
 
     def walk(self, nodes: list[_Node], dot: Any, out: list[str]) -> None:
         for node in nodes:
+            self.tick(node)
             if isinstance(node, _Text):
-                out.append(node.text)
+                self.emit(out, node.text, node)
             elif isinstance(node, _Action):
                 value = self.pipe(dot, node.pipe)
                 if not node.pipe.decl:
-                    out.append(go_str(value))
+                    self.emit(out, go_str(value), node)
             elif isinstance(node, _Branch):
                 self.branch(node, dot, out)
             elif isinstance(node, _Loop):
@@ -109,6 +137,7 @@ class _Exec:
     def range_(self, node: _Branch, dot: Any, out: list[str]) -> None:
         decl = node.pipe.decl
         value = self.pipe(dot, node.pipe, declare=False)
+        items: Iterable[tuple[Any, Any]]
         if isinstance(value, dict):
             items = [(k, value[k]) for k in sorted_keys(value)]
         elif isinstance(value, (list, tuple)):
@@ -116,14 +145,17 @@ class _Exec:
         elif isinstance(value, int) and not isinstance(value, bool):
             if len(decl) > 1:
                 raise self.error("can't use 2 variables with int")
-            items = [(i, i) for i in range(value)]
+            items = ((i, i) for i in range(value))  # lazily: `range 1000000000` is legal Go
         elif value is None or value is NOVALUE:
             items = []
         else:
             self.node = node.pipe
             raise self.error(f"range can't iterate over {go_str(value)}")
         mark = len(self.vars)
+        empty = True
         for key, elem in items:
+            empty = False
+            self.tick(node)
             if len(decl) == 1:
                 self.vars.append([decl[0], elem])
             elif decl:
@@ -136,7 +168,7 @@ class _Exec:
                 pass
             finally:
                 del self.vars[mark:]
-        if not items:
+        if empty:
             self.walk(node.orelse, dot, out)
 
     def pipe(self, dot: Any, pipe: _Pipe, declare: bool = True) -> Any:
@@ -250,7 +282,7 @@ class _Exec:
             argv.append(self.typed(final, kind(len(args))))
         try:
             return fn(*argv)
-        except FuncError as exc:
+        except (FuncError, OutputTooLarge) as exc:
             self.node = cmd
             raise self.error(f"error calling {name}: {exc}") from None
 

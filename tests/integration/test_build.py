@@ -240,3 +240,51 @@ def test_workdir_is_created_and_failed_run_container_stays_unless_force_rm(engin
     with pytest.raises(BuildFailed):
         _build(engine, b"FROM busybox\nRUN false\n", force_rm=True)
     assert len(engine.container_ids()) == 1
+
+
+def test_stdin_context_that_is_a_gzip_bomb_stops_at_the_expansion_bound(engine):
+    """0.7 MB of gzip claiming a 640 MiB file: refused once 256 MiB are out."""
+    import zlib
+
+    def member(name: str, size: int) -> bytes:
+        ti = tarfile.TarInfo(name)
+        ti.size = size
+        return ti.tobuf()
+
+    dockerfile = b"FROM busybox\n"
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    head = member("Dockerfile", len(dockerfile)) + dockerfile.ljust(512, b"\0")
+    zeros = b"\0" * (1 << 20)
+    bomb = b"".join([c.compress(head + member("zeros", 640 << 20)),
+                     *(c.compress(zeros) for _ in range(640)), c.compress(b"\0" * 1024),
+                     c.flush()])
+    assert len(bomb) < 1 << 20
+    with open("/proc/self/io") as f:
+        before = int(next(line for line in f if line.startswith("wchar:")).split()[1])
+    with pytest.raises(InvalidParameter, match="refusing a decompression bomb"):
+        _build(engine, bomb, tags=["bomb"])
+    with open("/proc/self/io") as f:
+        written = int(next(line for line in f if line.startswith("wchar:")).split()[1]) - before
+    assert written < (256 + 16) << 20, f"build wrote {written} bytes"
+    assert os.listdir(engine.paths.tmp) == []
+
+
+def test_add_of_a_gzip_bomb_in_the_context_stops_at_the_expansion_bound(engine, tmp_path):
+    import zlib
+
+    ti = tarfile.TarInfo("zeros")
+    ti.size = 640 << 20
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = b"\0" * (1 << 20)
+    bomb = b"".join([c.compress(ti.tobuf()), *(c.compress(zeros) for _ in range(640)),
+                     c.compress(b"\0" * 1024), c.flush()])
+    ctx = _ctx(tmp_path, "FROM busybox\nADD bomb.tgz /opt/\n")
+    with open(os.path.join(ctx, "bomb.tgz"), "wb") as f:
+        f.write(bomb)
+    with open("/proc/self/io") as f:
+        before = int(next(line for line in f if line.startswith("wchar:")).split()[1])
+    with pytest.raises((InvalidParameter, BuildFailed), match="refusing a decompression bomb"):
+        _build(engine, ctx, tags=["addbomb"])
+    with open("/proc/self/io") as f:
+        written = int(next(line for line in f if line.startswith("wchar:")).split()[1]) - before
+    assert written < (256 + 16) << 20, f"ADD wrote {written} bytes"

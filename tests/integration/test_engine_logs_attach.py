@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -167,3 +168,147 @@ def test_tty_container_output_comes_through_the_terminal(engine):
     assert code == 0
     assert out.replace(b"\r\n", b"\n") == b"tty\nxterm\n"
     assert err == b""
+
+
+# ---- logs --tail reads from the end ---------------------------------------------------------
+_T0 = 1_700_000_000  # 2023-11-14T22:13:20Z: the stamps of the records written below
+
+
+def _stamp(i: int) -> str:
+    """The time of record i: one millisecond apart, in Docker's json-file layout."""
+    ms = _T0 * 1000 + i
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}000000Z"
+
+
+def write_json_log(path: str, lines: int, mode: str = "a") -> None:
+    """Append ``lines`` stdout records ("line I") in Docker's json-file format, fast."""
+    with open(path, mode) as f:
+        for lo in range(0, lines, 50_000):
+            f.write("".join(
+                f'{{"log":"line {i} {"x" * 40}\\n","stream":"stdout","time":"{_stamp(i)}"}}\n'
+                for i in range(lo, min(lo + 50_000, lines))))
+
+
+BIG = 540_000  # records: about 66 MB of log
+
+
+def rchar() -> int:
+    with open("/proc/self/io") as f:
+        return int(next(line for line in f if line.startswith("rchar:")).split()[1])
+
+
+def test_logs_tail_of_a_big_log_reads_only_its_end(engine):
+    cid = finished(engine, ["true"])
+    path = engine.inspect(cid)["LogPath"]
+    write_json_log(path, BIG)
+    assert os.path.getsize(path) > 60 << 20
+    before = rchar()
+    got = list(engine.logs(cid, tail=2))
+    spent = rchar() - before
+    assert [e.data for e in got] == [f"line {i} {'x' * 40}\n".encode() for i in (BIG - 2, BIG - 1)]
+    assert got[-1].time == _stamp(BIG - 1)
+    assert spent < 1 << 20, f"read {spent} bytes of a {os.path.getsize(path)}-byte log"
+
+
+def test_logs_tail_counts_records_then_since_and_until_filter_them(engine):
+    """Docker's json-file reader: the last N records, then --since/--until on those."""
+    cid = finished(engine, ["true"])
+    write_json_log(engine.inspect(cid)["LogPath"], 1000, mode="w")
+
+    def numbers(**kw):
+        return [int(e.data.split()[1]) for e in engine.logs(cid, **kw)]
+
+    at = lambda i: _T0 + i / 1000  # noqa: E731 - the time of record i, as a float
+    assert numbers(tail=3) == [997, 998, 999]
+    assert numbers(tail=5, since=at(997)) == [997, 998, 999]
+    assert numbers(tail=5, until=at(996)) == [995, 996]
+    assert numbers(tail=5, since=at(500)) == [995, 996, 997, 998, 999]
+    assert numbers(since=at(998)) == [998, 999]
+    assert numbers(until=at(2)) == [0, 1, 2]
+    assert numbers(since=at(10), until=at(12)) == [10, 11, 12]
+    assert numbers(tail=2000) == list(range(1000))
+    assert numbers(tail=0) == []
+
+
+def test_logs_tail_leaves_out_a_half_written_record(engine):
+    cid = finished(engine, ["true"])
+    path = engine.inspect(cid)["LogPath"]
+    write_json_log(path, 3, mode="w")
+    with open(path, "a") as f:
+        f.write('{"log":"cut')
+    assert [e.data for e in engine.logs(cid, tail=1)] == [f"line 2 {'x' * 40}\n".encode()]
+
+
+def test_logs_tail_with_follow_goes_on_from_the_end(engine):
+    cid = daemon(engine, ["sh", "-c", "echo 1; echo 2; echo 3; read x; echo 4"],
+                 OpenStdin=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and text(engine.logs(cid)) != b"1\n2\n3\n":
+        time.sleep(0.05)
+    att = engine.attach(cid, stdin=True)
+    got = []
+    for entry in engine.logs(cid, follow=True, tail=2):
+        got.append(entry.data)
+        if len(got) == 2:
+            att.write(b"go\n")
+    assert got == [b"2\n", b"3\n", b"4\n"]
+
+
+def cli_reading(engine, *args: str, limit: int) -> tuple[int, bytes, int]:
+    """Run `dockerlab ARGS`; (exit code, stdout, bytes it read). The child is killed as soon
+    as it has read ``limit`` bytes, so a reader that would go through a whole log (or never
+    stop) fails fast instead of hanging the test."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root}
+    proc = subprocess.Popen([sys.executable, "-m", "dockerlab", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = bytearray()
+    os.set_blocking(proc.stdout.fileno(), False)
+    read = 0
+    deadline = time.monotonic() + 120  # a guard only: the byte limit is what fails first
+    while time.monotonic() < deadline:
+        out += proc.stdout.read() or b""
+        # WNOWAIT leaves the child a zombie whose /proc/PID/io still holds its totals
+        done = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        with open(f"/proc/{proc.pid}/io") as f:
+            read = int(next(line for line in f if line.startswith("rchar:")).split()[1])
+        if done is not None or read > limit:
+            break
+        time.sleep(0.02)
+    else:
+        proc.kill()
+    if read > limit:
+        proc.kill()
+    proc.wait()
+    os.set_blocking(proc.stdout.fileno(), True)
+    out += proc.stdout.read()
+    return proc.returncode, bytes(out), read
+
+
+def test_cli_logs_tail_of_a_big_stopped_log_reads_a_bounded_amount(engine):
+    cid = finished(engine, ["true"], name="big")
+    write_json_log(engine.inspect(cid)["LogPath"], BIG)
+    limit = 24 << 20  # python, its modules and dockerlab's: a few MB; the log is 66 MB
+    code, out, read = cli_reading(engine, "logs", "--tail", "2", "-t", "big", limit=limit)
+    assert read < limit, f"logs --tail 2 read {read} bytes"
+    assert code == 0
+    assert out.decode().splitlines() == [
+        f"{_stamp(i)[:23]}000000Z line {i} {'x' * 40}" for i in (BIG - 2, BIG - 1)]
+
+
+def test_cli_logs_tail_of_a_flooding_container_returns(engine):
+    """The log grows faster than it can be read: without -f, logs stops at what was there."""
+    cid = engine.create({"Image": "busybox", "Cmd": ["yes", "flood"]}, name="flood")["Id"]
+    path = engine.inspect(cid)["LogPath"]
+    write_json_log(path, BIG, mode="w")  # what it printed before: reading it all is the bug
+    written = os.path.getsize(path)
+    engine.start(cid)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and os.path.getsize(path) < written + (1 << 20):
+        time.sleep(0.02)
+    limit = 24 << 20
+    code, out, read = cli_reading(engine, "logs", "--tail", "2", "flood", limit=limit)
+    assert read < limit, f"logs --tail 2 read {read} bytes"
+    assert code == 0 and out == b"flood\nflood\n"

@@ -241,3 +241,106 @@ def test_cli_save_of_unknown_image_fails_and_leaves_no_file(engine, tmp_path):
     assert code == 1
     assert err.getvalue() == "Error response from daemon: No such image: nosuch\n"
     assert os.listdir(tmp_path) == ["root"]
+
+
+# ---- inputs that expand far beyond their size -----------------------------------------------
+BOMB_MIB = 640  # what each bomb below claims; the bound stops it at 256 MiB
+
+
+def _header(name: str, size: int, kind: bytes = tarfile.REGTYPE) -> bytes:
+    ti = tarfile.TarInfo(name)
+    ti.size, ti.type = size, kind
+    return ti.tobuf(format=tarfile.GNU_FORMAT)
+
+
+def gzip_bomb(head: bytes, mib: int, tail: bytes = b"") -> bytes:
+    """One gzip member: ``head``, ``mib`` MiB of zeros, ``tail`` (about 1 KB per MiB)."""
+    import zlib
+
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = b"\0" * (1 << 20)
+    return b"".join([c.compress(head), *(c.compress(zeros) for _ in range(mib)),
+                     c.compress(tail), c.flush()])
+
+
+@pytest.fixture(scope="module")
+def tar_gz_bomb() -> bytes:
+    """A 0.7 MB gzip of a tar holding one 640 MiB file of zeros."""
+    name = "blobs/sha256/" + "a" * 64
+    return gzip_bomb(_header(name, BOMB_MIB << 20), BOMB_MIB, b"\0" * 1024)
+
+
+def wchar() -> int:
+    with open("/proc/self/io") as f:
+        return int(next(line for line in f if line.startswith("wchar:")).split()[1])
+
+
+def test_load_of_a_gzip_bomb_stops_at_the_expansion_bound(engine, tar_gz_bomb):
+    assert len(tar_gz_bomb) < 1 << 20
+    before, written = snapshot(engine), wchar()
+    with pytest.raises(LoadError, match="over 100 times its size: refusing a decompression"):
+        engine.load(io.BytesIO(tar_gz_bomb))
+    written = wchar() - written
+    assert written < (256 + 16) << 20, f"load wrote {written} bytes"
+    assert snapshot(engine) == before
+    assert os.listdir(engine.paths.tmp) == []
+
+
+def test_load_of_a_gzip_layer_bomb_stops_at_the_expansion_bound(engine):
+    layer_gz = gzip_bomb(_header("big", BOMB_MIB << 20), BOMB_MIB, b"\0" * 1024)
+    data = archive_with_layer(layer_gz)  # the config names a diff ID the bomb will not have
+    before, written = snapshot(engine), wchar()
+    with pytest.raises(LoadError, match="refusing a decompression bomb"):
+        engine.load(io.BytesIO(data))
+    written = wchar() - written
+    assert written < (256 + 16) << 20, f"load wrote {written} bytes"
+    assert snapshot(engine) == before
+
+
+def test_cli_load_refuses_a_huge_long_name_header_without_reading_it(engine, tmp_path):
+    """A GNU long-name entry claiming 512 MiB: Go's archive/tar refuses above 1 MiB; reading
+    it whole took 2 GB of memory. The child's address space is capped to fail fast."""
+    import resource
+    import subprocess
+    import sys
+
+    path = tmp_path / "longname.tar.gz"
+    path.write_bytes(gzip_bomb(_header("././@LongLink", 512 << 20, tarfile.GNUTYPE_LONGNAME),
+                               512, b"\0" * 1024))
+    cap = 384 << 20
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    r = subprocess.run([sys.executable, "-m", "dockerlab", "--root", engine.paths.root,
+                        "load", "-i", str(path)], capture_output=True, preexec_fn=limit,
+                       timeout=120)
+    assert r.returncode == 1
+    assert b"archive/tar: header field too long" in r.stderr, r.stderr[-400:]
+    assert b"Traceback" not in r.stderr
+
+
+def test_gzip_compressed_save_loads_also_in_several_gzip_members(engine):
+    import gzip
+
+    data = saved(engine, "busybox")
+    image_id = engine.image_inspect("busybox")["Id"]
+    engine.image_remove("busybox")
+    assert engine.load(io.BytesIO(gzip.compress(data))) == ["busybox:latest"]
+    engine.image_remove("busybox")
+    half = len(data) // 2
+    two = gzip.compress(data[:half]) + gzip.compress(data[half:])  # as pigz/concatenation make
+    assert engine.load(io.BytesIO(two)) == ["busybox:latest"]
+    assert engine.image_inspect("busybox")["Id"] == image_id
+
+
+def test_load_refuses_an_archive_of_countless_entries(engine, monkeypatch):
+    from dockerlab.engine import saveload
+
+    monkeypatch.setattr(saveload, "_MAX_ENTRIES", 50)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for i in range(60):
+            tf.addfile(tarfile.TarInfo(f"f{i}"), io.BytesIO(b""))
+    with pytest.raises(LoadError, match="more than 50 entries"):
+        engine.load(io.BytesIO(buf.getvalue()))

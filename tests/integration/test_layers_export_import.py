@@ -170,3 +170,49 @@ def test_cli_import_from_a_file_prints_the_id_and_refuses_urls(engine, tmp_path)
     code = main(["--root", engine.paths.root, "import", str(tmp_path / "missing.tar")],
                 io.StringIO(), err)
     assert code == 1 and "no such file or directory" in err.getvalue()
+
+
+def _wchar() -> int:
+    with open("/proc/self/io") as f:
+        return int(next(line for line in f if line.startswith("wchar:")).split()[1])
+
+
+def test_import_of_a_gzip_bomb_stops_at_the_expansion_bound(engine):
+    """0.7 MB of gzip claiming a 640 MiB file: refused once 256 MiB are out, not written."""
+    import zlib
+
+    ti = tarfile.TarInfo("zeros")
+    ti.size = 640 << 20
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = b"\0" * (1 << 20)
+    bomb = b"".join([c.compress(ti.tobuf()), *(c.compress(zeros) for _ in range(640)),
+                     c.compress(b"\0" * 1024), c.flush()])
+    assert len(bomb) < 1 << 20
+    written = _wchar()
+    with pytest.raises(InvalidParameter, match="refusing a decompression bomb"):
+        engine.import_image(io.BytesIO(bomb), "bomb:1")
+    written = _wchar() - written
+    assert written < (256 + 16) << 20, f"import wrote {written} bytes"
+    assert not engine.image_store.exists("bomb:1")
+    assert os.listdir(engine.paths.tmp) == []
+
+
+def test_import_refuses_a_long_name_header_over_a_mebibyte(engine):
+    ti = tarfile.TarInfo("x" * (2 << 20))  # a 2 MiB name: GNU long-name entry of 2 MiB
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        tf.addfile(ti, io.BytesIO(b""))
+    with pytest.raises(InvalidParameter, match="archive/tar: header field too long"):
+        engine.import_image(io.BytesIO(buf.getvalue()), "long:1")
+
+
+def test_import_refuses_a_later_long_name_header_over_a_mebibyte(engine):
+    """Past the first entry the layer extractor reads the headers: same bound there."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        tf.addfile(tarfile.TarInfo("ok"), io.BytesIO(b""))
+        tf.addfile(tarfile.TarInfo("y" * (2 << 20)), io.BytesIO(b""))
+    with pytest.raises(InvalidParameter) as exc:
+        engine.import_image(io.BytesIO(buf.getvalue()), "long:2")
+    assert "archive/tar: header field too long" in str(exc.value)[:200]
+    assert not engine.image_store.exists("long:2")

@@ -159,3 +159,26 @@ def test_restart_accepts_only_no():
     assert hc["RestartPolicy"] == {"Name": "no", "MaximumRetryCount": 0} and hc["Init"] is True
     with pytest.raises(ClientError, match="only --restart=no"):
         body("run", "--restart", "always", "busybox")
+
+
+def test_env_file_stops_at_a_64k_line_as_gos_scanner_does(tmp_path):
+    f = tmp_path / "env"
+    f.write_bytes(b"A=" + b"x" * 65533 + b"\nB=" + b"y" * (1 << 20) + b"\n")
+    with pytest.raises(ClientError, match="bufio.Scanner: token too long"):
+        body("run", "--env-file", str(f), "busybox")
+    f.write_bytes(b"A=" + b"x" * 65533 + b"\nB=2\r\n")  # 65535 bytes: the longest Go takes
+    assert body("run", "--env-file", str(f), "busybox")[1]["Env"] == ["A=" + "x" * 65533,
+                                                                     "B=2"]
+
+
+def test_env_file_of_dev_zero_fails_instead_of_eating_memory():
+    """`--env-file /dev/zero` never ends: the child's address space is capped to fail fast."""
+    import subprocess
+    import sys
+
+    code = ("import resource\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))\n"
+            "from dockerlab.cli.options import environment\n"
+            "environment(['/dev/zero'], [], {})\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert b"bufio.Scanner: token too long" in r.stderr, r.stderr[-300:]

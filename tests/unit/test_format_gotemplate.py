@@ -1,5 +1,9 @@
 """The Go text/template subset renders and fails exactly as docker's --format does."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from dockerlab.format.gotemplate import TemplateError, parse_format, render
@@ -242,3 +246,61 @@ def test_json_numbers_and_escapes_follow_encoding_json():
 
 def test_printf_reports_extra_arguments_like_go():
     assert render('{{printf "%s" "a" 1 nil}}', {}) == "a%!(EXTRA int=1, <nil>)"
+
+
+# --- inputs that cost far more than they look ------------------------------------------------
+
+# Address space a render may take in the child below: the interpreter and dockerlab.format
+# need ~40 MB; a single gigabyte-wide printf row (the attack) cannot fit.
+_AS_LIMIT = 384 << 20
+
+
+def render_limited(template: str) -> subprocess.CompletedProcess:
+    """Render in a child whose address space is capped, so an attack fails fast with
+    MemoryError instead of building gigabytes here."""
+    code = (
+        "import resource, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, ({_AS_LIMIT}, {_AS_LIMIT}))\n"
+        "from dockerlab.format.gotemplate import TemplateError, render\n"
+        "try:\n"
+        "    out = render(sys.argv[1], {})\n"
+        "except TemplateError as exc:\n"
+        "    print('ERR', exc)\n"
+        "else:\n"
+        "    print('OK', len(out), out[:80])\n"
+    )
+    return subprocess.run([sys.executable, "-c", code, template], capture_output=True,
+                          text=True, timeout=120, cwd=os.getcwd())
+
+
+def test_printf_refuses_a_gigabyte_width_as_go_does():
+    res = render_limited('{{printf "%999999999d" 1}}')
+    assert res.returncode == 0, res.stderr[-500:]
+    assert res.stdout == "OK 25 %!(NOVERB)%!(EXTRA int=1)\n"
+    res = render_limited('{{printf "%.999999999f" 1.5}}')
+    assert res.stdout == "OK 31 %!(NOVERB)%!(EXTRA float64=1.5)\n", res.stderr[-500:]
+
+
+def test_printf_star_width_and_precision_follow_go():
+    assert render('{{printf "%*d|%.*f|%*d|" 3 1 2 3.14159 -4 5}}', {}) == "  1|3.14|5   |"
+    assert render('{{printf "%*d" 99999999 1}}', {}) == "%!(BADWIDTH)1"
+    assert render('{{printf "%*d" "x" 1}}', {}) == "%!(BADWIDTH)1"
+    assert render('{{printf "%.*d" -1 1}}', {}) == "%!(BADPREC)1"
+    # Go checks before each further digit: 10^6 followed by one digit still parses
+    assert len(render('{{printf "%1000000d" 1}}', {})) == 1_000_000
+    assert render('{{printf "%c" 99999999}}', {}) == "\ufffd"
+
+
+@pytest.mark.parametrize("template, detail", [
+    ('{{printf "%10000000d%10000000d%10000000d%10000000d%10000000d%10000000d%10000000d"'
+     " 1 2 3 4 5 6 7}}", "error calling printf: printf result exceeds 64 MiB"),
+    ("{{range 100}}{{printf \"%10000000d\" 1}}{{end}}", "template output exceeds 64 MiB"),
+    ("{{range 100000}}{{range 100000}}xx{{end}}{{end}}", "exceeds 1000000 evaluation steps"),
+    ("{{range 1000000000}}{{end}}", "exceeds 1000000 evaluation steps"),
+    ('{{pad "a" 999999999 1}}', "error calling pad: padding exceeds 64 MiB"),
+])
+def test_templates_that_would_build_gigabytes_stop_with_an_error(template, detail):
+    res = render_limited(template)
+    assert res.returncode == 0, res.stderr[-500:]
+    assert res.stdout.startswith("ERR template parsing error: template: :1:"), res.stdout
+    assert detail in res.stdout

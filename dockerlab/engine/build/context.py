@@ -294,10 +294,16 @@ def from_bytes(data: bytes, tmp_dir: str, dockerfile: str = "Dockerfile") -> Bui
         return BuildContext(root, text, "Dockerfile", size, None, temporary=True)
     root = tempfile.mkdtemp(prefix="build-", dir=tmp_dir)
     try:
+        from dockerlab.engine.inflate import BoundedTarInfo, Budget, corrupt
+
         try:
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
+            # one pass, decompressed within bounds (ratio, free disk, header sizes)
+            stream = Budget(tmp_dir).inflating(io.BytesIO(data))
+            with tarfile.open(fileobj=stream, mode="r|", tarinfo=BoundedTarInfo) as tf:
                 tf.extractall(root, filter=tarfile.data_filter)
-        except (tarfile.TarError, EOFError, OSError) as exc:
+        except Exception as exc:  # bad tar or compressed data; bounds and bugs go on up
+            if not isinstance(exc, (tarfile.TarError, OSError)) and not corrupt(exc):
+                raise
             raise InvalidParameter(f"the build context is not a valid tar: {exc}") from exc
         from dockerlab.engine.rootfs import secure_join
 

@@ -331,18 +331,26 @@ def _unpack(archive: str, dest: str, owner: tuple[int, int] | None) -> None:
     """Unpack a local tar (gzip, bzip2, xz) safely: nothing may land outside ``dest``."""
     import tarfile
 
+    from dockerlab.engine.inflate import BoundedTarInfo, Budget, corrupt
+
+    def owned(tf: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+        for m in tf:
+            if owner is not None:
+                m.uid, m.gid = owner
+            yield m
+
     try:
-        with tarfile.open(archive, "r:*") as tf:
-            members = []
-            for m in tf:
-                if owner is not None:
-                    m.uid, m.gid = owner
-                members.append(m)
-            tf.extractall(dest, members=members, numeric_owner=True,
+        # one pass, decompressed within bounds (ratio, free disk, header sizes)
+        with open(archive, "rb") as f, tarfile.open(
+                fileobj=Budget(dest, prefix="ADD failed").inflating(f), mode="r|",
+                tarinfo=BoundedTarInfo) as tf:
+            tf.extractall(dest, members=owned(tf), numeric_owner=True,
                           filter=tarfile.data_filter)
     except tarfile.FilterError as exc:
         raise InvalidParameter(f"ADD failed: refusing to unpack {os.path.basename(archive)}: "
                                f"{exc}") from exc
-    except tarfile.TarError as exc:
+    except Exception as exc:  # bad tar or compressed data; bounds and bugs go on up
+        if not isinstance(exc, tarfile.TarError) and not corrupt(exc):
+            raise
         raise InvalidParameter(f"ADD failed: cannot unpack {os.path.basename(archive)}: "
                                f"{exc}") from exc

@@ -1,0 +1,197 @@
+"""Bounds on what an archive may expand to: ``load``, ``import`` and build contexts.
+
+A few kilobytes of input can claim gigabytes: deflate reaches ~1000:1 on a run of one byte,
+a GNU long-name or PAX header is read into memory whole whatever size it claims, and a
+GNU sparse entry stands for any number of zeros. Every reader of an untrusted archive goes
+through these checks:
+
+* :class:`BoundedTarInfo` refuses a special header (long name, long link, PAX) larger than
+  1 MiB, as Go's ``archive/tar`` (Docker's reader) does with ``header field too long``.
+* :class:`Budget` counts the bytes read from the input and the bytes written out, and stops
+  a read whose output passes ``max(FLOOR, RATIO × input)`` or the free space of the disk it
+  writes to (less a reserve), with an error in Docker's words.
+* :func:`decompressed` opens gzip (several members too, as Go's reader does), bzip2 or xz
+  as a stream that never inflates more than it is asked for at once.
+
+The limits: real layers compress 2–10× (text-heavy ones up to ~15×), whole images 2–4×, and
+deflate cannot pass ~1032×. RATIO = 100 is ten times what real content reaches and a tenth
+of a bomb's; FLOOR lets any input expand to 256 MiB first, so small archives of very
+compressible files (a config, an empty database) never trip it. An image that holds a huge
+run of zeros (the classic sparse ``/var/log/lastlog`` of a big UID) can pass 100× and is
+refused with a message that says why.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from typing import IO, Any
+
+from dockerlab.errors import InvalidParameter
+
+RATIO = 100
+FLOOR = 256 << 20
+RESERVE = 256 << 20  # left free on the disk an archive is expanded onto
+MAX_SPECIAL_HEADER = 1 << 20  # Go archive/tar's maxSpecialFileSize
+_CHUNK = 1 << 20
+
+
+class ExpansionError(InvalidParameter):
+    """An archive expands past its bounds; nothing of it was kept."""
+
+
+class BoundedTarInfo(tarfile.TarInfo):
+    """A TarInfo that refuses oversized special headers before reading them into memory."""
+
+    _SPECIAL = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
+                tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
+
+    def _proc_member(self, tf: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in self._SPECIAL and self.size > MAX_SPECIAL_HEADER:
+            raise FieldTooLong("archive/tar: header field too long")
+        return super()._proc_member(tf)  # type: ignore[misc]
+
+
+class FieldTooLong(tarfile.TarError):
+    """Not a HeaderError: tarfile must not take it for the end of the archive."""
+
+
+class Budget:
+    """Counts bytes in and out of one expansion; raises :class:`ExpansionError` (or
+    ``error``) as soon as the output passes its bounds."""
+
+    def __init__(self, folder: str, prefix: str = "Error processing tar file",
+                 error: type[InvalidParameter] = ExpansionError) -> None:
+        st = os.statvfs(folder)
+        self.folder, self.prefix, self.error = folder, prefix, error
+        self.space = max(st.f_bavail * st.f_frsize - RESERVE, 0)
+        self.read = 0  # raw input bytes
+        self.written = 0  # bytes produced
+
+    def reader(self, src: IO[bytes]) -> io.BufferedReader:
+        """``src`` as a buffered reader whose bytes count as input (it can ``peek``)."""
+        return io.BufferedReader(_Counting(src, self), _CHUNK)
+
+    def inflating(self, src: IO[bytes]) -> IO[bytes]:
+        """``src`` decompressed (if it is), every byte out counted as written: for readers
+        such as tarfile's extractall that write what they read."""
+        stream, _ = decompressed(self.reader(src))
+        return io.BufferedReader(_CountingOut(stream, self), _CHUNK)
+
+    def wrote(self, n: int, name: str = "") -> None:
+        self.written += n
+        if self.written > self.space:
+            where = f"write {name}: " if name else ""
+            raise self.error(
+                f"{self.prefix}: {where}no space left on device (the archive expands to more "
+                f"than the {_mb(self.space)} free under {self.folder})")
+        limit = max(FLOOR, RATIO * self.read)
+        if self.written > limit:
+            raise self.error(
+                f"{self.prefix}: {_mb(self.read)} of input expands to more than {_mb(limit)}, "
+                f"over {RATIO} times its size: refusing a decompression bomb")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n} bytes"
+
+
+class _Counting(io.RawIOBase):
+    def __init__(self, src: IO[bytes], budget: Budget) -> None:
+        self.src, self.budget = src, budget
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        data = self.src.read(len(buf))
+        n = len(data)
+        buf[:n] = data
+        self.budget.read += n
+        return n
+
+
+class _CountingOut(io.RawIOBase):
+    def __init__(self, src: IO[bytes], budget: Budget) -> None:
+        self.src, self.budget = src, budget
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        data = self.src.read(len(buf))
+        n = len(data)
+        buf[:n] = data
+        self.budget.wrote(n)
+        return n
+
+
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
+
+
+def compression(head: bytes) -> str:
+    """"gzip", "bz2", "xz" or "" for the first bytes of a stream."""
+    return next((kind for magic, kind in _MAGIC if head.startswith(magic)), "")
+
+
+def decompressed(src: io.BufferedReader) -> tuple[IO[bytes], str]:
+    """(a reader of ``src`` decompressed, the compression found); reads inflate in bounded
+    steps, never all a small input can claim at once."""
+    kind = compression(src.peek(6)[:6])
+    if kind == "gzip":
+        import gzip
+
+        return gzip.GzipFile(fileobj=src, mode="rb"), kind  # type: ignore[return-value]
+    if kind == "bz2":
+        import bz2
+
+        return bz2.BZ2File(src), kind  # type: ignore[return-value]
+    if kind == "xz":
+        import lzma
+
+        return lzma.LZMAFile(src), kind  # type: ignore[return-value]
+    return src, kind
+
+
+def corrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` says the compressed data is bad (not an I/O failure of ours)."""
+    import lzma
+    import zlib
+
+    if isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)):
+        return True
+    return isinstance(exc, OSError) and exc.errno is None
+
+
+class GunzipStream:
+    """Incremental gunzip of data fed in pieces (several gzip members too); each piece of
+    output is at most ``_CHUNK`` bytes, so a bomb never sits in memory whole."""
+
+    def __init__(self) -> None:
+        import zlib
+
+        self._zlib = zlib
+        self._d = zlib.decompressobj(31)
+        self._fed = False
+
+    def feed(self, data: bytes) -> Any:
+        while True:
+            out = self._d.decompress(data, _CHUNK)
+            self._fed = self._fed or bool(data)
+            if out:
+                yield out
+            if self._d.eof:  # the next member, if any (garbage fails its header check)
+                data = self._d.unused_data
+                self._d = self._zlib.decompressobj(31)
+                self._fed = False
+                if not data:
+                    return
+                continue
+            data = self._d.unconsumed_tail
+            if not data and len(out) < _CHUNK:
+                return
+
+    def close(self) -> None:
+        if self._fed and not self._d.eof:
+            raise EOFError("unexpected EOF (the gzip data is truncated)")
