@@ -253,6 +253,10 @@ def create_body(
         "CpuQuota": ns.cpu_quota or 0,
         "PidsLimit": ns.pids_limit,
         "Init": True if ns.init else None,
+        "CapAdd": list(ns.cap_add or []) or None,
+        "CapDrop": list(ns.cap_drop or []) or None,
+        "Privileged": bool(ns.privileged),
+        "SecurityOpt": security_opts(ns.security_opt or [], command) or None,
     }
     check_host_config(host_config)
 
@@ -280,6 +284,36 @@ def create_body(
     if ns.stop_timeout is not None:
         body["StopTimeout"] = ns.stop_timeout
     return ns.name or None, body
+
+
+def security_opts(opts: list[str], command: str = "run") -> list[str]:
+    """The CLI's part of ``--security-opt`` (its ``parseSecurityOpts``): a seccomp profile
+    file is read here and sent as its compacted JSON, as docker does."""
+    out = []
+    for opt in opts:
+        key, sep, value = opt.partition("=")
+        if not sep and opt != "no-new-privileges":
+            if ":" not in opt:
+                raise ClientError(f'Invalid --security-opt: "{opt}"', command)
+            key, _, value = opt.partition(":")
+        if key == "seccomp" and value != "unconfined":
+            try:
+                with open(value, "rb") as f:
+                    raw = f.read()
+            except OSError as exc:
+                raise ClientError(f"opening seccomp profile ({value}) failed: open {value}: "
+                                  f"{(exc.strerror or str(exc)).lower()}", command) from None
+            import json
+
+            try:
+                compact = json.dumps(json.loads(raw), separators=(",", ":"),
+                                     ensure_ascii=False)
+            except ValueError as exc:
+                raise ClientError(f"compacting json for seccomp profile ({value}) failed: "
+                                  f"{exc}", command) from None
+            opt = f"seccomp={compact}"
+        out.append(opt)
+    return out
 
 
 def check_host_config(hc: Mapping[str, Any]) -> None:

@@ -94,17 +94,18 @@ def _mount_dev(rootfs: str) -> None:
         pass
 
 
-def _mount_sys(rootfs: str) -> None:
+def _mount_sys(rootfs: str, writable: bool = False) -> None:
     target = os.path.join(rootfs, "sys")
     os.makedirs(target, exist_ok=True)
-    flags = L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC | L.MS_RDONLY
+    flags = L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC | (0 if writable else L.MS_RDONLY)
     try:
         L.mount("sysfs", target, "sysfs", flags)
     except OSError as exc:  # sysfs of a network namespace we do not own (--network host)
         if exc.errno != errno.EPERM:
             raise
         L.mount("/sys", target, None, L.MS_BIND | L.MS_REC)
-        L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
+        if not writable:
+            L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
 
 
 def bind(source: str, rootfs: str, dest: str, readonly: bool = False) -> None:
@@ -116,24 +117,28 @@ def bind(source: str, rootfs: str, dest: str, readonly: bool = False) -> None:
         L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
 
 
-def prepare(rootfs: str, binds: list[tuple[str, str, bool]]) -> None:
-    """Mount /proc, /dev, /sys and ``binds`` (source, dest, readonly) under ``rootfs``."""
+def prepare(rootfs: str, binds: list[tuple[str, str, bool]], privileged: bool = False) -> None:
+    """Mount /proc, /dev, /sys and ``binds`` (source, dest, readonly) under ``rootfs``
+    (/sys writable with ``privileged``, as Docker's ``--privileged``)."""
     L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
     proc = os.path.join(rootfs, "proc")
     os.makedirs(proc, exist_ok=True)
     L.mount("proc", proc, "proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
     _mount_dev(rootfs)
-    _mount_sys(rootfs)
+    _mount_sys(rootfs, privileged)
     for source, dest, readonly in binds:
         bind(source, rootfs, dest, readonly)
 
 
-def enter(rootfs: str) -> None:
-    """Make ``rootfs`` the root (pivot_root, old root detached), then hide what Docker hides."""
+def enter(rootfs: str, privileged: bool = False) -> None:
+    """Make ``rootfs`` the root (pivot_root, old root detached), then hide what Docker hides
+    (nothing with ``privileged``: Docker masks no path then)."""
     os.chdir(rootfs)
     L.pivot_root(".", ".")
     L.umount(".", L.MNT_DETACH)
     os.chdir("/")
+    if privileged:
+        return
     for path in MASKED_PATHS:
         if not os.path.exists(path):
             continue

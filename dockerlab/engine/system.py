@@ -41,6 +41,7 @@ def storage_driver(root: str) -> tuple[str, str]:
 
 def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
     from dockerlab.engine.cgroups import version as cgroup_version
+    from dockerlab.engine.security import info_options
 
     driver, backing = storage_driver(paths.root)
     mem = 0
@@ -64,6 +65,7 @@ def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
         "NCPU": os.cpu_count() or 1, "MemTotal": mem, "DockerRootDir": paths.root,
         "Name": platform.node(), "ServerVersion": version()["Version"],
         "Runtimes": {"dockerlab": {"path": "dockerlab-monitor"}}, "DefaultRuntime": "dockerlab",
+        "SecurityOptions": info_options(),
     }
 
 
