@@ -26,6 +26,25 @@ ALL = "ALL"
 _DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seccomp_default.py")
 
 
+# Go's GOARCH for the machine: what a profile's includes/excludes name.
+GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
+          "s390x": "s390x", "riscv64": "riscv64", "mips64": "mips64", "i686": "386"}
+
+
+def host_arch() -> str:
+    machine = os.uname().machine
+    return GOARCH.get(machine, machine)
+
+
+def kernel_version(release: str | None = None) -> tuple[int, int]:
+    """``6.18.44-fc`` -> (6, 18)."""
+    parts = (release or os.uname().release).split("-")[0].split(".")
+    try:
+        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        return 0, 0
+
+
 def all_caps() -> list[str]:
     """Every capability this kernel knows (what ``--privileged`` gives)."""
     with open("/proc/sys/kernel/cap_last_cap") as f:
@@ -132,8 +151,6 @@ def for_container(root: str, host: dict[str, Any]) -> dict[str, Any]:
 
 
 def _program(root: str, profile: str | None, caps: list[str]) -> bytes:
-    from dockerlab.engine.security.seccomp import host_arch, kernel_version
-
     arch, kernel = host_arch(), kernel_version()
     tail = f"{arch}-{kernel[0]}.{kernel[1]}-{_cap_mask(caps):x}.bpf"
     if profile is None:

@@ -19,6 +19,7 @@ import ctypes
 import os
 from typing import Any
 
+from dockerlab.engine.security import kernel_version
 from dockerlab.errors import InvalidParameter
 
 ACTIONS = {
@@ -29,9 +30,7 @@ ACTIONS = {
 }
 OPERATORS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
              "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
-# Go's GOARCH (what includes/excludes name) and libseccomp's name for the machine.
-GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
-          "s390x": "s390x", "riscv64": "riscv64", "mips64": "mips64", "i686": "386"}
+# Go's GOARCH (what includes/excludes name) -> the native architecture's libseccomp name.
 SCMP_NATIVE = {"amd64": "SCMP_ARCH_X86_64", "arm64": "SCMP_ARCH_AARCH64", "arm": "SCMP_ARCH_ARM",
                "ppc64le": "SCMP_ARCH_PPC64LE", "s390x": "SCMP_ARCH_S390X",
                "riscv64": "SCMP_ARCH_RISCV64", "mips64": "SCMP_ARCH_MIPS64",
@@ -47,19 +46,6 @@ class ProfileError(InvalidParameter):
 
 class RuntimeRefused(Exception):
     """A profile runc would refuse while loading it (bad action, operator, architecture)."""
-
-
-def host_arch() -> str:
-    machine = os.uname().machine
-    return GOARCH.get(machine, machine)
-
-
-def kernel_version(release: str | None = None) -> tuple[int, int]:
-    parts = (release or os.uname().release).split("-")[0].split(".")
-    try:
-        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
-    except ValueError:
-        return 0, 0
 
 
 # ---- 1. decoding: Go's json.Unmarshal into moby's types.Seccomp ---------------------------
