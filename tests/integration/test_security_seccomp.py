@@ -41,6 +41,8 @@ int main(int argc, char **argv) {
         return report(syscall(SYS_add_key, "user", "planted-by-container", "x", 1, -4));
     if (argc > 1 && !strcmp(argv[1], "clone3"))  /* a size of 0: EINVAL if it gets in */
         return report(syscall(SYS_clone3, NULL, 0));
+    if (argc > 2 && !strcmp(argv[1], "nr"))
+        return report(syscall(atol(argv[2]), 0, 0, 0, 0, 0));
     if (argc > 2 && !strcmp(argv[1], "personality"))
         return report(syscall(SYS_personality, strtoul(argv[2], NULL, 0)));
     return 2;
@@ -166,6 +168,14 @@ def test_personality_only_with_the_values_docker_allows(engine, probe):
                **with_probe(probe))[1].startswith("ok ")
     code, out, _ = run(engine, ["/probe", "personality", "0x0040000"], **with_probe(probe))
     assert out == "errno 1\n"  # ADDR_NO_RANDOMIZE
+
+
+def test_syscalls_newer_than_the_profile_get_enosys_older_ones_eperm(engine, probe):
+    if os.uname().machine != "x86_64":
+        pytest.skip("syscall numbers written for x86_64")
+    # 1000: no such syscall anywhere; 250: keyctl, known and denied
+    assert run(engine, ["/probe", "nr", "1000"], **with_probe(probe))[1] == "errno 38\n"
+    assert run(engine, ["/probe", "nr", "250"], **with_probe(probe))[1] == "errno 1\n"
 
 
 # ---- options --------------------------------------------------------------------------------

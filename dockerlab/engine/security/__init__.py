@@ -23,7 +23,8 @@ from dockerlab.engine import linux as L
 from dockerlab.errors import InvalidParameter
 
 ALL = "ALL"
-_DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seccomp_default.py")
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_COMPILER_FILES = (os.path.join(_HERE, "seccomp_default.py"), os.path.join(_HERE, "seccomp.py"))
 
 
 # Go's GOARCH for the machine: what a profile's includes/excludes name.
@@ -154,8 +155,10 @@ def _program(root: str, profile: str | None, caps: list[str]) -> bytes:
     arch, kernel = host_arch(), kernel_version()
     tail = f"{arch}-{kernel[0]}.{kernel[1]}-{_cap_mask(caps):x}.bpf"
     if profile is None:
-        st = os.stat(_DEFAULT_DATA)  # a changed default profile is a new cache entry
-        name = f"default-{st.st_mtime_ns:x}{st.st_size:x}-{tail}"
+        # a changed default profile or compiler is a new cache entry
+        stamp = "".join(f"{st.st_mtime_ns:x}{st.st_size:x}" for st in map(os.stat,
+                                                                           _COMPILER_FILES))
+        name = f"default-{stamp}-{tail}"
     else:
         import hashlib
 

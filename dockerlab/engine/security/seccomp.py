@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import struct
 from typing import Any
 
 from dockerlab.engine.security import kernel_version
@@ -221,6 +222,8 @@ def _libseccomp() -> ctypes.CDLL:
         lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
         lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
         lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+        lib.seccomp_syscall_resolve_name_arch.argtypes = [ctypes.c_uint32, ctypes.c_char_p]
+        lib.seccomp_arch_native.restype = ctypes.c_uint32
         lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
                                                ctypes.c_uint, ctypes.POINTER(_ArgCmp)]
         lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
@@ -279,8 +282,56 @@ def compile_bpf(chosen: dict[str, Any]) -> bytes:
             out = b""
             while chunk := os.read(fd, 65536):
                 out += chunk
-            return out
         finally:
             os.close(fd)
+        tokens = [lib.seccomp_arch_resolve_name(a.removeprefix("SCMP_ARCH_").lower().encode())
+                  for a in chosen["architectures"]] or [lib.seccomp_arch_native()]
+        return enosys_stub(chosen, tokens, lib) + out
     finally:
         lib.seccomp_release(ctx)
+
+
+# Classic BPF, as the kernel reads ``struct seccomp_data`` (nr at 0, arch at 4).
+_LD_W_ABS, _JGT_K, _JEQ_K, _JSET_K, _JA, _RET_K = 0x20, 0x25, 0x15, 0x45, 0x05, 0x06
+_X32_BIT = 0x40000000
+_AUDIT_ARCH_X86_64 = 0xC000003E
+_NOT_AN_AUDIT_ARCH = {0x4000003E}  # libseccomp's x32 token: the kernel says x86_64
+
+
+def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
+    return struct.pack("=HBBI", code, jt, jf, k & 0xFFFFFFFF)
+
+
+def enosys_stub(chosen: dict[str, Any], tokens: list[int], lib: ctypes.CDLL) -> bytes:
+    """runc's prologue: a syscall newer than any the profile names gets ENOSYS, not the
+    default EPERM, so programs fall back to an older call (as they do on an older kernel).
+    Only for deny-by-default profiles, per architecture, never for x32's numbers."""
+    if chosen["defaultAction"] in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"):
+        return b""
+    names = {n for rule in chosen["syscalls"] for n in rule["names"]}
+    blocks = []
+    for token in dict.fromkeys(tokens):
+        if token in _NOT_AN_AUDIT_ARCH or not token:
+            continue
+        numbers = [lib.seccomp_syscall_resolve_name_arch(token, n.encode()) for n in names]
+        known = [nr for nr in numbers if nr >= 0 and not nr & _X32_BIT]
+        if known:
+            blocks.append((token, max(known)))
+    if not blocks:
+        return b""
+    # per arch: ld arch; jeq arch ? next : skip; ld nr; [jset x32 ? out]; jgt max ? enosys
+    sizes = [5 if token == _AUDIT_ARCH_X86_64 else 4 for token, _ in blocks]
+    enosys = sum(sizes) + 1  # index of the ERRNO(ENOSYS) return, after a jump over it
+    out, at = [], 0
+    for (token, top), size in zip(blocks, sizes):
+        out.append(_insn(_LD_W_ABS, 4))
+        out.append(_insn(_JEQ_K, token, 0, size - 2))
+        out.append(_insn(_LD_W_ABS, 0))
+        if size == 5:
+            out.append(_insn(_JSET_K, _X32_BIT, 1, 0))
+        here = at + size - 1
+        out.append(_insn(_JGT_K, top, enosys - here - 1, 0))
+        at += size
+    out.append(_insn(_JA, 1))
+    out.append(_insn(_RET_K, ACTIONS["SCMP_ACT_ERRNO"] | ENOSYS))
+    return b"".join(out)
