@@ -154,3 +154,25 @@ def test_privileged_records_label_disable_as_docker():
 def test_kernel_version_parsing():
     assert security.kernel_version("6.18.44-fc-v1045") == (6, 18)
     assert security.kernel_version("5.4") == (5, 4)
+
+
+def test_cli_reads_a_profile_file_and_sends_it_compacted(tmp_path):
+    from dockerlab.cli.options import security_opts
+    from dockerlab.errors import UsageError
+
+    path = tmp_path / "p.json"
+    path.write_text('{\n  "defaultAction": "SCMP_ACT_ALLOW",\n  "syscalls": []\n}\n')
+    assert security_opts([f"seccomp={path}", "seccomp=unconfined", "no-new-privileges"]) == [
+        'seccomp={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[]}', "seccomp=unconfined",
+        "no-new-privileges"]
+    assert security_opts([f"seccomp:{path}"])[0].startswith('seccomp={"defaultAction"')
+    with pytest.raises(UsageError, match=r'Invalid --security-opt: "nope"'):
+        security_opts(["nope"])
+    with pytest.raises(UsageError, match=r"opening seccomp profile \(/no/such\) failed: open "
+                                         r"/no/such: no such file or directory"):
+        security_opts(["seccomp=/no/such"])
+
+
+def test_socket_rules_leave_out_af_alg_and_af_vsock():
+    conds = sorted(r["args"][0][1:3] for r in rules_for(chosen(), "socket"))
+    assert conds == [("SCMP_CMP_EQ", 39), ("SCMP_CMP_GT", 40), ("SCMP_CMP_LT", 38)]
