@@ -104,12 +104,17 @@ def spawn_monitor(paths: Paths, cid: str, config: dict, attach: str = ""
     spec_r = -1
     if len(spec) < 60000 or len(spec) <= _pipe_max():  # fits in the pipe at once
         spec_r, spec_w = os.pipe()
-        if len(spec) >= 60000:
-            import fcntl
+        try:
+            if len(spec) >= 60000:  # a big Env: grow the pipe (never block on it)
+                import fcntl
 
-            fcntl.fcntl(spec_w, fcntl.F_SETPIPE_SZ, len(spec))
-        os.write(spec_w, spec)
-        os.close(spec_w)
+                fcntl.fcntl(spec_w, fcntl.F_SETPIPE_SZ, len(spec))
+            os.write(spec_w, spec)
+        except OSError:  # the monitor reads config.v2.json (and refuses to start it)
+            os.close(spec_r)
+            spec_r = -1
+        finally:
+            os.close(spec_w)
     ours = theirs = None
     fds = [sync_w] + [spec_r] * (spec_r >= 0)
     if attach:
