@@ -130,6 +130,15 @@ def test_default_container_runs_under_a_seccomp_filter_without_no_new_privs(engi
     assert st["CapEff"] == "00000000a80425fb"  # Docker's 14 default capabilities
 
 
+def test_a_big_config_still_carries_the_filter(engine):
+    """A config too big for a default pipe (a 70 KB Env) must not start unconfined."""
+    body = {"Image": "busybox", "Env": ["BIG=" + "x" * 70000],
+            "Cmd": ["sh", "-c", 'echo ${#BIG}; grep "^Seccomp:" /proc/self/status']}
+    _, att = engine.run(body)
+    code, out, err = att.collect()
+    assert (code, out.decode().split()) == (0, ["70000", "Seccomp:", "2"]), err
+
+
 def test_host_roots_keyring_is_out_of_reach(engine, probe, host_key):
     serial, secret = host_key
     code, out, _ = run(engine, ["/probe", "keyread", str(serial)], **with_probe(probe))
