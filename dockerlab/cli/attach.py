@@ -143,12 +143,12 @@ def _follow(engine, cid: str, att: Attachment, stdin: bool, tty: bool, detach_ke
 
 
 def exec_(engine, cid: str, cmd: list[str], env: list[str], workdir: str, user: str,
-          interactive: bool, tty: bool, detach: bool) -> int:
+          interactive: bool, tty: bool, detach: bool, privileged: bool = False) -> int:
     """``exec``: the command gets this terminal's own streams; returns its exit code."""
     import subprocess
 
     proc = engine.exec(cid, cmd, env=env, workdir=workdir, user=user, tty=tty, detach=detach,
-                       stdin=None if interactive else subprocess.DEVNULL)
+                       stdin=None if interactive else subprocess.DEVNULL, privileged=privileged)
     if proc is None:
         return 0
     while True:

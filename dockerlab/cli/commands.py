@@ -247,6 +247,7 @@ def cmd_exec(ctx: Context, ns: Namespace) -> int:
         ns.interactive,
         ns.tty,
         ns.detach,
+        ns.privileged,
     )
 
 

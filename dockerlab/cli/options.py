@@ -276,6 +276,10 @@ def create_body(
         "PidsLimit": ns.pids_limit,
         "Devices": devices,
         "Init": True if ns.init else None,
+        "CapAdd": list(ns.cap_add or []) or None,
+        "CapDrop": list(ns.cap_drop or []) or None,
+        "Privileged": bool(ns.privileged),
+        "SecurityOpt": security_opts(ns.security_opt or [], command) or None,
     }
     check_host_config(host_config)
 
@@ -303,6 +307,36 @@ def create_body(
     if ns.stop_timeout is not None:
         body["StopTimeout"] = ns.stop_timeout
     return ns.name or None, body
+
+
+def security_opts(opts: list[str], command: str = "run") -> list[str]:
+    """The CLI's part of ``--security-opt`` (its ``parseSecurityOpts``): a seccomp profile
+    file is read here and sent as its compacted JSON, as docker does."""
+    out = []
+    for opt in opts:
+        key, sep, value = opt.partition("=")
+        if not sep and opt != "no-new-privileges":
+            if ":" not in opt:
+                raise ClientError(f'Invalid --security-opt: "{opt}"', command)
+            key, _, value = opt.partition(":")
+        if key == "seccomp" and value != "unconfined":
+            try:
+                with open(value, "rb") as f:
+                    raw = f.read()
+            except OSError as exc:
+                raise ClientError(f"opening seccomp profile ({value}) failed: open {value}: "
+                                  f"{(exc.strerror or str(exc)).lower()}", command) from None
+            import json
+
+            try:
+                compact = json.dumps(json.loads(raw), separators=(",", ":"),
+                                     ensure_ascii=False)
+            except ValueError as exc:
+                raise ClientError(f"compacting json for seccomp profile ({value}) failed: "
+                                  f"{exc}", command) from None
+            opt = f"seccomp={compact}"
+        out.append(opt)
+    return out
 
 
 def check_host_config(hc: Mapping[str, Any]) -> None:

@@ -168,6 +168,8 @@ _DETACH_KEYS = F("", "detach-keys", "string", "Override the key sequence for det
 
 _CREATE_FLAGS = (
     F("a", "attach", "list", "Attach to STDIN, STDOUT or STDERR"),
+    F("", "cap-add", "list", "Add Linux capabilities"),
+    F("", "cap-drop", "list", "Drop Linux capabilities"),
     F("c", "cpu-shares", "int", "CPU shares (relative weight)", 0),
     F("", "cpu-period", "int", "Limit CPU CFS (Completely Fair Scheduler) period", 0),
     F("", "cpu-quota", "int", "Limit CPU CFS (Completely Fair Scheduler) quota", 0),
@@ -196,8 +198,10 @@ _CREATE_FLAGS = (
     F("", "name", "string", "Assign a name to the container"),
     F("", "network", "network", "Connect a container to a network", None, "--net"),
     F("", "pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
+    F("", "privileged", "bool", "Give extended privileges to this container"),
     F("", "restart", "string", 'Restart policy to apply when a container exits (default "no")'),
     F("", "rm", "bool", "Automatically remove the container when it exits"),
+    F("", "security-opt", "list", "Security Options"),
     F("", "stop-signal", "string", 'Signal to stop a container (default "SIGTERM")'),
     F("", "stop-timeout", "int", "Timeout (in seconds) to stop a container"),
     F("t", "tty", "bool", "Allocate a pseudo-TTY"),
@@ -283,6 +287,7 @@ COMMANDS: dict[str, Command] = {
             F("e", "env", "env", "Set environment variables"),
             F("", "env-file", "list", "Read in a file of environment variables"),
             F("i", "interactive", "bool", "Keep STDIN open even if not attached"),
+            F("", "privileged", "bool", "Give extended privileges to the command"),
             F("t", "tty", "bool", "Allocate a pseudo-TTY"),
             F("u", "user", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
             F("w", "workdir", "string", "Working directory inside the container"),

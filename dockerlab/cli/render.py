@@ -672,10 +672,13 @@ def info(i: dict[str, Any], debug: bool = False) -> str:
         f" Cgroup Driver: {g('CgroupDriver', 'cgroupfs')}",
         f" Cgroup Version: {g('CgroupVersion', '')}",
     ]
-    for key, title in (("SecurityOptions", "Security Options"),):
-        if g(key):
-            lines.append(f" {title}:")
-            lines += [f"  {v}" for v in g(key)]
+    if g("SecurityOptions"):  # "name=seccomp,profile=default" -> Docker's block
+        lines.append(" Security Options:")
+        for option in g("SecurityOptions"):
+            fields = dict(kv.partition("=")[::2] for kv in option.split(","))
+            lines.append(f"  {fields.pop('name', option)}")
+            if "profile" in fields:
+                lines.append(f"   Profile: {fields['profile']}")
     lines += [
         f" Kernel Version: {g('KernelVersion', '')}",
         f" Operating System: {g('OperatingSystem', '')}",

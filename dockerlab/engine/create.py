@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from dockerlab.engine.atomic import fsync_dir, write_new
 from dockerlab.engine.containers import make_layers, time_now
 from dockerlab.engine.ids import check_name, new_id, random_name
+from dockerlab.engine.security import normalize_host_config
 from dockerlab.errors import DockerlabError, InvalidParameter
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
         host.setdefault(key, 0)
     host.setdefault("PidsLimit", None)
     host["Devices"] = host.get("Devices") or []  # Docker shows [] when none
+    normalize_host_config(host)  # CapAdd, CapDrop, Privileged, SecurityOpt as Docker keeps them
     return {"Id": cid, "Created": time_now(), "Path": argv[0], "Args": argv[1:],
             "Config": config, "HostConfig": host, "Image": image_id}
 

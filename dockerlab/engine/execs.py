@@ -16,7 +16,10 @@ _HELPER = os.path.join(_PKG_PARENT, "dockerlab", "engine", "nsexec.py")
 
 def spawn_exec(c: Container, cmd: list[str], env: list[str], workdir: str, user: str,
                tty: bool, detach: bool, stdin: int | None, stdout: int | None,
-               stderr: int | None, own_terminal: bool = False) -> subprocess.Popen | None:
+               stderr: int | None, own_terminal: bool = False, privileged: bool = False
+               ) -> subprocess.Popen | None:
+    from dockerlab.engine.security import all_caps, for_container
+
     config = c.config["Config"]
     full_env = merge_env(config.get("Env") or [], env)
     if tty and not any(e.startswith("TERM=") for e in full_env):
@@ -25,6 +28,14 @@ def spawn_exec(c: Container, cmd: list[str], env: list[str], workdir: str, user:
             "cwd": workdir or config.get("WorkingDir") or "/",
             "user": user or config.get("User") or "", "detach": detach,
             "ctty": bool(tty and own_terminal)}
+    # The container's capabilities and seccomp program, as Docker's exec (all capabilities
+    # with --privileged); the program travels as hex (the spec is JSON).
+    security = for_container(c.paths.root, c.config["HostConfig"])
+    if privileged:
+        security["Caps"] = all_caps()
+    if security["Seccomp"]:
+        security["Seccomp"] = security["Seccomp"].hex()
+    spec["security"] = security
     argv = [sys.executable, "-I", "-S", _HELPER, _PKG_PARENT, json.dumps(spec)]
     if detach:
         subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

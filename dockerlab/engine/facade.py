@@ -112,6 +112,7 @@ class Engine:
         """Start ``ref``; with ``attach`` (e.g. ``"ioe"``) return an attachment that sees
         everything from the first byte. Starting a running container does nothing."""
         from dockerlab.engine.runtime import spawn_monitor
+        from dockerlab.engine.security import for_container
 
         require_privileges()
         c = self.store.find(ref)
@@ -125,7 +126,9 @@ class Engine:
 
             # Read --device nodes here, so a missing one fails with Docker's daemon error.
             try:
-                config = {**c.config, "DeviceNodes": gather(c.config["HostConfig"])}
+                config = {**c.config, "DeviceNodes": gather(c.config["HostConfig"]),
+                          # compiled (or read from the cache) here, never in the container
+                          "Security": for_container(self.paths.root, c.config["HostConfig"])}
             except DockerlabError as exc:
                 c.state["Error"] = str(exc)  # inspect shows it, as Docker's does
                 c.save_state()
@@ -387,7 +390,7 @@ class Engine:
     def exec(self, ref: str, cmd: list[str], env: list[str] | None = None, workdir: str = "",
              user: str = "", tty: bool = False, detach: bool = False,
              stdin: int | None = None, stdout: int | None = None, stderr: int | None = None,
-             own_terminal: bool = False):
+             own_terminal: bool = False, privileged: bool = False):
         """Run ``cmd`` in a running container; returns a ``subprocess.Popen`` of the helper
         (its exit code is the command's), or None with ``detach``. ``own_terminal`` says
         that stdin is a pseudo-terminal the caller made for this command alone: it becomes
@@ -398,7 +401,7 @@ class Engine:
         if c.state["Status"] == "paused":
             raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
         return spawn_exec(c, cmd, env or [], workdir, user, tty, detach, stdin, stdout, stderr,
-                          own_terminal)
+                          own_terminal, privileged)
 
     # ---- layers: diff, commit, export, import, inspection ----------------------------------
     def diff(self, ref: str) -> list[dict[str, Any]]:

@@ -39,6 +39,9 @@ PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NAME = 15
+PR_SET_SECCOMP = 22
+PR_SET_NO_NEW_PRIVS = 38
+SECCOMP_MODE_FILTER = 2
 
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 _SYS_CAPSET = {"x86_64": 126, "aarch64": 91, "riscv64": 91, "ppc64le": 184, "s390x": 185}
@@ -115,18 +118,20 @@ class _CapData(ctypes.Structure):
                 ("inheritable", ctypes.c_uint32)]
 
 
-def limit_capabilities(keep: frozenset[str] = DEFAULT_CAPS) -> None:
-    """Drop every capability not in ``keep`` from the bounding, inheritable and ambient sets.
-
-    A root process keeps ``keep`` across execve; a non-root one gets none (as with Docker).
-    """
-    last = int(open("/proc/sys/kernel/cap_last_cap").read())
-    mask = 0
+def drop_bounding(keep: frozenset[str] = DEFAULT_CAPS) -> None:
+    """Drop every capability not in ``keep`` from the bounding set (no execve regains it)."""
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        last = int(f.read())
     for bit, name in enumerate(CAPS[: last + 1]):
-        if name in keep:
-            mask |= 1 << bit
-        else:
+        if name not in keep:
             prctl(PR_CAPBSET_DROP, bit)
+
+
+def set_capabilities(keep: frozenset[str] = DEFAULT_CAPS) -> None:
+    """Effective and permitted sets cut to ``keep``, inheritable emptied. Called after the
+    uid change: a root process keeps ``keep`` across execve, a non-root one has none left
+    (as with Docker)."""
+    mask = sum(1 << CAPS.index(name) for name in keep if name in CAPS)
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
     data = (_CapData * 2)()
     _check(_libc.syscall(_SYS_CAPSET[_MACHINE] - 1, ctypes.byref(header),
@@ -138,6 +143,26 @@ def limit_capabilities(keep: frozenset[str] = DEFAULT_CAPS) -> None:
         data[i].inheritable = 0
     _check(_libc.syscall(_SYS_CAPSET[_MACHINE], ctypes.byref(header),
                          ctypes.byref(data)), "capset")
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def set_no_new_privs() -> None:
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def install_seccomp(program: bytes) -> None:
+    """Load a BPF seccomp program (``struct sock_filter`` array, compiled by the engine).
+
+    Needs no_new_privs or CAP_SYS_ADMIN; after it, only the syscalls it allows work.
+    """
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.addressof(buf))
+    ret = _libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER),
+                      ctypes.byref(prog), 0, 0)
+    _check(ret, "seccomp")
 
 
 def proc_start_time(pid: int) -> int | None:

@@ -162,8 +162,10 @@ def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[
         if host.get("Init"):
             binds.append((cfg["Runtime"]["InitPath"], "/sbin/docker-init", True))
         guarded = kernel["DeviceControl"]
-        rootfs.prepare(merged, binds, kernel["DeviceNodes"], nodev=not guarded)
-        rootfs.enter(merged)
+        privileged = bool(host.get("Privileged"))
+        rootfs.prepare(merged, binds, kernel["DeviceNodes"], nodev=not guarded,
+                       privileged=privileged)
+        rootfs.enter(merged, privileged)
         if net != "host":
             L.sethostname(config.get("Hostname") or cfg["Id"][:12])
             _loopback_up()
@@ -185,12 +187,11 @@ def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[
             stdio = (slave, slave, slave)
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
-        env = list(config.get("Env") or [])
-        env = process.become(config.get("User") or "", config.get("WorkingDir") or "", env)
         argv = [cfg["Path"], *cfg.get("Args", [])]
         if host.get("Init"):  # Docker's docker-init is tini too
             argv = ["/sbin/docker-init", "--", *argv]
-        process.execute(argv, env)
+        process.run(config.get("User") or "", config.get("WorkingDir") or "",
+                    list(config.get("Env") or []), argv, cfg.get("Security"))
     except process.StartFailure as exc:
         _report(err_w, exc.code, str(exc))
         os._exit(exc.code)

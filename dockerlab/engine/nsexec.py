@@ -45,8 +45,7 @@ def main(spec: dict) -> int:
                 os.setsid()
                 fcntl.ioctl(0, termios.TIOCSCTTY, 0)
             L.setns(mnt)
-            env = process.become(spec["user"], spec["cwd"], spec["env"])
-            process.execute(spec["cmd"], env)
+            process.run(spec["user"], spec["cwd"], spec["env"], spec["cmd"], spec.get("security"))
         except process.StartFailure as exc:
             os.write(2, f"OCI runtime exec failed: exec failed: unable to start container "
                         f"process: {exc}: unknown\n".encode())

@@ -82,15 +82,35 @@ def find_executable(name: str, env: list[str]) -> str:
     raise StartFailure(127, f'exec: "{name}": executable file not found in $PATH')
 
 
-def become(user: str, cwd: str, env: list[str]) -> list[str]:
-    """Drop to Docker's capabilities and ``user``, enter ``cwd``; returns the final env."""
+def _program(security: dict) -> bytes | None:
+    program = security.get("Seccomp")
+    return bytes.fromhex(program) if isinstance(program, str) else program
+
+
+def _install(program: bytes) -> None:
+    try:
+        L.install_seccomp(program)
+    except OSError as exc:
+        raise StartFailure(125, f"error loading seccomp filter into kernel: {exc}")
+
+
+def become(user: str, cwd: str, env: list[str], security: dict) -> list[str]:
+    """Drop to the container's capabilities and ``user``, enter ``cwd``; returns the final
+    env. ``security`` is :func:`dockerlab.engine.security.for_container`'s answer."""
     uid, gid, groups, home = resolve_user(user)
-    L.limit_capabilities()
     if cwd:
         os.makedirs(cwd, exist_ok=True)
-    os.setgroups(groups)
+    program = _program(security)
+    if program and not security.get("NoNewPrivs"):
+        # Without no_new_privs only CAP_SYS_ADMIN may load a filter: load it while we still
+        # hold it (runc's order); what follows must be allowed by it, as under runc.
+        _install(program)
+    caps = frozenset(security["Caps"])
+    L.drop_bounding(caps)
+    os.setgroups(groups)  # before the capset: CAP_SETUID/SETGID may be among those dropped
     os.setgid(gid)
     os.setuid(uid)
+    L.set_capabilities(caps)
     try:
         os.chdir(cwd or "/")
     except OSError as exc:
@@ -114,16 +134,29 @@ def reset_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
-def execute(argv: list[str], env: list[str]) -> None:
+def execute(argv: list[str], env: list[str], security: dict) -> None:
     """Replace this process with ``argv``; never returns."""
     if not argv:
         raise StartFailure(125, "no command specified")
     exe = find_executable(argv[0], env)
     envd = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
     reset_signals()
+    if security.get("NoNewPrivs"):
+        L.set_no_new_privs()
+        program = _program(security)
+        if program:  # the last step: from here to execve only read/write/execve/exit run
+            _install(program)
     try:
         os.execve(exe, argv, envd)
     except PermissionError:
         raise StartFailure(126, f'exec: "{argv[0]}": permission denied')
     except OSError as exc:
         raise StartFailure(126, f'exec: "{argv[0]}": {exc.strerror.lower()}')
+
+
+def run(user: str, cwd: str, env: list[str], argv: list[str], security: dict | None) -> None:
+    """The last steps of a container's process or an exec: user, capabilities, seccomp and
+    no-new-privileges as ``security`` says, then ``argv``. Never returns."""
+    if not security or "Caps" not in security:  # never run a command unconfined by mistake
+        raise StartFailure(125, "the container's security settings are missing")
+    execute(argv, become(user, cwd, env, security), security)

@@ -116,17 +116,18 @@ def _mount_dev(rootfs: str, nodes: list[dict]) -> None:
             os.umask(old)
 
 
-def _mount_sys(rootfs: str) -> None:
+def _mount_sys(rootfs: str, writable: bool = False) -> None:
     target = os.path.join(rootfs, "sys")
     os.makedirs(target, exist_ok=True)
-    flags = L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC | L.MS_RDONLY
+    flags = L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC | (0 if writable else L.MS_RDONLY)
     try:
         L.mount("sysfs", target, "sysfs", flags)
     except OSError as exc:  # sysfs of a network namespace we do not own (--network host)
         if exc.errno != errno.EPERM:
             raise
         L.mount("/sys", target, None, L.MS_BIND | L.MS_REC)
-        L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
+        if not writable:
+            L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
 
 
 def bind(source: str, rootfs: str, dest: str, readonly: bool = False) -> None:
@@ -139,10 +140,10 @@ def bind(source: str, rootfs: str, dest: str, readonly: bool = False) -> None:
 
 
 def prepare(rootfs: str, binds: list[tuple[str, str, bool]], nodes: list[dict] | None = None,
-            nodev: bool = False) -> None:
+            nodev: bool = False, privileged: bool = False) -> None:
     """Mount /proc, /dev (with ``nodes``), /sys and ``binds`` (source, dest, readonly) under
     ``rootfs``. ``nodev``: no device cgroup guards this container, so device nodes that an
-    image carries must not open."""
+    image carries must not open. ``privileged``: /sys writable, as Docker's ``--privileged``."""
     L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
     if nodev:
         L.mount(None, rootfs, None, L.MS_REMOUNT | L.MS_BIND | L.MS_NODEV)
@@ -150,17 +151,20 @@ def prepare(rootfs: str, binds: list[tuple[str, str, bool]], nodes: list[dict] |
     os.makedirs(proc, exist_ok=True)
     L.mount("proc", proc, "proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
     _mount_dev(rootfs, nodes or [])
-    _mount_sys(rootfs)
+    _mount_sys(rootfs, privileged)
     for source, dest, readonly in binds:
         bind(source, rootfs, dest, readonly)
 
 
-def enter(rootfs: str) -> None:
-    """Make ``rootfs`` the root (pivot_root, old root detached), then hide what Docker hides."""
+def enter(rootfs: str, privileged: bool = False) -> None:
+    """Make ``rootfs`` the root (pivot_root, old root detached), then hide what Docker hides
+    (nothing with ``privileged``: Docker masks no path then)."""
     os.chdir(rootfs)
     L.pivot_root(".", ".")
     L.umount(".", L.MNT_DETACH)
     os.chdir("/")
+    if privileged:
+        return
     for path in MASKED_PATHS:
         if not os.path.exists(path):
             continue

@@ -86,6 +86,14 @@ _FORKSERVER_PROCESS = _ForkServer()
 prestart = _FORKSERVER_PROCESS.prestart
 
 
+def _pipe_max() -> int:
+    try:
+        with open("/proc/sys/fs/pipe-max-size") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 0
+
+
 def spawn_monitor(paths: Paths, cid: str, config: dict, attach: str = ""
                   ) -> tuple[dict, streams.Attachment | None]:
     """Start ``cid``'s monitor; returns its report and, if asked, an attachment made before
@@ -94,10 +102,19 @@ def spawn_monitor(paths: Paths, cid: str, config: dict, attach: str = ""
     sync_r, sync_w = os.pipe()
     spec = marshal.dumps(config)  # the monitor reads it without importing json
     spec_r = -1
-    if len(spec) < 60000:  # fits in the pipe at once; else the monitor reads the file
+    if len(spec) < 60000 or len(spec) <= _pipe_max():  # fits in the pipe at once
         spec_r, spec_w = os.pipe()
-        os.write(spec_w, spec)
-        os.close(spec_w)
+        try:
+            if len(spec) >= 60000:  # a big Env: grow the pipe (never block on it)
+                import fcntl
+
+                fcntl.fcntl(spec_w, fcntl.F_SETPIPE_SZ, len(spec))
+            os.write(spec_w, spec)
+        except OSError:  # the monitor reads config.v2.json (and refuses to start it)
+            os.close(spec_r)
+            spec_r = -1
+        finally:
+            os.close(spec_w)
     ours = theirs = None
     fds = [sync_w] + [spec_r] * (spec_r >= 0)
     if attach:

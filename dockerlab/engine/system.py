@@ -46,6 +46,7 @@ NO_DEVICE_CGROUP = ("WARNING: No device cgroup support: containers run without C
 def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
     from dockerlab.engine.cgroups import device_control
     from dockerlab.engine.cgroups import version as cgroup_version
+    from dockerlab.engine.security import info_options
 
     driver, backing = storage_driver(paths.root)
     mem = 0
@@ -70,6 +71,7 @@ def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
         "Name": platform.node(), "ServerVersion": version()["Version"],
         "Runtimes": {"dockerlab": {"path": "dockerlab-monitor"}}, "DefaultRuntime": "dockerlab",
         "Warnings": None if device_control() else [NO_DEVICE_CGROUP],
+        "SecurityOptions": info_options(),
     }
 
 

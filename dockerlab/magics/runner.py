@@ -458,7 +458,8 @@ def _cmd_exec(ctx: Any, ns: Any) -> int:
         return 0
     proc = ctx.engine.exec(ns.container, ns.command, env=env, workdir=ns.workdir or "",
                            user=ns.user or "", stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           privileged=bool(getattr(ns, "privileged", False)))
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, (1, ctx.out))
     sel.register(proc.stderr, selectors.EVENT_READ, (2, ctx.err))
