@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Set up dockerlab on this machine and start the lab: JupyterLab on notebooks/.
-# Run as root on Linux: installs Debian's busybox-static, tini, procps, Chromium (for the
-# browser test) and a CJK font when missing, makes a virtual environment in .venv with
-# dockerlab and its lab extra (IPython, ipywidgets, JupyterLab, nbval, Playwright),
-# registers that environment's kernel with Jupyter, bootstraps busybox:latest, runs a
+# Run as root on Linux: installs Debian's busybox-static, tini, procps, libseccomp2, Chromium
+# (for the browser test), gcc and libc6-dev (for the security tests' probe) and a CJK font
+# when missing, makes a virtual environment in .venv with dockerlab and its lab extra
+# (IPython, ipywidgets, JupyterLab, nbval, Playwright), registers that environment's kernel with Jupyter, bootstraps busybox:latest, runs a
 # container, then starts JupyterLab. With CI=true it only installs.
 #   LAB_PORT (8888) and LAB_IP (127.0.0.1) choose where JupyterLab listens;
 #   NO_LAB=1 installs without starting it.
@@ -19,6 +19,13 @@ need=()
 [ -x /usr/bin/tini-static ] || need+=(tini)
 command -v ps >/dev/null || need+=(procps)
 command -v unshare >/dev/null || need+=(util-linux)
+# the engine compiles seccomp profiles through libseccomp; the security tests build a small
+# static probe with gcc and attack a loop device made with losetup
+ldconfig -p | grep -q 'libseccomp\.so\.2' || need+=(libseccomp2)
+command -v gcc >/dev/null || need+=(gcc)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/aarch64-linux-gnu/libc.a ] \
+  || need+=(libc6-dev)
+command -v losetup >/dev/null || need+=(mount)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # the notebooks are in Chinese: without a CJK font the browser draws boxes
 fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)
