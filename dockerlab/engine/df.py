@@ -37,7 +37,7 @@ def system_df(engine: Any) -> dict[str, Any]:
     """``{"LayersSize", "Images", "Containers", "Volumes", "BuildCache"}`` as Docker."""
     from dockerlab.engine import records
     from dockerlab.engine.volumes import VolumeStore
-    from dockerlab.errors import NotFound
+    from dockerlab.errors import DockerlabError, NotFound
 
     store = engine.image_store
     containers = engine._refreshed()
@@ -69,7 +69,7 @@ def system_df(engine: Any) -> dict[str, Any]:
         rec["SizeRw"] = rw
         try:
             rec["SizeRootFs"] = rw + store.size(c.config["Image"])
-        except NotFound:
+        except DockerlabError:  # its image is gone or corrupt
             rec["SizeRootFs"] = rw
         out_containers.append(rec)
 

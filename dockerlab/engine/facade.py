@@ -117,6 +117,8 @@ class Engine:
         c = self.store.find(ref)
         with c.lock():
             c.refresh(locked=True)
+            if c.dead:
+                raise Conflict("container is marked for removal and cannot be started")
             if c.state["Status"] == "paused":
                 raise Conflict("cannot start a paused container, try unpause instead")
             if c.running:
@@ -305,6 +307,8 @@ class Engine:
                 c.refresh(locked=True)
                 if c.running:
                     return False
+                if c.dead:  # its state is unknown: it may still hold processes and mounts
+                    c.cleanup_dead()
                 anonymous = [m["Name"] for m in c.config.get("MountPoints", [])
                              if m.get("Type") == "volume" and m.get("Anonymous")]
                 self.store.discard(c.id)
@@ -319,6 +323,7 @@ class Engine:
 
         new_name = check_name(new_name)
         c = self.store.find(ref)
+        c.check_usable("rename")
         if c.name == new_name:
             raise InvalidParameter("Renaming a container with the same name as its current "
                                    "name")
@@ -396,6 +401,7 @@ class Engine:
         Kind 0 = C (changed), 1 = A (added), 2 = D (deleted)."""
         from dockerlab.engine import changes
 
+        self.store.find(ref).check_usable("diff")
         return changes.diff(self, ref)
 
     def commit(self, ref: str, repo_tag: str | None = None, message: str = "",
@@ -410,6 +416,7 @@ class Engine:
         """Write the container's merged filesystem to ``fileobj`` as one flat tar."""
         from dockerlab.engine import export as exporting
 
+        self.store.find(ref).check_usable("export")
         exporting.export(self, ref, fileobj)
 
     def import_image(self, fileobj: Any, repo_tag: str | None = None,
@@ -469,6 +476,7 @@ class Engine:
         its :meth:`path_stat`."""
         from dockerlab.engine import copy
 
+        self.store.find(ref).check_usable("copy from")
         return copy.copy_from(self, ref, path, fileobj, follow_link)
 
     def path_stat(self, ref: str, path: str) -> dict[str, Any]:
@@ -476,6 +484,7 @@ class Engine:
         ``mtime``, ``linkTarget``."""
         from dockerlab.engine import copy
 
+        self.store.find(ref).check_usable("stat a path in")
         return copy.path_stat(self, ref, path)
 
     def copy_to(self, ref: str, path: str, tar_fileobj: Any,
@@ -483,6 +492,7 @@ class Engine:
         """``PUT /containers/{id}/archive``: extract a tar into the folder ``path``."""
         from dockerlab.engine import copy
 
+        self.store.find(ref).check_usable("copy to")
         copy.copy_to(self, ref, path, tar_fileobj, copy_uid_gid)
 
     def system_df(self) -> dict[str, Any]:

@@ -12,6 +12,12 @@ An image ID is ``sha256`` of its config's bytes; its layers are unpacked once ea
 :class:`~dockerlab.engine.layers.LayerStore` (keyed by ChainID) and shared between images.
 Readers take no lock: ``index.json`` and ``repositories.json`` are replaced atomically.
 Records returned are shaped as the Docker Engine API returns them.
+
+An image whose config blob cannot be read (cut by a crash or a full disk) is skipped by
+``images`` and ``system df``, as Docker's image store skips an invalid image when it loads
+("invalid image …, …" in moby ``image/store.go`` ``restore``); any verb that needs its config
+says it is corrupt (:class:`ImageCorrupt`), and ``rmi -f`` removes it: its layers are known
+from its manifest.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from dockerlab.engine import atomic
 from dockerlab.engine import reference as refs
 from dockerlab.engine.layers import LayerStore, chain_ids
 from dockerlab.engine.paths import Paths
-from dockerlab.errors import Conflict, InvalidParameter, NoSuchImage, NotFound
+from dockerlab.errors import Conflict, DockerlabError, InvalidParameter, NoSuchImage, NotFound
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -44,6 +50,15 @@ UsedBy = dict[str, list[tuple[str, bool]]]
 
 def _hex(digest: str) -> str:
     return digest.split(":", 1)[-1]
+
+
+class ImageCorrupt(DockerlabError):
+    """The image's config blob cannot be read: only ``rmi -f`` applies to it."""
+
+    def __init__(self, image_id: str, reason: str) -> None:
+        super().__init__(f"image {refs.short_id(image_id)} is corrupt: its config {reason}; "
+                         "remove it with rmi -f")
+        self.image_id = image_id
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -112,7 +127,7 @@ class ImageStore:
                     return  # a writer is at work: its flag is not stale; clean up next time
             in_use: set[str] = set()
             for entry in self._index():
-                in_use.update(self._chain(entry["id"]))
+                in_use.update(self._known_chain(entry["id"], entry["manifest"]))
             self.layers.cleanup_incomplete(in_use)
         finally:
             if fd is not None:
@@ -215,6 +230,21 @@ class ImageStore:
     def _chain(self, image_id: str) -> list[str]:
         return chain_ids(self.config(image_id).get("rootfs", {}).get("diff_ids", []))
 
+    def _known_chain(self, image_id: str, manifest: str = "") -> list[str]:
+        """The image's ChainIDs even when its config is corrupt (then from its manifest,
+        whose layer digests are the DiffIDs); [] when neither can be read."""
+        try:
+            return self._chain(image_id)
+        except (ImageCorrupt, NoSuchImage):
+            pass
+        if not manifest:
+            manifest = next((e["manifest"] for e in self._index() if e["id"] == image_id), "")
+        try:
+            layers = atomic.read_json(self.blob_path(manifest)).get("layers") or []
+            return chain_ids([str(d["digest"]) for d in layers])
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
+            return []
+
     # ---- lookups ----------------------------------------------------------------------------
     def resolve(self, ref: str) -> str:
         """``sha256:<hex>`` of the image ``ref`` names: name[:tag], name@digest, full or short ID.
@@ -249,10 +279,19 @@ class ImageStore:
 
     def config(self, image_id: str) -> dict[str, Any]:
         """The image's config JSON (OCI / Docker image config)."""
+        if not image_id:
+            raise NoSuchImage(image_id)
         try:
-            return self._read_blob_json(image_id)
+            config = self._read_blob_json(image_id)
         except FileNotFoundError:
             raise NoSuchImage(image_id) from None
+        except ValueError as exc:
+            from dockerlab.engine.containers import json_reason
+
+            raise ImageCorrupt(image_id, json_reason(exc)) from None
+        if not isinstance(config, dict):
+            raise ImageCorrupt(image_id, "is not a JSON object")
+        return config
 
     def layer_ids(self, image_id: str) -> list[str]:
         """ChainIDs of the image's layers, bottom first."""
@@ -306,7 +345,10 @@ class ImageStore:
             digests = [r for r in image_refs if "@" in r]
             if not all and not image_refs and image_id in parents:
                 continue
-            cfg = self.config(image_id)
+            try:
+                cfg = self.config(image_id)
+            except (ImageCorrupt, NoSuchImage):
+                continue  # as Docker's store skips an invalid image
             size = self.size(image_id)
             out.append(
                 {
@@ -611,16 +653,18 @@ class ImageStore:
         keep_layers: set[str] = set()
         keep_blobs: set[str] = set()
         for e in index:
-            keep_layers.update(self._chain(e["id"]))
+            keep_layers.update(self._known_chain(e["id"], e["manifest"]))
             keep_blobs.update(self._blobs_of(e["id"], e["manifest"]))
         for used_id, users in used_by.items():
-            if users and os.path.exists(self.blob_path(used_id)):
-                keep_layers.update(self._chain(used_id))
+            if users and used_id and os.path.exists(self.blob_path(used_id)):
+                keep_layers.update(self._known_chain(used_id))
                 keep_blobs.add(_hex(used_id))
-                keep_blobs.update(
-                    _hex(d) for d in (self.config(used_id).get("rootfs") or {}).get("diff_ids", [])
-                )
-        chain = self._chain(image_id)
+                try:
+                    diff_ids = (self.config(used_id).get("rootfs") or {}).get("diff_ids", [])
+                except (ImageCorrupt, NoSuchImage):
+                    diff_ids = []
+                keep_blobs.update(_hex(d) for d in diff_ids)
+        chain = self._known_chain(image_id, gone["manifest"])
         for blob in self._blobs_of(image_id, gone["manifest"]):
             if blob not in keep_blobs:
                 try:
@@ -637,10 +681,14 @@ class ImageStore:
     def _blobs_of(self, image_id: str, manifest: str) -> set[str]:
         out = {_hex(image_id), _hex(manifest)}
         try:
-            cfg = self.config(image_id)
-        except NoSuchImage:
-            return out
-        out.update(_hex(d) for d in (cfg.get("rootfs") or {}).get("diff_ids", []))
+            diff_ids = (self.config(image_id).get("rootfs") or {}).get("diff_ids", [])
+        except (ImageCorrupt, NoSuchImage):  # its manifest names the same layer blobs
+            try:
+                layers = atomic.read_json(self.blob_path(manifest)).get("layers") or []
+                diff_ids = [str(d["digest"]) for d in layers]
+            except (OSError, ValueError, AttributeError, KeyError, TypeError):
+                diff_ids = []
+        out.update(_hex(d) for d in diff_ids)
         return out
 
 

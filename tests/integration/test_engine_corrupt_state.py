@@ -119,7 +119,7 @@ def test_engine_api_survives_a_broken_container(engine, broken):
     assert listed[bad]["State"] == "dead" and listed[bad]["Status"] == "Dead"
     assert len(listed) == 3
     assert engine.inspect(bad)["State"]["Error"] == f"{name}: unexpected end of JSON input"
-    assert engine.containers(filters={"status": ["dead"]})[0]["Id"] == bad
+    assert engine.containers(all=True, filters={"status": ["dead"]})[0]["Id"] == bad
     with pytest.raises(errors.Conflict):
         engine.start(bad)
     with pytest.raises(errors.Conflict):
