@@ -310,6 +310,9 @@ class _RegistryLock(locked):
                 if entry.startswith(".creating-") or (entry.startswith(".removing-")
                                                       and not _busy(path)):
                     self.store.discard(entry.split("-", 1)[1], path)
+            from dockerlab.engine import work
+
+            work.sweep(self.store.paths, registry_locked=True)  # what killed verbs left
         except BaseException:
             self.__exit__()
             raise
@@ -419,15 +422,17 @@ class ContainerStore:
             pass
         import shutil
 
-        for path in (staging, trash, self.paths.layer(cid),
-                     self.paths.layer(cid + "-init"), os.path.join(self.paths.run, cid)):
-            if path:
-                shutil.rmtree(path, ignore_errors=True)
         for link in (f"{cid}", f"{cid}-init"):
             try:
                 os.unlink(os.path.join(self.paths.overlay, "l", _short(link)))
             except FileNotFoundError:
                 pass
+        # The renamed folder goes last: while it is there, a removal killed half way is
+        # finished by the next load (the layers are the big part).
+        for path in (staging, self.paths.layer(cid), self.paths.layer(cid + "-init"),
+                     os.path.join(self.paths.run, cid), trash):
+            if path:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _short(layer: str) -> str:

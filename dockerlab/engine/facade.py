@@ -99,14 +99,18 @@ class Engine:
         return bootstrap_busybox(self.image_store)
 
     # ---- containers: create and start -----------------------------------------------------
-    def create(self, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+    def create(self, body: dict[str, Any], name: str | None = None,
+               owner: str = "") -> dict[str, Any]:
+        """``owner``: the work folder (:mod:`~dockerlab.engine.work`) of a build whose
+        intermediate container this is; if that build's process dies, the next verb that
+        takes the store lock kills and removes the container."""
         from dockerlab.engine import create as creating
         from dockerlab.engine.runtime import prestart
 
         require_privileges()
         prestart()  # a start usually follows: the monitors' forkserver warms up meanwhile
 
-        return creating.create(self, body, name)
+        return creating.create(self, body, name, owner)
 
     def start(self, ref: str, attach: str = "") -> Attachment | None:
         """Start ``ref``; with ``attach`` (e.g. ``"ioe"``) return an attachment that sees

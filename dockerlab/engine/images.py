@@ -109,8 +109,102 @@ class ImageStore:
             atomic.write_json(layout, {"imageLayoutVersion": "1.0.0"})
 
     def _locked(self) -> Any:
+        """``with self._locked():`` the writers' lock; taking it first collects what a
+        writer killed under it left (blobs, layers, temp files nothing references)."""
         os.makedirs(self.root, mode=0o700, exist_ok=True)
-        return atomic.locked(self._lock_path)
+        return _ImageLock(self)
+
+    def _dead_writers(self) -> list[str]:
+        """Markers of writers that died holding the lock (see :mod:`~dockerlab.engine.work`)."""
+        from dockerlab.engine import work
+
+        try:
+            names = os.listdir(self.paths.tmp)
+        except FileNotFoundError:
+            return []
+        return [os.path.join(self.paths.tmp, n) for n in names
+                if n.startswith("imagewrite-") and work.abandoned(n)]
+
+    def recover(self, blocking: bool = True) -> bool:
+        """Collect what a killed writer left, if one did; False if the lock was busy."""
+        import fcntl
+
+        if not self._dead_writers():
+            return True
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return False
+            self._recover_locked()
+            return True
+        finally:
+            os.close(fd)
+
+    def _recover_locked(self) -> None:
+        dead = self._dead_writers()
+        if dead:
+            self.collect_garbage()
+            for path in dead:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+
+    def collect_garbage(self, dry_run: bool = False) -> list[dict[str, Any]]:
+        """(locked unless ``dry_run``) Remove the blobs and image layers that no image and
+        no container references (a killed ``load``, ``commit``, ``build`` or ``rmi`` leaves
+        them), and temp files in the blob folder. Returns ``[{"Kind", "Path", "Size"}]``."""
+        from dockerlab.engine.containers import ContainerStore
+        from dockerlab.engine.work import tree_size
+
+        keep_blobs: set[str] = set()
+        keep_layers: set[str] = set()
+        for e in self._index():
+            keep_blobs.update(self._blobs_of(e["id"], e["manifest"]))
+            keep_layers.update(self._known_chain(e["id"], e["manifest"]))
+        for c in ContainerStore(self.paths).all():  # rmi -f keeps what containers use
+            image_id = c.config.get("Image") or ""
+            if image_id and os.path.exists(self.blob_path(image_id)):
+                keep_blobs.update(self._blobs_of(image_id, ""))
+                keep_layers.update(self._known_chain(image_id))
+        found: list[dict[str, Any]] = []
+        try:
+            blobs = os.listdir(self.blobs)
+        except FileNotFoundError:
+            blobs = []
+        for name in blobs:
+            if name not in keep_blobs:
+                path = os.path.join(self.blobs, name)
+                found.append({"Kind": "blob", "Path": path, "Size": tree_size(path)})
+                if not dry_run:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+        flagged = {_hex(c) for c in self.layers.incomplete()}
+        try:
+            folders = os.listdir(self.paths.overlay)
+        except FileNotFoundError:
+            folders = []
+        for name in folders:
+            folder = os.path.join(self.paths.overlay, name)
+            if len(name) != 64 or "sha256:" + name in keep_layers:
+                continue
+            # image layers have these; a container's layer folder never does
+            if name in flagged or any(os.path.exists(os.path.join(folder, f))
+                                      for f in ("layer.json", "link", "pending")):
+                found.append({"Kind": "layer", "Path": folder, "Size": tree_size(folder)})
+                if not dry_run:
+                    self.layers.remove("sha256:" + name)
+        if not dry_run:
+            for name in flagged:  # flags whose folder is already gone
+                if "sha256:" + name not in keep_layers:
+                    self.layers.remove("sha256:" + name)
+            links = os.path.join(self.paths.overlay, "l")
+            for name in os.listdir(links) if os.path.isdir(links) else []:
+                link = os.path.join(links, name)
+                if os.path.islink(link) and not os.path.exists(link):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(link)
+        return found
 
     def _cleanup_incomplete(self) -> None:
         import fcntl
@@ -690,6 +784,38 @@ class ImageStore:
                 diff_ids = []
         out.update(_hex(d) for d in diff_ids)
         return out
+
+
+class _ImageLock(atomic.locked):
+    """The image store's writer lock, with a marker in tmp naming the holder: a marker
+    whose owner is dead means a writer was killed mid-change (see ``_recover_locked``)."""
+
+    def __init__(self, store: ImageStore) -> None:
+        super().__init__(store._lock_path)
+        self.store = store
+        self.marker = ""
+
+    def __enter__(self) -> int:
+        from dockerlab.engine import work
+
+        fd = super().__enter__()
+        try:
+            self.store._recover_locked()
+            work.sweep(self.store.paths)
+            mfd, self.marker = work.begin_file(self.store.paths, "imagewrite")
+            os.close(mfd)
+        except BaseException:
+            super().__exit__()
+            raise
+        return fd
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.marker:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.marker)
+        finally:
+            super().__exit__()
 
 
 class _DeleteConflict(Conflict):
