@@ -264,7 +264,7 @@ class Container:
         try:
             cg.thaw()
             cg.kill_all(signal.SIGKILL)
-        except OSError:
+        except (OSError, DockerlabError):  # no cgroup (never started): nothing to kill
             pass
         deadline = time.monotonic() + 2
         while cg.pids() and time.monotonic() < deadline:

@@ -359,6 +359,97 @@ class Engine:
                 deleted.append(c.id)
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": space}
 
+    def image_prune(self, all: bool = False) -> dict[str, Any]:
+        """``POST /images/prune``: dangling images (untagged, no child), or with ``all``
+        every image no container uses; untagged parents go with their last child."""
+        store = self.image_store
+        used: dict[str, list[tuple[str, bool]]] = {}
+        for c in self._refreshed():
+            used.setdefault(c.config["Image"], []).append((c.id, c.running))
+        sizes: dict[str, int] = {}
+        for chain_id in store.layers.ids():
+            try:
+                sizes[chain_id] = store.layers.size(chain_id)
+            except (DockerlabError, ValueError):
+                sizes[chain_id] = 0
+        records: list[dict[str, str]] = []
+        progress = True
+        while progress:  # with --all, a parent is unused once its children are gone
+            progress = False
+            index = store._index()
+            parents = {e["parent"] for e in index if e["parent"]}
+            for e in index:
+                image_id = e["id"]
+                if image_id in used or image_id in parents:
+                    continue
+                if not all and store._refs_of(image_id):
+                    continue
+                try:
+                    records += store.remove(image_id, force=False, used_by=used)
+                except DockerlabError:  # in use, a child, several tags: kept
+                    continue
+                progress = all
+        space = sum(sizes.get(r["Deleted"], 0) for r in records if "Deleted" in r)
+        return {"ImagesDeleted": records or None, "SpaceReclaimed": space}
+
+    def volume_prune(self) -> dict[str, Any]:
+        """``POST /volumes/prune``: every volume no container mounts."""
+        from dockerlab.engine.volumes import VolumeStore
+        from dockerlab.engine.work import tree_size
+
+        used = {m.get("Name") for c in self.store.all()
+                for m in c.config.get("MountPoints", []) if m.get("Type") == "volume"}
+        store = VolumeStore(self.paths)
+        deleted, space = [], 0
+        for v in store.list():
+            if v["Name"] in used:
+                continue
+            size = tree_size(v["Mountpoint"])
+            try:
+                store.remove(v["Name"], [], False)
+            except DockerlabError:
+                continue
+            deleted.append(v["Name"])
+            space += size
+        return {"VolumesDeleted": deleted or None, "SpaceReclaimed": space}
+
+    def interrupted_work(self) -> list[dict[str, Any]]:
+        """What killed verbs left and no locked verb has removed yet (as ``system df``)."""
+        from dockerlab.engine import work
+
+        found = [e for e in work.entries(self.paths) if not e["InProgress"]]
+        return found + self.image_store.collect_garbage(dry_run=True)
+
+    def work_prune(self, found: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """What killed verbs left (scratch folders and files, frozen containers, a dead
+        build's containers, unreferenced blobs and layers), removed now. ``found``: what
+        :meth:`interrupted_work` said before other verbs (which sweep too) ran."""
+        from dockerlab.engine import work
+
+        store = self.image_store
+        found = self.interrupted_work() if found is None else found
+        with self.store.registry():
+            work.sweep(self.paths, registry_locked=True, everything=True)
+        with store._locked():
+            store.collect_garbage()
+        removed = [e for e in found if not os.path.lexists(e["Path"])]
+        return {"WorkDeleted": removed or None,
+                "SpaceReclaimed": sum(r["Size"] for r in removed)}
+
+    def system_prune(self, all: bool = False, volumes: bool = False) -> dict[str, Any]:
+        """``docker system prune``: stopped containers, (unused volumes,) dangling or unused
+        images, and interrupted work; ``SpaceReclaimed`` sums them."""
+        found = self.interrupted_work()  # before the other prunes sweep part of it
+        out: dict[str, Any] = dict(self.prune())
+        space = out["SpaceReclaimed"]
+        parts = [self.volume_prune()] if volumes else []
+        parts += [self.image_prune(all), self.work_prune(found)]
+        for part in parts:
+            space += part.pop("SpaceReclaimed")
+            out.update(part)
+        out["SpaceReclaimed"] = space
+        return out
+
     # ---- containers: output and resources -------------------------------------------------
     def logs(self, ref: str, follow: bool = False, timestamps: bool = False,
              tail: int | None = None, since: float | None = None,

@@ -207,17 +207,20 @@ def sweep(paths: Paths, registry_locked: bool = False, everything: bool = False
         for name in stale:
             path = os.path.join(paths.tmp, name)
             kind = (owner(name) or ("unknown",))[0]
-            if kind == "build":
-                if not registry_locked:
-                    continue  # its containers need the store lock: the next create does it
-                remove_owned_containers(paths, name)
-            elif kind == "imagewrite":
-                from dockerlab.engine.images import ImageStore
+            try:
+                if kind == "build":
+                    if not registry_locked:
+                        continue  # its containers need the store lock: a create does it
+                    remove_owned_containers(paths, name)
+                elif kind == "imagewrite":
+                    from dockerlab.engine.images import ImageStore
 
-                if not ImageStore(paths).recover(blocking=False):
-                    continue
-            thaw_frozen(paths, path)
-            size = discard(path)
+                    if not ImageStore(paths).recover(blocking=False):
+                        continue
+                thaw_frozen(paths, path)
+                size = discard(path)
+            except Exception:  # noqa: BLE001 - never fail the verb that found it: retry later
+                continue
             removed.append({"Kind": kind, "Path": path, "Size": size})
     return removed
 
@@ -250,6 +253,14 @@ def remove_owned_containers(paths: Paths, owner_name: str) -> list[str]:
     for c in store.all():
         if c.config.get("Runtime", {}).get("Owner") != owner_name:
             continue
+        if os.path.isdir(c.rundir) and not c.running:
+            # killed while its monitor was starting: let it say where it is first
+            import time
+
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline and not (
+                    os.path.exists(c.monitor_file()) or os.path.exists(c.exit_file())):
+                time.sleep(0.01)
         try:
             with c.lock():
                 c.cleanup_dead()  # its monitor, processes, mounts, cgroup
