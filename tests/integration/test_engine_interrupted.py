@@ -230,9 +230,15 @@ def test_rm_killed_mid_way_is_finished_by_the_next_verb(cli, engine):
         "echo x > f$i; i=$((i+1)); done"]}, attach="")
     engine.wait(cid)
     before = snapshot(engine)
+    many = os.path.join(engine.paths.layer(cid), "diff", "many")
     proc = cli.start("rm", cid)
-    trash = os.path.join(engine.paths.containers, f".removing-{cid}")
-    poll(lambda: os.path.exists(trash) or proc.poll() is not None, what="rm to start")
+
+    def deleting() -> bool:  # killed while the (big) writable layer is being deleted
+        try:
+            return len(os.listdir(many)) < 29000
+        except FileNotFoundError:
+            return True
+    poll(deleting, what="rm to delete the layer")
     kill(proc)
     assert cli("run", "--rm", "busybox", "true").returncode == 0
     assert not os.path.exists(engine.paths.layer(cid))
