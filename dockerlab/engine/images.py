@@ -56,8 +56,8 @@ class ImageCorrupt(DockerlabError):
     """The image's config blob cannot be read: only ``rmi -f`` applies to it."""
 
     def __init__(self, image_id: str, reason: str) -> None:
-        super().__init__(f"image {refs.short_id(image_id)} is corrupt: its config {reason}; "
-                         "remove it with rmi -f")
+        super().__init__(f"image {refs.short_id(image_id)} is corrupt: its config cannot be "
+                         f"read ({reason}); remove it with rmi -f")
         self.image_id = image_id
 
 
@@ -384,7 +384,7 @@ class ImageStore:
 
             raise ImageCorrupt(image_id, json_reason(exc)) from None
         if not isinstance(config, dict):
-            raise ImageCorrupt(image_id, "is not a JSON object")
+            raise ImageCorrupt(image_id, "not a JSON object")
         return config
 
     def layer_ids(self, image_id: str) -> list[str]:
