@@ -167,6 +167,12 @@ class ImageStore:
             if image_id and os.path.exists(self.blob_path(image_id)):
                 keep_blobs.update(self._blobs_of(image_id, ""))
                 keep_layers.update(self._known_chain(image_id))
+            for link in c.config.get("Runtime", {}).get("LowerLinks", []):
+                # l/<short> -> ../<chain hex>/diff: the layers it is mounted from, whatever
+                # became of its image's records
+                with contextlib.suppress(OSError):
+                    target = os.readlink(os.path.join(self.paths.overlay, link))
+                    keep_layers.add("sha256:" + os.path.basename(os.path.dirname(target)))
         found: list[dict[str, Any]] = []
         try:
             blobs = os.listdir(self.blobs)

@@ -269,3 +269,35 @@ def test_system_prune_removes_interrupted_work_and_says_what_it_reclaimed(cli, e
     assert not os.path.exists(folder) and not os.path.exists(orphan)
     assert engine.images()  # busybox has no container but is not dangling: kept without -a
     assert "Interrupted" not in cli("system", "df").stdout.decode()
+
+
+def test_a_dead_image_writer_is_collected_but_what_containers_use_is_kept(engine, tmp_path):
+    from dockerlab.engine.archive import pack_dir
+
+    store = engine.image_store
+    base = store.resolve("busybox")
+    cfg = store.config(base)
+    (tmp_path / "layer").mkdir()
+    (tmp_path / "layer" / "extra.txt").write_text("still here\n")
+    with open(tmp_path / "layer.tar", "wb") as f:
+        pack_dir(str(tmp_path / "layer"), f)
+    child = store.create([*(store.blob_path(d) for d in cfg["rootfs"]["diff_ids"]),
+                          str(tmp_path / "layer.tar")],
+                         {k: v for k, v in cfg.items() if k != "rootfs"}, tags=["child:1"],
+                         parent=base)
+    cid = engine.create({"Image": "child:1", "Cmd": ["cat", "/extra.txt"]})["Id"]
+    engine.image_remove("child:1", force=True)  # kept on disk for the container
+    orphan = os.path.join(store.blobs, "f" * 64)
+    with open(orphan, "wb") as f:
+        f.write(b"left by a killed load")
+    partial = os.path.join(store.blobs, ".import.999999.tmp")
+    with open(partial, "wb") as f:
+        f.write(b"half a layer")
+    open(os.path.join(engine.paths.tmp, "imagewrite-999999-1-abc"), "w").close()
+    engine.image_tag("busybox", "again:1")  # the next writer collects what the dead one left
+    assert not os.path.exists(orphan) and not os.path.exists(partial)
+    assert tmp_entries(engine) == []
+    assert os.path.exists(store.blob_path(child))
+    engine.start(cid)
+    assert engine.wait(cid)["StatusCode"] == 0
+    assert b"still here" in b"".join(e.data for e in engine.logs(cid))
