@@ -301,3 +301,30 @@ def test_a_dead_image_writer_is_collected_but_what_containers_use_is_kept(engine
     engine.start(cid)
     assert engine.wait(cid)["StatusCode"] == 0
     assert b"still here" in b"".join(e.data for e in engine.logs(cid))
+
+
+def test_system_prune_all_and_volumes_as_docker(cli, engine):
+    engine.volume_create("v1")
+    used = engine.volume_create("v2")["Name"]
+    keep = engine.create({"Image": "busybox", "Cmd": ["sleep", "30"],
+                          "HostConfig": {"Binds": [f"{used}:/data"]}})["Id"]
+    engine.start(keep)
+    r = cli("system", "prune", "-a", "--volumes", input=b"\n")
+    assert r.stdout.decode() == (
+        "WARNING! This will remove:\n  - all stopped containers\n"
+        "  - all volumes not used by at least one container\n"
+        "  - all images without at least one container associated to them\n"
+        "  - all work left by interrupted commands (staging folders, temporary files, "
+        "unreferenced blobs and layers)\n\nAre you sure you want to continue? [y/N] ")
+    r = cli("system", "prune", "-a", "--volumes", "-f")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().startswith("Deleted Volumes:\nv1\n\n")
+    assert "Deleted Images" not in r.stdout.decode()  # busybox is used by a running one
+    assert {v["Name"] for v in engine.volumes()} == {"v2"}
+    engine.remove(keep, force=True)
+    r = cli("system", "prune", "-a", "-f")
+    out = r.stdout.decode()
+    assert out.startswith("Deleted Images:\nuntagged: busybox:latest\ndeleted: sha256:"), out
+    assert engine.images(all=True) == []
+    assert out.splitlines()[-1].startswith("Total reclaimed space: ")
+    assert out.splitlines()[-1] != "Total reclaimed space: 0B"
