@@ -276,6 +276,8 @@ class ImageStore:
             index = atomic.read_json(os.path.join(self.root, "index.json"))
         except FileNotFoundError:
             return []
+        except ValueError as exc:
+            raise _store_corrupt("index.json", exc) from None
         out = []
         for m in index.get("manifests", []):
             ann = m.get("annotations") or {}
@@ -316,6 +318,8 @@ class ImageStore:
             data = atomic.read_json(os.path.join(self.root, "repositories.json"))
         except FileNotFoundError:
             return {}
+        except ValueError as exc:
+            raise _store_corrupt("repositories.json", exc) from None
         return data.get("Repositories", {})
 
     def _write_repos(self, repos: dict[str, dict[str, str]]) -> None:
@@ -790,6 +794,14 @@ class ImageStore:
                 diff_ids = []
         out.update(_hex(d) for d in diff_ids)
         return out
+
+
+def _store_corrupt(name: str, exc: ValueError) -> DockerlabError:
+    """The store's own index was cut (written atomically, so only by a disk fault)."""
+    from dockerlab.engine.containers import json_reason
+
+    return DockerlabError(f"the image store is corrupt: image/{name} cannot be read "
+                          f"({json_reason(exc)})")
 
 
 class _ImageLock(atomic.locked):

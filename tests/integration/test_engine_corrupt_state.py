@@ -217,3 +217,18 @@ def test_engine_api_survives_a_corrupt_image(engine, broken_image):
         engine.create({"Image": "child:1"})
     engine.image_remove("child:1", force=True)
     assert [r for r in engine.image_remove("busybox") if "Deleted" in r]
+
+
+def test_a_cut_layer_record_or_store_index_gives_no_traceback(cli, engine):
+    store = engine.image_store
+    chain = store.layer_ids(store.resolve("busybox"))
+    cut(os.path.join(store.layers.dir(chain[-1]), "layer.json"), "cut")
+    assert cli("images").returncode == 0
+    assert cli("system", "df").returncode == 0
+    assert cli("history", "busybox").returncode == 0
+    cut(os.path.join(store.root, "index.json"), "cut")
+    r = cli("images")
+    assert r.returncode == 1
+    assert r.stderr.decode() == ("Error response from daemon: the image store is corrupt: "
+                                 "image/index.json cannot be read (unexpected end of JSON "
+                                 "input)\n")
