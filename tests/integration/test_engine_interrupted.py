@@ -29,10 +29,10 @@ def cli(engine):
         assert b"Traceback" not in r.stderr, r.stderr.decode()
         return r
 
-    def start(*args: str, stdin=subprocess.DEVNULL) -> subprocess.Popen:
+    def start(*args: str, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+              ) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "dockerlab", *args], env=env,
-                                stdin=stdin, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+                                stdin=stdin, stdout=stdout, stderr=subprocess.DEVNULL)
 
     run.start = start
     return run
@@ -206,9 +206,30 @@ def test_build_killed_mid_run_kills_and_removes_its_container(cli, engine, tmp_p
     kill(proc)
     assert engine.inspect(cid)["State"]["Running"]  # left running by the dead build
     assert cli("run", "--rm", "busybox", "true").returncode == 0
-    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(
-        ")")[1].split()[0] in "ZX"
+    assert gone(pid)
     assert_nothing_left(engine, before, set())
+
+
+def gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_export_killed_while_its_mount_is_up_leaves_no_mount(cli, engine):
+    cid, _ = engine.run({"Image": "busybox", "Cmd": [
+        "dd", "if=/dev/urandom", "of=/big", "bs=1M", "count=32"]}, attach="")
+    engine.wait(cid)
+    proc = cli.start("export", cid, stdout=subprocess.PIPE)  # never read: export blocks
+    poll(lambda: any("/tmp/" in m for m in mounts_under(engine.paths.root)),
+         what="export's temporary mount")
+    kill(proc)
+    assert proc.stdout is not None
+    proc.stdout.close()
+    assert cli("run", "--rm", "busybox", "true").returncode == 0
+    assert_nothing_left(engine, snapshot(engine), {cid})
 
 
 def test_build_from_stdin_killed_leaves_no_context_folder(cli, engine):
