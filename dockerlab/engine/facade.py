@@ -591,7 +591,9 @@ class Engine:
         copy.copy_to(self, ref, path, tar_fileobj, copy_uid_gid)
 
     def system_df(self) -> dict[str, Any]:
-        """``GET /system/df``: LayersSize, Images, Containers, Volumes, BuildCache."""
+        """``GET /system/df``: LayersSize, Images, Containers, Volumes, BuildCache, and
+        dockerlab's InterruptedWork (what running or killed commands hold in scratch space,
+        and blobs or layers nothing references)."""
         from dockerlab.engine import df
 
         return df.system_df(self)

@@ -109,6 +109,8 @@ def test_cli_lists_a_broken_container_as_dead_and_works_on_the_others(cli, engin
     assert not os.path.exists(engine.paths.layer(bad))
     assert not mounted(os.path.join(engine.paths.layer(bad), "merged"))
     assert not os.path.exists(os.path.join(engine.paths.run, bad))
+    assert not [c for c in os.listdir("/sys/fs/cgroup")
+                if os.path.isdir(f"/sys/fs/cgroup/{c}/dockerlab/{bad}")]
     assert cli("ps", "-aq").stdout.decode().split() == [
         engine.inspect("stopped")["Id"][:12]]
 
