@@ -87,7 +87,12 @@ def dispatch(ctx, ns, handler=None) -> int:
         if isinstance(exc, OSError) and not ns.debug:
             err.write(f"Error: {exc}\n")
             return 1
-        raise
+        if ns.debug:
+            raise
+        # A bug must still not print a traceback at a student: say what failed, in one line.
+        err.write(f"Error response from daemon: internal error: {type(exc).__name__}: {exc} "
+                  f"(run with --debug for details)\n")
+        return 125 if _run_verb(verb) else 1
     finally:
         try:
             out.flush()

@@ -856,6 +856,41 @@ def cmd_system_df(ctx: Context, ns: Namespace) -> int:
     return 0
 
 
+def cmd_system_prune(ctx: Context, ns: Namespace) -> int:
+    """``docker system prune`` (Docker 20.10's prompt and output), plus the work that
+    killed commands left behind (dockerlab keeps no build cache of its own)."""
+    if not ns.force:
+        items = ["all stopped containers"]
+        if ns.volumes:
+            items.append("all volumes not used by at least one container")
+        items.append("all images without at least one container associated to them"
+                     if ns.all else "all dangling images")
+        items.append("all work left by interrupted commands (staging folders, temporary "
+                     "files, unreferenced blobs and layers)")
+        ctx.write("WARNING! This will remove:\n" + "".join(f"  - {i}\n" for i in items)
+                  + "\nAre you sure you want to continue? [y/N] ")
+        ctx.out.flush()
+        if ctx.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    result = ctx.engine.system_prune(all=ns.all, volumes=ns.volumes)
+    if result.get("ContainersDeleted"):
+        ctx.print("Deleted Containers:\n" + "".join(f"{c}\n" for c in
+                                                   result["ContainersDeleted"]))
+    if result.get("VolumesDeleted"):
+        ctx.print("Deleted Volumes:\n" + "".join(f"{v}\n" for v in result["VolumesDeleted"]))
+    if result.get("ImagesDeleted"):
+        lines = [f"untagged: {r['Untagged']}" if "Untagged" in r else f"deleted: {r['Deleted']}"
+                 for r in result["ImagesDeleted"]]
+        ctx.print("Deleted Images:\n" + "".join(f"{line}\n" for line in lines))
+    if result.get("WorkDeleted"):
+        ctx.print("Deleted interrupted work:\n" + "".join(
+            f"{w['Kind']}: {w['Path']}\n" for w in result["WorkDeleted"]))
+    from dockerlab.format import human_size
+
+    ctx.print(f"Total reclaimed space: {human_size(result.get('SpaceReclaimed', 0))}")
+    return 0
+
+
 def cmd_tag_checked(ctx: Context, ns: Namespace) -> int:
     """``docker tag``: a digest target is refused by the client, before the engine."""
     if "@" in ns.target:
@@ -889,6 +924,7 @@ HANDLERS.update(
         "load": cmd_load,
         "cp": cmd_cp,
         "system df": cmd_system_df,
+        "system prune": cmd_system_prune,
         "tag": cmd_tag_checked,
     }
 )

@@ -607,7 +607,17 @@ COMMANDS.update(
 )
 MANAGEMENT["container"][1]["cp"] = "cp"
 MANAGEMENT["image"][1].update({"save": "save", "load": "load"})
+COMMANDS["system prune"] = Command(
+    "[OPTIONS]",
+    "Remove unused data",
+    (
+        F("a", "all", "bool", "Remove all unused images not just dangling ones"),
+        F("f", "force", "bool", "Do not prompt for confirmation"),
+        F("", "volumes", "bool", "Prune volumes"),
+    ),
+)
 MANAGEMENT.setdefault("system", ("Manage dockerlab", {}))[1]["df"] = "system df"
+MANAGEMENT["system"][1]["prune"] = "system prune"
 
 # ---- layers: diff, commit, export, import (issue 3) ----
 _CHANGE = F("c", "change", "list", "Apply Dockerfile instruction to the created image")

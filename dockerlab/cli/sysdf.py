@@ -42,7 +42,7 @@ def summary_rows(df: dict[str, Any]) -> list[_Row]:
     cache = df.get("BuildCache") or []
     b_total = sum(b.get("Size", 0) for b in cache if not b.get("Shared"))
     b_free = sum(b.get("Size", 0) for b in cache if not b.get("InUse") and not b.get("Shared"))
-    return [
+    rows = [
         _Row(Type="Images", TotalCount=str(len(images)),
              Active=str(sum(1 for i in images if i.get("Containers", 0) > 0)),
              Size=human_size(total), Reclaimable=_with_percent(total - used, total)),
@@ -56,6 +56,16 @@ def summary_rows(df: dict[str, Any]) -> list[_Row]:
              Active=str(sum(1 for b in cache if b.get("InUse"))),
              Size=human_size(b_total), Reclaimable=human_size(b_free)),
     ]
+    # dockerlab's own row, only when there is something: work under way now, or left by a
+    # killed command and not yet removed (the next locked command or `system prune` does)
+    work = df.get("InterruptedWork") or []
+    if work:
+        w_total = sum(w.get("Size", 0) for w in work)
+        w_free = sum(w.get("Size", 0) for w in work if not w.get("InProgress"))
+        rows.append(_Row(Type="Interrupted work", TotalCount=str(len(work)),
+                         Active=str(sum(1 for w in work if w.get("InProgress"))),
+                         Size=human_size(w_total), Reclaimable=_with_percent(w_free, w_total)))
+    return rows
 
 
 def render(df: dict[str, Any], fmt: str | None = None, verbose: bool = False,
@@ -92,5 +102,14 @@ def render(df: dict[str, Any], fmt: str | None = None, verbose: bool = False,
     out.append(f"\nBuild cache usage: {human_size(sum(b.get('Size', 0) for b in cache))}\n\n")
     out.append(r.tabwrite([["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE",
                             "SHARED"]]))
+    work = df.get("InterruptedWork") or []
+    if work:
+        out.append("\nInterrupted work space usage:\n\n")
+        rows = [["KIND", "OWNER", "STATE", "SIZE", "PATH"]]
+        for w in work:
+            rows.append([w["Kind"], str(w.get("Owner") or "-"),
+                         "in progress" if w.get("InProgress") else "abandoned",
+                         human_size(w.get("Size", 0)), w["Path"]])
+        out.append(r.tabwrite(rows))
     return "".join(out)
 

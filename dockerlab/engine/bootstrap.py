@@ -16,6 +16,7 @@ import tempfile
 import time
 
 from dockerlab.engine.images import ImageStore
+from dockerlab.engine.work import prefix as work_prefix
 from dockerlab.errors import NotFound
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -131,7 +132,7 @@ def bootstrap_busybox(
     created = _rfc3339(mtime)
     arch, variant = host_platform()
     os.makedirs(store.paths.tmp, mode=0o700, exist_ok=True)
-    work = tempfile.mkdtemp(prefix="bootstrap-", dir=store.paths.tmp)
+    work = tempfile.mkdtemp(prefix=work_prefix("bootstrap"), dir=store.paths.tmp)
     try:
         rootfs = os.path.join(work, "rootfs")
         os.mkdir(rootfs)

@@ -19,6 +19,7 @@ import shlex
 import tempfile
 from typing import IO, Any
 
+from dockerlab.engine import work
 from dockerlab.engine.build.parser import exec_form
 from dockerlab.errors import InvalidParameter
 
@@ -196,6 +197,7 @@ def commit(engine: Any, ref: str, repo_tag: str | None = None, message: str = ""
         tags = [named.familiar()]
     user_cfg = apply_changes(list(changes or []))
     c = engine.store.find(ref)
+    c.check_usable("commit")
     store = engine.image_store
     parent_id = c.config["Image"]
     parent = store.config(parent_id)
@@ -203,16 +205,18 @@ def commit(engine: Any, ref: str, repo_tag: str | None = None, message: str = ""
     container_cfg["Env"] = _container_env(c, (parent.get("config") or {}).get("Env") or [])
     config = merge(user_cfg, container_cfg)
     upper = os.path.join(c.layer_dir, "diff")
-    os.makedirs(engine.paths.tmp, mode=0o700, exist_ok=True)
-    fd, tar_path = tempfile.mkstemp(prefix="commit-", suffix=".tar", dir=engine.paths.tmp)
+    folder = work.begin(engine.paths, "commit")  # removed (and the container thawed) if
+    tar_path = os.path.join(folder, "layer.tar")  # this process dies before the end
     frozen = False
     try:
         if pause and c.running and c.state["Status"] != "paused":
+            with open(os.path.join(folder, "frozen"), "w") as f:
+                f.write(c.id)
             c.cgroup().freeze()
             frozen = True
         try:
             empty = not os.listdir(upper)
-            with os.fdopen(fd, "wb") as f:
+            with open(tar_path, "wb") as f:
                 if not empty:
                     pack_dir(upper, f)
         finally:
@@ -248,10 +252,7 @@ def commit(engine: Any, ref: str, repo_tag: str | None = None, message: str = ""
         # lazy: the new layer is unpacked when first used, not while the user waits
         return store.create(tars, image, tags=tags, parent=parent_id, lazy=True)
     finally:
-        try:
-            os.unlink(tar_path)
-        except FileNotFoundError:
-            pass
+        work.discard(folder)
 
 
 # ---- import ----------------------------------------------------------------------------------
@@ -288,7 +289,8 @@ def import_image(engine: Any, fileobj: IO[bytes], repo_tag: str | None = None,
     comment = message or f"Imported from {source}"
     store = engine.image_store
     os.makedirs(engine.paths.tmp, mode=0o700, exist_ok=True)
-    fd, tar_path = tempfile.mkstemp(prefix="import-", suffix=".tar", dir=engine.paths.tmp)
+    fd, tar_path = tempfile.mkstemp(prefix=work.prefix("import"), suffix=".tar",
+                                    dir=engine.paths.tmp)
     try:
         with os.fdopen(fd, "wb") as f:
             try:

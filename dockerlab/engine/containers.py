@@ -11,6 +11,11 @@
 
 State is re-derived from the system before it is trusted: the monitor's ``exit.json`` is
 folded in, and a running container whose monitor died is marked exited and cleaned up.
+
+A container whose ``config.v2.json`` or ``state.json`` cannot be read (cut by a crash or a
+full disk) is never trusted and never takes the others down: it loads as *dead* (Docker's
+``Dead`` status) with the reason in ``State.Error`` and what its ID alone tells (its folders,
+cgroup, log and monitor), so ``inspect`` shows it and ``rm -f`` kills and removes it.
 """
 
 from __future__ import annotations
@@ -38,6 +43,58 @@ def fresh_state() -> dict[str, Any]:
             "MonitorPid": 0, "MonitorStart": None}
 
 
+def json_reason(exc: ValueError) -> str:
+    """Go's words for a JSON file that does not parse (a cut file: "unexpected end …")."""
+    import json
+
+    if isinstance(exc, json.JSONDecodeError) and (
+            not exc.doc[exc.pos:].strip() or exc.msg.startswith("Unterminated string")):
+        return "unexpected end of JSON input"  # the input stopped inside a value
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON at offset {exc.pos}: {exc.msg}"
+    return f"invalid JSON: {exc}"
+
+
+def _read_record(path: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """A JSON object holding ``keys``; ValueError (with Go's reason) for anything else."""
+    import json
+
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        record = json.loads(data)
+    except ValueError as exc:
+        raise ValueError(json_reason(exc)) from None
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    missing = [k for k in keys if k not in record]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    return record
+
+
+_CONFIG_KEYS = ("Name", "Created", "Path", "Args", "Image", "Config", "HostConfig", "Runtime")
+_STATE_KEYS = ("Status", "Pid", "ExitCode")
+
+
+def stub_config(paths: Paths, cid: str) -> dict[str, Any]:
+    """What a container's ID alone tells, for one whose config cannot be read."""
+    folder = paths.container(cid)
+    try:
+        mtime = os.stat(folder).st_mtime_ns
+    except OSError:
+        mtime = 0
+    secs, frac = divmod(mtime, 1_000_000_000)
+    created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+    return {"Id": cid, "Created": created, "Path": "", "Args": [], "Image": "", "Name": "",
+            "Config": {}, "HostConfig": {}, "MountPoints": [],
+            "ResolvConfPath": os.path.join(folder, "resolv.conf"),
+            "HostnamePath": os.path.join(folder, "hostname"),
+            "HostsPath": os.path.join(folder, "hosts"),
+            "LogPath": os.path.join(folder, f"{cid}-json.log"),
+            "Runtime": {"Layer": cid, "LowerLinks": []}}
+
+
 class Container:
     """One container's files; ``config`` is durable, ``state`` is re-derived on load."""
 
@@ -45,11 +102,39 @@ class Container:
         self.paths = paths
         self.id = cid
         self.dir = paths.container(cid)
-        self.config: dict[str, Any] = read_json(os.path.join(self.dir, "config.v2.json"))
+        broken = ""  # why this container's files cannot be trusted
         try:
-            self.state: dict[str, Any] = read_json(os.path.join(self.dir, "state.json"))
+            self.config: dict[str, Any] = _read_record(
+                os.path.join(self.dir, "config.v2.json"), _CONFIG_KEYS)
+        except FileNotFoundError:
+            if not os.path.isdir(self.dir):  # removed meanwhile
+                raise
+            self.config = stub_config(paths, cid)  # a folder only appears with its config
+            broken = "config.v2.json: no such file or directory"
+        except ValueError as exc:
+            self.config = stub_config(paths, cid)
+            broken = f"config.v2.json: {exc}"
+        try:
+            self.state: dict[str, Any] = _read_record(
+                os.path.join(self.dir, "state.json"), _STATE_KEYS)
         except FileNotFoundError:  # never changed since create
             self.state = fresh_state()
+        except ValueError as exc:
+            self.state = fresh_state()
+            broken = broken or f"state.json: {exc}"
+        if broken:
+            self.state.update(Status="dead", Dead=True, Running=False, Paused=False, Pid=0,
+                              Error=broken, MonitorPid=0, MonitorStart=None)
+
+    @property
+    def dead(self) -> bool:
+        """Its files could not be read: only ``inspect``, ``logs`` and ``rm`` apply."""
+        return bool(self.state.get("Dead"))
+
+    def check_usable(self, action: str) -> None:
+        """Docker's refusal to act on a dead container (``commit``, ``export`` …)."""
+        if self.dead:
+            raise Conflict(f"You cannot {action} container {self.id} which is Dead")
 
     @property
     def name(self) -> str:
@@ -102,6 +187,8 @@ class Container:
         changed; ``locked`` says the caller already holds it (flock is not re-entrant)."""
         if locked:
             self.state = Container(self.paths, self.id).state
+        if self.dead:  # nothing of it is trusted: it stays dead until removed
+            return
         if self.needs_sync():
             if locked:
                 self.sync()
@@ -151,7 +238,28 @@ class Container:
                           FinishedAt=ZERO_TIME, MonitorPid=report["monitor"],
                           MonitorStart=report["monitor_start"])
         # Not fsynced: after a crash, "running" is re-derived from the monitor's own record.
-        self.save_state(durable=False)
+        try:
+            self.save_state(durable=False)
+        except FileNotFoundError:  # it exited and --rm renamed its folder away meanwhile
+            pass
+
+    def cleanup_dead(self) -> None:
+        """(locked) Stop whatever a dead container may still hold: its monitor (named by the
+        runtime's own record, as the state cannot be read), processes, mounts, cgroup."""
+        try:
+            mon = read_json(self.monitor_file())
+            pid, start = int(mon["monitor"]), mon["monitor_start"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pid, start = 0, None
+        if L.pid_alive(pid, start):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + 5
+            while L.pid_alive(pid, start) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        self.cleanup_orphan()
 
     def cleanup_orphan(self) -> None:
         """Kill what is left of a container whose monitor died, unmount, drop its cgroup."""
@@ -159,7 +267,7 @@ class Container:
         try:
             cg.thaw()
             cg.kill_all(signal.SIGKILL)
-        except OSError:
+        except (OSError, DockerlabError):  # no cgroup (never started): nothing to kill
             pass
         deadline = time.monotonic() + 2
         while cg.pids() and time.monotonic() < deadline:
@@ -205,6 +313,9 @@ class _RegistryLock(locked):
                 if entry.startswith(".creating-") or (entry.startswith(".removing-")
                                                       and not _busy(path)):
                     self.store.discard(entry.split("-", 1)[1], path)
+            from dockerlab.engine import work
+
+            work.sweep(self.store.paths, registry_locked=True)  # what killed verbs left
         except BaseException:
             self.__exit__()
             raise
@@ -314,15 +425,17 @@ class ContainerStore:
             pass
         import shutil
 
-        for path in (staging, trash, self.paths.layer(cid),
-                     self.paths.layer(cid + "-init"), os.path.join(self.paths.run, cid)):
-            if path:
-                shutil.rmtree(path, ignore_errors=True)
         for link in (f"{cid}", f"{cid}-init"):
             try:
                 os.unlink(os.path.join(self.paths.overlay, "l", _short(link)))
             except FileNotFoundError:
                 pass
+        # The renamed folder goes last: while it is there, a removal killed half way is
+        # finished by the next load (the layers are the big part).
+        for path in (staging, self.paths.layer(cid), self.paths.layer(cid + "-init"),
+                     os.path.join(self.paths.run, cid), trash):
+            if path:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _short(layer: str) -> str:

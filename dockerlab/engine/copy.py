@@ -193,9 +193,11 @@ def _temporary_mount(paths: Any, c: Any, write: bool) -> Iterator[str]:
     import subprocess
     import tempfile
 
+    from dockerlab.engine.work import prefix as work_prefix
+
     rt = c.config["Runtime"]
     os.makedirs(paths.tmp, mode=0o700, exist_ok=True)
-    target = tempfile.mkdtemp(prefix=f"cp-{c.id[:12]}-", dir=paths.tmp)
+    target = tempfile.mkdtemp(prefix=work_prefix("cp"), dir=paths.tmp)
     layer = rt["Layer"]
     lowers = list(rt["LowerLinks"])
     if write:

@@ -148,7 +148,7 @@ def init_binary() -> str:
                            "(apt-get install tini)")
 
 
-def _materialize(engine: Engine, record: dict[str, Any], staging: str) -> None:
+def _materialize(engine: Engine, record: dict[str, Any], staging: str, owner: str = "") -> None:
     """(registry-locked) The container's folders and layers, made in ``staging`` and then
     renamed into place: until that rename nobody sees it, and the next load removes it."""
     paths, cid = engine.paths, record["Id"]
@@ -158,6 +158,8 @@ def _materialize(engine: Engine, record: dict[str, Any], staging: str) -> None:
     record["MountPoints"] = mount_points(engine, record["Config"], record["HostConfig"])
     lowers = engine.image_store.lowerdirs(record["Image"], relative=True)
     record["Runtime"] = {"Layer": cid, "LowerLinks": [init_link, *lowers]}
+    if owner:  # the work (a build) it belongs to: removed with it if that dies
+        record["Runtime"]["Owner"] = owner
     if record["HostConfig"].get("Init"):
         record["Runtime"]["InitPath"] = init_binary()
     record["ResolvConfPath"] = os.path.join(final, "resolv.conf")
@@ -171,7 +173,8 @@ def _materialize(engine: Engine, record: dict[str, Any], staging: str) -> None:
     fsync_dir(paths.containers)
 
 
-def create(engine: Engine, body: dict[str, Any], name: str | None) -> dict[str, Any]:
+def create(engine: Engine, body: dict[str, Any], name: str | None,
+           owner: str = "") -> dict[str, Any]:
     if not body.get("Image"):
         raise InvalidParameter("No image specified")
     image_id = engine.image_store.resolve(body["Image"])
@@ -193,7 +196,7 @@ def create(engine: Engine, body: dict[str, Any], name: str | None) -> dict[str, 
         record["Name"] = "/" + name
         staging = os.path.join(paths.containers, f".creating-{cid}")
         try:
-            _materialize(engine, record, staging)
+            _materialize(engine, record, staging, owner)
         except BaseException as exc:  # nothing half-made is left, whatever went wrong
             store.discard(cid, staging)
             if isinstance(exc, OSError):

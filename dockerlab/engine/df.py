@@ -3,6 +3,12 @@
 Image layers are shared: ``LayersSize`` counts each layer folder once, an image's
 ``SharedSize`` is the part of its ``Size`` held by layers that other images use too, and
 ``Containers`` is how many containers (running or not) were created from it.
+
+``InterruptedWork`` (dockerlab's own key) lists what verbs at work hold now and what killed
+ones left that the next locked verb has not removed yet: scratch folders and files under
+``tmp/`` (``{"Kind", "Path", "Size", "Owner", "InProgress"}``) and blobs or image layers
+that nothing references (``Kind`` "blob" / "layer"). ``system prune`` removes the
+abandoned ones.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ def system_df(engine: Any) -> dict[str, Any]:
     """``{"LayersSize", "Images", "Containers", "Volumes", "BuildCache"}`` as Docker."""
     from dockerlab.engine import records
     from dockerlab.engine.volumes import VolumeStore
-    from dockerlab.errors import NotFound
+    from dockerlab.errors import DockerlabError, NotFound
 
     store = engine.image_store
     containers = engine._refreshed()
@@ -69,7 +75,7 @@ def system_df(engine: Any) -> dict[str, Any]:
         rec["SizeRw"] = rw
         try:
             rec["SizeRootFs"] = rw + store.size(c.config["Image"])
-        except NotFound:
+        except DockerlabError:  # its image is gone or corrupt
             rec["SizeRootFs"] = rw
         out_containers.append(rec)
 
@@ -85,7 +91,13 @@ def system_df(engine: Any) -> dict[str, Any]:
                           "RefCount": refcount.get(v["Name"], 0)}
         volumes.append(v)
 
+    from dockerlab.engine import work
+
+    interrupted = work.entries(engine.paths)
+    for item in store.collect_garbage(dry_run=True):
+        interrupted.append({**item, "Owner": 0, "InProgress": False})
     return {
+        "InterruptedWork": interrupted,
         "LayersSize": sum(sizes.values()),
         "Images": images,
         "Containers": out_containers,

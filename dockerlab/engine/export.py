@@ -19,6 +19,7 @@ import tempfile
 from typing import IO, Any
 
 from dockerlab.engine import linux as L
+from dockerlab.engine.work import prefix as work_prefix
 
 
 def export(engine: Any, ref: str, fileobj: IO[bytes]) -> None:
@@ -32,7 +33,7 @@ def export(engine: Any, ref: str, fileobj: IO[bytes]) -> None:
         return
     require_privileges()
     os.makedirs(engine.paths.tmp, mode=0o700, exist_ok=True)
-    target = tempfile.mkdtemp(prefix="export-", dir=engine.paths.tmp)
+    target = tempfile.mkdtemp(prefix=work_prefix("export"), dir=engine.paths.tmp)
     base = os.open(engine.paths.overlay, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     mounted = False
     try:

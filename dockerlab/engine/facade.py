@@ -99,14 +99,18 @@ class Engine:
         return bootstrap_busybox(self.image_store)
 
     # ---- containers: create and start -----------------------------------------------------
-    def create(self, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+    def create(self, body: dict[str, Any], name: str | None = None,
+               owner: str = "") -> dict[str, Any]:
+        """``owner``: the work folder (:mod:`~dockerlab.engine.work`) of a build whose
+        intermediate container this is; if that build's process dies, the next verb that
+        takes the store lock kills and removes the container."""
         from dockerlab.engine import create as creating
         from dockerlab.engine.runtime import prestart
 
         require_privileges()
         prestart()  # a start usually follows: the monitors' forkserver warms up meanwhile
 
-        return creating.create(self, body, name)
+        return creating.create(self, body, name, owner)
 
     def start(self, ref: str, attach: str = "") -> Attachment | None:
         """Start ``ref``; with ``attach`` (e.g. ``"ioe"``) return an attachment that sees
@@ -118,6 +122,8 @@ class Engine:
         c = self.store.find(ref)
         with c.lock():
             c.refresh(locked=True)
+            if c.dead:
+                raise Conflict("container is marked for removal and cannot be started")
             if c.state["Status"] == "paused":
                 raise Conflict("cannot start a paused container, try unpause instead")
             if c.running:
@@ -317,6 +323,8 @@ class Engine:
                 c.refresh(locked=True)
                 if c.running:
                     return False
+                if c.dead:  # its state is unknown: it may still hold processes and mounts
+                    c.cleanup_dead()
                 anonymous = [m["Name"] for m in c.config.get("MountPoints", [])
                              if m.get("Type") == "volume" and m.get("Anonymous")]
                 self.store.discard(c.id)
@@ -331,6 +339,7 @@ class Engine:
 
         new_name = check_name(new_name)
         c = self.store.find(ref)
+        c.check_usable("rename")
         if c.name == new_name:
             raise InvalidParameter("Renaming a container with the same name as its current "
                                    "name")
@@ -361,6 +370,97 @@ class Engine:
                 self._discard(c.id)
                 deleted.append(c.id)
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": space}
+
+    def image_prune(self, all: bool = False) -> dict[str, Any]:
+        """``POST /images/prune``: dangling images (untagged, no child), or with ``all``
+        every image no container uses; untagged parents go with their last child."""
+        store = self.image_store
+        used: dict[str, list[tuple[str, bool]]] = {}
+        for c in self._refreshed():
+            used.setdefault(c.config["Image"], []).append((c.id, c.running))
+        sizes: dict[str, int] = {}
+        for chain_id in store.layers.ids():
+            try:
+                sizes[chain_id] = store.layers.size(chain_id)
+            except (DockerlabError, ValueError):
+                sizes[chain_id] = 0
+        records: list[dict[str, str]] = []
+        progress = True
+        while progress:  # with --all, a parent is unused once its children are gone
+            progress = False
+            index = store._index()
+            parents = {e["parent"] for e in index if e["parent"]}
+            for e in index:
+                image_id = e["id"]
+                if image_id in used or image_id in parents:
+                    continue
+                if not all and store._refs_of(image_id):
+                    continue
+                try:
+                    records += store.remove(image_id, force=False, used_by=used)
+                except DockerlabError:  # in use, a child, several tags: kept
+                    continue
+                progress = all
+        space = sum(sizes.get(r["Deleted"], 0) for r in records if "Deleted" in r)
+        return {"ImagesDeleted": records or None, "SpaceReclaimed": space}
+
+    def volume_prune(self) -> dict[str, Any]:
+        """``POST /volumes/prune``: every volume no container mounts."""
+        from dockerlab.engine.volumes import VolumeStore
+        from dockerlab.engine.work import tree_size
+
+        used = {m.get("Name") for c in self.store.all()
+                for m in c.config.get("MountPoints", []) if m.get("Type") == "volume"}
+        store = VolumeStore(self.paths)
+        deleted, space = [], 0
+        for v in store.list():
+            if v["Name"] in used:
+                continue
+            size = tree_size(v["Mountpoint"])
+            try:
+                store.remove(v["Name"], [], False)
+            except DockerlabError:
+                continue
+            deleted.append(v["Name"])
+            space += size
+        return {"VolumesDeleted": deleted or None, "SpaceReclaimed": space}
+
+    def interrupted_work(self) -> list[dict[str, Any]]:
+        """What killed verbs left and no locked verb has removed yet (as ``system df``)."""
+        from dockerlab.engine import work
+
+        found = [e for e in work.entries(self.paths) if not e["InProgress"]]
+        return found + self.image_store.collect_garbage(dry_run=True)
+
+    def work_prune(self, found: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """What killed verbs left (scratch folders and files, frozen containers, a dead
+        build's containers, unreferenced blobs and layers), removed now. ``found``: what
+        :meth:`interrupted_work` said before other verbs (which sweep too) ran."""
+        from dockerlab.engine import work
+
+        store = self.image_store
+        found = self.interrupted_work() if found is None else found
+        with self.store.registry():
+            work.sweep(self.paths, registry_locked=True, everything=True)
+        with store._locked():
+            store.collect_garbage()
+        removed = [e for e in found if not os.path.lexists(e["Path"])]
+        return {"WorkDeleted": removed or None,
+                "SpaceReclaimed": sum(r["Size"] for r in removed)}
+
+    def system_prune(self, all: bool = False, volumes: bool = False) -> dict[str, Any]:
+        """``docker system prune``: stopped containers, (unused volumes,) dangling or unused
+        images, and interrupted work; ``SpaceReclaimed`` sums them."""
+        found = self.interrupted_work()  # before the other prunes sweep part of it
+        out: dict[str, Any] = dict(self.prune())
+        space = out["SpaceReclaimed"]
+        parts = [self.volume_prune()] if volumes else []
+        parts += [self.image_prune(all), self.work_prune(found)]
+        for part in parts:
+            space += part.pop("SpaceReclaimed")
+            out.update(part)
+        out["SpaceReclaimed"] = space
+        return out
 
     # ---- containers: output and resources -------------------------------------------------
     def logs(self, ref: str, follow: bool = False, timestamps: bool = False,
@@ -409,6 +509,7 @@ class Engine:
         Kind 0 = C (changed), 1 = A (added), 2 = D (deleted)."""
         from dockerlab.engine import changes
 
+        self.store.find(ref).check_usable("diff")
         return changes.diff(self, ref)
 
     def commit(self, ref: str, repo_tag: str | None = None, message: str = "",
@@ -423,6 +524,7 @@ class Engine:
         """Write the container's merged filesystem to ``fileobj`` as one flat tar."""
         from dockerlab.engine import export as exporting
 
+        self.store.find(ref).check_usable("export")
         exporting.export(self, ref, fileobj)
 
     def import_image(self, fileobj: Any, repo_tag: str | None = None,
@@ -482,6 +584,7 @@ class Engine:
         its :meth:`path_stat`."""
         from dockerlab.engine import copy
 
+        self.store.find(ref).check_usable("copy from")
         return copy.copy_from(self, ref, path, fileobj, follow_link)
 
     def path_stat(self, ref: str, path: str) -> dict[str, Any]:
@@ -489,6 +592,7 @@ class Engine:
         ``mtime``, ``linkTarget``."""
         from dockerlab.engine import copy
 
+        self.store.find(ref).check_usable("stat a path in")
         return copy.path_stat(self, ref, path)
 
     def copy_to(self, ref: str, path: str, tar_fileobj: Any,
@@ -496,10 +600,13 @@ class Engine:
         """``PUT /containers/{id}/archive``: extract a tar into the folder ``path``."""
         from dockerlab.engine import copy
 
+        self.store.find(ref).check_usable("copy to")
         copy.copy_to(self, ref, path, tar_fileobj, copy_uid_gid)
 
     def system_df(self) -> dict[str, Any]:
-        """``GET /system/df``: LayersSize, Images, Containers, Volumes, BuildCache."""
+        """``GET /system/df``: LayersSize, Images, Containers, Volumes, BuildCache, and
+        dockerlab's InterruptedWork (what running or killed commands hold in scratch space,
+        and blobs or layers nothing references)."""
         from dockerlab.engine import df
 
         return df.system_df(self)

@@ -12,6 +12,12 @@ An image ID is ``sha256`` of its config's bytes; its layers are unpacked once ea
 :class:`~dockerlab.engine.layers.LayerStore` (keyed by ChainID) and shared between images.
 Readers take no lock: ``index.json`` and ``repositories.json`` are replaced atomically.
 Records returned are shaped as the Docker Engine API returns them.
+
+An image whose config blob cannot be read (cut by a crash or a full disk) is skipped by
+``images`` and ``system df``, as Docker's image store skips an invalid image when it loads
+("invalid image …, …" in moby ``image/store.go`` ``restore``); any verb that needs its config
+says it is corrupt (:class:`ImageCorrupt`), and ``rmi -f`` removes it: its layers are known
+from its manifest.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from dockerlab.engine import atomic
 from dockerlab.engine import reference as refs
 from dockerlab.engine.layers import LayerStore, chain_ids
 from dockerlab.engine.paths import Paths
-from dockerlab.errors import Conflict, InvalidParameter, NoSuchImage, NotFound
+from dockerlab.errors import Conflict, DockerlabError, InvalidParameter, NoSuchImage, NotFound
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -44,6 +50,15 @@ UsedBy = dict[str, list[tuple[str, bool]]]
 
 def _hex(digest: str) -> str:
     return digest.split(":", 1)[-1]
+
+
+class ImageCorrupt(DockerlabError):
+    """The image's config blob cannot be read: only ``rmi -f`` applies to it."""
+
+    def __init__(self, image_id: str, reason: str) -> None:
+        super().__init__(f"image {refs.short_id(image_id)} is corrupt: its config cannot be "
+                         f"read ({reason}); remove it with rmi -f")
+        self.image_id = image_id
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -94,8 +109,108 @@ class ImageStore:
             atomic.write_json(layout, {"imageLayoutVersion": "1.0.0"})
 
     def _locked(self) -> Any:
+        """``with self._locked():`` the writers' lock; taking it first collects what a
+        writer killed under it left (blobs, layers, temp files nothing references)."""
         os.makedirs(self.root, mode=0o700, exist_ok=True)
-        return atomic.locked(self._lock_path)
+        return _ImageLock(self)
+
+    def _dead_writers(self) -> list[str]:
+        """Markers of writers that died holding the lock (see :mod:`~dockerlab.engine.work`)."""
+        from dockerlab.engine import work
+
+        try:
+            names = os.listdir(self.paths.tmp)
+        except FileNotFoundError:
+            return []
+        return [os.path.join(self.paths.tmp, n) for n in names
+                if n.startswith("imagewrite-") and work.abandoned(n)]
+
+    def recover(self, blocking: bool = True) -> bool:
+        """Collect what a killed writer left, if one did; False if the lock was busy."""
+        import fcntl
+
+        if not self._dead_writers():
+            return True
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return False
+            self._recover_locked()
+            return True
+        finally:
+            os.close(fd)
+
+    def _recover_locked(self) -> None:
+        dead = self._dead_writers()
+        if dead:
+            self.collect_garbage()
+            for path in dead:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+
+    def collect_garbage(self, dry_run: bool = False) -> list[dict[str, Any]]:
+        """(locked unless ``dry_run``) Remove the blobs and image layers that no image and
+        no container references (a killed ``load``, ``commit``, ``build`` or ``rmi`` leaves
+        them), and temp files in the blob folder. Returns ``[{"Kind", "Path", "Size"}]``."""
+        from dockerlab.engine.containers import ContainerStore
+        from dockerlab.engine.work import tree_size
+
+        keep_blobs: set[str] = set()
+        keep_layers: set[str] = set()
+        for e in self._index():
+            keep_blobs.update(self._blobs_of(e["id"], e["manifest"]))
+            keep_layers.update(self._known_chain(e["id"], e["manifest"]))
+        for c in ContainerStore(self.paths).all():  # rmi -f keeps what containers use
+            image_id = c.config.get("Image") or ""
+            if image_id and os.path.exists(self.blob_path(image_id)):
+                keep_blobs.update(self._blobs_of(image_id, ""))
+                keep_layers.update(self._known_chain(image_id))
+            for link in c.config.get("Runtime", {}).get("LowerLinks", []):
+                # l/<short> -> ../<chain hex>/diff: the layers it is mounted from, whatever
+                # became of its image's records
+                with contextlib.suppress(OSError):
+                    target = os.readlink(os.path.join(self.paths.overlay, link))
+                    keep_layers.add("sha256:" + os.path.basename(os.path.dirname(target)))
+        found: list[dict[str, Any]] = []
+        try:
+            blobs = os.listdir(self.blobs)
+        except FileNotFoundError:
+            blobs = []
+        for name in blobs:
+            if name not in keep_blobs:
+                path = os.path.join(self.blobs, name)
+                found.append({"Kind": "blob", "Path": path, "Size": tree_size(path)})
+                if not dry_run:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+        flagged = {_hex(c) for c in self.layers.incomplete()}
+        try:
+            folders = os.listdir(self.paths.overlay)
+        except FileNotFoundError:
+            folders = []
+        for name in folders:
+            folder = os.path.join(self.paths.overlay, name)
+            if len(name) != 64 or "sha256:" + name in keep_layers:
+                continue
+            # image layers have these; a container's layer folder never does
+            if name in flagged or any(os.path.exists(os.path.join(folder, f))
+                                      for f in ("layer.json", "link", "pending")):
+                found.append({"Kind": "layer", "Path": folder, "Size": tree_size(folder)})
+                if not dry_run:
+                    self.layers.remove("sha256:" + name)
+        if not dry_run:
+            for name in flagged:  # flags whose folder is already gone
+                if "sha256:" + name not in keep_layers:
+                    self.layers.remove("sha256:" + name)
+            links = os.path.join(self.paths.overlay, "l")
+            for name in os.listdir(links) if os.path.isdir(links) else []:
+                link = os.path.join(links, name)
+                if os.path.islink(link) and not os.path.exists(link):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(link)
+        return found
 
     def _cleanup_incomplete(self) -> None:
         import fcntl
@@ -112,7 +227,7 @@ class ImageStore:
                     return  # a writer is at work: its flag is not stale; clean up next time
             in_use: set[str] = set()
             for entry in self._index():
-                in_use.update(self._chain(entry["id"]))
+                in_use.update(self._known_chain(entry["id"], entry["manifest"]))
             self.layers.cleanup_incomplete(in_use)
         finally:
             if fd is not None:
@@ -161,6 +276,8 @@ class ImageStore:
             index = atomic.read_json(os.path.join(self.root, "index.json"))
         except FileNotFoundError:
             return []
+        except ValueError as exc:
+            raise _store_corrupt("index.json", exc) from None
         out = []
         for m in index.get("manifests", []):
             ann = m.get("annotations") or {}
@@ -201,6 +318,8 @@ class ImageStore:
             data = atomic.read_json(os.path.join(self.root, "repositories.json"))
         except FileNotFoundError:
             return {}
+        except ValueError as exc:
+            raise _store_corrupt("repositories.json", exc) from None
         return data.get("Repositories", {})
 
     def _write_repos(self, repos: dict[str, dict[str, str]]) -> None:
@@ -214,6 +333,21 @@ class ImageStore:
 
     def _chain(self, image_id: str) -> list[str]:
         return chain_ids(self.config(image_id).get("rootfs", {}).get("diff_ids", []))
+
+    def _known_chain(self, image_id: str, manifest: str = "") -> list[str]:
+        """The image's ChainIDs even when its config is corrupt (then from its manifest,
+        whose layer digests are the DiffIDs); [] when neither can be read."""
+        try:
+            return self._chain(image_id)
+        except (ImageCorrupt, NoSuchImage):
+            pass
+        if not manifest:
+            manifest = next((e["manifest"] for e in self._index() if e["id"] == image_id), "")
+        try:
+            layers = atomic.read_json(self.blob_path(manifest)).get("layers") or []
+            return chain_ids([str(d["digest"]) for d in layers])
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
+            return []
 
     # ---- lookups ----------------------------------------------------------------------------
     def resolve(self, ref: str) -> str:
@@ -249,10 +383,19 @@ class ImageStore:
 
     def config(self, image_id: str) -> dict[str, Any]:
         """The image's config JSON (OCI / Docker image config)."""
+        if not image_id:
+            raise NoSuchImage(image_id)
         try:
-            return self._read_blob_json(image_id)
+            config = self._read_blob_json(image_id)
         except FileNotFoundError:
             raise NoSuchImage(image_id) from None
+        except ValueError as exc:
+            from dockerlab.engine.containers import json_reason
+
+            raise ImageCorrupt(image_id, json_reason(exc)) from None
+        if not isinstance(config, dict):
+            raise ImageCorrupt(image_id, "not a JSON object")
+        return config
 
     def layer_ids(self, image_id: str) -> list[str]:
         """ChainIDs of the image's layers, bottom first."""
@@ -306,7 +449,10 @@ class ImageStore:
             digests = [r for r in image_refs if "@" in r]
             if not all and not image_refs and image_id in parents:
                 continue
-            cfg = self.config(image_id)
+            try:
+                cfg = self.config(image_id)
+            except (ImageCorrupt, NoSuchImage):
+                continue  # as Docker's store skips an invalid image
             size = self.size(image_id)
             out.append(
                 {
@@ -611,16 +757,18 @@ class ImageStore:
         keep_layers: set[str] = set()
         keep_blobs: set[str] = set()
         for e in index:
-            keep_layers.update(self._chain(e["id"]))
+            keep_layers.update(self._known_chain(e["id"], e["manifest"]))
             keep_blobs.update(self._blobs_of(e["id"], e["manifest"]))
         for used_id, users in used_by.items():
-            if users and os.path.exists(self.blob_path(used_id)):
-                keep_layers.update(self._chain(used_id))
+            if users and used_id and os.path.exists(self.blob_path(used_id)):
+                keep_layers.update(self._known_chain(used_id))
                 keep_blobs.add(_hex(used_id))
-                keep_blobs.update(
-                    _hex(d) for d in (self.config(used_id).get("rootfs") or {}).get("diff_ids", [])
-                )
-        chain = self._chain(image_id)
+                try:
+                    diff_ids = (self.config(used_id).get("rootfs") or {}).get("diff_ids", [])
+                except (ImageCorrupt, NoSuchImage):
+                    diff_ids = []
+                keep_blobs.update(_hex(d) for d in diff_ids)
+        chain = self._known_chain(image_id, gone["manifest"])
         for blob in self._blobs_of(image_id, gone["manifest"]):
             if blob not in keep_blobs:
                 try:
@@ -637,11 +785,55 @@ class ImageStore:
     def _blobs_of(self, image_id: str, manifest: str) -> set[str]:
         out = {_hex(image_id), _hex(manifest)}
         try:
-            cfg = self.config(image_id)
-        except NoSuchImage:
-            return out
-        out.update(_hex(d) for d in (cfg.get("rootfs") or {}).get("diff_ids", []))
+            diff_ids = (self.config(image_id).get("rootfs") or {}).get("diff_ids", [])
+        except (ImageCorrupt, NoSuchImage):  # its manifest names the same layer blobs
+            try:
+                layers = atomic.read_json(self.blob_path(manifest)).get("layers") or []
+                diff_ids = [str(d["digest"]) for d in layers]
+            except (OSError, ValueError, AttributeError, KeyError, TypeError):
+                diff_ids = []
+        out.update(_hex(d) for d in diff_ids)
         return out
+
+
+def _store_corrupt(name: str, exc: ValueError) -> DockerlabError:
+    """The store's own index was cut (written atomically, so only by a disk fault)."""
+    from dockerlab.engine.containers import json_reason
+
+    return DockerlabError(f"the image store is corrupt: image/{name} cannot be read "
+                          f"({json_reason(exc)})")
+
+
+class _ImageLock(atomic.locked):
+    """The image store's writer lock, with a marker in tmp naming the holder: a marker
+    whose owner is dead means a writer was killed mid-change (see ``_recover_locked``)."""
+
+    def __init__(self, store: ImageStore) -> None:
+        super().__init__(store._lock_path)
+        self.store = store
+        self.marker = ""
+
+    def __enter__(self) -> int:
+        from dockerlab.engine import work
+
+        fd = super().__enter__()
+        try:
+            self.store._recover_locked()
+            work.sweep(self.store.paths)
+            mfd, self.marker = work.begin_file(self.store.paths, "imagewrite")
+            os.close(mfd)
+        except BaseException:
+            super().__exit__()
+            raise
+        return fd
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.marker:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.marker)
+        finally:
+            super().__exit__()
 
 
 class _DeleteConflict(Conflict):

@@ -88,9 +88,15 @@ class LayerStore:
 
     def get(self, chain_id: str) -> dict:
         try:
-            return atomic.read_json(os.path.join(self.dir(chain_id), "layer.json"))
+            record = atomic.read_json(os.path.join(self.dir(chain_id), "layer.json"))
         except FileNotFoundError:
             raise NotFound(f"layer does not exist: {chain_id}") from None
+        except ValueError:  # cut by a crash: sizes read as unknown, never a traceback
+            raise NotFound(f"layer {chain_id} is corrupt: its layer.json cannot be read"
+                           ) from None
+        if not isinstance(record, dict):
+            raise NotFound(f"layer {chain_id} is corrupt: its layer.json is not an object")
+        return record
 
     def size(self, chain_id: str) -> int:
         return int(self.get(chain_id).get("Size", 0))

@@ -6,7 +6,9 @@
     │   └── l/<short>          short links to layer diff/ folders, so mount options fit a page
     ├── containers/<id>/       config.v2.json, state.json, <id>-json.log, hosts, hostname, ...
     ├── volumes/<name>/_data
-    └── tmp/                   scratch space on the same filesystem, for atomic renames
+    └── tmp/                   scratch space on the same filesystem, for atomic renames;
+                               each entry names its owner (<kind>-<pid>-<start>-…), so what
+                               a killed command left is found and removed (engine/work.py)
 
 Runtime files (monitor sockets, pids) live under /run/dockerlab for the default root and
 /run/dockerlab-<hash> for any other, so socket paths stay short and tests never collide.

@@ -62,9 +62,10 @@ def _quote(arg: str) -> str:
 
 def summary(c: Container, images: Any) -> dict[str, Any]:
     cfg = c.config
-    command = " ".join(_quote(a) for a in [cfg["Path"], *cfg["Args"]])
+    words = [cfg["Path"], *cfg["Args"]] if cfg["Path"] else []  # unknown for a dead one
+    command = " ".join(_quote(a) for a in words)
     return {
-        "Id": c.id, "Names": [cfg["Name"]], "Image": cfg["Config"].get("Image"),
+        "Id": c.id, "Names": [cfg["Name"]], "Image": cfg["Config"].get("Image") or "",
         "ImageID": cfg["Image"], "Command": command, "Created": _created(c), "Ports": [],
         "Labels": cfg["Config"].get("Labels") or {}, "State": c.state["Status"],
         "Status": status_string(c.state, time.time()),

@@ -695,8 +695,10 @@ def load(store: ImageStore, src: IO[bytes]) -> list[str]:
     """
     import tempfile
 
+    from dockerlab.engine.work import prefix as work_prefix
+
     os.makedirs(store.paths.tmp, mode=0o700, exist_ok=True)
-    folder = tempfile.mkdtemp(prefix="load-", dir=store.paths.tmp)
+    folder = tempfile.mkdtemp(prefix=work_prefix("load"), dir=store.paths.tmp)
     try:
         staged = _Staged(folder)
         staged.read(src)

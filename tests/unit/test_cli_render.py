@@ -300,3 +300,22 @@ def test_template_errors_are_reported_without_traceback():
 def test_context_makes_the_engine_lazily(tmp_path):
     ctx = Context(str(tmp_path), out=io.StringIO(), err=io.StringIO())
     assert ctx._engine is None
+
+
+def test_system_df_shows_interrupted_work_only_when_there_is_some():
+    from dockerlab.cli import sysdf
+
+    empty = {"Images": [], "Containers": [], "Volumes": [], "BuildCache": [], "LayersSize": 0}
+    assert [r.Type for r in sysdf.summary_rows(empty)] == [
+        "Images", "Containers", "Local Volumes", "Build Cache"]
+    work = [{"Kind": "load", "Path": "/r/tmp/load-1-2-x", "Size": 3_000_000, "Owner": 1,
+             "InProgress": False},
+            {"Kind": "commit", "Path": "/r/tmp/commit-3-4-y", "Size": 1_000_000, "Owner": 3,
+             "InProgress": True}]
+    row = sysdf.summary_rows({**empty, "InterruptedWork": work})[-1]
+    assert (row.Type, row.TotalCount, row.Active, row.Size, row.Reclaimable) == (
+        "Interrupted work", "2", "1", "4MB", "3MB (75%)")
+    verbose = sysdf.render({**empty, "InterruptedWork": work}, verbose=True)
+    assert "Interrupted work space usage:" in verbose
+    assert verbose.splitlines()[-2].split() == ["load", "1", "abandoned", "3MB",
+                                                "/r/tmp/load-1-2-x"]

@@ -113,3 +113,34 @@ def test_ps_command_quotes_arguments_with_spaces_as_docker_does():
 
     cmd = " ".join(_quote(a) for a in ["sh", "-c", "while true; do sleep 1; done"])
     assert cmd == "sh -c 'while true; do sleep 1; done'"
+
+
+def test_work_names_carry_their_owner_and_a_dead_owner_means_abandoned():
+    import os
+
+    from dockerlab.engine import work
+
+    mine = work.prefix("load") + "x1y2"
+    assert work.owner(mine)[:2] == ("load", os.getpid())
+    assert not work.abandoned(mine)
+    assert work.owner("commit-999999-1-abc.tar") == ("commit", 999999, 1)
+    assert work.abandoned("commit-999999-1-abc.tar")
+    assert work.owner("load-abc123") is None and not work.abandoned("load-abc123")
+    start = work.owner(mine)[2]
+    assert work.abandoned(f"load-{os.getpid()}-{start + 1}-x")  # same pid, another process
+
+
+def test_a_cut_json_file_is_reported_as_go_does():
+    import json
+
+    from dockerlab.engine.containers import json_reason
+
+    for text in ("", '{"a": 1', '{"Name": "/x", "Co', "  "):
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            assert json_reason(exc) == "unexpected end of JSON input", text
+    try:
+        json.loads('{"a": x}')
+    except ValueError as exc:
+        assert json_reason(exc).startswith("invalid JSON at offset 6")

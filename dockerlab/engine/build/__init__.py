@@ -46,14 +46,18 @@ def build(engine: Engine, context: str | os.PathLike[str] | bytes | IO[bytes],
     else:
         data = context if isinstance(context, bytes) else context.read()
         ctx = contexts.from_bytes(data, engine.paths.tmp, dockerfile)
+    from dockerlab.engine import work
+
+    folder = work.begin(engine.paths, "build")  # names this build's containers
     try:
         if not quiet:
             yield BuildEvent("context", "Sending build context to Docker daemon  "
                                         f"{contexts.human_size(ctx.size)}")
         builder = Builder(engine, ctx, tags, build_args or {}, no_cache, target, labels or {},
-                          rm, force_rm)
+                          rm, force_rm, os.path.basename(folder))
         for event in builder.run():
             if not quiet or event.kind == "aux":
                 yield event
     finally:
         ctx.close()
+        work.discard(folder)

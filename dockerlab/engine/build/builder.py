@@ -24,6 +24,7 @@ from dockerlab.engine.build import shell as sh
 from dockerlab.engine.build.cache import Prober
 from dockerlab.engine.build.events import BuildEvent, BuildFailed
 from dockerlab.engine.build.parser import DockerfileParseError, Instruction, parse, parse_line
+from dockerlab.engine.work import prefix as work_prefix
 from dockerlab.errors import DockerlabError, InvalidParameter, NoSuchImage
 
 if TYPE_CHECKING:
@@ -114,8 +115,9 @@ class Stage:
 class Builder:
     def __init__(self, engine: Engine, ctx: BuildContext, tags: list[str],
                  build_args: dict[str, str | None], no_cache: bool, target: str | None,
-                 labels: dict[str, str], rm: bool, force_rm: bool) -> None:
+                 labels: dict[str, str], rm: bool, force_rm: bool, owner: str = "") -> None:
         self.engine = engine
+        self.owner = owner  # this build's work folder: its containers die with it
         self.store = engine.image_store
         self.ctx = ctx
         self.tags = tags
@@ -440,7 +442,7 @@ class Builder:
                 "Env": env if env is not None else list(config.get("Env") or []),
                 "WorkingDir": config.get("WorkingDir") or "", "User": config.get("User") or "",
                 "Labels": {}, "HostConfig": {"NetworkMode": "default"}}
-        return self.engine.create(body)["Id"]
+        return self.engine.create(body, owner=self.owner)["Id"]
 
     def _commit(self, stage: Stage, key: dict[str, Any], cid: str, upper: str | None
                 ) -> Iterator[BuildEvent]:
@@ -462,7 +464,7 @@ class Builder:
                 from dockerlab.engine.archive import pack_dir
 
                 os.makedirs(self.engine.paths.tmp, exist_ok=True)
-                fd, tmp_tar = tempfile.mkstemp(prefix="layer-", suffix=".tar",
+                fd, tmp_tar = tempfile.mkstemp(prefix=work_prefix("layer"), suffix=".tar",
                                                dir=self.engine.paths.tmp)
                 with os.fdopen(fd, "wb") as f:
                     pack_dir(upper, f)
@@ -666,7 +668,7 @@ class _empty_dir:
 
     def __enter__(self) -> str:
         os.makedirs(self.tmp, exist_ok=True)
-        self.path = tempfile.mkdtemp(prefix="empty-", dir=self.tmp)
+        self.path = tempfile.mkdtemp(prefix=work_prefix("empty"), dir=self.tmp)
         return self.path
 
     def __exit__(self, *exc: object) -> None:

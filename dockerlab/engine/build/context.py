@@ -21,6 +21,7 @@ import stat
 import tarfile
 import tempfile
 
+from dockerlab.engine.work import prefix as work_prefix
 from dockerlab.errors import InvalidParameter
 
 _BLOCK = 512
@@ -285,14 +286,14 @@ def from_bytes(data: bytes, tmp_dir: str, dockerfile: str = "Dockerfile") -> Bui
     """A context sent on standard input: a tar (maybe compressed) or a bare Dockerfile."""
     os.makedirs(tmp_dir, mode=0o700, exist_ok=True)
     if not is_archive(data):
-        root = tempfile.mkdtemp(prefix="build-", dir=tmp_dir)
+        root = tempfile.mkdtemp(prefix=work_prefix("context"), dir=tmp_dir)
         text = data.decode("utf-8", "surrogateescape")
         with open(os.path.join(root, "Dockerfile"), "w", encoding="utf-8",
                   errors="surrogateescape") as f:
             f.write(text)
         size = 2 * _BLOCK + _BLOCK + -(-len(data) // _BLOCK) * _BLOCK
         return BuildContext(root, text, "Dockerfile", size, None, temporary=True)
-    root = tempfile.mkdtemp(prefix="build-", dir=tmp_dir)
+    root = tempfile.mkdtemp(prefix=work_prefix("context"), dir=tmp_dir)
     try:
         from dockerlab.engine.inflate import BoundedTarInfo, Budget, corrupt
 

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 
 from dockerlab.engine.build.events import BuildFailed
 from dockerlab.engine.rootfs import secure_join
+from dockerlab.engine.work import prefix as work_prefix
 from dockerlab.errors import DockerlabError, InvalidParameter
 
 
@@ -37,7 +38,7 @@ def writable_root(lowers: list[str], tmp_dir: str) -> Iterator[tuple[str, str]]:
     from dockerlab.engine import linux as L
 
     os.makedirs(tmp_dir, exist_ok=True)
-    base = tempfile.mkdtemp(prefix="copy-", dir=tmp_dir)
+    base = tempfile.mkdtemp(prefix=work_prefix("copy"), dir=tmp_dir)
     upper = os.path.join(base, "diff")
     os.mkdir(upper, 0o755)
     try:

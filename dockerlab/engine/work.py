@@ -1,0 +1,272 @@
+"""Work in progress: scratch files that name their owner, so abandoned work is found.
+
+    $DOCKERLAB_ROOT/tmp/
+    ├── <kind>-<pid>-<start>-<random>[.tar]   one per piece of work: a load's staging
+    │                                          folder, a commit's layer tar, a build's
+    │                                          context and COPY mounts, an export mount …
+    ├── build-<pid>-<start>-<random>/          a build under way; its intermediate
+    │                                          containers carry this name (Runtime.Owner)
+    ├── commit-<pid>-<start>-<random>/frozen   the container a commit froze (to thaw)
+    ├── imagewrite-<pid>-<start>-<random>      a writer holds the image store's lock
+    └── .sweep.lock                            held while abandoned work is removed
+
+``<pid>-<start>`` names the owning process for good (its pid and start time in clock ticks,
+as the monitor records itself), so "the owner is dead" is a fact, not a guess. The next verb
+that takes a store lock calls :func:`sweep`: one ``listdir`` when nothing was left behind;
+otherwise each abandoned entry is finished or removed — a frozen container thawed, mounts
+below it detached, a dead build's intermediate containers killed and removed, a store whose
+writer died garbage-collected — and then deleted. ``system df`` counts what is left
+(:func:`entries`) and ``system prune`` removes it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dockerlab.engine import linux as L
+from dockerlab.engine.paths import Paths
+
+TYPE_CHECKING = False  # this module is on the `run` path: no typing, re, shutil, tempfile
+if TYPE_CHECKING:
+    from typing import Any
+
+_token: tuple[int, str] = (0, "")
+
+
+def token() -> str:
+    """``<pid>-<start>`` of this process (recomputed after a fork)."""
+    global _token
+    pid = os.getpid()
+    if _token[0] != pid:
+        _token = (pid, f"{pid}-{L.proc_start_time(pid) or 0}")
+    return _token[1]
+
+
+def prefix(kind: str) -> str:
+    """The name prefix of a new piece of work of ``kind`` (for ``tempfile``)."""
+    return f"{kind}-{token()}-"
+
+
+def begin(paths: Paths, kind: str) -> str:
+    """A new private folder for work of ``kind``, named after this process."""
+    import tempfile
+
+    os.makedirs(paths.tmp, mode=0o700, exist_ok=True)
+    return tempfile.mkdtemp(prefix=prefix(kind), dir=paths.tmp)
+
+
+def begin_file(paths: Paths, kind: str, suffix: str = "") -> tuple[int, str]:
+    """A new private file for work of ``kind``: ``(fd, path)``."""
+    import tempfile
+
+    os.makedirs(paths.tmp, mode=0o700, exist_ok=True)
+    return tempfile.mkstemp(prefix=prefix(kind), suffix=suffix, dir=paths.tmp)
+
+
+def owner(name: str) -> tuple[str, int, int] | None:
+    """``(kind, pid, start)`` from an entry's name; None for a name not made here."""
+    parts = name.split("-", 3)
+    if len(parts) == 4 and parts[0].isalpha() and parts[1].isdigit() and parts[2].isdigit():
+        return parts[0], int(parts[1]), int(parts[2])
+    return None
+
+
+def abandoned(name: str) -> bool:
+    """Whether the entry ``name`` of tmp was left by a process that is gone (or by an older
+    dockerlab that did not name its owner: never while a sweep runs, only by prune)."""
+    o = owner(name)
+    return o is not None and not L.pid_alive(o[1], o[2])
+
+
+def entries(paths: Paths) -> list[dict[str, Any]]:
+    """Every piece of work in tmp: ``{"Kind", "Path", "Owner", "InProgress", "Size"}``."""
+    out = []
+    try:
+        names = os.listdir(paths.tmp)
+    except FileNotFoundError:
+        return []
+    for name in sorted(names):
+        if name.startswith("."):
+            continue
+        o = owner(name)
+        path = os.path.join(paths.tmp, name)
+        out.append({"Kind": o[0] if o else "unknown", "Path": path,
+                    "Owner": o[1] if o else 0,
+                    "InProgress": bool(o and L.pid_alive(o[1], o[2])),
+                    "Size": tree_size(path)})
+    return out
+
+
+def tree_size(path: str) -> int:
+    """Bytes of regular files at or below ``path`` (never following a mount or a link)."""
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return 0
+    if not stat.S_ISDIR(st.st_mode):
+        return st.st_size if stat.S_ISREG(st.st_mode) else 0
+    total = 0
+    dev = st.st_dev
+    for folder, dirs, files in os.walk(path):
+        keep = []
+        for d in dirs:
+            try:
+                if os.lstat(os.path.join(folder, d)).st_dev == dev:
+                    keep.append(d)
+            except OSError:
+                pass
+        dirs[:] = keep  # a mount left below (a COPY overlay) shows image files, not ours
+        for f in files:
+            try:
+                fst = os.lstat(os.path.join(folder, f))
+            except OSError:
+                continue
+            if stat.S_ISREG(fst.st_mode):
+                total += fst.st_size
+    return total
+
+
+def mounts_below(path: str) -> list[str]:
+    """Mount points at or below ``path``, deepest first."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].replace("\\040", " ")
+            if point == path or point.startswith(path.rstrip("/") + "/"):
+                found.append(point)
+    return sorted(found, key=len, reverse=True)
+
+
+def discard(path: str) -> int:
+    """Unmount what is mounted below ``path``, delete it; returns the bytes freed."""
+    size = tree_size(path)
+    for point in mounts_below(path):
+        try:
+            L.umount(point, L.MNT_DETACH)
+        except OSError:
+            pass
+    if os.path.isdir(path) and not os.path.islink(path):
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    return size
+
+
+class _Sweeping:
+    """``with _Sweeping(paths) as ok:`` one sweeper at a time; ``ok`` False if busy."""
+
+    def __init__(self, paths: Paths) -> None:
+        self.path = os.path.join(paths.tmp, ".sweep.lock")
+        self.fd = -1
+
+    def __enter__(self) -> bool:
+        import fcntl
+
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+
+
+def sweep(paths: Paths, registry_locked: bool = False, everything: bool = False
+          ) -> list[dict[str, Any]]:
+    """Finish or remove the work in tmp whose owner is dead; returns what was removed.
+
+    ``registry_locked``: the caller holds the container store's lock, so a dead build's
+    intermediate containers can be removed now (else they wait for such a caller).
+    ``everything``: also entries of unknown owner (``system prune``).
+    """
+    try:
+        names = os.listdir(paths.tmp)
+    except FileNotFoundError:
+        return []
+    stale = [n for n in names if not n.startswith(".")
+             and (abandoned(n) or (everything and owner(n) is None))]
+    if not stale:
+        return []
+    removed = []
+    with _Sweeping(paths) as ok:
+        if not ok:
+            return []
+        for name in stale:
+            path = os.path.join(paths.tmp, name)
+            kind = (owner(name) or ("unknown",))[0]
+            try:
+                if kind == "build":
+                    if not registry_locked:
+                        continue  # its containers need the store lock: a create does it
+                    remove_owned_containers(paths, name)
+                elif kind == "imagewrite":
+                    from dockerlab.engine.images import ImageStore
+
+                    if not ImageStore(paths).recover(blocking=False):
+                        continue
+                thaw_frozen(paths, path)
+                size = discard(path)
+            except Exception:  # noqa: BLE001 - never fail the verb that found it: retry later
+                continue
+            removed.append({"Kind": kind, "Path": path, "Size": size})
+    return removed
+
+
+def thaw_frozen(paths: Paths, path: str) -> None:
+    """A commit killed while its container was frozen: thaw it (unless a user paused it)."""
+    try:
+        with open(os.path.join(path, "frozen")) as f:
+            cid = f.read().strip()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return
+    from dockerlab.engine.containers import ContainerStore
+
+    valid = len(cid) == 64 and all(ch in "0123456789abcdef" for ch in cid)
+    c = ContainerStore(paths).load(cid) if valid else None
+    if c is not None and c.state.get("Status") != "paused":
+        try:
+            c.cgroup().thaw()
+        except OSError:
+            pass
+
+
+def remove_owned_containers(paths: Paths, owner_name: str) -> list[str]:
+    """(registry-locked) Kill and remove the intermediate containers of a dead build."""
+    from dockerlab.engine.containers import ContainerStore, remove_anonymous_volumes
+    from dockerlab.errors import NoSuchContainer
+
+    store = ContainerStore(paths)
+    gone = []
+    for c in store.all():
+        if c.config.get("Runtime", {}).get("Owner") != owner_name:
+            continue
+        if os.path.isdir(c.rundir) and not c.running:
+            # killed while its monitor was starting: let it say where it is first
+            import time
+
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline and not (
+                    os.path.exists(c.monitor_file()) or os.path.exists(c.exit_file())):
+                time.sleep(0.01)
+        try:
+            with c.lock():
+                c.cleanup_dead()  # its monitor, processes, mounts, cgroup
+                store.discard(c.id)
+        except NoSuchContainer:
+            continue
+        remove_anonymous_volumes(paths, c.config)
+        gone.append(c.id)
+    return gone
