@@ -12,8 +12,6 @@ import os
 
 TYPE_CHECKING = False  # typing itself costs ~5 ms on the monitor's start path
 if TYPE_CHECKING:
-    TYPE_CHECKING = False  # typing itself costs ~5 ms on the monitor's start path
-if TYPE_CHECKING:
     from typing import Any
 
 

@@ -20,6 +20,7 @@ import os
 from typing import Any
 
 from dockerlab.engine import linux as L
+from dockerlab.engine.atomic import write_bytes
 from dockerlab.errors import InvalidParameter
 
 ALL = "ALL"
@@ -172,10 +173,8 @@ def _program(root: str, profile: str | None, caps: list[str]) -> bytes:
         pass
     program = compile_profile(profile, caps, arch, kernel)
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(program)
-    os.replace(tmp, path)  # whole or absent: a reader never sees half a program
+    # whole or absent: a reader never sees half a program (a cache: no fsync)
+    write_bytes(path, program, mode=0o600, durable=False)
     return program
 
 
