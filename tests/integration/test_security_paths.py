@@ -1,0 +1,129 @@
+"""Symlink-swap races against ``cp`` and ``export`` (the CVE-2018-15664 class), run for real.
+
+A container swaps its folder ``/w/real`` for a symlink to ``/`` in a tight loop while the host
+copies from it, into it, or exports it. Every path below the container root must be resolved
+and opened through file descriptors, so the host's own files are never read or written, however
+the race falls. Each test runs under both resolvers: ``openat2`` (RESOLVE_IN_ROOT) and the
+``O_NOFOLLOW`` component walk used where the kernel has no ``openat2``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import signal
+import tarfile
+import time
+
+import pytest
+
+from dockerlab.engine import inroot
+from dockerlab.errors import DockerlabError, NotFound
+
+SECRET = b"HOST-SECRET-never-in-a-container\n"
+
+# /w/real is a folder, then (for a moment) a symlink to the host's "/" as the host sees it.
+SWAP = ("ln -s / /w/evil && touch /ready && "
+        "while :; do mv /w/real /w/tmp; mv /w/evil /w/real; mv /w/real /w/evil; "
+        "mv /w/tmp /w/real; done")
+
+
+@pytest.fixture(params=["openat2", "walk"])
+def resolver(request, monkeypatch):
+    """Run the test with the kernel's openat2 and with the fallback walk forced."""
+    if request.param == "openat2" and not inroot.HAVE_OPENAT2:
+        pytest.skip("the kernel has no openat2 (Linux 5.6)")
+    if request.param == "walk":
+        monkeypatch.setattr(inroot, "HAVE_OPENAT2", False)
+    return request.param
+
+
+@contextlib.contextmanager
+def hard_timeout(seconds: int):
+    def expired(*_):
+        raise TimeoutError(f"test took more than {seconds}s")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def swapping(engine, setup: str) -> str:
+    """A running container that ran ``setup`` and now swaps /w/real for a link to /."""
+    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", f"{setup} && {SWAP}"]},
+                        attach="")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            engine.path_stat(cid, "/ready")
+            return cid
+        except NotFound:
+            time.sleep(0.02)
+    raise AssertionError("container did not get ready")
+
+
+def test_cp_out_never_reads_a_host_file_through_a_swapped_symlink(engine, tmp_path, resolver):
+    secret = tmp_path / "secret"
+    secret.write_bytes(SECRET)
+    path = f"/w/real{secret}"
+    cid = swapping(engine, f"mkdir -p /w/real{tmp_path} && echo inside > {path}")
+    got = {"inside": 0, "error": 0}
+    with hard_timeout(120):
+        for _ in range(150):
+            out = io.BytesIO()
+            try:
+                engine.copy_from(cid, path, out)
+            except DockerlabError:
+                got["error"] += 1
+                continue
+            out.seek(0)
+            with tarfile.open(fileobj=out) as tf:
+                for m in tf:
+                    data = tf.extractfile(m).read() if m.isreg() else b""
+                    assert SECRET not in data, f"cp read the host's {secret}"
+            got["inside"] += 1
+    assert got["inside"] > 0
+
+
+def test_cp_in_never_writes_into_a_host_folder_through_a_swapped_symlink(engine, tmp_path,
+                                                                        resolver):
+    host_dir = tmp_path / "hostdir"
+    host_dir.mkdir()
+    cid = swapping(engine, f"mkdir -p /w/real{host_dir}")
+    payload = io.BytesIO()
+    with tarfile.open(fileobj=payload, mode="w") as tf:
+        ti = tarfile.TarInfo("pwned")
+        ti.size = 3
+        tf.addfile(ti, io.BytesIO(b"pwn"))
+    ok = 0
+    with hard_timeout(120):
+        for _ in range(150):
+            payload.seek(0)
+            try:
+                engine.copy_to(cid, f"/w/real{host_dir}", payload)
+                ok += 1
+            except DockerlabError:
+                pass
+            assert list(host_dir.iterdir()) == [], "cp wrote into the host's folder"
+    assert ok > 0
+
+
+def test_export_never_packs_a_host_file_through_a_swapped_symlink(engine, tmp_path, resolver):
+    secret = tmp_path / "secret"
+    secret.write_bytes(SECRET)
+    # Deep enough that the exporter is often inside /w/real when the link appears.
+    cid = swapping(engine, f"mkdir -p /w/real{tmp_path} && echo inside > /w/real{secret}")
+    with hard_timeout(180):
+        for _ in range(30):
+            out = io.BytesIO()
+            engine.export(cid, out)
+            out.seek(0)
+            with tarfile.open(fileobj=out) as tf:
+                for m in tf:
+                    if m.isreg() and m.size == len(SECRET):
+                        assert tf.extractfile(m).read() != SECRET, \
+                            f"export packed the host's {secret} as {m.name}"
