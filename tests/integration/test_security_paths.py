@@ -22,10 +22,13 @@ from dockerlab.errors import DockerlabError, NotFound
 
 SECRET = b"HOST-SECRET-never-in-a-container\n"
 
-# /w/real is a folder, then (for a moment) a symlink to the host's "/" as the host sees it.
-SWAP = ("ln -s / /w/evil && touch /ready && "
-        "while :; do mv /w/real /w/tmp; mv /w/evil /w/real; mv /w/real /w/evil; "
-        "mv /w/tmp /w/real; done")
+
+
+def swap(folder: str = "/w/real", link: str = "/") -> str:
+    """Shell loop: ``folder`` is a folder, then (for a moment) a symlink to ``link`` (a path
+    that, read on the host instead of in the container, is the host's own)."""
+    return (f"ln -s {link} /w/evil && touch /ready && while :; do mv {folder} /w/tmp; "
+            f"mv /w/evil {folder}; mv {folder} /w/evil; mv /w/tmp {folder}; done")
 
 
 @pytest.fixture(params=["openat2", "walk"])
@@ -52,10 +55,11 @@ def hard_timeout(seconds: int):
         signal.signal(signal.SIGALRM, old)
 
 
-def swapping(engine, setup: str) -> str:
-    """A running container that ran ``setup`` and now swaps /w/real for a link to /."""
-    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", f"{setup} && {SWAP}"]},
-                        attach="")
+def swapping(engine, setup: str, loop: str | None = None) -> str:
+    """A running container that ran ``setup`` and now swaps a folder for a link (``loop``,
+    by default /w/real for a link to /)."""
+    cid, _ = engine.run({"Image": "busybox",
+                         "Cmd": ["sh", "-c", f"{setup} && {loop or swap()}"]}, attach="")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -73,7 +77,7 @@ def test_cp_out_never_reads_a_host_file_through_a_swapped_symlink(engine, tmp_pa
     cid = swapping(engine, f"mkdir -p /w/real{tmp_path} && echo inside > {path}")
     got = {"inside": 0, "error": 0}
     with hard_timeout(120):
-        for _ in range(150):
+        for _ in range(300):
             out = io.BytesIO()
             try:
                 engine.copy_from(cid, path, out)
@@ -101,7 +105,7 @@ def test_cp_in_never_writes_into_a_host_folder_through_a_swapped_symlink(engine,
         tf.addfile(ti, io.BytesIO(b"pwn"))
     ok = 0
     with hard_timeout(120):
-        for _ in range(150):
+        for _ in range(300):
             payload.seek(0)
             try:
                 engine.copy_to(cid, f"/w/real{host_dir}", payload)
@@ -113,10 +117,14 @@ def test_cp_in_never_writes_into_a_host_folder_through_a_swapped_symlink(engine,
 
 
 def test_export_never_packs_a_host_file_through_a_swapped_symlink(engine, tmp_path, resolver):
-    secret = tmp_path / "secret"
-    secret.write_bytes(SECRET)
-    # Deep enough that the exporter is often inside /w/real when the link appears.
-    cid = swapping(engine, f"mkdir -p /w/real{tmp_path} && echo inside > /w/real{secret}")
+    # /w/x holds secret0..secret299; for moments it is a link to a host folder holding files
+    # of the same names. Packing by host path would read those between listing and opening.
+    host = tmp_path / "h"
+    host.mkdir()
+    for i in range(300):
+        (host / f"secret{i}").write_bytes(SECRET)
+    cid = swapping(engine, "mkdir -p /w/x && for i in $(seq 0 299); do echo inside > "
+                           "/w/x/secret$i; done", swap("/w/x", str(host)))
     with hard_timeout(180):
         for _ in range(30):
             out = io.BytesIO()
@@ -126,4 +134,4 @@ def test_export_never_packs_a_host_file_through_a_swapped_symlink(engine, tmp_pa
                 for m in tf:
                     if m.isreg() and m.size == len(SECRET):
                         assert tf.extractfile(m).read() != SECRET, \
-                            f"export packed the host's {secret} as {m.name}"
+                            f"export packed a host file as {m.name}"
