@@ -207,7 +207,8 @@ class Root:
         return Entry(fd, ctr, os.fstat(fd), None)
 
     def _walk(self, path: str, follow: bool,
-              make: tuple[int, tuple[int, int] | None, bool] | None) -> Entry:
+              make: tuple[int, tuple[int, int] | None, bool] | None,
+              missing: list[str] | None = None) -> Entry:
         parts = _parts(path)
         stack: list[tuple[str, int]] = []  # (name, O_PATH fd) of each folder below the root
         hops = 0
@@ -228,6 +229,14 @@ class Root:
                     fd = os.open(part, _PATH | os.O_NOFOLLOW, dir_fd=top)
                 except FileNotFoundError:
                     if make is None:
+                        if missing is not None:  # the rest is named, not resolved
+                            names = [n for n, _ in stack]
+                            for rest in [part, *parts]:
+                                if rest != "..":
+                                    names.append(rest)
+                                elif names:
+                                    names.pop()
+                            missing.append("/" + "/".join(names))
                         raise
                     fd = self._mkdir(top, part, make)
                 st = os.fstat(fd)
@@ -244,6 +253,8 @@ class Root:
                     continue
                 if parts and not stat.S_ISDIR(st.st_mode):
                     os.close(fd)
+                    if missing is not None:
+                        missing.append("/" + "/".join([*(n for n, _ in stack), part, *parts]))
                     if make is None or not make[2]:
                         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR),
                                                  path)
@@ -275,16 +286,17 @@ class Root:
 
 
 def join(root: str, path: str) -> str:
-    """The host path of ``path`` inside the trusted tree ``root`` (links resolved inside it,
-    missing components kept as named): for trees no container can change while we look,
-    such as a build context. Anything a container can touch goes through :class:`Root`."""
-    parts = _parts(path)
+    """The host path of ``path`` inside the trusted tree ``root``: links resolved inside it
+    as far as the path exists, the missing rest named as given. For trees no container can
+    change while we look (a build context, an image being built); anything a container can
+    touch goes through :class:`Root` descriptors."""
     with Root(root) as r:
-        tail: list[str] = []
-        while parts:
-            try:
-                with r.resolve("/".join(parts)) as entry:
-                    return os.path.join(r.path, entry.path.lstrip("/"), *tail)
-            except (FileNotFoundError, NotADirectoryError):
-                tail.insert(0, parts.pop())
-        return os.path.join(r.path, *tail)
+        missing: list[str] = []
+        try:
+            with r._walk(path, True, None, missing) as entry:
+                ctr = entry.path
+        except (FileNotFoundError, NotADirectoryError):
+            if not missing:
+                raise
+            ctr = missing[0]
+        return os.path.join(r.path, ctr.lstrip("/"))

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import stat
-import tarfile
 import tempfile
 
 from dockerlab.errors import InvalidParameter
@@ -294,14 +293,15 @@ def from_bytes(data: bytes, tmp_dir: str, dockerfile: str = "Dockerfile") -> Bui
         return BuildContext(root, text, "Dockerfile", size, None, temporary=True)
     root = tempfile.mkdtemp(prefix="build-", dir=tmp_dir)
     try:
-        try:
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
-                tf.extractall(root, filter=tarfile.data_filter)
-        except (tarfile.TarError, EOFError, OSError) as exc:
-            raise InvalidParameter(f"the build context is not a valid tar: {exc}") from exc
-        from dockerlab.engine.rootfs import secure_join
+        from dockerlab.engine.archive import extract
+        from dockerlab.engine.inroot import join
 
-        df_path = secure_join(root, dockerfile)
+        try:
+            extract(io.BytesIO(data), root, keep_owner=False, shown=".",
+                    error_prefix="the build context is not a valid tar")
+        except (EOFError, OSError) as exc:
+            raise InvalidParameter(f"the build context is not a valid tar: {exc}") from exc
+        df_path = join(root, dockerfile)
         try:
             with open(df_path, encoding="utf-8", errors="surrogateescape") as f:
                 text = f.read()
