@@ -18,7 +18,7 @@ import time
 import pytest
 
 from dockerlab.engine import inroot
-from dockerlab.errors import DockerlabError, NotFound
+from dockerlab.errors import DockerlabError, InvalidParameter, NotFound
 
 SECRET = b"HOST-SECRET-never-in-a-container\n"
 
@@ -135,3 +135,33 @@ def test_export_never_packs_a_host_file_through_a_swapped_symlink(engine, tmp_pa
                     if m.isreg() and m.size == len(SECRET):
                         assert tf.extractfile(m).read() != SECRET, \
                             f"export packed a host file as {m.name}"
+
+
+# ---- GNU sparse tars: a few KB must not become a GB file ------------------------------------
+
+
+def _sparse_tar() -> bytes:
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "unit"))
+    from test_archive import _gnu_sparse_tar
+
+    return _gnu_sparse_tar(1 << 30).getvalue()
+
+
+def test_import_of_a_gnu_sparse_tar_is_refused_as_docker_does(engine):
+    data = _sparse_tar()
+    assert len(data) < 10_000
+    with pytest.raises(InvalidParameter, match="unhandled tar header type 83"):
+        engine.import_image(io.BytesIO(data), "sparse:bomb")
+    assert not any("sparse" in t for i in engine.images() for t in i.get("RepoTags") or [])
+
+
+def test_build_add_of_a_gnu_sparse_tar_is_refused_as_docker_does(engine, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "bomb.tar").write_bytes(_sparse_tar())
+    (ctx / "Dockerfile").write_text("FROM busybox\nADD bomb.tar /x/\n")
+    with pytest.raises(DockerlabError, match="unhandled tar header type 83"):
+        for _ in engine.build(str(ctx)):
+            pass

@@ -228,3 +228,58 @@ def test_pack_then_unpack_round_trips_contents(tmp_path):
     unpack_layer(str(tar), str(dest))
     assert (dest / "d" / "e" / "f").read_bytes() == b"\x00" * 100_000
     assert os.readlink(dest / "d" / "ln") == "e/f"
+
+
+def _gnu_sparse_tar(real_size: int = 1 << 30) -> io.BytesIO:
+    """One GNU sparse (type ``S``) member: 512 stored bytes at the end of a ``real_size``
+    file, the rest a hole (what ``tar --sparse`` writes)."""
+
+    def octal(value: int, width: int) -> bytes:
+        return f"{value:0{width - 1}o}".encode() + b"\0"
+
+    header = bytearray(512)
+    header[0:3] = b"big"
+    header[100:108] = octal(0o644, 8)
+    header[108:116] = octal(0, 8)
+    header[116:124] = octal(0, 8)
+    header[124:136] = octal(512, 12)
+    header[136:148] = octal(1_600_000_000, 12)
+    header[156:157] = b"S"
+    header[257:265] = b"ustar  \0"
+    header[386:398] = octal(real_size - 512, 12)
+    header[398:410] = octal(512, 12)
+    header[483:495] = octal(real_size, 12)
+    header[148:156] = b" " * 8
+    header[148:156] = f"{sum(header):06o}".encode() + b"\0 "
+    return io.BytesIO(bytes(header) + b"x" * 512 + bytes(1024))
+
+
+def test_gnu_sparse_member_is_refused_as_docker_does(sandbox):
+    dest, _ = sandbox
+    with tarfile.open(fileobj=_gnu_sparse_tar()) as tf:  # the fixture really is sparse
+        assert tf.getmembers()[0].issparse()
+    with pytest.raises(InvalidParameter, match="^unhandled tar header type 83$"):
+        unpack_layer(_gnu_sparse_tar(), str(dest))
+    assert os.listdir(dest) == []
+
+
+def test_hardlink_to_a_folder_is_refused_in_layers_and_cp_alike(sandbox):
+    from dockerlab.engine.archive import Breakout, extract
+
+    dest, _ = sandbox
+    for layer in (True, False):
+        with pytest.raises(Breakout, match='invalid hardlink "d2" -> "d"'):
+            extract(_tar(("d", "dir", ""), ("d2", "lnk", "d")), str(dest), layer=layer)
+
+
+def test_every_breakout_is_one_error_type(sandbox):
+    from dockerlab.engine.archive import Breakout, extract
+
+    dest, outside = sandbox
+    for layer in (True, False):
+        for entries in ((("../x", "file", "x"),), (("l", "sym", str(outside)),
+                                                    ("l/x", "file", "x")),
+                        (("h", "lnk", "../outside/keep"),)):
+            with pytest.raises(Breakout):
+                extract(_tar(*entries), str(dest), layer=layer)
+    assert _untouched(outside)
