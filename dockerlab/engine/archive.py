@@ -57,9 +57,6 @@ class Breakout(InvalidParameter):
     """An archive entry that would land outside its destination (Docker's breakout error)."""
 
 
-_Breakout = Breakout  # older name
-
-
 def _clean(name: str, shown: str) -> list[str]:
     """Components of a tar name relative to the destination (``Clean`` + breakout check)."""
     cleaned = posixpath.normpath("/" + name) if name.startswith("/") else posixpath.normpath(name)
@@ -282,7 +279,16 @@ def _apply(tf: Any, m: Any, tree: _Tree, dir_times: list, *, layer: bool,
                      0o600, dir_fd=parent)
         try:
             data = tf.extractfile(m)
-            while chunk := data.read(_CHUNK):
+            if m.sparse is not None:  # PAX sparse: write the data, leave the holes (as Go)
+                raw = data.raw  # positions only; the stream below is read forward
+                for offset, size in m.sparse:
+                    raw.seek(offset)
+                    while size > 0 and (chunk := raw.read(min(size, _CHUNK))):
+                        written += os.pwrite(fd, chunk, offset)
+                        offset += len(chunk)
+                        size -= len(chunk)
+                os.ftruncate(fd, m.size)
+            while m.sparse is None and (chunk := data.read(_CHUNK)):
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(fd, view) :]

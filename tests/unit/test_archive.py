@@ -283,3 +283,25 @@ def test_every_breakout_is_one_error_type(sandbox):
             with pytest.raises(Breakout):
                 extract(_tar(*entries), str(dest), layer=layer)
     assert _untouched(outside)
+
+
+def test_pax_sparse_member_keeps_its_holes(sandbox):
+    # GNU.sparse 1.0 in PAX headers (what GNU tar --posix --sparse writes): the 1 GB file is
+    # written as a sparse file, as Go's reader writes it for Docker, not a GB of zeros.
+    real = 1 << 30
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        ti = tarfile.TarInfo("GNUSparseFile.0/big")
+        ti.pax_headers = {"GNU.sparse.major": "1", "GNU.sparse.minor": "0",
+                          "GNU.sparse.name": "big", "GNU.sparse.realsize": str(real)}
+        body = f"1\n{real - 512}\n512\n".encode().ljust(512, b"\0") + b"x" * 512
+        ti.size = len(body)
+        tf.addfile(ti, io.BytesIO(body))
+    buf.seek(0)
+    dest, _ = sandbox
+    unpack_layer(buf, str(dest))
+    st = os.stat(dest / "big")
+    assert st.st_size == real and st.st_blocks * 512 < (1 << 20)
+    with open(dest / "big", "rb") as f:
+        f.seek(real - 512)
+        assert f.read() == b"x" * 512
