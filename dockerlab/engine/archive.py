@@ -205,7 +205,8 @@ def _apply(tf: Any, m: Any, tree: _Tree, dir_times: list, *, layer: bool,
     import tarfile
 
     if m.type == _GNU_SPARSE:
-        raise InvalidParameter(f"unhandled tar header type {ord(_GNU_SPARSE)}")
+        raise InvalidParameter("Error processing tar file(exit status 1): unhandled tar header "
+                               f"type {ord(_GNU_SPARSE)}")  # Docker's words, exactly
     name = rename(m.name) if rename else m.name
     parts = _clean(name, tree.shown)
     uid, gid = (m.uid, m.gid) if keep_owner else (owner or (-1, -1))

@@ -258,7 +258,8 @@ def test_gnu_sparse_member_is_refused_as_docker_does(sandbox):
     dest, _ = sandbox
     with tarfile.open(fileobj=_gnu_sparse_tar()) as tf:  # the fixture really is sparse
         assert tf.getmembers()[0].issparse()
-    with pytest.raises(InvalidParameter, match="^unhandled tar header type 83$"):
+    with pytest.raises(InvalidParameter, match=r"^Error processing tar file\(exit status 1\): "
+                                               r"unhandled tar header type 83$"):
         unpack_layer(_gnu_sparse_tar(), str(dest))
     assert os.listdir(dest) == []
 

@@ -361,4 +361,6 @@ def _unpack(archive: str, dest: int, owner: tuple[int, int] | None) -> None:
     except InvalidParameter as exc:
         if str(exc).startswith("ADD failed"):
             raise
+        if str(exc).startswith("Error processing tar file"):  # Docker's classic builder
+            raise InvalidParameter(f"failed to copy files: {exc}") from None
         raise InvalidParameter(f"ADD failed: refusing to unpack {name}: {exc}") from None
