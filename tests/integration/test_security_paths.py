@@ -10,7 +10,10 @@ the race falls. Each test runs under both resolvers: ``openat2`` (RESOLVE_IN_ROO
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
+import os
+import shutil
 import signal
 import tarfile
 import time
@@ -167,3 +170,58 @@ def test_build_add_of_a_gnu_sparse_tar_is_refused_as_docker_does(engine, tmp_pat
                                              r"\(exit status 1\): unhandled tar header type 83$"):
         for _ in engine.build(str(ctx)):
             pass
+
+
+def _remove_exited(engine, name: str) -> None:
+    """Wait for ``name`` to end, then remove it. Retries around two engine races that are not
+    this file's subject: reading the freezer of a cgroup being removed (ENODEV) and a forced
+    remove of a container that is just exiting (Conflict)."""
+    from dockerlab.errors import Conflict
+
+    for _ in range(20):
+        try:
+            with contextlib.suppress(NotFound):
+                engine.wait(name)
+                engine.remove(name, force=True)
+            return
+        except Conflict:
+            time.sleep(0.02)
+        except OSError as exc:
+            if exc.errno != errno.ENODEV:
+                raise
+            time.sleep(0.02)
+    raise AssertionError(f"{name} could not be removed")
+
+
+# ---- bind-mount targets (CVE-2021-30465's class) ---------------------------------------------
+
+
+def test_bind_target_never_lands_on_the_host_through_a_swapped_volume_folder(engine,
+                                                                             tmp_path):
+    # Container A makes /v/d (in a volume) appear as a link to "/" and vanish, in a loop;
+    # container B mounts the same volume at /mnt and host folders at /mnt/d/<name>/<j>. A
+    # target resolved to a host path and created or mounted on later would be the host's
+    # own /<name>/<j> whenever the link appeared in between.
+    name = f"dockerlab-escape-{os.getpid()}-{tmp_path.name}"
+    (tmp_path / "src").mkdir()
+    engine.run({"Image": "busybox", "HostConfig": {"Binds": ["shared:/v"]},
+                "Cmd": ["sh", "-c", "touch /v/ready && while :; do rm -rf /v/d; ln -s / /v/d; "
+                                    "rm -f /v/d; done"]}, attach="")
+    deadline = time.monotonic() + 10
+    while not os.path.exists(engine.volume_inspect("shared")["Mountpoint"] + "/ready"):
+        assert time.monotonic() < deadline, "container A did not start swapping"
+        time.sleep(0.02)
+    escaped = f"/{name}"
+    try:
+        with hard_timeout(180):
+            for i in range(150):
+                body = {"Image": "busybox", "Cmd": ["true"], "HostConfig": {
+                    "Binds": ["shared:/mnt", *(f"{tmp_path / 'src'}:/mnt/d/{name}/{j}"
+                                               for j in range(8))]}}
+                with contextlib.suppress(DockerlabError):  # the race may break a start
+                    engine.run(body, name=f"b{i}", attach="")
+                _remove_exited(engine, f"b{i}")
+                assert not os.path.lexists(escaped), "a bind target was made on the host"
+    finally:
+        if os.path.isdir(escaped):
+            shutil.rmtree(escaped)
