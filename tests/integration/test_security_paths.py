@@ -140,6 +140,22 @@ def test_export_never_packs_a_host_file_through_a_swapped_symlink(engine, tmp_pa
                             f"export packed a host file as {m.name}"
 
 
+def test_diff_never_lists_host_names_through_a_swapped_symlink(engine, tmp_path):
+    # /w/x holds folders d0..d499 of the writable layer; for moments /w/x is a link to a host
+    # folder holding folders of the same names, each with a file hostonly: walking the layer
+    # by host path would list those.
+    host = tmp_path / "h"
+    for i in range(500):
+        (host / f"d{i}").mkdir(parents=True)
+        (host / f"d{i}" / "hostonly").write_text("")
+    cid = swapping(engine, "mkdir -p /w/x && cd /w/x && for i in $(seq 0 499); do mkdir d$i; "
+                           "done && cd /", swap("/w/x", str(host)))
+    with hard_timeout(120):
+        for _ in range(100):
+            paths = [c["Path"] for c in engine.diff(cid)]
+            assert not [p for p in paths if "hostonly" in p], "diff listed a host folder"
+
+
 # ---- GNU sparse tars: a few KB must not become a GB file ------------------------------------
 
 
