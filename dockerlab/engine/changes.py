@@ -105,9 +105,29 @@ def changes(upper: str, lowers: list[str], hidden: frozenset[str] = frozenset()
             ) -> list[tuple[str, int]]:
     """Changes of the layer folder ``upper`` over ``lowers`` (top first), sorted by path."""
     out: list[tuple[str, int]] = []
-    _walk(upper, "", [(i, d) for i, d in enumerate(lowers)], False, out, hidden)
+    try:
+        fd = os.open(upper, _DIR_FLAGS & ~os.O_NOFOLLOW)
+    except (FileNotFoundError, NotADirectoryError):
+        return out
+    try:
+        _walk(fd, "", [(i, d) for i, d in enumerate(lowers)], False, out, hidden)
+    finally:
+        os.close(fd)
     out.sort()
     return out
+
+
+# The writable layer of a running container changes under us: it is walked through folder
+# descriptors, each child opened O_NOFOLLOW relative to its parent, so a folder swapped for a
+# symlink meanwhile is never followed out of the layer (it is listed as it was, or not at all).
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_child(parent: int, name: str) -> int | None:
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=parent)
+    except OSError:  # gone, or no longer a folder (ELOOP, ENOTDIR)
+        return None
 
 
 def container_changes(upper: str, lowers: list[str]) -> list[tuple[str, int]]:
@@ -123,16 +143,13 @@ def _same_owner_and_mode(a: os.DirEntry, b: os.DirEntry) -> bool:
     return (sa.st_mode, sa.st_uid, sa.st_gid) == (sb.st_mode, sb.st_uid, sb.st_gid)
 
 
-def _walk(folder: str, rel: str, lowers: list[tuple[int, str]], opaque: bool,
+def _walk(folder: int, rel: str, lowers: list[tuple[int, str]], opaque: bool,
           out: list[tuple[str, int]], hidden: frozenset[str]) -> None:
     level = _Level(lowers)
     top = level.top
     seen: set[str] = set()
-    try:
-        with os.scandir(folder) as it:
-            entries = list(it)
-    except (FileNotFoundError, NotADirectoryError):  # removed while we read (running)
-        entries = []
+    with os.scandir(folder) as it:
+        entries = list(it)
     for e in entries:
         name = e.name
         path = f"{rel}/{name}"
@@ -145,23 +162,30 @@ def _walk(folder: str, rel: str, lowers: list[tuple[int, str]], opaque: bool,
                 out.append((path, DELETE))
             continue
         is_dir = e.is_dir(follow_symlinks=False)
-        if below is None:
-            out.append((path, ADD))
-            if is_dir:
-                _added(e.path, path, out, hidden)
-            continue
-        if not is_dir:
-            out.append((path, MODIFY))
-            continue
-        lower_entry = below[1]
-        start = len(out)
-        if not lower_entry.is_dir(follow_symlinks=False):
-            _added(e.path, path, out, hidden)
-            changed = True
-        else:
-            child_opaque = is_opaque(e.path)
-            _walk(e.path, path, level.dirs.get(name, []), child_opaque, out, hidden)
-            changed = child_opaque or not _same_owner_and_mode(e, lower_entry)
+        child = _open_child(folder, name) if is_dir else None
+        try:
+            if below is None:
+                out.append((path, ADD))
+                if child is not None:
+                    _added(child, path, out, hidden)
+                continue
+            if not is_dir:
+                out.append((path, MODIFY))
+                continue
+            lower_entry = below[1]
+            start = len(out)
+            if child is None:
+                changed = True
+            elif not lower_entry.is_dir(follow_symlinks=False):
+                _added(child, path, out, hidden)
+                changed = True
+            else:
+                child_opaque = is_opaque(child)
+                _walk(child, path, level.dirs.get(name, []), child_opaque, out, hidden)
+                changed = child_opaque or not _same_owner_and_mode(e, lower_entry)
+        finally:
+            if child is not None:
+                os.close(child)
         if changed or len(out) > start:
             out.append((path, MODIFY))
     if opaque:  # what the layers below had here is gone unless made again
@@ -172,19 +196,20 @@ def _walk(folder: str, rel: str, lowers: list[tuple[int, str]], opaque: bool,
                     out.append((path, DELETE))
 
 
-def _added(folder: str, rel: str, out: list[tuple[str, int]], hidden: frozenset[str]) -> None:
-    try:
-        it = os.scandir(folder)
-    except (FileNotFoundError, NotADirectoryError):  # removed while we read (running)
-        return
-    with it:
+def _added(folder: int, rel: str, out: list[tuple[str, int]], hidden: frozenset[str]) -> None:
+    with os.scandir(folder) as it:
         for e in it:
             path = f"{rel}/{e.name}"
             if hidden and path in hidden:
                 continue
             if e.is_dir(follow_symlinks=False):
                 out.append((path, ADD))
-                _added(e.path, path, out, hidden)
+                child = _open_child(folder, e.name)
+                if child is not None:
+                    try:
+                        _added(child, path, out, hidden)
+                    finally:
+                        os.close(child)
             elif e.is_file(follow_symlinks=False) or not _entry_is_whiteout(e):
                 out.append((path, ADD))
 

@@ -11,11 +11,14 @@ Where the files are::
     volumes   volumes/<name>/_data, bind sources, containers/<id>/hosts …  (their mount
               points are mapped by path, as the kernel would inside the container)
 
-Paths are resolved as the container would resolve them: every symlink is read on the host
-but interpreted with the container's root as ``/`` (see :class:`View`), so a link to ``/etc``
-inside the container never reaches the host's ``/etc``. Writes go through directory file
-descriptors opened with ``O_NOFOLLOW`` (the same walker that unpacks image layers), so an
-entry of the uploaded tar cannot leave the extraction folder either.
+Paths are resolved as the container would resolve them, through file descriptors
+(:mod:`dockerlab.engine.inroot`): ``/`` is the container's root, its links never lead out,
+its mount points lead to their sources, and what is found is read or written through the
+descriptor the resolver returned, never again by host path. A running container that swaps a
+folder for a symlink mid-copy (CVE-2018-15664) therefore cannot make us read or write the
+host. Docker 20.10 does not pause the container for ``cp`` (it works in a chroot of the
+container's root); neither do we. Archives are written by :class:`~dockerlab.engine.archive.
+Packer` and extracted by :func:`~dockerlab.engine.archive.extract`, the engine's only ones.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any, BinaryIO
 
 from dockerlab.engine import linux as L
-from dockerlab.engine.archive import add_entry
+from dockerlab.engine.archive import Packer, extract
+from dockerlab.engine.inroot import Entry, Root
 from dockerlab.errors import Conflict, Forbidden, InvalidParameter, NotFound
 
 __all__ = ["View", "copy_from", "copy_to", "go_file_mode", "path_stat", "untar", "write_tar"]
@@ -82,74 +86,15 @@ class Mount:
     __slots__ = ("dest", "rw", "source")
 
     def __init__(self, dest: str, source: str, rw: bool) -> None:
-        self.dest, self.source, self.rw = posixpath.normpath(dest), source, rw
+        self.dest, self.source, self.rw = posixpath.normpath("/" + dest.lstrip("/")), source, rw
 
 
-class View:
+class View(Root):
     """A container root (host folder) plus its mounts, resolved the container's way."""
 
     def __init__(self, root: str, mounts: list[Mount] | None = None) -> None:
-        self.root = root
-        self.mounts = sorted(mounts or [], key=lambda m: len(m.dest), reverse=True)
-
-    def mount_of(self, ctr_path: str) -> Mount | None:
-        for m in self.mounts:
-            if ctr_path == m.dest or ctr_path.startswith(m.dest.rstrip("/") + "/"):
-                return m
-        return None
-
-    def host(self, ctr_path: str) -> str:
-        """The host path of an already resolved container path (mount-aware, no links)."""
-        m = self.mount_of(ctr_path)
-        if m is None:
-            return os.path.join(self.root, ctr_path.lstrip("/"))
-        rest = ctr_path[len(m.dest):].lstrip("/")
-        return os.path.join(m.source, rest) if rest else m.source
-
-    def resolve(self, path: str, follow_last: bool = True) -> str:
-        """The container path ``path`` names after its symlinks (``/`` is the container's
-        root; ``..`` never climbs above it). The last component is followed only with
-        ``follow_last``."""
-        parts = [p for p in path.split("/") if p not in ("", ".")]
-        done: list[str] = []
-        hops = 0
-        while parts:
-            part = parts.pop(0)
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            current = "/" + "/".join([*done, part])
-            if not parts and not follow_last:
-                done.append(part)
-                break
-            try:
-                st = os.lstat(self.host(current))
-            except (FileNotFoundError, NotADirectoryError):
-                done.append(part)
-                continue
-            if not stat.S_ISLNK(st.st_mode):
-                done.append(part)
-                continue
-            hops += 1
-            if hops > 40:
-                raise InvalidParameter(f"too many levels of symbolic links: {path}")
-            target = os.readlink(self.host(current))
-            if target.startswith("/"):
-                done = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-        return "/" + "/".join(done)
-
-    def resource(self, path: str) -> tuple[str, str, str]:
-        """Docker's ``ResolvePath``: (host path, resolved container path, absolute path as
-        asked) with the parent's links resolved and the last component not followed."""
-        abs_path = _preserve_trailing(posixpath.normpath("/" + path), path)
-        head, base = abs_path.rsplit("/", 1)
-        parent = self.resolve(head or "/")
-        if base in ("", "."):
-            return self.host(parent) + ("/" if base == "" else "/."), parent, abs_path
-        ctr = posixpath.join(parent, base)
-        return self.host(ctr), ctr, abs_path
+        super().__init__(root, [(m.dest, m.source) for m in mounts or []])
+        self.rw = {m.dest: m.rw for m in mounts or []}
 
 
 def _preserve_trailing(cleaned: str, original: str) -> str:
@@ -177,15 +122,17 @@ def _rootfs(engine: Any, ref: str, write: bool) -> Iterator[tuple[Any, View]]:
     c = engine.store.find(ref)
     merged = os.path.join(c.layer_dir, "merged")
     if c.running and os.path.ismount(merged):
-        yield c, View(merged, _mounts(c))
+        with View(merged, _mounts(c)) as view:
+            yield c, view
         return
     with c.lock():
         c.refresh(locked=True)
         if c.running and os.path.ismount(merged):
-            yield c, View(merged, _mounts(c))
+            with View(merged, _mounts(c)) as view:
+                yield c, view
             return
-        with _temporary_mount(engine.paths, c, write) as root:
-            yield c, View(root, _mounts(c))
+        with _temporary_mount(engine.paths, c, write) as root, View(root, _mounts(c)) as view:
+            yield c, view
 
 
 @contextlib.contextmanager
@@ -237,26 +184,55 @@ def _not_found(path: str, ref: str) -> NotFound:
     return NotFound(f"Could not find the file {path} in container {ref}")
 
 
-def _stat(view: View, path: str, ref: str) -> tuple[dict[str, Any], str]:
-    """(Docker's path stat, resolved container path) of ``path``."""
-    host, ctr, abs_path = view.resource(path)
+@contextlib.contextmanager
+def _resolved(view: View, path: str, ref: str, follow: bool,
+              asked: str | None = None) -> Iterator[Entry]:
     try:
-        st = os.lstat(host)
+        entry = view.resolve(path, follow=follow)
     except (FileNotFoundError, NotADirectoryError):
-        raise _not_found(path, ref) from None
+        raise _not_found(asked or path, ref) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InvalidParameter(f"too many levels of symbolic links: {path}") from None
+        raise
+    with entry:
+        yield entry
+
+
+def _stat_of(view: View, entry: Entry, abs_path: str) -> dict[str, Any]:
+    st = entry.st
     link = ""
     if stat.S_ISLNK(st.st_mode):
-        link = view.resolve(ctr, follow_last=True)
+        try:
+            with view.resolve(entry.path, follow=True) as target:
+                link = target.path
+        except OSError:  # a dangling link: Docker shows where it leads
+            link = _lexical_target(view, entry)
     name = "." if abs_path.endswith("/.") else posixpath.basename(abs_path.rstrip("/")) or "/"
-    return ({"name": name, "size": st.st_size, "mode": go_file_mode(st.st_mode),
-             "mtime": _rfc3339(st), "linkTarget": link}, ctr)
+    return {"name": name, "size": st.st_size, "mode": go_file_mode(st.st_mode),
+            "mtime": _rfc3339(st), "linkTarget": link}
+
+
+def _lexical_target(view: View, entry: Entry) -> str:
+    target = os.readlink("", dir_fd=entry.fd)
+    base = posixpath.dirname(entry.path)
+    return posixpath.normpath(target if target.startswith("/") else posixpath.join(base, target))
+
+
+def _asked(path: str) -> tuple[str, bool]:
+    """(the absolute path as asked, whether its last component is followed): Docker's
+    ``ResolvePath`` follows a final link only for ``dir/`` and ``dir/.``."""
+    abs_path = _preserve_trailing(posixpath.normpath("/" + path.lstrip("/")), path)
+    return abs_path, abs_path.endswith("/") or abs_path.endswith("/.")
 
 
 def path_stat(engine: Any, ref: str, path: str) -> dict[str, Any]:
     """Docker's ``HEAD /containers/{id}/archive``: name, size, mode (Go ``FileMode``),
     mtime, linkTarget (the fully resolved container path, for a symlink)."""
-    with _rootfs(engine, ref, write=False) as (_c, view):
-        return _stat(view, path, ref)[0]
+    abs_path, follow = _asked(path)
+    with _rootfs(engine, ref, write=False) as (_c, view), \
+            _resolved(view, abs_path, ref, follow, path) as entry:
+        return _stat_of(view, entry, abs_path)
 
 
 def copy_from(engine: Any, ref: str, path: str, out: BinaryIO,
@@ -264,163 +240,78 @@ def copy_from(engine: Any, ref: str, path: str, out: BinaryIO,
     """Docker's ``GET /containers/{id}/archive``: a tar of ``path`` named after its last
     component (``.`` for ``dir/.``); returns the path's stat. With ``follow_link`` a final
     symlink is replaced by what it points to (still named as asked, like ``docker cp -L``)."""
-    with _rootfs(engine, ref, write=False) as (_c, view):
-        info, ctr = _stat(view, path, ref)
+    abs_path, follow = _asked(path)
+    with _rootfs(engine, ref, write=False) as (_c, view), \
+            _resolved(view, abs_path, ref, follow, path) as entry:
+        info = _stat_of(view, entry, abs_path)
         name = info["name"] if info["name"] != "/" else "."
         if follow_link and info["linkTarget"]:
-            info, ctr = _stat(view, info["linkTarget"], ref)
-        write_tar(view.host(ctr), name, out, view=view, ctr_path=ctr)
+            with _resolved(view, info["linkTarget"], ref, False) as target:
+                info = _stat_of(view, target, info["linkTarget"])
+                _write_entry(view, target, name, out)
+        else:
+            _write_entry(view, entry, name, out)
         return info
 
 
-def write_tar(host_path: str, arcname: str, out: BinaryIO, view: View | None = None,
-              ctr_path: str = "", rename: Callable[[str], str] | None = None) -> int:
-    """Write ``host_path`` (a file, a link, or a folder and all below it, links never
-    followed) as a PAX tar to ``out``, its entries named from ``arcname``. With ``view``
-    folders that are mount points inside the container are read from their mount's source.
-    Returns the bytes of file content written."""
-    total = 0
-    seen: dict[tuple[int, int], str] = {}
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT,
-                      copybufsize=_CHUNK) as tf:  # type: ignore[call-overload]
+def _write_entry(view: View, entry: Entry, arcname: str, out: BinaryIO) -> int:
+    """The resolved ``entry`` (and all below it) as a PAX tar to ``out``."""
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
+                      copybufsize=_CHUNK) as tf:
+        packer = Packer(tf, mounts=view.mounts)
+        kind = stat.S_IFMT(entry.st.st_mode)
+        if kind in (stat.S_IFDIR, stat.S_IFREG):
+            fd = entry.open(os.O_RDONLY | (os.O_DIRECTORY if kind == stat.S_IFDIR else 0))
+            try:
+                if kind == stat.S_IFDIR:
+                    packer.add_dir(fd, entry.st, arcname, entry.path)
+                else:
+                    packer.add_file(fd, entry.st, arcname)
+            finally:
+                os.close(fd)
+        else:
+            link = os.readlink("", dir_fd=entry.fd) if kind == stat.S_IFLNK else ""
+            packer.add_special(entry.st, arcname, link, None)
+        return packer.total
 
-        def add(host: str, name: str, ctr: str) -> None:
-            nonlocal total
-            st = os.lstat(host)
-            ti = tarfile.TarInfo(rename(name) if rename else name)
-            ti.mode = stat.S_IMODE(st.st_mode)
-            ti.uid, ti.gid = st.st_uid, st.st_gid
-            ti.uname = ti.gname = ""
-            ti.mtime = int(st.st_mtime)
-            mode = st.st_mode
-            if stat.S_ISDIR(mode):
-                ti.type = tarfile.DIRTYPE
-                tf.addfile(ti)
-                for child in sorted(os.listdir(host)):
-                    child_ctr = f"{ctr.rstrip('/')}/{child}"
-                    child_host = view.host(child_ctr) if view is not None and ctr else \
-                        os.path.join(host, child)
-                    add(child_host, f"{name.rstrip('/')}/{child}", child_ctr)
-            else:
-                total += add_entry(tf, ti, host, st, seen, name, rename)
 
-        add(host_path, arcname, ctr_path)
-    return total
+def write_tar(host_path: str, arcname: str, out: BinaryIO,
+              rename: Callable[[str], str] | None = None) -> int:
+    """Write the host's ``host_path`` (a file, a link, or a folder and all below it, links
+    never followed) as a PAX tar to ``out``, its entries named from ``arcname`` (``docker cp``
+    from the host). Returns the bytes of file content written."""
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
+                      copybufsize=_CHUNK) as tf:
+        packer = Packer(tf, rename=rename)
+        head, base = os.path.split(host_path.rstrip("/") or "/")
+        if not base:  # the host's root folder itself
+            fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                packer.add_dir(fd, os.fstat(fd), arcname, "")
+            finally:
+                os.close(fd)
+            return packer.total
+        parent = os.open(head or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.stat(base, dir_fd=parent, follow_symlinks=False)  # missing: an error, as before
+            packer.add(parent, base, arcname, "")
+        finally:
+            os.close(parent)
+        return packer.total
 
 
 # ---- extraction ---------------------------------------------------------------------------
 
 
-def untar(src: IO[bytes], dest: str, *, owner: tuple[int, int] | None = None,
+def untar(src: IO[bytes], dest: str | int, *, owner: tuple[int, int] | None = None,
           keep_owner: bool = True, no_overwrite_dir_non_dir: bool = True,
-          rename: Callable[[str], str] | None = None) -> int:
-    """Extract the tar ``src`` into the existing folder ``dest``, never outside it.
-
-    Owners come from the tar (``keep_owner``), or are ``owner`` for every entry, or are left
-    to whoever extracts (neither). ``..`` entries and hardlinks out of ``dest`` are refused;
-    an entry below a symlink is refused (it would leave the folder). Returns the bytes of
-    file content written.
-    """
-    from dockerlab.engine.archive import _Breakout, _clean, _Tree
-
-    dest = os.path.abspath(dest)
-    tree = _Tree(dest)
-    total = 0
-    dir_times: list[tuple[list[str], int]] = []
-    try:
-        with tarfile.open(fileobj=src, mode="r|*") as tf:
-            for m in tf:
-                name = rename(m.name) if rename else m.name
-                parts = _clean(name, dest)
-                if not parts:
-                    continue
-                parent = tree.dir(parts[:-1])
-                base = parts[-1]
-                try:
-                    st = os.stat(base, dir_fd=parent, follow_symlinks=False)
-                except FileNotFoundError:
-                    st = None
-                if st is not None:
-                    is_dir = stat.S_ISDIR(st.st_mode)
-                    shown = "/" + "/".join(parts)
-                    if no_overwrite_dir_non_dir and is_dir and not m.isdir():
-                        raise InvalidParameter(f'cannot overwrite directory "{shown}" with '
-                                               f'non-directory "{shown}"')
-                    if no_overwrite_dir_non_dir and not is_dir and m.isdir():
-                        raise InvalidParameter(f'cannot overwrite non-directory "{shown}" '
-                                               f'with directory "{shown}"')
-                    if not (is_dir and m.isdir()):
-                        if is_dir:
-                            import shutil
-
-                            tree.forget(parts)
-                            shutil.rmtree(os.path.join(f"/proc/self/fd/{parent}", base))
-                        else:
-                            os.unlink(base, dir_fd=parent)
-                uid, gid = (m.uid, m.gid) if keep_owner else (owner or (-1, -1))
-                mode = m.mode & 0o7777
-                mtime = int(m.mtime * 1e9)
-                if m.isdir():
-                    if st is None or not stat.S_ISDIR(st.st_mode):
-                        os.mkdir(base, 0o700, dir_fd=parent)
-                    fd = tree.dir(parts)
-                    if uid != -1:
-                        os.chown(fd, uid, gid)
-                    os.chmod(fd, mode)
-                    dir_times.append((parts, mtime))
-                    continue
-                if m.isreg():
-                    fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                                 | os.O_CLOEXEC, 0o600, dir_fd=parent)
-                    try:
-                        data = tf.extractfile(m)
-                        while chunk := data.read(_CHUNK):  # type: ignore[union-attr]
-                            view = memoryview(chunk)
-                            while view:
-                                view = view[os.write(fd, view):]
-                            total += len(chunk)
-                        if uid != -1:
-                            os.fchown(fd, uid, gid)
-                        os.fchmod(fd, mode)
-                        os.utime(fd, ns=(mtime, mtime))
-                    finally:
-                        os.close(fd)
-                    continue
-                if m.issym():
-                    os.symlink(m.linkname, base, dir_fd=parent)
-                elif m.islnk():
-                    target = rename(m.linkname) if rename else m.linkname
-                    lparts = _clean(target, dest)
-                    if not lparts:
-                        raise _Breakout(f"invalid hardlink {m.name!r} -> {m.linkname!r}")
-                    try:
-                        lparent = tree.dir(lparts[:-1], create=False)
-                        os.link(lparts[-1], base, src_dir_fd=lparent, dst_dir_fd=parent,
-                                follow_symlinks=False)
-                    except (FileNotFoundError, _Breakout):
-                        raise _Breakout(f"invalid hardlink {m.name!r} -> {m.linkname!r}: "
-                                        "target is not in the archive") from None
-                    continue
-                elif m.ischr() or m.isblk():
-                    kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK
-                    os.mknod(base, kind | mode, os.makedev(m.devmajor, m.devminor),
-                             dir_fd=parent)
-                elif m.isfifo():
-                    os.mkfifo(base, mode, dir_fd=parent)
-                else:
-                    continue
-                if uid != -1:
-                    os.chown(base, uid, gid, dir_fd=parent, follow_symlinks=False)
-                if not m.issym():
-                    os.chmod(base, mode, dir_fd=parent)
-                os.utime(base, ns=(mtime, mtime), dir_fd=parent, follow_symlinks=False)
-        for parts, mtime in sorted(dir_times, key=lambda t: -len(t[0])):
-            os.utime(tree.dir(parts, create=False), ns=(mtime, mtime))
-    except tarfile.TarError as exc:
-        raise InvalidParameter(f"Error processing tar file: {exc}") from None
-    finally:
-        tree.close()
-    return total
+          rename: Callable[[str], str] | None = None, shown: str | None = None) -> int:
+    """Extract the tar ``src`` into the existing folder ``dest`` (a path or a descriptor),
+    never outside it (:func:`~dockerlab.engine.archive.extract`). Returns the bytes of file
+    content written."""
+    return extract(src, dest, owner=owner, keep_owner=keep_owner,
+                   no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, rename=rename,
+                   shown=shown)
 
 
 def _user_ids(view: View, user: str) -> tuple[int, int]:
@@ -429,7 +320,8 @@ def _user_ids(view: View, user: str) -> tuple[int, int]:
 
     def lookup(file: str, key: str) -> list[str] | None:
         try:
-            with open(view.host(view.resolve(file))) as f:
+            with view.resolve(file) as entry, \
+                    open(entry.open(), encoding="utf-8", errors="replace") as f:
                 for line in f:
                     fields = line.rstrip("\n").split(":")
                     if fields and fields[0] == key:
@@ -467,21 +359,16 @@ def copy_to(engine: Any, ref: str, path: str, src: IO[bytes],
     Owners are taken from the tar; with ``copy_uid_gid`` and a container ``USER`` they are
     that user's. Refused into read-only volumes and read-only root filesystems.
     """
-    with _rootfs(engine, ref, write=True) as (c, view):
-        abs_path = view.resolve(posixpath.normpath("/" + path), follow_last=True)
-        host = view.host(abs_path)
-        try:
-            st = os.lstat(host)
-        except (FileNotFoundError, NotADirectoryError):
-            raise _not_found(path, ref) from None
-        if not stat.S_ISDIR(st.st_mode):
+    abs_path = posixpath.normpath("/" + path.lstrip("/"))
+    with _rootfs(engine, ref, write=True) as (c, view), \
+            _resolved(view, abs_path, ref, True, path) as entry:
+        if not entry.is_dir:
             raise InvalidParameter("extraction point is not a directory")
-        mount = view.mount_of(abs_path)
-        if mount is not None and not mount.rw:
+        if entry.mount is not None and not view.rw.get(entry.mount, True):
             raise Forbidden("mounted volume is marked read-only")
-        if mount is None and (c.config.get("HostConfig") or {}).get("ReadonlyRootfs"):
+        if entry.mount is None and (c.config.get("HostConfig") or {}).get("ReadonlyRootfs"):
             raise Forbidden("container rootfs is marked read-only")
         user = (c.config.get("Config") or {}).get("User") or ""
         owner = _user_ids(view, user) if copy_uid_gid and user else None
-        untar(src, host, owner=owner, keep_owner=owner is None,
-              no_overwrite_dir_non_dir=no_overwrite_dir_non_dir)
+        untar(src, entry.fd, owner=owner, keep_owner=owner is None,
+              no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, shown=entry.path)

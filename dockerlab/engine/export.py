@@ -7,6 +7,11 @@ not seen there). A stopped container's layers are mounted read-only in a tempora
 and unmounted. Either way the engine's files are the empty ones of the init layer, as in
 Docker's export, and volume contents are not included.
 
+The tree is written by :class:`~dockerlab.engine.archive.Packer`, which walks it through
+directory descriptors only (every child opened ``O_NOFOLLOW`` relative to its folder), so a
+running container that swaps a folder for a symlink mid-export cannot make us pack a host
+file (CVE-2018-15664's class). Docker 20.10 does not pause the container for export either.
+
 The lower folders are named through ``/proc/self/fd/N`` (an ``O_PATH`` descriptor of the
 overlay folder) so mount options stay short without changing the process's working folder,
 which would be unsafe in a multi-threaded Jupyter kernel.

@@ -244,13 +244,19 @@ class Monitor:
         for m in self.cfg.get("MountPoints", []):
             if m.get("Type") != "volume" or os.listdir(m["Source"]):
                 continue
-            from dockerlab.engine.rootfs import secure_join
+            from dockerlab.engine.inroot import Root
 
-            src = secure_join(merged, m["Destination"])
-            if os.path.isdir(src) and os.listdir(src):
-                import shutil
+            with Root(merged) as root:
+                try:
+                    entry = root.resolve(m["Destination"])
+                except OSError:
+                    continue
+                with entry:
+                    src = f"/proc/self/fd/{entry.fd}"  # what was resolved, never re-resolved
+                    if entry.is_dir and os.listdir(src):
+                        import shutil
 
-                shutil.copytree(src, m["Source"], symlinks=True, dirs_exist_ok=True)
+                        shutil.copytree(src, m["Source"], symlinks=True, dirs_exist_ok=True)
 
     def devices(self, cgroup: Cgroup) -> dict:
         """Set the container's device rules (before any of its processes joins the cgroup);

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from typing import Any
 
 from dockerlab.engine import linux as L
 
@@ -30,60 +31,24 @@ DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
              ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"))
 
 
-def secure_join(root: str, path: str) -> str:
-    """``root``/``path`` with every symlink resolved as if ``root`` were ``/``.
-
-    A link in the container's tree can never lead the host path outside ``root``.
-    """
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        try:
-            st = os.lstat(candidate)
-        except FileNotFoundError:
-            resolved.append(part)
-            continue
-        if stat.S_ISLNK(st.st_mode):
-            hops += 1
-            if hops > 40:
-                raise OSError(errno.ELOOP, f"too many levels of symbolic links: {path}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        resolved.append(part)
-    return os.path.join(root, *resolved)
-
-
-def _mountpoint(target: str, is_dir: bool) -> None:
-    if is_dir:
-        os.makedirs(target, exist_ok=True)
-    elif not os.path.exists(target):
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with open(target, "a"):
-            pass
-
-
 def _make_nodes(rootfs: str, nodes: list[dict]) -> None:
-    """The ``--device`` (and privileged) nodes, as the host has them; one already there is
-    kept, as runc does."""
-    for node in nodes:
-        target = secure_join(rootfs, node["Path"])
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        kind = stat.S_IFBLK if node["Type"] == "b" else stat.S_IFCHR
-        try:
-            os.mknod(target, kind | node["Mode"], os.makedev(node["Major"], node["Minor"]))
-        except FileExistsError:
-            continue
-        os.chown(target, node["Uid"], node["Gid"])
+    """The ``--device`` (and privileged) nodes, as the host has them, created through
+    descriptors inside ``rootfs`` (the image may hold links); one already there is kept, as
+    runc does."""
+    from dockerlab.engine.inroot import Root
+
+    with Root(rootfs) as root:
+        for node in nodes:
+            head, name = os.path.split(node["Path"].rstrip("/"))
+            kind = stat.S_IFBLK if node["Type"] == "b" else stat.S_IFCHR
+            with root.mkdirs(head or "/", 0o755) as folder:
+                try:
+                    os.mknod(name, kind | node["Mode"], os.makedev(node["Major"],
+                             node["Minor"]), dir_fd=folder.fd)
+                except FileExistsError:
+                    continue
+                os.chown(name, node["Uid"], node["Gid"], dir_fd=folder.fd,
+                         follow_symlinks=False)
 
 
 def _mount_dev(rootfs: str, nodes: list[dict]) -> None:
@@ -131,12 +96,38 @@ def _mount_sys(rootfs: str, writable: bool = False) -> None:
 
 
 def bind(source: str, rootfs: str, dest: str, readonly: bool = False) -> None:
-    """Bind ``source`` (a host path) at ``dest`` inside the container."""
-    target = secure_join(rootfs, dest)
-    _mountpoint(target, os.path.isdir(source))
-    L.mount(source, target, None, L.MS_BIND | L.MS_REC)
-    if readonly:
-        L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
+    """Bind ``source`` (a host path) at ``dest`` inside the container.
+
+    ``dest`` is resolved inside ``rootfs`` through descriptors (the image may hold symlinks)
+    and the mount made on ``/proc/self/fd/N`` of what was resolved, never on a host path that
+    a link could redirect after the check (runc's answer to CVE-2021-30465)."""
+    from dockerlab.engine.inroot import Root
+
+    with Root(rootfs) as root:
+        with _mountpoint(root, dest, os.path.isdir(source)) as target:
+            L.mount(source, f"/proc/self/fd/{target.fd}", None, L.MS_BIND | L.MS_REC)
+        if readonly:  # the new mount is what the path leads to now
+            with root.resolve(dest) as target:
+                L.mount(None, f"/proc/self/fd/{target.fd}", None,
+                        L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
+
+
+def _mountpoint(root: Any, dest: str, is_dir: bool) -> Any:
+    """The entry to mount on at ``dest``: a folder, or a file created empty when missing."""
+    if is_dir:
+        return root.mkdirs(dest, 0o755)
+    try:
+        return root.resolve(dest)
+    except FileNotFoundError:
+        pass
+    head, name = os.path.split(dest.rstrip("/"))
+    with root.mkdirs(head or "/", 0o755) as folder:
+        try:
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o644, dir_fd=folder.fd))
+        except FileExistsError:
+            pass
+    return root.resolve(dest)
 
 
 def prepare(rootfs: str, binds: list[tuple[str, str, bool]], nodes: list[dict] | None = None,

@@ -228,3 +228,81 @@ def test_pack_then_unpack_round_trips_contents(tmp_path):
     unpack_layer(str(tar), str(dest))
     assert (dest / "d" / "e" / "f").read_bytes() == b"\x00" * 100_000
     assert os.readlink(dest / "d" / "ln") == "e/f"
+
+
+def _gnu_sparse_tar(real_size: int = 1 << 30) -> io.BytesIO:
+    """One GNU sparse (type ``S``) member: 512 stored bytes at the end of a ``real_size``
+    file, the rest a hole (what ``tar --sparse`` writes)."""
+
+    def octal(value: int, width: int) -> bytes:
+        return f"{value:0{width - 1}o}".encode() + b"\0"
+
+    header = bytearray(512)
+    header[0:3] = b"big"
+    header[100:108] = octal(0o644, 8)
+    header[108:116] = octal(0, 8)
+    header[116:124] = octal(0, 8)
+    header[124:136] = octal(512, 12)
+    header[136:148] = octal(1_600_000_000, 12)
+    header[156:157] = b"S"
+    header[257:265] = b"ustar  \0"
+    header[386:398] = octal(real_size - 512, 12)
+    header[398:410] = octal(512, 12)
+    header[483:495] = octal(real_size, 12)
+    header[148:156] = b" " * 8
+    header[148:156] = f"{sum(header):06o}".encode() + b"\0 "
+    return io.BytesIO(bytes(header) + b"x" * 512 + bytes(1024))
+
+
+def test_gnu_sparse_member_is_refused_as_docker_does(sandbox):
+    dest, _ = sandbox
+    with tarfile.open(fileobj=_gnu_sparse_tar()) as tf:  # the fixture really is sparse
+        assert tf.getmembers()[0].issparse()
+    with pytest.raises(InvalidParameter, match=r"^Error processing tar file\(exit status 1\): "
+                                               r"unhandled tar header type 83$"):
+        unpack_layer(_gnu_sparse_tar(), str(dest))
+    assert os.listdir(dest) == []
+
+
+def test_hardlink_to_a_folder_is_refused_in_layers_and_cp_alike(sandbox):
+    from dockerlab.engine.archive import Breakout, extract
+
+    dest, _ = sandbox
+    for layer in (True, False):
+        with pytest.raises(Breakout, match='invalid hardlink "d2" -> "d"'):
+            extract(_tar(("d", "dir", ""), ("d2", "lnk", "d")), str(dest), layer=layer)
+
+
+def test_every_breakout_is_one_error_type(sandbox):
+    from dockerlab.engine.archive import Breakout, extract
+
+    dest, outside = sandbox
+    for layer in (True, False):
+        for entries in ((("../x", "file", "x"),), (("l", "sym", str(outside)),
+                                                    ("l/x", "file", "x")),
+                        (("h", "lnk", "../outside/keep"),)):
+            with pytest.raises(Breakout):
+                extract(_tar(*entries), str(dest), layer=layer)
+    assert _untouched(outside)
+
+
+def test_pax_sparse_member_keeps_its_holes(sandbox):
+    # GNU.sparse 1.0 in PAX headers (what GNU tar --posix --sparse writes): the 1 GB file is
+    # written as a sparse file, as Go's reader writes it for Docker, not a GB of zeros.
+    real = 1 << 30
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        ti = tarfile.TarInfo("GNUSparseFile.0/big")
+        ti.pax_headers = {"GNU.sparse.major": "1", "GNU.sparse.minor": "0",
+                          "GNU.sparse.name": "big", "GNU.sparse.realsize": str(real)}
+        body = f"1\n{real - 512}\n512\n".encode().ljust(512, b"\0") + b"x" * 512
+        ti.size = len(body)
+        tf.addfile(ti, io.BytesIO(body))
+    buf.seek(0)
+    dest, _ = sandbox
+    unpack_layer(buf, str(dest))
+    st = os.stat(dest / "big")
+    assert st.st_size == real and st.st_blocks * 512 < (1 << 20)
+    with open(dest / "big", "rb") as f:
+        f.seek(real - 512)
+        assert f.read() == b"x" * 512

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import stat
-import tarfile
 import tempfile
 
 from dockerlab.engine.work import prefix as work_prefix
@@ -295,20 +294,18 @@ def from_bytes(data: bytes, tmp_dir: str, dockerfile: str = "Dockerfile") -> Bui
         return BuildContext(root, text, "Dockerfile", size, None, temporary=True)
     root = tempfile.mkdtemp(prefix=work_prefix("context"), dir=tmp_dir)
     try:
-        from dockerlab.engine.inflate import BoundedTarInfo, Budget, corrupt
+        from dockerlab.engine.archive import extract
+        from dockerlab.engine.inflate import Budget
+        from dockerlab.engine.inroot import join
 
         try:
             # one pass, decompressed within bounds (ratio, free disk, header sizes)
-            stream = Budget(tmp_dir).inflating(io.BytesIO(data))
-            with tarfile.open(fileobj=stream, mode="r|", tarinfo=BoundedTarInfo) as tf:
-                tf.extractall(root, filter=tarfile.data_filter)
-        except Exception as exc:  # bad tar or compressed data; bounds and bugs go on up
-            if not isinstance(exc, (tarfile.TarError, OSError)) and not corrupt(exc):
-                raise
+            extract(io.BytesIO(data), root, keep_owner=False, shown=".",
+                    error_prefix="the build context is not a valid tar",
+                    budget=Budget(tmp_dir))
+        except (EOFError, OSError) as exc:
             raise InvalidParameter(f"the build context is not a valid tar: {exc}") from exc
-        from dockerlab.engine.rootfs import secure_join
-
-        df_path = secure_join(root, dockerfile)
+        df_path = join(root, dockerfile)
         try:
             with open(df_path, encoding="utf-8", errors="surrogateescape") as f:
                 text = f.read()

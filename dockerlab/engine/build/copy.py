@@ -1,10 +1,11 @@
 """COPY and ADD: find the sources, hash them for the cache, write them into an image's root.
 
-Nothing here can write outside the root it is given: every destination path goes through
-:func:`~dockerlab.engine.rootfs.secure_join` (symlinks resolved as if the root were ``/``),
-and an existing entry is unlinked before a new one is created with ``O_EXCL|O_NOFOLLOW``.
-Sources are read through ``secure_join`` too, so a symlink in the context (or in a
-``--from`` image) cannot lead outside it.
+Nothing here can write outside the root it is given: every destination is resolved by the
+engine's one resolver (:class:`~dockerlab.engine.inroot.Root`: symlinks followed as if the
+root were ``/``) and written through the descriptor of its folder; an existing entry is
+removed before a new one is created with ``O_EXCL|O_NOFOLLOW``. ADD unpacks local archives
+with the engine's one extractor. Sources are found with :func:`~dockerlab.engine.inroot.join`,
+so a symlink in the context (or in a ``--from`` image) cannot lead outside it.
 
 :func:`writable_root` gives a folder to write into and, afterwards, the layer's changes:
 an overlay of the image's layers (so whiteouts and copied-up folders are right), or, for an
@@ -23,7 +24,8 @@ import tempfile
 from collections.abc import Iterator
 
 from dockerlab.engine.build.events import BuildFailed
-from dockerlab.engine.rootfs import secure_join
+from dockerlab.engine.inroot import Root
+from dockerlab.engine.inroot import join as secure_join
 from dockerlab.engine.work import prefix as work_prefix
 from dockerlab.errors import DockerlabError, InvalidParameter
 
@@ -224,64 +226,82 @@ def lookup_owner(root: str, spec: str) -> tuple[int, int]:
     return uid, gid
 
 
-def _make_dirs(root: str, rel: str, owner: tuple[int, int]) -> str:
-    """Create the folders of ``rel`` (inside ``root``) that are missing; returns the host path."""
-    parts = [p for p in rel.split("/") if p]
-    cur = ""
-    for p in parts:
-        cur = f"{cur}/{p}"
-        path = secure_join(root, cur)
-        if os.path.isdir(path) and not os.path.islink(path):
-            continue
-        if os.path.lexists(path):
-            os.unlink(path)
-        os.makedirs(path, 0o755)  # inside root: secure_join resolved every link
-        os.chmod(path, 0o755)
-        os.chown(path, *owner)
-    return secure_join(root, rel)
+def _make_dirs(root: str, rel: str, owner: tuple[int, int]) -> None:
+    """Create the folders of ``rel`` (inside ``root``) that are missing (0755, ``owner``); a
+    non-folder in the way is replaced."""
+    with Root(root) as r, r.mkdirs(rel, 0o755, owner, replace=True):
+        pass
 
 
-def _write_entry(src: str, st: os.stat_result, root: str, rel: str,
+def _write_entry(src: str, st: os.stat_result, root: Root, rel: str,
                  owner: tuple[int, int]) -> None:
-    target = secure_join(root, rel)
-    mode = st.st_mode
-    if stat.S_ISDIR(mode):
-        if os.path.lexists(target) and not (os.path.isdir(target)
-                                            and not os.path.islink(target)):
-            os.unlink(target)
-        if not os.path.lexists(target):
-            os.mkdir(target, 0o700)
-        os.chown(target, *owner)
-        os.chmod(target, stat.S_IMODE(mode))
-        os.utime(target, ns=(st.st_mtime_ns, st.st_mtime_ns))
-        return
-    if os.path.lexists(target):
-        if os.path.isdir(target) and not os.path.islink(target):
-            shutil.rmtree(target)
+    """``src`` (its lstat ``st``) as ``rel`` in ``root``: an existing entry there is replaced
+    (a folder is kept for a folder), never followed."""
+    folder, name = root.parent(rel)
+    with folder:
+        at = folder.fd
+        try:
+            cur: os.stat_result | None = os.stat(name, dir_fd=at, follow_symlinks=False)
+        except FileNotFoundError:
+            cur = None
+        mode = st.st_mode
+        times = (st.st_mtime_ns, st.st_mtime_ns)
+        if stat.S_ISDIR(mode):
+            if cur is not None and not stat.S_ISDIR(cur.st_mode):
+                os.unlink(name, dir_fd=at)
+                cur = None
+            if cur is None:
+                os.mkdir(name, 0o700, dir_fd=at)
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         dir_fd=at)
+            try:
+                os.fchown(fd, *owner)
+                os.fchmod(fd, stat.S_IMODE(mode))
+                os.utime(fd, ns=times)
+            finally:
+                os.close(fd)
+            return
+        if cur is not None:
+            if stat.S_ISDIR(cur.st_mode):
+                shutil.rmtree(name, dir_fd=at)
+            else:
+                os.unlink(name, dir_fd=at)
+        if stat.S_ISLNK(mode):
+            os.symlink(os.readlink(src), name, dir_fd=at)
+            os.chown(name, *owner, dir_fd=at, follow_symlinks=False)
+            os.utime(name, ns=times, dir_fd=at, follow_symlinks=False)
+            return
+        if stat.S_ISFIFO(mode):
+            os.mkfifo(name, 0o600, dir_fd=at)
+            fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         dir_fd=at)
+        elif stat.S_ISREG(mode):
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600, dir_fd=at)
+            with open(src, "rb") as inp:
+                while chunk := inp.read(1 << 20):
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view):]
         else:
-            os.unlink(target)
-    if stat.S_ISLNK(mode):
-        os.symlink(os.readlink(src), target)
-        os.chown(target, *owner, follow_symlinks=False)
-        os.utime(target, ns=(st.st_mtime_ns, st.st_mtime_ns), follow_symlinks=False)
-        return
-    if stat.S_ISFIFO(mode):
-        os.mkfifo(target, 0o600)
-    elif stat.S_ISREG(mode):
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                     | os.O_CLOEXEC, 0o600)
-        with open(fd, "wb") as out, open(src, "rb") as inp:
-            shutil.copyfileobj(inp, out, 1 << 20)
-    else:
-        return  # devices and sockets are not copied
-    os.chown(target, *owner)
-    os.chmod(target, stat.S_IMODE(mode))
-    os.utime(target, ns=(st.st_mtime_ns, st.st_mtime_ns))
+            return  # devices and sockets are not copied
+        try:
+            os.fchown(fd, *owner)
+            os.fchmod(fd, stat.S_IMODE(mode))
+            os.utime(fd, ns=times)
+        finally:
+            os.close(fd)
 
 
-def is_dir_in(root: str, rel: str) -> bool:
-    path = secure_join(root, rel)
-    return os.path.isdir(path)
+def is_dir_in(root: str | Root, rel: str) -> bool:
+    if isinstance(root, str):
+        with Root(root) as r:
+            return is_dir_in(r, rel)
+    try:
+        with root.resolve(rel) as entry:
+            return entry.is_dir
+    except (FileNotFoundError, NotADirectoryError):
+        return False
 
 
 def copy_sources(sources: list[Source], root: str, dest: str, owner: tuple[int, int],
@@ -294,23 +314,24 @@ def copy_sources(sources: list[Source], root: str, dest: str, owner: tuple[int, 
     if len(sources) > 1 and not dest_dir:
         raise CopyFailed(f"When using {what} with more than one source file, the destination "
                          "must be a directory and end with a /")
-    dest = posixpath.normpath("/" + dest)
-    for src in sources:
-        if src.is_dir:
-            _make_dirs(root, dest, owner)
-            for rel, st in _tree(src, excluded_below):
-                _write_entry(os.path.join(src.path, rel), st, root, f"{dest}/{rel}", owner)
-            continue
-        if unpack and _archive_kind(src.path):
-            _make_dirs(root, dest, owner)
-            _unpack(src.path, secure_join(root, dest), owner if what_owner(owner) else None)
-            continue
-        into = dest_dir or is_dir_in(root, dest)
-        target = f"{dest.rstrip('/')}/{src.name}" if into else dest
-        parent = posixpath.dirname(target)
-        if parent and parent != "/":
-            _make_dirs(root, parent, owner)
-        _write_entry(src.path, os.stat(src.path), root, target, owner)
+    dest = posixpath.normpath("/" + dest.lstrip("/"))
+    with Root(root) as r:
+        for src in sources:
+            if src.is_dir:
+                r.mkdirs(dest, 0o755, owner, replace=True).close()
+                for rel, st in _tree(src, excluded_below):
+                    _write_entry(os.path.join(src.path, rel), st, r, f"{dest}/{rel}", owner)
+                continue
+            if unpack and _archive_kind(src.path):
+                with r.mkdirs(dest, 0o755, owner, replace=True) as folder:
+                    _unpack(src.path, folder.fd, owner if what_owner(owner) else None)
+                continue
+            into = dest_dir or is_dir_in(r, dest)
+            target = f"{dest.rstrip('/')}/{src.name}" if into else dest
+            parent = posixpath.dirname(target)
+            if parent and parent != "/":
+                r.mkdirs(parent, 0o755, owner, replace=True).close()
+            _write_entry(src.path, os.stat(src.path), r, target, owner)
 
 
 def what_owner(owner: tuple[int, int]) -> bool:
@@ -328,30 +349,22 @@ def _archive_kind(path: str) -> bool:
     return is_archive(head)
 
 
-def _unpack(archive: str, dest: str, owner: tuple[int, int] | None) -> None:
-    """Unpack a local tar (gzip, bzip2, xz) safely: nothing may land outside ``dest``."""
-    import tarfile
+def _unpack(archive: str, dest: int, owner: tuple[int, int] | None) -> None:
+    """Unpack a local tar (gzip, bzip2, xz) into the folder descriptor ``dest`` with the
+    engine's one extractor: nothing may land outside it."""
+    from dockerlab.engine.archive import extract
+    from dockerlab.engine.inflate import Budget
 
-    from dockerlab.engine.inflate import BoundedTarInfo, Budget, corrupt
-
-    def owned(tf: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
-        for m in tf:
-            if owner is not None:
-                m.uid, m.gid = owner
-            yield m
-
+    name = os.path.basename(archive)
     try:
-        # one pass, decompressed within bounds (ratio, free disk, header sizes)
-        with open(archive, "rb") as f, tarfile.open(
-                fileobj=Budget(dest, prefix="ADD failed").inflating(f), mode="r|",
-                tarinfo=BoundedTarInfo) as tf:
-            tf.extractall(dest, members=owned(tf), numeric_owner=True,
-                          filter=tarfile.data_filter)
-    except tarfile.FilterError as exc:
-        raise InvalidParameter(f"ADD failed: refusing to unpack {os.path.basename(archive)}: "
-                               f"{exc}") from exc
-    except Exception as exc:  # bad tar or compressed data; bounds and bugs go on up
-        if not isinstance(exc, tarfile.TarError) and not corrupt(exc):
+        with open(archive, "rb") as f:
+            # one pass, decompressed within bounds (ratio, free disk, header sizes)
+            extract(f, dest, owner=owner, keep_owner=owner is None, shown=name,
+                    error_prefix=f"ADD failed: cannot unpack {name}",
+                    budget=Budget(dest, prefix="ADD failed"))
+    except InvalidParameter as exc:
+        if str(exc).startswith("ADD failed"):
             raise
-        raise InvalidParameter(f"ADD failed: cannot unpack {os.path.basename(archive)}: "
-                               f"{exc}") from exc
+        if str(exc).startswith("Error processing tar file"):  # Docker's classic builder
+            raise InvalidParameter(f"failed to copy files: {exc}") from None
+        raise InvalidParameter(f"ADD failed: refusing to unpack {name}: {exc}") from None
