@@ -58,10 +58,13 @@ def test_exec_workdir_and_user(engine):
     assert code == 0 and lines[0] == "/tmp" and lines[1] != "0"
 
 
-def test_exec_command_not_found_is_127_and_not_executable_is_126(engine):
+def test_exec_command_not_found_and_not_executable_are_126(engine):
+    # Docker 20.10's exec gives 126 for any command that did not start (run gives 127).
     cid = daemon(engine)
     code, _, err = ex(engine, cid, ["no-such-cmd"])
-    assert code == 127 and b"executable file not found" in err
+    assert code == 126
+    assert err == (b'OCI runtime exec failed: exec failed: unable to start container process: '
+                   b'exec: "no-such-cmd": executable file not found in $PATH: unknown\n')
     code, _, err = ex(engine, cid, ["/etc/passwd"])
     assert code == 126
 

@@ -1,0 +1,162 @@
+"""Attacks on ``exec``'s helper and the container's first process, run for real.
+
+A process inside the container watches its ``/proc`` for new PIDs while the test runs many
+``exec``s. Until it calls ``execve``, the helper that enters the container is the host's Python,
+started by the caller: if it is visible (dumpable), the container reads the caller's
+environment, opens the host's interpreter through ``/proc/N/exe`` (CVE-2019-5736), writes into
+the caller's streams through ``/proc/N/fd/1`` and ptrace-attaches to it. ``/proc/N/cmdline`` is
+readable by anyone, so whatever the helper gets in argv is read too.
+
+What the command itself shows once it runs (its own env, its own stdio) is the container's
+business, as with Docker: only what comes from the helper before ``execve`` is a leak. To tell
+the two apart without a race, a hit counts only when ``/proc/N/exe`` opened *afterwards* is
+still the host's interpreter (its device and inode, which the container cannot fake).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+PIPE = subprocess.PIPE
+EXECS = 40  # enough that the old helper leaked in every run tried (see the report lines)
+
+# PID 1 of the watched container: busybox sh, as an untrusted image would ship it.
+WATCHER = r"""
+echo ready > /out/ready
+while [ ! -e /out/stop ]; do
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    [ "$p" = 1 ] && continue
+    cat $d/cmdline >> /out/cmdline 2>/dev/null && echo >> /out/cmdline
+    cat $d/environ >> /out/environ 2>/dev/null && echo >> /out/environ
+    if true < $d/exe 2>/dev/null; then stat -L -c "exe $p %d:%i" $d/exe >> /out/report; fi
+    if echo "written-by-the-container $p" 2>/dev/null > $d/fd/1; then
+      stat -L -c "fd1 $p %d:%i" $d/exe >> /out/report 2>/dev/null
+    fi
+  done
+done
+"""
+
+# A ptrace attacker needs more than busybox: the host's own Python, bind-mounted read-only
+# (an image could ship any interpreter or gdb just the same). It seizes every new process,
+# stops it, and notes whether it was the helper (its cmdline) before letting it go.
+PTRACER = r"""
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+SEIZE, INTERRUPT, DETACH = 0x4206, 0x4207, 17
+me = os.getpid()
+tried = set()
+out = open("/out/ptrace", "a", buffering=1)
+open("/out/ready", "w").close()
+while not os.path.exists("/out/stop"):
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        pid = int(name)
+        if libc.ptrace(SEIZE, pid, None, None) != 0:
+            continue
+        libc.ptrace(INTERRUPT, pid, None, None)
+        try:
+            os.waitpid(pid, 0x40000000)  # __WALL: it is stopped, its cmdline is stable
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            cmdline = "?"
+        libc.ptrace(DETACH, pid, None, None)
+        out.write(f"seized {pid} {cmdline}\n")
+"""
+
+
+def _host_python() -> str:
+    st = os.stat(os.path.realpath(sys.executable))
+    return f"{st.st_dev}:{st.st_ino}"
+
+
+def _wait_for(path: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _hammer(engine, cid: str, out: str, env: list[str] | None = None) -> list[bytes]:
+    """Run EXECS execs while the watcher watches; returns what each wrote to stdout."""
+    outputs = []
+    try:
+        for _ in range(EXECS):
+            proc = engine.exec(cid, ["true"], env=env, stdin=subprocess.DEVNULL, stdout=PIPE,
+                               stderr=PIPE)
+            stdout, _ = proc.communicate(timeout=20)
+            assert proc.returncode == 0
+            outputs.append(stdout)
+    finally:
+        open(os.path.join(out, "stop"), "w").close()
+    return outputs
+
+
+@pytest.fixture
+def caller_secret(monkeypatch):
+    """A secret in the caller's own environment, as a token in a teacher's shell would be."""
+    value = "caller-" + secrets.token_hex(8)
+    monkeypatch.setenv("DOCKERLAB_TEST_CALLER_SECRET", value)
+    return value
+
+
+def test_a_container_watching_proc_gets_nothing_of_the_exec_helper(engine, tmp_path,
+                                                                   caller_secret):
+    out = str(tmp_path / "out")
+    os.makedirs(out)
+    spec_secret = "spec-" + secrets.token_hex(8)
+    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", WATCHER],
+                         "HostConfig": {"Binds": [f"{out}:/out"]}}, attach="")
+    _wait_for(os.path.join(out, "ready"))
+    _hammer(engine, cid, out, env=[f"EXEC_SECRET={spec_secret}"])
+    environ, cmdline, report = (_read(os.path.join(out, n)) for n in
+                                ("environ", "cmdline", "report"))
+    host_python = _host_python()
+    assert environ or cmdline, "the watcher saw no process at all: the test proves nothing"
+    hits = [line for line in report.splitlines() if line.endswith(" " + host_python)]
+    leaks = {
+        "the caller's environment": environ.count(caller_secret) + cmdline.count(caller_secret),
+        "the exec's spec in the helper's argv": cmdline.count(spec_secret),
+        "/proc/N/exe opened as the host's Python": sum(h.startswith("exe ") for h in hits),
+        "a write into the caller's stdout through /proc/N/fd/1":
+            sum(h.startswith("fd1 ") for h in hits),
+    }
+    assert {k: n for k, n in leaks.items() if n} == {}
+
+
+def test_a_container_cannot_ptrace_the_exec_helper(engine, tmp_path):
+    out = str(tmp_path / "out")
+    os.makedirs(out)
+    with open(os.path.join(out, "ptracer.py"), "w") as f:
+        f.write(PTRACER)
+    python = os.path.realpath(sys.executable)
+    binds = [f"{out}:/out", "/usr:/usr:ro", f"{sys.base_prefix}:{sys.base_prefix}:ro"]
+    binds += [f"{os.path.realpath(d)}:{d}:ro" for d in ("/lib", "/lib64") if os.path.isdir(d)]
+    cid, _ = engine.run({"Image": "busybox", "Cmd": [python, "-I", "-S", "/out/ptracer.py"],
+                         "HostConfig": {"Binds": binds}}, attach="")
+    _wait_for(os.path.join(out, "ready"))
+    _hammer(engine, cid, out)
+    seized = _read(os.path.join(out, "ptrace")).splitlines()
+    assert any(line.split(" ", 2)[2].strip() == "true" for line in seized), \
+        "the ptracer seized no exec'd command at all: the test proves nothing"
+    helper = [line for line in seized if "python" in line or "nsexec" in line]
+    assert helper == [], "the container ptrace-attached to the host's Python helper"
