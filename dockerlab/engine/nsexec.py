@@ -65,7 +65,7 @@ def _command(spec: dict, mnt: int) -> None:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         L.setns(mnt)  # also moves our root and folder to the container's root
         os.closerange(3, _max_fd())  # nothing of ours for a cwd like /proc/self/fd/N to find
-        env = process.become(spec["user"], spec["cwd"], spec["env"])
+        env = process.become(spec["user"], spec["cwd"], spec["env"], make_cwd=False)
         process.execute(spec["cmd"], env)
     except process.StartFailure as exc:
         # Docker's exec: 126 for any start failure; a user the daemon cannot find unwrapped.

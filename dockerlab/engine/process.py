@@ -82,12 +82,16 @@ def find_executable(name: str, env: list[str]) -> str:
     raise StartFailure(127, f'exec: "{name}": executable file not found in $PATH')
 
 
-def become(user: str, cwd: str, env: list[str]) -> list[str]:
-    """Drop to Docker's capabilities and ``user``, enter ``cwd``; returns the final env."""
+def become(user: str, cwd: str, env: list[str], make_cwd: bool = True) -> list[str]:
+    """Drop to Docker's capabilities and ``user``, enter ``cwd`` (made first, unless
+    ``make_cwd`` is false: ``docker exec -w`` never creates it); returns the final env."""
     uid, gid, groups, home = resolve_user(user)
     L.limit_capabilities()
-    if cwd:
-        os.makedirs(cwd, exist_ok=True)
+    if cwd and make_cwd:
+        try:
+            os.makedirs(cwd, exist_ok=True)
+        except OSError as exc:
+            raise StartFailure(125, f"mkdir {cwd}: {(exc.strerror or str(exc)).lower()}")
     os.setgroups(groups)
     os.setgid(gid)
     os.setuid(uid)
@@ -96,6 +100,11 @@ def become(user: str, cwd: str, env: list[str]) -> list[str]:
     except OSError as exc:
         raise StartFailure(126, f"chdir to cwd (\"{cwd}\") set in config.json failed: "
                                 f"{exc.strerror.lower()}")
+    try:  # a folder outside our root (a leaked descriptor's) has no path: runc's check
+        os.getcwd()
+    except OSError:
+        raise StartFailure(126, "current working directory is outside of container mount "
+                                "namespace root -- possible container breakout detected")
     if not any(e.startswith("HOME=") for e in env):
         env = [*env, f"HOME={home or '/'}"]
     return env

@@ -160,3 +160,50 @@ def test_a_container_cannot_ptrace_the_exec_helper(engine, tmp_path):
         "the ptracer seized no exec'd command at all: the test proves nothing"
     helper = [line for line in seized if "python" in line or "nsexec" in line]
     assert helper == [], "the container ptrace-attached to the host's Python helper"
+
+
+# ---- the container's first process ---------------------------------------------------------
+def _cli(engine, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env or {}), "DOCKERLAB_ROOT": engine.paths.root}
+    return subprocess.run([sys.executable, "-m", "dockerlab", *args], env=env,
+                          capture_output=True, timeout=60)
+
+
+def test_the_first_process_is_forked_from_nothing_of_the_callers_environment(engine):
+    # Until its execve the container's first process is a fork of its monitor, with the
+    # monitor's environment: what a process in the container would read in /proc/1/environ
+    # had it been quick enough. The CLI here is a fresh caller holding a secret.
+    secret = "caller-" + secrets.token_hex(8)
+    r = _cli(engine, "run", "-d", "busybox", "sleep", "30",
+             env={"DOCKERLAB_TEST_CALLER_SECRET": secret})
+    assert r.returncode == 0, r.stderr
+    pid = engine.inspect(r.stdout.decode().strip())["State"]["Pid"]
+    with open(f"/proc/{pid}/status") as f:
+        monitor = next(line.split()[1] for line in f if line.startswith("PPid:"))
+    with open(f"/proc/{monitor}/cmdline", "rb") as f:
+        assert b"forkserver.py" in f.read()  # it is the monitor: forked from the forkserver
+    with open(f"/proc/{monitor}/environ", "rb") as f:
+        environ = f.read()
+    assert secret.encode() not in environ and environ == b""
+
+
+@pytest.mark.parametrize("verb", ["run", "exec"])
+def test_a_working_dir_in_proc_self_fd_finds_no_descriptor_of_ours(engine, verb):
+    # CVE-2024-21626: runc left a host folder open, and WORKDIR /proc/self/fd/N entered it.
+    # Nothing of the monitor's or the helper's may be open when the working dir is entered.
+    cid = None
+    if verb == "exec":
+        cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, attach="")
+    for n in range(3, 24):
+        cwd = f"/proc/self/fd/{n}"
+        if verb == "run":
+            r = _cli(engine, "run", "--rm", "-w", cwd, "busybox", "pwd")
+            assert r.returncode == 125, (n, r.stdout)
+        else:
+            r = _cli(engine, "exec", "-w", cwd, cid, "pwd")
+            assert r.returncode == 126, (n, r.stdout)
+            assert r.stderr == (b"OCI runtime exec failed: exec failed: unable to start "
+                                b"container process: chdir to cwd (\"" + cwd.encode() +
+                                b"\") set in config.json failed: no such file or directory: "
+                                b"unknown\n")
+        assert b"Errno" not in r.stderr and b"Traceback" not in r.stderr
