@@ -101,8 +101,9 @@ def _hammer(engine, cid: str, out: str, env: list[str] | None = None) -> list[by
     outputs = []
     try:
         for _ in range(EXECS):
-            proc = engine.exec(cid, ["true"], env=env, stdin=subprocess.DEVNULL, stdout=PIPE,
-                               stderr=PIPE)
+            # lives a little after its execve, so the watcher surely sees some command
+            proc = engine.exec(cid, ["sleep", "0.02"], env=env, stdin=subprocess.DEVNULL,
+                               stdout=PIPE, stderr=PIPE)
             stdout, _ = proc.communicate(timeout=20)
             assert proc.returncode == 0
             outputs.append(stdout)
@@ -156,7 +157,7 @@ def test_a_container_cannot_ptrace_the_exec_helper(engine, tmp_path):
     _wait_for(os.path.join(out, "ready"))
     _hammer(engine, cid, out)
     seized = _read(os.path.join(out, "ptrace")).splitlines()
-    assert any(line.split(" ", 2)[2].strip() == "true" for line in seized), \
+    assert any(line.split(" ", 2)[2].strip() == "sleep 0.02" for line in seized), \
         "the ptracer seized no exec'd command at all: the test proves nothing"
     helper = [line for line in seized if "python" in line or "nsexec" in line]
     assert helper == [], "the container ptrace-attached to the host's Python helper"
