@@ -30,7 +30,7 @@ def spawn_exec(c: Container, cmd: list[str], env: list[str], workdir: str, user:
         full_env.append("TERM=xterm")
     spec = {"pid": c.state["Pid"], "cgroup": f"dockerlab/{c.id}", "cmd": cmd, "env": full_env,
             "cwd": workdir or config.get("WorkingDir") or "/",
-            "user": user or config.get("User") or "", "detach": detach,
+            "user": user or config.get("User") or "", "detach": detach, "tty": tty,
             "ctty": bool(tty and own_terminal)}
     return start_helper(spec, stdin, stdout, stderr)
 

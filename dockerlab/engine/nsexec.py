@@ -83,6 +83,168 @@ def _max_fd() -> int:
         return 1 << 20
 
 
+class Stdio:
+    """The command's stdio. Nothing of the caller's is handed to the command: a process in
+    the container can open ``/proc/PID/fd/N`` of any command it sees once it runs, and keep
+    it. So the command gets pipes (a new terminal with ``tty``) whose other ends only we hold
+    (outside the container's PID namespace), and we copy, as Docker's shim does. Only
+    ``/dev/null`` and a terminal the caller made for this command alone (``ctty``) are
+    passed as they are."""
+
+    def __init__(self, spec: dict) -> None:
+        self.child: list[int] = [0, 1, 2]  # what becomes the command's 0, 1, 2
+        self.ours: list[int] = []  # the child's ends, closed here after the fork
+        self.copies: dict[int, int] = {}  # source -> destination, copied by run()
+        self.stdin_w = -1  # closed when the caller's stdin ends (pipes only)
+        self.master = -1
+        self.raw: list | None = None
+        for fd in (0, 1, 2):  # a closed one must not be taken by a pipe made below
+            try:
+                os.fstat(fd)
+            except OSError:
+                null = os.open(os.devnull, os.O_RDWR)
+                if null != fd:
+                    os.dup2(null, fd)
+                    os.close(null)
+        if spec.get("ctty"):
+            return
+        if spec.get("tty"):
+            import termios
+
+            self.master, slave = os.openpty()
+            self.child = [slave, slave, slave]
+            self.ours = [slave]
+            spec["ctty"] = True  # the command's own terminal: setsid and TIOCSCTTY
+            self._resize()
+            self.copies[self.master] = 1  # even /dev/null: a full terminal would block it
+            if not _is_null(0):
+                self.copies[0] = self.master
+                if os.isatty(0):  # keys go to the command's terminal untouched
+                    import tty
+
+                    self.raw = termios.tcgetattr(0)
+                    tty.setraw(0, termios.TCSANOW)
+            return
+        if not _is_null(0):
+            r, self.stdin_w = os.pipe()
+            self.child[0] = r
+            self.ours.append(r)
+            self.copies[0] = self.stdin_w
+        for fd in (1, 2):
+            if not _is_null(fd):
+                r, w = os.pipe()
+                self.child[fd] = w
+                self.ours.append(w)
+                self.copies[r] = fd
+
+    def _resize(self) -> None:
+        import fcntl
+        import termios
+
+        for fd in (0, 1):
+            try:
+                size = fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
+            except OSError:
+                continue
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
+            return
+
+    def in_child(self) -> None:
+        for target, fd in enumerate(self.child):
+            if fd != target:
+                os.dup2(fd, target)  # inheritable, the rest is closed before execve
+
+    def run(self, child: int) -> int:
+        """Copy until the command has ended and its output with it; its wait status."""
+        import select
+        import time
+
+        for fd in self.ours:
+            os.close(fd)
+        poll = select.poll()
+        for fd in self.copies:
+            poll.register(fd, select.POLLIN)
+        try:
+            pidfd = os.pidfd_open(child)
+            poll.register(pidfd, select.POLLIN)
+        except (AttributeError, OSError):
+            pidfd = -1
+        status = None
+        deadline = 0.0
+        try:
+            while True:
+                if status is None:
+                    pid, st = os.waitpid(child, os.WNOHANG)
+                    if pid:
+                        status = st
+                        self._drop(poll, 0)  # the caller's next keys are not for us
+                        if pidfd >= 0:
+                            poll.unregister(pidfd)
+                            os.close(pidfd)
+                            pidfd = -1
+                        deadline = time.monotonic() + 2  # for output a child keeps open
+                if status is not None:
+                    left = deadline - time.monotonic()
+                    if not self.copies or left <= 0:
+                        return status
+                    timeout = left * 1000
+                else:
+                    timeout = None if pidfd >= 0 else 50
+                try:
+                    events = poll.poll(timeout)
+                except InterruptedError:
+                    continue
+                for fd, _ in events:
+                    if fd != pidfd:
+                        self._copy(poll, fd)
+        finally:
+            if self.raw is not None:
+                import termios
+
+                termios.tcsetattr(0, termios.TCSADRAIN, self.raw)
+
+    def _copy(self, poll: object, src: int) -> None:
+        dst = self.copies.get(src)
+        if dst is None:
+            return
+        try:
+            data = os.read(src, 65536)
+        except OSError:  # EIO: the terminal's last holder is gone
+            data = b""
+        if not data:
+            self._drop(poll, src)
+            return
+        try:
+            while data:
+                data = data[os.write(dst, data):]
+        except OSError:  # the reader is gone: the command sees EPIPE on its next write
+            self._drop(poll, src)
+
+    def _drop(self, poll: object, src: int) -> None:
+        if self.copies.pop(src, None) is None:
+            return
+        poll.unregister(src)  # type: ignore[attr-defined]
+        if src == 0:
+            if self.stdin_w >= 0:
+                os.close(self.stdin_w)  # the command sees the end of its input
+                self.stdin_w = -1
+        elif src != self.master:
+            os.close(src)
+
+
+def _is_null(fd: int) -> bool:
+    """``fd`` is closed or /dev/null: nothing to protect, nothing to copy."""
+    import stat
+
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return True
+    if not stat.S_ISCHR(st.st_mode):
+        return False
+    return st.st_rdev == os.stat("/dev/null").st_rdev
+
+
 def main(spec: dict) -> int:
     if spec.get("detach") and os.fork():
         return 0
@@ -92,19 +254,20 @@ def main(spec: dict) -> int:
     for fd in fds:
         L.setns(fd)
         os.close(fd)
+    stdio = Stdio(spec)
     child = os.fork()
     if child == 0:
+        stdio.in_child()
         _command(spec, mnt)
     os.close(mnt)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-                signal.SIGUSR2, signal.SIGWINCH):
+                signal.SIGUSR2):
         signal.signal(sig, lambda s, _f: os.kill(child, s))
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            break
-        except InterruptedError:
-            continue
+    if stdio.master >= 0:  # the caller's terminal changed size: so does the command's
+        signal.signal(signal.SIGWINCH, lambda _s, _f: stdio._resize())
+    else:
+        signal.signal(signal.SIGWINCH, lambda s, _f: os.kill(child, s))
+    status = stdio.run(child)
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 

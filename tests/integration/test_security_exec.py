@@ -163,6 +163,85 @@ def test_a_container_cannot_ptrace_the_exec_helper(engine, tmp_path):
     assert helper == [], "the container ptrace-attached to the host's Python helper"
 
 
+
+# ---- the command's stdio: never the caller's own ------------------------------------------
+# Once the command runs it is dumpable, as any process in the container: whatever it holds
+# as stdio, the container can open again through /proc/N/fd/N and keep. So it must hold
+# nothing of the caller's (a host file its output is redirected to, the user's terminal):
+# pipes or a new terminal, copied by the helper outside the container, as Docker's shim does.
+STDIO_WATCHER = r"""
+echo ready > /out/ready
+while [ ! -e /out/stop ]; do
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    [ "$p" = 1 ] && continue
+    stat -L -c "%F %t:%T" $d/fd/0 $d/fd/1 >> /out/stdio 2>/dev/null
+    [ -f $d/fd/1 ] && cat $d/fd/1 >> /out/stolen 2>/dev/null
+  done
+done
+"""
+
+
+def _stdio_watcher(engine, out: str) -> str:
+    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", STDIO_WATCHER],
+                         "HostConfig": {"Binds": [f"{out}:/out"]}}, attach="")
+    _wait_for(os.path.join(out, "ready"))
+    return cid
+
+
+def test_a_host_file_the_output_goes_to_stays_out_of_reach(engine, tmp_path):
+    out = str(tmp_path / "out")
+    os.makedirs(out)
+    cid = _stdio_watcher(engine, out)
+    secret = "host-file-" + secrets.token_hex(8)
+    target = tmp_path / "exec-output.log"  # `dockerlab exec c cmd >> exec-output.log`
+    target.write_text(secret + "\n")
+    try:
+        with open(target, "ab") as f:
+            for _ in range(EXECS // 2):
+                proc = engine.exec(cid, ["sh", "-c", "echo from-the-command; sleep 0.05"],
+                                   stdin=subprocess.DEVNULL, stdout=f, stderr=PIPE)
+                proc.communicate(timeout=20)
+                assert proc.returncode == 0
+    finally:
+        open(os.path.join(out, "stop"), "w").close()
+    assert _read(os.path.join(out, "stdio")), "the watcher saw no command: it proves nothing"
+    assert secret not in _read(os.path.join(out, "stolen"))
+    assert target.read_text().count("from-the-command") == EXECS // 2
+
+
+def test_the_users_terminal_stays_out_of_reach_of_exec_it(engine, tmp_path):
+    import pty
+    import select
+
+    out = str(tmp_path / "out")
+    os.makedirs(out)
+    cid = _stdio_watcher(engine, out)
+    master, slave = pty.openpty()
+    rdev = os.fstat(slave).st_rdev
+    user_tty = f"{os.major(rdev):x}:{os.minor(rdev):x}"
+    env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root, "TERM": "xterm"}
+    try:
+        for _ in range(5):
+            proc = subprocess.Popen([sys.executable, "-m", "dockerlab", "exec", "-it", cid,
+                                     "sh", "-c", "sleep 0.3; echo done-$((6*7))"],
+                                    env=env, stdin=slave, stdout=slave, stderr=slave,
+                                    start_new_session=True)
+            seen = b""
+            deadline = time.monotonic() + 20
+            while b"done-42" not in seen and time.monotonic() < deadline:
+                if select.select([master], [], [], 0.5)[0]:
+                    seen += os.read(master, 4096)
+            assert proc.wait(timeout=20) == 0 and b"done-42" in seen
+    finally:
+        open(os.path.join(out, "stop"), "w").close()
+        os.close(master)
+        os.close(slave)
+    stdio = _read(os.path.join(out, "stdio"))
+    assert "character special file" in stdio, "the watcher saw no terminal: it proves nothing"
+    assert f"character special file {user_tty}" not in stdio.splitlines()
+
+
 # ---- the container's first process ---------------------------------------------------------
 def _cli(engine, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, **(env or {}), "DOCKERLAB_ROOT": engine.paths.root}
