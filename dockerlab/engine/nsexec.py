@@ -50,20 +50,18 @@ def fail(code: int, message: str, daemon: bool = False) -> None:
     os._exit(code)
 
 
-def _command(spec: dict, mnt: int) -> None:
+def _command(spec: dict, mnt: int, stdio: Stdio) -> None:
     """The child: enter the mount namespace and become the command. Never returns."""
     from dockerlab.engine import process
     from dockerlab.engine.cgroups import open_cgroup
 
     try:
+        stdio.in_child()
         open_cgroup(spec["cgroup"]).add(0)  # "0": the writer, so only the command counts
         if spec.get("ctty"):  # a terminal made for us alone: make it ours
-            import fcntl
-            import termios
-
-            os.setsid()
-            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            _make_controlling(0)
         L.setns(mnt)  # also moves our root and folder to the container's root
+        stdio.terminal_in_child()
         os.closerange(3, _max_fd())  # nothing of ours for a cwd like /proc/self/fd/N to find
         env = process.become(spec["user"], spec["cwd"], spec["env"], make_cwd=False)
         process.execute(spec["cmd"], env)
@@ -76,6 +74,14 @@ def _command(spec: dict, mnt: int) -> None:
         os._exit(126)
 
 
+def _make_controlling(fd: int) -> None:
+    import fcntl
+    import termios
+
+    os.setsid()
+    fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
+
+
 def _max_fd() -> int:
     try:
         return os.sysconf("SC_OPEN_MAX")
@@ -86,10 +92,10 @@ def _max_fd() -> int:
 class Stdio:
     """The command's stdio. Nothing of the caller's is handed to the command: a process in
     the container can open ``/proc/PID/fd/N`` of any command it sees once it runs, and keep
-    it. So the command gets pipes (a new terminal with ``tty``) whose other ends only we hold
-    (outside the container's PID namespace), and we copy, as Docker's shim does. Only
-    ``/dev/null`` and a terminal the caller made for this command alone (``ctty``) are
-    passed as they are."""
+    it. So the command gets pipes, or with ``tty`` a terminal of the container's own devpts
+    (as Docker's exec), whose other ends only we hold, outside the container's PID
+    namespace, and we copy, as Docker's shim does. Only ``/dev/null`` and a terminal the
+    caller made for this command alone (``ctty``) are passed as they are."""
 
     def __init__(self, spec: dict) -> None:
         self.child: list[int] = [0, 1, 2]  # what becomes the command's 0, 1, 2
@@ -98,6 +104,7 @@ class Stdio:
         self.stdin_w = -1  # closed when the caller's stdin ends (pipes only)
         self.master = -1
         self.raw: list | None = None
+        self.console: tuple | None = None  # (ours, the child's) socket for the terminal
         for fd in (0, 1, 2):  # a closed one must not be taken by a pipe made below
             try:
                 os.fstat(fd)
@@ -109,21 +116,17 @@ class Stdio:
         if spec.get("ctty"):
             return
         if spec.get("tty"):
-            import termios
+            import fcntl  # noqa: F401 - now: the container has no Python to import from
+            import socket
+            import termios  # noqa: F401
 
-            self.master, slave = os.openpty()
-            self.child = [slave, slave, slave]
-            self.ours = [slave]
-            spec["ctty"] = True  # the command's own terminal: setsid and TIOCSCTTY
-            self._resize()
-            self.copies[self.master] = 1  # even /dev/null: a full terminal would block it
-            if not _is_null(0):
-                self.copies[0] = self.master
-                if os.isatty(0):  # keys go to the command's terminal untouched
-                    import tty
+            self.console = socket.socketpair()
+            if not _is_null(0) and os.isatty(0):  # keys go to the command untouched
+                import termios
+                import tty
 
-                    self.raw = termios.tcgetattr(0)
-                    tty.setraw(0, termios.TCSANOW)
+                self.raw = termios.tcgetattr(0)
+                tty.setraw(0, termios.TCSANOW)
             return
         if not _is_null(0):
             r, self.stdin_w = os.pipe()
@@ -137,7 +140,56 @@ class Stdio:
                 self.ours.append(w)
                 self.copies[r] = fd
 
-    def _resize(self) -> None:
+    def in_child(self) -> None:
+        for target, fd in enumerate(self.child):
+            if fd != target:
+                os.dup2(fd, target)  # inheritable, the rest is closed before execve
+
+    def terminal_in_child(self) -> None:
+        """With ``tty``, in the container's mount namespace: a terminal from its devpts,
+        sized as the caller's, made our controlling one; its master goes to the parent."""
+        if self.console is None:
+            return
+        import fcntl
+        import socket
+        import termios
+
+        master, slave = os.openpty()
+        for fd in (0, 1):
+            try:
+                fcntl.ioctl(slave, termios.TIOCSWINSZ,
+                            fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
+                break
+            except OSError:
+                continue
+        socket.send_fds(self.console[1], [b"pty"], [master])
+        os.close(master)
+        _make_controlling(slave)
+        for target in (0, 1, 2):
+            os.dup2(slave, target)
+
+    def in_parent(self) -> None:
+        """After the fork: drop the child's ends; with ``tty``, wait for its terminal."""
+        for fd in self.ours:
+            os.close(fd)
+        if self.console is None:
+            return
+        import socket
+
+        ours, theirs = self.console
+        theirs.close()
+        try:
+            _, fds, _, _ = socket.recv_fds(ours, 16, 1)
+        except OSError:
+            fds = []
+        ours.close()
+        if fds:  # none: the child failed first, and says so on stderr
+            self.master = fds[0]
+            self.copies[self.master] = 1  # even /dev/null: a full terminal would block
+            if not _is_null(0):
+                self.copies[0] = self.master
+
+    def resize(self) -> None:
         import fcntl
         import termios
 
@@ -146,21 +198,15 @@ class Stdio:
                 size = fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
             except OSError:
                 continue
-            fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
+            if self.master >= 0:
+                fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
             return
-
-    def in_child(self) -> None:
-        for target, fd in enumerate(self.child):
-            if fd != target:
-                os.dup2(fd, target)  # inheritable, the rest is closed before execve
 
     def run(self, child: int) -> int:
         """Copy until the command has ended and its output with it; its wait status."""
         import select
         import time
 
-        for fd in self.ours:
-            os.close(fd)
         poll = select.poll()
         for fd in self.copies:
             poll.register(fd, select.POLLIN)
@@ -198,10 +244,15 @@ class Stdio:
                     if fd != pidfd:
                         self._copy(poll, fd)
         finally:
-            if self.raw is not None:
-                import termios
+            if pidfd >= 0:
+                os.close(pidfd)
 
-                termios.tcsetattr(0, termios.TCSADRAIN, self.raw)
+    def restore(self) -> None:
+        if self.raw is not None:
+            import termios
+
+            termios.tcsetattr(0, termios.TCSADRAIN, self.raw)
+            self.raw = None
 
     def _copy(self, poll: object, src: int) -> None:
         dst = self.copies.get(src)
@@ -257,17 +308,20 @@ def main(spec: dict) -> int:
     stdio = Stdio(spec)
     child = os.fork()
     if child == 0:
-        stdio.in_child()
-        _command(spec, mnt)
+        _command(spec, mnt, stdio)
     os.close(mnt)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
                 signal.SIGUSR2):
         signal.signal(sig, lambda s, _f: os.kill(child, s))
-    if stdio.master >= 0:  # the caller's terminal changed size: so does the command's
-        signal.signal(signal.SIGWINCH, lambda _s, _f: stdio._resize())
+    if stdio.console is not None:  # the caller's terminal changed size: so does the command's
+        signal.signal(signal.SIGWINCH, lambda _s, _f: stdio.resize())
     else:
         signal.signal(signal.SIGWINCH, lambda s, _f: os.kill(child, s))
-    status = stdio.run(child)
+    try:
+        stdio.in_parent()
+        status = stdio.run(child)
+    finally:
+        stdio.restore()
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 

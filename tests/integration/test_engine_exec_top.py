@@ -158,3 +158,11 @@ def test_top_of_stopped_container_is_conflict(engine):
     with pytest.raises(errors.Conflict) as exc:
         engine.top(cid)
     assert "is not running" in str(exc.value)
+
+
+def test_exec_tty_is_a_terminal_of_the_containers_own_devpts(engine):
+    # As Docker's exec -t: a new terminal from the container's /dev/pts (not the caller's)
+    cid = daemon(engine)
+    code, out, _ = ex(engine, cid, ["sh", "-c", "tty; echo $TERM"], tty=True)
+    assert code == 0
+    assert out.replace(b"\r\n", b"\n") == b"/dev/pts/0\nxterm\n"

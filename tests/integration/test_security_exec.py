@@ -175,7 +175,7 @@ while [ ! -e /out/stop ]; do
   for d in /proc/[0-9]*; do
     p=${d#/proc/}
     [ "$p" = 1 ] && continue
-    stat -L -c "%F %t:%T" $d/fd/0 $d/fd/1 >> /out/stdio 2>/dev/null
+    stat -L -c "%F %d %t:%T" $d/fd/0 $d/fd/1 >> /out/stdio 2>/dev/null
     [ -f $d/fd/1 ] && cat $d/fd/1 >> /out/stolen 2>/dev/null
   done
 done
@@ -218,8 +218,8 @@ def test_the_users_terminal_stays_out_of_reach_of_exec_it(engine, tmp_path):
     os.makedirs(out)
     cid = _stdio_watcher(engine, out)
     master, slave = pty.openpty()
-    rdev = os.fstat(slave).st_rdev
-    user_tty = f"{os.major(rdev):x}:{os.minor(rdev):x}"
+    st = os.fstat(slave)  # its devpts (st_dev) and number: a container's pts/0 is another
+    user_tty = f"{st.st_dev} {os.major(st.st_rdev):x}:{os.minor(st.st_rdev):x}"
     env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root, "TERM": "xterm"}
     try:
         for _ in range(5):
