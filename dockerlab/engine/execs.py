@@ -1,9 +1,10 @@
 """Starting ``exec`` helpers (see :mod:`dockerlab.engine.nsexec`) from any caller, no fork.
 
-The helper gets nothing of the caller's: an empty environment, ``/`` as its folder, no
-descriptor but the command's stdio and the spec's pipe, and the spec (a dict, whole, so every
-key the caller adds reaches the helper) through that pipe rather than argv, which any process
-in the container may read in ``/proc/PID/cmdline``.
+The helper gets nothing of the caller's but what it must copy: an empty environment, ``/`` as
+its folder, no descriptor but the caller's stdio (which it copies to and from the command's
+own pipes or terminal, never hands over) and the spec's pipe, and the spec (a dict, whole, so
+every key the caller adds reaches the helper) through that pipe rather than argv, which any
+process in the container may read in ``/proc/PID/cmdline``.
 """
 
 from __future__ import annotations

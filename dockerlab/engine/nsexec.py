@@ -1,7 +1,7 @@
 """``exec``'s helper: joins a running container's cgroup and namespaces, then runs a command.
 
 Started as ``python -I -S nsexec.py PKGDIR SPEC_FD`` with an empty environment, ``/`` as its
-folder and nothing open but the command's stdio and SPEC_FD, a pipe that carries the spec
+folder and nothing open but the caller's stdio and SPEC_FD, a pipe that carries the spec
 (``marshal`` of a dict, read whole). It exits with the command's exit code (128+N for a
 signal), or 126 when the command could not start, as ``docker exec`` does.
 
@@ -10,7 +10,9 @@ container's PID namespace is visible in the container's ``/proc``. The lessons o
 CVE-2019-5736 and CVE-2024-21626 apply: the helper is non-dumpable before it joins anything (so
 no process in the container may open its ``/proc/PID/exe``, ``environ``, ``fd/*`` or
 ``ptrace`` it), its argv and environment hold nothing of the caller's or the spec's, and the
-command starts in the container's root with no descriptor of ours left open.
+command starts in the container's root with no descriptor of ours left open. Once it runs,
+the command is as visible as any process in the container, so its stdio are never the
+caller's own: the half that stays outside copies between them (see :class:`Stdio`).
 """
 
 from __future__ import annotations
