@@ -136,7 +136,9 @@ class Stdio:
             self.ours.append(r)
             self.copies[0] = self.stdin_w
         for fd in (1, 2):
-            if not _is_null(fd):
+            if fd == 2 and self.child[1] != 1 and _same_file(1, 2):
+                self.child[2] = self.child[1]  # one terminal or 2>&1: one pipe keeps the order
+            elif not _is_null(fd):
                 r, w = os.pipe()
                 self.child[fd] = w
                 self.ours.append(w)
@@ -296,6 +298,11 @@ def _is_null(fd: int) -> bool:
     if not stat.S_ISCHR(st.st_mode):
         return False
     return st.st_rdev == os.stat("/dev/null").st_rdev
+
+
+def _same_file(a: int, b: int) -> bool:
+    sa, sb = os.fstat(a), os.fstat(b)
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 def main(spec: dict) -> int:
