@@ -315,18 +315,18 @@ def main(spec: dict) -> int:
         L.setns(fd)
         os.close(fd)
     stdio = Stdio(spec)
-    child = os.fork()
-    if child == 0:
-        _command(spec, mnt, stdio)
-    os.close(mnt)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-                signal.SIGUSR2):
-        signal.signal(sig, lambda s, _f: os.kill(child, s))
-    if stdio.console is not None:  # the caller's terminal changed size: so does the command's
-        signal.signal(signal.SIGWINCH, lambda _s, _f: stdio.resize())
-    else:
-        signal.signal(signal.SIGWINCH, lambda s, _f: os.kill(child, s))
     try:
+        child = os.fork()
+        if child == 0:
+            _command(spec, mnt, stdio)
+        os.close(mnt)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
+                    signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(sig, lambda s, _f: os.kill(child, s))
+        if stdio.console is not None:  # the caller's terminal's new size is the command's
+            signal.signal(signal.SIGWINCH, lambda _s, _f: stdio.resize())
+        else:
+            signal.signal(signal.SIGWINCH, lambda s, _f: os.kill(child, s))
         stdio.in_parent()
         status = stdio.run(child)
     finally:
@@ -339,4 +339,9 @@ if __name__ == "__main__":
     # belong to root and ptrace_may_access() refuses a container without CAP_SYS_PTRACE. The
     # flag survives fork and ends at the command's execve, which makes it dumpable again.
     L.prctl(L.PR_SET_DUMPABLE, 0)
-    sys.exit(main(read_spec(int(sys.argv[2]))))
+    try:
+        code = main(read_spec(int(sys.argv[2])))
+    except Exception as exc:  # noqa: BLE001 - e.g. the container ended meanwhile: no traceback
+        fail(126, (exc.strerror.lower() if isinstance(exc, OSError) and exc.strerror
+                   else str(exc)) or type(exc).__name__)
+    sys.exit(code)
