@@ -166,3 +166,18 @@ def test_exec_tty_is_a_terminal_of_the_containers_own_devpts(engine):
     code, out, _ = ex(engine, cid, ["sh", "-c", "tty; echo $TERM"], tty=True)
     assert code == 0
     assert out.replace(b"\r\n", b"\n") == b"/dev/pts/0\nxterm\n"
+
+
+def test_exec_into_a_container_that_ended_meanwhile_is_126_without_a_traceback(engine):
+    from dockerlab.engine.execs import start_helper
+
+    cid = daemon(engine)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its PID names no process any more, as a container's PID 1 that just ended
+    proc = start_helper({"pid": gone.pid, "cgroup": f"dockerlab/{cid}", "cmd": ["true"],
+                         "env": [], "cwd": "/", "user": "", "detach": False, "tty": False,
+                         "ctty": False}, subprocess.DEVNULL, PIPE, PIPE)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 126
+    assert err == (b"OCI runtime exec failed: exec failed: unable to start container process: "
+                   b"no such file or directory: unknown\n")
