@@ -16,6 +16,7 @@ import sys
 
 from dockerlab.engine.containers import Container
 from dockerlab.engine.create import merge_env, wire_strings
+from dockerlab.errors import DockerlabError
 
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _HELPER = os.path.join(_PKG_PARENT, "dockerlab", "engine", "nsexec.py")
@@ -39,10 +40,11 @@ def spawn_exec(c: Container, cmd: list[str], env: list[str], workdir: str, user:
 def start_helper(spec: dict, stdin: int | None, stdout: int | None, stderr: int | None
                  ) -> subprocess.Popen | None:
     """Start the helper on ``spec``; with ``spec["detach"]`` wait for its first half (which
-    returns at once) and return None."""
+    returns once the command runs) and return None, or raise Docker's error if it did not."""
     detach = bool(spec.get("detach"))
     if detach:
-        stdin = stdout = stderr = subprocess.DEVNULL
+        stdin = stdout = subprocess.DEVNULL
+        stderr = subprocess.PIPE
     spec_r, spec_w = os.pipe()  # both close-on-exec; pass_fds opens spec_r to the helper only
     try:
         proc = subprocess.Popen([sys.executable, "-I", "-S", _HELPER, _PKG_PARENT, str(spec_r)],
@@ -59,6 +61,8 @@ def start_helper(spec: dict, stdin: int | None, stdout: int | None, stderr: int 
     except BrokenPipeError:
         pass  # the helper died first: its exit code says so
     if detach:
-        proc.wait()
+        _, err = proc.communicate()
+        if proc.returncode:  # docker exec -d: the daemon's error, exit code 1
+            raise DockerlabError(err.decode("utf-8", "replace").strip() or "exec failed")
         return None
     return proc

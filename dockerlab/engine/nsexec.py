@@ -27,17 +27,22 @@ if __name__ == "__main__":
 from dockerlab.engine import linux as L
 
 _NAMESPACES = ("ipc", "uts", "net", "pid", "mnt")
+_report_fd = 2  # where a start failure is told: our stderr, or with detach our first half
+
+
+def read_all(fd: int) -> bytes:
+    raw = b""
+    while chunk := os.read(fd, 65536):
+        raw += chunk
+    os.close(fd)
+    return raw
 
 
 def read_spec(fd: int) -> dict:
     """The whole spec from the pipe (``marshal``: builtin, no ``json``/``re`` imports)."""
     import marshal
 
-    raw = b""
-    while chunk := os.read(fd, 65536):
-        raw += chunk
-    os.close(fd)
-    return marshal.loads(raw)
+    return marshal.loads(read_all(fd))
 
 
 def fail(code: int, message: str, daemon: bool = False) -> None:
@@ -46,7 +51,7 @@ def fail(code: int, message: str, daemon: bool = False) -> None:
         message = (f"OCI runtime exec failed: exec failed: unable to start container process: "
                    f"{message}: unknown")
     try:
-        os.write(2, message.encode("utf-8", "replace") + b"\n")
+        os.write(_report_fd, message.encode("utf-8", "replace") + b"\n")
     except OSError:
         pass  # nobody listens any more: the exit code still tells
     os._exit(code)
@@ -64,7 +69,11 @@ def _command(spec: dict, mnt: int, stdio: Stdio) -> None:
             _make_controlling(0)
         L.setns(mnt)  # also moves our root and folder to the container's root
         stdio.terminal_in_child()
-        os.closerange(3, _max_fd())  # nothing of ours for a cwd like /proc/self/fd/N to find
+        # Nothing of ours for a cwd like /proc/self/fd/N to find (but a detached exec's
+        # report pipe, close-on-exec: its end tells our first half the command started).
+        if _report_fd > 2:
+            os.closerange(3, _report_fd)
+        os.closerange(max(3, _report_fd + 1), _max_fd())
         env = process.become(spec["user"], spec["cwd"], spec["env"], make_cwd=False)
         process.execute(spec["cmd"], env)
     except process.StartFailure as exc:
@@ -306,8 +315,21 @@ def _same_file(a: int, b: int) -> bool:
 
 
 def main(spec: dict) -> int:
-    if spec.get("detach") and os.fork():
-        return 0
+    global _report_fd
+    if spec.get("detach"):  # the first half returns once the command runs, or says why not
+        ready_r, ready_w = os.pipe()  # close-on-exec: the command's execve ends it
+        if os.fork():
+            os.close(ready_w)
+            why = read_all(ready_r)
+            if why:
+                os.write(2, why)
+                return 126
+            return 0
+        os.close(ready_r)
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 2)  # our caller waits for our first half's stderr to end, not ours
+        os.close(null)
+        _report_fd = ready_w
     pid = spec["pid"]
     fds = [os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in _NAMESPACES]
     mnt = fds.pop()  # joined by the command alone, after it has entered the cgroup
@@ -320,6 +342,9 @@ def main(spec: dict) -> int:
         if child == 0:
             _command(spec, mnt, stdio)
         os.close(mnt)
+        if _report_fd > 2:  # the command's copy alone is left, until its execve
+            os.close(_report_fd)
+            _report_fd = 2
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
                     signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, lambda s, _f: os.kill(child, s))

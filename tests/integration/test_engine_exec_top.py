@@ -105,6 +105,15 @@ def test_exec_detach_runs_in_background(engine):
     assert ex(engine, cid, ["cat", "/bg"])[1] == b"bg\n"
 
 
+def test_exec_detach_that_cannot_start_raises_dockers_error(engine):
+    cid = daemon(engine)
+    with pytest.raises(errors.DockerlabError) as exc:
+        engine.exec(cid, ["no-such-cmd"], detach=True)
+    assert str(exc.value) == ('OCI runtime exec failed: exec failed: unable to start container '
+                              'process: exec: "no-such-cmd": executable file not found in $PATH: '
+                              'unknown')
+
+
 def test_exec_has_docker_default_capabilities(engine):
     cid = daemon(engine)
     code, out, _ = ex(engine, cid, ["grep", "CapBnd", "/proc/self/status"])

@@ -100,6 +100,10 @@ def test_exec_of_bytes_is_126_with_dockers_messages(cli, engine):
     r = cli("exec", "-u", b"\xff", cid, "true")
     assert r.returncode == 126
     assert r.stderr == b"unable to find user " + FFFD + b": no matching entries in passwd file\n"
+    r = cli("exec", "-d", cid, b"\xff")  # detached: the daemon's error, exit code 1
+    assert r.returncode == 1
+    assert r.stderr == (b"Error response from daemon: OCI runtime exec failed: exec failed: "
+                        b"unable to start container process: " + NOT_FOUND + b": unknown\n")
     r = cli("exec", "-e", b"X=\xff", cid, "sh", "-c", b"echo $X \xfe")
     assert (r.returncode, r.stdout) == (0, FFFD + b" " + FFFD + b"\n")
 
