@@ -193,15 +193,20 @@ def cmd_start(ctx: Context, ns: Namespace) -> int:
         ref = ns.containers[0]
         config = engine.inspect(ref)["Config"]
         from dockerlab.cli.attach import run_attached
+        from dockerlab.errors import ContainerStartError
 
-        return run_attached(
-            engine,
-            ref,
-            interactive=bool(ns.interactive and config.get("OpenStdin")),
-            tty=bool(config.get("Tty")),
-            detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS,
-            sig_proxy=True,
-        )
+        try:
+            return run_attached(
+                engine,
+                ref,
+                interactive=bool(ns.interactive and config.get("OpenStdin")),
+                tty=bool(config.get("Tty")),
+                detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS,
+                sig_proxy=True,
+            )
+        except ContainerStartError as exc:  # docker start -a: 1, not run's 125/126/127
+            ctx.error(daemon_message(exc, "start"))
+            return 1
     failed = []
     for ref in ns.containers:
         try:

@@ -31,6 +31,22 @@ def merge_env(image_env: list[str], env: list[str]) -> list[str]:
     return list(out.values())
 
 
+def wire_strings(value: Any) -> Any:
+    """``value`` as a Docker daemon receives it: the client's Go JSON turns each byte that is
+    not UTF-8 (a lone surrogate here, as Python decodes such bytes in argv) into U+FFFD."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+            return value
+        except UnicodeEncodeError:
+            return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in value)
+    if isinstance(value, dict):
+        return {wire_strings(k): wire_strings(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [wire_strings(v) for v in value]
+    return value
+
+
 def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
             ) -> dict[str, Any]:
     """The container's Config and HostConfig from the request and the image (no I/O)."""
@@ -175,6 +191,7 @@ def _materialize(engine: Engine, record: dict[str, Any], staging: str, owner: st
 
 def create(engine: Engine, body: dict[str, Any], name: str | None,
            owner: str = "") -> dict[str, Any]:
+    body, name = wire_strings(body), wire_strings(name)
     if not body.get("Image"):
         raise InvalidParameter("No image specified")
     image_id = engine.image_store.resolve(body["Image"])

@@ -6,8 +6,9 @@ that starts containers (a CLI, a Jupyter kernel) starts this server once instead
 request. The caller never forks (a kernel is multi-threaded); the server is single-threaded,
 so forking it is safe. It detaches at once and ends when its caller's socket closes.
 
-A request is ``marshal`` of ``{"root", "cid", "want", "spec"}`` with the sync pipe, the spec
-pipe (when ``spec``) and the attach socket (when ``want``) passed as SCM_RIGHTS.
+A request is ``marshal`` of ``{"root", "run", "cid", "want", "spec"}`` with the sync pipe, the
+spec pipe (when ``spec``) and the attach socket (when ``want``) passed as SCM_RIGHTS. The server
+runs with an empty environment (see :func:`dockerlab.engine.runtime._spawn`).
 """
 
 from __future__ import annotations
@@ -50,11 +51,12 @@ def serve(ctl: socket.socket) -> None:
         spec = fds.pop(0) if req["spec"] else -1
         attach = fds.pop(0) if req["want"] else None
         pid = os.fork()
-        if pid == 0:
+        if pid == 0:  # never returns into serve(), whatever is raised
             try:
                 ctl.close()
                 os.setsid()
-                monitor.run(req["root"], req["cid"], sync, spec, attach, req["want"])
+                monitor.run(req["root"], req["cid"], sync, spec, attach, req["want"],
+                            req.get("run"))
             finally:
                 os._exit(0)
         for fd in (sync, spec, attach):

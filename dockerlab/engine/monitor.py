@@ -134,7 +134,12 @@ def write_etc_files(folder: str, hostname: str, network: str) -> None:
 
 
 def _report(fd: int, code: int, message: str) -> None:
-    os.write(fd, f"{code}\n{message}".encode())
+    """Why the command did not start, to the monitor; never fails to encode (a command or
+    user in bytes that are not UTF-8 reaches here as lone surrogates)."""
+    try:
+        os.write(fd, f"{code}\n{message}".encode("utf-8", "replace"))
+    except OSError:
+        pass
 
 
 def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[int, int, int],
@@ -144,11 +149,21 @@ def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[
     ``kernel`` is what the monitor set up for it: ``DeviceNodes`` to create in /dev,
     ``CgroupMounts`` for /sys/fs/cgroup, and ``DeviceControl`` (False: no device cgroup on
     this host, so CAP_MKNOD goes and the image's device nodes do not open).
+
+    Until ``execve`` this is the host's Python, forked from the monitor with the monitor's
+    descriptors: it is made non-dumpable first (no ``/proc/1/exe``, ``environ``, ``fd`` or
+    ptrace for the container, as runc's CVE-2019-5736 taught) and keeps only its own pipes,
+    so a working dir like ``/proc/self/fd/N`` finds nothing of ours (CVE-2024-21626).
     """
     from dockerlab.engine import process, rootfs
 
     config, host = cfg["Config"], cfg["HostConfig"]
     try:
+        L.prctl(L.PR_SET_DUMPABLE, 0)  # execve makes the command dumpable again
+        keep = {0, 1, 2, go_r, err_w, *stdio}  # 0-2: the monitor's /dev/null until dup2
+        if tty_sock is not None:
+            keep.add(tty_sock.fileno())
+        _close_all_but(keep - {-1})
         net = host.get("NetworkMode") or "none"
         flags = L.CLONE_NEWNS | L.CLONE_NEWUTS | L.CLONE_NEWIPC
         if net != "host":
@@ -198,6 +213,16 @@ def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[
     except BaseException as exc:  # anything else: the engine failed to set up the container
         _report(err_w, 125, f"{exc}")
         os._exit(125)
+
+
+def _close_all_but(keep: set[int]) -> None:
+    """Close every descriptor not in ``keep`` (close_range, a few syscalls at most)."""
+    low = 0
+    for fd in sorted(keep):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
 class Client:
@@ -320,13 +345,11 @@ class Monitor:
 
         L.unshare(L.CLONE_NEWPID)
         pid = os.fork()
-        if pid == 0:
-            os.close(go_w)
-            os.close(err_r)
-            if tty_parent is not None:
-                tty_parent.close()
-            _container_main(self.cfg, merged, go_r, err_w, stdio, tty_child, kernel)
-            os._exit(125)
+        if pid == 0:  # never returns into the monitor's stack, whatever is raised
+            try:
+                _container_main(self.cfg, merged, go_r, err_w, stdio, tty_child, kernel)
+            finally:
+                os._exit(125)
         self.pid = pid
         os.close(go_r)
         os.close(err_w)
@@ -599,8 +622,10 @@ class Monitor:
             pass
 
 
-def run(root: str, cid: str, sync: int, spec: int, attach: int | None, want: str) -> None:
-    """Be ``cid``'s monitor: keep only our fds, detach, start the container, serve it."""
+def run(root: str, cid: str, sync: int, spec: int, attach: int | None, want: str,
+        run_dir: str | None = None) -> None:
+    """Be ``cid``'s monitor: keep only our fds, detach, start the container, serve it.
+    ``run_dir`` is the starter's runtime folder (we have no environment to find it in)."""
     keep = {0, 1, 2, sync, spec, attach if attach is not None else sync} - {-1}
     for name in os.listdir("/proc/self/fd"):  # whatever the starter let leak stops here
         if int(name) not in keep:
@@ -616,7 +641,8 @@ def run(root: str, cid: str, sync: int, spec: int, attach: int | None, want: str
     devnull = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    monitor = Monitor(Paths.of(root), cid, sync, spec, attach, want)
+    paths = Paths(root, run_dir) if run_dir else Paths.of(root)
+    monitor = Monitor(paths, cid, sync, spec, attach, want)
     try:
         monitor.start()
     except BaseException as exc:  # set-up failed before the container ran: undo, report

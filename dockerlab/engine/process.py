@@ -94,12 +94,17 @@ def _install(program: bytes) -> None:
         raise StartFailure(125, f"error loading seccomp filter into kernel: {exc}")
 
 
-def become(user: str, cwd: str, env: list[str], security: dict) -> list[str]:
-    """Drop to the container's capabilities and ``user``, enter ``cwd``; returns the final
-    env. ``security`` is :func:`dockerlab.engine.security.for_container`'s answer."""
+def become(user: str, cwd: str, env: list[str], security: dict, make_cwd: bool = True
+           ) -> list[str]:
+    """Drop to the container's capabilities and ``user``, enter ``cwd`` (made first, unless
+    ``make_cwd`` is false: ``docker exec -w`` never creates it); returns the final env.
+    ``security`` is :func:`dockerlab.engine.security.for_container`'s answer."""
     uid, gid, groups, home = resolve_user(user)
-    if cwd:
-        os.makedirs(cwd, exist_ok=True)
+    if cwd and make_cwd:
+        try:
+            os.makedirs(cwd, exist_ok=True)
+        except OSError as exc:
+            raise StartFailure(125, f"mkdir {cwd}: {(exc.strerror or str(exc)).lower()}")
     program = _program(security)
     if program and not security.get("NoNewPrivs"):
         # Without no_new_privs only CAP_SYS_ADMIN may load a filter: load it while we still
@@ -116,6 +121,11 @@ def become(user: str, cwd: str, env: list[str], security: dict) -> list[str]:
     except OSError as exc:
         raise StartFailure(126, f"chdir to cwd (\"{cwd}\") set in config.json failed: "
                                 f"{exc.strerror.lower()}")
+    try:  # a folder outside our root (a leaked descriptor's) has no path: runc's check
+        os.getcwd()
+    except OSError:
+        raise StartFailure(126, "current working directory is outside of container mount "
+                                "namespace root -- possible container breakout detected")
     if not any(e.startswith("HOME=") for e in env):
         env = [*env, f"HOME={home or '/'}"]
     return env
@@ -154,9 +164,10 @@ def execute(argv: list[str], env: list[str], security: dict) -> None:
         raise StartFailure(126, f'exec: "{argv[0]}": {exc.strerror.lower()}')
 
 
-def run(user: str, cwd: str, env: list[str], argv: list[str], security: dict | None) -> None:
+def run(user: str, cwd: str, env: list[str], argv: list[str], security: dict | None,
+        make_cwd: bool = True) -> None:
     """The last steps of a container's process or an exec: user, capabilities, seccomp and
     no-new-privileges as ``security`` says, then ``argv``. Never returns."""
     if not security or "Caps" not in security:  # never run a command unconfined by mistake
         raise StartFailure(125, "the container's security settings are missing")
-    execute(argv, become(user, cwd, env, security), security)
+    execute(argv, become(user, cwd, env, security, make_cwd), security)

@@ -23,13 +23,17 @@ _FORKSERVER = os.path.join(_PKG_PARENT, "dockerlab", "engine", "forkserver.py")
 
 def _spawn(script: str, args: list[str], pass_fds: list[int]) -> int:
     """posix_spawn ``python -I -S script PKGDIR args…`` in a new session with ``pass_fds``
-    (no fork of the caller: safe from a threaded kernel, and no subprocess import)."""
+    (no fork of the caller: safe from a threaded kernel, and no subprocess import).
+
+    With an empty environment: each container's first process is forked from it, and is the
+    host's Python with this environment until its ``execve``; nothing of the caller's (a
+    token in a teacher's shell) belongs there."""
     # DUP2 of an fd onto itself clears its close-on-exec flag in the child only.
     actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
                (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2),
                *((os.POSIX_SPAWN_DUP2, fd, fd) for fd in pass_fds)]
     return os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", script, _PKG_PARENT,
-                                           *args], os.environ, file_actions=actions,
+                                           *args], {}, file_actions=actions,
                           setsid=True)
 
 
@@ -121,8 +125,8 @@ def spawn_monitor(paths: Paths, cid: str, config: dict, attach: str = ""
         ours, theirs = socket.socketpair()
         fds.append(theirs.fileno())
     try:
-        _FORKSERVER_PROCESS.request({"root": paths.root, "cid": cid, "want": attach,
-                                     "spec": spec_r >= 0}, fds)
+        _FORKSERVER_PROCESS.request({"root": paths.root, "run": paths.run, "cid": cid,
+                                     "want": attach, "spec": spec_r >= 0}, fds)
     finally:  # the server holds its own copies now
         os.close(sync_w)
         if spec_r >= 0:
@@ -148,8 +152,11 @@ def spawn_monitor(paths: Paths, cid: str, config: dict, attach: str = ""
 def start_error(report: dict) -> ContainerStartError:
     code = report.get("code", 125)
     message = report.get("message", "")
-    text = ("failed to create task for container: unable to start container process: "
-            f"{message}: unknown")
+    if message.startswith(("unable to find user ", "unable to find group ")):
+        text = message  # Docker's daemon looks the user up itself: no runtime words around
+    else:
+        text = ("failed to create task for container: unable to start container process: "
+                f"{message}: unknown")
     cls = {127: CommandNotFound, 126: CommandNotInvokable}.get(code, ContainerStartError)
     return cls(text)
 

@@ -58,10 +58,13 @@ def test_exec_workdir_and_user(engine):
     assert code == 0 and lines[0] == "/tmp" and lines[1] != "0"
 
 
-def test_exec_command_not_found_is_127_and_not_executable_is_126(engine):
+def test_exec_command_not_found_and_not_executable_are_126(engine):
+    # Docker 20.10's exec gives 126 for any command that did not start (run gives 127).
     cid = daemon(engine)
     code, _, err = ex(engine, cid, ["no-such-cmd"])
-    assert code == 127 and b"executable file not found" in err
+    assert code == 126
+    assert err == (b'OCI runtime exec failed: exec failed: unable to start container process: '
+                   b'exec: "no-such-cmd": executable file not found in $PATH: unknown\n')
     code, _, err = ex(engine, cid, ["/etc/passwd"])
     assert code == 126
 
@@ -100,6 +103,15 @@ def test_exec_detach_runs_in_background(engine):
             break
         time.sleep(0.1)
     assert ex(engine, cid, ["cat", "/bg"])[1] == b"bg\n"
+
+
+def test_exec_detach_that_cannot_start_raises_dockers_error(engine):
+    cid = daemon(engine)
+    with pytest.raises(errors.DockerlabError) as exc:
+        engine.exec(cid, ["no-such-cmd"], detach=True)
+    assert str(exc.value) == ('OCI runtime exec failed: exec failed: unable to start container '
+                              'process: exec: "no-such-cmd": executable file not found in $PATH: '
+                              'unknown')
 
 
 def test_exec_has_docker_default_capabilities(engine):
@@ -155,3 +167,26 @@ def test_top_of_stopped_container_is_conflict(engine):
     with pytest.raises(errors.Conflict) as exc:
         engine.top(cid)
     assert "is not running" in str(exc.value)
+
+
+def test_exec_tty_is_a_terminal_of_the_containers_own_devpts(engine):
+    # As Docker's exec -t: a new terminal from the container's /dev/pts (not the caller's)
+    cid = daemon(engine)
+    code, out, _ = ex(engine, cid, ["sh", "-c", "tty; echo $TERM"], tty=True)
+    assert code == 0
+    assert out.replace(b"\r\n", b"\n") == b"/dev/pts/0\nxterm\n"
+
+
+def test_exec_into_a_container_that_ended_meanwhile_is_126_without_a_traceback(engine):
+    from dockerlab.engine.execs import start_helper
+
+    cid = daemon(engine)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its PID names no process any more, as a container's PID 1 that just ended
+    proc = start_helper({"pid": gone.pid, "cgroup": f"dockerlab/{cid}", "cmd": ["true"],
+                         "env": [], "cwd": "/", "user": "", "detach": False, "tty": False,
+                         "ctty": False}, subprocess.DEVNULL, PIPE, PIPE)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 126
+    assert err == (b"OCI runtime exec failed: exec failed: unable to start container process: "
+                   b"no such file or directory: unknown\n")
