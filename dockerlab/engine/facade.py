@@ -16,7 +16,7 @@ from typing import Any
 
 from dockerlab.engine.containers import Container
 from dockerlab.engine.paths import Paths
-from dockerlab.engine.streams import Attachment
+from dockerlab.engine.streams import LOST_MONITOR, Attachment
 from dockerlab.errors import (
     Conflict,
     DockerlabError,
@@ -253,12 +253,18 @@ class Engine:
         if att is None:
             return self._settled(c)
         try:
-            att.hello(stdin=False, stdout=False, stderr=False)
+            try:
+                att.hello(stdin=False, stdout=False, stderr=False)
+            except (BrokenPipeError, ConnectionResetError):
+                return self._settled(c)  # the monitor closed us out: it is finishing
             att.sock.settimeout(None if timeout is None else max(timeout, 0.001))
             try:
-                return att.wait()
+                record = att.wait()
             except (TimeoutError, BlockingIOError):
                 return None
+            if record.get("Error") == LOST_MONITOR:  # it went without telling us: its files tell
+                return self._settled(c)
+            return record
         finally:
             att.close()
 

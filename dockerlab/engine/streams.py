@@ -52,6 +52,9 @@ def _loads(payload: bytes) -> dict[str, Any]:
     return json.loads(payload)
 
 
+LOST_MONITOR = "lost the container's monitor"  # the exit record of a connection cut short
+
+
 class Attachment:
     """The caller's side of an attached container: read output, write input, get the exit."""
 
@@ -93,7 +96,7 @@ class Attachment:
             data = b""
         if not data:
             if self.exit is None:
-                self.exit = {"ExitCode": -1, "Error": "lost the container's monitor"}
+                self.exit = {"ExitCode": -1, "Error": LOST_MONITOR}
             out, self._pending = self._pending, []
             return out or None
         for kind, payload in self._reader.feed(data):
@@ -115,7 +118,7 @@ class Attachment:
                 data = b""
             if not data:
                 if self.exit is None:
-                    self.exit = {"ExitCode": -1, "Error": "lost the container's monitor"}
+                    self.exit = {"ExitCode": -1, "Error": LOST_MONITOR}
                 return None
             for kind, payload in self._reader.feed(data):
                 if kind == EXIT:
