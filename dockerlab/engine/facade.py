@@ -8,6 +8,7 @@ through. Verbs raise :mod:`dockerlab.errors` and never print.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal as _signal
 import time
@@ -310,7 +311,8 @@ class Engine:
                     raise Conflict(f'cannot remove container "/{c.name}": container is '
                                    "running: stop the container before removing or force "
                                    "remove")
-                self.kill(c.id, "KILL")
+                with contextlib.suppress(Conflict):  # it may have ended by itself meanwhile
+                    self.kill(c.id, "KILL")
                 self._wait_exit(c, None)
             if self._discard(c.id, volumes):
                 return

@@ -28,11 +28,16 @@ RMDIR_TIMEOUT = 1.0  # seconds rmdir is retried while the last tasks exit
 
 
 def read_text(path: str) -> str | None:
-    """The file's text, or ``None`` when it (or its cgroup) does not exist."""
+    """The file's text, or ``None`` when it (or its cgroup) does not exist (ENODEV: the
+    cgroup is being removed under us)."""
     try:
         with open(path) as f:
             return f.read()
     except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        if exc.errno != errno.ENODEV:
+            raise
         return None
 
 
