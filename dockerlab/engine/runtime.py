@@ -186,47 +186,41 @@ def prestart(where: Paths | str | None = None) -> None:
         pass
 
 
-def _pipe_max() -> int:
-    try:
-        with open("/proc/sys/fs/pipe-max-size") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return 0
-
-
 def spawn_monitor(paths: Paths, cid: str, config: dict, attach: str = ""
                   ) -> tuple[dict, streams.Attachment | None]:
     """Start ``cid``'s monitor; returns its report and, if asked, an attachment made before
     the container's first output (so nothing is missed). ``attach`` names the streams the
     attachment wants: a string of ``i`` (stdin), ``o`` (stdout) and ``e`` (stderr)."""
     sync_r, sync_w = os.pipe()
-    spec = marshal.dumps(config)  # the monitor reads it without importing json
-    spec_r = -1
-    if len(spec) < 60000 or len(spec) <= _pipe_max():  # fits in the pipe at once
-        spec_r, spec_w = os.pipe()
-        try:
-            if len(spec) >= 60000:  # a big Env: grow the pipe (never block on it)
-                import fcntl
-
-                fcntl.fcntl(spec_w, fcntl.F_SETPIPE_SZ, len(spec))
-            os.write(spec_w, spec)
-        except OSError:  # the monitor reads config.v2.json (and refuses to start it)
-            os.close(spec_r)
-            spec_r = -1
-        finally:
-            os.close(spec_w)
+    # The config (marshal: the monitor reads it without json) in a memfd rather than a pipe:
+    # no size limit (a big Env), and nothing blocks whoever reads it last.
+    spec_fd = os.memfd_create("spec", os.MFD_CLOEXEC)
+    try:
+        view = memoryview(marshal.dumps(config))
+        while view:
+            view = view[os.write(spec_fd, view):]
+        os.lseek(spec_fd, 0, os.SEEK_SET)  # the monitor shares this offset
+    except BaseException:
+        os.close(spec_fd)
+        os.close(sync_r)
+        os.close(sync_w)
+        raise
     ours = theirs = None
-    fds = [sync_w] + [spec_r] * (spec_r >= 0)
+    fds = [sync_w, spec_fd]
     if attach:
         ours, theirs = socket.socketpair()
         fds.append(theirs.fileno())
     try:
         _FORKSERVER_PROCESS.request(paths, {"root": paths.root, "run": paths.run, "cid": cid,
-                                            "want": attach, "spec": spec_r >= 0}, fds)
+                                            "want": attach, "spec": True}, fds)
+    except BaseException:
+        os.close(sync_r)
+        if ours is not None:
+            ours.close()
+        raise
     finally:  # the server holds its own copies now
         os.close(sync_w)
-        if spec_r >= 0:
-            os.close(spec_r)
+        os.close(spec_fd)
         if theirs is not None:
             theirs.close()
     raw = b""
