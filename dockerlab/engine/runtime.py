@@ -40,6 +40,7 @@ def _spawn(script: str, args: list[str], pass_fds: list[int]) -> int:
 
 
 _IDLE = 300.0  # seconds a forkserver waits for work before it exits
+_ANSWER_WITHIN = 60.0  # seconds; a server answers before it forks, so only a stuck one waits
 _TAG = ""
 
 
@@ -150,9 +151,13 @@ class _ForkServer:
         with self.lock:
             for _attempt in range(4):  # a server that died, retired or went stale: anew
                 sock = self.ready.pop(path, None) or _dial(path) or self._start(paths, path)
+                sock.settimeout(_ANSWER_WITHIN)
                 try:
                     socket.send_fds(sock, [msg], fds, socket.MSG_NOSIGNAL)
                     answer = sock.recv(16)
+                except TimeoutError:  # alive but stuck: it may still act, so no retry
+                    raise ContainerStartError("the container's monitor failed to start: its "
+                                              "forkserver did not answer") from None
                 except OSError:
                     answer = b""  # no answer: no monitor was forked, so try again
                 finally:
