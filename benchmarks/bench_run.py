@@ -3,16 +3,22 @@
 Prints dockerlab's figures and, when a Docker engine answers, Docker's, side by side as ratios.
 
     sudo .venv/bin/python benchmarks/bench_run.py [-n 20]
+    sudo .venv/bin/python benchmarks/bench_run.py --before DIR [-n 40]
 
 Uses a temporary DOCKERLAB_ROOT with busybox bootstrapped, so it never touches your state.
+With ``--before DIR`` (another checkout) it times only the CLI, this tree's and DIR's in turn
+(interleaved, so a noisy machine weighs on both alike), wall and CPU time of the command.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
+import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -84,10 +90,57 @@ def bench_docker(n: int) -> dict[str, float]:
     return out
 
 
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def before_after(before: str, n: int) -> None:
+    """``run --rm busybox true`` of this tree and of ``before``, in turn."""
+    trees = {"after (this tree)": HERE, "before": os.path.abspath(before)}
+    roots = {name: tempfile.mkdtemp(prefix="dockerlab-bench-run-") for name in trees}
+
+    def cli(name: str, *argv: str) -> tuple[float, float]:
+        env = {**os.environ, "DOCKERLAB_ROOT": roots[name], "PYTHONPATH": trees[name]}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # time what users run: cached bytecode
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "dockerlab", *argv], env=env, cwd=trees[name],
+                       check=True, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - t
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the CLI's own, not its server's
+        return wall, r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
+
+    walls: dict[str, list[float]] = {name: [] for name in trees}
+    cpus: dict[str, list[float]] = {name: [] for name in trees}
+    try:
+        for name in trees:
+            cli(name, "image", "bootstrap", "busybox")
+        for i in range(n + 1):
+            for name in trees:
+                wall, cpu = cli(name, "run", "--rm", "busybox", "true")
+                if i:  # the first round warms caches (and starts a forkserver)
+                    walls[name].append(wall)
+                    cpus[name].append(cpu)
+    finally:
+        from dockerlab.engine.paths import runtime_dir_for
+
+        for root in roots.values():
+            shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(runtime_dir_for(root), ignore_errors=True)  # its forkserver exits
+    print(f"run --rm busybox true, CLI, {n} interleaved runs each")
+    print(f"{'tree':<20}{'median':>10}{'min':>10}{'CPU median':>12}")
+    for name in trees:
+        print(f"{name:<20}{statistics.median(walls[name]) * 1000:>8.1f}ms"
+              f"{min(walls[name]) * 1000:>8.1f}ms{statistics.median(cpus[name]) * 1000:>10.1f}ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=20, help="runs per figure (median)")
+    ap.add_argument("--before", help="another checkout to time against, CLI only")
     args = ap.parse_args()
+    if args.before:
+        before_after(args.before, args.n)
+        return
     ours = bench_dockerlab(args.n)
     theirs = bench_docker(args.n) if docker_available() else {}
     rows = [("run --rm busybox true, CLI (s)", "cli", 0.10),

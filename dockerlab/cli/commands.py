@@ -151,7 +151,7 @@ def cmd_create(ctx: Context, ns: Namespace) -> int:
 def cmd_run(ctx: Context, ns: Namespace) -> int:
     from dockerlab.engine.runtime import prestart
 
-    prestart()  # the monitors' forkserver starts up while we import and create
+    prestart(ctx.root)  # the monitors' forkserver starts up while we import and create
     from dockerlab.cli.options import create_body
 
     name, body = create_body(ns)

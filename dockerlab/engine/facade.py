@@ -109,7 +109,7 @@ class Engine:
         from dockerlab.engine.runtime import prestart
 
         require_privileges()
-        prestart()  # a start usually follows: the monitors' forkserver warms up meanwhile
+        prestart(self.paths)  # a start usually follows: the monitors' forkserver warms up meanwhile
 
         return creating.create(self, body, name, owner)
 

@@ -64,7 +64,7 @@ def dumps(obj: object) -> str:
 
 
 def read_spec(fd: int) -> dict:
-    """The container's config, as the starter wrote it with ``marshal`` into a pipe."""
+    """The container's config, as the starter wrote it with ``marshal`` (into a memfd)."""
     raw = b""
     while chunk := os.read(fd, 65536):
         raw += chunk
