@@ -11,6 +11,10 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Literal, Protocol
 
+from dockerlab.terminal.verbs import Session
+
+__all__ = ["InterruptAction", "Session", "Terminal"]
+
 # What the count-th interrupt (Ctrl-C on a terminal, the kernel's interrupt in a notebook)
 # does to a verb that follows a container or a command:
 #   forward  send SIGINT to it and keep following (docker's --sig-proxy)
@@ -18,22 +22,6 @@ from typing import Any, Literal, Protocol
 #            killed (SIGKILL)
 #   raise    let KeyboardInterrupt end the verb (the CLI exits 130)
 InterruptAction = Literal["forward", "stop", "raise"]
-
-
-class Session:
-    """An attached container, as a verb hands it to a terminal's console."""
-
-    def __init__(self, engine: Any, cid: str, att: Any, *, stdin: bool, tty: bool,
-                 label: str = "", sig_proxy: bool = True,
-                 detach_keys: str = "ctrl-p,ctrl-q") -> None:
-        self.engine = engine
-        self.cid = cid
-        self.att = att
-        self.stdin = stdin
-        self.tty = tty
-        self.label = label
-        self.sig_proxy = sig_proxy
-        self.detach_keys = detach_keys
 
 
 class Terminal(Protocol):

@@ -8,6 +8,7 @@ Docker's client would (None when the user detached or stopped following).
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from dockerlab.terminal.port import Session, Terminal
+    from dockerlab.terminal.port import Terminal
 
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 
@@ -39,6 +40,22 @@ def parse_detach_keys(spec: str) -> bytes:
         else:
             raise ValueError(f"Unknown character: '{key}'")
     return bytes(out)
+
+
+class Session:
+    """An attached container, as a verb follows it or hands it to a terminal's console."""
+
+    def __init__(self, engine: Any, cid: str, att: Any, *, stdin: bool, tty: bool,
+                 label: str = "", sig_proxy: bool = True,
+                 detach_keys: str = "ctrl-p,ctrl-q") -> None:
+        self.engine = engine
+        self.cid = cid
+        self.att = att
+        self.stdin = stdin
+        self.tty = tty
+        self.label = label
+        self.sig_proxy = sig_proxy
+        self.detach_keys = detach_keys
 
 
 class Followed:
@@ -117,8 +134,6 @@ def attach(engine: Any, term: Terminal, ref: str, *, no_stdin: bool = False,
 
 def _session(engine: Any, cid: str, att: Any, stdin: bool, tty: bool, name: str,
              sig_proxy: bool, detach_keys: str) -> Session:
-    from dockerlab.terminal.port import Session
-
     return Session(engine, cid, att, stdin=stdin, tty=tty, label=name, sig_proxy=sig_proxy,
                    detach_keys=detach_keys)
 
@@ -191,9 +206,9 @@ def _pump(term: Terminal, s: Session) -> int | None:
                     if frames is None or att.exit is not None:
                         return _exit_code(term, att.exit)
                     continue
-                data = _read(in_fd)
+                data = os.read(key.fd, 4096)
                 if not data:
-                    sel.unregister(in_fd)
+                    sel.unregister(key.fd)
                     att.close_stdin()
                     continue
                 if keys:
@@ -203,13 +218,6 @@ def _pump(term: Terminal, s: Session) -> int | None:
                         if matched == len(keys):
                             return _DETACHED
                 att.write(data)
-
-
-def _read(fd: int | None) -> bytes:
-    import os
-
-    assert fd is not None
-    return os.read(fd, 4096)
 
 
 def _exit_code(term: Terminal, exit_: dict[str, Any] | None) -> int:
@@ -255,7 +263,6 @@ def exec_(engine: Any, term: Terminal, ref: str, cmd: list[str], env: list[str],
 
 
 def _copy_pipes(term: Terminal, proc: Any, interrupt: Callable[[], None]) -> None:
-    import os
     import selectors
 
     sel = selectors.DefaultSelector()
