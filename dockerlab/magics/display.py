@@ -114,7 +114,7 @@ def value_of(rendered: Any, names: int = 0) -> Any:
             return Inspected(rendered.objects[0]) if rendered.objects else None
         return InspectedList(Inspected(x) if isinstance(x, dict) else x
                              for x in rendered.objects)
-    lines = rendered.text.splitlines()
+    lines = [part for line in rendered.lines for part in line.splitlines() or [""]]
     if names == 1:
         return Output("\n".join(lines)) if lines else None
     return Lines(lines)

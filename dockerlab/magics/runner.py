@@ -5,13 +5,17 @@ the ``dockerlab`` command runs (:data:`dockerlab.cli.commands.HANDLERS`, through
 :func:`dockerlab.cli.dispatch`, which also words errors as docker's client does). What
 differs is where output goes:
 
-* **query verbs** write into a buffer; the buffer becomes the return value
-  (:mod:`dockerlab.magics.display`), displayed once as the cell's result;
-* **streaming verbs** — ``run`` and ``start -a`` (attached), ``logs``, ``build``, ``stats``
-  (live), ``exec`` — write into the cell as output arrives; the kernel's interrupt stops
-  following (an attached ``run`` first forwards SIGINT to the container, as docker's
-  ``--sig-proxy`` does, and keeps collecting until it exits; a third interrupt detaches);
-* **interactive verbs** — ``run -i``/``-it``, ``start -ai``, ``attach`` — return a
+* **query verbs** hand the renderer's structure (:mod:`dockerlab.format.rendered`) to
+  ``ctx.show``; it becomes the return value (:func:`dockerlab.magics.display.value_of`),
+  displayed once as the cell's result — a Listing's HTML table is drawn from the
+  structure, never parsed back out of the CLI's text;
+* **streaming verbs** — ``run`` and ``start -a`` (attached), ``attach``, ``exec``,
+  ``logs``, ``build``, ``stats`` (live) — are the CLI's own handlers calling
+  :mod:`dockerlab.terminal.verbs`, here on a
+  :class:`~dockerlab.magics.cellterm.CellTerminal`: output goes into the cell as it
+  arrives; the kernel's interrupt is forwarded to an attached container as SIGINT (as
+  docker's ``--sig-proxy``) and the third one stops following; an interactive session
+  (``run -i``/``-it``, ``start -ai``, ``attach``, ``exec -it``) returns a
   :class:`~dockerlab.magics.console.Console` widget bound to the container's terminal.
 
 Errors and usage messages go to the cell's stderr in Docker's words; the return value is

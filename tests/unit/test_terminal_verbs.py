@@ -529,3 +529,18 @@ def test_cell_terminal_forwards_two_interrupts_then_stops_and_decodes_across_chu
     assert out.getvalue() == "héllo\n" and err.getvalue() == "\ufffd"
     assert bytes(term.stdout) == data
     assert "".join(term.transcript) == "héllo\n\ufffd"
+
+
+def test_the_verbs_and_the_port_import_no_notebook_and_no_terminal_code():
+    import ast
+    import pathlib
+
+    folder = pathlib.Path(verbs.__file__).parent
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert not name.startswith(("IPython", "ipywidgets", "dockerlab.magics",
+                                            "termios", "tty", "dockerlab.cli.terminal")), \
+                    f"{path.name} imports {name}"
