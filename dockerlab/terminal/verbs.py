@@ -301,10 +301,11 @@ def build(engine: Any, term: Terminal, context: Any, *, quiet: bool = False,
     kept: list[tuple[Callable[[bytes], None], bytes]] = []
 
     def emit(write: Callable[[bytes], None], text: str) -> None:
+        data = text.encode(errors="surrogateescape")  # a Dockerfile's own bytes, as they were
         if quiet:
-            kept.append((term.write_err, text.encode()))
+            kept.append((term.write_err, data))
         else:
-            write(text.encode())
+            write(data)
             term.flush()
 
     image_id = ""
