@@ -150,7 +150,7 @@ def follow(term: Terminal, s: Session, always_console: bool = False) -> Followed
         code = _pump(term, s)
     finally:
         s.att.close()
-    if code is _DETACHED:  # said once the terminal is out of raw mode
+    if code == _DETACHED:  # said once the terminal is out of raw mode
         term.message("read escape sequence")
         return Followed(s.cid, None)
     return Followed(s.cid, code)
@@ -163,11 +163,17 @@ def _pump(term: Terminal, s: Session) -> int | None:
     """The exit code, None when an interrupt stopped following, or _DETACHED."""
     import selectors
 
-    att = s.att
     keys = parse_detach_keys(s.detach_keys) if s.tty or s.stdin else b""
+    with selectors.DefaultSelector() as sel:
+        return _select_loop(term, s, sel, keys)
+
+
+def _select_loop(term: Terminal, s: Session, sel: Any, keys: bytes) -> int | None:
+    import selectors
+
+    att = s.att
     matched = 0
     interrupts = 0
-    sel = selectors.DefaultSelector()
     sel.register(att.fileno(), selectors.EVENT_READ, "att")
     in_fd = term.input_fd() if s.stdin else None
     if in_fd is not None:
@@ -283,6 +289,7 @@ def _copy_pipes(term: Terminal, proc: Any, interrupt: Callable[[], None]) -> Non
                 key.data(data)
                 term.flush()
     finally:
+        sel.close()
         proc.stdout.close()
         proc.stderr.close()
 
