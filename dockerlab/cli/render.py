@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,33 +77,6 @@ def inspect_json(objects: list[Any]) -> str:
 
 
 # ---- tables --------------------------------------------------------------------------------
-
-
-def tabwrite(rows: Iterable[list[str]], minwidth: int = 10, padding: int = 3) -> str:
-    """Go's tabwriter (padchar ' ', no flags) over rows of cells; the last cell is not padded.
-
-    ``docker top`` uses a minimum width of 20, unlike docker's tables (10), hence this one.
-    """
-    rows = [list(r) for r in rows]
-    out_lines = []
-    # tabwriter aligns a column across consecutive lines that have that column
-    widths: dict[tuple[int, int], int] = {}
-    for col in range(max((len(r) for r in rows), default=0)):
-        start = None
-        for i in range(len(rows) + 1):
-            has = i < len(rows) and len(rows[i]) - 1 > col
-            if has and start is None:
-                start = i
-            elif not has and start is not None:
-                width = max(len(rows[k][col]) for k in range(start, i)) + padding
-                width = max(width, minwidth)
-                for k in range(start, i):
-                    widths[(k, col)] = width
-                start = None
-    for i, row in enumerate(rows):
-        cells = [c.ljust(widths[(i, j)]) if (i, j) in widths else c for j, c in enumerate(row)]
-        out_lines.append("".join(cells))
-    return "".join(line + "\n" for line in out_lines)
 
 
 def listing(
