@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from argparse import Namespace
 from collections.abc import Callable
 
@@ -34,7 +33,6 @@ class _LazyRender:
 render = _LazyRender()
 
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
-CLEAR_SCREEN = "\033[2J\033[H"
 
 # Verbs whose "not found" docker's client reports as "Error: ..." (its wrapResponseError)
 # rather than passing the daemon's "Error response from daemon: ..." through.
@@ -74,6 +72,9 @@ class Context:
         self.err = err or sys.stderr
         self.stdin = stdin or sys.stdin
         self._engine: Any = None
+        # what a streaming verb gave (dockerlab.terminal.verbs.Followed), for a face that
+        # returns values rather than exit codes (the notebook)
+        self.outcome: Any = None
 
     @property
     def engine(self) -> Any:
@@ -83,6 +84,13 @@ class Context:
             self._engine = Engine(self.root)
         return self._engine
 
+    @property
+    def terminal(self) -> Any:
+        """Where the streaming verbs (:mod:`dockerlab.terminal.verbs`) run."""
+        from dockerlab.cli.terminal import CliTerminal
+
+        return CliTerminal(self.out, self.err, self.stdin)
+
     def print(self, text: str = "") -> None:
         self.out.write(text + "\n")
 
@@ -91,6 +99,11 @@ class Context:
 
     def error(self, text: str) -> None:
         self.err.write(text + "\n")
+
+    def show(self, rendered: Any) -> None:
+        """A renderer's result (:mod:`dockerlab.format.rendered`): its text, here; a face
+        that draws (the notebook) keeps the structure instead."""
+        self.out.write(rendered.text)
 
 
 def daemon_message(err: DockerlabError, verb: str) -> str:
@@ -162,27 +175,18 @@ def cmd_run(ctx: Context, ns: Namespace) -> int:
         cid, _ = engine.run(body, name, attach="")
         ctx.print(cid)
         return 0
-    result = engine.create(body, name)
-    _warnings(ctx, result)
-    cid = result["Id"]
-    from dockerlab.cli.attach import run_attached
+    from dockerlab.terminal import verbs
 
-    try:
-        return run_attached(
-            engine,
-            cid,
-            interactive=bool(body["AttachStdin"]),
-            tty=bool(ns.tty),
-            detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS,
-            sig_proxy=True,
-        )
-    except DockerlabError:
-        if ns.rm:  # the container never ran: --rm still removes it, as docker's daemon does
-            try:
-                engine.remove(cid, force=True)
-            except DockerlabError:
-                pass
-        raise
+    return _code(ctx, verbs.run(engine, ctx.terminal, body, name, rm=bool(ns.rm),
+                                tty=bool(ns.tty), sig_proxy=True,
+                                detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS))
+
+
+def _code(ctx: Context, followed: Any) -> int:
+    """A followed container's exit code (kept in ``ctx.outcome``); 0 when the user
+    detached (or a console follows it)."""
+    ctx.outcome = followed
+    return 0 if followed.exit_code is None else followed.exit_code
 
 
 def cmd_start(ctx: Context, ns: Namespace) -> int:
@@ -190,20 +194,13 @@ def cmd_start(ctx: Context, ns: Namespace) -> int:
     if ns.attach or ns.interactive:
         if len(ns.containers) > 1:
             raise InvalidParameter("you cannot start and attach multiple containers at once")
-        ref = ns.containers[0]
-        config = engine.inspect(ref)["Config"]
-        from dockerlab.cli.attach import run_attached
         from dockerlab.errors import ContainerStartError
+        from dockerlab.terminal import verbs
 
         try:
-            return run_attached(
-                engine,
-                ref,
-                interactive=bool(ns.interactive and config.get("OpenStdin")),
-                tty=bool(config.get("Tty")),
-                detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS,
-                sig_proxy=True,
-            )
+            return _code(ctx, verbs.start(engine, ctx.terminal, ns.containers[0],
+                                     interactive=bool(ns.interactive),
+                                     detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS))
         except ContainerStartError as exc:  # docker start -a: 1, not run's 125/126/127
             ctx.error(daemon_message(exc, "start"))
             return 1
@@ -223,37 +220,32 @@ def cmd_start(ctx: Context, ns: Namespace) -> int:
 
 
 def cmd_attach(ctx: Context, ns: Namespace) -> int:
-    from dockerlab.cli.attach import attach
+    from dockerlab.terminal import verbs
 
-    return attach(
-        ctx.engine,
-        ns.container,
-        no_stdin=ns.no_stdin,
-        detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS,
-        sig_proxy=ns.sig_proxy,
-    )
+    return _code(ctx, verbs.attach(ctx.engine, ctx.terminal, ns.container, no_stdin=ns.no_stdin,
+                              detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS,
+                              sig_proxy=ns.sig_proxy))
 
 
 def cmd_exec(ctx: Context, ns: Namespace) -> int:
     from dockerlab.cli.options import environment
 
     env = environment(ns.env_file, ns.env, os.environ, "exec")
-    if not ns.detach:
-        _check_tty(ctx, ns)
-    from dockerlab.cli.attach import exec_
+    if ns.detach:
+        import subprocess
 
-    return exec_(
-        ctx.engine,
-        ns.container,
-        ns.command,
-        env,
-        ns.workdir or "",
-        ns.user or "",
-        ns.interactive,
-        ns.tty,
-        ns.detach,
-        ns.privileged,
-    )
+        ctx.engine.exec(ns.container, ns.command, env=env, workdir=ns.workdir or "",
+                        user=ns.user or "", tty=ns.tty, detach=True,
+                        stdin=None if ns.interactive else subprocess.DEVNULL,
+                        privileged=bool(ns.privileged))
+        return 0
+    _check_tty(ctx, ns)
+    from dockerlab.terminal import verbs
+
+    return _code(ctx, verbs.exec_(ctx.engine, ctx.terminal, ns.container, ns.command, env,
+                             workdir=ns.workdir or "", user=ns.user or "",
+                             interactive=bool(ns.interactive), tty=bool(ns.tty),
+                             privileged=bool(ns.privileged)))
 
 
 # ---- containers: lifecycle --------------------------------------------------------------
@@ -351,24 +343,31 @@ def cmd_ps(ctx: Context, ns: Namespace) -> int:
     containers = ctx.engine.containers(
         all=ns.all or limit != -1, filters=_filters(ns.filter), limit=limit
     )
-    ctx.write(render.ps(containers, ns.format, ns.quiet, not ns.no_trunc, ns.size))
+    ctx.show(render.ps(containers, ns.format, ns.quiet, not ns.no_trunc, ns.size))
     return 0
 
 
 def _template_each(ctx: Context, template: str, objects: list[Any]) -> None:
     from dockerlab.format.gotemplate import parse, parse_format
+    from dockerlab.format.rendered import Lines
 
     _, src = parse_format(template)
     tmpl = parse(src)
-    for obj in objects:
-        ctx.print(tmpl.execute(obj))
+    lines: list[str] = []
+    try:
+        for obj in objects:
+            lines.append(tmpl.execute(obj))
+    finally:  # the lines before a failing object are printed, as before
+        ctx.show(Lines(lines))
 
 
 def _inspect_output(ctx: Context, ns: Namespace, objects: list[Any]) -> None:
     if ns.format:
         _template_each(ctx, ns.format, objects)
     else:
-        ctx.print(render.inspect_json(objects))
+        from dockerlab.format.rendered import Document
+
+        ctx.show(Document(objects))
 
 
 def cmd_inspect(ctx: Context, ns: Namespace) -> int:
@@ -415,87 +414,26 @@ def cmd_logs(ctx: Context, ns: Namespace) -> int:
             until = render.since_seconds(ns.until, name="until")
     except ValueError as exc:
         raise InvalidParameter(str(exc)) from None
-    entries = ctx.engine.logs(ns.container, follow=ns.follow, tail=tail, since=since,
-                              until=until)
-    out = getattr(ctx.out, "buffer", None)
-    err = getattr(ctx.err, "buffer", None)
-    ctx.out.flush()
-    for entry in entries:
-        data = entry.data
-        if ns.timestamps:
-            data = fixed_nano(entry.time).encode() + b" " + data
-        stream = err if entry.stream == "stderr" else out
-        if stream is None:  # a text stream without a buffer (tests, notebooks)
-            (ctx.err if entry.stream == "stderr" else ctx.out).write(data.decode(errors="replace"))
-        else:
-            stream.write(data)
-            if ns.follow:
-                stream.flush()
-    for s in (out, err):
-        if s is not None:
-            s.flush()
-    return 0
+    from dockerlab.terminal import verbs
 
-
-def fixed_nano(stamp: str) -> str:
-    """jsonmessage.RFC3339NanoFixed (always 9 fraction digits) in UTC, as ``logs -t`` prints."""
-    from datetime import UTC, datetime
-
-    from dockerlab.format import parse_rfc3339_ns
-
-    ns = parse_rfc3339_ns(stamp)
-    base = datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC)
-    return base.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 1_000_000_000:09d}Z"
+    return verbs.logs(ctx.engine, ctx.terminal, ns.container, follow=ns.follow, tail=tail,
+                      since=since, until=until, timestamps=ns.timestamps)
 
 
 def cmd_top(ctx: Context, ns: Namespace) -> int:
     result = ctx.engine.top(ns.container, " ".join(ns.ps_args) or "-ef")
-    ctx.write(render.top(result))
+    ctx.show(render.top(result))
     return 0
 
 
 def cmd_stats(ctx: Context, ns: Namespace) -> int:
-    engine = ctx.engine
-    named = list(ns.containers)
-    trunc = not ns.no_trunc
+    from dockerlab.terminal import verbs
 
-    def targets() -> list[str]:
-        if named:
-            return named
-        return [c["Id"] for c in engine.containers(all=ns.all)]
-
-    previous: dict[str, dict[str, Any]] = {}
-
-    def sample(refs: list[str]) -> tuple[list[render.StatsRow], list[str]]:
-        rows, errors = [], []
-        for ref in refs:
-            try:
-                s = engine.stats(ref, previous.get(ref))
-            except DockerlabError as exc:
-                errors.append(daemon_message(exc, "stats"))
-                continue
-            previous[ref] = s
-            rows.append(render.StatsRow(s, ref, trunc))
-        return rows, errors
-
-    refs = targets()
-    rows, errors = sample(refs)
-    if errors and named:
-        for line in errors:
-            ctx.error(line)
-        return 1
-    if ns.no_stream:
-        if any(r.s.get("memory_stats") for r in rows):  # running: a second sample gives CPU %
-            time.sleep(1.0)
-            rows, _ = sample(refs)
-        ctx.write(render.stats(rows, ns.format))
-        return 0
-    while True:
-        ctx.write(CLEAR_SCREEN + render.stats(rows, ns.format))
-        ctx.out.flush()
-        time.sleep(1.0)
-        refs = targets()
-        rows, _ = sample(refs)
+    code, table = verbs.stats(ctx.engine, ctx.terminal, list(ns.containers), all_=ns.all,
+                              trunc=not ns.no_trunc, fmt=ns.format, stream=not ns.no_stream)
+    if table is not None:
+        ctx.show(table)
+    return code
 
 
 # ---- images -----------------------------------------------------------------------------
@@ -538,13 +476,13 @@ def _image_filter(
 
 def cmd_images(ctx: Context, ns: Namespace) -> int:
     images = _image_filter(ctx.engine.images(all=ns.all), ns.repository, _filters(ns.filter))
-    ctx.write(render.images(images, ns.format, ns.quiet, not ns.no_trunc))
+    ctx.show(render.images(images, ns.format, ns.quiet, not ns.no_trunc))
     return 0
 
 
 def cmd_history(ctx: Context, ns: Namespace) -> int:
     entries = ctx.engine.image_history(ns.image)
-    ctx.write(render.history(entries, ns.format, ns.quiet, not ns.no_trunc, ns.human))
+    ctx.show(render.history(entries, ns.format, ns.quiet, not ns.no_trunc, ns.human))
     return 0
 
 
@@ -620,7 +558,7 @@ def cmd_volume_ls(ctx: Context, ns: Namespace) -> int:
         ]
     if filters:
         raise InvalidParameter(f"Invalid filter '{next(iter(filters))}'")
-    ctx.write(render.volumes(vols, ns.format, ns.quiet))
+    ctx.show(render.volumes(vols, ns.format, ns.quiet))
     return 0
 
 
@@ -857,7 +795,7 @@ def cmd_cp(ctx: Context, ns: Namespace) -> int:
 def cmd_system_df(ctx: Context, ns: Namespace) -> int:
     from dockerlab.cli import sysdf
 
-    ctx.write(sysdf.render(ctx.engine.system_df(), ns.format or None, ns.verbose))
+    ctx.show(sysdf.render(ctx.engine.system_df(), ns.format or None, ns.verbose))
     return 0
 
 
@@ -941,8 +879,10 @@ _KIND_LETTERS = ("C", "A", "D")
 
 
 def cmd_diff(ctx: Context, ns: Namespace) -> int:
-    for change in ctx.engine.diff(ns.container):
-        ctx.print(f"{_KIND_LETTERS[change['Kind']]} {change['Path']}")
+    from dockerlab.format.rendered import Lines
+
+    changes = ctx.engine.diff(ns.container)
+    ctx.show(Lines(f"{_KIND_LETTERS[c['Kind']]} {c['Path']}" for c in changes))
     return 0
 
 
@@ -1003,8 +943,6 @@ def _key_values(items: list[str], env: bool) -> dict[str, Any]:
 
 def cmd_build(ctx: Context, ns: Namespace) -> int:
     """``docker build`` with the classic builder's output (``DOCKER_BUILDKIT=0``)."""
-    from dockerlab.engine.build import BuildFailed
-
     path = ns.context_path
     if path.startswith(("http://", "https://", "git@", "git://")):
         raise UsageError(f"unable to prepare context: building from a URL ({path}) is not "
@@ -1018,38 +956,14 @@ def cmd_build(ctx: Context, ns: Namespace) -> int:
             dockerfile = os.path.abspath(ns.file)
             if not os.path.exists(dockerfile) and os.path.exists(os.path.join(path, ns.file)):
                 dockerfile = os.path.abspath(os.path.join(path, ns.file))
-    events = ctx.engine.build(
-        context, dockerfile=dockerfile, tags=list(ns.tag), no_cache=ns.no_cache,
+    from dockerlab.terminal import verbs
+
+    code, _ = verbs.build(
+        ctx.engine, ctx.terminal, context, quiet=bool(ns.quiet), dockerfile=dockerfile,
+        tags=list(ns.tag), no_cache=ns.no_cache,
         build_args=_key_values(list(ns.build_arg), env=True), target=ns.target or None,
-        labels=_key_values(list(ns.label), env=False), quiet=False, rm=ns.rm,
-        force_rm=ns.force_rm)
-    buffered: list[str] = []
-    emit = buffered.append if ns.quiet else ctx.write
-    image_id = ""
-    try:
-        for event in events:
-            if event.kind == "aux":
-                image_id = event.image_id
-            elif event.kind == "context":
-                emit(event.text + "\r\r\n")
-            elif event.kind == "stderr":
-                emit(f"\x1b[91m{event.text}\x1b[0m")
-            else:
-                emit(event.text)
-            if not ns.quiet:
-                ctx.out.flush()
-    except BuildFailed as exc:
-        if ns.quiet:
-            ctx.err.write("".join(buffered))
-        ctx.error(str(exc))
-        return exc.exit_code
-    except DockerlabError:
-        if ns.quiet:
-            ctx.err.write("".join(buffered))
-        raise
-    if ns.quiet:
-        ctx.print(image_id)
-    return 0
+        labels=_key_values(list(ns.label), env=False), rm=ns.rm, force_rm=ns.force_rm)
+    return code
 
 
 HANDLERS["build"] = cmd_build

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from dockerlab.format import ago, bytes_size, human_size_with_precision
+from dockerlab.format.rendered import Lines, Table
 
 # ---- small docker CLI helpers ------------------------------------------------------------
 
@@ -79,38 +79,13 @@ def inspect_json(objects: list[Any]) -> str:
 # ---- tables --------------------------------------------------------------------------------
 
 
-def tabwrite(rows: Iterable[list[str]], minwidth: int = 10, padding: int = 3) -> str:
-    """Go's tabwriter (padchar ' ', no flags) over rows of cells; the last cell is not padded.
+def listing(
+    fmt: str | None, default: str, header: dict[str, str], rows: list[Any]
+) -> Table | Lines:
+    """``rows`` with ``fmt`` (``table …`` for a table with a header) as docker draws them."""
+    from dockerlab.format.rendered import listing as structured
 
-    ``docker top`` uses a minimum width of 20, unlike docker's tables (10), hence this one.
-    """
-    rows = [list(r) for r in rows]
-    out_lines = []
-    # tabwriter aligns a column across consecutive lines that have that column
-    widths: dict[tuple[int, int], int] = {}
-    for col in range(max((len(r) for r in rows), default=0)):
-        start = None
-        for i in range(len(rows) + 1):
-            has = i < len(rows) and len(rows[i]) - 1 > col
-            if has and start is None:
-                start = i
-            elif not has and start is not None:
-                width = max(len(rows[k][col]) for k in range(start, i)) + padding
-                width = max(width, minwidth)
-                for k in range(start, i):
-                    widths[(k, col)] = width
-                start = None
-    for i, row in enumerate(rows):
-        cells = [c.ljust(widths[(i, j)]) if (i, j) in widths else c for j, c in enumerate(row)]
-        out_lines.append("".join(cells))
-    return "".join(line + "\n" for line in out_lines)
-
-
-def listing(fmt: str | None, default: str, header: dict[str, str], rows: list[Any]) -> str:
-    """Render ``rows`` with ``fmt`` (``table …`` for a table with a header) as docker does."""
-    from dockerlab.format import render_table
-
-    return render_table(fmt or default, header, rows)
+    return structured(fmt or default, header, rows)
 
 
 # ---- ps ------------------------------------------------------------------------------------
@@ -239,10 +214,10 @@ def ps(
     trunc: bool = True,
     size: bool = False,
     now: float | None = None,
-) -> str:
+) -> Table | Lines:
     rows = [PsRow(c, trunc, now) for c in containers]
     if quiet:
-        return "".join(r.ID + "\n" for r in rows)
+        return Lines(r.ID for r in rows)
     default = PS_FORMAT + ("\t{{.Size}}" if size else "")
     return listing(fmt, default, PS_HEADER, rows)
 
@@ -355,14 +330,14 @@ def images(
     quiet: bool = False,
     trunc: bool = True,
     now: float | None = None,
-) -> str:
+) -> Table | Lines:
     rows = image_rows(images_, trunc, now)
     if quiet:
         seen: list[str] = []
         for r in rows:
             if r.ID not in seen:
                 seen.append(r.ID)
-        return "".join(i + "\n" for i in seen)
+        return Lines(seen)
     return listing(fmt, IMAGES_FORMAT, IMAGES_HEADER, rows)
 
 
@@ -425,10 +400,10 @@ def history(
     trunc: bool = True,
     human: bool = True,
     now: float | None = None,
-) -> str:
+) -> Table | Lines:
     rows = [HistoryRow(h, trunc, human, now) for h in entries]
     if quiet:
-        return "".join(r.ID + "\n" for r in rows)
+        return Lines(r.ID for r in rows)
     return listing(fmt, HISTORY_FORMAT, HISTORY_HEADER, rows)
 
 
@@ -459,9 +434,11 @@ class VolumeRow:
         return (self.v.get("Labels") or {}).get(name, "")
 
 
-def volumes(vols: list[dict[str, Any]], fmt: str | None = None, quiet: bool = False) -> str:
+def volumes(
+    vols: list[dict[str, Any]], fmt: str | None = None, quiet: bool = False
+) -> Table | Lines:
     if quiet:
-        return "".join(v.get("Name", "") + "\n" for v in vols)
+        return Lines(v.get("Name", "") for v in vols)
     return listing(fmt, VOLUMES_FORMAT, VOLUMES_HEADER, [VolumeRow(v) for v in vols])
 
 
@@ -596,17 +573,16 @@ class StatsRow:
         return "--" if self.invalid else str(self.pids)
 
 
-def stats(rows: list[StatsRow], fmt: str | None = None) -> str:
+def stats(rows: list[StatsRow], fmt: str | None = None) -> Table | Lines:
     return listing(fmt, STATS_FORMAT, STATS_HEADER, rows)
 
 
 # ---- top, version, info --------------------------------------------------------------------
 
 
-def top(result: dict[str, Any]) -> str:
+def top(result: dict[str, Any]) -> Table:
     """docker top: tabwriter with minimum width 20."""
-    rows = [list(result.get("Titles") or [])] + [list(p) for p in result.get("Processes") or []]
-    return tabwrite(rows, minwidth=20, padding=3)
+    return Table(result.get("Titles") or [], result.get("Processes") or [], minwidth=20)
 
 
 def version(client: dict[str, Any], server: dict[str, Any] | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dockerlab.format.rendered import Lines, Sections, Table
 from dockerlab.format.units import human_size, human_size_with_precision
 
 SUMMARY_FORMAT = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
@@ -69,47 +70,46 @@ def summary_rows(df: dict[str, Any]) -> list[_Row]:
 
 
 def render(df: dict[str, Any], fmt: str | None = None, verbose: bool = False,
-           now: float | None = None) -> str:
+           now: float | None = None) -> Table | Lines | Sections:
     from dockerlab.cli import render as r
 
     if not verbose:
         return r.listing(fmt, SUMMARY_FORMAT, SUMMARY_HEADER, summary_rows(df))
-    out = ["Images space usage:\n\n"]
-    rows = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE",
-             "UNIQUE SIZE", "CONTAINERS"]]
+    rows = []
     for row in r.image_rows(df["Images"], True, now):
         img = row.i
         rows.append([row.Repository, row.Tag, row.ID, row.CreatedSince,
                      human_size_with_precision(img["Size"], 3), human_size(img["SharedSize"]),
                      human_size(img["Size"] - img["SharedSize"]), str(img["Containers"])])
-    out.append(r.tabwrite(rows))
-    out.append("\nContainers space usage:\n\n")
-    rows = [["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS",
-             "NAMES"]]
+    blocks: list[str | Table] = [
+        "Images space usage:",
+        Table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE",
+               "CONTAINERS"], rows)]
+    rows = []
     for c in df["Containers"]:
         p = r.PsRow(c, True, now)
         vols = sum(1 for m in c.get("Mounts") or [] if m.get("Type") == "volume")
         rows.append([p.ID, p.Image, p.Command, str(vols), human_size(c.get("SizeRw", 0)),
                      p.RunningFor, p.Status, p.Names])
-    out.append(r.tabwrite(rows))
-    out.append("\nLocal Volumes space usage:\n\n")
-    rows = [["VOLUME NAME", "LINKS", "SIZE"]]
+    blocks += ["Containers space usage:",
+               Table(["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED",
+                      "STATUS", "NAMES"], rows)]
+    rows = []
     for v in df["Volumes"]:
         u = v.get("UsageData") or {}
         rows.append([v["Name"], str(u.get("RefCount", 0)), human_size(u.get("Size", 0))])
-    out.append(r.tabwrite(rows))
+    blocks += ["Local Volumes space usage:", Table(["VOLUME NAME", "LINKS", "SIZE"], rows)]
     cache = df.get("BuildCache") or []
-    out.append(f"\nBuild cache usage: {human_size(sum(b.get('Size', 0) for b in cache))}\n\n")
-    out.append(r.tabwrite([["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE",
-                            "SHARED"]]))
+    blocks += [f"Build cache usage: {human_size(sum(b.get('Size', 0) for b in cache))}",
+               Table(["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE",
+                      "SHARED"], [])]
     work = df.get("InterruptedWork") or []
     if work:
-        out.append("\nInterrupted work space usage:\n\n")
-        rows = [["KIND", "OWNER", "STATE", "SIZE", "PATH"]]
+        rows = []
         for w in work:
             rows.append([w["Kind"], str(w.get("Owner") or "-"),
                          "in progress" if w.get("InProgress") else "abandoned",
                          human_size(w.get("Size", 0)), w["Path"]])
-        out.append(r.tabwrite(rows))
-    return "".join(out)
-
+        blocks += ["Interrupted work space usage:",
+                   Table(["KIND", "OWNER", "STATE", "SIZE", "PATH"], rows)]
+    return Sections(blocks)

@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dockerlab.format.gotemplate import HEADER_FUNCS, TemplateError, parse, parse_format
-
 __all__ = ["MIN_WIDTH", "PADDING", "render_table", "tabulate", "tabwrite"]
 
 MIN_WIDTH = 10
 PADDING = 3
 
 
-def _format(cells: list[list[str]], widths: list[int], line0: int, line1: int, out: list[str]):
+def _format(cells: list[list[str]], widths: list[int], line0: int, line1: int, out: list[str],
+            minwidth: int = MIN_WIDTH, padding: int = PADDING):
     """Go's Writer.format: find column blocks left to right, recursing for the next column."""
     column = len(widths)
     this = line0
@@ -28,12 +27,12 @@ def _format(cells: list[list[str]], widths: list[int], line0: int, line1: int, o
             continue
         _write(cells, widths, line0, this, out)  # lines before the block
         line0 = this
-        width = MIN_WIDTH
+        width = minwidth
         while this < line1 and column < len(cells[this]) - 1:
-            width = max(width, len(cells[this][column]) + PADDING)
+            width = max(width, len(cells[this][column]) + padding)
             this += 1
         widths.append(width)
-        _format(cells, widths, line0, this, out)
+        _format(cells, widths, line0, this, out, minwidth, padding)
         widths.pop()
         line0 = this
     _write(cells, widths, line0, line1, out)
@@ -48,11 +47,13 @@ def _write(cells: list[list[str]], widths: list[int], line0: int, line1: int, ou
             out.append("\n")
 
 
-def tabwrite(text: str) -> str:
-    """Everything written to a tabwriter, then Flush: aligns the tab-separated cells of `text`."""
+def tabwrite(text: str, minwidth: int = MIN_WIDTH, padding: int = PADDING) -> str:
+    """Everything written to a tabwriter, then Flush: aligns the tab-separated cells of `text`.
+
+    `docker top` uses a minimum width of 20, unlike docker's tables (10)."""
     cells = [line.split("\t") for line in text.split("\n")]
     out: list[str] = []
-    _format(cells, [], 0, len(cells), out)
+    _format(cells, [], 0, len(cells), out, minwidth, padding)
     return "".join(out)
 
 
@@ -70,15 +71,8 @@ def render_table(fmt: str, header: Mapping[str, str], rows: Iterable[Any]) -> st
     docker's header functions) comes first, even with no rows, and everything is aligned by
     the tabwriter; any other format prints each row rendered, one per line, no header.
     Raises TemplateError (from parsing or from any row) before printing anything.
+    The structure behind the text: :func:`dockerlab.format.rendered.listing`.
     """
-    is_table, source = parse_format(fmt)
-    template = parse(source)
-    body = [template.execute(row) + "\n" for row in rows]
-    if not is_table:
-        return "".join(body)
-    head: list[str] = []
-    try:
-        template.execute(header, funcs=HEADER_FUNCS, out=head)
-    except TemplateError:
-        pass  # docker ignores header errors and keeps what was written
-    return tabwrite("".join(head) + "\n" + "".join(body))
+    from dockerlab.format.rendered import listing
+
+    return listing(fmt, header, rows).text

@@ -33,7 +33,7 @@ __all__ = [
     "Listing",
     "Output",
     "RunResult",
-    "parse_blocks",
+    "value_of",
 ]
 
 _TABLE_STYLE = (
@@ -42,72 +42,25 @@ _TABLE_STYLE = (
 )
 
 
-def _header_starts(header: str) -> list[int]:
-    """Column starts of a tabwriter header: cells are padded with at least 3 spaces, and
-    titles ("CONTAINER ID", "MEM USAGE / LIMIT") hold single spaces only."""
-    starts = []
-    gap = 3  # the line's start counts as a gap
-    for i, ch in enumerate(header):
-        if ch == " ":
-            gap += 1
-            continue
-        if gap >= 3:
-            starts.append(i)
-        gap = 0
-    return starts
-
-
-def _split_row(line: str, starts: list[int]) -> list[str]:
-    cells = []
-    for k, start in enumerate(starts):
-        end = starts[k + 1] if k + 1 < len(starts) else None
-        cells.append(line[start:end].rstrip())
-    return cells
-
-
-def _is_header(line: str) -> bool:
-    return any(c.isalpha() for c in line) and line == line.upper()
-
-
-def parse_blocks(text: str) -> list[tuple[str, Any]]:
-    """Docker's table output as blocks: ``("table", (columns, rows))`` for each tabwriter
-    table (its header in capitals) and ``("text", str)`` for anything else (the titles of
-    ``system df -v``). Blank lines separate blocks."""
-    blocks: list[tuple[str, Any]] = []
-    chunk: list[str] = []
-
-    def close() -> None:
-        if not chunk:
-            return
-        if _is_header(chunk[0]) and not chunk[0].rstrip().endswith(":"):
-            starts = _header_starts(chunk[0])
-            columns = _split_row(chunk[0], starts)
-            rows = [_split_row(line, starts) for line in chunk[1:]]
-            blocks.append(("table", (columns, rows)))
-        else:
-            blocks.append(("text", "\n".join(chunk)))
-        chunk.clear()
-
-    for line in text.split("\n"):
-        if line.strip():
-            chunk.append(line)
-        else:
-            close()
-    close()
-    return blocks
-
-
 class Listing:
-    """A Docker table: displayed as HTML, its ``text/plain`` form is the CLI's text."""
+    """A Docker table: displayed as HTML, its ``text/plain`` form is the CLI's text.
 
-    def __init__(self, text: str) -> None:
-        self.text = text.rstrip("\n")
-        self.blocks = parse_blocks(self.text)
-        tables = [b[1] for b in self.blocks if b[0] == "table"]
-        self.columns: list[str] = list(tables[0][0]) if tables else []
-        self.rows: list[dict[str, str]] = (
-            [dict(zip(self.columns, r)) for r in tables[0][1]] if tables else []
-        )
+    Made from a renderer's structure (:class:`~dockerlab.format.rendered.Table`, or the
+    titled tables of :class:`~dockerlab.format.rendered.Sections`): the cells are the
+    renderer's own, never cut back out of the text."""
+
+    def __init__(self, rendered: Any) -> None:
+        from dockerlab.format.rendered import Sections
+
+        self.text = rendered.text.rstrip("\n")
+        parts = rendered.blocks if isinstance(rendered, Sections) else [rendered]
+        self.blocks: list[tuple[str, Any]] = [
+            ("text", b) if isinstance(b, str) else ("table", (b.columns, b.rows))
+            for b in parts
+        ]
+        tables = [b for b in parts if not isinstance(b, str)]
+        self.columns: list[str] = list(tables[0].columns) if tables else []
+        self.rows: list[dict[str, str]] = tables[0].records() if tables else []
 
     def __repr__(self) -> str:
         return self.text
@@ -145,6 +98,26 @@ class Listing:
             parts.append(f"{_TABLE_STYLE}<thead><tr>{head}</tr></thead>"
                          f"<tbody>{body}</tbody></table>")
         return "".join(parts)
+
+
+def value_of(rendered: Any, names: int = 0) -> Any:
+    """What a renderer's result is in a notebook: a Table or Sections a :class:`Listing`,
+    Lines a :class:`Lines` (one line, the ``inspect -f`` of one object: an
+    :class:`Output`), a Document (``inspect``) a dict or a list of dicts. ``names`` is how
+    many objects ``inspect`` was asked for (0 for other verbs)."""
+    from dockerlab.format import rendered as r
+
+    if isinstance(rendered, (r.Table, r.Sections)):
+        return Listing(rendered)
+    if isinstance(rendered, r.Document):
+        if names == 1:
+            return Inspected(rendered.objects[0]) if rendered.objects else None
+        return InspectedList(Inspected(x) if isinstance(x, dict) else x
+                             for x in rendered.objects)
+    lines = [part for line in rendered.lines for part in line.splitlines() or [""]]
+    if names == 1:
+        return Output("\n".join(lines)) if lines else None
+    return Lines(lines)
 
 
 class Lines(list):

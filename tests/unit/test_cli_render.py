@@ -26,7 +26,7 @@ CONTAINER = {
 
 
 def test_ps_table_matches_docker():
-    assert render.ps([CONTAINER], now=NOW) == (
+    assert render.ps([CONTAINER], now=NOW).text == (
         "CONTAINER ID   IMAGE     COMMAND                  CREATED         STATUS         PORTS"
         "     NAMES\n"
         'aaaaaaaaaaaa   busybox   "sh -c \'while true; …"   5 seconds ago   Up 4 seconds        '
@@ -35,7 +35,7 @@ def test_ps_table_matches_docker():
 
 
 def test_ps_header_is_printed_with_no_containers():
-    assert render.ps([], now=NOW).startswith("CONTAINER ID   IMAGE     COMMAND   CREATED")
+    assert render.ps([], now=NOW).text.startswith("CONTAINER ID   IMAGE     COMMAND   CREATED")
 
 
 def test_ps_command_is_quoted_and_truncated_to_20():
@@ -45,20 +45,21 @@ def test_ps_command_is_quoted_and_truncated_to_20():
 
 
 def test_ps_quiet_and_no_trunc():
-    assert render.ps([CONTAINER], quiet=True) == "a" * 12 + "\n"
-    assert render.ps([CONTAINER], quiet=True, trunc=False) == "a" * 64 + "\n"
+    assert render.ps([CONTAINER], quiet=True).text == "a" * 12 + "\n"
+    assert render.ps([CONTAINER], quiet=True, trunc=False).text == "a" * 64 + "\n"
 
 
 def test_ps_format_fields():
     fmt = '{{.Names}}|{{.Label "tier"}}|{{.Labels}}|{{.Mounts}}|{{.Networks}}|{{.State}}'
-    assert render.ps([CONTAINER], fmt=fmt, now=NOW) == "web|front|tier=front|data|bridge|running\n"
-    assert render.ps([CONTAINER], fmt="{{.RunningFor}}", now=NOW) == "5 seconds ago\n"
+    out = render.ps([CONTAINER], fmt=fmt, now=NOW).text
+    assert out == "web|front|tier=front|data|bridge|running\n"
+    assert render.ps([CONTAINER], fmt="{{.RunningFor}}", now=NOW).text == "5 seconds ago\n"
 
 
 def test_ps_size_column():
     c = {**CONTAINER, "SizeRw": 12, "SizeRootFs": 4_261_550}
     assert render.PsRow(c).Size == "12B (virtual 4.26MB)"
-    assert "SIZE" in render.ps([c], size=True, now=NOW).splitlines()[0]
+    assert "SIZE" in render.ps([c], size=True, now=NOW).text.splitlines()[0]
 
 
 IMAGE = {
@@ -71,7 +72,7 @@ IMAGE = {
 
 def test_images_one_row_per_tag_and_none_for_untagged():
     untagged = {"Id": "sha256:" + "d" * 64, "RepoTags": [], "Created": NOW - 60, "Size": 0}
-    assert render.images([IMAGE, untagged], now=NOW) == (
+    assert render.images([IMAGE, untagged], now=NOW).text == (
         "REPOSITORY   TAG       IMAGE ID       CREATED              SIZE\n"
         "busybox      latest    cccccccccccc   3 days ago           4.26MB\n"
         "busybox      1.36      cccccccccccc   3 days ago           4.26MB\n"
@@ -80,11 +81,11 @@ def test_images_one_row_per_tag_and_none_for_untagged():
 
 
 def test_images_quiet_lists_each_id_once():
-    assert render.images([IMAGE], quiet=True) == "c" * 12 + "\n"
+    assert render.images([IMAGE], quiet=True).text == "c" * 12 + "\n"
 
 
 def test_images_format_fields():
-    out = render.images([IMAGE], fmt="{{.Repository}}:{{.Tag}} {{.Digest}}", now=NOW)
+    out = render.images([IMAGE], fmt="{{.Repository}}:{{.Tag}} {{.Digest}}", now=NOW).text
     assert out == "busybox:latest <none>\nbusybox:1.36 <none>\n"
 
 
@@ -107,7 +108,7 @@ HISTORY = [
 
 
 def test_history_table():
-    lines = render.history(HISTORY, now=NOW).splitlines()
+    lines = render.history(HISTORY, now=NOW).text.splitlines()
     assert lines[0].split() == ["IMAGE", "CREATED", "CREATED", "BY", "SIZE", "COMMENT"]
     assert lines[1].startswith(
         'eeeeeeeeeeee   2 hours ago   /bin/sh -c #(nop)  CMD ["sh"] and a much lon…'
@@ -189,7 +190,7 @@ def test_stats_row_columns():
 
 
 def test_stats_table_header():
-    out = render.stats([render.StatsRow(stats_sample())])
+    out = render.stats([render.StatsRow(stats_sample())]).text
     header, row = (re.split(r"\s{2,}", line.strip()) for line in out.splitlines())
     assert header == ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O",
                       "BLOCK I/O", "PIDS"]  # fmt: skip
@@ -198,7 +199,8 @@ def test_stats_table_header():
 
 
 def test_top_uses_a_minimum_width_of_20():
-    out = render.top({"Titles": ["UID", "PID", "CMD"], "Processes": [["root", "42", "sleep 9"]]})
+    out = render.top({"Titles": ["UID", "PID", "CMD"],
+                      "Processes": [["root", "42", "sleep 9"]]}).text
     assert out.splitlines() == [
         "UID                 PID                 CMD",
         "root                42                  sleep 9",
@@ -315,7 +317,7 @@ def test_system_df_shows_interrupted_work_only_when_there_is_some():
     row = sysdf.summary_rows({**empty, "InterruptedWork": work})[-1]
     assert (row.Type, row.TotalCount, row.Active, row.Size, row.Reclaimable) == (
         "Interrupted work", "2", "1", "4MB", "3MB (75%)")
-    verbose = sysdf.render({**empty, "InterruptedWork": work}, verbose=True)
+    verbose = sysdf.render({**empty, "InterruptedWork": work}, verbose=True).text
     assert "Interrupted work space usage:" in verbose
     assert verbose.splitlines()[-2].split() == ["load", "1", "abandoned", "3MB",
                                                 "/r/tmp/load-1-2-x"]

@@ -1,4 +1,4 @@
-"""What %docker returns: Docker's tables parsed into HTML, lists and dicts shown as Docker."""
+"""What %docker returns: the renderers' tables drawn as HTML, lists and dicts shown as Docker."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 from dockerlab.cli import render
-from dockerlab.magics.display import Inspected, Lines, Listing, Output, parse_blocks
+from dockerlab.format.rendered import Sections, Table
+from dockerlab.magics.display import Inspected, Lines, Listing, Output
 
 PS = {
     "Id": "a" * 64, "Names": ["/web"], "Image": "busybox", "Command": "sh -c 'echo   x'",
@@ -15,10 +16,11 @@ PS = {
 }
 
 
-def test_listing_splits_docker_table_columns_by_header_positions():
-    text = render.ps([PS, {**PS, "Names": ["/db"], "Status": "Exited (0) 1 second ago"}],
-                     now=10)
-    listing = Listing(text)
+def test_listing_takes_columns_and_rows_from_the_renderers_table():
+    table = render.ps([PS, {**PS, "Names": ["/db"], "Status": "Exited (0) 1 second ago"}],
+                      now=10)
+    text = table.text
+    listing = Listing(table)
     assert listing.columns == ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
                                "PORTS", "NAMES"]
     assert [r["NAMES"] for r in listing] == ["web", "db"]
@@ -42,11 +44,16 @@ def test_header_only_table_has_columns_and_no_rows():
 
 
 def test_sections_of_system_df_verbose_become_titles_and_tables():
-    text = ("Images space usage:\n\nREPOSITORY   TAG       SIZE\nbusybox      latest    2MB\n\n"
-            "Build cache usage: 0B\n\nCACHE ID   CACHE TYPE\n")
-    kinds = [k for k, _ in parse_blocks(text)]
-    assert kinds == ["text", "table", "text", "table"]
-    assert "<p><b>Images space usage:</b></p>" in Listing(text)._repr_html_()
+    sections = Sections(["Images space usage:",
+                         Table(["REPOSITORY", "TAG", "SIZE"], [["busybox", "latest", "2MB"]]),
+                         "Build cache usage: 0B", Table(["CACHE ID", "CACHE TYPE"], [])])
+    assert sections.text == (
+        "Images space usage:\n\nREPOSITORY   TAG       SIZE\nbusybox      latest    2MB\n\n"
+        "Build cache usage: 0B\n\nCACHE ID   CACHE TYPE\n")
+    listing = Listing(sections)
+    assert [k for k, _ in listing.blocks] == ["text", "table", "text", "table"]
+    assert listing.columns == ["REPOSITORY", "TAG", "SIZE"]
+    assert "<p><b>Images space usage:</b></p>" in listing._repr_html_()
 
 
 def _pretty(value) -> str:
