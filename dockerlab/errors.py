@@ -4,37 +4,41 @@ Every error the engine raises is a :class:`DockerlabError`; ``str(err)`` is Dock
 Faces never branch on message text: they branch on the category, mapped in exactly one place
 each — :func:`exit_code` for the CLI and the magics, :func:`http_status` for the API.
 
-    DockerlabError                        500  engine failed                           exit 1
-    ├── InvalidParameter                  400  bad flag value, bad name, bad reference
-    │   ├── ClientError                   400  refused by the client itself, printed as is
-    │   │   ├── UsageError                400  bad command line (flags)              exit 125
-    │   │   │   └── ArgCountError         400  wrong number of arguments (cobra)     exit 1
-    │   │   └── format.gotemplate.TemplateError  a --format that does not parse or run
-    │   ├── engine.saveload.LoadError          an archive ``load`` refuses
-    │   ├── engine.inflate.ExpansionError      an archive that expands past its bounds
+    class                                     HTTP  what                                exit
+    DockerlabError                            500   the engine failed                      1
+    ├── InvalidParameter                      400   bad flag value, name, reference        1
+    │   ├── ClientError                       400   refused by the client, printed as is   1
+    │   │   ├── UsageError                    400   bad command line (flags)             125
+    │   │   │   └── ArgCountError             400   wrong number of arguments (cobra)      1
+    │   │   └── format.gotemplate.TemplateError     a --format that does not parse or run
+    │   ├── engine.saveload.LoadError               an archive ``load`` refuses
+    │   ├── engine.inflate.ExpansionError           an archive expanding past its bounds
+    │   ├── engine.archive.Breakout                 an entry landing outside its folder
     │   ├── engine.build.parser.DockerfileParseError
     │   └── engine.security.seccomp.ProfileError
-    ├── NotFound                          404
+    ├── NotFound                              404
     │   ├── NoSuchContainer
     │   ├── NoSuchImage
     │   └── NoSuchVolume
-    ├── Conflict                          409  name in use, container running, image in use
-    ├── NotModified                       304  already started / already stopped
-    ├── Forbidden                         403  missing privilege or kernel feature
-    ├── SystemFailure                     500  the host refused: disk full, read-only, I/O
-    ├── engine.images.ImageCorrupt        500  an image whose config cannot be read
-    ├── engine.build.BuildFailed          500  a build step failed        exit: the step's
-    └── ContainerStartError               500  the container's process could not start  125
-        ├── CommandNotFound                                                         127
-        └── CommandNotInvokable                                                     126
+    ├── Conflict                              409   name in use, container running, …
+    ├── NotModified                           304   already started / already stopped
+    ├── Forbidden                             403   missing privilege or kernel feature
+    ├── SystemFailure                         500   the host refused: disk full, read-only
+    ├── engine.images.ImageCorrupt            500   an image whose config cannot be read
+    ├── engine.build.BuildFailed              500   a build step failed           the step's
+    │   └── engine.build.copy.CopyFailed            COPY failed: …
+    └── ContainerStartError                   500   the container's process did not start 125
+        ├── CommandNotFound                                                              127
+        └── CommandNotInvokable                                                          126
 
-Verbs ``run`` and ``create`` exit 125 where others exit 1 (Docker's client does).
+``run`` and ``create`` exit 125 where other verbs exit 1 (the client errors aside).
 
 The boundary (as httpx's): :func:`boundary` wraps the public methods of the engine's objects
 (and the iterators they return), so an ``OSError``, a tar, JSON, compression or Unicode error
 raised inside becomes one of the classes above, naming the verb and chained with ``from``:
-``commit: /var/lib/dockerlab/tmp/layer-…: no space left on device``. Nothing past it prints
-``[Errno 28]``.
+``commit: /var/lib/dockerlab/tmp/layer-…: no space left on device``. Only the outermost verb
+converts (``run`` calling ``create`` names ``run``; the code of ``run`` sees ``create``'s raw
+errors, as it was written to), and nothing past it prints ``[Errno 28]``.
 
 (No imports beyond ``os``, ``sys`` and ``_thread``: the monitor's start path loads this module.)
 """

@@ -882,10 +882,10 @@ def cmd_cp(ctx: Context, ns: Namespace) -> int:
         else:
             size, shown = cp.copy_to_container(ctx.engine, dc, sp, dp, _binary(ctx.stdin),
                                                ns.follow_link, ns.archive)
-    except OSError as exc:
-        if exc.filename is None:
-            raise
-        raise ClientError(f"lstat {exc.filename}: {exc.strerror.lower()}") from None
+    except OSError as exc:  # the local side (the engine's side is behind its boundary)
+        from dockerlab.errors import describe
+
+        raise ClientError(describe(exc)) from exc
     if not ns.quiet and shown != "STDOUT" and _isatty(ctx.err):
         ctx.error(f"Successfully copied {human_size(size)} to {shown}")
     return 0

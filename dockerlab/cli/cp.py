@@ -204,9 +204,16 @@ def copy_from_container(engine: Any, container: str, src: str, dst: str, out: IO
     size = spool.tell()
     spool.seek(0)
     if dst == "-":
-        while chunk := spool.read(1 << 20):
-            out.write(chunk)
-        out.flush()
+        try:
+            while chunk := spool.read(1 << 20):
+                out.write(chunk)
+            out.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            from dockerlab.errors import describe
+
+            raise ClientError(f"write /dev/stdout: {describe(exc)}") from exc
         return size, "STDOUT"
     src_info = CopyInfo(src, True, bool(stat["mode"] & GO_DIR), rebase)
     dst_info = destination_info(dst)
