@@ -118,8 +118,7 @@ def test_an_oserror_names_the_verb_and_path_in_gos_words_never_errno():
 
 def test_data_errors_are_invalid_parameters():
     with pytest.raises(tarfile.TarError) as tar_info:
-        with tarfile.open(fileobj=io.BytesIO(b"\1" * 1024)):
-            pass
+        tarfile.open(fileobj=io.BytesIO(b"\1" * 1024))
     with pytest.raises(zlib.error) as zlib_info:
         zlib.decompress(b"nope")
     with pytest.raises(UnicodeDecodeError) as utf_info:
