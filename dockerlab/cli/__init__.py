@@ -53,13 +53,13 @@ def dispatch(ctx, ns, handler=None) -> int:
     written to ``ctx.err`` as docker's client words them. Returns the exit code docker
     would. (The notebook magics call this with a Context writing into the cell.)"""
     from dockerlab.cli.commands import HANDLERS, daemon_message
-    from dockerlab.errors import DockerlabError, UsageError, exit_code
+    from dockerlab.errors import ClientError, DockerlabError, exit_code
 
     out, err = ctx.out, ctx.err
     verb = ns.verb
     try:
         return (handler or HANDLERS[verb])(ctx, ns)
-    except UsageError as exc:
+    except ClientError as exc:  # the client's own words, printed as they are
         _trace(ns.debug, err)
         err.write(f"{exc}\n")
         return exit_code(exc, verb)
@@ -78,20 +78,11 @@ def dispatch(ctx, ns, handler=None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:
-        from dockerlab.format.gotemplate import TemplateError
-
-        if isinstance(exc, TemplateError):
-            _trace(ns.debug, err)
-            err.write(f"{exc}\n")
-            return 1 if not _run_verb(verb) else 125
-        if isinstance(exc, OSError) and not ns.debug:
-            err.write(f"Error: {exc}\n")
-            return 1
         if ns.debug:
             raise
-        # A bug must still not print a traceback at a student: say what failed, in one line.
-        err.write(f"Error response from daemon: internal error: {type(exc).__name__}: {exc} "
-                  f"(run with --debug for details)\n")
+        # The last resort: the engine's boundary converts what fails inside it, so this is
+        # the client's own I/O or a bug. Either way one line, never a traceback or [Errno N].
+        err.write(_last_resort(exc) + "\n")
         return 125 if _run_verb(verb) else 1
     finally:
         try:
@@ -101,6 +92,18 @@ def dispatch(ctx, ns, handler=None) -> int:
 
 
 PROG = "dockerlab"
+
+
+def _last_resort(exc: Exception) -> str:
+    from dockerlab.errors import describe
+
+    if isinstance(exc, OSError):
+        return f"Error: {describe(exc)}"
+    import re
+
+    text = re.sub(r"\[Errno \d+\] ", "", str(exc))  # an OSError's text inside another's
+    return (f"Error response from daemon: internal error: {type(exc).__name__}: {text} "
+            "(run with --debug for details)")
 
 
 def _trace(debug: bool, err: TextIO) -> None:

@@ -13,7 +13,7 @@ import sys
 from argparse import Namespace
 from collections.abc import Callable
 
-from dockerlab.errors import DockerlabError, InvalidParameter, NotFound, UsageError
+from dockerlab.errors import ClientError, DockerlabError, InvalidParameter, NotFound, UsageError
 
 TYPE_CHECKING = False  # typing and the renderers stay off the path of `run`
 if TYPE_CHECKING:
@@ -133,14 +133,7 @@ def _each(
 
 def _check_tty(ctx: Context, ns: Namespace) -> None:
     if ns.tty and ns.interactive and not ctx.stdin.isatty():
-        raise _InputNotTTY()
-
-
-class _InputNotTTY(UsageError):
-    exit_code = 1
-
-    def __init__(self) -> None:
-        super().__init__("the input device is not a TTY")
+        raise ClientError("the input device is not a TTY")
 
 
 # ---- containers: create, run, start -----------------------------------------------------
@@ -718,33 +711,79 @@ def _binary(stream: Any) -> Any:
 
 def _write_out(ctx: Context, output: str | None, write: Any, what: str, mode: int) -> int:
     """``save``/``export``: into ``output`` atomically (temp file, rename), or to stdout,
-    which must not be a terminal (Docker's refusal)."""
+    which must not be a terminal (Docker's refusal). Failures of that file are the client's,
+    worded as Docker's CLI words them (``write /out/.dockerlab-…: no space left on device``)."""
     if output:
         import tempfile
 
         target = os.path.abspath(output)
         folder = os.path.dirname(target)
         if not os.path.isdir(folder):
-            raise InvalidParameter(f'failed to {what}: invalid output path: directory '
-                                   f'"{folder}" does not exist')
-        fd, tmp = tempfile.mkstemp(prefix=".dockerlab-", dir=folder)
+            raise ClientError(f'failed to {what}: invalid output path: directory '
+                              f'"{folder}" does not exist')
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".dockerlab-", dir=folder)
+        except OSError as exc:
+            raise _client_os_error("open", exc) from exc
         try:
             with os.fdopen(fd, "wb") as f:
-                write(f)
+                write(_ClientFile(f, tmp))
             os.chmod(tmp, mode)
-            os.replace(tmp, target)
+        except OSError as exc:
+            with _suppress():
+                os.unlink(tmp)
+            raise _client_os_error("write", exc, tmp) from exc
         except BaseException:
             with _suppress():
                 os.unlink(tmp)
             raise
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            with _suppress():
+                os.unlink(tmp)
+            raise _client_os_error("rename", exc) from exc
         return 0
     if _isatty(ctx.out):
-        raise _Plain("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+        raise ClientError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
     ctx.out.flush()
-    out = _binary(ctx.out)
+    out = _ClientFile(_binary(ctx.out), "/dev/stdout")
     write(out)
-    out.flush()
+    try:
+        out.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise _client_os_error("write", exc, "/dev/stdout") from exc
     return 0
+
+
+def _client_os_error(op: str, exc: OSError, path: str = "") -> ClientError:
+    """A failure of the client's own file, as Go's ``PathError``: ``open PATH: reason``."""
+    from dockerlab.errors import describe
+
+    if path and exc.filename is None:
+        return ClientError(f"{op} {path}: {describe(exc)}")
+    return ClientError(f"{op} {describe(exc)}")
+
+
+class _ClientFile:
+    """The binary file ``save``/``export`` write into: its failures are the client's own
+    (a ClientError crosses the engine's boundary unchanged); a closed pipe stays one."""
+
+    def __init__(self, f: Any, path: str) -> None:
+        self._f, self._path = f, path
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._f.write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _client_os_error("write", exc, self._path) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._f, name)
 
 
 def cmd_save(ctx: Context, ns: Namespace) -> int:
@@ -757,12 +796,12 @@ def cmd_load(ctx: Context, ns: Namespace) -> int:
         try:
             f = open(ns.input, "rb")
         except OSError as exc:
-            raise _Plain(f"open {ns.input}: {exc.strerror.lower()}") from None
+            raise _client_os_error("open", exc) from None
         with f:
             subjects = ctx.engine.load(f)
     else:
         if _isatty(ctx.stdin):
-            raise _Plain("requested load from stdin, but stdin is empty")
+            raise ClientError("requested load from stdin, but stdin is empty")
         subjects = ctx.engine.load(_binary(ctx.stdin))
     for s in subjects:
         ctx.print(f"Loaded image ID: {s}" if s.startswith("sha256:") else f"Loaded image: {s}")
@@ -781,12 +820,10 @@ def cmd_cp(ctx: Context, ns: Namespace) -> int:
         else:
             size, shown = cp.copy_to_container(ctx.engine, dc, sp, dp, _binary(ctx.stdin),
                                                ns.follow_link, ns.archive)
-    except cp.CopyError as exc:
-        raise _Plain(str(exc)) from None
-    except OSError as exc:
-        if exc.filename is None:
-            raise
-        raise _Plain(f"lstat {exc.filename}: {exc.strerror.lower()}") from None
+    except OSError as exc:  # the local side (the engine's side is behind its boundary)
+        from dockerlab.errors import describe
+
+        raise ClientError(describe(exc)) from exc
     if not ns.quiet and shown != "STDOUT" and _isatty(ctx.err):
         ctx.error(f"Successfully copied {human_size(size)} to {shown}")
     return 0
@@ -837,15 +874,9 @@ def cmd_system_prune(ctx: Context, ns: Namespace) -> int:
 def cmd_tag_checked(ctx: Context, ns: Namespace) -> int:
     """``docker tag``: a digest target is refused by the client, before the engine."""
     if "@" in ns.target:
-        raise _Plain("refusing to create a tag with a digest reference")
+        raise ClientError("refusing to create a tag with a digest reference")
     ctx.engine.image_tag(ns.source, ns.target)
     return 0
-
-
-class _Plain(UsageError):
-    """An error docker's client prints as is, exit 1."""
-
-    exit_code = 1
 
 
 def _isatty(stream: Any) -> bool:
@@ -902,7 +933,7 @@ def cmd_export(ctx: Context, ns: Namespace) -> int:
 def cmd_import(ctx: Context, ns: Namespace) -> int:
     source = ns.source
     if source.startswith(("http://", "https://")):
-        raise _Plain(f"importing from a URL ({source}) is not supported by dockerlab: "
+        raise ClientError(f"importing from a URL ({source}) is not supported by dockerlab: "
                              "download the file, then import it from the file or -")
     changes = list(ns.change)
     if source == "-":
@@ -913,8 +944,7 @@ def cmd_import(ctx: Context, ns: Namespace) -> int:
         try:
             f = open(source, "rb")
         except OSError as exc:
-            raise _Plain(f"open {source}: {(exc.strerror or str(exc)).lower()}"
-                                 ) from None
+            raise _client_os_error("open", exc) from None
         with f:
             image_id = ctx.engine.import_image(f, ns.repository or None, changes,
                                                ns.message or "")

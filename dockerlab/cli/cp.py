@@ -23,15 +23,11 @@ import os
 import posixpath
 from typing import IO, Any, NamedTuple
 
-from dockerlab.errors import DockerlabError, InvalidParameter
+from dockerlab.errors import ClientError, DockerlabError, InvalidParameter
 
 GO_DIR = 1 << 31
 GO_SYMLINK = 1 << 27
 _GO_IRREGULAR = (1 << 26) | (1 << 25) | (1 << 24) | (1 << 21) | (1 << 19)
-
-
-class CopyError(DockerlabError):
-    """A client-side copy error, printed as is (no "Error response from daemon")."""
 
 
 ERR_CANNOT_COPY_DIR = "cannot copy directory"
@@ -96,16 +92,16 @@ def rebase_entry(name: str, old: str, new: str) -> str:
 def prepare_copy(src: CopyInfo, dst: CopyInfo) -> tuple[str, tuple[str, str] | None]:
     """``PrepareArchiveCopy``: (folder to extract into, (old, new) entry rebase or None).
 
-    Raises :class:`CopyError` with Docker's words for the impossible cases.
+    Raises :class:`~dockerlab.errors.ClientError` with Docker's words for the impossible cases.
     """
     dst_dir, dst_base = split_dir_entry(dst.path)
     _, src_base = split_dir_entry(src.path)
     if dst.exists and dst.is_dir:
         return dst.path, None
     if dst.exists and src.is_dir:
-        raise CopyError(ERR_CANNOT_COPY_DIR)
+        raise ClientError(ERR_CANNOT_COPY_DIR)
     if not dst.exists and not src.is_dir and asserts_directory(dst.path):
-        raise CopyError(ERR_DIR_NOT_EXISTS)
+        raise ClientError(ERR_DIR_NOT_EXISTS)
     if src.rebase_name:
         src_base = src.rebase_name
     return dst_dir, (src_base, dst_base)
@@ -123,7 +119,7 @@ def destination_info(path: str) -> CopyInfo:
 
     while st is not None and _stat.S_ISLNK(st.st_mode):
         if n > 10:
-            raise CopyError(f"too many symlinks in {original}")
+            raise ClientError(f"too many symlinks in {original}")
         target = os.readlink(path)
         if not target.startswith("/"):
             target = posixpath.join(split_dir_entry(path)[0], target)
@@ -138,9 +134,9 @@ def destination_info(path: str) -> CopyInfo:
         try:
             pst = os.stat(parent)
         except FileNotFoundError:
-            raise CopyError(f"stat {parent}: no such file or directory") from None
+            raise ClientError(f"stat {parent}: no such file or directory") from None
         if not _stat.S_ISDIR(pst.st_mode):
-            raise CopyError(ERR_NOT_DIRECTORY)
+            raise ClientError(ERR_NOT_DIRECTORY)
         return CopyInfo(path)
     return CopyInfo(path, True, _stat.S_ISDIR(st.st_mode))
 
@@ -151,7 +147,7 @@ def source_info(path: str, follow_link: bool) -> CopyInfo:
     if follow_link:
         resolved = os.path.realpath(path)
         if not os.path.lexists(resolved):
-            raise CopyError(f"lstat {path}: no such file or directory")
+            raise ClientError(f"lstat {path}: no such file or directory")
         resolved, name = rebase_name(path, resolved)
     else:
         head, base = os.path.split(path)
@@ -162,7 +158,7 @@ def source_info(path: str, follow_link: bool) -> CopyInfo:
     try:
         st = os.lstat(resolved)
     except (FileNotFoundError, NotADirectoryError):
-        raise CopyError(f"lstat {resolved.rstrip('/')}: no such file or directory") from None
+        raise ClientError(f"lstat {resolved.rstrip('/')}: no such file or directory") from None
     import stat as _stat
 
     return CopyInfo(resolved, True, _stat.S_ISDIR(st.st_mode), name)
@@ -193,7 +189,7 @@ def copy_from_container(engine: Any, container: str, src: str, dst: str, out: IO
         dst = resolve_local(dst)
         parent = split_dir_entry(dst)[0]
         if not os.path.isdir(parent) and not (os.path.isdir(dst) and asserts_directory(dst)):
-            raise CopyError(f'invalid output path: directory "{parent}" does not exist')
+            raise ClientError(f'invalid output path: directory "{parent}" does not exist')
     rebase = ""
     if follow_link:
         try:
@@ -208,9 +204,16 @@ def copy_from_container(engine: Any, container: str, src: str, dst: str, out: IO
     size = spool.tell()
     spool.seek(0)
     if dst == "-":
-        while chunk := spool.read(1 << 20):
-            out.write(chunk)
-        out.flush()
+        try:
+            while chunk := spool.read(1 << 20):
+                out.write(chunk)
+            out.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            from dockerlab.errors import describe
+
+            raise ClientError(f"write /dev/stdout: {describe(exc)}") from exc
         return size, "STDOUT"
     src_info = CopyInfo(src, True, bool(stat["mode"] & GO_DIR), rebase)
     dst_info = destination_info(dst)
@@ -248,13 +251,13 @@ def copy_to_container(engine: Any, container: str, src: str, dst: str, stdin: IO
     except DockerlabError:
         st = None
     if st is not None and st["mode"] & _GO_IRREGULAR and not st["mode"] & GO_DIR:
-        raise CopyError(f'destination "{container}:{dst}" must be a directory or a regular '
+        raise ClientError(f'destination "{container}:{dst}" must be a directory or a regular '
                         "file")
     if st is not None:
         dst_info = CopyInfo(dst_info.path, True, bool(st["mode"] & GO_DIR))
     if src == "-":
         if not dst_info.is_dir:
-            raise CopyError(f'destination "{container}:{dst}" must be a directory')
+            raise ClientError(f'destination "{container}:{dst}" must be a directory')
         spool = _spool()
         while chunk := stdin.read(1 << 20):
             spool.write(chunk)
@@ -289,9 +292,9 @@ def check_args(src: str, dst: str) -> tuple[str, str, str, str]:
     sc, sp = split_container_path(src)
     dc, dp = split_container_path(dst)
     if sc and dc:
-        raise CopyError("copying between containers is not supported")
+        raise ClientError("copying between containers is not supported")
     if not sc and not dc:
-        raise CopyError("must specify at least one container source")
+        raise ClientError("must specify at least one container source")
     if (sc and not sp) or (dc and not dp):
         raise InvalidParameter("filepath cannot be empty")
     return sc, sp, dc, dp

@@ -42,13 +42,11 @@ _MODES = frozenset(
 _NETWORKS = frozenset({"default", "bridge", "host", "none"})
 
 
-class ClientError(UsageError):
+def refusal(message: str, command: str = "run") -> UsageError:
     """A run/create option the CLI itself rejects: ``dockerlab: <msg>.`` + the help hint."""
-
-    def __init__(self, message: str, command: str = "run") -> None:
-        if not message.endswith("."):
-            message += "."
-        super().__init__(f"dockerlab: {message}\nSee 'dockerlab {command} --help'.", command)
+    if not message.endswith("."):
+        message += "."
+    return UsageError(f"dockerlab: {message}\nSee 'dockerlab {command} --help'.", command)
 
 
 def _flag_error(value: str, flag: str, reason: str, command: str) -> UsageError:
@@ -110,11 +108,11 @@ def environment(
         try:
             out.extend(parse_env_file(path, environ))
         except OSError as exc:
-            raise ClientError(
+            raise refusal(
                 f"open {path}: {(exc.strerror or str(exc)).lower()}", command
             ) from None
         except ValueError as exc:
-            raise ClientError(str(exc), command) from None
+            raise refusal(str(exc), command) from None
     for item in env:
         name, eq, _ = item.partition("=")
         if not name:
@@ -217,7 +215,7 @@ def create_body(
 
     attach = _attach(ns.attach or [], command)
     if detach and attach:
-        raise ClientError("Conflicting options: -a and -d", command)
+        raise refusal("Conflicting options: -a and -d", command)
     attach_stdin = "stdin" in attach or ns.interactive
     attach_out = "stdout" in attach or not attach
     attach_err = "stderr" in attach or not attach
@@ -227,13 +225,13 @@ def create_body(
 
     restart = ns.restart or "no"
     if restart != "no":
-        raise ClientError(
+        raise refusal(
             f"invalid restart policy '{restart}': dockerlab has no daemon to restart "
             "containers, so only --restart=no is supported",
             command,
         )
     if ns.rm and ns.restart and restart != "no":  # pragma: no cover - kept for Docker's text
-        raise ClientError("Conflicting options: --restart and --rm", command)
+        raise refusal("Conflicting options: --restart and --rm", command)
 
     memory = _memory(ns.memory, "-m, --memory", command)
     swap = _memory(ns.memory_swap, "--memory-swap", command)
@@ -256,7 +254,7 @@ def create_body(
         try:
             devices.append(parse_device(spec))
         except ValueError as exc:
-            raise ClientError(str(exc), command) from None
+            raise refusal(str(exc), command) from None
 
     entrypoint = None
     if ns.entrypoint is not None:
@@ -317,14 +315,14 @@ def security_opts(opts: list[str], command: str = "run") -> list[str]:
         key, sep, value = opt.partition("=")
         if not sep and opt != "no-new-privileges":
             if ":" not in opt:
-                raise ClientError(f'Invalid --security-opt: "{opt}"', command)
+                raise refusal(f'Invalid --security-opt: "{opt}"', command)
             key, _, value = opt.partition(":")
         if key == "seccomp" and value != "unconfined":
             try:
                 with open(value, "rb") as f:
                     raw = f.read()
             except OSError as exc:
-                raise ClientError(f"opening seccomp profile ({value}) failed: open {value}: "
+                raise refusal(f"opening seccomp profile ({value}) failed: open {value}: "
                                   f"{(exc.strerror or str(exc)).lower()}", command) from None
             import json
 
@@ -332,7 +330,7 @@ def security_opts(opts: list[str], command: str = "run") -> list[str]:
                 compact = json.dumps(json.loads(raw), separators=(",", ":"),
                                      ensure_ascii=False)
             except ValueError as exc:
-                raise ClientError(f"compacting json for seccomp profile ({value}) failed: "
+                raise refusal(f"compacting json for seccomp profile ({value}) failed: "
                                   f"{exc}", command) from None
             opt = f"seccomp={compact}"
         out.append(opt)

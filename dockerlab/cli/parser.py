@@ -32,7 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from dockerlab.errors import UsageError
+from dockerlab.errors import ArgCountError, UsageError
 
 PROG = "dockerlab"
 VERSION_TEXT = "dockerlab version 0.1.0"
@@ -44,12 +44,6 @@ class ShowText(Exception):
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.text = text
-
-
-class ArgCountError(UsageError):
-    """Wrong number of positionals; Docker's cobra ``Args`` checks exit 1, not 125."""
-
-    exit_code = 1
 
 
 def usage_error(message: str, path: str) -> UsageError:

@@ -194,9 +194,14 @@ def extract(src: IO[bytes], dest: str | int, *, layer: bool = False,
         stream, mode = (budget.inflating(src), "r|") if budget else (src, "r|*")
         with tarfile.open(fileobj=stream, mode=mode, tarinfo=BoundedTarInfo) as tf:
             for m in tf:
-                total += _apply(tf, m, tree, dir_times, layer=layer, owner=owner,
-                                keep_owner=keep_owner, rename=rename,
-                                strict=no_overwrite_dir_non_dir)
+                try:
+                    total += _apply(tf, m, tree, dir_times, layer=layer, owner=owner,
+                                    keep_owner=keep_owner, rename=rename,
+                                    strict=no_overwrite_dir_non_dir)
+                except OSError as exc:  # name the entry: "…/bin/ls: no space left on device"
+                    if exc.errno is not None and not str(exc.filename or "").startswith("/"):
+                        exc.filename = os.path.join(shown, m.name)
+                    raise
         # Directory mtimes last: creating children changed them. Deepest first.
         for parts, mtime in sorted(dir_times, key=lambda t: -len(t[0])):
             os.utime(tree.dir(parts, create=False), ns=(mtime, mtime))

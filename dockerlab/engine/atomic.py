@@ -29,7 +29,9 @@ def write_bytes(path: str, data: bytes, mode: int = 0o644, durable: bool = True)
             view = view[os.write(fd, view):]
         if durable:
             os.fsync(fd)
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = tmp  # "write …/.state.json.1.tmp: no space left on device"
         os.close(fd)
         os.unlink(tmp)
         raise
@@ -47,6 +49,10 @@ def write_new(path: str, data: bytes, mode: int = 0o644) -> None:
         while view:
             view = view[os.write(fd, view):]
         os.fsync(fd)
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = path
+        raise
     finally:
         os.close(fd)
 

@@ -35,7 +35,7 @@ from typing import IO, Any, BinaryIO
 from dockerlab.engine import linux as L
 from dockerlab.engine.archive import Packer, extract
 from dockerlab.engine.inroot import Entry, Root
-from dockerlab.errors import Conflict, Forbidden, InvalidParameter, NotFound
+from dockerlab.errors import Conflict, Forbidden, InvalidParameter, NotFound, reason
 
 __all__ = ["View", "copy_from", "copy_to", "go_file_mode", "path_stat", "untar", "write_tar"]
 
@@ -166,7 +166,8 @@ def _temporary_mount(paths: Any, c: Any, write: bool) -> Iterator[str]:
         os.rmdir(target)
         if isinstance(exc, OSError) and exc.errno == errno.EBUSY:
             raise Conflict(f"container {c.id[:12]} is starting; try again") from None
-        raise Forbidden(f"cannot mount the filesystem of container {c.id[:12]}: {exc}") from None
+        raise Forbidden(f"cannot mount the filesystem of container {c.id[:12]}: "
+                        f"{reason(exc)}") from None
     try:
         yield target
     finally:

@@ -13,7 +13,7 @@ from dockerlab.engine.atomic import fsync_dir, write_new
 from dockerlab.engine.containers import make_layers, time_now
 from dockerlab.engine.ids import check_name, new_id, random_name
 from dockerlab.engine.security import normalize_host_config
-from dockerlab.errors import DockerlabError, InvalidParameter
+from dockerlab.errors import InvalidParameter, SystemFailure, describe
 
 if TYPE_CHECKING:
     from dockerlab.engine.facade import Engine
@@ -217,7 +217,7 @@ def create(engine: Engine, body: dict[str, Any], name: str | None,
         except BaseException as exc:  # nothing half-made is left, whatever went wrong
             store.discard(cid, staging)
             if isinstance(exc, OSError):
-                raise DockerlabError(f"failed to create container {cid[:12]}: "
-                                     f"{exc.strerror or exc}") from exc
+                raise SystemFailure(f"failed to create container {cid[:12]}: "
+                                    f"{describe(exc)}", exc.errno) from exc
             raise
     return {"Id": cid, "Warnings": []}

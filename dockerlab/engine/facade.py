@@ -3,7 +3,8 @@
 Records are plain dicts shaped and named exactly as the Docker Engine API returns them
 (``GET /containers/json``, ``/containers/{id}/json``, ``/images/json`` …), so faces can render
 Docker's tables and ``--format`` paths without translation, and the API server can pass them
-through. Verbs raise :mod:`dockerlab.errors` and never print.
+through. Verbs raise :mod:`dockerlab.errors` and never print: :func:`~dockerlab.errors.boundary`
+converts whatever foreign error (``OSError``, tar, JSON…) a verb meets, naming the verb.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dockerlab.errors import (
     Forbidden,
     InvalidParameter,
     NoSuchContainer,
+    boundary,
 )
 
 
@@ -39,6 +41,7 @@ class LogEntry:
         return f"LogEntry({self.stream!r}, {self.data!r}, {self.time!r})"
 
 
+@boundary(init="state root")
 class Engine:
     """Images, containers and volumes under one state root (``DOCKERLAB_ROOT``).
 

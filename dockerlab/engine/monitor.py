@@ -40,6 +40,7 @@ from dockerlab.engine import linux as L
 from dockerlab.engine import streams as S
 from dockerlab.engine.atomic import locked, read_json, write_bytes
 from dockerlab.engine.paths import Paths
+from dockerlab.errors import reason
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -211,7 +212,7 @@ def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[
         _report(err_w, exc.code, str(exc))
         os._exit(exc.code)
     except BaseException as exc:  # anything else: the engine failed to set up the container
-        _report(err_w, 125, f"{exc}")
+        _report(err_w, 125, reason(exc))
         os._exit(125)
 
 
@@ -503,15 +504,23 @@ class Monitor:
             out.append(dumps({"log": line.decode("utf-8", "replace") + nl,
                                "stream": stream, "time": now}) + "\n")
         if out:
-            self.log.write("".join(out).encode())
+            self.append_log("".join(out).encode())
 
     def flush_partial(self, kind: int) -> None:
         rest = self.partial[kind]
         if rest:
             self.partial[kind] = b""
             stream = "stdout" if kind == S.STDOUT else "stderr"
-            self.log.write((dumps({"log": rest.decode("utf-8", "replace"), "stream": stream,
-                                    "time": log_time(time.time_ns())}) + "\n").encode())
+            self.append_log((dumps({"log": rest.decode("utf-8", "replace"), "stream": stream,
+                                     "time": log_time(time.time_ns())}) + "\n").encode())
+
+    def append_log(self, data: bytes) -> None:
+        """Lines that cannot be written (a full disk) are dropped, as Docker's json-file
+        logger drops them: the container and its attached clients go on."""
+        try:
+            self.log.write(data)
+        except OSError:
+            pass
 
     # ---- the loop -----------------------------------------------------------------------
     def loop(self) -> None:
@@ -647,7 +656,7 @@ def run(root: str, cid: str, sync: int, spec: int, attach: int | None, want: str
         monitor.start()
     except BaseException as exc:  # set-up failed before the container ran: undo, report
         monitor.cleanup()
-        report = {"code": 125, "message": f"{exc}"}
+        report = {"code": 125, "message": reason(exc)}
         monitor.finish_failed(report)
         monitor.sync({"ok": False, **report})
         raise

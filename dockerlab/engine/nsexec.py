@@ -83,7 +83,9 @@ def _command(spec: dict, mnt: int, cgns: int, stdio: Stdio) -> None:
         # Docker's exec: 126 for any start failure; a user the daemon cannot find unwrapped.
         fail(126, str(exc), daemon=exc.code == 125 and str(exc).startswith("unable to find"))
     except BaseException as exc:  # noqa: BLE001 - whatever it is, report it and end here
-        fail(126, str(exc) or type(exc).__name__)
+        from dockerlab.errors import reason
+
+        fail(126, reason(exc) or type(exc).__name__)
     finally:
         os._exit(126)
 

@@ -11,6 +11,7 @@ import os
 import stat
 
 from dockerlab.engine import linux as L
+from dockerlab.errors import reason
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -91,7 +92,7 @@ def _install(program: bytes) -> None:
     try:
         L.install_seccomp(program)
     except OSError as exc:
-        raise StartFailure(125, f"error loading seccomp filter into kernel: {exc}")
+        raise StartFailure(125, f"error loading seccomp filter into kernel: {reason(exc)}")
 
 
 def become(user: str, cwd: str, env: list[str], security: dict, make_cwd: bool = True

@@ -12,6 +12,8 @@ from __future__ import annotations
 import socket
 import struct
 
+from dockerlab.errors import boundary
+
 TYPE_CHECKING = False  # typing itself costs ~5 ms on the monitor's start path
 if TYPE_CHECKING:
     from typing import Any
@@ -55,8 +57,10 @@ def _loads(payload: bytes) -> dict[str, Any]:
 LOST_MONITOR = "lost the container's monitor"  # the exit record of a connection cut short
 
 
+@boundary("attach")
 class Attachment:
-    """The caller's side of an attached container: read output, write input, get the exit."""
+    """The caller's side of an attached container: read output, write input, get the exit.
+    A monitor gone away reads as the end; other failures are :mod:`dockerlab.errors`."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock

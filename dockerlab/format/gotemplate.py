@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from dockerlab.errors import ClientError
 from dockerlab.format._funcs import _GO_TYPES, FUNCS, HEADER_FUNCS, FuncError, _truth
 from dockerlab.format._gofmt import NOVALUE, OutputTooLarge, go_str, sorted_keys
 from dockerlab.format._gofmt import type_name as _type_name
@@ -41,8 +42,9 @@ from dockerlab.format._parse import (
 __all__ = ["HEADER_FUNCS", "Template", "TemplateError", "parse", "parse_format", "render"]
 
 
-class TemplateError(ValueError):
-    """A template that does not parse or execute; `detail` is Go's own message."""
+class TemplateError(ClientError, ValueError):
+    """A template that does not parse or execute; `detail` is Go's own message. The docker
+    CLI runs templates, so this is a client error: printed as is, exit 1."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"template parsing error: {detail}")

@@ -9,6 +9,7 @@ from typing import Any
 import ipywidgets as w
 from traitlets import Bool, Unicode, observe
 
+from dockerlab.errors import DockerlabError
 from dockerlab.widgets import _model as m
 from dockerlab.widgets import svg
 from dockerlab.widgets._base import STYLE, error_html, resolve_engine
@@ -196,7 +197,7 @@ class DiffView(w.VBox):
         """The image's ``path`` if it is a regular file (None otherwise)."""
         try:
             return self._engine.file_at_layer(self._image, self._top, path)
-        except OSError:  # a folder: file_at_layer of this engine version cannot open it
+        except DockerlabError:  # unreadable (the engine converts what the host refuses)
             return None
 
     def _render_file(self) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -297,3 +299,22 @@ def test_live_stats_updates_one_table_until_interrupted(ip, engine):
     first = out.outputs[0].data["text/plain"]
     assert first.splitlines()[0].startswith("CONTAINER ID   NAME")
     assert "\x1b" not in first
+
+
+def test_a_host_failure_reads_as_in_the_cli(ip, engine, tmp_path, monkeypatch):
+    """A read-only state root: the same words and exit code as the CLI, no [Errno N]."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    subprocess.run(["mount", "--bind", engine.paths.root, str(ro)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(ro)], check=True)
+        monkeypatch.setenv("DOCKERLAB_ROOT", str(ro))
+        for line in ("tag busybox other", "run --rm busybox true"):
+            _, out = docker(ip, line)
+            cli = subprocess.run([sys.executable, "-m", "dockerlab", *line.split()],
+                                 env={**os.environ, "DOCKERLAB_ROOT": str(ro)},
+                                 capture_output=True, text=True, timeout=60)
+            assert "read-only file system" in out.stderr and "[Errno" not in out.stderr
+            assert (out.stderr, ip.user_ns["_exit_code"]) == (cli.stderr, cli.returncode)
+    finally:
+        subprocess.run(["umount", "-l", str(ro)], check=False)

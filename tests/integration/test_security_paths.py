@@ -192,7 +192,7 @@ def _remove_exited(engine, name: str) -> None:
     """Wait for ``name`` to end, then remove it. Retries around two engine races that are not
     this file's subject: reading the freezer of a cgroup being removed (ENODEV) and a forced
     remove of a container that is just exiting (Conflict)."""
-    from dockerlab.errors import Conflict
+    from dockerlab.errors import Conflict, SystemFailure
 
     for _ in range(20):
         try:
@@ -202,7 +202,7 @@ def _remove_exited(engine, name: str) -> None:
             return
         except Conflict:
             time.sleep(0.02)
-        except OSError as exc:
+        except SystemFailure as exc:  # an OSError, converted at the engine's boundary
             if exc.errno != errno.ENODEV:
                 raise
             time.sleep(0.02)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockerlab.cli.options import ClientError, create_body
+from dockerlab.cli.options import create_body
 from dockerlab.cli.parser import parse
 from dockerlab.errors import InvalidParameter, NotFound, UsageError, exit_code
 
@@ -55,7 +55,7 @@ def test_attach_flag_picks_streams():
     assert (b["AttachStdin"], b["AttachStdout"], b["AttachStderr"]) == (False, False, True)
     with pytest.raises(UsageError, match="valid streams are STDIN, STDOUT and STDERR"):
         body("run", "-a", "foo", "busybox")
-    with pytest.raises(ClientError, match="Conflicting options: -a and -d"):
+    with pytest.raises(UsageError, match="Conflicting options: -a and -d"):
         body("run", "-d", "-a", "stdout", "busybox")
 
 
@@ -79,16 +79,16 @@ def test_env_file_lines_come_before_env_flags(tmp_path):
 def test_bad_env_file_lines_and_missing_file(tmp_path):
     f = tmp_path / "env"
     f.write_text("A B=1\n")
-    with pytest.raises(ClientError) as info:
+    with pytest.raises(UsageError) as info:
         body("run", "--env-file", str(f), "busybox")
     assert str(info.value) == (
         "dockerlab: poorly formatted environment: variable 'A B' contains whitespaces.\n"
         "See 'dockerlab run --help'."
     )
     f.write_text("=1\n")
-    with pytest.raises(ClientError, match="no variable name on line '=1'"):
+    with pytest.raises(UsageError, match="no variable name on line '=1'"):
         body("run", "--env-file", str(f), "busybox")
-    with pytest.raises(ClientError) as info:
+    with pytest.raises(UsageError) as info:
         body("run", "--env-file", "/nonexistent/env", "busybox")
     assert str(info.value).startswith(
         "dockerlab: open /nonexistent/env: no such file or directory."
@@ -157,14 +157,14 @@ def test_network_modes():
 def test_restart_accepts_only_no():
     hc = body("run", "--restart", "no", "--init", "busybox")[1]["HostConfig"]
     assert hc["RestartPolicy"] == {"Name": "no", "MaximumRetryCount": 0} and hc["Init"] is True
-    with pytest.raises(ClientError, match="only --restart=no"):
+    with pytest.raises(UsageError, match="only --restart=no"):
         body("run", "--restart", "always", "busybox")
 
 
 def test_env_file_stops_at_a_64k_line_as_gos_scanner_does(tmp_path):
     f = tmp_path / "env"
     f.write_bytes(b"A=" + b"x" * 65533 + b"\nB=" + b"y" * (1 << 20) + b"\n")
-    with pytest.raises(ClientError, match="bufio.Scanner: token too long"):
+    with pytest.raises(UsageError, match="bufio.Scanner: token too long"):
         body("run", "--env-file", str(f), "busybox")
     f.write_bytes(b"A=" + b"x" * 65533 + b"\nB=2\r\n")  # 65535 bytes: the longest Go takes
     assert body("run", "--env-file", str(f), "busybox")[1]["Env"] == ["A=" + "x" * 65533,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from dockerlab.cli.cp import (
-    CopyError,
     CopyInfo,
     check_args,
     prepare_copy,
@@ -14,6 +13,7 @@ from dockerlab.cli.cp import (
     split_container_path,
     split_dir_entry,
 )
+from dockerlab.errors import ClientError
 
 
 def test_container_path_splits_on_first_colon_unless_local_looking():
@@ -40,12 +40,12 @@ def test_file_to_missing_path_is_renamed_to_it():
 
 
 def test_file_to_missing_path_with_trailing_slash_is_no_such_directory():
-    with pytest.raises(CopyError, match="^no such directory$"):
+    with pytest.raises(ClientError, match="^no such directory$"):
         prepare_copy(CopyInfo("/src/f", True), CopyInfo("/dst/new/"))
 
 
 def test_directory_onto_existing_file_cannot_be_copied():
-    with pytest.raises(CopyError, match="^cannot copy directory$"):
+    with pytest.raises(ClientError, match="^cannot copy directory$"):
         prepare_copy(CopyInfo("/src/d", True, True), CopyInfo("/dst/file", True, False))
 
 
@@ -76,7 +76,7 @@ def test_rebase_name_after_following_a_link_keeps_the_asked_name():
 
 
 def test_two_containers_or_none_are_refused_with_dockers_words():
-    with pytest.raises(CopyError, match="copying between containers is not supported"):
+    with pytest.raises(ClientError, match="copying between containers is not supported"):
         check_args("a:/x", "b:/y")
-    with pytest.raises(CopyError, match="must specify at least one container source"):
+    with pytest.raises(ClientError, match="must specify at least one container source"):
         check_args("/x", "/y")

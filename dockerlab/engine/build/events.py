@@ -36,8 +36,8 @@ class BuildEvent:
 
 class BuildFailed(DockerlabError):
     """A step failed after the build started (``The command '…' returned a non-zero code:
-    1``, ``COPY failed: …``); ``exit_code`` is what Docker's CLI exits with."""
+    1``, ``COPY failed: …``); Docker's CLI exits with the step's status (``exit_code``)."""
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_status = exit_code

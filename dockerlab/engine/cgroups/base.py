@@ -36,9 +36,9 @@ def read_text(path: str) -> str | None:
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
-        if exc.errno != errno.ENODEV:
-            raise
-        return None
+        if exc.errno == errno.ENODEV:  # the cgroup is being removed
+            return None
+        raise
 
 
 def write_text(path: str, value: str) -> None:
