@@ -5,19 +5,19 @@ offers (``{{.ID}}``, ``{{.Names}}``, ``{{.Label "k"}}`` …), a header map (the 
 docker prints for those fields) and its default table format. :func:`listing` renders rows
 with a user's ``--format`` or the default, the way docker's formatter does.
 
-Stats follow the docker CLI's own arithmetic (``cli/command/container/stats_helpers.go``):
-CPU % from the delta to ``precpu_stats``, memory without the inactive page cache.
+Stats follow the docker CLI's own arithmetic (:mod:`dockerlab.format.stats`).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from dockerlab.format import ago, bytes_size, human_size_with_precision
+from dockerlab.format.stats import block_io, cpu_percent, memory_usage, network_io
+from dockerlab.format.table import tabwrite_rows
 
 # ---- small docker CLI helpers ------------------------------------------------------------
 
@@ -77,33 +77,6 @@ def inspect_json(objects: list[Any]) -> str:
 
 
 # ---- tables --------------------------------------------------------------------------------
-
-
-def tabwrite(rows: Iterable[list[str]], minwidth: int = 10, padding: int = 3) -> str:
-    """Go's tabwriter (padchar ' ', no flags) over rows of cells; the last cell is not padded.
-
-    ``docker top`` uses a minimum width of 20, unlike docker's tables (10), hence this one.
-    """
-    rows = [list(r) for r in rows]
-    out_lines = []
-    # tabwriter aligns a column across consecutive lines that have that column
-    widths: dict[tuple[int, int], int] = {}
-    for col in range(max((len(r) for r in rows), default=0)):
-        start = None
-        for i in range(len(rows) + 1):
-            has = i < len(rows) and len(rows[i]) - 1 > col
-            if has and start is None:
-                start = i
-            elif not has and start is not None:
-                width = max(len(rows[k][col]) for k in range(start, i)) + padding
-                width = max(width, minwidth)
-                for k in range(start, i):
-                    widths[(k, col)] = width
-                start = None
-    for i, row in enumerate(rows):
-        cells = [c.ljust(widths[(i, j)]) if (i, j) in widths else c for j, c in enumerate(row)]
-        out_lines.append("".join(cells))
-    return "".join(line + "\n" for line in out_lines)
 
 
 def listing(fmt: str | None, default: str, header: dict[str, str], rows: list[Any]) -> str:
@@ -484,53 +457,6 @@ STATS_HEADER = {
 }
 
 
-def cpu_percent(s: dict[str, Any]) -> float:
-    """calculateCPUPercentUnix."""
-    cpu = s.get("cpu_stats") or {}
-    pre = s.get("precpu_stats") or {}
-    cpu_delta = float((cpu.get("cpu_usage") or {}).get("total_usage", 0)) - float(
-        (pre.get("cpu_usage") or {}).get("total_usage", 0)
-    )
-    system_delta = float(cpu.get("system_cpu_usage", 0)) - float(pre.get("system_cpu_usage", 0))
-    online = float(cpu.get("online_cpus") or 0)
-    if online == 0.0:
-        online = float(len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []))
-    if system_delta > 0.0 and cpu_delta > 0.0:
-        return cpu_delta / system_delta * online * 100.0
-    return 0.0
-
-
-def memory_usage(s: dict[str, Any]) -> float:
-    """calculateMemUsageUnixNoCache: usage minus inactive file pages (v1 total_, v2 plain)."""
-    mem = s.get("memory_stats") or {}
-    usage = mem.get("usage", 0)
-    stats = mem.get("stats") or {}
-    if "total_inactive_file" in stats and stats["total_inactive_file"] < usage:
-        return float(usage - stats["total_inactive_file"])
-    if stats.get("inactive_file", 0) < usage:
-        return float(usage - stats.get("inactive_file", 0))
-    return float(usage)
-
-
-def block_io(s: dict[str, Any]) -> tuple[int, int]:
-    read = write = 0
-    for entry in (s.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []:
-        op = (entry.get("op") or " ")[0]
-        if op in "rR":
-            read += entry.get("value", 0)
-        elif op in "wW":
-            write += entry.get("value", 0)
-    return read, write
-
-
-def network_io(s: dict[str, Any]) -> tuple[int, int]:
-    rx = tx = 0
-    for net in (s.get("networks") or {}).values():
-        rx += net.get("rx_bytes", 0)
-        tx += net.get("tx_bytes", 0)
-    return rx, tx
-
-
 class StatsRow:
     """The ``docker stats --format`` context of one stats sample."""
 
@@ -606,7 +532,7 @@ def stats(rows: list[StatsRow], fmt: str | None = None) -> str:
 def top(result: dict[str, Any]) -> str:
     """docker top: tabwriter with minimum width 20."""
     rows = [list(result.get("Titles") or [])] + [list(p) for p in result.get("Processes") or []]
-    return tabwrite(rows, minwidth=20, padding=3)
+    return tabwrite_rows(rows, minwidth=20)
 
 
 def version(client: dict[str, Any], server: dict[str, Any] | None) -> str:

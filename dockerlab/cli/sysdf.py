@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dockerlab.format.table import tabwrite_rows
 from dockerlab.format.units import human_size, human_size_with_precision
 
 SUMMARY_FORMAT = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
@@ -82,7 +83,7 @@ def render(df: dict[str, Any], fmt: str | None = None, verbose: bool = False,
         rows.append([row.Repository, row.Tag, row.ID, row.CreatedSince,
                      human_size_with_precision(img["Size"], 3), human_size(img["SharedSize"]),
                      human_size(img["Size"] - img["SharedSize"]), str(img["Containers"])])
-    out.append(r.tabwrite(rows))
+    out.append(tabwrite_rows(rows))
     out.append("\nContainers space usage:\n\n")
     rows = [["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS",
              "NAMES"]]
@@ -91,16 +92,16 @@ def render(df: dict[str, Any], fmt: str | None = None, verbose: bool = False,
         vols = sum(1 for m in c.get("Mounts") or [] if m.get("Type") == "volume")
         rows.append([p.ID, p.Image, p.Command, str(vols), human_size(c.get("SizeRw", 0)),
                      p.RunningFor, p.Status, p.Names])
-    out.append(r.tabwrite(rows))
+    out.append(tabwrite_rows(rows))
     out.append("\nLocal Volumes space usage:\n\n")
     rows = [["VOLUME NAME", "LINKS", "SIZE"]]
     for v in df["Volumes"]:
         u = v.get("UsageData") or {}
         rows.append([v["Name"], str(u.get("RefCount", 0)), human_size(u.get("Size", 0))])
-    out.append(r.tabwrite(rows))
+    out.append(tabwrite_rows(rows))
     cache = df.get("BuildCache") or []
     out.append(f"\nBuild cache usage: {human_size(sum(b.get('Size', 0) for b in cache))}\n\n")
-    out.append(r.tabwrite([["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE",
+    out.append(tabwrite_rows([["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE",
                             "SHARED"]]))
     work = df.get("InterruptedWork") or []
     if work:
@@ -110,6 +111,6 @@ def render(df: dict[str, Any], fmt: str | None = None, verbose: bool = False,
             rows.append([w["Kind"], str(w.get("Owner") or "-"),
                          "in progress" if w.get("InProgress") else "abandoned",
                          human_size(w.get("Size", 0)), w["Path"]])
-        out.append(r.tabwrite(rows))
+        out.append(tabwrite_rows(rows))
     return "".join(out)
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dockerlab.format.gotemplate import HEADER_FUNCS, TemplateError, parse, parse_format
-
-__all__ = ["MIN_WIDTH", "PADDING", "render_table", "tabulate", "tabwrite"]
+__all__ = ["MIN_WIDTH", "PADDING", "render_table", "tabulate", "tabwrite", "tabwrite_rows"]
 
 MIN_WIDTH = 10
 PADDING = 3
 
 
-def _format(cells: list[list[str]], widths: list[int], line0: int, line1: int, out: list[str]):
+def _format(cells: list[list[str]], widths: list[int], line0: int, line1: int, out: list[str],
+            minwidth: int = MIN_WIDTH, padding: int = PADDING):
     """Go's Writer.format: find column blocks left to right, recursing for the next column."""
     column = len(widths)
     this = line0
@@ -28,12 +27,12 @@ def _format(cells: list[list[str]], widths: list[int], line0: int, line1: int, o
             continue
         _write(cells, widths, line0, this, out)  # lines before the block
         line0 = this
-        width = MIN_WIDTH
+        width = minwidth
         while this < line1 and column < len(cells[this]) - 1:
-            width = max(width, len(cells[this][column]) + PADDING)
+            width = max(width, len(cells[this][column]) + padding)
             this += 1
         widths.append(width)
-        _format(cells, widths, line0, this, out)
+        _format(cells, widths, line0, this, out, minwidth, padding)
         widths.pop()
         line0 = this
     _write(cells, widths, line0, line1, out)
@@ -56,6 +55,19 @@ def tabwrite(text: str) -> str:
     return "".join(out)
 
 
+def tabwrite_rows(rows: Iterable[Iterable[str]], minwidth: int = MIN_WIDTH,
+                  padding: int = PADDING) -> str:
+    """Rows of cells through the tabwriter, each row a line ending in a newline (the last
+    cell of a row is not padded). ``docker top`` uses ``minwidth`` 20."""
+    cells = [list(r) for r in rows]
+    if not cells:
+        return ""
+    cells.append([""])  # the unterminated (empty) text after the last newline
+    out: list[str] = []
+    _format(cells, [], 0, len(cells), out, minwidth, padding)
+    return "".join(out)
+
+
 def tabulate(lines: Iterable[str]) -> str:
     """Align tab-separated lines; every output line ends with a newline."""
     lines = list(lines)
@@ -71,6 +83,9 @@ def render_table(fmt: str, header: Mapping[str, str], rows: Iterable[Any]) -> st
     the tabwriter; any other format prints each row rendered, one per line, no header.
     Raises TemplateError (from parsing or from any row) before printing anything.
     """
+    # the template engine is loaded only here: plain tables (top, system df) stay cheap
+    from dockerlab.format.gotemplate import HEADER_FUNCS, TemplateError, parse, parse_format
+
     is_table, source = parse_format(fmt)
     template = parse(source)
     body = [template.execute(row) + "\n" for row in rows]
