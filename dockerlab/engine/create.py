@@ -10,7 +10,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from dockerlab.engine.atomic import fsync_dir, write_new
-from dockerlab.engine.containers import make_layers, time_now
+from dockerlab.engine.basics import time_now
+from dockerlab.engine.containers import make_layers
 from dockerlab.engine.ids import check_name, new_id, random_name
 from dockerlab.engine.security import normalize_host_config
 from dockerlab.errors import DockerlabError, InvalidParameter

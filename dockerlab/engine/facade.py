@@ -48,7 +48,9 @@ class Engine:
         self.paths = Paths.of(root)
         from dockerlab.engine.containers import ContainerStore
 
-        self.store = ContainerStore(self.paths)
+        # the store's sweeps also collect what a dead image writer left
+        self.store = ContainerStore(self.paths, {
+            "imagewrite": lambda path: self.image_store.recover(blocking=False)})
         self._images = None
 
     @property
@@ -436,12 +438,11 @@ class Engine:
         """What killed verbs left (scratch folders and files, frozen containers, a dead
         build's containers, unreferenced blobs and layers), removed now. ``found``: what
         :meth:`interrupted_work` said before other verbs (which sweep too) ran."""
-        from dockerlab.engine import work
 
         store = self.image_store
         found = self.interrupted_work() if found is None else found
         with self.store.registry():
-            work.sweep(self.paths, registry_locked=True, everything=True)
+            self.store.sweep(everything=True)
         with store._locked():
             store.collect_garbage()
         removed = [e for e in found if not os.path.lexists(e["Path"])]

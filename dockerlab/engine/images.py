@@ -815,11 +815,15 @@ class _ImageLock(atomic.locked):
 
     def __enter__(self) -> int:
         from dockerlab.engine import work
+        from dockerlab.engine.containers import thaw_frozen
 
         fd = super().__enter__()
         try:
             self.store._recover_locked()
-            work.sweep(self.store.paths)
+            paths = self.store.paths
+            work.sweep(paths, finishers={
+                "commit": lambda path: thaw_frozen(paths, path),
+                "imagewrite": lambda path: self.store.recover(blocking=False)})
             mfd, self.marker = work.begin_file(self.store.paths, "imagewrite")
             os.close(mfd)
         except BaseException:
