@@ -14,28 +14,17 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from dockerlab.engine.checks import parse_signal, require_privileges
 from dockerlab.engine.containers import Container
 from dockerlab.engine.paths import Paths
 from dockerlab.engine.streams import Attachment
-from dockerlab.errors import (
-    Conflict,
-    DockerlabError,
-    Forbidden,
-    InvalidParameter,
-    NoSuchContainer,
-)
+from dockerlab.errors import Conflict, DockerlabError, InvalidParameter, NoSuchContainer
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockerlab.engine.logs import LogEntry
 
-class LogEntry:
-    """One json-file log record: ``stream`` is "stdout" or "stderr", ``time`` RFC 3339 (ns)."""
-
-    __slots__ = ("stream", "data", "time")
-
-    def __init__(self, stream: str, data: bytes, time: str) -> None:
-        self.stream, self.data, self.time = stream, data, time
-
-    def __repr__(self) -> str:
-        return f"LogEntry({self.stream!r}, {self.data!r}, {self.time!r})"
+__all__ = ["Engine", "parse_signal", "require_privileges"]  # the last two: from .checks
 
 
 class Engine:
@@ -112,7 +101,7 @@ class Engine:
         require_privileges()
         prestart()  # a start usually follows: the monitors' forkserver warms up meanwhile
 
-        return creating.create(self, body, name, owner)
+        return creating.create(self.store, self.image_store, body, name, owner)
 
     def start(self, ref: str, attach: str = "") -> Attachment | None:
         """Start ``ref``; with ``attach`` (e.g. ``"ioe"``) return an attachment that sees
@@ -519,14 +508,15 @@ class Engine:
         """A new image from the container's writable layer; returns ``sha256:<id>``."""
         from dockerlab.engine import commit as committing
 
-        return committing.commit(self, ref, repo_tag, message, author, changes, pause)
+        return committing.commit(self.store, self.image_store, ref, repo_tag, message, author,
+                                 changes, pause)
 
     def export(self, ref: str, fileobj: Any) -> None:
         """Write the container's merged filesystem to ``fileobj`` as one flat tar."""
         from dockerlab.engine import export as exporting
 
         self.store.find(ref).check_usable("export")
-        exporting.export(self, ref, fileobj)
+        exporting.export(self.store, ref, fileobj)
 
     def import_image(self, fileobj: Any, repo_tag: str | None = None,
                      changes: list[str] | None = None, message: str = "",
@@ -534,7 +524,8 @@ class Engine:
         """A one-layer image from a tar (plain or compressed); returns ``sha256:<id>``."""
         from dockerlab.engine import commit as committing
 
-        return committing.import_image(self, fileobj, repo_tag, changes, message, source)
+        return committing.import_image(self.image_store, fileobj, repo_tag, changes, message,
+                                       source)
 
     def image_layers(self, ref: str) -> list[dict[str, Any]]:
         """History entries matched to layers, oldest first: ``Index`` (0 = base), ``Id``
@@ -653,31 +644,6 @@ class Engine:
         users = [c.id for c in self.store.all()
                  if any(m.get("Name") == name for m in c.config.get("MountPoints", []))]
         VolumeStore(self.paths).remove(name, users, force)
-
-
-def require_privileges() -> None:
-    """Refuse, saying exactly what is missing, when containers cannot be made here."""
-    if os.geteuid() != 0:
-        raise Forbidden("dockerlab needs root to run containers: creating mount, PID, UTS, "
-                        "IPC and network namespaces and mounting overlayfs need "
-                        "CAP_SYS_ADMIN, and cgroups need write access to /sys/fs/cgroup; "
-                        "run it with sudo")
-
-
-def parse_signal(value: str | int) -> int:
-    """``KILL``, ``SIGKILL`` or ``9`` → 9, with Docker's error for anything else."""
-    text = str(value).strip()
-    if text.isdigit():
-        num = int(text)
-        if 0 < num < _signal.NSIG:
-            return num
-    else:
-        name = text.upper()
-        name = name if name.startswith("SIG") else "SIG" + name
-        sig = getattr(_signal.Signals, name, None) if hasattr(_signal.Signals, name) else None
-        if sig is not None:
-            return int(sig)
-    raise InvalidParameter(f"Invalid signal: {value}")
 
 
 def _tree_size(path: str) -> int:
