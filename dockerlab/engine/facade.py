@@ -63,8 +63,12 @@ class Engine:
         return system.info(self.paths, states, len(self.image_store.list(all=False)))
 
     # ---- images -------------------------------------------------------------------------
-    def images(self, all: bool = False) -> list[dict[str, Any]]:
-        return self.image_store.list(all=all)
+    def images(self, all: bool = False,
+               filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        """``GET /images/json``; ``filters`` as :func:`~dockerlab.engine.filters.filter_images`."""
+        from dockerlab.engine.filters import filter_images
+
+        return filter_images(self.image_store.list(all=all), filters or {})
 
     def image_inspect(self, ref: str) -> dict[str, Any]:
         return self.image_store.inspect(ref)
@@ -177,14 +181,15 @@ class Engine:
     def containers(self, all: bool = False, filters: dict[str, list[str]] | None = None,
                    limit: int = -1) -> list[dict[str, Any]]:
         from dockerlab.engine import records
+        from dockerlab.engine.filters import check_filters, matches
 
-        records.check_filters(filters or {})
+        check_filters(filters or {})
         items = sorted(self._refreshed(), key=lambda c: c.config["Created"], reverse=True)
         if limit > 0:
             all = True
         if not all:
             items = [c for c in items if c.running]
-        items = [c for c in items if records.matches(c, filters or {})]
+        items = [c for c in items if matches(c, filters or {})]
         if limit > 0:
             items = items[:limit]
         return [records.summary(c, self.image_store) for c in items]
@@ -400,8 +405,7 @@ class Engine:
         from dockerlab.engine.volumes import VolumeStore
         from dockerlab.engine.work import tree_size
 
-        used = {m.get("Name") for c in self.store.all()
-                for m in c.config.get("MountPoints", []) if m.get("Type") == "volume"}
+        used = self._volumes_in_use()
         store = VolumeStore(self.paths)
         deleted, space = [], 0
         for v in store.list():
@@ -628,10 +632,17 @@ class Engine:
 
         return VolumeStore(self.paths).create(name, labels)
 
-    def volumes(self) -> list[dict[str, Any]]:
+    def volumes(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        """``GET /volumes``; ``filters`` as :func:`~dockerlab.engine.filters.filter_volumes`."""
+        from dockerlab.engine.filters import filter_volumes
         from dockerlab.engine.volumes import VolumeStore
 
-        return VolumeStore(self.paths).list()
+        found = VolumeStore(self.paths).list()
+        return filter_volumes(found, filters or {}, self._volumes_in_use()) if filters else found
+
+    def _volumes_in_use(self) -> set[str]:
+        return {m["Name"] for c in self.store.all() for m in c.config.get("MountPoints", [])
+                if m.get("Type") == "volume" and m.get("Name")}
 
     def volume_inspect(self, name: str) -> dict[str, Any]:
         from dockerlab.engine.volumes import VolumeStore
