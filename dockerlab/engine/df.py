@@ -16,6 +16,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockerlab.engine.containers import Container
+    from dockerlab.engine.images import ImageStore
+
 
 def _tree_size(path: str) -> int:
     """Bytes of regular files below ``path`` (hardlinks once), as Docker's ``DirSize``."""
@@ -39,14 +44,14 @@ def _tree_size(path: str) -> int:
     return total
 
 
-def system_df(engine: Any) -> dict[str, Any]:
-    """``{"LayersSize", "Images", "Containers", "Volumes", "BuildCache"}`` as Docker."""
+def system_df(store: ImageStore, containers: list[Container]) -> dict[str, Any]:
+    """``{"LayersSize", "Images", "Containers", "Volumes", "BuildCache"}`` as Docker, of
+    the images in ``store`` and of ``containers`` (refreshed)."""
     from dockerlab.engine import records
     from dockerlab.engine.volumes import VolumeStore
     from dockerlab.errors import DockerlabError, NotFound
 
-    store = engine.image_store
-    containers = engine._refreshed()
+    paths = store.paths
     per_image: dict[str, int] = {}
     for c in containers:
         per_image[c.config["Image"]] = per_image.get(c.config["Image"], 0) + 1
@@ -85,7 +90,7 @@ def system_df(engine: Any) -> dict[str, Any]:
         for m in c.config.get("MountPoints") or []:
             if m.get("Type") == "volume" and m.get("Name"):
                 refcount[m["Name"]] = refcount.get(m["Name"], 0) + 1
-    for v in VolumeStore(engine.paths).list():
+    for v in VolumeStore(paths).list():
         v = dict(v)
         v["UsageData"] = {"Size": _tree_size(v["Mountpoint"]),
                           "RefCount": refcount.get(v["Name"], 0)}
@@ -93,7 +98,7 @@ def system_df(engine: Any) -> dict[str, Any]:
 
     from dockerlab.engine import work
 
-    interrupted = work.entries(engine.paths)
+    interrupted = work.entries(paths)
     for item in store.collect_garbage(dry_run=True):
         interrupted.append({**item, "Owner": 0, "InProgress": False})
     return {

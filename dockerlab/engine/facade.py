@@ -504,7 +504,7 @@ class Engine:
         from dockerlab.engine import changes
 
         self.store.find(ref).check_usable("diff")
-        return changes.diff(self, ref)
+        return changes.diff(self.store, ref)
 
     def commit(self, ref: str, repo_tag: str | None = None, message: str = "",
                author: str = "", changes: list[str] | None = None,
@@ -536,7 +536,7 @@ class Engine:
         (diff ID, "" for an empty layer), ``Size``, ``CreatedBy``, ``EmptyLayer``."""
         from dockerlab.engine import changes
 
-        return changes.image_layers(self, ref)
+        return changes.image_layers(self.image_store, ref)
 
     def layer_files(self, ref: str, index: int, cumulative: bool = False
                     ) -> list[dict[str, Any]]:
@@ -544,20 +544,20 @@ class Engine:
         the whole tree up to it (``Kind`` as that path's last change, ``Layer`` where)."""
         from dockerlab.engine import changes
 
-        return changes.layer_files(self, ref, index, cumulative)
+        return changes.layer_files(self.image_store, ref, index, cumulative)
 
     def file_at_layer(self, ref: str, index: int, path: str) -> bytes | None:
         """The content of ``path`` as the image is at entry ``index``; None if absent or not
         a regular file."""
         from dockerlab.engine import changes
 
-        return changes.file_at_layer(self, ref, index, path)
+        return changes.file_at_layer(self.image_store, ref, index, path)
 
     def file_history(self, ref: str, path: str) -> list[dict[str, Any]]:
         """Which layers touched ``path``: ``[{"Index", "Kind", "Size"}]``, oldest first."""
         from dockerlab.engine import changes
 
-        return changes.file_history(self, ref, path)
+        return changes.file_history(self.image_store, ref, path)
 
     # ---- images: save, load; cp; system df ----------------------------------------------
     def save(self, refs: list[str], fileobj: Any) -> None:
@@ -581,7 +581,7 @@ class Engine:
         from dockerlab.engine import copy
 
         self.store.find(ref).check_usable("copy from")
-        return copy.copy_from(self, ref, path, fileobj, follow_link)
+        return copy.copy_from(self.store, ref, path, fileobj, follow_link)
 
     def path_stat(self, ref: str, path: str) -> dict[str, Any]:
         """``HEAD /containers/{id}/archive``: ``name``, ``size``, ``mode`` (Go FileMode),
@@ -589,7 +589,7 @@ class Engine:
         from dockerlab.engine import copy
 
         self.store.find(ref).check_usable("stat a path in")
-        return copy.path_stat(self, ref, path)
+        return copy.path_stat(self.store, ref, path)
 
     def copy_to(self, ref: str, path: str, tar_fileobj: Any,
                 copy_uid_gid: bool = False) -> None:
@@ -597,7 +597,7 @@ class Engine:
         from dockerlab.engine import copy
 
         self.store.find(ref).check_usable("copy to")
-        copy.copy_to(self, ref, path, tar_fileobj, copy_uid_gid)
+        copy.copy_to(self.store, ref, path, tar_fileobj, copy_uid_gid)
 
     def system_df(self) -> dict[str, Any]:
         """``GET /system/df``: LayersSize, Images, Containers, Volumes, BuildCache, and
@@ -605,7 +605,7 @@ class Engine:
         and blobs or layers nothing references)."""
         from dockerlab.engine import df
 
-        return df.system_df(self)
+        return df.system_df(self.image_store, self._refreshed())
 
     # ---- build ----------------------------------------------------------------------------
     def build(self, context: Any, dockerfile: str = "Dockerfile", tags: Any = (),

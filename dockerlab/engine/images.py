@@ -80,11 +80,9 @@ def now_rfc3339() -> str:
     """Now as Go's RFC3339Nano in UTC (trailing zeros of the fraction trimmed)."""
     import time
 
-    ns = time.time_ns()
-    secs, frac = divmod(ns, 1_000_000_000)
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    f = f"{frac:09d}".rstrip("0")
-    return f"{text}.{f}Z" if f else f"{text}Z"
+    from dockerlab.format.units import rfc3339nano_ns
+
+    return rfc3339nano_ns(time.time_ns())
 
 
 class ImageStore:
