@@ -2,14 +2,17 @@
 
 The monitor runs as ``python -I -S`` and its import set is pinned (no ``json``, ``re``,
 ``typing`` or ``subprocess``: see ``tests/unit/test_architecture.py``), so what it shares
-with the rest of the engine lives here and imports only ``time`` and the C half of
-``json``. The other start-path modules each keep one concern: :mod:`~dockerlab.engine.atomic`
-(crash-safe files and locks), :mod:`~dockerlab.engine.linux` (syscalls),
-:mod:`~dockerlab.engine.streams` (the attach protocol), :mod:`~dockerlab.engine.paths`.
+with the rest of the engine lives here, importing only ``os``, ``stat``, ``time`` (all
+loaded by Python's own start) and the C half of ``json``. The other start-path modules
+each keep one concern: :mod:`~dockerlab.engine.atomic` (crash-safe files and locks),
+:mod:`~dockerlab.engine.linux` (syscalls), :mod:`~dockerlab.engine.streams` (the attach
+protocol), :mod:`~dockerlab.engine.paths`.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from _json import encode_basestring as _quote  # C; json.py would pull in re (~7 ms)
 
@@ -24,6 +27,42 @@ def rfc3339_ns(ns: int) -> str:
 def time_now() -> str:
     """Now, as :func:`rfc3339_ns`."""
     return rfc3339_ns(time.time_ns())
+
+
+def tree_size(path: str) -> int:
+    """Bytes of the regular files at or below ``path``, each hardlinked file once (as
+    Docker's ``DirSize``), never following a link or crossing into a mount below (a COPY
+    overlay left mounted shows image files, not ours)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return 0
+    if not stat.S_ISDIR(st.st_mode):
+        return st.st_size if stat.S_ISREG(st.st_mode) else 0
+    total, dev = 0, st.st_dev
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, files in os.walk(path):
+        keep = []
+        for d in dirs:
+            try:
+                if os.lstat(os.path.join(folder, d)).st_dev == dev:
+                    keep.append(d)
+            except OSError:
+                pass
+        dirs[:] = keep
+        for f in files:
+            try:
+                fst = os.lstat(os.path.join(folder, f))
+            except OSError:
+                continue
+            if not stat.S_ISREG(fst.st_mode):
+                continue
+            if fst.st_nlink > 1:
+                if (fst.st_dev, fst.st_ino) in seen:
+                    continue
+                seen.add((fst.st_dev, fst.st_ino))
+            total += fst.st_size
+    return total
 
 
 def dumps(obj: object) -> str:

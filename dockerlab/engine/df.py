@@ -22,32 +22,11 @@ if TYPE_CHECKING:
     from dockerlab.engine.images import ImageStore
 
 
-def _tree_size(path: str) -> int:
-    """Bytes of regular files below ``path`` (hardlinks once), as Docker's ``DirSize``."""
-    import stat
-
-    total = 0
-    seen: set[tuple[int, int]] = set()
-    for folder, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                st = os.lstat(os.path.join(folder, name))
-            except OSError:
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            if st.st_nlink > 1:
-                if (st.st_dev, st.st_ino) in seen:
-                    continue
-                seen.add((st.st_dev, st.st_ino))
-            total += st.st_size
-    return total
-
-
 def system_df(store: ImageStore, containers: list[Container]) -> dict[str, Any]:
     """``{"LayersSize", "Images", "Containers", "Volumes", "BuildCache"}`` as Docker, of
     the images in ``store`` and of ``containers`` (refreshed)."""
     from dockerlab.engine import records
+    from dockerlab.engine.basics import tree_size
     from dockerlab.engine.volumes import VolumeStore
     from dockerlab.errors import DockerlabError, NotFound
 
@@ -76,7 +55,7 @@ def system_df(store: ImageStore, containers: list[Container]) -> dict[str, Any]:
     out_containers = []
     for c in sorted(containers, key=lambda c: c.config["Created"], reverse=True):
         rec = records.summary(c, store)
-        rw = _tree_size(os.path.join(c.layer_dir, "diff"))
+        rw = tree_size(os.path.join(c.layer_dir, "diff"))
         rec["SizeRw"] = rw
         try:
             rec["SizeRootFs"] = rw + store.size(c.config["Image"])
@@ -92,7 +71,7 @@ def system_df(store: ImageStore, containers: list[Container]) -> dict[str, Any]:
                 refcount[m["Name"]] = refcount.get(m["Name"], 0) + 1
     for v in VolumeStore(paths).list():
         v = dict(v)
-        v["UsageData"] = {"Size": _tree_size(v["Mountpoint"]),
+        v["UsageData"] = {"Size": tree_size(v["Mountpoint"]),
                           "RefCount": refcount.get(v["Name"], 0)}
         volumes.append(v)
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from dockerlab.engine.basics import tree_size
 from dockerlab.engine.checks import parse_signal, require_privileges
 from dockerlab.engine.containers import Container
 from dockerlab.engine.paths import Paths
@@ -362,7 +363,7 @@ class Engine:
         deleted, space = [], 0
         for c in self._refreshed():
             if not c.running:
-                space += _tree_size(os.path.join(c.layer_dir, "diff"))
+                space += tree_size(os.path.join(c.layer_dir, "diff"))
                 self._discard(c.id)
                 deleted.append(c.id)
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": space}
@@ -403,7 +404,6 @@ class Engine:
     def volume_prune(self) -> dict[str, Any]:
         """``POST /volumes/prune``: every volume no container mounts."""
         from dockerlab.engine.volumes import VolumeStore
-        from dockerlab.engine.work import tree_size
 
         used = self._volumes_in_use()
         store = VolumeStore(self.paths)
@@ -655,14 +655,3 @@ class Engine:
         users = [c.id for c in self.store.all()
                  if any(m.get("Name") == name for m in c.config.get("MountPoints", []))]
         VolumeStore(self.paths).remove(name, users, force)
-
-
-def _tree_size(path: str) -> int:
-    total = 0
-    for folder, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(folder, f)).st_size
-            except OSError:
-                pass
-    return total

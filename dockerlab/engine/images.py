@@ -152,8 +152,8 @@ class ImageStore:
         """(locked unless ``dry_run``) Remove the blobs and image layers that no image and
         no container references (a killed ``load``, ``commit``, ``build`` or ``rmi`` leaves
         them), and temp files in the blob folder. Returns ``[{"Kind", "Path", "Size"}]``."""
+        from dockerlab.engine.basics import tree_size
         from dockerlab.engine.containers import ContainerStore
-        from dockerlab.engine.work import tree_size
 
         keep_blobs: set[str] = set()
         keep_layers: set[str] = set()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 
 from dockerlab.engine import linux as L
+from dockerlab.engine.basics import tree_size
 from dockerlab.engine.paths import Paths
 
 TYPE_CHECKING = False  # this module is on the `run` path: no typing, re, shutil, tempfile
@@ -96,37 +97,6 @@ def entries(paths: Paths) -> list[dict[str, Any]]:
                     "InProgress": bool(o and L.pid_alive(o[1], o[2])),
                     "Size": tree_size(path)})
     return out
-
-
-def tree_size(path: str) -> int:
-    """Bytes of regular files at or below ``path`` (never following a mount or a link)."""
-    import stat
-
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return 0
-    if not stat.S_ISDIR(st.st_mode):
-        return st.st_size if stat.S_ISREG(st.st_mode) else 0
-    total = 0
-    dev = st.st_dev
-    for folder, dirs, files in os.walk(path):
-        keep = []
-        for d in dirs:
-            try:
-                if os.lstat(os.path.join(folder, d)).st_dev == dev:
-                    keep.append(d)
-            except OSError:
-                pass
-        dirs[:] = keep  # a mount left below (a COPY overlay) shows image files, not ours
-        for f in files:
-            try:
-                fst = os.lstat(os.path.join(folder, f))
-            except OSError:
-                continue
-            if stat.S_ISREG(fst.st_mode):
-                total += fst.st_size
-    return total
 
 
 def mounts_below(path: str) -> list[str]:

@@ -163,3 +163,14 @@ def test_imports_flow_one_way_between_the_layers():
                 offenders.append(f"{module} imports {dep}")
     assert offenders == []
 
+
+
+def test_the_start_path_helpers_import_nothing_but_the_basics():
+    """engine/basics.py is what the monitor shares with the rest: it must stay free of
+    dockerlab's other modules and of any slow or typing import."""
+    tree = ast.parse((PKG / "engine" / "basics.py").read_text())
+    imported = {name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, (ast.Import, ast.ImportFrom))
+                for name in ([a.name for a in node.names] if isinstance(node, ast.Import)
+                             else [node.module or ""])}
+    assert imported <= {"__future__", "_json", "os", "stat", "time"}
