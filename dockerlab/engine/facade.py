@@ -68,8 +68,14 @@ class Engine:
                filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
         """``GET /images/json``; ``filters`` as :func:`~dockerlab.engine.filters.filter_images`."""
         from dockerlab.engine.filters import filter_images
+        from dockerlab.engine.images import parse_time
 
-        return filter_images(self.image_store.list(all=all), filters or {})
+        store = self.image_store
+
+        def created_of(ref: str) -> float:  # before=/since= may name any image, listed or not
+            return int(parse_time(store.config(store.resolve(ref)).get("created")))
+
+        return filter_images(store.list(all=all), filters or {}, created_of)
 
     def image_inspect(self, ref: str) -> dict[str, Any]:
         return self.image_store.inspect(ref)

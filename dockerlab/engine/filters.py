@@ -6,6 +6,7 @@ across keys; an unknown key is refused with the daemon's words. Faces only parse
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -60,7 +61,7 @@ def _label_match(labels: dict[str, str], spec: str) -> bool:
 
 # ---- images (``docker images -f``, and ``docker images REPOSITORY[:TAG]``) ---------------
 
-IMAGE_FILTERS = frozenset({"reference", "dangling"})
+IMAGE_FILTERS = frozenset({"reference", "dangling", "label", "before", "since"})
 
 
 def _split_tag(ref: str) -> tuple[str, str]:
@@ -83,19 +84,35 @@ def _reference_match(tag: str, pattern: str) -> bool:
         ptag == "<none>" or fnmatchcase(version, ptag))
 
 
-def filter_images(images: list[dict[str, Any]], filters: dict[str, list[str]]
-                  ) -> list[dict[str, Any]]:
+def filter_images(images: list[dict[str, Any]], filters: dict[str, list[str]],
+                  created_of: Callable[[str], float] | None = None) -> list[dict[str, Any]]:
     """``GET /images/json?filters=``: ``dangling`` (untagged or not), ``reference`` (glob
-    on ``repo[:tag]``; an image is listed with only the tags that match)."""
+    on ``repo[:tag]``; an image is listed with only the tags that match), ``label``
+    (``key`` or ``key=value``), ``before`` and ``since`` (created before or after the image
+    of the given reference, whose creation time ``created_of`` tells)."""
     for key in filters:
         if key not in IMAGE_FILTERS:
             raise InvalidParameter(f"Invalid filter '{key}'")
     patterns = filters.get("reference") or []
     dangling = filters.get("dangling")
+    if created_of is None:
+        listed = {img["Id"]: img.get("Created", 0) for img in images}
+
+        def created_of(ref: str) -> float:
+            return listed[ref]
+
+    before = [created_of(ref) for ref in filters.get("before") or []]
+    since = [created_of(ref) for ref in filters.get("since") or []]
     out = []
     for img in images:
         tags = [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"]
         if dangling and (dangling[-1].lower() in ("true", "1")) != (not tags):
+            continue
+        labels = img.get("Labels") or {}
+        if not all(_label_match(labels, spec) for spec in filters.get("label") or []):
+            continue
+        if any(img.get("Created", 0) >= t for t in before) or any(
+                img.get("Created", 0) <= t for t in since):
             continue
         if patterns:
             kept = [t for t in tags if any(_reference_match(t, p) for p in patterns)]

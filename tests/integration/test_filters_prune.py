@@ -34,6 +34,13 @@ def test_images_filters_and_repository_argument(cli, engine):
         "mine/tool:1\n")
     out = cli("images", "-f", "reference=busybox", "--format", "{{.Repository}}").stdout
     assert out == "busybox\n"
+    later = engine.commit(engine.create({"Image": "busybox", "Cmd": ["true"]})["Id"],
+                          "later:1", changes=["LABEL tier=web"])
+    out = cli("images", "-q", "--no-trunc", "-f", "since=busybox", "-f", "label=tier").stdout
+    assert out == later + "\n"
+    r = cli("images", "-f", "since=nope:1")
+    assert (r.returncode, r.stderr) == (1, "Error response from daemon: No such image: "
+                                           "nope:1\n")
     r = cli("images", "-f", "colour=red")
     assert (r.returncode, r.stderr) == (1, "Error response from daemon: Invalid filter "
                                            "'colour'\n")

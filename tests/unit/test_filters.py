@@ -60,3 +60,14 @@ def test_volume_filters_and_within_a_key_or_across():
         "data"]
     with pytest.raises(InvalidParameter, match="Invalid filter 'size'"):
         filter_volumes(VOLUMES, {"size": ["1"]}, used)
+
+
+def test_image_label_before_and_since():
+    images = [{"Id": "old", "Created": 100, "Labels": {"tier": "db"}},
+              {"Id": "mid", "Created": 200, "Labels": None},
+              {"Id": "new", "Created": 300, "Labels": {"tier": "web", "x": ""}}]
+    assert ids(filter_images(images, {"label": ["tier"]})) == ["old", "new"]
+    assert ids(filter_images(images, {"label": ["tier=web", "x"]})) == ["new"]
+    assert ids(filter_images(images, {"before": ["mid"]})) == ["old"]
+    assert ids(filter_images(images, {"since": ["mid"]})) == ["new"]
+    assert ids(filter_images(images, {"since": ["x"]}, lambda ref: 150)) == ["mid", "new"]
