@@ -422,7 +422,9 @@ def cmd_top(ctx: Context, ns: Namespace) -> int:
 def cmd_stats(ctx: Context, ns: Namespace) -> int:
     from dockerlab.terminal import verbs
 
-    code, table = verbs.stats(ctx.engine, ctx.terminal, list(ns.containers), all_=ns.all,
+    code, table = verbs.stats(ctx.engine, ctx.terminal, list(ns.containers),
+                              row=render.StatsRow, table=render.stats,
+                              message=lambda err: daemon_message(err, "stats"), all_=ns.all,
                               trunc=not ns.no_trunc, fmt=ns.format, stream=not ns.no_stream)
     if table is not None:
         ctx.show(table)
@@ -432,43 +434,11 @@ def cmd_stats(ctx: Context, ns: Namespace) -> int:
 # ---- images -----------------------------------------------------------------------------
 
 
-def _image_filter(
-    images: list[dict[str, Any]], repository: str | None, filters: dict[str, list[str]]
-) -> list[dict[str, Any]]:
-    from fnmatch import fnmatchcase
-
-    patterns = list(filters.pop("reference", []))
-    if repository:
-        patterns.append(repository)
-    dangling = filters.pop("dangling", None)
-    if filters:
-        raise InvalidParameter(f"Invalid filter '{next(iter(filters))}'")
-    out = []
-    for img in images:
-        tags = [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"]
-        if dangling is not None and (dangling[-1].lower() in ("true", "1")) != (not tags):
-            continue
-        if patterns:
-            kept = []
-            for t in tags:
-                repo, tag = render.split_tag(t)
-                repo = render.familiar(repo)
-                for p in patterns:
-                    prepo, ptag = render.split_tag(p)
-                    if fnmatchcase(repo, render.familiar(prepo)) and (
-                        ptag == "<none>" or fnmatchcase(tag, ptag)
-                    ):
-                        kept.append(t)
-                        break
-            if not kept:
-                continue
-            img = {**img, "RepoTags": kept}
-        out.append(img)
-    return out
-
-
 def cmd_images(ctx: Context, ns: Namespace) -> int:
-    images = _image_filter(ctx.engine.images(all=ns.all), ns.repository, _filters(ns.filter))
+    filters = _filters(ns.filter)
+    if ns.repository:  # `docker images REPOSITORY[:TAG]` is a reference filter
+        filters.setdefault("reference", []).append(ns.repository)
+    images = ctx.engine.images(all=ns.all, filters=filters)
     ctx.show(render.images(images, ns.format, ns.quiet, not ns.no_trunc))
     return 0
 
@@ -501,22 +471,6 @@ def cmd_image_bootstrap(ctx: Context, ns: Namespace) -> int:
 # ---- volumes ----------------------------------------------------------------------------
 
 
-def _volume_list(engine: Any) -> list[dict[str, Any]]:
-    vols = engine.volumes()
-    if isinstance(vols, dict):  # GET /volumes shape
-        vols = vols.get("Volumes") or []
-    return list(vols)
-
-
-def _volumes_in_use(engine: Any) -> set[str]:
-    used = set()
-    for c in engine.containers(all=True):
-        for m in c.get("Mounts") or []:
-            if m.get("Type") == "volume" and m.get("Name"):
-                used.add(m["Name"])
-    return used
-
-
 def cmd_volume_create(ctx: Context, ns: Namespace) -> int:
     if ns.name and ns.name_arg and ns.name != ns.name_arg:
         raise InvalidParameter(
@@ -532,25 +486,7 @@ def cmd_volume_create(ctx: Context, ns: Namespace) -> int:
 
 
 def cmd_volume_ls(ctx: Context, ns: Namespace) -> int:
-    vols = _volume_list(ctx.engine)
-    filters = _filters(ns.filter)
-    if "dangling" in filters:
-        used = _volumes_in_use(ctx.engine)
-        want = filters.pop("dangling")[-1].lower() in ("true", "1")
-        vols = [v for v in vols if (v["Name"] not in used) == want]
-    for name in filters.pop("name", []):
-        vols = [v for v in vols if name in v["Name"]]
-    for driver in filters.pop("driver", []):
-        vols = [v for v in vols if v.get("Driver", "local") == driver]
-    for label in filters.pop("label", []):
-        key, eq, value = label.partition("=")
-        vols = [
-            v
-            for v in vols
-            if key in (v.get("Labels") or {}) and (not eq or v["Labels"][key] == value)
-        ]
-    if filters:
-        raise InvalidParameter(f"Invalid filter '{next(iter(filters))}'")
+    vols = ctx.engine.volumes(filters=_filters(ns.filter))
     ctx.show(render.volumes(vols, ns.format, ns.quiet))
     return 0
 
@@ -577,19 +513,8 @@ def cmd_volume_prune(ctx: Context, ns: Namespace) -> int:
         ctx, "This will remove all local volumes not used by at least one container."
     ):
         return 0
-    engine = ctx.engine
-    used = _volumes_in_use(engine)
-    deleted, space = [], 0
-    for v in _volume_list(engine):
-        if v["Name"] in used:
-            continue
-        size = (v.get("UsageData") or {}).get("Size") or 0
-        try:
-            engine.volume_remove(v["Name"])
-        except DockerlabError:
-            continue
-        deleted.append(v["Name"])
-        space += max(size, 0)
+    result = ctx.engine.volume_prune()
+    deleted = result.get("VolumesDeleted") or []
     if deleted:
         ctx.print("Deleted Volumes:")
         for name in deleted:
@@ -597,7 +522,7 @@ def cmd_volume_prune(ctx: Context, ns: Namespace) -> int:
         ctx.print()
     from dockerlab.format import human_size
 
-    ctx.print(f"Total reclaimed space: {human_size(space)}")
+    ctx.print(f"Total reclaimed space: {human_size(result.get('SpaceReclaimed', 0))}")
     return 0
 
 

@@ -28,6 +28,11 @@ from typing import Any
 
 from dockerlab.engine.archive import is_opaque
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockerlab.engine.containers import ContainerStore
+    from dockerlab.engine.images import ImageStore
+
 MODIFY, ADD, DELETE = 0, 1, 2
 KIND_LETTERS = ("C", "A", "D")
 ENGINE_PATHS = frozenset({"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.dockerenv"})
@@ -340,19 +345,19 @@ def container_layers(c: Any) -> tuple[str, list[str]]:
     return os.path.join(c.layer_dir, "diff"), lowers
 
 
-def diff(engine: Any, ref: str) -> list[dict[str, Any]]:
+def diff(containers: ContainerStore, ref: str) -> list[dict[str, Any]]:
     """``GET /containers/{id}/changes``: ``[{"Path", "Kind"}]``."""
-    c = engine.store.find(ref)
+    c = containers.find(ref)
     upper, lowers = container_layers(c)
     return [{"Path": p, "Kind": k} for p, k in container_changes(upper, lowers)]
 
 
-def _rows(engine: Any, ref: str) -> tuple[list[dict[str, Any]], list[str]]:
+def _rows(images: ImageStore, ref: str) -> tuple[list[dict[str, Any]], list[str]]:
     """History entries matched to layers (``Layer``: position in the stack or None) and the
     layers' ``diff/`` folders, bottom first."""
     from dockerlab.engine.layers import chain_ids
 
-    store = engine.image_store
+    store = images
     image_id = store.resolve(ref)
     cfg = store.config(image_id)
     diff_ids = list((cfg.get("rootfs") or {}).get("diff_ids", []))
@@ -393,8 +398,8 @@ def _row(rows: list[dict[str, Any]], index: int) -> dict[str, Any]:
     return rows[index]
 
 
-def image_layers(engine: Any, ref: str) -> list[dict[str, Any]]:
-    rows, _ = _rows(engine, ref)
+def image_layers(images: ImageStore, ref: str) -> list[dict[str, Any]]:
+    rows, _ = _rows(images, ref)
     return [{k: r[k] for k in ("Index", "Id", "Size", "CreatedBy", "EmptyLayer", "Comment",
                                "Created")} for r in rows]
 
@@ -416,9 +421,9 @@ def _describe(path: str, kind: str, st: os.stat_result | None) -> dict[str, Any]
             "Type": file_type(st.st_mode)}
 
 
-def layer_files(engine: Any, ref: str, index: int, cumulative: bool = False
+def layer_files(images: ImageStore, ref: str, index: int, cumulative: bool = False
                 ) -> list[dict[str, Any]]:
-    rows, folders = _rows(engine, ref)
+    rows, folders = _rows(images, ref)
     row = _row(rows, index)
     if cumulative:
         stack = _stack(rows, folders, index)
@@ -453,8 +458,8 @@ def _index_of(rows: list[dict[str, Any]], layer: int) -> int:
     return -1
 
 
-def file_at_layer(engine: Any, ref: str, index: int, path: str) -> bytes | None:
-    rows, folders = _rows(engine, ref)
+def file_at_layer(images: ImageStore, ref: str, index: int, path: str) -> bytes | None:
+    rows, folders = _rows(images, ref)
     _row(rows, index)
     stack = _stack(rows, folders, index)
     found = lookup(stack, path) if stack else None
@@ -471,8 +476,8 @@ def file_at_layer(engine: Any, ref: str, index: int, path: str) -> bytes | None:
         return f.read()
 
 
-def file_history(engine: Any, ref: str, path: str) -> list[dict[str, Any]]:
-    rows, folders = _rows(engine, ref)
+def file_history(images: ImageStore, ref: str, path: str) -> list[dict[str, Any]]:
+    rows, folders = _rows(images, ref)
     out = []
     before = None
     for r in rows:

@@ -23,6 +23,11 @@ from dockerlab.engine import work
 from dockerlab.engine.build.parser import exec_form
 from dockerlab.errors import InvalidParameter
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockerlab.engine.containers import ContainerStore
+    from dockerlab.engine.images import ImageStore
+
 ALLOWED = ("cmd", "entrypoint", "env", "expose", "label", "onbuild", "user", "volume",
            "workdir", "stopsignal")
 
@@ -125,7 +130,7 @@ def apply_changes(changes: list[str], config: dict[str, Any] | None = None) -> d
             cfg["WorkingDir"] = os.path.normpath(
                 os.path.join(cfg.get("WorkingDir") or "/", value))
         elif name == "stopsignal":
-            from dockerlab.engine.facade import parse_signal
+            from dockerlab.engine.checks import parse_signal
 
             parse_signal(value)
             cfg["StopSignal"] = value
@@ -183,8 +188,9 @@ def _container_env(c: Any, image_env: list[str]) -> list[str]:
 # ---- commit ----------------------------------------------------------------------------------
 
 
-def commit(engine: Any, ref: str, repo_tag: str | None = None, message: str = "",
-           author: str = "", changes: list[str] | None = None, pause: bool = True) -> str:
+def commit(containers: ContainerStore, images: ImageStore, ref: str,
+           repo_tag: str | None = None, message: str = "", author: str = "",
+           changes: list[str] | None = None, pause: bool = True) -> str:
     from dockerlab.engine import reference as refs
     from dockerlab.engine.archive import pack_dir
     from dockerlab.engine.images import now_rfc3339
@@ -196,16 +202,16 @@ def commit(engine: Any, ref: str, repo_tag: str | None = None, message: str = ""
             raise InvalidParameter("refusing to create a tag with a digest reference")
         tags = [named.familiar()]
     user_cfg = apply_changes(list(changes or []))
-    c = engine.store.find(ref)
+    c = containers.find(ref)
     c.check_usable("commit")
-    store = engine.image_store
+    store = images
     parent_id = c.config["Image"]
     parent = store.config(parent_id)
     container_cfg = dict(c.config["Config"])
     container_cfg["Env"] = _container_env(c, (parent.get("config") or {}).get("Env") or [])
     config = merge(user_cfg, container_cfg)
     upper = os.path.join(c.layer_dir, "diff")
-    folder = work.begin(engine.paths, "commit")  # removed (and the container thawed) if
+    folder = work.begin(containers.paths, "commit")  # removed (and the container thawed) if
     tar_path = os.path.join(folder, "layer.tar")  # this process dies before the end
     frozen = False
     try:
@@ -269,7 +275,7 @@ def _decompressed(fileobj: IO[bytes], dest: IO[bytes], folder: str) -> None:
         dest.write(chunk)
 
 
-def import_image(engine: Any, fileobj: IO[bytes], repo_tag: str | None = None,
+def import_image(images: ImageStore, fileobj: IO[bytes], repo_tag: str | None = None,
                  changes: list[str] | None = None, message: str = "",
                  source: str = "-") -> str:
     """``docker import``: a one-layer image from a tar (plain, gzip, bzip2 or xz)."""
@@ -287,14 +293,14 @@ def import_image(engine: Any, fileobj: IO[bytes], repo_tag: str | None = None,
         tags = [named.familiar()]
     config = apply_changes(list(changes or []))
     comment = message or f"Imported from {source}"
-    store = engine.image_store
-    os.makedirs(engine.paths.tmp, mode=0o700, exist_ok=True)
+    store, paths = images, images.paths
+    os.makedirs(paths.tmp, mode=0o700, exist_ok=True)
     fd, tar_path = tempfile.mkstemp(prefix=work.prefix("import"), suffix=".tar",
-                                    dir=engine.paths.tmp)
+                                    dir=paths.tmp)
     try:
         with os.fdopen(fd, "wb") as f:
             try:
-                _decompressed(fileobj, f, engine.paths.tmp)
+                _decompressed(fileobj, f, paths.tmp)
             except Exception as exc:
                 from dockerlab.engine.inflate import corrupt
 

@@ -23,10 +23,13 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 from dockerlab.engine import linux as L
+from dockerlab.engine import work
 from dockerlab.engine.atomic import locked, read_json, write_json
+from dockerlab.engine.basics import rfc3339_ns, time_now
 from dockerlab.engine.paths import Paths
 from dockerlab.errors import Conflict, DockerlabError, NoSuchContainer
 
@@ -84,8 +87,7 @@ def stub_config(paths: Paths, cid: str) -> dict[str, Any]:
         mtime = os.stat(folder).st_mtime_ns
     except OSError:
         mtime = 0
-    secs, frac = divmod(mtime, 1_000_000_000)
-    created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+    created = rfc3339_ns(mtime)
     return {"Id": cid, "Created": created, "Path": "", "Args": [], "Image": "", "Name": "",
             "Config": {}, "HostConfig": {}, "MountPoints": [],
             "ResolvConfPath": os.path.join(folder, "resolv.conf"),
@@ -313,9 +315,7 @@ class _RegistryLock(locked):
                 if entry.startswith(".creating-") or (entry.startswith(".removing-")
                                                       and not _busy(path)):
                     self.store.discard(entry.split("-", 1)[1], path)
-            from dockerlab.engine import work
-
-            work.sweep(self.store.paths, registry_locked=True)  # what killed verbs left
+            self.store.sweep()  # what killed verbs left
         except BaseException:
             self.__exit__()
             raise
@@ -339,21 +339,28 @@ def _busy(folder: str) -> bool:
         os.close(fd)
 
 
-def time_now() -> str:
-    ns = time.time_ns()
-    secs, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
-
-
 class ContainerStore:
-    def __init__(self, paths: Paths) -> None:
+    def __init__(self, paths: Paths,
+                 finishers: dict[str, Callable[[str], bool]] | None = None) -> None:
         self.paths = paths
+        #: more kinds of abandoned work this store's sweeps finish (the engine passes the
+        #: image store's recovery for a dead image writer)
+        self.finishers = dict(finishers or {})
         paths.ensure()
 
     def registry(self) -> locked:
         """``with store.registry():`` the store-wide lock (names, creation, removal); taking
         it finishes what a crashed create or removal left behind."""
         return _RegistryLock(self)
+
+    def sweep(self, everything: bool = False) -> list[dict[str, Any]]:
+        """(registry-locked) Finish and remove what killed verbs left in tmp
+        (:func:`~dockerlab.engine.work.sweep`): a dead build's containers are killed and
+        removed, the container a dead commit froze is thawed."""
+        finishers: dict[str, Callable[[str], bool]] = {
+            "build": lambda path: remove_owned_containers(self, os.path.basename(path)),
+            "commit": lambda path: thaw_frozen(self.paths, path), **self.finishers}
+        return work.sweep(self.paths, everything, finishers)
 
     def ids(self) -> list[str]:
         return [e for e in os.listdir(self.paths.containers)
@@ -474,3 +481,42 @@ def remove_anonymous_volumes(paths: Paths, config: dict[str, Any]) -> None:
     for m in config.get("MountPoints", []):
         if m.get("Type") == "volume" and m.get("Anonymous"):
             volumes.remove_quietly(m["Name"])
+
+
+def thaw_frozen(paths: Paths, path: str) -> bool:
+    """A commit killed while its container was frozen (its work folder ``path`` names it
+    in ``frozen``): thaw it, unless a user paused it."""
+    try:
+        with open(os.path.join(path, "frozen")) as f:
+            cid = f.read().strip()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return True
+    valid = len(cid) == 64 and all(ch in "0123456789abcdef" for ch in cid)
+    c = ContainerStore(paths).load(cid) if valid else None
+    if c is not None and c.state.get("Status") != "paused":
+        try:
+            c.cgroup().thaw()
+        except OSError:
+            pass
+    return True
+
+
+def remove_owned_containers(store: ContainerStore, owner_name: str) -> bool:
+    """(registry-locked) Kill and remove the intermediate containers of a dead build."""
+    for c in store.all():
+        if c.config.get("Runtime", {}).get("Owner") != owner_name:
+            continue
+        if os.path.isdir(c.rundir) and not c.running:
+            # killed while its monitor was starting: let it say where it is first
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline and not (
+                    os.path.exists(c.monitor_file()) or os.path.exists(c.exit_file())):
+                time.sleep(0.01)
+        try:
+            with c.lock():
+                c.cleanup_dead()  # its monitor, processes, mounts, cgroup
+                store.discard(c.id)
+        except NoSuchContainer:
+            continue
+        remove_anonymous_volumes(store.paths, c.config)
+    return True

@@ -37,6 +37,10 @@ from dockerlab.engine.archive import Packer, extract
 from dockerlab.engine.inroot import Entry, Root
 from dockerlab.errors import Conflict, Forbidden, InvalidParameter, NotFound, reason
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockerlab.engine.containers import ContainerStore
+
 __all__ = ["View", "copy_from", "copy_to", "go_file_mode", "path_stat", "untar", "write_tar"]
 
 _CHUNK = 1 << 20
@@ -71,12 +75,9 @@ def go_file_mode(st_mode: int) -> int:
 
 
 def _rfc3339(st: os.stat_result) -> str:
-    import time
+    from dockerlab.format.units import rfc3339nano_ns
 
-    secs, frac = divmod(st.st_mtime_ns, 1_000_000_000)
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    f = f"{frac:09d}".rstrip("0")
-    return f"{text}.{f}Z" if f else f"{text}Z"
+    return rfc3339nano_ns(st.st_mtime_ns)
 
 
 # ---- the container's filesystem as the host sees it ---------------------------------------
@@ -117,9 +118,9 @@ def _mounts(c: Any) -> list[Mount]:
 
 
 @contextlib.contextmanager
-def _rootfs(engine: Any, ref: str, write: bool) -> Iterator[tuple[Any, View]]:
+def _rootfs(containers: ContainerStore, ref: str, write: bool) -> Iterator[tuple[Any, View]]:
     """The container and a :class:`View` of its files; stopped ones get a temporary mount."""
-    c = engine.store.find(ref)
+    c = containers.find(ref)
     merged = os.path.join(c.layer_dir, "merged")
     if c.running and os.path.ismount(merged):
         with View(merged, _mounts(c)) as view:
@@ -131,7 +132,7 @@ def _rootfs(engine: Any, ref: str, write: bool) -> Iterator[tuple[Any, View]]:
             with View(merged, _mounts(c)) as view:
                 yield c, view
             return
-        with _temporary_mount(engine.paths, c, write) as root, View(root, _mounts(c)) as view:
+        with _temporary_mount(containers.paths, c, write) as root, View(root, _mounts(c)) as view:
             yield c, view
 
 
@@ -227,22 +228,22 @@ def _asked(path: str) -> tuple[str, bool]:
     return abs_path, abs_path.endswith("/") or abs_path.endswith("/.")
 
 
-def path_stat(engine: Any, ref: str, path: str) -> dict[str, Any]:
+def path_stat(containers: ContainerStore, ref: str, path: str) -> dict[str, Any]:
     """Docker's ``HEAD /containers/{id}/archive``: name, size, mode (Go ``FileMode``),
     mtime, linkTarget (the fully resolved container path, for a symlink)."""
     abs_path, follow = _asked(path)
-    with _rootfs(engine, ref, write=False) as (_c, view), \
+    with _rootfs(containers, ref, write=False) as (_c, view), \
             _resolved(view, abs_path, ref, follow, path) as entry:
         return _stat_of(view, entry, abs_path)
 
 
-def copy_from(engine: Any, ref: str, path: str, out: BinaryIO,
+def copy_from(containers: ContainerStore, ref: str, path: str, out: BinaryIO,
               follow_link: bool = False) -> dict[str, Any]:
     """Docker's ``GET /containers/{id}/archive``: a tar of ``path`` named after its last
     component (``.`` for ``dir/.``); returns the path's stat. With ``follow_link`` a final
     symlink is replaced by what it points to (still named as asked, like ``docker cp -L``)."""
     abs_path, follow = _asked(path)
-    with _rootfs(engine, ref, write=False) as (_c, view), \
+    with _rootfs(containers, ref, write=False) as (_c, view), \
             _resolved(view, abs_path, ref, follow, path) as entry:
         info = _stat_of(view, entry, abs_path)
         name = info["name"] if info["name"] != "/" else "."
@@ -352,7 +353,7 @@ def _user_ids(view: View, user: str) -> tuple[int, int]:
     return uid, gid
 
 
-def copy_to(engine: Any, ref: str, path: str, src: IO[bytes],
+def copy_to(containers: ContainerStore, ref: str, path: str, src: IO[bytes],
             copy_uid_gid: bool = False, no_overwrite_dir_non_dir: bool = True) -> None:
     """Docker's ``PUT /containers/{id}/archive``: extract the tar ``src`` into the folder
     ``path`` of the container (a final symlink is followed, inside the container).
@@ -361,7 +362,7 @@ def copy_to(engine: Any, ref: str, path: str, src: IO[bytes],
     that user's. Refused into read-only volumes and read-only root filesystems.
     """
     abs_path = posixpath.normpath("/" + path.lstrip("/"))
-    with _rootfs(engine, ref, write=True) as (c, view), \
+    with _rootfs(containers, ref, write=True) as (c, view), \
             _resolved(view, abs_path, ref, True, path) as entry:
         if not entry.is_dir:
             raise InvalidParameter("extraction point is not a directory")

@@ -10,13 +10,16 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from dockerlab.engine.atomic import fsync_dir, write_new
-from dockerlab.engine.containers import make_layers, time_now
+from dockerlab.engine.basics import time_now
+from dockerlab.engine.containers import make_layers
 from dockerlab.engine.ids import check_name, new_id, random_name
 from dockerlab.engine.security import normalize_host_config
 from dockerlab.errors import InvalidParameter, SystemFailure, describe
 
 if TYPE_CHECKING:
-    from dockerlab.engine.facade import Engine
+    from dockerlab.engine.containers import ContainerStore
+    from dockerlab.engine.images import ImageStore
+    from dockerlab.engine.paths import Paths
 
 _NETWORKS = {"none", "host", "bridge", "default", ""}
 
@@ -109,12 +112,12 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
             "Config": config, "HostConfig": host, "Image": image_id}
 
 
-def mount_points(engine: Engine, config: dict[str, Any], host: dict[str, Any]
+def mount_points(paths: Paths, config: dict[str, Any], host: dict[str, Any]
                  ) -> list[dict[str, Any]]:
     """Docker's Mounts from ``-v`` binds and the image's VOLUMEs (creating named volumes)."""
     from dockerlab.engine.volumes import VolumeStore
 
-    volumes = VolumeStore(engine.paths)
+    volumes = VolumeStore(paths)
     points: dict[str, dict[str, Any]] = {}
     for spec in host.get("Binds") or []:
         parts = spec.split(":")
@@ -164,15 +167,16 @@ def init_binary() -> str:
                            "(apt-get install tini)")
 
 
-def _materialize(engine: Engine, record: dict[str, Any], staging: str, owner: str = "") -> None:
+def _materialize(images: ImageStore, paths: Paths, record: dict[str, Any], staging: str,
+                 owner: str = "") -> None:
     """(registry-locked) The container's folders and layers, made in ``staging`` and then
     renamed into place: until that rename nobody sees it, and the next load removes it."""
-    paths, cid = engine.paths, record["Id"]
+    cid = record["Id"]
     os.makedirs(staging)
     init_link, _ = make_layers(paths, cid)
     final = paths.container(cid)
-    record["MountPoints"] = mount_points(engine, record["Config"], record["HostConfig"])
-    lowers = engine.image_store.lowerdirs(record["Image"], relative=True)
+    record["MountPoints"] = mount_points(paths, record["Config"], record["HostConfig"])
+    lowers = images.lowerdirs(record["Image"], relative=True)
     record["Runtime"] = {"Layer": cid, "LowerLinks": [init_link, *lowers]}
     if owner:  # the work (a build) it belongs to: removed with it if that dies
         record["Runtime"]["Owner"] = owner
@@ -189,13 +193,13 @@ def _materialize(engine: Engine, record: dict[str, Any], staging: str, owner: st
     fsync_dir(paths.containers)
 
 
-def create(engine: Engine, body: dict[str, Any], name: str | None,
+def create(store: ContainerStore, images: ImageStore, body: dict[str, Any], name: str | None,
            owner: str = "") -> dict[str, Any]:
     body, name = wire_strings(body), wire_strings(name)
     if not body.get("Image"):
         raise InvalidParameter("No image specified")
-    image_id = engine.image_store.resolve(body["Image"])
-    image = engine.image_store.config(image_id)
+    image_id = images.resolve(body["Image"])
+    image = images.config(image_id)
     if name:
         name = check_name(name)
     cid = new_id()
@@ -203,8 +207,7 @@ def create(engine: Engine, body: dict[str, Any], name: str | None,
     from dockerlab.engine.cgroups import Resources, validate
 
     validate(Resources.from_host_config(record["HostConfig"]), len(os.sched_getaffinity(0)))
-    store = engine.store
-    paths = engine.paths
+    paths = store.paths
     with store.registry():
         if name:
             store.claim_name(name, cid)
@@ -213,7 +216,7 @@ def create(engine: Engine, body: dict[str, Any], name: str | None,
         record["Name"] = "/" + name
         staging = os.path.join(paths.containers, f".creating-{cid}")
         try:
-            _materialize(engine, record, staging, owner)
+            _materialize(images, paths, record, staging, owner)
         except BaseException as exc:  # nothing half-made is left, whatever went wrong
             store.discard(cid, staging)
             if isinstance(exc, OSError):

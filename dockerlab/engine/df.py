@@ -16,37 +16,21 @@ from __future__ import annotations
 import os
 from typing import Any
 
-
-def _tree_size(path: str) -> int:
-    """Bytes of regular files below ``path`` (hardlinks once), as Docker's ``DirSize``."""
-    import stat
-
-    total = 0
-    seen: set[tuple[int, int]] = set()
-    for folder, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                st = os.lstat(os.path.join(folder, name))
-            except OSError:
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            if st.st_nlink > 1:
-                if (st.st_dev, st.st_ino) in seen:
-                    continue
-                seen.add((st.st_dev, st.st_ino))
-            total += st.st_size
-    return total
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockerlab.engine.containers import Container
+    from dockerlab.engine.images import ImageStore
 
 
-def system_df(engine: Any) -> dict[str, Any]:
-    """``{"LayersSize", "Images", "Containers", "Volumes", "BuildCache"}`` as Docker."""
+def system_df(store: ImageStore, containers: list[Container]) -> dict[str, Any]:
+    """``{"LayersSize", "Images", "Containers", "Volumes", "BuildCache"}`` as Docker, of
+    the images in ``store`` and of ``containers`` (refreshed)."""
     from dockerlab.engine import records
+    from dockerlab.engine.basics import tree_size
     from dockerlab.engine.volumes import VolumeStore
     from dockerlab.errors import DockerlabError, NotFound
 
-    store = engine.image_store
-    containers = engine._refreshed()
+    paths = store.paths
     per_image: dict[str, int] = {}
     for c in containers:
         per_image[c.config["Image"]] = per_image.get(c.config["Image"], 0) + 1
@@ -71,7 +55,7 @@ def system_df(engine: Any) -> dict[str, Any]:
     out_containers = []
     for c in sorted(containers, key=lambda c: c.config["Created"], reverse=True):
         rec = records.summary(c, store)
-        rw = _tree_size(os.path.join(c.layer_dir, "diff"))
+        rw = tree_size(os.path.join(c.layer_dir, "diff"))
         rec["SizeRw"] = rw
         try:
             rec["SizeRootFs"] = rw + store.size(c.config["Image"])
@@ -85,15 +69,15 @@ def system_df(engine: Any) -> dict[str, Any]:
         for m in c.config.get("MountPoints") or []:
             if m.get("Type") == "volume" and m.get("Name"):
                 refcount[m["Name"]] = refcount.get(m["Name"], 0) + 1
-    for v in VolumeStore(engine.paths).list():
+    for v in VolumeStore(paths).list():
         v = dict(v)
-        v["UsageData"] = {"Size": _tree_size(v["Mountpoint"]),
+        v["UsageData"] = {"Size": tree_size(v["Mountpoint"]),
                           "RefCount": refcount.get(v["Name"], 0)}
         volumes.append(v)
 
     from dockerlab.engine import work
 
-    interrupted = work.entries(engine.paths)
+    interrupted = work.entries(paths)
     for item in store.collect_garbage(dry_run=True):
         interrupted.append({**item, "Owner": 0, "InProgress": False})
     return {

@@ -21,25 +21,30 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import IO, Any
+from typing import IO
 
 from dockerlab.engine import linux as L
 from dockerlab.engine.work import prefix as work_prefix
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockerlab.engine.containers import ContainerStore
 
-def export(engine: Any, ref: str, fileobj: IO[bytes]) -> None:
+
+def export(containers: ContainerStore, ref: str, fileobj: IO[bytes]) -> None:
     from dockerlab.engine.archive import pack_dir
-    from dockerlab.engine.facade import require_privileges
+    from dockerlab.engine.checks import require_privileges
 
-    c = engine.store.find(ref)
+    c = containers.find(ref)
+    paths = containers.paths
     merged = os.path.join(c.layer_dir, "merged")
     if c.running and os.path.ismount(merged):
         pack_dir(merged, fileobj)  # type: ignore[arg-type]
         return
     require_privileges()
-    os.makedirs(engine.paths.tmp, mode=0o700, exist_ok=True)
-    target = tempfile.mkdtemp(prefix=work_prefix("export"), dir=engine.paths.tmp)
-    base = os.open(engine.paths.overlay, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    os.makedirs(paths.tmp, mode=0o700, exist_ok=True)
+    target = tempfile.mkdtemp(prefix=work_prefix("export"), dir=paths.tmp)
+    base = os.open(paths.overlay, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     mounted = False
     try:
         prefix = f"/proc/self/fd/{base}"

@@ -16,29 +16,24 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from dockerlab.engine.basics import tree_size
+from dockerlab.engine.checks import parse_signal, require_privileges
 from dockerlab.engine.containers import Container
 from dockerlab.engine.paths import Paths
 from dockerlab.engine.streams import LOST_MONITOR, Attachment
 from dockerlab.errors import (
     Conflict,
     DockerlabError,
-    Forbidden,
     InvalidParameter,
     NoSuchContainer,
     boundary,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockerlab.engine.logs import LogEntry
 
-class LogEntry:
-    """One json-file log record: ``stream`` is "stdout" or "stderr", ``time`` RFC 3339 (ns)."""
-
-    __slots__ = ("stream", "data", "time")
-
-    def __init__(self, stream: str, data: bytes, time: str) -> None:
-        self.stream, self.data, self.time = stream, data, time
-
-    def __repr__(self) -> str:
-        return f"LogEntry({self.stream!r}, {self.data!r}, {self.time!r})"
+__all__ = ["Engine", "parse_signal", "require_privileges"]  # the last two: from .checks
 
 
 @boundary(init="state root")
@@ -52,7 +47,9 @@ class Engine:
         self.paths = Paths.of(root)
         from dockerlab.engine.containers import ContainerStore
 
-        self.store = ContainerStore(self.paths)
+        # the store's sweeps also collect what a dead image writer left
+        self.store = ContainerStore(self.paths, {
+            "imagewrite": lambda path: self.image_store.recover(blocking=False)})
         self._images = None
 
     @property
@@ -76,8 +73,18 @@ class Engine:
         return system.info(self.paths, states, len(self.image_store.list(all=False)))
 
     # ---- images -------------------------------------------------------------------------
-    def images(self, all: bool = False) -> list[dict[str, Any]]:
-        return self.image_store.list(all=all)
+    def images(self, all: bool = False,
+               filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        """``GET /images/json``; ``filters`` as :func:`~dockerlab.engine.filters.filter_images`."""
+        from dockerlab.engine.filters import filter_images
+        from dockerlab.engine.images import parse_time
+
+        store = self.image_store
+
+        def created_of(ref: str) -> float:  # before=/since= may name any image, listed or not
+            return int(parse_time(store.config(store.resolve(ref)).get("created")))
+
+        return filter_images(store.list(all=all), filters or {}, created_of)
 
     def image_inspect(self, ref: str) -> dict[str, Any]:
         return self.image_store.inspect(ref)
@@ -114,7 +121,7 @@ class Engine:
         require_privileges()
         prestart(self.paths)  # a start usually follows: the monitors' forkserver warms up meanwhile
 
-        return creating.create(self, body, name, owner)
+        return creating.create(self.store, self.image_store, body, name, owner)
 
     def start(self, ref: str, attach: str = "") -> Attachment | None:
         """Start ``ref``; with ``attach`` (e.g. ``"ioe"``) return an attachment that sees
@@ -190,14 +197,15 @@ class Engine:
     def containers(self, all: bool = False, filters: dict[str, list[str]] | None = None,
                    limit: int = -1) -> list[dict[str, Any]]:
         from dockerlab.engine import records
+        from dockerlab.engine.filters import check_filters, matches
 
-        records.check_filters(filters or {})
+        check_filters(filters or {})
         items = sorted(self._refreshed(), key=lambda c: c.config["Created"], reverse=True)
         if limit > 0:
             all = True
         if not all:
             items = [c for c in items if c.running]
-        items = [c for c in items if records.matches(c, filters or {})]
+        items = [c for c in items if matches(c, filters or {})]
         if limit > 0:
             items = items[:limit]
         return [records.summary(c, self.image_store) for c in items]
@@ -377,7 +385,7 @@ class Engine:
         deleted, space = [], 0
         for c in self._refreshed():
             if not c.running:
-                space += _tree_size(os.path.join(c.layer_dir, "diff"))
+                space += tree_size(os.path.join(c.layer_dir, "diff"))
                 self._discard(c.id)
                 deleted.append(c.id)
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": space}
@@ -418,10 +426,8 @@ class Engine:
     def volume_prune(self) -> dict[str, Any]:
         """``POST /volumes/prune``: every volume no container mounts."""
         from dockerlab.engine.volumes import VolumeStore
-        from dockerlab.engine.work import tree_size
 
-        used = {m.get("Name") for c in self.store.all()
-                for m in c.config.get("MountPoints", []) if m.get("Type") == "volume"}
+        used = self._volumes_in_use()
         store = VolumeStore(self.paths)
         deleted, space = [], 0
         for v in store.list():
@@ -447,12 +453,11 @@ class Engine:
         """What killed verbs left (scratch folders and files, frozen containers, a dead
         build's containers, unreferenced blobs and layers), removed now. ``found``: what
         :meth:`interrupted_work` said before other verbs (which sweep too) ran."""
-        from dockerlab.engine import work
 
         store = self.image_store
         found = self.interrupted_work() if found is None else found
         with self.store.registry():
-            work.sweep(self.paths, registry_locked=True, everything=True)
+            self.store.sweep(everything=True)
         with store._locked():
             store.collect_garbage()
         removed = [e for e in found if not os.path.lexists(e["Path"])]
@@ -521,7 +526,7 @@ class Engine:
         from dockerlab.engine import changes
 
         self.store.find(ref).check_usable("diff")
-        return changes.diff(self, ref)
+        return changes.diff(self.store, ref)
 
     def commit(self, ref: str, repo_tag: str | None = None, message: str = "",
                author: str = "", changes: list[str] | None = None,
@@ -529,14 +534,15 @@ class Engine:
         """A new image from the container's writable layer; returns ``sha256:<id>``."""
         from dockerlab.engine import commit as committing
 
-        return committing.commit(self, ref, repo_tag, message, author, changes, pause)
+        return committing.commit(self.store, self.image_store, ref, repo_tag, message, author,
+                                 changes, pause)
 
     def export(self, ref: str, fileobj: Any) -> None:
         """Write the container's merged filesystem to ``fileobj`` as one flat tar."""
         from dockerlab.engine import export as exporting
 
         self.store.find(ref).check_usable("export")
-        exporting.export(self, ref, fileobj)
+        exporting.export(self.store, ref, fileobj)
 
     def import_image(self, fileobj: Any, repo_tag: str | None = None,
                      changes: list[str] | None = None, message: str = "",
@@ -544,14 +550,15 @@ class Engine:
         """A one-layer image from a tar (plain or compressed); returns ``sha256:<id>``."""
         from dockerlab.engine import commit as committing
 
-        return committing.import_image(self, fileobj, repo_tag, changes, message, source)
+        return committing.import_image(self.image_store, fileobj, repo_tag, changes, message,
+                                       source)
 
     def image_layers(self, ref: str) -> list[dict[str, Any]]:
         """History entries matched to layers, oldest first: ``Index`` (0 = base), ``Id``
         (diff ID, "" for an empty layer), ``Size``, ``CreatedBy``, ``EmptyLayer``."""
         from dockerlab.engine import changes
 
-        return changes.image_layers(self, ref)
+        return changes.image_layers(self.image_store, ref)
 
     def layer_files(self, ref: str, index: int, cumulative: bool = False
                     ) -> list[dict[str, Any]]:
@@ -559,20 +566,20 @@ class Engine:
         the whole tree up to it (``Kind`` as that path's last change, ``Layer`` where)."""
         from dockerlab.engine import changes
 
-        return changes.layer_files(self, ref, index, cumulative)
+        return changes.layer_files(self.image_store, ref, index, cumulative)
 
     def file_at_layer(self, ref: str, index: int, path: str) -> bytes | None:
         """The content of ``path`` as the image is at entry ``index``; None if absent or not
         a regular file."""
         from dockerlab.engine import changes
 
-        return changes.file_at_layer(self, ref, index, path)
+        return changes.file_at_layer(self.image_store, ref, index, path)
 
     def file_history(self, ref: str, path: str) -> list[dict[str, Any]]:
         """Which layers touched ``path``: ``[{"Index", "Kind", "Size"}]``, oldest first."""
         from dockerlab.engine import changes
 
-        return changes.file_history(self, ref, path)
+        return changes.file_history(self.image_store, ref, path)
 
     # ---- images: save, load; cp; system df ----------------------------------------------
     def save(self, refs: list[str], fileobj: Any) -> None:
@@ -596,7 +603,7 @@ class Engine:
         from dockerlab.engine import copy
 
         self.store.find(ref).check_usable("copy from")
-        return copy.copy_from(self, ref, path, fileobj, follow_link)
+        return copy.copy_from(self.store, ref, path, fileobj, follow_link)
 
     def path_stat(self, ref: str, path: str) -> dict[str, Any]:
         """``HEAD /containers/{id}/archive``: ``name``, ``size``, ``mode`` (Go FileMode),
@@ -604,7 +611,7 @@ class Engine:
         from dockerlab.engine import copy
 
         self.store.find(ref).check_usable("stat a path in")
-        return copy.path_stat(self, ref, path)
+        return copy.path_stat(self.store, ref, path)
 
     def copy_to(self, ref: str, path: str, tar_fileobj: Any,
                 copy_uid_gid: bool = False) -> None:
@@ -612,7 +619,7 @@ class Engine:
         from dockerlab.engine import copy
 
         self.store.find(ref).check_usable("copy to")
-        copy.copy_to(self, ref, path, tar_fileobj, copy_uid_gid)
+        copy.copy_to(self.store, ref, path, tar_fileobj, copy_uid_gid)
 
     def system_df(self) -> dict[str, Any]:
         """``GET /system/df``: LayersSize, Images, Containers, Volumes, BuildCache, and
@@ -620,7 +627,7 @@ class Engine:
         and blobs or layers nothing references)."""
         from dockerlab.engine import df
 
-        return df.system_df(self)
+        return df.system_df(self.image_store, self._refreshed())
 
     # ---- build ----------------------------------------------------------------------------
     def build(self, context: Any, dockerfile: str = "Dockerfile", tags: Any = (),
@@ -647,10 +654,17 @@ class Engine:
 
         return VolumeStore(self.paths).create(name, labels)
 
-    def volumes(self) -> list[dict[str, Any]]:
+    def volumes(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        """``GET /volumes``; ``filters`` as :func:`~dockerlab.engine.filters.filter_volumes`."""
+        from dockerlab.engine.filters import filter_volumes
         from dockerlab.engine.volumes import VolumeStore
 
-        return VolumeStore(self.paths).list()
+        found = VolumeStore(self.paths).list()
+        return filter_volumes(found, filters or {}, self._volumes_in_use()) if filters else found
+
+    def _volumes_in_use(self) -> set[str]:
+        return {m["Name"] for c in self.store.all() for m in c.config.get("MountPoints", [])
+                if m.get("Type") == "volume" and m.get("Name")}
 
     def volume_inspect(self, name: str) -> dict[str, Any]:
         from dockerlab.engine.volumes import VolumeStore
@@ -663,39 +677,3 @@ class Engine:
         users = [c.id for c in self.store.all()
                  if any(m.get("Name") == name for m in c.config.get("MountPoints", []))]
         VolumeStore(self.paths).remove(name, users, force)
-
-
-def require_privileges() -> None:
-    """Refuse, saying exactly what is missing, when containers cannot be made here."""
-    if os.geteuid() != 0:
-        raise Forbidden("dockerlab needs root to run containers: creating mount, PID, UTS, "
-                        "IPC and network namespaces and mounting overlayfs need "
-                        "CAP_SYS_ADMIN, and cgroups need write access to /sys/fs/cgroup; "
-                        "run it with sudo")
-
-
-def parse_signal(value: str | int) -> int:
-    """``KILL``, ``SIGKILL`` or ``9`` → 9, with Docker's error for anything else."""
-    text = str(value).strip()
-    if text.isdigit():
-        num = int(text)
-        if 0 < num < _signal.NSIG:
-            return num
-    else:
-        name = text.upper()
-        name = name if name.startswith("SIG") else "SIG" + name
-        sig = getattr(_signal.Signals, name, None) if hasattr(_signal.Signals, name) else None
-        if sig is not None:
-            return int(sig)
-    raise InvalidParameter(f"Invalid signal: {value}")
-
-
-def _tree_size(path: str) -> int:
-    total = 0
-    for folder, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(folder, f)).st_size
-            except OSError:
-                pass
-    return total

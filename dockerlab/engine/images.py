@@ -80,11 +80,9 @@ def now_rfc3339() -> str:
     """Now as Go's RFC3339Nano in UTC (trailing zeros of the fraction trimmed)."""
     import time
 
-    ns = time.time_ns()
-    secs, frac = divmod(ns, 1_000_000_000)
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    f = f"{frac:09d}".rstrip("0")
-    return f"{text}.{f}Z" if f else f"{text}Z"
+    from dockerlab.format.units import rfc3339nano_ns
+
+    return rfc3339nano_ns(time.time_ns())
 
 
 class ImageStore:
@@ -154,8 +152,8 @@ class ImageStore:
         """(locked unless ``dry_run``) Remove the blobs and image layers that no image and
         no container references (a killed ``load``, ``commit``, ``build`` or ``rmi`` leaves
         them), and temp files in the blob folder. Returns ``[{"Kind", "Path", "Size"}]``."""
+        from dockerlab.engine.basics import tree_size
         from dockerlab.engine.containers import ContainerStore
-        from dockerlab.engine.work import tree_size
 
         keep_blobs: set[str] = set()
         keep_layers: set[str] = set()
@@ -815,11 +813,15 @@ class _ImageLock(atomic.locked):
 
     def __enter__(self) -> int:
         from dockerlab.engine import work
+        from dockerlab.engine.containers import thaw_frozen
 
         fd = super().__enter__()
         try:
             self.store._recover_locked()
-            work.sweep(self.store.paths)
+            paths = self.store.paths
+            work.sweep(paths, finishers={
+                "commit": lambda path: thaw_frozen(paths, path),
+                "imagewrite": lambda path: self.store.recover(blocking=False)})
             mfd, self.marker = work.begin_file(self.store.paths, "imagewrite")
             os.close(mfd)
         except BaseException:

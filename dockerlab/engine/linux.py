@@ -184,3 +184,12 @@ def proc_start_time(pid: int) -> int | None:
 
 def pid_alive(pid: int, start_time: int | None) -> bool:
     return pid > 0 and start_time is not None and proc_start_time(pid) == start_time
+
+
+def kernel_version(release: str | None = None) -> tuple[int, int]:
+    """``6.18.44-fc`` -> (6, 18)."""
+    parts = (release or os.uname().release).split("-")[0].split(".")
+    try:
+        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        return 0, 0

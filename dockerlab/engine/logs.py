@@ -23,6 +23,18 @@ from dockerlab.format.units import parse_rfc3339
 _BLOCK = 64 << 10  # backwards-read block: many records, one read
 
 
+class LogEntry:
+    """One json-file log record: ``stream`` is "stdout" or "stderr", ``time`` RFC 3339 (ns)."""
+
+    __slots__ = ("stream", "data", "time")
+
+    def __init__(self, stream: str, data: bytes, time: str) -> None:
+        self.stream, self.data, self.time = stream, data, time
+
+    def __repr__(self) -> str:
+        return f"LogEntry({self.stream!r}, {self.data!r}, {self.time!r})"
+
+
 def _tail_start(f: IO[bytes], end: int, n: int) -> int:
     """Offset of the first of the last ``n`` records before ``end`` (which follows a newline)."""
     pos = end
@@ -90,8 +102,6 @@ class _Filter:
         self.done = False
 
     def entries(self, lines: Iterator[bytes]) -> Iterator:
-        from dockerlab.engine.facade import LogEntry
-
         for raw in lines:
             try:
                 rec = json.loads(raw)

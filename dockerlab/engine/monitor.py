@@ -34,34 +34,17 @@ import time
 if __name__ == "__main__":  # started with -I -S: make the package importable, nothing more
     sys.path.insert(0, sys.argv[1])
 
-from _json import encode_basestring as _quote  # C; json.py would pull in re (~7 ms)
-
 from dockerlab.engine import linux as L
 from dockerlab.engine import streams as S
 from dockerlab.engine.atomic import locked, read_json, write_bytes
+from dockerlab.engine.basics import dumps
+from dockerlab.engine.basics import rfc3339_ns as log_time
 from dockerlab.engine.paths import Paths
 from dockerlab.errors import reason
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dockerlab.engine.cgroups import Cgroup
-
-
-def dumps(obj: object) -> str:
-    """Compact JSON of plain data (what the monitor writes: records, log lines)."""
-    if isinstance(obj, str):
-        return _quote(obj)
-    if obj is True:
-        return "true"
-    if obj is False:
-        return "false"
-    if obj is None:
-        return "null"
-    if isinstance(obj, (int, float)):
-        return repr(obj)
-    if isinstance(obj, dict):
-        return "{" + ",".join(f"{_quote(str(k))}:{dumps(v)}" for k, v in obj.items()) + "}"
-    return "[" + ",".join(dumps(v) for v in obj) + "]"  # type: ignore[attr-defined]
 
 
 def read_spec(fd: int) -> dict:
@@ -98,12 +81,6 @@ class Poller:
         return any(data in datas for _, data in self.entries.values())
 
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
-
-
-def log_time(ns: int) -> str:
-    """RFC 3339 with nanoseconds in UTC, as Docker's json-file driver writes."""
-    secs, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
 
 
 def _loopback_up() -> None:

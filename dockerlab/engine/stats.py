@@ -32,7 +32,7 @@ def _net(pid: int) -> dict[str, Any]:
 
 def sample(c: Container, previous: dict[str, Any] | None) -> dict[str, Any]:
     """One Docker ``/containers/{id}/stats`` sample; zeros for a stopped container."""
-    from dockerlab.engine.containers import time_now
+    from dockerlab.engine.basics import time_now
 
     out: dict[str, Any] = {"read": time_now(), "preread": (previous or {}).get("read",
                                                                             "0001-01-01T00:00:00Z"),

@@ -34,7 +34,7 @@ class VolumeStore:
         with locked(os.path.join(self.paths.volumes, ".lock")):
             if os.path.exists(self._meta(name)):
                 return self.inspect(name)
-            from dockerlab.engine.containers import time_now
+            from dockerlab.engine.basics import time_now
 
             os.makedirs(os.path.join(self.paths.volume(name), "_data"), exist_ok=True)
             meta = {"CreatedAt": time_now(), "Labels": labels or {},

@@ -24,10 +24,12 @@ from __future__ import annotations
 import os
 
 from dockerlab.engine import linux as L
+from dockerlab.engine.basics import tree_size
 from dockerlab.engine.paths import Paths
 
 TYPE_CHECKING = False  # this module is on the `run` path: no typing, re, shutil, tempfile
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from typing import Any
 
 _token: tuple[int, str] = (0, "")
@@ -97,37 +99,6 @@ def entries(paths: Paths) -> list[dict[str, Any]]:
     return out
 
 
-def tree_size(path: str) -> int:
-    """Bytes of regular files at or below ``path`` (never following a mount or a link)."""
-    import stat
-
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return 0
-    if not stat.S_ISDIR(st.st_mode):
-        return st.st_size if stat.S_ISREG(st.st_mode) else 0
-    total = 0
-    dev = st.st_dev
-    for folder, dirs, files in os.walk(path):
-        keep = []
-        for d in dirs:
-            try:
-                if os.lstat(os.path.join(folder, d)).st_dev == dev:
-                    keep.append(d)
-            except OSError:
-                pass
-        dirs[:] = keep  # a mount left below (a COPY overlay) shows image files, not ours
-        for f in files:
-            try:
-                fst = os.lstat(os.path.join(folder, f))
-            except OSError:
-                continue
-            if stat.S_ISREG(fst.st_mode):
-                total += fst.st_size
-    return total
-
-
 def mounts_below(path: str) -> list[str]:
     """Mount points at or below ``path``, deepest first."""
     found = []
@@ -184,14 +155,24 @@ class _Sweeping:
             os.close(self.fd)
 
 
-def sweep(paths: Paths, registry_locked: bool = False, everything: bool = False
+#: kinds whose abandoned entries must be finished (by a finisher the caller passes) before
+#: they are deleted: a build's containers, a commit's frozen container, an image writer's
+#: garbage. Without a finisher they wait for a caller that has one.
+NEEDS_FINISHING = frozenset({"build", "commit", "imagewrite"})
+
+
+def sweep(paths: Paths, everything: bool = False,
+          finishers: Mapping[str, Callable[[str], bool]] | None = None
           ) -> list[dict[str, Any]]:
     """Finish or remove the work in tmp whose owner is dead; returns what was removed.
 
-    ``registry_locked``: the caller holds the container store's lock, so a dead build's
-    intermediate containers can be removed now (else they wait for such a caller).
-    ``everything``: also entries of unknown owner (``system prune``).
+    ``finishers``: by kind, what finishes an abandoned entry (called with its path; False:
+    not now) before it is deleted. The stores pass theirs (:meth:`ContainerStore.sweep
+    <dockerlab.engine.containers.ContainerStore.sweep>`, the image store's lock), so this
+    module depends on neither. ``everything``: also entries of unknown owner
+    (``system prune``).
     """
+    finishers = finishers or {}
     try:
         names = os.listdir(paths.tmp)
     except FileNotFoundError:
@@ -207,66 +188,14 @@ def sweep(paths: Paths, registry_locked: bool = False, everything: bool = False
         for name in stale:
             path = os.path.join(paths.tmp, name)
             kind = (owner(name) or ("unknown",))[0]
+            finish = finishers.get(kind)
             try:
-                if kind == "build":
-                    if not registry_locked:
-                        continue  # its containers need the store lock: a create does it
-                    remove_owned_containers(paths, name)
-                elif kind == "imagewrite":
-                    from dockerlab.engine.images import ImageStore
-
-                    if not ImageStore(paths).recover(blocking=False):
-                        continue
-                thaw_frozen(paths, path)
+                if finish is not None and not finish(path):
+                    continue
+                if finish is None and kind in NEEDS_FINISHING:
+                    continue  # e.g. a build's containers need the container store's lock
                 size = discard(path)
             except Exception:  # noqa: BLE001 - never fail the verb that found it: retry later
                 continue
             removed.append({"Kind": kind, "Path": path, "Size": size})
     return removed
-
-
-def thaw_frozen(paths: Paths, path: str) -> None:
-    """A commit killed while its container was frozen: thaw it (unless a user paused it)."""
-    try:
-        with open(os.path.join(path, "frozen")) as f:
-            cid = f.read().strip()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return
-    from dockerlab.engine.containers import ContainerStore
-
-    valid = len(cid) == 64 and all(ch in "0123456789abcdef" for ch in cid)
-    c = ContainerStore(paths).load(cid) if valid else None
-    if c is not None and c.state.get("Status") != "paused":
-        try:
-            c.cgroup().thaw()
-        except OSError:
-            pass
-
-
-def remove_owned_containers(paths: Paths, owner_name: str) -> list[str]:
-    """(registry-locked) Kill and remove the intermediate containers of a dead build."""
-    from dockerlab.engine.containers import ContainerStore, remove_anonymous_volumes
-    from dockerlab.errors import NoSuchContainer
-
-    store = ContainerStore(paths)
-    gone = []
-    for c in store.all():
-        if c.config.get("Runtime", {}).get("Owner") != owner_name:
-            continue
-        if os.path.isdir(c.rundir) and not c.running:
-            # killed while its monitor was starting: let it say where it is first
-            import time
-
-            deadline = time.monotonic() + 2
-            while time.monotonic() < deadline and not (
-                    os.path.exists(c.monitor_file()) or os.path.exists(c.exit_file())):
-                time.sleep(0.01)
-        try:
-            with c.lock():
-                c.cleanup_dead()  # its monitor, processes, mounts, cgroup
-                store.discard(c.id)
-        except NoSuchContainer:
-            continue
-        remove_anonymous_volumes(paths, c.config)
-        gone.append(c.id)
-    return gone

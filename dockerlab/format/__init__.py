@@ -1,4 +1,5 @@
-"""Docker-exact output formatting: Go templates, tabwriter tables, sizes, durations, statuses.
+"""Docker-exact output formatting: Go templates, tabwriter tables, sizes, durations, statuses,
+and the docker CLI's stats arithmetic.
 
 Pure and stdlib-only, so every frontend (CLI, magics, widgets) can import it cheaply.
 """
@@ -8,7 +9,9 @@ Pure and stdlib-only, so every frontend (CLI, magics, widgets) can import it che
 _HOMES = {
     "gotemplate": ("HEADER_FUNCS", "Template", "TemplateError", "parse", "parse_format",
                    "render"),
-    "table": ("render_table", "tabulate", "tabwrite"),
+    "stats": ("block_io", "cpu_percent", "memory_usage", "network_io"),
+    "rendered": ("render_table",),
+    "table": ("tabulate", "tabwrite", "tabwrite_rows"),
     "units": ("ago", "bytes_size", "human_duration", "human_size", "human_size_with_precision",
               "parse_cpus", "parse_ram", "parse_rfc3339", "parse_rfc3339_ns", "parse_size",
               "rfc3339nano", "rfc3339nano_ns", "status_string"),
@@ -32,10 +35,14 @@ __all__ = [
     "Template",
     "TemplateError",
     "ago",
+    "block_io",
     "bytes_size",
+    "cpu_percent",
     "human_duration",
     "human_size",
     "human_size_with_precision",
+    "memory_usage",
+    "network_io",
     "parse",
     "parse_cpus",
     "parse_format",
@@ -50,4 +57,5 @@ __all__ = [
     "status_string",
     "tabulate",
     "tabwrite",
+    "tabwrite_rows",
 ]

@@ -133,3 +133,16 @@ class Document:
 
     def __str__(self) -> str:
         return self.text
+
+
+def render_table(fmt: str, header: Mapping[str, str], rows: Iterable[Any]) -> str:
+    """The docker CLI's formatter Context.Write for `ps`, `images`, `volume ls`, ...
+
+    `fmt` is the user's --format (escapes like `\\t` allowed). For a `table ...` format the
+    header line (the template rendered against `header`, a field -> column title map, with
+    docker's header functions) comes first, even with no rows, and everything is aligned by
+    the tabwriter; any other format prints each row rendered, one per line, no header.
+    Raises TemplateError (from parsing or from any row) before printing anything.
+    The text of :func:`listing`'s structure.
+    """
+    return listing(fmt, header, rows).text

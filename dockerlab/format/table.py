@@ -7,10 +7,9 @@ that cell; each block is as wide as its widest cell plus 3, and at least 10.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
-__all__ = ["MIN_WIDTH", "PADDING", "render_table", "tabulate", "tabwrite"]
+__all__ = ["MIN_WIDTH", "PADDING", "tabulate", "tabwrite", "tabwrite_rows"]
 
 MIN_WIDTH = 10
 PADDING = 3
@@ -57,22 +56,20 @@ def tabwrite(text: str, minwidth: int = MIN_WIDTH, padding: int = PADDING) -> st
     return "".join(out)
 
 
+def tabwrite_rows(rows: Iterable[Iterable[str]], minwidth: int = MIN_WIDTH,
+                  padding: int = PADDING) -> str:
+    """Rows of cells through the tabwriter, each row a line ending in a newline (the last
+    cell of a row is not padded). ``docker top`` uses ``minwidth`` 20."""
+    cells = [list(r) for r in rows]
+    if not cells:
+        return ""
+    cells.append([""])  # the unterminated (empty) text after the last newline
+    out: list[str] = []
+    _format(cells, [], 0, len(cells), out, minwidth, padding)
+    return "".join(out)
+
+
 def tabulate(lines: Iterable[str]) -> str:
     """Align tab-separated lines; every output line ends with a newline."""
     lines = list(lines)
     return tabwrite("\n".join(lines) + "\n") if lines else ""
-
-
-def render_table(fmt: str, header: Mapping[str, str], rows: Iterable[Any]) -> str:
-    """The docker CLI's formatter Context.Write for `ps`, `images`, `volume ls`, ...
-
-    `fmt` is the user's --format (escapes like `\\t` allowed). For a `table ...` format the
-    header line (the template rendered against `header`, a field -> column title map, with
-    docker's header functions) comes first, even with no rows, and everything is aligned by
-    the tabwriter; any other format prints each row rendered, one per line, no header.
-    Raises TemplateError (from parsing or from any row) before printing anything.
-    The structure behind the text: :func:`dockerlab.format.rendered.listing`.
-    """
-    from dockerlab.format.rendered import listing
-
-    return listing(fmt, header, rows).text

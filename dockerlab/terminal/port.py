@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Literal, Protocol
 
-from dockerlab.terminal.verbs import Session
+from dockerlab.terminal.session import Session
 
 __all__ = ["InterruptAction", "Session", "Terminal"]
 

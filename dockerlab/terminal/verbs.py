@@ -14,6 +14,7 @@ import time
 
 from dockerlab.engine.streams import STDERR
 from dockerlab.errors import DockerlabError
+from dockerlab.terminal.session import Session
 
 TYPE_CHECKING = False  # typing stays off the path of `run`
 if TYPE_CHECKING:
@@ -40,22 +41,6 @@ def parse_detach_keys(spec: str) -> bytes:
         else:
             raise ValueError(f"Unknown character: '{key}'")
     return bytes(out)
-
-
-class Session:
-    """An attached container, as a verb follows it or hands it to a terminal's console."""
-
-    def __init__(self, engine: Any, cid: str, att: Any, *, stdin: bool, tty: bool,
-                 label: str = "", sig_proxy: bool = True,
-                 detach_keys: str = "ctrl-p,ctrl-q") -> None:
-        self.engine = engine
-        self.cid = cid
-        self.att = att
-        self.stdin = stdin
-        self.tty = tty
-        self.label = label
-        self.sig_proxy = sig_proxy
-        self.detach_keys = detach_keys
 
 
 class Followed:
@@ -382,15 +367,16 @@ def fixed_nano(stamp: str) -> str:
 # ---- stats --------------------------------------------------------------------------------
 
 
-def stats(engine: Any, term: Terminal, named: list[str], *, all_: bool = False,
-          trunc: bool = True, fmt: str | None = None, stream: bool = True,
-          interval: float = 1.0) -> tuple[int, Any]:
+def stats(engine: Any, term: Terminal, named: list[str], *, row: Callable[..., Any],
+          table: Callable[[list[Any], str | None], Any],
+          message: Callable[[DockerlabError], str], all_: bool = False, trunc: bool = True,
+          fmt: str | None = None, stream: bool = True, interval: float = 1.0
+          ) -> tuple[int, Any]:
     """``stats``: with ``stream``, a table redrawn each ``interval`` until interrupted;
     without, one table (two samples a second apart for a running container's CPU %).
+    The face says how: ``row(sample, ref, trunc)`` is a row's template context,
+    ``table(rows, fmt)`` draws them, ``message(error)`` words an engine error.
     Returns (exit code, the table) — the table for the caller to show."""
-    from dockerlab.cli import render  # the stats row context (its arithmetic is Docker's)
-    from dockerlab.cli.commands import daemon_message
-
     previous: dict[str, dict[str, Any]] = {}
 
     def targets() -> list[str]:
@@ -402,10 +388,10 @@ def stats(engine: Any, term: Terminal, named: list[str], *, all_: bool = False,
             try:
                 s = engine.stats(ref, previous.get(ref))
             except DockerlabError as exc:
-                errors.append(daemon_message(exc, "stats"))
+                errors.append(message(exc))
                 continue
             previous[ref] = s
-            rows.append(render.StatsRow(s, ref, trunc))
+            rows.append(row(s, ref, trunc))
         return rows, errors
 
     refs = targets()
@@ -418,9 +404,9 @@ def stats(engine: Any, term: Terminal, named: list[str], *, all_: bool = False,
         if any(r.s.get("memory_stats") for r in rows):  # running: a second sample gives CPU %
             time.sleep(interval)
             rows, _ = sample(refs)
-        return 0, render.stats(rows, fmt)
+        return 0, table(rows, fmt)
     while True:
-        term.live(render.stats(rows, fmt))
+        term.live(table(rows, fmt))
         time.sleep(interval)
         rows, _ = sample(targets())
 

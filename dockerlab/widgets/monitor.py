@@ -50,7 +50,7 @@ class ResourceMonitor(w.VBox):
     def __init__(self, *containers: str, interval: float = 1.0, engine: Any = None,
                  start: bool = True, history: int = 60, max_samples: int = 100_000,
                  **kwargs: Any) -> None:
-        from dockerlab.cli.render import block_io, cpu_percent, memory_usage, network_io
+        from dockerlab.format.stats import block_io, cpu_percent, memory_usage, network_io
 
         if not containers:
             raise ValueError("ResourceMonitor needs at least one container")

@@ -3,7 +3,8 @@
 import pytest
 
 from dockerlab.format.gotemplate import TemplateError
-from dockerlab.format.table import render_table, tabulate, tabwrite
+from dockerlab.format.rendered import render_table
+from dockerlab.format.table import tabulate, tabwrite
 
 CONTAINER_HEADER = {
     "ID": "CONTAINER ID",
@@ -118,3 +119,13 @@ def test_render_table_header_error_keeps_partial_header():
     out = render_table(r'table {{.Image}}\t{{.Label "a"}}', {"Image": "IMAGE"}, [Ctx()])
     # "IMAGE\t" was written before the error: a terminated cell, so it is padded.
     assert out == "IMAGE     \nubuntu    1\n"
+
+
+def test_tabwrite_rows_is_the_same_tabwriter_as_text():
+    from dockerlab.format.table import tabwrite_rows
+
+    rows = [["UID", "PID", "CMD"], ["root", "12345678901234567890123", "sleep 9"], ["x"]]
+    text = "".join("\t".join(r) + "\n" for r in rows)
+    assert tabwrite_rows(rows) == tabwrite(text)
+    assert tabwrite_rows(rows, minwidth=20).startswith("UID" + " " * 17 + "PID")
+    assert tabwrite_rows([]) == ""

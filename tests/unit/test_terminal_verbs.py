@@ -19,6 +19,8 @@ import sys
 
 import pytest
 
+from dockerlab.cli import render
+from dockerlab.cli.commands import daemon_message
 from dockerlab.engine.streams import (
     CLOSE_STDIN,
     EXIT,
@@ -456,10 +458,15 @@ class StatsEngine:
         return _sample(ref)
 
 
+# what the CLI gives the stats verb: Docker's row context, table and error wording
+STATS_VIEW = {"row": render.StatsRow, "table": render.stats,
+              "message": lambda err: daemon_message(err, "stats")}
+
+
 def test_live_stats_redraws_a_table_until_interrupted():
     term = FakeTerminal(live_limit=2)
     with pytest.raises(KeyboardInterrupt):
-        verbs.stats(StatsEngine(), term, [], interval=0)
+        verbs.stats(StatsEngine(), term, [], interval=0, **STATS_VIEW)
     tables = [c[1] for c in term.calls if c[0] == "live"]
     assert len(tables) == 2 and all(isinstance(t, Table) for t in tables)
     assert tables[0].columns[:2] == ["CONTAINER ID", "NAME"]
@@ -468,14 +475,15 @@ def test_live_stats_redraws_a_table_until_interrupted():
 
 def test_stats_without_stream_returns_one_table_from_a_second_sample():
     engine = StatsEngine()
-    code, table = verbs.stats(engine, FakeTerminal(), ["web"], stream=False, interval=0)
+    code, table = verbs.stats(engine, FakeTerminal(), ["web"], stream=False, interval=0,
+                              **STATS_VIEW)
     assert code == 0 and engine.samples == ["web", "web"]
     assert table.records()[0]["NAME"] == "web"
 
 
 def test_stats_of_a_missing_container_says_so_and_fails():
     term = FakeTerminal()
-    assert verbs.stats(StatsEngine(), term, ["gone"], stream=False) == (1, None)
+    assert verbs.stats(StatsEngine(), term, ["gone"], stream=False, **STATS_VIEW) == (1, None)
     assert term.calls == [("message", "Error response from daemon: No such container: gone")]
 
 

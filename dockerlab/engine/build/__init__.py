@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING
 from dockerlab.engine.build.events import BuildEvent, BuildFailed
 
 if TYPE_CHECKING:
-    from dockerlab.engine.facade import Engine
+    from dockerlab.engine.build.builder import Engine
 
 __all__ = ["BuildEvent", "BuildFailed", "build"]
 

@@ -18,7 +18,7 @@ import os
 import posixpath
 import tempfile
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dockerlab.engine.build import shell as sh
 from dockerlab.engine.build.cache import Prober
@@ -29,7 +29,28 @@ from dockerlab.errors import DockerlabError, InvalidParameter, NoSuchImage
 
 if TYPE_CHECKING:
     from dockerlab.engine.build.context import BuildContext
-    from dockerlab.engine.facade import Engine
+    from dockerlab.engine.images import ImageStore
+    from dockerlab.engine.paths import Paths
+    from dockerlab.engine.streams import Attachment
+
+
+class Engine(Protocol):
+    """What a build needs of the engine (:class:`~dockerlab.engine.facade.Engine` is one):
+    its paths, its image store and four container verbs for the RUN steps."""
+
+    paths: Paths
+
+    @property
+    def image_store(self) -> ImageStore: ...
+
+    def create(self, body: dict[str, Any], name: str | None = None,
+               owner: str = "") -> dict[str, Any]: ...
+
+    def start(self, ref: str, attach: str = "") -> Attachment | None: ...
+
+    def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]: ...
+
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None: ...
 
 BUILTIN_ARGS = frozenset({"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
                           "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY",
@@ -316,7 +337,7 @@ class Builder:
         if cmd in ("user", "stopsignal"):
             value = self._word(stage, args[0])
             if cmd == "stopsignal":
-                from dockerlab.engine.facade import parse_signal
+                from dockerlab.engine.checks import parse_signal
 
                 parse_signal(value)
             key = "User" if cmd == "user" else "StopSignal"

@@ -21,6 +21,7 @@ from typing import Any
 
 from dockerlab.engine import linux as L
 from dockerlab.engine.atomic import write_bytes
+from dockerlab.engine.linux import kernel_version
 from dockerlab.errors import InvalidParameter
 
 ALL = "ALL"
@@ -36,15 +37,6 @@ GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "pp
 def host_arch() -> str:
     machine = os.uname().machine
     return GOARCH.get(machine, machine)
-
-
-def kernel_version(release: str | None = None) -> tuple[int, int]:
-    """``6.18.44-fc`` -> (6, 18)."""
-    parts = (release or os.uname().release).split("-")[0].split(".")
-    try:
-        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
-    except ValueError:
-        return 0, 0
 
 
 def all_caps() -> list[str]:

@@ -20,7 +20,7 @@ import os
 import struct
 from typing import Any
 
-from dockerlab.engine.security import kernel_version
+from dockerlab.engine.linux import kernel_version
 from dockerlab.errors import InvalidParameter
 
 ACTIONS = {
