@@ -238,10 +238,8 @@ class Container:
                           FinishedAt=ZERO_TIME, MonitorPid=report["monitor"],
                           MonitorStart=report["monitor_start"])
         # Not fsynced: after a crash, "running" is re-derived from the monitor's own record.
-        try:
-            self.save_state(durable=False)
-        except FileNotFoundError:  # it exited and --rm renamed its folder away meanwhile
-            pass
+        # The caller holds the lock, so an --rm monitor cannot rename the folder meanwhile.
+        self.save_state(durable=False)
 
     def cleanup_dead(self) -> None:
         """(locked) Stop whatever a dead container may still hold: its monitor (named by the
