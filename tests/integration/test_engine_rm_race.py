@@ -54,3 +54,21 @@ def test_api_run_with_auto_remove_under_load(engine, busy_cpus):
             att.close()
         assert (code, out) == (3, b"out\n"), f"run {i + 1} of {RUNS // 2}"
     assert engine.container_ids() == []
+
+
+@pytest.mark.timeout(300)
+def test_docker_magic_run_rm_under_load(engine, busy_cpus, monkeypatch):
+    """``%docker run --rm`` (the notebook's path: create, then start attached)."""
+    pytest.importorskip("IPython")
+    from IPython.testing.globalipapp import start_ipython
+    from IPython.utils.capture import capture_output
+
+    ip = start_ipython()
+    ip.run_line_magic("load_ext", "dockerlab")
+    monkeypatch.setenv("DOCKERLAB_ROOT", engine.paths.root)
+    for i in range(RUNS // 4):
+        with capture_output() as shown:
+            result = ip.run_line_magic("docker", "run --rm busybox sh -c 'echo out; exit 3'")
+        assert result is not None, f"run {i + 1} of {RUNS // 4}: {shown.stderr!r}"
+        assert (result.exit_code, result.stdout) == (3, "out\n"), f"run {i + 1} of {RUNS // 4}"
+    assert engine.container_ids() == []
