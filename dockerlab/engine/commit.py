@@ -197,7 +197,7 @@ def commit(engine: Any, ref: str, repo_tag: str | None = None, message: str = ""
         tags = [named.familiar()]
     user_cfg = apply_changes(list(changes or []))
     c = engine.store.find(ref)
-    c.check_usable("commit")
+    c.ensure_state("commit")
     store = engine.image_store
     parent_id = c.config["Image"]
     parent = store.config(parent_id)
