@@ -56,19 +56,29 @@ def test_api_run_with_auto_remove_under_load(engine, busy_cpus):
     assert engine.container_ids() == []
 
 
-@pytest.mark.timeout(300)
-def test_docker_magic_run_rm_under_load(engine, busy_cpus, monkeypatch):
-    """``%docker run --rm`` (the notebook's path: create, then start attached)."""
-    pytest.importorskip("IPython")
-    from IPython.testing.globalipapp import start_ipython
-    from IPython.utils.capture import capture_output
+_MAGIC_LOOP = """
+import sys
+from IPython.testing.globalipapp import start_ipython
+from IPython.utils.capture import capture_output
 
-    ip = start_ipython()
-    ip.run_line_magic("load_ext", "dockerlab")
-    monkeypatch.setenv("DOCKERLAB_ROOT", engine.paths.root)
-    for i in range(RUNS // 4):
-        with capture_output() as shown:
-            result = ip.run_line_magic("docker", "run --rm busybox sh -c 'echo out; exit 3'")
-        assert result is not None, f"run {i + 1} of {RUNS // 4}: {shown.stderr!r}"
-        assert (result.exit_code, result.stdout) == (3, "out\n"), f"run {i + 1} of {RUNS // 4}"
+ip = start_ipython()
+ip.run_line_magic("load_ext", "dockerlab")
+for i in range(int(sys.argv[1])):
+    with capture_output() as shown:
+        result = ip.run_line_magic("docker", "run --rm busybox sh -c 'echo out; exit 3'")
+    got = None if result is None else (result.exit_code, result.stdout)
+    if got != (3, "out\\n"):
+        sys.exit(f"run {i + 1}: {got!r} {shown.stderr!r}")
+"""
+
+
+@pytest.mark.timeout(300)
+def test_docker_magic_run_rm_under_load(engine, busy_cpus):
+    """``%docker run --rm`` (the notebook's path: create, then start attached), in its own
+    process: IPython's test shell is one per process and test_magics.py owns this one."""
+    pytest.importorskip("IPython")
+    env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root}
+    r = subprocess.run([sys.executable, "-c", _MAGIC_LOOP, str(RUNS // 4)], env=env,
+                       capture_output=True, text=True, timeout=280)
+    assert r.returncode == 0, r.stderr[-2000:]
     assert engine.container_ids() == []
