@@ -34,6 +34,10 @@ def read_text(path: str) -> str | None:
             return f.read()
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as exc:  # ENODEV: the cgroup was removed between the open and the read
+        if exc.errno == errno.ENODEV:
+            return None
+        raise
 
 
 def write_text(path: str, value: str) -> None:
