@@ -203,7 +203,7 @@ def commit(containers: ContainerStore, images: ImageStore, ref: str,
         tags = [named.familiar()]
     user_cfg = apply_changes(list(changes or []))
     c = containers.find(ref)
-    c.check_usable("commit")
+    c.ensure_state("commit")
     store = images
     parent_id = c.config["Image"]
     parent = store.config(parent_id)

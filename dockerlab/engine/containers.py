@@ -97,6 +97,32 @@ def stub_config(paths: Paths, cid: str) -> dict[str, Any]:
             "Runtime": {"Layer": cid, "LowerLinks": []}}
 
 
+_LIVE = ("running", "paused")
+# What each verb acts on, and otherwise its refusal in Docker's words ("*": any other status).
+_VERB_STATES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "start": (("created", "exited", "running"), {
+        "paused": "cannot start a paused container, try unpause instead",
+        "*": "container is marked for removal and cannot be started"}),
+    "attach": (("running",), {
+        "paused": "You cannot attach to a paused container, unpause it first",
+        "*": "You cannot attach to a stopped container, start it first"}),
+    "exec": (("running",), {
+        "paused": "Container {id} is paused, unpause the container before exec",
+        "*": "Container {id} is not running"}),
+    "kill": (_LIVE, {"*": "Cannot kill container: {ref}: Container {id} is not running"}),
+    "top": (_LIVE, {"*": "Container {id} is not running"}),
+    "pause": (("running",), {"paused": "Container {id} is already paused",
+                             "*": "Container {id} is not running"}),
+    "unpause": (("paused",), {"*": "Container {id} is not paused"}),
+    "remove": (("created", "exited", "dead"), {
+        "*": 'cannot remove container "/{name}": container is running: stop the container '
+             "before removing or force remove"}),
+}
+# Any other verb (commit, export, diff, rename, cp …) acts on anything but a dead container.
+_USABLE = (("created", "running", "paused", "exited"),
+           {"*": "You cannot {verb} container {id} which is Dead"})
+
+
 class Container:
     """One container's files; ``config`` is durable, ``state`` is re-derived on load."""
 
@@ -133,10 +159,14 @@ class Container:
         """Its files could not be read: only ``inspect``, ``logs`` and ``rm`` apply."""
         return bool(self.state.get("Dead"))
 
-    def check_usable(self, action: str) -> None:
-        """Docker's refusal to act on a dead container (``commit``, ``export`` …)."""
-        if self.dead:
-            raise Conflict(f"You cannot {action} container {self.id} which is Dead")
+    def ensure_state(self, verb: str, ref: str = "") -> None:
+        """Refuse ``verb`` (``start``, ``kill``, ``commit`` …) in this container's status with
+        Docker's Conflict; ``ref`` is what the user named it by (some messages quote it)."""
+        allowed, refusals = _VERB_STATES.get(verb, _USABLE)
+        status = self.state["Status"]
+        if status not in allowed:
+            text = refusals.get(status, refusals["*"])
+            raise Conflict(text.format(verb=verb, id=self.id, ref=ref, name=self.name))
 
     @property
     def name(self) -> str:
@@ -240,10 +270,8 @@ class Container:
                           FinishedAt=ZERO_TIME, MonitorPid=report["monitor"],
                           MonitorStart=report["monitor_start"])
         # Not fsynced: after a crash, "running" is re-derived from the monitor's own record.
-        try:
-            self.save_state(durable=False)
-        except FileNotFoundError:  # it exited and --rm renamed its folder away meanwhile
-            pass
+        # The caller holds the lock, so an --rm monitor cannot rename the folder meanwhile.
+        self.save_state(durable=False)
 
     def cleanup_dead(self) -> None:
         """(locked) Stop whatever a dead container may still hold: its monitor (named by the

@@ -5,27 +5,27 @@ Records are plain dicts shaped and named exactly as the Docker Engine API return
 Docker's tables and ``--format`` paths without translation, and the API server can pass them
 through. Verbs raise :mod:`dockerlab.errors` and never print: :func:`~dockerlab.errors.boundary`
 converts whatever foreign error (``OSError``, tar, JSON…) a verb meets, naming the verb.
+
+This is the engine's table of contents: each verb says what it is and hands the work to the
+module that owns it — container lifecycle to :mod:`~dockerlab.engine.lifecycle`, images to
+:mod:`~dockerlab.engine.images`, layers to :mod:`~dockerlab.engine.changes`, and so on.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal as _signal
-import time
 from collections.abc import Iterator
 from typing import Any
 
+from dockerlab.engine import lifecycle
 from dockerlab.engine.basics import tree_size
 from dockerlab.engine.checks import parse_signal, require_privileges
 from dockerlab.engine.containers import Container
 from dockerlab.engine.paths import Paths
-from dockerlab.engine.streams import LOST_MONITOR, Attachment
+from dockerlab.engine.streams import Attachment
 from dockerlab.errors import (
-    Conflict,
     DockerlabError,
     InvalidParameter,
-    NoSuchContainer,
     boundary,
 )
 
@@ -40,7 +40,8 @@ __all__ = ["Engine", "parse_signal", "require_privileges"]  # the last two: from
 class Engine:
     """Images, containers and volumes under one state root (``DOCKERLAB_ROOT``).
 
-    Every verb has one shape: find, lock, refresh, check, act, save.
+    Every verb that changes a container has one shape: find, lock, refresh, check state,
+    act, save (see :mod:`~dockerlab.engine.lifecycle`).
     """
 
     def __init__(self, root: str | None = None) -> None:
@@ -126,37 +127,7 @@ class Engine:
     def start(self, ref: str, attach: str = "") -> Attachment | None:
         """Start ``ref``; with ``attach`` (e.g. ``"ioe"``) return an attachment that sees
         everything from the first byte. Starting a running container does nothing."""
-        from dockerlab.engine.runtime import spawn_monitor
-        from dockerlab.engine.security import for_container
-
-        require_privileges()
-        c = self.store.find(ref)
-        with c.lock():
-            c.refresh(locked=True)
-            if c.dead:
-                raise Conflict("container is marked for removal and cannot be started")
-            if c.state["Status"] == "paused":
-                raise Conflict("cannot start a paused container, try unpause instead")
-            if c.running:
-                return None
-            from dockerlab.engine.cgroups.devices import gather
-
-            # Read --device nodes here, so a missing one fails with Docker's daemon error.
-            try:
-                config = {**c.config, "DeviceNodes": gather(c.config["HostConfig"]),
-                          # compiled (or read from the cache) here, never in the container
-                          "Security": for_container(self.paths.root, c.config["HostConfig"])}
-            except DockerlabError as exc:
-                c.state["Error"] = str(exc)  # inspect shows it, as Docker's does
-                c.save_state()
-                raise
-            try:
-                report, attachment = spawn_monitor(self.paths, c.id, config, attach)
-            except DockerlabError:
-                c.refresh(locked=True)  # records the exit code and error of the failure
-                raise
-            c.adopt(report)
-        return attachment
+        return lifecycle.start(self.store, ref, attach)
 
     def run(self, body: dict[str, Any], name: str | None = None,
             attach: str = "oe") -> tuple[str, Attachment | None]:
@@ -166,33 +137,15 @@ class Engine:
             return cid, self.start(cid, attach)
         except DockerlabError:
             if (body.get("HostConfig") or {}).get("AutoRemove"):
-                self._discard(cid)
+                lifecycle.discard(self.store, cid)
             raise
 
     def attach(self, ref: str, stdin: bool = False) -> Attachment:
-        from dockerlab.engine.runtime import connect
-
-        c = self.store.find(ref)
-        if not c.running:
-            raise Conflict("You cannot attach to a stopped container, start it first")
-        if c.state["Status"] == "paused":
-            raise Conflict("You cannot attach to a paused container, unpause it first")
-        att = connect(self.paths, c.id)
-        if att is None:
-            raise Conflict("You cannot attach to a stopped container, start it first")
-        att.hello(stdin=stdin)
-        return att
+        return lifecycle.attach(self.store, ref, stdin)
 
     # ---- containers: listing and looking --------------------------------------------------
     def _refreshed(self) -> list[Container]:
-        out = []
-        for c in self.store.all():
-            try:
-                c.refresh()
-            except NoSuchContainer:
-                continue
-            out.append(c)
-        return out
+        return lifecycle.refreshed(self.store)
 
     def containers(self, all: bool = False, filters: dict[str, list[str]] | None = None,
                    limit: int = -1) -> list[dict[str, Any]]:
@@ -218,178 +171,35 @@ class Engine:
     def container_ids(self) -> list[str]:
         return self.store.ids()
 
-    # ---- containers: state changes --------------------------------------------------------
-    def _running(self, ref: str) -> Container:
-        c = self.store.find(ref)
-        if not c.running:
-            raise Conflict(f"Container {c.id} is not running")
-        return c
-
+    # ---- containers: state changes (lifecycle.py) -----------------------------------------
     def kill(self, ref: str, signal: str | int = "KILL") -> None:
-        sig = parse_signal(signal)
-        c = self.store.find(ref)
-        if not c.running:
-            raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
-        try:
-            os.kill(c.state["Pid"], sig)
-        except ProcessLookupError:
-            pass
-        if sig == _signal.SIGKILL and c.state["Status"] == "paused":
-            c.cgroup().thaw()
+        lifecycle.kill(self.store, ref, signal)
 
     def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
-        c = self.store.find(ref)
-        if not c.running:
-            return
-        sig = parse_signal(signal or c.config["Config"].get("StopSignal") or "SIGTERM")
-        if timeout is None:
-            timeout = c.config["Config"].get("StopTimeout")
-        timeout = 10 if timeout is None else int(timeout)
-        try:
-            os.kill(c.state["Pid"], sig)
-        except ProcessLookupError:
-            pass
-        if c.state["Status"] == "paused":
-            c.cgroup().thaw()
-        if timeout >= 0 and self._wait_exit(c, timeout):
-            return
-        cg = c.cgroup()
-        cg.kill_all(_signal.SIGKILL)
-        self._wait_exit(c, None)
-
-    def _wait_exit(self, c: Container, timeout: float | None) -> dict[str, Any] | None:
-        """Wait for ``c``'s monitor to report the exit; None on timeout."""
-        from dockerlab.engine.runtime import connect
-
-        att = connect(self.paths, c.id)
-        if att is None:
-            return self._settled(c)
-        try:
-            try:
-                att.hello(stdin=False, stdout=False, stderr=False)
-            except (BrokenPipeError, ConnectionResetError):
-                return self._settled(c)  # the monitor closed us out: it is finishing
-            att.sock.settimeout(None if timeout is None else max(timeout, 0.001))
-            try:
-                record = att.wait()
-            except (TimeoutError, BlockingIOError):
-                return None
-            if record.get("Error") == LOST_MONITOR:  # it went without telling us: its files tell
-                return self._settled(c)
-            return record
-        finally:
-            att.close()
-
-    def _settled(self, c: Container) -> dict[str, Any]:
-        """The exit of a container whose monitor has gone (it may be finishing its files)."""
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                c.refresh()
-            except NoSuchContainer:
-                return {"ExitCode": 0}
-            if not c.running or time.monotonic() > deadline:
-                return {"ExitCode": c.state["ExitCode"]}
-            time.sleep(0.01)
+        lifecycle.stop(self.store, ref, timeout, signal)
 
     def pause(self, ref: str) -> None:
-        c = self._running(ref)
-        with c.lock():
-            if c.state["Status"] == "paused":
-                raise Conflict(f"Container {c.id} is already paused")
-            c.cgroup().freeze()
-            c.state.update(Status="paused", Paused=True)
-            c.save_state()
+        lifecycle.pause(self.store, ref)
 
     def unpause(self, ref: str) -> None:
-        c = self.store.find(ref)
-        with c.lock():
-            if c.state["Status"] != "paused":
-                raise Conflict(f"Container {c.id} is not paused")
-            c.cgroup().thaw()
-            c.state.update(Status="running", Paused=False)
-            c.save_state()
+        lifecycle.unpause(self.store, ref)
 
     def restart(self, ref: str, timeout: int | None = None) -> None:
-        self.stop(ref, timeout)
-        self.start(ref)
+        lifecycle.restart(self.store, ref, timeout)
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
-        c = self.store.find(ref)
-        for _ in range(5):  # a racing start can win between the kill and the removal
-            if c.running:
-                if not force:
-                    raise Conflict(f'cannot remove container "/{c.name}": container is '
-                                   "running: stop the container before removing or force "
-                                   "remove")
-                with contextlib.suppress(Conflict):  # it may have ended by itself meanwhile
-                    self.kill(c.id, "KILL")
-                self._wait_exit(c, None)
-            if self._discard(c.id, volumes):
-                return
-            c = self.store.find(c.id)
-        raise Conflict(f"could not remove container {c.id[:12]}: it keeps being started")
-
-    def _discard(self, cid: str, volumes: bool = True) -> bool:
-        """Remove a stopped container's files; False if it turned out to be running."""
-        from dockerlab.engine.volumes import VolumeStore
-
-        with self.store.registry():
-            c = self.store.load(cid)
-            if c is None:
-                return True
-            with c.lock():
-                c.refresh(locked=True)
-                if c.running:
-                    return False
-                if c.dead:  # its state is unknown: it may still hold processes and mounts
-                    c.cleanup_dead()
-                anonymous = [m["Name"] for m in c.config.get("MountPoints", [])
-                             if m.get("Type") == "volume" and m.get("Anonymous")]
-                self.store.discard(c.id)
-        if volumes:
-            vs = VolumeStore(self.paths)
-            for name in anonymous:
-                vs.remove_quietly(name)
-        return True
+        lifecycle.remove(self.store, ref, force, volumes)
 
     def rename(self, ref: str, new_name: str) -> None:
-        from dockerlab.engine.ids import check_name
-
-        new_name = check_name(new_name)
-        c = self.store.find(ref)
-        c.check_usable("rename")
-        if c.name == new_name:
-            raise InvalidParameter("Renaming a container with the same name as its current "
-                                   "name")
-        with self.store.registry():
-            self.store.claim_name(new_name, c.id)
-            with c.lock():
-                c.config = self.store.load(c.id).config  # type: ignore[union-attr]
-                c.config["Name"] = "/" + new_name
-                c.save_config()
+        lifecycle.rename(self.store, ref, new_name)
 
     def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
-        c = self.store.find(ref)
-        if not c.running:
-            return {"StatusCode": c.state["ExitCode"], "Error": None}
-        record = self._wait_exit(c, None) or {}
-        try:
-            c.refresh()
-            code = c.state["ExitCode"]
-        except NoSuchContainer:
-            code = record.get("ExitCode", 0)
-        return {"StatusCode": code, "Error": None}
+        return lifecycle.wait(self.store, ref, condition)
 
     def prune(self) -> dict[str, Any]:
-        deleted, space = [], 0
-        for c in self._refreshed():
-            if not c.running:
-                space += tree_size(os.path.join(c.layer_dir, "diff"))
-                self._discard(c.id)
-                deleted.append(c.id)
-        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": space}
+        return lifecycle.prune(self.store)
 
+    # ---- prunes ---------------------------------------------------------------------------
     def image_prune(self, all: bool = False) -> dict[str, Any]:
         """``POST /images/prune``: dangling images (untagged, no child), or with ``all``
         every image no container uses; untagged parents go with their last child."""
@@ -492,7 +302,8 @@ class Engine:
     def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
         from dockerlab.engine.stats import top
 
-        c = self._running(ref)
+        c = self.store.find(ref)
+        c.ensure_state("top")
         return top(c.cgroup().pids(), ps_args)
 
     def stats(self, ref: str, previous: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -513,9 +324,8 @@ class Engine:
         the command's controlling terminal (so Ctrl-C and job control work)."""
         from dockerlab.engine.execs import spawn_exec
 
-        c = self._running(ref)
-        if c.state["Status"] == "paused":
-            raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
+        c = self.store.find(ref)
+        c.ensure_state("exec")
         return spawn_exec(c, cmd, env or [], workdir, user, tty, detach, stdin, stdout, stderr,
                           own_terminal, privileged)
 
@@ -525,7 +335,7 @@ class Engine:
         Kind 0 = C (changed), 1 = A (added), 2 = D (deleted)."""
         from dockerlab.engine import changes
 
-        self.store.find(ref).check_usable("diff")
+        self.store.find(ref).ensure_state("diff")
         return changes.diff(self.store, ref)
 
     def commit(self, ref: str, repo_tag: str | None = None, message: str = "",
@@ -541,7 +351,7 @@ class Engine:
         """Write the container's merged filesystem to ``fileobj`` as one flat tar."""
         from dockerlab.engine import export as exporting
 
-        self.store.find(ref).check_usable("export")
+        self.store.find(ref).ensure_state("export")
         exporting.export(self.store, ref, fileobj)
 
     def import_image(self, fileobj: Any, repo_tag: str | None = None,
@@ -602,7 +412,7 @@ class Engine:
         its :meth:`path_stat`."""
         from dockerlab.engine import copy
 
-        self.store.find(ref).check_usable("copy from")
+        self.store.find(ref).ensure_state("copy from")
         return copy.copy_from(self.store, ref, path, fileobj, follow_link)
 
     def path_stat(self, ref: str, path: str) -> dict[str, Any]:
@@ -610,7 +420,7 @@ class Engine:
         ``mtime``, ``linkTarget``."""
         from dockerlab.engine import copy
 
-        self.store.find(ref).check_usable("stat a path in")
+        self.store.find(ref).ensure_state("stat a path in")
         return copy.path_stat(self.store, ref, path)
 
     def copy_to(self, ref: str, path: str, tar_fileobj: Any,
@@ -618,7 +428,7 @@ class Engine:
         """``PUT /containers/{id}/archive``: extract a tar into the folder ``path``."""
         from dockerlab.engine import copy
 
-        self.store.find(ref).check_usable("copy to")
+        self.store.find(ref).ensure_state("copy to")
         copy.copy_to(self.store, ref, path, tar_fileobj, copy_uid_gid)
 
     def system_df(self) -> dict[str, Any]:

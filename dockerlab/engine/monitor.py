@@ -573,17 +573,27 @@ class Monitor:
             ContainerStore(self.paths).discard(self.cid, trash)
 
     def hide(self) -> str | None:
-        """``--rm``, first half: rename the container's folder away under the store lock, so
-        it is removed for every reader at once; returns where it went."""
+        """``--rm``, first half: rename the container's folder away, so it is removed for
+        every reader at once; returns where it went.
+
+        Under the store lock, then the container's own lock (the order every removal takes):
+        a verb holding the container (a start still recording that it began) finishes first,
+        so nothing writes into a folder renamed away under it."""
         trash = os.path.join(self.paths.containers, f".removing-{self.cid}")
         with locked(os.path.join(self.paths.containers, ".lock")):
+            lock = locked(os.path.join(self.dir, "lock"))
             try:
-                os.rename(self.dir, trash)
+                lock.__enter__()
             except FileNotFoundError:  # removed by someone else meanwhile
                 return None
-            # held until we have deleted it, so nobody else does the work twice
-            self.trash_lock = locked(os.path.join(trash, "lock"))
-            self.trash_lock.__enter__()
+            try:
+                os.rename(self.dir, trash)
+            except FileNotFoundError:
+                lock.__exit__()
+                return None
+        # The lock moved with the folder: held until we have deleted it, so nobody else
+        # does the work twice (the store lock's sweep leaves a held folder alone).
+        self.trash_lock = lock
         return trash
 
     def cleanup(self) -> None:
