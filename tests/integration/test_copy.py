@@ -8,8 +8,8 @@ import tarfile
 import time
 
 import pytest
+from helpers import cli_main
 
-from dockerlab.cli import main
 from dockerlab.errors import DockerlabError, NotFound
 
 
@@ -30,20 +30,7 @@ SETUP = "mkdir -p /d/sub && echo hi > /d/a && echo s > /d/sub/b && ln -s /d /lnk
 
 
 def cli(engine, *args, stdin=None):
-    out, err = io.StringIO(), io.StringIO()
-    if stdin is not None:
-        import sys
-
-        old = sys.stdin
-        sys.stdin = stdin
-    try:
-        from dockerlab.cli.commands import Context  # noqa: F401
-
-        code = main(["--root", engine.paths.root, *args], out=out, err=err)
-    finally:
-        if stdin is not None:
-            sys.stdin = old
-    return code, out.getvalue(), err.getvalue()
+    return cli_main(engine.paths.root, *args, stdin=stdin)
 
 
 def tree(folder) -> list[str]:

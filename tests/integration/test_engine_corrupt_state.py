@@ -3,12 +3,12 @@ and every verb on every other container (and image) still works, with no traceba
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import subprocess
-import sys
 import time
 
+import helpers
 import pytest
 
 from dockerlab import errors
@@ -19,15 +19,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def cli(engine):
-    env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root}
-
-    def run(*args: str, timeout: float = 60):
-        r = subprocess.run([sys.executable, "-m", "dockerlab", *args], env=env,
-                           capture_output=True, timeout=timeout)
-        assert b"Traceback" not in r.stderr, r.stderr.decode()
-        return r
-
-    return run
+    return functools.partial(helpers.cli, engine.paths.root, clean=True)
 
 
 def cut(path: str, how: str) -> None:

@@ -6,6 +6,7 @@ import subprocess
 import time
 
 import pytest
+from helpers import daemon
 
 from dockerlab import errors
 
@@ -13,10 +14,6 @@ pytestmark = pytest.mark.integration
 
 PIPE = subprocess.PIPE
 
-
-def daemon(engine, cmd=("sleep", "30"), name=None, **body):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, name=name, attach="")
-    return cid
 
 
 def ex(engine, cid, cmd, **kw):

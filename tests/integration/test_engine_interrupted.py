@@ -10,10 +10,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tarfile
 import time
 
+import helpers
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -21,18 +21,13 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def cli(engine):
-    env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root}
-
     def run(*args: str, input: bytes | None = None, timeout: float = 60):
-        r = subprocess.run([sys.executable, "-m", "dockerlab", *args], env=env, input=input,
-                           capture_output=True, timeout=timeout)
-        assert b"Traceback" not in r.stderr, r.stderr.decode()
-        return r
+        return helpers.cli(engine.paths.root, *args, input=input, timeout=timeout, clean=True)
 
     def start(*args: str, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
               ) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "dockerlab", *args], env=env,
-                                stdin=stdin, stdout=stdout, stderr=subprocess.DEVNULL)
+        return helpers.cli_popen(engine.paths.root, *args, stdin=stdin, stdout=stdout,
+                                 stderr=subprocess.DEVNULL)
 
     run.start = start
     return run

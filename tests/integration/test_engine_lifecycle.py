@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from helpers import daemon
 
 from dockerlab import errors
 
@@ -15,10 +16,6 @@ pytestmark = pytest.mark.integration
 SH_LOOP = ["sh", "-c", "while true; do sleep 0.1; done"]  # PID 1 with no TERM handler
 TRAP_TERM = ["sh", "-c", "trap 'exit 0' TERM; sleep 30 & wait"]
 
-
-def daemon(engine, cmd=("sleep", "30"), name=None, **body):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, name=name, attach="")
-    return cid
 
 
 def state(engine, cid):

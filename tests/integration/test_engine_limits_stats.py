@@ -6,6 +6,7 @@ import os
 import time
 
 import pytest
+from helpers import daemon
 
 from dockerlab import errors
 
@@ -17,10 +18,6 @@ CG = "/sys/fs/cgroup"
 if not os.path.isdir(f"{CG}/memory") or not os.path.isdir(f"{CG}/cpu"):
     pytest.skip("these tests read cgroup v1 files", allow_module_level=True)
 
-
-def daemon(engine, cmd=("sleep", "30"), name=None, **body):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, name=name, attach="")
-    return cid
 
 
 def run(engine, cmd, **body):

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from helpers import daemon
 
 from dockerlab import errors
 from dockerlab.engine.streams import STDERR, STDOUT
@@ -20,10 +21,6 @@ def finished(engine, cmd, name=None, **body):
     att.collect()
     return cid
 
-
-def daemon(engine, cmd=("sleep", "30"), name=None, **body):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, name=name, attach="")
-    return cid
 
 
 def text(entries):

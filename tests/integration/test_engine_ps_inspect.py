@@ -7,15 +7,12 @@ import re
 import time
 
 import pytest
+from helpers import daemon
 
 from dockerlab import errors
 
 pytestmark = pytest.mark.integration
 
-
-def daemon(engine, cmd=("sleep", "30"), name=None, **body):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, name=name, attach="")
-    return cid
 
 
 def finished(engine, cmd, name=None, **body):

@@ -8,13 +8,10 @@ import signal
 import time
 
 import pytest
+from helpers import daemon
 
 pytestmark = pytest.mark.integration
 
-
-def daemon(engine, cmd=("sleep", "30"), name=None, **body):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, name=name, attach="")
-    return cid
 
 
 def monitor_pid(engine, cid):
