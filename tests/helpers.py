@@ -78,6 +78,15 @@ def pid_gone(pid: int) -> bool:
     return not os.path.exists(f"/proc/{pid}")
 
 
+def pid_ended(pid: int) -> bool:
+    """The process has exited: gone, or a zombie not yet reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in "ZX"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
 # ---- the CLI --------------------------------------------------------------------------------
 def cli_env(root: str, env: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, **(env or {}), "DOCKERLAB_ROOT": root}

@@ -35,7 +35,7 @@ def test_ps_lists_running_only_and_all_lists_every_container(engine):
 
 def test_ps_all_is_newest_first_and_limit_1_is_latest(engine):
     first = finished(engine, ["true"])
-    time.sleep(0.01)
+    time.sleep(0.01)  # time passes: each is created later than the one before
     second = finished(engine, ["true"])
     time.sleep(0.01)
     third = engine.create({"Image": "busybox", "Cmd": ["true"]})["Id"]

@@ -8,7 +8,7 @@ import signal
 import time
 
 import pytest
-from helpers import daemon
+from helpers import daemon, pid_ended, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +64,7 @@ def test_killed_monitor_container_shows_exited_and_is_cleaned_up(engine):
     assert st["ExitCode"] != 0
     assert not mounted(merged)
     assert cgroup_dirs(cid) == []
-    time.sleep(0.1)
+    wait_until(lambda: pid_ended(pid))
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(
         ")")[1].split()[0] in "ZX"
 
