@@ -5,10 +5,9 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-import time
 
 import pytest
-from helpers import cli_main
+from helpers import cli_main, wait_until
 
 from dockerlab.errors import DockerlabError, NotFound
 
@@ -16,14 +15,14 @@ from dockerlab.errors import DockerlabError, NotFound
 def started(engine, script: str) -> str:
     cid, _ = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", script + " && sleep 300"]},
                         attach="")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         try:
-            engine.path_stat(cid, "/ready")
-            return cid
+            return bool(engine.path_stat(cid, "/ready"))
         except NotFound:
-            time.sleep(0.02)
-    raise AssertionError("container did not get ready")
+            return False
+
+    wait_until(ready, what="the container to get ready")
+    return cid
 
 
 SETUP = "mkdir -p /d/sub && echo hi > /d/a && echo s > /d/sub/b && ln -s /d /lnk && touch /ready"

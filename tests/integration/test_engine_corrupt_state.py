@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import time
 
 import helpers
 import pytest
@@ -35,17 +34,9 @@ def mounted(path: str) -> bool:
         return any(line.split()[4] == path for line in f)
 
 
-def wait_gone(pid: int, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.02)
-    return False
+def wait_gone(pid: int, timeout: float = 20) -> bool:
+    """The process has exited (gone or a zombie), within `timeout`."""
+    return bool(helpers.wait_until(lambda: helpers.pid_ended(pid), timeout))
 
 
 @pytest.fixture(params=[("state.json", "empty"), ("state.json", "cut"),

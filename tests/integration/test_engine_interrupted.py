@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import tarfile
-import time
 
 import helpers
 import pytest
@@ -34,10 +33,7 @@ def cli(engine):
 
 
 def poll(check, timeout: float = 60, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
+    helpers.wait_until(check, timeout, interval=0.005, what=what or "a condition")
 
 
 def kill(proc: subprocess.Popen) -> None:
@@ -94,9 +90,7 @@ def leftovers(engine, containers: set[str]) -> list[str]:
 
 def assert_nothing_left(engine, before: dict[str, set[str]], containers: set[str]) -> None:
     # `run --rm` finishes removing its own container just after it exits: wait for that
-    deadline = time.monotonic() + 10
-    while leftovers(engine, containers) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    helpers.wait_until(lambda: not leftovers(engine, containers))
     assert leftovers(engine, containers) == []
     assert snapshot(engine) == before
     assert set(engine.container_ids()) == containers

@@ -18,6 +18,14 @@ TRAP_TERM = ready_sh("trap 'exit 0' TERM")
 
 
 
+def read_or_none(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
 def state(engine, cid):
     return engine.inspect(cid)["State"]
 
@@ -58,9 +66,8 @@ def test_stop_container_that_traps_term_exits_at_once_with_its_code(engine):
 
 def test_stop_with_init_forwards_term_and_exits_143(engine):
     cid = daemon(engine, ["sleep", "30"], HostConfig={"Init": True})
-    deadline = time.monotonic() + 5  # tini handles signals once it has started the command
-    while len(engine.top(cid)["Processes"]) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    # tini handles signals once it has started the command
+    wait_until(lambda: len(engine.top(cid)["Processes"]) >= 2, interval=0.01)
     t = time.monotonic()
     engine.stop(cid, timeout=10)
     assert time.monotonic() - t < 3
@@ -202,18 +209,14 @@ def test_paused_container_makes_no_progress(engine):
         except (FileNotFoundError, ValueError):
             return 0
 
-    deadline = time.monotonic() + 5
-    while counter() < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: counter() >= 2)
     engine.pause(cid)
     wait_until(lambda: freezer_state(cid) == "FROZEN")
     frozen_at = counter()
     time.sleep(0.5)  # time passes; a frozen container must not use it
     assert counter() == frozen_at
     engine.unpause(cid)
-    deadline = time.monotonic() + 5
-    while counter() <= frozen_at and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: counter() > frozen_at)
     assert counter() > frozen_at
 
 
@@ -261,20 +264,14 @@ def test_restart_of_exited_container_starts_it(engine):
     cid, att = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", "echo run >> /log; "
                                                        "sleep 30"]}, attach="")
     upper = engine.inspect(cid)["GraphDriver"]["Data"]["UpperDir"]
-    deadline = time.monotonic() + 3  # the first run has written its line before we kill it
-    while not os.path.exists(os.path.join(upper, "log")) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    # the first run has written its line (not only created the file) before we kill it
+    wait_until(lambda: read_or_none(os.path.join(upper, "log")) == "run\n", interval=0.01)
     engine.kill(cid)
     engine.wait(cid)
     engine.restart(cid, timeout=1)
     assert state(engine, cid)["Running"] is True
     upper = engine.inspect(cid)["GraphDriver"]["Data"]["UpperDir"]
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        with open(os.path.join(upper, "log")) as f:
-            if f.read() == "run\nrun\n":
-                break
-        time.sleep(0.05)
+    wait_until(lambda: read_or_none(os.path.join(upper, "log")) == "run\nrun\n")
     with open(os.path.join(upper, "log")) as f:
         assert f.read() == "run\nrun\n"
 

@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from helpers import daemon
+from helpers import daemon, wait_until
 
 from dockerlab import errors
 
@@ -37,7 +37,7 @@ def test_ps_all_is_newest_first_and_limit_1_is_latest(engine):
     first = finished(engine, ["true"])
     time.sleep(0.01)  # time passes: each is created later than the one before
     second = finished(engine, ["true"])
-    time.sleep(0.01)
+    time.sleep(0.01)  # likewise
     third = engine.create({"Image": "busybox", "Cmd": ["true"]})["Id"]
     assert ids(engine.containers(all=True)) == [third, second, first]
     assert ids(engine.containers(limit=1)) == [third]  # -l / -n imply -a
@@ -177,10 +177,8 @@ def test_name_takes_precedence_over_id_prefix(engine):
 
 
 def test_ps_reflects_container_exit_without_any_verb(engine):
-    cid = daemon(engine, ["sh", "-c", "sleep 0.3"])
+    cid = daemon(engine, ["sh", "-c", "sleep 2"])  # long enough to be seen running when loaded
     assert ids(engine.containers()) == [cid]
-    deadline = time.monotonic() + 5
-    while engine.containers() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not engine.containers())
     assert engine.containers() == []
     assert engine.inspect(cid)["State"]["Status"] == "exited"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 
 import pytest
 from helpers import daemon, pid_ended, wait_until
@@ -38,12 +37,7 @@ def cgroup_dirs(cid):
 def kill_monitor(engine, cid):
     pid = monitor_pid(engine, cid)
     os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
-        with open(f"/proc/{pid}/stat") as f:
-            if f.read().split(")")[1].split()[0] in "ZX":
-                break
-        time.sleep(0.02)
+    wait_until(lambda: pid_ended(pid))
 
 
 def test_monitor_is_findable_and_not_in_inspect(engine):

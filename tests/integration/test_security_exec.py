@@ -85,10 +85,7 @@ def _host_python() -> str:
 
 
 def _wait_for(path: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(path):
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.02)
+    helpers.wait_for_path(path, timeout)
 
 
 def _read(path: str) -> str:

@@ -34,6 +34,10 @@ def read_text(path: str) -> str | None:
             return f.read()
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as exc:
+        if exc.errno == errno.ENODEV:  # the cgroup is being removed as we read it
+            return None
+        raise
 
 
 def write_text(path: str, value: str) -> None:
