@@ -259,6 +259,8 @@ class Engine:
                 return att.wait()
             except (TimeoutError, BlockingIOError):
                 return None
+        except (BrokenPipeError, ConnectionResetError):
+            return self._settled(c)  # the monitor exited between connect and hello
         finally:
             att.close()
 
