@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import traceback
 
 import helpers
 import pytest
@@ -61,7 +62,7 @@ def _worker(root: str, i: int, barrier, results) -> None:
         kept, _ = engine.run({"Image": "busybox", "Cmd": ["true"]}, name=f"kept{i}", attach="")
         got["kept"].append(kept)
     except Exception as exc:  # noqa: BLE001 - the parent reports it
-        got["errors"].append(f"{type(exc).__name__}: {exc}")
+        got["errors"].append(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
     results.put(got)
 
 
