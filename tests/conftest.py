@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
 
 import pytest
+from helpers import wait_until
 
 
 def _missing_capability() -> str | None:
@@ -49,9 +51,43 @@ def engine(busybox_root, tmp_path):
     shutil.copytree(busybox_root, root, symlinks=True)
     eng = Engine(str(root))
     yield eng
-    for cid in eng.container_ids():
+    ids = eng.container_ids()
+    for cid in ids:
         try:
             eng.remove(cid, force=True)
         except Exception:  # noqa: BLE001 - teardown must go on
             pass
+    leaks = _leaks(eng.paths.root, eng.paths.run, ids)
     shutil.rmtree(eng.paths.run, ignore_errors=True)
+    if leaks:
+        pytest.fail("the test leaked:\n  " + "\n  ".join(leaks), pytrace=False)
+
+
+def _mounts_under(*dirs: str) -> list[str]:
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            # field 5 is the mount point, with space, tab, newline and backslash octal-escaped
+            point = line.split()[4].encode().decode("unicode_escape")
+            if any(point == d or point.startswith(d.rstrip("/") + "/") for d in dirs):
+                found.append(f"mount {point}")
+    return found
+
+
+def _cgroups_of(ids: list[str]) -> list[str]:
+    return [f"cgroup {path}" for cid in ids
+            for path in glob.glob(f"/sys/fs/cgroup/*/dockerlab/{cid}")
+            + glob.glob(f"/sys/fs/cgroup/dockerlab/{cid}")]
+
+
+def _leaks(root: str, run: str, ids: list[str]) -> list[str]:
+    """Mounts under the test's root or runtime folder, and cgroups of its containers.
+
+    A removed container's monitor may still be tearing down as `remove` returns, so this
+    waits (bounded) for the kernel's view to settle before calling anything a leak.
+    """
+    def leaks() -> list[str]:
+        return _mounts_under(root, run) + _cgroups_of(ids)
+
+    wait_until(lambda: not leaks(), timeout=10)
+    return leaks()

@@ -650,7 +650,8 @@ class ImageStore:
             users = used_by.get(image_id, [])
             quiet = False
             if not _is_id_prefix(image_id, ref):
-                if users and not force:
+                # as Docker: another name keeps the image, so untagging one is always fine
+                if users and not force and _is_single_reference(image_refs):
                     raise Conflict(
                         "conflict: unable to remove repository reference "
                         f'"{refs.parse(ref).familiar()}" (must force) - container '

@@ -15,6 +15,7 @@ import time
 import uuid
 
 import pytest
+from helpers import wait_until
 
 from dockerlab.engine.cgroups import Resources, open_cgroup, version
 from dockerlab.errors import DockerlabError, InvalidParameter
@@ -78,13 +79,8 @@ def _start(cg, code: str) -> subprocess.Popen:
     return child
 
 
-def _wait_for(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
+def _wait_for(predicate, timeout: float = 20.0) -> bool:
+    return bool(wait_until(predicate, timeout, interval=0.01))
 
 
 def _read(path: str) -> str:
@@ -143,7 +139,7 @@ def test_freeze_stops_a_busy_process_and_thaw_resumes_it(cgroup):
     assert cgroup.frozen()
     assert _read(f"{cgroup.paths['freezer']}/freezer.state") == "FROZEN"
     before = int(_read(usage))
-    time.sleep(0.2)
+    time.sleep(0.2)  # time passes; a frozen process must not use it
     assert int(_read(usage)) == before  # not one nanosecond of CPU while frozen
     cgroup.thaw()
     assert not cgroup.frozen()

@@ -7,6 +7,7 @@ import os
 import subprocess
 
 import pytest
+from helpers import daemon
 
 from dockerlab.engine.cgroups import version
 
@@ -20,10 +21,6 @@ def sh(engine, script, **body):
     code, out, err = att.collect()
     return code, out.decode(), err.decode()
 
-
-def daemon(engine, **body):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "30"], **body}, attach="")
-    return cid
 
 
 def _v1() -> None:

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import os
-import subprocess
-import sys
 import time
 
+import helpers
 import pytest
 
 
 @pytest.fixture
 def cli(engine):
     """Run `dockerlab ARGS` against the test's engine root; returns CompletedProcess."""
-    env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root}
-
-    def run(*args: str, input: bytes | None = None, timeout: float = 30):
-        return subprocess.run([sys.executable, "-m", "dockerlab", *args], env=env,
-                              input=input, capture_output=True, timeout=timeout)
-
-    return run
+    return functools.partial(helpers.cli, engine.paths.root)
 
 
 def test_run_prints_output_and_returns_the_command_exit_code(cli):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from helpers import wait_until
 
 pytest.importorskip("ipywidgets")
 
@@ -23,6 +22,10 @@ def docker(engine, monkeypatch):
             return runner.line(line)
 
     return run
+
+
+def commands(engine, cid):
+    return [p[-1] for p in engine.top(cid)["Processes"]]
 
 
 def test_sh_in_busybox_runs_a_line_and_ctrl_d_ends_it(docker):
@@ -47,12 +50,14 @@ def test_submit_sends_the_input_line_and_clears_it(docker):
     assert console.wait(10) == 4
 
 
-def test_ctrl_c_interrupts_the_foreground_command_not_the_shell(docker):
+def test_ctrl_c_interrupts_the_foreground_command_not_the_shell(docker, engine):
     console = docker("run -it busybox sh")
     assert console.wait_for("/ #", 10)
     console.send("sleep 30; echo after\n")
     assert console.wait_for("sleep 30; echo after", 10)
-    time.sleep(0.3)  # sleep is the terminal's foreground process now
+    # sleep runs, so the shell has made it the terminal's foreground process
+    (cid,) = engine.container_ids()
+    wait_until(lambda: commands(engine, cid).count("sleep 30") == 1)
     console.interrupt()
     assert console.wait_for("^C", 10)
     console.send("echo alive\n")
@@ -120,7 +125,7 @@ def test_exec_it_opens_a_console_inside_a_running_container(docker, engine):
     assert console.wait_for("\n42\n", 10)
     assert cid[:12] in console.text
     console.send("sleep 30\n")
-    time.sleep(0.3)
+    wait_until(lambda: commands(engine, cid).count("sleep 30") == 2)  # PID 1 and the shell's
     console.interrupt()  # Ctrl-C reaches the shell's foreground job through its terminal
     console.send("echo back\n")
     assert console.wait_for("\nback\n", 10)

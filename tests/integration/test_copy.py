@@ -5,45 +5,31 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-import time
 
 import pytest
+from helpers import cli_main, wait_until
 
-from dockerlab.cli import main
 from dockerlab.errors import DockerlabError, NotFound
 
 
 def started(engine, script: str) -> str:
     cid, _ = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", script + " && sleep 300"]},
                         attach="")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         try:
-            engine.path_stat(cid, "/ready")
-            return cid
+            return bool(engine.path_stat(cid, "/ready"))
         except NotFound:
-            time.sleep(0.02)
-    raise AssertionError("container did not get ready")
+            return False
+
+    wait_until(ready, what="the container to get ready")
+    return cid
 
 
 SETUP = "mkdir -p /d/sub && echo hi > /d/a && echo s > /d/sub/b && ln -s /d /lnk && touch /ready"
 
 
 def cli(engine, *args, stdin=None):
-    out, err = io.StringIO(), io.StringIO()
-    if stdin is not None:
-        import sys
-
-        old = sys.stdin
-        sys.stdin = stdin
-    try:
-        from dockerlab.cli.commands import Context  # noqa: F401
-
-        code = main(["--root", engine.paths.root, *args], out=out, err=err)
-    finally:
-        if stdin is not None:
-            sys.stdin = old
-    return code, out.getvalue(), err.getvalue()
+    return cli_main(engine.paths.root, *args, stdin=stdin)
 
 
 def tree(folder) -> list[str]:

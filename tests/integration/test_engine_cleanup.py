@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
+from helpers import wait_until
 
 from dockerlab import errors
 
@@ -24,10 +24,8 @@ def cgroup_dirs(cid):
             if os.path.isdir(f"/sys/fs/cgroup/{c}/dockerlab/{cid}")]
 
 
-def settle(check, timeout=5):
-    deadline = time.monotonic() + timeout
-    while not check() and time.monotonic() < deadline:
-        time.sleep(0.05)
+def settle(check, timeout=20):
+    wait_until(check, timeout, interval=0.05)
     return check()
 
 

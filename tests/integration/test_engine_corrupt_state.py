@@ -3,12 +3,11 @@ and every verb on every other container (and image) still works, with no traceba
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import subprocess
-import sys
-import time
 
+import helpers
 import pytest
 
 from dockerlab import errors
@@ -19,15 +18,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def cli(engine):
-    env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root}
-
-    def run(*args: str, timeout: float = 60):
-        r = subprocess.run([sys.executable, "-m", "dockerlab", *args], env=env,
-                           capture_output=True, timeout=timeout)
-        assert b"Traceback" not in r.stderr, r.stderr.decode()
-        return r
-
-    return run
+    return functools.partial(helpers.cli, engine.paths.root, clean=True)
 
 
 def cut(path: str, how: str) -> None:
@@ -43,17 +34,9 @@ def mounted(path: str) -> bool:
         return any(line.split()[4] == path for line in f)
 
 
-def wait_gone(pid: int, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.02)
-    return False
+def wait_gone(pid: int, timeout: float = 20) -> bool:
+    """The process has exited (gone or a zombie), within `timeout`."""
+    return bool(helpers.wait_until(lambda: helpers.pid_ended(pid), timeout))
 
 
 @pytest.fixture(params=[("state.json", "empty"), ("state.json", "cut"),

@@ -6,6 +6,7 @@ import subprocess
 import time
 
 import pytest
+from helpers import daemon, ready_sh, wait_ready, wait_until
 
 from dockerlab import errors
 
@@ -13,10 +14,6 @@ pytestmark = pytest.mark.integration
 
 PIPE = subprocess.PIPE
 
-
-def daemon(engine, cmd=("sleep", "30"), name=None, **body):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, name=name, attach="")
-    return cid
 
 
 def ex(engine, cid, cmd, **kw):
@@ -42,9 +39,9 @@ def test_exec_joins_the_containers_pid_namespace(engine):
 
 
 def test_exec_sees_the_containers_filesystem_hostname_and_env(engine):
-    cid = daemon(engine, ["sh", "-c", "echo made-by-pid1 > /shared; sleep 30"],
+    cid = daemon(engine, ready_sh("echo made-by-pid1 > /shared", then="sleep 30"),
                  Env=["FROM_RUN=1"], WorkingDir="/srv")
-    time.sleep(0.2)
+    wait_ready(engine, cid)
     code, out, _ = ex(engine, cid, ["sh", "-c", "cat /shared; hostname; echo $FROM_RUN $X; "
                                                 "pwd"], env=["X=2"])
     assert code == 0
@@ -72,7 +69,7 @@ def test_exec_command_not_found_and_not_executable_are_126(engine):
 def test_exec_runs_in_the_containers_cgroup_and_is_killed_with_it(engine):
     cid = daemon(engine)
     proc = engine.exec(cid, ["sleep", "60"], stdout=PIPE, stderr=PIPE)
-    time.sleep(0.3)
+    wait_until(lambda: any(p[-1].startswith("sleep 60") for p in engine.top(cid)["Processes"]))
     cmds = [p[-1] for p in engine.top(cid)["Processes"]]
     assert any(c.startswith("sleep 60") for c in cmds)
     engine.kill(cid)
@@ -85,7 +82,7 @@ def test_top_during_exec_shows_only_container_commands(engine):
     cid = daemon(engine)
     proc = engine.exec(cid, ["sleep", "60"], stdout=PIPE, stderr=PIPE)
     try:
-        time.sleep(0.3)
+        wait_until(lambda: any(p[-1] == "sleep 60" for p in engine.top(cid)["Processes"]))
         cmds = sorted(p[-1] for p in engine.top(cid)["Processes"])
         assert cmds == ["sleep 30", "sleep 60"]
     finally:
@@ -145,7 +142,7 @@ def test_exec_stdin(engine):
 # ---- top ------------------------------------------------------------------------------------
 def test_top_lists_the_containers_processes_only(engine):
     cid = daemon(engine, ["sh", "-c", "sleep 31 & sleep 32 & wait"])
-    time.sleep(0.2)
+    wait_until(lambda: len(engine.top(cid)["Processes"]) == 3)
     top = engine.top(cid)
     assert "PID" in top["Titles"] and "CMD" in top["Titles"]
     cmds = [p[-1] for p in top["Processes"]]

@@ -10,10 +10,9 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tarfile
-import time
 
+import helpers
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -21,28 +20,20 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def cli(engine):
-    env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root}
-
     def run(*args: str, input: bytes | None = None, timeout: float = 60):
-        r = subprocess.run([sys.executable, "-m", "dockerlab", *args], env=env, input=input,
-                           capture_output=True, timeout=timeout)
-        assert b"Traceback" not in r.stderr, r.stderr.decode()
-        return r
+        return helpers.cli(engine.paths.root, *args, input=input, timeout=timeout, clean=True)
 
     def start(*args: str, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
               ) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "dockerlab", *args], env=env,
-                                stdin=stdin, stdout=stdout, stderr=subprocess.DEVNULL)
+        return helpers.cli_popen(engine.paths.root, *args, stdin=stdin, stdout=stdout,
+                                 stderr=subprocess.DEVNULL)
 
     run.start = start
     return run
 
 
 def poll(check, timeout: float = 60, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
+    helpers.wait_until(check, timeout, interval=0.005, what=what or "a condition")
 
 
 def kill(proc: subprocess.Popen) -> None:
@@ -99,9 +90,7 @@ def leftovers(engine, containers: set[str]) -> list[str]:
 
 def assert_nothing_left(engine, before: dict[str, set[str]], containers: set[str]) -> None:
     # `run --rm` finishes removing its own container just after it exits: wait for that
-    deadline = time.monotonic() + 10
-    while leftovers(engine, containers) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    helpers.wait_until(lambda: not leftovers(engine, containers))
     assert leftovers(engine, containers) == []
     assert snapshot(engine) == before
     assert set(engine.container_ids()) == containers

@@ -8,6 +8,7 @@ import socket
 import stat
 
 import pytest
+from helpers import daemon
 
 pytestmark = pytest.mark.integration
 
@@ -22,10 +23,6 @@ def out_of(engine, script, **body):
     assert code == 0, err
     return out.decode()
 
-
-def daemon(engine, cmd=("sleep", "30"), **body):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, attach="")
-    return cid
 
 
 def test_hostname_is_the_short_id(engine):

@@ -7,18 +7,23 @@ import threading
 import time
 
 import pytest
+from helpers import daemon, pid_gone, ready_sh, wait_ready, wait_until
 
 from dockerlab import errors
 
 pytestmark = pytest.mark.integration
 
 SH_LOOP = ["sh", "-c", "while true; do sleep 0.1; done"]  # PID 1 with no TERM handler
-TRAP_TERM = ["sh", "-c", "trap 'exit 0' TERM; sleep 30 & wait"]
+TRAP_TERM = ready_sh("trap 'exit 0' TERM")
 
 
-def daemon(engine, cmd=("sleep", "30"), name=None, **body):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, name=name, attach="")
-    return cid
+
+def read_or_none(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
 
 
 def state(engine, cid):
@@ -52,7 +57,7 @@ def test_stop_sleep_as_pid1_also_needs_sigkill(engine):
 
 def test_stop_container_that_traps_term_exits_at_once_with_its_code(engine):
     cid = daemon(engine, TRAP_TERM)
-    time.sleep(0.2)  # let sh install the trap
+    wait_ready(engine, cid)  # sh has installed the trap
     t = time.monotonic()
     engine.stop(cid, timeout=10)
     assert time.monotonic() - t < 3
@@ -61,9 +66,8 @@ def test_stop_container_that_traps_term_exits_at_once_with_its_code(engine):
 
 def test_stop_with_init_forwards_term_and_exits_143(engine):
     cid = daemon(engine, ["sleep", "30"], HostConfig={"Init": True})
-    deadline = time.monotonic() + 5  # tini handles signals once it has started the command
-    while len(engine.top(cid)["Processes"]) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    # tini handles signals once it has started the command
+    wait_until(lambda: len(engine.top(cid)["Processes"]) >= 2, interval=0.01)
     t = time.monotonic()
     engine.stop(cid, timeout=10)
     assert time.monotonic() - t < 3
@@ -80,9 +84,8 @@ def test_stop_with_zero_timeout_kills_at_once(engine):
 
 
 def test_stop_uses_the_containers_stop_signal(engine):
-    cid = daemon(engine, ["sh", "-c", "trap 'exit 5' USR1; sleep 30 & wait"],
-                 StopSignal="SIGUSR1")
-    time.sleep(0.2)
+    cid = daemon(engine, ready_sh("trap 'exit 5' USR1"), StopSignal="SIGUSR1")
+    wait_ready(engine, cid)
     t = time.monotonic()
     engine.stop(cid, timeout=10)
     assert time.monotonic() - t < 3
@@ -90,8 +93,8 @@ def test_stop_uses_the_containers_stop_signal(engine):
 
 
 def test_stop_with_explicit_signal_argument(engine):
-    cid = daemon(engine, ["sh", "-c", "trap 'exit 6' HUP; sleep 30 & wait"])
-    time.sleep(0.2)
+    cid = daemon(engine, ready_sh("trap 'exit 6' HUP"))
+    wait_ready(engine, cid)
     engine.stop(cid, timeout=10, signal="HUP")
     assert state(engine, cid)["ExitCode"] == 6
 
@@ -124,11 +127,11 @@ def test_stop_of_paused_container_stops_it(engine):
 
 def test_stop_kills_every_process_of_the_container(engine):
     cid = daemon(engine, ["sh", "-c", "sleep 100 & sleep 101 & wait"])
-    time.sleep(0.2)
+    wait_until(lambda: len(engine.top(cid)["Processes"]) == 3)
     pids = [int(p[1]) for p in engine.top(cid)["Processes"]]
     assert len(pids) == 3
     engine.stop(cid, timeout=1)
-    time.sleep(0.1)
+    wait_until(lambda: all(pid_gone(p) for p in pids))
     assert not [p for p in pids if os.path.exists(f"/proc/{p}")]
 
 
@@ -141,15 +144,15 @@ def test_kill_defaults_to_sigkill_exit_137(engine):
 
 
 def test_kill_with_signal_reaches_the_handler(engine):
-    cid = daemon(engine, ["sh", "-c", "trap 'exit 9' USR2; sleep 30 & wait"])
-    time.sleep(0.2)
+    cid = daemon(engine, ready_sh("trap 'exit 9' USR2"))
+    wait_ready(engine, cid)
     engine.kill(cid, "SIGUSR2")
     assert engine.wait(cid)["StatusCode"] == 9
 
 
 def test_kill_accepts_names_and_numbers(engine):
-    cid = daemon(engine, ["sh", "-c", "trap 'exit 3' TERM; sleep 30 & wait"])
-    time.sleep(0.2)
+    cid = daemon(engine, ready_sh("trap 'exit 3' TERM"))
+    wait_ready(engine, cid)
     engine.kill(cid, 15)
     assert engine.wait(cid)["StatusCode"] == 3
     cid = daemon(engine)
@@ -206,18 +209,14 @@ def test_paused_container_makes_no_progress(engine):
         except (FileNotFoundError, ValueError):
             return 0
 
-    deadline = time.monotonic() + 5
-    while counter() < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: counter() >= 2)
     engine.pause(cid)
-    time.sleep(0.1)  # a write caught mid-way by the freeze is on disk by now
+    wait_until(lambda: freezer_state(cid) == "FROZEN")
     frozen_at = counter()
-    time.sleep(0.5)
+    time.sleep(0.5)  # time passes; a frozen container must not use it
     assert counter() == frozen_at
     engine.unpause(cid)
-    deadline = time.monotonic() + 5
-    while counter() <= frozen_at and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: counter() > frozen_at)
     assert counter() > frozen_at
 
 
@@ -252,7 +251,7 @@ def test_start_of_paused_container_is_conflict(engine):
 def test_restart_gives_a_new_process_and_start_time(engine):
     cid = daemon(engine)
     before = state(engine, cid)
-    time.sleep(0.05)
+    time.sleep(0.05)  # time passes, so the new StartedAt is later
     engine.restart(cid, timeout=1)
     after = state(engine, cid)
     assert after["Running"] is True and after["Status"] == "running"
@@ -265,20 +264,14 @@ def test_restart_of_exited_container_starts_it(engine):
     cid, att = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", "echo run >> /log; "
                                                        "sleep 30"]}, attach="")
     upper = engine.inspect(cid)["GraphDriver"]["Data"]["UpperDir"]
-    deadline = time.monotonic() + 3  # the first run has written its line before we kill it
-    while not os.path.exists(os.path.join(upper, "log")) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    # the first run has written its line (not only created the file) before we kill it
+    wait_until(lambda: read_or_none(os.path.join(upper, "log")) == "run\n", interval=0.01)
     engine.kill(cid)
     engine.wait(cid)
     engine.restart(cid, timeout=1)
     assert state(engine, cid)["Running"] is True
     upper = engine.inspect(cid)["GraphDriver"]["Data"]["UpperDir"]
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        with open(os.path.join(upper, "log")) as f:
-            if f.read() == "run\nrun\n":
-                break
-        time.sleep(0.05)
+    wait_until(lambda: read_or_none(os.path.join(upper, "log")) == "run\nrun\n")
     with open(os.path.join(upper, "log")) as f:
         assert f.read() == "run\nrun\n"
 
@@ -304,6 +297,7 @@ def test_wait_in_another_thread_sees_a_kill(engine):
     got = {}
     t = threading.Thread(target=lambda: got.update(engine.wait(cid)))
     t.start()
+    # meant to kill while the waiter blocks; had it not started yet, it sees the exit all the same
     time.sleep(0.3)
     engine.kill(cid)
     t.join(10)

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from helpers import daemon, wait_until
 
 from dockerlab import errors
 from dockerlab.engine.streams import STDERR, STDOUT
@@ -20,10 +21,6 @@ def finished(engine, cmd, name=None, **body):
     att.collect()
     return cid
 
-
-def daemon(engine, cmd=("sleep", "30"), name=None, **body):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, name=name, attach="")
-    return cid
 
 
 def text(entries):
@@ -62,7 +59,7 @@ def test_logs_timestamps_are_rfc3339_nano(engine):
 def test_logs_since_skips_older_lines(engine):
     cid = finished(engine, ["echo", "old"])
     cut = time.time() + 0.05
-    time.sleep(0.1)
+    time.sleep(0.1)  # time passes: the second run's line is logged after `cut`
     engine.start(cid, attach="o").collect()
     assert text(engine.logs(cid)) == b"old\nold\n"  # the log accumulates across starts
     assert text(engine.logs(cid, since=cut)) == b"old\n"
@@ -88,9 +85,7 @@ def test_logs_follow_streams_until_the_container_exits(engine):
 
 def test_logs_of_detached_container_are_recorded(engine):
     cid = daemon(engine, ["sh", "-c", "echo detached; sleep 30"])
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline and not text(engine.logs(cid)):
-        time.sleep(0.05)
+    wait_until(lambda: text(engine.logs(cid)))
     assert text(engine.logs(cid)) == b"detached\n"
 
 
@@ -242,9 +237,7 @@ def test_logs_tail_leaves_out_a_half_written_record(engine):
 def test_logs_tail_with_follow_goes_on_from_the_end(engine):
     cid = daemon(engine, ["sh", "-c", "echo 1; echo 2; echo 3; read x; echo 4"],
                  OpenStdin=True)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and text(engine.logs(cid)) != b"1\n2\n3\n":
-        time.sleep(0.05)
+    wait_until(lambda: text(engine.logs(cid)) == b"1\n2\n3\n")
     att = engine.attach(cid, stdin=True)
     got = []
     for entry in engine.logs(cid, follow=True, tail=2):

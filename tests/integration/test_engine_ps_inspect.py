@@ -7,15 +7,12 @@ import re
 import time
 
 import pytest
+from helpers import daemon, wait_until
 
 from dockerlab import errors
 
 pytestmark = pytest.mark.integration
 
-
-def daemon(engine, cmd=("sleep", "30"), name=None, **body):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, name=name, attach="")
-    return cid
 
 
 def finished(engine, cmd, name=None, **body):
@@ -38,9 +35,9 @@ def test_ps_lists_running_only_and_all_lists_every_container(engine):
 
 def test_ps_all_is_newest_first_and_limit_1_is_latest(engine):
     first = finished(engine, ["true"])
-    time.sleep(0.01)
+    time.sleep(0.01)  # time passes: each is created later than the one before
     second = finished(engine, ["true"])
-    time.sleep(0.01)
+    time.sleep(0.01)  # likewise
     third = engine.create({"Image": "busybox", "Cmd": ["true"]})["Id"]
     assert ids(engine.containers(all=True)) == [third, second, first]
     assert ids(engine.containers(limit=1)) == [third]  # -l / -n imply -a
@@ -180,10 +177,8 @@ def test_name_takes_precedence_over_id_prefix(engine):
 
 
 def test_ps_reflects_container_exit_without_any_verb(engine):
-    cid = daemon(engine, ["sh", "-c", "sleep 0.3"])
+    cid = daemon(engine, ["sh", "-c", "sleep 2"])  # long enough to be seen running when loaded
     assert ids(engine.containers()) == [cid]
-    deadline = time.monotonic() + 5
-    while engine.containers() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not engine.containers())
     assert engine.containers() == []
     assert engine.inspect(cid)["State"]["Status"] == "exited"

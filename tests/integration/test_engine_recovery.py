@@ -5,16 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 
 import pytest
+from helpers import daemon, pid_ended, wait_until
 
 pytestmark = pytest.mark.integration
 
-
-def daemon(engine, cmd=("sleep", "30"), name=None, **body):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, name=name, attach="")
-    return cid
 
 
 def monitor_pid(engine, cid):
@@ -41,12 +37,7 @@ def cgroup_dirs(cid):
 def kill_monitor(engine, cid):
     pid = monitor_pid(engine, cid)
     os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
-        with open(f"/proc/{pid}/stat") as f:
-            if f.read().split(")")[1].split()[0] in "ZX":
-                break
-        time.sleep(0.02)
+    wait_until(lambda: pid_ended(pid))
 
 
 def test_monitor_is_findable_and_not_in_inspect(engine):
@@ -67,7 +58,7 @@ def test_killed_monitor_container_shows_exited_and_is_cleaned_up(engine):
     assert st["ExitCode"] != 0
     assert not mounted(merged)
     assert cgroup_dirs(cid) == []
-    time.sleep(0.1)
+    wait_until(lambda: pid_ended(pid))
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(
         ")")[1].split()[0] in "ZX"
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from helpers import daemon
 
 from dockerlab import errors
 
 pytestmark = pytest.mark.integration
 
-
-def daemon(engine, cmd=("sleep", "30"), name=None, **body):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, name=name, attach="")
-    return cid
 
 
 def finished(engine, cmd=("true",), name=None, **body):

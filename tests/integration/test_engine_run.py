@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 
 import pytest
+from helpers import wait_until
 
 from dockerlab import errors
 
@@ -104,12 +104,8 @@ def test_failed_start_leaves_container_created_with_exit_code(engine):
 def test_failed_start_eventually_records_exit_code_127(engine):
     with pytest.raises(errors.CommandNotFound):
         engine.run({"Image": "busybox", "Cmd": ["nope-not-here"]}, name="failed")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        state = engine.inspect("failed")["State"]
-        if state["ExitCode"]:
-            break
-        time.sleep(0.05)
+    wait_until(lambda: engine.inspect("failed")["State"]["ExitCode"])
+    state = engine.inspect("failed")["State"]
     assert state["Status"] == "created" and state["Running"] is False
     assert state["ExitCode"] == 127
 
@@ -228,9 +224,7 @@ def test_autoremove_container_is_gone_after_exit(engine):
     cid, att = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", "echo hi"],
                            "HostConfig": {"AutoRemove": True}})
     assert att.collect() == (0, b"hi\n", b"")
-    deadline = time.monotonic() + 5
-    while cid in engine.container_ids() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: cid not in engine.container_ids())
     assert cid not in engine.container_ids()
     with pytest.raises(errors.NoSuchContainer):
         engine.inspect(cid)

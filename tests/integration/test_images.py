@@ -223,6 +223,13 @@ def test_rmi_of_a_name_used_by_a_container_must_force(store, busybox):
     )
 
 
+def test_rmi_of_one_of_two_names_of_a_used_image_untags_it(store, busybox):
+    store.tag("busybox", "other:1")
+    out = store.remove("other:1", used_by={busybox: [(CID, True)]})
+    assert out == [{"Untagged": "other:1"}]
+    assert store.resolve("busybox") == busybox
+
+
 def test_rmi_by_id_refuses_stopped_and_running_users(store, busybox):
     short = busybox[7:19]
     with pytest.raises(Conflict) as err:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 import os
-import time
 
 import pytest
+from helpers import wait_until
 
 from dockerlab.errors import InvalidParameter
 
@@ -90,10 +90,8 @@ def test_a_running_container_is_paused_while_committing_and_keeps_running(engine
                                                      "echo 1 > /count; exec sleep 30"]},
                         attach="")
     count = os.path.join(engine.inspect(cid)["GraphDriver"]["Data"]["UpperDir"], "count")
-    deadline = time.monotonic() + 5  # the file is written, not only created
-    while time.monotonic() < deadline and not (os.path.exists(count)
-                                                 and open(count).read() == "1\n"):
-        time.sleep(0.05)
+    # the file is written, not only created
+    wait_until(lambda: os.path.exists(count) and open(count).read() == "1\n")
     frozen = []
     c = engine.store.find(cid)
     cg = c.cgroup()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+from helpers import wait_until
+
 
 def run(engine, script: str, image: str = "busybox", **body) -> str:
     cid, att = engine.run({"Image": image, "Cmd": ["sh", "-c", script], **body})
@@ -50,11 +52,7 @@ def test_a_container_that_changed_nothing_has_an_empty_diff(engine):
 def test_diff_of_a_running_container_sees_its_changes_live(engine):
     cid, _ = engine.run({"Image": "busybox",
                          "Cmd": ["sh", "-c", "touch /tmp/ready; exec sleep 30"]}, attach="")
-    import time
-
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not engine.diff(cid):
-        time.sleep(0.05)
+    wait_until(lambda: engine.diff(cid))
     assert lines(engine, cid) == ["C /tmp", "A /tmp/ready"]
 
 

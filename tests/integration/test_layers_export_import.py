@@ -8,6 +8,7 @@ import os
 import tarfile
 
 import pytest
+from helpers import wait_until
 
 from dockerlab.errors import InvalidParameter
 
@@ -52,11 +53,7 @@ def test_export_holds_the_engines_files_empty_and_no_proc_sys_or_dev_contents(en
 def test_export_of_a_running_container_reads_its_live_filesystem(engine):
     cid, _ = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", "echo live > /now; sleep 30"]},
                         attach="")
-    import time
-
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not engine.diff(cid):
-        time.sleep(0.05)
+    wait_until(lambda: engine.diff(cid))
     tar = exported(engine, cid)
     assert tar["__data__"]["now"] == b"live\n"
     assert not [n for n in tar if n.startswith("proc/")]

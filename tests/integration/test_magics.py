@@ -7,9 +7,9 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
+from helpers import wait_until
 
 pytest.importorskip("IPython")
 
@@ -29,7 +29,16 @@ def shell():
 def ip(shell, engine, monkeypatch):
     """The IPython shell with %docker on the test's engine root."""
     monkeypatch.setenv("DOCKERLAB_ROOT", engine.paths.root)
-    return shell
+    # A kernel turns SIGINT into KeyboardInterrupt; pytest started in the background (`&` in a
+    # script) inherits SIGINT ignored, and an interrupt test would then never end.
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    _test_over.clear()
+    yield shell
+    _test_over.set()
+    signal.signal(signal.SIGINT, old)
+
+
+_test_over = threading.Event()
 
 
 def docker(ip, line):
@@ -46,16 +55,28 @@ def shown(ip, value):
     return data, out.outputs
 
 
-def interrupt_when(stream, needle, timeout=10.0):
-    """Raise KeyboardInterrupt in the main thread once `needle` was written to `stream`,
-    as the kernel's interrupt does (SIGINT to the main thread)."""
+def interrupt_when(stream, needle, timeout=10.0, watchdog=30.0):
+    """Raise KeyboardInterrupt in the main thread once `needle` was written to `stream` (or
+    after `timeout`), as the kernel's interrupt does (SIGINT to the main thread).
+
+    Watchdog: should the magic not return within `watchdog` seconds of the interrupt, the
+    test root's containers are killed, so a lost interrupt fails the test instead of hanging it.
+    """
     main = threading.main_thread().ident
+    root = os.environ["DOCKERLAB_ROOT"]
 
     def watch():
-        deadline = time.monotonic() + timeout
-        while needle not in stream() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: needle in stream(), timeout)
         signal.pthread_kill(main, signal.SIGINT)
+        if not _test_over.wait(watchdog):
+            from dockerlab.engine import Engine
+
+            eng = Engine(root)
+            for cid in eng.container_ids():
+                try:
+                    eng.kill(cid)
+                except Exception:  # noqa: BLE001 - it may have ended meanwhile
+                    pass
 
     t = threading.Thread(target=watch, daemon=True)
     t.start()
@@ -218,17 +239,7 @@ def test_save_without_output_refuses_as_on_a_terminal(ip):
 # ---- %%dockerfile ---------------------------------------------------------------------------
 
 
-def _has_build(engine) -> bool:
-    try:
-        import dockerlab.engine.build  # noqa: F401
-    except ImportError:
-        return False
-    return hasattr(engine, "build")
-
-
 def test_dockerfile_cell_builds_streams_steps_and_shows_layers(ip, engine):
-    if not _has_build(engine):
-        pytest.skip("Engine.build is not there yet")
     with capture_output() as out:
         result = ip.run_cell_magic("dockerfile", "-t demo:1",
                                    "FROM busybox\nRUN echo built > /f\nCMD [\"cat\", \"/f\"]\n")
@@ -242,8 +253,6 @@ def test_dockerfile_cell_builds_streams_steps_and_shows_layers(ip, engine):
 
 
 def test_dockerfile_cell_uses_a_context_folder(ip, engine, tmp_path):
-    if not _has_build(engine):
-        pytest.skip("Engine.build is not there yet")
     (tmp_path / "hello.txt").write_text("hello from the context\n")
     with capture_output():
         result = ip.run_cell_magic("dockerfile", f"-q -t ctx:1 {tmp_path}",
@@ -254,8 +263,6 @@ def test_dockerfile_cell_uses_a_context_folder(ip, engine, tmp_path):
 
 
 def test_failing_dockerfile_step_shows_dockers_message(ip, engine):
-    if not _has_build(engine):
-        pytest.skip("Engine.build is not there yet")
     with capture_output() as out:
         result = ip.run_cell_magic("dockerfile", "", "FROM busybox\nRUN exit 3\n")
     assert result is None
@@ -289,10 +296,8 @@ def test_extension_loads_with_one_clear_message_where_containers_cannot_run(monk
 
 def test_live_stats_updates_one_table_until_interrupted(ip, engine):
     engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, name="live", attach="")
-    main = threading.main_thread().ident
-    timer = threading.Timer(1.5, signal.pthread_kill, (main, signal.SIGINT))
     with capture_output() as out:
-        timer.start()
+        interrupt_when(lambda: "", "never written", timeout=1.5)
         value = ip.run_line_magic("docker", "stats live")
     assert value is None
     assert out.outputs, "the table is displayed in the cell"

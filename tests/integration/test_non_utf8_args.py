@@ -8,11 +8,12 @@ the container "exited 0" having run nothing. Expected outputs were taken from Do
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
-import sys
 
+import helpers
 import pytest
 
 from dockerlab import errors
@@ -25,13 +26,7 @@ NOT_FOUND = b'exec: "' + FFFD + b'": executable file not found in $PATH'
 
 @pytest.fixture
 def cli(engine):
-    env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root}
-
-    def run(*args: str | bytes, timeout: float = 30) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "dockerlab", *args], env=env,
-                              capture_output=True, timeout=timeout)
-
-    return run
+    return functools.partial(helpers.cli, engine.paths.root)
 
 
 def _clean(r: subprocess.CompletedProcess) -> None:

@@ -15,7 +15,9 @@ import sys
 import tarfile
 import uuid
 
+import helpers
 import pytest
+from helpers import daemon
 
 from dockerlab import errors
 from dockerlab.engine.cgroups import devices as D
@@ -35,10 +37,6 @@ def sh(engine, script, **body):
     _, (code, out, err) = run(engine, ["sh", "-c", script], **body)
     return code, out.decode(), err.decode()
 
-
-def daemon(engine, **body):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "30"], **body}, attach="")
-    return cid
 
 
 @pytest.fixture
@@ -195,11 +193,8 @@ def test_a_host_file_that_is_no_device_is_refused(engine):
 
 
 def test_cli_device_flag_errors_and_exit_codes(engine):
-    env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root}
-
     def cli(*args):
-        done = subprocess.run([sys.executable, "-m", "dockerlab", *args], env=env,
-                              capture_output=True, text=True, timeout=60)
+        done = helpers.cli(engine.paths.root, *args, text=True)
         return done.returncode, done.stderr
 
     code, err = cli("run", "--rm", "--device", "/dev/null:/dev/n:rwx", "busybox", "true")

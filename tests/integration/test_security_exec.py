@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 
+import helpers
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -84,10 +85,7 @@ def _host_python() -> str:
 
 
 def _wait_for(path: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(path):
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.02)
+    helpers.wait_for_path(path, timeout)
 
 
 def _read(path: str) -> str:
@@ -242,9 +240,7 @@ def test_the_users_terminal_stays_out_of_reach_of_exec_it(engine, tmp_path):
 
 # ---- the container's first process ---------------------------------------------------------
 def _cli(engine, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, **(env or {}), "DOCKERLAB_ROOT": engine.paths.root}
-    return subprocess.run([sys.executable, "-m", "dockerlab", *args], env=env,
-                          capture_output=True, timeout=60)
+    return helpers.cli(engine.paths.root, *args, env=env)
 
 
 def test_the_first_process_is_forked_from_nothing_of_the_callers_environment(engine):

@@ -8,13 +8,14 @@ host's gcc and bind-mounted read-only into the container at /probe.
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 
+import helpers
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -97,13 +98,7 @@ def host_bounding_caps() -> str:
 
 @pytest.fixture
 def cli(engine):
-    env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root}
-
-    def call(*args: str):
-        return subprocess.run([sys.executable, "-m", "dockerlab", *args], env=env,
-                              capture_output=True, timeout=60, text=True)
-
-    return call
+    return functools.partial(helpers.cli, engine.paths.root, text=True)
 
 
 @pytest.fixture

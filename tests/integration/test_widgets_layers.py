@@ -23,9 +23,6 @@ def _step(engine, image, script, tag):
 @pytest.fixture
 def layered(engine):
     """lab:two = busybox (0, CMD 1) + layer 2 (motd, blob, passwd, no vi) + layer 3."""
-    for api in ("image_layers", "layer_files", "file_at_layer", "file_history", "commit"):
-        if not hasattr(engine, api):
-            pytest.skip(f"Engine.{api} not available yet")
     _step(engine, "busybox", "echo hello > /etc/motd; mkdir /data; "
           "head -c 5000 /dev/zero > /data/blob; echo x:1 >> /etc/passwd; rm /bin/vi", "lab:one")
     _step(engine, "lab:one", "echo world >> /etc/motd; rm -r /data", "lab:two")
