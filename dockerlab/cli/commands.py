@@ -458,11 +458,6 @@ def cmd_rmi(ctx: Context, ns: Namespace) -> int:
     return _each(ctx, ns.images, remove, "rmi", echo=False)
 
 
-def cmd_tag(ctx: Context, ns: Namespace) -> int:
-    ctx.engine.image_tag(ns.source, ns.target)
-    return 0
-
-
 def cmd_image_bootstrap(ctx: Context, ns: Namespace) -> int:
     ctx.print(ctx.engine.image_bootstrap(ns.name or "busybox"))
     return 0
@@ -589,44 +584,7 @@ def cmd_info(ctx: Context, ns: Namespace) -> int:
     return 0
 
 
-HANDLERS: dict[str, Callable[[Context, Namespace], int]] = {
-    "attach": cmd_attach,
-    "create": cmd_create,
-    "exec": cmd_exec,
-    "history": cmd_history,
-    "images": cmd_images,
-    "info": cmd_info,
-    "inspect": cmd_inspect,
-    "kill": cmd_kill,
-    "logs": cmd_logs,
-    "pause": cmd_pause,
-    "ps": cmd_ps,
-    "rename": cmd_rename,
-    "restart": cmd_restart,
-    "rm": cmd_rm,
-    "rmi": cmd_rmi,
-    "run": cmd_run,
-    "start": cmd_start,
-    "stats": cmd_stats,
-    "stop": cmd_stop,
-    "tag": cmd_tag,
-    "top": cmd_top,
-    "unpause": cmd_unpause,
-    "version": cmd_version,
-    "wait": cmd_wait,
-    "container inspect": cmd_inspect,
-    "container prune": cmd_container_prune,
-    "image bootstrap": cmd_image_bootstrap,
-    "image inspect": cmd_inspect,
-    "volume create": cmd_volume_create,
-    "volume inspect": cmd_volume_inspect,
-    "volume ls": cmd_volume_ls,
-    "volume prune": cmd_volume_prune,
-    "volume rm": cmd_volume_rm,
-}
-
-
-# ---- images: save, load; cp; system df (issue 3) ----
+# ---- images: save, load; cp; system df ----
 
 
 def _binary(stream: Any) -> Any:
@@ -796,7 +754,7 @@ def cmd_system_prune(ctx: Context, ns: Namespace) -> int:
     return 0
 
 
-def cmd_tag_checked(ctx: Context, ns: Namespace) -> int:
+def cmd_tag(ctx: Context, ns: Namespace) -> int:
     """``docker tag``: a digest target is refused by the client, before the engine."""
     if "@" in ns.target:
         raise ClientError("refusing to create a tag with a digest reference")
@@ -817,19 +775,7 @@ def _suppress() -> Any:
     return contextlib.suppress(OSError)
 
 
-HANDLERS.update(
-    {
-        "save": cmd_save,
-        "load": cmd_load,
-        "cp": cmd_cp,
-        "system df": cmd_system_df,
-        "system prune": cmd_system_prune,
-        "tag": cmd_tag_checked,
-    }
-)
-
-
-# ---- layers: diff, commit, export, import (issue 3) ----
+# ---- layers: diff, commit, export, import ----
 
 _KIND_LETTERS = ("C", "A", "D")
 
@@ -877,17 +823,7 @@ def cmd_import(ctx: Context, ns: Namespace) -> int:
     return 0
 
 
-HANDLERS.update(
-    {
-        "diff": cmd_diff,
-        "commit": cmd_commit,
-        "export": cmd_export,
-        "import": cmd_import,
-    }
-)
-
-
-# ---- build (issue 3) ----
+# ---- build ----
 def _key_values(items: list[str], env: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
@@ -921,4 +857,50 @@ def cmd_build(ctx: Context, ns: Namespace) -> int:
     return code
 
 
-HANDLERS["build"] = cmd_build
+# ---- the table: verb -> handler ----------------------------------------------------------
+
+HANDLERS: dict[str, Callable[[Context, Namespace], int]] = {
+    "attach": cmd_attach,
+    "build": cmd_build,
+    "commit": cmd_commit,
+    "cp": cmd_cp,
+    "create": cmd_create,
+    "diff": cmd_diff,
+    "exec": cmd_exec,
+    "export": cmd_export,
+    "history": cmd_history,
+    "images": cmd_images,
+    "import": cmd_import,
+    "info": cmd_info,
+    "inspect": cmd_inspect,
+    "kill": cmd_kill,
+    "load": cmd_load,
+    "logs": cmd_logs,
+    "pause": cmd_pause,
+    "ps": cmd_ps,
+    "rename": cmd_rename,
+    "restart": cmd_restart,
+    "rm": cmd_rm,
+    "rmi": cmd_rmi,
+    "run": cmd_run,
+    "save": cmd_save,
+    "start": cmd_start,
+    "stats": cmd_stats,
+    "stop": cmd_stop,
+    "tag": cmd_tag,
+    "top": cmd_top,
+    "unpause": cmd_unpause,
+    "version": cmd_version,
+    "wait": cmd_wait,
+    "container inspect": cmd_inspect,
+    "container prune": cmd_container_prune,
+    "image bootstrap": cmd_image_bootstrap,
+    "image inspect": cmd_inspect,
+    "system df": cmd_system_df,
+    "system prune": cmd_system_prune,
+    "volume create": cmd_volume_create,
+    "volume inspect": cmd_volume_inspect,
+    "volume ls": cmd_volume_ls,
+    "volume prune": cmd_volume_prune,
+    "volume rm": cmd_volume_rm,
+}

@@ -32,10 +32,11 @@ from __future__ import annotations
 import argparse
 import os
 
+from dockerlab import __version__
 from dockerlab.errors import ArgCountError, UsageError
 
 PROG = "dockerlab"
-VERSION_TEXT = "dockerlab version 0.1.0"
+VERSION_TEXT = f"dockerlab version {__version__}"
 
 
 class ShowText(Exception):
@@ -558,7 +559,7 @@ MANAGEMENT: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }
 
-# ---- images: save, load; cp; system df (issue 3) ----
+# ---- images: save, load; cp; system df ----
 COMMANDS.update(
     {
         "save": Command(
@@ -613,7 +614,7 @@ COMMANDS["system prune"] = Command(
 MANAGEMENT.setdefault("system", ("Manage dockerlab", {}))[1]["df"] = "system df"
 MANAGEMENT["system"][1]["prune"] = "system prune"
 
-# ---- layers: diff, commit, export, import (issue 3) ----
+# ---- layers: diff, commit, export, import ----
 _CHANGE = F("c", "change", "list", "Apply Dockerfile instruction to the created image")
 COMMANDS.update(
     {
@@ -660,7 +661,7 @@ COMMANDS.update(
 MANAGEMENT["container"][1].update({"diff": "diff", "commit": "commit", "export": "export"})
 MANAGEMENT["image"][1]["import"] = "import"
 
-# ---- build (issue 3) ----
+# ---- build ----
 COMMANDS["build"] = Command(
     "[OPTIONS] PATH | URL | -",
     "Build an image from a Dockerfile",
