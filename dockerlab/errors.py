@@ -15,7 +15,7 @@ each — :func:`exit_code` for the CLI and the magics, :func:`http_status` for t
     │   ├── engine.inflate.ExpansionError           an archive expanding past its bounds
     │   ├── engine.archive.Breakout                 an entry landing outside its folder
     │   ├── engine.build.parser.DockerfileParseError
-    │   └── engine.security.seccomp.ProfileError
+    │   └── engine.runtime.security.seccomp.ProfileError
     ├── NotFound                              404
     │   ├── NoSuchContainer
     │   ├── NoSuchImage
