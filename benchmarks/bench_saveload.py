@@ -45,7 +45,7 @@ def run(*cmd: str) -> None:
 def make_dockerlab_image(root: str, work: str) -> None:
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     from dockerlab.engine import Engine
-    from dockerlab.engine.archive import pack_dir
+    from dockerlab.engine.images.archive import pack_dir
 
     engine = Engine(root)
     engine.image_bootstrap("busybox")

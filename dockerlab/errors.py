@@ -11,11 +11,11 @@ each — :func:`exit_code` for the CLI and the magics, :func:`http_status` for t
     │   │   ├── UsageError                    400   bad command line (flags)             125
     │   │   │   └── ArgCountError             400   wrong number of arguments (cobra)      1
     │   │   └── format.gotemplate.TemplateError     a --format that does not parse or run
-    │   ├── engine.saveload.LoadError               an archive ``load`` refuses
-    │   ├── engine.inflate.ExpansionError           an archive expanding past its bounds
-    │   ├── engine.archive.Breakout                 an entry landing outside its folder
+    │   ├── engine.images.saveload.LoadError        an archive ``load`` refuses
+    │   ├── engine.images.inflate.ExpansionError    an archive expanding past its bounds
+    │   ├── engine.images.archive.Breakout          an entry landing outside its folder
     │   ├── engine.build.parser.DockerfileParseError
-    │   └── engine.security.seccomp.ProfileError
+    │   └── engine.runtime.security.seccomp.ProfileError
     ├── NotFound                              404
     │   ├── NoSuchContainer
     │   ├── NoSuchImage

@@ -155,7 +155,7 @@ def cmd_create(ctx: Context, ns: Namespace) -> int:
 
 
 def cmd_run(ctx: Context, ns: Namespace) -> int:
-    from dockerlab.engine.runtime import prestart
+    from dockerlab.engine.runtime.spawn import prestart
 
     prestart(ctx.root)  # the monitors' forkserver starts up while we import and create
     from dockerlab.cli.options import create_body

@@ -183,7 +183,7 @@ def _spool() -> Any:
 def copy_from_container(engine: Any, container: str, src: str, dst: str, out: IO[bytes],
                         follow_link: bool) -> tuple[int, str]:
     """``docker cp CONTAINER:SRC DST``; returns (bytes copied, the destination shown)."""
-    from dockerlab.engine.copy import untar
+    from dockerlab.engine.containers.copy import untar
 
     if dst != "-":
         dst = resolve_local(dst)
@@ -237,7 +237,7 @@ def copy_from_container(engine: Any, container: str, src: str, dst: str, out: IO
 def copy_to_container(engine: Any, container: str, src: str, dst: str, stdin: IO[bytes],
                       follow_link: bool, copy_uid_gid: bool) -> tuple[int, str]:
     """``docker cp SRC CONTAINER:DST``; returns (bytes copied, the destination shown)."""
-    from dockerlab.engine.copy import write_tar
+    from dockerlab.engine.containers.copy import write_tar
 
     if src != "-":
         src = resolve_local(src)

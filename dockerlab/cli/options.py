@@ -14,7 +14,7 @@ from argparse import Namespace
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
-from dockerlab.engine.cgroups.devices import parse_device
+from dockerlab.engine.runtime.cgroups.devices import parse_device
 from dockerlab.errors import InvalidParameter, NotFound, UsageError
 from dockerlab.format import parse_cpus, parse_ram
 

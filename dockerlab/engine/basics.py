@@ -5,8 +5,8 @@ The monitor runs as ``python -I -S`` and its import set is pinned (no ``json``, 
 with the rest of the engine lives here, importing only ``os``, ``stat``, ``time`` (all
 loaded by Python's own start) and the C half of ``json``. The other start-path modules
 each keep one concern: :mod:`~dockerlab.engine.atomic` (crash-safe files and locks),
-:mod:`~dockerlab.engine.linux` (syscalls), :mod:`~dockerlab.engine.streams` (the attach
-protocol), :mod:`~dockerlab.engine.paths`.
+:mod:`~dockerlab.engine.runtime.linux` (syscalls),
+:mod:`~dockerlab.engine.runtime.streams` (the attach protocol), :mod:`~dockerlab.engine.paths`.
 """
 
 from __future__ import annotations

@@ -18,16 +18,16 @@ from typing import Any
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from dockerlab.engine.containers import Container
-    from dockerlab.engine.images import ImageStore
+    from dockerlab.engine.containers.store import Container
+    from dockerlab.engine.images.store import ImageStore
 
 
 def system_df(store: ImageStore, containers: list[Container]) -> dict[str, Any]:
     """``{"LayersSize", "Images", "Containers", "Volumes", "BuildCache"}`` as Docker, of
     the images in ``store`` and of ``containers`` (refreshed)."""
-    from dockerlab.engine import records
     from dockerlab.engine.basics import tree_size
-    from dockerlab.engine.volumes import VolumeStore
+    from dockerlab.engine.containers import records
+    from dockerlab.engine.containers.volumes import VolumeStore
     from dockerlab.errors import DockerlabError, NotFound
 
     paths = store.paths

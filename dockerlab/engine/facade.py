@@ -7,8 +7,9 @@ through. Verbs raise :mod:`dockerlab.errors` and never print: :func:`~dockerlab.
 converts whatever foreign error (``OSError``, tar, JSON…) a verb meets, naming the verb.
 
 This is the engine's table of contents: each verb says what it is and hands the work to the
-module that owns it — container lifecycle to :mod:`~dockerlab.engine.lifecycle`, images to
-:mod:`~dockerlab.engine.images`, layers to :mod:`~dockerlab.engine.changes`, and so on.
+module that owns it — container lifecycle to :mod:`~dockerlab.engine.containers.lifecycle`,
+images to :mod:`~dockerlab.engine.images.store`, layers to
+:mod:`~dockerlab.engine.images.changes`, and so on.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from dockerlab.engine import lifecycle
 from dockerlab.engine.basics import tree_size
 from dockerlab.engine.checks import parse_signal, require_privileges
-from dockerlab.engine.containers import Container
+from dockerlab.engine.containers import lifecycle
+from dockerlab.engine.containers.store import Container
 from dockerlab.engine.paths import Paths
-from dockerlab.engine.streams import Attachment
+from dockerlab.engine.runtime.streams import Attachment
 from dockerlab.errors import (
     DockerlabError,
     InvalidParameter,
@@ -31,7 +32,7 @@ from dockerlab.errors import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from dockerlab.engine.logs import LogEntry
+    from dockerlab.engine.containers.logs import LogEntry
 
 __all__ = ["Engine", "parse_signal", "require_privileges"]  # the last two: from .checks
 
@@ -41,12 +42,12 @@ class Engine:
     """Images, containers and volumes under one state root (``DOCKERLAB_ROOT``).
 
     Every verb that changes a container has one shape: find, lock, refresh, check state,
-    act, save (see :mod:`~dockerlab.engine.lifecycle`).
+    act, save (see :mod:`~dockerlab.engine.containers.lifecycle`).
     """
 
     def __init__(self, root: str | None = None) -> None:
         self.paths = Paths.of(root)
-        from dockerlab.engine.containers import ContainerStore
+        from dockerlab.engine.containers.store import ContainerStore
 
         # the store's sweeps also collect what a dead image writer left
         self.store = ContainerStore(self.paths, {
@@ -56,7 +57,7 @@ class Engine:
     @property
     def image_store(self):
         if self._images is None:
-            from dockerlab.engine.images import ImageStore
+            from dockerlab.engine.images.store import ImageStore
 
             self._images = ImageStore(self.paths)
         return self._images
@@ -78,7 +79,7 @@ class Engine:
                filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
         """``GET /images/json``; ``filters`` as :func:`~dockerlab.engine.filters.filter_images`."""
         from dockerlab.engine.filters import filter_images
-        from dockerlab.engine.images import parse_time
+        from dockerlab.engine.images.store import parse_time
 
         store = self.image_store
 
@@ -106,7 +107,7 @@ class Engine:
         if name != "busybox":
             raise InvalidParameter(f"cannot bootstrap {name!r}: only busybox can be made "
                                    "offline from the host")
-        from dockerlab.engine.bootstrap import bootstrap_busybox
+        from dockerlab.engine.images.bootstrap import bootstrap_busybox
 
         return bootstrap_busybox(self.image_store)
 
@@ -116,8 +117,8 @@ class Engine:
         """``owner``: the work folder (:mod:`~dockerlab.engine.work`) of a build whose
         intermediate container this is; if that build's process dies, the next verb that
         takes the store lock kills and removes the container."""
-        from dockerlab.engine import create as creating
-        from dockerlab.engine.runtime import prestart
+        from dockerlab.engine.containers import create as creating
+        from dockerlab.engine.runtime.spawn import prestart
 
         require_privileges()
         prestart(self.paths)  # a start usually follows: the monitors' forkserver warms up meanwhile
@@ -149,7 +150,7 @@ class Engine:
 
     def containers(self, all: bool = False, filters: dict[str, list[str]] | None = None,
                    limit: int = -1) -> list[dict[str, Any]]:
-        from dockerlab.engine import records
+        from dockerlab.engine.containers import records
         from dockerlab.engine.filters import check_filters, matches
 
         check_filters(filters or {})
@@ -164,7 +165,7 @@ class Engine:
         return [records.summary(c, self.image_store) for c in items]
 
     def inspect(self, ref: str) -> dict[str, Any]:
-        from dockerlab.engine import records
+        from dockerlab.engine.containers import records
 
         return records.inspect(self.store.find(ref))
 
@@ -235,7 +236,7 @@ class Engine:
 
     def volume_prune(self) -> dict[str, Any]:
         """``POST /volumes/prune``: every volume no container mounts."""
-        from dockerlab.engine.volumes import VolumeStore
+        from dockerlab.engine.containers.volumes import VolumeStore
 
         used = self._volumes_in_use()
         store = VolumeStore(self.paths)
@@ -293,14 +294,14 @@ class Engine:
              tail: int | None = None, since: float | None = None,
              stdout: bool = True, stderr: bool = True,
              until: float | None = None) -> Iterator[LogEntry]:
-        from dockerlab.engine.logs import read_logs
+        from dockerlab.engine.containers.logs import read_logs
 
         c = self.store.find(ref)
         return read_logs(c, follow=follow, tail=tail, since=since, stdout=stdout,
                          stderr=stderr, until=until)
 
     def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
-        from dockerlab.engine.stats import top
+        from dockerlab.engine.containers.stats import top
 
         c = self.store.find(ref)
         c.ensure_state("top")
@@ -308,7 +309,7 @@ class Engine:
 
     def stats(self, ref: str, previous: dict[str, Any] | None = None) -> dict[str, Any]:
         """One Docker stats sample; ``previous`` (an earlier sample) fills ``precpu_stats``."""
-        from dockerlab.engine.stats import sample
+        from dockerlab.engine.containers.stats import sample
 
         c = self.store.find(ref)
         return sample(c, previous)
@@ -322,7 +323,7 @@ class Engine:
         (its exit code is the command's), or None with ``detach``. ``own_terminal`` says
         that stdin is a pseudo-terminal the caller made for this command alone: it becomes
         the command's controlling terminal (so Ctrl-C and job control work)."""
-        from dockerlab.engine.execs import spawn_exec
+        from dockerlab.engine.containers.execs import spawn_exec
 
         c = self.store.find(ref)
         c.ensure_state("exec")
@@ -333,7 +334,7 @@ class Engine:
     def diff(self, ref: str) -> list[dict[str, Any]]:
         """``GET /containers/{id}/changes``: ``[{"Path", "Kind"}]`` sorted by path,
         Kind 0 = C (changed), 1 = A (added), 2 = D (deleted)."""
-        from dockerlab.engine import changes
+        from dockerlab.engine.images import changes
 
         self.store.find(ref).ensure_state("diff")
         return changes.diff(self.store, ref)
@@ -342,14 +343,14 @@ class Engine:
                author: str = "", changes: list[str] | None = None,
                pause: bool = True) -> str:
         """A new image from the container's writable layer; returns ``sha256:<id>``."""
-        from dockerlab.engine import commit as committing
+        from dockerlab.engine.images import commit as committing
 
         return committing.commit(self.store, self.image_store, ref, repo_tag, message, author,
                                  changes, pause)
 
     def export(self, ref: str, fileobj: Any) -> None:
         """Write the container's merged filesystem to ``fileobj`` as one flat tar."""
-        from dockerlab.engine import export as exporting
+        from dockerlab.engine.images import export as exporting
 
         self.store.find(ref).ensure_state("export")
         exporting.export(self.store, ref, fileobj)
@@ -358,7 +359,7 @@ class Engine:
                      changes: list[str] | None = None, message: str = "",
                      source: str = "-") -> str:
         """A one-layer image from a tar (plain or compressed); returns ``sha256:<id>``."""
-        from dockerlab.engine import commit as committing
+        from dockerlab.engine.images import commit as committing
 
         return committing.import_image(self.image_store, fileobj, repo_tag, changes, message,
                                        source)
@@ -366,7 +367,7 @@ class Engine:
     def image_layers(self, ref: str) -> list[dict[str, Any]]:
         """History entries matched to layers, oldest first: ``Index`` (0 = base), ``Id``
         (diff ID, "" for an empty layer), ``Size``, ``CreatedBy``, ``EmptyLayer``."""
-        from dockerlab.engine import changes
+        from dockerlab.engine.images import changes
 
         return changes.image_layers(self.image_store, ref)
 
@@ -374,20 +375,20 @@ class Engine:
                     ) -> list[dict[str, Any]]:
         """What history entry ``index`` changed (``Kind`` A/C/D), or with ``cumulative``
         the whole tree up to it (``Kind`` as that path's last change, ``Layer`` where)."""
-        from dockerlab.engine import changes
+        from dockerlab.engine.images import changes
 
         return changes.layer_files(self.image_store, ref, index, cumulative)
 
     def file_at_layer(self, ref: str, index: int, path: str) -> bytes | None:
         """The content of ``path`` as the image is at entry ``index``; None if absent or not
         a regular file."""
-        from dockerlab.engine import changes
+        from dockerlab.engine.images import changes
 
         return changes.file_at_layer(self.image_store, ref, index, path)
 
     def file_history(self, ref: str, path: str) -> list[dict[str, Any]]:
         """Which layers touched ``path``: ``[{"Index", "Kind", "Size"}]``, oldest first."""
-        from dockerlab.engine import changes
+        from dockerlab.engine.images import changes
 
         return changes.file_history(self.image_store, ref, path)
 
@@ -395,14 +396,14 @@ class Engine:
     def save(self, refs: list[str], fileobj: Any) -> None:
         """``docker save``: the images ``refs`` as one archive (OCI layout + manifest.json +
         repositories, Docker 25's format) written to the binary ``fileobj``."""
-        from dockerlab.engine import saveload
+        from dockerlab.engine.images import saveload
 
         saveload.save(self.image_store, list(refs), fileobj)
 
     def load(self, fileobj: Any) -> list[str]:
         """``docker load``: every image of a docker-save or OCI-layout archive; returns the
         "Loaded image" subjects (``busybox:latest``, or ``sha256:…`` when untagged)."""
-        from dockerlab.engine import saveload
+        from dockerlab.engine.images import saveload
 
         return saveload.load(self.image_store, fileobj)
 
@@ -410,7 +411,7 @@ class Engine:
                   follow_link: bool = False) -> dict[str, Any]:
         """``GET /containers/{id}/archive``: a tar of ``path`` to ``fileobj``; returns
         its :meth:`path_stat`."""
-        from dockerlab.engine import copy
+        from dockerlab.engine.containers import copy
 
         self.store.find(ref).ensure_state("copy from")
         return copy.copy_from(self.store, ref, path, fileobj, follow_link)
@@ -418,7 +419,7 @@ class Engine:
     def path_stat(self, ref: str, path: str) -> dict[str, Any]:
         """``HEAD /containers/{id}/archive``: ``name``, ``size``, ``mode`` (Go FileMode),
         ``mtime``, ``linkTarget``."""
-        from dockerlab.engine import copy
+        from dockerlab.engine.containers import copy
 
         self.store.find(ref).ensure_state("stat a path in")
         return copy.path_stat(self.store, ref, path)
@@ -426,7 +427,7 @@ class Engine:
     def copy_to(self, ref: str, path: str, tar_fileobj: Any,
                 copy_uid_gid: bool = False) -> None:
         """``PUT /containers/{id}/archive``: extract a tar into the folder ``path``."""
-        from dockerlab.engine import copy
+        from dockerlab.engine.containers import copy
 
         self.store.find(ref).ensure_state("copy to")
         copy.copy_to(self.store, ref, path, tar_fileobj, copy_uid_gid)
@@ -460,14 +461,14 @@ class Engine:
     # ---- volumes --------------------------------------------------------------------------
     def volume_create(self, name: str | None = None,
                       labels: dict[str, str] | None = None) -> dict[str, Any]:
-        from dockerlab.engine.volumes import VolumeStore
+        from dockerlab.engine.containers.volumes import VolumeStore
 
         return VolumeStore(self.paths).create(name, labels)
 
     def volumes(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
         """``GET /volumes``; ``filters`` as :func:`~dockerlab.engine.filters.filter_volumes`."""
+        from dockerlab.engine.containers.volumes import VolumeStore
         from dockerlab.engine.filters import filter_volumes
-        from dockerlab.engine.volumes import VolumeStore
 
         found = VolumeStore(self.paths).list()
         return filter_volumes(found, filters or {}, self._volumes_in_use()) if filters else found
@@ -477,12 +478,12 @@ class Engine:
                 if m.get("Type") == "volume" and m.get("Name")}
 
     def volume_inspect(self, name: str) -> dict[str, Any]:
-        from dockerlab.engine.volumes import VolumeStore
+        from dockerlab.engine.containers.volumes import VolumeStore
 
         return VolumeStore(self.paths).inspect(name)
 
     def volume_remove(self, name: str, force: bool = False) -> None:
-        from dockerlab.engine.volumes import VolumeStore
+        from dockerlab.engine.containers.volumes import VolumeStore
 
         users = [c.id for c in self.store.all()
                  if any(m.get("Name") == name for m in c.config.get("MountPoints", []))]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
 
-from dockerlab.engine.containers import Container
+from dockerlab.engine.containers.store import Container
 from dockerlab.errors import InvalidParameter
 
 # ---- containers (``docker ps -f``) ------------------------------------------------------

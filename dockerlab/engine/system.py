@@ -44,9 +44,9 @@ NO_DEVICE_CGROUP = ("WARNING: No device cgroup support: containers run without C
 
 
 def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
-    from dockerlab.engine.cgroups import device_control
-    from dockerlab.engine.cgroups import version as cgroup_version
-    from dockerlab.engine.security import info_options
+    from dockerlab.engine.runtime.cgroups import device_control
+    from dockerlab.engine.runtime.cgroups import version as cgroup_version
+    from dockerlab.engine.runtime.security import info_options
 
     driver, backing = storage_driver(paths.root)
     mem = 0

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import os
 
-from dockerlab.engine import linux as L
 from dockerlab.engine.basics import tree_size
 from dockerlab.engine.paths import Paths
+from dockerlab.engine.runtime import linux as L
 
 TYPE_CHECKING = False  # this module is on the `run` path: no typing, re, shutil, tempfile
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ def sweep(paths: Paths, everything: bool = False,
 
     ``finishers``: by kind, what finishes an abandoned entry (called with its path; False:
     not now) before it is deleted. The stores pass theirs (:meth:`ContainerStore.sweep
-    <dockerlab.engine.containers.ContainerStore.sweep>`, the image store's lock), so this
+    <dockerlab.engine.containers.store.ContainerStore.sweep>`, the image store's lock), so this
     module depends on neither. ``everything``: also entries of unknown owner
     (``system prune``).
     """

@@ -4,7 +4,7 @@
 returns a :class:`Console`: the container's terminal output drawn as HTML (ANSI colours as
 ``<span>``s), a line input that sends the line and a newline on Enter, and buttons for
 Ctrl-C, Ctrl-D and Detach. It talks to the container's monitor through an
-:class:`~dockerlab.engine.streams.Attachment` read by a background thread; the kernel never
+:class:`~dockerlab.engine.runtime.streams.Attachment` read by a background thread; the kernel never
 forks.
 
 Everything a click does is a method, so a console can be driven from code (and tests)::

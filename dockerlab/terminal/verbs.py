@@ -12,7 +12,7 @@ import os
 import signal
 import time
 
-from dockerlab.engine.streams import STDERR
+from dockerlab.engine.runtime.streams import STDERR
 from dockerlab.errors import DockerlabError
 from dockerlab.terminal.session import Session
 

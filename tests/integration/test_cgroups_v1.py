@@ -17,7 +17,7 @@ import uuid
 import pytest
 from helpers import wait_until
 
-from dockerlab.engine.cgroups import Resources, open_cgroup, version
+from dockerlab.engine.runtime.cgroups import Resources, open_cgroup, version
 from dockerlab.errors import DockerlabError, InvalidParameter
 
 pytestmark = pytest.mark.integration

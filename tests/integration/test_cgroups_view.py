@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from helpers import daemon
 
-from dockerlab.engine.cgroups import version
+from dockerlab.engine.runtime.cgroups import version
 
 pytestmark = pytest.mark.integration
 

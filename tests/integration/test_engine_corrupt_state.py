@@ -11,7 +11,7 @@ import helpers
 import pytest
 
 from dockerlab import errors
-from dockerlab.engine.archive import pack_dir
+from dockerlab.engine.images.archive import pack_dir
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 
 from dockerlab import errors
 from dockerlab.engine import Engine
-from dockerlab.engine.containers import make_layers
+from dockerlab.engine.containers.store import make_layers
 
 
 def test_a_create_cut_short_is_invisible_and_cleaned_on_the_next_load(engine):

@@ -175,7 +175,7 @@ def test_exec_tty_is_a_terminal_of_the_containers_own_devpts(engine):
 
 
 def test_exec_into_a_container_that_ended_meanwhile_is_126_without_a_traceback(engine):
-    from dockerlab.engine.execs import start_helper
+    from dockerlab.engine.containers.execs import start_helper
 
     cid = daemon(engine)
     gone = subprocess.Popen(["true"])

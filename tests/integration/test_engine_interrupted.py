@@ -283,7 +283,7 @@ def test_system_prune_removes_interrupted_work_and_says_what_it_reclaimed(cli, e
 
 
 def test_a_dead_image_writer_is_collected_but_what_containers_use_is_kept(engine, tmp_path):
-    from dockerlab.engine.archive import pack_dir
+    from dockerlab.engine.images.archive import pack_dir
 
     store = engine.image_store
     base = store.resolve("busybox")

@@ -11,7 +11,7 @@ import pytest
 from helpers import daemon, wait_until
 
 from dockerlab import errors
-from dockerlab.engine.streams import STDERR, STDOUT
+from dockerlab.engine.runtime.streams import STDERR, STDOUT
 
 pytestmark = pytest.mark.integration
 

@@ -118,7 +118,7 @@ def test_a_killed_server_is_replaced_by_the_next_run(engine):
 
 
 def test_a_stale_socket_file_is_replaced(engine):
-    from dockerlab.engine import runtime
+    from dockerlab.engine.runtime import spawn as runtime
 
     path = runtime._socket_path(engine.paths)
     os.makedirs(engine.paths.run, mode=0o700, exist_ok=True)
@@ -157,7 +157,7 @@ def test_a_server_whose_code_changed_is_replaced(engine, tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__"))
     assert cli(engine, "run", "--rm", "busybox", "true", tree=str(tree)).returncode == 0
     [old] = servers(engine)
-    monitor_py = tree / "dockerlab" / "engine" / "monitor.py"
+    monitor_py = tree / "dockerlab" / "engine" / "runtime" / "monitor.py"
     monitor_py.write_text(monitor_py.read_text() + "\n# upgraded\n")
     r = cli(engine, "run", "--rm", "busybox", "echo", "new", tree=str(tree))
     assert (r.returncode, r.stdout) == (0, b"new\n"), r.stderr

@@ -8,10 +8,10 @@ import stat
 
 import pytest
 
-from dockerlab.engine.archive import pack_dir
-from dockerlab.engine.bootstrap import bootstrap_busybox
-from dockerlab.engine.images import ImageStore
-from dockerlab.engine.layers import chain_ids, short_link
+from dockerlab.engine.images.archive import pack_dir
+from dockerlab.engine.images.bootstrap import bootstrap_busybox
+from dockerlab.engine.images.layers import chain_ids, short_link
+from dockerlab.engine.images.store import ImageStore
 from dockerlab.engine.paths import Paths
 from dockerlab.errors import Conflict, InvalidParameter, NoSuchImage, NotFound
 
@@ -320,7 +320,7 @@ def test_incomplete_layer_is_removed_at_next_load(store, busybox):
 
 
 def test_interrupted_create_leaves_nothing_trusted(store, tmp_path, monkeypatch):
-    from dockerlab.engine import archive
+    from dockerlab.engine.images import archive
 
     def boom(src, dest):
         os.mkdir(os.path.join(dest, "partial"))

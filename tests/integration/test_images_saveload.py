@@ -11,7 +11,7 @@ import tarfile
 import pytest
 
 from dockerlab.cli import main
-from dockerlab.engine.saveload import LoadError
+from dockerlab.engine.images.saveload import LoadError
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "fixtures", "docker20-save-tiny.tar")
 FIXTURE_ID = "sha256:40561f69032451ab46b04f15c8cd19767119c263563f58b7fcf5bf8569073186"
@@ -335,7 +335,7 @@ def test_gzip_compressed_save_loads_also_in_several_gzip_members(engine):
 
 
 def test_load_refuses_an_archive_of_countless_entries(engine, monkeypatch):
-    from dockerlab.engine import saveload
+    from dockerlab.engine.images import saveload
 
     monkeypatch.setattr(saveload, "_MAX_ENTRIES", 50)
     buf = io.BytesIO()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from dockerlab.engine.layers import LayerStore
+from dockerlab.engine.images.layers import LayerStore
 
 
 def _top_layer(engine, image):

@@ -20,8 +20,8 @@ import pytest
 from helpers import daemon
 
 from dockerlab import errors
-from dockerlab.engine.cgroups import devices as D
-from dockerlab.engine.cgroups.mounts import parse_mountinfo
+from dockerlab.engine.runtime.cgroups import devices as D
+from dockerlab.engine.runtime.cgroups.mounts import parse_mountinfo
 
 pytestmark = pytest.mark.integration
 
@@ -236,8 +236,8 @@ def _cgroup2_root() -> str | None:
 def test_cgroup_v2_device_filter_refuses_what_docker_refuses(tmp_path, loop):
     """The BPF program attached to a real cgroup2 folder (this host's, even an empty hybrid
     ``unified`` mount) judges a real process's opens and mknods."""
-    from dockerlab.engine.cgroups import Resources, bpf
-    from dockerlab.engine.cgroups.v2 import CgroupV2
+    from dockerlab.engine.runtime.cgroups import Resources, bpf
+    from dockerlab.engine.runtime.cgroups.v2 import CgroupV2
 
     root = _cgroup2_root()
     if root is None:
@@ -294,7 +294,7 @@ def test_without_a_device_cgroup_image_nodes_do_not_open_and_mknod_is_gone(tmp_p
     script = f"""
 import os, stat, sys
 sys.path.insert(0, {repo!r})
-from dockerlab.engine import linux as L, rootfs
+from dockerlab.engine.runtime import linux as L, rootfs
 L.unshare(L.CLONE_NEWNS)
 L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
 root = {str(root)!r}

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from dockerlab.engine import inroot
+from dockerlab.engine.runtime import inroot
 from dockerlab.errors import DockerlabError, InvalidParameter, NotFound
 
 SECRET = b"HOST-SECRET-never-in-a-container\n"

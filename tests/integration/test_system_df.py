@@ -6,7 +6,7 @@ import io
 import os
 
 from dockerlab.cli import main
-from dockerlab.engine.archive import pack_dir
+from dockerlab.engine.images.archive import pack_dir
 
 
 def child_image(engine, tmp_path, tag: str) -> str:

@@ -36,8 +36,8 @@ def test_the_engine_and_format_never_import_a_face():
 
 
 def test_starting_a_container_imports_no_slow_module():
-    code = ("import sys; import dockerlab.engine.facade, dockerlab.engine.create, "
-            "dockerlab.engine.runtime, dockerlab.engine.monitor; "
+    code = ("import sys; import dockerlab.engine.facade, dockerlab.engine.containers.create, "
+            "dockerlab.engine.runtime.spawn, dockerlab.engine.runtime.monitor; "
             "print(','.join(sorted(m for m in ('pyroute2', 'pandas', 'IPython', 'ipywidgets', "
             "'tarfile', 'dataclasses') if m in sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -47,7 +47,7 @@ def test_starting_a_container_imports_no_slow_module():
 
 def test_the_monitor_starts_without_json_or_re():
     code = (f"import sys; sys.path.insert(0, {str(PKG.parent)!r}); "
-            "import dockerlab.engine.monitor, dockerlab.engine.cgroups; "
+            "import dockerlab.engine.runtime.monitor, dockerlab.engine.runtime.cgroups; "
             "print(','.join(m for m in ('json', 're', 'typing', 'subprocess') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True,

@@ -10,7 +10,7 @@ import tarfile
 
 import pytest
 
-from dockerlab.engine.archive import pack_dir, unpack_layer
+from dockerlab.engine.images.archive import pack_dir, unpack_layer
 from dockerlab.errors import InvalidParameter
 
 needs_root = pytest.mark.skipif(
@@ -265,7 +265,7 @@ def test_gnu_sparse_member_is_refused_as_docker_does(sandbox):
 
 
 def test_hardlink_to_a_folder_is_refused_in_layers_and_cp_alike(sandbox):
-    from dockerlab.engine.archive import Breakout, extract
+    from dockerlab.engine.images.archive import Breakout, extract
 
     dest, _ = sandbox
     for layer in (True, False):
@@ -274,7 +274,7 @@ def test_hardlink_to_a_folder_is_refused_in_layers_and_cp_alike(sandbox):
 
 
 def test_every_breakout_is_one_error_type(sandbox):
-    from dockerlab.engine.archive import Breakout, extract
+    from dockerlab.engine.images.archive import Breakout, extract
 
     dest, outside = sandbox
     for layer in (True, False):

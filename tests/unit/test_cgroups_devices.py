@@ -10,11 +10,11 @@ import struct
 
 import pytest
 
-from dockerlab.engine.cgroups import bpf
-from dockerlab.engine.cgroups import devices as D
-from dockerlab.engine.cgroups.mounts import parse_mountinfo, v1_named, v1_options
-from dockerlab.engine.cgroups.v1 import CgroupV1
-from dockerlab.engine.cgroups.v2 import CgroupV2
+from dockerlab.engine.runtime.cgroups import bpf
+from dockerlab.engine.runtime.cgroups import devices as D
+from dockerlab.engine.runtime.cgroups.mounts import parse_mountinfo, v1_named, v1_options
+from dockerlab.engine.runtime.cgroups.v1 import CgroupV1
+from dockerlab.engine.runtime.cgroups.v2 import CgroupV2
 
 # ---- rules and v1 lines ---------------------------------------------------------------------
 
@@ -191,7 +191,7 @@ HOST = """\
 
 
 def test_v1_namespace_mounts_follow_the_hosts_hierarchies():
-    from dockerlab.engine.cgroups.mounts import v1_hierarchies
+    from dockerlab.engine.runtime.cgroups.mounts import v1_hierarchies
 
     mounts = parse_mountinfo(HOST)
     cg = CgroupV1("dockerlab/abc", {**v1_hierarchies(mounts), **v1_named(mounts)},
@@ -216,8 +216,9 @@ def test_v1_without_a_devices_hierarchy_cannot_enforce():
 
 
 def test_info_warns_when_no_device_cgroup_exists(monkeypatch, tmp_path):
-    from dockerlab.engine import cgroups, system
+    from dockerlab.engine import system
     from dockerlab.engine.paths import Paths
+    from dockerlab.engine.runtime import cgroups
 
     monkeypatch.setattr(cgroups, "device_control", lambda: False)
     info = system.info(Paths.of(str(tmp_path)), [], 0)

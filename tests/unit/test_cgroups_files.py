@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from dockerlab.engine.cgroups import Resources
-from dockerlab.engine.cgroups import files as F
-from dockerlab.engine.cgroups.mounts import cgroup_version, parse_mountinfo, v1_hierarchies
+from dockerlab.engine.runtime.cgroups import Resources
+from dockerlab.engine.runtime.cgroups import files as F
+from dockerlab.engine.runtime.cgroups.mounts import cgroup_version, parse_mountinfo, v1_hierarchies
 from dockerlab.errors import InvalidParameter
 
 MiB = 1024 * 1024

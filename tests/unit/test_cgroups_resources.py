@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dockerlab.engine.cgroups import Resources, validate
-from dockerlab.engine.cgroups.base import check_name
+from dockerlab.engine.runtime.cgroups import Resources, validate
+from dockerlab.engine.runtime.cgroups.base import check_name
 from dockerlab.errors import InvalidParameter
 
 MiB = 1024 * 1024

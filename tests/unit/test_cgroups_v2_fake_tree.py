@@ -14,8 +14,8 @@ import signal
 
 import pytest
 
-from dockerlab.engine.cgroups import Resources
-from dockerlab.engine.cgroups.v2 import CgroupV2
+from dockerlab.engine.runtime.cgroups import Resources
+from dockerlab.engine.runtime.cgroups.v2 import CgroupV2
 from dockerlab.errors import Forbidden, InvalidParameter
 
 MiB = 1024 * 1024

@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from dockerlab.engine.create import compose, merge_env
+from dockerlab.engine.containers.create import compose, merge_env
 from dockerlab.engine.facade import parse_signal
 from dockerlab.engine.ids import check_name, new_id, random_name
-from dockerlab.engine.inroot import join
+from dockerlab.engine.runtime.inroot import join
 from dockerlab.errors import InvalidParameter
 
 IMAGE = {"config": {"Env": ["PATH=/bin", "A=1"], "Cmd": ["sh"], "WorkingDir": "/w"}}
@@ -109,7 +109,7 @@ def test_non_root_is_told_exactly_which_privileges_are_missing(monkeypatch):
 
 
 def test_ps_command_quotes_arguments_with_spaces_as_docker_does():
-    from dockerlab.engine.records import _quote
+    from dockerlab.engine.containers.records import _quote
 
     cmd = " ".join(_quote(a) for a in ["sh", "-c", "while true; do sleep 1; done"])
     assert cmd == "sh -c 'while true; do sleep 1; done'"
@@ -133,7 +133,7 @@ def test_work_names_carry_their_owner_and_a_dead_owner_means_abandoned():
 def test_a_cut_json_file_is_reported_as_go_does():
     import json
 
-    from dockerlab.engine.containers import json_reason
+    from dockerlab.engine.containers.store import json_reason
 
     for text in ("", '{"a": 1', '{"Name": "/x", "Co', "  "):
         try:

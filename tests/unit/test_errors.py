@@ -218,7 +218,7 @@ def test_a_stream_closed_early_closes_what_it_wraps():
 
 def test_every_public_verb_of_the_engine_and_the_attachment_is_guarded():
     from dockerlab.engine.facade import Engine
-    from dockerlab.engine.streams import Attachment
+    from dockerlab.engine.runtime.streams import Attachment
 
     for cls in (Engine, Attachment):
         public = [name for name, m in vars(cls).items()

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from dockerlab.engine import inroot
-from dockerlab.engine.inroot import Root
+from dockerlab.engine.runtime import inroot
+from dockerlab.engine.runtime.inroot import Root
 
 
 @pytest.fixture(params=["openat2", "walk"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockerlab.engine.commit import apply_changes, merge, parse_change
+from dockerlab.engine.images.commit import apply_changes, merge, parse_change
 from dockerlab.errors import InvalidParameter
 
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from dockerlab.engine.changes import (
+from dockerlab.engine.images.changes import (
     ADD,
     DELETE,
     MODIFY,

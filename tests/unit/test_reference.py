@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockerlab.engine import reference as r
+from dockerlab.engine.images import reference as r
 from dockerlab.errors import InvalidParameter
 
 

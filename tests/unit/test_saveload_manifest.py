@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from dockerlab.engine.saveload import LoadError, _read_docker, _read_oci, _Staged
+from dockerlab.engine.images.saveload import LoadError, _read_docker, _read_oci, _Staged
 
 
 def _tar(entries: list[tuple[str, bytes | None, str]]) -> io.BytesIO:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dockerlab.engine import linux as L
-from dockerlab.engine import security
-from dockerlab.engine.security import seccomp
-from dockerlab.engine.security.seccomp_default import profile as default_profile
+from dockerlab.engine.runtime import linux as L
+from dockerlab.engine.runtime import security
+from dockerlab.engine.runtime.security import seccomp
+from dockerlab.engine.runtime.security.seccomp_default import profile as default_profile
 from dockerlab.errors import InvalidParameter
 
 DEFAULT = frozenset("CAP_" + c for c in L.DEFAULT_CAPS)

@@ -21,7 +21,7 @@ import pytest
 
 from dockerlab.cli import render
 from dockerlab.cli.commands import daemon_message
-from dockerlab.engine.streams import (
+from dockerlab.engine.runtime.streams import (
     CLOSE_STDIN,
     EXIT,
     RESIZE,

@@ -31,9 +31,9 @@ def build(engine: Engine, context: str | os.PathLike[str] | bytes | IO[bytes],
           target: str | None = None, labels: dict[str, str] | None = None,
           quiet: bool = False, rm: bool = True, force_rm: bool = False
           ) -> Iterator[BuildEvent]:
-    from dockerlab.engine import reference as refs
     from dockerlab.engine.build import context as contexts
     from dockerlab.engine.build.builder import Builder
+    from dockerlab.engine.images import reference as refs
     from dockerlab.errors import InvalidParameter
 
     tags = list(tags)

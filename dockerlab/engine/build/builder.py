@@ -29,9 +29,9 @@ from dockerlab.errors import DockerlabError, InvalidParameter, NoSuchImage
 
 if TYPE_CHECKING:
     from dockerlab.engine.build.context import BuildContext
-    from dockerlab.engine.images import ImageStore
+    from dockerlab.engine.images.store import ImageStore
     from dockerlab.engine.paths import Paths
-    from dockerlab.engine.streams import Attachment
+    from dockerlab.engine.runtime.streams import Attachment
 
 
 class Engine(Protocol):
@@ -208,7 +208,7 @@ class Builder:
         image_id = stage.image_id
         yield BuildEvent("aux", image_id=image_id)
         yield BuildEvent("stream", f"Successfully built {_short(image_id)}\n")
-        from dockerlab.engine import reference as refs
+        from dockerlab.engine.images import reference as refs
 
         for tag in self.tags:
             self.store.tag(image_id, tag)
@@ -468,7 +468,7 @@ class Builder:
     def _commit(self, stage: Stage, key: dict[str, Any], cid: str, upper: str | None
                 ) -> Iterator[BuildEvent]:
         """Record the step as a new image (a layer only when ``upper`` holds changes)."""
-        from dockerlab.engine.images import now_rfc3339
+        from dockerlab.engine.images.store import now_rfc3339
 
         if cid and self.rm:
             yield BuildEvent("stream", f"Removing intermediate container {cid[:12]}\n")
@@ -482,7 +482,7 @@ class Builder:
         entry: dict[str, Any] = {"created": created, "created_by": " ".join(key["Cmd"])}
         try:
             if upper is not None and os.listdir(upper):
-                from dockerlab.engine.archive import pack_dir
+                from dockerlab.engine.images.archive import pack_dir
 
                 os.makedirs(self.engine.paths.tmp, exist_ok=True)
                 fd, tmp_tar = tempfile.mkstemp(prefix=work_prefix("layer"), suffix=".tar",
@@ -541,7 +541,7 @@ class Builder:
             att = self.engine.start(cid, attach="oe")
             assert att is not None
             try:
-                from dockerlab.engine.streams import STDOUT
+                from dockerlab.engine.runtime.streams import STDOUT
 
                 while (item := att.read()) is not None:
                     kind = "stdout" if item[0] == STDOUT else "stderr"

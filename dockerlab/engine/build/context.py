@@ -294,9 +294,9 @@ def from_bytes(data: bytes, tmp_dir: str, dockerfile: str = "Dockerfile") -> Bui
         return BuildContext(root, text, "Dockerfile", size, None, temporary=True)
     root = tempfile.mkdtemp(prefix=work_prefix("context"), dir=tmp_dir)
     try:
-        from dockerlab.engine.archive import extract
-        from dockerlab.engine.inflate import Budget
-        from dockerlab.engine.inroot import join
+        from dockerlab.engine.images.archive import extract
+        from dockerlab.engine.images.inflate import Budget
+        from dockerlab.engine.runtime.inroot import join
 
         try:
             # one pass, decompressed within bounds (ratio, free disk, header sizes)

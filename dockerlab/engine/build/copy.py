@@ -1,11 +1,12 @@
 """COPY and ADD: find the sources, hash them for the cache, write them into an image's root.
 
 Nothing here can write outside the root it is given: every destination is resolved by the
-engine's one resolver (:class:`~dockerlab.engine.inroot.Root`: symlinks followed as if the
-root were ``/``) and written through the descriptor of its folder; an existing entry is
+engine's one resolver (:class:`~dockerlab.engine.runtime.inroot.Root`: symlinks followed
+as if the root were ``/``) and written through the descriptor of its folder; an existing entry is
 removed before a new one is created with ``O_EXCL|O_NOFOLLOW``. ADD unpacks local archives
-with the engine's one extractor. Sources are found with :func:`~dockerlab.engine.inroot.join`,
-so a symlink in the context (or in a ``--from`` image) cannot lead outside it.
+with the engine's one extractor. Sources are found with
+:func:`~dockerlab.engine.runtime.inroot.join`, so a symlink in the context (or in a
+``--from`` image) cannot lead outside it.
 
 :func:`writable_root` gives a folder to write into and, afterwards, the layer's changes:
 an overlay of the image's layers (so whiteouts and copied-up folders are right), or, for an
@@ -24,8 +25,8 @@ import tempfile
 from collections.abc import Iterator
 
 from dockerlab.engine.build.events import BuildFailed
-from dockerlab.engine.inroot import Root
-from dockerlab.engine.inroot import join as secure_join
+from dockerlab.engine.runtime.inroot import Root
+from dockerlab.engine.runtime.inroot import join as secure_join
 from dockerlab.engine.work import prefix as work_prefix
 from dockerlab.errors import DockerlabError, InvalidParameter
 
@@ -37,7 +38,7 @@ class CopyFailed(BuildFailed):
 @contextlib.contextmanager
 def writable_root(lowers: list[str], tmp_dir: str) -> Iterator[tuple[str, str]]:
     """Yield (root to write into, upper folder holding only the changes)."""
-    from dockerlab.engine import linux as L
+    from dockerlab.engine.runtime import linux as L
 
     os.makedirs(tmp_dir, exist_ok=True)
     base = tempfile.mkdtemp(prefix=work_prefix("copy"), dir=tmp_dir)
@@ -352,8 +353,8 @@ def _archive_kind(path: str) -> bool:
 def _unpack(archive: str, dest: int, owner: tuple[int, int] | None) -> None:
     """Unpack a local tar (gzip, bzip2, xz) into the folder descriptor ``dest`` with the
     engine's one extractor: nothing may land outside it."""
-    from dockerlab.engine.archive import extract
-    from dockerlab.engine.inflate import Budget
+    from dockerlab.engine.images.archive import extract
+    from dockerlab.engine.images.inflate import Budget
 
     name = os.path.basename(archive)
     try:

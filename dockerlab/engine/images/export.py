@@ -1,0 +1,62 @@
+"""``export``: one flat tar of a container's merged filesystem, as ``docker export`` writes.
+
+A running container's overlay is already mounted at its ``MergedDir`` on the host (its
+/proc, /dev, /sys and bind mounts live in the container's own mount namespace, so they are
+not seen there). A stopped container's layers are mounted read-only in a temporary folder
+(the writable layer on top of the init layer and the image's layers, no upper folder), read
+and unmounted. Either way the engine's files are the empty ones of the init layer, as in
+Docker's export, and volume contents are not included.
+
+The tree is written by :class:`~dockerlab.engine.images.archive.Packer`, which walks it through
+directory descriptors only (every child opened ``O_NOFOLLOW`` relative to its folder), so a
+running container that swaps a folder for a symlink mid-export cannot make us pack a host
+file (CVE-2018-15664's class). Docker 20.10 does not pause the container for export either.
+
+The lower folders are named through ``/proc/self/fd/N`` (an ``O_PATH`` descriptor of the
+overlay folder) so mount options stay short without changing the process's working folder,
+which would be unsafe in a multi-threaded Jupyter kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import IO
+
+from dockerlab.engine.runtime import linux as L
+from dockerlab.engine.work import prefix as work_prefix
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockerlab.engine.containers.store import ContainerStore
+
+
+def export(containers: ContainerStore, ref: str, fileobj: IO[bytes]) -> None:
+    from dockerlab.engine.checks import require_privileges
+    from dockerlab.engine.images.archive import pack_dir
+
+    c = containers.find(ref)
+    paths = containers.paths
+    merged = os.path.join(c.layer_dir, "merged")
+    if c.running and os.path.ismount(merged):
+        pack_dir(merged, fileobj)  # type: ignore[arg-type]
+        return
+    require_privileges()
+    os.makedirs(paths.tmp, mode=0o700, exist_ok=True)
+    target = tempfile.mkdtemp(prefix=work_prefix("export"), dir=paths.tmp)
+    base = os.open(paths.overlay, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    mounted = False
+    try:
+        prefix = f"/proc/self/fd/{base}"
+        links = [link if link.startswith("/") else f"{prefix}/{link}"
+                 for link in c.config["Runtime"]["LowerLinks"]]
+        upper = f"{prefix}/{c.config['Runtime']['Layer']}/diff"
+        L.mount("overlay", target, "overlay", L.MS_RDONLY,
+                "lowerdir=" + ":".join([upper, *links]))
+        mounted = True
+        pack_dir(target, fileobj)  # type: ignore[arg-type]
+    finally:
+        if mounted:
+            L.umount(target, L.MNT_DETACH)
+        os.close(base)
+        os.rmdir(target)

@@ -1,0 +1,69 @@
+"""Container cgroups on cgroup v1 and v2: limits, freezer, OOM, stats.
+
+    res = Resources.from_host_config(host_config)
+    cg = open_cgroup(f"dockerlab/{cid}")     # CgroupV2 if /sys/fs/cgroup is cgroup2, else V1
+    cg.create(res); cg.add(pid)
+    cg.freeze(); cg.thaw(); cg.stats(); cg.oom_killed()
+    cg.kill_all(signal.SIGKILL); cg.destroy()
+
+Layout: ``resources`` (what a container asks, Docker's checks), ``files`` (pure translation
+between values and the kernel's file formats), ``mounts`` (where hierarchies live), ``base``
+(the contract and file I/O with typed errors), ``v1.CgroupV1`` and ``v2.CgroupV2`` (imported
+only when used).
+
+Cgroups are made at ``<hierarchy root>/<name>`` whatever cgroup the caller is in, so the
+monitor, the CLI and the API server all find the same directory (Docker's cgroupfs driver
+does the same with ``/docker/<id>``).
+"""
+
+from __future__ import annotations
+
+from dockerlab.engine.runtime.cgroups.base import Cgroup
+from dockerlab.engine.runtime.cgroups.mounts import (
+    cgroup_version,
+    parse_mountinfo,
+    v1_hierarchies,
+    v1_named,
+    v1_options,
+)
+from dockerlab.engine.runtime.cgroups.resources import Resources, validate
+
+__all__ = ["Cgroup", "Resources", "device_control", "open_cgroup", "validate", "version"]
+
+_mounts: list[tuple[str, str, str]] | None = None
+
+
+def _host_mounts() -> list[tuple[str, str, str]]:
+    global _mounts
+    if _mounts is None:
+        with open("/proc/self/mountinfo") as f:
+            _mounts = parse_mountinfo(f.read())
+    return _mounts
+
+
+def version() -> int:
+    """2 when ``/sys/fs/cgroup`` itself is cgroup2, else 1 (hybrid hosts are v1)."""
+    return cgroup_version(_host_mounts())
+
+
+def open_cgroup(name: str) -> Cgroup:
+    """The cgroup ``name`` (e.g. ``dockerlab/<container id>``) on this host; nothing is
+    created until :meth:`Cgroup.create`."""
+    if version() == 2:
+        from dockerlab.engine.runtime.cgroups.v2 import CgroupV2
+
+        return CgroupV2(name)
+    from dockerlab.engine.runtime.cgroups.v1 import CgroupV1
+
+    mounts = _host_mounts()
+    return CgroupV1(name, {**v1_hierarchies(mounts), **v1_named(mounts)}, v1_options(mounts))
+
+
+def device_control() -> bool:
+    """Can this host hold containers to device rules: a v1 devices hierarchy, or (v2) a
+    kernel that loads cgroup device programs for us?"""
+    if version() == 2:
+        from dockerlab.engine.runtime.cgroups import bpf
+
+        return bpf.supported()
+    return "devices" in v1_hierarchies(_host_mounts())

@@ -1,0 +1,659 @@
+"""A container's monitor: one small process per running container (like Podman's conmon).
+
+Started by :func:`dockerlab.engine.runtime.spawn.spawn_monitor` as
+``python -I -S monitor.py PKGDIR ROOT ID SYNC_FD SPEC_FD [ATTACH_FD:STREAMS]``, it reads the
+container's config from SPEC_FD (``marshal``: no ``json`` import on this path), detaches, then
+
+1. mounts the container's overlay and creates its cgroup,
+2. forks the container's first process into new namespaces (see :func:`_container_main`),
+3. tells the starter on SYNC_FD whether the command started (``{"ok": true, "pid": …}``)
+   or why not (``{"ok": false, "code": 127, "message": …}``),
+4. copies the container's output into the json-file log and to attached clients, feeds
+   their input to it, and
+5. when it exits, records the exit code and OOM flag in ``exit.json``, unmounts, removes
+   the cgroup (and the container, with ``--rm``), and sends the exit to attached clients.
+
+It runs as a fresh single-threaded process, so forking here is safe — unlike in a Jupyter
+kernel, which never forks.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import marshal
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import termios
+import time
+
+if __name__ == "__main__":  # started with -I -S: make the package importable, nothing more
+    sys.path.insert(0, sys.argv[1])
+
+from dockerlab.engine.atomic import locked, read_json, write_bytes
+from dockerlab.engine.basics import dumps
+from dockerlab.engine.basics import rfc3339_ns as log_time
+from dockerlab.engine.paths import Paths
+from dockerlab.engine.runtime import linux as L
+from dockerlab.engine.runtime import streams as S
+from dockerlab.errors import reason
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockerlab.engine.runtime.cgroups import Cgroup
+
+
+def read_spec(fd: int) -> dict:
+    """The container's config, as the starter wrote it with ``marshal`` (into a memfd)."""
+    raw = b""
+    while chunk := os.read(fd, 65536):
+        raw += chunk
+    os.close(fd)
+    return marshal.loads(raw)
+
+
+class Poller:
+    """The little of ``selectors`` we need, on epoll directly (one import less)."""
+
+    def __init__(self) -> None:
+        self.epoll = select.epoll()
+        self.entries: dict[int, tuple[object, object]] = {}
+
+    def register(self, obj: object, data: object) -> None:
+        fd = obj if isinstance(obj, int) else obj.fileno()  # type: ignore[attr-defined]
+        self.epoll.register(fd, select.EPOLLIN)
+        self.entries[fd] = (obj, data)
+
+    def unregister(self, obj: object) -> None:
+        fd = obj if isinstance(obj, int) else obj.fileno()  # type: ignore[attr-defined]
+        if self.entries.pop(fd, None) is not None:
+            self.epoll.unregister(fd)
+
+    def select(self, timeout: float | None) -> list[tuple[int, object, object]]:
+        events = self.epoll.poll(-1 if timeout is None else timeout)
+        return [(fd, *self.entries[fd]) for fd, _ in events if fd in self.entries]
+
+    def has(self, *datas: object) -> bool:
+        return any(data in datas for _, data in self.entries.values())
+
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def _loopback_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sh", b"lo", 0)
+        flags = struct.unpack("16sh", fcntl.ioctl(s, _SIOCGIFFLAGS, req + b"\0" * 14)[:18])[1]
+        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | _IFF_UP) + b"\0" * 14)
+
+
+_HOSTS = (b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+          b"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+          b"ff02::2\tip6-allrouters\n")
+
+
+def write_etc_files(folder: str, hostname: str, network: str) -> None:
+    """The container's /etc/hosts, /etc/hostname and /etc/resolv.conf, made at each start
+    (derived from the config, so no fsync) and bind-mounted over the image's."""
+    files = {"hostname": hostname.encode() + b"\n", "hosts": _HOSTS, "resolv.conf": b""}
+    if network == "host":
+        for name in ("hosts", "resolv.conf"):
+            try:
+                with open(f"/etc/{name}", "rb") as f:
+                    files[name] = f.read()
+            except OSError:
+                pass
+    for name, data in files.items():
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(data)
+
+
+def _report(fd: int, code: int, message: str) -> None:
+    """Why the command did not start, to the monitor; never fails to encode (a command or
+    user in bytes that are not UTF-8 reaches here as lone surrogates)."""
+    try:
+        os.write(fd, f"{code}\n{message}".encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[int, int, int],
+                    tty_sock: socket.socket | None, kernel: dict) -> None:
+    """The container's first process: namespaces, filesystem, user, then the command.
+
+    ``kernel`` is what the monitor set up for it: ``DeviceNodes`` to create in /dev,
+    ``CgroupMounts`` for /sys/fs/cgroup, and ``DeviceControl`` (False: no device cgroup on
+    this host, so CAP_MKNOD goes and the image's device nodes do not open).
+
+    Until ``execve`` this is the host's Python, forked from the monitor with the monitor's
+    descriptors: it is made non-dumpable first (no ``/proc/1/exe``, ``environ``, ``fd`` or
+    ptrace for the container, as runc's CVE-2019-5736 taught) and keeps only its own pipes,
+    so a working dir like ``/proc/self/fd/N`` finds nothing of ours (CVE-2024-21626).
+    """
+    from dockerlab.engine.runtime import process, rootfs
+
+    config, host = cfg["Config"], cfg["HostConfig"]
+    try:
+        L.prctl(L.PR_SET_DUMPABLE, 0)  # execve makes the command dumpable again
+        keep = {0, 1, 2, go_r, err_w, *stdio}  # 0-2: the monitor's /dev/null until dup2
+        if tty_sock is not None:
+            keep.add(tty_sock.fileno())
+        _close_all_but(keep - {-1})
+        net = host.get("NetworkMode") or "none"
+        flags = L.CLONE_NEWNS | L.CLONE_NEWUTS | L.CLONE_NEWIPC
+        if net != "host":
+            flags |= L.CLONE_NEWNET
+        L.unshare(flags)
+        binds = [(b["Source"], b["Destination"], not b.get("RW", True))
+                 for b in cfg.get("MountPoints", [])]
+        binds += [(cfg[k], dest, False) for k, dest in
+                  (("HostsPath", "/etc/hosts"), ("HostnamePath", "/etc/hostname"),
+                   ("ResolvConfPath", "/etc/resolv.conf")) if cfg.get(k)]
+        if host.get("Init"):
+            binds.append((cfg["Runtime"]["InitPath"], "/sbin/docker-init", True))
+        guarded = kernel["DeviceControl"]
+        privileged = bool(host.get("Privileged"))
+        rootfs.prepare(merged, binds, kernel["DeviceNodes"], nodev=not guarded,
+                       privileged=privileged)
+        rootfs.enter(merged, privileged)
+        if net != "host":
+            L.sethostname(config.get("Hostname") or cfg["Id"][:12])
+            _loopback_up()
+        os.read(go_r, 1)  # the monitor has put us in the cgroup: nothing counted escapes it
+        os.close(go_r)
+        # Only now, inside its cgroups, can its cgroup namespace be rooted at them.
+        L.unshare(L.CLONE_NEWCGROUP)
+        rootfs.mount_cgroups(kernel["CgroupMounts"], readonly=not host.get("Privileged"))
+        if not guarded:
+            L.prctl(L.PR_CAPBSET_DROP, L.CAPS.index("MKNOD"))  # gone at execve
+        if tty_sock is not None:
+            master, slave = os.openpty()
+            socket.send_fds(tty_sock, [b"pty"], [master])
+            os.close(master)
+            tty_sock.close()
+            os.setsid()
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+            L.mount(os.ttyname(slave), "/dev/console", None, L.MS_BIND)
+            stdio = (slave, slave, slave)
+        for target, fd in enumerate(stdio):
+            os.dup2(fd, target)
+        argv = [cfg["Path"], *cfg.get("Args", [])]
+        if host.get("Init"):  # Docker's docker-init is tini too
+            argv = ["/sbin/docker-init", "--", *argv]
+        process.run(config.get("User") or "", config.get("WorkingDir") or "",
+                    list(config.get("Env") or []), argv, cfg.get("Security"))
+    except process.StartFailure as exc:
+        _report(err_w, exc.code, str(exc))
+        os._exit(exc.code)
+    except BaseException as exc:  # anything else: the engine failed to set up the container
+        _report(err_w, 125, reason(exc))
+        os._exit(125)
+
+
+def _close_all_but(keep: set[int]) -> None:
+    """Close every descriptor not in ``keep`` (close_range, a few syscalls at most)."""
+    low = 0
+    for fd in sorted(keep):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+
+
+class Client:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader = S.FrameReader()
+        self.streams: set[int] = set()
+        self.stdin = False
+        self.ready = False
+
+
+class Monitor:
+    def __init__(self, paths: Paths, cid: str, sync_fd: int, spec_fd: int,
+                 attach_fd: int | None, want: str = "") -> None:
+        self.paths, self.cid, self.sync_fd = paths, cid, sync_fd
+        self.dir = paths.container(cid)
+        self.rundir = os.path.join(paths.run, cid)
+        self.cfg = read_spec(spec_fd) if spec_fd >= 0 else read_json(
+            os.path.join(self.dir, "config.v2.json"))
+        self.sel = Poller()
+        self.clients: dict[int, Client] = {}
+        self.first = socket.socket(fileno=attach_fd) if attach_fd is not None else None
+        self.first_wants = want
+        self.log = open(os.path.join(self.dir, f"{cid}-json.log"), "ab", buffering=0)
+        self.partial: dict[int, bytes] = {S.STDOUT: b"", S.STDERR: b""}
+        self.stdin_w: int | None = None
+        self.pid = 0
+        self.status: int | None = None
+        self.cgroup = None
+
+    # ---- set-up -----------------------------------------------------------------------
+    def mount_rootfs(self) -> str:
+        rt = self.cfg["Runtime"]
+        merged = os.path.join(self.paths.overlay, rt["Layer"], "merged")
+        data = (f"lowerdir={':'.join(rt['LowerLinks'])},upperdir={rt['Layer']}/diff,"
+                f"workdir={rt['Layer']}/work")
+        os.chdir(self.paths.overlay)  # lower links are relative: mount options fit a page
+        L.mount("overlay", merged, "overlay", 0, data)
+        os.chdir("/")
+        return merged
+
+    def fill_volumes(self, merged: str) -> None:
+        """An empty volume gets what the image has at its mount point (Docker's copy-up)."""
+        for m in self.cfg.get("MountPoints", []):
+            if m.get("Type") != "volume" or os.listdir(m["Source"]):
+                continue
+            from dockerlab.engine.runtime.inroot import Root
+
+            with Root(merged) as root:
+                try:
+                    entry = root.resolve(m["Destination"])
+                except OSError:
+                    continue
+                with entry:
+                    src = f"/proc/self/fd/{entry.fd}"  # what was resolved, never re-resolved
+                    if entry.is_dir and os.listdir(src):
+                        import shutil
+
+                        shutil.copytree(src, m["Source"], symlinks=True, dirs_exist_ok=True)
+
+    def devices(self, cgroup: Cgroup) -> dict:
+        """Set the container's device rules (before any of its processes joins the cgroup);
+        returns what its first process needs (see :func:`_container_main`)."""
+        from dockerlab.engine.runtime.cgroups import devices as D
+
+        host = self.cfg["HostConfig"]
+        privileged = bool(host.get("Privileged"))
+        nodes = self.cfg.get("DeviceNodes")  # read from the host by the starter
+        if nodes is None:  # a config too big for the pipe: read from disk without them
+            nodes = D.gather(host)
+        if privileged:
+            nodes = D.privileged_devices() + nodes
+        enforced = cgroup.set_devices(D.rules_for(privileged, nodes))
+        return {"DeviceNodes": nodes, "CgroupMounts": cgroup.ns_mounts(),
+                "DeviceControl": enforced or privileged}
+
+    def start(self) -> None:
+        from dockerlab.engine.runtime.cgroups import Resources, open_cgroup
+
+        config, host = self.cfg["Config"], self.cfg["HostConfig"]
+        os.makedirs(self.rundir, exist_ok=True)
+        try:
+            os.unlink(os.path.join(self.rundir, "exit.json"))
+        except FileNotFoundError:
+            pass
+        write_etc_files(self.dir, config.get("Hostname") or self.cid[:12],
+                        host.get("NetworkMode") or "none")
+        merged = self.mount_rootfs()
+        self.fill_volumes(merged)
+        cgroup = open_cgroup(f"dockerlab/{self.cid}")
+        cgroup.create(Resources.from_host_config(host))
+        self.cgroup = cgroup
+        kernel = self.devices(cgroup)
+        tty = bool(config.get("Tty"))
+        if self.first is not None:
+            client = self.add_client(self.first)
+            client.streams = {k for f, k in (("o", S.STDOUT), ("e", S.STDERR))
+                              if f in self.first_wants}
+            client.stdin = "i" in self.first_wants
+            client.ready = True
+        go_r, go_w = os.pipe()
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        child_ends: list[int] = []
+        if config.get("OpenStdin"):
+            in_r, self.stdin_w = os.pipe()
+            child_ends.append(in_r)
+        else:
+            in_r = os.open("/dev/null", os.O_RDONLY)
+            child_ends.append(in_r)
+        tty_parent = tty_child = None
+        if tty:
+            tty_parent, tty_child = socket.socketpair()
+            out_r = err_r2 = -1
+            stdio = (in_r, -1, -1)
+        else:
+            out_r, out_w = os.pipe()
+            err_r2, err_w2 = os.pipe()
+            child_ends += [out_w, err_w2]
+            stdio = (in_r, out_w, err_w2)
+
+        L.unshare(L.CLONE_NEWPID)
+        pid = os.fork()
+        if pid == 0:  # never returns into the monitor's stack, whatever is raised
+            try:
+                _container_main(self.cfg, merged, go_r, err_w, stdio, tty_child, kernel)
+            finally:
+                os._exit(125)
+        self.pid = pid
+        os.close(go_r)
+        os.close(err_w)
+        for fd in child_ends:
+            os.close(fd)
+        try:  # a cgroup v1 move waits an RCU grace period: the child sets up meanwhile
+            self.cgroup.add(pid)
+        finally:
+            os.write(go_w, b"g")
+            os.close(go_w)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock_path = os.path.join(self.rundir, "attach.sock")
+        try:
+            os.unlink(sock_path)
+        except FileNotFoundError:
+            pass
+        listener.bind(sock_path)
+        listener.listen(16)
+        self.sel.register(listener, "listen")
+        if tty_child is not None:
+            tty_child.close()
+        failure = b""
+        while chunk := os.read(err_r, 65536):
+            failure += chunk
+        os.close(err_r)
+        if failure:
+            code, _, message = failure.decode("utf-8", "replace").partition("\n")
+            report = {"code": int(code), "message": message}
+            os.waitpid(pid, 0)
+            self.cleanup()
+            self.finish_failed(report)  # exit.json first: the starter reads it next
+            self.sync({"ok": False, **report})
+            return
+        if tty_parent is not None:
+            _, fds, _, _ = socket.recv_fds(tty_parent, 16, 1)
+            tty_parent.close()
+            self.master = fds[0]
+            self.sel.register(self.master, S.STDOUT)
+        else:
+            self.master = None
+            self.sel.register(out_r, S.STDOUT)
+            self.sel.register(err_r2, S.STDERR)
+        report = {"ok": True, "pid": pid, "monitor": os.getpid(),
+                  "monitor_start": L.proc_start_time(os.getpid()), "started": log_time(
+                      time.time_ns())}
+        # The runtime's own record: the container is running even if its starter dies now.
+        write_bytes(os.path.join(self.rundir, "monitor.json"), dumps(report).encode(),
+                    durable=False)  # runtime files: meaningless after a reboot anyway
+        self.sync(report)
+        self.loop()
+
+    def sync(self, message: dict) -> None:
+        try:
+            os.write(self.sync_fd, dumps(message).encode() + b"\n")
+            os.close(self.sync_fd)
+        except OSError:
+            pass  # the starter is gone; the state on disk still tells
+        self.sync_fd = -1
+
+    # ---- clients ------------------------------------------------------------------------
+    def add_client(self, sock: socket.socket) -> Client:
+        sock.setblocking(True)
+        client = Client(sock)
+        self.clients[sock.fileno()] = client
+        self.sel.register(sock, "client")
+        return client
+
+    def drop_client(self, client: Client) -> None:
+        self.clients.pop(client.sock.fileno(), None)
+        try:
+            self.sel.unregister(client.sock)
+        except (KeyError, ValueError):
+            pass
+        client.sock.close()
+        if client.stdin and self.cfg["Config"].get("StdinOnce"):
+            self.close_stdin()
+
+    def close_stdin(self) -> None:
+        if self.stdin_w is not None:
+            os.close(self.stdin_w)
+            self.stdin_w = None
+
+    def on_client(self, client: Client) -> None:
+        try:
+            data = client.sock.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            self.drop_client(client)
+            return
+        for kind, payload in client.reader.feed(data):
+            if kind == S.HELLO:
+                client.streams = {s for s, k in ((S.STDOUT, b"o"), (S.STDERR, b"e"))
+                                  if k in payload}
+                client.stdin = b"i" in payload
+                client.ready = True
+            elif kind == S.STDIN:
+                target = self.master if self.master is not None else self.stdin_w
+                if target is not None:
+                    try:
+                        os.write(target, payload)
+                    except OSError:
+                        pass
+            elif kind == S.CLOSE_STDIN:
+                if self.master is not None:
+                    os.write(self.master, b"\x04")
+                elif self.cfg["Config"].get("StdinOnce"):
+                    self.close_stdin()
+            elif kind == S.RESIZE and self.master is not None:
+                rows, cols = S.WINSIZE.unpack(payload)
+                fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    # ---- output -------------------------------------------------------------------------
+    def on_output(self, fd: int, kind: int) -> bool:
+        try:
+            data = os.read(fd, 65536)
+        except OSError as exc:  # EIO: the terminal's last writer is gone
+            if exc.errno != errno.EIO:
+                raise
+            data = b""
+        if not data:
+            self.sel.unregister(fd)
+            os.close(fd)
+            self.flush_partial(kind)
+            return False
+        self.write_log(kind, data)
+        frame = S.frame(kind, data)
+        for client in list(self.clients.values()):
+            if kind in client.streams:
+                try:
+                    client.sock.sendall(frame)
+                except OSError:
+                    self.drop_client(client)
+        return True
+
+    def write_log(self, kind: int, data: bytes) -> None:
+        stream = "stdout" if kind == S.STDOUT else "stderr"
+        text = self.partial[kind] + data
+        lines = text.split(b"\n")
+        self.partial[kind] = lines.pop()
+        if len(self.partial[kind]) > 16384:
+            lines.append(self.partial[kind])
+            self.partial[kind] = b""
+            tail_newline = False
+        else:
+            tail_newline = True
+        now = log_time(time.time_ns())
+        out = []
+        for i, line in enumerate(lines):
+            nl = "\n" if (tail_newline or i < len(lines) - 1) else ""
+            out.append(dumps({"log": line.decode("utf-8", "replace") + nl,
+                               "stream": stream, "time": now}) + "\n")
+        if out:
+            self.append_log("".join(out).encode())
+
+    def flush_partial(self, kind: int) -> None:
+        rest = self.partial[kind]
+        if rest:
+            self.partial[kind] = b""
+            stream = "stdout" if kind == S.STDOUT else "stderr"
+            self.append_log((dumps({"log": rest.decode("utf-8", "replace"), "stream": stream,
+                                     "time": log_time(time.time_ns())}) + "\n").encode())
+
+    def append_log(self, data: bytes) -> None:
+        """Lines that cannot be written (a full disk) are dropped, as Docker's json-file
+        logger drops them: the container and its attached clients go on."""
+        try:
+            self.log.write(data)
+        except OSError:
+            pass
+
+    # ---- the loop -----------------------------------------------------------------------
+    def loop(self) -> None:
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # only the container's end ends us
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        self.sel.register(wake_r, "wake")
+        while True:
+            if self.status is None:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    self.status = status
+            if self.status is not None and not self.sel.has(S.STDOUT, S.STDERR):
+                break
+            timeout = 0.2 if self.status is not None else None
+            events = self.sel.select(timeout)
+            if not events and self.status is not None:
+                break  # output still held open by an escaped process: stop waiting for it
+            for fd, obj, data in events:
+                if data == "wake":
+                    try:
+                        os.read(wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                elif data == "listen":
+                    conn, _ = obj.accept()  # type: ignore[attr-defined]
+                    self.add_client(conn)
+                elif data == "client":
+                    client = self.clients.get(fd)
+                    if client:
+                        self.on_client(client)
+                else:
+                    self.on_output(fd, data)  # type: ignore[arg-type]
+        self.finish(self.status)
+
+    def exit_record(self, status: int) -> dict:
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+        return {"ExitCode": code, "OOMKilled": self.cgroup.oom_killed(),
+                "FinishedAt": log_time(time.time_ns()), "Error": ""}
+
+    def finish(self, status: int) -> None:
+        record = self.exit_record(status)
+        self.cleanup()
+        self.done(record)
+
+    def finish_failed(self, report: dict) -> None:
+        self.done({"ExitCode": report["code"], "OOMKilled": False, "Error": report["message"],
+                   "FinishedAt": log_time(time.time_ns()), "StartFailed": True})
+
+    def done(self, record: dict) -> None:
+        write_bytes(os.path.join(self.rundir, "exit.json"), dumps(record).encode(),
+                    durable=False)
+        trash = None
+        if self.cfg["HostConfig"].get("AutoRemove") and not record.get("StartFailed"):
+            trash = self.hide()
+            if any(m.get("Anonymous") for m in self.cfg.get("MountPoints", [])):
+                from dockerlab.engine.containers.store import remove_anonymous_volumes
+
+                remove_anonymous_volumes(self.paths, self.cfg)
+        exit_frame = S.frame(S.EXIT, dumps(record).encode())
+        for client in list(self.clients.values()):
+            try:
+                client.sock.sendall(exit_frame)
+            except OSError:
+                pass
+            client.sock.close()
+        if trash:  # the slow part of --rm (layer folders), once nobody waits for it
+            from dockerlab.engine.containers.store import ContainerStore
+
+            ContainerStore(self.paths).discard(self.cid, trash)
+
+    def hide(self) -> str | None:
+        """``--rm``, first half: rename the container's folder away, so it is removed for
+        every reader at once; returns where it went.
+
+        Under the store lock, then the container's own lock (the order every removal takes):
+        a verb holding the container (a start still recording that it began) finishes first,
+        so nothing writes into a folder renamed away under it."""
+        trash = os.path.join(self.paths.containers, f".removing-{self.cid}")
+        with locked(os.path.join(self.paths.containers, ".lock")):
+            lock = locked(os.path.join(self.dir, "lock"))
+            try:
+                lock.__enter__()
+            except FileNotFoundError:  # removed by someone else meanwhile
+                return None
+            try:
+                os.rename(self.dir, trash)
+            except FileNotFoundError:
+                lock.__exit__()
+                return None
+        # The lock moved with the folder: held until we have deleted it, so nobody else
+        # does the work twice (the store lock's sweep leaves a held folder alone).
+        self.trash_lock = lock
+        return trash
+
+    def cleanup(self) -> None:
+        """Leave nothing behind: processes, cgroup, mounts, socket (each as far as made)."""
+        if self.cgroup is not None:
+            try:
+                self.cgroup.kill_all(signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                self.cgroup.destroy()
+            except Exception:  # noqa: BLE001 - the mounts must still go
+                pass
+        merged = os.path.join(self.paths.overlay, self.cfg["Runtime"]["Layer"], "merged")
+        try:
+            L.umount(merged, L.MNT_DETACH)
+        except OSError:
+            pass
+        try:
+            os.unlink(os.path.join(self.rundir, "attach.sock"))
+        except FileNotFoundError:
+            pass
+
+
+def run(root: str, cid: str, sync: int, spec: int, attach: int | None, want: str,
+        run_dir: str | None = None) -> None:
+    """Be ``cid``'s monitor: keep only our fds, detach, start the container, serve it.
+    ``run_dir`` is the starter's runtime folder (we have no environment to find it in)."""
+    keep = {0, 1, 2, sync, spec, attach if attach is not None else sync} - {-1}
+    for name in os.listdir("/proc/self/fd"):  # whatever the starter let leak stops here
+        if int(name) not in keep:
+            try:
+                os.close(int(name))
+            except OSError:
+                pass
+    for fd in keep - {0, 1, 2}:  # and the container never inherits ours
+        os.set_inheritable(fd, False)
+    if os.fork():  # the starter reaps this parent at once; the monitor lives on, detached
+        os._exit(0)
+    L.set_process_name("dockerlab-mon")
+    devnull = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    paths = Paths(root, run_dir) if run_dir else Paths.of(root)
+    monitor = Monitor(paths, cid, sync, spec, attach, want)
+    try:
+        monitor.start()
+    except BaseException as exc:  # set-up failed before the container ran: undo, report
+        monitor.cleanup()
+        report = {"code": 125, "message": reason(exc)}
+        monitor.finish_failed(report)
+        monitor.sync({"ok": False, **report})
+        raise
+
+
+def main(argv: list[str]) -> None:
+    _, root, cid, sync, spec = argv[:5]
+    attach, want = argv[5].split(":") if len(argv) > 5 else (None, "")
+    run(root, cid, int(sync), int(spec), int(attach) if attach else None, want)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

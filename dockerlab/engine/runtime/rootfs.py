@@ -1,0 +1,210 @@
+"""The container's filesystem view, set up inside its new mount namespace.
+
+Runs in the container's first process before it executes the user's command. The overlay
+itself is mounted by the monitor on the host (so the host sees ``MergedDir``); here we add
+/proc, /dev (with the ``--device`` nodes), /sys and the bind mounts, then ``pivot_root`` into
+it and hide what Docker hides. Once the process is in its cgroups, :func:`mount_cgroups`
+shows it its own cgroups at /sys/fs/cgroup.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import Any
+
+from dockerlab.engine.runtime import linux as L
+
+MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+    "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+)
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+# (name, major, minor) of the character devices every container gets, mode 0666.
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
+           ("urandom", 1, 9), ("tty", 5, 0))
+DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
+             ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"))
+
+
+def _make_nodes(rootfs: str, nodes: list[dict]) -> None:
+    """The ``--device`` (and privileged) nodes, as the host has them, created through
+    descriptors inside ``rootfs`` (the image may hold links); one already there is kept, as
+    runc does."""
+    from dockerlab.engine.runtime.inroot import Root
+
+    with Root(rootfs) as root:
+        for node in nodes:
+            head, name = os.path.split(node["Path"].rstrip("/"))
+            kind = stat.S_IFBLK if node["Type"] == "b" else stat.S_IFCHR
+            with root.mkdirs(head or "/", 0o755) as folder:
+                try:
+                    os.mknod(name, kind | node["Mode"], os.makedev(node["Major"],
+                             node["Minor"]), dir_fd=folder.fd)
+                except FileExistsError:
+                    continue
+                os.chown(name, node["Uid"], node["Gid"], dir_fd=folder.fd,
+                         follow_symlinks=False)
+
+
+def _mount_dev(rootfs: str, nodes: list[dict]) -> None:
+    dev = os.path.join(rootfs, "dev")
+    os.makedirs(dev, exist_ok=True)
+    L.mount("tmpfs", dev, "tmpfs", L.MS_NOSUID | L.MS_STRICTATIME, "mode=755,size=65536k")
+    old = os.umask(0)
+    try:
+        for name, major, minor in DEVICES:
+            os.mknod(os.path.join(dev, name), 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+    finally:
+        os.umask(old)
+    for name, target in DEV_LINKS:
+        os.symlink(target, os.path.join(dev, name))
+    for sub in ("pts", "shm", "mqueue"):
+        os.mkdir(os.path.join(dev, sub))
+    L.mount("devpts", os.path.join(dev, "pts"), "devpts", L.MS_NOSUID | L.MS_NOEXEC,
+            "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    L.mount("shm", os.path.join(dev, "shm"), "tmpfs", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC,
+            "mode=1777,size=65536k")
+    L.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue",
+            L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+    with open(os.path.join(dev, "console"), "a"):
+        pass
+    if nodes:  # last: a host's /dev/ptmx node must not take the place of our link
+        old = os.umask(0)
+        try:
+            _make_nodes(rootfs, nodes)
+        finally:
+            os.umask(old)
+
+
+def _mount_sys(rootfs: str, writable: bool = False) -> None:
+    target = os.path.join(rootfs, "sys")
+    os.makedirs(target, exist_ok=True)
+    flags = L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC | (0 if writable else L.MS_RDONLY)
+    try:
+        L.mount("sysfs", target, "sysfs", flags)
+    except OSError as exc:  # sysfs of a network namespace we do not own (--network host)
+        if exc.errno != errno.EPERM:
+            raise
+        L.mount("/sys", target, None, L.MS_BIND | L.MS_REC)
+        if not writable:
+            L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
+
+
+def bind(source: str, rootfs: str, dest: str, readonly: bool = False) -> None:
+    """Bind ``source`` (a host path) at ``dest`` inside the container.
+
+    ``dest`` is resolved inside ``rootfs`` through descriptors (the image may hold symlinks)
+    and the mount made on ``/proc/self/fd/N`` of what was resolved, never on a host path that
+    a link could redirect after the check (runc's answer to CVE-2021-30465)."""
+    from dockerlab.engine.runtime.inroot import Root
+
+    with Root(rootfs) as root:
+        with _mountpoint(root, dest, os.path.isdir(source)) as target:
+            L.mount(source, f"/proc/self/fd/{target.fd}", None, L.MS_BIND | L.MS_REC)
+        if readonly:  # the new mount is what the path leads to now
+            with root.resolve(dest) as target:
+                L.mount(None, f"/proc/self/fd/{target.fd}", None,
+                        L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
+
+
+def _mountpoint(root: Any, dest: str, is_dir: bool) -> Any:
+    """The entry to mount on at ``dest``: a folder, or a file created empty when missing."""
+    if is_dir:
+        return root.mkdirs(dest, 0o755)
+    try:
+        return root.resolve(dest)
+    except FileNotFoundError:
+        pass
+    head, name = os.path.split(dest.rstrip("/"))
+    with root.mkdirs(head or "/", 0o755) as folder:
+        try:
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o644, dir_fd=folder.fd))
+        except FileExistsError:
+            pass
+    return root.resolve(dest)
+
+
+def prepare(rootfs: str, binds: list[tuple[str, str, bool]], nodes: list[dict] | None = None,
+            nodev: bool = False, privileged: bool = False) -> None:
+    """Mount /proc, /dev (with ``nodes``), /sys and ``binds`` (source, dest, readonly) under
+    ``rootfs``. ``nodev``: no device cgroup guards this container, so device nodes that an
+    image carries must not open. ``privileged``: /sys writable, as Docker's ``--privileged``."""
+    L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
+    if nodev:
+        L.mount(None, rootfs, None, L.MS_REMOUNT | L.MS_BIND | L.MS_NODEV)
+    proc = os.path.join(rootfs, "proc")
+    os.makedirs(proc, exist_ok=True)
+    L.mount("proc", proc, "proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+    _mount_dev(rootfs, nodes or [])
+    _mount_sys(rootfs, privileged)
+    for source, dest, readonly in binds:
+        bind(source, rootfs, dest, readonly)
+
+
+def enter(rootfs: str, privileged: bool = False) -> None:
+    """Make ``rootfs`` the root (pivot_root, old root detached), then hide what Docker hides
+    (nothing with ``privileged``: Docker masks no path then)."""
+    os.chdir(rootfs)
+    L.pivot_root(".", ".")
+    L.umount(".", L.MNT_DETACH)
+    os.chdir("/")
+    if privileged:
+        return
+    for path in MASKED_PATHS:
+        if not os.path.exists(path):
+            continue
+        if os.path.isdir(path):
+            L.mount("tmpfs", path, "tmpfs", L.MS_RDONLY)
+        else:
+            L.mount("/dev/null", path, None, L.MS_BIND)
+    for path in READONLY_PATHS:
+        if os.path.exists(path):
+            L.mount(path, path, None, L.MS_BIND | L.MS_REC)
+            L.mount(None, path, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
+
+
+CGROUP_DIR = "/sys/fs/cgroup"
+
+
+def mount_cgroups(mounts: list[tuple[str, str, str, tuple[str, ...]]], readonly: bool) -> None:
+    """The container's cgroups at /sys/fs/cgroup, as Docker shows them: run inside the
+    container's cgroup namespace (after ``pivot_root``), so each mount's root is the
+    container's own cgroup. v1: a tmpfs with one folder per hierarchy (and links for
+    co-mounted controllers, ``cpu -> cpu,cpuacct``); v2: the cgroup2 file system itself.
+    ``mounts`` comes from :meth:`Cgroup.ns_mounts`. Read-only unless privileged.
+
+    Each mount is made read-write, then made read-only by a bind remount: that flag is the
+    mount's own, while ``MS_RDONLY`` on a new mount could reach the host's superblock.
+    """
+    flags = L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC
+
+    def seal(path: str) -> None:
+        if readonly:
+            L.mount(None, path, None, L.MS_REMOUNT | L.MS_BIND | L.MS_RDONLY | flags)
+
+    if not mounts:
+        return
+    if len(mounts) == 1 and mounts[0][0] == "":
+        _, fstype, data, _ = mounts[0]
+        L.mount(fstype, CGROUP_DIR, fstype, flags, data or None)
+        seal(CGROUP_DIR)
+        return
+    L.mount("tmpfs", CGROUP_DIR, "tmpfs", flags, "mode=755")
+    for folder, fstype, data, links in mounts:
+        path = os.path.join(CGROUP_DIR, folder)
+        os.mkdir(path, 0o555)
+        try:
+            L.mount(fstype, path, fstype, flags, data or None)
+        except OSError:  # a hierarchy the kernel will not mount again here: left out
+            os.rmdir(path)
+            continue
+        seal(path)
+        for link in links:
+            os.symlink(folder, os.path.join(CGROUP_DIR, link))
+    seal(CGROUP_DIR)
