@@ -123,8 +123,9 @@ def _report(fd: int, code: int, message: str) -> None:
         pass
 
 
-def _container_main(cfg: dict[str, Any], merged: str, go_r: int, err_w: int, stdio: tuple[int, int, int],
-                    tty_sock: socket.socket | None, kernel: dict[str, Any]) -> None:
+def _container_main(cfg: dict[str, Any], merged: str, go_r: int, err_w: int,
+                    stdio: tuple[int, int, int], tty_sock: socket.socket | None,
+                    kernel: dict[str, Any]) -> None:
     """The container's first process: namespaces, filesystem, user, then the command.
 
     ``kernel`` is what the monitor set up for it: ``DeviceNodes`` to create in /dev,

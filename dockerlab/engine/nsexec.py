@@ -125,7 +125,8 @@ class Stdio:
         self.stdin_w = -1  # closed when the caller's stdin ends (pipes only)
         self.master = -1
         self.raw: list[Any] | None = None
-        self.console: tuple[socket.socket, socket.socket] | None = None  # (ours, the child's) socket for the terminal
+        # (ours, the child's) socket for the terminal
+        self.console: tuple[socket.socket, socket.socket] | None = None
         for fd in (0, 1, 2):  # a closed one must not be taken by a pipe made below
             try:
                 os.fstat(fd)
