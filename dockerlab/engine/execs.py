@@ -18,6 +18,10 @@ from dockerlab.engine.containers import Container
 from dockerlab.engine.create import merge_env, wire_strings
 from dockerlab.errors import DockerlabError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _HELPER = os.path.join(_PKG_PARENT, "dockerlab", "engine", "nsexec.py")
 
@@ -25,7 +29,7 @@ _HELPER = os.path.join(_PKG_PARENT, "dockerlab", "engine", "nsexec.py")
 def spawn_exec(c: Container, cmd: list[str], env: list[str], workdir: str, user: str,
                tty: bool, detach: bool, stdin: int | None, stdout: int | None,
                stderr: int | None, own_terminal: bool = False, privileged: bool = False
-               ) -> subprocess.Popen | None:
+               ) -> subprocess.Popen[bytes] | None:
     from dockerlab.engine.security import all_caps, for_container
 
     config = c.config["Config"]
@@ -46,8 +50,8 @@ def spawn_exec(c: Container, cmd: list[str], env: list[str], workdir: str, user:
     return start_helper(spec, stdin, stdout, stderr)
 
 
-def start_helper(spec: dict, stdin: int | None, stdout: int | None, stderr: int | None
-                 ) -> subprocess.Popen | None:
+def start_helper(spec: dict[str, Any], stdin: int | None, stdout: int | None, stderr: int | None
+                 ) -> subprocess.Popen[bytes] | None:
     """Start the helper on ``spec``; with ``spec["detach"]`` wait for its first half (which
     returns once the command runs) and return None, or raise Docker's error if it did not."""
     detach = bool(spec.get("detach"))
