@@ -28,6 +28,7 @@ from dockerlab.engine import linux as L
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import socket
     from typing import Any
 
 _NAMESPACES = ("ipc", "uts", "net", "pid", "mnt")
