@@ -205,7 +205,7 @@ _CREATE_FLAGS = (
     F("w", "workdir", "string", "Working directory inside the container"),
 )
 
-_RUN_FLAGS = (
+_RUN_FLAGS: tuple[Flag, ...] = (
     F("d", "detach", "bool", "Run container in background and print container ID"),
     *_CREATE_FLAGS,
 )

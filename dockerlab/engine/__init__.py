@@ -5,8 +5,12 @@
 
 __all__ = ["Engine"]
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockerlab.engine.facade import Engine
 
-def __getattr__(name: str):
+
+def __getattr__(name: str) -> "type[Engine]":
     if name == "Engine":
         from dockerlab.engine.facade import Engine
 

@@ -32,7 +32,10 @@ from dockerlab.errors import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import subprocess
+
     from dockerlab.engine.containers.logs import LogEntry
+    from dockerlab.engine.images.store import ImageStore
 
 __all__ = ["Engine", "parse_signal", "require_privileges"]  # the last two: from .checks
 
@@ -52,10 +55,10 @@ class Engine:
         # the store's sweeps also collect what a dead image writer left
         self.store = ContainerStore(self.paths, {
             "imagewrite": lambda path: self.image_store.recover(blocking=False)})
-        self._images = None
+        self._images: ImageStore | None = None
 
     @property
-    def image_store(self):
+    def image_store(self) -> ImageStore:
         if self._images is None:
             from dockerlab.engine.images.store import ImageStore
 
@@ -318,7 +321,8 @@ class Engine:
     def exec(self, ref: str, cmd: list[str], env: list[str] | None = None, workdir: str = "",
              user: str = "", tty: bool = False, detach: bool = False,
              stdin: int | None = None, stdout: int | None = None, stderr: int | None = None,
-             own_terminal: bool = False, privileged: bool = False):
+             own_terminal: bool = False, privileged: bool = False
+             ) -> subprocess.Popen[bytes] | None:
         """Run ``cmd`` in a running container; returns a ``subprocess.Popen`` of the helper
         (its exit code is the command's), or None with ``detach``. ``own_terminal`` says
         that stdin is a pseudo-terminal the caller made for this command alone: it becomes

@@ -96,7 +96,7 @@ def filter_images(images: list[dict[str, Any]], filters: dict[str, list[str]],
     patterns = filters.get("reference") or []
     dangling = filters.get("dangling")
     if created_of is None:
-        listed = {img["Id"]: img.get("Created", 0) for img in images}
+        listed: dict[str, float] = {img["Id"]: img.get("Created", 0) for img in images}
 
         def created_of(ref: str) -> float:
             return listed[ref]

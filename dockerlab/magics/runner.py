@@ -323,7 +323,7 @@ def _show_layers(ctx: Any, image_id: str) -> Any:
 
     shown: Any = None
     try:
-        from dockerlab.widgets import LayerTree  # type: ignore[attr-defined]
+        from dockerlab.widgets import LayerTree
     except ImportError:
         LayerTree = None
     if LayerTree is not None:

@@ -28,10 +28,17 @@ from dockerlab.engine.work import prefix as work_prefix
 from dockerlab.errors import DockerlabError, InvalidParameter, NoSuchImage
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dockerlab.engine.build.context import BuildContext
+    from dockerlab.engine.build.copy import ExcludedBelow, Source
     from dockerlab.engine.images.store import ImageStore
     from dockerlab.engine.paths import Paths
     from dockerlab.engine.runtime.streams import Attachment
+
+    # a Dockerfile instruction's edit of the image config, and its text in the history
+    ConfigEdit = Callable[[dict[str, Any]], None]
+    Change = tuple[str, ConfigEdit | None]
 
 
 class Engine(Protocol):
@@ -111,7 +118,8 @@ class Stage:
 
     @property
     def config(self) -> dict[str, Any]:
-        return self.image.setdefault("config", {})
+        config: dict[str, Any] = self.image.setdefault("config", {})
+        return config
 
     @property
     def shell(self) -> list[str]:
@@ -268,7 +276,7 @@ class Builder:
         comment, change = self._config_change(stage, ins)
         yield from self._metadata(stage, comment, change)
 
-    def _config_change(self, stage: Stage, ins: Instruction):  # noqa: C901 - one per kind
+    def _config_change(self, stage: Stage, ins: Instruction) -> Change:  # noqa: C901 - one per kind
         cmd, args = ins.cmd, ins.args
         if cmd in ("env", "label"):
             pairs = []
@@ -302,15 +310,15 @@ class Builder:
                 self.consumed.add(name)
             return "ARG " + " ".join(shown), None
         if cmd in ("cmd", "entrypoint"):
-            value = list(args) if ins.json else stage.shell + args
-            text = f"{cmd.upper()} {go_quote_list(value)}"
+            argv = list(args) if ins.json else stage.shell + args
+            text = f"{cmd.upper()} {go_quote_list(argv)}"
             key = "Cmd" if cmd == "cmd" else "Entrypoint"
             cmd_set = stage.cmd_set
             if cmd == "cmd":
                 stage.cmd_set = True
 
             def change(c: dict[str, Any]) -> None:
-                c[key] = value
+                c[key] = argv
                 if key == "Entrypoint" and not cmd_set:
                     c["Cmd"] = None
             return text, change
@@ -359,7 +367,7 @@ class Builder:
             return self._healthcheck(ins)
         raise DockerfileParseError(ins.line, f"unknown instruction: {cmd.upper()}")
 
-    def _healthcheck(self, ins: Instruction):
+    def _healthcheck(self, ins: Instruction) -> Change:
         if ins.args[0] == "NONE":
             hc: dict[str, Any] = {"Test": ["NONE"]}
             return "HEALTHCHECK &{[\"NONE\"] \"0s\" \"0s\" \"0s\" '\\x00'}", \
@@ -440,7 +448,8 @@ class Builder:
         stage.image.pop("rootfs", None)
         yield BuildEvent("stream", f" ---> Using cache\n ---> {_short(found)}\n")
 
-    def _metadata(self, stage: Stage, comment: str, change) -> Iterator[BuildEvent]:
+    def _metadata(self, stage: Stage, comment: str, change: ConfigEdit | None
+                  ) -> Iterator[BuildEvent]:
         new_config = copy.deepcopy(stage.config)
         if change is not None:
             change(new_config)
@@ -463,7 +472,8 @@ class Builder:
                 "Env": env if env is not None else list(config.get("Env") or []),
                 "WorkingDir": config.get("WorkingDir") or "", "User": config.get("User") or "",
                 "Labels": {}, "HostConfig": {"NetworkMode": "default"}}
-        return self.engine.create(body, owner=self.owner)["Id"]
+        cid: str = self.engine.create(body, owner=self.owner)["Id"]
+        return cid
 
     def _commit(self, stage: Stage, key: dict[str, Any], cid: str, upper: str | None
                 ) -> Iterator[BuildEvent]:
@@ -474,8 +484,10 @@ class Builder:
             yield BuildEvent("stream", f"Removing intermediate container {cid[:12]}\n")
         image = stage.image
         parent = stage.image_id
-        diff_ids = list(((self.store.config(parent).get("rootfs") or {}).get("diff_ids"))
-                        if parent else [])
+        diff_ids: list[str] = []
+        if parent:
+            rootfs: dict[str, Any] = self.store.config(parent).get("rootfs") or {}
+            diff_ids = list(rootfs.get("diff_ids") or [])
         tars = [self.store.blob_path(d) for d in diff_ids]
         tmp_tar = None
         created = now_rfc3339()
@@ -657,8 +669,9 @@ class Builder:
             yield from self._copy_step(stage, ins, sources, digest, dest, full_dest, chown,
                                        lambda _p, _r: False)
 
-    def _copy_step(self, stage: Stage, ins: Instruction, sources, digest: str, dest: str,
-                   full_dest: str, chown: str, excluded_below) -> Iterator[BuildEvent]:
+    def _copy_step(self, stage: Stage, ins: Instruction, sources: list[Source], digest: str,
+                   dest: str, full_dest: str, chown: str, excluded_below: ExcludedBelow
+                   ) -> Iterator[BuildEvent]:
         from dockerlab.engine.build import copy as cp
 
         what = ins.cmd.upper()

@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockerlab.engine.images.store import ImageStore
+
 
 def normalized(config: dict[str, Any]) -> str:
     return json.dumps(config, sort_keys=True, separators=(",", ":"))
 
 
 class Prober:
-    def __init__(self, store: Any, enabled: bool) -> None:
+    def __init__(self, store: ImageStore, enabled: bool) -> None:
         self.store = store
         self.enabled = enabled
         self.busted = False

@@ -30,6 +30,13 @@ from dockerlab.engine.runtime.inroot import join as secure_join
 from dockerlab.engine.work import prefix as work_prefix
 from dockerlab.errors import DockerlabError, InvalidParameter
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    # (source folder, path relative to it) -> hidden by .dockerignore?
+    ExcludedBelow = Callable[[str, str], bool]
+
 
 class CopyFailed(BuildFailed):
     """``COPY failed: …`` (the CLI exits 1)."""
@@ -100,7 +107,8 @@ def clean_source(src: str) -> str | None:
     return cleaned
 
 
-def find_sources(root: str, srcs: list[str], walk, excluded, what: str) -> list[Source]:
+def find_sources(root: str, srcs: list[str], walk: Callable[[], list[str]],
+                 excluded: Callable[[str], bool], what: str) -> list[Source]:
     """Resolve each source pattern under ``root`` (``walk()`` lists visible paths,
     ``excluded(rel)`` says if a path is hidden)."""
     from dockerlab.engine.build.context import go_match, has_wildcards
@@ -135,7 +143,7 @@ def find_sources(root: str, srcs: list[str], walk, excluded, what: str) -> list[
     return out
 
 
-def _tree(src: Source, excluded_below) -> Iterator[tuple[str, os.stat_result]]:
+def _tree(src: Source, excluded_below: ExcludedBelow) -> Iterator[tuple[str, os.stat_result]]:
     """(relative path, lstat) of a source: itself for a file, the contents for a folder."""
     if not src.is_dir:
         yield "", os.stat(src.path)
@@ -161,7 +169,7 @@ def _tree(src: Source, excluded_below) -> Iterator[tuple[str, os.stat_result]]:
             yield rel, os.lstat(os.path.join(folder, f))
 
 
-def content_hash(sources: list[Source], excluded_below) -> str:
+def content_hash(sources: list[Source], excluded_below: ExcludedBelow) -> str:
     """``file:<hex>``, ``dir:<hex>`` or ``multi:<hex>`` as Docker's history shows.
 
     The hash covers names, types, modes, sizes, link targets and contents (not times or
@@ -214,8 +222,8 @@ def lookup_owner(root: str, spec: str) -> tuple[int, int]:
             raise CopyFailed("unable to convert uid/gid chown string to host mapping: can't "
                              f"find uid for user {user}: no such user: {user}")
         uid = found
-        gid_default = find("etc/passwd", user, 3)
-        gid_default = uid if gid_default is None else gid_default
+        gid_found = find("etc/passwd", user, 3)
+        gid_default = uid if gid_found is None else gid_found
     if not group:
         return uid, gid_default
     if group.isdigit():
@@ -306,7 +314,7 @@ def is_dir_in(root: str | Root, rel: str) -> bool:
 
 
 def copy_sources(sources: list[Source], root: str, dest: str, owner: tuple[int, int],
-                 excluded_below, what: str, unpack: bool = False) -> None:
+                 excluded_below: ExcludedBelow, what: str, unpack: bool = False) -> None:
     """Docker's COPY rules: a folder's *contents* go to ``dest``; a file goes to
     ``dest/name`` when ``dest`` ends with ``/`` or is an existing folder, else to ``dest``;
     several sources need a folder ``dest`` ending with ``/``. ``unpack`` (ADD) unpacks local

@@ -18,6 +18,10 @@ from dockerlab.engine.containers.create import merge_env, wire_strings
 from dockerlab.engine.containers.store import Container
 from dockerlab.errors import DockerlabError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _HELPER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "runtime",
                        "nsexec.py")
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(_HELPER))))
@@ -26,7 +30,7 @@ _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(_H
 def spawn_exec(c: Container, cmd: list[str], env: list[str], workdir: str, user: str,
                tty: bool, detach: bool, stdin: int | None, stdout: int | None,
                stderr: int | None, own_terminal: bool = False, privileged: bool = False
-               ) -> subprocess.Popen | None:
+               ) -> subprocess.Popen[bytes] | None:
     from dockerlab.engine.runtime.security import all_caps, for_container
 
     config = c.config["Config"]
@@ -47,8 +51,8 @@ def spawn_exec(c: Container, cmd: list[str], env: list[str], workdir: str, user:
     return start_helper(spec, stdin, stdout, stderr)
 
 
-def start_helper(spec: dict, stdin: int | None, stdout: int | None, stderr: int | None
-                 ) -> subprocess.Popen | None:
+def start_helper(spec: dict[str, Any], stdin: int | None, stdout: int | None, stderr: int | None
+                 ) -> subprocess.Popen[bytes] | None:
     """Start the helper on ``spec``; with ``spec["detach"]`` wait for its first half (which
     returns once the command runs) and return None, or raise Docker's error if it did not."""
     detach = bool(spec.get("detach"))

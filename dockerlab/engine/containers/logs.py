@@ -101,7 +101,7 @@ class _Filter:
         self.stdout, self.stderr, self.since, self.until = stdout, stderr, since, until
         self.done = False
 
-    def entries(self, lines: Iterator[bytes]) -> Iterator:
+    def entries(self, lines: Iterator[bytes]) -> Iterator[LogEntry]:
         for raw in lines:
             try:
                 rec = json.loads(raw)
@@ -122,7 +122,7 @@ class _Filter:
 
 def read_logs(c: Container, follow: bool, tail: int | None, since: float | None,
               stdout: bool = True, stderr: bool = True,
-              until: float | None = None) -> Iterator:
+              until: float | None = None) -> Iterator[LogEntry]:
     """The container's log records: the last ``tail`` (None or < 0: all, 0: none) written
     before the call, filtered by stream and time, then with ``follow`` the new ones until
     the container stops (or ``until`` passes)."""

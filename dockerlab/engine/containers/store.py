@@ -33,6 +33,10 @@ from dockerlab.engine.paths import Paths
 from dockerlab.engine.runtime import linux as L
 from dockerlab.errors import Conflict, DockerlabError, NoSuchContainer
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockerlab.engine.runtime.cgroups import Cgroup
+
 ZERO_TIME = "0001-01-01T00:00:00Z"
 ENGINE_FILES = ("hosts", "hostname", "resolv.conf")
 INIT_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv")
@@ -170,7 +174,8 @@ class Container:
 
     @property
     def name(self) -> str:
-        return self.config["Name"].lstrip("/")
+        name: str = self.config["Name"]
+        return name.lstrip("/")
 
     @property
     def rundir(self) -> str:
@@ -194,7 +199,7 @@ class Container:
     def save_config(self) -> None:
         write_json(os.path.join(self.dir, "config.v2.json"), self.config)
 
-    def cgroup(self):
+    def cgroup(self) -> Cgroup:
         from dockerlab.engine.runtime.cgroups import open_cgroup
 
         return open_cgroup(f"dockerlab/{self.id}")

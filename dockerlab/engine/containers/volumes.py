@@ -10,6 +10,10 @@ from dockerlab.engine.atomic import locked, read_json, write_json
 from dockerlab.engine.paths import Paths
 from dockerlab.errors import Conflict, InvalidParameter, NoSuchVolume
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import builtins
+
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
 
@@ -66,7 +70,7 @@ class VolumeStore:
                     pass
         return out
 
-    def remove(self, name: str, users: list[str], force: bool = False) -> None:
+    def remove(self, name: str, users: builtins.list[str], force: bool = False) -> None:
         self.inspect(name)
         if users:
             raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")

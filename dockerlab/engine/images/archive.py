@@ -29,7 +29,7 @@ import os
 import posixpath
 import stat
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal
 
 from dockerlab.errors import InvalidParameter
 
@@ -191,6 +191,7 @@ def extract(src: IO[bytes], dest: str | int, *, layer: bool = False,
     total = 0
     dir_times: list[tuple[list[str], int]] = []
     try:
+        mode: Literal["r|", "r|*"]
         stream, mode = (budget.inflating(src), "r|") if budget else (src, "r|*")
         with tarfile.open(fileobj=stream, mode=mode, tarinfo=BoundedTarInfo) as tf:
             for m in tf:
@@ -214,7 +215,7 @@ def extract(src: IO[bytes], dest: str | int, *, layer: bool = False,
     return total
 
 
-def _apply(tf: Any, m: Any, tree: _Tree, dir_times: list, *, layer: bool,
+def _apply(tf: Any, m: Any, tree: _Tree, dir_times: list[tuple[list[str], int]], *, layer: bool,
            owner: tuple[int, int] | None, keep_owner: bool,
            rename: Callable[[str], str] | None, strict: bool) -> int:
     import tarfile

@@ -42,7 +42,7 @@ def is_whiteout(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
-def _entry_is_whiteout(entry: os.DirEntry) -> bool:
+def _entry_is_whiteout(entry: os.DirEntry[str]) -> bool:
     """True for a char device 0/0; a stat only for entries that are not file/dir/link."""
     if entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False):
         return False
@@ -65,7 +65,7 @@ class _Level:
     __slots__ = ("below", "dirs", "top")
 
     def __init__(self, folders: list[tuple[int, str]]) -> None:
-        top: dict[str, tuple[int, os.DirEntry] | None] = {}
+        top: dict[str, tuple[int, os.DirEntry[str]] | None] = {}
         below: dict[str, bool] = {}
         dirs: dict[str, list[tuple[int, str]]] = {}
         open_: set[str] = set()  # child folders still merging with lower layers
@@ -140,7 +140,7 @@ def container_changes(upper: str, lowers: list[str]) -> list[tuple[str, int]]:
     return changes(upper, lowers, ENGINE_PATHS)
 
 
-def _same_owner_and_mode(a: os.DirEntry, b: os.DirEntry) -> bool:
+def _same_owner_and_mode(a: os.DirEntry[str], b: os.DirEntry[str]) -> bool:
     try:
         sa, sb = a.stat(follow_symlinks=False), b.stat(follow_symlinks=False)
     except FileNotFoundError:
@@ -442,8 +442,7 @@ def layer_files(images: ImageStore, ref: str, index: int, cumulative: bool = Fal
     for path, kind in changes(upper, lowers):
         if kind == DELETE:
             found = lookup(lowers, path, follow=False)
-            st = os.lstat(found[1]) if found else None
-            item = _describe(path, "D", st)
+            item = _describe(path, "D", os.lstat(found[1]) if found else None)
             item["Size"] = 0
         else:
             item = _describe(path, KIND_LETTERS[kind], os.lstat(upper + path))
@@ -454,7 +453,8 @@ def layer_files(images: ImageStore, ref: str, index: int, cumulative: bool = Fal
 def _index_of(rows: list[dict[str, Any]], layer: int) -> int:
     for r in rows:
         if r["Layer"] == layer:
-            return r["Index"]
+            index: int = r["Index"]
+            return index
     return -1
 
 

@@ -84,7 +84,7 @@ def _pairs(value: str, what: str) -> list[tuple[str, str]]:
 def apply_changes(changes: list[str], config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Apply Dockerfile lines to ``config`` (a container/image ``Config`` dict, not changed);
     returns the new one. ENTRYPOINT clears a CMD not set by an earlier change, as Docker."""
-    cfg = json.loads(json.dumps(config or {}))
+    cfg: dict[str, Any] = json.loads(json.dumps(config or {}))
     cmd_set = False
     for line in changes:
         name, value = parse_change(line)

@@ -50,7 +50,9 @@ class BoundedTarInfo(tarfile.TarInfo):
     def _proc_member(self, tf: tarfile.TarFile) -> tarfile.TarInfo:
         if self.type in self._SPECIAL and self.size > MAX_SPECIAL_HEADER:
             raise FieldTooLong("archive/tar: header field too long")
-        return super()._proc_member(tf)  # type: ignore[misc]
+        # _proc_member is private to tarfile: typeshed does not declare it
+        member: tarfile.TarInfo = super()._proc_member(tf)  # type: ignore[misc]
+        return member
 
 
 class FieldTooLong(tarfile.TarError):
@@ -61,7 +63,7 @@ class Budget:
     """Counts bytes in and out of one expansion; raises :class:`ExpansionError` (or
     ``error``) as soon as the output passes its bounds."""
 
-    def __init__(self, folder: str, prefix: str = "Error processing tar file",
+    def __init__(self, folder: str | int, prefix: str = "Error processing tar file",
                  error: type[InvalidParameter] = ExpansionError) -> None:
         st = os.statvfs(folder)
         self.folder, self.prefix, self.error = folder, prefix, error
@@ -146,11 +148,11 @@ def decompressed(src: io.BufferedReader) -> tuple[IO[bytes], str]:
     if kind == "bz2":
         import bz2
 
-        return bz2.BZ2File(src), kind  # type: ignore[return-value]
+        return bz2.BZ2File(src), kind
     if kind == "xz":
         import lzma
 
-        return lzma.LZMAFile(src), kind  # type: ignore[return-value]
+        return lzma.LZMAFile(src), kind
     return src, kind
 
 

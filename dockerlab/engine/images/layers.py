@@ -27,6 +27,10 @@ from dockerlab.engine import atomic
 from dockerlab.engine.paths import Paths
 from dockerlab.errors import NotFound
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 INCOMPLETE_DIR = ".incomplete"
 LINK_DIR = "l"
 
@@ -86,7 +90,7 @@ class LayerStore:
             os.path.join(self.dir(chain_id), "layer.json")
         ) and not os.path.exists(self._flag(chain_id))
 
-    def get(self, chain_id: str) -> dict:
+    def get(self, chain_id: str) -> dict[str, Any]:
         try:
             record = atomic.read_json(os.path.join(self.dir(chain_id), "layer.json"))
         except FileNotFoundError:
@@ -152,7 +156,7 @@ class LayerStore:
             os.unlink(pending)
 
     def create(self, chain_id: str, diff_id: str, parent: str | None, tar_path: str,
-               lazy: bool = False) -> dict:
+               lazy: bool = False) -> dict[str, Any]:
         """Unpack ``tar_path`` as layer ``chain_id`` on top of ``parent`` (idempotent); with
         ``lazy`` only register it, and unpack on first use (:meth:`ensure`)."""
         if self.exists(chain_id):

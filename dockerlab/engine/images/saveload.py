@@ -233,7 +233,7 @@ class _Staged:
             with tarfile.open(fileobj=stream, mode="r|", tarinfo=BoundedTarInfo) as tf:
                 for m in tf:
                     self._take(tf, m)
-                    tf.members.clear()  # tarfile keeps every header; names are ours to keep
+                    tf.members.clear()  # type: ignore[attr-defined]  # typeshed lacks TarFile.members; tarfile keeps every header; names are ours to keep
         except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             if isinstance(exc, OSError) and not corrupt(exc):
                 raise
@@ -526,7 +526,7 @@ def _read_oci(staged: _Staged) -> list[_Image]:
     images: dict[str, _Image] = {}
     order: list[str] = []
 
-    def manifests(idx: dict[str, Any], depth: int) -> list[tuple[dict, dict]]:
+    def manifests(idx: dict[str, Any], depth: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """(descriptor, annotations to name it by) for each image manifest."""
         found = []
         for d in idx.get("manifests") or []:

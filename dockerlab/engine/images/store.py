@@ -27,13 +27,29 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypedDict
 
 from dockerlab.engine import atomic
 from dockerlab.engine.images import reference as refs
 from dockerlab.engine.images.layers import LayerStore, chain_ids
 from dockerlab.engine.paths import Paths
 from dockerlab.errors import Conflict, DockerlabError, InvalidParameter, NoSuchImage, NotFound
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import builtins
+
+
+
+class IndexEntry(TypedDict):
+    """One image in index.json, as :meth:`ImageStore._index` reads it."""
+
+    id: str
+    manifest: str  # the manifest's digest
+    size: int  # the manifest's size
+    parent: str
+    tagtime: str
+
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -268,7 +284,7 @@ class ImageStore:
             os.rename(tmp, path)
         return digest, size
 
-    def _index(self) -> list[dict[str, str]]:
+    def _index(self) -> list[IndexEntry]:
         """``[{"id", "manifest", "size", "parent", "tagtime"}]`` from index.json."""
         try:
             index = atomic.read_json(os.path.join(self.root, "index.json"))
@@ -276,7 +292,7 @@ class ImageStore:
             return []
         except ValueError as exc:
             raise _store_corrupt("index.json", exc) from None
-        out = []
+        out: list[IndexEntry] = []
         for m in index.get("manifests", []):
             ann = m.get("annotations") or {}
             out.append(
@@ -290,7 +306,7 @@ class ImageStore:
             )
         return out
 
-    def _write_index(self, entries: list[dict[str, str]]) -> None:
+    def _write_index(self, entries: list[IndexEntry]) -> None:
         manifests = []
         for e in entries:
             ann = {ANN_ID: e["id"]}
@@ -318,7 +334,8 @@ class ImageStore:
             return {}
         except ValueError as exc:
             raise _store_corrupt("repositories.json", exc) from None
-        return data.get("Repositories", {})
+        repos: dict[str, dict[str, str]] = data.get("Repositories", {})
+        return repos
 
     def _write_repos(self, repos: dict[str, dict[str, str]]) -> None:
         repos = {k: v for k, v in sorted(repos.items()) if v}
@@ -506,19 +523,19 @@ class ImageStore:
                 "Type": (cfg.get("rootfs") or {}).get("type", "layers"),
                 "Layers": list((cfg.get("rootfs") or {}).get("diff_ids", [])),
             },
-            "Metadata": {"LastTagTime": (entry or {}).get("tagtime") or ZERO_TIME},
+            "Metadata": {"LastTagTime": (entry["tagtime"] if entry else "") or ZERO_TIME},
         }
         if cfg.get("variant"):
             out["Variant"] = cfg["variant"]
         return out
 
-    def history(self, ref: str) -> list[dict[str, Any]]:
+    def history(self, ref: str) -> builtins.list[dict[str, Any]]:
         """Docker ``GET /images/{name}/history``: newest first, ``<missing>`` for unknown IDs."""
         image_id = self.resolve(ref)
         cfg = self.config(image_id)
         diff_ids = (cfg.get("rootfs") or {}).get("diff_ids", [])
         chain = chain_ids(diff_ids)
-        items: list[dict[str, Any]] = []
+        items: builtins.list[dict[str, Any]] = []
         n = 0
         for h in cfg.get("history") or []:
             size = 0
@@ -560,7 +577,7 @@ class ImageStore:
         with self._locked():
             self._set_tags(image_id, [named])
 
-    def _set_tags(self, image_id: str, named: list[refs.Reference]) -> None:
+    def _set_tags(self, image_id: str, named: builtins.list[refs.Reference]) -> None:
         repos = self._repos()
         for n in named:
             repos.setdefault(n.familiar_name, {})[n.familiar()] = image_id
@@ -634,7 +651,7 @@ class ImageStore:
 
     def remove(
         self, ref: str, force: bool = False, used_by: UsedBy | None = None
-    ) -> list[dict[str, str]]:
+    ) -> builtins.list[dict[str, str]]:
         """``docker rmi``: ``[{"Untagged": …}, {"Deleted": …}]`` with Docker's refusals.
 
         ``used_by`` maps image IDs to the containers created from them, ``(id, running)``,
@@ -643,7 +660,7 @@ class ImageStore:
         """
         used_by = used_by or {}
         image_id = self.resolve(ref)
-        records: list[dict[str, str]] = []
+        records: builtins.list[dict[str, str]] = []
         with self._locked():
             repos = self._repos()
             image_refs = self._refs_of(image_id, repos)
@@ -683,7 +700,8 @@ class ImageStore:
         return records
 
     def _untag(
-        self, repos: dict[str, dict[str, str]], repo: str, key: str, records: list[dict[str, str]]
+        self, repos: dict[str, dict[str, str]], repo: str, key: str,
+        records: builtins.list[dict[str, str]],
     ) -> None:
         tags = repos.get(repo, {})
         if key in tags:
@@ -725,7 +743,7 @@ class ImageStore:
     def _delete(
         self,
         image_id: str,
-        records: list[dict[str, str]],
+        records: builtins.list[dict[str, str]],
         force: bool,
         quiet: bool,
         used_by: UsedBy,

@@ -44,6 +44,10 @@ from dockerlab.engine.runtime import (  # noqa: E402,F401  (warm imports)
     rootfs,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 if cgroups.version() == 2:  # the one the monitor will open, imported once here
     from dockerlab.engine.runtime.cgroups import bpf, devices, v2  # noqa: E402,F401
 
@@ -166,14 +170,14 @@ class Server:
             for fd in fds:
                 os.close(fd)
 
-    def fork(self, req: dict, fds: list[int]) -> None:
+    def fork(self, req: dict[str, Any], fds: list[int]) -> None:
         sync = fds[0]
         spec = fds[1] if req["spec"] else -1
         attach = fds[-1] if req["want"] else None
         try:
             pid = os.fork()
         except OSError as exc:
-            from dockerlab.engine.runtime.monitor import dumps
+            from dockerlab.engine.basics import dumps
 
             msg = {"ok": False, "code": 125, "message": f"cannot start the monitor: {exc}"}
             try:

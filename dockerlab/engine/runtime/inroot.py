@@ -30,6 +30,10 @@ import posixpath
 import stat
 from collections.abc import Iterable
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Self
+
 __all__ = ["HAVE_OPENAT2", "Entry", "Root", "join", "openat2"]
 
 _SYS_OPENAT2 = 437  # the same number on every architecture (unified syscall table)
@@ -100,7 +104,7 @@ class Entry:
             os.close(self.fd)
             self.fd = -1
 
-    def __enter__(self) -> Entry:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -125,7 +129,7 @@ class Root:
             os.close(self.fd)
             self.fd = -1
 
-    def __enter__(self) -> Root:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -44,16 +44,19 @@ from dockerlab.errors import reason
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from dockerlab.engine.runtime.cgroups import Cgroup
 
 
-def read_spec(fd: int) -> dict:
+def read_spec(fd: int) -> dict[str, Any]:
     """The container's config, as the starter wrote it with ``marshal`` (into a memfd)."""
     raw = b""
     while chunk := os.read(fd, 65536):
         raw += chunk
     os.close(fd)
-    return marshal.loads(raw)
+    spec: dict[str, Any] = marshal.loads(raw)
+    return spec
 
 
 class Poller:
@@ -120,8 +123,9 @@ def _report(fd: int, code: int, message: str) -> None:
         pass
 
 
-def _container_main(cfg: dict, merged: str, go_r: int, err_w: int, stdio: tuple[int, int, int],
-                    tty_sock: socket.socket | None, kernel: dict) -> None:
+def _container_main(cfg: dict[str, Any], merged: str, go_r: int, err_w: int,
+                    stdio: tuple[int, int, int], tty_sock: socket.socket | None,
+                    kernel: dict[str, Any]) -> None:
     """The container's first process: namespaces, filesystem, user, then the command.
 
     ``kernel`` is what the monitor set up for it: ``DeviceNodes`` to create in /dev,
@@ -229,7 +233,7 @@ class Monitor:
         self.stdin_w: int | None = None
         self.pid = 0
         self.status: int | None = None
-        self.cgroup = None
+        self.cgroup: Cgroup | None = None
 
     # ---- set-up -----------------------------------------------------------------------
     def mount_rootfs(self) -> str:
@@ -261,7 +265,7 @@ class Monitor:
 
                         shutil.copytree(src, m["Source"], symlinks=True, dirs_exist_ok=True)
 
-    def devices(self, cgroup: Cgroup) -> dict:
+    def devices(self, cgroup: Cgroup) -> dict[str, Any]:
         """Set the container's device rules (before any of its processes joins the cgroup);
         returns what its first process needs (see :func:`_container_main`)."""
         from dockerlab.engine.runtime.cgroups import devices as D
@@ -334,7 +338,7 @@ class Monitor:
         for fd in child_ends:
             os.close(fd)
         try:  # a cgroup v1 move waits an RCU grace period: the child sets up meanwhile
-            self.cgroup.add(pid)
+            cgroup.add(pid)
         finally:
             os.write(go_w, b"g")
             os.close(go_w)
@@ -364,7 +368,7 @@ class Monitor:
         if tty_parent is not None:
             _, fds, _, _ = socket.recv_fds(tty_parent, 16, 1)
             tty_parent.close()
-            self.master = fds[0]
+            self.master: int | None = fds[0]
             self.sel.register(self.master, S.STDOUT)
         else:
             self.master = None
@@ -379,7 +383,7 @@ class Monitor:
         self.sync(report)
         self.loop()
 
-    def sync(self, message: dict) -> None:
+    def sync(self, message: dict[str, Any]) -> None:
         try:
             os.write(self.sync_fd, dumps(message).encode() + b"\n")
             os.close(self.sync_fd)
@@ -536,8 +540,9 @@ class Monitor:
                     self.on_output(fd, data)  # type: ignore[arg-type]
         self.finish(self.status)
 
-    def exit_record(self, status: int) -> dict:
+    def exit_record(self, status: int) -> dict[str, Any]:
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+        assert self.cgroup is not None  # a child exited, so start() made its cgroup
         return {"ExitCode": code, "OOMKilled": self.cgroup.oom_killed(),
                 "FinishedAt": log_time(time.time_ns()), "Error": ""}
 
@@ -546,11 +551,11 @@ class Monitor:
         self.cleanup()
         self.done(record)
 
-    def finish_failed(self, report: dict) -> None:
+    def finish_failed(self, report: dict[str, Any]) -> None:
         self.done({"ExitCode": report["code"], "OOMKilled": False, "Error": report["message"],
                    "FinishedAt": log_time(time.time_ns()), "StartFailed": True})
 
-    def done(self, record: dict) -> None:
+    def done(self, record: dict[str, Any]) -> None:
         write_bytes(os.path.join(self.rundir, "exit.json"), dumps(record).encode(),
                     durable=False)
         trash = None

@@ -26,6 +26,11 @@ if __name__ == "__main__":
 
 from dockerlab.engine.runtime import linux as L
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+    from typing import Any
+
 _NAMESPACES = ("ipc", "uts", "net", "pid", "mnt")
 _report_fd = 2  # where a start failure is told: our stderr, or with detach our first half
 
@@ -38,11 +43,12 @@ def read_all(fd: int) -> bytes:
     return raw
 
 
-def read_spec(fd: int) -> dict:
+def read_spec(fd: int) -> dict[str, Any]:
     """The whole spec from the pipe (``marshal``: builtin, no ``json``/``re`` imports)."""
     import marshal
 
-    return marshal.loads(read_all(fd))
+    spec: dict[str, Any] = marshal.loads(read_all(fd))
+    return spec
 
 
 def fail(code: int, message: str, daemon: bool = False) -> None:
@@ -57,7 +63,7 @@ def fail(code: int, message: str, daemon: bool = False) -> None:
     os._exit(code)
 
 
-def _command(spec: dict, mnt: int, cgns: int, stdio: Stdio) -> None:
+def _command(spec: dict[str, Any], mnt: int, cgns: int, stdio: Stdio) -> None:
     """The child: enter the cgroup and mount namespaces and become the command. Never
     returns."""
     from dockerlab.engine.runtime import process
@@ -113,14 +119,15 @@ class Stdio:
     namespace, and we copy, as Docker's shim does. Only ``/dev/null`` and a terminal the
     caller made for this command alone (``ctty``) are passed as they are."""
 
-    def __init__(self, spec: dict) -> None:
+    def __init__(self, spec: dict[str, Any]) -> None:
         self.child: list[int] = [0, 1, 2]  # what becomes the command's 0, 1, 2
         self.ours: list[int] = []  # the child's ends, closed here after the fork
         self.copies: dict[int, int] = {}  # source -> destination, copied by run()
         self.stdin_w = -1  # closed when the caller's stdin ends (pipes only)
         self.master = -1
-        self.raw: list | None = None
-        self.console: tuple | None = None  # (ours, the child's) socket for the terminal
+        self.raw: list[Any] | None = None
+        # (ours, the child's) socket for the terminal
+        self.console: tuple[socket.socket, socket.socket] | None = None
         for fd in (0, 1, 2):  # a closed one must not be taken by a pipe made below
             try:
                 os.fstat(fd)
@@ -251,7 +258,7 @@ class Stdio:
                     left = deadline - time.monotonic()
                     if not self.copies or left <= 0:
                         return status
-                    timeout = left * 1000
+                    timeout: float | None = left * 1000
                 else:
                     timeout = None if pidfd >= 0 else 50
                 try:
@@ -319,7 +326,7 @@ def _same_file(a: int, b: int) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
-def main(spec: dict) -> int:
+def main(spec: dict[str, Any]) -> int:
     global _report_fd
     if spec.get("detach"):  # the first half returns once the command runs, or says why not
         ready_r, ready_w = os.pipe()  # close-on-exec: the command's execve ends it

@@ -13,6 +13,10 @@ import stat
 from dockerlab.engine.runtime import linux as L
 from dockerlab.errors import reason
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -83,7 +87,7 @@ def find_executable(name: str, env: list[str]) -> str:
     raise StartFailure(127, f'exec: "{name}": executable file not found in $PATH')
 
 
-def _program(security: dict) -> bytes | None:
+def _program(security: dict[str, Any]) -> bytes | None:
     program = security.get("Seccomp")
     return bytes.fromhex(program) if isinstance(program, str) else program
 
@@ -95,7 +99,7 @@ def _install(program: bytes) -> None:
         raise StartFailure(125, f"error loading seccomp filter into kernel: {reason(exc)}")
 
 
-def become(user: str, cwd: str, env: list[str], security: dict, make_cwd: bool = True
+def become(user: str, cwd: str, env: list[str], security: dict[str, Any], make_cwd: bool = True
            ) -> list[str]:
     """Drop to the container's capabilities and ``user``, enter ``cwd`` (made first, unless
     ``make_cwd`` is false: ``docker exec -w`` never creates it); returns the final env.
@@ -121,7 +125,7 @@ def become(user: str, cwd: str, env: list[str], security: dict, make_cwd: bool =
         os.chdir(cwd or "/")
     except OSError as exc:
         raise StartFailure(126, f"chdir to cwd (\"{cwd}\") set in config.json failed: "
-                                f"{exc.strerror.lower()}")
+                                f"{(exc.strerror or str(exc)).lower()}")
     try:  # a folder outside our root (a leaked descriptor's) has no path: runc's check
         os.getcwd()
     except OSError:
@@ -145,12 +149,12 @@ def reset_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
-def execute(argv: list[str], env: list[str], security: dict) -> None:
+def execute(argv: list[str], env: list[str], security: dict[str, Any]) -> None:
     """Replace this process with ``argv``; never returns."""
     if not argv:
         raise StartFailure(125, "no command specified")
     exe = find_executable(argv[0], env)
-    envd = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+    envd = {k: v for k, _, v in (e.partition("=") for e in env)}
     reset_signals()
     if security.get("NoNewPrivs"):
         L.set_no_new_privs()
@@ -162,10 +166,10 @@ def execute(argv: list[str], env: list[str], security: dict) -> None:
     except PermissionError:
         raise StartFailure(126, f'exec: "{argv[0]}": permission denied')
     except OSError as exc:
-        raise StartFailure(126, f'exec: "{argv[0]}": {exc.strerror.lower()}')
+        raise StartFailure(126, f'exec: "{argv[0]}": {(exc.strerror or str(exc)).lower()}')
 
 
-def run(user: str, cwd: str, env: list[str], argv: list[str], security: dict | None,
+def run(user: str, cwd: str, env: list[str], argv: list[str], security: dict[str, Any] | None,
         make_cwd: bool = True) -> None:
     """The last steps of a container's process or an exec: user, capabilities, seccomp and
     no-new-privileges as ``security`` says, then ``argv``. Never returns."""

@@ -31,7 +31,7 @@ DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
              ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"))
 
 
-def _make_nodes(rootfs: str, nodes: list[dict]) -> None:
+def _make_nodes(rootfs: str, nodes: list[dict[str, Any]]) -> None:
     """The ``--device`` (and privileged) nodes, as the host has them, created through
     descriptors inside ``rootfs`` (the image may hold links); one already there is kept, as
     runc does."""
@@ -51,7 +51,7 @@ def _make_nodes(rootfs: str, nodes: list[dict]) -> None:
                          follow_symlinks=False)
 
 
-def _mount_dev(rootfs: str, nodes: list[dict]) -> None:
+def _mount_dev(rootfs: str, nodes: list[dict[str, Any]]) -> None:
     dev = os.path.join(rootfs, "dev")
     os.makedirs(dev, exist_ok=True)
     L.mount("tmpfs", dev, "tmpfs", L.MS_NOSUID | L.MS_STRICTATIME, "mode=755,size=65536k")
@@ -130,8 +130,9 @@ def _mountpoint(root: Any, dest: str, is_dir: bool) -> Any:
     return root.resolve(dest)
 
 
-def prepare(rootfs: str, binds: list[tuple[str, str, bool]], nodes: list[dict] | None = None,
-            nodev: bool = False, privileged: bool = False) -> None:
+def prepare(rootfs: str, binds: list[tuple[str, str, bool]],
+            nodes: list[dict[str, Any]] | None = None, nodev: bool = False,
+            privileged: bool = False) -> None:
     """Mount /proc, /dev (with ``nodes``), /sys and ``binds`` (source, dest, readonly) under
     ``rootfs``. ``nodev``: no device cgroup guards this container, so device nodes that an
     image carries must not open. ``privileged``: /sys writable, as Docker's ``--privileged``."""

@@ -19,6 +19,10 @@ from dockerlab.engine.paths import Paths
 from dockerlab.engine.runtime import streams
 from dockerlab.errors import CommandNotFound, CommandNotInvokable, ContainerStartError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _FORKSERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forkserver.py")
 # PKGDIR for the helper scripts: the folder that holds dockerlab/ (engine/runtime/ is 3 below)
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(_FORKSERVER))))
@@ -146,7 +150,7 @@ class _ForkServer:
                                       "its forkserver did not listen")
         return sock
 
-    def request(self, paths: Paths, req: dict, fds: list[int]) -> None:
+    def request(self, paths: Paths, req: dict[str, Any], fds: list[int]) -> None:
         """Have the server fork a monitor; returns once it has said it will."""
         path = _socket_path(paths)
         msg = marshal.dumps(req)
@@ -193,8 +197,8 @@ def prestart(where: Paths | str | None = None) -> None:
         pass
 
 
-def spawn_monitor(paths: Paths, cid: str, config: dict, attach: str = ""
-                  ) -> tuple[dict, streams.Attachment | None]:
+def spawn_monitor(paths: Paths, cid: str, config: dict[str, Any], attach: str = ""
+                  ) -> tuple[dict[str, Any], streams.Attachment | None]:
     """Start ``cid``'s monitor; returns its report and, if asked, an attachment made before
     the container's first output (so nothing is missed). ``attach`` names the streams the
     attachment wants: a string of ``i`` (stdin), ``o`` (stdout) and ``e`` (stderr)."""
@@ -246,7 +250,7 @@ def spawn_monitor(paths: Paths, cid: str, config: dict, attach: str = ""
     return report, streams.Attachment(ours) if ours is not None else None
 
 
-def start_error(report: dict) -> ContainerStartError:
+def start_error(report: dict[str, Any]) -> ContainerStartError:
     code = report.get("code", 125)
     message = report.get("message", "")
     if message.startswith(("unable to find user ", "unable to find group ")):

@@ -51,7 +51,8 @@ class FrameReader:
 def _loads(payload: bytes) -> dict[str, Any]:
     import json
 
-    return json.loads(payload)
+    message: dict[str, Any] = json.loads(payload)
+    return message
 
 
 LOST_MONITOR = "lost the container's monitor"  # the exit record of a connection cut short

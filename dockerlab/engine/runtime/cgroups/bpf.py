@@ -111,14 +111,14 @@ def encode(insns: list[Insn]) -> bytes:
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
-_cache: dict[tuple, bytes] = {}
+_cache: dict[tuple[Rule, ...], bytes] = {}
 
 
-def _bpf(cmd: int, attr: ctypes.Array) -> int:
+def _bpf(cmd: int, attr: ctypes.Array[ctypes.c_char]) -> int:
     nr = _SYS_BPF.get(os.uname().machine)
     if nr is None:
         raise OSError(errno.ENOSYS, "bpf(2) is not known on this architecture")
-    ret = _libc.syscall(nr, cmd, attr, len(attr))
+    ret: int = _libc.syscall(nr, cmd, attr, len(attr))
     if ret < 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
