@@ -53,8 +53,22 @@ def main() -> None:
             pass
 
     def cli() -> None:
-        subprocess.run([sys.executable, "-m", "dockerlab", "--root", root, "build", "-q", "-t",
-                        "bench:latest", ctx], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dockerlab",
+                "--root",
+                root,
+                "build",
+                "-q",
+                "-t",
+                "bench:latest",
+                ctx,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
     rows = [("cached rebuild, engine API", best(api)), ("cached rebuild, CLI", best(cli))]
     docker = shutil.which("docker")
@@ -62,16 +76,22 @@ def main() -> None:
         env = dict(os.environ, DOCKER_BUILDKIT="0")
 
         def dk() -> None:
-            subprocess.run([docker, "build", "-q", "-t", "bench:latest", ctx], env=env,
-                           check=True, capture_output=True)
+            subprocess.run(
+                [docker, "build", "-q", "-t", "bench:latest", ctx],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
 
         dk()
         rows.append(("cached rebuild, Docker 20.10 classic", best(dk)))
     for name, secs in rows:
         print(f"{name:40s} {secs * 1000:8.1f} ms")
     if len(rows) == 3:
-        print(f"dockerlab API / Docker: {rows[0][1] / rows[2][1]:.2f}   "
-              f"dockerlab CLI / Docker: {rows[1][1] / rows[2][1]:.2f}")
+        print(
+            f"dockerlab API / Docker: {rows[0][1] / rows[2][1]:.2f}   "
+            f"dockerlab CLI / Docker: {rows[1][1] / rows[2][1]:.2f}"
+        )
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -19,8 +19,7 @@ BUSY = ["sh", "-c", "while :; do :; done"]
 
 def share(engine, seconds: float, **host_config) -> float:
     """CPU percent (100 = one CPU) of a busy container over `seconds`, as `docker stats`."""
-    cid, _ = engine.run({"Image": "busybox", "Cmd": BUSY, "HostConfig": host_config},
-                        attach="")
+    cid, _ = engine.run({"Image": "busybox", "Cmd": BUSY, "HostConfig": host_config}, attach="")
     try:
         first = engine.stats(cid)
         time.sleep(seconds)  # the window measured
@@ -44,8 +43,10 @@ def main() -> None:
         engine.image_bootstrap("busybox")
         free = share(engine, args.seconds)
         capped = share(engine, args.seconds, NanoCpus=100_000_000)
-        print(f"busy loop, no limit:   {free:6.1f} % of a CPU (idle machine: ~100; the "
-              f"tests once asserted > 20)")
+        print(
+            f"busy loop, no limit:   {free:6.1f} % of a CPU (idle machine: ~100; the "
+            f"tests once asserted > 20)"
+        )
         print(f"busy loop, --cpus 0.1: {capped:6.1f} % of a CPU (expected ≤ ~10)")
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -22,8 +22,10 @@ from common import VENV_BIN, docker_available, median_time
 
 
 def script(files: int) -> str:
-    return (f"mkdir -p /data && cd /data && i=0; while [ $i -lt {files} ]; do "
-            "echo $i > f$i; i=$((i+1)); done")
+    return (
+        f"mkdir -p /data && cd /data && i=0; while [ $i -lt {files} ]; do "
+        "echo $i > f$i; i=$((i+1)); done"
+    )
 
 
 def bench_dockerlab(n: int, files: int) -> dict[str, float]:
@@ -42,7 +44,9 @@ def bench_dockerlab(n: int, files: int) -> dict[str, float]:
         out["diff_api"] = median_time(lambda: eng.diff(cid), n)
         cli = [os.path.join(VENV_BIN, "dockerlab"), "diff", cid]
         out["diff_cli"] = median_time(
-            lambda: subprocess.run(cli, env=env, check=True, stdout=subprocess.DEVNULL), n)
+            lambda: subprocess.run(cli, env=env, check=True, stdout=subprocess.DEVNULL), n
+        )
+
         # A commit of a layer already registered (same content) unpacks nothing: time
         # commits of fresh containers, each with its own 10 000 files.
         def fresh() -> str:
@@ -63,8 +67,9 @@ def bench_dockerlab(n: int, files: int) -> dict[str, float]:
 
         out["commit_api"] = timed(eng.commit)
         cli = [os.path.join(VENV_BIN, "dockerlab"), "commit"]
-        out["commit_cli"] = timed(lambda c: subprocess.run(
-            [*cli, c], env=env, check=True, stdout=subprocess.DEVNULL))
+        out["commit_cli"] = timed(
+            lambda c: subprocess.run([*cli, c], env=env, check=True, stdout=subprocess.DEVNULL)
+        )
     finally:
         for c in eng.container_ids():
             eng.remove(c, force=True)
@@ -76,18 +81,28 @@ def bench_dockerlab(n: int, files: int) -> dict[str, float]:
 def bench_docker(n: int, files: int) -> dict[str, float]:
     name = "dockerlab-bench-layers"
     subprocess.run(["docker", "rm", "-f", name], capture_output=True)
-    subprocess.run(["docker", "run", "--name", name, "busybox", "sh", "-c", script(files)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["docker", "run", "--name", name, "busybox", "sh", "-c", script(files)],
+        check=True,
+        capture_output=True,
+    )
     images: list[str] = []
 
     def commit() -> None:
-        images.append(subprocess.run(["docker", "commit", name], check=True,
-                                     capture_output=True, text=True).stdout.strip())
+        images.append(
+            subprocess.run(
+                ["docker", "commit", name], check=True, capture_output=True, text=True
+            ).stdout.strip()
+        )
 
     try:
         return {
-            "diff_cli": median_time(lambda: subprocess.run(
-                ["docker", "diff", name], check=True, stdout=subprocess.DEVNULL), n),
+            "diff_cli": median_time(
+                lambda: subprocess.run(
+                    ["docker", "diff", name], check=True, stdout=subprocess.DEVNULL
+                ),
+                n,
+            ),
             # Docker unpacks the layer again at every commit (then drops the duplicate)
             "commit_cli": median_time(commit, n),
         }
@@ -104,10 +119,12 @@ def main() -> None:
     args = ap.parse_args()
     ours = bench_dockerlab(args.n, args.files)
     theirs = bench_docker(args.n, args.files) if docker_available() else {}
-    rows = [(f"diff, {args.files} new files, Python API (s)", "diff_api", "diff_cli", 0.29),
-            (f"diff, {args.files} new files, CLI (s)", "diff_cli", "diff_cli", 0.29),
-            ("commit of that container, Python API (s)", "commit_api", "commit_cli", 1.0),
-            ("commit of that container, CLI (s)", "commit_cli", "commit_cli", 1.0)]
+    rows = [
+        (f"diff, {args.files} new files, Python API (s)", "diff_api", "diff_cli", 0.29),
+        (f"diff, {args.files} new files, CLI (s)", "diff_cli", "diff_cli", 0.29),
+        ("commit of that container, Python API (s)", "commit_api", "commit_cli", 1.0),
+        ("commit of that container, CLI (s)", "commit_cli", "commit_cli", 1.0),
+    ]
 
     def fmt(v: float | None) -> str:
         return "-" if v is None else f"{v:.3f}"
@@ -118,8 +135,9 @@ def main() -> None:
         ratio = f"{mine / other:.2f}" if mine and other else "-"
         print(f"{label:44} {fmt(mine):>10} {target:>8} {fmt(other):>10} {ratio:>7}")
     if not theirs:
-        print("(no Docker engine with busybox:latest here: ../shared/tools/real-docker.sh "
-              "starts one)")
+        print(
+            "(no Docker engine with busybox:latest here: ../shared/tools/real-docker.sh starts one)"
+        )
 
 
 if __name__ == "__main__":

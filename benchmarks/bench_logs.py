@@ -60,15 +60,21 @@ def bench_dockerlab(n: int, mb: int, tree: str) -> list[tuple[str, float, int]]:
         write_log(path, mb)
         size = os.path.getsize(path)
         print(f"log: {size / 1e6:.0f} MB")
-        for label, args in (("logs --tail 2", ["--tail", "2"]),
-                            ("logs --tail 2 -t", ["--tail", "2", "-t"]),
-                            ("logs --tail 100 --since 30m", ["--tail", "100", "--since", "30m"])):
+        for label, args in (
+            ("logs --tail 2", ["--tail", "2"]),
+            ("logs --tail 2 -t", ["--tail", "2", "-t"]),
+            ("logs --tail 100 --since 30m", ["--tail", "100", "--since", "30m"]),
+        ):
             cmd = [sys.executable, "-m", "dockerlab", "logs", *args, NAME]
             before = rchar()
             subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, cwd=tree)
             read = rchar() - before
-            t = median_time(lambda cmd=cmd: subprocess.run(  # type: ignore[misc]
-                cmd, env=env, check=True, cwd=tree, stdout=subprocess.DEVNULL), n)
+            t = median_time(
+                lambda cmd=cmd: subprocess.run(  # type: ignore[misc]
+                    cmd, env=env, check=True, cwd=tree, stdout=subprocess.DEVNULL
+                ),
+                n,
+            )
             rows.append((label, t, read))
     finally:
         try:
@@ -83,11 +89,18 @@ def bench_docker(n: int, mb: int) -> float | None:
         return None
     subprocess.run(["docker", "rm", "-f", NAME], capture_output=True)
     script = f"yes {LINE} | head -c {mb * 1_000_000 * 80 // 150}"  # json adds ~70 bytes a line
-    subprocess.run(["docker", "run", "--name", NAME, "busybox", "sh", "-c", script],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["docker", "run", "--name", NAME, "busybox", "sh", "-c", script],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     try:
-        return median_time(lambda: subprocess.run(["docker", "logs", "--tail", "2", NAME],
-                                                  check=True, stdout=subprocess.DEVNULL), n)
+        return median_time(
+            lambda: subprocess.run(
+                ["docker", "logs", "--tail", "2", NAME], check=True, stdout=subprocess.DEVNULL
+            ),
+            n,
+        )
     finally:
         subprocess.run(["docker", "rm", "-f", NAME], capture_output=True)
 

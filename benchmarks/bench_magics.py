@@ -36,6 +36,7 @@ def main() -> None:
     ip = start_ipython()
     ip.run_line_magic("load_ext", "dockerlab")
     ip.display_formatter.formatters["text/html"].enabled = True
+
     def ps() -> None:
         with capture_output():
             value = ip.run_line_magic("docker", "ps")
@@ -48,8 +49,7 @@ def main() -> None:
         assert result.exit_code == 0
 
     def engine_run() -> None:
-        _, att = eng.run({"Image": "busybox", "Cmd": ["true"],
-                          "HostConfig": {"AutoRemove": True}})
+        _, att = eng.run({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"AutoRemove": True}})
         att.collect()
 
     try:
@@ -59,12 +59,18 @@ def main() -> None:
             eng.run({"Image": "busybox", "Cmd": ["sleep", "600"]}, name=f"c{i}", attach="")
 
         t_ps = median_time(ps, args.n)
-        print(f"%docker ps ({args.containers} running)      {t_ps * 1000:7.1f} ms  "
-              f"(budget 200 ms: {'ok' if t_ps <= 0.2 else 'OVER'})")
-        print(f"%docker run --rm busybox true    {t_run * 1000:7.1f} ms  "
-              f"(budget 50 ms: {'ok' if t_run <= 0.05 else 'OVER'})")
-        print(f"Engine.run + collect (no magic)  {t_api * 1000:7.1f} ms  "
-              f"(magic overhead: {1000 * (t_run - t_api):+.1f} ms)")
+        print(
+            f"%docker ps ({args.containers} running)      {t_ps * 1000:7.1f} ms  "
+            f"(budget 200 ms: {'ok' if t_ps <= 0.2 else 'OVER'})"
+        )
+        print(
+            f"%docker run --rm busybox true    {t_run * 1000:7.1f} ms  "
+            f"(budget 50 ms: {'ok' if t_run <= 0.05 else 'OVER'})"
+        )
+        print(
+            f"Engine.run + collect (no magic)  {t_api * 1000:7.1f} ms  "
+            f"(magic overhead: {1000 * (t_run - t_api):+.1f} ms)"
+        )
     finally:
         for cid in eng.container_ids():
             try:

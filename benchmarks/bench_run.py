@@ -53,8 +53,9 @@ def bench_dockerlab(n: int) -> dict[str, float]:
         out = {"cli": median_time(lambda: subprocess.run(cli, env=env, check=True), n)}
 
         def api() -> None:
-            _cid, att = eng.run({"Image": "busybox", "Cmd": ["true"],
-                                 "HostConfig": {"AutoRemove": True}})
+            _cid, att = eng.run(
+                {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"AutoRemove": True}}
+            )
             att.collect()
 
         out["api"] = median_time(api, n)
@@ -73,16 +74,28 @@ def bench_dockerlab(n: int) -> dict[str, float]:
 
 
 def bench_docker(n: int) -> dict[str, float]:
-    out = {"cli": median_time(lambda: subprocess.run(
-        ["docker", "run", "--rm", "busybox", "true"], check=True, capture_output=True), n)}
-    cid = subprocess.run(["docker", "run", "-d", "busybox", "sleep", "60"], check=True,
-                         capture_output=True, text=True).stdout.strip()
+    out = {
+        "cli": median_time(
+            lambda: subprocess.run(
+                ["docker", "run", "--rm", "busybox", "true"], check=True, capture_output=True
+            ),
+            n,
+        )
+    }
+    cid = subprocess.run(
+        ["docker", "run", "-d", "busybox", "sleep", "60"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     time.sleep(0.5)
-    shim = subprocess.run(["pgrep", "-n", "-f", f"containerd-shim.*{cid[:12]}"],
-                          capture_output=True, text=True).stdout.strip()
+    shim = subprocess.run(
+        ["pgrep", "-n", "-f", f"containerd-shim.*{cid[:12]}"], capture_output=True, text=True
+    ).stdout.strip()
     if not shim:  # one shim per container, the newest one is ours
-        shim = subprocess.run(["pgrep", "-n", "-f", "containerd-shim"], capture_output=True,
-                              text=True).stdout.strip()
+        shim = subprocess.run(
+            ["pgrep", "-n", "-f", "containerd-shim"], capture_output=True, text=True
+        ).stdout.strip()
     if shim:
         out["monitor_rss_mb"] = rss_kb(int(shim)) / 1024
         out["monitor_pss_mb"] = pss_kb(int(shim)) / 1024
@@ -103,8 +116,13 @@ def before_after(before: str, n: int) -> None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # time what users run: cached bytecode
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "dockerlab", *argv], env=env, cwd=trees[name],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "dockerlab", *argv],
+            env=env,
+            cwd=trees[name],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         wall = time.perf_counter() - t
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the CLI's own, not its server's
         return wall, r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
@@ -129,8 +147,10 @@ def before_after(before: str, n: int) -> None:
     print(f"run --rm busybox true, CLI, {n} interleaved runs each")
     print(f"{'tree':<20}{'median':>10}{'min':>10}{'CPU median':>12}")
     for name in trees:
-        print(f"{name:<20}{statistics.median(walls[name]) * 1000:>8.1f}ms"
-              f"{min(walls[name]) * 1000:>8.1f}ms{statistics.median(cpus[name]) * 1000:>10.1f}ms")
+        print(
+            f"{name:<20}{statistics.median(walls[name]) * 1000:>8.1f}ms"
+            f"{min(walls[name]) * 1000:>8.1f}ms{statistics.median(cpus[name]) * 1000:>10.1f}ms"
+        )
 
 
 def main() -> None:
@@ -143,10 +163,13 @@ def main() -> None:
         return
     ours = bench_dockerlab(args.n)
     theirs = bench_docker(args.n) if docker_available() else {}
-    rows = [("run --rm busybox true, CLI (s)", "cli", 0.10),
-            ("run --rm busybox true, Python API (s)", "api", 0.05),
-            ("idle container's monitor RSS (MB)", "monitor_rss_mb", 13),
-            ("idle container's monitor PSS (MB)", "monitor_pss_mb", None)]
+    rows = [
+        ("run --rm busybox true, CLI (s)", "cli", 0.10),
+        ("run --rm busybox true, Python API (s)", "api", 0.05),
+        ("idle container's monitor RSS (MB)", "monitor_rss_mb", 13),
+        ("idle container's monitor PSS (MB)", "monitor_pss_mb", None),
+    ]
+
     def fmt(v: float | None) -> str:
         return "-" if v is None else f"{v:.3f}"
 
@@ -156,8 +179,9 @@ def main() -> None:
         ratio = f"{mine / other:.2f}" if mine and other else "-"
         print(f"{label:42} {fmt(mine):>10} {target or '-':>8} {fmt(other):>10} {ratio:>7}")
     if not theirs:
-        print("(no Docker engine with busybox:latest here: ../shared/tools/real-docker.sh "
-              "starts one)")
+        print(
+            "(no Docker engine with busybox:latest here: ../shared/tools/real-docker.sh starts one)"
+        )
 
 
 if __name__ == "__main__":

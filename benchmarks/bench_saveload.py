@@ -23,8 +23,13 @@ import time
 
 VENV_BIN = os.path.dirname(sys.executable)
 TAG = "dockerlab-bench:saveload"
-STEPS = [("a.txt", 200_000), ("b.txt", 400_000), ("c/d.txt", 100_000), ("e.bin", 800_000),
-         ("f.txt", 50_000)]
+STEPS = [
+    ("a.txt", 200_000),
+    ("b.txt", 400_000),
+    ("c/d.txt", 100_000),
+    ("e.bin", 800_000),
+    ("f.txt", 50_000),
+]
 
 
 def median_time(fn, n: int, before=None) -> float:
@@ -77,14 +82,22 @@ def make_docker_image(work: str) -> None:
         lines.append(f"COPY s{i}/ /")
     with open(os.path.join(ctx, "Dockerfile"), "w") as f:
         f.write("\n".join(lines) + "\n")
-    subprocess.run(["docker", "build", "-q", "-t", TAG, ctx], check=True,
-                   stdout=subprocess.DEVNULL, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    subprocess.run(
+        ["docker", "build", "-q", "-t", TAG, ctx],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )
 
 
 def docker_ok() -> bool:
     try:
-        return subprocess.run(["docker", "image", "inspect", "busybox:latest"],
-                              capture_output=True, timeout=10).returncode == 0
+        return (
+            subprocess.run(
+                ["docker", "image", "inspect", "busybox:latest"], capture_output=True, timeout=10
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -101,19 +114,30 @@ def main() -> None:
     out = os.path.join(work, "dl.tar")
     try:
         make_dockerlab_image(root, work)
-        rows = [("save -o (6-step image)",
-                 median_time(lambda: run(*dl, "save", "-o", out, TAG), n)),
-                ("load -i (image not present)",
-                 median_time(lambda: run(*dl, "load", "-q", "-i", out), n,
-                             before=lambda: run(*dl, "rmi", TAG)))]
+        rows = [
+            ("save -o (6-step image)", median_time(lambda: run(*dl, "save", "-o", out, TAG), n)),
+            (
+                "load -i (image not present)",
+                median_time(
+                    lambda: run(*dl, "load", "-q", "-i", out),
+                    n,
+                    before=lambda: run(*dl, "rmi", TAG),
+                ),
+            ),
+        ]
         docker: list[float | None] = [None, None]
         if docker_ok():
             dout = os.path.join(work, "docker.tar")
             make_docker_image(work)
             try:
-                docker = [median_time(lambda: run("docker", "save", "-o", dout, TAG), n),
-                          median_time(lambda: run("docker", "load", "-q", "-i", dout), n,
-                                      before=lambda: run("docker", "rmi", TAG))]
+                docker = [
+                    median_time(lambda: run("docker", "save", "-o", dout, TAG), n),
+                    median_time(
+                        lambda: run("docker", "load", "-q", "-i", dout),
+                        n,
+                        before=lambda: run("docker", "rmi", TAG),
+                    ),
+                ]
             finally:
                 subprocess.run(["docker", "rmi", TAG], capture_output=True)
         print(f"{'operation':32} {'dockerlab':>10} {'docker':>10} {'ratio':>7}")

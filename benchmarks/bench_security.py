@@ -28,9 +28,11 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def variants(before: str | None) -> dict[str, tuple[str, list[str]]]:
     """name -> (tree, extra run flags)."""
-    out = {"default": (HERE, []),
-           "seccomp=unconfined": (HERE, ["--security-opt", "seccomp=unconfined"]),
-           "--privileged": (HERE, ["--privileged"])}
+    out = {
+        "default": (HERE, []),
+        "seccomp=unconfined": (HERE, ["--security-opt", "seccomp=unconfined"]),
+        "--privileged": (HERE, ["--privileged"]),
+    }
     if before:
         out["before (default)"] = (os.path.abspath(before), [])
     return out
@@ -46,8 +48,13 @@ def main() -> None:
 
     def cli(tree: str, *argv: str) -> None:
         env = {**os.environ, "DOCKERLAB_ROOT": roots[tree], "PYTHONPATH": tree}
-        subprocess.run([sys.executable, "-m", "dockerlab", *argv], env=env, cwd=tree,
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "dockerlab", *argv],
+            env=env,
+            cwd=tree,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
     try:
         for tree in roots:
@@ -67,8 +74,9 @@ def main() -> None:
     print(f"{'variant':<22}{'median':>10}{'min':>10}{'vs default':>12}")
     for name, ts in times.items():
         med = statistics.median(ts)
-        print(f"{name:<22}{med * 1000:>8.1f}ms{min(ts) * 1000:>8.1f}ms"
-              f"{(med - base) * 1000:>+10.1f}ms")
+        print(
+            f"{name:<22}{med * 1000:>8.1f}ms{min(ts) * 1000:>8.1f}ms{(med - base) * 1000:>+10.1f}ms"
+        )
 
 
 if __name__ == "__main__":

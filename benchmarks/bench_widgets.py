@@ -31,8 +31,9 @@ def _proc_cpu(pid: int) -> float:
 
 
 def _containers(engine, n: int) -> list[str]:
-    return [engine.run({"Image": "busybox", "Cmd": ["sleep", "600"]}, attach="")[0]
-            for _ in range(n)]
+    return [
+        engine.run({"Image": "busybox", "Cmd": ["sleep", "600"]}, attach="")[0] for _ in range(n)
+    ]
 
 
 def in_process(root: str, seconds: float) -> dict[int, float]:
@@ -56,9 +57,11 @@ def in_process(root: str, seconds: float) -> dict[int, float]:
         for cid in ids:
             engine.remove(cid, force=True)
         out[n] = max(cpu - idle, 0.0) * 100.0
-        print(f"  in-process, {n} container(s): {out[n]:.3f} % of one CPU in all, "
-              f"{out[n] / n:.3f} % per container ({rounds:.0f} refreshes in {seconds:g} s, "
-              f"idle process {idle * 100:.3f} %)")
+        print(
+            f"  in-process, {n} container(s): {out[n]:.3f} % of one CPU in all, "
+            f"{out[n] / n:.3f} % per container ({rounds:.0f} refreshes in {seconds:g} s, "
+            f"idle process {idle * 100:.3f} %)"
+        )
     return out
 
 
@@ -86,8 +89,7 @@ def in_kernel(root: str, seconds: float) -> dict[int, float] | None:
     except ImportError:
         print("  in a kernel: skipped (jupyter_client is not installed)")
         return None
-    km, kc = start_new_kernel(kernel_name="python3",
-                              env={**os.environ, "PYTHONPATH": os.getcwd()})
+    km, kc = start_new_kernel(kernel_name="python3", env={**os.environ, "PYTHONPATH": os.getcwd()})
     try:
         pid = km.provisioner.process.pid  # type: ignore[union-attr]
         kc.execute_interactive("import ipywidgets, dockerlab.widgets.monitor", timeout=60)
@@ -97,16 +99,19 @@ def in_kernel(root: str, seconds: float) -> dict[int, float] | None:
         idle = (_proc_cpu(pid) - c0) / (time.monotonic() - t0)
         out = {}
         for n in (1, 3):
-            kc.execute_interactive(KERNEL_CODE.format(root=root, n=n), timeout=60,
-                                   output_hook=lambda msg: None)
+            kc.execute_interactive(
+                KERNEL_CODE.format(root=root, n=n), timeout=60, output_hook=lambda msg: None
+            )
             time.sleep(1.5)
             t0, c0 = time.monotonic(), _proc_cpu(pid)
             time.sleep(seconds)
             cpu = (_proc_cpu(pid) - c0) / (time.monotonic() - t0)
             kc.execute_interactive(KERNEL_DONE, timeout=60, output_hook=lambda msg: None)
             out[n] = max(cpu - idle, 0.0) * 100.0
-            print(f"  in a kernel, {n} container(s): {out[n]:.3f} % of one CPU in all, "
-                  f"{out[n] / n:.3f} % per container (idle kernel {idle * 100:.3f} %)")
+            print(
+                f"  in a kernel, {n} container(s): {out[n]:.3f} % of one CPU in all, "
+                f"{out[n] / n:.3f} % per container (idle kernel {idle * 100:.3f} %)"
+            )
         return out
     finally:
         kc.stop_channels()
@@ -121,18 +126,21 @@ def main() -> None:
     root = os.path.join(work, "root")
     try:
         Engine(root).image_bootstrap("busybox")
-        print(f"ResourceMonitor at 1 Hz, CPU over {seconds:g} s (budget {BUDGET:g} % of one "
-              "CPU per container)")
-        results = {"in-process": in_process(root, seconds),
-                   "in a kernel": in_kernel(root, seconds)}
+        print(
+            f"ResourceMonitor at 1 Hz, CPU over {seconds:g} s (budget {BUDGET:g} % of one "
+            "CPU per container)"
+        )
+        results = {"in-process": in_process(root, seconds), "in a kernel": in_kernel(root, seconds)}
         verdicts = []
         for where, out in results.items():
             if out is None:
                 continue
             worst = max(v / n for n, v in out.items())
             verdicts.append(worst <= BUDGET)
-            print(f"  {where}: worst {worst:.3f} % per container -> "
-                  f"{'within' if worst <= BUDGET else 'OVER'} budget")
+            print(
+                f"  {where}: worst {worst:.3f} % per container -> "
+                f"{'within' if worst <= BUDGET else 'OVER'} budget"
+            )
         if not all(verdicts):
             sys.exit(1)
     finally:

@@ -27,5 +27,9 @@ def docker_available() -> bool:
     """A Docker engine with busybox:latest (../shared/tools/real-docker.sh makes one)."""
     if not shutil.which("docker"):
         return False
-    return subprocess.run(["docker", "image", "inspect", "busybox:latest"],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            ["docker", "image", "inspect", "busybox:latest"], capture_output=True
+        ).returncode
+        == 0
+    )

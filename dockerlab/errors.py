@@ -197,8 +197,7 @@ def http_status(err: DockerlabError) -> int:
 
 # Not failures but answers the caller expects: the reader of its own stream went away, or a
 # timeout it set passed. They cross the boundary unchanged (the CLI ends quietly on EPIPE).
-_SIGNALS = (BrokenPipeError, ConnectionResetError, TimeoutError, BlockingIOError,
-            InterruptedError)
+_SIGNALS = (BrokenPipeError, ConnectionResetError, TimeoutError, BlockingIOError, InterruptedError)
 
 
 def describe(exc: OSError) -> str:
@@ -307,8 +306,7 @@ def guard_iter(it: Iterator[T], verb: str) -> Iterator[T]:
 _FUNCTION = type(_guard)
 
 
-def boundary(verb: str | None = None, init: str | None = None
-             ) -> Callable[[type[T]], type[T]]:
+def boundary(verb: str | None = None, init: str | None = None) -> Callable[[type[T]], type[T]]:
     """Class decorator: every public method of the class converts foreign errors (see
     :func:`translate`) as it returns, naming ``verb`` or else the method (``image_tag`` →
     "image tag"); iterators it returns convert what they raise too. With ``init``, the

@@ -39,7 +39,8 @@ def strip(nb: dict) -> bool:
 
 def has_state(nb: dict) -> bool:
     return "widgets" in nb.get("metadata", {}) or any(
-        "widgets" in c.get("metadata", {}) for c in nb.get("cells", []))
+        "widgets" in c.get("metadata", {}) for c in nb.get("cells", [])
+    )
 
 
 def dumps(nb: dict) -> str:
@@ -48,8 +49,11 @@ def dumps(nb: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true",
-                    help="change nothing; exit 1 if a notebook holds widget state")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 if a notebook holds widget state",
+    )
     ap.add_argument("notebooks", nargs="+", type=Path)
     args = ap.parse_args(argv)
     bad = 0

@@ -20,8 +20,9 @@ def _missing_capability() -> str | None:
             return "the kernel has no overlayfs"
     if not os.path.exists("/bin/busybox"):
         return "/bin/busybox is missing (Debian package busybox-static)"
-    probe = subprocess.run(["unshare", "--mount", "--pid", "--fork", "--uts", "--ipc", "true"],
-                           capture_output=True)
+    probe = subprocess.run(
+        ["unshare", "--mount", "--pid", "--fork", "--uts", "--ipc", "true"], capture_output=True
+    )
     if probe.returncode != 0:
         return "namespaces cannot be created: " + probe.stderr.decode().strip()
     return None
@@ -75,9 +76,12 @@ def _mounts_under(*dirs: str) -> list[str]:
 
 
 def _cgroups_of(ids: list[str]) -> list[str]:
-    return [f"cgroup {path}" for cid in ids
-            for path in glob.glob(f"/sys/fs/cgroup/*/dockerlab/{cid}")
-            + glob.glob(f"/sys/fs/cgroup/dockerlab/{cid}")]
+    return [
+        f"cgroup {path}"
+        for cid in ids
+        for path in glob.glob(f"/sys/fs/cgroup/*/dockerlab/{cid}")
+        + glob.glob(f"/sys/fs/cgroup/dockerlab/{cid}")
+    ]
 
 
 def _leaks(root: str, run: str, ids: list[str]) -> list[str]:
@@ -86,6 +90,7 @@ def _leaks(root: str, run: str, ids: list[str]) -> list[str]:
     A removed container's monitor may still be tearing down as `remove` returns, so this
     waits (bounded) for the kernel's view to settle before calling anything a leak.
     """
+
     def leaks() -> list[str]:
         return _mounts_under(root, run) + _cgroups_of(ids)
 

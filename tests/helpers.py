@@ -21,8 +21,12 @@ T = TypeVar("T")
 WAIT = 20.0
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = WAIT, interval: float = 0.02,
-               what: str | None = None) -> T:
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float = WAIT,
+    interval: float = 0.02,
+    what: str | None = None,
+) -> T:
     """Poll `predicate` until it returns something truthy and return that; fail after `timeout`.
 
     With `what`, a timeout raises AssertionError naming it; without, returns the last falsy
@@ -39,8 +43,9 @@ def wait_until(predicate: Callable[[], T], timeout: float = WAIT, interval: floa
     return got
 
 
-def daemon(engine: Any, cmd: Sequence[str] = ("sleep", "30"), name: str | None = None,
-           **body: Any) -> str:
+def daemon(
+    engine: Any, cmd: Sequence[str] = ("sleep", "30"), name: str | None = None, **body: Any
+) -> str:
     """Create and start a detached busybox container (`docker run -d`); returns its id."""
     cid, _ = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, name=name, attach="")
     return cid
@@ -92,26 +97,40 @@ def cli_env(root: str, env: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, **(env or {}), "DOCKERLAB_ROOT": root}
 
 
-def cli(root: str, *args: str | bytes, input: bytes | str | None = None,
-        env: dict[str, str] | None = None, text: bool = False, timeout: float = 60,
-        clean: bool = False) -> subprocess.CompletedProcess:
+def cli(
+    root: str,
+    *args: str | bytes,
+    input: bytes | str | None = None,
+    env: dict[str, str] | None = None,
+    text: bool = False,
+    timeout: float = 60,
+    clean: bool = False,
+) -> subprocess.CompletedProcess:
     """Run `python -m dockerlab ARGS` on state root `root` in a subprocess, output captured.
 
     `clean` also asserts that stderr holds no Python traceback.
     """
-    r = subprocess.run([sys.executable, "-m", "dockerlab", *args], env=cli_env(root, env),
-                       input=input, capture_output=True, timeout=timeout, text=text)
+    r = subprocess.run(
+        [sys.executable, "-m", "dockerlab", *args],
+        env=cli_env(root, env),
+        input=input,
+        capture_output=True,
+        timeout=timeout,
+        text=text,
+    )
     if clean:
         err = r.stderr if isinstance(r.stderr, str) else r.stderr.decode(errors="replace")
         assert "Traceback" not in err, err
     return r
 
 
-def cli_popen(root: str, *args: str, env: dict[str, str] | None = None,
-              **popen: Any) -> subprocess.Popen:
+def cli_popen(
+    root: str, *args: str, env: dict[str, str] | None = None, **popen: Any
+) -> subprocess.Popen:
     """Start `python -m dockerlab ARGS` on state root `root`; the caller waits for it."""
-    return subprocess.Popen([sys.executable, "-m", "dockerlab", *args], env=cli_env(root, env),
-                            **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "dockerlab", *args], env=cli_env(root, env), **popen
+    )
 
 
 def cli_main(root: str, *args: str, stdin: Any = None) -> tuple[int, str, str]:

@@ -102,8 +102,10 @@ def _last_resort(exc: Exception) -> str:
     import re
 
     text = re.sub(r"\[Errno \d+\] ", "", str(exc))  # an OSError's text inside another's
-    return (f"Error response from daemon: internal error: {type(exc).__name__}: {text} "
-            "(run with --debug for details)")
+    return (
+        f"Error response from daemon: internal error: {type(exc).__name__}: {text} "
+        "(run with --debug for details)"
+    )
 
 
 def _trace(debug: bool, err: TextIO) -> None:

@@ -170,9 +170,19 @@ def cmd_run(ctx: Context, ns: Namespace) -> int:
         return 0
     from dockerlab.terminal import verbs
 
-    return _code(ctx, verbs.run(engine, ctx.terminal, body, name, rm=bool(ns.rm),
-                                tty=bool(ns.tty), sig_proxy=True,
-                                detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS))
+    return _code(
+        ctx,
+        verbs.run(
+            engine,
+            ctx.terminal,
+            body,
+            name,
+            rm=bool(ns.rm),
+            tty=bool(ns.tty),
+            sig_proxy=True,
+            detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS,
+        ),
+    )
 
 
 def _code(ctx: Context, followed: Any) -> int:
@@ -191,9 +201,16 @@ def cmd_start(ctx: Context, ns: Namespace) -> int:
         from dockerlab.terminal import verbs
 
         try:
-            return _code(ctx, verbs.start(engine, ctx.terminal, ns.containers[0],
-                                     interactive=bool(ns.interactive),
-                                     detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS))
+            return _code(
+                ctx,
+                verbs.start(
+                    engine,
+                    ctx.terminal,
+                    ns.containers[0],
+                    interactive=bool(ns.interactive),
+                    detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS,
+                ),
+            )
         except ContainerStartError as exc:  # docker start -a: 1, not run's 125/126/127
             ctx.error(daemon_message(exc, "start"))
             return 1
@@ -215,9 +232,17 @@ def cmd_start(ctx: Context, ns: Namespace) -> int:
 def cmd_attach(ctx: Context, ns: Namespace) -> int:
     from dockerlab.terminal import verbs
 
-    return _code(ctx, verbs.attach(ctx.engine, ctx.terminal, ns.container, no_stdin=ns.no_stdin,
-                              detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS,
-                              sig_proxy=ns.sig_proxy))
+    return _code(
+        ctx,
+        verbs.attach(
+            ctx.engine,
+            ctx.terminal,
+            ns.container,
+            no_stdin=ns.no_stdin,
+            detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS,
+            sig_proxy=ns.sig_proxy,
+        ),
+    )
 
 
 def cmd_exec(ctx: Context, ns: Namespace) -> int:
@@ -227,18 +252,36 @@ def cmd_exec(ctx: Context, ns: Namespace) -> int:
     if ns.detach:
         import subprocess
 
-        ctx.engine.exec(ns.container, ns.command, env=env, workdir=ns.workdir or "",
-                        user=ns.user or "", tty=ns.tty, detach=True,
-                        stdin=None if ns.interactive else subprocess.DEVNULL,
-                        privileged=bool(ns.privileged))
+        ctx.engine.exec(
+            ns.container,
+            ns.command,
+            env=env,
+            workdir=ns.workdir or "",
+            user=ns.user or "",
+            tty=ns.tty,
+            detach=True,
+            stdin=None if ns.interactive else subprocess.DEVNULL,
+            privileged=bool(ns.privileged),
+        )
         return 0
     _check_tty(ctx, ns)
     from dockerlab.terminal import verbs
 
-    return _code(ctx, verbs.exec_(ctx.engine, ctx.terminal, ns.container, ns.command, env,
-                             workdir=ns.workdir or "", user=ns.user or "",
-                             interactive=bool(ns.interactive), tty=bool(ns.tty),
-                             privileged=bool(ns.privileged)))
+    return _code(
+        ctx,
+        verbs.exec_(
+            ctx.engine,
+            ctx.terminal,
+            ns.container,
+            ns.command,
+            env,
+            workdir=ns.workdir or "",
+            user=ns.user or "",
+            interactive=bool(ns.interactive),
+            tty=bool(ns.tty),
+            privileged=bool(ns.privileged),
+        ),
+    )
 
 
 # ---- containers: lifecycle --------------------------------------------------------------
@@ -409,8 +452,16 @@ def cmd_logs(ctx: Context, ns: Namespace) -> int:
         raise InvalidParameter(str(exc)) from None
     from dockerlab.terminal import verbs
 
-    return verbs.logs(ctx.engine, ctx.terminal, ns.container, follow=ns.follow, tail=tail,
-                      since=since, until=until, timestamps=ns.timestamps)
+    return verbs.logs(
+        ctx.engine,
+        ctx.terminal,
+        ns.container,
+        follow=ns.follow,
+        tail=tail,
+        since=since,
+        until=until,
+        timestamps=ns.timestamps,
+    )
 
 
 def cmd_top(ctx: Context, ns: Namespace) -> int:
@@ -422,10 +473,18 @@ def cmd_top(ctx: Context, ns: Namespace) -> int:
 def cmd_stats(ctx: Context, ns: Namespace) -> int:
     from dockerlab.terminal import verbs
 
-    code, table = verbs.stats(ctx.engine, ctx.terminal, list(ns.containers),
-                              row=render.StatsRow, table=render.stats,
-                              message=lambda err: daemon_message(err, "stats"), all_=ns.all,
-                              trunc=not ns.no_trunc, fmt=ns.format, stream=not ns.no_stream)
+    code, table = verbs.stats(
+        ctx.engine,
+        ctx.terminal,
+        list(ns.containers),
+        row=render.StatsRow,
+        table=render.stats,
+        message=lambda err: daemon_message(err, "stats"),
+        all_=ns.all,
+        trunc=not ns.no_trunc,
+        fmt=ns.format,
+        stream=not ns.no_stream,
+    )
     if table is not None:
         ctx.show(table)
     return code
@@ -602,8 +661,9 @@ def _write_out(ctx: Context, output: str | None, write: Any, what: str, mode: in
         target = os.path.abspath(output)
         folder = os.path.dirname(target)
         if not os.path.isdir(folder):
-            raise ClientError(f'failed to {what}: invalid output path: directory '
-                              f'"{folder}" does not exist')
+            raise ClientError(
+                f'failed to {what}: invalid output path: directory "{folder}" does not exist'
+            )
         try:
             fd, tmp = tempfile.mkstemp(prefix=".dockerlab-", dir=folder)
         except OSError as exc:
@@ -670,8 +730,7 @@ class _ClientFile:
 
 
 def cmd_save(ctx: Context, ns: Namespace) -> int:
-    return _write_out(ctx, ns.output, lambda f: ctx.engine.save(ns.images, f), "save image",
-                      0o600)
+    return _write_out(ctx, ns.output, lambda f: ctx.engine.save(ns.images, f), "save image", 0o600)
 
 
 def cmd_load(ctx: Context, ns: Namespace) -> int:
@@ -698,11 +757,13 @@ def cmd_cp(ctx: Context, ns: Namespace) -> int:
     try:
         sc, sp, dc, dp = cp.check_args(ns.src, ns.dst)
         if sc:
-            size, shown = cp.copy_from_container(ctx.engine, sc, sp, dp, _binary(ctx.out),
-                                                 ns.follow_link)
+            size, shown = cp.copy_from_container(
+                ctx.engine, sc, sp, dp, _binary(ctx.out), ns.follow_link
+            )
         else:
-            size, shown = cp.copy_to_container(ctx.engine, dc, sp, dp, _binary(ctx.stdin),
-                                               ns.follow_link, ns.archive)
+            size, shown = cp.copy_to_container(
+                ctx.engine, dc, sp, dp, _binary(ctx.stdin), ns.follow_link, ns.archive
+            )
     except OSError as exc:  # the local side (the engine's side is behind its boundary)
         from dockerlab.errors import describe
 
@@ -726,28 +787,39 @@ def cmd_system_prune(ctx: Context, ns: Namespace) -> int:
         items = ["all stopped containers"]
         if ns.volumes:
             items.append("all volumes not used by at least one container")
-        items.append("all images without at least one container associated to them"
-                     if ns.all else "all dangling images")
-        items.append("all work left by interrupted commands (staging folders, temporary "
-                     "files, unreferenced blobs and layers)")
-        ctx.write("WARNING! This will remove:\n" + "".join(f"  - {i}\n" for i in items)
-                  + "\nAre you sure you want to continue? [y/N] ")
+        items.append(
+            "all images without at least one container associated to them"
+            if ns.all
+            else "all dangling images"
+        )
+        items.append(
+            "all work left by interrupted commands (staging folders, temporary "
+            "files, unreferenced blobs and layers)"
+        )
+        ctx.write(
+            "WARNING! This will remove:\n"
+            + "".join(f"  - {i}\n" for i in items)
+            + "\nAre you sure you want to continue? [y/N] "
+        )
         ctx.out.flush()
         if ctx.stdin.readline().strip().lower() not in ("y", "yes"):
             return 0
     result = ctx.engine.system_prune(all=ns.all, volumes=ns.volumes)
     if result.get("ContainersDeleted"):
-        ctx.print("Deleted Containers:\n" + "".join(f"{c}\n" for c in
-                                                   result["ContainersDeleted"]))
+        ctx.print("Deleted Containers:\n" + "".join(f"{c}\n" for c in result["ContainersDeleted"]))
     if result.get("VolumesDeleted"):
         ctx.print("Deleted Volumes:\n" + "".join(f"{v}\n" for v in result["VolumesDeleted"]))
     if result.get("ImagesDeleted"):
-        lines = [f"untagged: {r['Untagged']}" if "Untagged" in r else f"deleted: {r['Deleted']}"
-                 for r in result["ImagesDeleted"]]
+        lines = [
+            f"untagged: {r['Untagged']}" if "Untagged" in r else f"deleted: {r['Deleted']}"
+            for r in result["ImagesDeleted"]
+        ]
         ctx.print("Deleted Images:\n" + "".join(f"{line}\n" for line in lines))
     if result.get("WorkDeleted"):
-        ctx.print("Deleted interrupted work:\n" + "".join(
-            f"{w['Kind']}: {w['Path']}\n" for w in result["WorkDeleted"]))
+        ctx.print(
+            "Deleted interrupted work:\n"
+            + "".join(f"{w['Kind']}: {w['Path']}\n" for w in result["WorkDeleted"])
+        )
     from dockerlab.format import human_size
 
     ctx.print(f"Total reclaimed space: {human_size(result.get('SpaceReclaimed', 0))}")
@@ -789,36 +861,42 @@ def cmd_diff(ctx: Context, ns: Namespace) -> int:
 
 
 def cmd_commit(ctx: Context, ns: Namespace) -> int:
-    image_id = ctx.engine.commit(ns.container, ns.repository or None, message=ns.message or "",
-                                 author=ns.author or "", changes=list(ns.change),
-                                 pause=ns.pause)
+    image_id = ctx.engine.commit(
+        ns.container,
+        ns.repository or None,
+        message=ns.message or "",
+        author=ns.author or "",
+        changes=list(ns.change),
+        pause=ns.pause,
+    )
     ctx.print(image_id)
     return 0
 
 
 def cmd_export(ctx: Context, ns: Namespace) -> int:
-    return _write_out(ctx, ns.output, lambda f: ctx.engine.export(ns.container, f),
-                      "export container", 0o644)
+    return _write_out(
+        ctx, ns.output, lambda f: ctx.engine.export(ns.container, f), "export container", 0o644
+    )
 
 
 def cmd_import(ctx: Context, ns: Namespace) -> int:
     source = ns.source
     if source.startswith(("http://", "https://")):
-        raise ClientError(f"importing from a URL ({source}) is not supported by dockerlab: "
-                             "download the file, then import it from the file or -")
+        raise ClientError(
+            f"importing from a URL ({source}) is not supported by dockerlab: "
+            "download the file, then import it from the file or -"
+        )
     changes = list(ns.change)
     if source == "-":
         stream = getattr(ctx.stdin, "buffer", ctx.stdin)
-        image_id = ctx.engine.import_image(stream, ns.repository or None, changes,
-                                           ns.message or "")
+        image_id = ctx.engine.import_image(stream, ns.repository or None, changes, ns.message or "")
     else:
         try:
             f = open(source, "rb")
         except OSError as exc:
             raise _client_os_error("open", exc) from None
         with f:
-            image_id = ctx.engine.import_image(f, ns.repository or None, changes,
-                                               ns.message or "")
+            image_id = ctx.engine.import_image(f, ns.repository or None, changes, ns.message or "")
     ctx.print(image_id)
     return 0
 
@@ -836,8 +914,10 @@ def cmd_build(ctx: Context, ns: Namespace) -> int:
     """``docker build`` with the classic builder's output (``DOCKER_BUILDKIT=0``)."""
     path = ns.context_path
     if path.startswith(("http://", "https://", "git@", "git://")):
-        raise UsageError(f"unable to prepare context: building from a URL ({path}) is not "
-                         "supported by dockerlab: clone or download it, then build the folder")
+        raise UsageError(
+            f"unable to prepare context: building from a URL ({path}) is not "
+            "supported by dockerlab: clone or download it, then build the folder"
+        )
     dockerfile = ns.file or "Dockerfile"
     if path == "-":
         context: Any = getattr(ctx.stdin, "buffer", ctx.stdin).read()
@@ -850,10 +930,19 @@ def cmd_build(ctx: Context, ns: Namespace) -> int:
     from dockerlab.terminal import verbs
 
     code, _ = verbs.build(
-        ctx.engine, ctx.terminal, context, quiet=bool(ns.quiet), dockerfile=dockerfile,
-        tags=list(ns.tag), no_cache=ns.no_cache,
-        build_args=_key_values(list(ns.build_arg), env=True), target=ns.target or None,
-        labels=_key_values(list(ns.label), env=False), rm=ns.rm, force_rm=ns.force_rm)
+        ctx.engine,
+        ctx.terminal,
+        context,
+        quiet=bool(ns.quiet),
+        dockerfile=dockerfile,
+        tags=list(ns.tag),
+        no_cache=ns.no_cache,
+        build_args=_key_values(list(ns.build_arg), env=True),
+        target=ns.target or None,
+        labels=_key_values(list(ns.label), env=False),
+        rm=ns.rm,
+        force_rm=ns.force_rm,
+    )
     return code
 
 

@@ -152,8 +152,9 @@ def source_info(path: str, follow_link: bool) -> CopyInfo:
     else:
         head, base = os.path.split(path)
         resolved = os.path.realpath(head or ".").rstrip("/") + "/" + base
-        if has_trailing_separator(path) and posixpath.basename(path) != \
-                posixpath.basename(resolved):
+        if has_trailing_separator(path) and posixpath.basename(path) != posixpath.basename(
+            resolved
+        ):
             name = posixpath.basename(path)
     try:
         st = os.lstat(resolved)
@@ -180,8 +181,9 @@ def _spool() -> Any:
     return tempfile.SpooledTemporaryFile(max_size=32 << 20, dir=None)
 
 
-def copy_from_container(engine: Any, container: str, src: str, dst: str, out: IO[bytes],
-                        follow_link: bool) -> tuple[int, str]:
+def copy_from_container(
+    engine: Any, container: str, src: str, dst: str, out: IO[bytes], follow_link: bool
+) -> tuple[int, str]:
     """``docker cp CONTAINER:SRC DST``; returns (bytes copied, the destination shown)."""
     from dockerlab.engine.containers.copy import untar
 
@@ -229,13 +231,19 @@ def copy_from_container(engine: Any, container: str, src: str, dst: str, out: IO
             name = rebase_entry(name, old, new)
         return name
 
-    copied = untar(spool, folder, keep_owner=False, no_overwrite_dir_non_dir=True,
-                   rename=rename)
+    copied = untar(spool, folder, keep_owner=False, no_overwrite_dir_non_dir=True, rename=rename)
     return copied, dst
 
 
-def copy_to_container(engine: Any, container: str, src: str, dst: str, stdin: IO[bytes],
-                      follow_link: bool, copy_uid_gid: bool) -> tuple[int, str]:
+def copy_to_container(
+    engine: Any,
+    container: str,
+    src: str,
+    dst: str,
+    stdin: IO[bytes],
+    follow_link: bool,
+    copy_uid_gid: bool,
+) -> tuple[int, str]:
     """``docker cp SRC CONTAINER:DST``; returns (bytes copied, the destination shown)."""
     from dockerlab.engine.containers.copy import write_tar
 
@@ -251,8 +259,7 @@ def copy_to_container(engine: Any, container: str, src: str, dst: str, stdin: IO
     except DockerlabError:
         st = None
     if st is not None and st["mode"] & _GO_IRREGULAR and not st["mode"] & GO_DIR:
-        raise ClientError(f'destination "{container}:{dst}" must be a directory or a regular '
-                        "file")
+        raise ClientError(f'destination "{container}:{dst}" must be a directory or a regular file')
     if st is not None:
         dst_info = CopyInfo(dst_info.path, True, bool(st["mode"] & GO_DIR))
     if src == "-":

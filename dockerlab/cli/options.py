@@ -108,9 +108,7 @@ def environment(
         try:
             out.extend(parse_env_file(path, environ))
         except OSError as exc:
-            raise refusal(
-                f"open {path}: {(exc.strerror or str(exc)).lower()}", command
-            ) from None
+            raise refusal(f"open {path}: {(exc.strerror or str(exc)).lower()}", command) from None
         except ValueError as exc:
             raise refusal(str(exc), command) from None
     for item in env:
@@ -322,16 +320,19 @@ def security_opts(opts: list[str], command: str = "run") -> list[str]:
                 with open(value, "rb") as f:
                     raw = f.read()
             except OSError as exc:
-                raise refusal(f"opening seccomp profile ({value}) failed: open {value}: "
-                                  f"{(exc.strerror or str(exc)).lower()}", command) from None
+                raise refusal(
+                    f"opening seccomp profile ({value}) failed: open {value}: "
+                    f"{(exc.strerror or str(exc)).lower()}",
+                    command,
+                ) from None
             import json
 
             try:
-                compact = json.dumps(json.loads(raw), separators=(",", ":"),
-                                     ensure_ascii=False)
+                compact = json.dumps(json.loads(raw), separators=(",", ":"), ensure_ascii=False)
             except ValueError as exc:
-                raise refusal(f"compacting json for seccomp profile ({value}) failed: "
-                                  f"{exc}", command) from None
+                raise refusal(
+                    f"compacting json for seccomp profile ({value}) failed: {exc}", command
+                ) from None
             opt = f"seccomp={compact}"
         out.append(opt)
     return out

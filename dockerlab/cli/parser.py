@@ -584,8 +584,13 @@ COMMANDS.update(
             (
                 F("a", "archive", "bool", "Archive mode (copy all uid/gid information)"),
                 F("L", "follow-link", "bool", "Always follow symbol link in SRC_PATH"),
-                F("q", "quiet", "bool", "Suppress progress output during copy. Progress "
-                  "output is automatically suppressed if no terminal is attached"),
+                F(
+                    "q",
+                    "quiet",
+                    "bool",
+                    "Suppress progress output during copy. Progress "
+                    "output is automatically suppressed if no terminal is attached",
+                ),
             ),
             (2, 2),
             ("src", "dst"),
@@ -629,8 +634,12 @@ COMMANDS.update(
             "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
             "Create a new image from a container's changes",
             (
-                F("a", "author", "string",
-                  'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")'),
+                F(
+                    "a",
+                    "author",
+                    "string",
+                    'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")',
+                ),
                 _CHANGE,
                 F("m", "message", "string", "Commit message"),
                 F("p", "pause", "bool", "Pause container during commit (default true)", True),
@@ -764,8 +773,11 @@ class DockerParser(argparse.ArgumentParser):
         interspersed: bool = True,
     ) -> None:
         super().__init__(
-            prog=f"{PROG} {path}".strip(), add_help=False, allow_abbrev=False,
-            exit_on_error=False, formatter_class=_Formatter,
+            prog=f"{PROG} {path}".strip(),
+            add_help=False,
+            allow_abbrev=False,
+            exit_on_error=False,
+            formatter_class=_Formatter,
         )
         self.path = path
         self.cmd = cmd

@@ -26,7 +26,7 @@ def write_bytes(path: str, data: bytes, mode: int = 0o644, durable: bool = True)
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         if durable:
             os.fsync(fd)
     except BaseException as exc:
@@ -47,7 +47,7 @@ def write_new(path: str, data: bytes, mode: int = 0o644) -> None:
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     except OSError as exc:
         if exc.filename is None:

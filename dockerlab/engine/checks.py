@@ -13,10 +13,12 @@ from dockerlab.errors import Forbidden, InvalidParameter
 def require_privileges() -> None:
     """Refuse, saying exactly what is missing, when containers cannot be made here."""
     if os.geteuid() != 0:
-        raise Forbidden("dockerlab needs root to run containers: creating mount, PID, UTS, "
-                        "IPC and network namespaces and mounting overlayfs need "
-                        "CAP_SYS_ADMIN, and cgroups need write access to /sys/fs/cgroup; "
-                        "run it with sudo")
+        raise Forbidden(
+            "dockerlab needs root to run containers: creating mount, PID, UTS, "
+            "IPC and network namespaces and mounting overlayfs need "
+            "CAP_SYS_ADMIN, and cgroups need write access to /sys/fs/cgroup; "
+            "run it with sudo"
+        )
 
 
 def parse_signal(value: str | int) -> int:

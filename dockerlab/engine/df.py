@@ -71,8 +71,10 @@ def system_df(store: ImageStore, containers: list[Container]) -> dict[str, Any]:
                 refcount[m["Name"]] = refcount.get(m["Name"], 0) + 1
     for v in VolumeStore(paths).list():
         v = dict(v)
-        v["UsageData"] = {"Size": tree_size(v["Mountpoint"]),
-                          "RefCount": refcount.get(v["Name"], 0)}
+        v["UsageData"] = {
+            "Size": tree_size(v["Mountpoint"]),
+            "RefCount": refcount.get(v["Name"], 0),
+        }
         volumes.append(v)
 
     from dockerlab.engine import work

@@ -53,8 +53,9 @@ class Engine:
         from dockerlab.engine.containers.store import ContainerStore
 
         # the store's sweeps also collect what a dead image writer left
-        self.store = ContainerStore(self.paths, {
-            "imagewrite": lambda path: self.image_store.recover(blocking=False)})
+        self.store = ContainerStore(
+            self.paths, {"imagewrite": lambda path: self.image_store.recover(blocking=False)}
+        )
         self._images: ImageStore | None = None
 
     @property
@@ -78,8 +79,9 @@ class Engine:
         return system.info(self.paths, states, len(self.image_store.list(all=False)))
 
     # ---- images -------------------------------------------------------------------------
-    def images(self, all: bool = False,
-               filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    def images(
+        self, all: bool = False, filters: dict[str, list[str]] | None = None
+    ) -> list[dict[str, Any]]:
         """``GET /images/json``; ``filters`` as :func:`~dockerlab.engine.filters.filter_images`."""
         from dockerlab.engine.filters import filter_images
         from dockerlab.engine.images.store import parse_time
@@ -108,15 +110,17 @@ class Engine:
 
     def image_bootstrap(self, name: str = "busybox") -> str:
         if name != "busybox":
-            raise InvalidParameter(f"cannot bootstrap {name!r}: only busybox can be made "
-                                   "offline from the host")
+            raise InvalidParameter(
+                f"cannot bootstrap {name!r}: only busybox can be made offline from the host"
+            )
         from dockerlab.engine.images.bootstrap import bootstrap_busybox
 
         return bootstrap_busybox(self.image_store)
 
     # ---- containers: create and start -----------------------------------------------------
-    def create(self, body: dict[str, Any], name: str | None = None,
-               owner: str = "") -> dict[str, Any]:
+    def create(
+        self, body: dict[str, Any], name: str | None = None, owner: str = ""
+    ) -> dict[str, Any]:
         """``owner``: the work folder (:mod:`~dockerlab.engine.work`) of a build whose
         intermediate container this is; if that build's process dies, the next verb that
         takes the store lock kills and removes the container."""
@@ -133,8 +137,9 @@ class Engine:
         everything from the first byte. Starting a running container does nothing."""
         return lifecycle.start(self.store, ref, attach)
 
-    def run(self, body: dict[str, Any], name: str | None = None,
-            attach: str = "oe") -> tuple[str, Attachment | None]:
+    def run(
+        self, body: dict[str, Any], name: str | None = None, attach: str = "oe"
+    ) -> tuple[str, Attachment | None]:
         """``create`` + ``start``; returns the ID and the attachment (if ``attach``)."""
         cid = self.create(body, name)["Id"]
         try:
@@ -151,8 +156,9 @@ class Engine:
     def _refreshed(self) -> list[Container]:
         return lifecycle.refreshed(self.store)
 
-    def containers(self, all: bool = False, filters: dict[str, list[str]] | None = None,
-                   limit: int = -1) -> list[dict[str, Any]]:
+    def containers(
+        self, all: bool = False, filters: dict[str, list[str]] | None = None, limit: int = -1
+    ) -> list[dict[str, Any]]:
         from dockerlab.engine.containers import records
         from dockerlab.engine.filters import check_filters, matches
 
@@ -275,8 +281,7 @@ class Engine:
         with store._locked():
             store.collect_garbage()
         removed = [e for e in found if not os.path.lexists(e["Path"])]
-        return {"WorkDeleted": removed or None,
-                "SpaceReclaimed": sum(r["Size"] for r in removed)}
+        return {"WorkDeleted": removed or None, "SpaceReclaimed": sum(r["Size"] for r in removed)}
 
     def system_prune(self, all: bool = False, volumes: bool = False) -> dict[str, Any]:
         """``docker system prune``: stopped containers, (unused volumes,) dangling or unused
@@ -293,15 +298,23 @@ class Engine:
         return out
 
     # ---- containers: output and resources -------------------------------------------------
-    def logs(self, ref: str, follow: bool = False, timestamps: bool = False,
-             tail: int | None = None, since: float | None = None,
-             stdout: bool = True, stderr: bool = True,
-             until: float | None = None) -> Iterator[LogEntry]:
+    def logs(
+        self,
+        ref: str,
+        follow: bool = False,
+        timestamps: bool = False,
+        tail: int | None = None,
+        since: float | None = None,
+        stdout: bool = True,
+        stderr: bool = True,
+        until: float | None = None,
+    ) -> Iterator[LogEntry]:
         from dockerlab.engine.containers.logs import read_logs
 
         c = self.store.find(ref)
-        return read_logs(c, follow=follow, tail=tail, since=since, stdout=stdout,
-                         stderr=stderr, until=until)
+        return read_logs(
+            c, follow=follow, tail=tail, since=since, stdout=stdout, stderr=stderr, until=until
+        )
 
     def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
         from dockerlab.engine.containers.stats import top
@@ -318,11 +331,21 @@ class Engine:
         return sample(c, previous)
 
     # ---- exec -----------------------------------------------------------------------------
-    def exec(self, ref: str, cmd: list[str], env: list[str] | None = None, workdir: str = "",
-             user: str = "", tty: bool = False, detach: bool = False,
-             stdin: int | None = None, stdout: int | None = None, stderr: int | None = None,
-             own_terminal: bool = False, privileged: bool = False
-             ) -> subprocess.Popen[bytes] | None:
+    def exec(
+        self,
+        ref: str,
+        cmd: list[str],
+        env: list[str] | None = None,
+        workdir: str = "",
+        user: str = "",
+        tty: bool = False,
+        detach: bool = False,
+        stdin: int | None = None,
+        stdout: int | None = None,
+        stderr: int | None = None,
+        own_terminal: bool = False,
+        privileged: bool = False,
+    ) -> subprocess.Popen[bytes] | None:
         """Run ``cmd`` in a running container; returns a ``subprocess.Popen`` of the helper
         (its exit code is the command's), or None with ``detach``. ``own_terminal`` says
         that stdin is a pseudo-terminal the caller made for this command alone: it becomes
@@ -331,8 +354,20 @@ class Engine:
 
         c = self.store.find(ref)
         c.ensure_state("exec")
-        return spawn_exec(c, cmd, env or [], workdir, user, tty, detach, stdin, stdout, stderr,
-                          own_terminal, privileged)
+        return spawn_exec(
+            c,
+            cmd,
+            env or [],
+            workdir,
+            user,
+            tty,
+            detach,
+            stdin,
+            stdout,
+            stderr,
+            own_terminal,
+            privileged,
+        )
 
     # ---- layers: diff, commit, export, import, inspection ----------------------------------
     def diff(self, ref: str) -> list[dict[str, Any]]:
@@ -343,14 +378,21 @@ class Engine:
         self.store.find(ref).ensure_state("diff")
         return changes.diff(self.store, ref)
 
-    def commit(self, ref: str, repo_tag: str | None = None, message: str = "",
-               author: str = "", changes: list[str] | None = None,
-               pause: bool = True) -> str:
+    def commit(
+        self,
+        ref: str,
+        repo_tag: str | None = None,
+        message: str = "",
+        author: str = "",
+        changes: list[str] | None = None,
+        pause: bool = True,
+    ) -> str:
         """A new image from the container's writable layer; returns ``sha256:<id>``."""
         from dockerlab.engine.images import commit as committing
 
-        return committing.commit(self.store, self.image_store, ref, repo_tag, message, author,
-                                 changes, pause)
+        return committing.commit(
+            self.store, self.image_store, ref, repo_tag, message, author, changes, pause
+        )
 
     def export(self, ref: str, fileobj: Any) -> None:
         """Write the container's merged filesystem to ``fileobj`` as one flat tar."""
@@ -359,14 +401,20 @@ class Engine:
         self.store.find(ref).ensure_state("export")
         exporting.export(self.store, ref, fileobj)
 
-    def import_image(self, fileobj: Any, repo_tag: str | None = None,
-                     changes: list[str] | None = None, message: str = "",
-                     source: str = "-") -> str:
+    def import_image(
+        self,
+        fileobj: Any,
+        repo_tag: str | None = None,
+        changes: list[str] | None = None,
+        message: str = "",
+        source: str = "-",
+    ) -> str:
         """A one-layer image from a tar (plain or compressed); returns ``sha256:<id>``."""
         from dockerlab.engine.images import commit as committing
 
-        return committing.import_image(self.image_store, fileobj, repo_tag, changes, message,
-                                       source)
+        return committing.import_image(
+            self.image_store, fileobj, repo_tag, changes, message, source
+        )
 
     def image_layers(self, ref: str) -> list[dict[str, Any]]:
         """History entries matched to layers, oldest first: ``Index`` (0 = base), ``Id``
@@ -375,8 +423,7 @@ class Engine:
 
         return changes.image_layers(self.image_store, ref)
 
-    def layer_files(self, ref: str, index: int, cumulative: bool = False
-                    ) -> list[dict[str, Any]]:
+    def layer_files(self, ref: str, index: int, cumulative: bool = False) -> list[dict[str, Any]]:
         """What history entry ``index`` changed (``Kind`` A/C/D), or with ``cumulative``
         the whole tree up to it (``Kind`` as that path's last change, ``Layer`` where)."""
         from dockerlab.engine.images import changes
@@ -411,8 +458,9 @@ class Engine:
 
         return saveload.load(self.image_store, fileobj)
 
-    def copy_from(self, ref: str, path: str, fileobj: Any,
-                  follow_link: bool = False) -> dict[str, Any]:
+    def copy_from(
+        self, ref: str, path: str, fileobj: Any, follow_link: bool = False
+    ) -> dict[str, Any]:
         """``GET /containers/{id}/archive``: a tar of ``path`` to ``fileobj``; returns
         its :meth:`path_stat`."""
         from dockerlab.engine.containers import copy
@@ -428,8 +476,7 @@ class Engine:
         self.store.find(ref).ensure_state("stat a path in")
         return copy.path_stat(self.store, ref, path)
 
-    def copy_to(self, ref: str, path: str, tar_fileobj: Any,
-                copy_uid_gid: bool = False) -> None:
+    def copy_to(self, ref: str, path: str, tar_fileobj: Any, copy_uid_gid: bool = False) -> None:
         """``PUT /containers/{id}/archive``: extract a tar into the folder ``path``."""
         from dockerlab.engine.containers import copy
 
@@ -445,10 +492,19 @@ class Engine:
         return df.system_df(self.image_store, self._refreshed())
 
     # ---- build ----------------------------------------------------------------------------
-    def build(self, context: Any, dockerfile: str = "Dockerfile", tags: Any = (),
-              build_args: dict[str, str | None] | None = None, no_cache: bool = False,
-              target: str | None = None, labels: dict[str, str] | None = None,
-              quiet: bool = False, rm: bool = True, force_rm: bool = False) -> Iterator[Any]:
+    def build(
+        self,
+        context: Any,
+        dockerfile: str = "Dockerfile",
+        tags: Any = (),
+        build_args: dict[str, str | None] | None = None,
+        no_cache: bool = False,
+        target: str | None = None,
+        labels: dict[str, str] | None = None,
+        quiet: bool = False,
+        rm: bool = True,
+        force_rm: bool = False,
+    ) -> Iterator[Any]:
         """``docker build`` (classic builder): yields :class:`~dockerlab.engine.build.BuildEvent`
         as the build goes, the last ``"aux"`` one carrying the image ID.
 
@@ -459,12 +515,24 @@ class Engine:
         from dockerlab.engine.build import build
 
         require_privileges()
-        return build(self, context, dockerfile, tags, build_args, no_cache, target, labels,
-                     quiet, rm, force_rm)
+        return build(
+            self,
+            context,
+            dockerfile,
+            tags,
+            build_args,
+            no_cache,
+            target,
+            labels,
+            quiet,
+            rm,
+            force_rm,
+        )
 
     # ---- volumes --------------------------------------------------------------------------
-    def volume_create(self, name: str | None = None,
-                      labels: dict[str, str] | None = None) -> dict[str, Any]:
+    def volume_create(
+        self, name: str | None = None, labels: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         from dockerlab.engine.containers.volumes import VolumeStore
 
         return VolumeStore(self.paths).create(name, labels)
@@ -478,8 +546,12 @@ class Engine:
         return filter_volumes(found, filters or {}, self._volumes_in_use()) if filters else found
 
     def _volumes_in_use(self) -> set[str]:
-        return {m["Name"] for c in self.store.all() for m in c.config.get("MountPoints", [])
-                if m.get("Type") == "volume" and m.get("Name")}
+        return {
+            m["Name"]
+            for c in self.store.all()
+            for m in c.config.get("MountPoints", [])
+            if m.get("Type") == "volume" and m.get("Name")
+        }
 
     def volume_inspect(self, name: str) -> dict[str, Any]:
         from dockerlab.engine.containers.volumes import VolumeStore
@@ -489,6 +561,9 @@ class Engine:
     def volume_remove(self, name: str, force: bool = False) -> None:
         from dockerlab.engine.containers.volumes import VolumeStore
 
-        users = [c.id for c in self.store.all()
-                 if any(m.get("Name") == name for m in c.config.get("MountPoints", []))]
+        users = [
+            c.id
+            for c in self.store.all()
+            if any(m.get("Name") == name for m in c.config.get("MountPoints", []))
+        ]
         VolumeStore(self.paths).remove(name, users, force)

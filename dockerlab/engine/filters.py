@@ -42,11 +42,17 @@ def matches(c: Container, filters: dict[str, list[str]]) -> bool:
             labels = c.config["Config"].get("Labels") or {}
             ok = all(_label_match(labels, v) for v in values)
         elif key == "ancestor":
-            ok = any(v in (c.config["Config"].get("Image"), c.config["Image"])
-                     or c.config["Image"].startswith("sha256:" + v) for v in values)
+            ok = any(
+                v in (c.config["Config"].get("Image"), c.config["Image"])
+                or c.config["Image"].startswith("sha256:" + v)
+                for v in values
+            )
         elif key == "volume":
-            ok = any(m.get("Name") == v or m.get("Destination") == v
-                     for m in c.config.get("MountPoints", []) for v in values)
+            ok = any(
+                m.get("Name") == v or m.get("Destination") == v
+                for m in c.config.get("MountPoints", [])
+                for v in values
+            )
         else:
             check_filters({key: values})
         if not ok:
@@ -67,13 +73,13 @@ IMAGE_FILTERS = frozenset({"reference", "dangling", "label", "before", "since"})
 def _split_tag(ref: str) -> tuple[str, str]:
     """``repo:tag`` -> (repo, tag); a colon before the last "/" is a registry port."""
     slash, colon = ref.rfind("/"), ref.rfind(":")
-    return (ref[:colon], ref[colon + 1:]) if colon > slash else (ref, "<none>")
+    return (ref[:colon], ref[colon + 1 :]) if colon > slash else (ref, "<none>")
 
 
 def _familiar(name: str) -> str:
     for prefix in ("docker.io/library/", "docker.io/"):
         if name.startswith(prefix):
-            return name[len(prefix):]
+            return name[len(prefix) :]
     return name
 
 
@@ -81,11 +87,15 @@ def _reference_match(tag: str, pattern: str) -> bool:
     repo, version = _split_tag(tag)
     prepo, ptag = _split_tag(pattern)
     return fnmatchcase(_familiar(repo), _familiar(prepo)) and (
-        ptag == "<none>" or fnmatchcase(version, ptag))
+        ptag == "<none>" or fnmatchcase(version, ptag)
+    )
 
 
-def filter_images(images: list[dict[str, Any]], filters: dict[str, list[str]],
-                  created_of: Callable[[str], float] | None = None) -> list[dict[str, Any]]:
+def filter_images(
+    images: list[dict[str, Any]],
+    filters: dict[str, list[str]],
+    created_of: Callable[[str], float] | None = None,
+) -> list[dict[str, Any]]:
     """``GET /images/json?filters=``: ``dangling`` (untagged or not), ``reference`` (glob
     on ``repo[:tag]``; an image is listed with only the tags that match), ``label``
     (``key`` or ``key=value``), ``before`` and ``since`` (created before or after the image
@@ -112,7 +122,8 @@ def filter_images(images: list[dict[str, Any]], filters: dict[str, list[str]],
         if not all(_label_match(labels, spec) for spec in filters.get("label") or []):
             continue
         if any(img.get("Created", 0) >= t for t in before) or any(
-                img.get("Created", 0) <= t for t in since):
+            img.get("Created", 0) <= t for t in since
+        ):
             continue
         if patterns:
             kept = [t for t in tags if any(_reference_match(t, p) for p in patterns)]
@@ -128,8 +139,9 @@ def filter_images(images: list[dict[str, Any]], filters: dict[str, list[str]],
 VOLUME_FILTERS = frozenset({"dangling", "name", "driver", "label"})
 
 
-def filter_volumes(volumes: list[dict[str, Any]], filters: dict[str, list[str]],
-                   used: set[str]) -> list[dict[str, Any]]:
+def filter_volumes(
+    volumes: list[dict[str, Any]], filters: dict[str, list[str]], used: set[str]
+) -> list[dict[str, Any]]:
     """``GET /volumes?filters=``: ``dangling`` (no container mounts it; ``used`` names
     those that one does), ``name`` (substring), ``driver``, ``label`` (``key`` or
     ``key=value``)."""

@@ -75,5 +75,6 @@ def check_name(name: str) -> str:
     """Validate a user-given name; returns it without a leading slash."""
     if not NAME_RE.match(name):
         raise InvalidParameter(
-            f'Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+            f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        )
     return name.lstrip("/")

@@ -13,12 +13,21 @@ API_VERSION = "1.44"
 
 
 def version() -> dict[str, Any]:
-    return {"Platform": {"Name": "dockerlab"}, "Version": __version__,
-            "ApiVersion": API_VERSION, "MinAPIVersion": "1.24", "GitCommit": "",
-            "GoVersion": "python" + platform.python_version(), "Os": "linux",
-            "Arch": _arch(), "KernelVersion": platform.release(), "BuildTime": "",
-            "Components": [{"Name": "Engine", "Version": __version__,
-                            "Details": {"ApiVersion": API_VERSION}}]}
+    return {
+        "Platform": {"Name": "dockerlab"},
+        "Version": __version__,
+        "ApiVersion": API_VERSION,
+        "MinAPIVersion": "1.24",
+        "GitCommit": "",
+        "GoVersion": "python" + platform.python_version(),
+        "Os": "linux",
+        "Arch": _arch(),
+        "KernelVersion": platform.release(),
+        "BuildTime": "",
+        "Components": [
+            {"Name": "Engine", "Version": __version__, "Details": {"ApiVersion": API_VERSION}}
+        ],
+    }
 
 
 def _arch() -> str:
@@ -39,8 +48,10 @@ def storage_driver(root: str) -> tuple[str, str]:
     return "overlay2", f"Backing Filesystem: {fstype or 'unknown'}"
 
 
-NO_DEVICE_CGROUP = ("WARNING: No device cgroup support: containers run without CAP_MKNOD, "
-                    "and device nodes in their images do not open")
+NO_DEVICE_CGROUP = (
+    "WARNING: No device cgroup support: containers run without CAP_MKNOD, "
+    "and device nodes in their images do not open"
+)
 
 
 def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
@@ -56,20 +67,34 @@ def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
                 mem = int(line.split()[1]) * 1024
     cg = cgroup_version()
     return {
-        "ID": "", "Containers": len(states),
+        "ID": "",
+        "Containers": len(states),
         "ContainersRunning": states.count("running"),
         "ContainersPaused": states.count("paused"),
         "ContainersStopped": len(states) - states.count("running") - states.count("paused"),
-        "Images": image_count, "Driver": driver,
-        "DriverStatus": [["Backing Filesystem", backing.split(": ", 1)[1]],
-                         ["Supports d_type", "true"], ["Using metacopy", "false"],
-                         ["Native Overlay Diff", "true"], ["userxattr", "false"]],
-        "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs",
-        "CgroupVersion": str(cg), "KernelVersion": platform.release(),
-        "OperatingSystem": _os_name(), "OSType": "linux", "Architecture": platform.machine(),
-        "NCPU": os.cpu_count() or 1, "MemTotal": mem, "DockerRootDir": paths.root,
-        "Name": platform.node(), "ServerVersion": version()["Version"],
-        "Runtimes": {"dockerlab": {"path": "dockerlab-monitor"}}, "DefaultRuntime": "dockerlab",
+        "Images": image_count,
+        "Driver": driver,
+        "DriverStatus": [
+            ["Backing Filesystem", backing.split(": ", 1)[1]],
+            ["Supports d_type", "true"],
+            ["Using metacopy", "false"],
+            ["Native Overlay Diff", "true"],
+            ["userxattr", "false"],
+        ],
+        "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": str(cg),
+        "KernelVersion": platform.release(),
+        "OperatingSystem": _os_name(),
+        "OSType": "linux",
+        "Architecture": platform.machine(),
+        "NCPU": os.cpu_count() or 1,
+        "MemTotal": mem,
+        "DockerRootDir": paths.root,
+        "Name": platform.node(),
+        "ServerVersion": version()["Version"],
+        "Runtimes": {"dockerlab": {"path": "dockerlab-monitor"}},
+        "DefaultRuntime": "dockerlab",
         "Warnings": None if device_control() else [NO_DEVICE_CGROUP],
         "SecurityOptions": info_options(),
     }

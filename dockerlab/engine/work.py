@@ -92,10 +92,15 @@ def entries(paths: Paths) -> list[dict[str, Any]]:
             continue
         o = owner(name)
         path = os.path.join(paths.tmp, name)
-        out.append({"Kind": o[0] if o else "unknown", "Path": path,
-                    "Owner": o[1] if o else 0,
-                    "InProgress": bool(o and L.pid_alive(o[1], o[2])),
-                    "Size": tree_size(path)})
+        out.append(
+            {
+                "Kind": o[0] if o else "unknown",
+                "Path": path,
+                "Owner": o[1] if o else 0,
+                "InProgress": bool(o and L.pid_alive(o[1], o[2])),
+                "Size": tree_size(path),
+            }
+        )
     return out
 
 
@@ -161,9 +166,11 @@ class _Sweeping:
 NEEDS_FINISHING = frozenset({"build", "commit", "imagewrite"})
 
 
-def sweep(paths: Paths, everything: bool = False,
-          finishers: Mapping[str, Callable[[str], bool]] | None = None
-          ) -> list[dict[str, Any]]:
+def sweep(
+    paths: Paths,
+    everything: bool = False,
+    finishers: Mapping[str, Callable[[str], bool]] | None = None,
+) -> list[dict[str, Any]]:
     """Finish or remove the work in tmp whose owner is dead; returns what was removed.
 
     ``finishers``: by kind, what finishes an abandoned entry (called with its path; False:
@@ -177,8 +184,11 @@ def sweep(paths: Paths, everything: bool = False,
         names = os.listdir(paths.tmp)
     except FileNotFoundError:
         return []
-    stale = [n for n in names if not n.startswith(".")
-             and (abandoned(n) or (everything and owner(n) is None))]
+    stale = [
+        n
+        for n in names
+        if not n.startswith(".") and (abandoned(n) or (everything and owner(n) is None))
+    ]
     if not stale:
         return []
     removed = []

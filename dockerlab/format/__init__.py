@@ -7,14 +7,25 @@ Pure and stdlib-only, so every frontend (CLI, magics, widgets) can import it che
 # Names are loaded from their module on first use (PEP 562), so importing one small part
 # (units, on the engine's path) never pays for the template engine.
 _HOMES = {
-    "gotemplate": ("HEADER_FUNCS", "Template", "TemplateError", "parse", "parse_format",
-                   "render"),
+    "gotemplate": ("HEADER_FUNCS", "Template", "TemplateError", "parse", "parse_format", "render"),
     "stats": ("block_io", "cpu_percent", "memory_usage", "network_io"),
     "rendered": ("render_table",),
     "table": ("tabulate", "tabwrite", "tabwrite_rows"),
-    "units": ("ago", "bytes_size", "human_duration", "human_size", "human_size_with_precision",
-              "parse_cpus", "parse_ram", "parse_rfc3339", "parse_rfc3339_ns", "parse_size",
-              "rfc3339nano", "rfc3339nano_ns", "status_string"),
+    "units": (
+        "ago",
+        "bytes_size",
+        "human_duration",
+        "human_size",
+        "human_size_with_precision",
+        "parse_cpus",
+        "parse_ram",
+        "parse_rfc3339",
+        "parse_rfc3339_ns",
+        "parse_size",
+        "rfc3339nano",
+        "rfc3339nano_ns",
+        "status_string",
+    ),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 

@@ -49,8 +49,13 @@ class Table:
     keeps it where Docker's tabwriter would, the structure keeps it inside its cell.
     """
 
-    def __init__(self, columns: Iterable[str], rows: Iterable[Iterable[str]],
-                 minwidth: int = MIN_WIDTH, padding: int = PADDING) -> None:
+    def __init__(
+        self,
+        columns: Iterable[str],
+        rows: Iterable[Iterable[str]],
+        minwidth: int = MIN_WIDTH,
+        padding: int = PADDING,
+    ) -> None:
         self.columns = list(columns)
         self.rows = [list(r) for r in rows]
         self.minwidth = minwidth

@@ -15,8 +15,15 @@ MIN_WIDTH = 10
 PADDING = 3
 
 
-def _format(cells: list[list[str]], widths: list[int], line0: int, line1: int, out: list[str],
-            minwidth: int = MIN_WIDTH, padding: int = PADDING):
+def _format(
+    cells: list[list[str]],
+    widths: list[int],
+    line0: int,
+    line1: int,
+    out: list[str],
+    minwidth: int = MIN_WIDTH,
+    padding: int = PADDING,
+):
     """Go's Writer.format: find column blocks left to right, recursing for the next column."""
     column = len(widths)
     this = line0
@@ -56,8 +63,9 @@ def tabwrite(text: str, minwidth: int = MIN_WIDTH, padding: int = PADDING) -> st
     return "".join(out)
 
 
-def tabwrite_rows(rows: Iterable[Iterable[str]], minwidth: int = MIN_WIDTH,
-                  padding: int = PADDING) -> str:
+def tabwrite_rows(
+    rows: Iterable[Iterable[str]], minwidth: int = MIN_WIDTH, padding: int = PADDING
+) -> str:
     """Rows of cells through the tabwriter, each row a line ending in a newline (the last
     cell of a row is not padded). ``docker top`` uses ``minwidth`` 20."""
     cells = [list(r) for r in rows]

@@ -21,8 +21,22 @@ __all__ = ["Screen", "ansi_to_html", "strip_ansi"]
 
 # xterm's 16 colours as VS Code's terminal draws them (readable on white and dark themes)
 _BASIC = (
-    "#000000", "#cd3131", "#0dbc79", "#e5e510", "#2472c8", "#bc3fbc", "#11a8cd", "#e5e5e5",
-    "#666666", "#f14c4c", "#23d18b", "#f5f543", "#3b8eea", "#d670d6", "#29b8db", "#e5e5e5",
+    "#000000",
+    "#cd3131",
+    "#0dbc79",
+    "#e5e510",
+    "#2472c8",
+    "#bc3fbc",
+    "#11a8cd",
+    "#e5e5e5",
+    "#666666",
+    "#f14c4c",
+    "#23d18b",
+    "#f5f543",
+    "#3b8eea",
+    "#d670d6",
+    "#29b8db",
+    "#e5e5e5",
 )
 
 
@@ -89,7 +103,7 @@ def _sgr(style: tuple, params: list[int]) -> tuple:
                 i += 2
             elif i + 1 < len(params) and params[i + 1] == 2:
                 if i + 4 < len(params):
-                    r, g, b = (min(max(v, 0), 255) for v in params[i + 2:i + 5])
+                    r, g, b = (min(max(v, 0), 255) for v in params[i + 2 : i + 5])
                     color = f"#{r:02x}{g:02x}{b:02x}"
                 i += 4
             if p == 38:
@@ -196,7 +210,7 @@ class Screen:
                 j += 1
             if j >= len(text):
                 return None
-            self._csi(text[i + 2:j], text[j])
+            self._csi(text[i + 2 : j], text[j])
             return j + 1
         if kind == "]":  # OSC (window title …): ends with BEL or ESC \
             j = i + 2
@@ -226,7 +240,7 @@ class Screen:
             self.style = _sgr(self.style, params)
         elif final == "K":
             if first == 0:
-                del line[self.col:]
+                del line[self.col :]
             elif first == 1:
                 for k in range(min(self.col + 1, len(line))):
                     line[k] = (" ", _PLAIN)
@@ -237,8 +251,8 @@ class Screen:
                 self.lines = [[]]
                 self.row = self.col = 0
             elif first == 0:
-                del line[self.col:]
-                del self.lines[self.row + 1:]
+                del line[self.col :]
+                del self.lines[self.row + 1 :]
             elif first == 1:
                 top = self._top()
                 for k in range(top, self.row):
@@ -262,10 +276,10 @@ class Screen:
             self._down(r - 1)
             self.col = c - 1
         elif final == "P":
-            del line[self.col:self.col + count]
+            del line[self.col : self.col + count]
         elif final == "@":
             if self.col < len(line):
-                line[self.col:self.col] = [(" ", _PLAIN)] * count
+                line[self.col : self.col] = [(" ", _PLAIN)] * count
         elif final == "X":
             for k in range(self.col, min(self.col + count, len(line))):
                 line[k] = (" ", _PLAIN)
@@ -308,8 +322,9 @@ class Screen:
                 style = st
                 run.append(ch)
             if run:
-                parts.append(_span("".join(run).rstrip() if style == _PLAIN else "".join(run),
-                                   style))
+                parts.append(
+                    _span("".join(run).rstrip() if style == _PLAIN else "".join(run), style)
+                )
         return '<pre class="dockerlab-term">' + "".join(parts) + "</pre>"
 
 

@@ -23,8 +23,10 @@ class CellTerminal:
         self.out, self.err = out, err
         self.stdout, self.stderr = bytearray(), bytearray()
         self.transcript: list[str] = []  # what the program wrote, in order (build output)
-        self._decoders = {id(b): codecs.getincrementaldecoder("utf-8")(errors="replace")
-                          for b in (self.stdout, self.stderr)}
+        self._decoders = {
+            id(b): codecs.getincrementaldecoder("utf-8")(errors="replace")
+            for b in (self.stdout, self.stderr)
+        }
         self._live: Any = None
         self._lines: dict[str, str] = {}
         self._progress: Any = None
@@ -101,17 +103,32 @@ class CellTerminal:
     def console(self, session: Any) -> Any:
         from dockerlab.magics.console import Console
 
-        return Console(session.att, engine=session.engine, cid=session.cid, tty=session.tty,
-                       stdin=session.stdin, label=session.label, sig_proxy=session.sig_proxy)
+        return Console(
+            session.att,
+            engine=session.engine,
+            cid=session.cid,
+            tty=session.tty,
+            stdin=session.stdin,
+            label=session.label,
+            sig_proxy=session.sig_proxy,
+        )
 
-    def exec_console(self, engine: Any, ref: str, cmd: list[str], env: list[str],
-                     workdir: str, user: str) -> Any:
+    def exec_console(
+        self, engine: Any, ref: str, cmd: list[str], env: list[str], workdir: str, user: str
+    ) -> Any:
         from dockerlab.magics.console import Console
         from dockerlab.magics.ptyattach import exec_console
 
         att = exec_console(engine, ref, cmd, env, workdir, user)
-        return Console(att, engine=engine, cid="", tty=True, stdin=True,
-                       label=" ".join([ref, *cmd]), sig_proxy=False)
+        return Console(
+            att,
+            engine=engine,
+            cid="",
+            tty=True,
+            stdin=True,
+            label=" ".join([ref, *cmd]),
+            sig_proxy=False,
+        )
 
     def exec_streams(self, interactive: bool) -> tuple[Any, Any, Any]:
         import subprocess

@@ -56,9 +56,18 @@ class Console(widgets.VBox):
     attached. ``label`` names it (image and command) in the header and in ``repr``.
     """
 
-    def __init__(self, attachment: Any, *, engine: Any = None, cid: str = "",
-                 tty: bool = True, stdin: bool = True, label: str = "",
-                 sig_proxy: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        attachment: Any,
+        *,
+        engine: Any = None,
+        cid: str = "",
+        tty: bool = True,
+        stdin: bool = True,
+        label: str = "",
+        sig_proxy: bool = True,
+        **kwargs: Any,
+    ) -> None:
         self._att = attachment
         self._engine = engine
         self.cid = cid
@@ -81,30 +90,40 @@ class Console(widgets.VBox):
         self._view.add_class("dockerlab-console")
         self._input = widgets.Text(
             placeholder="type a line, Enter sends it" if stdin else "(stdin not attached)",
-            disabled=not stdin, continuous_update=True,
+            disabled=not stdin,
+            continuous_update=True,
             layout=widgets.Layout(flex="1 1 auto", width="auto"),
         )
         self._input.on_msg(self._on_input_msg)
         self._buttons = {
-            "ctrl-c": widgets.Button(description="Ctrl-C", tooltip="interrupt (SIGINT)",
-                                     layout=widgets.Layout(width="auto")),
-            "ctrl-d": widgets.Button(description="Ctrl-D", tooltip="end of input",
-                                     disabled=not stdin, layout=widgets.Layout(width="auto")),
-            "detach": widgets.Button(description="Detach",
-                                     tooltip="stop watching; the container keeps running",
-                                     layout=widgets.Layout(width="auto")),
+            "ctrl-c": widgets.Button(
+                description="Ctrl-C",
+                tooltip="interrupt (SIGINT)",
+                layout=widgets.Layout(width="auto"),
+            ),
+            "ctrl-d": widgets.Button(
+                description="Ctrl-D",
+                tooltip="end of input",
+                disabled=not stdin,
+                layout=widgets.Layout(width="auto"),
+            ),
+            "detach": widgets.Button(
+                description="Detach",
+                tooltip="stop watching; the container keeps running",
+                layout=widgets.Layout(width="auto"),
+            ),
         }
         self._buttons["ctrl-c"].on_click(lambda _b: self.interrupt())
         self._buttons["ctrl-d"].on_click(lambda _b: self.eof())
         self._buttons["detach"].on_click(lambda _b: self.detach())
-        controls = widgets.HBox([self._input, *self._buttons.values()],
-                                layout=widgets.Layout(width="100%"))
+        controls = widgets.HBox(
+            [self._input, *self._buttons.values()], layout=widgets.Layout(width="100%")
+        )
         super().__init__([self._title, self._view, controls], **kwargs)
         if tty:
             attachment.resize(_ROWS, _COLS)
         attachment.sock.settimeout(_REFRESH * 2)
-        self._thread = threading.Thread(target=self._read, name=f"console-{cid[:12]}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._read, name=f"console-{cid[:12]}", daemon=True)
         self._thread.start()
 
     # ---- what a click does ------------------------------------------------------------
@@ -175,17 +194,21 @@ class Console(widgets.VBox):
         """Wait until ``needle`` shows in the terminal; False on timeout."""
         deadline = time.monotonic() + timeout
         while needle not in self.text:
-            if time.monotonic() > deadline or (self._done.is_set() and needle not in
-                                               self.text):
+            if time.monotonic() > deadline or (self._done.is_set() and needle not in self.text):
                 return needle in self.text
             time.sleep(0.02)
         return True
 
     def __repr__(self) -> str:
-        mode = "-it" if self.tty and self.stdin else ("-i" if self.stdin else
-                                                      ("-t" if self.tty else "attached"))
-        return (f"Console({self.label or self.cid[:12]} {mode}: Enter sends a line; "
-                f"Ctrl-C, Ctrl-D and Detach buttons)")
+        mode = (
+            "-it"
+            if self.tty and self.stdin
+            else ("-i" if self.stdin else ("-t" if self.tty else "attached"))
+        )
+        return (
+            f"Console({self.label or self.cid[:12]} {mode}: Enter sends a line; "
+            f"Ctrl-C, Ctrl-D and Detach buttons)"
+        )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         data = super()._repr_mimebundle_(**kwargs)
@@ -244,8 +267,10 @@ class Console(widgets.VBox):
         self._view.value = self._view_html(html)
 
     def _view_html(self, html: str) -> str:
-        return (f'{_VIEW_STYLE}<div class="dockerlab-scroll"><div>'
-                f'{html or "<pre class=dockerlab-term> </pre>"}</div></div>')
+        return (
+            f'{_VIEW_STYLE}<div class="dockerlab-scroll"><div>'
+            f"{html or '<pre class=dockerlab-term> </pre>'}</div></div>"
+        )
 
     def _title_html(self) -> str:
         if self.state == "exited":
@@ -255,5 +280,7 @@ class Console(widgets.VBox):
         else:
             status = "running"
         name = escape(self.label or self.cid[:12])
-        return (f"<b>{name}</b> <code>{escape(self.cid[:12])}</code> "
-                f"<span style='opacity:0.7'>{status}</span>")
+        return (
+            f"<b>{name}</b> <code>{escape(self.cid[:12])}</code> "
+            f"<span style='opacity:0.7'>{status}</span>"
+        )

@@ -55,8 +55,7 @@ class Listing:
         self.text = rendered.text.rstrip("\n")
         parts = rendered.blocks if isinstance(rendered, Sections) else [rendered]
         self.blocks: list[tuple[str, Any]] = [
-            ("text", b) if isinstance(b, str) else ("table", (b.columns, b.rows))
-            for b in parts
+            ("text", b) if isinstance(b, str) else ("table", (b.columns, b.rows)) for b in parts
         ]
         tables = [b for b in parts if not isinstance(b, str)]
         self.columns: list[str] = list(tables[0].columns) if tables else []
@@ -90,13 +89,16 @@ class Listing:
             columns, rows = content
             head = "".join(f'<th style="text-align:left">{escape(c)}</th>' for c in columns)
             body = "".join(
-                "<tr>" + "".join(
-                    f'<td style="text-align:left;white-space:pre">{escape(c)}</td>'
-                    for c in row) + "</tr>"
+                "<tr>"
+                + "".join(
+                    f'<td style="text-align:left;white-space:pre">{escape(c)}</td>' for c in row
+                )
+                + "</tr>"
                 for row in rows
             )
-            parts.append(f"{_TABLE_STYLE}<thead><tr>{head}</tr></thead>"
-                         f"<tbody>{body}</tbody></table>")
+            parts.append(
+                f"{_TABLE_STYLE}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            )
         return "".join(parts)
 
 
@@ -112,8 +114,7 @@ def value_of(rendered: Any, names: int = 0) -> Any:
     if isinstance(rendered, r.Document):
         if names == 1:
             return Inspected(rendered.objects[0]) if rendered.objects else None
-        return InspectedList(Inspected(x) if isinstance(x, dict) else x
-                             for x in rendered.objects)
+        return InspectedList(Inspected(x) if isinstance(x, dict) else x for x in rendered.objects)
     lines = [part for line in rendered.lines for part in line.splitlines() or [""]]
     if names == 1:
         return Output("\n".join(lines)) if lines else None
@@ -202,8 +203,10 @@ class RunResult(_Streamed):
         return self.raw_stderr.decode(errors="replace")
 
     def __repr__(self) -> str:
-        return (f"RunResult(exit_code={self.exit_code!r}, stdout={self.stdout!r}, "
-                f"stderr={self.stderr!r})")
+        return (
+            f"RunResult(exit_code={self.exit_code!r}, stdout={self.stdout!r}, "
+            f"stderr={self.stderr!r})"
+        )
 
 
 class BuildResult(_Streamed):

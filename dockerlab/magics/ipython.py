@@ -60,5 +60,7 @@ def warn_if_host_cannot_run() -> None:
     """One message when containers cannot run here; the magics stay loaded."""
     problem = host_problem()
     if problem:
-        sys.stderr.write(f"dockerlab: {problem}. %docker and %%dockerfile are loaded, but "
-                         "commands that make or start containers will fail.\n")
+        sys.stderr.write(
+            f"dockerlab: {problem}. %docker and %%dockerfile are loaded, but "
+            "commands that make or start containers will fail.\n"
+        )

@@ -74,15 +74,26 @@ class PtyAttachment:
             pass
 
 
-def exec_console(engine: Any, ref: str, cmd: list[str], env: list[str], workdir: str,
-                 user: str) -> PtyAttachment:
+def exec_console(
+    engine: Any, ref: str, cmd: list[str], env: list[str], workdir: str, user: str
+) -> PtyAttachment:
     """Start ``cmd`` in ``ref`` on a new pseudo-terminal; returns its attachment."""
     import pty
 
     master, slave = pty.openpty()
     try:
-        proc = engine.exec(ref, cmd, env=env, workdir=workdir, user=user, tty=True,
-                           stdin=slave, stdout=slave, stderr=slave, own_terminal=True)
+        proc = engine.exec(
+            ref,
+            cmd,
+            env=env,
+            workdir=workdir,
+            user=user,
+            tty=True,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            own_terminal=True,
+        )
     except BaseException:
         os.close(master)
         raise

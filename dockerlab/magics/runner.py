@@ -45,12 +45,16 @@ def host_problem() -> str | None:
     if not sys.platform.startswith("linux"):
         import platform
 
-        return (f"dockerlab's engine needs Linux (namespaces, cgroups, overlayfs); this host "
-                f"runs {platform.system() or sys.platform}")
+        return (
+            f"dockerlab's engine needs Linux (namespaces, cgroups, overlayfs); this host "
+            f"runs {platform.system() or sys.platform}"
+        )
     missing = []
     if os.geteuid() != 0:
-        missing.append("root (creating namespaces and mounting overlayfs need "
-                       "CAP_SYS_ADMIN): start Jupyter as root or with sudo")
+        missing.append(
+            "root (creating namespaces and mounting overlayfs need "
+            "CAP_SYS_ADMIN): start Jupyter as root or with sudo"
+        )
     try:
         with open("/proc/filesystems") as f:
             if "overlay" not in f.read():
@@ -255,12 +259,14 @@ def _parse_dockerfile_line(words: list[str]) -> Any:
     from dockerlab.cli import parser as p
 
     cmd = p.COMMANDS["build"]
-    optional = p.Command(cmd.usage, cmd.short, cmd.flags, (0, 1), cmd.names,
-                         cmd.interspersed, cmd.extra)
+    optional = p.Command(
+        cmd.usage, cmd.short, cmd.flags, (0, 1), cmd.names, cmd.interspersed, cmd.extra
+    )
     ns = p.DockerParser("build", optional).parse(words)
     if getattr(ns, "file", None):
-        raise p.usage_error("the cell is the Dockerfile: -f/--file cannot be used with "
-                            "%%dockerfile", "build")
+        raise p.usage_error(
+            "the cell is the Dockerfile: -f/--file cannot be used with %%dockerfile", "build"
+        )
     return _with_globals(ns, "build", "build")
 
 
@@ -281,8 +287,9 @@ def _cmd_build(ctx: Any, ns: Any) -> int:
     dockerfile = getattr(ns, "file", None) or "Dockerfile"
     tags = list(getattr(ns, "tag", None) or [])
     if context == "-":
-        raise InvalidParameter("a build context from stdin needs a terminal: give a folder "
-                               "(or use %%dockerfile)")
+        raise InvalidParameter(
+            "a build context from stdin needs a terminal: give a folder (or use %%dockerfile)"
+        )
     term = ctx.terminal
     with tempfile.TemporaryDirectory(prefix="dockerlab-cell-") as tmp:
         if ctx.dockerfile is not None:
@@ -296,13 +303,19 @@ def _cmd_build(ctx: Any, ns: Any) -> int:
             raise InvalidParameter("build needs a context folder")
         try:
             code, image_id = verbs.build(
-                ctx.engine, term, context, quiet=bool(getattr(ns, "quiet", False)),
-                dockerfile=dockerfile, tags=tags,
+                ctx.engine,
+                term,
+                context,
+                quiet=bool(getattr(ns, "quiet", False)),
+                dockerfile=dockerfile,
+                tags=tags,
                 build_args=_key_values(list(getattr(ns, "build_arg", None) or []), env=True),
                 no_cache=bool(getattr(ns, "no_cache", False)),
                 target=getattr(ns, "target", None) or None,
                 labels=_key_values(list(getattr(ns, "label", None) or []), env=False),
-                rm=bool(getattr(ns, "rm", True)), force_rm=bool(getattr(ns, "force_rm", False)))
+                rm=bool(getattr(ns, "rm", True)),
+                force_rm=bool(getattr(ns, "force_rm", False)),
+            )
         except KeyboardInterrupt:
             ctx.error("Build interrupted")
             return 130

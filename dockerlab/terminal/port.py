@@ -75,8 +75,9 @@ class Terminal(Protocol):
         """Follow an interactive session in the background and return the object that
         does (the notebook's console widget), or None to follow it here, in the verb."""
 
-    def exec_console(self, engine: Any, ref: str, cmd: list[str], env: list[str],
-                     workdir: str, user: str) -> Any:
+    def exec_console(
+        self, engine: Any, ref: str, cmd: list[str], env: list[str], workdir: str, user: str
+    ) -> Any:
         """``exec -i``/``-t``: a console for the command on a terminal of its own, or None
         to give the command this terminal's streams."""
 

@@ -10,9 +10,18 @@ if TYPE_CHECKING:
 class Session:
     """An attached container, as a verb follows it or hands it to a terminal's console."""
 
-    def __init__(self, engine: Any, cid: str, att: Any, *, stdin: bool, tty: bool,
-                 label: str = "", sig_proxy: bool = True,
-                 detach_keys: str = "ctrl-p,ctrl-q") -> None:
+    def __init__(
+        self,
+        engine: Any,
+        cid: str,
+        att: Any,
+        *,
+        stdin: bool,
+        tty: bool,
+        label: str = "",
+        sig_proxy: bool = True,
+        detach_keys: str = "ctrl-p,ctrl-q",
+    ) -> None:
         self.engine = engine
         self.cid = cid
         self.att = att

@@ -26,8 +26,7 @@ if TYPE_CHECKING:
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 
 _KEYS = {f"ctrl-{c}": ord(c) - 96 for c in "abcdefghijklmnopqrstuvwxyz"}
-_KEYS.update({"ctrl-@": 0, "ctrl-[": 27, "ctrl-\\": 28, "ctrl-]": 29, "ctrl-^": 30,
-              "ctrl-_": 31})
+_KEYS.update({"ctrl-@": 0, "ctrl-[": 27, "ctrl-\\": 28, "ctrl-]": 29, "ctrl-^": 30, "ctrl-_": 31})
 
 
 def parse_detach_keys(spec: str) -> bytes:
@@ -58,8 +57,11 @@ class Followed:
 
 def _streams(body: dict[str, Any]) -> str:
     """The attach letters of a create body (``-a``, ``-i``): ``"ioe"``, ``"oe"``, ``"o"``."""
-    letters = ("i" if body.get("AttachStdin") else "") + (
-        "o" if body.get("AttachStdout") else "") + ("e" if body.get("AttachStderr") else "")
+    letters = (
+        ("i" if body.get("AttachStdin") else "")
+        + ("o" if body.get("AttachStdout") else "")
+        + ("e" if body.get("AttachStderr") else "")
+    )
     return letters or "oe"
 
 
@@ -68,9 +70,17 @@ def label(config: dict[str, Any]) -> str:
     return " ".join([config.get("Image", ""), *(config.get("Cmd") or [])]).strip()
 
 
-def run(engine: Any, term: Terminal, body: dict[str, Any], name: str | None, *, rm: bool,
-        tty: bool, detach_keys: str = DEFAULT_DETACH_KEYS, sig_proxy: bool = True
-        ) -> Followed:
+def run(
+    engine: Any,
+    term: Terminal,
+    body: dict[str, Any],
+    name: str | None,
+    *,
+    rm: bool,
+    tty: bool,
+    detach_keys: str = DEFAULT_DETACH_KEYS,
+    sig_proxy: bool = True,
+) -> Followed:
     """``run`` without ``-d``: create, start attached, follow until the container exits."""
     result = engine.create(body, name)
     for warning in result.get("Warnings") or []:
@@ -86,13 +96,19 @@ def run(engine: Any, term: Terminal, body: dict[str, Any], name: str | None, *, 
             except DockerlabError:
                 pass
         raise
-    session = _session(engine, cid, att, interactive, tty, label(body), sig_proxy,
-                       detach_keys)
+    session = _session(engine, cid, att, interactive, tty, label(body), sig_proxy, detach_keys)
     return follow(term, session)
 
 
-def start(engine: Any, term: Terminal, ref: str, *, interactive: bool,
-          detach_keys: str = DEFAULT_DETACH_KEYS, sig_proxy: bool = True) -> Followed:
+def start(
+    engine: Any,
+    term: Terminal,
+    ref: str,
+    *,
+    interactive: bool,
+    detach_keys: str = DEFAULT_DETACH_KEYS,
+    sig_proxy: bool = True,
+) -> Followed:
     """``start -a`` / ``start -ai``: start ``ref`` attached (or attach to it if it runs)."""
     info = engine.inspect(ref)
     cid, config = info["Id"], info["Config"]
@@ -100,27 +116,66 @@ def start(engine: Any, term: Terminal, ref: str, *, interactive: bool,
     att = engine.start(cid, attach="ioe" if interactive else "oe")
     if att is None:  # already running: attach to it instead
         att = engine.attach(cid, stdin=interactive)
-    session = _session(engine, cid, att, interactive, bool(config.get("Tty")), label(config),
-                       sig_proxy, detach_keys)
+    session = _session(
+        engine,
+        cid,
+        att,
+        interactive,
+        bool(config.get("Tty")),
+        label(config),
+        sig_proxy,
+        detach_keys,
+    )
     return follow(term, session)
 
 
-def attach(engine: Any, term: Terminal, ref: str, *, no_stdin: bool = False,
-           detach_keys: str = DEFAULT_DETACH_KEYS, sig_proxy: bool = True) -> Followed:
+def attach(
+    engine: Any,
+    term: Terminal,
+    ref: str,
+    *,
+    no_stdin: bool = False,
+    detach_keys: str = DEFAULT_DETACH_KEYS,
+    sig_proxy: bool = True,
+) -> Followed:
     """``attach``: this terminal on a running container's streams."""
     info = engine.inspect(ref)
     config = info["Config"]
     stdin = bool(config.get("OpenStdin") and not no_stdin)
     att = engine.attach(info["Id"], stdin=stdin)
-    session = _session(engine, info["Id"], att, stdin, bool(config.get("Tty")),
-                       label(config), sig_proxy, detach_keys)
+    session = _session(
+        engine,
+        info["Id"],
+        att,
+        stdin,
+        bool(config.get("Tty")),
+        label(config),
+        sig_proxy,
+        detach_keys,
+    )
     return follow(term, session, always_console=True)
 
 
-def _session(engine: Any, cid: str, att: Any, stdin: bool, tty: bool, name: str,
-             sig_proxy: bool, detach_keys: str) -> Session:
-    return Session(engine, cid, att, stdin=stdin, tty=tty, label=name, sig_proxy=sig_proxy,
-                   detach_keys=detach_keys)
+def _session(
+    engine: Any,
+    cid: str,
+    att: Any,
+    stdin: bool,
+    tty: bool,
+    name: str,
+    sig_proxy: bool,
+    detach_keys: str,
+) -> Session:
+    return Session(
+        engine,
+        cid,
+        att,
+        stdin=stdin,
+        tty=tty,
+        label=name,
+        sig_proxy=sig_proxy,
+        detach_keys=detach_keys,
+    )
 
 
 def follow(term: Terminal, s: Session, always_console: bool = False) -> Followed:
@@ -184,8 +239,9 @@ def _select_loop(term: Terminal, s: Session, sel: Any, keys: bytes) -> int | Non
                     continue
                 if action == "stop":
                     short = s.cid[:12]
-                    term.message(f"Stopped following {short}; it keeps running "
-                                 f"({term.prog} stop {short})")
+                    term.message(
+                        f"Stopped following {short}; it keeps running ({term.prog} stop {short})"
+                    )
                     return None
                 raise
             for key, _ in events:
@@ -204,8 +260,9 @@ def _select_loop(term: Terminal, s: Session, sel: Any, keys: bytes) -> int | Non
                     continue
                 if keys:
                     for byte in data:
-                        matched = matched + 1 if byte == keys[matched] else (
-                            1 if byte == keys[0] else 0)
+                        matched = (
+                            matched + 1 if byte == keys[matched] else (1 if byte == keys[0] else 0)
+                        )
                         if matched == len(keys):
                             return _DETACHED
                 att.write(data)
@@ -222,17 +279,37 @@ def _exit_code(term: Terminal, exit_: dict[str, Any] | None) -> int:
 # ---- exec ---------------------------------------------------------------------------------
 
 
-def exec_(engine: Any, term: Terminal, ref: str, cmd: list[str], env: list[str], *,
-          workdir: str = "", user: str = "", interactive: bool = False, tty: bool = False,
-          privileged: bool = False) -> Followed:
+def exec_(
+    engine: Any,
+    term: Terminal,
+    ref: str,
+    cmd: list[str],
+    env: list[str],
+    *,
+    workdir: str = "",
+    user: str = "",
+    interactive: bool = False,
+    tty: bool = False,
+    privileged: bool = False,
+) -> Followed:
     """``exec`` (not ``-d``): the command's output to ``term`` until it ends."""
     if interactive or tty:
         console = term.exec_console(engine, ref, cmd, env, workdir, user)
         if console is not None:
             return Followed("", None, console)
     stdin, stdout, stderr = term.exec_streams(interactive)
-    proc = engine.exec(ref, cmd, env=env, workdir=workdir, user=user, tty=tty, stdin=stdin,
-                       stdout=stdout, stderr=stderr, privileged=privileged)
+    proc = engine.exec(
+        ref,
+        cmd,
+        env=env,
+        workdir=workdir,
+        user=user,
+        tty=tty,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        privileged=privileged,
+    )
     interrupts = 0
 
     def interrupt() -> None:
@@ -282,8 +359,9 @@ def _copy_pipes(term: Terminal, proc: Any, interrupt: Callable[[], None]) -> Non
 # ---- build --------------------------------------------------------------------------------
 
 
-def build(engine: Any, term: Terminal, context: Any, *, quiet: bool = False,
-          **options: Any) -> tuple[int, str]:
+def build(
+    engine: Any, term: Terminal, context: Any, *, quiet: bool = False, **options: Any
+) -> tuple[int, str]:
     """``build`` with the classic builder's output; returns (exit code, image ID).
 
     With ``quiet`` the steps are kept back and shown (on stderr) only if the build fails,
@@ -336,9 +414,17 @@ def _replay(term: Terminal, kept: list[tuple[Callable[[bytes], None], bytes]]) -
 # ---- logs ---------------------------------------------------------------------------------
 
 
-def logs(engine: Any, term: Terminal, ref: str, *, follow: bool = False,
-         tail: int | None = None, since: float | None = None, until: float | None = None,
-         timestamps: bool = False) -> int:
+def logs(
+    engine: Any,
+    term: Terminal,
+    ref: str,
+    *,
+    follow: bool = False,
+    tail: int | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    timestamps: bool = False,
+) -> int:
     """``logs`` (``-f`` follows until interrupted): each entry to its stream."""
     entries = engine.logs(ref, follow=follow, tail=tail, since=since, until=until)
     term.flush()
@@ -367,11 +453,20 @@ def fixed_nano(stamp: str) -> str:
 # ---- stats --------------------------------------------------------------------------------
 
 
-def stats(engine: Any, term: Terminal, named: list[str], *, row: Callable[..., Any],
-          table: Callable[[list[Any], str | None], Any],
-          message: Callable[[DockerlabError], str], all_: bool = False, trunc: bool = True,
-          fmt: str | None = None, stream: bool = True, interval: float = 1.0
-          ) -> tuple[int, Any]:
+def stats(
+    engine: Any,
+    term: Terminal,
+    named: list[str],
+    *,
+    row: Callable[..., Any],
+    table: Callable[[list[Any], str | None], Any],
+    message: Callable[[DockerlabError], str],
+    all_: bool = False,
+    trunc: bool = True,
+    fmt: str | None = None,
+    stream: bool = True,
+    interval: float = 1.0,
+) -> tuple[int, Any]:
     """``stats``: with ``stream``, a table redrawn each ``interval`` until interrupted;
     without, one table (two samples a second apart for a running container's CPU %).
     The face says how: ``row(sample, ref, trunc)`` is a row's template context,

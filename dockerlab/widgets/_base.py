@@ -6,9 +6,11 @@ import html
 from typing import Any
 
 #: CSS for our widgets (monospace lists); an HTML widget holding it applies it page-wide.
-STYLE = ("<style>.dl-mono select, .dl-mono input, .dl-mono option "
-         "{font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; "
-         "font-size: 12px}</style>")
+STYLE = (
+    "<style>.dl-mono select, .dl-mono input, .dl-mono option "
+    "{font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; "
+    "font-size: 12px}</style>"
+)
 
 
 def resolve_engine(engine: Any = None) -> Any:
@@ -21,8 +23,7 @@ def resolve_engine(engine: Any = None) -> Any:
 
 
 def error_html(err: BaseException) -> str:
-    return (f'<div style="color:#c62828">Error: {html.escape(str(err))}</div>'
-            if str(err) else "")
+    return f'<div style="color:#c62828">Error: {html.escape(str(err))}</div>' if str(err) else ""
 
 
 def note_html(text: str, colour: str = "#555") -> str:

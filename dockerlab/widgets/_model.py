@@ -70,8 +70,9 @@ def _leaves(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def efficiency(layers: list[tuple[int, list[dict[str, Any]]]],
-               layer_sizes: list[int] | None = None) -> Efficiency:
+def efficiency(
+    layers: list[tuple[int, list[dict[str, Any]]]], layer_sizes: list[int] | None = None
+) -> Efficiency:
     """dive's image efficiency over ``layers`` = ``[(index, layer_files(index)), …]``, oldest
     first (``Kind`` A/C/D, ``Size``).
 
@@ -127,8 +128,9 @@ class Node:
 
     def walk(self, depth: int = 0):
         """(depth, node) for every node below this one, folders first then by name."""
-        for child in sorted(self.children.values(),
-                            key=lambda n: (not n.children and n.type != "dir", n.name)):
+        for child in sorted(
+            self.children.values(), key=lambda n: (not n.children and n.type != "dir", n.name)
+        ):
             yield depth, child
             yield from child.walk(depth + 1)
 
@@ -161,8 +163,9 @@ def build_tree(files: list[dict[str, Any]]) -> Node:
     return root
 
 
-def filter_files(files: list[dict[str, Any]], kinds: set[str], pattern: str = ""
-                 ) -> list[dict[str, Any]]:
+def filter_files(
+    files: list[dict[str, Any]], kinds: set[str], pattern: str = ""
+) -> list[dict[str, Any]]:
     """Entries whose kind is in ``kinds`` (A/C/D, and U for a cumulative view's unchanged
     entries) and whose path contains ``pattern``."""
     return [f for f in files if f.get("Kind", "U") in kinds and pattern in f["Path"]]
@@ -176,8 +179,9 @@ def tree_text(root: Node, limit: int = 0) -> list[str]:
 
 
 def _ordered(node: Node) -> list[Node]:
-    return sorted(node.children.values(),
-                  key=lambda n: (not n.children and n.type != "dir", n.name))
+    return sorted(
+        node.children.values(), key=lambda n: (not n.children and n.type != "dir", n.name)
+    )
 
 
 def _text(node: Node, prefix: str, lines: list[str], limit: int) -> None:
@@ -190,8 +194,9 @@ def _text(node: Node, prefix: str, lines: list[str], limit: int) -> None:
         _text(child, prefix + ("    " if last else "│   "), lines, limit)
 
 
-def tree_html(root: Node, selected: str = "", limit: int = 3000, open_depth: int = 1,
-              show_layer: bool = False) -> str:
+def tree_html(
+    root: Node, selected: str = "", limit: int = 3000, open_depth: int = 1, show_layer: bool = False
+) -> str:
     """The tree as nested ``<details>`` (folders open and close in the browser with no
     script), each entry coloured by kind, with its size; ``selected`` is highlighted."""
     out = [f'<div class="dl-tree" style="{MONO}; line-height: 1.35">']
@@ -203,8 +208,7 @@ def tree_html(root: Node, selected: str = "", limit: int = 3000, open_depth: int
                 return
             shown[0] += 1
             colour = KIND_COLOURS.get(child.kind, "#555")
-            name = html.escape(child.name) + ("/" if child.children or child.type == "dir"
-                                              else "")
+            name = html.escape(child.name) + ("/" if child.children or child.type == "dir" else "")
             style = f"color: {colour}"
             if child.kind == "D":
                 style += "; text-decoration: line-through"
@@ -213,18 +217,29 @@ def tree_html(root: Node, selected: str = "", limit: int = 3000, open_depth: int
             extra = ""
             if child.type == "symlink":
                 extra = " →"
-            size = f' <span style="color:#888">{human_size(child.size)}</span>' if (
-                child.size and child.kind != "D") else ""
-            layer = (f' <span style="color:#888">[{child.layer}]</span>'
-                     if show_layer and child.layer is not None else "")
-            label = (f'<span title="{html.escape(child.path)} ({KIND_NAMES[child.kind]})" '
-                     f'style="{style}">{child.kind if child.kind != "U" else "·"} '
-                     f"{name}{extra}</span>{size}{layer}")
+            size = (
+                f' <span style="color:#888">{human_size(child.size)}</span>'
+                if (child.size and child.kind != "D")
+                else ""
+            )
+            layer = (
+                f' <span style="color:#888">[{child.layer}]</span>'
+                if show_layer and child.layer is not None
+                else ""
+            )
+            label = (
+                f'<span title="{html.escape(child.path)} ({KIND_NAMES[child.kind]})" '
+                f'style="{style}">{child.kind if child.kind != "U" else "·"} '
+                f"{name}{extra}</span>{size}{layer}"
+            )
             if child.children:
-                attr = " open" if depth < open_depth or selected.startswith(child.path + "/") \
-                    else ""
-                out.append(f'<details{attr} style="margin-left: {12 if depth else 0}px">'
-                           f"<summary>{label}</summary>")
+                attr = (
+                    " open" if depth < open_depth or selected.startswith(child.path + "/") else ""
+                )
+                out.append(
+                    f'<details{attr} style="margin-left: {12 if depth else 0}px">'
+                    f"<summary>{label}</summary>"
+                )
                 emit(child, depth + 1)
                 out.append("</details>")
             else:
@@ -233,8 +248,10 @@ def tree_html(root: Node, selected: str = "", limit: int = 3000, open_depth: int
 
     emit(root, 0)
     if shown[0] >= limit:
-        out.append(f'<div style="color:#888">… only the first {limit} entries are shown; '
-                   "filter to see the rest</div>")
+        out.append(
+            f'<div style="color:#888">… only the first {limit} entries are shown; '
+            "filter to see the rest</div>"
+        )
     if not root.children:
         out.append('<div style="color:#888">(nothing to show)</div>')
     out.append("</div>")
@@ -272,18 +289,24 @@ def preview(data: bytes | None, max_bytes: int = 4096, max_lines: int = 80) -> s
     return text
 
 
-def unified_diff(old: bytes | None, new: bytes | None, old_label: str, new_label: str,
-                 max_lines: int = 400) -> str | None:
+def unified_diff(
+    old: bytes | None, new: bytes | None, old_label: str, new_label: str, max_lines: int = 400
+) -> str | None:
     """A unified diff of two versions of a text file (None stands for "absent"); None when
     either side is binary."""
     if (old is not None and not is_text(old)) or (new is not None and not is_text(new)):
         return None
     a = (old or b"").decode("utf-8", "replace").splitlines(keepends=True)
     b = (new or b"").decode("utf-8", "replace").splitlines(keepends=True)
-    lines = list(difflib.unified_diff(a, b, old_label if old is not None else "/dev/null",
-                                      new_label if new is not None else "/dev/null"))
-    lines = [ln if ln.endswith("\n") else ln + "\n\\ No newline at end of file\n"
-             for ln in lines]
+    lines = list(
+        difflib.unified_diff(
+            a,
+            b,
+            old_label if old is not None else "/dev/null",
+            new_label if new is not None else "/dev/null",
+        )
+    )
+    lines = [ln if ln.endswith("\n") else ln + "\n\\ No newline at end of file\n" for ln in lines]
     if len(lines) > max_lines:
         lines = lines[:max_lines] + [f"… ({len(lines) - max_lines} more lines)\n"]
     return "".join(lines)

@@ -48,34 +48,50 @@ class DiffView(w.VBox):
         self.file_note = ""
 
         self._header = w.HTML()
-        self._boxes = {k: w.Checkbox(value=True, description=m.KIND_NAMES[k], indent=False,
-                                     layout=w.Layout(width="auto")) for k in "ACD"}
-        self._refresh_button = w.Button(description="Refresh", icon="refresh",
-                                        layout=w.Layout(width="auto"))
-        self._tree = w.HTML(layout=w.Layout(max_height="420px", overflow="auto",
-                                            border="1px solid #ddd", padding="4px"))
-        self._pick = w.Combobox(placeholder="pick a changed file", ensure_option=False,
-                                layout=w.Layout(width="100%"))
+        self._boxes = {
+            k: w.Checkbox(
+                value=True, description=m.KIND_NAMES[k], indent=False, layout=w.Layout(width="auto")
+            )
+            for k in "ACD"
+        }
+        self._refresh_button = w.Button(
+            description="Refresh", icon="refresh", layout=w.Layout(width="auto")
+        )
+        self._tree = w.HTML(
+            layout=w.Layout(
+                max_height="420px", overflow="auto", border="1px solid #ddd", padding="4px"
+            )
+        )
+        self._pick = w.Combobox(
+            placeholder="pick a changed file", ensure_option=False, layout=w.Layout(width="100%")
+        )
         self._pick.add_class("dl-mono")
         self._message = w.HTML()
         self._file = w.HTML()
         super().__init__(**kwargs)
         self.set_trait("container", container)
         for kind, box in self._boxes.items():
-            box.observe(lambda ch, k=kind: self.set_filter(**{m.KIND_NAMES[k]: ch["new"]}),
-                        "value")
+            box.observe(lambda ch, k=kind: self.set_filter(**{m.KIND_NAMES[k]: ch["new"]}), "value")
         self._refresh_button.on_click(lambda _b: self.refresh())
         self._pick.observe(self._on_pick, "value")
         legend = w.HTML(svg.legend([(m.KIND_NAMES[k], m.KIND_COLOURS[k]) for k in "ACD"]))
-        self.children = [w.HTML(STYLE), self._header,
-                         w.HBox([*self._boxes.values(), self._refresh_button, legend]),
-                         self._tree, self._pick, self._message, self._file]
+        self.children = [
+            w.HTML(STYLE),
+            self._header,
+            w.HBox([*self._boxes.values(), self._refresh_button, legend]),
+            self._tree,
+            self._pick,
+            self._message,
+            self._file,
+        ]
         self.refresh()
 
     def __repr__(self) -> str:
         counts = self.counts()
-        text = (f"DiffView({m.short_ref(self.container)}: {counts['A']} added, "
-                f"{counts['C']} changed, {counts['D']} deleted")
+        text = (
+            f"DiffView({m.short_ref(self.container)}: {counts['A']} added, "
+            f"{counts['C']} changed, {counts['D']} deleted"
+        )
         hidden = [m.KIND_NAMES[k] for k in "ACD" if not self._shown(k)]
         if hidden:
             text += ", hiding " + "+".join(hidden)
@@ -101,18 +117,27 @@ class DiffView(w.VBox):
         for i, c in enumerate(changes):
             nxt = changes[i + 1]["Path"] if i + 1 < len(changes) else ""
             folder = nxt.startswith(c["Path"].rstrip("/") + "/")  # something changed below
-            self.changes.append({"Path": c["Path"], "Kind": m.DIFF_KIND_LETTERS[c["Kind"]],
-                                 "Type": "dir" if folder else ""})
+            self.changes.append(
+                {
+                    "Path": c["Path"],
+                    "Kind": m.DIFF_KIND_LETTERS[c["Kind"]],
+                    "Type": "dir" if folder else "",
+                }
+            )
         self._render()
         if self.selected_file:
             self._render_file()
 
-    def set_filter(self, added: bool | None = None, modified: bool | None = None,
-                   removed: bool | None = None) -> None:
+    def set_filter(
+        self, added: bool | None = None, modified: bool | None = None, removed: bool | None = None
+    ) -> None:
         """Show or hide entries per kind; None leaves a kind as it is."""
         with self.hold_trait_notifications():
-            for name, value in (("show_added", added), ("show_modified", modified),
-                                ("show_removed", removed)):
+            for name, value in (
+                ("show_added", added),
+                ("show_modified", modified),
+                ("show_removed", removed),
+            ):
                 if value is not None:
                     setattr(self, name, bool(value))
 
@@ -157,13 +182,16 @@ class DiffView(w.VBox):
         self.view_changes = m.filter_files(self.changes, kinds)
         self._pick.options = [c["Path"] for c in self.view_changes][:5000]
         counts = self.counts()
-        self._header.value = (f"<b>docker diff</b> — {counts['A']} added, {counts['C']} "
-                              f"changed, {counts['D']} deleted (against the image's files)")
+        self._header.value = (
+            f"<b>docker diff</b> — {counts['A']} added, {counts['C']} "
+            f"changed, {counts['D']} deleted (against the image's files)"
+        )
         self._render_tree()
 
     def _render_tree(self) -> None:
-        self._tree.value = m.tree_html(m.build_tree(self.view_changes), self.selected_file,
-                                       open_depth=99)
+        self._tree.value = m.tree_html(
+            m.build_tree(self.view_changes), self.selected_file, open_depth=99
+        )
 
     def _container_file(self, path: str) -> tuple[bytes | None, str]:
         """The container's current ``path``: (content, type); content None unless it is a
@@ -224,6 +252,8 @@ class DiffView(w.VBox):
             else:
                 self.file_diff = text
         body = m.diff_html(self.file_diff) if self.file_diff else m.pre(self.file_note)
-        self._file.value = (f"<h4 style='margin:6px 0'>{html.escape(path)} "
-                            f"<span style='color:{m.KIND_COLOURS[kind]}'>"
-                            f"({m.KIND_NAMES[kind]})</span></h4>" + body)
+        self._file.value = (
+            f"<h4 style='margin:6px 0'>{html.escape(path)} "
+            f"<span style='color:{m.KIND_COLOURS[kind]}'>"
+            f"({m.KIND_NAMES[kind]})</span></h4>" + body
+        )

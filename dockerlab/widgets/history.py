@@ -31,8 +31,14 @@ class HistoryView(w.VBox):
         history = list(reversed(self._engine.image_history(image_id)))
         for i, r in enumerate(layers):
             h = history[i] if i < len(history) else {}
-            self.rows.append({**r, "ImageId": h.get("Id", "<missing>"),
-                              "Tags": h.get("Tags") or [], "CreatedTs": h.get("Created", 0)})
+            self.rows.append(
+                {
+                    **r,
+                    "ImageId": h.get("Id", "<missing>"),
+                    "Tags": h.get("Tags") or [],
+                    "CreatedTs": h.get("Created", 0),
+                }
+            )
         self._table = w.HTML()
         self._chart = w.HTML()
         super().__init__(**kwargs)
@@ -51,14 +57,18 @@ class HistoryView(w.VBox):
         """The table as text, newest first, without times or IDs (stable across runs)."""
         lines = [f"{'#':>3}  {'SIZE':>8}  CREATED BY"]
         for r in reversed(self.rows):
-            lines.append(f"{r['Index']:>3}  {m.human_size(r['Size']):>8}  "
-                         f"{' '.join(r['CreatedBy'].split())[:80]}")
+            lines.append(
+                f"{r['Index']:>3}  {m.human_size(r['Size']):>8}  "
+                f"{' '.join(r['CreatedBy'].split())[:80]}"
+            )
         return "\n".join(lines)
 
     def chart_svg(self) -> str:
         """The bar chart of layer sizes (newest at the top, as in the table)."""
-        items = [(f"#{r['Index']} {_short(r['CreatedBy'])}", float(r["Size"]),
-                  m.human_size(r["Size"])) for r in reversed(self.rows)]
+        items = [
+            (f"#{r['Index']} {_short(r['CreatedBy'])}", float(r["Size"]), m.human_size(r["Size"]))
+            for r in reversed(self.rows)
+        ]
         highlight = None
         if self.selected_layer >= 0:
             highlight = len(self.rows) - 1 - self.selected_layer
@@ -87,16 +97,24 @@ class HistoryView(w.VBox):
             ident = ident if ident == "<missing>" else ident.split(":")[-1][:12]
             created = _ago(r["CreatedTs"], now)
             by = " ".join(r["CreatedBy"].split())
-            cell = (f'<span title="{html.escape(by)}"><code>'
-                    f"{html.escape(by if len(by) <= 60 else by[:59] + '…')}</code></span>")
+            cell = (
+                f'<span title="{html.escape(by)}"><code>'
+                f"{html.escape(by if len(by) <= 60 else by[:59] + '…')}</code></span>"
+            )
             style = "background:#ffe9a8" if r["Index"] == self.selected_layer else ""
-            rows.append([f'<span style="{style}">{r["Index"]}</span>', html.escape(ident),
-                         html.escape(created), cell,
-                         m.human_size(r["Size"]) + (" (empty)" if r["EmptyLayer"] else ""),
-                         html.escape(r.get("Comment") or "")])
-        self._table.value = (f"<b>docker history {html.escape(self.image)}</b>"
-                             + svg.table(["#", "IMAGE", "CREATED", "CREATED BY", "SIZE",
-                                          "COMMENT"], rows, "rlllrl"))
+            rows.append(
+                [
+                    f'<span style="{style}">{r["Index"]}</span>',
+                    html.escape(ident),
+                    html.escape(created),
+                    cell,
+                    m.human_size(r["Size"]) + (" (empty)" if r["EmptyLayer"] else ""),
+                    html.escape(r.get("Comment") or ""),
+                ]
+            )
+        self._table.value = f"<b>docker history {html.escape(self.image)}</b>" + svg.table(
+            ["#", "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], rows, "rlllrl"
+        )
         self._chart.value = self.chart_svg()
 
 
@@ -111,5 +129,5 @@ def _ago(ts: float, now: float) -> str:
 def _short(created_by: str) -> str:
     text = " ".join(created_by.split())
     if text.startswith("/bin/sh -c #(nop)"):
-        text = text[len("/bin/sh -c #(nop)"):].strip()
+        text = text[len("/bin/sh -c #(nop)") :].strip()
     return text

@@ -57,27 +57,43 @@ class LayerTree(w.VBox):
         #: Unified diffs between the selected file's versions: ``[(from, to, text)]``.
         self.file_diffs: list[tuple[int, int, str]] = []
         self.efficiency = m.efficiency(
-            [(r["Index"], self._layer_files(r["Index"])) for r in self.layers
-             if not r["EmptyLayer"]],
-            [r["Size"] for r in self.layers if not r["EmptyLayer"]])
+            [
+                (r["Index"], self._layer_files(r["Index"]))
+                for r in self.layers
+                if not r["EmptyLayer"]
+            ],
+            [r["Size"] for r in self.layers if not r["EmptyLayer"]],
+        )
 
         self._header = w.HTML()
-        self._layer_list = w.Select(rows=min(max(len(self.layers), 2), 10),
-                                    layout=w.Layout(width="100%"))
+        self._layer_list = w.Select(
+            rows=min(max(len(self.layers), 2), 10), layout=w.Layout(width="100%")
+        )
         self._layer_list.add_class("dl-mono")
-        self._mode = w.ToggleButtons(options=[("This layer's changes", False),
-                                              ("Everything up to it", True)],
-                                     style={"button_width": "auto"})
+        self._mode = w.ToggleButtons(
+            options=[("This layer's changes", False), ("Everything up to it", True)],
+            style={"button_width": "auto"},
+        )
         self._kind_boxes = {
-            kind: w.Checkbox(value=True, description=m.KIND_NAMES[kind], indent=False,
-                             layout=w.Layout(width="auto"))
+            kind: w.Checkbox(
+                value=True,
+                description=m.KIND_NAMES[kind],
+                indent=False,
+                layout=w.Layout(width="auto"),
+            )
             for kind in "ACDU"
         }
         self._search = w.Text(placeholder="path contains…", layout=w.Layout(width="220px"))
-        self._tree = w.HTML(layout=w.Layout(max_height="420px", overflow="auto",
-                                            border="1px solid #ddd", padding="4px"))
-        self._pick = w.Combobox(placeholder="pick or type a file path", ensure_option=False,
-                                layout=w.Layout(width="100%"))
+        self._tree = w.HTML(
+            layout=w.Layout(
+                max_height="420px", overflow="auto", border="1px solid #ddd", padding="4px"
+            )
+        )
+        self._pick = w.Combobox(
+            placeholder="pick or type a file path",
+            ensure_option=False,
+            layout=w.Layout(width="100%"),
+        )
         self._pick.add_class("dl-mono")
         self._file = w.HTML()
         self._message = w.HTML()
@@ -96,14 +112,20 @@ class LayerTree(w.VBox):
         legend = w.HTML(svg.legend([(m.KIND_NAMES[k], m.KIND_COLOURS[k]) for k in "ACDU"]))
         filters = w.HBox([*self._kind_boxes.values(), self._search])
         self.children = [
-            w.HTML(STYLE), self._header,
-            w.HBox([
-                w.VBox([w.HTML("<b>Layers</b> (0 = base)"), self._layer_list],
-                       layout=w.Layout(width="45%")),
-                w.VBox([self._mode, filters, legend, self._tree],
-                       layout=w.Layout(width="55%")),
-            ]),
-            self._pick, self._message, self._file,
+            w.HTML(STYLE),
+            self._header,
+            w.HBox(
+                [
+                    w.VBox(
+                        [w.HTML("<b>Layers</b> (0 = base)"), self._layer_list],
+                        layout=w.Layout(width="45%"),
+                    ),
+                    w.VBox([self._mode, filters, legend, self._tree], layout=w.Layout(width="55%")),
+                ]
+            ),
+            self._pick,
+            self._message,
+            self._file,
         ]
         self._render_header()
         self._refresh_view()
@@ -123,12 +145,16 @@ class LayerTree(w.VBox):
     def summary(self) -> str:
         """A few stable lines: the layers and the efficiency, for notebooks and tests."""
         eff = self.efficiency
-        lines = [f"{self.image}: {len(self.layers)} layers, efficiency "
-                 f"{_percent(eff.score)} %, wasted {m.human_size(eff.wasted_bytes)}"]
+        lines = [
+            f"{self.image}: {len(self.layers)} layers, efficiency "
+            f"{_percent(eff.score)} %, wasted {m.human_size(eff.wasted_bytes)}"
+        ]
         for r in self.layers:
             mark = ">" if r["Index"] == self.selected_layer else " "
-            lines.append(f"{mark} {r['Index']:>2}  {m.human_size(r['Size']):>8}  "
-                         f"{_command(r['CreatedBy'], 70)}")
+            lines.append(
+                f"{mark} {r['Index']:>2}  {m.human_size(r['Size']):>8}  "
+                f"{_command(r['CreatedBy'], 70)}"
+            )
         return "\n".join(lines)
 
     def tree_text(self, limit: int = 0) -> list[str]:
@@ -146,12 +172,21 @@ class LayerTree(w.VBox):
         """Show everything up to the layer (True) or only the layer's own changes (False)."""
         self.cumulative = bool(cumulative)
 
-    def set_filter(self, added: bool | None = None, modified: bool | None = None,
-                   removed: bool | None = None, unchanged: bool | None = None) -> None:
+    def set_filter(
+        self,
+        added: bool | None = None,
+        modified: bool | None = None,
+        removed: bool | None = None,
+        unchanged: bool | None = None,
+    ) -> None:
         """Show or hide entries per kind; None leaves a kind as it is."""
         with self.hold_trait_notifications():
-            for name, value in (("show_added", added), ("show_modified", modified),
-                                ("show_removed", removed), ("show_unchanged", unchanged)):
+            for name, value in (
+                ("show_added", added),
+                ("show_modified", modified),
+                ("show_removed", removed),
+                ("show_unchanged", unchanged),
+            ):
                 if value is not None:
                     setattr(self, name, bool(value))
 
@@ -174,8 +209,10 @@ class LayerTree(w.VBox):
     def _check_layer(self, proposal: dict[str, Any]) -> int:
         index = proposal["value"]
         if not 0 <= index < len(self.layers):
-            raise TraitError(f"layer {index} out of range: {self.image} has "
-                             f"{len(self.layers)} layers (0 to {len(self.layers) - 1})")
+            raise TraitError(
+                f"layer {index} out of range: {self.image} has "
+                f"{len(self.layers)} layers (0 to {len(self.layers) - 1})"
+            )
         return index
 
     @observe("selected_layer")
@@ -238,16 +275,21 @@ class LayerTree(w.VBox):
         return out
 
     def _shown(self, kind: str) -> bool:
-        return {"A": self.show_added, "C": self.show_modified, "D": self.show_removed,
-                "U": self.show_unchanged}[kind]
+        return {
+            "A": self.show_added,
+            "C": self.show_modified,
+            "D": self.show_removed,
+            "U": self.show_unchanged,
+        }[kind]
 
     def _set_kind(self, kind: str, value: bool) -> None:
         self.set_filter(**{m.KIND_NAMES[kind]: value})
 
     def _on_pick(self, change: dict[str, Any]) -> None:
         path = change["new"]
-        if path == self.selected_file or (path and path not in self._pick.options
-                                          and not path.startswith("/")):
+        if path == self.selected_file or (
+            path and path not in self._pick.options and not path.startswith("/")
+        ):
             return
         try:
             self.select_file(path)
@@ -277,24 +319,37 @@ class LayerTree(w.VBox):
         eff = self.efficiency
         total = sum(r["Size"] for r in self.layers)
         with_files = sum(1 for r in self.layers if not r["EmptyLayer"])
-        rows = [[html.escape(p.path), str(p.count), ", ".join(map(str, p.layers)),
-                 m.human_size(p.cumulative)] for p in eff.inefficiencies[:20]]
+        rows = [
+            [
+                html.escape(p.path),
+                str(p.count),
+                ", ".join(map(str, p.layers)),
+                m.human_size(p.cumulative),
+            ]
+            for p in eff.inefficiencies[:20]
+        ]
         waste = ""
         if rows:
-            waste = ("<details><summary>Files stored more than once or removed later "
-                     f"({len(eff.inefficiencies)})</summary>"
-                     + svg.table(["path", "count", "layers", "total size"], rows, "llrr")
-                     + "</details>")
+            waste = (
+                "<details><summary>Files stored more than once or removed later "
+                f"({len(eff.inefficiencies)})</summary>"
+                + svg.table(["path", "count", "layers", "total size"], rows, "llrr")
+                + "</details>"
+            )
         sel = self.layers[self.selected_layer]
         self._header.value = (
             f"<div><b>{html.escape(self.image)}</b> — {len(self.layers)} layers "
             f"({with_files} with files), {m.human_size(total)}; "
             f"efficiency <b>{_percent(eff.score)} %</b>, wasted "
             f"<b>{m.human_size(eff.wasted_bytes)}</b>"
-            + (f" ({eff.wasted_user_percent:.1f} % of the layers above the base)"
-               if eff.user_size else "")
+            + (
+                f" ({eff.wasted_user_percent:.1f} % of the layers above the base)"
+                if eff.user_size
+                else ""
+            )
             + f"</div><div>Layer {sel['Index']}: <code>{html.escape(sel['CreatedBy'])}</code>"
-            "</div>" + waste)
+            "</div>" + waste
+        )
 
     def _refresh_view(self) -> None:
         self.files = self._view()
@@ -311,11 +366,10 @@ class LayerTree(w.VBox):
     def _render_tree(self) -> None:
         root = m.build_tree(self.view_files)
         counts = {k: sum(1 for f in self.files if f.get("Kind", "U") == k) for k in "ACDU"}
-        shown = ", ".join(f"{counts[k]} {m.KIND_NAMES[k]}" for k in "ACDU"
-                          if counts[k] or k != "U")
-        self._tree.value = (f'<div style="color:#555">{shown}</div>'
-                            + m.tree_html(root, self.selected_file, open_depth=1,
-                                          show_layer=self.cumulative))
+        shown = ", ".join(f"{counts[k]} {m.KIND_NAMES[k]}" for k in "ACDU" if counts[k] or k != "U")
+        self._tree.value = f'<div style="color:#555">{shown}</div>' + m.tree_html(
+            root, self.selected_file, open_depth=1, show_layer=self.cumulative
+        )
 
     def _render_file(self) -> None:
         path = self.selected_file
@@ -330,10 +384,14 @@ class LayerTree(w.VBox):
             colour = m.KIND_COLOURS[h["Kind"]]
             cmd = _command(self.layers[h["Index"]]["CreatedBy"], 60)
             mark = " ◀" if h["Index"] == self.selected_layer else ""
-            rows.append([f"{h['Index']}{mark}",
-                         f'<span style="color:{colour}">{m.KIND_NAMES[h["Kind"]]}</span>',
-                         m.human_size(h["Size"]) if h["Kind"] != "D" else "",
-                         html.escape(cmd)])
+            rows.append(
+                [
+                    f"{h['Index']}{mark}",
+                    f'<span style="color:{colour}">{m.KIND_NAMES[h["Kind"]]}</span>',
+                    m.human_size(h["Size"]) if h["Kind"] != "D" else "",
+                    html.escape(cmd),
+                ]
+            )
         # the content as the image stands at the selected layer (or the latest version)
         at = self.selected_layer
         data = self._engine.file_at_layer(self._id, at, path)
@@ -346,45 +404,73 @@ class LayerTree(w.VBox):
                 note = f"not there yet at layer {at}; first version shown"
             alive = [h for h in history if h["Kind"] != "D"]
             if alive:
-                pick = alive[0] if not before else (
-                    [h for h in alive if h["Index"] <= at] or alive)[-1]
+                pick = (
+                    alive[0]
+                    if not before
+                    else ([h for h in alive if h["Index"] <= at] or alive)[-1]
+                )
                 data = self._engine.file_at_layer(self._id, pick["Index"], path)
                 note += f" (layer {pick['Index']})"
         ftype = self._type_at(history, at)
-        self.file_content = (m.preview(data) if ftype in ("file", "") else
-                             f"({_TYPE_NAMES.get(ftype, ftype)}, no content to show)")
+        self.file_content = (
+            m.preview(data)
+            if ftype in ("file", "")
+            else f"({_TYPE_NAMES.get(ftype, ftype)}, no content to show)"
+        )
         # diffs between consecutive versions
         diffs_html = []
-        versions = history[-(MAX_VERSIONS + 1):]
+        versions = history[-(MAX_VERSIONS + 1) :]
         for old, new in zip(versions, versions[1:]):
             if max(old["Size"], new["Size"]) > DIFF_LIMIT:
-                diffs_html.append(f"<div>layer {old['Index']} → {new['Index']}: too big to "
-                                  "diff</div>")
+                diffs_html.append(
+                    f"<div>layer {old['Index']} → {new['Index']}: too big to diff</div>"
+                )
                 continue
-            a = (None if old["Kind"] == "D"
-                 else self._engine.file_at_layer(self._id, old["Index"], path))
-            b = (None if new["Kind"] == "D"
-                 else self._engine.file_at_layer(self._id, new["Index"], path))
-            text = m.unified_diff(a, b, f"layer {old['Index']}{path}",
-                                  f"layer {new['Index']}{path}")
+            a = (
+                None
+                if old["Kind"] == "D"
+                else self._engine.file_at_layer(self._id, old["Index"], path)
+            )
+            b = (
+                None
+                if new["Kind"] == "D"
+                else self._engine.file_at_layer(self._id, new["Index"], path)
+            )
+            text = m.unified_diff(
+                a, b, f"layer {old['Index']}{path}", f"layer {new['Index']}{path}"
+            )
             if text is None:
-                diffs_html.append(f"<div>layer {old['Index']} → {new['Index']}: binary "
-                                  "file changed</div>")
+                diffs_html.append(
+                    f"<div>layer {old['Index']} → {new['Index']}: binary file changed</div>"
+                )
                 continue
             self.file_diffs.append((old["Index"], new["Index"], text))
-            diffs_html.append(f"<div><b>layer {old['Index']} → {new['Index']}</b></div>"
-                              + (m.diff_html(text) if text else "<div>(same content)</div>"))
+            diffs_html.append(
+                f"<div><b>layer {old['Index']} → {new['Index']}</b></div>"
+                + (m.diff_html(text) if text else "<div>(same content)</div>")
+            )
         self._file.value = (
             f"<h4 style='margin:6px 0'>{html.escape(path)}</h4>"
             + svg.table(["layer", "change", "size", "created by"], rows, "llrl")
             + f"<div style='margin-top:6px'><b>Content</b> ({html.escape(note)})</div>"
             + m.pre(self.file_content)
-            + ("<div style='margin-top:6px'><b>Changes between versions</b></div>"
-               + "".join(diffs_html) if diffs_html else ""))
+            + (
+                "<div style='margin-top:6px'><b>Changes between versions</b></div>"
+                + "".join(diffs_html)
+                if diffs_html
+                else ""
+            )
+        )
 
 
-_TYPE_NAMES = {"symlink": "symbolic link", "dir": "directory", "char": "character device",
-               "block": "block device", "fifo": "named pipe", "socket": "socket"}
+_TYPE_NAMES = {
+    "symlink": "symbolic link",
+    "dir": "directory",
+    "char": "character device",
+    "block": "block device",
+    "fifo": "named pipe",
+    "socket": "socket",
+}
 
 
 def _command(created_by: str, width: int) -> str:
@@ -392,11 +478,11 @@ def _command(created_by: str, width: int) -> str:
     text = " ".join(created_by.split())
     for prefix in ("/bin/sh -c #(nop) ", "/bin/sh -c #(nop)"):
         if text.startswith(prefix):
-            text = text[len(prefix):].strip()
+            text = text[len(prefix) :].strip()
             break
     else:
         if text.startswith("/bin/sh -c "):
-            text = "RUN " + text[len("/bin/sh -c "):]
+            text = "RUN " + text[len("/bin/sh -c ") :]
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

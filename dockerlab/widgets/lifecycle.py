@@ -49,8 +49,15 @@ class LifecycleView(w.VBox):
     following = Bool(False, read_only=True)
     stop_timeout = Int(10)  # seconds ``stop`` waits before SIGKILL, as ``docker stop -t``
 
-    def __init__(self, container: str, engine: Any = None, follow: bool = False,
-                 interval: float = 0.5, stop_timeout: int = 10, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        container: str,
+        engine: Any = None,
+        follow: bool = False,
+        interval: float = 0.5,
+        stop_timeout: int = 10,
+        **kwargs: Any,
+    ) -> None:
         self._engine = resolve_engine(engine)
         info = self._engine.inspect(container)
         self._cid = info["Id"]
@@ -61,17 +68,25 @@ class LifecycleView(w.VBox):
         self._diagram = w.HTML()
         self._label = w.HTML()
         self._message = w.HTML()
-        self._buttons = {cmd: w.Button(description=f"docker {cmd}",
-                                       layout=w.Layout(width="auto"),
-                                       button_style="danger" if cmd.startswith("rm") else "")
-                         for cmd in COMMANDS}
+        self._buttons = {
+            cmd: w.Button(
+                description=f"docker {cmd}",
+                layout=w.Layout(width="auto"),
+                button_style="danger" if cmd.startswith("rm") else "",
+            )
+            for cmd in COMMANDS
+        }
         for cmd, button in self._buttons.items():
             button.on_click(lambda _b, c=cmd: self.click(c))
         super().__init__(**kwargs)
         self.set_trait("container", container)
         self.stop_timeout = stop_timeout
-        self.children = [self._label, self._diagram, w.HBox(list(self._buttons.values())),
-                          self._message]
+        self.children = [
+            self._label,
+            self._diagram,
+            w.HBox(list(self._buttons.values())),
+            self._message,
+        ]
         self.refresh(force=True)
         if follow:
             self.follow(interval)
@@ -110,8 +125,9 @@ class LifecycleView(w.VBox):
             if self._thread is not None and self._thread.is_alive():
                 return
             self._halt.clear()
-            self._thread = threading.Thread(target=self._poll, args=(interval,),
-                                            name="dockerlab-lifecycle", daemon=True)
+            self._thread = threading.Thread(
+                target=self._poll, args=(interval,), name="dockerlab-lifecycle", daemon=True
+            )
             self.set_trait("following", True)
             self._thread.start()
 
@@ -171,9 +187,16 @@ class LifecycleView(w.VBox):
     def click(self, command: str) -> bool:
         """What the button ``command`` does ("start", "pause", …, "rm", "rm -f"): run it, show
         any error in :attr:`message` instead of raising; True if it worked."""
-        actions = {"start": self.start, "pause": self.pause, "unpause": self.unpause,
-                   "stop": self.stop, "kill": self.kill, "restart": self.restart,
-                   "rm": self.remove, "rm -f": lambda: self.remove(force=True)}
+        actions = {
+            "start": self.start,
+            "pause": self.pause,
+            "unpause": self.unpause,
+            "stop": self.stop,
+            "kill": self.kill,
+            "restart": self.restart,
+            "rm": self.remove,
+            "rm -f": lambda: self.remove(force=True),
+        }
         if command not in actions:
             raise ValueError(f"unknown command {command!r}: one of {', '.join(COMMANDS)}")
         from dockerlab.errors import DockerlabError
@@ -196,8 +219,9 @@ class LifecycleView(w.VBox):
     @observe("message")
     def _on_message(self, change: dict[str, Any]) -> None:
         text = change["new"]
-        self._message.value = (f'<div style="color:#c62828">{html.escape(text)}</div>'
-                               if text else "")
+        self._message.value = (
+            f'<div style="color:#c62828">{html.escape(text)}</div>' if text else ""
+        )
 
     def _render(self) -> None:
         state = self.state
@@ -208,5 +232,7 @@ class LifecycleView(w.VBox):
         for cmd, button in self._buttons.items():
             button.disabled = cmd not in allowed
         path = " → ".join(self.states_seen[-8:])
-        self._label.value = (f"<b>{html.escape(self._name)}</b> is <b>{state}</b>"
-                             f'<div style="color:#777;font-size:11px">seen: {path}</div>')
+        self._label.value = (
+            f"<b>{html.escape(self._name)}</b> is <b>{state}</b>"
+            f'<div style="color:#777;font-size:11px">seen: {path}</div>'
+        )

@@ -47,9 +47,16 @@ class ResourceMonitor(w.VBox):
     paused = Bool(False)
     active = Bool(False, read_only=True)  # the sampling thread is alive
 
-    def __init__(self, *containers: str, interval: float = 1.0, engine: Any = None,
-                 start: bool = True, history: int = 60, max_samples: int = 100_000,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *containers: str,
+        interval: float = 1.0,
+        engine: Any = None,
+        start: bool = True,
+        history: int = 60,
+        max_samples: int = 100_000,
+        **kwargs: Any,
+    ) -> None:
         from dockerlab.format.stats import block_io, cpu_percent, memory_usage, network_io
 
         if not containers:
@@ -70,27 +77,43 @@ class ResourceMonitor(w.VBox):
         self.watched: list[_Watched] = []
         for ref in containers:
             info = self._engine.inspect(ref)
-            wc = _Watched(ref, info["Id"], info["Name"].lstrip("/"),
-                          int((info.get("HostConfig") or {}).get("Memory") or 0))
+            wc = _Watched(
+                ref,
+                info["Id"],
+                info["Name"].lstrip("/"),
+                int((info.get("HostConfig") or {}).get("Memory") or 0),
+            )
             wc.status = info["State"]["Status"]
             self.watched.append(wc)
 
-        self._pause_button = w.ToggleButton(description="Pause", icon="pause",
-                                            layout=w.Layout(width="auto"))
-        self._rate = w.Dropdown(options=[(f"every {s:g} s", s) for s in INTERVALS],
-                                value=interval if interval in INTERVALS else None,
-                                description="Refresh", layout=w.Layout(width="180px"))
+        self._pause_button = w.ToggleButton(
+            description="Pause", icon="pause", layout=w.Layout(width="auto")
+        )
+        self._rate = w.Dropdown(
+            options=[(f"every {s:g} s", s) for s in INTERVALS],
+            value=interval if interval in INTERVALS else None,
+            description="Refresh",
+            layout=w.Layout(width="180px"),
+        )
         self._status = w.HTML()
-        self._cards = [w.HTML(layout=w.Layout(border="1px solid #ddd", padding="6px",
-                                              margin="0 6px 6px 0", width="300px"))
-                       for _ in self.watched]
+        self._cards = [
+            w.HTML(
+                layout=w.Layout(
+                    border="1px solid #ddd", padding="6px", margin="0 6px 6px 0", width="300px"
+                )
+            )
+            for _ in self.watched
+        ]
         super().__init__(**kwargs)
         self.interval = interval
         self._pause_button.observe(lambda ch: setattr(self, "paused", ch["new"]), "value")
-        self._rate.observe(lambda ch: ch["new"] is not None and self.set_interval(ch["new"]),
-                           "value")
-        self.children = [w.HBox([self._pause_button, self._rate, self._status]),
-                         w.HBox(self._cards, layout=w.Layout(flex_flow="row wrap"))]
+        self._rate.observe(
+            lambda ch: ch["new"] is not None and self.set_interval(ch["new"]), "value"
+        )
+        self.children = [
+            w.HBox([self._pause_button, self._rate, self._status]),
+            w.HBox(self._cards, layout=w.Layout(flex_flow="row wrap")),
+        ]
         self.sample()
         if start:
             self.start()
@@ -104,8 +127,10 @@ class ResourceMonitor(w.VBox):
             states[wc.status] = states.get(wc.status, 0) + 1
         text = ", ".join(f"{v} {k}" for k, v in sorted(states.items()))
         mode = "paused" if self.paused else ("live" if self.active else "stopped")
-        return (f"ResourceMonitor({n} container{'s' if n != 1 else ''}: {text}; "
-                f"every {self.interval:g} s, {mode})")
+        return (
+            f"ResourceMonitor({n} container{'s' if n != 1 else ''}: {text}; "
+            f"every {self.interval:g} s, {mode})"
+        )
 
     # ---- actions --------------------------------------------------------------------------
     def sample(self) -> list[dict[str, Any]]:
@@ -144,8 +169,9 @@ class ResourceMonitor(w.VBox):
                 self._render_status()
                 return
             self._stopping.clear()
-            self._thread = threading.Thread(target=self._loop, name="dockerlab-monitor",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._loop, name="dockerlab-monitor", daemon=True
+            )
             self.set_trait("active", True)
             self._thread.start()
             self._render_status()
@@ -222,18 +248,26 @@ class ResourceMonitor(w.VBox):
             return None
         first = wc.previous is None
         wc.previous = s
-        mem = (s.get("memory_stats") or {})
+        mem = s.get("memory_stats") or {}
         limit = float(mem.get("limit") or 0)
         usage = memory_usage(s)
         rx, tx = network_io(s)
         rd, wr = block_io(s)
-        row = {"container": wc.ref, "id": wc.id, "time": time.monotonic(),
-               "status": status,
-               "cpu_percent": 0.0 if first else cpu_percent(s),
-               "memory": usage, "memory_limit": limit,
-               "memory_percent": usage / limit * 100.0 if limit else 0.0,
-               "pids": int((s.get("pids_stats") or {}).get("current") or 0),
-               "net_rx": rx, "net_tx": tx, "block_read": rd, "block_write": wr}
+        row = {
+            "container": wc.ref,
+            "id": wc.id,
+            "time": time.monotonic(),
+            "status": status,
+            "cpu_percent": 0.0 if first else cpu_percent(s),
+            "memory": usage,
+            "memory_limit": limit,
+            "memory_percent": usage / limit * 100.0 if limit else 0.0,
+            "pids": int((s.get("pids_stats") or {}).get("current") or 0),
+            "net_rx": rx,
+            "net_tx": tx,
+            "block_read": rd,
+            "block_write": wr,
+        }
         if not first:
             wc.cpu.append(row["cpu_percent"])
             del wc.cpu[: -self._history]
@@ -254,15 +288,20 @@ class ResourceMonitor(w.VBox):
         elif self.active:
             text = f"live, every {self.interval:g} s"
         else:
-            text = "stopped (no container left running)" if not any(
-                wc.status in ALIVE for wc in self.watched) else "stopped"
+            text = (
+                "stopped (no container left running)"
+                if not any(wc.status in ALIVE for wc in self.watched)
+                else "stopped"
+            )
         self._status.value = f'<span style="color:#555;margin-left:8px">{text}</span>'
 
     def _card(self, wc: _Watched) -> str:
         r = wc.last
         colour = {"running": "#2e7d32", "paused": "#b8860b"}.get(wc.status, "#c62828")
-        head = (f"<div><b>{html.escape(wc.name)}</b> <code>{wc.id[:12]}</code> "
-                f'<span style="color:{colour}">{wc.status}</span></div>')
+        head = (
+            f"<div><b>{html.escape(wc.name)}</b> <code>{wc.id[:12]}</code> "
+            f'<span style="color:{colour}">{wc.status}</span></div>'
+        )
         if not r:
             return head + '<div style="color:#888">no figures yet</div>'
         limit = r["memory_limit"]
@@ -273,20 +312,28 @@ class ResourceMonitor(w.VBox):
             ["MEM USAGE / LIMIT", f"{_bytes(r['memory'])} / {_bytes(limit)}"],
             ["MEM %", f"{r['memory_percent']:.2f}%"],
             ["NET I/O", f"{m.human_size(r['net_rx'])} / {m.human_size(r['net_tx'])}"],
-            ["BLOCK I/O", f"{m.human_size(r['block_read'])} / "
-                          f"{m.human_size(r['block_write'])}"],
+            ["BLOCK I/O", f"{m.human_size(r['block_read'])} / {m.human_size(r['block_write'])}"],
             ["PIDS", str(r["pids"])],
         ]
-        table = svg.table(["", ""], rows, "lr").replace("<thead><tr><th", "<thead hidden>"
-                                                         "<tr><th", 1)
-        return (head + table
-                + f'<div style="font-size:11px;color:#555">CPU % (scale {cpu_top:.3g}%)</div>'
-                + svg.sparkline(wc.cpu, width=280, height=36, vmax=cpu_top,
-                                capacity=self._history)
-                + f'<div style="font-size:11px;color:#555">memory (scale {_bytes(mem_top)})'
-                  "</div>"
-                + svg.sparkline(wc.memory, width=280, height=36, vmax=mem_top,
-                                colour="#ed7d31", capacity=self._history))
+        table = svg.table(["", ""], rows, "lr").replace(
+            "<thead><tr><th", "<thead hidden><tr><th", 1
+        )
+        return (
+            head
+            + table
+            + f'<div style="font-size:11px;color:#555">CPU % (scale {cpu_top:.3g}%)</div>'
+            + svg.sparkline(wc.cpu, width=280, height=36, vmax=cpu_top, capacity=self._history)
+            + f'<div style="font-size:11px;color:#555">memory (scale {_bytes(mem_top)})'
+            "</div>"
+            + svg.sparkline(
+                wc.memory,
+                width=280,
+                height=36,
+                vmax=mem_top,
+                colour="#ed7d31",
+                capacity=self._history,
+            )
+        )
 
 
 def _bytes(n: float) -> str:

@@ -30,8 +30,12 @@ REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = "01-images-layers-containers.ipynb"
 ARTIFACTS = REPO / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 RUN_TIMEOUT_S = 300
 
 
@@ -84,24 +88,45 @@ def lab(tmp_path):
     notif = settings / "@jupyterlab" / "apputils-extension"
     notif.mkdir(parents=True)
     (notif / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
     token = os.urandom(12).hex()
     port = _free_port()
-    env = dict(os.environ,
-               JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-workspaces"),
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"))
+    env = dict(
+        os.environ,
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-workspaces"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"),
+    )
     env.pop("DOCKERLAB_ROOT", None)
     log = open(tmp_path / "jupyterlab.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
-         f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.token={token}",
-         f"--notebook-dir={nbdir}", "--ServerApp.open_browser=False"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            f"--ServerApp.token={token}",
+            f"--notebook-dir={nbdir}",
+            "--ServerApp.open_browser=False",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=tmp_path,
+    )
     try:
         _wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", proc)
-        yield {"url": f"http://127.0.0.1:{port}", "token": token, "dir": nbdir,
-               "log": tmp_path / "jupyterlab.log"}
+        yield {
+            "url": f"http://127.0.0.1:{port}",
+            "token": token,
+            "dir": nbdir,
+            "log": tmp_path / "jupyterlab.log",
+        }
     finally:
         proc.terminate()
         try:
@@ -156,8 +181,7 @@ def test_notebook_runs_in_jupyterlab_and_its_widgets_answer_clicks(lab):
 
     started = time.monotonic()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{lab['url']}/lab/tree/{NOTEBOOK}?token={lab['token']}")
@@ -165,7 +189,9 @@ def test_notebook_runs_in_jupyterlab_and_its_widgets_answer_clicks(lab):
             # the kernel must be ready before Run All, or the first cells queue silently
             page.wait_for_function(
                 "() => (document.querySelector('#jp-main-statusbar') || {textContent: ''})"
-                ".textContent.includes('Idle')", timeout=90_000)
+                ".textContent.includes('Idle')",
+                timeout=90_000,
+            )
             _shot(page, "1-opened")
             # saved without widget state, a widget output shows its text repr until it runs
             assert page.get_by_text("LayerTree(busybox:").count() > 0
@@ -180,11 +206,14 @@ def test_notebook_runs_in_jupyterlab_and_its_widgets_answer_clicks(lab):
                 time.sleep(1)
             _shot(page, "2-ran")
             assert states["running"] == 0 and states["done"] == states["total"], (
-                f"cells did not all finish within {RUN_TIMEOUT_S} s: {states}")
-            errors = page.locator(".jp-OutputArea-output[data-mime-type="
-                                  "'application/vnd.jupyter.error']")
-            assert errors.count() == 0, "a cell raised:\n" + "\n".join(
-                errors.all_inner_texts())[:3000]
+                f"cells did not all finish within {RUN_TIMEOUT_S} s: {states}"
+            )
+            errors = page.locator(
+                ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']"
+            )
+            assert errors.count() == 0, (
+                "a cell raised:\n" + "\n".join(errors.all_inner_texts())[:3000]
+            )
             ran_s = time.monotonic() - started
 
             # widgets are drawn, not left as "Loading widget..." or an error
@@ -199,16 +228,20 @@ def test_notebook_runs_in_jupyterlab_and_its_widgets_answer_clicks(lab):
 
             # LayerTree of happy:v1: the list of layers beside the file tree of the selected
             # one (the top layer: happiness.txt); a click on the base layer shows busybox
-            tree = page.locator(".jp-OutputArea-output:has(.jupyter-widgets)",
-                                has_text="happy:v1 —").first
+            tree = page.locator(
+                ".jp-OutputArea-output:has(.jupyter-widgets)", has_text="happy:v1 —"
+            ).first
             tree.scroll_into_view_if_needed()
             _shot(page, "3-layertree")
             select = tree.locator("select").first
             before = tree.inner_text()
             assert "happiness.txt" in before, "the top layer of happy:v1 should show its file"
             select.locator("option").first.click()
-            page.wait_for_function("([el, before]) => el.innerText !== before",
-                                   arg=[tree.element_handle(), before], timeout=10_000)
+            page.wait_for_function(
+                "([el, before]) => el.innerText !== before",
+                arg=[tree.element_handle(), before],
+                timeout=10_000,
+            )
             _shot(page, "4-layertree-clicked")
             after = tree.inner_text()
             assert select.input_value().split()[0] == "0", select.input_value()

@@ -34,8 +34,7 @@ def _ctx(tmp_path, dockerfile, **files):
 
 
 def _run(engine, image, *cmd):
-    _cid, att = engine.run({"Image": image, "Cmd": list(cmd),
-                            "HostConfig": {"AutoRemove": True}})
+    _cid, att = engine.run({"Image": image, "Cmd": list(cmd), "HostConfig": {"AutoRemove": True}})
     return att.collect()
 
 
@@ -84,33 +83,39 @@ def test_failing_run_reports_docker_s_message_and_code(engine, tmp_path):
     ctx = _ctx(tmp_path, "FROM busybox\nRUN echo out; exit 3\n")
     with pytest.raises(BuildFailed) as err:
         _build(engine, str(ctx))
-    assert str(err.value) == "The command '/bin/sh -c echo out; exit 3' returned a " \
-                             "non-zero code: 3"
+    assert str(err.value) == "The command '/bin/sh -c echo out; exit 3' returned a non-zero code: 3"
     assert err.value.exit_code == 3
 
 
 def test_parse_error_names_the_line(engine, tmp_path):
     ctx = _ctx(tmp_path, "FROM busybox\nRUN true\nFOO bar\n")
-    with pytest.raises(InvalidParameter, match="dockerfile parse error line 3: unknown "
-                                               "instruction: FOO"):
+    with pytest.raises(
+        InvalidParameter, match="dockerfile parse error line 3: unknown instruction: FOO"
+    ):
         _build(engine, str(ctx))
 
 
 def test_copy_outside_the_context_is_refused(engine, tmp_path):
     (tmp_path / "secret").write_text("s")
     ctx = _ctx(tmp_path, "FROM busybox\nCOPY ../secret /x\n")
-    with pytest.raises(BuildFailed, match=r"COPY failed: forbidden path outside the build "
-                                          r"context: \.\./secret \(\)"):
+    with pytest.raises(
+        BuildFailed,
+        match=r"COPY failed: forbidden path outside the build "
+        r"context: \.\./secret \(\)",
+    ):
         _build(engine, str(ctx))
 
 
 def test_symlinks_cannot_lead_writes_or_reads_outside(engine, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
-    ctx = _ctx(tmp_path, "FROM busybox\nRUN ln -s /../../../../.. /escape && "
-                         "ln -s " + str(outside) + " /abs\n"
-                         "COPY a.txt /escape/tmp/pwned\nCOPY a.txt /abs/pwned\n",
-               **{"a.txt": "x"})
+    ctx = _ctx(
+        tmp_path,
+        "FROM busybox\nRUN ln -s /../../../../.. /escape && "
+        "ln -s " + str(outside) + " /abs\n"
+        "COPY a.txt /escape/tmp/pwned\nCOPY a.txt /abs/pwned\n",
+        **{"a.txt": "x"},
+    )
     os.symlink(str(tmp_path / "outside"), ctx / "link")
     (outside / "host-file").write_text("host")
     _, image_id = _build(engine, str(ctx), tags=["safe"])
@@ -124,9 +129,17 @@ def test_symlinks_cannot_lead_writes_or_reads_outside(engine, tmp_path):
 
 
 def test_dockerignore_hides_files_from_copy(engine, tmp_path):
-    ctx = _ctx(tmp_path, "FROM busybox\nCOPY . /c/\n",
-               **{".dockerignore": "*.log\n!keep.log\nsecret\n", "a.log": "1",
-                  "keep.log": "2", "secret__k": "3", "ok.txt": "4"})
+    ctx = _ctx(
+        tmp_path,
+        "FROM busybox\nCOPY . /c/\n",
+        **{
+            ".dockerignore": "*.log\n!keep.log\nsecret\n",
+            "a.log": "1",
+            "keep.log": "2",
+            "secret__k": "3",
+            "ok.txt": "4",
+        },
+    )
     _build(engine, str(ctx), tags=["ign"])
     _, out, _ = _run(engine, "ign", "ls", "-A", "/c")
     assert out.split() == [b".dockerignore", b"Dockerfile", b"keep.log", b"ok.txt"]
@@ -144,8 +157,14 @@ FROM final AS extra
 RUN false
 """
     ctx = _ctx(tmp_path, df)
-    out, image_id = _build(engine, str(ctx), tags=["ms"], target="final",
-                           build_args={"WHO": "you", "NOPE": "1"}, labels={"L": "1"})
+    out, image_id = _build(
+        engine,
+        str(ctx),
+        tags=["ms"],
+        target="final",
+        build_args={"WHO": "you", "NOPE": "1"},
+        labels={"L": "1"},
+    )
     assert "[Warning] One or more build-args [NOPE] were not consumed\n" in out
     assert "Step 8/8 : LABEL L=1" in out
     _, made, _ = _run(engine, "ms", "cat", "/made")
@@ -178,8 +197,9 @@ ENTRYPOINT ["/bin/sh"]
     assert cfg["OnBuild"] == ["RUN echo triggered > /trig"] and cfg["Cmd"] is None
     history = [h["CreatedBy"] for h in engine.image_history("meta")]
     assert "/bin/sh -c #(nop)  EXPOSE 443 80/tcp" in history
-    assert "/bin/sh -c #(nop)  HEALTHCHECK &{[\"CMD-SHELL\" \"true\"] \"5s\" \"0s\" \"0s\" " \
-           "'\\x00'}" in history
+    assert (
+        '/bin/sh -c #(nop)  HEALTHCHECK &{["CMD-SHELL" "true"] "5s" "0s" "0s" \'\\x00\'}' in history
+    )
     # ONBUILD triggers run when the image is used in FROM
     out, _ = _build(engine, b"FROM meta\nRUN true\n", tags=["child"])
     assert "# Executing 1 build trigger\n" in out
@@ -196,8 +216,10 @@ def test_stdin_tar_context_and_add_unpacks_archives(engine, tmp_path):
         tf.addfile(ti, io.BytesIO(data))
     outer = io.BytesIO()
     with tarfile.open(fileobj=outer, mode="w") as tf:
-        for name, data in (("Dockerfile", b"FROM busybox\nADD pkg.tgz /opt/\n"),
-                           ("pkg.tgz", inner.getvalue())):
+        for name, data in (
+            ("Dockerfile", b"FROM busybox\nADD pkg.tgz /opt/\n"),
+            ("pkg.tgz", inner.getvalue()),
+        ):
             ti = tarfile.TarInfo(name)
             ti.size = len(data)
             tf.addfile(ti, io.BytesIO(data))
@@ -222,8 +244,13 @@ COPY a.txt rel
 """
     ctx = _ctx(tmp_path, df, **{"a.txt": "a", "b.txt": "b", "d__sub__x": "x"})
     _build(engine, str(ctx), tags=["cp"])
-    _, out, _ = _run(engine, "cp", "sh", "-c", "cat /file /dir/a.txt /tree/sub/x /w/rel; "
-                     "stat -c '%u:%g %n' /many/a.txt /many/b.txt")
+    _, out, _ = _run(
+        engine,
+        "cp",
+        "sh",
+        "-c",
+        "cat /file /dir/a.txt /tree/sub/x /w/rel; stat -c '%u:%g %n' /many/a.txt /many/b.txt",
+    )
     assert out == b"aaxa1:2 /many/a.txt\n1:2 /many/b.txt\n"
     with pytest.raises(BuildFailed, match="more than one source file"):
         (ctx / "Dockerfile").write_text("FROM busybox\nCOPY a.txt b.txt /nodir\n")
@@ -255,9 +282,14 @@ def test_stdin_context_that_is_a_gzip_bomb_stops_at_the_expansion_bound(engine):
     c = zlib.compressobj(9, zlib.DEFLATED, 31)
     head = member("Dockerfile", len(dockerfile)) + dockerfile.ljust(512, b"\0")
     zeros = b"\0" * (1 << 20)
-    bomb = b"".join([c.compress(head + member("zeros", 640 << 20)),
-                     *(c.compress(zeros) for _ in range(640)), c.compress(b"\0" * 1024),
-                     c.flush()])
+    bomb = b"".join(
+        [
+            c.compress(head + member("zeros", 640 << 20)),
+            *(c.compress(zeros) for _ in range(640)),
+            c.compress(b"\0" * 1024),
+            c.flush(),
+        ]
+    )
     assert len(bomb) < 1 << 20
     with open("/proc/self/io") as f:
         before = int(next(line for line in f if line.startswith("wchar:")).split()[1])
@@ -276,8 +308,14 @@ def test_add_of_a_gzip_bomb_in_the_context_stops_at_the_expansion_bound(engine, 
     ti.size = 640 << 20
     c = zlib.compressobj(9, zlib.DEFLATED, 31)
     zeros = b"\0" * (1 << 20)
-    bomb = b"".join([c.compress(ti.tobuf()), *(c.compress(zeros) for _ in range(640)),
-                     c.compress(b"\0" * 1024), c.flush()])
+    bomb = b"".join(
+        [
+            c.compress(ti.tobuf()),
+            *(c.compress(zeros) for _ in range(640)),
+            c.compress(b"\0" * 1024),
+            c.flush(),
+        ]
+    )
     ctx = _ctx(tmp_path, "FROM busybox\nADD bomb.tgz /opt/\n")
     with open(os.path.join(ctx, "bomb.tgz"), "wb") as f:
         f.write(bomb)

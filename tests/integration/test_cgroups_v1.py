@@ -70,8 +70,12 @@ def cgroup():
 def _start(cg, code: str) -> subprocess.Popen:
     """A Python child that runs ``code`` once it has been moved into ``cg``."""
     gate = "import sys; sys.stdin.readline()\n"
-    child = subprocess.Popen([sys.executable, "-S", "-c", gate + code], stdin=subprocess.PIPE,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-S", "-c", gate + code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     cg.children.append(child)
     cg.add(child.pid)
     child.stdin.write(b"go\n")
@@ -89,8 +93,7 @@ def _read(path: str) -> str:
 
 
 def test_create_writes_memory_cpu_and_pids_limits(cgroup):
-    cgroup.create(Resources(memory=32 * MiB, nano_cpus=5 * 10**8, cpu_shares=512,
-                            pids_limit=50))
+    cgroup.create(Resources(memory=32 * MiB, nano_cpus=5 * 10**8, cpu_shares=512, pids_limit=50))
     mem = cgroup.paths["memory"]
     assert _read(f"{mem}/memory.limit_in_bytes") == str(32 * MiB)
     if os.path.exists(f"{mem}/memory.memsw.limit_in_bytes"):
@@ -124,9 +127,12 @@ def test_added_process_is_in_every_hierarchy(cgroup):
     child = _start(cgroup, "import time; time.sleep(30)")
     assert cgroup.pids() == [child.pid]
     with open(f"/proc/{child.pid}/cgroup") as f:
-        joined = {c: path for line in f.read().splitlines()
-                  for _, controllers, path in [line.split(":", 2)]
-                  for c in controllers.split(",")}
+        joined = {
+            c: path
+            for line in f.read().splitlines()
+            for _, controllers, path in [line.split(":", 2)]
+            for c in controllers.split(",")
+        }
     for controller in ("memory", "cpu", "cpuacct", "pids", "freezer", "blkio"):
         assert joined[controller] == f"/{cgroup.name}"
 
@@ -157,11 +163,14 @@ def test_process_over_the_memory_limit_is_oom_killed(cgroup):
 
 def test_kill_all_reaches_forked_children_and_destroy_removes_every_directory(cgroup):
     cgroup.create(Resources(pids_limit=20))
-    child = _start(cgroup, "import os, time\n"
-                           "for _ in range(3):\n"
-                           "    if os.fork() == 0:\n"
-                           "        time.sleep(30); os._exit(0)\n"
-                           "time.sleep(30)")
+    child = _start(
+        cgroup,
+        "import os, time\n"
+        "for _ in range(3):\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(30); os._exit(0)\n"
+        "time.sleep(30)",
+    )
     assert _wait_for(lambda: len(cgroup.pids()) == 4)
     assert child.pid in cgroup.pids()
     cgroup.kill_all(signal.SIGKILL)
@@ -174,15 +183,18 @@ def test_kill_all_reaches_forked_children_and_destroy_removes_every_directory(cg
 
 def test_pids_limit_stops_fork_bombs(cgroup):
     cgroup.create(Resources(pids_limit=3))
-    child = _start(cgroup, "import os, sys\n"
-                           "n = 0\n"
-                           "try:\n"
-                           "    for _ in range(10):\n"
-                           "        if os.fork() == 0:\n"
-                           "            import time; time.sleep(30); os._exit(0)\n"
-                           "        n += 1\n"
-                           "except BlockingIOError:\n"
-                           "    sys.exit(10 + n)\n")
+    child = _start(
+        cgroup,
+        "import os, sys\n"
+        "n = 0\n"
+        "try:\n"
+        "    for _ in range(10):\n"
+        "        if os.fork() == 0:\n"
+        "            import time; time.sleep(30); os._exit(0)\n"
+        "        n += 1\n"
+        "except BlockingIOError:\n"
+        "    sys.exit(10 + n)\n",
+    )
     child.wait(timeout=10)
     assert child.returncode == 12  # itself + 2 children = 3 tasks, the third fork fails
     assert _wait_for(lambda: len(cgroup.pids()) == 2)
@@ -190,11 +202,14 @@ def test_pids_limit_stops_fork_bombs(cgroup):
 
 def test_stats_report_real_usage(cgroup):
     cgroup.create(Resources(memory=64 * MiB, pids_limit=10))
-    _start(cgroup, "import time\n"
-                   "data = b'x' * (8 * 1024 * 1024)\n"
-                   "end = time.process_time() + 0.3\n"  # CPU time: holds under load
-                   "while time.process_time() < end: pass\n"
-                   "time.sleep(30)")
+    _start(
+        cgroup,
+        "import time\n"
+        "data = b'x' * (8 * 1024 * 1024)\n"
+        "end = time.process_time() + 0.3\n"  # CPU time: holds under load
+        "while time.process_time() < end: pass\n"
+        "time.sleep(30)",
+    )
     cpu = f"{cgroup.paths['cpuacct']}/cpuacct.usage"
     assert _wait_for(lambda: int(_read(cpu)) > 200_000_000)
     stats = cgroup.stats()

@@ -33,8 +33,16 @@ def test_run_detached_prints_the_full_id_and_ps_shows_it_up(cli):
     cid = r.stdout.decode().strip()
     assert r.returncode == 0 and len(cid) == 64
     ps = cli("ps").stdout.decode().splitlines()
-    assert ps[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
-                             "PORTS", "NAMES"]
+    assert ps[0].split() == [
+        "CONTAINER",
+        "ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ]
     assert ps[1].startswith(cid[:12]) and ps[1].rstrip().endswith("web")
     assert "Up " in ps[1]
     fmt = cli("ps", "--format", "{{.ID}}|{{.Names}}|{{.State}}").stdout.decode().strip()
@@ -69,8 +77,10 @@ def test_bad_memory_value_is_a_usage_error(cli):
 def test_unknown_flag_is_125_with_dockers_hint(cli):
     r = cli("ps", "--bogus")
     assert r.returncode == 125
-    assert r.stderr.decode().splitlines()[:2] == ["unknown flag: --bogus",
-                                                  "See 'dockerlab ps --help'."]
+    assert r.stderr.decode().splitlines()[:2] == [
+        "unknown flag: --bogus",
+        "See 'dockerlab ps --help'.",
+    ]
 
 
 def test_name_conflict_is_refused(cli):
@@ -123,8 +133,12 @@ def test_inspect_format_and_writable_layer_on_the_host(cli, engine):
     cli("run", "--name", "happy", "busybox", "touch", "happiness.txt")
     upper = cli("inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "happy").stdout.decode()
     assert os.path.exists(os.path.join(upper.strip(), "happiness.txt"))
-    found = [os.path.join(d, f) for d, _, fs in os.walk(engine.paths.root) for f in fs
-             if f == "happiness.txt"]
+    found = [
+        os.path.join(d, f)
+        for d, _, fs in os.walk(engine.paths.root)
+        for f in fs
+        if f == "happiness.txt"
+    ]
     assert found == [os.path.join(upper.strip(), "happiness.txt")]
 
 

@@ -16,9 +16,14 @@ class Terminal:
     def __init__(self, root: str, *args: str) -> None:
         self.master, slave = pty.openpty()
         env = {**os.environ, "DOCKERLAB_ROOT": root, "TERM": "xterm"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "dockerlab", *args], env=env,
-                                     stdin=slave, stdout=slave, stderr=slave,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dockerlab", *args],
+            env=env,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+        )
         os.close(slave)
         self.seen = b""
 
@@ -56,8 +61,11 @@ def test_run_it_gives_a_real_terminal_and_the_shells_exit_code(engine):
 
 
 def test_ctrl_p_ctrl_q_detaches_and_the_container_keeps_running(engine):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sh"], "Tty": True, "OpenStdin": True},
-                        name="detachme", attach="")
+    cid, _ = engine.run(
+        {"Image": "busybox", "Cmd": ["sh"], "Tty": True, "OpenStdin": True},
+        name="detachme",
+        attach="",
+    )
     term = Terminal(engine.paths.root, "attach", "detachme")
     term.type(b"echo attached-$((6*7))\r")
     term.expect(b"attached-42")
@@ -68,8 +76,7 @@ def test_ctrl_p_ctrl_q_detaches_and_the_container_keeps_running(engine):
 
 
 def test_exec_it_opens_a_shell_inside_a_running_container(engine):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, name="host1",
-                        attach="")
+    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, name="host1", attach="")
     term = Terminal(engine.paths.root, "exec", "-it", "host1", "sh")
     term.expect(b"# ")
     term.type(b"hostname; exit 3\r")

@@ -86,8 +86,10 @@ def test_without_a_tty_ctrl_d_closes_stdin(docker):
 
 
 def test_without_a_tty_ctrl_c_sends_sigint_to_the_container(docker):
-    console = docker("run -i busybox sh -c 'trap \"echo got INT; exit 6\" INT; "
-                     "echo ready; while :; do sleep 0.1; done'")
+    console = docker(
+        'run -i busybox sh -c \'trap "echo got INT; exit 6" INT; '
+        "echo ready; while :; do sleep 0.1; done'"
+    )
     assert console.wait_for("ready", 10)
     console.interrupt()
     assert console.wait(10) == 6

@@ -13,8 +13,10 @@ from dockerlab.errors import DockerlabError, NotFound
 
 
 def started(engine, script: str) -> str:
-    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", script + " && sleep 300"]},
-                        attach="")
+    cid, _ = engine.run(
+        {"Image": "busybox", "Cmd": ["sh", "-c", script + " && sleep 300"]}, attach=""
+    )
+
     def ready() -> bool:
         try:
             return bool(engine.path_stat(cid, "/ready"))
@@ -73,22 +75,26 @@ def test_cp_directory_to_missing_path_creates_it(engine, tmp_path):
 
 def test_cp_file_to_missing_directory_with_slash_says_no_such_directory(engine, tmp_path):
     cid = started(engine, SETUP)
-    assert cli(engine, "cp", f"{cid}:/d/a", str(tmp_path / "nodir") + "/") == \
-        (1, "", "no such directory\n")
+    assert cli(engine, "cp", f"{cid}:/d/a", str(tmp_path / "nodir") + "/") == (
+        1,
+        "",
+        "no such directory\n",
+    )
 
 
 def test_cp_directory_onto_a_file_cannot_copy_directory(engine, tmp_path):
     cid = started(engine, SETUP)
     (tmp_path / "f").write_text("x")
-    assert cli(engine, "cp", f"{cid}:/d", str(tmp_path / "f")) == \
-        (1, "", "cannot copy directory\n")
+    assert cli(engine, "cp", f"{cid}:/d", str(tmp_path / "f")) == (1, "", "cannot copy directory\n")
 
 
 def test_cp_missing_source_uses_dockers_message(engine, tmp_path):
     cid = started(engine, SETUP)
     code, _, err = cli(engine, "cp", f"{cid}:/nonexist", str(tmp_path / "o"))
-    assert (code, err) == (1, f"Error response from daemon: Could not find the file "
-                              f"/nonexist in container {cid}\n")
+    assert (code, err) == (
+        1,
+        f"Error response from daemon: Could not find the file /nonexist in container {cid}\n",
+    )
 
 
 def test_cp_follow_link_copies_the_target_under_the_link_name(engine, tmp_path):
@@ -149,17 +155,24 @@ def test_cp_from_container_symlink_to_host_file_reads_the_containers_file(engine
 def test_cp_into_read_only_volume_is_refused(engine, tmp_path):
     src = tmp_path / "ro"
     src.mkdir()
-    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "300"],
-                         "HostConfig": {"Binds": [f"{src}:/ro:ro"]}}, attach="")
+    cid, _ = engine.run(
+        {"Image": "busybox", "Cmd": ["sleep", "300"], "HostConfig": {"Binds": [f"{src}:/ro:ro"]}},
+        attach="",
+    )
     (tmp_path / "f").write_text("x")
-    assert cli(engine, "cp", str(tmp_path / "f"), f"{cid}:/ro/x") == \
-        (1, "", "Error response from daemon: mounted volume is marked read-only\n")
+    assert cli(engine, "cp", str(tmp_path / "f"), f"{cid}:/ro/x") == (
+        1,
+        "",
+        "Error response from daemon: mounted volume is marked read-only\n",
+    )
     assert os.listdir(src) == []
 
 
 def test_cp_into_volume_writes_the_volume(engine, tmp_path):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "300"],
-                         "HostConfig": {"Binds": ["cpvol:/data"]}}, attach="")
+    cid, _ = engine.run(
+        {"Image": "busybox", "Cmd": ["sleep", "300"], "HostConfig": {"Binds": ["cpvol:/data"]}},
+        attach="",
+    )
     (tmp_path / "f").write_text("vol\n")
     assert cli(engine, "cp", str(tmp_path / "f"), f"{cid}:/data/")[0] == 0
     mountpoint = engine.volume_inspect("cpvol")["Mountpoint"]
@@ -216,5 +229,8 @@ def test_path_stat_reports_go_file_mode_and_resolved_link_target(engine):
 
 
 def test_cp_between_two_containers_is_refused(engine):
-    assert cli(engine, "cp", "a:/x", "b:/y") == \
-        (1, "", "copying between containers is not supported\n")
+    assert cli(engine, "cp", "a:/x", "b:/y") == (
+        1,
+        "",
+        "copying between containers is not supported\n",
+    )

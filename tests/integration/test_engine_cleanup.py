@@ -20,8 +20,11 @@ def mounts_under(root):
 
 
 def cgroup_dirs(cid):
-    return [c for c in os.listdir("/sys/fs/cgroup")
-            if os.path.isdir(f"/sys/fs/cgroup/{c}/dockerlab/{cid}")]
+    return [
+        c
+        for c in os.listdir("/sys/fs/cgroup")
+        if os.path.isdir(f"/sys/fs/cgroup/{c}/dockerlab/{cid}")
+    ]
 
 
 def settle(check, timeout=20):
@@ -39,8 +42,9 @@ def test_nothing_left_after_rm_of_exited_container(engine):
 
 
 def test_exited_container_is_unmounted_and_has_no_cgroup(engine):
-    cid, att = engine.run({"Image": "busybox", "Cmd": ["true"],
-                           "HostConfig": {"Memory": 32 * MiB, "PidsLimit": 10}})
+    cid, att = engine.run(
+        {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Memory": 32 * MiB, "PidsLimit": 10}}
+    )
     att.collect()
     assert settle(lambda: not mounts_under(engine.paths.root))
     assert settle(lambda: not cgroup_dirs(cid))
@@ -55,8 +59,7 @@ def test_nothing_left_after_rm_force_of_running_container(engine):
 
 
 def test_nothing_left_after_autoremove(engine):
-    cid, att = engine.run({"Image": "busybox", "Cmd": ["true"],
-                           "HostConfig": {"AutoRemove": True}})
+    cid, att = engine.run({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"AutoRemove": True}})
     att.collect()
     assert settle(lambda: cid not in engine.container_ids())
     assert mounts_under(engine.paths.root) == []
@@ -85,8 +88,9 @@ def test_nothing_left_after_stop_and_kill(engine):
 def test_nothing_left_after_a_start_refused_for_its_resources(engine):
     try:
         with pytest.raises((errors.InvalidParameter, errors.ContainerStartError)):
-            engine.run({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Memory": MiB}},
-                       name="tiny")
+            engine.run(
+                {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Memory": MiB}}, name="tiny"
+            )
         # refused at create, as Docker does: no container, no mount, no cgroup
         assert engine.container_ids() == []
         assert mounts_under(engine.paths.root) == []
@@ -97,11 +101,17 @@ def test_nothing_left_after_a_start_refused_for_its_resources(engine):
 
 def test_many_runs_leave_nothing(engine):
     for _ in range(5):
-        cid, att = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", "echo x > /f"],
-                               "HostConfig": {"AutoRemove": True}})
+        cid, att = engine.run(
+            {
+                "Image": "busybox",
+                "Cmd": ["sh", "-c", "echo x > /f"],
+                "HostConfig": {"AutoRemove": True},
+            }
+        )
         att.collect()
     assert settle(lambda: engine.container_ids() == [])
     assert mounts_under(engine.paths.root) == []
     # Each container's runtime folder goes just after its exit (the root's forkserver stays).
-    assert settle(lambda: [e for e in os.listdir(engine.paths.run)
-                           if not e.startswith("forkserver-")] == [])
+    assert settle(
+        lambda: [e for e in os.listdir(engine.paths.run) if not e.startswith("forkserver-")] == []
+    )

@@ -60,8 +60,11 @@ def in_child(engine, script, timeout=15):
             [t.join() for t in ts]
             return out
     """)
-    proc = subprocess.Popen([sys.executable, "-c", prelude + textwrap.dedent(script)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", prelude + textwrap.dedent(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -73,8 +76,11 @@ def in_child(engine, script, timeout=15):
 
 
 def cgroup_dirs(cid):
-    return [c for c in os.listdir("/sys/fs/cgroup")
-            if os.path.isdir(f"/sys/fs/cgroup/{c}/dockerlab/{cid}")]
+    return [
+        c
+        for c in os.listdir("/sys/fs/cgroup")
+        if os.path.isdir(f"/sys/fs/cgroup/{c}/dockerlab/{cid}")
+    ]
 
 
 def mounts_under(root):
@@ -83,8 +89,9 @@ def mounts_under(root):
 
 
 def test_same_name_created_by_many_threads_only_one_wins(engine):
-    results = together(6, lambda i: engine.create({"Image": "busybox", "Cmd": ["true"]},
-                                                  name="contested"))
+    results = together(
+        6, lambda i: engine.create({"Image": "busybox", "Cmd": ["true"]}, name="contested")
+    )
     wins = [r for r in results if isinstance(r, dict)]
     losses = [r for r in results if isinstance(r, errors.Conflict)]
     assert len(wins) == 1 and len(losses) == 5, results
@@ -103,9 +110,12 @@ def test_concurrent_creates_get_distinct_ids_and_names(engine):
 
 def test_two_threads_starting_the_same_container_start_it_once(engine):
     cid = engine.create({"Image": "busybox", "Cmd": ["sleep", "30"]})["Id"]
-    results = in_child(engine, f"""
+    results = in_child(
+        engine,
+        f"""
         print(json.dumps(together(2, lambda i: engine.start({cid!r}))))
-    """)
+    """,
+    )
     assert results == [None, None], results
     st = engine.inspect(cid)["State"]
     assert st["Running"] is True
@@ -165,10 +175,13 @@ def test_start_racing_remove_leaves_a_consistent_state(engine):
     problems = []
     for _ in range(8):
         cid = engine.create({"Image": "busybox", "Cmd": ["sleep", "30"]})["Id"]
-        results = in_child(engine, f"""
+        results = in_child(
+            engine,
+            f"""
             print(json.dumps(together(2, lambda i: engine.start({cid!r}) if i == 0
                                       else engine.remove({cid!r}, force=True))))
-        """)
+        """,
+        )
         for r in results:
             assert r is None or r.startswith(("NoSuchContainer", "Conflict")), r
         if cid in engine.container_ids():

@@ -33,21 +33,28 @@ def _worker(root: str, i: int, barrier, results) -> None:
         barrier.wait(60)
         for k in range(ROUNDS):
             # a container that runs and is removed
-            cid, att = engine.run({"Image": "busybox", "Cmd": ["echo", f"w{i}-{k}"]},
-                                  name=f"w{i}-{k}")
+            cid, att = engine.run(
+                {"Image": "busybox", "Cmd": ["echo", f"w{i}-{k}"]}, name=f"w{i}-{k}"
+            )
             got["outputs"].append(att.collect())
             engine.remove(cid)
             # --rm: the monitor removes it as it exits
-            _, att = engine.run({"Image": "busybox", "Cmd": ["echo", f"rm{i}-{k}"],
-                                 "HostConfig": {"AutoRemove": True}})
+            _, att = engine.run(
+                {
+                    "Image": "busybox",
+                    "Cmd": ["echo", f"rm{i}-{k}"],
+                    "HostConfig": {"AutoRemove": True},
+                }
+            )
             got["outputs"].append(att.collect())
             # a detached one, killed and removed with force
             cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, attach="")
             engine.remove(cid, force=True)
         # one name contested by every worker: exactly one may have it
         try:
-            got["shared"] = engine.create({"Image": "busybox", "Cmd": ["true"]},
-                                          name="shared")["Id"]
+            got["shared"] = engine.create({"Image": "busybox", "Cmd": ["true"]}, name="shared")[
+                "Id"
+            ]
         except errors.Conflict:
             pass
         # images: each commits its own, tags one name all share, removes one of its own
@@ -69,8 +76,10 @@ def _worker(root: str, i: int, barrier, results) -> None:
 def test_processes_share_a_root_without_corrupting_it(engine):
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(WORKERS), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(engine.paths.root, i, barrier, results))
-             for i in range(WORKERS)]
+    procs = [
+        ctx.Process(target=_worker, args=(engine.paths.root, i, barrier, results))
+        for i in range(WORKERS)
+    ]
     for p in procs:
         p.start()
     got = sorted((results.get(timeout=240) for _ in procs), key=lambda g: g["i"])
@@ -80,8 +89,9 @@ def test_processes_share_a_root_without_corrupting_it(engine):
     assert [g["errors"] for g in got] == [[]] * WORKERS
     for g in got:
         i = g["i"]
-        assert g["outputs"] == [(0, f"{w}{i}-{k}\n".encode(), b"")
-                                for k in range(ROUNDS) for w in ("w", "rm")]
+        assert g["outputs"] == [
+            (0, f"{w}{i}-{k}\n".encode(), b"") for k in range(ROUNDS) for w in ("w", "rm")
+        ]
     winners = [g["shared"] for g in got if g["shared"]]
     assert len(winners) == 1
 
@@ -92,8 +102,9 @@ def test_processes_share_a_root_without_corrupting_it(engine):
     names = [engine.inspect(c)["Name"] for c in engine.container_ids()]
     assert sorted(names) == sorted(["/shared"] + [f"/kept{i}" for i in range(WORKERS)])
     tags = sorted(t for img in engine.images() for t in img.get("RepoTags") or [])
-    assert tags == sorted(["busybox:latest", "common:latest"]
-                          + [f"keep{i}:v1" for i in range(WORKERS)])
+    assert tags == sorted(
+        ["busybox:latest", "common:latest"] + [f"keep{i}:v1" for i in range(WORKERS)]
+    )
     assert engine.image_inspect("common:latest")["Id"] in {g["images"][0] for g in got}
     for g in got:
         assert engine.image_inspect(f"keep{g['i']}:v1")["Id"] == g["images"][0]
@@ -106,14 +117,22 @@ def test_processes_share_a_root_without_corrupting_it(engine):
 def test_cli_processes_run_and_remove_at_once(engine):
     """The same through the CLI: `run --rm`, `run -d` + `rm -f`, `rmi`, four at a time."""
     root = engine.paths.root
-    script = ("set -e; i=$1; {cli} run --rm --name r$i busybox echo out$i; "
-              "id=$({cli} run -d busybox sleep 30); {cli} rm -f $id >/dev/null; "
-              "{cli} create --name c$i busybox true >/dev/null; {cli} rm c$i >/dev/null; "
-              "{cli} tag busybox b$i:x; {cli} rmi b$i:x >/dev/null")
+    script = (
+        "set -e; i=$1; {cli} run --rm --name r$i busybox echo out$i; "
+        "id=$({cli} run -d busybox sleep 30); {cli} rm -f $id >/dev/null; "
+        "{cli} create --name c$i busybox true >/dev/null; {cli} rm c$i >/dev/null; "
+        "{cli} tag busybox b$i:x; {cli} rmi b$i:x >/dev/null"
+    )
     cli = f"{sys.executable} -m dockerlab"
-    procs = [subprocess.Popen(["sh", "-c", script.format(cli=cli), "sh", str(i)],
-                              env=helpers.cli_env(root), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE) for i in range(WORKERS)]
+    procs = [
+        subprocess.Popen(
+            ["sh", "-c", script.format(cli=cli), "sh", str(i)],
+            env=helpers.cli_env(root),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(WORKERS)
+    ]
     done = [(p.communicate(timeout=240), p.returncode) for p in procs]
     for i, ((out, err), code) in enumerate(done):
         assert (code, out, err) == (0, f"out{i}\n".encode(), b""), err.decode()

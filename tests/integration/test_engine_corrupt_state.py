@@ -39,9 +39,15 @@ def wait_gone(pid: int, timeout: float = 20) -> bool:
     return bool(helpers.wait_until(lambda: helpers.pid_ended(pid), timeout))
 
 
-@pytest.fixture(params=[("state.json", "empty"), ("state.json", "cut"),
-                        ("config.v2.json", "empty"), ("config.v2.json", "cut")],
-                ids=lambda p: f"{p[1]}-{p[0]}")
+@pytest.fixture(
+    params=[
+        ("state.json", "empty"),
+        ("state.json", "cut"),
+        ("config.v2.json", "empty"),
+        ("config.v2.json", "cut"),
+    ],
+    ids=lambda p: f"{p[1]}-{p[0]}",
+)
 def broken(request, engine):
     """(bad container ID, its process's pid, the file cut): a running container whose file
     was cut, beside a running and a stopped healthy one."""
@@ -60,8 +66,7 @@ def test_cli_lists_a_broken_container_as_dead_and_works_on_the_others(cli, engin
     assert r.returncode == 0, r.stderr
     rows = r.stdout.decode().splitlines()
     assert any(row.startswith(bad[:12] + "|") and row.endswith("|Dead") for row in rows), rows
-    assert any("|up|Up " in row for row in rows) and any("|stopped|Created" in row
-                                                         for row in rows)
+    assert any("|up|Up " in row for row in rows) and any("|stopped|Created" in row for row in rows)
     info = json.loads(cli("inspect", bad[:12]).stdout)[0]
     state = info["State"]
     assert state["Status"] == "dead" and state["Dead"] is True and not state["Running"]
@@ -92,10 +97,12 @@ def test_cli_lists_a_broken_container_as_dead_and_works_on_the_others(cli, engin
     assert not os.path.exists(engine.paths.layer(bad))
     assert not mounted(os.path.join(engine.paths.layer(bad), "merged"))
     assert not os.path.exists(os.path.join(engine.paths.run, bad))
-    assert not [c for c in os.listdir("/sys/fs/cgroup")
-                if os.path.isdir(f"/sys/fs/cgroup/{c}/dockerlab/{bad}")]
-    assert cli("ps", "-aq").stdout.decode().split() == [
-        engine.inspect("stopped")["Id"][:12]]
+    assert not [
+        c
+        for c in os.listdir("/sys/fs/cgroup")
+        if os.path.isdir(f"/sys/fs/cgroup/{c}/dockerlab/{bad}")
+    ]
+    assert cli("ps", "-aq").stdout.decode().split() == [engine.inspect("stopped")["Id"][:12]]
 
 
 def test_engine_api_survives_a_broken_container(engine, broken):
@@ -160,8 +167,7 @@ def broken_image(request, engine, tmp_path):
     return image_id, chain
 
 
-def test_cli_skips_a_corrupt_image_and_rmi_force_removes_it(cli, engine, broken_image,
-                                                             tmp_path):
+def test_cli_skips_a_corrupt_image_and_rmi_force_removes_it(cli, engine, broken_image, tmp_path):
     image_id, chain = broken_image
     r = cli("images", "--format", "{{.Repository}}:{{.Tag}}")
     assert r.returncode == 0, r.stderr
@@ -170,9 +176,12 @@ def test_cli_skips_a_corrupt_image_and_rmi_force_removes_it(cli, engine, broken_
     r = cli("system", "df")
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode().splitlines()[1].split()[:2] == ["Images", "1"]
-    for verb in (("history", "child:1"), ("image", "inspect", "child:1"),
-                 ("save", "-o", str(tmp_path / "x.tar"), "child:1"),
-                 ("run", "--rm", "child:1", "true")):
+    for verb in (
+        ("history", "child:1"),
+        ("image", "inspect", "child:1"),
+        ("save", "-o", str(tmp_path / "x.tar"), "child:1"),
+        ("run", "--rm", "child:1", "true"),
+    ):
         r = cli(*verb)
         assert r.returncode in (1, 125), (verb, r.stderr)
         assert "corrupt" in r.stderr.decode(), (verb, r.stderr)
@@ -188,7 +197,8 @@ def test_cli_skips_a_corrupt_image_and_rmi_force_removes_it(cli, engine, broken_
     assert not os.path.exists(engine.image_store.layers.dir(chain[-1]))
     assert os.path.exists(engine.image_store.layers.dir(chain[0]))  # busybox's, still used
     assert cli("images", "-aq").stdout.decode().split() == [
-        engine.image_store.resolve("busybox").split(":")[1][:12]]
+        engine.image_store.resolve("busybox").split(":")[1][:12]
+    ]
 
 
 def test_engine_api_survives_a_corrupt_image(engine, broken_image):
@@ -214,6 +224,8 @@ def test_a_cut_layer_record_or_store_index_gives_no_traceback(cli, engine):
     cut(os.path.join(store.root, "index.json"), "cut")
     r = cli("images")
     assert r.returncode == 1
-    assert r.stderr.decode() == ("Error response from daemon: the image store is corrupt: "
-                                 "image/index.json cannot be read (unexpected end of JSON "
-                                 "input)\n")
+    assert r.stderr.decode() == (
+        "Error response from daemon: the image store is corrupt: "
+        "image/index.json cannot be read (unexpected end of JSON "
+        "input)\n"
+    )

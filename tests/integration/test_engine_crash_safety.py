@@ -33,8 +33,9 @@ def test_a_create_cut_short_is_invisible_and_cleaned_on_the_next_load(engine):
 
 def test_a_removal_cut_short_is_finished_on_the_next_load(engine):
     cid = engine.create({"Image": "busybox", "Cmd": ["true"]})["Id"]
-    os.rename(engine.paths.container(cid), os.path.join(engine.paths.containers,
-                                                         f".removing-{cid}"))
+    os.rename(
+        engine.paths.container(cid), os.path.join(engine.paths.containers, f".removing-{cid}")
+    )
     assert engine.containers(all=True) == []
     engine.create({"Image": "busybox", "Cmd": ["true"]})
     assert not os.path.exists(engine.paths.layer(cid))
@@ -67,8 +68,7 @@ def test_full_disk_during_create_gives_a_clear_error_and_leaves_nothing(small_di
     os.close(fd)
     with pytest.raises(errors.DockerlabError) as info:
         for _ in range(50):  # whatever step hits ENOSPC first
-            eng.create({"Image": "busybox", "Cmd": ["true"],
-                        "Env": ["PAD=" + "x" * 4096]})
+            eng.create({"Image": "busybox", "Cmd": ["true"], "Env": ["PAD=" + "x" * 4096]})
     assert "no space left on device" in str(info.value)  # Go's words, as Docker's
     listing = [e for e in os.listdir(eng.paths.containers) if e != ".lock"]
     usable = [e for e in listing if not e.startswith(".")]

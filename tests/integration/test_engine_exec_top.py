@@ -15,7 +15,6 @@ pytestmark = pytest.mark.integration
 PIPE = subprocess.PIPE
 
 
-
 def ex(engine, cid, cmd, **kw):
     proc = engine.exec(cid, cmd, stdin=subprocess.DEVNULL, stdout=PIPE, stderr=PIPE, **kw)
     out, err = proc.communicate(timeout=20)
@@ -26,7 +25,10 @@ def ex(engine, cid, cmd, **kw):
 def test_exec_output_and_exit_code(engine):
     cid = daemon(engine)
     assert ex(engine, cid, ["sh", "-c", "echo out; echo err >&2; exit 3"]) == (
-        3, b"out\n", b"err\n")
+        3,
+        b"out\n",
+        b"err\n",
+    )
 
 
 def test_exec_joins_the_containers_pid_namespace(engine):
@@ -39,11 +41,16 @@ def test_exec_joins_the_containers_pid_namespace(engine):
 
 
 def test_exec_sees_the_containers_filesystem_hostname_and_env(engine):
-    cid = daemon(engine, ready_sh("echo made-by-pid1 > /shared", then="sleep 30"),
-                 Env=["FROM_RUN=1"], WorkingDir="/srv")
+    cid = daemon(
+        engine,
+        ready_sh("echo made-by-pid1 > /shared", then="sleep 30"),
+        Env=["FROM_RUN=1"],
+        WorkingDir="/srv",
+    )
     wait_ready(engine, cid)
-    code, out, _ = ex(engine, cid, ["sh", "-c", "cat /shared; hostname; echo $FROM_RUN $X; "
-                                                "pwd"], env=["X=2"])
+    code, out, _ = ex(
+        engine, cid, ["sh", "-c", "cat /shared; hostname; echo $FROM_RUN $X; pwd"], env=["X=2"]
+    )
     assert code == 0
     assert out.decode().splitlines() == ["made-by-pid1", cid[:12], "1 2", "/srv"]
 
@@ -60,8 +67,10 @@ def test_exec_command_not_found_and_not_executable_are_126(engine):
     cid = daemon(engine)
     code, _, err = ex(engine, cid, ["no-such-cmd"])
     assert code == 126
-    assert err == (b'OCI runtime exec failed: exec failed: unable to start container process: '
-                   b'exec: "no-such-cmd": executable file not found in $PATH: unknown\n')
+    assert err == (
+        b"OCI runtime exec failed: exec failed: unable to start container process: "
+        b'exec: "no-such-cmd": executable file not found in $PATH: unknown\n'
+    )
     code, _, err = ex(engine, cid, ["/etc/passwd"])
     assert code == 126
 
@@ -92,8 +101,7 @@ def test_top_during_exec_shows_only_container_commands(engine):
 
 def test_exec_detach_runs_in_background(engine):
     cid = daemon(engine)
-    assert engine.exec(cid, ["sh", "-c", "sleep 0.2; echo bg > /bg; sleep 30"],
-                       detach=True) is None
+    assert engine.exec(cid, ["sh", "-c", "sleep 0.2; echo bg > /bg; sleep 30"], detach=True) is None
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         if ex(engine, cid, ["cat", "/bg"])[1] == b"bg\n":
@@ -106,9 +114,11 @@ def test_exec_detach_that_cannot_start_raises_dockers_error(engine):
     cid = daemon(engine)
     with pytest.raises(errors.DockerlabError) as exc:
         engine.exec(cid, ["no-such-cmd"], detach=True)
-    assert str(exc.value) == ('OCI runtime exec failed: exec failed: unable to start container '
-                              'process: exec: "no-such-cmd": executable file not found in $PATH: '
-                              'unknown')
+    assert str(exc.value) == (
+        "OCI runtime exec failed: exec failed: unable to start container "
+        'process: exec: "no-such-cmd": executable file not found in $PATH: '
+        "unknown"
+    )
 
 
 def test_exec_has_docker_default_capabilities(engine):
@@ -180,10 +190,25 @@ def test_exec_into_a_container_that_ended_meanwhile_is_126_without_a_traceback(e
     cid = daemon(engine)
     gone = subprocess.Popen(["true"])
     gone.wait()  # its PID names no process any more, as a container's PID 1 that just ended
-    proc = start_helper({"pid": gone.pid, "cgroup": f"dockerlab/{cid}", "cmd": ["true"],
-                         "env": [], "cwd": "/", "user": "", "detach": False, "tty": False,
-                         "ctty": False}, subprocess.DEVNULL, PIPE, PIPE)
+    proc = start_helper(
+        {
+            "pid": gone.pid,
+            "cgroup": f"dockerlab/{cid}",
+            "cmd": ["true"],
+            "env": [],
+            "cwd": "/",
+            "user": "",
+            "detach": False,
+            "tty": False,
+            "ctty": False,
+        },
+        subprocess.DEVNULL,
+        PIPE,
+        PIPE,
+    )
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 126
-    assert err == (b"OCI runtime exec failed: exec failed: unable to start container process: "
-                   b"no such file or directory: unknown\n")
+    assert err == (
+        b"OCI runtime exec failed: exec failed: unable to start container process: "
+        b"no such file or directory: unknown\n"
+    )

@@ -23,10 +23,10 @@ def cli(engine):
     def run(*args: str, input: bytes | None = None, timeout: float = 60):
         return helpers.cli(engine.paths.root, *args, input=input, timeout=timeout, clean=True)
 
-    def start(*args: str, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
-              ) -> subprocess.Popen:
-        return helpers.cli_popen(engine.paths.root, *args, stdin=stdin, stdout=stdout,
-                                 stderr=subprocess.DEVNULL)
+    def start(*args: str, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL) -> subprocess.Popen:
+        return helpers.cli_popen(
+            engine.paths.root, *args, stdin=stdin, stdout=stdout, stderr=subprocess.DEVNULL
+        )
 
     run.start = start
     return run
@@ -62,8 +62,11 @@ def tmp_size(engine) -> int:
 def snapshot(engine) -> dict[str, set[str]]:
     """What the image store holds on disk (blobs and image layer folders)."""
     blobs = set(os.listdir(engine.image_store.blobs))
-    layers = {e for e in os.listdir(engine.paths.overlay) if len(e) == 64
-              and os.path.exists(os.path.join(engine.paths.overlay, e, "link"))}
+    layers = {
+        e
+        for e in os.listdir(engine.paths.overlay)
+        if len(e) == 64 and os.path.exists(os.path.join(engine.paths.overlay, e, "link"))
+    }
     return {"blobs": blobs, "layers": layers}
 
 
@@ -75,16 +78,18 @@ def mounts_under(root: str) -> list[str]:
 def leftovers(engine, containers: set[str]) -> list[str]:
     """Anything on disk that is neither the image store nor one of ``containers``."""
     out = [f"tmp/{e}" for e in tmp_entries(engine)]
-    out += [f"containers/{e}" for e in os.listdir(engine.paths.containers)
-            if e != ".lock" and e not in containers]
+    out += [
+        f"containers/{e}"
+        for e in os.listdir(engine.paths.containers)
+        if e != ".lock" and e not in containers
+    ]
     for e in os.listdir(engine.paths.overlay):
         folder = os.path.join(engine.paths.overlay, e)
         if e in ("l", ".incomplete") or os.path.exists(os.path.join(folder, "link")):
             continue
         if e.removesuffix("-init") not in containers:
             out.append(f"overlay/{e}")
-    out += [m for m in mounts_under(engine.paths.root)
-            if not any(c in m for c in containers)]
+    out += [m for m in mounts_under(engine.paths.root) if not any(c in m for c in containers)]
     return out
 
 
@@ -97,9 +102,18 @@ def assert_nothing_left(engine, before: dict[str, set[str]], containers: set[str
 
 
 def test_commit_killed_mid_way_is_cleaned_and_its_container_thawed(cli, engine):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": [
-        "sh", "-c", "dd if=/dev/urandom of=/big bs=1M count=200 2>/dev/null; "
-        "touch /ready; while true; do sleep 1; done"]}, attach="")
+    cid, _ = engine.run(
+        {
+            "Image": "busybox",
+            "Cmd": [
+                "sh",
+                "-c",
+                "dd if=/dev/urandom of=/big bs=1M count=200 2>/dev/null; "
+                "touch /ready; while true; do sleep 1; done",
+            ],
+        },
+        attach="",
+    )
     upper = os.path.join(engine.paths.layer(cid), "diff")
     poll(lambda: os.path.exists(os.path.join(upper, "ready")), what="the container's data")
     before = snapshot(engine)
@@ -127,15 +141,25 @@ def archive_with_big_layer(tmp_path, size: int) -> bytes:
         tf.addfile(info, io.BytesIO(os.urandom(1 << 20) * (size >> 20)))
     data = layer.getvalue()
     diff = "sha256:" + hashlib.sha256(data).hexdigest()
-    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
-                         "rootfs": {"type": "layers", "diff_ids": [diff]}}).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [diff]},
+        }
+    ).encode()
     cfg_hex = hashlib.sha256(config).hexdigest()
-    manifest = json.dumps([{"Config": f"{cfg_hex}.json", "RepoTags": ["big:1"],
-                            "Layers": ["layer/layer.tar"]}]).encode()
+    manifest = json.dumps(
+        [{"Config": f"{cfg_hex}.json", "RepoTags": ["big:1"], "Layers": ["layer/layer.tar"]}]
+    ).encode()
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tf:
-        for name, blob in ((f"{cfg_hex}.json", config), ("manifest.json", manifest),
-                           ("layer/layer.tar", data)):
+        for name, blob in (
+            (f"{cfg_hex}.json", config),
+            ("manifest.json", manifest),
+            ("layer/layer.tar", data),
+        ):
             info = tarfile.TarInfo(name)
             info.size = len(blob)
             tf.addfile(info, io.BytesIO(blob))
@@ -157,15 +181,16 @@ def test_load_killed_while_staging_leaves_nothing(cli, engine, tmp_path):
     assert_nothing_left(engine, before, set())
 
 
-def test_load_killed_while_writing_the_store_leaves_no_orphan_blob_or_layer(cli, engine,
-                                                                             tmp_path):
+def test_load_killed_while_writing_the_store_leaves_no_orphan_blob_or_layer(cli, engine, tmp_path):
     archive = tmp_path / "big.tar"
     archive.write_bytes(archive_with_big_layer(tmp_path, 256 << 20))
     before = snapshot(engine)
     proc = cli.start("load", "-i", str(archive))
     # the store phase: a new blob or layer folder appears under the image store's lock
-    poll(lambda: snapshot(engine) != before or proc.poll() is not None,
-         what="load to write the store")
+    poll(
+        lambda: snapshot(engine) != before or proc.poll() is not None,
+        what="load to write the store",
+    )
     kill(proc)
     if snapshot(engine) == before and cli("images", "-q", "big:1").stdout:
         pytest.skip("the load finished before it could be killed")
@@ -187,8 +212,10 @@ def test_build_killed_mid_run_kills_and_removes_its_container(cli, engine, tmp_p
 
     def started() -> bool:
         ids = engine.container_ids()
-        return bool(ids) and os.path.exists(os.path.join(engine.paths.layer(ids[0]), "diff",
-                                                         "started"))
+        return bool(ids) and os.path.exists(
+            os.path.join(engine.paths.layer(ids[0]), "diff", "started")
+        )
+
     poll(started, what="the build's RUN step")
     cid = engine.container_ids()[0]
     pid = engine.inspect(cid)["State"]["Pid"]
@@ -208,12 +235,16 @@ def gone(pid: int) -> bool:
 
 
 def test_export_killed_while_its_mount_is_up_leaves_no_mount(cli, engine):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": [
-        "dd", "if=/dev/urandom", "of=/big", "bs=1M", "count=32"]}, attach="")
+    cid, _ = engine.run(
+        {"Image": "busybox", "Cmd": ["dd", "if=/dev/urandom", "of=/big", "bs=1M", "count=32"]},
+        attach="",
+    )
     engine.wait(cid)
     proc = cli.start("export", cid, stdout=subprocess.PIPE)  # never read: export blocks
-    poll(lambda: any("/tmp/" in m for m in mounts_under(engine.paths.root)),
-         what="export's temporary mount")
+    poll(
+        lambda: any("/tmp/" in m for m in mounts_under(engine.paths.root)),
+        what="export's temporary mount",
+    )
     kill(proc)
     assert proc.stdout is not None
     proc.stdout.close()
@@ -235,9 +266,18 @@ def test_build_from_stdin_killed_leaves_no_context_folder(cli, engine):
 
 
 def test_rm_killed_mid_way_is_finished_by_the_next_verb(cli, engine):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": [
-        "sh", "-c", "mkdir /many && cd /many && i=0; while [ $i -lt 30000 ]; do "
-        "echo x > f$i; i=$((i+1)); done"]}, attach="")
+    cid, _ = engine.run(
+        {
+            "Image": "busybox",
+            "Cmd": [
+                "sh",
+                "-c",
+                "mkdir /many && cd /many && i=0; while [ $i -lt 30000 ]; do "
+                "echo x > f$i; i=$((i+1)); done",
+            ],
+        },
+        attach="",
+    )
     engine.wait(cid)
     before = snapshot(engine)
     many = os.path.join(engine.paths.layer(cid), "diff", "many")
@@ -248,6 +288,7 @@ def test_rm_killed_mid_way_is_finished_by_the_next_verb(cli, engine):
             return len(os.listdir(many)) < 29000
         except FileNotFoundError:
             return True
+
     poll(deleting, what="rm to delete the layer")
     kill(proc)
     # it finishes deleting ~29 000 files first: minutes on a disk other tests saturate
@@ -269,8 +310,7 @@ def test_system_prune_removes_interrupted_work_and_says_what_it_reclaimed(cli, e
     rows = {line.split()[0]: line for line in cli("system", "df").stdout.decode().splitlines()}
     assert rows["Interrupted"].split()[2:4] == ["2", "0"]
     r = cli("system", "prune", input=b"n\n")
-    assert r.stdout.decode().startswith("WARNING! This will remove:\n  - all stopped "
-                                        "containers\n")
+    assert r.stdout.decode().startswith("WARNING! This will remove:\n  - all stopped containers\n")
     assert os.path.exists(folder)
     r = cli("system", "prune", "-f")
     assert r.returncode == 0, r.stderr
@@ -292,10 +332,12 @@ def test_a_dead_image_writer_is_collected_but_what_containers_use_is_kept(engine
     (tmp_path / "layer" / "extra.txt").write_text("still here\n")
     with open(tmp_path / "layer.tar", "wb") as f:
         pack_dir(str(tmp_path / "layer"), f)
-    child = store.create([*(store.blob_path(d) for d in cfg["rootfs"]["diff_ids"]),
-                          str(tmp_path / "layer.tar")],
-                         {k: v for k, v in cfg.items() if k != "rootfs"}, tags=["child:1"],
-                         parent=base)
+    child = store.create(
+        [*(store.blob_path(d) for d in cfg["rootfs"]["diff_ids"]), str(tmp_path / "layer.tar")],
+        {k: v for k, v in cfg.items() if k != "rootfs"},
+        tags=["child:1"],
+        parent=base,
+    )
     cid = engine.create({"Image": "child:1", "Cmd": ["cat", "/extra.txt"]})["Id"]
     engine.image_remove("child:1", force=True)  # kept on disk for the container
     orphan = os.path.join(store.blobs, "f" * 64)
@@ -317,8 +359,9 @@ def test_a_dead_image_writer_is_collected_but_what_containers_use_is_kept(engine
 def test_system_prune_all_and_volumes_as_docker(cli, engine):
     engine.volume_create("v1")
     used = engine.volume_create("v2")["Name"]
-    keep = engine.create({"Image": "busybox", "Cmd": ["sleep", "30"],
-                          "HostConfig": {"Binds": [f"{used}:/data"]}})["Id"]
+    keep = engine.create(
+        {"Image": "busybox", "Cmd": ["sleep", "30"], "HostConfig": {"Binds": [f"{used}:/data"]}}
+    )["Id"]
     engine.start(keep)
     r = cli("system", "prune", "-a", "--volumes", input=b"\n")
     assert r.stdout.decode() == (
@@ -326,7 +369,8 @@ def test_system_prune_all_and_volumes_as_docker(cli, engine):
         "  - all volumes not used by at least one container\n"
         "  - all images without at least one container associated to them\n"
         "  - all work left by interrupted commands (staging folders, temporary files, "
-        "unreferenced blobs and layers)\n\nAre you sure you want to continue? [y/N] ")
+        "unreferenced blobs and layers)\n\nAre you sure you want to continue? [y/N] "
+    )
     r = cli("system", "prune", "-a", "--volumes", "-f")
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode().startswith("Deleted Volumes:\nv1\n\n")

@@ -24,7 +24,6 @@ def out_of(engine, script, **body):
     return out.decode()
 
 
-
 def test_hostname_is_the_short_id(engine):
     cid, (code, out, _) = run(engine, ["hostname"])
     assert out.decode().strip() == cid[:12]

@@ -17,7 +17,6 @@ SH_LOOP = ["sh", "-c", "while true; do sleep 0.1; done"]  # PID 1 with no TERM h
 TRAP_TERM = ready_sh("trap 'exit 0' TERM")
 
 
-
 def read_or_none(path):
     try:
         with open(path) as f:
@@ -198,8 +197,9 @@ def test_pause_freezes_the_cgroup_and_unpause_thaws_it(engine):
 
 
 def test_paused_container_makes_no_progress(engine):
-    cid = daemon(engine, ["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /n; "
-                                      "sleep 0.05; done"])
+    cid = daemon(
+        engine, ["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /n; sleep 0.05; done"]
+    )
     upper = engine.inspect(cid)["GraphDriver"]["Data"]["UpperDir"]
 
     def counter():
@@ -261,8 +261,9 @@ def test_restart_gives_a_new_process_and_start_time(engine):
 
 
 def test_restart_of_exited_container_starts_it(engine):
-    cid, att = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", "echo run >> /log; "
-                                                       "sleep 30"]}, attach="")
+    cid, att = engine.run(
+        {"Image": "busybox", "Cmd": ["sh", "-c", "echo run >> /log; sleep 30"]}, attach=""
+    )
     upper = engine.inspect(cid)["GraphDriver"]["Data"]["UpperDir"]
     # the first run has written its line (not only created the file) before we kill it
     wait_until(lambda: read_or_none(os.path.join(upper, "log")) == "run\n", interval=0.01)

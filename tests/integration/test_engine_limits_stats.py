@@ -19,7 +19,6 @@ if not os.path.isdir(f"{CG}/memory") or not os.path.isdir(f"{CG}/cpu"):
     pytest.skip("these tests read cgroup v1 files", allow_module_level=True)
 
 
-
 def run(engine, cmd, **body):
     cid, att = engine.run({"Image": "busybox", "Cmd": list(cmd), **body})
     return cid, att.collect()
@@ -40,8 +39,11 @@ def test_memory_limit_is_written_to_the_cgroup(engine):
 
 
 def test_memory_limit_oom_kill_gives_137_and_oomkilled(engine):
-    cid, (code, _, _) = run(engine, ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
-                            HostConfig={"Memory": 16 * MiB, "MemorySwap": 16 * MiB})
+    cid, (code, _, _) = run(
+        engine,
+        ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+        HostConfig={"Memory": 16 * MiB, "MemorySwap": 16 * MiB},
+    )
     assert code == 137
     st = engine.inspect(cid)["State"]
     assert st["ExitCode"] == 137
@@ -50,16 +52,25 @@ def test_memory_limit_oom_kill_gives_137_and_oomkilled(engine):
 
 
 def test_memory_within_limit_is_not_oom(engine):
-    cid, (code, _, _) = run(engine, ["dd", "if=/dev/zero", "of=/dev/null", "bs=1M", "count=1"],
-                            HostConfig={"Memory": 32 * MiB})
+    cid, (code, _, _) = run(
+        engine,
+        ["dd", "if=/dev/zero", "of=/dev/null", "bs=1M", "count=1"],
+        HostConfig={"Memory": 32 * MiB},
+    )
     assert code == 0
     assert engine.inspect(cid)["State"]["OOMKilled"] is False
 
 
 def test_oomkilled_is_reset_by_the_next_start(engine):
-    cid, (code, _, _) = run(engine, ["sh", "-c", "[ -e /again ] && exit 0; touch /again; "
-                                     "dd if=/dev/zero of=/dev/null bs=64M count=1"],
-                            HostConfig={"Memory": 16 * MiB, "MemorySwap": 16 * MiB})
+    cid, (code, _, _) = run(
+        engine,
+        [
+            "sh",
+            "-c",
+            "[ -e /again ] && exit 0; touch /again; dd if=/dev/zero of=/dev/null bs=64M count=1",
+        ],
+        HostConfig={"Memory": 16 * MiB, "MemorySwap": 16 * MiB},
+    )
     assert engine.inspect(cid)["State"]["OOMKilled"] is True
     assert engine.start(cid, attach="o").collect()[0] == 0
     assert engine.inspect(cid)["State"]["OOMKilled"] is False
@@ -90,8 +101,10 @@ def test_memory_below_6mb_never_runs(engine):
 # ---- pids -----------------------------------------------------------------------------------
 def test_pids_limit_caps_forks(engine):
     cid, (code, out, err) = run(
-        engine, ["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 5 & done"],
-        HostConfig={"PidsLimit": 5})
+        engine,
+        ["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 5 & done"],
+        HostConfig={"PidsLimit": 5},
+    )
     assert b"can't fork" in err or b"Resource temporarily unavailable" in err
 
 
@@ -129,8 +142,7 @@ def test_cpu_shares(engine):
 
 
 def test_cpu_quota_throttles_a_busy_loop(engine):
-    cid = daemon(engine, ["sh", "-c", "while :; do :; done"],
-                 HostConfig={"NanoCpus": 100_000_000})
+    cid = daemon(engine, ["sh", "-c", "while :; do :; done"], HostConfig={"NanoCpus": 100_000_000})
     time.sleep(1.0)  # a second passes: the quota caps what the loop can use of it
     usage_ns = int(cgfile("cpuacct", cid, "cpuacct.usage"))
     assert usage_ns < 0.5e9  # ~0.1 s of CPU per second, never a whole CPU
@@ -147,8 +159,13 @@ def test_more_cpus_than_the_host_has_is_refused(engine):
     too_many = (os.cpu_count() or 1) + 4
     try:
         with pytest.raises((errors.InvalidParameter, errors.ContainerStartError)) as exc:
-            engine.run({"Image": "busybox", "Cmd": ["true"],
-                        "HostConfig": {"NanoCpus": too_many * 1_000_000_000}})
+            engine.run(
+                {
+                    "Image": "busybox",
+                    "Cmd": ["true"],
+                    "HostConfig": {"NanoCpus": too_many * 1_000_000_000},
+                }
+            )
         assert "Range of CPUs is from" in str(exc.value)
     finally:
         unmount_leftovers(engine)
@@ -162,8 +179,10 @@ def test_pause_uses_the_freezer_cgroup(engine):
     assert cgfile("freezer", cid, "freezer.state") == "FROZEN"
     pid = engine.inspect(cid)["State"]["Pid"]
     with open(f"/proc/{pid}/cgroup") as f:
-        assert any(line.endswith(f"/dockerlab/{cid}") and "freezer" in line
-                   for line in f.read().splitlines())
+        assert any(
+            line.endswith(f"/dockerlab/{cid}") and "freezer" in line
+            for line in f.read().splitlines()
+        )
     engine.unpause(cid)
     assert cgfile("freezer", cid, "freezer.state") == "THAWED"
 
@@ -180,8 +199,11 @@ def test_container_process_is_in_its_cgroup_in_every_hierarchy(engine):
 
 # ---- stats ----------------------------------------------------------------------------------
 def test_stats_of_running_container(engine):
-    cid = daemon(engine, ["sh", "-c", "while :; do :; done"],
-                 HostConfig={"Memory": 64 * MiB, "PidsLimit": 50})
+    cid = daemon(
+        engine,
+        ["sh", "-c", "while :; do :; done"],
+        HostConfig={"Memory": 64 * MiB, "PidsLimit": 50},
+    )
     first = engine.stats(cid)
     time.sleep(0.5)  # time passes between the two samples
     second = engine.stats(cid, previous=first)

@@ -22,7 +22,6 @@ def finished(engine, cmd, name=None, **body):
     return cid
 
 
-
 def text(entries):
     return b"".join(e.data for e in entries)
 
@@ -32,9 +31,10 @@ def test_logs_keep_both_streams_after_exit(engine):
     cid = finished(engine, ["sh", "-c", "echo one; echo two >&2; echo three"])
     entries = list(engine.logs(cid))
     assert [(e.stream, e.data) for e in entries if e.stream == "stdout"] == [
-        ("stdout", b"one\n"), ("stdout", b"three\n")]
-    assert [(e.stream, e.data) for e in entries if e.stream == "stderr"] == [
-        ("stderr", b"two\n")]
+        ("stdout", b"one\n"),
+        ("stdout", b"three\n"),
+    ]
+    assert [(e.stream, e.data) for e in entries if e.stream == "stderr"] == [("stderr", b"two\n")]
 
 
 def test_logs_stream_selection(engine):
@@ -121,9 +121,12 @@ def test_two_attachments_both_see_output(engine):
 
 
 def test_attach_streams_are_multiplexed_in_order(engine):
-    cid, att = engine.run({"Image": "busybox",
-                           "Cmd": ["sh", "-c", "echo a; sleep 0.1; echo b >&2; sleep 0.1; "
-                                               "echo c"]})
+    cid, att = engine.run(
+        {
+            "Image": "busybox",
+            "Cmd": ["sh", "-c", "echo a; sleep 0.1; echo b >&2; sleep 0.1; echo c"],
+        }
+    )
     frames = []
     while (item := att.read()) is not None:
         frames.append(item)
@@ -132,8 +135,15 @@ def test_attach_streams_are_multiplexed_in_order(engine):
 
 
 def test_closing_stdin_with_stdin_once_ends_input(engine):
-    cid = engine.create({"Image": "busybox", "Cmd": ["wc", "-c"], "OpenStdin": True,
-                         "StdinOnce": True, "AttachStdin": True})["Id"]
+    cid = engine.create(
+        {
+            "Image": "busybox",
+            "Cmd": ["wc", "-c"],
+            "OpenStdin": True,
+            "StdinOnce": True,
+            "AttachStdin": True,
+        }
+    )["Id"]
     att = engine.start(cid, attach="ioe")
     att.write(b"12345")
     att.close_stdin()
@@ -157,8 +167,9 @@ def test_attach_to_paused_container_is_conflict(engine):
 
 
 def test_tty_container_output_comes_through_the_terminal(engine):
-    cid, att = engine.run({"Image": "busybox", "Tty": True,
-                           "Cmd": ["sh", "-c", "[ -t 1 ] && echo tty; echo $TERM"]})
+    cid, att = engine.run(
+        {"Image": "busybox", "Tty": True, "Cmd": ["sh", "-c", "[ -t 1 ] && echo tty; echo $TERM"]}
+    )
     code, out, err = att.collect()
     assert code == 0
     assert out.replace(b"\r\n", b"\n") == b"tty\nxterm\n"
@@ -179,9 +190,12 @@ def write_json_log(path: str, lines: int, mode: str = "a") -> None:
     """Append ``lines`` stdout records ("line I") in Docker's json-file format, fast."""
     with open(path, mode) as f:
         for lo in range(0, lines, 50_000):
-            f.write("".join(
-                f'{{"log":"line {i} {"x" * 40}\\n","stream":"stdout","time":"{_stamp(i)}"}}\n'
-                for i in range(lo, min(lo + 50_000, lines))))
+            f.write(
+                "".join(
+                    f'{{"log":"line {i} {"x" * 40}\\n","stream":"stdout","time":"{_stamp(i)}"}}\n'
+                    for i in range(lo, min(lo + 50_000, lines))
+                )
+            )
 
 
 BIG = 540_000  # records: about 66 MB of log
@@ -235,8 +249,7 @@ def test_logs_tail_leaves_out_a_half_written_record(engine):
 
 
 def test_logs_tail_with_follow_goes_on_from_the_end(engine):
-    cid = daemon(engine, ["sh", "-c", "echo 1; echo 2; echo 3; read x; echo 4"],
-                 OpenStdin=True)
+    cid = daemon(engine, ["sh", "-c", "echo 1; echo 2; echo 3; read x; echo 4"], OpenStdin=True)
     wait_until(lambda: text(engine.logs(cid)) == b"1\n2\n3\n")
     att = engine.attach(cid, stdin=True)
     got = []
@@ -255,8 +268,12 @@ def cli_reading(engine, *args: str, limit: int) -> tuple[int, bytes, int]:
     import sys
 
     env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root}
-    proc = subprocess.Popen([sys.executable, "-m", "dockerlab", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dockerlab", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     out = bytearray()
     os.set_blocking(proc.stdout.fileno(), False)
     read = 0
@@ -288,7 +305,8 @@ def test_cli_logs_tail_of_a_big_stopped_log_reads_a_bounded_amount(engine):
     assert read < limit, f"logs --tail 2 read {read} bytes"
     assert code == 0
     assert out.decode().splitlines() == [
-        f"{_stamp(i)[:23]}000000Z line {i} {'x' * 40}" for i in (BIG - 2, BIG - 1)]
+        f"{_stamp(i)[:23]}000000Z line {i} {'x' * 40}" for i in (BIG - 2, BIG - 1)
+    ]
 
 
 def test_cli_logs_tail_of_a_flooding_container_returns(engine):

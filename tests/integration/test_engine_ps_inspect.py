@@ -14,7 +14,6 @@ from dockerlab import errors
 pytestmark = pytest.mark.integration
 
 
-
 def finished(engine, cmd, name=None, **body):
     cid, att = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, name=name)
     att.collect()
@@ -50,8 +49,9 @@ def test_ps_status_strings(engine):
     by_id = {r["Id"]: r for r in engine.containers(all=True)}
     assert re.fullmatch(r"Up (Less than a second|\d+ seconds?)", by_id[up]["Status"])
     assert by_id[up]["State"] == "running"
-    assert re.fullmatch(r"Exited \(3\) (Less than a second|\d+ seconds?) ago",
-                        by_id[exited]["Status"])
+    assert re.fullmatch(
+        r"Exited \(3\) (Less than a second|\d+ seconds?) ago", by_id[exited]["Status"]
+    )
     assert by_id[exited]["State"] == "exited"
     assert by_id[created]["Status"] == "Created"
     assert by_id[created]["State"] == "created"
@@ -133,8 +133,19 @@ def test_inspect_state_hides_engine_private_fields(engine):
     cid = daemon(engine)
     state = engine.inspect(cid)["State"]
     assert "MonitorPid" not in state and "MonitorStart" not in state
-    assert set(state) >= {"Status", "Running", "Paused", "Restarting", "OOMKilled", "Dead",
-                          "Pid", "ExitCode", "Error", "StartedAt", "FinishedAt"}
+    assert set(state) >= {
+        "Status",
+        "Running",
+        "Paused",
+        "Restarting",
+        "OOMKilled",
+        "Dead",
+        "Pid",
+        "ExitCode",
+        "Error",
+        "StartedAt",
+        "FinishedAt",
+    }
 
 
 def test_inspect_exited_container(engine):

@@ -12,7 +12,6 @@ from helpers import daemon, pid_ended, wait_until
 pytestmark = pytest.mark.integration
 
 
-
 def monitor_pid(engine, cid):
     """From the engine's state file; cross-checked with the process named dockerlab-mon."""
     with open(os.path.join(engine.paths.container(cid), "state.json")) as f:
@@ -30,8 +29,11 @@ def mounted(path):
 
 
 def cgroup_dirs(cid):
-    return [f"/sys/fs/cgroup/{c}/dockerlab/{cid}" for c in os.listdir("/sys/fs/cgroup")
-            if os.path.isdir(f"/sys/fs/cgroup/{c}/dockerlab/{cid}")]
+    return [
+        f"/sys/fs/cgroup/{c}/dockerlab/{cid}"
+        for c in os.listdir("/sys/fs/cgroup")
+        if os.path.isdir(f"/sys/fs/cgroup/{c}/dockerlab/{cid}")
+    ]
 
 
 def kill_monitor(engine, cid):
@@ -59,8 +61,10 @@ def test_killed_monitor_container_shows_exited_and_is_cleaned_up(engine):
     assert not mounted(merged)
     assert cgroup_dirs(cid) == []
     wait_until(lambda: pid_ended(pid))
-    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(
-        ")")[1].split()[0] in "ZX"
+    assert (
+        not os.path.exists(f"/proc/{pid}")
+        or open(f"/proc/{pid}/stat").read().split(")")[1].split()[0] in "ZX"
+    )
 
 
 def test_killed_monitor_is_reconciled_by_ps_too(engine):

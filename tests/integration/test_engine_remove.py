@@ -12,7 +12,6 @@ from dockerlab import errors
 pytestmark = pytest.mark.integration
 
 
-
 def finished(engine, cmd=("true",), name=None, **body):
     cid, att = engine.run({"Image": "busybox", "Cmd": list(cmd), **body}, name=name)
     att.collect()
@@ -107,9 +106,13 @@ def test_rm_v_never_removes_named_volumes(engine):
 
 
 def test_autoremove_removes_anonymous_volumes(engine):
-    cid, att = engine.run({"Image": "busybox", "Cmd": ["true"],
-                           "HostConfig": {"Binds": ["/data", "kept:/kept"],
-                                          "AutoRemove": True}})
+    cid, att = engine.run(
+        {
+            "Image": "busybox",
+            "Cmd": ["true"],
+            "HostConfig": {"Binds": ["/data", "kept:/kept"], "AutoRemove": True},
+        }
+    )
     att.collect()
     names = {v["Name"] for v in engine.volumes()}
     assert names == {"kept"}

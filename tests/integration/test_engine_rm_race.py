@@ -30,21 +30,33 @@ def busy_cpus():
 @pytest.mark.timeout(900)
 def test_run_rm_of_an_instant_exit_keeps_output_and_code_under_load(engine, busy_cpus):
     env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root}
-    argv = [sys.executable, "-m", "dockerlab", "run", "--rm", "busybox", "sh", "-c",
-            "echo out; exit 3"]
+    argv = [
+        sys.executable,
+        "-m",
+        "dockerlab",
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; exit 3",
+    ]
     for i in range(RUNS):
         r = subprocess.run(argv, env=env, capture_output=True, timeout=60)
         assert (r.returncode, r.stdout) == (3, b"out\n"), (
-            f"run {i + 1} of {RUNS}: exit {r.returncode}, stdout {r.stdout!r}, "
-            f"stderr {r.stderr!r}")
+            f"run {i + 1} of {RUNS}: exit {r.returncode}, stdout {r.stdout!r}, stderr {r.stderr!r}"
+        )
     assert engine.container_ids() == []
 
 
 @pytest.mark.timeout(300)
 def test_api_run_with_auto_remove_under_load(engine, busy_cpus):
     """The engine's own ``run`` (the API and ``%docker`` path) with AutoRemove."""
-    body = {"Image": "busybox", "Cmd": ["sh", "-c", "echo out; exit 3"],
-            "HostConfig": {"AutoRemove": True}}
+    body = {
+        "Image": "busybox",
+        "Cmd": ["sh", "-c", "echo out; exit 3"],
+        "HostConfig": {"AutoRemove": True},
+    }
     for i in range(RUNS // 2):
         _, att = engine.run(body, attach="oe")
         assert att is not None
@@ -78,7 +90,12 @@ def test_docker_magic_run_rm_under_load(engine, busy_cpus):
     process: IPython's test shell is one per process and test_magics.py owns this one."""
     pytest.importorskip("IPython")
     env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root}
-    r = subprocess.run([sys.executable, "-c", _MAGIC_LOOP, str(RUNS // 4)], env=env,
-                       capture_output=True, text=True, timeout=280)
+    r = subprocess.run(
+        [sys.executable, "-c", _MAGIC_LOOP, str(RUNS // 4)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert engine.container_ids() == []

@@ -16,6 +16,7 @@ from dockerlab import errors
 
 pytestmark = pytest.mark.integration
 
+
 def run(engine, cmd, **body):
     cid, att = engine.run({"Image": "busybox", "Cmd": cmd, **body})
     return cid, att.collect()
@@ -46,8 +47,9 @@ def test_run_image_default_cmd_is_used_when_no_cmd(engine):
 
 
 def test_run_env_and_workdir_reach_the_process(engine):
-    _, (code, out, _) = run(engine, ["sh", "-c", 'echo "$FOO $HOSTNAME"; pwd'],
-                            Env=["FOO=bar"], WorkingDir="/tmp/work")
+    _, (code, out, _) = run(
+        engine, ["sh", "-c", 'echo "$FOO $HOSTNAME"; pwd'], Env=["FOO=bar"], WorkingDir="/tmp/work"
+    )
     assert code == 0
     lines = out.decode().splitlines()
     assert lines[0].startswith("bar ")
@@ -112,8 +114,10 @@ def test_failed_start_eventually_records_exit_code_127(engine):
 
 def test_failed_start_with_autoremove_removes_container(engine):
     with pytest.raises(errors.CommandNotFound):
-        engine.run({"Image": "busybox", "Cmd": ["nope-not-here"],
-                    "HostConfig": {"AutoRemove": True}}, name="gone")
+        engine.run(
+            {"Image": "busybox", "Cmd": ["nope-not-here"], "HostConfig": {"AutoRemove": True}},
+            name="gone",
+        )
     with pytest.raises(errors.NoSuchContainer):
         engine.inspect("gone")
 
@@ -213,16 +217,18 @@ def test_start_of_running_container_does_nothing(engine):
 
 
 def test_start_again_after_exit_reruns_same_container(engine):
-    cid, att = engine.run({"Image": "busybox",
-                           "Cmd": ["sh", "-c", "echo x >> /count; wc -l < /count"]})
+    cid, att = engine.run(
+        {"Image": "busybox", "Cmd": ["sh", "-c", "echo x >> /count; wc -l < /count"]}
+    )
     assert att.collect()[1].strip() == b"1"
     att = engine.start(cid, attach="o")
     assert att.collect()[1].strip() == b"2"  # the writable layer is kept between starts
 
 
 def test_autoremove_container_is_gone_after_exit(engine):
-    cid, att = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", "echo hi"],
-                           "HostConfig": {"AutoRemove": True}})
+    cid, att = engine.run(
+        {"Image": "busybox", "Cmd": ["sh", "-c", "echo hi"], "HostConfig": {"AutoRemove": True}}
+    )
     assert att.collect() == (0, b"hi\n", b"")
     wait_until(lambda: cid not in engine.container_ids())
     assert cid not in engine.container_ids()
@@ -231,8 +237,15 @@ def test_autoremove_container_is_gone_after_exit(engine):
 
 
 def test_stdin_is_fed_when_open_stdin(engine):
-    cid = engine.create({"Image": "busybox", "Cmd": ["tr", "a-z", "A-Z"],
-                         "OpenStdin": True, "StdinOnce": True, "AttachStdin": True})["Id"]
+    cid = engine.create(
+        {
+            "Image": "busybox",
+            "Cmd": ["tr", "a-z", "A-Z"],
+            "OpenStdin": True,
+            "StdinOnce": True,
+            "AttachStdin": True,
+        }
+    )["Id"]
     att = engine.start(cid, attach="ioe")
     att.write(b"hello\n")
     att.close_stdin()
@@ -252,8 +265,9 @@ def test_init_forwards_exit_code(engine):
 
 def test_unknown_network_is_refused(engine):
     with pytest.raises(errors.InvalidParameter):
-        engine.create({"Image": "busybox", "Cmd": ["true"],
-                       "HostConfig": {"NetworkMode": "no-such-net"}})
+        engine.create(
+            {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "no-such-net"}}
+        )
 
 
 def test_pid1_ignores_unhandled_term_and_killed_child_reports_137(engine):

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.integration
 
 
 def run(engine, cmd, binds, **body):
-    cid, att = engine.run({"Image": "busybox", "Cmd": list(cmd),
-                           "HostConfig": {"Binds": binds}, **body})
+    cid, att = engine.run(
+        {"Image": "busybox", "Cmd": list(cmd), "HostConfig": {"Binds": binds}, **body}
+    )
     return cid, att.collect()
 
 
@@ -22,8 +23,9 @@ def test_bind_mount_is_shared_both_ways(engine, tmp_path):
     host = tmp_path / "share"
     host.mkdir()
     (host / "from-host").write_text("hello\n")
-    _, (code, out, err) = run(engine, ["sh", "-c", "cat /mnt/from-host; echo back > "
-                                                   "/mnt/from-ctr"], [f"{host}:/mnt"])
+    _, (code, out, err) = run(
+        engine, ["sh", "-c", "cat /mnt/from-host; echo back > /mnt/from-ctr"], [f"{host}:/mnt"]
+    )
     assert (code, out) == (0, b"hello\n"), err
     assert (host / "from-ctr").read_text() == "back\n"
 
@@ -59,8 +61,9 @@ def test_missing_host_folder_is_created(engine, tmp_path):
 
 
 def test_bind_mount_shows_in_inspect_mounts(engine, tmp_path):
-    cid = engine.create({"Image": "busybox", "Cmd": ["true"],
-                         "HostConfig": {"Binds": [f"{tmp_path}:/mnt:ro"]}})["Id"]
+    cid = engine.create(
+        {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Binds": [f"{tmp_path}:/mnt:ro"]}}
+    )["Id"]
     (m,) = engine.inspect(cid)["Mounts"]
     assert m["Type"] == "bind" and m["Source"] == str(tmp_path)
     assert m["Destination"] == "/mnt" and m["RW"] is False and m["Mode"] == "ro"
@@ -68,8 +71,9 @@ def test_bind_mount_shows_in_inspect_mounts(engine, tmp_path):
 
 def test_relative_destination_is_invalid(engine, tmp_path):
     with pytest.raises(errors.InvalidParameter):
-        engine.create({"Image": "busybox", "Cmd": ["true"],
-                       "HostConfig": {"Binds": [f"{tmp_path}:relative"]}})
+        engine.create(
+            {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Binds": [f"{tmp_path}:relative"]}}
+        )
 
 
 def test_bind_is_not_in_the_writable_layer(engine, tmp_path):
@@ -130,8 +134,10 @@ def test_volume_rm_in_use_is_conflict_even_when_stopped(engine):
 
 
 def test_volume_rm_in_use_by_running_container_is_conflict(engine):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "30"],
-                         "HostConfig": {"Binds": ["livevol:/data"]}}, attach="")
+    cid, _ = engine.run(
+        {"Image": "busybox", "Cmd": ["sleep", "30"], "HostConfig": {"Binds": ["livevol:/data"]}},
+        attach="",
+    )
     with pytest.raises(errors.Conflict):
         engine.volume_remove("livevol")
 

@@ -18,11 +18,18 @@ from dockerlab.engine import Engine
 HEX12 = "[0-9a-f]{12}"
 
 
-def dockerlab(root, *args: str, input: bytes | None = None, stdout=subprocess.PIPE,
-              timeout: float = 60) -> subprocess.CompletedProcess:
+def dockerlab(
+    root, *args: str, input: bytes | None = None, stdout=subprocess.PIPE, timeout: float = 60
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "DOCKERLAB_ROOT": str(root)}
-    return subprocess.run([sys.executable, "-m", "dockerlab", *args], env=env, input=input,
-                          stdout=stdout, stderr=subprocess.PIPE, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "dockerlab", *args],
+        env=env,
+        input=input,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        timeout=timeout,
+    )
 
 
 def says(r: subprocess.CompletedProcess, code: int, pattern: str) -> None:
@@ -35,8 +42,12 @@ def says(r: subprocess.CompletedProcess, code: int, pattern: str) -> None:
 
 def run_says(r: subprocess.CompletedProcess, verb: str, message: str) -> None:
     """A ``run``/``create`` failure: Docker's client wording, exit 125."""
-    says(r, 125, f"dockerlab: Error response from daemon: {message}\\.\n\n"
-                 f"Run 'dockerlab {verb} --help' for more information\n")
+    says(
+        r,
+        125,
+        f"dockerlab: Error response from daemon: {message}\\.\n\n"
+        f"Run 'dockerlab {verb} --help' for more information\n",
+    )
 
 
 def mount(*args: str) -> None:
@@ -132,23 +143,34 @@ def test_read_only_state_root(readonly_root, archive, tmp_path):
     ro = "[^\n]+: read-only file system"
     run_says(dockerlab(root, "run", "--rm", "busybox", "true"), "run", f"create: {ro}")
     run_says(dockerlab(root, "create", "busybox"), "create", f"create: {ro}")
-    for args, verb in ((["tag", "busybox", "other"], "image tag"),
-                       (["rmi", "-f", "busybox"], "image remove"),
-                       (["volume", "create", "vol1"], "volume create"),
-                       (["commit", "c1"], "commit"),
-                       (["rename", "c1", "c2"], "rename"),
-                       (["rm", "c1"], "remove"),
-                       (["container", "prune", "-f"], "prune"),
-                       (["system", "prune", "-f"], "system prune"),
-                       (["load", "-i", str(archive)], "load")):
+    for args, verb in (
+        (["tag", "busybox", "other"], "image tag"),
+        (["rmi", "-f", "busybox"], "image remove"),
+        (["volume", "create", "vol1"], "volume create"),
+        (["commit", "c1"], "commit"),
+        (["rename", "c1", "c2"], "rename"),
+        (["rm", "c1"], "remove"),
+        (["container", "prune", "-f"], "prune"),
+        (["system", "prune", "-f"], "system prune"),
+        (["load", "-i", str(archive)], "load"),
+    ):
         says(dockerlab(root, *args), 1, f"Error response from daemon: {verb}: {ro}\n")
-    says(dockerlab(root, "build", "-", input=b"FROM busybox\n"), 1,
-         f"Error response from daemon: build: {ro}\n")
-    says(dockerlab(root, "start", "c1"), 1, f"Error response from daemon: start: {ro}\n"
-                                            "Error: failed to start containers: c1\n")
+    says(
+        dockerlab(root, "build", "-", input=b"FROM busybox\n"),
+        1,
+        f"Error response from daemon: build: {ro}\n",
+    )
+    says(
+        dockerlab(root, "start", "c1"),
+        1,
+        f"Error response from daemon: start: {ro}\nError: failed to start containers: c1\n",
+    )
     # the client's own file on the read-only mount: Go's PathError, printed as is
-    says(dockerlab(root, "save", "-o", str(root / "busybox.tar"), "busybox"), 1,
-         f"open {root}/\\.dockerlab-\\w+: read-only file system\n")
+    says(
+        dockerlab(root, "save", "-o", str(root / "busybox.tar"), "busybox"),
+        1,
+        f"open {root}/\\.dockerlab-\\w+: read-only file system\n",
+    )
     # what only reads still works
     assert dockerlab(root, "images", "-q").stdout.strip()
     assert dockerlab(root, "ps", "-aq").returncode == 0
@@ -160,33 +182,53 @@ def test_read_only_state_root(readonly_root, archive, tmp_path):
 def test_full_disk_under_the_state_root(full_root, archive):
     root = full_root
     full = "(?:[^\n]+: )?no space left on device"  # the path, when Python kept it
-    run_says(dockerlab(root, "run", "--rm", "busybox", "true"), "run",
-             f"failed to create container {HEX12}: {full}")
-    for args, verb in ((["tag", "busybox", "other"], "image tag"),
-                       (["volume", "create", "vol1"], "volume create"),
-                       (["commit", "c1", "snap"], "commit")):
+    run_says(
+        dockerlab(root, "run", "--rm", "busybox", "true"),
+        "run",
+        f"failed to create container {HEX12}: {full}",
+    )
+    for args, verb in (
+        (["tag", "busybox", "other"], "image tag"),
+        (["volume", "create", "vol1"], "volume create"),
+        (["commit", "c1", "snap"], "commit"),
+    ):
         says(dockerlab(root, *args), 1, f"Error response from daemon: {verb}: {full}\n")
-    says(dockerlab(root, "build", "-", input=b"FROM busybox\nRUN true\n"), 1,
-         f"Error response from daemon: build: {full}\n")
-    says(dockerlab(root, "load", "-i", str(archive)), 1,
-         "Error response from daemon: Error processing tar file: [^\n]*no space left on "
-         "device[^\n]*\n")
+    says(
+        dockerlab(root, "build", "-", input=b"FROM busybox\nRUN true\n"),
+        1,
+        f"Error response from daemon: build: {full}\n",
+    )
+    says(
+        dockerlab(root, "load", "-i", str(archive)),
+        1,
+        "Error response from daemon: Error processing tar file: [^\n]*no space left on "
+        "device[^\n]*\n",
+    )
 
 
 def test_full_disk_under_the_clients_output_file(engine, tiny):
     root = engine.paths.root
     engine.create({"Image": "busybox", "Cmd": ["true"]}, name="c1")
-    for args in (["save", "-o", f"{tiny}/busybox.tar", "busybox"],
-                 ["export", "-o", f"{tiny}/c1.tar", "c1"]):
-        says(dockerlab(root, *args), 1,
-             f"write {tiny}/\\.dockerlab-\\w+: no space left on device\n")
+    for args in (
+        ["save", "-o", f"{tiny}/busybox.tar", "busybox"],
+        ["export", "-o", f"{tiny}/c1.tar", "c1"],
+    ):
+        says(
+            dockerlab(root, *args), 1, f"write {tiny}/\\.dockerlab-\\w+: no space left on device\n"
+        )
         assert os.listdir(tiny) == []  # the temp file went with the failure
     with open(tiny / "out.tar", "wb") as out:  # save > file: Docker's io.Copy to stdout
-        says(dockerlab(root, "save", "busybox", stdout=out), 1,
-             "write /dev/stdout: no space left on device\n")
+        says(
+            dockerlab(root, "save", "busybox", stdout=out),
+            1,
+            "write /dev/stdout: no space left on device\n",
+        )
     os.unlink(tiny / "out.tar")
-    says(dockerlab(root, "cp", "c1:/bin", f"{tiny}/"), 1,
-         f"{tiny}/bin/[^\n]+: no space left on device\n")
+    says(
+        dockerlab(root, "cp", "c1:/bin", f"{tiny}/"),
+        1,
+        f"{tiny}/bin/[^\n]+: no space left on device\n",
+    )
 
 
 def test_a_container_whose_output_outgrows_the_disk_runs_to_its_end(busybox_root, tmp_path):
@@ -197,8 +239,14 @@ def test_a_container_whose_output_outgrows_the_disk_runs_to_its_end(busybox_root
     mount("-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt))
     try:
         shutil.copytree(busybox_root, mnt / "root", symlinks=True)
-        r = dockerlab(mnt / "root", "run", "busybox", "sh", "-c",
-                      "head -c 8000000 /dev/zero | tr '\\0' a; echo; echo done")
+        r = dockerlab(
+            mnt / "root",
+            "run",
+            "busybox",
+            "sh",
+            "-c",
+            "head -c 8000000 /dev/zero | tr '\\0' a; echo; echo done",
+        )
         assert r.returncode == 0, r.stderr
         assert r.stdout.endswith(b"a\ndone\n") and len(r.stdout) == 8000006
         assert b"[Errno" not in r.stderr
@@ -213,23 +261,41 @@ def test_a_container_whose_output_outgrows_the_disk_runs_to_its_end(busybox_root
 def test_a_file_where_a_folder_is_expected(engine, tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("not a folder\n")
-    says(dockerlab(afile, "ps"), 1,
-         f"Error response from daemon: state root: {afile}/image: not a directory\n")
-    run_says(dockerlab(afile, "run", "--rm", "busybox", "true"), "run",
-             f"state root: {afile}/image: not a directory")
+    says(
+        dockerlab(afile, "ps"),
+        1,
+        f"Error response from daemon: state root: {afile}/image: not a directory\n",
+    )
+    run_says(
+        dockerlab(afile, "run", "--rm", "busybox", "true"),
+        "run",
+        f"state root: {afile}/image: not a directory",
+    )
     root = engine.paths.root
     engine.create({"Image": "busybox", "Cmd": ["true"]}, name="c1")
     for args in (["load", "-i", f"{afile}/x.tar"], ["import", f"{afile}/x.tar"]):
         says(dockerlab(root, *args), 1, f"open {afile}/x.tar: not a directory\n")
-    says(dockerlab(root, "save", "-o", f"{afile}/x.tar", "busybox"), 1,
-         f'failed to save image: invalid output path: directory "{afile}" does not exist\n')
-    says(dockerlab(root, "run", "--env-file", f"{afile}/env", "busybox"), 125,
-         f"dockerlab: open {afile}/env: not a directory\\.\nSee 'dockerlab run --help'\\.\n")
-    says(dockerlab(root, "cp", "c1:/etc/hostname", f"{afile}/x"), 1,
-         f'invalid output path: directory "{afile}" does not exist\n')
+    says(
+        dockerlab(root, "save", "-o", f"{afile}/x.tar", "busybox"),
+        1,
+        f'failed to save image: invalid output path: directory "{afile}" does not exist\n',
+    )
+    says(
+        dockerlab(root, "run", "--env-file", f"{afile}/env", "busybox"),
+        125,
+        f"dockerlab: open {afile}/env: not a directory\\.\nSee 'dockerlab run --help'\\.\n",
+    )
+    says(
+        dockerlab(root, "cp", "c1:/etc/hostname", f"{afile}/x"),
+        1,
+        f'invalid output path: directory "{afile}" does not exist\n',
+    )
     # a folder of the state root replaced by a file
     shutil.rmtree(engine.paths.volumes)
     with open(engine.paths.volumes, "w"):
         pass
-    says(dockerlab(root, "volume", "create", "vol1"), 1,
-         f"Error response from daemon: state root: {engine.paths.volumes}: file exists\n")
+    says(
+        dockerlab(root, "volume", "create", "vol1"),
+        1,
+        f"Error response from daemon: state root: {engine.paths.volumes}: file exists\n",
+    )

@@ -17,8 +17,13 @@ def cli(engine):
     env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root}
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        r = subprocess.run([sys.executable, "-m", "dockerlab", *args], env=env,
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-m", "dockerlab", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert "Traceback" not in r.stderr, r.stderr
         return r
 
@@ -31,19 +36,21 @@ def test_images_filters_and_repository_argument(cli, engine):
     assert [i["RepoTags"] for i in both] == [["mine/tool:1"]]
     assert engine.images(filters={"dangling": ["true"]}) == []
     assert cli("images", "--format", "{{.Repository}}:{{.Tag}}", "mine/tool").stdout == (
-        "mine/tool:1\n")
+        "mine/tool:1\n"
+    )
     out = cli("images", "-f", "reference=busybox", "--format", "{{.Repository}}").stdout
     assert out == "busybox\n"
-    later = engine.commit(engine.create({"Image": "busybox", "Cmd": ["true"]})["Id"],
-                          "later:1", changes=["LABEL tier=web"])
+    later = engine.commit(
+        engine.create({"Image": "busybox", "Cmd": ["true"]})["Id"],
+        "later:1",
+        changes=["LABEL tier=web"],
+    )
     out = cli("images", "-q", "--no-trunc", "-f", "since=busybox", "-f", "label=tier").stdout
     assert out == later + "\n"
     r = cli("images", "-f", "since=nope:1")
-    assert (r.returncode, r.stderr) == (1, "Error response from daemon: No such image: "
-                                           "nope:1\n")
+    assert (r.returncode, r.stderr) == (1, "Error response from daemon: No such image: nope:1\n")
     r = cli("images", "-f", "colour=red")
-    assert (r.returncode, r.stderr) == (1, "Error response from daemon: Invalid filter "
-                                           "'colour'\n")
+    assert (r.returncode, r.stderr) == (1, "Error response from daemon: Invalid filter 'colour'\n")
 
 
 def test_volume_ls_filters_by_use_name_and_label(cli, engine):

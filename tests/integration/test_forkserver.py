@@ -30,12 +30,17 @@ def wait_until(check, timeout: float = 30.0, what: str = "condition"):
         time.sleep(0.02)
 
 
-def cli(engine, *args: str, env: dict | None = None, tree: str = ROOT
-        ) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": tree, **(env or {}),
-           "DOCKERLAB_ROOT": engine.paths.root}
-    return subprocess.run([sys.executable, "-m", "dockerlab", *args], env=env, cwd=tree,
-                          capture_output=True, timeout=120)
+def cli(
+    engine, *args: str, env: dict | None = None, tree: str = ROOT
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": tree, **(env or {}), "DOCKERLAB_ROOT": engine.paths.root}
+    return subprocess.run(
+        [sys.executable, "-m", "dockerlab", *args],
+        env=env,
+        cwd=tree,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def servers(engine) -> list[int]:
@@ -53,16 +58,21 @@ def servers(engine) -> list[int]:
                 comm = f.read().strip()
         except OSError:
             continue
-        if any(a.endswith(b"forkserver.py") for a in argv) and any(
-                a.startswith(needle) for a in argv) and fields[0] != "Z" and (
-                comm != "dockerlab-mon"):
+        if (
+            any(a.endswith(b"forkserver.py") for a in argv)
+            and any(a.startswith(needle) for a in argv)
+            and fields[0] != "Z"
+            and (comm != "dockerlab-mon")
+        ):
             found[int(d[6:])] = int(fields[1])
     return sorted(pid for pid, ppid in found.items() if ppid not in found)
 
 
 def socket_path(engine) -> str:
-    return wait_until(lambda: glob.glob(os.path.join(engine.paths.run, "forkserver-*.sock")),
-                      what="the forkserver's socket")[0]
+    return wait_until(
+        lambda: glob.glob(os.path.join(engine.paths.run, "forkserver-*.sock")),
+        what="the forkserver's socket",
+    )[0]
 
 
 def fd_list(pid: int) -> list[str]:
@@ -82,8 +92,9 @@ def fd_targets(pid: int) -> set[str]:
 
 def test_one_server_serves_every_command_of_a_root_privately(engine):
     for _ in range(2):
-        r = cli(engine, "run", "--rm", "busybox", "echo", "hi",
-                env={"DOCKERLAB_TEST_SECRET": "s3cret"})
+        r = cli(
+            engine, "run", "--rm", "busybox", "echo", "hi", env={"DOCKERLAB_TEST_SECRET": "s3cret"}
+        )
         assert (r.returncode, r.stdout) == (0, b"hi\n"), r.stderr
     pids = servers(engine)
     assert len(pids) == 1
@@ -94,8 +105,9 @@ def test_one_server_serves_every_command_of_a_root_privately(engine):
     assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
     assert stat.S_IMODE(os.stat(engine.paths.run).st_mode) == 0o700
     # The API in this process finds the same server.
-    _cid, att = engine.run({"Image": "busybox", "Cmd": ["true"],
-                            "HostConfig": {"AutoRemove": True}})
+    _cid, att = engine.run(
+        {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"AutoRemove": True}}
+    )
     assert att.collect()[0] == 0
     assert servers(engine) == pids
 
@@ -112,8 +124,9 @@ def test_a_killed_server_is_replaced_by_the_next_run(engine):
     # This process's API path recovers the same way.
     os.kill(new, signal.SIGKILL)
     wait_until(lambda: not servers(engine), what="the server's death")
-    _cid, att = engine.run({"Image": "busybox", "Cmd": ["echo", "api"],
-                            "HostConfig": {"AutoRemove": True}})
+    _cid, att = engine.run(
+        {"Image": "busybox", "Cmd": ["echo", "api"], "HostConfig": {"AutoRemove": True}}
+    )
     assert att.collect()[:2] == (0, b"api\n")
 
 
@@ -131,9 +144,16 @@ def test_a_stale_socket_file_is_replaced(engine):
 
 def test_two_processes_starting_at_once_get_one_server(engine):
     env = {**os.environ, "PYTHONPATH": ROOT, "DOCKERLAB_ROOT": engine.paths.root}
-    procs = [subprocess.Popen([sys.executable, "-m", "dockerlab", "run", "--rm", "busybox",
-                               "echo", str(i)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE) for i in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dockerlab", "run", "--rm", "busybox", "echo", str(i)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(4)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     for i, (p, (out, err)) in enumerate(zip(procs, outs)):
         assert (p.returncode, out) == (0, f"{i}\n".encode()), err
@@ -153,8 +173,11 @@ def test_an_idle_server_exits_and_the_next_run_starts_one(engine):
 def test_a_server_whose_code_changed_is_replaced(engine, tmp_path):
     # A tree upgraded in place (same folder, same version) must not keep the old server.
     tree = tmp_path / "tree"
-    shutil.copytree(os.path.join(ROOT, "dockerlab"), tree / "dockerlab",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        os.path.join(ROOT, "dockerlab"),
+        tree / "dockerlab",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     assert cli(engine, "run", "--rm", "busybox", "true", tree=str(tree)).returncode == 0
     [old] = servers(engine)
     monitor_py = tree / "dockerlab" / "engine" / "runtime" / "monitor.py"
@@ -170,8 +193,14 @@ def test_a_config_bigger_than_a_pipe_starts(engine, size):
     # 64 KiB is a pipe's default capacity, 1 MiB /proc/sys/fs/pipe-max-size's.
     n = size // 60000 + 1
     env = [f"V{i}=" + "x" * 60000 for i in range(n)]
-    _cid, att = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", f"echo ${{#V{n - 1}}}"],
-                            "Env": env, "HostConfig": {"AutoRemove": True}})
+    _cid, att = engine.run(
+        {
+            "Image": "busybox",
+            "Cmd": ["sh", "-c", f"echo ${{#V{n - 1}}}"],
+            "Env": env,
+            "HostConfig": {"AutoRemove": True},
+        }
+    )
     assert att.collect()[:2] == (0, b"60000\n")
 
 
@@ -201,10 +230,17 @@ def test_a_peer_that_is_not_root_is_refused(engine):
     r = subprocess.run(nobody + args, capture_output=True, text=True, timeout=60)
     assert r.stdout.split() == ["connect", "PermissionError"], r.stderr
     # ... and the server's check stops one that gets past the file's mode.
-    r = subprocess.run(nobody + ["--inh-caps=+dac_override", "--ambient-caps=+dac_override"]
-                       + args, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        nobody + ["--inh-caps=+dac_override", "--ambient-caps=+dac_override"] + args,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.stdout.split()[0] == "answer" and r.stdout.split()[1] in (
-        "b''", "ConnectionResetError", "BrokenPipeError"), (r.stdout, r.stderr)
+        "b''",
+        "ConnectionResetError",
+        "BrokenPipeError",
+    ), (r.stdout, r.stderr)
     # As root the same request is answered (the peer check is what refused it).
     r = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert r.stdout.split() == ["answer", "b'k'"], r.stderr

@@ -66,12 +66,20 @@ def layer_tar(entries) -> bytes:
 
 
 def archive_with_layer(layer: bytes, tag: str = "evil:1") -> bytes:
-    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
-                      "rootfs": {"type": "layers",
-                                 "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}
-                     ).encode()
-    manifest = json.dumps([{"Config": "c.json", "RepoTags": [tag],
-                            "Layers": ["l/layer.tar"]}]).encode()
+    cfg = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {},
+            "rootfs": {
+                "type": "layers",
+                "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()],
+            },
+        }
+    ).encode()
+    manifest = json.dumps(
+        [{"Config": "c.json", "RepoTags": [tag], "Layers": ["l/layer.tar"]}]
+    ).encode()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
         for name, data in (("l/layer.tar", layer), ("c.json", cfg), ("manifest.json", manifest)):
@@ -117,8 +125,9 @@ def test_saved_image_loads_with_same_id_and_runs(engine):
     engine.image_remove("busybox", force=True)
     assert engine.load(io.BytesIO(data)) == ["busybox:latest"]
     assert engine.image_inspect("busybox")["Id"] == image_id
-    _, att = engine.run({"Image": "busybox", "Cmd": ["echo", "back"],
-                         "HostConfig": {"AutoRemove": True}})
+    _, att = engine.run(
+        {"Image": "busybox", "Cmd": ["echo", "back"], "HostConfig": {"AutoRemove": True}}
+    )
     assert att.collect()[:2] == (0, b"back\n")
 
 
@@ -227,8 +236,9 @@ def test_cli_save_refuses_a_terminal(engine):
         out = open(slave, "w", closefd=False)
         err = io.StringIO()
         assert main(["--root", engine.paths.root, "save", "busybox"], out=out, err=err) == 1
-        assert err.getvalue() == ("cowardly refusing to save to a terminal. Use the -o flag "
-                                  "or redirect\n")
+        assert err.getvalue() == (
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect\n"
+        )
     finally:
         os.close(master)
         os.close(slave)
@@ -236,8 +246,11 @@ def test_cli_save_refuses_a_terminal(engine):
 
 def test_cli_save_of_unknown_image_fails_and_leaves_no_file(engine, tmp_path):
     err = io.StringIO()
-    code = main(["--root", engine.paths.root, "save", "-o", str(tmp_path / "x.tar"), "nosuch"],
-                out=io.StringIO(), err=err)
+    code = main(
+        ["--root", engine.paths.root, "save", "-o", str(tmp_path / "x.tar"), "nosuch"],
+        out=io.StringIO(),
+        err=err,
+    )
     assert code == 1
     assert err.getvalue() == "Error response from daemon: No such image: nosuch\n"
     assert os.listdir(tmp_path) == ["root"]
@@ -259,8 +272,9 @@ def gzip_bomb(head: bytes, mib: int, tail: bytes = b"") -> bytes:
 
     c = zlib.compressobj(9, zlib.DEFLATED, 31)
     zeros = b"\0" * (1 << 20)
-    return b"".join([c.compress(head), *(c.compress(zeros) for _ in range(mib)),
-                     c.compress(tail), c.flush()])
+    return b"".join(
+        [c.compress(head), *(c.compress(zeros) for _ in range(mib)), c.compress(tail), c.flush()]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -305,16 +319,20 @@ def test_cli_load_refuses_a_huge_long_name_header_without_reading_it(engine, tmp
     import sys
 
     path = tmp_path / "longname.tar.gz"
-    path.write_bytes(gzip_bomb(_header("././@LongLink", 512 << 20, tarfile.GNUTYPE_LONGNAME),
-                               512, b"\0" * 1024))
+    path.write_bytes(
+        gzip_bomb(_header("././@LongLink", 512 << 20, tarfile.GNUTYPE_LONGNAME), 512, b"\0" * 1024)
+    )
     cap = 384 << 20
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
-    r = subprocess.run([sys.executable, "-m", "dockerlab", "--root", engine.paths.root,
-                        "load", "-i", str(path)], capture_output=True, preexec_fn=limit,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "dockerlab", "--root", engine.paths.root, "load", "-i", str(path)],
+        capture_output=True,
+        preexec_fn=limit,
+        timeout=120,
+    )
     assert r.returncode == 1
     assert b"archive/tar: header field too long" in r.stderr, r.stderr[-400:]
     assert b"Traceback" not in r.stderr

@@ -35,8 +35,10 @@ def test_a_committed_image_holds_the_changes_on_a_new_layer(engine):
     assert info["Id"] == image_id and info["Parent"] == base["Id"]
     assert info["RootFS"]["Layers"][:-1] == base["RootFS"]["Layers"]
     assert len(info["RootFS"]["Layers"]) == len(base["RootFS"]["Layers"]) + 1
-    assert output(engine, "snap:1", "cat /root/z; ls /d; test -e /etc/passwd || echo gone") \
+    assert (
+        output(engine, "snap:1", "cat /root/z; ls /d; test -e /etc/passwd || echo gone")
         == "hi\nf\ngone\n"
+    )
 
 
 def test_history_gets_the_command_the_message_and_the_author(engine):
@@ -51,8 +53,17 @@ def test_history_gets_the_command_the_message_and_the_author(engine):
 
 def test_changes_apply_dockerfile_lines_over_the_containers_config(engine):
     cid = run(engine, "touch /x", Env=["KEEP=1"])
-    engine.commit(cid, "snap:1", changes=['CMD ["cat", "/etc/greeting"]', "ENV GREETING=hi",
-                                          "WORKDIR /tmp", "EXPOSE 8080", "LABEL a=b"])
+    engine.commit(
+        cid,
+        "snap:1",
+        changes=[
+            'CMD ["cat", "/etc/greeting"]',
+            "ENV GREETING=hi",
+            "WORKDIR /tmp",
+            "EXPOSE 8080",
+            "LABEL a=b",
+        ],
+    )
     cfg = engine.image_inspect("snap:1")["Config"]
     assert cfg["Cmd"] == ["cat", "/etc/greeting"]
     assert cfg["Env"][0] == "GREETING=hi" and "KEEP=1" in cfg["Env"]
@@ -86,9 +97,9 @@ def test_an_empty_writable_layer_adds_a_history_entry_but_no_layer_as_docker_doe
 
 
 def test_a_running_container_is_paused_while_committing_and_keeps_running(engine):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sh", "-c",
-                                                     "echo 1 > /count; exec sleep 30"]},
-                        attach="")
+    cid, _ = engine.run(
+        {"Image": "busybox", "Cmd": ["sh", "-c", "echo 1 > /count; exec sleep 30"]}, attach=""
+    )
     count = os.path.join(engine.inspect(cid)["GraphDriver"]["Data"]["UpperDir"], "count")
     # the file is written, not only created
     wait_until(lambda: os.path.exists(count) and open(count).read() == "1\n")
@@ -133,14 +144,34 @@ def test_cli_commit_prints_the_image_id_and_tags_it(engine):
 
     cid = run(engine, "touch /x")
     out, err = io.StringIO(), io.StringIO()
-    code = main(["--root", engine.paths.root, "commit", "-m", "msg", "-a", "me",
-                 "-c", "ENV A=1", "--change", "CMD [\"sh\"]", "-p=false", cid, "mine"], out, err)
+    code = main(
+        [
+            "--root",
+            engine.paths.root,
+            "commit",
+            "-m",
+            "msg",
+            "-a",
+            "me",
+            "-c",
+            "ENV A=1",
+            "--change",
+            'CMD ["sh"]',
+            "-p=false",
+            cid,
+            "mine",
+        ],
+        out,
+        err,
+    )
     assert code == 0, err.getvalue()
     image_id = out.getvalue().strip()
     assert image_id == engine.image_inspect("mine:latest")["Id"]
     assert engine.image_inspect("mine")["Config"]["Env"][0] == "A=1"
-    code = main(["--root", engine.paths.root, "container", "commit", "-c", "RUN x", cid],
-                io.StringIO(), err)
+    code = main(
+        ["--root", engine.paths.root, "container", "commit", "-c", "RUN x", cid], io.StringIO(), err
+    )
     assert code == 1
-    assert err.getvalue().endswith("Error response from daemon: run is not a valid change "
-                                   "command\n")
+    assert err.getvalue().endswith(
+        "Error response from daemon: run is not a valid change command\n"
+    )

@@ -20,8 +20,15 @@ def lines(engine, cid) -> list[str]:
 
 def test_diff_lists_added_changed_and_deleted_paths_sorted_with_their_parents(engine):
     cid = run(engine, "mkdir -p /a/b && touch /a/b/c && rm /etc/passwd && echo hi > /root/z")
-    assert lines(engine, cid) == ["A /a", "A /a/b", "A /a/b/c", "C /etc", "D /etc/passwd",
-                                  "C /root", "A /root/z"]
+    assert lines(engine, cid) == [
+        "A /a",
+        "A /a/b",
+        "A /a/b/c",
+        "C /etc",
+        "D /etc/passwd",
+        "C /root",
+        "A /root/z",
+    ]
 
 
 def test_a_deleted_folder_is_listed_once(engine):
@@ -34,14 +41,20 @@ def test_a_deleted_folder_is_listed_once(engine):
 def test_a_folder_deleted_and_made_again_is_changed_with_its_old_files_deleted(engine):
     cid = run(engine, "mkdir -p /d/sub && touch /d/x /d/y /d/sub/z")
     engine.commit(cid, "withdir:1")
-    cid = run(engine, "rm -rf /d && mkdir /d && touch /d/new && rm /d/new && touch /d/n2",
-              image="withdir:1")
+    cid = run(
+        engine,
+        "rm -rf /d && mkdir /d && touch /d/new && rm /d/new && touch /d/n2",
+        image="withdir:1",
+    )
     assert lines(engine, cid) == ["C /d", "A /d/n2", "D /d/sub", "D /d/x", "D /d/y"]
 
 
 def test_the_engines_own_files_are_never_listed(engine):
-    cid = run(engine, "echo 1.2.3.4 x >> /etc/hosts; echo n > /etc/hostname; "
-                      "echo > /etc/resolv.conf; touch /.dockerenv; true")
+    cid = run(
+        engine,
+        "echo 1.2.3.4 x >> /etc/hosts; echo n > /etc/hostname; "
+        "echo > /etc/resolv.conf; touch /.dockerenv; true",
+    )
     assert lines(engine, cid) == []
 
 
@@ -50,8 +63,9 @@ def test_a_container_that_changed_nothing_has_an_empty_diff(engine):
 
 
 def test_diff_of_a_running_container_sees_its_changes_live(engine):
-    cid, _ = engine.run({"Image": "busybox",
-                         "Cmd": ["sh", "-c", "touch /tmp/ready; exec sleep 30"]}, attach="")
+    cid, _ = engine.run(
+        {"Image": "busybox", "Cmd": ["sh", "-c", "touch /tmp/ready; exec sleep 30"]}, attach=""
+    )
     wait_until(lambda: engine.diff(cid))
     assert lines(engine, cid) == ["C /tmp", "A /tmp/ready"]
 

@@ -26,8 +26,11 @@ def exported(engine, cid) -> dict[str, tarfile.TarInfo]:
     buf.seek(0)
     with tarfile.open(fileobj=buf) as tf:
         members = {m.name.rstrip("/"): m for m in tf.getmembers()}
-        members["__data__"] = {m.name: tf.extractfile(m).read()  # type: ignore[union-attr]
-                               for m in tf.getmembers() if m.isreg() and m.size < 100}
+        members["__data__"] = {
+            m.name: tf.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tf.getmembers()
+            if m.isreg() and m.size < 100
+        }
     return members
 
 
@@ -51,8 +54,9 @@ def test_export_holds_the_engines_files_empty_and_no_proc_sys_or_dev_contents(en
 
 
 def test_export_of_a_running_container_reads_its_live_filesystem(engine):
-    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", "echo live > /now; sleep 30"]},
-                        attach="")
+    cid, _ = engine.run(
+        {"Image": "busybox", "Cmd": ["sh", "-c", "echo live > /now; sleep 30"]}, attach=""
+    )
     wait_until(lambda: engine.diff(cid))
     tar = exported(engine, cid)
     assert tar["__data__"]["now"] == b"live\n"
@@ -81,8 +85,10 @@ def test_import_reads_gzip_and_takes_a_message(engine):
     packed = io.BytesIO(gzip.compress(buf.getvalue()))
     engine.import_image(packed, "gz:1", message="from a gzip")
     assert engine.image_history("gz:1")[0]["Comment"] == "from a gzip"
-    assert engine.image_inspect("gz:1")["RootFS"]["Layers"] == \
-        engine.image_inspect(engine.import_image(io.BytesIO(buf.getvalue())))["RootFS"]["Layers"]
+    assert (
+        engine.image_inspect("gz:1")["RootFS"]["Layers"]
+        == engine.image_inspect(engine.import_image(io.BytesIO(buf.getvalue())))["RootFS"]["Layers"]
+    )
 
 
 def _tar(*members: tuple[str, bytes | None, str]) -> io.BytesIO:
@@ -100,11 +106,14 @@ def _tar(*members: tuple[str, bytes | None, str]) -> io.BytesIO:
     return buf
 
 
-@pytest.mark.parametrize("members", [
-    [("../escaped", b"x", "")],
-    [("a/../../escaped", b"x", "")],
-    [("evil", None, "{outside}"), ("evil/escaped", b"x", "")],
-])
+@pytest.mark.parametrize(
+    "members",
+    [
+        [("../escaped", b"x", "")],
+        [("a/../../escaped", b"x", "")],
+        [("evil", None, "{outside}"), ("evil/escaped", b"x", "")],
+    ],
+)
 def test_import_never_writes_outside_the_layer(engine, tmp_path, members):
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -139,11 +148,15 @@ def test_cli_export_refuses_a_terminal_and_writes_with_o(engine, tmp_path):
     err = io.StringIO()
     code = main(["--root", engine.paths.root, "export", cid], _Terminal(), err)
     assert code == 1
-    assert err.getvalue() == ("cowardly refusing to save to a terminal. Use the -o flag or "
-                              "redirect\n")
+    assert err.getvalue() == (
+        "cowardly refusing to save to a terminal. Use the -o flag or redirect\n"
+    )
     target = tmp_path / "out.tar"
-    code = main(["--root", engine.paths.root, "container", "export", "-o", str(target), cid],
-                io.StringIO(), err)
+    code = main(
+        ["--root", engine.paths.root, "container", "export", "-o", str(target), cid],
+        io.StringIO(),
+        err,
+    )
     assert code == 0
     with tarfile.open(target) as tf:
         assert "x" in tf.getnames()
@@ -157,15 +170,29 @@ def test_cli_import_from_a_file_prints_the_id_and_refuses_urls(engine, tmp_path)
     with open(target, "wb") as f:
         engine.export(cid, f)
     out, err = io.StringIO(), io.StringIO()
-    code = main(["--root", engine.paths.root, "image", "import", "-c", "CMD [\"sh\"]",
-                 str(target), "fromfile:1"], out, err)
+    code = main(
+        [
+            "--root",
+            engine.paths.root,
+            "image",
+            "import",
+            "-c",
+            'CMD ["sh"]',
+            str(target),
+            "fromfile:1",
+        ],
+        out,
+        err,
+    )
     assert code == 0, err.getvalue()
     assert out.getvalue().strip() == engine.image_inspect("fromfile:1")["Id"]
-    code = main(["--root", engine.paths.root, "import", "https://example.com/x.tar"],
-                io.StringIO(), err)
+    code = main(
+        ["--root", engine.paths.root, "import", "https://example.com/x.tar"], io.StringIO(), err
+    )
     assert code == 1 and "not supported" in err.getvalue()
-    code = main(["--root", engine.paths.root, "import", str(tmp_path / "missing.tar")],
-                io.StringIO(), err)
+    code = main(
+        ["--root", engine.paths.root, "import", str(tmp_path / "missing.tar")], io.StringIO(), err
+    )
     assert code == 1 and "no such file or directory" in err.getvalue()
 
 
@@ -182,8 +209,14 @@ def test_import_of_a_gzip_bomb_stops_at_the_expansion_bound(engine):
     ti.size = 640 << 20
     c = zlib.compressobj(9, zlib.DEFLATED, 31)
     zeros = b"\0" * (1 << 20)
-    bomb = b"".join([c.compress(ti.tobuf()), *(c.compress(zeros) for _ in range(640)),
-                     c.compress(b"\0" * 1024), c.flush()])
+    bomb = b"".join(
+        [
+            c.compress(ti.tobuf()),
+            *(c.compress(zeros) for _ in range(640)),
+            c.compress(b"\0" * 1024),
+            c.flush(),
+        ]
+    )
     assert len(bomb) < 1 << 20
     written = _wchar()
     with pytest.raises(InvalidParameter, match="refusing a decompression bomb"):

@@ -9,12 +9,20 @@ from dockerlab.errors import InvalidParameter
 
 def build(engine) -> str:
     """busybox (0: bootstrap layer, 1: CMD, empty) + 2: add /app + 3: change and delete."""
-    cid, att = engine.run({"Image": "busybox", "Cmd": ["sh", "-c",
-                           "mkdir /app && echo v1 > /app/conf && echo big > /app/data"]})
+    cid, att = engine.run(
+        {
+            "Image": "busybox",
+            "Cmd": ["sh", "-c", "mkdir /app && echo v1 > /app/conf && echo big > /app/data"],
+        }
+    )
     att.collect()
     engine.commit(cid, "stack:1", message="add app")
-    cid, att = engine.run({"Image": "stack:1", "Cmd": ["sh", "-c",
-                           "echo version2 > /app/conf && rm /app/data && rm /etc/group"]})
+    cid, att = engine.run(
+        {
+            "Image": "stack:1",
+            "Cmd": ["sh", "-c", "echo version2 > /app/conf && rm /app/data && rm /etc/group"],
+        }
+    )
     att.collect()
     engine.commit(cid, "stack:2")
     return "stack:2"
@@ -37,7 +45,12 @@ def test_layer_files_lists_a_layers_own_changes_with_kinds_and_types(engine):
     ref = build(engine)
     files = {f["Path"]: f for f in engine.layer_files(ref, 3)}
     assert {p: f["Kind"] for p, f in files.items()} == {
-        "/app": "C", "/app/conf": "C", "/app/data": "D", "/etc": "C", "/etc/group": "D"}
+        "/app": "C",
+        "/app/conf": "C",
+        "/app/data": "D",
+        "/etc": "C",
+        "/etc/group": "D",
+    }
     assert files["/app/conf"]["Size"] == len(b"version2\n")
     assert files["/app/conf"]["Type"] == "file" and files["/app"]["Type"] == "dir"
     assert files["/app/data"]["Type"] == "file" and files["/app/data"]["Size"] == 0
@@ -46,8 +59,9 @@ def test_layer_files_lists_a_layers_own_changes_with_kinds_and_types(engine):
     assert engine.layer_files(ref, 1) == []
     base = engine.layer_files(ref, 0)
     assert all(f["Kind"] == "A" for f in base)
-    assert {"Path": "/bin/sh", "Kind": "A", "Type": "symlink"}.items() <= \
-        next(f for f in base if f["Path"] == "/bin/sh").items()
+    assert {"Path": "/bin/sh", "Kind": "A", "Type": "symlink"}.items() <= next(
+        f for f in base if f["Path"] == "/bin/sh"
+    ).items()
 
 
 def test_cumulative_layer_files_is_the_whole_tree_up_to_that_layer(engine):
@@ -75,9 +89,13 @@ def test_file_at_layer_reads_a_file_as_the_image_was_at_that_layer(engine):
 def test_file_history_says_which_layers_touched_a_path(engine):
     ref = build(engine)
     assert engine.file_history(ref, "/app/conf") == [
-        {"Index": 2, "Kind": "A", "Size": 3}, {"Index": 3, "Kind": "C", "Size": 9}]
+        {"Index": 2, "Kind": "A", "Size": 3},
+        {"Index": 3, "Kind": "C", "Size": 9},
+    ]
     assert engine.file_history(ref, "/app/data") == [
-        {"Index": 2, "Kind": "A", "Size": 4}, {"Index": 3, "Kind": "D", "Size": 0}]
+        {"Index": 2, "Kind": "A", "Size": 4},
+        {"Index": 3, "Kind": "D", "Size": 0},
+    ]
     assert engine.file_history(ref, "/nothing") == []
 
 

@@ -22,8 +22,9 @@ def test_commit_registers_the_layer_and_first_use_unpacks_it(engine):
     assert not os.path.exists(os.path.join(folder, "diff", "kept"))
     engine.image_inspect("lazy:1")  # looking does not unpack
     assert os.path.exists(os.path.join(folder, "pending"))
-    _, att = engine.run({"Image": "lazy:1", "Cmd": ["cat", "/kept"],
-                         "HostConfig": {"AutoRemove": True}})
+    _, att = engine.run(
+        {"Image": "lazy:1", "Cmd": ["cat", "/kept"], "HostConfig": {"AutoRemove": True}}
+    )
     assert att.collect()[:2] == (0, b"kept\n")
     assert not os.path.exists(os.path.join(folder, "pending"))
     assert os.path.exists(os.path.join(folder, "diff", "kept"))

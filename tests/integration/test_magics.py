@@ -101,15 +101,27 @@ def test_ps_is_an_html_table_with_dockers_columns_and_cli_text(ip, engine):
     assert out.stdout == "" and out.stderr == ""
     data, _ = shown(ip, value)
     assert data["text/plain"].splitlines()[0].split() == [
-        "CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
-    assert "<th style=\"text-align:left\">CONTAINER ID</th>" in data["text/html"]
+        "CONTAINER",
+        "ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ]
+    assert '<th style="text-align:left">CONTAINER ID</th>' in data["text/html"]
     assert value.rows[0]["NAMES"] == "web"
     assert value.rows[0]["STATUS"].startswith("Up ")
 
 
 def test_images_history_volume_ls_and_system_df_are_tables(ip, engine):
-    for line, first in [("images", "REPOSITORY"), ("history busybox", "IMAGE"),
-                        ("volume ls", "DRIVER"), ("system df", "TYPE")]:
+    for line, first in [
+        ("images", "REPOSITORY"),
+        ("history busybox", "IMAGE"),
+        ("volume ls", "DRIVER"),
+        ("system df", "TYPE"),
+    ]:
         value, out = docker(ip, line)
         assert value.columns[0] == first, line
         assert "<table" in value._repr_html_()
@@ -119,8 +131,16 @@ def test_images_history_volume_ls_and_system_df_are_tables(ip, engine):
 def test_stats_no_stream_is_a_table_with_dockers_columns(ip, engine):
     engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, name="st", attach="")
     value, _ = docker(ip, "stats --no-stream st")
-    assert value.columns == ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %",
-                             "NET I/O", "BLOCK I/O", "PIDS"]
+    assert value.columns == [
+        "CONTAINER ID",
+        "NAME",
+        "CPU %",
+        "MEM USAGE / LIMIT",
+        "MEM %",
+        "NET I/O",
+        "BLOCK I/O",
+        "PIDS",
+    ]
     assert value.rows[0]["NAME"] == "st"
 
 
@@ -165,23 +185,27 @@ def test_run_result_shows_nothing_in_its_own_cell_and_a_summary_later(ip):
     assert data == {} and published == []  # the output was streamed already
     ip.execution_count += 1
     _, published = shown(ip, result)
-    assert published[0].data["text/plain"] == \
-        "RunResult(exit_code=0, stdout='hi\\n', stderr='')"
+    assert published[0].data["text/plain"] == "RunResult(exit_code=0, stdout='hi\\n', stderr='')"
 
 
 def test_interrupt_forwards_sigint_to_the_container_and_collects_until_exit(ip):
     with capture_output():
         interrupt_when(sys.stdout.getvalue, "ready")
         result = ip.run_line_magic(
-            "docker", "run --rm busybox sh -c "
-            "'trap \"echo got INT; exit 5\" INT; echo ready; while :; do sleep 0.1; done'")
+            "docker",
+            "run --rm busybox sh -c "
+            "'trap \"echo got INT; exit 5\" INT; echo ready; while :; do sleep 0.1; done'",
+        )
     assert result.exit_code == 5
     assert result.stdout == "ready\ngot INT\n"
 
 
 def test_logs_follow_streams_until_interrupted(ip, engine):
-    engine.run({"Image": "busybox", "Cmd": ["sh", "-c", "while :; do echo tick; sleep 0.1; "
-                                            "done"]}, name="ticker", attach="")
+    engine.run(
+        {"Image": "busybox", "Cmd": ["sh", "-c", "while :; do echo tick; sleep 0.1; done"]},
+        name="ticker",
+        attach="",
+    )
     with capture_output() as out:
         interrupt_when(sys.stdout.getvalue, "tick\ntick\n")
         value = ip.run_line_magic("docker", "logs -f ticker")
@@ -241,8 +265,9 @@ def test_save_without_output_refuses_as_on_a_terminal(ip):
 
 def test_dockerfile_cell_builds_streams_steps_and_shows_layers(ip, engine):
     with capture_output() as out:
-        result = ip.run_cell_magic("dockerfile", "-t demo:1",
-                                   "FROM busybox\nRUN echo built > /f\nCMD [\"cat\", \"/f\"]\n")
+        result = ip.run_cell_magic(
+            "dockerfile", "-t demo:1", 'FROM busybox\nRUN echo built > /f\nCMD ["cat", "/f"]\n'
+        )
     assert "Step 1/3 : FROM busybox" in out.stdout
     assert "Successfully tagged demo:1" in out.stdout
     assert result.tags == ["demo:1"] and result.id.startswith("sha256:")
@@ -255,8 +280,9 @@ def test_dockerfile_cell_builds_streams_steps_and_shows_layers(ip, engine):
 def test_dockerfile_cell_uses_a_context_folder(ip, engine, tmp_path):
     (tmp_path / "hello.txt").write_text("hello from the context\n")
     with capture_output():
-        result = ip.run_cell_magic("dockerfile", f"-q -t ctx:1 {tmp_path}",
-                                   "FROM busybox\nCOPY hello.txt /\n")
+        result = ip.run_cell_magic(
+            "dockerfile", f"-q -t ctx:1 {tmp_path}", "FROM busybox\nCOPY hello.txt /\n"
+        )
     assert result.id
     run, _ = docker(ip, "run --rm ctx:1 cat /hello.txt")
     assert run.stdout == "hello from the context\n"
@@ -316,9 +342,13 @@ def test_a_host_failure_reads_as_in_the_cli(ip, engine, tmp_path, monkeypatch):
         monkeypatch.setenv("DOCKERLAB_ROOT", str(ro))
         for line in ("tag busybox other", "run --rm busybox true"):
             _, out = docker(ip, line)
-            cli = subprocess.run([sys.executable, "-m", "dockerlab", *line.split()],
-                                 env={**os.environ, "DOCKERLAB_ROOT": str(ro)},
-                                 capture_output=True, text=True, timeout=60)
+            cli = subprocess.run(
+                [sys.executable, "-m", "dockerlab", *line.split()],
+                env={**os.environ, "DOCKERLAB_ROOT": str(ro)},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert "read-only file system" in out.stderr and "[Errno" not in out.stderr
             assert (out.stderr, ip.user_ns["_exit_code"]) == (cli.stderr, cli.returncode)
     finally:

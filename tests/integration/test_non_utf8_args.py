@@ -51,8 +51,11 @@ def test_run_with_an_entrypoint_in_bytes_is_127_not_found(cli):
 def test_run_as_a_user_in_bytes_is_125_unable_to_find_user(cli):
     r = cli("run", "--rm", "-u", b"\xff", "busybox", "true")
     assert r.returncode == 125, r.stderr
-    assert r.stderr.startswith(b"dockerlab: Error response from daemon: unable to find user "
-                               + FFFD + b": no matching entries in passwd file.\n")
+    assert r.stderr.startswith(
+        b"dockerlab: Error response from daemon: unable to find user "
+        + FFFD
+        + b": no matching entries in passwd file.\n"
+    )
     _clean(r)
 
 
@@ -80,9 +83,12 @@ def test_create_then_start_as_a_user_in_bytes(cli):
     assert cli("create", "--name", "bad", "-u", b"\xff", "busybox", "true").returncode == 0
     r = cli("start", "bad")
     assert r.returncode == 1
-    assert r.stderr == (b"Error response from daemon: unable to find user " + FFFD +
-                        b": no matching entries in passwd file\n"
-                        b"Error: failed to start containers: bad\n")
+    assert r.stderr == (
+        b"Error response from daemon: unable to find user "
+        + FFFD
+        + b": no matching entries in passwd file\n"
+        b"Error: failed to start containers: bad\n"
+    )
 
 
 # ---- exec -----------------------------------------------------------------------------------
@@ -90,15 +96,19 @@ def test_exec_of_bytes_is_126_with_dockers_messages(cli, engine):
     cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, attach="")
     r = cli("exec", cid, b"\xff")
     assert r.returncode == 126
-    assert r.stderr == (b"OCI runtime exec failed: exec failed: unable to start container "
-                        b"process: " + NOT_FOUND + b": unknown\n")
+    assert r.stderr == (
+        b"OCI runtime exec failed: exec failed: unable to start container "
+        b"process: " + NOT_FOUND + b": unknown\n"
+    )
     r = cli("exec", "-u", b"\xff", cid, "true")
     assert r.returncode == 126
     assert r.stderr == b"unable to find user " + FFFD + b": no matching entries in passwd file\n"
     r = cli("exec", "-d", cid, b"\xff")  # detached: the daemon's error, exit code 1
     assert r.returncode == 1
-    assert r.stderr == (b"Error response from daemon: OCI runtime exec failed: exec failed: "
-                        b"unable to start container process: " + NOT_FOUND + b": unknown\n")
+    assert r.stderr == (
+        b"Error response from daemon: OCI runtime exec failed: exec failed: "
+        b"unable to start container process: " + NOT_FOUND + b": unknown\n"
+    )
     r = cli("exec", "-e", b"X=\xff", cid, "sh", "-c", b"echo $X \xfe")
     assert (r.returncode, r.stdout) == (0, FFFD + b" " + FFFD + b"\n")
 
@@ -116,8 +126,9 @@ def test_engine_run_of_surrogates_raises_command_not_found(engine):
 
 def test_engine_exec_of_surrogates_is_126(engine):
     cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, attach="")
-    proc = engine.exec(cid, ["\udcff"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE)
+    proc = engine.exec(
+        cid, ["\udcff"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 126 and NOT_FOUND in err
 

@@ -38,14 +38,12 @@ def sh(engine, script, **body):
     return code, out.decode(), err.decode()
 
 
-
 @pytest.fixture
 def loop(tmp_path):
     """(device path, major, minor, backing file) of a loop device over a file of secrets."""
     backing = tmp_path / "disk.img"
     backing.write_bytes(SECRET * 4096)
-    made = subprocess.run(["losetup", "-f", "--show", str(backing)], capture_output=True,
-                          text=True)
+    made = subprocess.run(["losetup", "-f", "--show", str(backing)], capture_output=True, text=True)
     if made.returncode != 0:
         pytest.skip(f"losetup cannot attach a loop device here: {made.stderr.strip()}")
     dev = made.stdout.strip()
@@ -59,9 +57,12 @@ def loop(tmp_path):
 # ---- the attacks ----------------------------------------------------------------------------
 def test_mknod_of_a_host_block_device_works_but_it_cannot_be_read_or_written(engine, loop):
     _, major, minor, backing = loop
-    code, out, err = sh(engine, f"mknod /disk b {major} {minor} && echo made; "
-                                "dd if=/disk bs=16 count=1 2>&1; "
-                                "echo overwritten | dd of=/disk conv=notrunc 2>&1")
+    code, out, err = sh(
+        engine,
+        f"mknod /disk b {major} {minor} && echo made; "
+        "dd if=/disk bs=16 count=1 2>&1; "
+        "echo overwritten | dd of=/disk conv=notrunc 2>&1",
+    )
     assert "made" in out  # Docker allows mknod of any device ("b *:* m")
     assert SECRET.decode() not in out
     assert out.count("Operation not permitted") == 2, out
@@ -77,9 +78,13 @@ def test_host_tty_made_with_mknod_cannot_be_opened_for_writing(engine):
 def test_exec_is_held_to_the_same_device_rules(engine, loop):
     _, major, minor, _ = loop
     cid = daemon(engine)
-    proc = engine.exec(cid, ["sh", "-c", f"mknod /d b {major} {minor}; dd if=/d count=1"],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT)
+    proc = engine.exec(
+        cid,
+        ["sh", "-c", f"mknod /d b {major} {minor}; dd if=/d count=1"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode != 0
     assert b"Operation not permitted" in out and SECRET not in out
@@ -103,9 +108,12 @@ def test_a_device_node_shipped_in_an_image_does_not_open(engine, loop):
 
 
 def test_docker_default_devices_still_work(engine):
-    code, out, err = sh(engine, "echo x > /dev/null && head -c 4 /dev/zero | wc -c && "
-                                "head -c 4 /dev/urandom | wc -c && head -c 4 /dev/random | wc -c"
-                                " && ! echo x 2>/dev/null > /dev/full && echo ok")
+    code, out, err = sh(
+        engine,
+        "echo x > /dev/null && head -c 4 /dev/zero | wc -c && "
+        "head -c 4 /dev/urandom | wc -c && head -c 4 /dev/random | wc -c"
+        " && ! echo x 2>/dev/null > /dev/full && echo ok",
+    )
     assert code == 0, err
     assert out.split() == ["4", "4", "4", "ok"]
 
@@ -118,15 +126,29 @@ def test_a_terminal_container_opens_its_pty(engine):
 def test_the_cgroup_holds_dockers_rules(engine):
     cid = daemon(engine)
     with open("/proc/self/mountinfo") as f:
-        points = [p for p, kind, opts in parse_mountinfo(f.read())
-                  if kind == "cgroup" and "devices" in opts.split(",")]
+        points = [
+            p
+            for p, kind, opts in parse_mountinfo(f.read())
+            if kind == "cgroup" and "devices" in opts.split(",")
+        ]
     if not points:
         pytest.skip("no cgroup v1 devices hierarchy on this host")
     with open(os.path.join(points[0], "dockerlab", cid, "devices.list")) as f:
         listed = set(f.read().split("\n")) - {""}
-    assert listed == {"c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",
-                      "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 10:200 rwm",
-                      "c 136:* rwm"}
+    assert listed == {
+        "c *:* m",
+        "b *:* m",
+        "c 1:3 rwm",
+        "c 1:5 rwm",
+        "c 1:7 rwm",
+        "c 1:8 rwm",
+        "c 1:9 rwm",
+        "c 5:0 rwm",
+        "c 5:1 rwm",
+        "c 5:2 rwm",
+        "c 10:200 rwm",
+        "c 136:* rwm",
+    }
 
 
 # ---- --device and privileged ---------------------------------------------------------------
@@ -138,10 +160,13 @@ def _rwx(mode: str) -> str:
 def test_device_flag_creates_the_node_and_allows_it(engine, loop):
     dev, major, minor, backing = loop
     devices = [{"PathOnHost": dev, "PathInContainer": "/dev/xdisk", "CgroupPermissions": "rwm"}]
-    code, out, err = sh(engine, "stat -c '%A %t:%T' /dev/xdisk; dd if=/dev/xdisk bs=16 count=1"
-                                " 2>/dev/null; echo; printf overwritten | dd of=/dev/xdisk"
-                                " conv=notrunc,fsync 2>/dev/null && echo wrote",
-                        HostConfig={"Devices": devices})
+    code, out, err = sh(
+        engine,
+        "stat -c '%A %t:%T' /dev/xdisk; dd if=/dev/xdisk bs=16 count=1"
+        " 2>/dev/null; echo; printf overwritten | dd of=/dev/xdisk"
+        " conv=notrunc,fsync 2>/dev/null && echo wrote",
+        HostConfig={"Devices": devices},
+    )
     assert code == 0, err
     mode = oct(os.stat(dev).st_mode & 0o777)
     assert out.splitlines()[0] == f"b{_rwx(mode)} {major:x}:{minor:x}"
@@ -152,8 +177,11 @@ def test_device_flag_creates_the_node_and_allows_it(engine, loop):
 def test_device_flag_with_read_permission_only_refuses_writes(engine, loop):
     dev, _, _, backing = loop
     devices = [{"PathOnHost": dev, "PathInContainer": "/dev/xdisk", "CgroupPermissions": "r"}]
-    code, out, err = sh(engine, "dd if=/dev/xdisk bs=16 count=1 2>/dev/null; echo; "
-                                "echo x | dd of=/dev/xdisk 2>&1", HostConfig={"Devices": devices})
+    code, out, err = sh(
+        engine,
+        "dd if=/dev/xdisk bs=16 count=1 2>/dev/null; echo; echo x | dd of=/dev/xdisk 2>&1",
+        HostConfig={"Devices": devices},
+    )
     assert SECRET.decode() in out and "Operation not permitted" in out
     assert backing.read_bytes()[:16] == SECRET
 
@@ -161,33 +189,62 @@ def test_device_flag_with_read_permission_only_refuses_writes(engine, loop):
 def test_device_flag_with_a_folder_adds_every_device_in_it(engine):
     if not os.path.exists("/dev/net/tun"):
         pytest.skip("this host has no /dev/net/tun")
-    code, out, _ = sh(engine, "ls /dev/mynet",
-                      HostConfig={"Devices": [{"PathOnHost": "/dev/net",
-                                               "PathInContainer": "/dev/mynet",
-                                               "CgroupPermissions": "rwm"}]})
+    code, out, _ = sh(
+        engine,
+        "ls /dev/mynet",
+        HostConfig={
+            "Devices": [
+                {
+                    "PathOnHost": "/dev/net",
+                    "PathInContainer": "/dev/mynet",
+                    "CgroupPermissions": "rwm",
+                }
+            ]
+        },
+    )
     assert code == 0 and out.split() == ["tun"]
 
 
 def test_a_missing_host_device_fails_the_start_with_dockers_error(engine):
-    body = {"Image": "busybox", "Cmd": ["true"],
-            "HostConfig": {"Devices": [{"PathOnHost": "/dev/nonexistent-dl",
-                                        "PathInContainer": "/dev/x",
-                                        "CgroupPermissions": "rwm"}]}}
+    body = {
+        "Image": "busybox",
+        "Cmd": ["true"],
+        "HostConfig": {
+            "Devices": [
+                {
+                    "PathOnHost": "/dev/nonexistent-dl",
+                    "PathInContainer": "/dev/x",
+                    "CgroupPermissions": "rwm",
+                }
+            ]
+        },
+    }
     cid = engine.create(body)["Id"]
     with pytest.raises(errors.CommandNotFound) as caught:
         engine.start(cid)
-    message = ('error gathering device information while adding custom device '
-               '"/dev/nonexistent-dl": no such file or directory')
+    message = (
+        "error gathering device information while adding custom device "
+        '"/dev/nonexistent-dl": no such file or directory'
+    )
     assert str(caught.value) == message
     state = engine.inspect(cid)["State"]
     assert (state["Status"], state["Error"]) == ("created", message)
 
 
 def test_a_host_file_that_is_no_device_is_refused(engine):
-    body = {"Image": "busybox", "Cmd": ["true"],
-            "HostConfig": {"Devices": [{"PathOnHost": "/etc/hostname",
-                                        "PathInContainer": "/dev/x",
-                                        "CgroupPermissions": "rwm"}]}}
+    body = {
+        "Image": "busybox",
+        "Cmd": ["true"],
+        "HostConfig": {
+            "Devices": [
+                {
+                    "PathOnHost": "/etc/hostname",
+                    "PathInContainer": "/dev/x",
+                    "CgroupPermissions": "rwm",
+                }
+            ]
+        },
+    }
     with pytest.raises(errors.ContainerStartError, match="not a device node"):
         engine.run(body)
 
@@ -201,25 +258,34 @@ def test_cli_device_flag_errors_and_exit_codes(engine):
     assert code == 125 and "bad mode specified: rwx" in err
     code, err = cli("run", "--rm", "--device", "/dev/nonexistent-dl", "busybox", "true")
     assert code == 127
-    assert ('Error response from daemon: error gathering device information while adding '
-            'custom device "/dev/nonexistent-dl": no such file or directory') in err
+    assert (
+        "Error response from daemon: error gathering device information while adding "
+        'custom device "/dev/nonexistent-dl": no such file or directory'
+    ) in err
     assert "Traceback" not in err
 
 
 def test_inspect_shows_devices_as_docker_does(engine):
     cid = engine.create({"Image": "busybox", "Cmd": ["true"]})["Id"]
     assert engine.inspect(cid)["HostConfig"]["Devices"] == []
-    mapping = {"PathOnHost": "/dev/null", "PathInContainer": "/dev/mynull",
-               "CgroupPermissions": "rw"}
-    cid = engine.create({"Image": "busybox", "Cmd": ["true"],
-                         "HostConfig": {"Devices": [mapping]}})["Id"]
+    mapping = {
+        "PathOnHost": "/dev/null",
+        "PathInContainer": "/dev/mynull",
+        "CgroupPermissions": "rw",
+    }
+    cid = engine.create(
+        {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Devices": [mapping]}}
+    )["Id"]
     assert engine.inspect(cid)["HostConfig"]["Devices"] == [mapping]
 
 
 def test_privileged_container_gets_the_hosts_devices(engine, loop):
     dev, _, _, _ = loop
-    code, out, err = sh(engine, f"ls {dev} /dev/tty1 && dd if={dev} bs=16 count=1 2>/dev/null",
-                        HostConfig={"Privileged": True})
+    code, out, err = sh(
+        engine,
+        f"ls {dev} /dev/tty1 && dd if={dev} bs=16 count=1 2>/dev/null",
+        HostConfig={"Privileged": True},
+    )
     assert code == 0, err
     assert SECRET.decode() in out
 
@@ -263,8 +329,12 @@ attempt("mknod", lambda: os.mknod({str(tmp_path / "tty1")!r}, 0o600 | 0o020000,
 attempt("tty1", lambda: os.close(os.open({str(tmp_path / "tty1")!r}, os.O_WRONLY)))
 attempt("loop", lambda: os.close(os.open({dev!r}, os.O_RDONLY)))
 """
-    child = subprocess.Popen([sys.executable, "-S", "-c", probe], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-S", "-c", probe],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert cg.set_devices(D.rules_for(False, []))
         cg.add(child.pid)
@@ -309,8 +379,9 @@ except OSError as exc:
 L.prctl(L.PR_CAPBSET_DROP, L.CAPS.index("MKNOD"))
 os.execv("/bin/busybox", ["busybox", "mknod", {str(tmp_path / "t")!r}, "c", "4", "1"])
 """
-    done = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True,
-                          timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", script], capture_output=True, text=True, timeout=30
+    )
     assert done.stdout.split("\n")[0] == "refused 13"  # EACCES: a nodev mount
     assert done.returncode != 0 and "Operation not permitted" in done.stderr
     assert not (tmp_path / "t").exists()
@@ -326,16 +397,31 @@ def v2_cli(engine, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root}
     cmd = [sys.executable, "-m", "dockerlab", *args]
     if root != "/sys/fs/cgroup":
-        cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-               f'mount --bind "{root}" /sys/fs/cgroup && exec "$0" "$@"', *cmd]
+        cmd = [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            f'mount --bind "{root}" /sys/fs/cgroup && exec "$0" "$@"',
+            *cmd,
+        ]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_on_cgroup_v2_the_engine_attaches_the_device_filter(engine, loop):
     _, major, minor, backing = loop
-    done = v2_cli(engine, "run", "--rm", "busybox", "sh", "-c",
-                  f"mknod /disk b {major} {minor} && echo made; dd if=/disk count=1; "
-                  "echo x > /dev/null && echo null-ok; mknod /tty1 c 4 1; echo owned > /tty1")
+    done = v2_cli(
+        engine,
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        f"mknod /disk b {major} {minor} && echo made; dd if=/disk count=1; "
+        "echo x > /dev/null && echo null-ok; mknod /tty1 c 4 1; echo owned > /tty1",
+    )
     assert "made" in done.stdout and "null-ok" in done.stdout, done.stderr
     assert SECRET.decode() not in done.stdout
     assert done.stderr.count("Operation not permitted") == 2, done.stderr

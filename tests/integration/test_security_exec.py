@@ -101,8 +101,9 @@ def _hammer(engine, cid: str, out: str, env: list[str] | None = None) -> None:
     try:
         for _ in range(EXECS):
             # lives a little after its execve, so the watcher surely sees some command
-            proc = engine.exec(cid, ["sleep", "0.02"], env=env, stdin=subprocess.DEVNULL,
-                               stdout=PIPE, stderr=PIPE)
+            proc = engine.exec(
+                cid, ["sleep", "0.02"], env=env, stdin=subprocess.DEVNULL, stdout=PIPE, stderr=PIPE
+            )
             proc.communicate(timeout=20)
             assert proc.returncode == 0
     finally:
@@ -117,17 +118,23 @@ def caller_secret(monkeypatch):
     return value
 
 
-def test_a_container_watching_proc_gets_nothing_of_the_exec_helper(engine, tmp_path,
-                                                                   caller_secret):
+def test_a_container_watching_proc_gets_nothing_of_the_exec_helper(engine, tmp_path, caller_secret):
     out = str(tmp_path / "out")
     os.makedirs(out)
     spec_secret = "spec-" + secrets.token_hex(8)
-    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", WATCHER],
-                         "HostConfig": {"Binds": [f"{out}:/out"]}}, attach="")
+    cid, _ = engine.run(
+        {
+            "Image": "busybox",
+            "Cmd": ["sh", "-c", WATCHER],
+            "HostConfig": {"Binds": [f"{out}:/out"]},
+        },
+        attach="",
+    )
     _wait_for(os.path.join(out, "ready"))
     _hammer(engine, cid, out, env=[f"EXEC_SECRET={spec_secret}"])
-    environ, cmdline, report = (_read(os.path.join(out, n)) for n in
-                                ("environ", "cmdline", "report"))
+    environ, cmdline, report = (
+        _read(os.path.join(out, n)) for n in ("environ", "cmdline", "report")
+    )
     host_python = _host_python()
     assert environ or cmdline, "the watcher saw no process at all: the test proves nothing"
     hits = [line for line in report.splitlines() if line.endswith(" " + host_python)]
@@ -135,8 +142,9 @@ def test_a_container_watching_proc_gets_nothing_of_the_exec_helper(engine, tmp_p
         "the caller's environment": environ.count(caller_secret) + cmdline.count(caller_secret),
         "the exec's spec in the helper's argv": cmdline.count(spec_secret),
         "/proc/N/exe opened as the host's Python": sum(h.startswith("exe ") for h in hits),
-        "a write into the caller's stdout through /proc/N/fd/1":
-            sum(h.startswith("fd1 ") for h in hits),
+        "a write into the caller's stdout through /proc/N/fd/1": sum(
+            h.startswith("fd1 ") for h in hits
+        ),
     }
     assert {k: n for k, n in leaks.items() if n} == {}
 
@@ -149,13 +157,20 @@ def test_a_container_cannot_ptrace_the_exec_helper(engine, tmp_path):
     python = os.path.realpath(sys.executable)
     binds = [f"{out}:/out", "/usr:/usr:ro", f"{sys.base_prefix}:{sys.base_prefix}:ro"]
     binds += [f"{os.path.realpath(d)}:{d}:ro" for d in ("/lib", "/lib64") if os.path.isdir(d)]
-    cid, _ = engine.run({"Image": "busybox", "Cmd": [python, "-I", "-S", "/out/ptracer.py"],
-                         "HostConfig": {"Binds": binds}}, attach="")
+    cid, _ = engine.run(
+        {
+            "Image": "busybox",
+            "Cmd": [python, "-I", "-S", "/out/ptracer.py"],
+            "HostConfig": {"Binds": binds},
+        },
+        attach="",
+    )
     _wait_for(os.path.join(out, "ready"))
     _hammer(engine, cid, out)
     seized = _read(os.path.join(out, "ptrace")).splitlines()
-    assert any(line.split(" ", 2)[2].strip() == "sleep 0.02" for line in seized), \
+    assert any(line.split(" ", 2)[2].strip() == "sleep 0.02" for line in seized), (
         "the ptracer seized no exec'd command at all: the test proves nothing"
+    )
     helper = [line for line in seized if "python" in line or "nsexec" in line]
     assert helper == [], "the container ptrace-attached to the host's Python helper"
 
@@ -179,8 +194,14 @@ done
 
 
 def _stdio_watcher(engine, out: str) -> str:
-    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", STDIO_WATCHER],
-                         "HostConfig": {"Binds": [f"{out}:/out"]}}, attach="")
+    cid, _ = engine.run(
+        {
+            "Image": "busybox",
+            "Cmd": ["sh", "-c", STDIO_WATCHER],
+            "HostConfig": {"Binds": [f"{out}:/out"]},
+        },
+        attach="",
+    )
     _wait_for(os.path.join(out, "ready"))
     return cid
 
@@ -195,8 +216,13 @@ def test_a_host_file_the_output_goes_to_stays_out_of_reach(engine, tmp_path):
     try:
         with open(target, "ab") as f:
             for _ in range(EXECS // 2):
-                proc = engine.exec(cid, ["sh", "-c", "echo from-the-command; sleep 0.05"],
-                                   stdin=subprocess.DEVNULL, stdout=f, stderr=PIPE)
+                proc = engine.exec(
+                    cid,
+                    ["sh", "-c", "echo from-the-command; sleep 0.05"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=f,
+                    stderr=PIPE,
+                )
                 proc.communicate(timeout=20)
                 assert proc.returncode == 0
     finally:
@@ -219,10 +245,24 @@ def test_the_users_terminal_stays_out_of_reach_of_exec_it(engine, tmp_path):
     env = {**os.environ, "DOCKERLAB_ROOT": engine.paths.root, "TERM": "xterm"}
     try:
         for _ in range(5):
-            proc = subprocess.Popen([sys.executable, "-m", "dockerlab", "exec", "-it", cid,
-                                     "sh", "-c", "sleep 0.3; echo done-$((6*7))"],
-                                    env=env, stdin=slave, stdout=slave, stderr=slave,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "dockerlab",
+                    "exec",
+                    "-it",
+                    cid,
+                    "sh",
+                    "-c",
+                    "sleep 0.3; echo done-$((6*7))",
+                ],
+                env=env,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                start_new_session=True,
+            )
             seen = b""
             deadline = time.monotonic() + 20
             while b"done-42" not in seen and time.monotonic() < deadline:
@@ -248,8 +288,9 @@ def test_the_first_process_is_forked_from_nothing_of_the_callers_environment(eng
     # monitor's environment: what a process in the container would read in /proc/1/environ
     # had it been quick enough. The CLI here is a fresh caller holding a secret.
     secret = "caller-" + secrets.token_hex(8)
-    r = _cli(engine, "run", "-d", "busybox", "sleep", "30",
-             env={"DOCKERLAB_TEST_CALLER_SECRET": secret})
+    r = _cli(
+        engine, "run", "-d", "busybox", "sleep", "30", env={"DOCKERLAB_TEST_CALLER_SECRET": secret}
+    )
     assert r.returncode == 0, r.stderr
     pid = engine.inspect(r.stdout.decode().strip())["State"]["Pid"]
     with open(f"/proc/{pid}/status") as f:
@@ -276,8 +317,11 @@ def test_a_working_dir_in_proc_self_fd_finds_no_descriptor_of_ours(engine, verb)
         else:
             r = _cli(engine, "exec", "-w", cwd, cid, "pwd")
             assert r.returncode == 126, (n, r.stdout)
-            assert r.stderr == (b"OCI runtime exec failed: exec failed: unable to start "
-                                b"container process: chdir to cwd (\"" + cwd.encode() +
-                                b"\") set in config.json failed: no such file or directory: "
-                                b"unknown\n")
+            assert r.stderr == (
+                b"OCI runtime exec failed: exec failed: unable to start "
+                b'container process: chdir to cwd ("'
+                + cwd.encode()
+                + b'") set in config.json failed: no such file or directory: '
+                b"unknown\n"
+            )
         assert b"Errno" not in r.stderr and b"Traceback" not in r.stderr

@@ -26,12 +26,13 @@ from dockerlab.errors import DockerlabError, InvalidParameter, NotFound
 SECRET = b"HOST-SECRET-never-in-a-container\n"
 
 
-
 def swap(folder: str = "/w/real", link: str = "/") -> str:
     """Shell loop: ``folder`` is a folder, then (for a moment) a symlink to ``link`` (a path
     that, read on the host instead of in the container, is the host's own)."""
-    return (f"ln -s {link} /w/evil && touch /ready && while :; do mv {folder} /w/tmp; "
-            f"mv /w/evil {folder}; mv {folder} /w/evil; mv /w/tmp {folder}; done")
+    return (
+        f"ln -s {link} /w/evil && touch /ready && while :; do mv {folder} /w/tmp; "
+        f"mv /w/evil {folder}; mv {folder} /w/evil; mv /w/tmp {folder}; done"
+    )
 
 
 @pytest.fixture(params=["openat2", "walk"])
@@ -61,8 +62,9 @@ def hard_timeout(seconds: int):
 def swapping(engine, setup: str, loop: str | None = None) -> str:
     """A running container that ran ``setup`` and now swaps a folder for a link (``loop``,
     by default /w/real for a link to /)."""
-    cid, _ = engine.run({"Image": "busybox",
-                         "Cmd": ["sh", "-c", f"{setup} && {loop or swap()}"]}, attach="")
+    cid, _ = engine.run(
+        {"Image": "busybox", "Cmd": ["sh", "-c", f"{setup} && {loop or swap()}"]}, attach=""
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -96,8 +98,9 @@ def test_cp_out_never_reads_a_host_file_through_a_swapped_symlink(engine, tmp_pa
     assert got["inside"] > 0
 
 
-def test_cp_in_never_writes_into_a_host_folder_through_a_swapped_symlink(engine, tmp_path,
-                                                                        resolver):
+def test_cp_in_never_writes_into_a_host_folder_through_a_swapped_symlink(
+    engine, tmp_path, resolver
+):
     host_dir = tmp_path / "hostdir"
     host_dir.mkdir()
     cid = swapping(engine, f"mkdir -p /w/real{host_dir}")
@@ -126,8 +129,11 @@ def test_export_never_packs_a_host_file_through_a_swapped_symlink(engine, tmp_pa
     host.mkdir()
     for i in range(300):
         (host / f"secret{i}").write_bytes(SECRET)
-    cid = swapping(engine, "mkdir -p /w/x && for i in $(seq 0 299); do echo inside > "
-                           "/w/x/secret$i; done", swap("/w/x", str(host)))
+    cid = swapping(
+        engine,
+        "mkdir -p /w/x && for i in $(seq 0 299); do echo inside > /w/x/secret$i; done",
+        swap("/w/x", str(host)),
+    )
     with hard_timeout(180):
         for _ in range(30):
             out = io.BytesIO()
@@ -136,8 +142,9 @@ def test_export_never_packs_a_host_file_through_a_swapped_symlink(engine, tmp_pa
             with tarfile.open(fileobj=out) as tf:
                 for m in tf:
                     if m.isreg() and m.size == len(SECRET):
-                        assert tf.extractfile(m).read() != SECRET, \
+                        assert tf.extractfile(m).read() != SECRET, (
                             f"export packed a host file as {m.name}"
+                        )
 
 
 def test_diff_never_lists_host_names_through_a_swapped_symlink(engine, tmp_path):
@@ -148,8 +155,11 @@ def test_diff_never_lists_host_names_through_a_swapped_symlink(engine, tmp_path)
     for i in range(500):
         (host / f"d{i}").mkdir(parents=True)
         (host / f"d{i}" / "hostonly").write_text("")
-    cid = swapping(engine, "mkdir -p /w/x && cd /w/x && for i in $(seq 0 499); do mkdir d$i; "
-                           "done && cd /", swap("/w/x", str(host)))
+    cid = swapping(
+        engine,
+        "mkdir -p /w/x && cd /w/x && for i in $(seq 0 499); do mkdir d$i; done && cd /",
+        swap("/w/x", str(host)),
+    )
     with hard_timeout(120):
         for _ in range(100):
             paths = [c["Path"] for c in engine.diff(cid)]
@@ -171,8 +181,11 @@ def _sparse_tar() -> bytes:
 def test_import_of_a_gnu_sparse_tar_is_refused_as_docker_does(engine):
     data = _sparse_tar()
     assert len(data) < 10_000
-    with pytest.raises(InvalidParameter, match=r"^Error processing tar file\(exit status 1\): "
-                                               r"unhandled tar header type 83$"):
+    with pytest.raises(
+        InvalidParameter,
+        match=r"^Error processing tar file\(exit status 1\): "
+        r"unhandled tar header type 83$",
+    ):
         engine.import_image(io.BytesIO(data), "sparse:bomb")
     assert not any("sparse" in t for i in engine.images() for t in i.get("RepoTags") or [])
 
@@ -182,8 +195,11 @@ def test_build_add_of_a_gnu_sparse_tar_is_refused_as_docker_does(engine, tmp_pat
     ctx.mkdir()
     (ctx / "bomb.tar").write_bytes(_sparse_tar())
     (ctx / "Dockerfile").write_text("FROM busybox\nADD bomb.tar /x/\n")
-    with pytest.raises(DockerlabError, match=r"^failed to copy files: Error processing tar file"
-                                             r"\(exit status 1\): unhandled tar header type 83$"):
+    with pytest.raises(
+        DockerlabError,
+        match=r"^failed to copy files: Error processing tar file"
+        r"\(exit status 1\): unhandled tar header type 83$",
+    ):
         for _ in engine.build(str(ctx)):
             pass
 
@@ -212,17 +228,25 @@ def _remove_exited(engine, name: str) -> None:
 # ---- bind-mount targets (CVE-2021-30465's class) ---------------------------------------------
 
 
-def test_bind_target_never_lands_on_the_host_through_a_swapped_volume_folder(engine,
-                                                                             tmp_path):
+def test_bind_target_never_lands_on_the_host_through_a_swapped_volume_folder(engine, tmp_path):
     # Container A makes /v/d (in a volume) appear as a link to "/" and vanish, in a loop;
     # container B mounts the same volume at /mnt and host folders at /mnt/d/<name>/<j>. A
     # target resolved to a host path and created or mounted on later would be the host's
     # own /<name>/<j> whenever the link appeared in between.
     name = f"dockerlab-escape-{os.getpid()}-{tmp_path.name}"
     (tmp_path / "src").mkdir()
-    engine.run({"Image": "busybox", "HostConfig": {"Binds": ["shared:/v"]},
-                "Cmd": ["sh", "-c", "touch /v/ready && while :; do rm -rf /v/d; ln -s / /v/d; "
-                                    "rm -f /v/d; done"]}, attach="")
+    engine.run(
+        {
+            "Image": "busybox",
+            "HostConfig": {"Binds": ["shared:/v"]},
+            "Cmd": [
+                "sh",
+                "-c",
+                "touch /v/ready && while :; do rm -rf /v/d; ln -s / /v/d; rm -f /v/d; done",
+            ],
+        },
+        attach="",
+    )
     deadline = time.monotonic() + 10
     while not os.path.exists(engine.volume_inspect("shared")["Mountpoint"] + "/ready"):
         assert time.monotonic() < deadline, "container A did not start swapping"
@@ -231,9 +255,16 @@ def test_bind_target_never_lands_on_the_host_through_a_swapped_volume_folder(eng
     try:
         with hard_timeout(180):
             for i in range(150):
-                body = {"Image": "busybox", "Cmd": ["true"], "HostConfig": {
-                    "Binds": ["shared:/mnt", *(f"{tmp_path / 'src'}:/mnt/d/{name}/{j}"
-                                               for j in range(8))]}}
+                body = {
+                    "Image": "busybox",
+                    "Cmd": ["true"],
+                    "HostConfig": {
+                        "Binds": [
+                            "shared:/mnt",
+                            *(f"{tmp_path / 'src'}:/mnt/d/{name}/{j}" for j in range(8)),
+                        ]
+                    },
+                }
                 with contextlib.suppress(DockerlabError):  # the race may break a start
                     engine.run(body, name=f"b{i}", attach="")
                 _remove_exited(engine, f"b{i}")

@@ -51,7 +51,8 @@ int main(int argc, char **argv) {
 """
 
 _SYS_ADD_KEY, _SYS_KEYCTL = {"x86_64": (248, 250), "aarch64": (217, 219)}.get(
-    os.uname().machine, (None, None))
+    os.uname().machine, (None, None)
+)
 _KEY_SPEC_USER_KEYRING = -4
 _KEYCTL_UNLINK = 9
 
@@ -63,8 +64,10 @@ def probe(tmp_path_factory):
         pytest.skip("gcc is needed to build the syscall probe (Debian package gcc)")
     folder = tmp_path_factory.mktemp("probe")
     (folder / "probe.c").write_text(_PROBE_C)
-    built = subprocess.run([gcc, "-static", "-O", "-o", str(folder / "probe"),
-                            str(folder / "probe.c")], capture_output=True)
+    built = subprocess.run(
+        [gcc, "-static", "-O", "-o", str(folder / "probe"), str(folder / "probe.c")],
+        capture_output=True,
+    )
     if built.returncode != 0:
         pytest.skip("cannot build a static probe (libc6-dev): " + built.stderr.decode()[-200:])
     return str(folder / "probe")
@@ -108,8 +111,14 @@ def host_key():
         pytest.skip("keyring syscall numbers known for x86_64 and aarch64 only")
     libc = ctypes.CDLL(None, use_errno=True)
     payload = uuid.uuid4().hex.encode()
-    serial = libc.syscall(_SYS_ADD_KEY, b"user", b"dockerlab-secret-" + payload[:8], payload,
-                          len(payload), _KEY_SPEC_USER_KEYRING)
+    serial = libc.syscall(
+        _SYS_ADD_KEY,
+        b"user",
+        b"dockerlab-secret-" + payload[:8],
+        payload,
+        len(payload),
+        _KEY_SPEC_USER_KEYRING,
+    )
     if serial < 0:
         pytest.skip(f"the host keyring refuses keys: {os.strerror(ctypes.get_errno())}")
     yield serial, payload.decode()
@@ -117,6 +126,7 @@ def host_key():
 
 
 # ---- the default profile ------------------------------------------------------------------
+
 
 def test_default_container_runs_under_a_seccomp_filter_without_no_new_privs(engine):
     st = status(engine)
@@ -127,8 +137,11 @@ def test_default_container_runs_under_a_seccomp_filter_without_no_new_privs(engi
 
 def test_a_big_config_still_carries_the_filter(engine):
     """A config too big for a default pipe (a 70 KB Env) must not start unconfined."""
-    body = {"Image": "busybox", "Env": ["BIG=" + "x" * 70000],
-            "Cmd": ["sh", "-c", 'echo ${#BIG}; grep "^Seccomp:" /proc/self/status']}
+    body = {
+        "Image": "busybox",
+        "Env": ["BIG=" + "x" * 70000],
+        "Cmd": ["sh", "-c", 'echo ${#BIG}; grep "^Seccomp:" /proc/self/status'],
+    }
     _, att = engine.run(body)
     code, out, err = att.collect()
     assert (code, out.decode().split()) == (0, ["70000", "Seccomp:", "2"]), err
@@ -141,8 +154,11 @@ def test_host_roots_keyring_is_out_of_reach(engine, probe, host_key):
     code, out, _ = run(engine, ["/probe", "keyadd"], **with_probe(probe))
     assert (code, out) == (1, "errno 1\n")
     # the same probe without the filter reads the secret: the attack is real
-    code, out, _ = run(engine, ["/probe", "keyread", str(serial)],
-                       **with_probe(probe, SecurityOpt=["seccomp=unconfined"]))
+    code, out, _ = run(
+        engine,
+        ["/probe", "keyread", str(serial)],
+        **with_probe(probe, SecurityOpt=["seccomp=unconfined"]),
+    )
     assert out == f"read {secret}\n"
 
 
@@ -162,14 +178,16 @@ def test_cap_sys_admin_or_unconfined_let_unshare_through(engine):
 def test_clone3_gets_enosys_so_libc_falls_back_to_clone(engine, probe):
     code, out, _ = run(engine, ["/probe", "clone3"], **with_probe(probe))
     assert out == "errno 38\n"
-    code, out, _ = run(engine, ["/probe", "clone3"],
-                       **with_probe(probe, SecurityOpt=["seccomp=unconfined"]))
+    code, out, _ = run(
+        engine, ["/probe", "clone3"], **with_probe(probe, SecurityOpt=["seccomp=unconfined"])
+    )
     assert out == "errno 22\n"  # EINVAL: the kernel itself saw the call
 
 
 def test_personality_only_with_the_values_docker_allows(engine, probe):
-    assert run(engine, ["/probe", "personality", "0xffffffff"],
-               **with_probe(probe))[1].startswith("ok ")
+    assert run(engine, ["/probe", "personality", "0xffffffff"], **with_probe(probe))[1].startswith(
+        "ok "
+    )
     code, out, _ = run(engine, ["/probe", "personality", "0x0040000"], **with_probe(probe))
     assert out == "errno 1\n"  # ADDR_NO_RANDOMIZE
 
@@ -184,8 +202,10 @@ def test_syscalls_newer_than_the_profile_get_enosys_older_ones_eperm(engine, pro
 
 # ---- options --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("opt", ["no-new-privileges", "no-new-privileges:true",
-                                 "no-new-privileges=true"])
+
+@pytest.mark.parametrize(
+    "opt", ["no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"]
+)
 def test_no_new_privileges_sets_the_bit(engine, opt):
     st = status(engine, SecurityOpt=[opt])
     assert (st["NoNewPrivs"], st["Seccomp"]) == ("1", "2")
@@ -213,10 +233,13 @@ def test_privileged_has_every_capability_no_filter_and_writable_proc_sys(engine)
     st = status(engine, Privileged=True)
     assert st["CapEff"] == host_bounding_caps()
     assert st["Seccomp"] == "0"
-    code, out, err = sh(engine, "echo renamed > /proc/sys/kernel/hostname && hostname && "
-                                "grep -E ' /sys (sysfs|none) rw' /proc/mounts | wc -l && "
-                                "grep -c -E ' /proc/(keys|kcore|sys) ' /proc/mounts",
-                        Privileged=True)
+    code, out, err = sh(
+        engine,
+        "echo renamed > /proc/sys/kernel/hostname && hostname && "
+        "grep -E ' /sys (sysfs|none) rw' /proc/mounts | wc -l && "
+        "grep -c -E ' /proc/(keys|kcore|sys) ' /proc/mounts",
+        Privileged=True,
+    )
     assert out.split() == ["renamed", "1", "0"], err
 
 
@@ -229,9 +252,14 @@ def test_default_container_keeps_proc_sys_read_only_and_paths_masked(engine):
 
 def test_user_profile_denying_mkdir(cli, tmp_path):
     profile = tmp_path / "nomkdir.json"
-    profile.write_text(json.dumps({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}))
+    profile.write_text(
+        json.dumps(
+            {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}],
+            }
+        )
+    )
     r = cli("run", "--rm", "--security-opt", f"seccomp={profile}", "busybox", "mkdir", "/x")
     assert r.returncode == 1
     assert "Operation not permitted" in r.stderr
@@ -247,49 +275,86 @@ def test_exec_runs_with_the_containers_filter_and_capabilities(cli):
     assert r.returncode != 0 and "Operation not permitted" in r.stderr
     r = cli("exec", "--privileged", cid, "grep", "^CapEff:", "/proc/self/status")
     assert r.stdout.split() == ["CapEff:", host_bounding_caps()]
-    cid = cli("run", "-d", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-              "busybox", "sleep", "60").stdout.strip()
+    cid = cli(
+        "run",
+        "-d",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox",
+        "sleep",
+        "60",
+    ).stdout.strip()
     r = cli("exec", cid, "grep", "-E", "^(CapEff|NoNewPrivs):", "/proc/self/status")
     assert r.stdout.split() == ["CapEff:", "0000000000000000", "NoNewPrivs:", "1"]
 
 
 def test_inspect_shows_the_security_fields_as_docker(cli, tmp_path):
-    fmt = ("{{json .HostConfig.SecurityOpt}} {{json .HostConfig.CapAdd}} "
-           "{{json .HostConfig.CapDrop}} {{json .HostConfig.Privileged}}")
+    fmt = (
+        "{{json .HostConfig.SecurityOpt}} {{json .HostConfig.CapAdd}} "
+        "{{json .HostConfig.CapDrop}} {{json .HostConfig.Privileged}}"
+    )
     cid = cli("create", "busybox", "true").stdout.strip()
     assert cli("inspect", "-f", fmt, cid).stdout == "null null null false\n"
-    cid = cli("create", "--cap-add", "sys_admin", "--cap-drop", "CAP_chown", "--cap-drop", "ALL",
-              "--cap-add", "cap_sys_admin", "--security-opt", "no-new-privileges",
-              "--security-opt", "seccomp=unconfined", "busybox", "true").stdout.strip()
+    cid = cli(
+        "create",
+        "--cap-add",
+        "sys_admin",
+        "--cap-drop",
+        "CAP_chown",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "cap_sys_admin",
+        "--security-opt",
+        "no-new-privileges",
+        "--security-opt",
+        "seccomp=unconfined",
+        "busybox",
+        "true",
+    ).stdout.strip()
     assert cli("inspect", "-f", fmt, cid).stdout == (
-        '["no-new-privileges","seccomp=unconfined"] ["CAP_SYS_ADMIN"] ["ALL","CAP_CHOWN"] '
-        "false\n")
+        '["no-new-privileges","seccomp=unconfined"] ["CAP_SYS_ADMIN"] ["ALL","CAP_CHOWN"] false\n'
+    )
     profile = tmp_path / "p.json"
     profile.write_text('{\n  "defaultAction": "SCMP_ACT_ALLOW"\n}\n')
-    cid = cli("create", "--privileged", "--security-opt", f"seccomp={profile}", "busybox",
-              "true").stdout.strip()
+    cid = cli(
+        "create", "--privileged", "--security-opt", f"seccomp={profile}", "busybox", "true"
+    ).stdout.strip()
     assert cli("inspect", "-f", fmt, cid).stdout == (
-        '["seccomp={\\"defaultAction\\":\\"SCMP_ACT_ALLOW\\"}","label=disable"] null null '
-        "true\n")
+        '["seccomp={\\"defaultAction\\":\\"SCMP_ACT_ALLOW\\"}","label=disable"] null null true\n'
+    )
 
 
 def test_info_shows_the_seccomp_profile(cli):
     assert " Security Options:\n  seccomp\n   Profile: default\n" in cli("info").stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--cap-add", "foo"], 'Error response from daemon: invalid CapAdd: unknown capability: '
-                           '"CAP_FOO"'),
-    (["--cap-drop", "CAP_NOPE"], 'invalid CapDrop: unknown capability: "CAP_NOPE"'),
-    (["--security-opt", "foo"], 'Invalid --security-opt: "foo"'),
-    (["--security-opt", "foo=bar"], 'Error response from daemon: invalid --security-opt 2: '
-                                    '"foo=bar"'),
-    (["--security-opt", "no-new-privileges=maybe"], 'invalid --security-opt 2: '
-                                                    '"no-new-privileges=maybe"'),
-    (["--security-opt", "seccomp=/nonexistent.json"],
-     "opening seccomp profile (/nonexistent.json) failed: open /nonexistent.json: no such "
-     "file or directory"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--cap-add", "foo"],
+            'Error response from daemon: invalid CapAdd: unknown capability: "CAP_FOO"',
+        ),
+        (["--cap-drop", "CAP_NOPE"], 'invalid CapDrop: unknown capability: "CAP_NOPE"'),
+        (["--security-opt", "foo"], 'Invalid --security-opt: "foo"'),
+        (
+            ["--security-opt", "foo=bar"],
+            'Error response from daemon: invalid --security-opt 2: "foo=bar"',
+        ),
+        (
+            ["--security-opt", "no-new-privileges=maybe"],
+            'invalid --security-opt 2: "no-new-privileges=maybe"',
+        ),
+        (
+            ["--security-opt", "seccomp=/nonexistent.json"],
+            "opening seccomp profile (/nonexistent.json) failed: open /nonexistent.json: no such "
+            "file or directory",
+        ),
+    ],
+)
 def test_bad_security_options_are_refused_with_dockers_message(cli, args, message):
     r = cli("run", "--rm", *args, "busybox", "true")
     assert r.returncode == 125
@@ -298,18 +363,28 @@ def test_bad_security_options_are_refused_with_dockers_message(cli, args, messag
     assert cli("ps", "-aq").stdout == ""
 
 
-@pytest.mark.parametrize("profile, message", [
-    ("{bad", "compacting json for seccomp profile"),
-    ('{"defaultAction": "SCMP_ACT_FOO"}',
-     "string SCMP_ACT_FOO is not a valid action for seccomp"),
-    ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": "mkdir", '
-     '"action": "SCMP_ACT_ERRNO"}]}',
-     "Decoding seccomp profile failed: json: cannot unmarshal string into Go struct field "
-     "Syscall.syscalls.names of type []string"),
-    ('{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], '
-     '"action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_ABOUT"}]}]}',
-     "string SCMP_CMP_ABOUT is not a valid operator for seccomp"),
-])
+@pytest.mark.parametrize(
+    "profile, message",
+    [
+        ("{bad", "compacting json for seccomp profile"),
+        (
+            '{"defaultAction": "SCMP_ACT_FOO"}',
+            "string SCMP_ACT_FOO is not a valid action for seccomp",
+        ),
+        (
+            '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": "mkdir", '
+            '"action": "SCMP_ACT_ERRNO"}]}',
+            "Decoding seccomp profile failed: json: cannot unmarshal string into Go struct field "
+            "Syscall.syscalls.names of type []string",
+        ),
+        (
+            '{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], '
+            '"action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, '
+            '"op": "SCMP_CMP_ABOUT"}]}]}',
+            "string SCMP_CMP_ABOUT is not a valid operator for seccomp",
+        ),
+    ],
+)
 def test_bad_profiles_are_refused_with_dockers_message(cli, tmp_path, profile, message):
     path = tmp_path / "p.json"
     path.write_text(profile)

@@ -37,9 +37,13 @@ def test_layers_shared_between_images_are_counted_once(engine, tmp_path):
 
 
 def test_containers_and_volumes_are_counted_with_their_sizes(engine):
-    cid, att = engine.run({"Image": "busybox",
-                           "Cmd": ["sh", "-c", "head -c 5000 /dev/zero > /big"],
-                           "HostConfig": {"Binds": ["dfvol:/v"]}})
+    cid, att = engine.run(
+        {
+            "Image": "busybox",
+            "Cmd": ["sh", "-c", "head -c 5000 /dev/zero > /big"],
+            "HostConfig": {"Binds": ["dfvol:/v"]},
+        }
+    )
     att.collect()
     df = engine.system_df()
     (c,) = df["Containers"]
@@ -55,19 +59,28 @@ def test_cli_system_df_prints_dockers_table(engine, tmp_path):
     assert main(["--root", engine.paths.root, "system", "df"], out=out, err=io.StringIO()) == 0
     lines = out.getvalue().splitlines()
     assert lines[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
-    assert [line.split("  ")[0] for line in lines[1:]] == \
-        ["Images", "Containers", "Local Volumes", "Build Cache"]
+    assert [line.split("  ")[0] for line in lines[1:]] == [
+        "Images",
+        "Containers",
+        "Local Volumes",
+        "Build Cache",
+    ]
     assert lines[1].endswith("(100%)")
     assert lines[4].split()[2:] == ["0", "0", "0B", "0B"]
 
 
 def test_cli_system_df_verbose_lists_each_section(engine):
     out = io.StringIO()
-    assert main(["--root", engine.paths.root, "system", "df", "-v"], out=out,
-                err=io.StringIO()) == 0
+    assert (
+        main(["--root", engine.paths.root, "system", "df", "-v"], out=out, err=io.StringIO()) == 0
+    )
     text = out.getvalue()
-    for title in ("Images space usage:", "Containers space usage:",
-                  "Local Volumes space usage:", "Build cache usage: 0B"):
+    for title in (
+        "Images space usage:",
+        "Containers space usage:",
+        "Local Volumes space usage:",
+        "Build cache usage: 0B",
+    ):
         assert title in text
     assert "SHARED SIZE   UNIQUE SIZE   CONTAINERS" in text
     assert os.path.isdir(engine.paths.root)

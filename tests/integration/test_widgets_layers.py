@@ -23,8 +23,13 @@ def _step(engine, image, script, tag):
 @pytest.fixture
 def layered(engine):
     """lab:two = busybox (0, CMD 1) + layer 2 (motd, blob, passwd, no vi) + layer 3."""
-    _step(engine, "busybox", "echo hello > /etc/motd; mkdir /data; "
-          "head -c 5000 /dev/zero > /data/blob; echo x:1 >> /etc/passwd; rm /bin/vi", "lab:one")
+    _step(
+        engine,
+        "busybox",
+        "echo hello > /etc/motd; mkdir /data; "
+        "head -c 5000 /dev/zero > /data/blob; echo x:1 >> /etc/passwd; rm /bin/vi",
+        "lab:one",
+    )
     _step(engine, "lab:one", "echo world >> /etc/motd; rm -r /data", "lab:two")
     return engine
 
@@ -92,8 +97,7 @@ def test_cumulative_view_shows_everything_up_to_the_layer(layered):
     assert "/bin/busybox" in kinds
     tree.set_filter(unchanged=False)
     assert {f["Kind"] for f in tree.view_files} == {"A", "C", "D"}
-    assert repr(tree) == ("LayerTree(lab:two: 4 layers, selected 2, cumulative, "
-                          "hiding unchanged)")
+    assert repr(tree) == ("LayerTree(lab:two: 4 layers, selected 2, cumulative, hiding unchanged)")
     tree._mode.value = False
     assert not tree.cumulative
 
@@ -175,17 +179,31 @@ def test_busybox_layer_tree_text_repr_is_what_ipython_shows(engine):
 def test_diff_view_draws_docker_diff_and_content_diffs(engine):
     from dockerlab.widgets import DiffView
 
-    cid, att = engine.run({"Image": "busybox", "Cmd": ["sh", "-c",
-                           "echo extra >> /etc/passwd; echo new > /etc/new; rm /bin/vi; "
-                           "head -c 64 /dev/urandom > /bin/blob"]}, name="dv")
+    cid, att = engine.run(
+        {
+            "Image": "busybox",
+            "Cmd": [
+                "sh",
+                "-c",
+                "echo extra >> /etc/passwd; echo new > /etc/new; rm /bin/vi; "
+                "head -c 64 /dev/urandom > /bin/blob",
+            ],
+        },
+        name="dv",
+    )
     assert att.collect()[0] == 0
     view = DiffView("dv", engine=engine)
     assert repr(view) == "DiffView(dv: 2 added, 3 changed, 1 deleted)"
-    assert view.tree_text() == ["C ├── bin", "A │   ├── blob", "D │   └── vi",
-                                "C └── etc", "A     ├── new", "C     └── passwd"]
+    assert view.tree_text() == [
+        "C ├── bin",
+        "A │   ├── blob",
+        "D │   └── vi",
+        "C └── etc",
+        "A     ├── new",
+        "C     └── passwd",
+    ]
     view.select_file("/etc/passwd")
-    assert view.file_diff.splitlines()[:2] == ["--- image/etc/passwd",
-                                               "+++ container/etc/passwd"]
+    assert view.file_diff.splitlines()[:2] == ["--- image/etc/passwd", "+++ container/etc/passwd"]
     assert "+extra" in view.file_diff.splitlines()
     view.select_file("/etc/new")
     assert view.file_diff.splitlines()[0] == "--- /dev/null"
@@ -197,8 +215,9 @@ def test_diff_view_draws_docker_diff_and_content_diffs(engine):
     assert view.file_note == "/etc: directory, no content diff"
     view.set_filter(removed=False, added=False)
     assert view.tree_text() == ["C ├── bin", "C └── etc", "C     └── passwd"]
-    assert repr(view) == ("DiffView(dv: 2 added, 3 changed, 1 deleted, hiding added+removed, "
-                          "file /etc)")
+    assert repr(view) == (
+        "DiffView(dv: 2 added, 3 changed, 1 deleted, hiding added+removed, file /etc)"
+    )
     with pytest.raises(ValueError):
         view.select_file("/etc/hostname")  # the engine's own files are never in the diff
 

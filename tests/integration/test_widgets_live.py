@@ -25,8 +25,11 @@ def _until(predicate, timeout=10.0):
 def test_monitor_samples_real_figures_of_a_busy_container(engine):
     from dockerlab.widgets import ResourceMonitor
 
-    cid, _ = engine.run({"Image": "busybox", "Cmd": BUSY,
-                         "HostConfig": {"Memory": 64 * MiB}}, name="busy", attach="")
+    cid, _ = engine.run(
+        {"Image": "busybox", "Cmd": BUSY, "HostConfig": {"Memory": 64 * MiB}},
+        name="busy",
+        attach="",
+    )
     mon = ResourceMonitor("busy", engine=engine, start=False)
     try:
         assert len(mon.samples) == 1  # one refresh at creation, for the first numbers
@@ -110,8 +113,9 @@ def test_monitor_watches_several_containers_side_by_side(engine):
         assert _until(lambda: engine.inspect("m_b")["State"]["Status"] == "exited")
         rows = mon.sample()
         assert [r["container"] for r in rows] == ["m_a"]
-        assert repr(mon) == ("ResourceMonitor(2 containers: 1 exited, 1 running; "
-                             "every 1 s, stopped)")
+        assert repr(mon) == (
+            "ResourceMonitor(2 containers: 1 exited, 1 running; every 1 s, stopped)"
+        )
         engine.remove("m_b")  # an exited container is no longer read: removing it is fine
         assert [r["container"] for r in mon.sample()] == ["m_a"]
         engine.remove("m_a", force=True)
@@ -154,8 +158,7 @@ def test_lifecycle_follows_the_container_through_every_state(engine):
     assert view.state == "exited"
     view.remove()
     assert view.state == "removed"
-    assert view.states_seen == ["created", "running", "paused", "running", "exited",
-                                "removed"]
+    assert view.states_seen == ["created", "running", "paused", "running", "exited", "removed"]
     assert all(b.disabled for b in view._buttons.values())
 
 

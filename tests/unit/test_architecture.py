@@ -36,22 +36,28 @@ def test_the_engine_and_format_never_import_a_face():
 
 
 def test_starting_a_container_imports_no_slow_module():
-    code = ("import sys; import dockerlab.engine.facade, dockerlab.engine.containers.create, "
-            "dockerlab.engine.runtime.spawn, dockerlab.engine.runtime.monitor; "
-            "print(','.join(sorted(m for m in ('pyroute2', 'pandas', 'IPython', 'ipywidgets', "
-            "'tarfile', 'dataclasses') if m in sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    code = (
+        "import sys; import dockerlab.engine.facade, dockerlab.engine.containers.create, "
+        "dockerlab.engine.runtime.spawn, dockerlab.engine.runtime.monitor; "
+        "print(','.join(sorted(m for m in ('pyroute2', 'pandas', 'IPython', 'ipywidgets', "
+        "'tarfile', 'dataclasses') if m in sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == ""
 
 
 def test_the_monitor_starts_without_json_or_re():
-    code = (f"import sys; sys.path.insert(0, {str(PKG.parent)!r}); "
-            "import dockerlab.engine.runtime.monitor, dockerlab.engine.runtime.cgroups; "
-            "print(','.join(m for m in ('json', 're', 'typing', 'subprocess') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True,
-                         text=True, check=True).stdout.strip()
+    code = (
+        f"import sys; sys.path.insert(0, {str(PKG.parent)!r}); "
+        "import dockerlab.engine.runtime.monitor, dockerlab.engine.runtime.cgroups; "
+        "print(','.join(m for m in ('json', 're', 'typing', 'subprocess') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == ""
 
 
@@ -77,8 +83,9 @@ def _module_graph() -> dict[str, set[str]]:
                 if node.level:
                     up = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join(up + ([node.module] if node.module else []))
-                targets.update(f"{base}.{a.name}" if f"{base}.{a.name}" in files else base
-                               for a in node.names)
+                targets.update(
+                    f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names
+                )
         deps = set()
         for target in targets:
             while target and target not in files:  # dockerlab.engine.x.Name -> the module
@@ -140,9 +147,12 @@ def test_no_module_of_dockerlab_imports_itself_back():
     graph = _module_graph()
     assert "dockerlab.engine.facade" in graph and graph["dockerlab.engine.facade"]
     cycles = _cycles(graph)
-    described = [" <-> ".join(c) + ": " + "; ".join(
-        f"{m} imports {', '.join(sorted(d for d in graph[m] if d in c))}" for m in c)
-        for c in cycles]
+    described = [
+        " <-> ".join(c)
+        + ": "
+        + "; ".join(f"{m} imports {', '.join(sorted(d for d in graph[m] if d in c))}" for m in c)
+        for c in cycles
+    ]
     assert described == []
 
 
@@ -156,21 +166,26 @@ def test_imports_flow_one_way_between_the_layers():
             if module.startswith("dockerlab.engine") and dep.startswith(FACES):
                 offenders.append(f"{module} imports {dep}")
             if module.startswith("dockerlab.format") and dep.startswith(
-                    ("dockerlab.engine", *FACES)):
+                ("dockerlab.engine", *FACES)
+            ):
                 offenders.append(f"{module} imports {dep}")
             if module.startswith("dockerlab.widgets") and dep.startswith(
-                    ("dockerlab.cli", "dockerlab.magics")):
+                ("dockerlab.cli", "dockerlab.magics")
+            ):
                 offenders.append(f"{module} imports {dep}")
     assert offenders == []
-
 
 
 def test_the_start_path_helpers_import_nothing_but_the_basics():
     """engine/basics.py is what the monitor shares with the rest: it must stay free of
     dockerlab's other modules and of any slow or typing import."""
     tree = ast.parse((PKG / "engine" / "basics.py").read_text())
-    imported = {name.split(".")[0] for node in ast.walk(tree)
-                if isinstance(node, (ast.Import, ast.ImportFrom))
-                for name in ([a.name for a in node.names] if isinstance(node, ast.Import)
-                             else [node.module or ""])}
+    imported = {
+        name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for name in (
+            [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        )
+    }
     assert imported <= {"__future__", "_json", "os", "stat", "time"}

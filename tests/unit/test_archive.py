@@ -258,8 +258,11 @@ def test_gnu_sparse_member_is_refused_as_docker_does(sandbox):
     dest, _ = sandbox
     with tarfile.open(fileobj=_gnu_sparse_tar()) as tf:  # the fixture really is sparse
         assert tf.getmembers()[0].issparse()
-    with pytest.raises(InvalidParameter, match=r"^Error processing tar file\(exit status 1\): "
-                                               r"unhandled tar header type 83$"):
+    with pytest.raises(
+        InvalidParameter,
+        match=r"^Error processing tar file\(exit status 1\): "
+        r"unhandled tar header type 83$",
+    ):
         unpack_layer(_gnu_sparse_tar(), str(dest))
     assert os.listdir(dest) == []
 
@@ -278,9 +281,11 @@ def test_every_breakout_is_one_error_type(sandbox):
 
     dest, outside = sandbox
     for layer in (True, False):
-        for entries in ((("../x", "file", "x"),), (("l", "sym", str(outside)),
-                                                    ("l/x", "file", "x")),
-                        (("h", "lnk", "../outside/keep"),)):
+        for entries in (
+            (("../x", "file", "x"),),
+            (("l", "sym", str(outside)), ("l/x", "file", "x")),
+            (("h", "lnk", "../outside/keep"),),
+        ):
             with pytest.raises(Breakout):
                 extract(_tar(*entries), str(dest), layer=layer)
     assert _untouched(outside)
@@ -293,8 +298,12 @@ def test_pax_sparse_member_keeps_its_holes(sandbox):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
         ti = tarfile.TarInfo("GNUSparseFile.0/big")
-        ti.pax_headers = {"GNU.sparse.major": "1", "GNU.sparse.minor": "0",
-                          "GNU.sparse.name": "big", "GNU.sparse.realsize": str(real)}
+        ti.pax_headers = {
+            "GNU.sparse.major": "1",
+            "GNU.sparse.minor": "0",
+            "GNU.sparse.name": "big",
+            "GNU.sparse.realsize": str(real),
+        }
         body = f"1\n{real - 512}\n512\n".encode().ljust(512, b"\0") + b"x" * 512
         ti.size = len(body)
         tf.addfile(ti, io.BytesIO(body))

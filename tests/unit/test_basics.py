@@ -9,8 +9,15 @@ from dockerlab.engine.basics import dumps, rfc3339_ns, tree_size
 
 
 def test_dumps_writes_what_json_would_compactly():
-    value = {"log": "a \"quoted\"\nline\u00e9\udcff", "n": 3, "f": 1.5, "ok": True,
-             "no": False, "none": None, "list": [1, "x", {"k": []}]}
+    value = {
+        "log": 'a "quoted"\nline\u00e9\udcff',
+        "n": 3,
+        "f": 1.5,
+        "ok": True,
+        "no": False,
+        "none": None,
+        "list": [1, "x", {"k": []}],
+    }
     assert json.loads(dumps(value)) == value
     assert dumps({"a": [1, 2]}) == json.dumps({"a": [1, 2]}, separators=(",", ":"))
 

@@ -30,13 +30,16 @@ def test_env_both_forms():
     assert df.instructions[2].args == ["P=1", 'Q="two words"']
 
 
-@pytest.mark.parametrize("text, message", [
-    ("FROM x\nRUN true\nFOO bar\n", "dockerfile parse error line 3: unknown instruction: FOO"),
-    ("FROM\n", "dockerfile parse error line 1: FROM requires either one or three arguments"),
-    ("FROM x\nCOPY a\n", "dockerfile parse error line 2: COPY requires at least two arguments"),
-    ("FROM x\nCOPY --nope=1 a b\n", "dockerfile parse error line 2: Unknown flag: nope"),
-    ("FROM x\nENV A\n", "dockerfile parse error line 2: ENV must have two arguments"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("FROM x\nRUN true\nFOO bar\n", "dockerfile parse error line 3: unknown instruction: FOO"),
+        ("FROM\n", "dockerfile parse error line 1: FROM requires either one or three arguments"),
+        ("FROM x\nCOPY a\n", "dockerfile parse error line 2: COPY requires at least two arguments"),
+        ("FROM x\nCOPY --nope=1 a b\n", "dockerfile parse error line 2: Unknown flag: nope"),
+        ("FROM x\nENV A\n", "dockerfile parse error line 2: ENV must have two arguments"),
+    ],
+)
 def test_syntax_errors_name_the_line(text, message):
     with pytest.raises(DockerfileParseError) as err:
         parse(text)
@@ -45,8 +48,7 @@ def test_syntax_errors_name_the_line(text, message):
 
 def test_substitution_rules():
     env = {"A": "1", "E": ""}
-    assert process_word("$A-${A}-${B:-x}-${E:-d}-${E-d}-${A:+set}-${B:+no}", env) == \
-        "1-1-x-d--set-"
+    assert process_word("$A-${A}-${B:-x}-${E:-d}-${E-d}-${A:+set}-${B:+no}", env) == "1-1-x-d--set-"
     assert process_word("'$A' \"$A\" \\$A", env) == "$A 1 $A"
     assert process_word("a\\ b", env) == "a b"
     with pytest.raises(SubstitutionError):

@@ -21,14 +21,18 @@ MiB = 1024 * 1024
 
 def test_v1_memory_limit_doubles_as_memsw_by_default():
     files = F.v1_limit_files(Resources(memory=64 * MiB))
-    assert list(files.items()) == [("memory.limit_in_bytes", str(64 * MiB)),
-                                   ("memory.memsw.limit_in_bytes", str(128 * MiB))]
+    assert list(files.items()) == [
+        ("memory.limit_in_bytes", str(64 * MiB)),
+        ("memory.memsw.limit_in_bytes", str(128 * MiB)),
+    ]
 
 
 def test_v1_unlimited_swap_is_written_first_as_minus_one():
     files = F.v1_limit_files(Resources(memory=64 * MiB, memory_swap=-1))
-    assert list(files.items()) == [("memory.memsw.limit_in_bytes", "-1"),
-                                   ("memory.limit_in_bytes", str(64 * MiB))]
+    assert list(files.items()) == [
+        ("memory.memsw.limit_in_bytes", "-1"),
+        ("memory.limit_in_bytes", str(64 * MiB)),
+    ]
 
 
 def test_v1_raising_memory_writes_memsw_before_memory():
@@ -55,8 +59,11 @@ def test_v1_cpus_become_quota_over_100ms_period():
 
 def test_v1_cpu_quota_period_and_shares_are_written_as_given():
     files = F.v1_limit_files(Resources(cpu_shares=512, cpu_quota=50000, cpu_period=200000))
-    assert files == {"cpu.shares": "512", "cpu.cfs_period_us": "200000",
-                     "cpu.cfs_quota_us": "50000"}
+    assert files == {
+        "cpu.shares": "512",
+        "cpu.cfs_period_us": "200000",
+        "cpu.cfs_quota_us": "50000",
+    }
 
 
 @pytest.mark.parametrize("shares, written", [(1, "2"), (-5, "2"), (10**6, "262144")])
@@ -107,18 +114,31 @@ def test_v2_cpus_become_cpu_max_quota_and_period():
     assert F.v2_limit_files(Resources(nano_cpus=1_500_000_000)) == {"cpu.max": "150000 100000"}
 
 
-@pytest.mark.parametrize("quota, period, written", [
-    (50000, 0, "50000"), (50000, 200000, "50000 200000"), (-1, 0, "max"),
-    (0, 200000, "max 200000"),
-])
+@pytest.mark.parametrize(
+    "quota, period, written",
+    [
+        (50000, 0, "50000"),
+        (50000, 200000, "50000 200000"),
+        (-1, 0, "max"),
+        (0, 200000, "max 200000"),
+    ],
+)
 def test_v2_cpu_max_from_quota_and_period(quota, period, written):
     files = F.v2_limit_files(Resources(cpu_quota=quota, cpu_period=period))
     assert files == {"cpu.max": written}
 
 
-@pytest.mark.parametrize("shares, weight", [
-    (2, 1), (1024, 100), (262144, 10000), (512, 59), (2048, 174), (0, 0),
-])
+@pytest.mark.parametrize(
+    "shares, weight",
+    [
+        (2, 1),
+        (1024, 100),
+        (262144, 10000),
+        (512, 59),
+        (2048, 174),
+        (0, 0),
+    ],
+)
 def test_v2_cpu_weight_uses_runc_crun_quadratic(shares, weight):
     assert F.cpu_shares_to_weight(shares) == weight
 
@@ -173,41 +193,57 @@ def test_flat_keyed_file_gives_every_key():
 
 
 def test_nested_keyed_io_stat():
-    text = "8:16 rbytes=1459200 wbytes=314773504 rios=192 wios=353 dbytes=0 dios=0\n" \
-           "253:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n"
+    text = (
+        "8:16 rbytes=1459200 wbytes=314773504 rios=192 wios=353 dbytes=0 dios=0\n"
+        "253:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n"
+    )
     assert F.parse_nested_keyed(text) == [
-        (8, 16, {"rbytes": 1459200, "wbytes": 314773504, "rios": 192, "wios": 353,
-                 "dbytes": 0, "dios": 0}),
+        (
+            8,
+            16,
+            {
+                "rbytes": 1459200,
+                "wbytes": 314773504,
+                "rios": 192,
+                "wios": 353,
+                "dbytes": 0,
+                "dios": 0,
+            },
+        ),
         (253, 0, {"rbytes": 4096, "wbytes": 0, "rios": 1, "wios": 0, "dbytes": 0, "dios": 0}),
     ]
 
 
 def test_v1_blkio_lines_with_and_without_op():
-    text = "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Async 12288\n8:0 Discard 0\n" \
-           "8:0 Total 12288\nTotal 12288\n"
+    text = (
+        "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Async 12288\n8:0 Discard 0\n"
+        "8:0 Total 12288\nTotal 12288\n"
+    )
     entries = F.parse_v1_blkio(text)
     assert entries[0] == {"major": 8, "minor": 0, "op": "Read", "value": 4096}
     assert [e["op"] for e in entries] == ["Read", "Write", "Sync", "Async", "Discard", "Total"]
     assert F.parse_v1_blkio("8:0 77\n") == [{"major": 8, "minor": 0, "op": "", "value": 77}]
 
 
-@pytest.mark.parametrize("text, value", [("1234\n", 1234), ("max\n", F.UINT64_MAX),
-                                         (None, 0), ("-1\n", 0)])
+@pytest.mark.parametrize(
+    "text, value", [("1234\n", 1234), ("max\n", F.UINT64_MAX), (None, 0), ("-1\n", 0)]
+)
 def test_one_value_files(text, value):
     assert F.parse_int(text) == value
 
 
 def test_proc_stat_gives_host_cpu_ns_and_online_cpus():
-    text = ("cpu  100 0 50 1000 10 0 5 7 0 0\n"
-            "cpu0 50 0 25 500 5 0 3 0 0 0\ncpu1 50 0 25 500 5 0 2 0 0 0\n"
-            "intr 1 2 3\nctxt 99\n")
+    text = (
+        "cpu  100 0 50 1000 10 0 5 7 0 0\n"
+        "cpu0 50 0 25 500 5 0 3 0 0 0\ncpu1 50 0 25 500 5 0 2 0 0 0\n"
+        "intr 1 2 3\nctxt 99\n"
+    )
     # the first seven fields (user..softirq), USER_HZ=100 ticks -> ns; steal is not counted
     assert F.parse_proc_stat(text) == ((100 + 50 + 1000 + 10 + 5) * 10_000_000, 2)
 
 
 def test_meminfo_total_in_bytes():
-    assert F.parse_meminfo_total("MemTotal:       24684648 kB\nMemFree: 1 kB\n") \
-        == 24684648 * 1024
+    assert F.parse_meminfo_total("MemTotal:       24684648 kB\nMemFree: 1 kB\n") == 24684648 * 1024
 
 
 def test_frozen_and_oom_flags():
@@ -235,11 +271,14 @@ def test_v2_stats_follow_docker_statsV2():
     }
     stats = F.v2_stats(files, **HOST)
     assert stats["cpu_stats"] == {
-        "cpu_usage": {"total_usage": 1234567000, "usage_in_kernelmode": 234567000,
-                      "usage_in_usermode": 1000000000},
-        "system_cpu_usage": 5_000_000_000, "online_cpus": 2,
-        "throttling_data": {"periods": 40, "throttled_periods": 3,
-                            "throttled_time": 52000000},
+        "cpu_usage": {
+            "total_usage": 1234567000,
+            "usage_in_kernelmode": 234567000,
+            "usage_in_usermode": 1000000000,
+        },
+        "system_cpu_usage": 5_000_000_000,
+        "online_cpus": 2,
+        "throttling_data": {"periods": 40, "throttled_periods": 3, "throttled_time": 52000000},
     }
     mem = stats["memory_stats"]
     assert mem["usage"] == 3145728 and mem["limit"] == 1 << 30  # unlimited -> host memory
@@ -249,13 +288,18 @@ def test_v2_stats_follow_docker_statsV2():
     blkio = stats["blkio_stats"]
     assert blkio["io_service_bytes_recursive"] == [
         {"major": 8, "minor": 0, "op": "read", "value": 4096},
-        {"major": 8, "minor": 0, "op": "write", "value": 8192}]
+        {"major": 8, "minor": 0, "op": "write", "value": 8192},
+    ]
     assert blkio["io_serviced_recursive"] is None and len(blkio) == 8
 
 
 def test_v2_stats_with_a_limit_and_no_io():
-    files = {"memory.max": "67108864\n", "memory.current": "1000\n", "pids.max": "50\n",
-             "io.stat": ""}
+    files = {
+        "memory.max": "67108864\n",
+        "memory.current": "1000\n",
+        "pids.max": "50\n",
+        "io.stat": "",
+    }
     stats = F.v2_stats(files, **HOST)
     assert stats["memory_stats"]["limit"] == 67108864
     assert "failcnt" not in stats["memory_stats"]
@@ -274,25 +318,37 @@ def test_v1_stats_follow_docker_statsV1():
         "memory.limit_in_bytes": "9223372036854771712\n",
         "memory.failcnt": "0\n",
         "memory.stat": "cache 1000\nrss 2000\ntotal_inactive_file 300\n"
-                       "hierarchical_memory_limit 9223372036854771712\n",
+        "hierarchical_memory_limit 9223372036854771712\n",
         "pids.current": "2\n",
         "pids.max": "max\n",
         "blkio.io_service_bytes_recursive": None,
         "blkio.throttle.io_service_bytes_recursive": "8:0 Read 4096\n8:0 Write 0\n"
-                                                     "8:0 Total 4096\nTotal 4096\n",
+        "8:0 Total 4096\nTotal 4096\n",
         "blkio.throttle.io_serviced_recursive": "8:0 Read 1\n8:0 Write 0\nTotal 1\n",
     }
     stats = F.v1_stats(files, **HOST)
     assert stats["cpu_stats"] == {
-        "cpu_usage": {"total_usage": 2500000000, "percpu_usage": [1500000000, 1000000000],
-                      "usage_in_kernelmode": 400000000, "usage_in_usermode": 1800000000},
-        "system_cpu_usage": 5_000_000_000, "online_cpus": 2,
+        "cpu_usage": {
+            "total_usage": 2500000000,
+            "percpu_usage": [1500000000, 1000000000],
+            "usage_in_kernelmode": 400000000,
+            "usage_in_usermode": 1800000000,
+        },
+        "system_cpu_usage": 5_000_000_000,
+        "online_cpus": 2,
         "throttling_data": {"periods": 10, "throttled_periods": 2, "throttled_time": 3000000},
     }
     assert stats["memory_stats"] == {
-        "usage": 4194304, "max_usage": 8388608, "limit": 1 << 30,
-        "stats": {"cache": 1000, "rss": 2000, "total_inactive_file": 300,
-                  "hierarchical_memory_limit": 9223372036854771712}}
+        "usage": 4194304,
+        "max_usage": 8388608,
+        "limit": 1 << 30,
+        "stats": {
+            "cache": 1000,
+            "rss": 2000,
+            "total_inactive_file": 300,
+            "hierarchical_memory_limit": 9223372036854771712,
+        },
+    }
     assert stats["pids_stats"] == {"current": 2}  # "max" is limit 0, omitted like Docker
     blkio = stats["blkio_stats"]
     assert [e["op"] for e in blkio["io_service_bytes_recursive"]] == ["Read", "Write", "Total"]

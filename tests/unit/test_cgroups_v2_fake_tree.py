@@ -20,12 +20,21 @@ from dockerlab.errors import Forbidden, InvalidParameter
 
 MiB = 1024 * 1024
 LEAF_FILES = {
-    "cgroup.procs": "", "cgroup.events": "populated 0\nfrozen 0\n", "cgroup.freeze": "0\n",
-    "cgroup.kill": "", "memory.max": "max\n", "memory.swap.max": "max\n",
-    "memory.current": "0\n", "memory.stat": "anon 0\nfile 0\n",
-    "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n", "cpu.max": "max 100000\n",
-    "cpu.weight": "100\n", "cpu.stat": "usage_usec 0\nuser_usec 0\nsystem_usec 0\n",
-    "pids.max": "max\n", "pids.current": "0\n", "io.stat": "",
+    "cgroup.procs": "",
+    "cgroup.events": "populated 0\nfrozen 0\n",
+    "cgroup.freeze": "0\n",
+    "cgroup.kill": "",
+    "memory.max": "max\n",
+    "memory.swap.max": "max\n",
+    "memory.current": "0\n",
+    "memory.stat": "anon 0\nfile 0\n",
+    "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n",
+    "cpu.max": "max 100000\n",
+    "cpu.weight": "100\n",
+    "cpu.stat": "usage_usec 0\nuser_usec 0\nsystem_usec 0\n",
+    "pids.max": "max\n",
+    "pids.current": "0\n",
+    "io.stat": "",
 }
 
 
@@ -62,8 +71,9 @@ def test_create_skips_controllers_already_delegated(tree):
 
 
 def test_create_writes_v2_limit_files(tree):
-    _cgroup(tree).create(Resources(memory=64 * MiB, nano_cpus=5 * 10**8, cpu_shares=1024,
-                                   pids_limit=20))
+    _cgroup(tree).create(
+        Resources(memory=64 * MiB, nano_cpus=5 * 10**8, cpu_shares=1024, pids_limit=20)
+    )
     leaf = tree / "dockerlab-test" / "c1"
     assert (leaf / "memory.max").read_text() == str(64 * MiB)
     assert (leaf / "memory.swap.max").read_text() == str(64 * MiB)
@@ -119,21 +129,27 @@ def test_oom_kill_is_read_from_memory_events(tree):
     cg = _cgroup(tree)
     assert not cg.oom_killed()
     (tree / "dockerlab-test" / "c1" / "memory.events").write_text(
-        "low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\noom_group_kill 0\n")
+        "low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\noom_group_kill 0\n"
+    )
     assert cg.oom_killed()
 
 
 def test_stats_read_v2_files(tree):
     leaf = tree / "dockerlab-test" / "c1"
-    (leaf / "cpu.stat").write_text("usage_usec 2000\nuser_usec 1500\nsystem_usec 500\n"
-                                   "nr_periods 0\nnr_throttled 0\nthrottled_usec 0\n")
+    (leaf / "cpu.stat").write_text(
+        "usage_usec 2000\nuser_usec 1500\nsystem_usec 500\n"
+        "nr_periods 0\nnr_throttled 0\nthrottled_usec 0\n"
+    )
     (leaf / "memory.current").write_text("8192\n")
     (leaf / "memory.max").write_text("67108864\n")
     (leaf / "pids.current").write_text("2\n")
     (leaf / "io.stat").write_text("8:0 rbytes=512 wbytes=1024 rios=1 wios=1 dbytes=0 dios=0\n")
     stats = _cgroup(tree).stats()
     assert stats["cpu_stats"]["cpu_usage"] == {
-        "total_usage": 2_000_000, "usage_in_kernelmode": 500_000, "usage_in_usermode": 1_500_000}
+        "total_usage": 2_000_000,
+        "usage_in_kernelmode": 500_000,
+        "usage_in_usermode": 1_500_000,
+    }
     assert stats["cpu_stats"]["system_cpu_usage"] > 0  # the real host's /proc/stat
     assert stats["cpu_stats"]["online_cpus"] >= 1
     assert stats["memory_stats"]["usage"] == 8192

@@ -167,8 +167,7 @@ def test_env_file_stops_at_a_64k_line_as_gos_scanner_does(tmp_path):
     with pytest.raises(UsageError, match="bufio.Scanner: token too long"):
         body("run", "--env-file", str(f), "busybox")
     f.write_bytes(b"A=" + b"x" * 65533 + b"\nB=2\r\n")  # 65535 bytes: the longest Go takes
-    assert body("run", "--env-file", str(f), "busybox")[1]["Env"] == ["A=" + "x" * 65533,
-                                                                     "B=2"]
+    assert body("run", "--env-file", str(f), "busybox")[1]["Env"] == ["A=" + "x" * 65533, "B=2"]
 
 
 def test_env_file_of_dev_zero_fails_instead_of_eating_memory():
@@ -176,9 +175,11 @@ def test_env_file_of_dev_zero_fails_instead_of_eating_memory():
     import subprocess
     import sys
 
-    code = ("import resource\n"
-            "resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))\n"
-            "from dockerlab.cli.options import environment\n"
-            "environment(['/dev/zero'], [], {})\n")
+    code = (
+        "import resource\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))\n"
+        "from dockerlab.cli.options import environment\n"
+        "environment(['/dev/zero'], [], {})\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert b"bufio.Scanner: token too long" in r.stderr, r.stderr[-300:]

@@ -199,8 +199,9 @@ def test_stats_table_header():
 
 
 def test_top_uses_a_minimum_width_of_20():
-    out = render.top({"Titles": ["UID", "PID", "CMD"],
-                      "Processes": [["root", "42", "sleep 9"]]}).text
+    out = render.top(
+        {"Titles": ["UID", "PID", "CMD"], "Processes": [["root", "42", "sleep 9"]]}
+    ).text
     assert out.splitlines() == [
         "UID                 PID                 CMD",
         "root                42                  sleep 9",
@@ -309,15 +310,41 @@ def test_system_df_shows_interrupted_work_only_when_there_is_some():
 
     empty = {"Images": [], "Containers": [], "Volumes": [], "BuildCache": [], "LayersSize": 0}
     assert [r.Type for r in sysdf.summary_rows(empty)] == [
-        "Images", "Containers", "Local Volumes", "Build Cache"]
-    work = [{"Kind": "load", "Path": "/r/tmp/load-1-2-x", "Size": 3_000_000, "Owner": 1,
-             "InProgress": False},
-            {"Kind": "commit", "Path": "/r/tmp/commit-3-4-y", "Size": 1_000_000, "Owner": 3,
-             "InProgress": True}]
+        "Images",
+        "Containers",
+        "Local Volumes",
+        "Build Cache",
+    ]
+    work = [
+        {
+            "Kind": "load",
+            "Path": "/r/tmp/load-1-2-x",
+            "Size": 3_000_000,
+            "Owner": 1,
+            "InProgress": False,
+        },
+        {
+            "Kind": "commit",
+            "Path": "/r/tmp/commit-3-4-y",
+            "Size": 1_000_000,
+            "Owner": 3,
+            "InProgress": True,
+        },
+    ]
     row = sysdf.summary_rows({**empty, "InterruptedWork": work})[-1]
     assert (row.Type, row.TotalCount, row.Active, row.Size, row.Reclaimable) == (
-        "Interrupted work", "2", "1", "4MB", "3MB (75%)")
+        "Interrupted work",
+        "2",
+        "1",
+        "4MB",
+        "3MB (75%)",
+    )
     verbose = sysdf.render({**empty, "InterruptedWork": work}, verbose=True).text
     assert "Interrupted work space usage:" in verbose
-    assert verbose.splitlines()[-2].split() == ["load", "1", "abandoned", "3MB",
-                                                "/r/tmp/load-1-2-x"]
+    assert verbose.splitlines()[-2].split() == [
+        "load",
+        "1",
+        "abandoned",
+        "3MB",
+        "/r/tmp/load-1-2-x",
+    ]

@@ -50,18 +50,21 @@ def test_directory_onto_existing_file_cannot_be_copied():
 
 
 def test_directory_to_missing_path_is_created_with_that_name():
-    assert prepare_copy(CopyInfo("/src/d", True, True), CopyInfo("/dst/new")) == \
-        ("/dst", ("d", "new"))
+    assert prepare_copy(CopyInfo("/src/d", True, True), CopyInfo("/dst/new")) == (
+        "/dst",
+        ("d", "new"),
+    )
 
 
 def test_directory_dot_content_to_missing_path_with_slash_is_created():
-    assert prepare_copy(CopyInfo("/src/d/.", True, True), CopyInfo("/dst/new/")) == \
-        ("/dst", (".", "new"))
+    assert prepare_copy(CopyInfo("/src/d/.", True, True), CopyInfo("/dst/new/")) == (
+        "/dst",
+        (".", "new"),
+    )
 
 
 def test_file_onto_existing_file_overwrites_it():
-    assert prepare_copy(CopyInfo("/src/f", True), CopyInfo("/dst/g", True)) == \
-        ("/dst", ("f", "g"))
+    assert prepare_copy(CopyInfo("/src/f", True), CopyInfo("/dst/g", True)) == ("/dst", ("f", "g"))
 
 
 def test_rebase_replaces_only_the_first_component():

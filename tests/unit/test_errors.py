@@ -45,23 +45,26 @@ PKG = pathlib.Path(__file__).resolve().parents[2] / "dockerlab"
 # ---- one mapping per face ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("err", "verb", "code"), [
-    (DockerlabError("x"), "ps", 1),
-    (DockerlabError("x"), "run", 125),
-    (DockerlabError("x"), "create", 125),
-    (NoSuchContainer("c"), "rm", 1),
-    (NoSuchImage("i"), "run", 125),
-    (Conflict("x"), "start", 1),
-    (SystemFailure("x", errno.ENOSPC), "commit", 1),
-    (SystemFailure("x", errno.ENOSPC), "run", 125),
-    (ContainerStartError("x"), "start", 125),
-    (CommandNotFound("x"), "run", 127),
-    (CommandNotInvokable("x"), "start", 126),
-    (UsageError("x"), "ps", 125),
-    (ArgCountError("x"), "run", 1),  # cobra's Args checks: 1 even for run
-    (ClientError("x"), "save", 1),
-    (ClientError("the input device is not a TTY"), "run", 1),
-])
+@pytest.mark.parametrize(
+    ("err", "verb", "code"),
+    [
+        (DockerlabError("x"), "ps", 1),
+        (DockerlabError("x"), "run", 125),
+        (DockerlabError("x"), "create", 125),
+        (NoSuchContainer("c"), "rm", 1),
+        (NoSuchImage("i"), "run", 125),
+        (Conflict("x"), "start", 1),
+        (SystemFailure("x", errno.ENOSPC), "commit", 1),
+        (SystemFailure("x", errno.ENOSPC), "run", 125),
+        (ContainerStartError("x"), "start", 125),
+        (CommandNotFound("x"), "run", 127),
+        (CommandNotInvokable("x"), "start", 126),
+        (UsageError("x"), "ps", 125),
+        (ArgCountError("x"), "run", 1),  # cobra's Args checks: 1 even for run
+        (ClientError("x"), "save", 1),
+        (ClientError("the input device is not a TTY"), "run", 1),
+    ],
+)
 def test_exit_codes_are_dockers(err, verb, code):
     assert exit_code(err, verb) == code
 
@@ -74,18 +77,21 @@ def test_an_exit_status_the_failure_carries_is_passed_on():
     assert CommandNotFound("x").exit_code == 127  # the attribute reads the one mapping
 
 
-@pytest.mark.parametrize(("err", "status"), [
-    (DockerlabError("x"), 500),
-    (SystemFailure("x"), 500),
-    (ContainerStartError("x"), 500),
-    (InvalidParameter("x"), 400),
-    (UsageError("x"), 400),
-    (NotFound("x"), 404),
-    (NoSuchVolume("v"), 404),
-    (Conflict("x"), 409),
-    (NotModified("x"), 304),
-    (Forbidden("x"), 403),
-])
+@pytest.mark.parametrize(
+    ("err", "status"),
+    [
+        (DockerlabError("x"), 500),
+        (SystemFailure("x"), 500),
+        (ContainerStartError("x"), 500),
+        (InvalidParameter("x"), 400),
+        (UsageError("x"), 400),
+        (NotFound("x"), 404),
+        (NoSuchVolume("v"), 404),
+        (Conflict("x"), 409),
+        (NotModified("x"), 304),
+        (Forbidden("x"), 403),
+    ],
+)
 def test_http_statuses_are_mobys(err, status):
     assert http_status(err) == status == err.http_status
 
@@ -109,8 +115,10 @@ def test_an_oserror_names_the_verb_and_path_in_gos_words_never_errno():
     assert str(err) == "commit: /var/lib/dockerlab/tmp/x: no space left on device"
     ro = translate(OSError(errno.EROFS, os.strerror(errno.EROFS), "/a", None, "/b"), "rename")
     assert str(ro) == "rename: /a /b: read-only file system"
-    assert str(translate(OSError(errno.EACCES, os.strerror(errno.EACCES)), "tag")) == \
-        "tag: permission denied"
+    assert (
+        str(translate(OSError(errno.EACCES, os.strerror(errno.EACCES)), "tag"))
+        == "tag: permission denied"
+    )
     # a message of our own (linux.py words the syscall) keeps its case
     own = OSError(errno.EINVAL, "mount /x: Invalid argument")
     assert str(translate(own, "start")) == "start: mount /x: Invalid argument"
@@ -123,10 +131,12 @@ def test_data_errors_are_invalid_parameters():
         zlib.decompress(b"nope")
     with pytest.raises(UnicodeDecodeError) as utf_info:
         b"\xff".decode()
-    for exc, text in ((tar_info.value, "load: invalid tar archive: "),
-                      (zlib_info.value, "import: invalid zlib data: "),
-                      (utf_info.value, "build: 'utf-8' codec"),
-                      (OSError("Not a gzipped file (b'xx')"), "import: Not a gzipped file")):
+    for exc, text in (
+        (tar_info.value, "load: invalid tar archive: "),
+        (zlib_info.value, "import: invalid zlib data: "),
+        (utf_info.value, "build: 'utf-8' codec"),
+        (OSError("Not a gzipped file (b'xx')"), "import: Not a gzipped file"),
+    ):
         err = translate(exc, text.split(":")[0])
         assert isinstance(err, InvalidParameter) and str(err).startswith(text), err
     with pytest.raises(json.JSONDecodeError) as json_info:
@@ -134,13 +144,16 @@ def test_data_errors_are_invalid_parameters():
     assert str(translate(json_info.value, "inspect")).startswith("inspect: invalid JSON: ")
 
 
-@pytest.mark.parametrize("exc", [
-    BrokenPipeError(errno.EPIPE, "Broken pipe"),  # the reader went away: the CLI ends quietly
-    TimeoutError("timed out"),  # a timeout the caller set
-    KeyError("a bug"),  # bugs stay bugs (--debug shows their traceback)
-    KeyboardInterrupt(),
-    Conflict("ours already"),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        BrokenPipeError(errno.EPIPE, "Broken pipe"),  # the reader went away: the CLI ends quietly
+        TimeoutError("timed out"),  # a timeout the caller set
+        KeyError("a bug"),  # bugs stay bugs (--debug shows their traceback)
+        KeyboardInterrupt(),
+        Conflict("ours already"),
+    ],
+)
 def test_what_is_not_foreign_goes_on_unchanged(exc):
     assert translate(exc, "verb") is None
 
@@ -221,8 +234,7 @@ def test_every_public_verb_of_the_engine_and_the_attachment_is_guarded():
     from dockerlab.engine.runtime.streams import Attachment
 
     for cls in (Engine, Attachment):
-        public = [name for name, m in vars(cls).items()
-                  if callable(m) and not name.startswith("_")]
+        public = [name for name, m in vars(cls).items() if callable(m) and not name.startswith("_")]
         assert public and all(hasattr(getattr(cls, n), "__wrapped__") for n in public), cls
     assert hasattr(Engine.__init__, "__wrapped__")
 
@@ -245,9 +257,13 @@ def test_the_docstring_draws_every_error_class():
         if "DockerlabError" in path.read_text() or "errors import" in path.read_text():
             importlib.import_module(name.removesuffix(".__init__"))
     doc = errors.__doc__ or ""
-    missing = [c.__qualname__ for c in _all_subclasses(DockerlabError)  # private ones aside
-               if c.__module__.startswith("dockerlab") and not c.__name__.startswith("_")
-               and c.__name__ not in doc]
+    missing = [
+        c.__qualname__
+        for c in _all_subclasses(DockerlabError)  # private ones aside
+        if c.__module__.startswith("dockerlab")
+        and not c.__name__.startswith("_")
+        and c.__name__ not in doc
+    ]
     assert missing == []
 
 

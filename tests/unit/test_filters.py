@@ -28,9 +28,12 @@ def test_reference_globs_keep_only_the_matching_tags():
     out = filter_images(IMAGES, {"reference": ["busybox:1.*"]})
     assert out == [{"Id": "sha256:a", "RepoTags": ["busybox:1.36"]}]
     assert ids(filter_images(IMAGES, {"reference": ["*/app", "localhost:5000/tool"]})) == [
-        "sha256:a", "sha256:b"]
+        "sha256:a",
+        "sha256:b",
+    ]
     assert filter_images(IMAGES, {"reference": ["docker.io/library/busybox:latest"]})[0][
-        "RepoTags"] == ["busybox:latest"]
+        "RepoTags"
+    ] == ["busybox:latest"]
 
 
 def test_an_unknown_image_filter_is_refused_with_the_daemons_words():
@@ -56,16 +59,17 @@ def test_volume_filters_and_within_a_key_or_across():
     assert names(filter_volumes(VOLUMES, {"name": ["data"]}, used)) == ["data", "olddata"]
     assert names(filter_volumes(VOLUMES, {"driver": ["other"]}, used)) == ["olddata"]
     assert names(filter_volumes(VOLUMES, {"label": ["tier"]}, used)) == ["data", "olddata"]
-    assert names(filter_volumes(VOLUMES, {"label": ["tier=db"], "name": ["a"]}, used)) == [
-        "data"]
+    assert names(filter_volumes(VOLUMES, {"label": ["tier=db"], "name": ["a"]}, used)) == ["data"]
     with pytest.raises(InvalidParameter, match="Invalid filter 'size'"):
         filter_volumes(VOLUMES, {"size": ["1"]}, used)
 
 
 def test_image_label_before_and_since():
-    images = [{"Id": "old", "Created": 100, "Labels": {"tier": "db"}},
-              {"Id": "mid", "Created": 200, "Labels": None},
-              {"Id": "new", "Created": 300, "Labels": {"tier": "web", "x": ""}}]
+    images = [
+        {"Id": "old", "Created": 100, "Labels": {"tier": "db"}},
+        {"Id": "mid", "Created": 200, "Labels": None},
+        {"Id": "new", "Created": 300, "Labels": {"tier": "web", "x": ""}},
+    ]
     assert ids(filter_images(images, {"label": ["tier"]})) == ["old", "new"]
     assert ids(filter_images(images, {"label": ["tier=web", "x"]})) == ["new"]
     assert ids(filter_images(images, {"before": ["mid"]})) == ["old"]

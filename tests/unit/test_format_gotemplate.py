@@ -269,8 +269,13 @@ def render_limited(template: str) -> subprocess.CompletedProcess:
         "else:\n"
         "    print('OK', len(out), out[:80])\n"
     )
-    return subprocess.run([sys.executable, "-c", code, template], capture_output=True,
-                          text=True, timeout=120, cwd=os.getcwd())
+    return subprocess.run(
+        [sys.executable, "-c", code, template],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=os.getcwd(),
+    )
 
 
 def test_printf_refuses_a_gigabyte_width_as_go_does():
@@ -291,14 +296,20 @@ def test_printf_star_width_and_precision_follow_go():
     assert render('{{printf "%c" 99999999}}', {}) == "\ufffd"
 
 
-@pytest.mark.parametrize("template, detail", [
-    ('{{printf "%10000000d%10000000d%10000000d%10000000d%10000000d%10000000d%10000000d"'
-     " 1 2 3 4 5 6 7}}", "error calling printf: printf result exceeds 64 MiB"),
-    ("{{range 100}}{{printf \"%10000000d\" 1}}{{end}}", "template output exceeds 64 MiB"),
-    ("{{range 100000}}{{range 100000}}xx{{end}}{{end}}", "exceeds 1000000 evaluation steps"),
-    ("{{range 1000000000}}{{end}}", "exceeds 1000000 evaluation steps"),
-    ('{{pad "a" 999999999 1}}', "error calling pad: padding exceeds 64 MiB"),
-])
+@pytest.mark.parametrize(
+    "template, detail",
+    [
+        (
+            '{{printf "%10000000d%10000000d%10000000d%10000000d%10000000d%10000000d%10000000d"'
+            " 1 2 3 4 5 6 7}}",
+            "error calling printf: printf result exceeds 64 MiB",
+        ),
+        ('{{range 100}}{{printf "%10000000d" 1}}{{end}}', "template output exceeds 64 MiB"),
+        ("{{range 100000}}{{range 100000}}xx{{end}}{{end}}", "exceeds 1000000 evaluation steps"),
+        ("{{range 1000000000}}{{end}}", "exceeds 1000000 evaluation steps"),
+        ('{{pad "a" 999999999 1}}', "error calling pad: padding exceeds 64 MiB"),
+    ],
+)
 def test_templates_that_would_build_gigabytes_stop_with_an_error(template, detail):
     res = render_limited(template)
     assert res.returncode == 0, res.stderr[-500:]

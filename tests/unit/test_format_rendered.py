@@ -12,14 +12,17 @@ class Row:
 
 
 HEADER = {"ID": "CONTAINER ID", "Names": "NAMES", "Status": "STATUS"}
-ROWS = [Row(ID="abc", Names="web", Status="Up 2 seconds"),
-        Row(ID="defdefdefdefdef", Names="db", Status="Exited (0)")]
+ROWS = [
+    Row(ID="abc", Names="web", Status="Up 2 seconds"),
+    Row(ID="defdefdefdefdef", Names="db", Status="Exited (0)"),
+]
 
 
 def test_table_text_pads_columns_to_widest_plus_3_at_least_10_and_leaves_the_last_alone():
     table = Table(["A", "LONGER TITLE", "LAST"], [["x", "y", "a very long last cell"]])
-    assert table.text == ("A         LONGER TITLE   LAST\n"
-                          "x         y              a very long last cell\n")
+    assert table.text == (
+        "A         LONGER TITLE   LAST\nx         y              a very long last cell\n"
+    )
 
 
 def test_header_only_table_is_one_line():
@@ -37,12 +40,17 @@ def test_table_format_gives_the_structure_behind_dockers_text():
     assert isinstance(table, Table)
     assert table.columns == ["CONTAINER ID", "NAMES", "STATUS"]
     assert table.rows == [["abc", "web", "Up 2 seconds"], ["defdefdefdefdef", "db", "Exited (0)"]]
-    assert table.records()[1] == {"CONTAINER ID": "defdefdefdefdef", "NAMES": "db",
-                                  "STATUS": "Exited (0)"}
+    assert table.records()[1] == {
+        "CONTAINER ID": "defdefdefdefdef",
+        "NAMES": "db",
+        "STATUS": "Exited (0)",
+    }
     assert table.text == render_table(fmt, HEADER, ROWS)
-    assert table.text == ("CONTAINER ID      NAMES     STATUS\n"
-                          "abc               web       Up 2 seconds\n"
-                          "defdefdefdefdef   db        Exited (0)\n")
+    assert table.text == (
+        "CONTAINER ID      NAMES     STATUS\n"
+        "abc               web       Up 2 seconds\n"
+        "defdefdefdefdef   db        Exited (0)\n"
+    )
 
 
 def test_a_cell_holding_a_newline_stays_in_its_cell_and_the_text_is_dockers():
@@ -62,8 +70,7 @@ def test_non_table_format_gives_lines_one_per_row():
 
 
 def test_sections_put_a_blank_line_around_each_title():
-    sections = Sections(["First:", Table(["A", "B"], [["1", "2"]]), "Second: 0B",
-                         Table(["C"], [])])
+    sections = Sections(["First:", Table(["A", "B"], [["1", "2"]]), "Second: 0B", Table(["C"], [])])
     assert sections.text == ("First:\n\nA         B\n1         2\n\nSecond: 0B\n\nC\n")
     assert [t.columns for t in sections.tables] == [["A", "B"], ["C"]]
 

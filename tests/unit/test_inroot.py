@@ -34,14 +34,17 @@ def tree(tmp_path):
     return root
 
 
-@pytest.mark.parametrize("path,follow,expected", [
-    ("/abs/b/f", True, "/a/b/f"),
-    ("abs", False, "/abs"),
-    ("/a/up/a/b/f", True, "/a/b/f"),
-    ("/../../a/b/f", True, "/a/b/f"),
-    ("/a/b/..", True, "/a"),
-    ("/", True, "/"),
-])
+@pytest.mark.parametrize(
+    "path,follow,expected",
+    [
+        ("/abs/b/f", True, "/a/b/f"),
+        ("abs", False, "/abs"),
+        ("/a/up/a/b/f", True, "/a/b/f"),
+        ("/../../a/b/f", True, "/a/b/f"),
+        ("/a/b/..", True, "/a"),
+        ("/", True, "/"),
+    ],
+)
 def test_links_and_dotdot_stay_inside_the_root(tree, mode, path, follow, expected):
     with Root(str(tree)) as r, r.resolve(path, follow) as entry:
         assert entry.path == expected
@@ -71,9 +74,11 @@ def test_mounts_lead_to_their_sources_and_back(tree, tmp_path, mode):
     (tree / "etc").mkdir()
     (tree / "etc" / "hosts").write_text("")
     with Root(str(tree), [("/data", str(vol)), ("/etc/hosts", str(hosts))]) as r:
-        for path, content, mount in (("/data/v", "volume", "/data"),
-                                     ("/a/../data/back", "in", None),
-                                     ("/etc/hosts", "127.0.0.1 x\n", "/etc/hosts")):
+        for path, content, mount in (
+            ("/data/v", "volume", "/data"),
+            ("/a/../data/back", "in", None),
+            ("/etc/hosts", "127.0.0.1 x\n", "/etc/hosts"),
+        ):
             with r.resolve(path) as entry:
                 assert entry.mount == mount
                 with open(entry.open()) as f:

@@ -10,7 +10,7 @@ from dockerlab.errors import InvalidParameter
 
 def test_instructions_are_case_insensitive():
     assert parse_change("env A=1") == ("env", "A=1")
-    assert parse_change("  CMD  [\"sh\"]") == ("cmd", '["sh"]')
+    assert parse_change('  CMD  ["sh"]') == ("cmd", '["sh"]')
 
 
 @pytest.mark.parametrize("line", ["RUN echo hi", "FROM busybox", "COPY a b", "FOO x"])
@@ -27,15 +27,27 @@ def test_cmd_and_entrypoint_take_exec_or_shell_form():
 
 
 def test_entrypoint_clears_a_cmd_not_set_before_it():
-    assert apply_changes(["ENTRYPOINT [\"x\"]"], {"Cmd": ["sh"]})["Cmd"] is None
+    assert apply_changes(['ENTRYPOINT ["x"]'], {"Cmd": ["sh"]})["Cmd"] is None
     cfg = apply_changes(['CMD ["a"]', 'ENTRYPOINT ["x"]'], {"Cmd": ["sh"]})
     assert cfg["Cmd"] == ["a"] and cfg["Entrypoint"] == ["x"]
 
 
 def test_env_label_expose_volume_user_workdir_stopsignal():
-    cfg = apply_changes(["ENV A=1 B=\"two words\"", "ENV C 3 4", "LABEL k=v", "EXPOSE 80 53/udp",
-                         'VOLUME ["/data"]', "VOLUME /a /b", "USER nobody", "WORKDIR /srv",
-                         "WORKDIR app", "STOPSIGNAL SIGINT"], {"Env": ["A=0", "PATH=/bin"]})
+    cfg = apply_changes(
+        [
+            'ENV A=1 B="two words"',
+            "ENV C 3 4",
+            "LABEL k=v",
+            "EXPOSE 80 53/udp",
+            'VOLUME ["/data"]',
+            "VOLUME /a /b",
+            "USER nobody",
+            "WORKDIR /srv",
+            "WORKDIR app",
+            "STOPSIGNAL SIGINT",
+        ],
+        {"Env": ["A=0", "PATH=/bin"]},
+    )
     assert cfg["Env"] == ["PATH=/bin", "A=1", "B=two words", "C=3 4"]
     assert cfg["Labels"] == {"k": "v"}
     assert cfg["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}}
@@ -53,11 +65,22 @@ def test_a_bad_stop_signal_or_port_is_refused():
 
 
 def test_merge_keeps_the_containers_command_and_env_under_the_changes():
-    container = {"Cmd": ["sh", "-c", "x"], "Env": ["PATH=/bin", "A=0"], "User": "u",
-                 "WorkingDir": "/w", "Labels": {"a": "1"}, "Hostname": "abc"}
+    container = {
+        "Cmd": ["sh", "-c", "x"],
+        "Env": ["PATH=/bin", "A=0"],
+        "User": "u",
+        "WorkingDir": "/w",
+        "Labels": {"a": "1"},
+        "Hostname": "abc",
+    }
     out = merge(apply_changes(["ENV A=1", "LABEL b=2"]), container)
-    assert out == {"Cmd": ["sh", "-c", "x"], "Env": ["A=1", "PATH=/bin"], "User": "u",
-                   "WorkingDir": "/w", "Labels": {"a": "1", "b": "2"}}
+    assert out == {
+        "Cmd": ["sh", "-c", "x"],
+        "Env": ["A=1", "PATH=/bin"],
+        "User": "u",
+        "WorkingDir": "/w",
+        "Labels": {"a": "1", "b": "2"},
+    }
 
 
 def test_merge_takes_a_new_cmd_instead_of_the_containers():

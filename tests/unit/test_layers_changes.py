@@ -16,8 +16,9 @@ from dockerlab.engine.images.changes import (
     merged_entries,
 )
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0,
-                                reason="whiteouts (mknod) and trusted.* xattrs need root")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="whiteouts (mknod) and trusted.* xattrs need root"
+)
 
 
 def make(root, spec: dict) -> str:
@@ -44,20 +45,33 @@ def opaque(path: str) -> None:
 
 @pytest.fixture
 def image(tmp_path):
-    return make(tmp_path / "lower", {"etc/passwd": "root", "etc/group": "g", "bin/sh": "x",
-                                     "d/x": "1", "d/sub/z": "2", "tmp/": None})
+    return make(
+        tmp_path / "lower",
+        {
+            "etc/passwd": "root",
+            "etc/group": "g",
+            "bin/sh": "x",
+            "d/x": "1",
+            "d/sub/z": "2",
+            "tmp/": None,
+        },
+    )
 
 
 def test_new_files_are_added_and_their_existing_parents_changed(tmp_path, image):
     upper = make(tmp_path / "upper", {"a/b/c": "new", "etc/new": "n"})
-    assert changes(upper, [image]) == [("/a", ADD), ("/a/b", ADD), ("/a/b/c", ADD),
-                                       ("/etc", MODIFY), ("/etc/new", ADD)]
+    assert changes(upper, [image]) == [
+        ("/a", ADD),
+        ("/a/b", ADD),
+        ("/a/b/c", ADD),
+        ("/etc", MODIFY),
+        ("/etc/new", ADD),
+    ]
 
 
 def test_a_whiteout_is_a_deletion_and_a_deleted_folder_is_listed_once(tmp_path, image):
     upper = make(tmp_path / "upper", {"etc/passwd": None, "d": None})
-    assert changes(upper, [image]) == [("/d", DELETE), ("/etc", MODIFY),
-                                       ("/etc/passwd", DELETE)]
+    assert changes(upper, [image]) == [("/d", DELETE), ("/etc", MODIFY), ("/etc/passwd", DELETE)]
 
 
 def test_a_modified_file_is_changed(tmp_path, image):
@@ -68,8 +82,12 @@ def test_a_modified_file_is_changed(tmp_path, image):
 def test_an_opaque_folder_is_changed_its_files_added_and_what_it_hid_deleted(tmp_path, image):
     upper = make(tmp_path / "upper", {"d/new": "n", "d/x/": None})
     opaque(os.path.join(upper, "d"))
-    assert changes(upper, [image]) == [("/d", MODIFY), ("/d/new", ADD), ("/d/sub", DELETE),
-                                       ("/d/x", ADD)]
+    assert changes(upper, [image]) == [
+        ("/d", MODIFY),
+        ("/d/new", ADD),
+        ("/d/sub", DELETE),
+        ("/d/x", ADD),
+    ]
 
 
 def test_a_copied_up_folder_with_nothing_changed_inside_is_not_listed(tmp_path, image):
@@ -94,8 +112,16 @@ def test_an_opaque_lower_folder_hides_the_layers_below(tmp_path, image):
 
 
 def test_the_engine_files_are_never_listed_for_a_container(tmp_path, image):
-    upper = make(tmp_path / "upper", {".dockerenv": "", "etc/hosts": "h", "etc/hostname": "x",
-                                      "etc/resolv.conf": "", "etc/new": "n"})
+    upper = make(
+        tmp_path / "upper",
+        {
+            ".dockerenv": "",
+            "etc/hosts": "h",
+            "etc/hostname": "x",
+            "etc/resolv.conf": "",
+            "etc/new": "n",
+        },
+    )
     assert container_changes(upper, [image]) == [("/etc", MODIFY), ("/etc/new", ADD)]
 
 
@@ -124,8 +150,9 @@ def test_the_merged_view_applies_whiteouts_and_opaque_folders(tmp_path, image):
 
 
 def test_lookup_resolves_symlinks_inside_the_view_never_on_the_host(tmp_path, image):
-    top = make(tmp_path / "top", {"link": "->/etc", "up": "->../../../../../../etc",
-                                  "rel": "->etc/group"})
+    top = make(
+        tmp_path / "top", {"link": "->/etc", "up": "->../../../../../../etc", "rel": "->etc/group"}
+    )
     found = lookup([top, image], "/link/passwd")
     assert found == (1, os.path.join(image, "etc", "passwd"))
     assert lookup([top, image], "/up/group") == (1, os.path.join(image, "etc", "group"))

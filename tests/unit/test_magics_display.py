@@ -10,19 +10,32 @@ from dockerlab.format.rendered import Sections, Table
 from dockerlab.magics.display import Inspected, Lines, Listing, Output
 
 PS = {
-    "Id": "a" * 64, "Names": ["/web"], "Image": "busybox", "Command": "sh -c 'echo   x'",
-    "Created": 0, "State": "running", "Status": "Up 2 seconds", "Ports": [], "Labels": {},
+    "Id": "a" * 64,
+    "Names": ["/web"],
+    "Image": "busybox",
+    "Command": "sh -c 'echo   x'",
+    "Created": 0,
+    "State": "running",
+    "Status": "Up 2 seconds",
+    "Ports": [],
+    "Labels": {},
     "Mounts": [],
 }
 
 
 def test_listing_takes_columns_and_rows_from_the_renderers_table():
-    table = render.ps([PS, {**PS, "Names": ["/db"], "Status": "Exited (0) 1 second ago"}],
-                      now=10)
+    table = render.ps([PS, {**PS, "Names": ["/db"], "Status": "Exited (0) 1 second ago"}], now=10)
     text = table.text
     listing = Listing(table)
-    assert listing.columns == ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
-                               "PORTS", "NAMES"]
+    assert listing.columns == [
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ]
     assert [r["NAMES"] for r in listing] == ["web", "db"]
     assert listing.rows[0]["COMMAND"].startswith('"sh -c')
     assert listing.rows[0]["PORTS"] == ""
@@ -32,7 +45,7 @@ def test_listing_takes_columns_and_rows_from_the_renderers_table():
 def test_listing_html_is_a_table_with_dockers_titles_and_escaped_cells():
     html = Listing(render.ps([PS], now=10))._repr_html_()
     assert html.startswith('<table class="dockerlab-table"')
-    assert "<th style=\"text-align:left\">CONTAINER ID</th>" in html
+    assert '<th style="text-align:left">CONTAINER ID</th>' in html
     assert "&quot;sh -c" in html
     assert "<td" in html and "aaaaaaaaaaaa" in html
 
@@ -44,12 +57,18 @@ def test_header_only_table_has_columns_and_no_rows():
 
 
 def test_sections_of_system_df_verbose_become_titles_and_tables():
-    sections = Sections(["Images space usage:",
-                         Table(["REPOSITORY", "TAG", "SIZE"], [["busybox", "latest", "2MB"]]),
-                         "Build cache usage: 0B", Table(["CACHE ID", "CACHE TYPE"], [])])
+    sections = Sections(
+        [
+            "Images space usage:",
+            Table(["REPOSITORY", "TAG", "SIZE"], [["busybox", "latest", "2MB"]]),
+            "Build cache usage: 0B",
+            Table(["CACHE ID", "CACHE TYPE"], []),
+        ]
+    )
     assert sections.text == (
         "Images space usage:\n\nREPOSITORY   TAG       SIZE\nbusybox      latest    2MB\n\n"
-        "Build cache usage: 0B\n\nCACHE ID   CACHE TYPE\n")
+        "Build cache usage: 0B\n\nCACHE ID   CACHE TYPE\n"
+    )
     listing = Listing(sections)
     assert [k for k, _ in listing.blocks] == ["text", "table", "text", "table"]
     assert listing.columns == ["REPOSITORY", "TAG", "SIZE"]
@@ -71,8 +90,10 @@ def test_lines_are_a_list_shown_one_per_line():
 def test_inspected_is_a_dict_shown_as_dockers_json_array():
     obj = Inspected({"Id": "x", "State": {"Status": "running"}})
     assert obj["State"]["Status"] == "running"
-    assert _pretty(obj) == '[\n    {\n        "Id": "x",\n        "State": {\n' \
+    assert (
+        _pretty(obj) == '[\n    {\n        "Id": "x",\n        "State": {\n'
         '            "Status": "running"\n        }\n    }\n]'
+    )
 
 
 def test_output_is_a_str_shown_without_quotes():
@@ -81,8 +102,11 @@ def test_output_is_a_str_shown_without_quotes():
 
 
 def test_importing_dockerlab_does_not_import_ipython():
-    code = ("import sys, dockerlab; assert hasattr(dockerlab, 'load_ipython_extension'); "
-            "print('IPython' in sys.modules, 'ipywidgets' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys, dockerlab; assert hasattr(dockerlab, 'load_ipython_extension'); "
+        "print('IPython' in sys.modules, 'ipywidgets' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "False False"

@@ -40,18 +40,27 @@ def _staged(tmp_path, entries) -> _Staged:
 
 def _config(layers: list[bytes]) -> bytes:
     diff_ids = ["sha256:" + hashlib.sha256(x).hexdigest() for x in layers]
-    return json.dumps({"architecture": "amd64", "os": "linux",
-                       "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    return json.dumps(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    ).encode()
 
 
 def test_legacy_manifest_with_symlinked_shared_layer_is_read(tmp_path):
     layer = _layer()
     cfg = _config([layer])
     cid = hashlib.sha256(cfg).hexdigest()
-    manifest = json.dumps([{"Config": f"{cid}.json", "RepoTags": ["a:1"],
-                            "Layers": ["v2/layer.tar"]}]).encode()
-    s = _staged(tmp_path, [("v1/layer.tar", layer, ""), ("v2/layer.tar", None, "../v1/layer.tar"),
-                           (f"{cid}.json", cfg, ""), ("manifest.json", manifest, "")])
+    manifest = json.dumps(
+        [{"Config": f"{cid}.json", "RepoTags": ["a:1"], "Layers": ["v2/layer.tar"]}]
+    ).encode()
+    s = _staged(
+        tmp_path,
+        [
+            ("v1/layer.tar", layer, ""),
+            ("v2/layer.tar", None, "../v1/layer.tar"),
+            (f"{cid}.json", cfg, ""),
+            ("manifest.json", manifest, ""),
+        ],
+    )
     (image,) = _read_docker(s)
     assert image.id == "sha256:" + cid
     assert [t.familiar() for t in image.tags] == ["a:1"]
@@ -60,8 +69,14 @@ def test_legacy_manifest_with_symlinked_shared_layer_is_read(tmp_path):
 def test_layer_not_matching_the_config_diff_id_is_refused(tmp_path):
     cfg = _config([_layer()])
     manifest = json.dumps([{"Config": "c.json", "Layers": ["l.tar"]}]).encode()
-    s = _staged(tmp_path, [("l.tar", _layer(data=b"evil\n"), ""), ("c.json", cfg, ""),
-                           ("manifest.json", manifest, "")])
+    s = _staged(
+        tmp_path,
+        [
+            ("l.tar", _layer(data=b"evil\n"), ""),
+            ("c.json", cfg, ""),
+            ("manifest.json", manifest, ""),
+        ],
+    )
     with pytest.raises(LoadError, match="does not match the image config"):
         _read_docker(s)
 
@@ -91,8 +106,9 @@ def test_outer_entries_outside_the_archive_are_refused(tmp_path, name):
 
 def test_symlink_pointing_out_of_the_archive_is_never_followed(tmp_path):
     manifest = json.dumps([{"Config": "c.json", "Layers": []}]).encode()
-    s = _staged(tmp_path, [("c.json", None, "../../../../etc/passwd"),
-                           ("manifest.json", manifest, "")])
+    s = _staged(
+        tmp_path, [("c.json", None, "../../../../etc/passwd"), ("manifest.json", manifest, "")]
+    )
     with pytest.raises(LoadError, match="outside of the archive"):
         _read_docker(s)
 
@@ -100,8 +116,10 @@ def test_symlink_pointing_out_of_the_archive_is_never_followed(tmp_path):
 def test_absolute_symlink_is_resolved_inside_the_archive(tmp_path):
     cfg = _config([])
     manifest = json.dumps([{"Config": "c.json", "Layers": []}]).encode()
-    s = _staged(tmp_path, [("real.json", cfg, ""), ("c.json", None, "/real.json"),
-                           ("manifest.json", manifest, "")])
+    s = _staged(
+        tmp_path,
+        [("real.json", cfg, ""), ("c.json", None, "/real.json"), ("manifest.json", manifest, "")],
+    )
     (image,) = _read_docker(s)
     assert image.id == "sha256:" + hashlib.sha256(cfg).hexdigest()
 
@@ -116,15 +134,35 @@ def test_oci_layout_with_gzip_layer_and_name_annotation_is_read(tmp_path):
     def d(b: bytes) -> str:
         return "sha256:" + hashlib.sha256(b).hexdigest()
 
-    manifest = json.dumps({"schemaVersion": 2, "config": {"digest": d(cfg), "size": len(cfg)},
-                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                                       "digest": d(gz), "size": len(gz)}]}).encode()
-    index = json.dumps({"manifests": [{"digest": d(manifest), "size": len(manifest),
-                                       "annotations": {"io.containerd.image.name":
-                                                       "docker.io/library/x:2"}}]}).encode()
-    s = _staged(tmp_path, [(f"blobs/sha256/{d(b)[7:]}", b, "") for b in (cfg, gz, manifest)]
-                + [("index.json", index, ""),
-                   ("oci-layout", b'{"imageLayoutVersion":"1.0.0"}', "")])
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "config": {"digest": d(cfg), "size": len(cfg)},
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": d(gz),
+                    "size": len(gz),
+                }
+            ],
+        }
+    ).encode()
+    index = json.dumps(
+        {
+            "manifests": [
+                {
+                    "digest": d(manifest),
+                    "size": len(manifest),
+                    "annotations": {"io.containerd.image.name": "docker.io/library/x:2"},
+                }
+            ]
+        }
+    ).encode()
+    s = _staged(
+        tmp_path,
+        [(f"blobs/sha256/{d(b)[7:]}", b, "") for b in (cfg, gz, manifest)]
+        + [("index.json", index, ""), ("oci-layout", b'{"imageLayoutVersion":"1.0.0"}', "")],
+    )
     (image,) = _read_oci(s)
     assert [t.familiar() for t in image.tags] == ["x:2"]
     assert image.layers[0][1] == d(layer)

@@ -18,8 +18,12 @@ def chosen(caps=DEFAULT, arch="amd64", kernel=(6, 1), profile=None):
 
 
 def allowed(rules) -> set[str]:
-    return {n for r in rules["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" and not r["args"]
-            for n in r["names"]}
+    return {
+        n
+        for r in rules["syscalls"]
+        if r["action"] == "SCMP_ACT_ALLOW" and not r["args"]
+        for n in r["names"]
+    }
 
 
 def rules_for(rules, name):
@@ -36,9 +40,24 @@ def test_default_profile_denies_with_eperm_and_filters_amd64_with_its_sub_arches
 def test_default_profile_leaves_out_keyring_namespaces_and_mount():
     names = allowed(chosen())
     assert {"read", "write", "execve", "capset", "setuid", "prctl", "socketpair"} <= names
-    for name in ("keyctl", "add_key", "request_key", "unshare", "setns", "mount", "umount2",
-                 "bpf", "kexec_load", "open_by_handle_at", "reboot", "init_module", "clone3",
-                 "userfaultfd", "swapon", "acct"):
+    for name in (
+        "keyctl",
+        "add_key",
+        "request_key",
+        "unshare",
+        "setns",
+        "mount",
+        "umount2",
+        "bpf",
+        "kexec_load",
+        "open_by_handle_at",
+        "reboot",
+        "init_module",
+        "clone3",
+        "userfaultfd",
+        "swapon",
+        "acct",
+    ):
         assert name not in names, name
 
 
@@ -90,15 +109,21 @@ def test_decode_refuses_wrong_shapes_with_dockers_words():
     with pytest.raises(seccomp.ProfileError, match="Syscall.syscalls.names of type"):
         seccomp.decode({"syscalls": [{"names": "mkdir"}]})
     with pytest.raises(seccomp.ProfileError, match="use either 'architectures' or 'archMap'"):
-        seccomp.decode({"architectures": ["SCMP_ARCH_X86"],
-                        "archMap": [{"architecture": "SCMP_ARCH_X86"}]})
+        seccomp.decode(
+            {"architectures": ["SCMP_ARCH_X86"], "archMap": [{"architecture": "SCMP_ARCH_X86"}]}
+        )
     with pytest.raises(seccomp.ProfileError, match="use either 'name' or 'names'"):
         seccomp.decode({"syscalls": [{"name": "read", "names": ["write"]}]})
 
 
 def test_single_name_and_plain_architectures_are_accepted():
-    c = chosen(profile={"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86"],
-                        "syscalls": [{"name": "mkdir", "action": "SCMP_ACT_ERRNO"}]})
+    c = chosen(
+        profile={
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86"],
+            "syscalls": [{"name": "mkdir", "action": "SCMP_ACT_ERRNO"}],
+        }
+    )
     assert c["architectures"] == ["SCMP_ARCH_X86"]
     assert c["syscalls"][0]["names"] == ["mkdir"]
 
@@ -124,7 +149,9 @@ def test_capabilities_follow_dockers_tweak_rules():
 
 def test_capability_names_are_normalised_and_checked():
     assert security.normalize_caps(["sys_admin", "CAP_SYS_ADMIN", "all"], "CapAdd") == [
-        "ALL", "CAP_SYS_ADMIN"]
+        "ALL",
+        "CAP_SYS_ADMIN",
+    ]
     assert security.normalize_caps(None, "CapAdd") is None
     with pytest.raises(InvalidParameter, match='invalid CapDrop: unknown capability: "CAP_X"'):
         security.normalize_caps(["x"], "CapDrop")
@@ -134,7 +161,9 @@ def test_security_opts_parse_as_the_daemon_does():
     parse = security.parse_security_opts
     assert parse(["no-new-privileges"]) == {"seccomp": None, "nnp": True}
     assert parse(["no-new-privileges:false", "seccomp=unconfined"]) == {
-        "seccomp": "unconfined", "nnp": False}
+        "seccomp": "unconfined",
+        "nnp": False,
+    }
     assert parse(["label=disable", "apparmor=unconfined"])["nnp"] is False
     with pytest.raises(InvalidParameter, match='invalid --security-opt 1: "nonsense"'):
         parse(["nonsense"])
@@ -163,13 +192,18 @@ def test_cli_reads_a_profile_file_and_sends_it_compacted(tmp_path):
     path = tmp_path / "p.json"
     path.write_text('{\n  "defaultAction": "SCMP_ACT_ALLOW",\n  "syscalls": []\n}\n')
     assert security_opts([f"seccomp={path}", "seccomp=unconfined", "no-new-privileges"]) == [
-        'seccomp={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[]}', "seccomp=unconfined",
-        "no-new-privileges"]
+        'seccomp={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[]}',
+        "seccomp=unconfined",
+        "no-new-privileges",
+    ]
     assert security_opts([f"seccomp:{path}"])[0].startswith('seccomp={"defaultAction"')
     with pytest.raises(UsageError, match=r'Invalid --security-opt: "nope"'):
         security_opts(["nope"])
-    with pytest.raises(UsageError, match=r"opening seccomp profile \(/no/such\) failed: open "
-                                         r"/no/such: no such file or directory"):
+    with pytest.raises(
+        UsageError,
+        match=r"opening seccomp profile \(/no/such\) failed: open "
+        r"/no/such: no such file or directory",
+    ):
         security_opts(["seccomp=/no/such"])
 
 

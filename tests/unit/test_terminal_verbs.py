@@ -43,9 +43,16 @@ class FakeTerminal:
 
     prog = "fake"
 
-    def __init__(self, *, ansi: bool = True, input_fd: int | None = None,
-                 size: tuple[int, int] | None = None, actions: list[str] | None = None,
-                 console: object = None, live_limit: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        ansi: bool = True,
+        input_fd: int | None = None,
+        size: tuple[int, int] | None = None,
+        actions: list[str] | None = None,
+        console: object = None,
+        live_limit: int = 0,
+    ) -> None:
         self.ansi = ansi
         self.calls: list[tuple] = []
         self.out, self.err = bytearray(), bytearray()
@@ -136,8 +143,12 @@ class Monitor:
 
 
 class FakeEngine:
-    def __init__(self, monitor: Monitor | None = None, config: dict | None = None,
-                 start_error: Exception | None = None) -> None:
+    def __init__(
+        self,
+        monitor: Monitor | None = None,
+        config: dict | None = None,
+        start_error: Exception | None = None,
+    ) -> None:
         self.monitor = monitor
         self.config = config or {"Image": "busybox", "Cmd": ["sh"]}
         self.start_error = start_error
@@ -168,8 +179,13 @@ class FakeEngine:
         self.monitor.exit(130)
 
 
-BODY = {"Image": "busybox", "Cmd": ["sh", "-c", "echo hi"], "AttachStdin": False,
-        "AttachStdout": True, "AttachStderr": True}
+BODY = {
+    "Image": "busybox",
+    "Cmd": ["sh", "-c", "echo hi"],
+    "AttachStdin": False,
+    "AttachStdout": True,
+    "AttachStderr": True,
+}
 
 
 # ---- run, start -a, attach -------------------------------------------------------------
@@ -193,8 +209,7 @@ def test_run_attaches_only_the_streams_asked_for():
     mon = Monitor()
     mon.exit(0)
     engine = FakeEngine(mon)
-    verbs.run(engine, FakeTerminal(), {**BODY, "AttachStderr": False}, None, rm=False,
-              tty=False)
+    verbs.run(engine, FakeTerminal(), {**BODY, "AttachStderr": False}, None, rm=False, tty=False)
     assert ("start", "c" * 64, "o") in engine.calls
 
 
@@ -252,8 +267,7 @@ def test_detach_keys_leave_the_container_and_are_said_after_raw_mode_ends():
     r, w = os.pipe()
     os.write(w, b"echo\x10\x11")
     term = FakeTerminal(input_fd=r, size=(30, 90))
-    engine = FakeEngine(mon, {"Image": "busybox", "Cmd": ["sh"], "OpenStdin": True,
-                              "Tty": True})
+    engine = FakeEngine(mon, {"Image": "busybox", "Cmd": ["sh"], "OpenStdin": True, "Tty": True})
     followed = verbs.attach(engine, term, "web")
     os.close(r)
     os.close(w)
@@ -302,14 +316,17 @@ def test_an_interrupt_forwarded_sends_sigint_and_keeps_following(interrupt_once)
 
 
 def test_an_interrupt_that_stops_following_leaves_the_container_and_says_how_to_stop_it(
-        interrupt_once):
+    interrupt_once,
+):
     mon = Monitor()
     term, engine = FakeTerminal(actions=["stop"]), FakeEngine(mon)
     followed = verbs.run(engine, term, BODY, None, rm=False, tty=True)
     assert followed.exit_code is None
     assert not any(c[0] == "kill" for c in engine.calls)
-    assert ("message", "Stopped following cccccccccccc; it keeps running "
-            "(fake stop cccccccccccc)") in term.calls
+    assert (
+        "message",
+        "Stopped following cccccccccccc; it keeps running (fake stop cccccccccccc)",
+    ) in term.calls
 
 
 def test_an_interrupt_the_terminal_raises_ends_the_verb(interrupt_once):
@@ -322,8 +339,9 @@ def test_an_interactive_session_goes_to_the_terminals_console_when_it_has_one():
     mon = Monitor()
     console = object()
     term = FakeTerminal(console=console)
-    followed = verbs.run(FakeEngine(mon), term, {**BODY, "AttachStdin": True}, None,
-                         rm=False, tty=True)
+    followed = verbs.run(
+        FakeEngine(mon), term, {**BODY, "AttachStdin": True}, None, rm=False, tty=True
+    )
     assert followed.console is console and followed.exit_code is None
     assert ("console", "c" * 64, True, True, "busybox sh -c echo hi") in term.calls
     assert "out" not in term.kinds()
@@ -344,23 +362,27 @@ def test_start_attaches_instead_when_the_container_already_runs():
 class ExecEngine:
     def exec(self, ref, cmd, **kw):
         self.kw = kw
-        return subprocess.Popen(cmd, stdin=kw["stdin"], stdout=kw["stdout"],
-                                stderr=kw["stderr"])
+        return subprocess.Popen(cmd, stdin=kw["stdin"], stdout=kw["stdout"], stderr=kw["stderr"])
 
 
 def test_exec_copies_the_commands_pipes_and_returns_its_code():
     term, engine = FakeTerminal(), ExecEngine()
-    followed = verbs.exec_(engine, term, "web",
-                           [sys.executable, "-c", "import sys; print('in'); "
-                            "sys.stderr.write('oops\\n'); sys.exit(2)"], [])
+    followed = verbs.exec_(
+        engine,
+        term,
+        "web",
+        [sys.executable, "-c", "import sys; print('in'); sys.stderr.write('oops\\n'); sys.exit(2)"],
+        [],
+    )
     assert followed.exit_code == 2
     assert (bytes(term.out), bytes(term.err)) == (b"in\n", b"oops\n")
 
 
 def test_exec_interactive_goes_to_the_terminals_console():
     console = object()
-    followed = verbs.exec_(ExecEngine(), FakeTerminal(console=console), "web", ["sh"], [],
-                           interactive=True, tty=True)
+    followed = verbs.exec_(
+        ExecEngine(), FakeTerminal(console=console), "web", ["sh"], [], interactive=True, tty=True
+    )
     assert followed.console is console
 
 
@@ -401,23 +423,29 @@ class BuildEngine:
             raise self.fail
 
 
-EVENTS = [Event("context", "Sending build context to Docker daemon  2B"),
-          Event("stdout", "Step 1/2 : FROM busybox\n"), Event("stderr", "warn\n"),
-          Event("aux", image_id="sha256:" + "d" * 64)]
+EVENTS = [
+    Event("context", "Sending build context to Docker daemon  2B"),
+    Event("stdout", "Step 1/2 : FROM busybox\n"),
+    Event("stderr", "warn\n"),
+    Event("aux", image_id="sha256:" + "d" * 64),
+]
 
 
 def test_build_on_an_ansi_terminal_prints_dockers_bytes():
     term = FakeTerminal(ansi=True)
     assert verbs.build(BuildEngine(EVENTS), term, "ctx") == (0, "sha256:" + "d" * 64)
-    assert bytes(term.out) == (b"Sending build context to Docker daemon  2B\r\r\n"
-                               b"Step 1/2 : FROM busybox\n\x1b[91mwarn\n\x1b[0m")
+    assert bytes(term.out) == (
+        b"Sending build context to Docker daemon  2B\r\r\n"
+        b"Step 1/2 : FROM busybox\n\x1b[91mwarn\n\x1b[0m"
+    )
 
 
 def test_build_in_plain_text_puts_stderr_on_its_stream():
     term = FakeTerminal(ansi=False)
     verbs.build(BuildEngine(EVENTS), term, "ctx")
-    assert bytes(term.out) == (b"Sending build context to Docker daemon  2B\n"
-                               b"Step 1/2 : FROM busybox\n")
+    assert bytes(term.out) == (
+        b"Sending build context to Docker daemon  2B\nStep 1/2 : FROM busybox\n"
+    )
     assert bytes(term.err) == b"warn\n"
 
 
@@ -438,8 +466,14 @@ def test_quiet_build_prints_the_id_and_replays_the_steps_only_when_it_fails():
 
 
 def _sample(cid: str) -> dict:
-    return {"id": cid, "name": "/" + cid, "memory_stats": {"usage": 10, "limit": 100},
-            "cpu_stats": {}, "precpu_stats": {}, "pids_stats": {"current": 1}}
+    return {
+        "id": cid,
+        "name": "/" + cid,
+        "memory_stats": {"usage": 10, "limit": 100},
+        "cpu_stats": {},
+        "precpu_stats": {},
+        "pids_stats": {"current": 1},
+    }
 
 
 class StatsEngine:
@@ -459,8 +493,11 @@ class StatsEngine:
 
 
 # what the CLI gives the stats verb: Docker's row context, table and error wording
-STATS_VIEW = {"row": render.StatsRow, "table": render.stats,
-              "message": lambda err: daemon_message(err, "stats")}
+STATS_VIEW = {
+    "row": render.StatsRow,
+    "table": render.stats,
+    "message": lambda err: daemon_message(err, "stats"),
+}
 
 
 def test_live_stats_redraws_a_table_until_interrupted():
@@ -475,8 +512,9 @@ def test_live_stats_redraws_a_table_until_interrupted():
 
 def test_stats_without_stream_returns_one_table_from_a_second_sample():
     engine = StatsEngine()
-    code, table = verbs.stats(engine, FakeTerminal(), ["web"], stream=False, interval=0,
-                              **STATS_VIEW)
+    code, table = verbs.stats(
+        engine, FakeTerminal(), ["web"], stream=False, interval=0, **STATS_VIEW
+    )
     assert code == 0 and engine.samples == ["web", "web"]
     assert table.records()[0]["NAME"] == "web"
 
@@ -489,11 +527,14 @@ def test_stats_of_a_missing_container_says_so_and_fails():
 
 def test_progress_gives_each_layer_its_line_and_other_events_a_line_of_their_own():
     term = FakeTerminal()
-    verbs.progress(term, [("a1", "Pulling fs layer"), ("a1", "Downloading"),
-                          (None, "Digest: sha256:x")])
+    verbs.progress(
+        term, [("a1", "Pulling fs layer"), ("a1", "Downloading"), (None, "Digest: sha256:x")]
+    )
     assert [c for c in term.calls if c[0] in ("progress", "out")] == [
-        ("progress", "a1", "a1: Pulling fs layer"), ("progress", "a1", "a1: Downloading"),
-        ("out", b"Digest: sha256:x\n")]
+        ("progress", "a1", "a1: Pulling fs layer"),
+        ("progress", "a1", "a1: Downloading"),
+        ("out", b"Digest: sha256:x\n"),
+    ]
 
 
 # ---- the two terminals' own choices ----------------------------------------------------
@@ -526,8 +567,7 @@ def test_cell_terminal_forwards_two_interrupts_then_stops_and_decodes_across_chu
 
     out, err = io.StringIO(), io.StringIO()
     term = CellTerminal(out, err)
-    assert [term.interrupted(n, True, True) for n in (1, 2, 3)] == ["forward", "forward",
-                                                                   "stop"]
+    assert [term.interrupted(n, True, True) for n in (1, 2, 3)] == ["forward", "forward", "stop"]
     assert term.interrupted(1, False, False) == "stop"
     data = "héllo\n".encode()
     term.write_out(data[:2])
@@ -546,9 +586,19 @@ def test_the_verbs_and_the_port_import_no_notebook_and_no_terminal_code():
     folder = pathlib.Path(verbs.__file__).parent
     for path in folder.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             for name in names:
-                assert not name.startswith(("IPython", "ipywidgets", "dockerlab.magics",
-                                            "termios", "tty", "dockerlab.cli.terminal")), \
-                    f"{path.name} imports {name}"
+                assert not name.startswith(
+                    (
+                        "IPython",
+                        "ipywidgets",
+                        "dockerlab.magics",
+                        "termios",
+                        "tty",
+                        "dockerlab.cli.terminal",
+                    )
+                ), f"{path.name} imports {name}"

@@ -17,8 +17,13 @@ def f(path, kind, size=0, type_="file"):
 
 # ---- efficiency -------------------------------------------------------------------------------
 def test_efficiency_of_an_image_without_repeats_is_one():
-    eff = m.efficiency([(0, [f("/bin", "A", type_="dir"), f("/bin/sh", "A", 100)]),
-                        (1, [f("/etc", "A", type_="dir"), f("/etc/x", "A", 50)])], [100, 50])
+    eff = m.efficiency(
+        [
+            (0, [f("/bin", "A", type_="dir"), f("/bin/sh", "A", 100)]),
+            (1, [f("/etc", "A", type_="dir"), f("/etc/x", "A", 50)]),
+        ],
+        [100, 50],
+    )
     assert eff.score == 1.0
     assert eff.wasted_bytes == 0
     assert eff.inefficiencies == []
@@ -26,8 +31,9 @@ def test_efficiency_of_an_image_without_repeats_is_one():
 
 def test_efficiency_counts_a_file_rewritten_in_a_later_layer_as_dive_does():
     # /a: 100 then 300 -> min 100, all 400; /b: 50 once
-    eff = m.efficiency([(0, [f("/a", "A", 100), f("/b", "A", 50)]), (2, [f("/a", "C", 300)])],
-                       [150, 300])
+    eff = m.efficiency(
+        [(0, [f("/a", "A", 100), f("/b", "A", 50)]), (2, [f("/a", "C", 300)])], [150, 300]
+    )
     assert eff.score == pytest.approx((100 + 50) / (400 + 50))
     assert eff.wasted_bytes == 400  # dive: the cumulative size of every repeated path
     assert [(p.path, p.count, p.layers) for p in eff.inefficiencies] == [("/a", 2, [0, 2])]
@@ -42,8 +48,12 @@ def test_efficiency_counts_a_removed_file_as_wasted():
 
 
 def test_efficiency_counts_a_removed_folder_as_removal_of_every_file_below():
-    eff = m.efficiency([(0, [f("/d", "A", type_="dir"), f("/d/x", "A", 30), f("/d/y", "A", 70)]),
-                        (1, [f("/d", "D", type_="dir")])])
+    eff = m.efficiency(
+        [
+            (0, [f("/d", "A", type_="dir"), f("/d/x", "A", 30), f("/d/y", "A", 70)]),
+            (1, [f("/d", "D", type_="dir")]),
+        ]
+    )
     assert eff.wasted_bytes == 100
     assert eff.score == 0.0
     assert sorted(p.path for p in eff.inefficiencies) == ["/d/x", "/d/y"]
@@ -51,8 +61,12 @@ def test_efficiency_counts_a_removed_folder_as_removal_of_every_file_below():
 
 def test_efficiency_visits_leaves_only():
     # a changed parent folder is listed with its file, but only the file counts
-    eff = m.efficiency([(0, [f("/etc", "A", 4096, "dir"), f("/etc/p", "A", 10)]),
-                        (1, [f("/etc", "C", 4096, "dir"), f("/etc/q", "A", 5)])])
+    eff = m.efficiency(
+        [
+            (0, [f("/etc", "A", 4096, "dir"), f("/etc/p", "A", 10)]),
+            (1, [f("/etc", "C", 4096, "dir"), f("/etc/q", "A", 5)]),
+        ]
+    )
     assert eff.score == 1.0
     assert eff.wasted_bytes == 0
 
@@ -63,8 +77,13 @@ def test_efficiency_of_nothing_is_one():
 
 # ---- trees ------------------------------------------------------------------------------------
 def test_build_tree_nests_paths_and_keeps_kinds():
-    root = m.build_tree([{"Path": "/etc", "Kind": 0}, {"Path": "/etc/motd", "Kind": 1},
-                         {"Path": "/bin/vi", "Kind": 2}])
+    root = m.build_tree(
+        [
+            {"Path": "/etc", "Kind": 0},
+            {"Path": "/etc/motd", "Kind": 1},
+            {"Path": "/bin/vi", "Kind": 2},
+        ]
+    )
     assert set(root.children) == {"etc", "bin"}
     assert root.children["etc"].kind == "C"
     assert root.children["etc"].children["motd"].kind == "A"
@@ -92,7 +111,7 @@ def test_tree_html_colours_kinds_and_highlights_the_selection():
 def test_tree_html_stops_at_the_limit_and_says_so():
     root = m.build_tree([f(f"/f{i}", "A") for i in range(50)])
     out = m.tree_html(root, limit=10)
-    assert out.count("<div style=\"margin-left") == 10
+    assert out.count('<div style="margin-left') == 10
     assert "only the first 10 entries" in out
 
 
@@ -122,8 +141,7 @@ def test_preview_truncates_and_describes_binaries():
 
 def test_unified_diff_between_versions():
     d = m.unified_diff(b"a\nb\n", b"a\nc\n", "layer 0/f", "layer 2/f")
-    assert d.splitlines() == ["--- layer 0/f", "+++ layer 2/f", "@@ -1,2 +1,2 @@", " a", "-b",
-                              "+c"]
+    assert d.splitlines() == ["--- layer 0/f", "+++ layer 2/f", "@@ -1,2 +1,2 @@", " a", "-b", "+c"]
     assert m.unified_diff(None, b"x\n", "old", "new").startswith("--- /dev/null\n+++ new")
     assert m.unified_diff(b"x\n", None, "old", "new").startswith("--- old\n+++ /dev/null")
     assert m.unified_diff(b"\0", b"x", "a", "b") is None
@@ -146,15 +164,21 @@ def test_short_ref_hides_ids_only():
 
 # ---- SVG --------------------------------------------------------------------------------------
 def test_bar_chart_scales_to_the_largest_value():
-    out = svg.bar_chart([("big", 100.0, "100B"), ("half", 50.0, "50B"), ("none", 0.0, "0B")],
-                        width=400, label_width=100)
+    out = svg.bar_chart(
+        [("big", 100.0, "100B"), ("half", 50.0, "50B"), ("none", 0.0, "0B")],
+        width=400,
+        label_width=100,
+    )
     area = 400 - 100 - 70
     assert f'width="{area}"' in out
     assert f'width="{area // 2}"' in out
     assert 'width="1"' in out  # an empty layer still gets a tick
     assert out.startswith("<svg") and out.endswith("</svg>")
-    assert out == svg.bar_chart([("big", 100.0, "100B"), ("half", 50.0, "50B"),
-                                 ("none", 0.0, "0B")], width=400, label_width=100)
+    assert out == svg.bar_chart(
+        [("big", 100.0, "100B"), ("half", 50.0, "50B"), ("none", 0.0, "0B")],
+        width=400,
+        label_width=100,
+    )
 
 
 def test_bar_chart_highlights_and_escapes():
@@ -195,9 +219,12 @@ def test_lifecycle_svg_is_deterministic():
 
 # ---- import cost ------------------------------------------------------------------------------
 def test_importing_the_package_loads_neither_the_engine_nor_ipywidgets():
-    code = ("import sys, dockerlab.widgets; "
-            "print(sorted(m for m in sys.modules if m.startswith(('dockerlab.engine', "
-            "'ipywidgets', 'dockerlab.widgets.layers'))))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys, dockerlab.widgets; "
+        "print(sorted(m for m in sys.modules if m.startswith(('dockerlab.engine', "
+        "'ipywidgets', 'dockerlab.widgets.layers'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

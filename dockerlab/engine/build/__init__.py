@@ -25,12 +25,19 @@ if TYPE_CHECKING:
 __all__ = ["BuildEvent", "BuildFailed", "build"]
 
 
-def build(engine: Engine, context: str | os.PathLike[str] | bytes | IO[bytes],
-          dockerfile: str = "Dockerfile", tags: tuple[str, ...] | list[str] = (),
-          build_args: dict[str, str | None] | None = None, no_cache: bool = False,
-          target: str | None = None, labels: dict[str, str] | None = None,
-          quiet: bool = False, rm: bool = True, force_rm: bool = False
-          ) -> Iterator[BuildEvent]:
+def build(
+    engine: Engine,
+    context: str | os.PathLike[str] | bytes | IO[bytes],
+    dockerfile: str = "Dockerfile",
+    tags: tuple[str, ...] | list[str] = (),
+    build_args: dict[str, str | None] | None = None,
+    no_cache: bool = False,
+    target: str | None = None,
+    labels: dict[str, str] | None = None,
+    quiet: bool = False,
+    rm: bool = True,
+    force_rm: bool = False,
+) -> Iterator[BuildEvent]:
     from dockerlab.engine.build import context as contexts
     from dockerlab.engine.build.builder import Builder
     from dockerlab.engine.images import reference as refs
@@ -51,10 +58,22 @@ def build(engine: Engine, context: str | os.PathLike[str] | bytes | IO[bytes],
     folder = work.begin(engine.paths, "build")  # names this build's containers
     try:
         if not quiet:
-            yield BuildEvent("context", "Sending build context to Docker daemon  "
-                                        f"{contexts.human_size(ctx.size)}")
-        builder = Builder(engine, ctx, tags, build_args or {}, no_cache, target, labels or {},
-                          rm, force_rm, os.path.basename(folder))
+            yield BuildEvent(
+                "context",
+                f"Sending build context to Docker daemon  {contexts.human_size(ctx.size)}",
+            )
+        builder = Builder(
+            engine,
+            ctx,
+            tags,
+            build_args or {},
+            no_cache,
+            target,
+            labels or {},
+            rm,
+            force_rm,
+            os.path.basename(folder),
+        )
         for event in builder.run():
             if not quiet or event.kind == "aux":
                 yield event

@@ -50,8 +50,9 @@ class Engine(Protocol):
     @property
     def image_store(self) -> ImageStore: ...
 
-    def create(self, body: dict[str, Any], name: str | None = None,
-               owner: str = "") -> dict[str, Any]: ...
+    def create(
+        self, body: dict[str, Any], name: str | None = None, owner: str = ""
+    ) -> dict[str, Any]: ...
 
     def start(self, ref: str, attach: str = "") -> Attachment | None: ...
 
@@ -59,9 +60,21 @@ class Engine(Protocol):
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None: ...
 
-BUILTIN_ARGS = frozenset({"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
-                          "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY",
-                          "all_proxy"})
+
+BUILTIN_ARGS = frozenset(
+    {
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "FTP_PROXY",
+        "ftp_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    }
+)
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -142,9 +155,19 @@ class Stage:
 
 
 class Builder:
-    def __init__(self, engine: Engine, ctx: BuildContext, tags: list[str],
-                 build_args: dict[str, str | None], no_cache: bool, target: str | None,
-                 labels: dict[str, str], rm: bool, force_rm: bool, owner: str = "") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        ctx: BuildContext,
+        tags: list[str],
+        build_args: dict[str, str | None],
+        no_cache: bool,
+        target: str | None,
+        labels: dict[str, str],
+        rm: bool,
+        force_rm: bool,
+        owner: str = "",
+    ) -> None:
         self.engine = engine
         self.owner = owner  # this build's work folder: its containers die with it
         self.store = engine.image_store
@@ -163,16 +186,14 @@ class Builder:
     # ---- the whole build -------------------------------------------------------------------
     def run(self) -> Iterator[BuildEvent]:
         if not self.ctx.dockerfile.strip():
-            raise InvalidParameter(f"the Dockerfile ({self.ctx.dockerfile_name}) cannot be "
-                                   "empty")
+            raise InvalidParameter(f"the Dockerfile ({self.ctx.dockerfile_name}) cannot be empty")
         df = parse(self.ctx.dockerfile)
         self.escape = df.escape
         meta, sections = self._split(df.instructions)
         if self.target is not None:
             names = [s[0].args[2].lower() if len(s[0].args) == 3 else "" for s in sections]
             if self.target not in names:
-                raise InvalidParameter(f"failed to reach build target {self.target} in "
-                                       "Dockerfile")
+                raise InvalidParameter(f"failed to reach build target {self.target} in Dockerfile")
             sections = sections[: names.index(self.target) + 1]
         label_step = None
         if self.labels:
@@ -202,17 +223,22 @@ class Builder:
             if label_step is not None and index == len(sections) - 1:
                 n += 1
                 yield BuildEvent("stream", f"Step {n}/{total} : {label_step.original}\n")
-                yield from self._metadata(stage, label_step.original,
-                                          lambda c: c.setdefault("Labels", {}).update(
-                                              self.labels))
+                yield from self._metadata(
+                    stage,
+                    label_step.original,
+                    lambda c: c.setdefault("Labels", {}).update(self.labels),
+                )
         assert stage is not None
         if stage.image_id is None:
             raise InvalidParameter("No image was generated. Is your Dockerfile empty?")
-        unused = sorted(k for k in self.build_args
-                        if k not in self.consumed and k not in BUILTIN_ARGS)
+        unused = sorted(
+            k for k in self.build_args if k not in self.consumed and k not in BUILTIN_ARGS
+        )
         if unused:
-            yield BuildEvent("warning", "[Warning] One or more build-args "
-                                        f"[{' '.join(unused)}] were not consumed\n")
+            yield BuildEvent(
+                "warning",
+                f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n",
+            )
         image_id = stage.image_id
         yield BuildEvent("aux", image_id=image_id)
         yield BuildEvent("stream", f"Successfully built {_short(image_id)}\n")
@@ -222,8 +248,7 @@ class Builder:
             self.store.tag(image_id, tag)
             yield BuildEvent("stream", f"Successfully tagged {refs.parse_tagged(tag).familiar()}\n")
 
-    def _split(self, items: list[Instruction]) -> tuple[list[Instruction],
-                                                         list[list[Instruction]]]:
+    def _split(self, items: list[Instruction]) -> tuple[list[Instruction], list[list[Instruction]]]:
         meta: list[Instruction] = []
         sections: list[list[Instruction]] = []
         for ins in items:
@@ -244,9 +269,12 @@ class Builder:
                 import re
 
                 if not re.fullmatch(r"[a-z][a-z0-9-_.]*", name):
-                    raise DockerfileParseError(s[0].line, f'invalid name for build stage: '
-                                               f'"{s[0].args[2]}", name can\'t start with a '
-                                               "number or contain symbols")
+                    raise DockerfileParseError(
+                        s[0].line,
+                        f"invalid name for build stage: "
+                        f'"{s[0].args[2]}", name can\'t start with a '
+                        "number or contain symbols",
+                    )
                 if name in seen:
                     raise DockerfileParseError(s[0].line, f"duplicate name {name}")
                 seen.add(name)
@@ -285,16 +313,19 @@ class Builder:
                 pairs.append((self._word(stage, k), self._word(stage, v)))
             text = f"{cmd.upper()} " + " ".join(f"{k}={v}" for k, v in pairs)
             if cmd == "env":
+
                 def change(c: dict[str, Any]) -> None:
                     env = list(c.get("Env") or [])
                     for k, v in pairs:
                         env = [e for e in env if e.partition("=")[0] != k] + [f"{k}={v}"]
                     c["Env"] = env
             else:
+
                 def change(c: dict[str, Any]) -> None:
                     labels = dict(c.get("Labels") or {})
                     labels.update(pairs)
                     c["Labels"] = labels
+
             return text, change
         if cmd == "arg":
             shown = []
@@ -321,6 +352,7 @@ class Builder:
                 c[key] = argv
                 if key == "Entrypoint" and not cmd_set:
                     c["Cmd"] = None
+
             return text, change
         if cmd == "expose":
             ports = sorted(self._word(stage, p) for p in args)
@@ -330,6 +362,7 @@ class Builder:
                 for p in ports:
                     exposed[p if "/" in p else f"{p}/tcp"] = {}
                 c["ExposedPorts"] = exposed
+
             return "EXPOSE " + " ".join(ports), change
         if cmd == "volume":
             vols = [self._word(stage, v) for v in args]
@@ -341,6 +374,7 @@ class Builder:
                 for v in vols:
                     volumes[v] = {}
                 c["Volumes"] = volumes
+
             return "VOLUME [" + " ".join(vols) + "]", change
         if cmd in ("user", "stopsignal"):
             value = self._word(stage, args[0])
@@ -362,6 +396,7 @@ class Builder:
 
             def change(c: dict[str, Any]) -> None:
                 c["OnBuild"] = [*(c.get("OnBuild") or []), trigger]
+
             return f"ONBUILD {trigger}", change
         if cmd == "healthcheck":
             return self._healthcheck(ins)
@@ -370,12 +405,16 @@ class Builder:
     def _healthcheck(self, ins: Instruction) -> Change:
         if ins.args[0] == "NONE":
             hc: dict[str, Any] = {"Test": ["NONE"]}
-            return "HEALTHCHECK &{[\"NONE\"] \"0s\" \"0s\" \"0s\" '\\x00'}", \
-                lambda c: c.__setitem__("Healthcheck", hc)
+            return 'HEALTHCHECK &{["NONE"] "0s" "0s" "0s" \'\\x00\'}', lambda c: c.__setitem__(
+                "Healthcheck", hc
+            )
         test = ["CMD", *ins.args[1:]] if ins.json else ["CMD-SHELL", *ins.args[1:]]
         durations = {}
-        for flag, key in (("interval", "Interval"), ("timeout", "Timeout"),
-                          ("start-period", "StartPeriod")):
+        for flag, key in (
+            ("interval", "Interval"),
+            ("timeout", "Timeout"),
+            ("start-period", "StartPeriod"),
+        ):
             durations[key] = parse_duration(ins.flags.get(flag, ""), flag)
         retries_text = ins.flags.get("retries", "0")
         if not retries_text.isdigit():
@@ -384,10 +423,16 @@ class Builder:
         hc = {"Test": test, **{k: v for k, v in durations.items() if v}}
         if retries:
             hc["Retries"] = retries
-        text = ("HEALTHCHECK &{" + go_quote_list(test) + " " +
-                " ".join(f'"{go_duration(durations[k])}"'
-                         for k in ("Interval", "Timeout", "StartPeriod"))
-                + f" '\\x{retries:02x}'" + "}")
+        text = (
+            "HEALTHCHECK &{"
+            + go_quote_list(test)
+            + " "
+            + " ".join(
+                f'"{go_duration(durations[k])}"' for k in ("Interval", "Timeout", "StartPeriod")
+            )
+            + f" '\\x{retries:02x}'"
+            + "}"
+        )
         return text, lambda c: c.__setitem__("Healthcheck", hc)
 
     # ---- FROM ------------------------------------------------------------------------------
@@ -405,34 +450,42 @@ class Builder:
             stage.image = copy.deepcopy(base.image)
         elif name.lower() == "scratch":
             stage.image_id = None
-            stage.image = {"architecture": _arch(), "os": "linux", "config": {
-                "Env": [DEFAULT_PATH]}, "history": []}
+            stage.image = {
+                "architecture": _arch(),
+                "os": "linux",
+                "config": {"Env": [DEFAULT_PATH]},
+                "history": [],
+            }
         else:
             try:
                 stage.image_id = self.store.resolve(name)
             except NoSuchImage as exc:
-                raise BuildFailed(f"pull access denied for {name}, repository does not exist "
-                                  "or may require 'docker login': dockerlab builds offline "
-                                  f"and has no image {name}") from exc
+                raise BuildFailed(
+                    f"pull access denied for {name}, repository does not exist "
+                    "or may require 'docker login': dockerlab builds offline "
+                    f"and has no image {name}"
+                ) from exc
             stage.image = copy.deepcopy(self.store.config(stage.image_id))
             stage.image.pop("container_config", None)
         if stage.image_id:
             yield BuildEvent("stream", f" ---> {_short(stage.image_id)}\n")
         triggers = list(stage.config.get("OnBuild") or [])
         if triggers:
-            yield BuildEvent("stream", f"# Executing {len(triggers)} build "
-                                       f"trigger{'s' if len(triggers) > 1 else ''}\n")
+            yield BuildEvent(
+                "stream",
+                f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}\n",
+            )
             stage.config["OnBuild"] = None
             for text in triggers:
                 trig = parse_line(text, ins.line, self.escape)
                 if trig.cmd in ("onbuild", "from", "maintainer"):
-                    raise BuildFailed(f"{trig.cmd.upper()} isn't allowed as an ONBUILD "
-                                      "trigger")
+                    raise BuildFailed(f"{trig.cmd.upper()} isn't allowed as an ONBUILD trigger")
                 yield from self._dispatch(stage, trig)
 
     # ---- steps that commit -----------------------------------------------------------------
-    def _key(self, stage: Stage, cmd: list[str], config: dict[str, Any] | None = None
-             ) -> dict[str, Any]:
+    def _key(
+        self, stage: Stage, cmd: list[str], config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         key = copy.deepcopy(config if config is not None else stage.config)
         key["Cmd"] = cmd
         return key
@@ -448,8 +501,9 @@ class Builder:
         stage.image.pop("rootfs", None)
         yield BuildEvent("stream", f" ---> Using cache\n ---> {_short(found)}\n")
 
-    def _metadata(self, stage: Stage, comment: str, change: ConfigEdit | None
-                  ) -> Iterator[BuildEvent]:
+    def _metadata(
+        self, stage: Stage, comment: str, change: ConfigEdit | None
+    ) -> Iterator[BuildEvent]:
         new_config = copy.deepcopy(stage.config)
         if change is not None:
             change(new_config)
@@ -466,17 +520,25 @@ class Builder:
         stage.image["config"] = new_config
         yield from self._commit(stage, key, cid, None)
 
-    def _container(self, stage: Stage, cmd: list[str], config: dict[str, Any],
-                   env: list[str] | None = None) -> str:
-        body = {"Image": stage.image_id, "Cmd": cmd, "Entrypoint": [""],
-                "Env": env if env is not None else list(config.get("Env") or []),
-                "WorkingDir": config.get("WorkingDir") or "", "User": config.get("User") or "",
-                "Labels": {}, "HostConfig": {"NetworkMode": "default"}}
+    def _container(
+        self, stage: Stage, cmd: list[str], config: dict[str, Any], env: list[str] | None = None
+    ) -> str:
+        body = {
+            "Image": stage.image_id,
+            "Cmd": cmd,
+            "Entrypoint": [""],
+            "Env": env if env is not None else list(config.get("Env") or []),
+            "WorkingDir": config.get("WorkingDir") or "",
+            "User": config.get("User") or "",
+            "Labels": {},
+            "HostConfig": {"NetworkMode": "default"},
+        }
         cid: str = self.engine.create(body, owner=self.owner)["Id"]
         return cid
 
-    def _commit(self, stage: Stage, key: dict[str, Any], cid: str, upper: str | None
-                ) -> Iterator[BuildEvent]:
+    def _commit(
+        self, stage: Stage, key: dict[str, Any], cid: str, upper: str | None
+    ) -> Iterator[BuildEvent]:
         """Record the step as a new image (a layer only when ``upper`` holds changes)."""
         from dockerlab.engine.images.store import now_rfc3339
 
@@ -497,15 +559,19 @@ class Builder:
                 from dockerlab.engine.images.archive import pack_dir
 
                 os.makedirs(self.engine.paths.tmp, exist_ok=True)
-                fd, tmp_tar = tempfile.mkstemp(prefix=work_prefix("layer"), suffix=".tar",
-                                               dir=self.engine.paths.tmp)
+                fd, tmp_tar = tempfile.mkstemp(
+                    prefix=work_prefix("layer"), suffix=".tar", dir=self.engine.paths.tmp
+                )
                 with os.fdopen(fd, "wb") as f:
                     pack_dir(upper, f)
                 tars.append(tmp_tar)
             else:
                 entry["empty_layer"] = True
-            config = {k: v for k, v in image.items() if k not in ("rootfs", "container_config",
-                                                                  "container")}
+            config = {
+                k: v
+                for k, v in image.items()
+                if k not in ("rootfs", "container_config", "container")
+            }
             config.setdefault("architecture", _arch())
             config.setdefault("os", "linux")
             config["created"] = created
@@ -533,8 +599,10 @@ class Builder:
     # ---- RUN -------------------------------------------------------------------------------
     def _run(self, stage: Stage, ins: Instruction) -> Iterator[BuildEvent]:
         if stage.image_id is None:
-            raise BuildFailed("failed to create the build container: no command can run in "
-                              "an empty (scratch) image")
+            raise BuildFailed(
+                "failed to create the build container: no command can run in "
+                "an empty (scratch) image"
+            )
         run_cmd = list(ins.args) if ins.json else [*stage.shell, ins.args[0]]
         args = stage.run_args()
         for a in args:
@@ -563,8 +631,9 @@ class Builder:
                 att.close()
             self.engine.wait(cid)
             if code != 0:
-                raise BuildFailed(f"The command '{' '.join(run_cmd)}' returned a non-zero "
-                                  f"code: {code}", code)
+                raise BuildFailed(
+                    f"The command '{' '.join(run_cmd)}' returned a non-zero code: {code}", code
+                )
             ok = True
         finally:
             if not ok and self.force_rm:
@@ -609,21 +678,29 @@ class Builder:
         if ins.cmd == "add":
             for s in srcs:
                 if s.startswith(("http://", "https://")):
-                    raise BuildFailed(f"ADD failed: cannot download {s}: dockerlab builds "
-                                      "offline, so ADD of a URL is not supported; download "
-                                      "it into the build context and ADD or COPY it from "
-                                      "there")
+                    raise BuildFailed(
+                        f"ADD failed: cannot download {s}: dockerlab builds "
+                        "offline, so ADD of a URL is not supported; download "
+                        "it into the build context and ADD or COPY it from "
+                        "there"
+                    )
         if dest.strip() == "":
             raise BuildFailed(f"{what} failed: destination can not be empty")
         workdir = stage.config.get("WorkingDir") or "/"
-        full_dest = dest if dest.startswith("/") else posixpath.join(workdir, dest) + (
-            "/" if dest.endswith("/") and not posixpath.join(workdir, dest).endswith("/")
-            else "")
+        full_dest = (
+            dest
+            if dest.startswith("/")
+            else posixpath.join(workdir, dest)
+            + (
+                "/"
+                if dest.endswith("/") and not posixpath.join(workdir, dest).endswith("/")
+                else ""
+            )
+        )
         source_from = ins.flags.get("from")
         chown = ins.flags.get("chown", "")
         if source_from:
-            yield from self._copy_from_image(stage, ins, source_from, srcs, dest, full_dest,
-                                             chown)
+            yield from self._copy_from_image(stage, ins, source_from, srcs, dest, full_dest, chown)
             return
         ctx = self.ctx
 
@@ -633,17 +710,30 @@ class Builder:
 
         sources = cp.find_sources(ctx.root, srcs, ctx.walk, ctx.excluded, what)
         digest = cp.content_hash(sources, excluded_below)
-        yield from self._copy_step(stage, ins, sources, digest, dest, full_dest, chown,
-                                   excluded_below)
+        yield from self._copy_step(
+            stage, ins, sources, digest, dest, full_dest, chown, excluded_below
+        )
 
-    def _copy_from_image(self, stage: Stage, ins: Instruction, source_from: str,
-                         srcs: list[str], dest: str, full_dest: str, chown: str
-                         ) -> Iterator[BuildEvent]:
+    def _copy_from_image(
+        self,
+        stage: Stage,
+        ins: Instruction,
+        source_from: str,
+        srcs: list[str],
+        dest: str,
+        full_dest: str,
+        chown: str,
+    ) -> Iterator[BuildEvent]:
         from dockerlab.engine.build import copy as cp
 
-        src_stage = next((s for s in self.stages[:-1]
-                          if s.name == source_from.lower() or str(s.index) == source_from),
-                         None)
+        src_stage = next(
+            (
+                s
+                for s in self.stages[:-1]
+                if s.name == source_from.lower() or str(s.index) == source_from
+            ),
+            None,
+        )
         if src_stage is not None:
             image_id = src_stage.image_id
         else:
@@ -652,8 +742,11 @@ class Builder:
             except (NoSuchImage, InvalidParameter) as exc:
                 raise BuildFailed(f"invalid from flag value {source_from}: {exc}") from exc
         lowers = self._lowers(image_id)
-        with cp.readable_root(lowers, self.engine.paths.tmp) if lowers else \
-                _empty_dir(self.engine.paths.tmp) as root:
+        with (
+            cp.readable_root(lowers, self.engine.paths.tmp)
+            if lowers
+            else _empty_dir(self.engine.paths.tmp) as root
+        ):
 
             def walk() -> list[str]:
                 out = []
@@ -666,12 +759,21 @@ class Builder:
 
             sources = cp.find_sources(root, srcs, walk, lambda _rel: False, ins.cmd.upper())
             digest = cp.content_hash(sources, lambda _p, _r: False)
-            yield from self._copy_step(stage, ins, sources, digest, dest, full_dest, chown,
-                                       lambda _p, _r: False)
+            yield from self._copy_step(
+                stage, ins, sources, digest, dest, full_dest, chown, lambda _p, _r: False
+            )
 
-    def _copy_step(self, stage: Stage, ins: Instruction, sources: list[Source], digest: str,
-                   dest: str, full_dest: str, chown: str, excluded_below: ExcludedBelow
-                   ) -> Iterator[BuildEvent]:
+    def _copy_step(
+        self,
+        stage: Stage,
+        ins: Instruction,
+        sources: list[Source],
+        digest: str,
+        dest: str,
+        full_dest: str,
+        chown: str,
+        excluded_below: ExcludedBelow,
+    ) -> Iterator[BuildEvent]:
         from dockerlab.engine.build import copy as cp
 
         what = ins.cmd.upper()
@@ -684,15 +786,16 @@ class Builder:
         if hit:
             yield from hit
             return
-        with cp.writable_root(self._lowers(stage.image_id), self.engine.paths.tmp) as (root,
-                                                                                        up):
+        with cp.writable_root(self._lowers(stage.image_id), self.engine.paths.tmp) as (root, up):
             owner = cp.lookup_owner(root, chown) if chown else (0, 0)
             try:
-                cp.copy_sources(sources, root, full_dest, owner, excluded_below, what,
-                                unpack=ins.cmd == "add")
+                cp.copy_sources(
+                    sources, root, full_dest, owner, excluded_below, what, unpack=ins.cmd == "add"
+                )
             except OSError as exc:
-                raise BuildFailed(f"{what} failed: {exc.strerror or exc}: "
-                                  f"{exc.filename or dest}") from exc
+                raise BuildFailed(
+                    f"{what} failed: {exc.strerror or exc}: {exc.filename or dest}"
+                ) from exc
             yield from self._commit(stage, key, "", up)
 
 

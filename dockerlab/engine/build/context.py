@@ -124,7 +124,7 @@ class PatternMatcher:
             exclusion = p.startswith("!")
             body = p[1:] if exclusion else p
             if not body:
-                raise InvalidParameter("illegal exclusion pattern: \"!\"")
+                raise InvalidParameter('illegal exclusion pattern: "!"')
             self.patterns.append((exclusion, _pattern_regex(body)))
         self.has_exclusions = any(e for e, _ in self.patterns)
 
@@ -152,8 +152,15 @@ class PatternMatcher:
 class BuildContext:
     """Files COPY and ADD may read, under ``root``; ``dockerfile`` holds the Dockerfile text."""
 
-    def __init__(self, root: str, dockerfile: str, dockerfile_name: str, size: int,
-                 matcher: PatternMatcher | None, temporary: bool) -> None:
+    def __init__(
+        self,
+        root: str,
+        dockerfile: str,
+        dockerfile_name: str,
+        size: int,
+        matcher: PatternMatcher | None,
+        temporary: bool,
+    ) -> None:
         self.root = root
         self.dockerfile = dockerfile
         self.dockerfile_name = dockerfile_name
@@ -177,9 +184,11 @@ class BuildContext:
             for name in sorted(os.listdir(folder)):
                 sub = f"{rel}/{name}" if rel else name
                 if self.excluded(sub):
-                    if not (self.matcher and self.matcher.has_exclusions) or not os.path.isdir(
-                            os.path.join(self.root, sub)) or os.path.islink(
-                            os.path.join(self.root, sub)):
+                    if (
+                        not (self.matcher and self.matcher.has_exclusions)
+                        or not os.path.isdir(os.path.join(self.root, sub))
+                        or os.path.islink(os.path.join(self.root, sub))
+                    ):
                         continue
                 else:
                     out.append(sub)
@@ -209,7 +218,7 @@ def _ustar_splits(name: str) -> bool:
     if len(raw) > 255:
         return False
     for i in range(len(raw) - 1, 0, -1):
-        if raw[i:i + 1] == b"/" and i <= 155 and len(raw) - i - 1 <= 100 and len(raw) - i > 1:
+        if raw[i : i + 1] == b"/" and i <= 155 and len(raw) - i - 1 <= 100 and len(raw) - i > 1:
             return True
     return False
 
@@ -242,24 +251,31 @@ def from_dir(path: str, dockerfile: str = "Dockerfile") -> BuildContext:
     if not os.path.isdir(root):
         raise InvalidParameter(f'unable to prepare context: path "{path}" not found')
     df_path = dockerfile if os.path.isabs(dockerfile) else os.path.join(root, dockerfile)
-    if not os.path.isabs(dockerfile) and dockerfile == "Dockerfile" and not os.path.exists(
-            df_path) and os.path.exists(os.path.join(root, "dockerfile")):
+    if (
+        not os.path.isabs(dockerfile)
+        and dockerfile == "Dockerfile"
+        and not os.path.exists(df_path)
+        and os.path.exists(os.path.join(root, "dockerfile"))
+    ):
         df_path = os.path.join(root, "dockerfile")
     try:
         with open(df_path, encoding="utf-8", errors="surrogateescape") as f:
             text = f.read()
     except (FileNotFoundError, NotADirectoryError):
-        raise InvalidParameter("unable to prepare context: unable to evaluate symlinks in "
-                               f"Dockerfile path: lstat {df_path}: no such file or "
-                               "directory") from None
+        raise InvalidParameter(
+            "unable to prepare context: unable to evaluate symlinks in "
+            f"Dockerfile path: lstat {df_path}: no such file or "
+            "directory"
+        ) from None
     rel = os.path.relpath(df_path, root)
     ctx = BuildContext(root, text, rel, 0, _dockerignore(root), temporary=False)
     ctx.size = _tar_size(ctx)
     if ctx.matcher is not None:
         for name in (".dockerignore", rel):  # always sent, as Docker's client does
             if ctx.matcher.matches(name) and os.path.exists(os.path.join(root, name)):
-                ctx.size += _BLOCK + -(-os.path.getsize(os.path.join(root, name)) // _BLOCK
-                                       ) * _BLOCK
+                ctx.size += (
+                    _BLOCK + -(-os.path.getsize(os.path.join(root, name)) // _BLOCK) * _BLOCK
+                )
     return ctx
 
 
@@ -287,8 +303,9 @@ def from_bytes(data: bytes, tmp_dir: str, dockerfile: str = "Dockerfile") -> Bui
     if not is_archive(data):
         root = tempfile.mkdtemp(prefix=work_prefix("context"), dir=tmp_dir)
         text = data.decode("utf-8", "surrogateescape")
-        with open(os.path.join(root, "Dockerfile"), "w", encoding="utf-8",
-                  errors="surrogateescape") as f:
+        with open(
+            os.path.join(root, "Dockerfile"), "w", encoding="utf-8", errors="surrogateescape"
+        ) as f:
             f.write(text)
         size = 2 * _BLOCK + _BLOCK + -(-len(data) // _BLOCK) * _BLOCK
         return BuildContext(root, text, "Dockerfile", size, None, temporary=True)
@@ -300,9 +317,14 @@ def from_bytes(data: bytes, tmp_dir: str, dockerfile: str = "Dockerfile") -> Bui
 
         try:
             # one pass, decompressed within bounds (ratio, free disk, header sizes)
-            extract(io.BytesIO(data), root, keep_owner=False, shown=".",
-                    error_prefix="the build context is not a valid tar",
-                    budget=Budget(tmp_dir))
+            extract(
+                io.BytesIO(data),
+                root,
+                keep_owner=False,
+                shown=".",
+                error_prefix="the build context is not a valid tar",
+                budget=Budget(tmp_dir),
+            )
         except (EOFError, OSError) as exc:
             raise InvalidParameter(f"the build context is not a valid tar: {exc}") from exc
         df_path = join(root, dockerfile)
@@ -314,8 +336,8 @@ def from_bytes(data: bytes, tmp_dir: str, dockerfile: str = "Dockerfile") -> Bui
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
-    ctx = BuildContext(root, text, os.path.relpath(df_path, root), len(data),
-                       _dockerignore(root), temporary=True)
+    ctx = BuildContext(
+        root, text, os.path.relpath(df_path, root), len(data), _dockerignore(root), temporary=True
+    )
     _hide_build_files(ctx)
     return ctx
-

@@ -60,8 +60,9 @@ def writable_root(lowers: list[str], tmp_dir: str) -> Iterator[tuple[str, str]]:
         os.mkdir(merged)
         data = f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work}"
         if len(data) > 4000:
-            raise DockerlabError("the image has too many layers to mount for COPY "
-                                 f"({len(lowers)} layers)")
+            raise DockerlabError(
+                f"the image has too many layers to mount for COPY ({len(lowers)} layers)"
+            )
         L.mount("overlay", merged, "overlay", 0, data)
         try:
             yield merged, upper
@@ -107,8 +108,13 @@ def clean_source(src: str) -> str | None:
     return cleaned
 
 
-def find_sources(root: str, srcs: list[str], walk: Callable[[], list[str]],
-                 excluded: Callable[[str], bool], what: str) -> list[Source]:
+def find_sources(
+    root: str,
+    srcs: list[str],
+    walk: Callable[[], list[str]],
+    excluded: Callable[[str], bool],
+    what: str,
+) -> list[Source]:
     """Resolve each source pattern under ``root`` (``walk()`` lists visible paths,
     ``excluded(rel)`` says if a path is hidden)."""
     from dockerlab.engine.build.context import go_match, has_wildcards
@@ -118,8 +124,7 @@ def find_sources(root: str, srcs: list[str], walk: Callable[[], list[str]],
     for src in srcs:
         rel = clean_source(src)
         if rel is None:
-            raise CopyFailed(f"{what} failed: forbidden path outside the build context: "
-                             f"{src} ()")
+            raise CopyFailed(f"{what} failed: forbidden path outside the build context: {src} ()")
         if has_wildcards(rel):
             listing = walk() if listing is None else listing
             taken: list[str] = []
@@ -131,12 +136,16 @@ def find_sources(root: str, srcs: list[str], walk: Callable[[], list[str]],
                     out.append(Source(secure_join(root, cand), posixpath.basename(cand)))
             continue
         if rel != "." and excluded(rel):
-            raise CopyFailed(f"{what} failed: file not found in build context or excluded "
-                             f"by .dockerignore: stat {src}: file does not exist")
+            raise CopyFailed(
+                f"{what} failed: file not found in build context or excluded "
+                f"by .dockerignore: stat {src}: file does not exist"
+            )
         path = secure_join(root, rel) if rel != "." else root
         if not os.path.exists(path):
-            raise CopyFailed(f"{what} failed: file not found in build context or excluded "
-                             f"by .dockerignore: stat {src}: file does not exist")
+            raise CopyFailed(
+                f"{what} failed: file not found in build context or excluded "
+                f"by .dockerignore: stat {src}: file does not exist"
+            )
         out.append(Source(path, posixpath.basename(rel) if rel != "." else ""))
     if not out:
         raise CopyFailed(f"{what} failed: no source files were specified")
@@ -179,8 +188,10 @@ def content_hash(sources: list[Source], excluded_below: ExcludedBelow) -> str:
     for src in sources:
         h = hashlib.sha256()
         for rel, st in _tree(src, excluded_below):
-            h.update(f"{rel}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode)}\0"
-                     f"{st.st_size}\0".encode())
+            h.update(
+                f"{rel}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode)}\0"
+                f"{st.st_size}\0".encode()
+            )
             full = os.path.join(src.path, rel) if rel else src.path
             if stat.S_ISLNK(st.st_mode):
                 h.update(os.readlink(full).encode())
@@ -219,8 +230,10 @@ def lookup_owner(root: str, spec: str) -> tuple[int, int]:
     else:
         found = find("etc/passwd", user, 2)
         if found is None:
-            raise CopyFailed("unable to convert uid/gid chown string to host mapping: can't "
-                             f"find uid for user {user}: no such user: {user}")
+            raise CopyFailed(
+                "unable to convert uid/gid chown string to host mapping: can't "
+                f"find uid for user {user}: no such user: {user}"
+            )
         uid = found
         gid_found = find("etc/passwd", user, 3)
         gid_default = uid if gid_found is None else gid_found
@@ -230,8 +243,10 @@ def lookup_owner(root: str, spec: str) -> tuple[int, int]:
         return uid, int(group)
     gid = find("etc/group", group, 2)
     if gid is None:
-        raise CopyFailed("unable to convert uid/gid chown string to host mapping: can't "
-                         f"find gid for group {group}: no such group: {group}")
+        raise CopyFailed(
+            "unable to convert uid/gid chown string to host mapping: can't "
+            f"find gid for group {group}: no such group: {group}"
+        )
     return uid, gid
 
 
@@ -242,8 +257,9 @@ def _make_dirs(root: str, rel: str, owner: tuple[int, int]) -> None:
         pass
 
 
-def _write_entry(src: str, st: os.stat_result, root: Root, rel: str,
-                 owner: tuple[int, int]) -> None:
+def _write_entry(
+    src: str, st: os.stat_result, root: Root, rel: str, owner: tuple[int, int]
+) -> None:
     """``src`` (its lstat ``st``) as ``rel`` in ``root``: an existing entry there is replaced
     (a folder is kept for a folder), never followed."""
     folder, name = root.parent(rel)
@@ -261,8 +277,9 @@ def _write_entry(src: str, st: os.stat_result, root: Root, rel: str,
                 cur = None
             if cur is None:
                 os.mkdir(name, 0o700, dir_fd=at)
-            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         dir_fd=at)
+            fd = os.open(
+                name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=at
+            )
             try:
                 os.fchown(fd, *owner)
                 os.fchmod(fd, stat.S_IMODE(mode))
@@ -282,16 +299,21 @@ def _write_entry(src: str, st: os.stat_result, root: Root, rel: str,
             return
         if stat.S_ISFIFO(mode):
             os.mkfifo(name, 0o600, dir_fd=at)
-            fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         dir_fd=at)
+            fd = os.open(
+                name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=at
+            )
         elif stat.S_ISREG(mode):
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, 0o600, dir_fd=at)
+            fd = os.open(
+                name,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o600,
+                dir_fd=at,
+            )
             with open(src, "rb") as inp:
                 while chunk := inp.read(1 << 20):
                     view = memoryview(chunk)
                     while view:
-                        view = view[os.write(fd, view):]
+                        view = view[os.write(fd, view) :]
         else:
             return  # devices and sockets are not copied
         try:
@@ -313,16 +335,25 @@ def is_dir_in(root: str | Root, rel: str) -> bool:
         return False
 
 
-def copy_sources(sources: list[Source], root: str, dest: str, owner: tuple[int, int],
-                 excluded_below: ExcludedBelow, what: str, unpack: bool = False) -> None:
+def copy_sources(
+    sources: list[Source],
+    root: str,
+    dest: str,
+    owner: tuple[int, int],
+    excluded_below: ExcludedBelow,
+    what: str,
+    unpack: bool = False,
+) -> None:
     """Docker's COPY rules: a folder's *contents* go to ``dest``; a file goes to
     ``dest/name`` when ``dest`` ends with ``/`` or is an existing folder, else to ``dest``;
     several sources need a folder ``dest`` ending with ``/``. ``unpack`` (ADD) unpacks local
     tar archives into ``dest``."""
     dest_dir = dest.endswith("/") or dest.endswith("/.") or dest == "."
     if len(sources) > 1 and not dest_dir:
-        raise CopyFailed(f"When using {what} with more than one source file, the destination "
-                         "must be a directory and end with a /")
+        raise CopyFailed(
+            f"When using {what} with more than one source file, the destination "
+            "must be a directory and end with a /"
+        )
     dest = posixpath.normpath("/" + dest.lstrip("/"))
     with Root(root) as r:
         for src in sources:
@@ -368,9 +399,15 @@ def _unpack(archive: str, dest: int, owner: tuple[int, int] | None) -> None:
     try:
         with open(archive, "rb") as f:
             # one pass, decompressed within bounds (ratio, free disk, header sizes)
-            extract(f, dest, owner=owner, keep_owner=owner is None, shown=name,
-                    error_prefix=f"ADD failed: cannot unpack {name}",
-                    budget=Budget(dest, prefix="ADD failed"))
+            extract(
+                f,
+                dest,
+                owner=owner,
+                keep_owner=owner is None,
+                shown=name,
+                error_prefix=f"ADD failed: cannot unpack {name}",
+                budget=Budget(dest, prefix="ADD failed"),
+            )
     except InvalidParameter as exc:
         if str(exc).startswith("ADD failed"):
             raise

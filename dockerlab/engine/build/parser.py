@@ -22,11 +22,28 @@ import re
 from dockerlab.engine.build.shell import split_words
 from dockerlab.errors import InvalidParameter
 
-INSTRUCTIONS = frozenset({
-    "add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from", "healthcheck",
-    "label", "maintainer", "onbuild", "run", "shell", "stopsignal", "user", "volume",
-    "workdir",
-})
+INSTRUCTIONS = frozenset(
+    {
+        "add",
+        "arg",
+        "cmd",
+        "copy",
+        "entrypoint",
+        "env",
+        "expose",
+        "from",
+        "healthcheck",
+        "label",
+        "maintainer",
+        "onbuild",
+        "run",
+        "shell",
+        "stopsignal",
+        "user",
+        "volume",
+        "workdir",
+    }
+)
 # Flags each instruction accepts (the classic builder's set; BuildKit-only ones refused).
 FLAGS = {
     "from": {"platform"},
@@ -34,8 +51,15 @@ FLAGS = {
     "add": {"chown"},
     "healthcheck": {"interval", "timeout", "start-period", "retries"},
 }
-_BUILDKIT_ONLY = {("run", "mount"), ("run", "network"), ("run", "security"),
-                  ("copy", "chmod"), ("add", "chmod"), ("copy", "link"), ("add", "link")}
+_BUILDKIT_ONLY = {
+    ("run", "mount"),
+    ("run", "network"),
+    ("run", "security"),
+    ("copy", "chmod"),
+    ("add", "chmod"),
+    ("copy", "link"),
+    ("add", "link"),
+}
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 
 
@@ -54,9 +78,16 @@ class Instruction:
 
     __slots__ = ("args", "cmd", "flags", "json", "line", "original", "sub")
 
-    def __init__(self, cmd: str, args: list[str], original: str, line: int,
-                 flags: dict[str, str] | None = None, json_form: bool = False,
-                 sub: Instruction | None = None) -> None:
+    def __init__(
+        self,
+        cmd: str,
+        args: list[str],
+        original: str,
+        line: int,
+        flags: dict[str, str] | None = None,
+        json_form: bool = False,
+        sub: Instruction | None = None,
+    ) -> None:
         self.cmd, self.args, self.original, self.line = cmd, args, original, line
         self.flags, self.json, self.sub = flags or {}, json_form, sub
 
@@ -67,8 +98,9 @@ class Instruction:
 class Dockerfile:
     """Parsed file: ``escape`` character, ``directives`` and the ``instructions``."""
 
-    def __init__(self, instructions: list[Instruction], escape: str,
-                 directives: dict[str, str]) -> None:
+    def __init__(
+        self, instructions: list[Instruction], escape: str, directives: dict[str, str]
+    ) -> None:
         self.instructions, self.escape, self.directives = instructions, escape, directives
 
 
@@ -91,7 +123,7 @@ def _logical_lines(text: str, escape: str, start: int) -> list[tuple[int, str]]:
             if line.strip():
                 out.append((first, line))
             continue
-        line = line[:m.start()]
+        line = line[: m.start()]
         while i < len(lines):
             nxt = lines[i].rstrip("\r")
             i += 1
@@ -103,7 +135,7 @@ def _logical_lines(text: str, escape: str, start: int) -> list[tuple[int, str]]:
             if m is None:
                 line += nxt
                 break
-            line += nxt[:m.start()]
+            line += nxt[: m.start()]
         if line.strip():
             out.append((first, line))
     return out
@@ -162,13 +194,13 @@ def _name_values(cmd: str, rest: str, line: int, escape: str) -> list[str]:
         return [f"{parts[0]}={parts[1]}"]
     for w in words:
         if "=" not in w:
-            raise DockerfileParseError(line, f"Syntax error - can't find = in {w!r}. Must be "
-                                             "of the form: name=value")
+            raise DockerfileParseError(
+                line, f"Syntax error - can't find = in {w!r}. Must be of the form: name=value"
+            )
     return words
 
 
-def parse_line(text: str, line: int, escape: str = "\\",
-               nested: bool = False) -> Instruction:
+def parse_line(text: str, line: int, escape: str = "\\", nested: bool = False) -> Instruction:
     """One logical line → :class:`Instruction` (raises :class:`DockerfileParseError`)."""
     text = text.strip()
     parts = re.split(r"[ \t]+", text, maxsplit=1)
@@ -181,8 +213,11 @@ def parse_line(text: str, line: int, escape: str = "\\",
             raise DockerfileParseError(line, "ONBUILD requires at least one argument")
         sub = parse_line(rest, line, escape, nested=True)
         if sub.cmd in ("onbuild", "from", "maintainer"):
-            what = "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed" if sub.cmd == \
-                "onbuild" else f"{sub.cmd.upper()} isn't allowed as an ONBUILD trigger"
+            what = (
+                "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"
+                if sub.cmd == "onbuild"
+                else f"{sub.cmd.upper()} isn't allowed as an ONBUILD trigger"
+            )
             raise DockerfileParseError(line, what)
         return Instruction(cmd, [rest], text, line, sub=sub)
     flags: dict[str, str] = {}
@@ -190,10 +225,13 @@ def parse_line(text: str, line: int, escape: str = "\\",
         flags, rest = _split_flags(rest)
         for name in flags:
             if (cmd, name) in _BUILDKIT_ONLY:
-                raise DockerfileParseError(line, f"the --{name} option requires BuildKit. "
-                                                 "Refer to https://docs.docker.com/go/"
-                                                 "buildkit/ to learn how to build images "
-                                                 "with BuildKit enabled")
+                raise DockerfileParseError(
+                    line,
+                    f"the --{name} option requires BuildKit. "
+                    "Refer to https://docs.docker.com/go/"
+                    "buildkit/ to learn how to build images "
+                    "with BuildKit enabled",
+                )
             if name not in FLAGS.get(cmd, ()):
                 raise DockerfileParseError(line, f"Unknown flag: {name}")
     json_form = False
@@ -219,8 +257,9 @@ def parse_line(text: str, line: int, escape: str = "\\",
             raise DockerfileParseError(line, "ARG requires exactly one argument")
     elif cmd in ("from", "expose"):
         args = rest.split()
-        if cmd == "from" and (len(args) not in (1, 3) or (len(args) == 3
-                                                          and args[1].lower() != "as")):
+        if cmd == "from" and (
+            len(args) not in (1, 3) or (len(args) == 3 and args[1].lower() != "as")
+        ):
             raise DockerfileParseError(line, "FROM requires either one or three arguments")
         if cmd == "expose" and not args:
             raise DockerfileParseError(line, "EXPOSE requires at least one argument")

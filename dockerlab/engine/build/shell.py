@@ -18,8 +18,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 # Instructions whose arguments the builder expands (moby's replaceEnvAllowed).
-SUBSTITUTED = frozenset({"add", "copy", "env", "expose", "from", "label", "stopsignal",
-                         "user", "volume", "workdir", "arg"})
+SUBSTITUTED = frozenset(
+    {
+        "add",
+        "copy",
+        "env",
+        "expose",
+        "from",
+        "label",
+        "stopsignal",
+        "user",
+        "volume",
+        "workdir",
+        "arg",
+    }
+)
 
 
 class SubstitutionError(ValueError):
@@ -61,17 +74,19 @@ class _Lexer:
                 else:
                     out.append(ch)
         if stop:
-            raise SubstitutionError(f"unexpected end of statement while looking for matching "
-                                    f"{stop}")
+            raise SubstitutionError(
+                f"unexpected end of statement while looking for matching {stop}"
+            )
         return "".join(out)
 
     def single(self) -> str:
         self.i += 1
         end = self.s.find("'", self.i)
         if end < 0:
-            raise SubstitutionError("unexpected end of statement while looking for matching "
-                                    "single-quote")
-        text = self.s[self.i:end]
+            raise SubstitutionError(
+                "unexpected end of statement while looking for matching single-quote"
+            )
+        text = self.s[self.i : end]
         self.i = end + 1
         return text
 
@@ -81,8 +96,9 @@ class _Lexer:
         while True:
             ch = self.next()
             if ch == "":
-                raise SubstitutionError("unexpected end of statement while looking for "
-                                        "matching double-quote")
+                raise SubstitutionError(
+                    "unexpected end of statement while looking for matching double-quote"
+                )
             if ch == '"':
                 return "".join(out)
             if ch == "$":
@@ -103,10 +119,10 @@ class _Lexer:
         start = self.i
         if self.peek().isdigit():
             self.i += 1
-            return self.s[start:self.i]
+            return self.s[start : self.i]
         while self.peek() and (self.peek().isalnum() or self.peek() == "_"):
             self.i += 1
-        return self.s[start:self.i]
+        return self.s[start : self.i]
 
     def dollar(self) -> str:
         self.i += 1  # the $

@@ -62,9 +62,14 @@ def go_file_mode(st_mode: int) -> int:
     """A stat ``st_mode`` as Go's ``os.FileMode`` (what Docker's path stat carries)."""
     mode = st_mode & 0o777
     kind = stat.S_IFMT(st_mode)
-    mode |= {stat.S_IFDIR: GO_DIR, stat.S_IFLNK: GO_SYMLINK, stat.S_IFIFO: GO_PIPE,
-             stat.S_IFSOCK: GO_SOCKET, stat.S_IFBLK: GO_DEVICE,
-             stat.S_IFCHR: GO_DEVICE | GO_CHARDEV}.get(kind, 0)
+    mode |= {
+        stat.S_IFDIR: GO_DIR,
+        stat.S_IFLNK: GO_SYMLINK,
+        stat.S_IFIFO: GO_PIPE,
+        stat.S_IFSOCK: GO_SOCKET,
+        stat.S_IFBLK: GO_DEVICE,
+        stat.S_IFCHR: GO_DEVICE | GO_CHARDEV,
+    }.get(kind, 0)
     if st_mode & stat.S_ISUID:
         mode |= GO_SETUID
     if st_mode & stat.S_ISGID:
@@ -108,10 +113,16 @@ def _preserve_trailing(cleaned: str, original: str) -> str:
 
 
 def _mounts(c: Any) -> list[Mount]:
-    out = [Mount(m["Destination"], m["Source"], bool(m.get("RW", True)))
-           for m in c.config.get("MountPoints") or [] if m.get("Source")]
-    for key, dest in (("HostsPath", "/etc/hosts"), ("HostnamePath", "/etc/hostname"),
-                      ("ResolvConfPath", "/etc/resolv.conf")):
+    out = [
+        Mount(m["Destination"], m["Source"], bool(m.get("RW", True)))
+        for m in c.config.get("MountPoints") or []
+        if m.get("Source")
+    ]
+    for key, dest in (
+        ("HostsPath", "/etc/hosts"),
+        ("HostnamePath", "/etc/hostname"),
+        ("ResolvConfPath", "/etc/resolv.conf"),
+    ):
         if c.config.get(key) and os.path.exists(c.config[key]):
             out.append(Mount(dest, c.config[key], True))
     return out
@@ -160,15 +171,19 @@ def _temporary_mount(paths: Any, c: Any, write: bool) -> Iterator[str]:
         if len(absolute) < _PAGE:
             L.mount("overlay", target, "overlay", 0 if write else L.MS_RDONLY, absolute)
         else:  # relative lower links: mount from the overlay folder (never chdir ourselves)
-            subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
-                            rel + ("" if write else ",ro"), target],
-                           cwd=paths.overlay, check=True, capture_output=True)
+            subprocess.run(
+                ["mount", "-t", "overlay", "overlay", "-o", rel + ("" if write else ",ro"), target],
+                cwd=paths.overlay,
+                check=True,
+                capture_output=True,
+            )
     except (OSError, subprocess.CalledProcessError) as exc:
         os.rmdir(target)
         if isinstance(exc, OSError) and exc.errno == errno.EBUSY:
             raise Conflict(f"container {c.id[:12]} is starting; try again") from None
-        raise Forbidden(f"cannot mount the filesystem of container {c.id[:12]}: "
-                        f"{reason(exc)}") from None
+        raise Forbidden(
+            f"cannot mount the filesystem of container {c.id[:12]}: {reason(exc)}"
+        ) from None
     try:
         yield target
     finally:
@@ -187,8 +202,9 @@ def _not_found(path: str, ref: str) -> NotFound:
 
 
 @contextlib.contextmanager
-def _resolved(view: View, path: str, ref: str, follow: bool,
-              asked: str | None = None) -> Iterator[Entry]:
+def _resolved(
+    view: View, path: str, ref: str, follow: bool, asked: str | None = None
+) -> Iterator[Entry]:
     try:
         entry = view.resolve(path, follow=follow)
     except (FileNotFoundError, NotADirectoryError):
@@ -211,8 +227,13 @@ def _stat_of(view: View, entry: Entry, abs_path: str) -> dict[str, Any]:
         except OSError:  # a dangling link: Docker shows where it leads
             link = _lexical_target(view, entry)
     name = "." if abs_path.endswith("/.") else posixpath.basename(abs_path.rstrip("/")) or "/"
-    return {"name": name, "size": st.st_size, "mode": go_file_mode(st.st_mode),
-            "mtime": _rfc3339(st), "linkTarget": link}
+    return {
+        "name": name,
+        "size": st.st_size,
+        "mode": go_file_mode(st.st_mode),
+        "mtime": _rfc3339(st),
+        "linkTarget": link,
+    }
 
 
 def _lexical_target(view: View, entry: Entry) -> str:
@@ -232,19 +253,24 @@ def path_stat(containers: ContainerStore, ref: str, path: str) -> dict[str, Any]
     """Docker's ``HEAD /containers/{id}/archive``: name, size, mode (Go ``FileMode``),
     mtime, linkTarget (the fully resolved container path, for a symlink)."""
     abs_path, follow = _asked(path)
-    with _rootfs(containers, ref, write=False) as (_c, view), \
-            _resolved(view, abs_path, ref, follow, path) as entry:
+    with (
+        _rootfs(containers, ref, write=False) as (_c, view),
+        _resolved(view, abs_path, ref, follow, path) as entry,
+    ):
         return _stat_of(view, entry, abs_path)
 
 
-def copy_from(containers: ContainerStore, ref: str, path: str, out: BinaryIO,
-              follow_link: bool = False) -> dict[str, Any]:
+def copy_from(
+    containers: ContainerStore, ref: str, path: str, out: BinaryIO, follow_link: bool = False
+) -> dict[str, Any]:
     """Docker's ``GET /containers/{id}/archive``: a tar of ``path`` named after its last
     component (``.`` for ``dir/.``); returns the path's stat. With ``follow_link`` a final
     symlink is replaced by what it points to (still named as asked, like ``docker cp -L``)."""
     abs_path, follow = _asked(path)
-    with _rootfs(containers, ref, write=False) as (_c, view), \
-            _resolved(view, abs_path, ref, follow, path) as entry:
+    with (
+        _rootfs(containers, ref, write=False) as (_c, view),
+        _resolved(view, abs_path, ref, follow, path) as entry,
+    ):
         info = _stat_of(view, entry, abs_path)
         name = info["name"] if info["name"] != "/" else "."
         if follow_link and info["linkTarget"]:
@@ -258,8 +284,12 @@ def copy_from(containers: ContainerStore, ref: str, path: str, out: BinaryIO,
 
 def _write_entry(view: View, entry: Entry, arcname: str, out: BinaryIO) -> int:
     """The resolved ``entry`` (and all below it) as a PAX tar to ``out``."""
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
-                      copybufsize=_CHUNK) as tf:
+    with tarfile.open(
+        fileobj=out,
+        mode="w|",
+        format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
+        copybufsize=_CHUNK,
+    ) as tf:
         packer = Packer(tf, mounts=view.mounts)
         kind = stat.S_IFMT(entry.st.st_mode)
         if kind in (stat.S_IFDIR, stat.S_IFREG):
@@ -277,13 +307,18 @@ def _write_entry(view: View, entry: Entry, arcname: str, out: BinaryIO) -> int:
         return packer.total
 
 
-def write_tar(host_path: str, arcname: str, out: BinaryIO,
-              rename: Callable[[str], str] | None = None) -> int:
+def write_tar(
+    host_path: str, arcname: str, out: BinaryIO, rename: Callable[[str], str] | None = None
+) -> int:
     """Write the host's ``host_path`` (a file, a link, or a folder and all below it, links
     never followed) as a PAX tar to ``out``, its entries named from ``arcname`` (``docker cp``
     from the host). Returns the bytes of file content written."""
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
-                      copybufsize=_CHUNK) as tf:
+    with tarfile.open(
+        fileobj=out,
+        mode="w|",
+        format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
+        copybufsize=_CHUNK,
+    ) as tf:
         packer = Packer(tf, rename=rename)
         head, base = os.path.split(host_path.rstrip("/") or "/")
         if not base:  # the host's root folder itself
@@ -305,15 +340,28 @@ def write_tar(host_path: str, arcname: str, out: BinaryIO,
 # ---- extraction ---------------------------------------------------------------------------
 
 
-def untar(src: IO[bytes], dest: str | int, *, owner: tuple[int, int] | None = None,
-          keep_owner: bool = True, no_overwrite_dir_non_dir: bool = True,
-          rename: Callable[[str], str] | None = None, shown: str | None = None) -> int:
+def untar(
+    src: IO[bytes],
+    dest: str | int,
+    *,
+    owner: tuple[int, int] | None = None,
+    keep_owner: bool = True,
+    no_overwrite_dir_non_dir: bool = True,
+    rename: Callable[[str], str] | None = None,
+    shown: str | None = None,
+) -> int:
     """Extract the tar ``src`` into the existing folder ``dest`` (a path or a descriptor),
     never outside it (:func:`~dockerlab.engine.images.archive.extract`). Returns the bytes of file
     content written."""
-    return extract(src, dest, owner=owner, keep_owner=keep_owner,
-                   no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, rename=rename,
-                   shown=shown)
+    return extract(
+        src,
+        dest,
+        owner=owner,
+        keep_owner=keep_owner,
+        no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
+        rename=rename,
+        shown=shown,
+    )
 
 
 def _user_ids(view: View, user: str) -> tuple[int, int]:
@@ -322,8 +370,10 @@ def _user_ids(view: View, user: str) -> tuple[int, int]:
 
     def lookup(file: str, key: str) -> list[str] | None:
         try:
-            with view.resolve(file) as entry, \
-                    open(entry.open(), encoding="utf-8", errors="replace") as f:
+            with (
+                view.resolve(file) as entry,
+                open(entry.open(), encoding="utf-8", errors="replace") as f,
+            ):
                 for line in f:
                     fields = line.rstrip("\n").split(":")
                     if fields and fields[0] == key:
@@ -338,8 +388,9 @@ def _user_ids(view: View, user: str) -> tuple[int, int]:
     else:
         entry = lookup("/etc/passwd", name)
         if entry is None or len(entry) < 4:
-            raise InvalidParameter(f"unable to find user {name}: no matching entries in "
-                                   "passwd file")
+            raise InvalidParameter(
+                f"unable to find user {name}: no matching entries in passwd file"
+            )
         uid, gid = int(entry[2]), int(entry[3])
     if group:
         if group.isdigit():
@@ -347,14 +398,21 @@ def _user_ids(view: View, user: str) -> tuple[int, int]:
         else:
             g = lookup("/etc/group", group)
             if g is None or len(g) < 3:
-                raise InvalidParameter(f"unable to find group {group}: no matching entries "
-                                       "in group file")
+                raise InvalidParameter(
+                    f"unable to find group {group}: no matching entries in group file"
+                )
             gid = int(g[2])
     return uid, gid
 
 
-def copy_to(containers: ContainerStore, ref: str, path: str, src: IO[bytes],
-            copy_uid_gid: bool = False, no_overwrite_dir_non_dir: bool = True) -> None:
+def copy_to(
+    containers: ContainerStore,
+    ref: str,
+    path: str,
+    src: IO[bytes],
+    copy_uid_gid: bool = False,
+    no_overwrite_dir_non_dir: bool = True,
+) -> None:
     """Docker's ``PUT /containers/{id}/archive``: extract the tar ``src`` into the folder
     ``path`` of the container (a final symlink is followed, inside the container).
 
@@ -362,8 +420,10 @@ def copy_to(containers: ContainerStore, ref: str, path: str, src: IO[bytes],
     that user's. Refused into read-only volumes and read-only root filesystems.
     """
     abs_path = posixpath.normpath("/" + path.lstrip("/"))
-    with _rootfs(containers, ref, write=True) as (c, view), \
-            _resolved(view, abs_path, ref, True, path) as entry:
+    with (
+        _rootfs(containers, ref, write=True) as (c, view),
+        _resolved(view, abs_path, ref, True, path) as entry,
+    ):
         if not entry.is_dir:
             raise InvalidParameter("extraction point is not a directory")
         if entry.mount is not None and not view.rw.get(entry.mount, True):
@@ -372,5 +432,11 @@ def copy_to(containers: ContainerStore, ref: str, path: str, src: IO[bytes],
             raise Forbidden("container rootfs is marked read-only")
         user = (c.config.get("Config") or {}).get("User") or ""
         owner = _user_ids(view, user) if copy_uid_gid and user else None
-        untar(src, entry.fd, owner=owner, keep_owner=owner is None,
-              no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, shown=entry.path)
+        untar(
+            src,
+            entry.fd,
+            owner=owner,
+            keep_owner=owner is None,
+            no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
+            shown=entry.path,
+        )

@@ -50,8 +50,7 @@ def wire_strings(value: Any) -> Any:
     return value
 
 
-def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
-            ) -> dict[str, Any]:
+def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str) -> dict[str, Any]:
     """The container's Config and HostConfig from the request and the image (no I/O)."""
     icfg = image.get("config") or {}
     host = dict(body.get("HostConfig") or {})
@@ -86,15 +85,24 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
     labels = {**(icfg.get("Labels") or {}), **(cfg.get("Labels") or {})}
     volumes = {**(icfg.get("Volumes") or {}), **(cfg.get("Volumes") or {})}
     config = {
-        "Hostname": hostname, "Domainname": "", "User": cfg.get("User") or icfg.get("User", ""),
+        "Hostname": hostname,
+        "Domainname": "",
+        "User": cfg.get("User") or icfg.get("User", ""),
         "AttachStdin": bool(cfg.get("AttachStdin")),
         "AttachStdout": bool(cfg.get("AttachStdout", True)),
         "AttachStderr": bool(cfg.get("AttachStderr", True)),
-        "ExposedPorts": icfg.get("ExposedPorts"), "Tty": bool(cfg.get("Tty")),
-        "OpenStdin": bool(cfg.get("OpenStdin")), "StdinOnce": bool(cfg.get("StdinOnce")),
-        "Env": env, "Cmd": cmd, "Image": cfg.get("Image"), "Volumes": volumes or None,
+        "ExposedPorts": icfg.get("ExposedPorts"),
+        "Tty": bool(cfg.get("Tty")),
+        "OpenStdin": bool(cfg.get("OpenStdin")),
+        "StdinOnce": bool(cfg.get("StdinOnce")),
+        "Env": env,
+        "Cmd": cmd,
+        "Image": cfg.get("Image"),
+        "Volumes": volumes or None,
         "WorkingDir": cfg.get("WorkingDir") or icfg.get("WorkingDir", ""),
-        "Entrypoint": entrypoint, "OnBuild": None, "Labels": labels,
+        "Entrypoint": entrypoint,
+        "OnBuild": None,
+        "Labels": labels,
     }
     for key in ("StopSignal", "StopTimeout"):
         value = cfg.get(key) or icfg.get(key)
@@ -108,12 +116,20 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
     host.setdefault("PidsLimit", None)
     host["Devices"] = host.get("Devices") or []  # Docker shows [] when none
     normalize_host_config(host)  # CapAdd, CapDrop, Privileged, SecurityOpt as Docker keeps them
-    return {"Id": cid, "Created": time_now(), "Path": argv[0], "Args": argv[1:],
-            "Config": config, "HostConfig": host, "Image": image_id}
+    return {
+        "Id": cid,
+        "Created": time_now(),
+        "Path": argv[0],
+        "Args": argv[1:],
+        "Config": config,
+        "HostConfig": host,
+        "Image": image_id,
+    }
 
 
-def mount_points(paths: Paths, config: dict[str, Any], host: dict[str, Any]
-                 ) -> list[dict[str, Any]]:
+def mount_points(
+    paths: Paths, config: dict[str, Any], host: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Docker's Mounts from ``-v`` binds and the image's VOLUMEs (creating named volumes)."""
     from dockerlab.engine.containers.volumes import VolumeStore
 
@@ -130,28 +146,52 @@ def mount_points(paths: Paths, config: dict[str, Any], host: dict[str, Any]
         else:
             raise InvalidParameter(f"invalid volume specification: '{spec}'")
         if not dest.startswith("/"):
-            raise InvalidParameter(f"invalid volume specification: '{spec}': invalid mount "
-                                   "config for type \"bind\": invalid mount path: "
-                                   f"'{dest}' mount path must be absolute")
+            raise InvalidParameter(
+                f"invalid volume specification: '{spec}': invalid mount "
+                'config for type "bind": invalid mount path: '
+                f"'{dest}' mount path must be absolute"
+            )
         if mode and any(m not in ("ro", "rw", "z", "Z") for m in mode.split(",")):
             raise InvalidParameter(f"invalid mode: {mode}")
         rw = "ro" not in mode.split(",")
         if source.startswith("/"):
             if not os.path.exists(source):
                 os.makedirs(source)  # Docker creates a missing host folder
-            points[dest] = {"Type": "bind", "Source": source, "Destination": dest,
-                            "Mode": mode, "RW": rw, "Propagation": "rprivate"}
+            points[dest] = {
+                "Type": "bind",
+                "Source": source,
+                "Destination": dest,
+                "Mode": mode,
+                "RW": rw,
+                "Propagation": "rprivate",
+            }
         else:
             vol = volumes.create(source or None)
-            points[dest] = {"Type": "volume", "Name": vol["Name"], "Source": vol["Mountpoint"],
-                            "Destination": dest, "Driver": "local", "Mode": mode or "z",
-                            "RW": rw, "Propagation": "", "Anonymous": not source}
+            points[dest] = {
+                "Type": "volume",
+                "Name": vol["Name"],
+                "Source": vol["Mountpoint"],
+                "Destination": dest,
+                "Driver": "local",
+                "Mode": mode or "z",
+                "RW": rw,
+                "Propagation": "",
+                "Anonymous": not source,
+            }
     for dest in config.get("Volumes") or {}:
         if dest not in points:
             vol = volumes.create(None)
-            points[dest] = {"Type": "volume", "Name": vol["Name"], "Source": vol["Mountpoint"],
-                            "Destination": dest, "Driver": "local", "Mode": "", "RW": True,
-                            "Propagation": "", "Anonymous": True}
+            points[dest] = {
+                "Type": "volume",
+                "Name": vol["Name"],
+                "Source": vol["Mountpoint"],
+                "Destination": dest,
+                "Driver": "local",
+                "Mode": "",
+                "RW": True,
+                "Propagation": "",
+                "Anonymous": True,
+            }
     return list(points.values())
 
 
@@ -163,12 +203,14 @@ def init_binary() -> str:
     for path in INIT_BINARIES:
         if os.access(path, os.X_OK):
             return path
-    raise InvalidParameter("--init needs tini on the host: install Debian's tini "
-                           "(apt-get install tini)")
+    raise InvalidParameter(
+        "--init needs tini on the host: install Debian's tini (apt-get install tini)"
+    )
 
 
-def _materialize(images: ImageStore, paths: Paths, record: dict[str, Any], staging: str,
-                 owner: str = "") -> None:
+def _materialize(
+    images: ImageStore, paths: Paths, record: dict[str, Any], staging: str, owner: str = ""
+) -> None:
     """(registry-locked) The container's folders and layers, made in ``staging`` and then
     renamed into place: until that rename nobody sees it, and the next load removes it."""
     cid = record["Id"]
@@ -193,8 +235,13 @@ def _materialize(images: ImageStore, paths: Paths, record: dict[str, Any], stagi
     fsync_dir(paths.containers)
 
 
-def create(store: ContainerStore, images: ImageStore, body: dict[str, Any], name: str | None,
-           owner: str = "") -> dict[str, Any]:
+def create(
+    store: ContainerStore,
+    images: ImageStore,
+    body: dict[str, Any],
+    name: str | None,
+    owner: str = "",
+) -> dict[str, Any]:
     body, name = wire_strings(body), wire_strings(name)
     if not body.get("Image"):
         raise InvalidParameter("No image specified")
@@ -220,7 +267,8 @@ def create(store: ContainerStore, images: ImageStore, body: dict[str, Any], name
         except BaseException as exc:  # nothing half-made is left, whatever went wrong
             store.discard(cid, staging)
             if isinstance(exc, OSError):
-                raise SystemFailure(f"failed to create container {cid[:12]}: "
-                                    f"{describe(exc)}", exc.errno) from exc
+                raise SystemFailure(
+                    f"failed to create container {cid[:12]}: {describe(exc)}", exc.errno
+                ) from exc
             raise
     return {"Id": cid, "Warnings": []}

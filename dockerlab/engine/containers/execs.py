@@ -22,15 +22,26 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_HELPER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "runtime",
-                       "nsexec.py")
+_HELPER = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "runtime", "nsexec.py"
+)
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(_HELPER))))
 
 
-def spawn_exec(c: Container, cmd: list[str], env: list[str], workdir: str, user: str,
-               tty: bool, detach: bool, stdin: int | None, stdout: int | None,
-               stderr: int | None, own_terminal: bool = False, privileged: bool = False
-               ) -> subprocess.Popen[bytes] | None:
+def spawn_exec(
+    c: Container,
+    cmd: list[str],
+    env: list[str],
+    workdir: str,
+    user: str,
+    tty: bool,
+    detach: bool,
+    stdin: int | None,
+    stdout: int | None,
+    stderr: int | None,
+    own_terminal: bool = False,
+    privileged: bool = False,
+) -> subprocess.Popen[bytes] | None:
     from dockerlab.engine.runtime.security import all_caps, for_container
 
     config = c.config["Config"]
@@ -38,10 +49,17 @@ def spawn_exec(c: Container, cmd: list[str], env: list[str], workdir: str, user:
     full_env = merge_env(config.get("Env") or [], env)
     if tty and not any(e.startswith("TERM=") for e in full_env):
         full_env.append("TERM=xterm")
-    spec = {"pid": c.state["Pid"], "cgroup": f"dockerlab/{c.id}", "cmd": cmd, "env": full_env,
-            "cwd": workdir or config.get("WorkingDir") or "/",
-            "user": user or config.get("User") or "", "detach": detach, "tty": tty,
-            "ctty": bool(tty and own_terminal)}
+    spec = {
+        "pid": c.state["Pid"],
+        "cgroup": f"dockerlab/{c.id}",
+        "cmd": cmd,
+        "env": full_env,
+        "cwd": workdir or config.get("WorkingDir") or "/",
+        "user": user or config.get("User") or "",
+        "detach": detach,
+        "tty": tty,
+        "ctty": bool(tty and own_terminal),
+    }
     # The container's capabilities and seccomp program, as Docker's exec (all capabilities
     # with --privileged).
     security = for_container(c.paths.root, c.config["HostConfig"])
@@ -51,8 +69,9 @@ def spawn_exec(c: Container, cmd: list[str], env: list[str], workdir: str, user:
     return start_helper(spec, stdin, stdout, stderr)
 
 
-def start_helper(spec: dict[str, Any], stdin: int | None, stdout: int | None, stderr: int | None
-                 ) -> subprocess.Popen[bytes] | None:
+def start_helper(
+    spec: dict[str, Any], stdin: int | None, stdout: int | None, stderr: int | None
+) -> subprocess.Popen[bytes] | None:
     """Start the helper on ``spec``; with ``spec["detach"]`` wait for its first half (which
     returns once the command runs) and return None, or raise Docker's error if it did not."""
     detach = bool(spec.get("detach"))
@@ -61,9 +80,16 @@ def start_helper(spec: dict[str, Any], stdin: int | None, stdout: int | None, st
         stderr = subprocess.PIPE
     spec_r, spec_w = os.pipe()  # both close-on-exec; pass_fds opens spec_r to the helper only
     try:
-        proc = subprocess.Popen([sys.executable, "-I", "-S", _HELPER, _PKG_PARENT, str(spec_r)],
-                                stdin=stdin, stdout=stdout, stderr=stderr, env={}, cwd="/",
-                                pass_fds=(spec_r,), start_new_session=detach)
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", _HELPER, _PKG_PARENT, str(spec_r)],
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            env={},
+            cwd="/",
+            pass_fds=(spec_r,),
+            start_new_session=detach,
+        )
     except BaseException:
         os.close(spec_w)
         raise

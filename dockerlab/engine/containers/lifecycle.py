@@ -62,9 +62,12 @@ def _start(store: ContainerStore, c: Container, attach: str) -> Attachment | Non
 
     # Read --device nodes here, so a missing one fails with Docker's daemon error.
     try:
-        config = {**c.config, "DeviceNodes": gather(c.config["HostConfig"]),
-                  # compiled (or read from the cache) here, never in the container
-                  "Security": for_container(store.paths.root, c.config["HostConfig"])}
+        config = {
+            **c.config,
+            "DeviceNodes": gather(c.config["HostConfig"]),
+            # compiled (or read from the cache) here, never in the container
+            "Security": for_container(store.paths.root, c.config["HostConfig"]),
+        }
     except DockerlabError as exc:
         c.state["Error"] = str(exc)  # inspect shows it, as Docker's does
         c.save_state()
@@ -111,8 +114,9 @@ def _signal_first(c: Container, sig: int, thaw: bool) -> None:
         c.cgroup().thaw()
 
 
-def stop(store: ContainerStore, ref: str, timeout: int | None = None,
-         signal: str | None = None) -> None:
+def stop(
+    store: ContainerStore, ref: str, timeout: int | None = None, signal: str | None = None
+) -> None:
     c = store.find(ref)
     with c.lock():
         c.refresh(locked=True)
@@ -134,8 +138,7 @@ def restart(store: ContainerStore, ref: str, timeout: int | None = None) -> None
     start(store, ref)
 
 
-def wait_exit(store: ContainerStore, c: Container,
-              timeout: float | None) -> dict[str, Any] | None:
+def wait_exit(store: ContainerStore, c: Container, timeout: float | None) -> dict[str, Any] | None:
     """(unlocked) Wait for ``c``'s monitor to report the exit; None on timeout."""
     from dockerlab.engine.runtime.spawn import connect
 
@@ -207,8 +210,7 @@ def unpause(store: ContainerStore, ref: str) -> None:
 
 
 # ---- removal and names ------------------------------------------------------------------
-def remove(store: ContainerStore, ref: str, force: bool = False,
-           volumes: bool = False) -> None:
+def remove(store: ContainerStore, ref: str, force: bool = False, volumes: bool = False) -> None:
     c = store.find(ref)
     for _ in range(5):  # a racing start can win between the kill and the removal
         with c.lock():
@@ -240,8 +242,11 @@ def discard(store: ContainerStore, cid: str, volumes: bool = True) -> bool:
                 return False
             if c.dead:  # its state is unknown: it may still hold processes and mounts
                 c.cleanup_dead()
-            anonymous = [m["Name"] for m in c.config.get("MountPoints", [])
-                         if m.get("Type") == "volume" and m.get("Anonymous")]
+            anonymous = [
+                m["Name"]
+                for m in c.config.get("MountPoints", [])
+                if m.get("Type") == "volume" and m.get("Anonymous")
+            ]
             store.discard(c.id)
     if volumes:
         vs = VolumeStore(store.paths)
@@ -257,8 +262,7 @@ def rename(store: ContainerStore, ref: str, new_name: str) -> None:
     c = store.find(ref)
     c.ensure_state("rename")
     if c.name == new_name:
-        raise InvalidParameter("Renaming a container with the same name as its current "
-                               "name")
+        raise InvalidParameter("Renaming a container with the same name as its current name")
     with store.registry():
         store.claim_name(new_name, c.id)
         with c.lock():

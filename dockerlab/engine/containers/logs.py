@@ -96,8 +96,9 @@ def _new_lines(f: IO[bytes]) -> Iterator[bytes]:
 class _Filter:
     """Turns records into LogEntry values; ``done`` once a record passes ``until``."""
 
-    def __init__(self, stdout: bool, stderr: bool, since: float | None,
-                 until: float | None) -> None:
+    def __init__(
+        self, stdout: bool, stderr: bool, since: float | None, until: float | None
+    ) -> None:
         self.stdout, self.stderr, self.since, self.until = stdout, stderr, since, until
         self.done = False
 
@@ -120,9 +121,15 @@ class _Filter:
             yield LogEntry(stream, rec["log"].encode(), rec["time"])
 
 
-def read_logs(c: Container, follow: bool, tail: int | None, since: float | None,
-              stdout: bool = True, stderr: bool = True,
-              until: float | None = None) -> Iterator[LogEntry]:
+def read_logs(
+    c: Container,
+    follow: bool,
+    tail: int | None,
+    since: float | None,
+    stdout: bool = True,
+    stderr: bool = True,
+    until: float | None = None,
+) -> Iterator[LogEntry]:
     """The container's log records: the last ``tail`` (None or < 0: all, 0: none) written
     before the call, filtered by stream and time, then with ``follow`` the new ones until
     the container stops (or ``until`` passes)."""

@@ -20,37 +20,76 @@ def _state(c: Container) -> dict[str, Any]:
 
 
 def _mounts(c: Container) -> list[dict[str, Any]]:
-    return [{k: v for k, v in m.items() if k != "Anonymous"}
-            for m in c.config.get("MountPoints", [])]
+    return [
+        {k: v for k, v in m.items() if k != "Anonymous"} for m in c.config.get("MountPoints", [])
+    ]
 
 
 def graph_driver(c: Container) -> dict[str, Any]:
     layer = c.layer_dir
-    lowers = [c.paths.overlay + "/" + link if not link.startswith("/") else link
-              for link in c.config["Runtime"]["LowerLinks"]]
-    return {"Name": "overlay2", "Data": {
-        "LowerDir": ":".join(lowers), "MergedDir": f"{layer}/merged",
-        "UpperDir": f"{layer}/diff", "WorkDir": f"{layer}/work"}}
+    lowers = [
+        c.paths.overlay + "/" + link if not link.startswith("/") else link
+        for link in c.config["Runtime"]["LowerLinks"]
+    ]
+    return {
+        "Name": "overlay2",
+        "Data": {
+            "LowerDir": ":".join(lowers),
+            "MergedDir": f"{layer}/merged",
+            "UpperDir": f"{layer}/diff",
+            "WorkDir": f"{layer}/work",
+        },
+    }
 
 
 def network_settings(c: Container) -> dict[str, Any]:
     mode = c.config["HostConfig"].get("NetworkMode", "none")
-    return {"Bridge": "", "SandboxID": "", "Ports": {}, "SandboxKey": "",
-            "Networks": {mode: {"IPAMConfig": None, "Links": None, "Aliases": None,
-                                "NetworkID": "", "EndpointID": "", "Gateway": "",
-                                "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}}}
+    return {
+        "Bridge": "",
+        "SandboxID": "",
+        "Ports": {},
+        "SandboxKey": "",
+        "Networks": {
+            mode: {
+                "IPAMConfig": None,
+                "Links": None,
+                "Aliases": None,
+                "NetworkID": "",
+                "EndpointID": "",
+                "Gateway": "",
+                "IPAddress": "",
+                "IPPrefixLen": 0,
+                "MacAddress": "",
+            }
+        },
+    }
 
 
 def inspect(c: Container) -> dict[str, Any]:
     cfg = c.config
     return {
-        "Id": c.id, "Created": cfg["Created"], "Path": cfg["Path"], "Args": cfg["Args"],
-        "State": _state(c), "Image": cfg["Image"], "ResolvConfPath": cfg["ResolvConfPath"],
-        "HostnamePath": cfg["HostnamePath"], "HostsPath": cfg["HostsPath"],
-        "LogPath": cfg["LogPath"], "Name": cfg["Name"], "RestartCount": 0,
-        "Driver": "overlay2", "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
-        "AppArmorProfile": "", "ExecIDs": None, "HostConfig": cfg["HostConfig"],
-        "GraphDriver": graph_driver(c), "Mounts": _mounts(c), "Config": cfg["Config"],
+        "Id": c.id,
+        "Created": cfg["Created"],
+        "Path": cfg["Path"],
+        "Args": cfg["Args"],
+        "State": _state(c),
+        "Image": cfg["Image"],
+        "ResolvConfPath": cfg["ResolvConfPath"],
+        "HostnamePath": cfg["HostnamePath"],
+        "HostsPath": cfg["HostsPath"],
+        "LogPath": cfg["LogPath"],
+        "Name": cfg["Name"],
+        "RestartCount": 0,
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": cfg["HostConfig"],
+        "GraphDriver": graph_driver(c),
+        "Mounts": _mounts(c),
+        "Config": cfg["Config"],
         "NetworkSettings": network_settings(c),
     }
 
@@ -65,9 +104,15 @@ def summary(c: Container, images: Any) -> dict[str, Any]:
     words = [cfg["Path"], *cfg["Args"]] if cfg["Path"] else []  # unknown for a dead one
     command = " ".join(_quote(a) for a in words)
     return {
-        "Id": c.id, "Names": [cfg["Name"]], "Image": cfg["Config"].get("Image") or "",
-        "ImageID": cfg["Image"], "Command": command, "Created": _created(c), "Ports": [],
-        "Labels": cfg["Config"].get("Labels") or {}, "State": c.state["Status"],
+        "Id": c.id,
+        "Names": [cfg["Name"]],
+        "Image": cfg["Config"].get("Image") or "",
+        "ImageID": cfg["Image"],
+        "Command": command,
+        "Created": _created(c),
+        "Ports": [],
+        "Labels": cfg["Config"].get("Labels") or {},
+        "State": c.state["Status"],
         "Status": status_string(c.state, time.time()),
         "HostConfig": {"NetworkMode": cfg["HostConfig"].get("NetworkMode")},
         "NetworkSettings": {"Networks": network_settings(c)["Networks"]},

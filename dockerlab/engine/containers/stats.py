@@ -24,9 +24,16 @@ def _net(pid: int) -> dict[str, Any]:
         if name == "lo":
             continue
         v = [int(x) for x in rest.split()]
-        nets[name] = {"rx_bytes": v[0], "rx_packets": v[1], "rx_errors": v[2],
-                      "rx_dropped": v[3], "tx_bytes": v[8], "tx_packets": v[9],
-                      "tx_errors": v[10], "tx_dropped": v[11]}
+        nets[name] = {
+            "rx_bytes": v[0],
+            "rx_packets": v[1],
+            "rx_errors": v[2],
+            "rx_dropped": v[3],
+            "tx_bytes": v[8],
+            "tx_packets": v[9],
+            "tx_errors": v[10],
+            "tx_dropped": v[11],
+        }
     return nets
 
 
@@ -34,19 +41,33 @@ def sample(c: Container, previous: dict[str, Any] | None) -> dict[str, Any]:
     """One Docker ``/containers/{id}/stats`` sample; zeros for a stopped container."""
     from dockerlab.engine.basics import time_now
 
-    out: dict[str, Any] = {"read": time_now(), "preread": (previous or {}).get("read",
-                                                                            "0001-01-01T00:00:00Z"),
-                           "id": c.id, "name": "/" + c.name}
+    out: dict[str, Any] = {
+        "read": time_now(),
+        "preread": (previous or {}).get("read", "0001-01-01T00:00:00Z"),
+        "id": c.id,
+        "name": "/" + c.name,
+    }
     if c.running:
         out.update(c.cgroup().stats())
         if c.config["HostConfig"].get("NetworkMode") != "host":
             out["networks"] = _net(c.state["Pid"])
     else:
-        out.update({"cpu_stats": {"cpu_usage": {"total_usage": 0}, "system_cpu_usage": 0,
-                                  "online_cpus": 0},
-                    "memory_stats": {}, "pids_stats": {}, "blkio_stats": {}})
+        out.update(
+            {
+                "cpu_stats": {
+                    "cpu_usage": {"total_usage": 0},
+                    "system_cpu_usage": 0,
+                    "online_cpus": 0,
+                },
+                "memory_stats": {},
+                "pids_stats": {},
+                "blkio_stats": {},
+            }
+        )
     out["precpu_stats"] = (previous or {}).get("cpu_stats") or {
-        "cpu_usage": {"total_usage": 0}, "system_cpu_usage": 0}
+        "cpu_usage": {"total_usage": 0},
+        "system_cpu_usage": 0,
+    }
     out["_monotonic"] = time.monotonic()
     return out
 
@@ -55,19 +76,19 @@ def top(pids: list[int], ps_args: str = "-ef") -> dict[str, Any]:
     """Docker's ``top``: the host's ``ps`` output, kept to the container's processes."""
     args = ps_args.split() or ["-ef"]
     try:
-        text = subprocess.run(["ps", *args], capture_output=True, text=True,
-                              check=True).stdout
+        text = subprocess.run(["ps", *args], capture_output=True, text=True, check=True).stdout
     except FileNotFoundError:
         raise DockerlabError("ps is not installed on the host (Debian package procps)")
     except subprocess.CalledProcessError as exc:
-        raise DockerlabError(f"Error running ps: exit status {exc.returncode}: "
-                             f"{exc.stderr.strip()}")
+        raise DockerlabError(
+            f"Error running ps: exit status {exc.returncode}: {exc.stderr.strip()}"
+        )
     lines = text.splitlines()
     titles = lines[0].split()
     try:
         pid_col = titles.index("PID")
     except ValueError:
-        raise DockerlabError('Couldn\'t find PID field in ps output')
+        raise DockerlabError("Couldn't find PID field in ps output")
     wanted = set(pids)
     processes = []
     for line in lines[1:]:

@@ -44,10 +44,21 @@ INIT_DIRS = ("proc", "sys", "dev", "dev/pts", "dev/shm", "etc")
 
 
 def fresh_state() -> dict[str, Any]:
-    return {"Status": "created", "Running": False, "Paused": False, "Restarting": False,
-            "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
-            "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME,
-            "MonitorPid": 0, "MonitorStart": None}
+    return {
+        "Status": "created",
+        "Running": False,
+        "Paused": False,
+        "Restarting": False,
+        "OOMKilled": False,
+        "Dead": False,
+        "Pid": 0,
+        "ExitCode": 0,
+        "Error": "",
+        "StartedAt": ZERO_TIME,
+        "FinishedAt": ZERO_TIME,
+        "MonitorPid": 0,
+        "MonitorStart": None,
+    }
 
 
 def json_reason(exc: ValueError) -> str:
@@ -55,7 +66,8 @@ def json_reason(exc: ValueError) -> str:
     import json
 
     if isinstance(exc, json.JSONDecodeError) and (
-            not exc.doc[exc.pos:].strip() or exc.msg.startswith("Unterminated string")):
+        not exc.doc[exc.pos :].strip() or exc.msg.startswith("Unterminated string")
+    ):
         return "unexpected end of JSON input"  # the input stopped inside a value
     if isinstance(exc, json.JSONDecodeError):
         return f"invalid JSON at offset {exc.pos}: {exc.msg}"
@@ -92,39 +104,68 @@ def stub_config(paths: Paths, cid: str) -> dict[str, Any]:
     except OSError:
         mtime = 0
     created = rfc3339_ns(mtime)
-    return {"Id": cid, "Created": created, "Path": "", "Args": [], "Image": "", "Name": "",
-            "Config": {}, "HostConfig": {}, "MountPoints": [],
-            "ResolvConfPath": os.path.join(folder, "resolv.conf"),
-            "HostnamePath": os.path.join(folder, "hostname"),
-            "HostsPath": os.path.join(folder, "hosts"),
-            "LogPath": os.path.join(folder, f"{cid}-json.log"),
-            "Runtime": {"Layer": cid, "LowerLinks": []}}
+    return {
+        "Id": cid,
+        "Created": created,
+        "Path": "",
+        "Args": [],
+        "Image": "",
+        "Name": "",
+        "Config": {},
+        "HostConfig": {},
+        "MountPoints": [],
+        "ResolvConfPath": os.path.join(folder, "resolv.conf"),
+        "HostnamePath": os.path.join(folder, "hostname"),
+        "HostsPath": os.path.join(folder, "hosts"),
+        "LogPath": os.path.join(folder, f"{cid}-json.log"),
+        "Runtime": {"Layer": cid, "LowerLinks": []},
+    }
 
 
 _LIVE = ("running", "paused")
 # What each verb acts on, and otherwise its refusal in Docker's words ("*": any other status).
 _VERB_STATES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
-    "start": (("created", "exited", "running"), {
-        "paused": "cannot start a paused container, try unpause instead",
-        "*": "container is marked for removal and cannot be started"}),
-    "attach": (("running",), {
-        "paused": "You cannot attach to a paused container, unpause it first",
-        "*": "You cannot attach to a stopped container, start it first"}),
-    "exec": (("running",), {
-        "paused": "Container {id} is paused, unpause the container before exec",
-        "*": "Container {id} is not running"}),
+    "start": (
+        ("created", "exited", "running"),
+        {
+            "paused": "cannot start a paused container, try unpause instead",
+            "*": "container is marked for removal and cannot be started",
+        },
+    ),
+    "attach": (
+        ("running",),
+        {
+            "paused": "You cannot attach to a paused container, unpause it first",
+            "*": "You cannot attach to a stopped container, start it first",
+        },
+    ),
+    "exec": (
+        ("running",),
+        {
+            "paused": "Container {id} is paused, unpause the container before exec",
+            "*": "Container {id} is not running",
+        },
+    ),
     "kill": (_LIVE, {"*": "Cannot kill container: {ref}: Container {id} is not running"}),
     "top": (_LIVE, {"*": "Container {id} is not running"}),
-    "pause": (("running",), {"paused": "Container {id} is already paused",
-                             "*": "Container {id} is not running"}),
+    "pause": (
+        ("running",),
+        {"paused": "Container {id} is already paused", "*": "Container {id} is not running"},
+    ),
     "unpause": (("paused",), {"*": "Container {id} is not paused"}),
-    "remove": (("created", "exited", "dead"), {
-        "*": 'cannot remove container "/{name}": container is running: stop the container '
-             "before removing or force remove"}),
+    "remove": (
+        ("created", "exited", "dead"),
+        {
+            "*": 'cannot remove container "/{name}": container is running: stop the container '
+            "before removing or force remove"
+        },
+    ),
 }
 # Any other verb (commit, export, diff, rename, cp …) acts on anything but a dead container.
-_USABLE = (("created", "running", "paused", "exited"),
-           {"*": "You cannot {verb} container {id} which is Dead"})
+_USABLE = (
+    ("created", "running", "paused", "exited"),
+    {"*": "You cannot {verb} container {id} which is Dead"},
+)
 
 
 class Container:
@@ -137,7 +178,8 @@ class Container:
         broken = ""  # why this container's files cannot be trusted
         try:
             self.config: dict[str, Any] = _read_record(
-                os.path.join(self.dir, "config.v2.json"), _CONFIG_KEYS)
+                os.path.join(self.dir, "config.v2.json"), _CONFIG_KEYS
+            )
         except FileNotFoundError:
             if not os.path.isdir(self.dir):  # removed meanwhile
                 raise
@@ -148,15 +190,24 @@ class Container:
             broken = f"config.v2.json: {exc}"
         try:
             self.state: dict[str, Any] = _read_record(
-                os.path.join(self.dir, "state.json"), _STATE_KEYS)
+                os.path.join(self.dir, "state.json"), _STATE_KEYS
+            )
         except FileNotFoundError:  # never changed since create
             self.state = fresh_state()
         except ValueError as exc:
             self.state = fresh_state()
             broken = broken or f"state.json: {exc}"
         if broken:
-            self.state.update(Status="dead", Dead=True, Running=False, Paused=False, Pid=0,
-                              Error=broken, MonitorPid=0, MonitorStart=None)
+            self.state.update(
+                Status="dead",
+                Dead=True,
+                Running=False,
+                Paused=False,
+                Pid=0,
+                Error=broken,
+                MonitorPid=0,
+                MonitorStart=None,
+            )
 
     @property
     def dead(self) -> bool:
@@ -255,11 +306,23 @@ class Container:
                 return
         if record is None:
             self.cleanup_orphan()
-            record = {"ExitCode": 255, "OOMKilled": False, "Error": "the container's monitor "
-                      "died", "FinishedAt": time_now()}
-        self.state.update(Running=False, Paused=False, Pid=0, MonitorPid=0, MonitorStart=None,
-                          ExitCode=record["ExitCode"], OOMKilled=record.get("OOMKilled", False),
-                          Error=record.get("Error", ""), FinishedAt=record["FinishedAt"])
+            record = {
+                "ExitCode": 255,
+                "OOMKilled": False,
+                "Error": "the container's monitor died",
+                "FinishedAt": time_now(),
+            }
+        self.state.update(
+            Running=False,
+            Paused=False,
+            Pid=0,
+            MonitorPid=0,
+            MonitorStart=None,
+            ExitCode=record["ExitCode"],
+            OOMKilled=record.get("OOMKilled", False),
+            Error=record.get("Error", ""),
+            FinishedAt=record["FinishedAt"],
+        )
         self.state["Status"] = "created" if record.get("StartFailed") else "exited"
         self.save_state()
         for path in (self.exit_file(), self.monitor_file()):
@@ -270,10 +333,19 @@ class Container:
 
     def adopt(self, report: dict[str, Any]) -> None:
         """(locked) Record a running monitor's report as this container's state."""
-        self.state.update(Status="running", Running=True, Paused=False, Pid=report["pid"],
-                          ExitCode=0, Error="", OOMKilled=False, StartedAt=report["started"],
-                          FinishedAt=ZERO_TIME, MonitorPid=report["monitor"],
-                          MonitorStart=report["monitor_start"])
+        self.state.update(
+            Status="running",
+            Running=True,
+            Paused=False,
+            Pid=report["pid"],
+            ExitCode=0,
+            Error="",
+            OOMKilled=False,
+            StartedAt=report["started"],
+            FinishedAt=ZERO_TIME,
+            MonitorPid=report["monitor"],
+            MonitorStart=report["monitor_start"],
+        )
         # Not fsynced: after a crash, "running" is re-derived from the monitor's own record.
         # The caller holds the lock, so an --rm monitor cannot rename the folder meanwhile.
         self.save_state(durable=False)
@@ -345,8 +417,9 @@ class _RegistryLock(locked):
                 path = os.path.join(self.store.paths.containers, entry)
                 # A create always finishes under this lock: one seen now was cut short. A
                 # removal may still be under way by a live monitor, holding its lock.
-                if entry.startswith(".creating-") or (entry.startswith(".removing-")
-                                                      and not _busy(path)):
+                if entry.startswith(".creating-") or (
+                    entry.startswith(".removing-") and not _busy(path)
+                ):
                     self.store.discard(entry.split("-", 1)[1], path)
             self.store.sweep()  # what killed verbs left
         except BaseException:
@@ -373,8 +446,9 @@ def _busy(folder: str) -> bool:
 
 
 class ContainerStore:
-    def __init__(self, paths: Paths,
-                 finishers: dict[str, Callable[[str], bool]] | None = None) -> None:
+    def __init__(
+        self, paths: Paths, finishers: dict[str, Callable[[str], bool]] | None = None
+    ) -> None:
         self.paths = paths
         #: more kinds of abandoned work this store's sweeps finish (the engine passes the
         #: image store's recovery for a dead image writer)
@@ -392,12 +466,15 @@ class ContainerStore:
         removed, the container a dead commit froze is thawed."""
         finishers: dict[str, Callable[[str], bool]] = {
             "build": lambda path: remove_owned_containers(self, os.path.basename(path)),
-            "commit": lambda path: thaw_frozen(self.paths, path), **self.finishers}
+            "commit": lambda path: thaw_frozen(self.paths, path),
+            **self.finishers,
+        }
         return work.sweep(self.paths, everything, finishers)
 
     def ids(self) -> list[str]:
-        return [e for e in os.listdir(self.paths.containers)
-                if not e.startswith(".") and len(e) == 64]
+        return [
+            e for e in os.listdir(self.paths.containers) if not e.startswith(".") and len(e) == 64
+        ]
 
     def load(self, cid: str) -> Container | None:
         try:
@@ -447,9 +524,11 @@ class ContainerStore:
         """(registry-locked) Refuse a name already in use, with Docker's words."""
         owner = self.names().get(name)
         if owner and owner != cid:
-            raise Conflict(f'Conflict. The container name "/{name}" is already in use by '
-                           f'container "{owner}". You have to remove (or rename) that '
-                           "container to be able to reuse that name.")
+            raise Conflict(
+                f'Conflict. The container name "/{name}" is already in use by '
+                f'container "{owner}". You have to remove (or rename) that '
+                "container to be able to reuse that name."
+            )
 
     # ---- creation and removal -------------------------------------------------------------
     def discard(self, cid: str, staging: str | None = None) -> None:
@@ -472,8 +551,13 @@ class ContainerStore:
                 pass
         # The renamed folder goes last: while it is there, a removal killed half way is
         # finished by the next load (the layers are the big part).
-        for path in (staging, self.paths.layer(cid), self.paths.layer(cid + "-init"),
-                     os.path.join(self.paths.run, cid), trash):
+        for path in (
+            staging,
+            self.paths.layer(cid),
+            self.paths.layer(cid + "-init"),
+            os.path.join(self.paths.run, cid),
+            trash,
+        ):
             if path:
                 shutil.rmtree(path, ignore_errors=True)
 
@@ -543,7 +627,8 @@ def remove_owned_containers(store: ContainerStore, owner_name: str) -> bool:
             # killed while its monitor was starting: let it say where it is first
             deadline = time.monotonic() + 2
             while time.monotonic() < deadline and not (
-                    os.path.exists(c.monitor_file()) or os.path.exists(c.exit_file())):
+                os.path.exists(c.monitor_file()) or os.path.exists(c.exit_file())
+            ):
                 time.sleep(0.01)
         try:
             with c.lock():

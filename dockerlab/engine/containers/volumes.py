@@ -24,8 +24,9 @@ class VolumeStore:
     def _meta(self, name: str) -> str:
         return os.path.join(self.paths.volume(name), "meta.json")
 
-    def create(self, name: str | None = None, labels: dict[str, str] | None = None,
-               anonymous: bool = False) -> dict[str, Any]:
+    def create(
+        self, name: str | None = None, labels: dict[str, str] | None = None, anonymous: bool = False
+    ) -> dict[str, Any]:
         if name is None:
             name = os.urandom(32).hex()
             anonymous = True
@@ -33,7 +34,8 @@ class VolumeStore:
             raise InvalidParameter(
                 f'create {name}: "{name}" includes invalid characters for a local volume name, '
                 'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
-                "directory, use absolute path")
+                "directory, use absolute path"
+            )
         os.makedirs(self.paths.volumes, exist_ok=True)
         with locked(os.path.join(self.paths.volumes, ".lock")):
             if os.path.exists(self._meta(name)):
@@ -41,8 +43,7 @@ class VolumeStore:
             from dockerlab.engine.basics import time_now
 
             os.makedirs(os.path.join(self.paths.volume(name), "_data"), exist_ok=True)
-            meta = {"CreatedAt": time_now(), "Labels": labels or {},
-                    "Anonymous": anonymous}
+            meta = {"CreatedAt": time_now(), "Labels": labels or {}, "Anonymous": anonymous}
             write_json(self._meta(name), meta)
         return self.inspect(name)
 
@@ -54,9 +55,15 @@ class VolumeStore:
         labels = dict(meta.get("Labels") or {})
         if meta.get("Anonymous"):
             labels.setdefault("com.docker.volume.anonymous", "")
-        return {"CreatedAt": meta["CreatedAt"], "Driver": "local", "Labels": labels,
-                "Mountpoint": os.path.join(self.paths.volume(name), "_data"), "Name": name,
-                "Options": None, "Scope": "local"}
+        return {
+            "CreatedAt": meta["CreatedAt"],
+            "Driver": "local",
+            "Labels": labels,
+            "Mountpoint": os.path.join(self.paths.volume(name), "_data"),
+            "Name": name,
+            "Options": None,
+            "Scope": "local",
+        }
 
     def list(self) -> list[dict[str, Any]]:
         if not os.path.isdir(self.paths.volumes):

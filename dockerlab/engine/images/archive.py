@@ -110,8 +110,10 @@ class _Tree:
             fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise Breakout(f'"{"/".join(parts)}" is outside of "{self.shown}": a '
-                               "symlink or file cannot hold entries") from None
+                raise Breakout(
+                    f'"{"/".join(parts)}" is outside of "{self.shown}": a '
+                    "symlink or file cannot hold entries"
+                ) from None
             raise
         self._cache[key] = fd
         return fd
@@ -163,12 +165,19 @@ def unpack_layer(src: str | os.PathLike[str] | IO[bytes], dest: str) -> None:
     extract(src, dest, layer=True, error_prefix="invalid layer tar")
 
 
-def extract(src: IO[bytes], dest: str | int, *, layer: bool = False,
-            owner: tuple[int, int] | None = None, keep_owner: bool = True,
-            no_overwrite_dir_non_dir: bool = False,
-            rename: Callable[[str], str] | None = None, shown: str | None = None,
-            error_prefix: str = "Error processing tar file", budget: Budget | None = None
-            ) -> int:
+def extract(
+    src: IO[bytes],
+    dest: str | int,
+    *,
+    layer: bool = False,
+    owner: tuple[int, int] | None = None,
+    keep_owner: bool = True,
+    no_overwrite_dir_non_dir: bool = False,
+    rename: Callable[[str], str] | None = None,
+    shown: str | None = None,
+    error_prefix: str = "Error processing tar file",
+    budget: Budget | None = None,
+) -> int:
     """The engine's one tar extractor: ``src`` (plain or compressed) into the existing folder
     ``dest`` (a path, or a descriptor already resolved inside a container root), never outside
     it. Returns the bytes of file content written.
@@ -196,9 +205,17 @@ def extract(src: IO[bytes], dest: str | int, *, layer: bool = False,
         with tarfile.open(fileobj=stream, mode=mode, tarinfo=BoundedTarInfo) as tf:
             for m in tf:
                 try:
-                    total += _apply(tf, m, tree, dir_times, layer=layer, owner=owner,
-                                    keep_owner=keep_owner, rename=rename,
-                                    strict=no_overwrite_dir_non_dir)
+                    total += _apply(
+                        tf,
+                        m,
+                        tree,
+                        dir_times,
+                        layer=layer,
+                        owner=owner,
+                        keep_owner=keep_owner,
+                        rename=rename,
+                        strict=no_overwrite_dir_non_dir,
+                    )
                 except OSError as exc:  # name the entry: "…/bin/ls: no space left on device"
                     if exc.errno is not None and not str(exc.filename or "").startswith("/"):
                         exc.filename = os.path.join(shown, m.name)
@@ -215,14 +232,25 @@ def extract(src: IO[bytes], dest: str | int, *, layer: bool = False,
     return total
 
 
-def _apply(tf: Any, m: Any, tree: _Tree, dir_times: list[tuple[list[str], int]], *, layer: bool,
-           owner: tuple[int, int] | None, keep_owner: bool,
-           rename: Callable[[str], str] | None, strict: bool) -> int:
+def _apply(
+    tf: Any,
+    m: Any,
+    tree: _Tree,
+    dir_times: list[tuple[list[str], int]],
+    *,
+    layer: bool,
+    owner: tuple[int, int] | None,
+    keep_owner: bool,
+    rename: Callable[[str], str] | None,
+    strict: bool,
+) -> int:
     import tarfile
 
     if m.type == _GNU_SPARSE:
-        raise InvalidParameter("Error processing tar file(exit status 1): unhandled tar header "
-                               f"type {ord(_GNU_SPARSE)}")  # Docker's words, exactly
+        raise InvalidParameter(
+            "Error processing tar file(exit status 1): unhandled tar header "
+            f"type {ord(_GNU_SPARSE)}"
+        )  # Docker's words, exactly
     name = rename(m.name) if rename else m.name
     parts = _clean(name, tree.shown)
     uid, gid = (m.uid, m.gid) if keep_owner else (owner or (-1, -1))
@@ -249,16 +277,24 @@ def _apply(tf: Any, m: Any, tree: _Tree, dir_times: list[tuple[list[str], int]],
             raise Breakout(f'"{m.name}" is outside of "{tree.shown}"')
         parent = tree.dir(dir_parts)
         try:
-            _remove(tree, parent, [*dir_parts, hidden],
-                    os.stat(hidden, dir_fd=parent, follow_symlinks=False))
+            _remove(
+                tree,
+                parent,
+                [*dir_parts, hidden],
+                os.stat(hidden, dir_fd=parent, follow_symlinks=False),
+            )
         except FileNotFoundError:
             pass
         os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=parent)
         os.chown(hidden, uid, gid, dir_fd=parent, follow_symlinks=False)
         return 0
 
-    if m.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.GNUTYPE_LONGNAME,
-                  tarfile.GNUTYPE_LONGLINK):
+    if m.type in (
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+    ):
         return 0
     parent = tree.dir(parts[:-1])
     try:
@@ -269,11 +305,13 @@ def _apply(tf: Any, m: Any, tree: _Tree, dir_times: list[tuple[list[str], int]],
         is_dir = stat.S_ISDIR(st.st_mode)
         shown = "/" + "/".join(parts)
         if strict and is_dir and not m.isdir():
-            raise InvalidParameter(f'cannot overwrite directory "{shown}" with '
-                                   f'non-directory "{shown}"')
+            raise InvalidParameter(
+                f'cannot overwrite directory "{shown}" with non-directory "{shown}"'
+            )
         if strict and not is_dir and m.isdir():
-            raise InvalidParameter(f'cannot overwrite non-directory "{shown}" with '
-                                   f'directory "{shown}"')
+            raise InvalidParameter(
+                f'cannot overwrite non-directory "{shown}" with directory "{shown}"'
+            )
         if not (is_dir and m.isdir()):
             _remove(tree, parent, parts, st)
             st = None
@@ -292,8 +330,12 @@ def _apply(tf: Any, m: Any, tree: _Tree, dir_times: list[tuple[list[str], int]],
 
     if m.isreg():
         written = 0
-        fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600, dir_fd=parent)
+        fd = os.open(
+            base,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+            dir_fd=parent,
+        )
         try:
             data = tf.extractfile(m)
             if m.sparse is not None:  # PAX sparse: write the data, leave the holes (as Go)
@@ -401,16 +443,22 @@ class _Exactly:
 
 def _xattrs_of(target: int | str) -> dict[str, bytes]:
     try:
-        names = (os.listxattr(target) if isinstance(target, int)
-                 else os.listxattr(target, follow_symlinks=False))
+        names = (
+            os.listxattr(target)
+            if isinstance(target, int)
+            else os.listxattr(target, follow_symlinks=False)
+        )
     except OSError:
         return {}
     out = {}
     for name in sorted(names):
         if name.startswith(_PACKED_XATTR_PREFIXES):
             try:
-                out[name] = (os.getxattr(target, name) if isinstance(target, int)
-                             else os.getxattr(target, name, follow_symlinks=False))
+                out[name] = (
+                    os.getxattr(target, name)
+                    if isinstance(target, int)
+                    else os.getxattr(target, name, follow_symlinks=False)
+                )
             except OSError:
                 pass
     return out
@@ -420,8 +468,11 @@ def is_opaque(path: str | int) -> bool:
     """Whether an overlay upper folder (path or descriptor) is opaque."""
     for name in OVERLAY_OPAQUE_XATTRS:
         try:
-            value = (os.getxattr(path, name) if isinstance(path, int)
-                     else os.getxattr(path, name, follow_symlinks=False))
+            value = (
+                os.getxattr(path, name)
+                if isinstance(path, int)
+                else os.getxattr(path, name, follow_symlinks=False)
+            )
             if value == b"y":
                 return True
         except OSError:
@@ -451,9 +502,14 @@ class Packer:
     container path to a host folder to read instead (volumes, for ``cp``).
     """
 
-    def __init__(self, tf: Any, *, layer: bool = False,
-                 mounts: dict[str, str] | None = None,
-                 rename: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        tf: Any,
+        *,
+        layer: bool = False,
+        mounts: dict[str, str] | None = None,
+        rename: Callable[[str], str] | None = None,
+    ) -> None:
         self.tf, self.layer, self.mounts, self.rename = tf, layer, mounts or {}, rename
         self.seen: dict[tuple[int, int], str] = {}
         self.total = 0
@@ -554,8 +610,7 @@ class Packer:
         self.tf.addfile(ti, _Exactly(fd, st.st_size))
         self.total += st.st_size
 
-    def add_special(self, st: os.stat_result, arc: str, link: str,
-                    path: str | None) -> None:
+    def add_special(self, st: os.stat_result, arc: str, link: str, path: str | None) -> None:
         """A symlink (``link``), device, fifo or overlay whiteout; sockets are skipped."""
         import tarfile
 
@@ -585,8 +640,9 @@ class Packer:
     def _xattrs(ti: Any, target: int | str) -> None:
         xattrs = _xattrs_of(target)
         if xattrs:
-            ti.pax_headers = {_XATTR_PAX + k: v.decode("utf-8", "surrogateescape")
-                              for k, v in xattrs.items()}
+            ti.pax_headers = {
+                _XATTR_PAX + k: v.decode("utf-8", "surrogateescape") for k, v in xattrs.items()
+            }
 
 
 def pack_dir(src_dir: str | int, fileobj: BinaryIO) -> str:
@@ -599,11 +655,17 @@ def pack_dir(src_dir: str | int, fileobj: BinaryIO) -> str:
     import tarfile
 
     writer = _HashingWriter(fileobj)
-    fd = os.open(src_dir, _DIR_FLAGS & ~os.O_NOFOLLOW) if isinstance(src_dir, str) else \
-        os.open(f"/proc/self/fd/{src_dir}", _DIR_FLAGS & ~os.O_NOFOLLOW)
+    fd = (
+        os.open(src_dir, _DIR_FLAGS & ~os.O_NOFOLLOW)
+        if isinstance(src_dir, str)
+        else os.open(f"/proc/self/fd/{src_dir}", _DIR_FLAGS & ~os.O_NOFOLLOW)
+    )
     try:
-        with tarfile.open(fileobj=writer, mode="w|",  # type: ignore[call-overload]
-                          format=tarfile.PAX_FORMAT) as tf:
+        with tarfile.open(
+            fileobj=writer,
+            mode="w|",  # type: ignore[call-overload]
+            format=tarfile.PAX_FORMAT,
+        ) as tf:
             Packer(tf, layer=True).add_children(fd, "", "")
     finally:
         os.close(fd)

@@ -106,8 +106,9 @@ class _Level:
 # ---- container / layer changes ---------------------------------------------------------------
 
 
-def changes(upper: str, lowers: list[str], hidden: frozenset[str] = frozenset()
-            ) -> list[tuple[str, int]]:
+def changes(
+    upper: str, lowers: list[str], hidden: frozenset[str] = frozenset()
+) -> list[tuple[str, int]]:
     """Changes of the layer folder ``upper`` over ``lowers`` (top first), sorted by path."""
     out: list[tuple[str, int]] = []
     try:
@@ -148,8 +149,14 @@ def _same_owner_and_mode(a: os.DirEntry[str], b: os.DirEntry[str]) -> bool:
     return (sa.st_mode, sa.st_uid, sa.st_gid) == (sb.st_mode, sb.st_uid, sb.st_gid)
 
 
-def _walk(folder: int, rel: str, lowers: list[tuple[int, str]], opaque: bool,
-          out: list[tuple[str, int]], hidden: frozenset[str]) -> None:
+def _walk(
+    folder: int,
+    rel: str,
+    lowers: list[tuple[int, str]],
+    opaque: bool,
+    out: list[tuple[str, int]],
+    hidden: frozenset[str],
+) -> None:
     level = _Level(lowers)
     top = level.top
     seen: set[str] = set()
@@ -231,8 +238,9 @@ def merged_entries(layers: list[str]) -> list[tuple[str, int, bool, os.stat_resu
     return out
 
 
-def _merged(folders: list[tuple[int, str]], rel: str,
-            out: list[tuple[str, int, bool, os.stat_result]]) -> None:
+def _merged(
+    folders: list[tuple[int, str]], rel: str, out: list[tuple[str, int, bool, os.stat_result]]
+) -> None:
     level = _Level(folders)
     for name, shown in level.top.items():
         if shown is None:
@@ -277,7 +285,7 @@ def _find(layers: list[str], parts: list[str], follow: bool) -> Any:
         return ("hit", (0, layers[0])) if layers else None
     for k, part in enumerate(parts):
         if part == "..":
-            return ("link", walked[:-1], ".", parts[k + 1:])
+            return ("link", walked[:-1], ".", parts[k + 1 :])
         last = k == len(parts) - 1
         hit = None
         next_chain: list[tuple[int, str]] = []
@@ -306,7 +314,7 @@ def _find(layers: list[str], parts: list[str], follow: bool) -> Any:
             return None
         index, candidate, st = hit
         if stat.S_ISLNK(st.st_mode) and (follow or not last):
-            return ("link", walked, os.readlink(candidate), parts[k + 1:])
+            return ("link", walked, os.readlink(candidate), parts[k + 1 :])
         if last:
             return ("hit", (index, candidate))
         if not stat.S_ISDIR(st.st_mode):
@@ -340,8 +348,10 @@ def file_type(mode: int) -> str:
 def container_layers(c: Any) -> tuple[str, list[str]]:
     """The container's writable ``diff/`` folder and the folders below it, top first."""
     overlay = c.paths.overlay
-    lowers = [link if link.startswith("/") else os.path.join(overlay, link)
-              for link in c.config["Runtime"]["LowerLinks"]]
+    lowers = [
+        link if link.startswith("/") else os.path.join(overlay, link)
+        for link in c.config["Runtime"]["LowerLinks"]
+    ]
     return os.path.join(c.layer_dir, "diff"), lowers
 
 
@@ -368,15 +378,31 @@ def _rows(images: ImageStore, ref: str) -> tuple[list[dict[str, Any]], list[str]
     n = 0
     for h in history:
         empty = bool(h.get("empty_layer")) or n >= len(diff_ids)
-        rows.append({"Index": len(rows), "Id": "" if empty else diff_ids[n],
-                     "CreatedBy": h.get("created_by", ""), "Comment": h.get("comment", ""),
-                     "Created": h.get("created", ""), "EmptyLayer": empty,
-                     "Layer": None if empty else n})
+        rows.append(
+            {
+                "Index": len(rows),
+                "Id": "" if empty else diff_ids[n],
+                "CreatedBy": h.get("created_by", ""),
+                "Comment": h.get("comment", ""),
+                "Created": h.get("created", ""),
+                "EmptyLayer": empty,
+                "Layer": None if empty else n,
+            }
+        )
         if not empty:
             n += 1
     while n < len(diff_ids):  # layers without history (some imported images)
-        rows.append({"Index": len(rows), "Id": diff_ids[n], "CreatedBy": "", "Comment": "",
-                     "Created": "", "EmptyLayer": False, "Layer": n})
+        rows.append(
+            {
+                "Index": len(rows),
+                "Id": diff_ids[n],
+                "CreatedBy": "",
+                "Comment": "",
+                "Created": "",
+                "EmptyLayer": False,
+                "Layer": n,
+            }
+        )
         n += 1
     for row in rows:
         size = 0
@@ -393,15 +419,19 @@ def _row(rows: list[dict[str, Any]], index: int) -> dict[str, Any]:
     from dockerlab.errors import InvalidParameter
 
     if not 0 <= index < len(rows):
-        raise InvalidParameter(f"layer index {index} out of range: the image has "
-                               f"{len(rows)} history entries (0 to {len(rows) - 1})")
+        raise InvalidParameter(
+            f"layer index {index} out of range: the image has "
+            f"{len(rows)} history entries (0 to {len(rows) - 1})"
+        )
     return rows[index]
 
 
 def image_layers(images: ImageStore, ref: str) -> list[dict[str, Any]]:
     rows, _ = _rows(images, ref)
-    return [{k: r[k] for k in ("Index", "Id", "Size", "CreatedBy", "EmptyLayer", "Comment",
-                               "Created")} for r in rows]
+    return [
+        {k: r[k] for k in ("Index", "Id", "Size", "CreatedBy", "EmptyLayer", "Comment", "Created")}
+        for r in rows
+    ]
 
 
 def _stack(rows: list[dict[str, Any]], folders: list[str], index: int) -> list[str]:
@@ -417,12 +447,18 @@ def _describe(path: str, kind: str, st: os.stat_result | None) -> dict[str, Any]
     if st is None:
         return {"Path": path, "Size": 0, "Mode": 0, "Kind": kind, "Type": "unknown"}
     size = st.st_size if stat.S_ISREG(st.st_mode) else 0
-    return {"Path": path, "Size": size, "Mode": stat.S_IMODE(st.st_mode), "Kind": kind,
-            "Type": file_type(st.st_mode)}
+    return {
+        "Path": path,
+        "Size": size,
+        "Mode": stat.S_IMODE(st.st_mode),
+        "Kind": kind,
+        "Type": file_type(st.st_mode),
+    }
 
 
-def layer_files(images: ImageStore, ref: str, index: int, cumulative: bool = False
-                ) -> list[dict[str, Any]]:
+def layer_files(
+    images: ImageStore, ref: str, index: int, cumulative: bool = False
+) -> list[dict[str, Any]]:
     rows, folders = _rows(images, ref)
     row = _row(rows, index)
     if cumulative:

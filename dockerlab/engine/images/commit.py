@@ -28,8 +28,18 @@ if TYPE_CHECKING:
     from dockerlab.engine.containers.store import ContainerStore
     from dockerlab.engine.images.store import ImageStore
 
-ALLOWED = ("cmd", "entrypoint", "env", "expose", "label", "onbuild", "user", "volume",
-           "workdir", "stopsignal")
+ALLOWED = (
+    "cmd",
+    "entrypoint",
+    "env",
+    "expose",
+    "label",
+    "onbuild",
+    "user",
+    "volume",
+    "workdir",
+    "stopsignal",
+)
 
 
 # ---- changes (pure) --------------------------------------------------------------------------
@@ -75,8 +85,9 @@ def _pairs(value: str, what: str) -> list[tuple[str, str]]:
     for w in words:
         key, eq, val = w.partition("=")
         if not eq or not key:
-            raise InvalidParameter(f"Syntax error - can't find = in \"{w}\". Must be of the "
-                                   "form: name=value")
+            raise InvalidParameter(
+                f'Syntax error - can\'t find = in "{w}". Must be of the form: name=value'
+            )
         out.append((key, val))
     return out
 
@@ -127,8 +138,7 @@ def apply_changes(changes: list[str], config: dict[str, Any] | None = None) -> d
         elif name == "workdir":
             if not value:
                 raise InvalidParameter("WORKDIR requires exactly one argument")
-            cfg["WorkingDir"] = os.path.normpath(
-                os.path.join(cfg.get("WorkingDir") or "/", value))
+            cfg["WorkingDir"] = os.path.normpath(os.path.join(cfg.get("WorkingDir") or "/", value))
         elif name == "stopsignal":
             from dockerlab.engine.checks import parse_signal
 
@@ -188,9 +198,16 @@ def _container_env(c: Any, image_env: list[str]) -> list[str]:
 # ---- commit ----------------------------------------------------------------------------------
 
 
-def commit(containers: ContainerStore, images: ImageStore, ref: str,
-           repo_tag: str | None = None, message: str = "", author: str = "",
-           changes: list[str] | None = None, pause: bool = True) -> str:
+def commit(
+    containers: ContainerStore,
+    images: ImageStore,
+    ref: str,
+    repo_tag: str | None = None,
+    message: str = "",
+    author: str = "",
+    changes: list[str] | None = None,
+    pause: bool = True,
+) -> str:
     from dockerlab.engine.images import reference as refs
     from dockerlab.engine.images.archive import pack_dir
     from dockerlab.engine.images.store import now_rfc3339
@@ -229,8 +246,10 @@ def commit(containers: ContainerStore, images: ImageStore, ref: str,
             if frozen:
                 c.cgroup().thaw()
         created = now_rfc3339()
-        entry: dict[str, Any] = {"created": created,
-                                 "created_by": " ".join(c.config["Config"].get("Cmd") or [])}
+        entry: dict[str, Any] = {
+            "created": created,
+            "created_by": " ".join(c.config["Config"].get("Cmd") or []),
+        }
         if author:
             entry["author"] = author
         if message:
@@ -263,6 +282,7 @@ def commit(containers: ContainerStore, images: ImageStore, ref: str,
 
 # ---- import ----------------------------------------------------------------------------------
 
+
 def _decompressed(fileobj: IO[bytes], dest: IO[bytes], folder: str) -> None:
     """Copy ``fileobj`` to ``dest``, decompressing gzip, bzip2 or xz, within the bounds of
     :class:`~dockerlab.engine.images.inflate.Budget` (ratio and free disk under ``folder``)."""
@@ -275,9 +295,14 @@ def _decompressed(fileobj: IO[bytes], dest: IO[bytes], folder: str) -> None:
         dest.write(chunk)
 
 
-def import_image(images: ImageStore, fileobj: IO[bytes], repo_tag: str | None = None,
-                 changes: list[str] | None = None, message: str = "",
-                 source: str = "-") -> str:
+def import_image(
+    images: ImageStore,
+    fileobj: IO[bytes],
+    repo_tag: str | None = None,
+    changes: list[str] | None = None,
+    message: str = "",
+    source: str = "-",
+) -> str:
     """``docker import``: a one-layer image from a tar (plain, gzip, bzip2 or xz)."""
     import tarfile
 
@@ -295,8 +320,7 @@ def import_image(images: ImageStore, fileobj: IO[bytes], repo_tag: str | None = 
     comment = message or f"Imported from {source}"
     store, paths = images, images.paths
     os.makedirs(paths.tmp, mode=0o700, exist_ok=True)
-    fd, tar_path = tempfile.mkstemp(prefix=work.prefix("import"), suffix=".tar",
-                                    dir=paths.tmp)
+    fd, tar_path = tempfile.mkstemp(prefix=work.prefix("import"), suffix=".tar", dir=paths.tmp)
     try:
         with os.fdopen(fd, "wb") as f:
             try:

@@ -48,11 +48,12 @@ def export(containers: ContainerStore, ref: str, fileobj: IO[bytes]) -> None:
     mounted = False
     try:
         prefix = f"/proc/self/fd/{base}"
-        links = [link if link.startswith("/") else f"{prefix}/{link}"
-                 for link in c.config["Runtime"]["LowerLinks"]]
+        links = [
+            link if link.startswith("/") else f"{prefix}/{link}"
+            for link in c.config["Runtime"]["LowerLinks"]
+        ]
         upper = f"{prefix}/{c.config['Runtime']['Layer']}/diff"
-        L.mount("overlay", target, "overlay", L.MS_RDONLY,
-                "lowerdir=" + ":".join([upper, *links]))
+        L.mount("overlay", target, "overlay", L.MS_RDONLY, "lowerdir=" + ":".join([upper, *links]))
         mounted = True
         pack_dir(target, fileobj)  # type: ignore[arg-type]
     finally:

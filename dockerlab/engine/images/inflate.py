@@ -44,8 +44,13 @@ class ExpansionError(InvalidParameter):
 class BoundedTarInfo(tarfile.TarInfo):
     """A TarInfo that refuses oversized special headers before reading them into memory."""
 
-    _SPECIAL = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
-                tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
+    _SPECIAL = (
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+    )
 
     def _proc_member(self, tf: tarfile.TarFile) -> tarfile.TarInfo:
         if self.type in self._SPECIAL and self.size > MAX_SPECIAL_HEADER:
@@ -63,8 +68,12 @@ class Budget:
     """Counts bytes in and out of one expansion; raises :class:`ExpansionError` (or
     ``error``) as soon as the output passes its bounds."""
 
-    def __init__(self, folder: str | int, prefix: str = "Error processing tar file",
-                 error: type[InvalidParameter] = ExpansionError) -> None:
+    def __init__(
+        self,
+        folder: str | int,
+        prefix: str = "Error processing tar file",
+        error: type[InvalidParameter] = ExpansionError,
+    ) -> None:
         st = os.statvfs(folder)
         self.folder, self.prefix, self.error = folder, prefix, error
         self.space = max(st.f_bavail * st.f_frsize - RESERVE, 0)
@@ -87,12 +96,14 @@ class Budget:
             where = f"write {name}: " if name else ""
             raise self.error(
                 f"{self.prefix}: {where}no space left on device (the archive expands to more "
-                f"than the {_mb(self.space)} free under {self.folder})")
+                f"than the {_mb(self.space)} free under {self.folder})"
+            )
         limit = max(FLOOR, RATIO * self.read)
         if self.written > limit:
             raise self.error(
                 f"{self.prefix}: {_mb(self.read)} of input expands to more than {_mb(limit)}, "
-                f"over {RATIO} times its size: refusing a decompression bomb")
+                f"over {RATIO} times its size: refusing a decompression bomb"
+            )
 
 
 def _mb(n: int) -> str:
@@ -133,7 +144,7 @@ _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
 
 
 def compression(head: bytes) -> str:
-    """"gzip", "bz2", "xz" or "" for the first bytes of a stream."""
+    """ "gzip", "bz2", "xz" or "" for the first bytes of a stream."""
     return next((kind for magic, kind in _MAGIC if head.startswith(magic)), "")
 
 

@@ -96,8 +96,7 @@ class LayerStore:
         except FileNotFoundError:
             raise NotFound(f"layer does not exist: {chain_id}") from None
         except ValueError:  # cut by a crash: sizes read as unknown, never a traceback
-            raise NotFound(f"layer {chain_id} is corrupt: its layer.json cannot be read"
-                           ) from None
+            raise NotFound(f"layer {chain_id} is corrupt: its layer.json cannot be read") from None
         if not isinstance(record, dict):
             raise NotFound(f"layer {chain_id} is corrupt: its layer.json is not an object")
         return record
@@ -155,8 +154,9 @@ class LayerStore:
             atomic.write_json(os.path.join(folder, "layer.json"), record)
             os.unlink(pending)
 
-    def create(self, chain_id: str, diff_id: str, parent: str | None, tar_path: str,
-               lazy: bool = False) -> dict[str, Any]:
+    def create(
+        self, chain_id: str, diff_id: str, parent: str | None, tar_path: str, lazy: bool = False
+    ) -> dict[str, Any]:
         """Unpack ``tar_path`` as layer ``chain_id`` on top of ``parent`` (idempotent); with
         ``lazy`` only register it, and unpack on first use (:meth:`ensure`)."""
         if self.exists(chain_id):
@@ -198,8 +198,7 @@ class LayerStore:
             "DiffID": diff_id,
             "Parent": parent or "",
             # until a lazy layer is unpacked, its tar's size stands in for its files'
-            "Size": os.path.getsize(tar_path) if lazy else _diff_size(os.path.join(folder,
-                                                                                  "diff")),
+            "Size": os.path.getsize(tar_path) if lazy else _diff_size(os.path.join(folder, "diff")),
         }
         atomic.write_json(os.path.join(folder, "layer.json"), record)
         os.unlink(flag)

@@ -141,24 +141,31 @@ def save(store: ImageStore, names: list[str], out: BinaryIO) -> None:
         for digest in (image_id, *diff_ids, entry["manifest"]):
             path = store.blob_path(digest)
             if not os.path.exists(path):
-                raise NoSuchImage(image_id, f"image {refs.short_id(image_id)} is incomplete: "
-                                            f"blob {digest} is missing")
+                raise NoSuchImage(
+                    image_id,
+                    f"image {refs.short_id(image_id)} is incomplete: blob {digest} is missing",
+                )
             blobs[_hex(digest)] = path
-        descriptor = {"mediaType": MEDIA_MANIFEST, "digest": entry["manifest"],
-                      "size": int(entry["size"])}
+        descriptor = {
+            "mediaType": MEDIA_MANIFEST,
+            "digest": entry["manifest"],
+            "size": int(entry["size"]),
+        }
         for t in tags:
-            index_entries.append({**descriptor, "annotations": {
-                ANN_IMAGE_NAME: str(t), ANN_REF_NAME: t.tag or ""}})
+            index_entries.append(
+                {**descriptor, "annotations": {ANN_IMAGE_NAME: str(t), ANN_REF_NAME: t.tag or ""}}
+            )
             if diff_ids:
-                repositories.setdefault(t.familiar_name, {})[t.tag or "latest"] = \
-                    _hex(diff_ids[-1])
+                repositories.setdefault(t.familiar_name, {})[t.tag or "latest"] = _hex(diff_ids[-1])
         if not tags:
             index_entries.append(descriptor)
-        manifest_json.append({
-            "Config": f"blobs/sha256/{_hex(image_id)}",
-            "RepoTags": [t.familiar() for t in tags] or None,
-            "Layers": [f"blobs/sha256/{_hex(d)}" for d in diff_ids],
-        })
+        manifest_json.append(
+            {
+                "Config": f"blobs/sha256/{_hex(image_id)}",
+                "RepoTags": [t.familiar() for t in tags] or None,
+                "Layers": [f"blobs/sha256/{_hex(d)}" for d in diff_ids],
+            }
+        )
     index = {"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": index_entries}
     files = [
         ("index.json", _json_bytes(index)),
@@ -167,8 +174,9 @@ def save(store: ImageStore, names: list[str], out: BinaryIO) -> None:
     ]
     if repositories:
         files.append(("repositories", _json_bytes(repositories)))
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.USTAR_FORMAT,
-                      copybufsize=_CHUNK) as tf:  # type: ignore[call-overload]
+    with tarfile.open(
+        fileobj=out, mode="w|", format=tarfile.USTAR_FORMAT, copybufsize=_CHUNK
+    ) as tf:  # type: ignore[call-overload]
         for d in ("blobs", "blobs/sha256"):
             tf.addfile(_info(d + "/", tarfile.DIRTYPE, 0, 0o755))
         for hexd in sorted(blobs):
@@ -247,8 +255,9 @@ class _Staged:
     def _take(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
         self.entries += 1
         if self.entries > _MAX_ENTRIES:
-            raise LoadError(f"Error processing tar file: more than {_MAX_ENTRIES} entries: "
-                            "not an image archive")
+            raise LoadError(
+                f"Error processing tar file: more than {_MAX_ENTRIES} entries: not an image archive"
+            )
         name = self.clean(m.name)
         if not name or m.isdir():
             return
@@ -424,14 +433,19 @@ def _check_blob_name(name: str, sha: str) -> None:
     """A file named by its digest (``blobs/sha256/<hex>``, ``<hex>.json``) must hash to it."""
     base = posixpath.basename(name)
     stem = base[:-5] if base.endswith(".json") else base
-    if _HEX64.fullmatch(stem) and stem != sha and (base.endswith(".json")
-                                                    or "/sha256/" in f"/{name}"):
-        raise LoadError(f"invalid archive: {name!r} is corrupt: its content has digest "
-                        f"sha256:{sha}")
+    if (
+        _HEX64.fullmatch(stem)
+        and stem != sha
+        and (base.endswith(".json") or "/sha256/" in f"/{name}")
+    ):
+        raise LoadError(
+            f"invalid archive: {name!r} is corrupt: its content has digest sha256:{sha}"
+        )
 
 
-def _layer(staged: _Staged, name: str, expected: str, what: str,
-           media_type: str = "") -> tuple[str, str, int]:
+def _layer(
+    staged: _Staged, name: str, expected: str, what: str, media_type: str = ""
+) -> tuple[str, str, int]:
     """The staged uncompressed tar of one layer, its DiffID checked against ``expected``.
 
     Compression is told by the content, as Docker does (gzip layers were inflated while
@@ -440,12 +454,15 @@ def _layer(staged: _Staged, name: str, expected: str, what: str,
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic == b"\x28\xb5\x2f\xfd" or media_type.endswith("+zstd"):
-        raise LoadError(f"layer {name!r} is zstd-compressed: dockerlab reads uncompressed and "
-                        "gzip layers only")
+        raise LoadError(
+            f"layer {name!r} is zstd-compressed: dockerlab reads uncompressed and gzip layers only"
+        )
     diff_id = "sha256:" + sha
     if diff_id != expected:
-        raise LoadError(f"invalid archive: layer {name!r} does not match the image config: "
-                        f"its diff ID is {diff_id}, the config expects {expected}")
+        raise LoadError(
+            f"invalid archive: layer {name!r} does not match the image config: "
+            f"its diff ID is {diff_id}, the config expects {expected}"
+        )
     return path, diff_id, size
 
 
@@ -477,8 +494,10 @@ def _read_docker(staged: _Staged) -> list[_Image]:
         image = _Image(data, _check_config(config, config_name))
         layers = item.get("Layers") or []
         if not isinstance(layers, list) or len(layers) != len(image.diff_ids):
-            raise LoadError(f"invalid manifest, layers length mismatch: expected "
-                            f"{len(image.diff_ids)}, got {len(layers)}")
+            raise LoadError(
+                f"invalid manifest, layers length mismatch: expected "
+                f"{len(image.diff_ids)}, got {len(layers)}"
+            )
         for name, diff in zip(layers, image.diff_ids):
             if not isinstance(name, str):
                 raise LoadError(f"invalid archive: bad layer entry {name!r} in manifest.json")
@@ -503,11 +522,13 @@ def _blob(staged: _Staged, descriptor: Any, what: str) -> tuple[str, str, int, s
     name = f"blobs/sha256/{hexd}"
     path, sha, size = staged.get(name, what, need_file=what != "layer")
     if sha != hexd:
-        raise LoadError(f"invalid archive: {what} {name!r} is corrupt: its content has "
-                        f"digest sha256:{sha}")
+        raise LoadError(
+            f"invalid archive: {what} {name!r} is corrupt: its content has digest sha256:{sha}"
+        )
     if isinstance(descriptor.get("size"), int) and descriptor["size"] != size:
-        raise LoadError(f"invalid archive: {what} {name!r} has {size} bytes, "
-                        f"{descriptor['size']} expected")
+        raise LoadError(
+            f"invalid archive: {what} {name!r} has {size} bytes, {descriptor['size']} expected"
+        )
     return path, sha, size, name
 
 
@@ -542,11 +563,13 @@ def _read_oci(staged: _Staged) -> list[_Image]:
                     except ValueError as exc:
                         raise LoadError(f"invalid archive: bad image index: {exc}") from None
                 subs = [s for s in inner.get("manifests") or [] if isinstance(s, dict)]
-                pick = [s for s in subs if _platform_ok(s)] or \
-                       [s for s in subs if _platform_ok(s) is None]
+                pick = [s for s in subs if _platform_ok(s)] or [
+                    s for s in subs if _platform_ok(s) is None
+                ]
                 if not pick:
-                    raise LoadError("no matching manifest for this platform in the image "
-                                    "index entries")
+                    raise LoadError(
+                        "no matching manifest for this platform in the image index entries"
+                    )
                 for sub in manifests({"manifests": pick[:1]}, depth + 1):
                     found.append((sub[0], d.get("annotations") or {}))
             else:
@@ -573,12 +596,15 @@ def _read_oci(staged: _Staged) -> list[_Image]:
         if image.id not in images:
             layers = manifest.get("layers") or []
             if len(layers) != len(image.diff_ids):
-                raise LoadError(f"invalid manifest, layers length mismatch: expected "
-                                f"{len(image.diff_ids)}, got {len(layers)}")
+                raise LoadError(
+                    f"invalid manifest, layers length mismatch: expected "
+                    f"{len(image.diff_ids)}, got {len(layers)}"
+                )
             for ldesc, diff in zip(layers, image.diff_ids):
                 _, _, _, lname = _blob(staged, ldesc, "layer")
-                image.layers.append(_layer(staged, lname, diff, "layer",
-                                           str(ldesc.get("mediaType") or "")))
+                image.layers.append(
+                    _layer(staged, lname, diff, "layer", str(ldesc.get("mediaType") or ""))
+                )
             images[image.id] = image
             order.append(image.id)
         name = ann.get(ANN_IMAGE_NAME) or ""
@@ -586,8 +612,9 @@ def _read_oci(staged: _Staged) -> list[_Image]:
         if not name and ref_name and any(c in ref_name for c in "/:"):
             name = ref_name  # some tools put the whole reference here
         if name:
-            images[image.id].tags += [t for t in _tags([name], "index.json")
-                                      if t not in images[image.id].tags]
+            images[image.id].tags += [
+                t for t in _tags([name], "index.json") if t not in images[image.id].tags
+            ]
     return [images[i] for i in order]
 
 
@@ -599,16 +626,15 @@ def _manifest_bytes(image: _Image) -> bytes:
     manifest = {
         "schemaVersion": 2,
         "mediaType": MEDIA_MANIFEST,
-        "config": {"mediaType": MEDIA_CONFIG, "digest": image.id,
-                   "size": len(image.config_bytes)},
-        "layers": [{"mediaType": MEDIA_LAYER, "digest": d, "size": s}
-                   for _, d, s in image.layers],
+        "config": {"mediaType": MEDIA_CONFIG, "digest": image.id, "size": len(image.config_bytes)},
+        "layers": [{"mediaType": MEDIA_LAYER, "digest": d, "size": s} for _, d, s in image.layers],
     }
     return json.dumps(manifest, separators=(",", ":")).encode()
 
 
-def _put_blob(store: ImageStore, digest: str, src_path: str | None, data: bytes | None,
-              added: list[str]) -> None:
+def _put_blob(
+    store: ImageStore, digest: str, src_path: str | None, data: bytes | None, added: list[str]
+) -> None:
     path = store.blob_path(digest)
     if os.path.exists(path):
         return
@@ -656,15 +682,22 @@ def _commit(store: ImageStore, images: list[_Image]) -> list[str]:
                         continue
                     added_layers.append(c)
                     try:
-                        store.layers.create(c, d, chain[i - 1] if i else None,
-                                            store.blob_path(d))
+                        store.layers.create(c, d, chain[i - 1] if i else None, store.blob_path(d))
                     except InvalidParameter as exc:
-                        raise LoadError(f"invalid archive: layer {d} is unsafe or corrupt: "
-                                        f"{exc}") from None
+                        raise LoadError(
+                            f"invalid archive: layer {d} is unsafe or corrupt: {exc}"
+                        ) from None
                 if image.id not in known:
                     parent = image.parent if image.parent in known else ""
-                    index.append({"id": image.id, "manifest": mdigest,
-                                  "size": len(manifest), "parent": parent, "tagtime": ""})
+                    index.append(
+                        {
+                            "id": image.id,
+                            "manifest": mdigest,
+                            "size": len(manifest),
+                            "parent": parent,
+                            "tagtime": "",
+                        }
+                    )
                     known.add(image.id)
             fsync_dir(store.blobs)
             store._write_index(index)
@@ -707,8 +740,10 @@ def load(store: ImageStore, src: IO[bytes]) -> list[str]:
         elif staged.has("index.json"):
             images = _read_oci(staged)
         else:
-            raise LoadError("invalid archive: it has neither manifest.json nor index.json "
-                            "(not an image archive from docker save or an OCI image layout)")
+            raise LoadError(
+                "invalid archive: it has neither manifest.json nor index.json "
+                "(not an image archive from docker save or an OCI image layout)"
+            )
         if not images:
             raise LoadError("invalid archive: it holds no image")
         return _commit(store, images)

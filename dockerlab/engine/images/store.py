@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     import builtins
 
 
-
 class IndexEntry(TypedDict):
     """One image in index.json, as :meth:`ImageStore._index` reads it."""
 
@@ -72,8 +71,10 @@ class ImageCorrupt(DockerlabError):
     """The image's config blob cannot be read: only ``rmi -f`` applies to it."""
 
     def __init__(self, image_id: str, reason: str) -> None:
-        super().__init__(f"image {refs.short_id(image_id)} is corrupt: its config cannot be "
-                         f"read ({reason}); remove it with rmi -f")
+        super().__init__(
+            f"image {refs.short_id(image_id)} is corrupt: its config cannot be "
+            f"read ({reason}); remove it with rmi -f"
+        )
         self.image_id = image_id
 
 
@@ -136,8 +137,11 @@ class ImageStore:
             names = os.listdir(self.paths.tmp)
         except FileNotFoundError:
             return []
-        return [os.path.join(self.paths.tmp, n) for n in names
-                if n.startswith("imagewrite-") and work.abandoned(n)]
+        return [
+            os.path.join(self.paths.tmp, n)
+            for n in names
+            if n.startswith("imagewrite-") and work.abandoned(n)
+        ]
 
     def recover(self, blocking: bool = True) -> bool:
         """Collect what a killed writer left, if one did; False if the lock was busy."""
@@ -209,8 +213,9 @@ class ImageStore:
             if len(name) != 64 or "sha256:" + name in keep_layers:
                 continue
             # image layers have these; a container's layer folder never does
-            if name in flagged or any(os.path.exists(os.path.join(folder, f))
-                                      for f in ("layer.json", "link", "pending")):
+            if name in flagged or any(
+                os.path.exists(os.path.join(folder, f)) for f in ("layer.json", "link", "pending")
+            ):
                 found.append({"Kind": "layer", "Path": folder, "Size": tree_size(folder)})
                 if not dry_run:
                     self.layers.remove("sha256:" + name)
@@ -503,7 +508,8 @@ class ImageStore:
             }
             if len(chain) > 1:
                 graph["LowerDir"] = ":".join(  # paths only: inspect never unpacks a layer
-                    os.path.join(self.layers.dir(c), "diff") for c in reversed(chain[:-1]))
+                    os.path.join(self.layers.dir(c), "diff") for c in reversed(chain[:-1])
+                )
         history = cfg.get("history") or []
         out: dict[str, Any] = {
             "Id": image_id,
@@ -616,8 +622,7 @@ class ImageStore:
             image_id = self._write_blob(config_bytes)
             chain = chain_ids(diff_ids)
             for i, (c, d) in enumerate(zip(chain, diff_ids)):
-                self.layers.create(c, d, chain[i - 1] if i else None, self.blob_path(d),
-                                   lazy=lazy)
+                self.layers.create(c, d, chain[i - 1] if i else None, self.blob_path(d), lazy=lazy)
             manifest = {
                 "schemaVersion": 2,
                 "mediaType": MEDIA_MANIFEST,
@@ -700,7 +705,10 @@ class ImageStore:
         return records
 
     def _untag(
-        self, repos: dict[str, dict[str, str]], repo: str, key: str,
+        self,
+        repos: dict[str, dict[str, str]],
+        repo: str,
+        key: str,
         records: builtins.list[dict[str, str]],
     ) -> None:
         tags = repos.get(repo, {})
@@ -817,8 +825,9 @@ def _store_corrupt(name: str, exc: ValueError) -> DockerlabError:
     """The store's own index was cut (written atomically, so only by a disk fault)."""
     from dockerlab.engine.containers.store import json_reason
 
-    return DockerlabError(f"the image store is corrupt: image/{name} cannot be read "
-                          f"({json_reason(exc)})")
+    return DockerlabError(
+        f"the image store is corrupt: image/{name} cannot be read ({json_reason(exc)})"
+    )
 
 
 class _ImageLock(atomic.locked):
@@ -838,9 +847,13 @@ class _ImageLock(atomic.locked):
         try:
             self.store._recover_locked()
             paths = self.store.paths
-            work.sweep(paths, finishers={
-                "commit": lambda path: thaw_frozen(paths, path),
-                "imagewrite": lambda path: self.store.recover(blocking=False)})
+            work.sweep(
+                paths,
+                finishers={
+                    "commit": lambda path: thaw_frozen(paths, path),
+                    "imagewrite": lambda path: self.store.recover(blocking=False),
+                },
+            )
             mfd, self.marker = work.begin_file(self.store.paths, "imagewrite")
             os.close(mfd)
         except BaseException:

@@ -76,7 +76,8 @@ def _fingerprint() -> dict[str, tuple[int, int, int]]:
 
 def _peer_allowed(conn: socket.socket) -> bool:
     _pid, uid, _gid = _UCRED.unpack(
-        conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
+        conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+    )
     return uid in (0, os.geteuid())
 
 
@@ -190,8 +191,9 @@ class Server:
                 # Nothing of the server or of other callers: monitor.run closes every fd
                 # but these three, and each request's fds were closed after its fork.
                 os.setsid()
-                monitor.run(req["root"], req["cid"], sync, spec, attach, req["want"],
-                            req.get("run"))
+                monitor.run(
+                    req["root"], req["cid"], sync, spec, attach, req["want"], req.get("run")
+                )
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)  # monitor.run forks and this first half exits at once

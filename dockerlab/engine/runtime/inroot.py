@@ -44,8 +44,7 @@ _PATH = os.O_PATH | os.O_CLOEXEC
 
 
 class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
-                ("resolve", ctypes.c_uint64)]
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -58,8 +57,13 @@ def openat2(dir_fd: int, path: str, flags: int, resolve: int, mode: int = 0) -> 
     how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
     raw = os.fsencode(path)
     for _ in range(128):
-        fd = _libc.syscall(_SYS_OPENAT2, ctypes.c_int(dir_fd), ctypes.c_char_p(raw),
-                           ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
+        fd = _libc.syscall(
+            _SYS_OPENAT2,
+            ctypes.c_int(dir_fd),
+            ctypes.c_char_p(raw),
+            ctypes.byref(how),
+            ctypes.c_size_t(ctypes.sizeof(how)),
+        )
         if fd >= 0:
             return int(fd)
         err = ctypes.get_errno()
@@ -140,7 +144,8 @@ class Root:
         best = None
         for dest in self.mounts:
             if (ctr_path == dest or ctr_path.startswith(dest.rstrip("/") + "/")) and (
-                    best is None or len(dest) > len(best)):
+                best is None or len(dest) > len(best)
+            ):
                 best = dest
         return best
 
@@ -155,8 +160,13 @@ class Root:
                 return entry
         return self._walk(path, follow, None)
 
-    def mkdirs(self, path: str, mode: int = 0o755, owner: tuple[int, int] | None = None,
-               replace: bool = False) -> Entry:
+    def mkdirs(
+        self,
+        path: str,
+        mode: int = 0o755,
+        owner: tuple[int, int] | None = None,
+        replace: bool = False,
+    ) -> Entry:
         """The folder ``path``, its missing folders created (``mode``, ``owner``), symlinks
         on the way followed inside the root; with ``replace`` a non-folder in the way is
         removed first (COPY's rule), otherwise it is ``NotADirectoryError``."""
@@ -197,22 +207,27 @@ class Root:
         if self.path == "/":
             return host
         if host.startswith(self.path + "/"):
-            return host[len(self.path):]
+            return host[len(self.path) :]
         return None
 
     def _kernel(self, path: str, follow: bool) -> Entry | None:
         flags = os.O_PATH | (0 if follow else os.O_NOFOLLOW)
-        fd = openat2(self.fd, "/" + "/".join(_parts(path)), flags,
-                     RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+        fd = openat2(
+            self.fd, "/" + "/".join(_parts(path)), flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+        )
         ctr = self._ctr_path(fd)
         if ctr is None or ctr in self.mounts:  # unnamed, or a file mount: walk instead
             os.close(fd)
             return None
         return Entry(fd, ctr, os.fstat(fd), None)
 
-    def _walk(self, path: str, follow: bool,
-              make: tuple[int, tuple[int, int] | None, bool] | None,
-              missing: list[str] | None = None) -> Entry:
+    def _walk(
+        self,
+        path: str,
+        follow: bool,
+        make: tuple[int, tuple[int, int] | None, bool] | None,
+        missing: list[str] | None = None,
+    ) -> Entry:
         parts = _parts(path)
         stack: list[tuple[str, int]] = []  # (name, O_PATH fd) of each folder below the root
         hops = 0
@@ -260,8 +275,7 @@ class Root:
                     if missing is not None:
                         missing.append("/" + "/".join([*(n for n, _ in stack), part, *parts]))
                     if make is None or not make[2]:
-                        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR),
-                                                 path)
+                        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
                     os.unlink(part, dir_fd=top)
                     fd = self._mkdir(top, part, make)
                 stack.append((part, fd))

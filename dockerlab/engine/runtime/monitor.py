@@ -83,6 +83,7 @@ class Poller:
     def has(self, *datas: object) -> bool:
         return any(data in datas for _, data in self.entries.values())
 
+
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 
 
@@ -93,9 +94,11 @@ def _loopback_up() -> None:
         fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | _IFF_UP) + b"\0" * 14)
 
 
-_HOSTS = (b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-          b"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
-          b"ff02::2\tip6-allrouters\n")
+_HOSTS = (
+    b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    b"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+    b"ff02::2\tip6-allrouters\n"
+)
 
 
 def write_etc_files(folder: str, hostname: str, network: str) -> None:
@@ -123,9 +126,15 @@ def _report(fd: int, code: int, message: str) -> None:
         pass
 
 
-def _container_main(cfg: dict[str, Any], merged: str, go_r: int, err_w: int,
-                    stdio: tuple[int, int, int], tty_sock: socket.socket | None,
-                    kernel: dict[str, Any]) -> None:
+def _container_main(
+    cfg: dict[str, Any],
+    merged: str,
+    go_r: int,
+    err_w: int,
+    stdio: tuple[int, int, int],
+    tty_sock: socket.socket | None,
+    kernel: dict[str, Any],
+) -> None:
     """The container's first process: namespaces, filesystem, user, then the command.
 
     ``kernel`` is what the monitor set up for it: ``DeviceNodes`` to create in /dev,
@@ -151,17 +160,26 @@ def _container_main(cfg: dict[str, Any], merged: str, go_r: int, err_w: int,
         if net != "host":
             flags |= L.CLONE_NEWNET
         L.unshare(flags)
-        binds = [(b["Source"], b["Destination"], not b.get("RW", True))
-                 for b in cfg.get("MountPoints", [])]
-        binds += [(cfg[k], dest, False) for k, dest in
-                  (("HostsPath", "/etc/hosts"), ("HostnamePath", "/etc/hostname"),
-                   ("ResolvConfPath", "/etc/resolv.conf")) if cfg.get(k)]
+        binds = [
+            (b["Source"], b["Destination"], not b.get("RW", True))
+            for b in cfg.get("MountPoints", [])
+        ]
+        binds += [
+            (cfg[k], dest, False)
+            for k, dest in (
+                ("HostsPath", "/etc/hosts"),
+                ("HostnamePath", "/etc/hostname"),
+                ("ResolvConfPath", "/etc/resolv.conf"),
+            )
+            if cfg.get(k)
+        ]
         if host.get("Init"):
             binds.append((cfg["Runtime"]["InitPath"], "/sbin/docker-init", True))
         guarded = kernel["DeviceControl"]
         privileged = bool(host.get("Privileged"))
-        rootfs.prepare(merged, binds, kernel["DeviceNodes"], nodev=not guarded,
-                       privileged=privileged)
+        rootfs.prepare(
+            merged, binds, kernel["DeviceNodes"], nodev=not guarded, privileged=privileged
+        )
         rootfs.enter(merged, privileged)
         if net != "host":
             L.sethostname(config.get("Hostname") or cfg["Id"][:12])
@@ -187,8 +205,13 @@ def _container_main(cfg: dict[str, Any], merged: str, go_r: int, err_w: int,
         argv = [cfg["Path"], *cfg.get("Args", [])]
         if host.get("Init"):  # Docker's docker-init is tini too
             argv = ["/sbin/docker-init", "--", *argv]
-        process.run(config.get("User") or "", config.get("WorkingDir") or "",
-                    list(config.get("Env") or []), argv, cfg.get("Security"))
+        process.run(
+            config.get("User") or "",
+            config.get("WorkingDir") or "",
+            list(config.get("Env") or []),
+            argv,
+            cfg.get("Security"),
+        )
     except process.StartFailure as exc:
         _report(err_w, exc.code, str(exc))
         os._exit(exc.code)
@@ -217,13 +240,23 @@ class Client:
 
 
 class Monitor:
-    def __init__(self, paths: Paths, cid: str, sync_fd: int, spec_fd: int,
-                 attach_fd: int | None, want: str = "") -> None:
+    def __init__(
+        self,
+        paths: Paths,
+        cid: str,
+        sync_fd: int,
+        spec_fd: int,
+        attach_fd: int | None,
+        want: str = "",
+    ) -> None:
         self.paths, self.cid, self.sync_fd = paths, cid, sync_fd
         self.dir = paths.container(cid)
         self.rundir = os.path.join(paths.run, cid)
-        self.cfg = read_spec(spec_fd) if spec_fd >= 0 else read_json(
-            os.path.join(self.dir, "config.v2.json"))
+        self.cfg = (
+            read_spec(spec_fd)
+            if spec_fd >= 0
+            else read_json(os.path.join(self.dir, "config.v2.json"))
+        )
         self.sel = Poller()
         self.clients: dict[int, Client] = {}
         self.first = socket.socket(fileno=attach_fd) if attach_fd is not None else None
@@ -239,8 +272,10 @@ class Monitor:
     def mount_rootfs(self) -> str:
         rt = self.cfg["Runtime"]
         merged = os.path.join(self.paths.overlay, rt["Layer"], "merged")
-        data = (f"lowerdir={':'.join(rt['LowerLinks'])},upperdir={rt['Layer']}/diff,"
-                f"workdir={rt['Layer']}/work")
+        data = (
+            f"lowerdir={':'.join(rt['LowerLinks'])},upperdir={rt['Layer']}/diff,"
+            f"workdir={rt['Layer']}/work"
+        )
         os.chdir(self.paths.overlay)  # lower links are relative: mount options fit a page
         L.mount("overlay", merged, "overlay", 0, data)
         os.chdir("/")
@@ -278,8 +313,11 @@ class Monitor:
         if privileged:
             nodes = D.privileged_devices() + nodes
         enforced = cgroup.set_devices(D.rules_for(privileged, nodes))
-        return {"DeviceNodes": nodes, "CgroupMounts": cgroup.ns_mounts(),
-                "DeviceControl": enforced or privileged}
+        return {
+            "DeviceNodes": nodes,
+            "CgroupMounts": cgroup.ns_mounts(),
+            "DeviceControl": enforced or privileged,
+        }
 
     def start(self) -> None:
         from dockerlab.engine.runtime.cgroups import Resources, open_cgroup
@@ -290,8 +328,9 @@ class Monitor:
             os.unlink(os.path.join(self.rundir, "exit.json"))
         except FileNotFoundError:
             pass
-        write_etc_files(self.dir, config.get("Hostname") or self.cid[:12],
-                        host.get("NetworkMode") or "none")
+        write_etc_files(
+            self.dir, config.get("Hostname") or self.cid[:12], host.get("NetworkMode") or "none"
+        )
         merged = self.mount_rootfs()
         self.fill_volumes(merged)
         cgroup = open_cgroup(f"dockerlab/{self.cid}")
@@ -301,8 +340,9 @@ class Monitor:
         tty = bool(config.get("Tty"))
         if self.first is not None:
             client = self.add_client(self.first)
-            client.streams = {k for f, k in (("o", S.STDOUT), ("e", S.STDERR))
-                              if f in self.first_wants}
+            client.streams = {
+                k for f, k in (("o", S.STDOUT), ("e", S.STDERR)) if f in self.first_wants
+            }
             client.stdin = "i" in self.first_wants
             client.ready = True
         go_r, go_w = os.pipe()
@@ -374,12 +414,17 @@ class Monitor:
             self.master = None
             self.sel.register(out_r, S.STDOUT)
             self.sel.register(err_r2, S.STDERR)
-        report = {"ok": True, "pid": pid, "monitor": os.getpid(),
-                  "monitor_start": L.proc_start_time(os.getpid()), "started": log_time(
-                      time.time_ns())}
+        report = {
+            "ok": True,
+            "pid": pid,
+            "monitor": os.getpid(),
+            "monitor_start": L.proc_start_time(os.getpid()),
+            "started": log_time(time.time_ns()),
+        }
         # The runtime's own record: the container is running even if its starter dies now.
-        write_bytes(os.path.join(self.rundir, "monitor.json"), dumps(report).encode(),
-                    durable=False)  # runtime files: meaningless after a reboot anyway
+        write_bytes(
+            os.path.join(self.rundir, "monitor.json"), dumps(report).encode(), durable=False
+        )  # runtime files: meaningless after a reboot anyway
         self.sync(report)
         self.loop()
 
@@ -424,8 +469,9 @@ class Monitor:
             return
         for kind, payload in client.reader.feed(data):
             if kind == S.HELLO:
-                client.streams = {s for s, k in ((S.STDOUT, b"o"), (S.STDERR, b"e"))
-                                  if k in payload}
+                client.streams = {
+                    s for s, k in ((S.STDOUT, b"o"), (S.STDERR, b"e")) if k in payload
+                }
                 client.stdin = b"i" in payload
                 client.ready = True
             elif kind == S.STDIN:
@@ -482,8 +528,10 @@ class Monitor:
         out = []
         for i, line in enumerate(lines):
             nl = "\n" if (tail_newline or i < len(lines) - 1) else ""
-            out.append(dumps({"log": line.decode("utf-8", "replace") + nl,
-                               "stream": stream, "time": now}) + "\n")
+            out.append(
+                dumps({"log": line.decode("utf-8", "replace") + nl, "stream": stream, "time": now})
+                + "\n"
+            )
         if out:
             self.append_log("".join(out).encode())
 
@@ -492,8 +540,18 @@ class Monitor:
         if rest:
             self.partial[kind] = b""
             stream = "stdout" if kind == S.STDOUT else "stderr"
-            self.append_log((dumps({"log": rest.decode("utf-8", "replace"), "stream": stream,
-                                     "time": log_time(time.time_ns())}) + "\n").encode())
+            self.append_log(
+                (
+                    dumps(
+                        {
+                            "log": rest.decode("utf-8", "replace"),
+                            "stream": stream,
+                            "time": log_time(time.time_ns()),
+                        }
+                    )
+                    + "\n"
+                ).encode()
+            )
 
     def append_log(self, data: bytes) -> None:
         """Lines that cannot be written (a full disk) are dropped, as Docker's json-file
@@ -543,8 +601,12 @@ class Monitor:
     def exit_record(self, status: int) -> dict[str, Any]:
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
         assert self.cgroup is not None  # a child exited, so start() made its cgroup
-        return {"ExitCode": code, "OOMKilled": self.cgroup.oom_killed(),
-                "FinishedAt": log_time(time.time_ns()), "Error": ""}
+        return {
+            "ExitCode": code,
+            "OOMKilled": self.cgroup.oom_killed(),
+            "FinishedAt": log_time(time.time_ns()),
+            "Error": "",
+        }
 
     def finish(self, status: int) -> None:
         record = self.exit_record(status)
@@ -552,12 +614,18 @@ class Monitor:
         self.done(record)
 
     def finish_failed(self, report: dict[str, Any]) -> None:
-        self.done({"ExitCode": report["code"], "OOMKilled": False, "Error": report["message"],
-                   "FinishedAt": log_time(time.time_ns()), "StartFailed": True})
+        self.done(
+            {
+                "ExitCode": report["code"],
+                "OOMKilled": False,
+                "Error": report["message"],
+                "FinishedAt": log_time(time.time_ns()),
+                "StartFailed": True,
+            }
+        )
 
     def done(self, record: dict[str, Any]) -> None:
-        write_bytes(os.path.join(self.rundir, "exit.json"), dumps(record).encode(),
-                    durable=False)
+        write_bytes(os.path.join(self.rundir, "exit.json"), dumps(record).encode(), durable=False)
         trash = None
         if self.cfg["HostConfig"].get("AutoRemove") and not record.get("StartFailed"):
             trash = self.hide()
@@ -623,8 +691,15 @@ class Monitor:
             pass
 
 
-def run(root: str, cid: str, sync: int, spec: int, attach: int | None, want: str,
-        run_dir: str | None = None) -> None:
+def run(
+    root: str,
+    cid: str,
+    sync: int,
+    spec: int,
+    attach: int | None,
+    want: str,
+    run_dir: str | None = None,
+) -> None:
     """Be ``cid``'s monitor: keep only our fds, detach, start the container, serve it.
     ``run_dir`` is the starter's runtime folder (we have no environment to find it in)."""
     keep = {0, 1, 2, sync, spec, attach if attach is not None else sync} - {-1}

@@ -54,8 +54,10 @@ def read_spec(fd: int) -> dict[str, Any]:
 def fail(code: int, message: str, daemon: bool = False) -> None:
     """Docker's words for a command that did not start; never fails to encode."""
     if not daemon:
-        message = (f"OCI runtime exec failed: exec failed: unable to start container process: "
-                   f"{message}: unknown")
+        message = (
+            f"OCI runtime exec failed: exec failed: unable to start container process: "
+            f"{message}: unknown"
+        )
     try:
         os.write(_report_fd, message.encode("utf-8", "replace") + b"\n")
     except OSError:
@@ -83,8 +85,14 @@ def _command(spec: dict[str, Any], mnt: int, cgns: int, stdio: Stdio) -> None:
             os.closerange(3, _report_fd)
         os.closerange(max(3, _report_fd + 1), _max_fd())
         # the container's capabilities, seccomp program and no-new-privileges, then the command
-        process.run(spec["user"], spec["cwd"], spec["env"], spec["cmd"], spec.get("security"),
-                    make_cwd=False)
+        process.run(
+            spec["user"],
+            spec["cwd"],
+            spec["env"],
+            spec["cmd"],
+            spec.get("security"),
+            make_cwd=False,
+        )
     except process.StartFailure as exc:
         # Docker's exec: 126 for any start failure; a user the daemon cannot find unwrapped.
         fail(126, str(exc), daemon=exc.code == 125 and str(exc).startswith("unable to find"))
@@ -182,8 +190,9 @@ class Stdio:
         master, slave = os.openpty()
         for fd in (0, 1):
             try:
-                fcntl.ioctl(slave, termios.TIOCSWINSZ,
-                            fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
+                fcntl.ioctl(
+                    slave, termios.TIOCSWINSZ, fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
+                )
                 break
             except OSError:
                 continue
@@ -292,7 +301,7 @@ class Stdio:
             return
         try:
             while data:
-                data = data[os.write(dst, data):]
+                data = data[os.write(dst, data) :]
         except OSError:  # the reader is gone: the command sees EPIPE on its next write
             self._drop(poll, src)
 
@@ -359,8 +368,14 @@ def main(spec: dict[str, Any]) -> int:
         if _report_fd > 2:  # the command's copy alone is left, until its execve
             os.close(_report_fd)
             _report_fd = 2
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
-                    signal.SIGUSR1, signal.SIGUSR2):
+        for sig in (
+            signal.SIGTERM,
+            signal.SIGINT,
+            signal.SIGHUP,
+            signal.SIGQUIT,
+            signal.SIGUSR1,
+            signal.SIGUSR2,
+        ):
             signal.signal(sig, lambda s, _f: os.kill(child, s))
         if stdio.console is not None:  # the caller's terminal's new size is the command's
             signal.signal(signal.SIGWINCH, lambda _s, _f: stdio.resize())
@@ -381,6 +396,9 @@ if __name__ == "__main__":
     try:
         code = main(read_spec(int(sys.argv[2])))
     except Exception as exc:  # noqa: BLE001 - e.g. the container ended meanwhile: no traceback
-        fail(126, (exc.strerror.lower() if isinstance(exc, OSError) and exc.strerror
-                   else str(exc)) or type(exc).__name__)
+        fail(
+            126,
+            (exc.strerror.lower() if isinstance(exc, OSError) and exc.strerror else str(exc))
+            or type(exc).__name__,
+        )
     sys.exit(code)

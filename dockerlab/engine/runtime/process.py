@@ -29,8 +29,11 @@ class StartFailure(Exception):
 def _entries(path: str) -> list[list[str]]:
     try:
         with open(path) as f:
-            return [line.rstrip("\n").split(":") for line in f if line.strip()
-                    and not line.startswith("#")]
+            return [
+                line.rstrip("\n").split(":")
+                for line in f
+                if line.strip() and not line.startswith("#")
+            ]
     except OSError:
         return []
 
@@ -48,22 +51,35 @@ def resolve_user(spec: str) -> tuple[int, int, list[int], str]:
             break
     if uid is None:
         if not user.isdigit():
-            raise StartFailure(125, f"unable to find user {user}: no matching entries in "
-                                    "passwd file")
+            raise StartFailure(
+                125, f"unable to find user {user}: no matching entries in passwd file"
+            )
         uid, gid = int(user), 0
     if group:
-        match = next((e for e in groups if len(e) >= 3 and
-                      (e[0] == group or (group.isdigit() and e[2] == group))), None)
+        match = next(
+            (
+                e
+                for e in groups
+                if len(e) >= 3 and (e[0] == group or (group.isdigit() and e[2] == group))
+            ),
+            None,
+        )
         if match:
             gid = int(match[2])
         elif group.isdigit():
             gid = int(group)
         else:
-            raise StartFailure(125, f"unable to find group {group}: no matching entries in "
-                                    "group file")
+            raise StartFailure(
+                125, f"unable to find group {group}: no matching entries in group file"
+            )
     name = next((e[0] for e in passwd if len(e) >= 3 and int(e[2] or -1) == uid), None)
-    extra = sorted({int(e[2]) for e in groups if len(e) >= 4 and name
-                    and name in e[3].split(",") and e[2].isdigit()})
+    extra = sorted(
+        {
+            int(e[2])
+            for e in groups
+            if len(e) >= 4 and name and name in e[3].split(",") and e[2].isdigit()
+        }
+    )
     return uid, gid if gid is not None else 0, extra, home
 
 
@@ -99,8 +115,9 @@ def _install(program: bytes) -> None:
         raise StartFailure(125, f"error loading seccomp filter into kernel: {reason(exc)}")
 
 
-def become(user: str, cwd: str, env: list[str], security: dict[str, Any], make_cwd: bool = True
-           ) -> list[str]:
+def become(
+    user: str, cwd: str, env: list[str], security: dict[str, Any], make_cwd: bool = True
+) -> list[str]:
     """Drop to the container's capabilities and ``user``, enter ``cwd`` (made first, unless
     ``make_cwd`` is false: ``docker exec -w`` never creates it); returns the final env.
     ``security`` is :func:`dockerlab.engine.runtime.security.for_container`'s answer."""
@@ -124,13 +141,19 @@ def become(user: str, cwd: str, env: list[str], security: dict[str, Any], make_c
     try:
         os.chdir(cwd or "/")
     except OSError as exc:
-        raise StartFailure(126, f"chdir to cwd (\"{cwd}\") set in config.json failed: "
-                                f"{(exc.strerror or str(exc)).lower()}")
+        raise StartFailure(
+            126,
+            f'chdir to cwd ("{cwd}") set in config.json failed: '
+            f"{(exc.strerror or str(exc)).lower()}",
+        )
     try:  # a folder outside our root (a leaked descriptor's) has no path: runc's check
         os.getcwd()
     except OSError:
-        raise StartFailure(126, "current working directory is outside of container mount "
-                                "namespace root -- possible container breakout detected")
+        raise StartFailure(
+            126,
+            "current working directory is outside of container mount "
+            "namespace root -- possible container breakout detected",
+        )
     if not any(e.startswith("HOME=") for e in env):
         env = [*env, f"HOME={home or '/'}"]
     return env
@@ -169,8 +192,14 @@ def execute(argv: list[str], env: list[str], security: dict[str, Any]) -> None:
         raise StartFailure(126, f'exec: "{argv[0]}": {(exc.strerror or str(exc)).lower()}')
 
 
-def run(user: str, cwd: str, env: list[str], argv: list[str], security: dict[str, Any] | None,
-        make_cwd: bool = True) -> None:
+def run(
+    user: str,
+    cwd: str,
+    env: list[str],
+    argv: list[str],
+    security: dict[str, Any] | None,
+    make_cwd: bool = True,
+) -> None:
     """The last steps of a container's process or an exec: user, capabilities, seccomp and
     no-new-privileges as ``security`` says, then ``argv``. Never returns."""
     if not security or "Caps" not in security:  # never run a command unconfined by mistake

@@ -17,18 +17,38 @@ from typing import Any
 from dockerlab.engine.runtime import linux as L
 
 MASKED_PATHS = (
-    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 )
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
 # (name, major, minor) of the character devices every container gets, mode 0666.
-DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
-           ("urandom", 1, 9), ("tty", 5, 0))
-DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
-             ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"))
+DEVICES = (
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+)
+DEV_LINKS = (
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+    ("core", "/proc/kcore"),
+)
 
 
 def _make_nodes(rootfs: str, nodes: list[dict[str, Any]]) -> None:
@@ -43,12 +63,15 @@ def _make_nodes(rootfs: str, nodes: list[dict[str, Any]]) -> None:
             kind = stat.S_IFBLK if node["Type"] == "b" else stat.S_IFCHR
             with root.mkdirs(head or "/", 0o755) as folder:
                 try:
-                    os.mknod(name, kind | node["Mode"], os.makedev(node["Major"],
-                             node["Minor"]), dir_fd=folder.fd)
+                    os.mknod(
+                        name,
+                        kind | node["Mode"],
+                        os.makedev(node["Major"], node["Minor"]),
+                        dir_fd=folder.fd,
+                    )
                 except FileExistsError:
                     continue
-                os.chown(name, node["Uid"], node["Gid"], dir_fd=folder.fd,
-                         follow_symlinks=False)
+                os.chown(name, node["Uid"], node["Gid"], dir_fd=folder.fd, follow_symlinks=False)
 
 
 def _mount_dev(rootfs: str, nodes: list[dict[str, Any]]) -> None:
@@ -65,12 +88,21 @@ def _mount_dev(rootfs: str, nodes: list[dict[str, Any]]) -> None:
         os.symlink(target, os.path.join(dev, name))
     for sub in ("pts", "shm", "mqueue"):
         os.mkdir(os.path.join(dev, sub))
-    L.mount("devpts", os.path.join(dev, "pts"), "devpts", L.MS_NOSUID | L.MS_NOEXEC,
-            "newinstance,ptmxmode=0666,mode=0620,gid=5")
-    L.mount("shm", os.path.join(dev, "shm"), "tmpfs", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC,
-            "mode=1777,size=65536k")
-    L.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue",
-            L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+    L.mount(
+        "devpts",
+        os.path.join(dev, "pts"),
+        "devpts",
+        L.MS_NOSUID | L.MS_NOEXEC,
+        "newinstance,ptmxmode=0666,mode=0620,gid=5",
+    )
+    L.mount(
+        "shm",
+        os.path.join(dev, "shm"),
+        "tmpfs",
+        L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC,
+        "mode=1777,size=65536k",
+    )
+    L.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
     with open(os.path.join(dev, "console"), "a"):
         pass
     if nodes:  # last: a host's /dev/ptmx node must not take the place of our link
@@ -108,8 +140,12 @@ def bind(source: str, rootfs: str, dest: str, readonly: bool = False) -> None:
             L.mount(source, f"/proc/self/fd/{target.fd}", None, L.MS_BIND | L.MS_REC)
         if readonly:  # the new mount is what the path leads to now
             with root.resolve(dest) as target:
-                L.mount(None, f"/proc/self/fd/{target.fd}", None,
-                        L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
+                L.mount(
+                    None,
+                    f"/proc/self/fd/{target.fd}",
+                    None,
+                    L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC,
+                )
 
 
 def _mountpoint(root: Any, dest: str, is_dir: bool) -> Any:
@@ -123,16 +159,26 @@ def _mountpoint(root: Any, dest: str, is_dir: bool) -> Any:
     head, name = os.path.split(dest.rstrip("/"))
     with root.mkdirs(head or "/", 0o755) as folder:
         try:
-            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                             | os.O_CLOEXEC, 0o644, dir_fd=folder.fd))
+            os.close(
+                os.open(
+                    name,
+                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    0o644,
+                    dir_fd=folder.fd,
+                )
+            )
         except FileExistsError:
             pass
     return root.resolve(dest)
 
 
-def prepare(rootfs: str, binds: list[tuple[str, str, bool]],
-            nodes: list[dict[str, Any]] | None = None, nodev: bool = False,
-            privileged: bool = False) -> None:
+def prepare(
+    rootfs: str,
+    binds: list[tuple[str, str, bool]],
+    nodes: list[dict[str, Any]] | None = None,
+    nodev: bool = False,
+    privileged: bool = False,
+) -> None:
     """Mount /proc, /dev (with ``nodes``), /sys and ``binds`` (source, dest, readonly) under
     ``rootfs``. ``nodev``: no device cgroup guards this container, so device nodes that an
     image carries must not open. ``privileged``: /sys writable, as Docker's ``--privileged``."""

@@ -36,12 +36,19 @@ def _spawn(script: str, args: list[str], pass_fds: list[int]) -> int:
     host's Python with this environment until its ``execve``; nothing of the caller's (a
     token in a teacher's shell) belongs there."""
     # DUP2 of an fd onto itself clears its close-on-exec flag in the child only.
-    actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
-               (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2),
-               *((os.POSIX_SPAWN_DUP2, fd, fd) for fd in pass_fds)]
-    return os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", script, _PKG_PARENT,
-                                           *args], {}, file_actions=actions,
-                          setsid=True)
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
+        (os.POSIX_SPAWN_DUP2, 0, 1),
+        (os.POSIX_SPAWN_DUP2, 0, 2),
+        *((os.POSIX_SPAWN_DUP2, fd, fd) for fd in pass_fds),
+    ]
+    return os.posix_spawn(
+        sys.executable,
+        [sys.executable, "-I", "-S", script, _PKG_PARENT, *args],
+        {},
+        file_actions=actions,
+        setsid=True,
+    )
 
 
 _IDLE = 300.0  # seconds a forkserver waits for work before it exits
@@ -139,15 +146,20 @@ class _ForkServer:
                 inode = os.lstat(tmp).st_ino
                 os.rename(tmp, path)  # replaces a stale socket file atomically
                 idle = os.environ.get("DOCKERLAB_FORKSERVER_IDLE") or str(_IDLE)
-                self.pids.append(_spawn(_FORKSERVER, [str(listener.fileno()), path,
-                                                      str(inode), idle],
-                                        [listener.fileno()]))
+                self.pids.append(
+                    _spawn(
+                        _FORKSERVER,
+                        [str(listener.fileno()), path, str(inode), idle],
+                        [listener.fileno()],
+                    )
+                )
             finally:
                 listener.close()
             sock = _dial(path)  # queued in the backlog until the server accepts it
         if sock is None:
-            raise ContainerStartError("the container's monitor failed to start: "
-                                      "its forkserver did not listen")
+            raise ContainerStartError(
+                "the container's monitor failed to start: its forkserver did not listen"
+            )
         return sock
 
     def request(self, paths: Paths, req: dict[str, Any], fds: list[int]) -> None:
@@ -162,16 +174,18 @@ class _ForkServer:
                     socket.send_fds(sock, [msg], fds, socket.MSG_NOSIGNAL)
                     answer = sock.recv(16)
                 except TimeoutError:  # alive but stuck: it may still act, so no retry
-                    raise ContainerStartError("the container's monitor failed to start: its "
-                                              "forkserver did not answer") from None
+                    raise ContainerStartError(
+                        "the container's monitor failed to start: its forkserver did not answer"
+                    ) from None
                 except OSError:
                     answer = b""  # no answer: no monitor was forked, so try again
                 finally:
                     sock.close()
                 if answer == b"k":
                     return
-        raise ContainerStartError("the container's monitor failed to start: its forkserver "
-                                  "did not answer")
+        raise ContainerStartError(
+            "the container's monitor failed to start: its forkserver did not answer"
+        )
 
     def reap(self) -> None:
         for pid in list(self.pids):
@@ -197,8 +211,9 @@ def prestart(where: Paths | str | None = None) -> None:
         pass
 
 
-def spawn_monitor(paths: Paths, cid: str, config: dict[str, Any], attach: str = ""
-                  ) -> tuple[dict[str, Any], streams.Attachment | None]:
+def spawn_monitor(
+    paths: Paths, cid: str, config: dict[str, Any], attach: str = ""
+) -> tuple[dict[str, Any], streams.Attachment | None]:
     """Start ``cid``'s monitor; returns its report and, if asked, an attachment made before
     the container's first output (so nothing is missed). ``attach`` names the streams the
     attachment wants: a string of ``i`` (stdin), ``o`` (stdout) and ``e`` (stderr)."""
@@ -209,7 +224,7 @@ def spawn_monitor(paths: Paths, cid: str, config: dict[str, Any], attach: str = 
     try:
         view = memoryview(marshal.dumps(config))
         while view:
-            view = view[os.write(spec_fd, view):]
+            view = view[os.write(spec_fd, view) :]
         os.lseek(spec_fd, 0, os.SEEK_SET)  # the monitor shares this offset
     except BaseException:
         os.close(spec_fd)
@@ -222,8 +237,11 @@ def spawn_monitor(paths: Paths, cid: str, config: dict[str, Any], attach: str = 
         ours, theirs = socket.socketpair()
         fds.append(theirs.fileno())
     try:
-        _FORKSERVER_PROCESS.request(paths, {"root": paths.root, "run": paths.run, "cid": cid,
-                                            "want": attach, "spec": True}, fds)
+        _FORKSERVER_PROCESS.request(
+            paths,
+            {"root": paths.root, "run": paths.run, "cid": cid, "want": attach, "spec": True},
+            fds,
+        )
     except BaseException:
         os.close(sync_r)
         if ours is not None:
@@ -241,8 +259,11 @@ def spawn_monitor(paths: Paths, cid: str, config: dict[str, Any], attach: str = 
     finally:
         os.close(sync_r)
         _FORKSERVER_PROCESS.reap()
-    report = json.loads(raw) if raw else {"ok": False, "code": 125,
-                                          "message": "the container's monitor failed to start"}
+    report = (
+        json.loads(raw)
+        if raw
+        else {"ok": False, "code": 125, "message": "the container's monitor failed to start"}
+    )
     if not report.get("ok"):
         if ours is not None:
             ours.close()
@@ -256,8 +277,10 @@ def start_error(report: dict[str, Any]) -> ContainerStartError:
     if message.startswith(("unable to find user ", "unable to find group ")):
         text = message  # Docker's daemon looks the user up itself: no runtime words around
     else:
-        text = ("failed to create task for container: unable to start container process: "
-                f"{message}: unknown")
+        text = (
+            "failed to create task for container: unable to start container process: "
+            f"{message}: unknown"
+        )
     cls = {127: CommandNotFound, 126: CommandNotInvokable}.get(code, ContainerStartError)
     return cls(text)
 

@@ -27,8 +27,6 @@ def frame(kind: int, payload: bytes) -> bytes:
     return _HEADER.pack(kind, len(payload)) + payload
 
 
-
-
 class FrameReader:
     """Incremental decoder: feed bytes, take whole frames."""
 
@@ -43,7 +41,7 @@ class FrameReader:
             end = _HEADER.size + size
             if len(self._buf) < end:
                 break
-            out.append((kind, bytes(self._buf[_HEADER.size:end])))
+            out.append((kind, bytes(self._buf[_HEADER.size : end])))
             del self._buf[:end]
         return out
 

@@ -48,23 +48,27 @@ def write_text(path: str, value: str) -> None:
     except FileNotFoundError:
         if not os.path.isdir(os.path.dirname(path)):
             raise DockerlabError(f"cgroup {os.path.dirname(path)} does not exist") from None
-        raise Forbidden(f"cgroup file {os.path.basename(path)} is not available on this host "
-                        f"({path})") from None
+        raise Forbidden(
+            f"cgroup file {os.path.basename(path)} is not available on this host ({path})"
+        ) from None
     except PermissionError as exc:
-        raise Forbidden(f"cannot write {path}: {exc.strerror} (managing cgroups needs root)"
-                        ) from None
+        raise Forbidden(
+            f"cannot write {path}: {exc.strerror} (managing cgroups needs root)"
+        ) from None
     try:
         os.write(fd, value.encode())
     except OSError as exc:
         name = os.path.basename(path)
         if exc.errno in (errno.EINVAL, errno.ERANGE):
-            raise InvalidParameter(f"the kernel refused {value!r} for {name}: "
-                                   f"{exc.strerror}") from None
+            raise InvalidParameter(
+                f"the kernel refused {value!r} for {name}: {exc.strerror}"
+            ) from None
         if exc.errno in (errno.EPERM, errno.EACCES):
             raise Forbidden(f"cannot write {value!r} to {path}: {exc.strerror}") from None
         if exc.errno == errno.EBUSY and name.startswith("memory."):
-            raise InvalidParameter(f"cannot set {name} to {value}: the container already uses "
-                                   "more memory than that") from None
+            raise InvalidParameter(
+                f"cannot set {name} to {value}: the container already uses more memory than that"
+            ) from None
         raise DockerlabError(f"cannot write {value!r} to {path}: {exc.strerror}") from None
     finally:
         os.close(fd)
@@ -74,8 +78,9 @@ def make_dir(path: str) -> None:
     try:
         os.makedirs(path, exist_ok=True)
     except PermissionError as exc:
-        raise Forbidden(f"cannot create cgroup {path}: {exc.strerror} (managing cgroups needs "
-                        "root)") from None
+        raise Forbidden(
+            f"cannot create cgroup {path}: {exc.strerror} (managing cgroups needs root)"
+        ) from None
     except OSError as exc:
         raise DockerlabError(f"cannot create cgroup {path}: {exc.strerror}") from None
 
@@ -94,14 +99,17 @@ def remove_dirs(paths: list[str], timeout: float = RMDIR_TIMEOUT) -> None:
                 pass
             except OSError as exc:
                 if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY):
-                    raise DockerlabError(f"unable to remove cgroup {path}: {exc.strerror}"
-                                         ) from None
+                    raise DockerlabError(
+                        f"unable to remove cgroup {path}: {exc.strerror}"
+                    ) from None
                 busy.append(path)
         if not busy:
             return
         if time.monotonic() >= deadline:
-            raise DockerlabError(f"unable to remove cgroup {busy[0]}: processes are still in "
-                                 "it (Device or resource busy)")
+            raise DockerlabError(
+                f"unable to remove cgroup {busy[0]}: processes are still in "
+                "it (Device or resource busy)"
+            )
         pending = busy
         time.sleep(delay)
         delay = min(delay * 2, 0.1)

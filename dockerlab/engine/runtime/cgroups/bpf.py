@@ -72,9 +72,12 @@ def program(rules: list[Rule]) -> list[Insn]:
         raise ValueError("a device rule list starts with its default (type 'a')")
     default = rules[0][0]
     out: list[Insn] = [
-        (_LDX_MEM_W, 2, 1, 0, 0), (_AND32_K, 2, 0, 0, 0xFFFF),
-        (_LDX_MEM_W, 3, 1, 0, 0), (_RSH32_K, 3, 0, 0, 16),
-        (_LDX_MEM_W, 4, 1, 4, 0), (_LDX_MEM_W, 5, 1, 8, 0),
+        (_LDX_MEM_W, 2, 1, 0, 0),
+        (_AND32_K, 2, 0, 0, 0xFFFF),
+        (_LDX_MEM_W, 3, 1, 0, 0),
+        (_RSH32_K, 3, 0, 0, 16),
+        (_LDX_MEM_W, 4, 1, 4, 0),
+        (_LDX_MEM_W, 5, 1, 8, 0),
     ]
     for allow, kind, major, minor, access in rules[1:]:
         if allow == default:
@@ -94,8 +97,10 @@ def program(rules: list[Rule]) -> list[Insn]:
             block.append((_JNE_K, 5, 0, None, minor))
         block += [(_MOV32_K, 0, 0, 0, int(allow)), (_EXIT, 0, 0, 0, 0)]
         end = len(block)
-        out += [(code, dst, src, end - i - 1 if off is None else off, imm)
-                for i, (code, dst, src, off, imm) in enumerate(block)]
+        out += [
+            (code, dst, src, end - i - 1 if off is None else off, imm)
+            for i, (code, dst, src, off, imm) in enumerate(block)
+        ]
     out += [(_MOV32_K, 0, 0, 0, int(default)), (_EXIT, 0, 0, 0, 0)]
     return out
 
@@ -141,8 +146,15 @@ def load(rules: list[Rule]) -> int:
     insns = ctypes.create_string_buffer(code, len(code))
     lic = ctypes.create_string_buffer(LICENSE, len(LICENSE))
     attr = ctypes.create_string_buffer(72)  # union bpf_attr up to expected_attach_type
-    struct.pack_into("=IIQQ", attr, 0, BPF_PROG_TYPE_CGROUP_DEVICE, len(code) // 8,
-                     ctypes.addressof(insns), ctypes.addressof(lic))
+    struct.pack_into(
+        "=IIQQ",
+        attr,
+        0,
+        BPF_PROG_TYPE_CGROUP_DEVICE,
+        len(code) // 8,
+        ctypes.addressof(insns),
+        ctypes.addressof(lic),
+    )
     struct.pack_into("=16s", attr, 48, b"dockerlab_dev")  # prog_name, for bpftool
     return _bpf(BPF_PROG_LOAD, attr)
 

@@ -83,18 +83,25 @@ def parse_device(spec: str) -> dict[str, str]:
 
 
 def _node(path: str, st: os.stat_result, dest: str, perms: str) -> dict[str, Any]:
-    return {"Path": dest, "Type": "b" if stat.S_ISBLK(st.st_mode) else "c",
-            "Major": os.major(st.st_rdev), "Minor": os.minor(st.st_rdev),
-            "Mode": stat.S_IMODE(st.st_mode), "Uid": st.st_uid, "Gid": st.st_gid,
-            "Perms": perms}
+    return {
+        "Path": dest,
+        "Type": "b" if stat.S_ISBLK(st.st_mode) else "c",
+        "Major": os.major(st.st_rdev),
+        "Minor": os.minor(st.st_rdev),
+        "Mode": stat.S_IMODE(st.st_mode),
+        "Uid": st.st_uid,
+        "Gid": st.st_gid,
+        "Perms": perms,
+    }
 
 
 def _is_device(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
 
 
-def host_devices(root: str, dest: str = "", perms: str = "rwm",
-                 skip: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+def host_devices(
+    root: str, dest: str = "", perms: str = "rwm", skip: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """Every char/block device under the folder ``root`` (symlinks not followed), placed
     under ``dest`` (default: the same path)."""
     out = []
@@ -151,8 +158,7 @@ def rules_for(privileged: bool, nodes: list[dict[str, Any]]) -> list[Rule]:
     allow rule per ``--device`` node."""
     if privileged:
         return list(ALLOW_ALL)
-    return DEFAULT_RULES + [(True, n["Type"], n["Major"], n["Minor"], n["Perms"])
-                            for n in nodes]
+    return DEFAULT_RULES + [(True, n["Type"], n["Major"], n["Minor"], n["Perms"]) for n in nodes]
 
 
 def _num(n: int) -> str:

@@ -51,6 +51,7 @@ V1_BLKIO_THROTTLE = ("io_service_bytes_recursive", "io_serviced_recursive")
 
 # ---- limits -----------------------------------------------------------------------------
 
+
 def controller_of(filename: str) -> str:
     """``memory.limit_in_bytes`` -> ``memory``."""
     return filename.split(".", 1)[0]
@@ -63,8 +64,9 @@ def _effective_memsw(res: Resources) -> int:
     return res.memory_swap
 
 
-def v1_limit_files(res: Resources, *, memsw: bool = True,
-                   current_memory: int | None = None) -> dict[str, str]:
+def v1_limit_files(
+    res: Resources, *, memsw: bool = True, current_memory: int | None = None
+) -> dict[str, str]:
     """Files and values to write for ``res`` on cgroup v1, in the order to write them.
 
     ``memsw``: whether ``memory.memsw.limit_in_bytes`` exists (swap accounting on); without it
@@ -151,6 +153,7 @@ def v2_limit_files(res: Resources) -> dict[str, str]:
 
 # ---- parsing ----------------------------------------------------------------------------
 
+
 def parse_int(text: str | None, max_value: int = UINT64_MAX) -> int:
     """A one-value file: ``"1234\\n"`` -> 1234, ``"max"`` -> ``max_value``, missing -> 0."""
     if text is None:
@@ -212,8 +215,7 @@ def parse_v1_blkio(text: str | None) -> list[dict[str, Any]]:
         major, _, minor = parts[0].partition(":")
         op, value = ("", parts[1]) if len(parts) == 2 else (parts[1], parts[2])
         try:
-            out.append({"major": int(major), "minor": int(minor), "op": op,
-                        "value": int(value)})
+            out.append({"major": int(major), "minor": int(minor), "op": op, "value": int(value)})
         except ValueError:
             continue
     return out
@@ -255,88 +257,138 @@ def _omitempty(d: dict[str, Any], *keys: str) -> dict[str, Any]:
 Files = dict[str, "str | None"]  # file name -> text, None when the file is missing
 
 
-def v1_stats(files: Files, *, system_cpu_usage: int, online_cpus: int,
-             machine_memory: int) -> dict[str, Any]:
+def v1_stats(
+    files: Files, *, system_cpu_usage: int, online_cpus: int, machine_memory: int
+) -> dict[str, Any]:
     """Docker's stats parts from v1 files (``files`` keyed by bare file name)."""
     acct = parse_flat_keyed(files.get("cpuacct.stat"))
     cpu = parse_flat_keyed(files.get("cpu.stat"))
     percpu = [int(v) for v in (files.get("cpuacct.usage_percpu") or "").split()]
-    cpu_usage = _omitempty({
-        "total_usage": parse_int(files.get("cpuacct.usage")),
-        "percpu_usage": percpu,
-        "usage_in_kernelmode": acct.get("system", 0) * NS_PER_SEC // CLOCK_TICKS,
-        "usage_in_usermode": acct.get("user", 0) * NS_PER_SEC // CLOCK_TICKS,
-    }, "percpu_usage")
-    cpu_stats = _omitempty({
-        "cpu_usage": cpu_usage,
-        "system_cpu_usage": system_cpu_usage,
-        "online_cpus": online_cpus,
-        "throttling_data": {"periods": cpu.get("nr_periods", 0),
-                            "throttled_periods": cpu.get("nr_throttled", 0),
-                            "throttled_time": cpu.get("throttled_time", 0)},
-    }, "system_cpu_usage", "online_cpus")
+    cpu_usage = _omitempty(
+        {
+            "total_usage": parse_int(files.get("cpuacct.usage")),
+            "percpu_usage": percpu,
+            "usage_in_kernelmode": acct.get("system", 0) * NS_PER_SEC // CLOCK_TICKS,
+            "usage_in_usermode": acct.get("user", 0) * NS_PER_SEC // CLOCK_TICKS,
+        },
+        "percpu_usage",
+    )
+    cpu_stats = _omitempty(
+        {
+            "cpu_usage": cpu_usage,
+            "system_cpu_usage": system_cpu_usage,
+            "online_cpus": online_cpus,
+            "throttling_data": {
+                "periods": cpu.get("nr_periods", 0),
+                "throttled_periods": cpu.get("nr_throttled", 0),
+                "throttled_time": cpu.get("throttled_time", 0),
+            },
+        },
+        "system_cpu_usage",
+        "online_cpus",
+    )
     limit = parse_int(files.get("memory.limit_in_bytes"))
     if machine_memory and limit > machine_memory:
         limit = machine_memory
-    memory_stats = _omitempty({
-        "usage": parse_int(files.get("memory.usage_in_bytes")),
-        "max_usage": parse_int(files.get("memory.max_usage_in_bytes")),
-        "stats": parse_flat_keyed(files.get("memory.stat")),
-        "failcnt": parse_int(files.get("memory.failcnt")),
-        "limit": limit,
-    }, "usage", "max_usage", "stats", "failcnt", "limit")
-    pids_stats = _omitempty({
-        "current": parse_int(files.get("pids.current")),
-        "limit": parse_int(files.get("pids.max"), max_value=0),
-    }, "current", "limit")
+    memory_stats = _omitempty(
+        {
+            "usage": parse_int(files.get("memory.usage_in_bytes")),
+            "max_usage": parse_int(files.get("memory.max_usage_in_bytes")),
+            "stats": parse_flat_keyed(files.get("memory.stat")),
+            "failcnt": parse_int(files.get("memory.failcnt")),
+            "limit": limit,
+        },
+        "usage",
+        "max_usage",
+        "stats",
+        "failcnt",
+        "limit",
+    )
+    pids_stats = _omitempty(
+        {
+            "current": parse_int(files.get("pids.current")),
+            "limit": parse_int(files.get("pids.max"), max_value=0),
+        },
+        "current",
+        "limit",
+    )
     blkio: dict[str, Any] = {}
     for key, suffix in V1_BLKIO_KEYS.items():
         entries = parse_v1_blkio(files.get("blkio." + suffix))
         if not entries and key in V1_BLKIO_THROTTLE:
             entries = parse_v1_blkio(files.get("blkio.throttle." + suffix))
         blkio[key] = entries
-    return {"cpu_stats": cpu_stats, "memory_stats": memory_stats,
-            "pids_stats": pids_stats, "blkio_stats": blkio}
+    return {
+        "cpu_stats": cpu_stats,
+        "memory_stats": memory_stats,
+        "pids_stats": pids_stats,
+        "blkio_stats": blkio,
+    }
 
 
-def v2_stats(files: Files, *, system_cpu_usage: int, online_cpus: int,
-             machine_memory: int) -> dict[str, Any]:
+def v2_stats(
+    files: Files, *, system_cpu_usage: int, online_cpus: int, machine_memory: int
+) -> dict[str, Any]:
     """Docker's stats parts from v2 files (``statsV2``): no per-CPU usage, no max_usage,
     failcnt is ``memory.events`` oom, io.stat becomes read/write byte entries."""
     cpu = parse_flat_keyed(files.get("cpu.stat"))
-    cpu_stats = _omitempty({
-        "cpu_usage": {"total_usage": cpu.get("usage_usec", 0) * 1000,
-                      "usage_in_kernelmode": cpu.get("system_usec", 0) * 1000,
-                      "usage_in_usermode": cpu.get("user_usec", 0) * 1000},
-        "system_cpu_usage": system_cpu_usage,
-        "online_cpus": online_cpus,
-        "throttling_data": {"periods": cpu.get("nr_periods", 0),
-                            "throttled_periods": cpu.get("nr_throttled", 0),
-                            "throttled_time": cpu.get("throttled_usec", 0) * 1000},
-    }, "system_cpu_usage", "online_cpus")
+    cpu_stats = _omitempty(
+        {
+            "cpu_usage": {
+                "total_usage": cpu.get("usage_usec", 0) * 1000,
+                "usage_in_kernelmode": cpu.get("system_usec", 0) * 1000,
+                "usage_in_usermode": cpu.get("user_usec", 0) * 1000,
+            },
+            "system_cpu_usage": system_cpu_usage,
+            "online_cpus": online_cpus,
+            "throttling_data": {
+                "periods": cpu.get("nr_periods", 0),
+                "throttled_periods": cpu.get("nr_throttled", 0),
+                "throttled_time": cpu.get("throttled_usec", 0) * 1000,
+            },
+        },
+        "system_cpu_usage",
+        "online_cpus",
+    )
     limit = parse_int(files.get("memory.max"))
     if machine_memory and limit > machine_memory:
         limit = machine_memory
-    memory_stats = _omitempty({
-        "usage": parse_int(files.get("memory.current")),
-        "stats": parse_flat_keyed(files.get("memory.stat")),
-        "failcnt": parse_flat_keyed(files.get("memory.events")).get("oom", 0),
-        "limit": limit,
-    }, "usage", "stats", "failcnt", "limit")
-    pids_stats = _omitempty({
-        "current": parse_int(files.get("pids.current")),
-        "limit": parse_int(files.get("pids.max")),
-    }, "current", "limit")
+    memory_stats = _omitempty(
+        {
+            "usage": parse_int(files.get("memory.current")),
+            "stats": parse_flat_keyed(files.get("memory.stat")),
+            "failcnt": parse_flat_keyed(files.get("memory.events")).get("oom", 0),
+            "limit": limit,
+        },
+        "usage",
+        "stats",
+        "failcnt",
+        "limit",
+    )
+    pids_stats = _omitempty(
+        {
+            "current": parse_int(files.get("pids.current")),
+            "limit": parse_int(files.get("pids.max")),
+        },
+        "current",
+        "limit",
+    )
     service_bytes = []
     for major, minor, fields in parse_nested_keyed(files.get("io.stat")):
-        service_bytes.append({"major": major, "minor": minor, "op": "read",
-                              "value": fields.get("rbytes", 0)})
-        service_bytes.append({"major": major, "minor": minor, "op": "write",
-                              "value": fields.get("wbytes", 0)})
+        service_bytes.append(
+            {"major": major, "minor": minor, "op": "read", "value": fields.get("rbytes", 0)}
+        )
+        service_bytes.append(
+            {"major": major, "minor": minor, "op": "write", "value": fields.get("wbytes", 0)}
+        )
     blkio: dict[str, Any] = dict.fromkeys(V1_BLKIO_KEYS)
     blkio["io_service_bytes_recursive"] = service_bytes or None
-    return {"cpu_stats": cpu_stats, "memory_stats": memory_stats,
-            "pids_stats": pids_stats, "blkio_stats": blkio}
+    return {
+        "cpu_stats": cpu_stats,
+        "memory_stats": memory_stats,
+        "pids_stats": pids_stats,
+        "blkio_stats": blkio,
+    }
 
 
 def is_v1_frozen(freezer_state: str | None) -> bool:

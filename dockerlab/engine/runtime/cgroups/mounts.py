@@ -8,13 +8,14 @@ from __future__ import annotations
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
+
 def _unescape(field: str) -> str:
     """mountinfo writes space, tab, newline and backslash as ``\\ooo`` octal."""
     if "\\" not in field:
         return field
     out, i = [], 0
     while i < len(field):
-        code = field[i + 1:i + 4]
+        code = field[i + 1 : i + 4]
         if field[i] == "\\" and len(code) == 3 and all(c in "01234567" for c in code):
             out.append(chr(int(code, 8)))
             i += 4
@@ -85,10 +86,29 @@ def v1_named(mounts: list[tuple[str, str, str]]) -> dict[str, str]:
 def v1_options(mounts: list[tuple[str, str, str]]) -> dict[str, str]:
     """mount point -> the super options to mount that hierarchy again (``cpu,cpuacct``,
     ``xattr,name=systemd``): the same as the host's, or the kernel warns of a mismatch."""
-    return {point: ",".join(o for o in options.split(",") if o not in ("rw", "ro"))
-            for point, kind, options in mounts if kind == "cgroup"}
+    return {
+        point: ",".join(o for o in options.split(",") if o not in ("rw", "ro"))
+        for point, kind, options in mounts
+        if kind == "cgroup"
+    }
 
 
 # v1 controllers; a hierarchy naming one of them is not a "named" one.
-V1_KNOWN = frozenset({"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls",
-                      "net_prio", "blkio", "perf_event", "hugetlb", "pids", "rdma", "misc"})
+V1_KNOWN = frozenset(
+    {
+        "cpu",
+        "cpuacct",
+        "cpuset",
+        "memory",
+        "devices",
+        "freezer",
+        "net_cls",
+        "net_prio",
+        "blkio",
+        "perf_event",
+        "hugetlb",
+        "pids",
+        "rdma",
+        "misc",
+    }
+)

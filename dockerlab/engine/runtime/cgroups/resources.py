@@ -20,8 +20,15 @@ MIN_CPU_QUOTA = 1000  # 1 ms: the kernel refuses less
 MAX_CPU_PERIOD = 1000000  # 1 s
 
 
-_FIELDS = ("memory", "memory_swap", "nano_cpus", "cpu_shares", "cpu_quota", "cpu_period",
-           "pids_limit")
+_FIELDS = (
+    "memory",
+    "memory_swap",
+    "nano_cpus",
+    "cpu_shares",
+    "cpu_quota",
+    "cpu_period",
+    "pids_limit",
+)
 
 
 class Resources:
@@ -46,9 +53,16 @@ class Resources:
     cpu_period: int
     pids_limit: int
 
-    def __init__(self, memory: int = 0, memory_swap: int = 0, nano_cpus: int = 0,
-                 cpu_shares: int = 0, cpu_quota: int = 0, cpu_period: int = 0,
-                 pids_limit: int = 0) -> None:
+    def __init__(
+        self,
+        memory: int = 0,
+        memory_swap: int = 0,
+        nano_cpus: int = 0,
+        cpu_shares: int = 0,
+        cpu_quota: int = 0,
+        cpu_period: int = 0,
+        pids_limit: int = 0,
+    ) -> None:
         values = (memory, memory_swap, nano_cpus, cpu_shares, cpu_quota, cpu_period, pids_limit)
         for name, value in zip(_FIELDS, values, strict=True):
             object.__setattr__(self, name, value)
@@ -91,10 +105,15 @@ class Resources:
                 raise InvalidParameter(f"invalid value for HostConfig.{key}: {value!r}")
             return int(value)
 
-        return cls(memory=num("Memory"), memory_swap=num("MemorySwap"),
-                   nano_cpus=num("NanoCpus"), cpu_shares=num("CpuShares"),
-                   cpu_quota=num("CpuQuota"), cpu_period=num("CpuPeriod"),
-                   pids_limit=num("PidsLimit"))
+        return cls(
+            memory=num("Memory"),
+            memory_swap=num("MemorySwap"),
+            nano_cpus=num("NanoCpus"),
+            cpu_shares=num("CpuShares"),
+            cpu_quota=num("CpuQuota"),
+            cpu_period=num("CpuPeriod"),
+            pids_limit=num("PidsLimit"),
+        )
 
     def needs(self) -> frozenset[str]:
         """The controllers these limits are written to (v1 names; v2 uses the same)."""
@@ -114,25 +133,33 @@ def validate(res: Resources, ncpus: int, update: bool = False) -> None:
     if res.memory < 0 or (res.memory and res.memory < MIN_MEMORY):
         raise InvalidParameter("Minimum memory limit allowed is 6MB")
     if res.memory_swap < -1:
-        raise InvalidParameter(f"invalid memory swap limit {res.memory_swap}: "
-                               "use -1 for unlimited swap")
+        raise InvalidParameter(
+            f"invalid memory swap limit {res.memory_swap}: use -1 for unlimited swap"
+        )
     if res.memory > 0 and res.memory_swap > 0 and res.memory_swap < res.memory:
-        raise InvalidParameter("Minimum memoryswap limit should be larger than memory limit, "
-                               "see usage")
+        raise InvalidParameter(
+            "Minimum memoryswap limit should be larger than memory limit, see usage"
+        )
     if res.memory == 0 and res.memory_swap > 0 and not update:
-        raise InvalidParameter("You should always set the Memory limit when using Memoryswap "
-                               "limit, see usage")
+        raise InvalidParameter(
+            "You should always set the Memory limit when using Memoryswap limit, see usage"
+        )
     if res.nano_cpus and res.cpu_period:
         raise InvalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be set")
     if res.nano_cpus and res.cpu_quota:
         raise InvalidParameter("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
-    if res.nano_cpus < 0 or res.nano_cpus > ncpus * 10**9 or (
-            res.nano_cpus and nano_cpus_to_quota(res.nano_cpus) < MIN_CPU_QUOTA):
-        raise InvalidParameter(f"Range of CPUs is from 0.01 to {ncpus}.00, as there are only "
-                               f"{ncpus} CPUs available")
+    if (
+        res.nano_cpus < 0
+        or res.nano_cpus > ncpus * 10**9
+        or (res.nano_cpus and nano_cpus_to_quota(res.nano_cpus) < MIN_CPU_QUOTA)
+    ):
+        raise InvalidParameter(
+            f"Range of CPUs is from 0.01 to {ncpus}.00, as there are only {ncpus} CPUs available"
+        )
     if res.cpu_period and not MIN_CPU_QUOTA <= res.cpu_period <= MAX_CPU_PERIOD:
-        raise InvalidParameter("CPU cfs period can not be less than 1ms (i.e. 1000) or larger "
-                               "than 1s (i.e. 1000000)")
+        raise InvalidParameter(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+        )
     if res.cpu_quota > 0 and res.cpu_quota < MIN_CPU_QUOTA:
         raise InvalidParameter("CPU cfs quota can not be less than 1ms (i.e. 1000)")
     if res.cpu_quota < -1:

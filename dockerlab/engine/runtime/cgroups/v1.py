@@ -42,14 +42,34 @@ if TYPE_CHECKING:
     from dockerlab.engine.runtime.cgroups.devices import Rule
 
 # The hierarchies a container joins, where the host has them.
-CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer", "blkio", "devices", "cpuset",
-               "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc", "name=systemd")
+CONTROLLERS = (
+    "memory",
+    "cpu",
+    "cpuacct",
+    "pids",
+    "freezer",
+    "blkio",
+    "devices",
+    "cpuset",
+    "net_cls",
+    "net_prio",
+    "perf_event",
+    "hugetlb",
+    "rdma",
+    "misc",
+    "name=systemd",
+)
 
 _STAT_FILES = {
     "cpuacct": ("cpuacct.usage", "cpuacct.usage_percpu", "cpuacct.stat"),
     "cpu": ("cpu.stat",),
-    "memory": ("memory.usage_in_bytes", "memory.max_usage_in_bytes", "memory.limit_in_bytes",
-               "memory.failcnt", "memory.stat"),
+    "memory": (
+        "memory.usage_in_bytes",
+        "memory.max_usage_in_bytes",
+        "memory.limit_in_bytes",
+        "memory.failcnt",
+        "memory.stat",
+    ),
     "pids": ("pids.current", "pids.max"),
     "blkio": tuple(f"blkio.{s}" for s in F.V1_BLKIO_KEYS.values())
     + tuple(f"blkio.throttle.{s}" for s in F.V1_BLKIO_THROTTLE),
@@ -57,8 +77,9 @@ _STAT_FILES = {
 
 
 class CgroupV1(Cgroup):
-    def __init__(self, name: str, hierarchies: dict[str, str],
-                 options: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, hierarchies: dict[str, str], options: dict[str, str] | None = None
+    ) -> None:
         """``hierarchies``: controller (or ``name=…``) -> mount point (see
         :func:`mounts.v1_hierarchies`); ``options``: mount point -> its super options."""
         self.name = check_name(name)
@@ -108,9 +129,11 @@ class CgroupV1(Cgroup):
 
     def _write_limits(self, res: Resources, current_memory: int | None) -> None:
         memsw = "memory" in self.paths and os.path.exists(
-            self._path("memory", "memory.memsw.limit_in_bytes"))
-        for filename, value in F.v1_limit_files(res, memsw=memsw,
-                                                current_memory=current_memory).items():
+            self._path("memory", "memory.memsw.limit_in_bytes")
+        )
+        for filename, value in F.v1_limit_files(
+            res, memsw=memsw, current_memory=current_memory
+        ).items():
             write_text(self._path(F.controller_of(filename), filename), value)
 
     def _fill_cpuset(self) -> None:
@@ -167,8 +190,9 @@ class CgroupV1(Cgroup):
                 return
             if time.monotonic() >= deadline:
                 self.thaw()
-                raise DockerlabError(f"unable to freeze cgroup {self.name}: still FREEZING "
-                                     f"after {FREEZE_TIMEOUT:g}s")
+                raise DockerlabError(
+                    f"unable to freeze cgroup {self.name}: still FREEZING after {FREEZE_TIMEOUT:g}s"
+                )
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
@@ -196,11 +220,13 @@ class CgroupV1(Cgroup):
         files: F.Files = {}
         for controller, names in _STAT_FILES.items():
             for filename in names:
-                files[filename] = (read_text(self._path(controller, filename))
-                                   if controller in self.paths else None)
+                files[filename] = (
+                    read_text(self._path(controller, filename))
+                    if controller in self.paths
+                    else None
+                )
         system, ncpus, memory = host_figures()
-        return F.v1_stats(files, system_cpu_usage=system, online_cpus=ncpus,
-                          machine_memory=memory)
+        return F.v1_stats(files, system_cpu_usage=system, online_cpus=ncpus, machine_memory=memory)
 
     def destroy(self) -> None:
         remove_dirs(self._dirs())

@@ -44,8 +44,16 @@ if TYPE_CHECKING:
 
 CONTROLLERS = ("cpu", "memory", "pids", "io")
 
-_STAT_FILES = ("cpu.stat", "memory.current", "memory.max", "memory.stat", "memory.events",
-               "pids.current", "pids.max", "io.stat")
+_STAT_FILES = (
+    "cpu.stat",
+    "memory.current",
+    "memory.max",
+    "memory.stat",
+    "memory.events",
+    "pids.current",
+    "pids.max",
+    "io.stat",
+)
 
 
 class CgroupV2(Cgroup):
@@ -68,8 +76,7 @@ class CgroupV2(Cgroup):
         available = self.available()
         for controller in sorted(res.needs()):
             if controller not in available:
-                raise Forbidden(f"cgroup controller '{controller}' is not available on this "
-                                "host")
+                raise Forbidden(f"cgroup controller '{controller}' is not available on this host")
         wanted = [c for c in CONTROLLERS if c in available]
         parent = self.root
         for part in self.name.split("/"):
@@ -102,20 +109,25 @@ class CgroupV2(Cgroup):
         except OSError as exc:
             reason = exc.strerror
             if exc.errno == errno.EBUSY:
-                reason = ("it holds processes of its own, and a cgroup v2 parent may not "
-                          "(no internal processes rule)")
-            err = Forbidden if exc.errno in (errno.EACCES, errno.EPERM, errno.EBUSY) \
+                reason = (
+                    "it holds processes of its own, and a cgroup v2 parent may not "
+                    "(no internal processes rule)"
+                )
+            err = (
+                Forbidden
+                if exc.errno in (errno.EACCES, errno.EPERM, errno.EBUSY)
                 else DockerlabError
-            raise err(f"cannot enable cgroup controllers {', '.join(missing)} in {parent}: "
-                      f"{reason}") from None
+            )
+            raise err(
+                f"cannot enable cgroup controllers {', '.join(missing)} in {parent}: {reason}"
+            ) from None
 
     def update(self, res: Resources) -> None:
         validate(res, usable_cpus(), update=True)
         available = self.available()
         for controller in sorted(res.needs()):
             if controller not in available:
-                raise Forbidden(f"cgroup controller '{controller}' is not available on this "
-                                "host")
+                raise Forbidden(f"cgroup controller '{controller}' is not available on this host")
         self._write_limits(F.v2_limit_files(res))
 
     def _write_limits(self, limits: dict[str, str]) -> None:
@@ -146,8 +158,9 @@ class CgroupV2(Cgroup):
         while not self.frozen():
             if time.monotonic() >= deadline:
                 self.thaw()
-                raise DockerlabError(f"unable to freeze cgroup {self.name}: not frozen after "
-                                     f"{FREEZE_TIMEOUT:g}s")
+                raise DockerlabError(
+                    f"unable to freeze cgroup {self.name}: not frozen after {FREEZE_TIMEOUT:g}s"
+                )
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
@@ -174,8 +187,7 @@ class CgroupV2(Cgroup):
     def stats(self) -> dict[str, Any]:
         files: F.Files = {name: read_text(self._file(name)) for name in _STAT_FILES}
         system, ncpus, memory = host_figures()
-        return F.v2_stats(files, system_cpu_usage=system, online_cpus=ncpus,
-                          machine_memory=memory)
+        return F.v2_stats(files, system_cpu_usage=system, online_cpus=ncpus, machine_memory=memory)
 
     def destroy(self) -> None:
         remove_dirs([self.path])
@@ -190,8 +202,9 @@ class CgroupV2(Cgroup):
         except OSError as exc:
             if exc.errno in (errno.EPERM, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
                 return False  # no cgroup BPF in this kernel, or not ours to use
-            raise DockerlabError(f"cannot attach the device filter to cgroup {self.name}: "
-                                 f"{exc.strerror}") from None
+            raise DockerlabError(
+                f"cannot attach the device filter to cgroup {self.name}: {exc.strerror}"
+            ) from None
         return True
 
     def ns_mounts(self) -> list[tuple[str, str, str, tuple[str, ...]]]:

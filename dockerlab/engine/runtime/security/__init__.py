@@ -30,8 +30,16 @@ _COMPILER_FILES = (os.path.join(_HERE, "seccomp_default.py"), os.path.join(_HERE
 
 
 # Go's GOARCH for the machine: what a profile's includes/excludes name.
-GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
-          "s390x": "s390x", "riscv64": "riscv64", "mips64": "mips64", "i686": "386"}
+GOARCH = {
+    "x86_64": "amd64",
+    "aarch64": "arm64",
+    "armv7l": "arm",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+    "mips64": "mips64",
+    "i686": "386",
+}
 
 
 def host_arch() -> str:
@@ -149,8 +157,7 @@ def _program(root: str, profile: str | None, caps: list[str]) -> bytes:
     tail = f"{arch}-{kernel[0]}.{kernel[1]}-{_cap_mask(caps):x}.bpf"
     if profile is None:
         # a changed default profile or compiler is a new cache entry
-        stamp = "".join(f"{st.st_mtime_ns:x}{st.st_size:x}" for st in map(os.stat,
-                                                                           _COMPILER_FILES))
+        stamp = "".join(f"{st.st_mtime_ns:x}{st.st_size:x}" for st in map(os.stat, _COMPILER_FILES))
         name = f"default-{stamp}-{tail}"
     else:
         import hashlib
@@ -170,8 +177,9 @@ def _program(root: str, profile: str | None, caps: list[str]) -> bytes:
     return program
 
 
-def compile_profile(profile: str | None, caps: list[str], arch: str,
-                    kernel: tuple[int, int]) -> bytes:
+def compile_profile(
+    profile: str | None, caps: list[str], arch: str, kernel: tuple[int, int]
+) -> bytes:
     """``profile`` (Docker's JSON text, None for the default) compiled for ``caps``."""
     from dockerlab.engine.runtime.security import seccomp
 
@@ -193,8 +201,10 @@ def compile_profile(profile: str | None, caps: list[str], arch: str,
     except seccomp.RuntimeRefused as exc:
         from dockerlab.errors import ContainerStartError
 
-        raise ContainerStartError(f"failed to create shim task: OCI runtime create failed: "
-                                  f"runc create failed: {exc}: unknown") from None
+        raise ContainerStartError(
+            f"failed to create shim task: OCI runtime create failed: "
+            f"runc create failed: {exc}: unknown"
+        ) from None
 
 
 def info_options() -> list[str]:

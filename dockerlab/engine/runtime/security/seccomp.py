@@ -24,20 +24,54 @@ from dockerlab.engine.runtime.linux import kernel_version
 from dockerlab.errors import InvalidParameter
 
 ACTIONS = {
-    "SCMP_ACT_KILL": 0x00000000, "SCMP_ACT_KILL_THREAD": 0x00000000,
-    "SCMP_ACT_KILL_PROCESS": 0x80000000, "SCMP_ACT_TRAP": 0x00030000,
-    "SCMP_ACT_ERRNO": 0x00050000, "SCMP_ACT_TRACE": 0x7FF00000, "SCMP_ACT_LOG": 0x7FFC0000,
+    "SCMP_ACT_KILL": 0x00000000,
+    "SCMP_ACT_KILL_THREAD": 0x00000000,
+    "SCMP_ACT_KILL_PROCESS": 0x80000000,
+    "SCMP_ACT_TRAP": 0x00030000,
+    "SCMP_ACT_ERRNO": 0x00050000,
+    "SCMP_ACT_TRACE": 0x7FF00000,
+    "SCMP_ACT_LOG": 0x7FFC0000,
     "SCMP_ACT_ALLOW": 0x7FFF0000,
 }
-OPERATORS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
-             "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
+OPERATORS = {
+    "SCMP_CMP_NE": 1,
+    "SCMP_CMP_LT": 2,
+    "SCMP_CMP_LE": 3,
+    "SCMP_CMP_EQ": 4,
+    "SCMP_CMP_GE": 5,
+    "SCMP_CMP_GT": 6,
+    "SCMP_CMP_MASKED_EQ": 7,
+}
 # Go's GOARCH (what includes/excludes name) -> the native architecture's libseccomp name.
-SCMP_NATIVE = {"amd64": "SCMP_ARCH_X86_64", "arm64": "SCMP_ARCH_AARCH64", "arm": "SCMP_ARCH_ARM",
-               "ppc64le": "SCMP_ARCH_PPC64LE", "s390x": "SCMP_ARCH_S390X",
-               "riscv64": "SCMP_ARCH_RISCV64", "mips64": "SCMP_ARCH_MIPS64",
-               "386": "SCMP_ARCH_X86"}
-_ARCHES = {"X86", "X86_64", "X32", "ARM", "AARCH64", "MIPS", "MIPS64", "MIPS64N32", "MIPSEL",
-           "MIPSEL64", "MIPSEL64N32", "PPC", "PPC64", "PPC64LE", "S390", "S390X", "RISCV64"}
+SCMP_NATIVE = {
+    "amd64": "SCMP_ARCH_X86_64",
+    "arm64": "SCMP_ARCH_AARCH64",
+    "arm": "SCMP_ARCH_ARM",
+    "ppc64le": "SCMP_ARCH_PPC64LE",
+    "s390x": "SCMP_ARCH_S390X",
+    "riscv64": "SCMP_ARCH_RISCV64",
+    "mips64": "SCMP_ARCH_MIPS64",
+    "386": "SCMP_ARCH_X86",
+}
+_ARCHES = {
+    "X86",
+    "X86_64",
+    "X32",
+    "ARM",
+    "AARCH64",
+    "MIPS",
+    "MIPS64",
+    "MIPS64N32",
+    "MIPSEL",
+    "MIPSEL64",
+    "MIPSEL64N32",
+    "PPC",
+    "PPC64",
+    "PPC64LE",
+    "S390",
+    "S390X",
+    "RISCV64",
+}
 EPERM, ENOSYS = 1, 38
 
 
@@ -51,18 +85,26 @@ class RuntimeRefused(Exception):
 
 # ---- 1. decoding: Go's json.Unmarshal into moby's types.Seccomp ---------------------------
 
+
 def _type_error(value: object, field: str, want: str) -> ProfileError:
     got = {str: "string", bool: "bool", list: "array", dict: "object"}.get(type(value), "number")
-    return ProfileError(f"Decoding seccomp profile failed: json: cannot unmarshal {got} into Go "
-                        f"struct field {field} of type {want}")
+    return ProfileError(
+        f"Decoding seccomp profile failed: json: cannot unmarshal {got} into Go "
+        f"struct field {field} of type {want}"
+    )
 
 
 def _strings(value: object, field: str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _type_error(value if not isinstance(value, list) else next(
-            v for v in value if not isinstance(v, str)), field, "[]string")
+        raise _type_error(
+            value
+            if not isinstance(value, list)
+            else next(v for v in value if not isinstance(v, str)),
+            field,
+            "[]string",
+        )
     return list(value)
 
 
@@ -84,23 +126,30 @@ def _filter(value: object, field: str) -> dict[str, Any]:
         if not isinstance(kernel, str):
             raise _type_error(kernel, f"{field}.minKernel", "string")
         try:
-            kernel = kernel_version(kernel) if all(p.isdigit() for p in kernel.split(".")[:2]) \
-                else None
+            kernel = (
+                kernel_version(kernel) if all(p.isdigit() for p in kernel.split(".")[:2]) else None
+            )
         except ValueError:
             kernel = None
         if kernel is None:
-            raise ProfileError(f"Decoding seccomp profile failed: invalid kernel version: "
-                               f"{value.get('minKernel')}")
-    return {"caps": _strings(value.get("caps"), f"{field}.caps"),
-            "arches": _strings(value.get("arches"), f"{field}.arches"), "minKernel": kernel}
+            raise ProfileError(
+                f"Decoding seccomp profile failed: invalid kernel version: {value.get('minKernel')}"
+            )
+    return {
+        "caps": _strings(value.get("caps"), f"{field}.caps"),
+        "arches": _strings(value.get("arches"), f"{field}.arches"),
+        "minKernel": kernel,
+    }
 
 
 def decode(profile: object) -> dict[str, Any]:
     """Check ``profile`` (parsed JSON) as Docker does; returns it normalised."""
     if not isinstance(profile, dict):
         kind = {str: "string", list: "array", bool: "bool"}.get(type(profile), "number")
-        raise ProfileError(f"Decoding seccomp profile failed: json: cannot unmarshal {kind} "
-                           "into Go value of type seccomp.Seccomp")
+        raise ProfileError(
+            f"Decoding seccomp profile failed: json: cannot unmarshal {kind} "
+            "into Go value of type seccomp.Seccomp"
+        )
     default = profile.get("defaultAction", "")
     if not isinstance(default, str):
         raise _type_error(default, "Seccomp.defaultAction", "specs.LinuxSeccompAction")
@@ -109,14 +158,20 @@ def decode(profile: object) -> dict[str, Any]:
     if not isinstance(arch_map, list):
         raise _type_error(arch_map, "Seccomp.archMap", "[]seccomp.Architecture")
     if arches and arch_map:
-        raise ProfileError("'architectures' and 'archMap' were specified in the seccomp profile,"
-                           " use either 'architectures' or 'archMap'")
+        raise ProfileError(
+            "'architectures' and 'archMap' were specified in the seccomp profile,"
+            " use either 'architectures' or 'archMap'"
+        )
     amap = []
     for entry in arch_map:
         if not isinstance(entry, dict):
             raise _type_error(entry, "Seccomp.archMap", "seccomp.Architecture")
-        amap.append((entry.get("architecture") or "",
-                     _strings(entry.get("subArchitectures"), "Architecture.subArchitectures")))
+        amap.append(
+            (
+                entry.get("architecture") or "",
+                _strings(entry.get("subArchitectures"), "Architecture.subArchitectures"),
+            )
+        )
     calls = profile.get("syscalls") or []
     if not isinstance(calls, list):
         raise _type_error(calls, "Seccomp.syscalls", "[]*seccomp.Syscall")
@@ -129,8 +184,10 @@ def decode(profile: object) -> dict[str, Any]:
         if not isinstance(name, str):
             raise _type_error(name, "Syscall.syscalls.name", "string")
         if name and names:
-            raise ProfileError("'name' and 'names' were specified in the seccomp profile, use "
-                               "either 'name' or 'names'")
+            raise ProfileError(
+                "'name' and 'names' were specified in the seccomp profile, use "
+                "either 'name' or 'names'"
+            )
         action = call.get("action", "")
         if not isinstance(action, str):
             raise _type_error(action, "Syscall.syscalls.action", "specs.LinuxSeccompAction")
@@ -141,27 +198,45 @@ def decode(profile: object) -> dict[str, Any]:
             op = arg.get("op", "")
             if not isinstance(op, str):
                 raise _type_error(op, "Arg.syscalls.args.op", "specs.LinuxSeccompOperator")
-            args.append((_uint(arg.get("index"), "Arg.syscalls.args.index", "uint"), op,
-                         _uint(arg.get("value"), "Arg.syscalls.args.value"),
-                         _uint(arg.get("valueTwo"), "Arg.syscalls.args.valueTwo")))
+            args.append(
+                (
+                    _uint(arg.get("index"), "Arg.syscalls.args.index", "uint"),
+                    op,
+                    _uint(arg.get("value"), "Arg.syscalls.args.value"),
+                    _uint(arg.get("valueTwo"), "Arg.syscalls.args.valueTwo"),
+                )
+            )
         errno_ret = call.get("errnoRet")
-        rules.append({"names": names or ([name] if name else []), "action": action,
-                      "errnoRet": None if errno_ret is None else
-                      _uint(errno_ret, "Syscall.syscalls.errnoRet", "uint"),
-                      "args": args,
-                      "includes": _filter(call.get("includes"), "Syscall.syscalls.includes"),
-                      "excludes": _filter(call.get("excludes"), "Syscall.syscalls.excludes")})
+        rules.append(
+            {
+                "names": names or ([name] if name else []),
+                "action": action,
+                "errnoRet": None
+                if errno_ret is None
+                else _uint(errno_ret, "Syscall.syscalls.errnoRet", "uint"),
+                "args": args,
+                "includes": _filter(call.get("includes"), "Syscall.syscalls.includes"),
+                "excludes": _filter(call.get("excludes"), "Syscall.syscalls.excludes"),
+            }
+        )
     default_errno = profile.get("defaultErrnoRet")
-    return {"defaultAction": default,
-            "defaultErrnoRet": None if default_errno is None else
-            _uint(default_errno, "Seccomp.defaultErrnoRet", "uint"),
-            "architectures": arches, "archMap": amap, "syscalls": rules}
+    return {
+        "defaultAction": default,
+        "defaultErrnoRet": None
+        if default_errno is None
+        else _uint(default_errno, "Seccomp.defaultErrnoRet", "uint"),
+        "architectures": arches,
+        "archMap": amap,
+        "syscalls": rules,
+    }
 
 
 # ---- 2. selection: which rules apply to this container ---------------------------------
 
-def select(profile: dict[str, Any], caps: frozenset[str], arch: str,
-           kernel: tuple[int, int]) -> dict[str, Any]:
+
+def select(
+    profile: dict[str, Any], caps: frozenset[str], arch: str, kernel: tuple[int, int]
+) -> dict[str, Any]:
     """``profile`` (decoded) for a container with ``caps`` (names with ``CAP_``) on ``arch``
     (GOARCH) under ``kernel``: the architectures to filter and the rules that apply."""
     arches = list(profile["architectures"])
@@ -183,9 +258,12 @@ def select(profile: dict[str, Any], caps: frozenset[str], arch: str,
         if exc["caps"] and any(c in caps for c in exc["caps"]):
             continue
         rules.append(rule)
-    return {"defaultAction": profile["defaultAction"],
-            "defaultErrnoRet": profile["defaultErrnoRet"], "architectures": arches,
-            "syscalls": rules}
+    return {
+        "defaultAction": profile["defaultAction"],
+        "defaultErrnoRet": profile["defaultErrnoRet"],
+        "architectures": arches,
+        "syscalls": rules,
+    }
 
 
 def action_code(name: str, errno_ret: int | None) -> int:
@@ -199,9 +277,14 @@ def action_code(name: str, errno_ret: int | None) -> int:
 
 # ---- 3. libseccomp --------------------------------------------------------------------
 
+
 class _ArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
-                ("datum_b", ctypes.c_uint64)]
+    _fields_ = [
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    ]
 
 
 _lib: ctypes.CDLL | None = None
@@ -213,8 +296,10 @@ def _libseccomp() -> ctypes.CDLL:
         try:
             lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
         except OSError as exc:
-            raise InvalidParameter("seccomp profiles need libseccomp: install Debian's "
-                                   "libseccomp2 (apt-get install libseccomp2)") from exc
+            raise InvalidParameter(
+                "seccomp profiles need libseccomp: install Debian's "
+                "libseccomp2 (apt-get install libseccomp2)"
+            ) from exc
         lib.seccomp_init.restype = ctypes.c_void_p
         lib.seccomp_init.argtypes = [ctypes.c_uint32]
         lib.seccomp_release.argtypes = [ctypes.c_void_p]
@@ -224,8 +309,13 @@ def _libseccomp() -> ctypes.CDLL:
         lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
         lib.seccomp_syscall_resolve_name_arch.argtypes = [ctypes.c_uint32, ctypes.c_char_p]
         lib.seccomp_arch_native.restype = ctypes.c_uint32
-        lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
-                                               ctypes.c_uint, ctypes.POINTER(_ArgCmp)]
+        lib.seccomp_rule_add_array.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_uint32,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.POINTER(_ArgCmp),
+        ]
         lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
         _lib = lib
     return _lib
@@ -246,8 +336,9 @@ def compile_bpf(chosen: dict[str, Any]) -> bytes:
             token = lib.seccomp_arch_resolve_name(short.lower().encode())
             ret = lib.seccomp_arch_add(ctx, token) if token else -22
             if ret < 0 and ret != -17:  # EEXIST: the native one is there from the start
-                raise RuntimeRefused(f"error adding architecture to seccomp filter: "
-                                     f"{os.strerror(-ret)}")
+                raise RuntimeRefused(
+                    f"error adding architecture to seccomp filter: {os.strerror(-ret)}"
+                )
         for rule in chosen["syscalls"]:
             action = action_code(rule["action"], rule["errnoRet"])
             conds = []
@@ -271,8 +362,10 @@ def compile_bpf(chosen: dict[str, Any]) -> bytes:
                     array = (_ArgCmp * max(len(group), 1))(*group)
                     ret = lib.seccomp_rule_add_array(ctx, action, nr, len(group), array)
                     if ret < 0:
-                        raise RuntimeRefused(f"error adding seccomp filter rule for syscall "
-                                             f"{name}: {os.strerror(-ret).lower()}")
+                        raise RuntimeRefused(
+                            f"error adding seccomp filter rule for syscall "
+                            f"{name}: {os.strerror(-ret).lower()}"
+                        )
         fd = os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC)
         try:
             ret = lib.seccomp_export_bpf(ctx, fd)
@@ -284,8 +377,10 @@ def compile_bpf(chosen: dict[str, Any]) -> bytes:
                 out += chunk
         finally:
             os.close(fd)
-        tokens = [lib.seccomp_arch_resolve_name(a.removeprefix("SCMP_ARCH_").lower().encode())
-                  for a in chosen["architectures"]] or [lib.seccomp_arch_native()]
+        tokens = [
+            lib.seccomp_arch_resolve_name(a.removeprefix("SCMP_ARCH_").lower().encode())
+            for a in chosen["architectures"]
+        ] or [lib.seccomp_arch_native()]
         return enosys_stub(chosen, tokens, lib) + out
     finally:
         lib.seccomp_release(ctx)

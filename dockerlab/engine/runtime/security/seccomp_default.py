@@ -81,31 +81,51 @@ _RULES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("socket", _arg(0, 40, "SCMP_CMP_GT")),
     *(("personality", _arg(0, v, "SCMP_CMP_EQ")) for v in (0, 8, 0x20000, 0x20008, 0xFFFFFFFF)),
     ("sync_file_range2 swapcontext", _arches("ppc64le")),
-    ("arm_fadvise64_64 arm_sync_file_range sync_file_range2 breakpoint cacheflush set_tls",
-     _arches("arm", "arm64")),
+    (
+        "arm_fadvise64_64 arm_sync_file_range sync_file_range2 breakpoint cacheflush set_tls",
+        _arches("arm", "arm64"),
+    ),
     ("arch_prctl", _arches("amd64", "x32")),
     ("modify_ldt", _arches("amd64", "x32", "x86")),
     ("s390_pci_mmio_read s390_pci_mmio_write s390_runtime_instr", _arches("s390", "s390x")),
     ("riscv_flush_icache", _arches("riscv64")),
     ("open_by_handle_at", _caps("DAC_READ_SEARCH")),
-    ("bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie "
-     "lsm_get_self_attr lsm_list_modules lsm_set_self_attr mount mount_setattr move_mount "
-     "open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog "
-     "umount umount2 unshare", _caps("SYS_ADMIN")),
-    ("clone", {**_arg(0, _CLONE_NS_MASK, "SCMP_CMP_MASKED_EQ"),
-               "excludes": {"caps": ["CAP_SYS_ADMIN"], "arches": ["s390", "s390x"]}}),
-    ("clone", {**_arg(1, _CLONE_NS_MASK, "SCMP_CMP_MASKED_EQ"),  # s390 swaps clone's args
-               **_arches("s390", "s390x"), "excludes": {"caps": ["CAP_SYS_ADMIN"]}}),
+    (
+        "bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie "
+        "lsm_get_self_attr lsm_list_modules lsm_set_self_attr mount mount_setattr move_mount "
+        "open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog "
+        "umount umount2 unshare",
+        _caps("SYS_ADMIN"),
+    ),
+    (
+        "clone",
+        {
+            **_arg(0, _CLONE_NS_MASK, "SCMP_CMP_MASKED_EQ"),
+            "excludes": {"caps": ["CAP_SYS_ADMIN"], "arches": ["s390", "s390x"]},
+        },
+    ),
+    (
+        "clone",
+        {
+            **_arg(1, _CLONE_NS_MASK, "SCMP_CMP_MASKED_EQ"),  # s390 swaps clone's args
+            **_arches("s390", "s390x"),
+            "excludes": {"caps": ["CAP_SYS_ADMIN"]},
+        },
+    ),
     # clone3 passes its flags in memory seccomp cannot read: ENOSYS makes libc fall back
     # to clone, whose flags the rule above checks.
-    ("clone3", {"action": "SCMP_ACT_ERRNO", "errnoRet": 38,
-                "excludes": {"caps": ["CAP_SYS_ADMIN"]}}),
+    (
+        "clone3",
+        {"action": "SCMP_ACT_ERRNO", "errnoRet": 38, "excludes": {"caps": ["CAP_SYS_ADMIN"]}},
+    ),
     ("reboot", _caps("SYS_BOOT")),
     ("chroot", _caps("SYS_CHROOT")),
     ("delete_module init_module finit_module", _caps("SYS_MODULE")),
     ("acct", _caps("SYS_PACCT")),
-    ("kcmp pidfd_getfd process_madvise process_vm_readv process_vm_writev ptrace",
-     _caps("SYS_PTRACE")),
+    (
+        "kcmp pidfd_getfd process_madvise process_vm_readv process_vm_writev ptrace",
+        _caps("SYS_PTRACE"),
+    ),
     ("iopl ioperm", _caps("SYS_RAWIO")),
     ("settimeofday stime clock_settime clock_settime64", _caps("SYS_TIME")),
     ("vhangup", _caps("SYS_TTY_CONFIG")),
@@ -116,9 +136,15 @@ _RULES: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 
 _ARCH_MAP = (
-    ("X86_64", "X86 X32"), ("AARCH64", "ARM"), ("MIPS64", "MIPS MIPS64N32"),
-    ("MIPS64N32", "MIPS MIPS64"), ("MIPSEL64", "MIPSEL MIPSEL64N32"),
-    ("MIPSEL64N32", "MIPSEL MIPSEL64"), ("S390X", "S390"), ("RISCV64", ""), ("LOONGARCH64", ""),
+    ("X86_64", "X86 X32"),
+    ("AARCH64", "ARM"),
+    ("MIPS64", "MIPS MIPS64N32"),
+    ("MIPS64N32", "MIPS MIPS64"),
+    ("MIPSEL64", "MIPSEL MIPSEL64N32"),
+    ("MIPSEL64N32", "MIPSEL MIPSEL64"),
+    ("S390X", "S390"),
+    ("RISCV64", ""),
+    ("LOONGARCH64", ""),
 )
 
 
@@ -127,9 +153,14 @@ def profile() -> dict[str, Any]:
     return {
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": 1,
-        "archMap": [{"architecture": f"SCMP_ARCH_{a}",
-                     "subArchitectures": [f"SCMP_ARCH_{s}" for s in subs.split()] or None}
-                    for a, subs in _ARCH_MAP],
-        "syscalls": [{"names": names.split(), "action": "SCMP_ACT_ALLOW", **extra}
-                     for names, extra in _RULES],
+        "archMap": [
+            {
+                "architecture": f"SCMP_ARCH_{a}",
+                "subArchitectures": [f"SCMP_ARCH_{s}" for s in subs.split()] or None,
+            }
+            for a, subs in _ARCH_MAP
+        ],
+        "syscalls": [
+            {"names": names.split(), "action": "SCMP_ACT_ALLOW", **extra} for names, extra in _RULES
+        ],
     }
