@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+from collections.abc import Callable
 from typing import IO, Any
 
 from dockerlab.errors import InvalidParameter
@@ -75,6 +76,8 @@ class Budget:
         error: type[InvalidParameter] = ExpansionError,
     ) -> None:
         st = os.statvfs(folder)
+        if isinstance(folder, int):  # a folder descriptor: its path for the message
+            folder = os.readlink(f"/proc/self/fd/{folder}")
         self.folder, self.prefix, self.error = folder, prefix, error
         self.space = max(st.f_bavail * st.f_frsize - RESERVE, 0)
         self.read = 0  # raw input bytes
@@ -82,13 +85,16 @@ class Budget:
 
     def reader(self, src: IO[bytes]) -> io.BufferedReader:
         """``src`` as a buffered reader whose bytes count as input (it can ``peek``)."""
-        return io.BufferedReader(_Counting(src, self), _CHUNK)
+        return io.BufferedReader(_Counted(src, self.took), _CHUNK)
 
     def inflating(self, src: IO[bytes]) -> IO[bytes]:
         """``src`` decompressed (if it is), every byte out counted as written: for readers
         such as tarfile's extractall that write what they read."""
         stream, _ = decompressed(self.reader(src))
-        return io.BufferedReader(_CountingOut(stream, self), _CHUNK)
+        return io.BufferedReader(_Counted(stream, self.wrote), _CHUNK)
+
+    def took(self, n: int) -> None:
+        self.read += n
 
     def wrote(self, n: int, name: str = "") -> None:
         self.written += n
@@ -110,9 +116,11 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n} bytes"
 
 
-class _Counting(io.RawIOBase):
-    def __init__(self, src: IO[bytes], budget: Budget) -> None:
-        self.src, self.budget = src, budget
+class _Counted(io.RawIOBase):
+    """``src`` read through, each read's size told to ``count``."""
+
+    def __init__(self, src: IO[bytes], count: Callable[[int], None]) -> None:
+        self.src, self.count = src, count
 
     def readable(self) -> bool:
         return True
@@ -121,22 +129,7 @@ class _Counting(io.RawIOBase):
         data = self.src.read(len(buf))
         n = len(data)
         buf[:n] = data
-        self.budget.read += n
-        return n
-
-
-class _CountingOut(io.RawIOBase):
-    def __init__(self, src: IO[bytes], budget: Budget) -> None:
-        self.src, self.budget = src, budget
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        data = self.src.read(len(buf))
-        n = len(data)
-        buf[:n] = data
-        self.budget.wrote(n)
+        self.count(n)
         return n
 
 
