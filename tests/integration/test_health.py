@@ -245,3 +245,17 @@ def test_the_cli_shows_health_in_ps(engine):
     r = cli(root, "run", "--rm", "--health-interval", "500us", "busybox", "true", text=True)
     assert r.returncode == 125
     assert "Interval in Healthcheck cannot be less than 1ms" in r.stderr
+
+
+def test_the_probe_helper_is_not_in_the_containers_pid_namespace(engine):
+    """The probes are started by the monitor, whose children would land in the container's
+    PID namespace: there the helper, host Python until it execs, would be visible (and, for
+    an instant before it makes itself non-dumpable, open to ``/proc/PID/exe``). The container
+    sees its own processes and the probe's command only."""
+    cid = daemon(engine, **hc("cat /proc/[0-9]*/cmdline | tr '\\0' ' '; echo; ls /proc"))
+    wait_until(lambda: log_of(engine, cid), what="a probe")
+    out = log_of(engine, cid)[-1]["Output"]
+    assert "sleep 30" in out
+    assert "python" not in out and "nsexec" not in out
+    pids = sorted(int(p) for p in out.split() if p.isdigit())
+    assert len(pids) <= 4, out  # sleep, the probe's shell and its two children
