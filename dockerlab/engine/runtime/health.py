@@ -48,8 +48,10 @@ def probe_command(config: dict[str, Any]) -> list[str] | None:
     test = (config.get("Healthcheck") or {}).get("Test") or []
     if not test:
         return None
+    if len(test) < 2:
+        return None
     if test[0] == "CMD":
-        return list(test[1:]) or None
+        return list(test[1:])
     if test[0] == "CMD-SHELL":
         shell = config.get("Shell") or ["/bin/sh", "-c"]
         return [*shell, *test[1:]]

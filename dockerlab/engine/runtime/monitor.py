@@ -370,7 +370,9 @@ class Monitor:
         # A health check's probes are started from here later, outside the container's PID
         # namespace (as exec's helper is): keep ours to go back to after the fork.
         test = (config.get("Healthcheck") or {}).get("Test") or [""]
-        probed = test[0] in ("CMD", "CMD-SHELL") and self.cfg.get("Security") is not None
+        probed = (
+            test[0] in ("CMD", "CMD-SHELL") and len(test) > 1 and "Security" in self.cfg
+        )  # as health.probe_command, without importing it when there is no probe
         host_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC) if probed else -1
         L.unshare(L.CLONE_NEWPID)
         pid = os.fork()
