@@ -259,3 +259,20 @@ def test_the_probe_helper_is_not_in_the_containers_pid_namespace(engine):
     assert "python" not in out and "nsexec" not in out
     pids = sorted(int(p) for p in out.split() if p.isdigit())
     assert len(pids) <= 4, out  # sleep, the probe's shell and its two children
+
+
+def test_a_build_step_is_not_probed(engine, tmp_path):
+    """Docker's builder runs RUN steps without the image's health check: a probe would
+    write into the layer being built."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nHEALTHCHECK --interval=1ms CMD touch /probed\n"
+        "RUN for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /probed ] && exit 9; sleep 0.1; done\n"
+    )
+    events = list(engine.build(str(ctx), tags=["hcb"]))  # BuildFailed if /probed appears
+    assert any(ev.kind == "aux" for ev in events)
+    _, att = engine.run(
+        {"Image": "hcb", "Cmd": ["test", "!", "-e", "/probed"], "Healthcheck": {"Test": ["NONE"]}}
+    )
+    assert att.collect()[0] == 0
