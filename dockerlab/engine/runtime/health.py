@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from dockerlab.engine.paths import Paths
+
 # moby daemon/health.go
 MAX_OUTPUT = 4096
 MAX_LOG_ENTRIES = 5
@@ -121,10 +123,11 @@ def apply_result(
     return {"Status": status, "FailingStreak": streak, "Log": log}
 
 
-def status_changed(state_dir: str, cid: str, status: str) -> None:
-    """Called once each time a probe's result changes a container's health status (Docker
-    emits its ``health_status: <status>`` event at exactly this point); the events journal
-    hooks in here. ``state_dir`` is the container's folder."""
+def status_changed(paths: Paths, cid: str, status: str) -> None:
+    """Called once each time a probe's result changes a container's health status, in its
+    monitor, after the state is written and the lock released: Docker emits its
+    ``health_status: <status>`` event at exactly this point, so the events journal hooks in
+    here. (A pause, a stop or a restart changes the status too, without an event in Docker.)"""
 
 
 class Prober:
@@ -135,7 +138,7 @@ class Prober:
     def __init__(
         self,
         cfg: dict[str, Any],
-        state_dir: str,
+        paths: Paths,
         pid: int,
         started_ns: int,
         poller: Any,
@@ -144,7 +147,8 @@ class Prober:
         config = cfg["Config"]
         self.healthcheck: dict[str, Any] = config.get("Healthcheck") or {}
         self.cid = cfg["Id"]
-        self.dir = state_dir
+        self.paths = paths
+        self.dir = paths.container(self.cid)
         self.started_ns = started_ns
         self.poller = poller
         self.paused = paused
@@ -178,7 +182,21 @@ class Prober:
     # ---- the loop's side ----------------------------------------------------------------
     def tick(self) -> float:
         """Reap a finished probe, kill one past its timeout, start one that is due; the
-        seconds until the next of these."""
+        seconds until the next of these. Never raises: a probe must not take the monitor,
+        and with it the container's log and exit record, down."""
+        try:
+            return self._tick()
+        except Exception:  # noqa: BLE001 - try again an interval later
+            self.next_at = time.monotonic() + self.interval
+            return self.interval
+
+    def _is_paused(self) -> bool:
+        try:
+            return self.paused()
+        except OSError:  # the cgroup is going: the container is ending
+            return True
+
+    def _tick(self) -> float:
         now = time.monotonic()
         if self.child:
             self._reap()
@@ -187,7 +205,7 @@ class Prober:
             self._kill()
             self.record(-1, f"Health check exceeded timeout ({go_duration(self.timeout_ns)})")
         if not self.child and now >= self.next_at:
-            if self.paused():  # Docker does not probe a paused container
+            if self._is_paused():  # Docker does not probe a paused container
                 self.next_at = now + self.interval
             else:
                 self._start()
@@ -251,6 +269,7 @@ class Prober:
         except OSError as exc:
             os.close(r)
             self.child = 0
+            self.next_at = time.monotonic() + self.interval
             self.record(-1, str(exc.strerror or exc))
             return
         finally:
@@ -314,7 +333,7 @@ class Prober:
                     not isinstance(state, dict)
                     or state.get("MonitorPid") != os.getpid()
                     or state.get("Status") != "running"
-                    or self.paused()
+                    or self._is_paused()
                 ):
                     return  # not (yet) ours, or paused: Docker drops this result
                 before = (state.get("Health") or {}).get("Status")
@@ -326,10 +345,10 @@ class Prober:
                 )
                 state["Health"] = health
                 write_bytes(path, dumps(state).encode(), durable=False)
-        except (OSError, ValueError):
+        except (OSError, ValueError, TypeError, AttributeError):
             return  # a folder removed under us, a cut state file: the next verb tells
         if health["Status"] != before:
-            status_changed(self.dir, self.cid, health["Status"])
+            status_changed(self.paths, self.cid, health["Status"])
 
 
 def _close_actions(keep: set[int]) -> list[tuple[int, int]]:

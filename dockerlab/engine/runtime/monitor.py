@@ -442,7 +442,7 @@ class Monitor:
         if probed:
             from dockerlab.engine.runtime.health import Prober
 
-            self.prober = Prober(self.cfg, self.dir, pid, started, self.sel, cgroup.frozen)
+            self.prober = Prober(self.cfg, self.paths, pid, started, self.sel, cgroup.frozen)
         self.loop()
 
     def sync(self, message: dict[str, Any]) -> None:
