@@ -302,7 +302,46 @@ def create_body(
         body["StopSignal"] = ns.stop_signal
     if ns.stop_timeout is not None:
         body["StopTimeout"] = ns.stop_timeout
+    healthcheck = health_config(ns, command)
+    if healthcheck is not None:
+        body["Healthcheck"] = healthcheck
     return ns.name or None, body
+
+
+def health_config(ns: Namespace, command: str = "run") -> dict[str, Any] | None:
+    """``--health-*`` and ``--no-healthcheck`` -> ``Config.Healthcheck`` (durations in
+    nanoseconds), with the CLI's checks; None leaves the image's HEALTHCHECK as it is. Zero
+    fields are left out, as Go's ``omitempty`` does, so the daemon fills them from the image."""
+    cmd = getattr(ns, "health_cmd", None) or ""
+    durations = {
+        key: getattr(ns, dest, None) or 0
+        for key, dest in (
+            ("Interval", "health_interval"),
+            ("Timeout", "health_timeout"),
+            ("StartPeriod", "health_start_period"),
+        )
+    }
+    retries = getattr(ns, "health_retries", None) or 0
+    settings = bool(cmd) or any(durations.values()) or bool(retries)
+    if getattr(ns, "no_healthcheck", False):
+        if settings:
+            raise refusal("--no-healthcheck conflicts with --health-* options", command)
+        return {"Test": ["NONE"]}
+    if not settings:
+        return None
+    for flag, value in (
+        ("--health-interval", durations["Interval"]),
+        ("--health-timeout", durations["Timeout"]),
+        ("--health-retries", retries),
+        ("--health-start-period", durations["StartPeriod"]),
+    ):
+        if value < 0:
+            raise refusal(f"{flag} cannot be negative", command)
+    out: dict[str, Any] = {"Test": ["CMD-SHELL", cmd]} if cmd else {}
+    out.update({k: v for k, v in durations.items() if v})
+    if retries:
+        out["Retries"] = retries
+    return out
 
 
 def security_opts(opts: list[str], command: str = "run") -> list[str]:

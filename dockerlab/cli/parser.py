@@ -78,6 +78,16 @@ def _go_int(value: str) -> int:
     return int(value)
 
 
+def _go_duration(value: str) -> int:
+    """pflag's DurationVar: Go's ``time.ParseDuration``, in nanoseconds."""
+    from dockerlab.format.units import parse_go_duration
+
+    try:
+        return parse_go_duration(value)
+    except ValueError as exc:
+        raise _BadValue(str(exc)) from None
+
+
 def _key_value_filter(value: str) -> str:
     if "=" not in value:
         raise _BadValue("bad format of filter (expected name=value)")
@@ -106,6 +116,7 @@ _KINDS = {
     "bytes": (_str, "bytes", False),  # checked by options.py with Docker's message
     "decimal": (_str, "decimal", False),
     "network": (_str, "network", False),
+    "duration": (_go_duration, "duration", False),
 }
 
 
@@ -174,6 +185,27 @@ _CREATE_FLAGS = (
     F("", "entrypoint", "string", "Overwrite the default ENTRYPOINT of the image"),
     F("e", "env", "env", "Set environment variables"),
     F("", "env-file", "list", "Read in a file of environment variables"),
+    F("", "health-cmd", "string", "Command to run to check health"),
+    F(
+        "",
+        "health-interval",
+        "duration",
+        "Time between running the check (ms|s|m|h) (default 0s)",
+    ),
+    F("", "health-retries", "int", "Consecutive failures needed to report unhealthy"),
+    F(
+        "",
+        "health-start-period",
+        "duration",
+        "Start period for the container to initialize before starting health-retries "
+        "countdown (ms|s|m|h) (default 0s)",
+    ),
+    F(
+        "",
+        "health-timeout",
+        "duration",
+        "Maximum time to allow one check to run (ms|s|m|h) (default 0s)",
+    ),
     F("h", "hostname", "string", "Container host name"),
     F(
         "",
@@ -192,6 +224,7 @@ _CREATE_FLAGS = (
     ),
     F("", "name", "string", "Assign a name to the container"),
     F("", "network", "network", "Connect a container to a network", None, "--net"),
+    F("", "no-healthcheck", "bool", "Disable any container-specified HEALTHCHECK"),
     F("", "pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
     F("", "privileged", "bool", "Give extended privileges to this container"),
     F("", "restart", "string", 'Restart policy to apply when a container exits (default "no")'),

@@ -15,7 +15,10 @@ from dockerlab.errors import InvalidParameter
 
 # ---- containers (``docker ps -f``) ------------------------------------------------------
 
-CONTAINER_FILTERS = frozenset({"status", "name", "id", "exited", "label", "ancestor", "volume"})
+CONTAINER_FILTERS = frozenset(
+    {"status", "name", "id", "exited", "label", "ancestor", "volume", "health"}
+)
+HEALTH_VALUES = ("starting", "healthy", "unhealthy", "none")
 
 
 def check_filters(filters: dict[str, list[str]]) -> None:
@@ -23,6 +26,9 @@ def check_filters(filters: dict[str, list[str]]) -> None:
     for key in filters:
         if key not in CONTAINER_FILTERS:
             raise InvalidParameter(f"invalid filter '{key}'")
+    for value in filters.get("health") or []:
+        if value not in HEALTH_VALUES:
+            raise InvalidParameter(f"Unrecognised filter value for health: {value}")
 
 
 def matches(c: Container, filters: dict[str, list[str]]) -> bool:
@@ -47,6 +53,8 @@ def matches(c: Container, filters: dict[str, list[str]]) -> bool:
                 or c.config["Image"].startswith("sha256:" + v)
                 for v in values
             )
+        elif key == "health":
+            ok = ((c.state.get("Health") or {}).get("Status") or "none") in values
         elif key == "volume":
             ok = any(
                 m.get("Name") == v or m.get("Destination") == v

@@ -16,6 +16,7 @@ __all__ = [
     "human_size",
     "human_size_with_precision",
     "parse_cpus",
+    "parse_go_duration",
     "parse_ram",
     "parse_rfc3339",
     "parse_rfc3339_ns",
@@ -128,6 +129,91 @@ def human_duration(seconds: float) -> str:
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
     return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+_GO_DURATION_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "\u00b5s": 1_000,  # U+00B5 micro sign
+    "\u03bcs": 1_000,  # U+03BC Greek mu
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
+
+
+def _go_quote(text: str) -> str:
+    """The ``time`` package's ``quote``: bytes outside printable ASCII as ``\\xNN``."""
+    out: list[str] = []
+    for ch in text:
+        if ord(ch) < 0x20 or ord(ch) >= 0x80:
+            out.extend(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogateescape"))
+        else:
+            out.append("\\" + ch if ch in '"\\' else ch)
+    return '"' + "".join(out) + '"'
+
+
+def parse_go_duration(text: str) -> int:
+    """Go's ``time.ParseDuration`` (``1h30m``, ``1.5s``, ``-2m``, ``0``) in nanoseconds;
+    ValueError with Go's words (``time: unknown unit "x" in duration "1x"``)."""
+    invalid = ValueError(f"time: invalid duration {_go_quote(text)}")
+    s, neg = text, False
+    if s[:1] in ("-", "+"):
+        neg, s = s[0] == "-", s[1:]
+    if s == "0":
+        return 0
+    if not s:
+        raise invalid
+    total = 0
+    while s:
+        if not (s[0] == "." or "0" <= s[0] <= "9"):
+            raise invalid
+        i = 0
+        while i < len(s) and "0" <= s[i] <= "9":
+            i += 1
+        whole, s = s[:i], s[i:]
+        value = int(whole) if whole else 0
+        if value > 1 << 63:
+            raise invalid
+        frac, scale = 0, 1
+        post = False
+        if s[:1] == ".":
+            s = s[1:]
+            i = 0
+            while i < len(s) and "0" <= s[i] <= "9":
+                if frac * 10 + int(s[i]) <= 1 << 63 and scale < 10**19:  # Go stops adding
+                    frac, scale = frac * 10 + int(s[i]), scale * 10  # precision on overflow
+                i += 1
+            post, s = i > 0, s[i:]
+        if not whole and not post:
+            raise invalid
+        i = 0
+        while i < len(s) and not (s[i] == "." or "0" <= s[i] <= "9"):
+            i += 1
+        if i == 0:
+            raise ValueError(f"time: missing unit in duration {_go_quote(text)}")
+        unit_text, s = s[:i], s[i:]
+        unit = _GO_DURATION_UNITS.get(unit_text)
+        if unit is None:
+            raise ValueError(
+                f"time: unknown unit {_go_quote(unit_text)} in duration {_go_quote(text)}"
+            )
+        if value > (1 << 63) // unit:
+            raise invalid
+        value *= unit
+        if frac:
+            value += int(frac * (unit / scale))
+            if value > 1 << 63:
+                raise invalid
+        total += value
+        if total > 1 << 63:
+            raise invalid
+    if neg:
+        return -total
+    if total > (1 << 63) - 1:
+        raise invalid
+    return total
 
 
 def ago(ts: float, now: float) -> str:

@@ -531,6 +531,7 @@ class Builder:
             "WorkingDir": config.get("WorkingDir") or "",
             "User": config.get("User") or "",
             "Labels": {},
+            "Healthcheck": {"Test": ["NONE"]},  # a build step is never probed (Docker's too)
             "HostConfig": {"NetworkMode": "default"},
         }
         cid: str = self.engine.create(body, owner=self.owner)["Id"]

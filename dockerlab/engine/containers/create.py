@@ -108,6 +108,9 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
         value = cfg.get(key) or icfg.get(key)
         if value:
             config[key] = value
+    healthcheck = merge_healthcheck(cfg.get("Healthcheck"), icfg.get("Healthcheck"))
+    if healthcheck is not None:
+        config["Healthcheck"] = healthcheck
     host.setdefault("Binds", None)
     host.setdefault("AutoRemove", False)
     host.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
@@ -125,6 +128,28 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
         "HostConfig": host,
         "Image": image_id,
     }
+
+
+_MIN_HEALTH_DURATION = 1_000_000  # moby's container.MinimumDuration: 1ms
+
+
+def merge_healthcheck(
+    user: dict[str, Any] | None, image: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The daemon's checks of the request's ``Healthcheck`` (its words), then the image's
+    HEALTHCHECK filling each field the request left empty or zero (moby's ``merge``)."""
+    if user is not None:
+        for key in ("Interval", "Timeout", "StartPeriod"):
+            value = user.get(key) or 0
+            if value and value < _MIN_HEALTH_DURATION:
+                raise InvalidParameter(f"{key} in Healthcheck cannot be less than 1ms")
+        if (user.get("Retries") or 0) < 0:
+            raise InvalidParameter("Retries in Healthcheck cannot be negative")
+    if user is None:
+        return dict(image) if image else None
+    image = image or {}
+    keys = ("Test", "Interval", "Timeout", "StartPeriod", "Retries")  # Go's field order
+    return {k: user.get(k) or image.get(k) for k in keys if user.get(k) or image.get(k)}
 
 
 def mount_points(

@@ -196,6 +196,7 @@ def pause(store: ContainerStore, ref: str) -> None:
         c.ensure_state("pause")
         c.cgroup().freeze()
         c.state.update(Status="paused", Paused=True)
+        c.health_stopped()
         c.save_state()
 
 

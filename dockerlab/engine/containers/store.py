@@ -324,6 +324,7 @@ class Container:
             FinishedAt=record["FinishedAt"],
         )
         self.state["Status"] = "created" if record.get("StartFailed") else "exited"
+        self.health_stopped()
         self.save_state()
         for path in (self.exit_file(), self.monitor_file()):
             try:
@@ -346,9 +347,19 @@ class Container:
             MonitorPid=report["monitor"],
             MonitorStart=report["monitor_start"],
         )
+        from dockerlab.engine.runtime.health import probe_command, starting
+
+        if probe_command(self.config["Config"]) is not None:
+            self.state["Health"] = starting(self.state.get("Health"))
         # Not fsynced: after a crash, "running" is re-derived from the monitor's own record.
         # The caller holds the lock, so an --rm monitor cannot rename the folder meanwhile.
         self.save_state(durable=False)
+
+    def health_stopped(self) -> None:
+        """(locked) Its probes have stopped (it ended or was paused): Docker then calls it
+        ``unhealthy``, keeping its failing streak and log."""
+        if self.state.get("Health"):
+            self.state["Health"]["Status"] = "unhealthy"
 
     def cleanup_dead(self) -> None:
         """(locked) Stop whatever a dead container may still hold: its monitor (named by the

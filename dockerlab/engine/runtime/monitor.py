@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from dockerlab.engine.runtime.cgroups import Cgroup
+    from dockerlab.engine.runtime.health import Prober
 
 
 def read_spec(fd: int) -> dict[str, Any]:
@@ -267,6 +268,7 @@ class Monitor:
         self.pid = 0
         self.status: int | None = None
         self.cgroup: Cgroup | None = None
+        self.prober: Prober | None = None
 
     # ---- set-up -----------------------------------------------------------------------
     def mount_rootfs(self) -> str:
@@ -365,6 +367,13 @@ class Monitor:
             child_ends += [out_w, err_w2]
             stdio = (in_r, out_w, err_w2)
 
+        # A health check's probes are started from here later, outside the container's PID
+        # namespace (as exec's helper is): keep ours to go back to after the fork.
+        test = (config.get("Healthcheck") or {}).get("Test") or [""]
+        probed = (
+            test[0] in ("CMD", "CMD-SHELL") and len(test) > 1 and "Security" in self.cfg
+        )  # as health.probe_command, without importing it when there is no probe
+        host_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC) if probed else -1
         L.unshare(L.CLONE_NEWPID)
         pid = os.fork()
         if pid == 0:  # never returns into the monitor's stack, whatever is raised
@@ -373,6 +382,9 @@ class Monitor:
             finally:
                 os._exit(125)
         self.pid = pid
+        if host_pidns >= 0:
+            L.setns(host_pidns, L.CLONE_NEWPID)
+            os.close(host_pidns)
         os.close(go_r)
         os.close(err_w)
         for fd in child_ends:
@@ -414,18 +426,23 @@ class Monitor:
             self.master = None
             self.sel.register(out_r, S.STDOUT)
             self.sel.register(err_r2, S.STDERR)
+        started = time.time_ns()
         report = {
             "ok": True,
             "pid": pid,
             "monitor": os.getpid(),
             "monitor_start": L.proc_start_time(os.getpid()),
-            "started": log_time(time.time_ns()),
+            "started": log_time(started),
         }
         # The runtime's own record: the container is running even if its starter dies now.
         write_bytes(
             os.path.join(self.rundir, "monitor.json"), dumps(report).encode(), durable=False
         )  # runtime files: meaningless after a reboot anyway
         self.sync(report)
+        if probed:
+            from dockerlab.engine.runtime.health import Prober
+
+            self.prober = Prober(self.cfg, self.paths, pid, started, self.sel, cgroup.frozen)
         self.loop()
 
     def sync(self, message: dict[str, Any]) -> None:
@@ -575,9 +592,16 @@ class Monitor:
                 pid, status = os.waitpid(self.pid, os.WNOHANG)
                 if pid:
                     self.status = status
+            wait = None
+            if self.prober is not None:
+                if self.status is None:
+                    wait = self.prober.tick()
+                else:  # no probe outlives the container
+                    self.prober.stop()
+                    self.prober = None
             if self.status is not None and not self.sel.has(S.STDOUT, S.STDERR):
                 break
-            timeout = 0.2 if self.status is not None else None
+            timeout = 0.2 if self.status is not None else wait
             events = self.sel.select(timeout)
             if not events and self.status is not None:
                 break  # output still held open by an escaped process: stop waiting for it
@@ -594,6 +618,9 @@ class Monitor:
                     client = self.clients.get(fd)
                     if client:
                         self.on_client(client)
+                elif data == "health":
+                    if self.prober is not None:
+                        self.prober.on_output()
                 else:
                     self.on_output(fd, data)  # type: ignore[arg-type]
         self.finish(self.status)
