@@ -106,6 +106,8 @@ _KINDS = {
     "bytes": (_str, "bytes", False),  # checked by options.py with Docker's message
     "decimal": (_str, "decimal", False),
     "network": (_str, "network", False),
+    "map": (_str, "map", True),  # checked by options.py with Docker's message
+    "ulimit": (_str, "ulimit", True),
 }
 
 
@@ -165,6 +167,7 @@ _CREATE_FLAGS = (
     F("a", "attach", "list", "Attach to STDIN, STDOUT or STDERR"),
     F("", "cap-add", "list", "Add Linux capabilities"),
     F("", "cap-drop", "list", "Drop Linux capabilities"),
+    F("", "cidfile", "string", "Write the container ID to the file"),
     F("c", "cpu-shares", "int", "CPU shares (relative weight)", 0),
     F("", "cpu-period", "int", "Limit CPU CFS (Completely Fair Scheduler) period", 0),
     F("", "cpu-quota", "int", "Limit CPU CFS (Completely Fair Scheduler) quota", 0),
@@ -174,6 +177,7 @@ _CREATE_FLAGS = (
     F("", "entrypoint", "string", "Overwrite the default ENTRYPOINT of the image"),
     F("e", "env", "env", "Set environment variables"),
     F("", "env-file", "list", "Read in a file of environment variables"),
+    F("", "group-add", "list", "Add additional groups to join"),
     F("h", "hostname", "string", "Container host name"),
     F(
         "",
@@ -183,6 +187,7 @@ _CREATE_FLAGS = (
     ),
     F("i", "interactive", "bool", "Keep STDIN open even if not attached"),
     F("l", "label", "list", "Set meta data on a container"),
+    F("", "label-file", "list", "Read in a line delimited file of labels"),
     F("m", "memory", "bytes", "Memory limit"),
     F(
         "",
@@ -193,13 +198,16 @@ _CREATE_FLAGS = (
     F("", "name", "string", "Assign a name to the container"),
     F("", "network", "network", "Connect a container to a network", None, "--net"),
     F("", "pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
+    F("", "platform", "string", "Set platform if server is multi-platform capable"),
     F("", "privileged", "bool", "Give extended privileges to this container"),
     F("", "restart", "string", 'Restart policy to apply when a container exits (default "no")'),
     F("", "rm", "bool", "Automatically remove the container when it exits"),
     F("", "security-opt", "list", "Security Options"),
     F("", "stop-signal", "string", 'Signal to stop a container (default "SIGTERM")'),
     F("", "stop-timeout", "int", "Timeout (in seconds) to stop a container"),
+    F("", "sysctl", "map", "Sysctl options (default map[])"),
     F("t", "tty", "bool", "Allocate a pseudo-TTY"),
+    F("", "ulimit", "ulimit", "Ulimit options (default [])"),
     F("u", "user", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
     F("v", "volume", "list", "Bind mount a volume"),
     F("w", "workdir", "string", "Working directory inside the container"),
