@@ -173,7 +173,7 @@ def parse_ulimit(value: str) -> dict[str, Any]:
         raise ValueError(
             f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
         )
-    return {"Name": name, "Soft": soft, "Hard": hard}
+    return {"Name": name, "Hard": hard, "Soft": soft}  # go-units' field order
 
 
 def ulimits(values: list[str], command: str = "run") -> list[dict[str, Any]]:
