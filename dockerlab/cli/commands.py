@@ -144,11 +144,34 @@ def _warnings(ctx: Context, result: dict[str, Any]) -> None:
         ctx.error(f"WARNING: {w}")
 
 
+def _cidfile_and_platform(ctx: Context, ns: Namespace, command: str) -> Any:
+    """``--platform`` parsed, ``--cidfile`` made, then the platform checked against the
+    image (the daemon's check), in the CLI's order; the :class:`CidFile` to write."""
+    from dockerlab.cli.options import CidFile, check_platform, host_platform, parse_platform
+
+    wanted = None
+    if getattr(ns, "platform", None):
+        wanted = parse_platform(ns.platform, host_platform()["architecture"], command)
+    cidfile = CidFile(getattr(ns, "cidfile", None), command)
+    if wanted is not None:
+        try:
+            check_platform(ns.image, wanted, ctx.engine.image_inspect(ns.image))
+        except BaseException:
+            cidfile.close()
+            raise
+    return cidfile
+
+
 def cmd_create(ctx: Context, ns: Namespace) -> int:
     from dockerlab.cli.options import create_body
 
     name, body = create_body(ns)
-    result = ctx.engine.create(body, name)
+    cidfile = _cidfile_and_platform(ctx, ns, "create")
+    try:
+        result = ctx.engine.create(body, name)
+        cidfile.write(result["Id"])
+    finally:
+        cidfile.close()
     _warnings(ctx, result)
     ctx.print(result["Id"])
     return 0
@@ -164,25 +187,30 @@ def cmd_run(ctx: Context, ns: Namespace) -> int:
     if not ns.detach:
         _check_tty(ctx, ns)
     engine = ctx.engine
-    if ns.detach:
-        cid, _ = engine.run(body, name, attach="")
-        ctx.print(cid)
-        return 0
-    from dockerlab.terminal import verbs
+    cidfile = _cidfile_and_platform(ctx, ns, "run")
+    try:
+        if ns.detach:
+            cid, _ = engine.run(body, name, attach="", created=cidfile.write)
+            ctx.print(cid)
+            return 0
+        from dockerlab.terminal import verbs
 
-    return _code(
-        ctx,
-        verbs.run(
-            engine,
-            ctx.terminal,
-            body,
-            name,
-            rm=bool(ns.rm),
-            tty=bool(ns.tty),
-            sig_proxy=True,
-            detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS,
-        ),
-    )
+        return _code(
+            ctx,
+            verbs.run(
+                engine,
+                ctx.terminal,
+                body,
+                name,
+                rm=bool(ns.rm),
+                tty=bool(ns.tty),
+                sig_proxy=True,
+                detach_keys=ns.detach_keys or DEFAULT_DETACH_KEYS,
+                created=cidfile.write,
+            ),
+        )
+    finally:
+        cidfile.close()
 
 
 def _code(ctx: Context, followed: Any) -> int:

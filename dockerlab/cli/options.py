@@ -122,6 +122,224 @@ def environment(
     return out
 
 
+def label_files(files: list[str], items: list[str], command: str = "run") -> list[str]:
+    """``--label-file`` lines (read as env files are, but a bare ``KEY`` is dropped: no
+    host value for labels), then ``-l``: Docker's ``ReadKVStrings``."""
+    out: list[str] = []
+    for path in files:
+        try:
+            out.extend(parse_env_file(path, {}))
+        except OSError as exc:
+            raise refusal(f"open {path}: {(exc.strerror or str(exc)).lower()}", command) from None
+        except ValueError as exc:
+            raise refusal(str(exc), command) from None
+    return [*out, *items]
+
+
+# go-units' ulimit names
+_ULIMITS = frozenset(
+    "core cpu data fsize locks memlock msgqueue nice nofile nproc rss rtprio rttime "
+    "sigpending stack".split()
+)
+
+
+def _go_int64(text: str) -> int:
+    """strconv.ParseInt(text, 10, 64), with its error text."""
+    body = text[1:] if text[:1] in "+-" else text
+    if not body.isdigit() or not body.isascii():
+        raise ValueError(f'strconv.ParseInt: parsing "{text}": invalid syntax')
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f'strconv.ParseInt: parsing "{text}": value out of range')
+    return value
+
+
+def parse_ulimit(value: str) -> dict[str, Any]:
+    """go-units ``ParseUlimit``: ``name=soft[:hard]`` -> ``{Name, Soft, Hard}``."""
+    name, eq, limits = value.partition("=")
+    if not eq:
+        raise ValueError(f"invalid ulimit argument: {value}")
+    if name not in _ULIMITS:
+        raise ValueError(f"invalid ulimit type: {name}")
+    parts = limits.split(":")
+    if len(parts) > 2:
+        raise ValueError(
+            f"too many limit value arguments - {limits}, can only have up to two, `soft[:hard]`"
+        )
+    hard = _go_int64(parts[1]) if len(parts) == 2 else None
+    soft = _go_int64(parts[0])
+    hard = soft if hard is None else hard
+    if hard != -1 and soft > hard:
+        raise ValueError(
+            f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        )
+    return {"Name": name, "Hard": hard, "Soft": soft}  # go-units' field order
+
+
+def ulimits(values: list[str], command: str = "run") -> list[dict[str, Any]]:
+    """``--ulimit`` values, one per name (a later one replaces an earlier one)."""
+    out: dict[str, dict[str, Any]] = {}
+    for value in values:
+        try:
+            limit = parse_ulimit(value)
+        except ValueError as exc:
+            raise _flag_error(value, "--ulimit", str(exc), command) from None
+        out[limit["Name"]] = limit
+    return list(out.values())
+
+
+_SYSCTLS = frozenset(
+    "kernel.msgmax kernel.msgmnb kernel.msgmni kernel.sem kernel.shmall kernel.shmmax "
+    "kernel.shmmni kernel.shm_rmid_forced".split()
+)
+
+
+def sysctls(values: list[str], command: str = "run") -> dict[str, str]:
+    """``--sysctl`` (the CLI's ``ValidateSysctl``, Docker 20.10's words): only sysctls of a
+    namespace the container has of its own."""
+    out: dict[str, str] = {}
+    for value in values:
+        parts = value.split("=")
+        if len(parts) < 2 or not (
+            parts[0] in _SYSCTLS or parts[0].startswith(("net.", "fs.mqueue."))
+        ):
+            raise _flag_error(value, "--sysctl", f"sysctl '{value}' is not whitelisted", command)
+        key, _, val = value.partition("=")
+        out[key] = val
+    return out
+
+
+# containerd's platforms.Parse, for --platform
+_OSES = frozenset(
+    "aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd "
+    "plan9 solaris windows zos".split()
+)
+_ARCHES = frozenset(
+    "386 amd64 amd64p32 arm armbe arm64 arm64be ppc64 ppc64le loong64 mips mipsle mips64 "
+    "mips64le mips64p32 mips64p32le ppc riscv riscv64 s390 s390x sparc sparc64 wasm".split()
+)
+_ARCH_ALIASES = {
+    "i386": ("386", ""),
+    "x86_64": ("amd64", ""),
+    "x86-64": ("amd64", ""),
+    "aarch64": ("arm64", ""),
+    "armhf": ("arm", "v7"),
+    "armel": ("arm", "v6"),
+}
+_COMPONENT = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+
+def _normalize_arch(arch: str, variant: str) -> tuple[str, str]:
+    arch, variant = arch.lower(), variant.lower()
+    arch, implied = _ARCH_ALIASES.get(arch, (arch, ""))
+    variant = variant or implied
+    if arch == "arm64" and variant in ("8", "v8"):
+        variant = ""
+    elif arch == "arm" and variant in ("", "7"):
+        variant = "v7"
+    elif arch == "arm" and variant in ("5", "6", "8"):
+        variant = "v" + variant
+    return arch, variant
+
+
+def parse_platform(spec: str, host_arch: str, command: str = "run") -> dict[str, str]:
+    """``linux/arm64``, ``linux``, ``amd64`` -> ``{os, architecture, variant}``, with the
+    CLI's message for what containerd cannot parse."""
+
+    def bad(why: str) -> UsageError:
+        return refusal(f"error parsing specified platform: {why}: invalid argument", command)
+
+    parts = spec.split("/")
+    for part in parts:
+        if not _COMPONENT.match(part):
+            raise bad(
+                f'"{part}" is an invalid component of "{spec}": platform specifier component '
+                'must match "^[A-Za-z0-9_-]+$"'
+            )
+    os_name = parts[0].lower().replace("macos", "darwin")
+    if len(parts) == 1:
+        if os_name in _OSES:
+            return {"os": os_name, "architecture": host_arch, "variant": ""}
+        arch, variant = _normalize_arch(parts[0], "")
+        if arch == "arm" and variant == "v7":
+            variant = ""
+        if arch in _ARCHES:
+            return {"os": "linux", "architecture": arch, "variant": variant}
+        raise bad(f'"{spec}": unknown operating system or architecture')
+    if len(parts) > 3:
+        raise bad(f'"{spec}": cannot parse platform specifier')
+    arch, variant = _normalize_arch(parts[1], parts[2] if len(parts) == 3 else "")
+    return {"os": os_name, "architecture": arch, "variant": variant}
+
+
+def format_platform(p: Mapping[str, str]) -> str:
+    return "/".join(x for x in (p.get("os"), p.get("architecture"), p.get("variant")) if x)
+
+
+def check_platform(ref: str, wanted: Mapping[str, str], image: Mapping[str, Any]) -> None:
+    """The daemon's answer when the image found for ``ref`` is for another platform."""
+    actual = {
+        "os": image.get("Os") or "linux",
+        "architecture": image.get("Architecture") or "",
+        "variant": image.get("Variant") or "",
+    }
+    same = wanted["os"] == actual["os"] and wanted["architecture"] == actual["architecture"]
+    if same and wanted["variant"] and actual["variant"]:
+        same = wanted["variant"] == actual["variant"]
+    if not same:
+        raise NotFound(
+            f"image with reference {ref} was found but does not match the specified platform: "
+            f"wanted {format_platform(wanted)}, actual: {format_platform(actual)}"
+        )
+
+
+def host_platform() -> dict[str, str]:
+    arch, variant = _normalize_arch(os.uname().machine, "")
+    return {"os": "linux", "architecture": arch, "variant": variant}
+
+
+class CidFile:
+    """``--cidfile``: made before the container (refused if it exists), written with its
+    ID once created, removed again if no ID was written (the CLI's ``cidFile``)."""
+
+    def __init__(self, path: str | None, command: str = "run") -> None:
+        self.path, self.fd, self.written = path or "", -1, False
+        if not self.path:
+            return
+        if os.path.lexists(self.path):
+            raise refusal(
+                "Container ID file found, make sure the other container isn't running or "
+                f"delete {self.path}",
+                command,
+            )
+        try:
+            self.fd = os.open(
+                self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644
+            )
+        except OSError as exc:
+            raise refusal(
+                f"failed to create the container ID file: open {self.path}: "
+                f"{(exc.strerror or str(exc)).lower()}",
+                command,
+            ) from None
+
+    def write(self, cid: str) -> None:
+        if self.fd >= 0 and not self.written:
+            os.write(self.fd, cid.encode())
+            self.written = True
+
+    def close(self) -> None:
+        if self.fd < 0:
+            return
+        os.close(self.fd)
+        self.fd = -1
+        if not self.written:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+
 def labels(items: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items:
@@ -276,7 +494,12 @@ def create_body(
         "CapDrop": list(ns.cap_drop or []) or None,
         "Privileged": bool(ns.privileged),
         "SecurityOpt": security_opts(ns.security_opt or [], command) or None,
+        "Ulimits": ulimits(getattr(ns, "ulimit", None) or [], command),
+        "GroupAdd": list(getattr(ns, "group_add", None) or []) or None,
+        "ContainerIDFile": getattr(ns, "cidfile", None) or "",
     }
+    if getattr(ns, "sysctl", None):
+        host_config["Sysctls"] = sysctls(ns.sysctl, command)
     check_host_config(host_config)
 
     body: dict[str, Any] = {
@@ -295,7 +518,9 @@ def create_body(
         "Volumes": anonymous or None,
         "WorkingDir": ns.workdir or "",
         "Entrypoint": entrypoint,
-        "Labels": labels(ns.label or []),
+        "Labels": labels(
+            label_files(getattr(ns, "label_file", None) or [], ns.label or [], command)
+        ),
         "HostConfig": host_config,
     }
     if ns.stop_signal:

@@ -117,6 +117,8 @@ _KINDS = {
     "decimal": (_str, "decimal", False),
     "network": (_str, "network", False),
     "duration": (_go_duration, "duration", False),
+    "map": (_str, "map", True),  # checked by options.py with Docker's message
+    "ulimit": (_str, "ulimit", True),
 }
 
 
@@ -176,6 +178,7 @@ _CREATE_FLAGS = (
     F("a", "attach", "list", "Attach to STDIN, STDOUT or STDERR"),
     F("", "cap-add", "list", "Add Linux capabilities"),
     F("", "cap-drop", "list", "Drop Linux capabilities"),
+    F("", "cidfile", "string", "Write the container ID to the file"),
     F("c", "cpu-shares", "int", "CPU shares (relative weight)", 0),
     F("", "cpu-period", "int", "Limit CPU CFS (Completely Fair Scheduler) period", 0),
     F("", "cpu-quota", "int", "Limit CPU CFS (Completely Fair Scheduler) quota", 0),
@@ -206,6 +209,7 @@ _CREATE_FLAGS = (
         "duration",
         "Maximum time to allow one check to run (ms|s|m|h) (default 0s)",
     ),
+    F("", "group-add", "list", "Add additional groups to join"),
     F("h", "hostname", "string", "Container host name"),
     F(
         "",
@@ -215,6 +219,7 @@ _CREATE_FLAGS = (
     ),
     F("i", "interactive", "bool", "Keep STDIN open even if not attached"),
     F("l", "label", "list", "Set meta data on a container"),
+    F("", "label-file", "list", "Read in a line delimited file of labels"),
     F("m", "memory", "bytes", "Memory limit"),
     F(
         "",
@@ -226,13 +231,16 @@ _CREATE_FLAGS = (
     F("", "network", "network", "Connect a container to a network", None, "--net"),
     F("", "no-healthcheck", "bool", "Disable any container-specified HEALTHCHECK"),
     F("", "pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
+    F("", "platform", "string", "Set platform if server is multi-platform capable"),
     F("", "privileged", "bool", "Give extended privileges to this container"),
     F("", "restart", "string", 'Restart policy to apply when a container exits (default "no")'),
     F("", "rm", "bool", "Automatically remove the container when it exits"),
     F("", "security-opt", "list", "Security Options"),
     F("", "stop-signal", "string", 'Signal to stop a container (default "SIGTERM")'),
     F("", "stop-timeout", "int", "Timeout (in seconds) to stop a container"),
+    F("", "sysctl", "map", "Sysctl options (default map[])"),
     F("t", "tty", "bool", "Allocate a pseudo-TTY"),
+    F("", "ulimit", "ulimit", "Ulimit options (default [])"),
     F("u", "user", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
     F("v", "volume", "list", "Bind mount a volume"),
     F("w", "workdir", "string", "Working directory inside the container"),

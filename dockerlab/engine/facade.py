@@ -15,7 +15,7 @@ images to :mod:`~dockerlab.engine.images.store`, layers to
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from dockerlab.engine.basics import tree_size
@@ -138,10 +138,17 @@ class Engine:
         return lifecycle.start(self.store, ref, attach)
 
     def run(
-        self, body: dict[str, Any], name: str | None = None, attach: str = "oe"
+        self,
+        body: dict[str, Any],
+        name: str | None = None,
+        attach: str = "oe",
+        created: Callable[[str], None] | None = None,
     ) -> tuple[str, Attachment | None]:
-        """``create`` + ``start``; returns the ID and the attachment (if ``attach``)."""
+        """``create`` + ``start``; returns the ID and the attachment (if ``attach``).
+        ``created`` is told the ID before the start (the CLI's ``--cidfile``)."""
         cid = self.create(body, name)["Id"]
+        if created is not None:
+            created(cid)
         try:
             return cid, self.start(cid, attach)
         except DockerlabError:

@@ -80,9 +80,13 @@ def run(
     tty: bool,
     detach_keys: str = DEFAULT_DETACH_KEYS,
     sig_proxy: bool = True,
+    created: Callable[[str], None] | None = None,
 ) -> Followed:
-    """``run`` without ``-d``: create, start attached, follow until the container exits."""
+    """``run`` without ``-d``: create, start attached, follow until the container exits.
+    ``created`` is told the ID before the start (``--cidfile``)."""
     result = engine.create(body, name)
+    if created is not None:
+        created(result["Id"])
     for warning in result.get("Warnings") or []:
         term.message(f"WARNING: {warning}")
     cid = result["Id"]

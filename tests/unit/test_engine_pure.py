@@ -10,6 +10,7 @@ from dockerlab.engine.containers.create import compose, merge_env
 from dockerlab.engine.facade import parse_signal
 from dockerlab.engine.ids import check_name, new_id, random_name
 from dockerlab.engine.runtime.inroot import join
+from dockerlab.engine.runtime.process import daemon_env
 from dockerlab.errors import InvalidParameter
 
 IMAGE = {"config": {"Env": ["PATH=/bin", "A=1"], "Cmd": ["sh"], "WorkingDir": "/w"}}
@@ -49,7 +50,9 @@ def test_image_cmd_used_when_none_given_and_hostname_is_short_id():
     assert rec["Path"] == "sh" and rec["Args"] == []
     assert rec["Config"]["Hostname"] == cid[:12]
     assert rec["Config"]["WorkingDir"] == "/w"
-    assert "HOSTNAME=" + cid[:12] in rec["Config"]["Env"]
+    # Docker keeps HOSTNAME out of Config.Env: it is the process's (daemon_env)
+    assert rec["Config"]["Env"] == ["PATH=/bin", "A=1"]
+    assert "HOSTNAME=" + cid[:12] in daemon_env(rec["Config"], False)
 
 
 def test_entrypoint_from_command_line_drops_image_cmd():
@@ -73,9 +76,15 @@ def test_unknown_network_is_refused():
         compose({"Image": "b", "HostConfig": {"NetworkMode": "nope"}}, "s", IMAGE, "c" * 64)
 
 
-def test_tty_sets_term():
+def test_tty_sets_term_in_the_process_env_not_in_config_env():
     rec = compose({"Image": "b", "Tty": True}, "s", IMAGE, "c" * 64)
-    assert "TERM=xterm" in rec["Config"]["Env"]
+    assert not any(e.startswith("TERM=") for e in rec["Config"]["Env"])
+    assert daemon_env(rec["Config"], True) == [
+        "PATH=/bin",
+        "HOSTNAME=cccccccccccc",
+        "TERM=xterm",
+        "A=1",
+    ]
 
 
 @pytest.mark.parametrize("value,num", [("KILL", 9), ("SIGTERM", 15), ("9", 9), ("hup", 1)])

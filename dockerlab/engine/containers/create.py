@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 from dockerlab.engine.atomic import fsync_dir, write_new
 from dockerlab.engine.basics import time_now
+from dockerlab.engine.checks import parse_signal
+from dockerlab.engine.containers import hostconfig
 from dockerlab.engine.containers.store import make_layers
 from dockerlab.engine.ids import check_name, new_id, random_name
 from dockerlab.engine.runtime.security import normalize_host_config
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     from dockerlab.engine.paths import Paths
 
 _NETWORKS = {"none", "host", "bridge", "default", ""}
+_RT_SIGNAL = re.compile(r"RTMIN(\+([1-9]|1[0-5]))?\Z|RTMAX(-([1-9]|1[0-4]))?\Z")
 
 
 def merge_env(image_env: list[str], env: list[str]) -> list[str]:
@@ -50,6 +54,23 @@ def wire_strings(value: Any) -> Any:
     return value
 
 
+def check_stop_signal(value: object) -> None:
+    """moby's ``signal.ParseSignal`` at create: any number but 0, or a known name."""
+    text = str(value)
+    if text.isdigit() and text.isascii():
+        if int(text) != 0:
+            return
+    elif _RT_SIGNAL.match(text.upper().removeprefix("SIG")):
+        return  # Docker's map names RTMIN+1 … RTMAX-1 too
+    else:
+        try:
+            parse_signal(text)
+            return
+        except InvalidParameter:
+            pass
+    raise InvalidParameter(f"Invalid signal: {value}")
+
+
 def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str) -> dict[str, Any]:
     """The container's Config and HostConfig from the request and the image (no I/O)."""
     icfg = image.get("config") or {}
@@ -76,12 +97,15 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
     if network in ("bridge", "default"):
         network = "none"  # no bridge yet: an isolated network namespace with loopback only
     host["NetworkMode"] = network
+    # HOSTNAME and TERM are the process's (runtime/process.daemon_env), not Config.Env's
     env = merge_env(icfg.get("Env") or [], cfg.get("Env") or [])
     hostname = cfg.get("Hostname") or (cid[:12] if network != "host" else os.uname().nodename)
-    if cfg.get("Tty") and not any(e.startswith("TERM=") for e in env):
-        env.append("TERM=xterm")
-    if not any(e.startswith("HOSTNAME=") for e in env):
-        env.insert(1 if env and env[0].startswith("PATH=") else 0, f"HOSTNAME={hostname}")
+    workdir = cfg.get("WorkingDir") or icfg.get("WorkingDir", "")
+    if cfg.get("WorkingDir") and not cfg["WorkingDir"].startswith("/"):
+        raise InvalidParameter(
+            f"the working directory '{cfg['WorkingDir']}' is invalid, it needs to be an "
+            "absolute path"
+        )
     labels = {**(icfg.get("Labels") or {}), **(cfg.get("Labels") or {})}
     volumes = {**(icfg.get("Volumes") or {}), **(cfg.get("Volumes") or {})}
     config = {
@@ -91,7 +115,7 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
         "AttachStdin": bool(cfg.get("AttachStdin")),
         "AttachStdout": bool(cfg.get("AttachStdout", True)),
         "AttachStderr": bool(cfg.get("AttachStderr", True)),
-        "ExposedPorts": icfg.get("ExposedPorts"),
+        **({"ExposedPorts": icfg["ExposedPorts"]} if icfg.get("ExposedPorts") else {}),
         "Tty": bool(cfg.get("Tty")),
         "OpenStdin": bool(cfg.get("OpenStdin")),
         "StdinOnce": bool(cfg.get("StdinOnce")),
@@ -99,25 +123,23 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
         "Cmd": cmd,
         "Image": cfg.get("Image"),
         "Volumes": volumes or None,
-        "WorkingDir": cfg.get("WorkingDir") or icfg.get("WorkingDir", ""),
+        "WorkingDir": workdir,
         "Entrypoint": entrypoint,
         "OnBuild": None,
         "Labels": labels,
     }
-    for key in ("StopSignal", "StopTimeout"):
-        value = cfg.get(key) or icfg.get(key)
-        if value:
-            config[key] = value
+    if cfg.get("StopSignal"):
+        check_stop_signal(cfg["StopSignal"])
+    stop_signal = cfg.get("StopSignal") or icfg.get("StopSignal")
+    if stop_signal:
+        config["StopSignal"] = stop_signal
+    if cfg.get("StopTimeout") is not None:  # 0 is a timeout too (Docker keeps a pointer)
+        config["StopTimeout"] = cfg["StopTimeout"]
     healthcheck = merge_healthcheck(cfg.get("Healthcheck"), icfg.get("Healthcheck"))
     if healthcheck is not None:
         config["Healthcheck"] = healthcheck
-    host.setdefault("Binds", None)
-    host.setdefault("AutoRemove", False)
-    host.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
-    for key in ("Memory", "MemorySwap", "NanoCpus", "CpuShares", "CpuQuota", "CpuPeriod"):
-        host.setdefault(key, 0)
-    host.setdefault("PidsLimit", None)
-    host["Devices"] = host.get("Devices") or []  # Docker shows [] when none
+    host = hostconfig.fill(host)  # Docker's 63 keys, defaulted; a flag sets only its own
+    hostconfig.check(host)
     normalize_host_config(host)  # CapAdd, CapDrop, Privileged, SecurityOpt as Docker keeps them
     return {
         "Id": cid,

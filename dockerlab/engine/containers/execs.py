@@ -16,6 +16,7 @@ import sys
 
 from dockerlab.engine.containers.create import merge_env, wire_strings
 from dockerlab.engine.containers.store import Container
+from dockerlab.engine.runtime.process import daemon_env
 from dockerlab.errors import DockerlabError
 
 TYPE_CHECKING = False
@@ -46,9 +47,7 @@ def spawn_exec(
 
     config = c.config["Config"]
     cmd, env, workdir, user = wire_strings([cmd, env, workdir, user])
-    full_env = merge_env(config.get("Env") or [], env)
-    if tty and not any(e.startswith("TERM=") for e in full_env):
-        full_env.append("TERM=xterm")
+    full_env = merge_env(daemon_env(config, tty), env)  # Docker's: PATH, HOSTNAME, TERM
     spec = {
         "pid": c.state["Pid"],
         "cgroup": f"dockerlab/{c.id}",

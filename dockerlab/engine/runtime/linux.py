@@ -245,3 +245,35 @@ def kernel_version(release: str | None = None) -> tuple[int, int]:
         return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
     except ValueError:
         return 0, 0
+
+
+# sys/resource.h: the limits ``--ulimit`` names (Docker's names; "as" is not among them)
+RLIMITS = {
+    "cpu": 0,
+    "fsize": 1,
+    "data": 2,
+    "stack": 3,
+    "core": 4,
+    "rss": 5,
+    "nproc": 6,
+    "nofile": 7,
+    "memlock": 8,
+    "locks": 10,
+    "sigpending": 11,
+    "msgqueue": 12,
+    "nice": 13,
+    "rtprio": 14,
+    "rttime": 15,
+}
+RLIM_INFINITY = (1 << 64) - 1
+
+
+class _Rlimit64(ctypes.Structure):
+    _fields_ = [("cur", ctypes.c_uint64), ("max", ctypes.c_uint64)]
+
+
+def set_rlimit(resource: int, soft: int, hard: int) -> None:
+    """prlimit64 on ourselves: ``os`` has no setrlimit, and ``resource`` cannot be imported
+    once we are inside a container's root. A negative value is unlimited (as runc's uint64)."""
+    new = _Rlimit64(soft & RLIM_INFINITY, hard & RLIM_INFINITY)
+    _check(_libc.prlimit64(0, resource, ctypes.byref(new), None), f"prlimit {resource}")

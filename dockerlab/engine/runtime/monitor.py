@@ -161,6 +161,8 @@ def _container_main(
         if net != "host":
             flags |= L.CLONE_NEWNET
         L.unshare(flags)
+        if host.get("Sysctls"):  # into the new IPC and network namespaces, as runc's init
+            process.write_sysctls(host["Sysctls"], net == "host")
         binds = [
             (b["Source"], b["Destination"], not b.get("RW", True))
             for b in cfg.get("MountPoints", [])
@@ -209,12 +211,12 @@ def _container_main(
         process.run(
             config.get("User") or "",
             config.get("WorkingDir") or "",
-            list(config.get("Env") or []),
+            process.daemon_env(config, bool(config.get("Tty"))),
             argv,
             cfg.get("Security"),
         )
     except process.StartFailure as exc:
-        _report(err_w, exc.code, str(exc))
+        _report(err_w, exc.code, exc.for_run())
         os._exit(exc.code)
     except BaseException as exc:  # anything else: the engine failed to set up the container
         _report(err_w, 125, reason(exc))
@@ -392,7 +394,10 @@ class Monitor:
         try:  # a cgroup v1 move waits an RCU grace period: the child sets up meanwhile
             cgroup.add(pid)
         finally:
-            os.write(go_w, b"g")
+            try:
+                os.write(go_w, b"g")
+            except BrokenPipeError:
+                pass  # it failed before it waited for us: its report says why
             os.close(go_w)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock_path = os.path.join(self.rundir, "attach.sock")

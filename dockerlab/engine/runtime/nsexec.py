@@ -95,7 +95,9 @@ def _command(spec: dict[str, Any], mnt: int, cgns: int, stdio: Stdio) -> None:
         )
     except process.StartFailure as exc:
         # Docker's exec: 126 for any start failure; a user the daemon cannot find unwrapped.
-        fail(126, str(exc), daemon=exc.code == 125 and str(exc).startswith("unable to find"))
+        fail(
+            126, str(exc), daemon=exc.code == 125 and str(exc).lower().startswith("unable to find")
+        )
     except BaseException as exc:  # noqa: BLE001 - whatever it is, report it and end here
         from dockerlab.errors import reason
 

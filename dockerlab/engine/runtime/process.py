@@ -20,10 +20,37 @@ if TYPE_CHECKING:
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+# How runc words a failure of its container's init, as the daemon passes it on.
+RUNC_CREATE = "failed to create shim task: OCI runtime create failed: runc create failed: "
+RUNC_INIT = "unable to start container process: error during container init: "
+
+
 class StartFailure(Exception):
-    def __init__(self, code: int, message: str) -> None:
+    """``init``: a step runc's init does (rlimits, sysctls): ``run`` words it as runc's
+    create failure, ``exec`` as runc's exec failure."""
+
+    def __init__(self, code: int, message: str, init: bool = False) -> None:
         super().__init__(message)
         self.code = code
+        self.init = init
+
+    def for_run(self) -> str:
+        return f"{RUNC_CREATE}{RUNC_INIT}{self}: unknown" if self.init else str(self)
+
+
+def daemon_env(config: dict[str, Any], tty: bool) -> list[str]:
+    """The process's environment as Docker's ``CreateDaemonEnvironment`` makes it: PATH,
+    HOSTNAME (and TERM with a terminal) first, replaced or followed by ``Config.Env``,
+    which keeps none of them (``inspect`` shows only what the image and the user set)."""
+    out = {
+        "PATH": f"PATH={DEFAULT_PATH}",
+        "HOSTNAME": f"HOSTNAME={config.get('Hostname') or ''}",
+    }
+    if tty:
+        out["TERM"] = "TERM=xterm"
+    for item in config.get("Env") or []:
+        out[item.split("=", 1)[0]] = item
+    return list(out.values())
 
 
 def _entries(path: str) -> list[list[str]]:
@@ -38,8 +65,11 @@ def _entries(path: str) -> list[list[str]]:
         return []
 
 
-def resolve_user(spec: str) -> tuple[int, int, list[int], str]:
-    """``user[:group]`` (names or numbers) → uid, gid, supplementary gids, home folder."""
+def resolve_user(spec: str, group_add: list[str] | None = None) -> tuple[int, int, list[int], str]:
+    """``user[:group]`` (names or numbers) → uid, gid, supplementary gids, home folder.
+
+    The supplementary groups are Docker's: the primary group, the groups that list the
+    user by name when no group was given, and ``group_add`` (``--group-add``)."""
     user, _, group = (spec or "0").partition(":")
     passwd = _entries("/etc/passwd")
     groups = _entries("/etc/group")
@@ -72,15 +102,110 @@ def resolve_user(spec: str) -> tuple[int, int, list[int], str]:
             raise StartFailure(
                 125, f"unable to find group {group}: no matching entries in group file"
             )
-    name = next((e[0] for e in passwd if len(e) >= 3 and int(e[2] or -1) == uid), None)
-    extra = sorted(
-        {
+    gid = gid if gid is not None else 0
+    name = next((e[0] for e in passwd if len(e) >= 3 and e[2] == str(uid)), None)
+    extra = {gid}
+    if not group:
+        extra |= {
             int(e[2])
             for e in groups
             if len(e) >= 4 and name and name in e[3].split(",") and e[2].isdigit()
         }
-    )
-    return uid, gid if gid is not None else 0, extra, home
+    extra |= set(additional_groups(group_add or [], groups))
+    return uid, gid, sorted(extra), home
+
+
+_MAX_ID = 2**31 - 1
+
+
+def _why(exc: OSError) -> str:
+    """Go's words for an errno: ``operation not permitted``."""
+    return os.strerror(exc.errno).lower() if exc.errno else str(exc)
+
+
+def additional_groups(names: list[str], groups: list[list[str]]) -> list[int]:
+    """libcontainer's ``GetAdditionalGroups``: each name or gid looked up in /etc/group; a
+    number not there is taken as it is."""
+    out = []
+    for ag in names:
+        match = next((e for e in groups if len(e) >= 3 and ag in (e[0], e[2])), None)
+        if match and match[2].isdigit():
+            out.append(int(match[2]))
+            continue
+        if not ag.isdigit() or not ag.isascii():
+            raise StartFailure(125, f"Unable to find group {ag}: no matching entries in group file")
+        if int(ag) > _MAX_ID:
+            raise StartFailure(125, f"uids and gids must be in range 0-{_MAX_ID}")
+        out.append(int(ag))
+    return out
+
+
+def set_rlimits(rlimits: list[list[int]]) -> None:
+    """``[resource, soft, hard]`` each, before the capabilities go (a hard limit above the
+    current one needs CAP_SYS_RESOURCE), as runc's init."""
+    for resource, soft, hard in rlimits:
+        try:
+            L.set_rlimit(resource, soft, hard)
+        except OSError as exc:
+            raise StartFailure(
+                125,
+                "error setting rlimits for ready process: error setting rlimit type "
+                f"{resource}: {_why(exc)}",
+                init=True,
+            )
+
+
+# runc's validation: what each namespace of the container owns (moby's CLI allows fewer)
+_IPC_SYSCTLS = frozenset(
+    {
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    }
+)
+
+
+def check_sysctls(sysctls: dict[str, str], host_network: bool) -> None:
+    for key in sysctls:
+        if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+            continue
+        if key.startswith("net."):
+            if host_network:
+                raise StartFailure(
+                    125,
+                    f'{RUNC_CREATE}sysctl "{key}" not allowed in host network namespace: unknown',
+                )
+            continue
+        if key in ("kernel.domainname", "kernel.hostname"):
+            continue
+        raise StartFailure(
+            125, f'{RUNC_CREATE}sysctl "{key}" is not in a separate kernel namespace: unknown'
+        )
+
+
+def write_sysctls(sysctls: dict[str, str], host_network: bool) -> None:
+    """Write ``--sysctl`` values into the new namespaces (IPC, network) of the calling
+    process: /proc/sys resolves these per namespace of the writer, so the host's /proc
+    serves before ``pivot_root`` (the container's own /proc/sys is read-only). Every ``.``
+    becomes ``/``, so no key can climb out of /proc/sys."""
+    check_sysctls(sysctls, host_network)
+    for key, value in sysctls.items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            raise StartFailure(125, f"open {path}: {_why(exc)}", init=True)
+        try:
+            os.write(fd, value.encode())
+        except OSError as exc:
+            raise StartFailure(125, f"write {path}: {_why(exc)}", init=True)
+        finally:
+            os.close(fd)
 
 
 def find_executable(name: str, env: list[str]) -> str:
@@ -121,7 +246,8 @@ def become(
     """Drop to the container's capabilities and ``user``, enter ``cwd`` (made first, unless
     ``make_cwd`` is false: ``docker exec -w`` never creates it); returns the final env.
     ``security`` is :func:`dockerlab.engine.runtime.security.for_container`'s answer."""
-    uid, gid, groups, home = resolve_user(user)
+    uid, gid, groups, home = resolve_user(user, security.get("GroupAdd"))
+    set_rlimits(security.get("Rlimits") or [])
     if cwd and make_cwd:
         try:
             os.makedirs(cwd, exist_ok=True)

@@ -271,10 +271,19 @@ def spawn_monitor(
     return report, streams.Attachment(ours) if ours is not None else None
 
 
+_UNWRAPPED = (
+    "unable to find user ",
+    "unable to find group ",
+    "Unable to find group ",  # --group-add
+    "uids and gids must be in range",
+    "failed to create shim task: ",  # already in runc's words (rlimits, sysctls)
+)
+
+
 def start_error(report: dict[str, Any]) -> ContainerStartError:
     code = report.get("code", 125)
     message = report.get("message", "")
-    if message.startswith(("unable to find user ", "unable to find group ")):
+    if message.startswith(_UNWRAPPED):
         text = message  # Docker's daemon looks the user up itself: no runtime words around
     else:
         text = (

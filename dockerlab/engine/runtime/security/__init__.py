@@ -5,7 +5,8 @@ The daemon's side of Docker's ``--cap-add``/``--cap-drop``/``--privileged``/``--
 :func:`for_container` turns a container's HostConfig into what its processes apply last
 before ``execve`` — the capability names, the no-new-privileges bit and a BPF program::
 
-    {"Caps": ["CHOWN", …], "NoNewPrivs": False, "Seccomp": b"…" or None}
+    {"Caps": ["CHOWN", …], "NoNewPrivs": False, "Seccomp": b"…" or None,
+     "Rlimits": [[7, 512, 512], …], "GroupAdd": ["audio", "1000", …]}
 
 BPF programs are compiled here, in the engine, and cached per profile, architecture, kernel
 and capability set in ``ROOT/seccomp/`` (a cache: deleting it only costs a recompile)::
@@ -149,7 +150,19 @@ def for_container(root: str, host: dict[str, Any]) -> dict[str, Any]:
     program = None
     if not host.get("Privileged") and profile != "unconfined":
         program = _program(root, profile, caps)
-    return {"Caps": caps, "NoNewPrivs": opts["nnp"], "Seccomp": program}
+    return {
+        "Caps": caps,
+        "NoNewPrivs": opts["nnp"],
+        "Seccomp": program,
+        # the rest of what the process takes on before execve, run and exec alike (Docker's
+        # exec'd processes share the container's rlimits and --group-add)
+        "Rlimits": [
+            [L.RLIMITS[u["Name"]], int(u["Soft"]), int(u["Hard"])]
+            for u in host.get("Ulimits") or []
+            if u.get("Name") in L.RLIMITS
+        ],
+        "GroupAdd": list(host.get("GroupAdd") or []),
+    }
 
 
 def _program(root: str, profile: str | None, caps: list[str]) -> bytes:
