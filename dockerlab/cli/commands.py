@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from argparse import Namespace
 from collections.abc import Callable
 
 from dockerlab.errors import ClientError, DockerlabError, InvalidParameter, NotFound, UsageError
@@ -18,6 +17,8 @@ from dockerlab.errors import ClientError, DockerlabError, InvalidParameter, NotF
 TYPE_CHECKING = False  # typing and the renderers stay off the path of `run`
 if TYPE_CHECKING:
     from typing import Any, TextIO
+
+    from dockerlab.cli.parser import Namespace
 
 
 class _LazyRender:

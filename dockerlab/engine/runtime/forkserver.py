@@ -39,6 +39,7 @@ import time  # noqa: E402
 
 from dockerlab.engine.runtime import (  # noqa: E402,F401  (warm imports)
     cgroups,
+    linux,
     monitor,
     process,
     rootfs,

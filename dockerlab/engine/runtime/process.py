@@ -13,6 +13,8 @@ import stat
 from dockerlab.engine.runtime import linux as L
 from dockerlab.errors import reason
 
+L.load()  # ctypes before the process leaves the host's filesystem (pivot_root, setns)
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
