@@ -906,8 +906,8 @@ class DockerParser:
             raise ShowText(command_help(self.path, self.cmd) if self.cmd else main_help())
         ns.args = positionals
         if self.cmd is not None:
-            self._check_count(positionals)
-            self._name_positionals(ns, positionals)
+            self._check_count(self.cmd, positionals)
+            self._name_positionals(self.cmd, ns, positionals)
             for key, value in self.cmd.extra.items():
                 setattr(ns, key, value)
         return ns
@@ -919,8 +919,8 @@ class DockerParser:
                 setattr(ns, f.dest, _go_bool(getattr(ns, f.dest)))
         return ns
 
-    def _check_count(self, args: list[str]) -> None:
-        lo, hi = self.cmd.args
+    def _check_count(self, cmd: Command, args: list[str]) -> None:
+        lo, hi = cmd.args
         n = len(args)
         if lo <= n and (hi is None or n <= hi):
             return
@@ -941,12 +941,12 @@ class DockerParser:
         full = f"{PROG} {self.path}"
         raise ArgCountError(
             f"\"{full}\" {what}.\nSee '{full} --help'.\n\n"
-            f"Usage:  {full} {self.cmd.usage}\n\n{self.cmd.short}",
+            f"Usage:  {full} {cmd.usage}\n\n{cmd.short}",
             self.path,
         )
 
-    def _name_positionals(self, ns: Namespace, args: list[str]) -> None:
-        for k, name in enumerate(self.cmd.names):
+    def _name_positionals(self, cmd: Command, ns: Namespace, args: list[str]) -> None:
+        for k, name in enumerate(cmd.names):
             if name.startswith("*"):
                 setattr(ns, name[1:], args[k:])
                 break
