@@ -111,6 +111,17 @@ class Server:
                 last_word.send(b"s", socket.MSG_NOSIGNAL)
             except OSError:
                 pass
+        self.leave()
+
+    def leave(self) -> None:
+        """Exit, and take the callers' start lock with us (spawn.start_lock's name): removed
+        under the lock, so a caller starting a server meanwhile keeps one (atomic.locked)."""
+        from dockerlab.engine.atomic import remove_lock
+
+        try:
+            remove_lock(self.path[: -len(".sock")] + ".lock")
+        except OSError:
+            pass
         raise SystemExit(0)
 
     def serve(self) -> None:
@@ -118,7 +129,7 @@ class Server:
             events = self.poll.poll(min(self.idle, _CHECK))
             if not events:
                 if not self.ours():  # removed (its state root went) or replaced
-                    raise SystemExit(0)
+                    self.leave()
                 if time.monotonic() - self.last >= self.idle:
                     self.retire()
                 continue

@@ -71,6 +71,11 @@ def _tag() -> str:
     return _TAG
 
 
+def start_lock(socket_path: str) -> str:
+    """The lock under which a caller starts the server of ``socket_path``."""
+    return socket_path[: -len(".sock")] + ".lock"
+
+
 def _socket_path(paths: Paths) -> str:
     return os.path.join(paths.run, f"forkserver-{_tag()}.sock")
 
@@ -135,7 +140,8 @@ class _ForkServer:
         from dockerlab.engine.atomic import locked
 
         _private_dir(paths.run)
-        with locked(path[: -len(".sock")] + ".lock"):
+        # removable: the server removes it when it exits (forkserver.Server.retire)
+        with locked(start_lock(path), removable=True):
             sock = _dial(path)
             if sock is not None:
                 return sock
