@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import os
 import sys
-from argparse import Namespace
 from collections.abc import Callable
 
 from dockerlab.errors import ClientError, DockerlabError, InvalidParameter, NotFound, UsageError
 
 TYPE_CHECKING = False  # typing and the renderers stay off the path of `run`
 if TYPE_CHECKING:
-    from typing import Any, TextIO
+    from typing import Any, Protocol, TextIO
+
+    from dockerlab.cli.parser import Namespace
+
+    class Input(Protocol):
+        """What the handlers ask of stdin: a TTY or not, a line (an answer); the verbs that
+        read bytes or hand it to a terminal take its ``buffer`` or file number if it has one."""
+
+        def isatty(self) -> bool: ...
+
+        def readline(self) -> str: ...
 
 
 class _LazyRender:
@@ -64,7 +73,7 @@ class Context:
         debug: bool = False,
         out: TextIO | None = None,
         err: TextIO | None = None,
-        stdin: TextIO | None = None,
+        stdin: Input | None = None,
     ) -> None:
         self.root = root
         self.debug = debug
@@ -948,7 +957,7 @@ def cmd_build(ctx: Context, ns: Namespace) -> int:
         )
     dockerfile = ns.file or "Dockerfile"
     if path == "-":
-        context: Any = getattr(ctx.stdin, "buffer", ctx.stdin).read()
+        context: Any = _binary(ctx.stdin).read()
     else:
         context = path
         if ns.file and ns.file != "-":

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import os
 import re
-from argparse import Namespace
 from collections.abc import Iterator, Mapping
-from typing import IO, Any
 
 from dockerlab.engine.runtime.cgroups.devices import parse_device
 from dockerlab.errors import InvalidParameter, NotFound, UsageError
 from dockerlab.format import parse_cpus, parse_ram
+
+TYPE_CHECKING = False  # typing costs the CLI's start milliseconds
+if TYPE_CHECKING:
+    from typing import IO, Any
+
+    from dockerlab.cli.parser import Namespace
 
 MIN_MEMORY = 6 * 1024 * 1024
 _WHITESPACE = " \t"

@@ -1,13 +1,14 @@
-"""Docker's command-line grammar, on argparse, with Docker's own messages.
+"""Docker's command-line grammar, with Docker's own messages.
 
 Docker's CLI is cobra + pflag; argparse differs from pflag in ways users notice (prefix
 abbreviations, ``--flag=false`` for booleans, clustered shorthands, flags after positionals,
-its own error texts). So :class:`DockerParser` first walks the words the way pflag does —
+its own error texts). So :class:`DockerParser` walks the words the way pflag does —
 shorthand clusters (``-it``), ``--flag=value``, ``-t=5``, booleans with explicit values,
 ``--`` — and stops at the first positional for commands that do not intersperse flags
-(``run``, ``create``, ``exec``: ``dockerlab run busybox ls -l`` gives ``-l`` to ``ls``). It hands
-argparse only normalized ``--long=value`` words, so argparse keeps the namespace, defaults and
-repeated flags, and never prints or exits.
+(``run``, ``create``, ``exec``: ``dockerlab run busybox ls -l`` gives ``-l`` to ``ls``). The
+normalized ``--long=value`` words then fill a namespace of defaults as argparse's "store"
+and "append" would (argparse itself is not imported: with ``re`` and ``gettext`` it was a
+fifth of the CLI's start).
 
 Usage errors follow Docker 20.10's texts and codes:
 
@@ -21,7 +22,7 @@ Usage errors follow Docker 20.10's texts and codes:
 
     Remove one or more containers
 
-:func:`parse` returns an :class:`argparse.Namespace` whose ``verb`` names the handler
+:func:`parse` returns a :class:`Namespace` whose ``verb`` names the handler
 (``ps`` for ``ps``, ``container ls`` and ``container ps``), whose ``path`` is what the user
 typed (``container ls``), with one attribute per flag and the positionals by name. ``--help``
 and ``--version`` raise :class:`ShowText` (print it, exit 0). Nothing here imports the engine.
@@ -29,11 +30,14 @@ and ``--version`` raise :class:`ShowText` (print it, exit 0). Nothing here impor
 
 from __future__ import annotations
 
-import argparse
 import os
 
 from dockerlab import __version__
 from dockerlab.errors import ArgCountError, UsageError
+
+TYPE_CHECKING = False  # typing costs the CLI's start milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 PROG = "dockerlab"
 VERSION_TEXT = f"dockerlab version {__version__}"
@@ -794,15 +798,32 @@ def management_help(group: str) -> str:
 # ---- parsing ------------------------------------------------------------------------------
 
 
-class _Formatter(argparse.HelpFormatter):
-    """argparse builds a formatter for every add_argument; with no width it imports shutil
-    (and bz2, lzma) to ask the terminal. Our help text is our own, so any width will do."""
+class Namespace:
+    """The parsed command line: one attribute per flag and positional (argparse's
+    ``Namespace``, without importing argparse: it and its ``re``/``gettext`` cost the CLI
+    several milliseconds on every command)."""
 
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, width=100)
+    def __init__(self, **kwargs: object) -> None:
+        self.__dict__.update(kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Namespace) and vars(self) == vars(other)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.__dict__
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
+        return f"Namespace({args})"
+
+    if TYPE_CHECKING:  # one attribute per flag and positional, set at run time
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
 
-class DockerParser(argparse.ArgumentParser):
+class DockerParser:
     """One command's flags; pflag-style word walking, Docker's messages, never exits."""
 
     def __init__(
@@ -813,42 +834,46 @@ class DockerParser(argparse.ArgumentParser):
         flags: tuple[Flag, ...] | None = None,
         interspersed: bool = True,
     ) -> None:
-        super().__init__(
-            prog=f"{PROG} {path}".strip(),
-            add_help=False,
-            allow_abbrev=False,
-            exit_on_error=False,
-            formatter_class=_Formatter,
-        )
         self.path = path
         self.cmd = cmd
         self.interspersed = cmd.interspersed if cmd else interspersed
         self.flags = cmd.flags if cmd else (flags or ())
         self._long: dict[str, Flag] = {}
         self._short: dict[str, Flag] = {}
+        self._order: list[Flag] = []
         for f in (*self.flags, F("", "help", "bool", "Print usage")):
             self._add(f)
         if "h" not in self._short:
             self._short["h"] = self._long["help"]
 
     def _add(self, f: Flag) -> None:
-        typ, _meta, repeat = _KINDS[f.kind]
-        default = [] if repeat else f.default
-        self.add_argument(
-            f"--{f.long}",
-            dest=f.dest,
-            type=typ,
-            default=default,
-            action="append" if repeat else "store",
-        )
+        self._order.append(f)
         self._long[f.long] = f
         for alias in f.aliases:
             self._long[alias.lstrip("-")] = f
         if f.short:
             self._short[f.short] = f
 
-    def error(self, message: str):  # argparse's own complaints, should normalization miss one
-        raise usage_error(message, self.path)
+    def parse_args(self, normalized: list[str]) -> Namespace:
+        """The namespace of ``--long=value`` words (what :meth:`split` gives), as argparse
+        stored them: every flag's default first (the first flag of a dest wins; a text
+        default goes through the flag's type), then each value converted by its kind's
+        type, repeatable kinds appended to a fresh list."""
+        ns = Namespace()
+        for f in self._order:
+            if f.dest not in ns.__dict__:
+                typ, _meta, repeat = _KINDS[f.kind]
+                default = [] if repeat else f.default
+                setattr(ns, f.dest, typ(default) if isinstance(default, str) else default)
+        for word in normalized:
+            name, _eq, value = word[2:].partition("=")
+            f = self._long[name]
+            typ, _meta, repeat = _KINDS[f.kind]
+            if repeat:
+                setattr(ns, f.dest, [*getattr(ns, f.dest), typ(value)])
+            else:
+                setattr(ns, f.dest, typ(value))
+        return ns
 
     def _value(self, f: Flag, value: str, shown: str) -> str:
         try:
@@ -914,32 +939,29 @@ class DockerParser(argparse.ArgumentParser):
                     break
         return out, positionals
 
-    def parse(self, words: list[str]) -> argparse.Namespace:
+    def parse(self, words: list[str]) -> Namespace:
         normalized, positionals = self.split(words)
-        try:
-            ns = self.parse_args(normalized)
-        except argparse.ArgumentError as exc:  # pragma: no cover - split() checks first
-            raise usage_error(str(exc), self.path) from None
+        ns = self.parse_args(normalized)
         self.coerce(ns)
         if ns.help:
             raise ShowText(command_help(self.path, self.cmd) if self.cmd else main_help())
         ns.args = positionals
         if self.cmd is not None:
-            self._check_count(positionals)
-            self._name_positionals(ns, positionals)
+            self._check_count(self.cmd, positionals)
+            self._name_positionals(self.cmd, ns, positionals)
             for key, value in self.cmd.extra.items():
                 setattr(ns, key, value)
         return ns
 
-    def coerce(self, ns: argparse.Namespace) -> argparse.Namespace:
-        """Booleans arrive as text through argparse's "store"; make them bools."""
+    def coerce(self, ns: Namespace) -> Namespace:
+        """Booleans given as text (a default); make them bools."""
         for f in (*self.flags, self._long["help"]):
             if f.kind == "bool" and isinstance(getattr(ns, f.dest), str):
                 setattr(ns, f.dest, _go_bool(getattr(ns, f.dest)))
         return ns
 
-    def _check_count(self, args: list[str]) -> None:
-        lo, hi = self.cmd.args
+    def _check_count(self, cmd: Command, args: list[str]) -> None:
+        lo, hi = cmd.args
         n = len(args)
         if lo <= n and (hi is None or n <= hi):
             return
@@ -960,19 +982,19 @@ class DockerParser(argparse.ArgumentParser):
         full = f"{PROG} {self.path}"
         raise ArgCountError(
             f"\"{full}\" {what}.\nSee '{full} --help'.\n\n"
-            f"Usage:  {full} {self.cmd.usage}\n\n{self.cmd.short}",
+            f"Usage:  {full} {cmd.usage}\n\n{cmd.short}",
             self.path,
         )
 
-    def _name_positionals(self, ns: argparse.Namespace, args: list[str]) -> None:
-        for k, name in enumerate(self.cmd.names):
+    def _name_positionals(self, cmd: Command, ns: Namespace, args: list[str]) -> None:
+        for k, name in enumerate(cmd.names):
             if name.startswith("*"):
                 setattr(ns, name[1:], args[k:])
                 break
             setattr(ns, name, args[k] if k < len(args) else None)
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
+def parse(argv: list[str]) -> Namespace:
     """Parse a whole ``dockerlab`` command line (global flags, command, its flags and args)."""
     top = DockerParser("", flags=_GLOBAL_FLAGS, interspersed=False)
     g, rest = top.split(list(argv))

@@ -601,9 +601,10 @@ def info(i: dict[str, Any], debug: bool = False) -> str:
         f" Cgroup Driver: {g('CgroupDriver', 'cgroupfs')}",
         f" Cgroup Version: {g('CgroupVersion', '')}",
     ]
-    if g("SecurityOptions"):  # "name=seccomp,profile=default" -> Docker's block
+    options: list[str] = g("SecurityOptions") or []
+    if options:  # "name=seccomp,profile=default" -> Docker's block
         lines.append(" Security Options:")
-        for option in g("SecurityOptions"):
+        for option in options:
             fields = dict(kv.partition("=")[::2] for kv in option.split(","))
             lines.append(f"  {fields.pop('name', option)}")
             if "profile" in fields:
@@ -620,9 +621,10 @@ def info(i: dict[str, Any], debug: bool = False) -> str:
         f" Docker Root Dir: {g('DockerRootDir', '')}",
         f" Debug Mode: {str(g('Debug', False)).lower()}",
     ]
-    if g("Labels"):
+    labels: list[str] = g("Labels") or []
+    if labels:
         lines.append(" Labels:")
-        lines += [f"  {v}" for v in g("Labels")]
+        lines += [f"  {v}" for v in labels]
     lines.append(f" Experimental: {str(g('ExperimentalBuild', False)).lower()}")
     lines.append(f" Live Restore Enabled: {str(g('LiveRestoreEnabled', False)).lower()}")
     return "\n".join(lines) + "\n"

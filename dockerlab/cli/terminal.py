@@ -7,10 +7,10 @@ import os
 import signal
 import termios
 import tty as ttylib
-from contextlib import AbstractContextManager
 
-TYPE_CHECKING = False  # typing costs milliseconds on every command
+TYPE_CHECKING = False  # typing (and contextlib) cost milliseconds on every command
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from typing import Any
 
 CLEAR_SCREEN = "\033[2J\033[H"

@@ -81,22 +81,54 @@ def fsync_dir(folder: str) -> None:
 class locked:
     """``with locked(path):`` holds an ``flock`` on ``path`` (created if missing).
 
+    ``removable``: the file may be removed by :func:`remove_lock` (which takes the lock to do
+    it). A waiter then wakes holding the removed file, so it checks that ``path`` is still
+    the file it locked and, if not, locks the new one.
+
     A class rather than a ``contextlib`` generator: it is on the monitor's start path.
     """
 
-    def __init__(self, path: str, shared: bool = False) -> None:
+    def __init__(self, path: str, shared: bool = False, removable: bool = False) -> None:
         self.path = path
         self.shared = shared
+        self.removable = removable
         self.fd = -1
 
     def __enter__(self) -> int:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX)
-        except BaseException:
-            os.close(self.fd)
-            raise
-        return self.fd
+        while True:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX)
+                if not self.removable or _same_file(self.fd, self.path):
+                    return self.fd
+            except BaseException:
+                os.close(self.fd)
+                raise
+            os.close(self.fd)  # removed while we waited: lock the one there now
 
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)  # closing drops the lock
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def remove_lock(path: str) -> None:
+    """Remove the lock file ``path`` of a :class:`locked` ``removable`` lock, holding it, so
+    no holder ever shares it with a process that locked a new file at ``path``."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if _same_file(fd, path):
+            os.unlink(path)
+    finally:
+        os.close(fd)

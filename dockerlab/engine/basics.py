@@ -81,3 +81,21 @@ def dumps(obj: object) -> str:
     if isinstance(obj, dict):
         return "{" + ",".join(f"{_quote(str(k))}:{dumps(v)}" for k, v in obj.items()) + "}"
     return "[" + ",".join(dumps(v) for v in obj) + "]"  # type: ignore[attr-defined]
+
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def daemon_env(hostname: str, env: list[str], tty: bool) -> list[str]:
+    """The process's environment as Docker's ``CreateDaemonEnvironment`` makes it: PATH,
+    HOSTNAME (and TERM with a terminal) first, replaced or followed by ``Config.Env``,
+    which keeps none of them (``inspect`` shows only what the image and the user set)."""
+    out = {
+        "PATH": f"PATH={DEFAULT_PATH}",
+        "HOSTNAME": f"HOSTNAME={hostname}",
+    }
+    if tty:
+        out["TERM"] = "TERM=xterm"
+    for item in env:
+        out[item.split("=", 1)[0]] = item
+    return list(out.values())

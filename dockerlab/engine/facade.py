@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from dockerlab.engine.basics import tree_size
 from dockerlab.engine.checks import parse_signal, require_privileges
@@ -33,6 +32,7 @@ from dockerlab.errors import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
+    from typing import Any
 
     from dockerlab.engine.containers.logs import LogEntry
     from dockerlab.engine.images.store import ImageStore

@@ -35,9 +35,9 @@ def default_root() -> str:
 def runtime_dir_for(root: str) -> str:
     if root == DEFAULT_ROOT:
         return DEFAULT_RUN
-    import zlib  # a short stable tag; a clash would only share a folder of per-ID entries
+    from binascii import crc32  # zlib's; a short stable tag (a clash would only share a folder)
 
-    tag = f"{zlib.crc32(root.encode()):08x}"
+    tag = f"{crc32(root.encode()):08x}"
     if os.geteuid() == 0:
         return f"{DEFAULT_RUN}-{tag}"
     base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/dockerlab-{os.geteuid()}"

@@ -36,6 +36,14 @@ _NUM_RE = re.compile(
     r"(?:[eE][+-]?[0-9_]+)?)"
 )
 _ALNUM_RE = re.compile(r"\w*")  # Go: letter, digit or underscore
+
+
+def _word_end(src: str, pos: int) -> int:
+    """Where the run of letters, digits and underscores at ``pos`` ends (maybe ``pos``)."""
+    m = _ALNUM_RE.match(src, pos)
+    return m.end() if m else pos  # never None: the pattern matches the empty run
+
+
 _SPACE = " \t\r\n"
 
 
@@ -131,17 +139,17 @@ class _Lexer:
             val = _unquote('"' + m.group()[1:-1] + '"', self, pos)
             return _Tok("number", ord(val[0]) if len(val) == 1 else 0, pos, space), m.end()
         if ch == "$":
-            end = _ALNUM_RE.match(src, pos + 1).end()
+            end = _word_end(src, pos + 1)
             return _Tok("var", src[pos:end], pos, space), end
         if ch == "." and not nxt.isdigit():
-            end = _ALNUM_RE.match(src, pos + 1).end()
+            end = _word_end(src, pos + 1)
             if end == pos + 1:
                 return _Tok("dot", ".", pos, space), end
             return _Tok("field", src[pos + 1 : end], pos, space), end
         if ch.isdigit() or (ch in "+-." and (nxt.isdigit() or nxt == ".")):
             return self._number(pos, space)
         if ch.isalpha() or ch == "_":
-            end = _ALNUM_RE.match(src, pos).end()
+            end = _word_end(src, pos)
             word = src[pos:end]
             if word in ("true", "false"):
                 return _Tok("bool", word == "true", pos, space), end
@@ -154,7 +162,7 @@ class _Lexer:
         end = m.end() if m else pos
         text = self.src[pos:end]
         if not m or (end < len(self.src) and (self.src[end].isalnum() or self.src[end] == ".")):
-            bad = _ALNUM_RE.match(self.src, end).end()
+            bad = _word_end(self.src, end)
             raise self.error(pos, f'bad number syntax: "{self.src[pos:bad]}"')
         clean = text.replace("_", "")
         try:

@@ -203,6 +203,7 @@ class _Exec:
             return self.pipe(dot, first)
         if isinstance(first, _Dot):
             return dot
+        assert isinstance(first, _Lit)  # the parser's operands: field, ident, pipe, dot, literal
         if first.value is None:
             raise self.error("nil is not a command")
         return first.value

@@ -156,7 +156,7 @@ def build_tree(files: list[dict[str, Any]]) -> Node:
                 node.children[part] = child
             node = child
         kind = f.get("Kind", "U")
-        node.kind = DIFF_KIND_LETTERS.get(kind, kind) if isinstance(kind, int) else kind
+        node.kind = DIFF_KIND_LETTERS.get(kind, str(kind)) if isinstance(kind, int) else kind
         node.size = int(f.get("Size") or 0)
         node.type = f.get("Type") or ("dir" if node.children else "file")
         node.layer = f.get("Layer")

@@ -107,9 +107,7 @@ class ResourceMonitor(w.VBox):
         super().__init__(**kwargs)
         self.interval = interval
         self._pause_button.observe(lambda ch: setattr(self, "paused", ch["new"]), "value")
-        self._rate.observe(
-            lambda ch: ch["new"] is not None and self.set_interval(ch["new"]), "value"
-        )
+        self._rate.observe(self._on_rate, "value")
         self.children = [
             w.HBox([self._pause_button, self._rate, self._status]),
             w.HBox(self._cards, layout=w.Layout(flex_flow="row wrap")),
@@ -155,6 +153,10 @@ class ResourceMonitor(w.VBox):
 
     def resume(self) -> None:
         self.paused = False
+
+    def _on_rate(self, change: dict[str, Any]) -> None:
+        if change["new"] is not None:  # the box emptied: keep the last rate
+            self.set_interval(change["new"])
 
     def set_interval(self, seconds: float) -> None:
         """Refresh every ``seconds`` (at least 0.1)."""

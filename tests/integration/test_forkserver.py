@@ -112,6 +112,86 @@ def test_one_server_serves_every_command_of_a_root_privately(engine):
     assert servers(engine) == pids
 
 
+def _inherited(pid: int) -> tuple[dict[int, tuple[int, int]], int, str, set[int]]:
+    """What a process has from its parent: limits, nice, OOM score adjustment, CPUs."""
+    import resource
+
+    limits = {
+        getattr(resource, n): resource.prlimit(pid, getattr(resource, n))
+        for n in dir(resource)
+        if n.startswith("RLIMIT_")
+    }
+    with open(f"/proc/{pid}/stat") as f:
+        nice = int(f.read().rpartition(")")[2].split()[16])
+    with open(f"/proc/{pid}/oom_score_adj") as f:
+        oom = f.read().strip()
+    return limits, nice, oom, os.sched_getaffinity(pid)
+
+
+def _can_raise_limits() -> bool:
+    """CAP_SYS_RESOURCE (bit 24): raise a hard limit, lower an OOM score."""
+    with open("/proc/self/status") as f:
+        eff = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
+    return bool(eff & (1 << 24))
+
+
+def test_a_server_started_by_a_limited_caller_hands_its_limits_to_no_container(engine):
+    """Whoever starts the shared server first (a shell with `ulimit -n 100`, `nice`, a
+    kernel with a high OOM score) sets nothing for the containers of later callers."""
+    import resource
+
+    assert servers(engine) == []
+    limited = (
+        "import os, resource, sys; "
+        "resource.setrlimit(resource.RLIMIT_NOFILE, "
+        "(100, resource.getrlimit(resource.RLIMIT_NOFILE)[1])); "
+        "resource.setrlimit(resource.RLIMIT_STACK, "
+        "(1 << 22, resource.getrlimit(resource.RLIMIT_STACK)[1])); "
+        "os.nice(10); os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "open('/proc/self/oom_score_adj', 'w').write('500'); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'dockerlab', *sys.argv[1:]])"
+    )
+    env = {**os.environ, "PYTHONPATH": ROOT, "DOCKERLAB_ROOT": engine.paths.root}
+    r = subprocess.run(
+        [sys.executable, "-c", limited, "run", "-d", "busybox", "sleep", "30"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.decode().strip()
+    [server] = servers(engine)
+    system_limits, _, _, system_cpus = _inherited(1)
+    if not _can_raise_limits():  # PID 1's, as near as our own hard limits allow
+        inf = resource.RLIM_INFINITY
+        for which, (soft, hard) in list(system_limits.items()):
+            ours = resource.getrlimit(which)[1]
+            if ours != hard:
+                near = ours if ours != inf and (soft == inf or soft > ours) else soft
+                system_limits[which] = (near, ours)
+    for pid in (server, engine.inspect(cid)["State"]["Pid"]):
+        limits, nice, oom, cpus = _inherited(pid)
+        assert limits == system_limits
+        assert (nice, cpus) == (0, system_cpus)
+        if _can_raise_limits():
+            assert oom == "0"  # Docker's for containers
+    # The cgroup is the one thing the server keeps of its starter (DESIGN.md): moving out
+    # would take it from under whatever accounts for the starter. The container is in its
+    # own cgroup in every hierarchy, so its limits and accounting are never the starter's.
+    from dockerlab.engine.runtime import cgroups
+
+    def cgroup_lines(pid: int | str) -> list[tuple[str, str]]:
+        with open(f"/proc/{pid}/cgroup") as f:
+            return [tuple(line.strip().split(":", 2)[1:]) for line in f]
+
+    assert cgroup_lines(server) == cgroup_lines("self")
+    container = cgroup_lines(engine.inspect(cid)["State"]["Pid"])
+    own = [path for controllers, path in container if controllers or cgroups.version() == 2]
+    assert own and set(own) == {f"/dockerlab/{cid}"}
+    engine.remove(cid, force=True)
+
+
 def test_a_killed_server_is_replaced_by_the_next_run(engine):
     assert cli(engine, "run", "--rm", "busybox", "true").returncode == 0
     [pid] = servers(engine)
@@ -167,6 +247,15 @@ def test_an_idle_server_exits_and_the_next_run_starts_one(engine):
     wait_until(lambda: not servers(engine), what="the idle server's exit")
     assert not os.path.exists(path)  # it took its socket with it
     r = cli(engine, "run", "--rm", "busybox", "echo", "back")
+    assert (r.returncode, r.stdout) == (0, b"back\n"), r.stderr
+
+
+def test_an_exiting_server_leaves_no_file_in_the_runtime_dir(engine):
+    r = cli(engine, "run", "--rm", "busybox", "true", env={"DOCKERLAB_FORKSERVER_IDLE": "0.3"})
+    assert r.returncode == 0, r.stderr
+    wait_until(lambda: not servers(engine), what="the idle server's exit")
+    assert glob.glob(os.path.join(engine.paths.run, "forkserver-*")) == []
+    r = cli(engine, "run", "--rm", "busybox", "echo", "back")  # and a new one starts
     assert (r.returncode, r.stdout) == (0, b"back\n"), r.stderr
 
 

@@ -125,6 +125,47 @@ def test_a_running_container_is_paused_while_committing_and_keeps_running(engine
     assert engine.inspect(cid)["State"]["Status"] == "running"
 
 
+def test_commit_holds_the_container_lock_so_a_pause_meanwhile_is_not_undone(engine):
+    """Lock-then-act: while the layer is packed nothing else acts on the container; a
+    `pause` that comes meanwhile waits, so the commit's thaw cannot undo it."""
+    import fcntl
+    import threading
+
+    cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, attach="")
+    c = engine.store.find(cid)
+    cg = c.cgroup()
+    real_freeze = type(cg).freeze
+    held: list[bool] = []
+    pausing: list[threading.Thread] = []
+
+    def spy(self):
+        real_freeze(self)
+        if pausing:  # the pause's own freeze
+            return
+        with open(os.path.join(c.dir, "lock"), "rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                held.append(True)
+            else:
+                held.append(False)
+                fcntl.flock(f, fcntl.LOCK_UN)
+        t = threading.Thread(target=engine.pause, args=(cid,))
+        t.start()
+        pausing.append(t)
+
+    type(cg).freeze = spy
+    try:
+        engine.commit(cid, "locked:1")
+    finally:
+        type(cg).freeze = real_freeze
+    pausing[0].join(timeout=60)
+    assert held == [True]
+    assert engine.inspect(cid)["State"]["Status"] == "paused"
+    assert c.cgroup().frozen()  # the pause came after the commit's thaw, and holds
+    engine.unpause(cid)
+
+
 def test_committing_a_paused_container_leaves_it_paused(engine):
     cid, _ = engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, attach="")
     engine.pause(cid)

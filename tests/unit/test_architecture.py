@@ -189,3 +189,55 @@ def test_the_start_path_helpers_import_nothing_but_the_basics():
         )
     }
     assert imported <= {"__future__", "_json", "os", "stat", "time"}
+
+
+# What `dockerlab run`, `start` and `exec` must not import: each costs the CLI's start
+# milliseconds (argparse with gettext and locale ~3 ms, typing ~1.5, socket.py with selectors
+# and its enums ~2, ctypes ~1.5), or more, or belongs to other verbs. DESIGN.md, "Starting
+# containers fast".
+CLI_START_FORBIDDEN = (
+    "argparse",
+    "gettext",
+    "locale",
+    "typing",
+    "socket",
+    "ctypes",
+    "zlib",
+    "subprocess",
+    "threading",
+    "tarfile",
+    "dataclasses",
+    "shutil",
+    "tempfile",
+    "hashlib",
+    "pathlib",
+    "datetime",
+    "inspect",
+    "dockerlab.cli.render",
+    "dockerlab.format.gotemplate",
+    "dockerlab.engine.runtime.monitor",
+    "dockerlab.engine.runtime.process",
+    "dockerlab.engine.runtime.security.seccomp",
+)
+
+
+def test_the_cli_start_path_imports_no_slow_module():
+    """The modules `run` loads up to the monitor's start (parse, the create body, the engine's
+    create and start, the terminal verbs), without a container: the real path is checked
+    end to end by tests/integration/test_cli_start_imports.py."""
+    code = (
+        "import sys; from dockerlab.cli import parser; "
+        "ns = parser.parse(['run', '--rm', '-e', 'A=1', '-v', '/tmp:/x', 'busybox', 'true']); "
+        "from dockerlab.cli import commands, terminal; "
+        "from dockerlab.cli.options import create_body; create_body(ns); "
+        "import dockerlab.engine.facade, dockerlab.engine.containers.create, "
+        "dockerlab.engine.runtime.spawn, dockerlab.terminal.verbs, dockerlab.engine.images.store; "
+        "from dockerlab.engine.images import reference; reference.parse_tagged('busybox'); "
+        "from dockerlab.engine.runtime import spawn; spawn._tag(); "
+        "from dockerlab.engine.paths import runtime_dir_for; runtime_dir_for('/tmp/x'); "
+        f"print(','.join(m for m in {CLI_START_FORBIDDEN!r} if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PKG.parent
+    ).stdout.strip()
+    assert out == ""

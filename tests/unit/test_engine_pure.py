@@ -6,11 +6,11 @@ import os
 
 import pytest
 
+from dockerlab.engine.basics import daemon_env
 from dockerlab.engine.containers.create import compose, merge_env
 from dockerlab.engine.facade import parse_signal
 from dockerlab.engine.ids import check_name, new_id, random_name
 from dockerlab.engine.runtime.inroot import join
-from dockerlab.engine.runtime.process import daemon_env
 from dockerlab.errors import InvalidParameter
 
 IMAGE = {"config": {"Env": ["PATH=/bin", "A=1"], "Cmd": ["sh"], "WorkingDir": "/w"}}
@@ -52,7 +52,9 @@ def test_image_cmd_used_when_none_given_and_hostname_is_short_id():
     assert rec["Config"]["WorkingDir"] == "/w"
     # Docker keeps HOSTNAME out of Config.Env: it is the process's (daemon_env)
     assert rec["Config"]["Env"] == ["PATH=/bin", "A=1"]
-    assert "HOSTNAME=" + cid[:12] in daemon_env(rec["Config"], False)
+    assert "HOSTNAME=" + cid[:12] in daemon_env(
+        rec["Config"]["Hostname"], rec["Config"]["Env"], False
+    )
 
 
 def test_entrypoint_from_command_line_drops_image_cmd():
@@ -79,7 +81,7 @@ def test_unknown_network_is_refused():
 def test_tty_sets_term_in_the_process_env_not_in_config_env():
     rec = compose({"Image": "b", "Tty": True}, "s", IMAGE, "c" * 64)
     assert not any(e.startswith("TERM=") for e in rec["Config"]["Env"])
-    assert daemon_env(rec["Config"], True) == [
+    assert daemon_env(rec["Config"]["Hostname"], rec["Config"]["Env"], True) == [
         "PATH=/bin",
         "HOSTNAME=cccccccccccc",
         "TERM=xterm",

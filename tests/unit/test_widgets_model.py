@@ -92,6 +92,11 @@ def test_build_tree_nests_paths_and_keeps_kinds():
     assert root.count() == {"A": 1, "C": 1, "D": 1, "U": 1}
 
 
+def test_build_tree_shows_an_unknown_numeric_kind_as_text():
+    root = m.build_tree([{"Path": "/x", "Kind": 7}, {"Path": "/y", "Kind": "A"}])
+    assert root.children["x"].kind == "7" and root.children["y"].kind == "A"
+
+
 def test_tree_text_draws_folders_first_with_kind_letters():
     root = m.build_tree([f("/z", "A"), f("/a/b", "C"), f("/a/c", "D"), f("/a", "C", type_="dir")])
     assert m.tree_text(root) == ["C ├── a", "C │   ├── b", "D │   └── c", "A └── z"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import TYPE_CHECKING, Any
 
 from dockerlab.engine.atomic import fsync_dir, write_new
 from dockerlab.engine.basics import time_now
@@ -19,7 +18,10 @@ from dockerlab.engine.ids import check_name, new_id, random_name
 from dockerlab.engine.runtime.security import normalize_host_config
 from dockerlab.errors import InvalidParameter, SystemFailure, describe
 
+TYPE_CHECKING = False  # typing costs the CLI's start milliseconds
 if TYPE_CHECKING:
+    from typing import Any
+
     from dockerlab.engine.containers.store import ContainerStore
     from dockerlab.engine.images.store import ImageStore
     from dockerlab.engine.paths import Paths

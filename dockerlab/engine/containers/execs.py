@@ -14,9 +14,9 @@ import os
 import subprocess
 import sys
 
+from dockerlab.engine.basics import daemon_env
 from dockerlab.engine.containers.create import merge_env, wire_strings
 from dockerlab.engine.containers.store import Container
-from dockerlab.engine.runtime.process import daemon_env
 from dockerlab.errors import DockerlabError
 
 TYPE_CHECKING = False
@@ -47,7 +47,9 @@ def spawn_exec(
 
     config = c.config["Config"]
     cmd, env, workdir, user = wire_strings([cmd, env, workdir, user])
-    full_env = merge_env(daemon_env(config, tty), env)  # Docker's: PATH, HOSTNAME, TERM
+    full_env = merge_env(
+        daemon_env(config.get("Hostname") or "", config.get("Env") or [], tty), env
+    )  # Docker's: PATH, HOSTNAME, TERM
     spec = {
         "pid": c.state["Pid"],
         "cgroup": f"dockerlab/{c.id}",

@@ -11,9 +11,11 @@ additions), with its messages.
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockerlab.errors import InvalidParameter
+
+TYPE_CHECKING = False  # typing costs the CLI's start milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 SHM_SIZE = 64 * 1024 * 1024  # Docker's default /dev/shm (rootfs mounts it so)
 

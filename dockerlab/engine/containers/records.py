@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from dockerlab.engine.containers.store import Container
 from dockerlab.format.units import parse_rfc3339, status_string
+
+TYPE_CHECKING = False  # typing costs the CLI's start milliseconds (`start -a` reads records)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from dockerlab.engine.images.store import ImageStore
 
 _PRIVATE_STATE = ("MonitorPid", "MonitorStart")
 
@@ -99,7 +104,7 @@ def _quote(arg: str) -> str:
     return f"'{arg}'" if not arg or any(ch.isspace() for ch in arg) else arg
 
 
-def summary(c: Container, images: Any) -> dict[str, Any]:
+def summary(c: Container, images: ImageStore) -> dict[str, Any]:
     cfg = c.config
     words = [cfg["Path"], *cfg["Args"]] if cfg["Path"] else []  # unknown for a dead one
     command = " ".join(_quote(a) for a in words)

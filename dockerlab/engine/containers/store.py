@@ -24,7 +24,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from typing import Any
 
 from dockerlab.engine import work
 from dockerlab.engine.atomic import locked, read_json, write_json
@@ -35,6 +34,8 @@ from dockerlab.errors import Conflict, DockerlabError, NoSuchContainer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from dockerlab.engine.runtime.cgroups import Cgroup
 
 ZERO_TIME = "0001-01-01T00:00:00Z"

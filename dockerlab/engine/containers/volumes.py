@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
 
 from dockerlab.engine.atomic import locked, read_json, write_json
 from dockerlab.engine.paths import Paths
@@ -13,6 +12,7 @@ from dockerlab.errors import Conflict, InvalidParameter, NoSuchVolume
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import builtins
+    from typing import Any
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 

@@ -14,9 +14,23 @@ Pure module: no I/O, stdlib ``re`` only.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from dockerlab.errors import InvalidParameter
+
+TYPE_CHECKING = False  # typing costs the CLI's start milliseconds
+if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    class _Fields(NamedTuple):
+        domain: str
+        path: str
+        tag: str | None = None
+        digest: str | None = None
+
+else:  # the same tuple, without importing typing
+    from collections import namedtuple
+
+    _Fields = namedtuple("Reference", ("domain", "path", "tag", "digest"), defaults=(None, None))
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DEFAULT_DOMAIN = "index.docker.io"
@@ -41,13 +55,11 @@ _IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
 _DIGEST_SHA256_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 
 
-class Reference(NamedTuple):
-    """A normalised named reference (domain is never empty)."""
+class Reference(_Fields):
+    """A normalised named reference (domain is never empty): ``domain``, ``path``, ``tag``
+    and ``digest`` (None when absent)."""
 
-    domain: str
-    path: str
-    tag: str | None = None
-    digest: str | None = None
+    __slots__ = ()
 
     @property
     def name(self) -> str:

@@ -27,7 +27,6 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from typing import Any, TypedDict
 
 from dockerlab.engine import atomic
 from dockerlab.engine.images import reference as refs
@@ -35,19 +34,19 @@ from dockerlab.engine.images.layers import LayerStore, chain_ids
 from dockerlab.engine.paths import Paths
 from dockerlab.errors import Conflict, DockerlabError, InvalidParameter, NoSuchImage, NotFound
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # typing costs the CLI's start milliseconds
 if TYPE_CHECKING:
     import builtins
+    from typing import Any, TypedDict
 
+    class IndexEntry(TypedDict):
+        """One image in index.json, as :meth:`ImageStore._index` reads it."""
 
-class IndexEntry(TypedDict):
-    """One image in index.json, as :meth:`ImageStore._index` reads it."""
-
-    id: str
-    manifest: str  # the manifest's digest
-    size: int  # the manifest's size
-    parent: str
-    tagtime: str
+        id: str
+        manifest: str  # the manifest's digest
+        size: int  # the manifest's size
+        parent: str
+        tagtime: str
 
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -39,6 +39,7 @@ import time  # noqa: E402
 
 from dockerlab.engine.runtime import (  # noqa: E402,F401  (warm imports)
     cgroups,
+    linux,
     monitor,
     process,
     rootfs,
@@ -110,6 +111,17 @@ class Server:
                 last_word.send(b"s", socket.MSG_NOSIGNAL)
             except OSError:
                 pass
+        self.leave()
+
+    def leave(self) -> None:
+        """Exit, and take the callers' start lock with us (spawn.start_lock's name): removed
+        under the lock, so a caller starting a server meanwhile keeps one (atomic.locked)."""
+        from dockerlab.engine.atomic import remove_lock
+
+        try:
+            remove_lock(self.path[: -len(".sock")] + ".lock")
+        except OSError:
+            pass
         raise SystemExit(0)
 
     def serve(self) -> None:
@@ -117,7 +129,7 @@ class Server:
             events = self.poll.poll(min(self.idle, _CHECK))
             if not events:
                 if not self.ours():  # removed (its state root went) or replaced
-                    raise SystemExit(0)
+                    self.leave()
                 if time.monotonic() - self.last >= self.idle:
                     self.retire()
                 continue
@@ -199,11 +211,51 @@ class Server:
         os.waitpid(pid, 0)  # monitor.run forks and this first half exits at once
 
 
+def reset_inherited() -> None:
+    """What the first caller's process would hand every later caller's monitors and
+    containers, set back to what the system gives a daemon: the resource limits of PID 1
+    (a shell's ``ulimit -n 256`` or a kernel's raised core limit is not the engine's), nice
+    0 and the normal scheduling policy, PID 1's CPUs, and an OOM score adjustment of 0
+    (Docker's for containers). Without CAP_SYS_RESOURCE a hard limit (and an OOM score)
+    the caller lowered cannot be raised again: then each soft limit is PID 1's or as near
+    as the hard one allows. The cgroup stays the caller's: see DESIGN.md."""
+    import resource
+
+    inf = resource.RLIM_INFINITY
+    for name in dir(resource):
+        if not name.startswith("RLIMIT_"):
+            continue
+        which = getattr(resource, name)
+        try:
+            soft, hard = resource.prlimit(1, which)
+            try:
+                resource.setrlimit(which, (soft, hard))
+            except ValueError:  # "not allowed to raise maximum limit": keep ours
+                ours = resource.getrlimit(which)[1]
+                if ours != inf and (soft == inf or soft > ours):
+                    soft = ours
+                resource.setrlimit(which, (soft, ours))
+        except (OSError, ValueError):
+            pass  # a limit this kernel lacks
+    try:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        os.setpriority(os.PRIO_PROCESS, 0, 0)
+        os.sched_setaffinity(0, os.sched_getaffinity(1))
+    except OSError:
+        pass
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("0")
+    except OSError:
+        pass
+
+
 def main(argv: list[str]) -> None:
     listener = socket.socket(fileno=int(argv[2]))
     os.set_inheritable(listener.fileno(), False)
     os.chdir("/")  # pin no folder of the caller's (a mount point it may want to unmount)
     os.umask(0o022)  # Docker's for containers; not the first caller's
+    reset_inherited()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a kernel's interrupt is not for us
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     Server(listener, argv[3], int(argv[4]), float(argv[5])).serve()

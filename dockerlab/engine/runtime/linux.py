@@ -6,10 +6,12 @@ turn it into a message that names the step that failed.
 
 from __future__ import annotations
 
-import ctypes
 import os
 
-_libc = ctypes.CDLL(None, use_errno=True)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _MACHINE = os.uname().machine
 
 # sched.h
@@ -111,9 +113,50 @@ DEFAULT_CAPS = frozenset(
 )
 
 
+_FFI: dict[str, Any] = {}
+
+
+def load() -> dict[str, Any]:
+    """ctypes, libc and the kernel's structures, loaded on the first syscall: the CLI's start
+    path only reads this module's constants and /proc, and ctypes costs it ~1.5 ms. The
+    forkserver calls this once, so the monitors it forks find them loaded."""
+    if not _FFI:
+        import ctypes
+
+        class CapHeader(ctypes.Structure):
+            _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+        class CapData(ctypes.Structure):
+            _fields_ = [
+                ("effective", ctypes.c_uint32),
+                ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32),
+            ]
+
+        class SockFprog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+        class Rlimit64(ctypes.Structure):
+            _fields_ = [("cur", ctypes.c_uint64), ("max", ctypes.c_uint64)]
+
+        _FFI.update(
+            ctypes=ctypes,
+            libc=ctypes.CDLL(None, use_errno=True),
+            CapHeader=CapHeader,
+            CapData=CapData,
+            SockFprog=SockFprog,
+            Rlimit64=Rlimit64,
+        )
+    return _FFI
+
+
+def _libc() -> Any:
+    return (_FFI or load())["libc"]
+
+
 def _check(ret: int, what: str) -> int:
     if ret < 0:
-        err = ctypes.get_errno()
+        err = load()["ctypes"].get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
     return ret
 
@@ -125,51 +168,41 @@ def _b(s: str | None) -> bytes | None:
 def mount(
     source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None
 ) -> None:
-    ret = _libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data))
+    c = load()["ctypes"]
+    ret = _libc().mount(_b(source), _b(target), _b(fstype), c.c_ulong(flags), _b(data))
     _check(ret, f"mount {fstype or source or ''} on {target}")
 
 
 def umount(target: str, flags: int = 0) -> None:
-    _check(_libc.umount2(_b(target), flags), f"umount {target}")
+    _check(_libc().umount2(_b(target), flags), f"umount {target}")
 
 
 def unshare(flags: int) -> None:
-    _check(_libc.unshare(flags), "unshare")
+    _check(_libc().unshare(flags), "unshare")
 
 
 def setns(fd: int, nstype: int = 0) -> None:
-    _check(_libc.setns(fd, nstype), "setns")
+    _check(_libc().setns(fd, nstype), "setns")
 
 
 def sethostname(name: str) -> None:
     raw = name.encode()
-    _check(_libc.sethostname(raw, len(raw)), "sethostname")
+    _check(_libc().sethostname(raw, len(raw)), "sethostname")
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
     nr = _SYS_PIVOT_ROOT[_MACHINE]
-    _check(_libc.syscall(nr, _b(new_root), _b(put_old)), "pivot_root")
+    _check(_libc().syscall(nr, _b(new_root), _b(put_old)), "pivot_root")
 
 
 def prctl(option: int, arg: int = 0) -> None:
-    _check(_libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0), f"prctl({option})")
+    c = load()["ctypes"]
+    _check(_libc().prctl(option, c.c_ulong(arg), 0, 0, 0), f"prctl({option})")
 
 
 def set_process_name(name: str) -> None:
-    buf = ctypes.create_string_buffer(name.encode()[:15])
-    _libc.prctl(PR_SET_NAME, buf, 0, 0, 0)
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [
-        ("effective", ctypes.c_uint32),
-        ("permitted", ctypes.c_uint32),
-        ("inheritable", ctypes.c_uint32),
-    ]
+    buf = load()["ctypes"].create_string_buffer(name.encode()[:15])
+    _libc().prctl(PR_SET_NAME, buf, 0, 0, 0)
 
 
 def drop_bounding(keep: frozenset[str] = DEFAULT_CAPS) -> None:
@@ -186,21 +219,17 @@ def set_capabilities(keep: frozenset[str] = DEFAULT_CAPS) -> None:
     uid change: a root process keeps ``keep`` across execve, a non-root one has none left
     (as with Docker)."""
     mask = sum(1 << CAPS.index(name) for name in keep if name in CAPS)
-    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
-    data = (_CapData * 2)()
-    _check(
-        _libc.syscall(_SYS_CAPSET[_MACHINE] - 1, ctypes.byref(header), ctypes.byref(data)), "capget"
-    )
+    ffi = load()
+    c, libc = ffi["ctypes"], ffi["libc"]
+    header = ffi["CapHeader"](0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (ffi["CapData"] * 2)()
+    _check(libc.syscall(_SYS_CAPSET[_MACHINE] - 1, c.byref(header), c.byref(data)), "capget")
     for i in range(2):
         part = (mask >> (32 * i)) & 0xFFFFFFFF
         data[i].effective &= part
         data[i].permitted &= part
         data[i].inheritable = 0
-    _check(_libc.syscall(_SYS_CAPSET[_MACHINE], ctypes.byref(header), ctypes.byref(data)), "capset")
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    _check(libc.syscall(_SYS_CAPSET[_MACHINE], c.byref(header), c.byref(data)), "capset")
 
 
 def set_no_new_privs() -> None:
@@ -212,9 +241,11 @@ def install_seccomp(program: bytes) -> None:
 
     Needs no_new_privs or CAP_SYS_ADMIN; after it, only the syscalls it allows work.
     """
-    buf = ctypes.create_string_buffer(program, len(program))
-    prog = _SockFprog(len(program) // 8, ctypes.addressof(buf))
-    ret = _libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(prog), 0, 0)
+    ffi = load()
+    c = ffi["ctypes"]
+    buf = c.create_string_buffer(program, len(program))
+    prog = ffi["SockFprog"](len(program) // 8, c.addressof(buf))
+    ret = ffi["libc"].prctl(PR_SET_SECCOMP, c.c_ulong(SECCOMP_MODE_FILTER), c.byref(prog), 0, 0)
     _check(ret, "seccomp")
 
 
@@ -268,12 +299,11 @@ RLIMITS = {
 RLIM_INFINITY = (1 << 64) - 1
 
 
-class _Rlimit64(ctypes.Structure):
-    _fields_ = [("cur", ctypes.c_uint64), ("max", ctypes.c_uint64)]
-
-
 def set_rlimit(resource: int, soft: int, hard: int) -> None:
     """prlimit64 on ourselves: ``os`` has no setrlimit, and ``resource`` cannot be imported
     once we are inside a container's root. A negative value is unlimited (as runc's uint64)."""
-    new = _Rlimit64(soft & RLIM_INFINITY, hard & RLIM_INFINITY)
-    _check(_libc.prlimit64(0, resource, ctypes.byref(new), None), f"prlimit {resource}")
+    ffi = load()
+    new = ffi["Rlimit64"](soft & RLIM_INFINITY, hard & RLIM_INFINITY)
+    _check(
+        ffi["libc"].prlimit64(0, resource, ffi["ctypes"].byref(new), None), f"prlimit {resource}"
+    )

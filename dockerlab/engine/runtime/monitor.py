@@ -35,7 +35,7 @@ if __name__ == "__main__":  # started with -I -S: make the package importable, n
     sys.path.insert(0, sys.argv[1])
 
 from dockerlab.engine.atomic import locked, read_json, write_bytes
-from dockerlab.engine.basics import dumps
+from dockerlab.engine.basics import daemon_env, dumps
 from dockerlab.engine.basics import rfc3339_ns as log_time
 from dockerlab.engine.paths import Paths
 from dockerlab.engine.runtime import linux as L
@@ -211,7 +211,9 @@ def _container_main(
         process.run(
             config.get("User") or "",
             config.get("WorkingDir") or "",
-            process.daemon_env(config, bool(config.get("Tty"))),
+            daemon_env(
+                config.get("Hostname") or "", config.get("Env") or [], bool(config.get("Tty"))
+            ),
             argv,
             cfg.get("Security"),
         )

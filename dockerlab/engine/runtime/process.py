@@ -10,14 +10,15 @@ from __future__ import annotations
 import os
 import stat
 
+from dockerlab.engine.basics import DEFAULT_PATH
 from dockerlab.engine.runtime import linux as L
 from dockerlab.errors import reason
+
+L.load()  # ctypes before the process leaves the host's filesystem (pivot_root, setns)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 # How runc words a failure of its container's init, as the daemon passes it on.
@@ -36,21 +37,6 @@ class StartFailure(Exception):
 
     def for_run(self) -> str:
         return f"{RUNC_CREATE}{RUNC_INIT}{self}: unknown" if self.init else str(self)
-
-
-def daemon_env(config: dict[str, Any], tty: bool) -> list[str]:
-    """The process's environment as Docker's ``CreateDaemonEnvironment`` makes it: PATH,
-    HOSTNAME (and TERM with a terminal) first, replaced or followed by ``Config.Env``,
-    which keeps none of them (``inspect`` shows only what the image and the user set)."""
-    out = {
-        "PATH": f"PATH={DEFAULT_PATH}",
-        "HOSTNAME": f"HOSTNAME={config.get('Hostname') or ''}",
-    }
-    if tty:
-        out["TERM"] = "TERM=xterm"
-    for item in config.get("Env") or []:
-        out[item.split("=", 1)[0]] = item
-    return list(out.values())
 
 
 def _entries(path: str) -> list[list[str]]:

@@ -12,9 +12,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Any
 
 from dockerlab.engine.runtime import linux as L
+
+TYPE_CHECKING = False  # typing costs the CLI's start milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 MASKED_PATHS = (
     "/proc/asound",

@@ -8,10 +8,10 @@ from a pipe.
 
 from __future__ import annotations
 
+import _socket  # socket.py's enums and selectors cost the CLI ~2 ms; the C module suffices
 import json
 import marshal
 import os
-import socket
 import struct
 import sys
 
@@ -62,22 +62,27 @@ def _tag() -> str:
     :mod:`dockerlab.engine.runtime.forkserver`)."""
     global _TAG
     if not _TAG:
-        import zlib
+        from binascii import crc32  # zlib's, without loading zlib
 
         from dockerlab import __version__
 
         key = f"{_PKG_PARENT}\0{sys.executable}\0{__version__}".encode()
-        _TAG = f"{zlib.crc32(key):08x}"
+        _TAG = f"{crc32(key):08x}"
     return _TAG
+
+
+def start_lock(socket_path: str) -> str:
+    """The lock under which a caller starts the server of ``socket_path``."""
+    return socket_path[: -len(".sock")] + ".lock"
 
 
 def _socket_path(paths: Paths) -> str:
     return os.path.join(paths.run, f"forkserver-{_tag()}.sock")
 
 
-def _dial(path: str) -> socket.socket | None:
+def _dial(path: str) -> _socket.socket | None:
     """A connection to the forkserver at ``path``; None if nobody listens there."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
     try:
         sock.connect(path)
     except (FileNotFoundError, ConnectionRefusedError):
@@ -86,11 +91,17 @@ def _dial(path: str) -> socket.socket | None:
     except BaseException:
         sock.close()
         raise
-    uid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+    uid = struct.unpack("3i", sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12))[1]
     if uid != os.geteuid():  # not ours: never hand our pipes to it
         sock.close()
         raise ContainerStartError(f"the forkserver socket {path} belongs to uid {uid}")
     return sock
+
+
+def _send_fds(sock: _socket.socket, msg: bytes, fds: list[int]) -> None:
+    """``socket.send_fds`` of one message, on the C module's socket."""
+    rights = struct.pack(f"{len(fds)}i", *fds)
+    sock.sendmsg([msg], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)], _socket.MSG_NOSIGNAL)
 
 
 def _private_dir(folder: str) -> None:
@@ -111,7 +122,7 @@ class _ForkServer:
     def __init__(self) -> None:
         import _thread
 
-        self.ready: dict[str, socket.socket] = {}  # a connection made ahead of a request
+        self.ready: dict[str, _socket.socket] = {}  # a connection made ahead of a request
         self.pids: list[int] = []  # servers' first halves, reaped once they have forked
         self.lock = _thread.allocate_lock()
 
@@ -123,13 +134,14 @@ class _ForkServer:
             if path not in self.ready:  # one is kept: a dead one is replaced at the request
                 self.ready[path] = _dial(path) or self._start(paths, path)
 
-    def _start(self, paths: Paths, path: str) -> socket.socket:
+    def _start(self, paths: Paths, path: str) -> _socket.socket:
         """Under the folder's start lock: connect to a server another process has started
         meanwhile, or bind a fresh socket over the stale one and start a server on it."""
         from dockerlab.engine.atomic import locked
 
         _private_dir(paths.run)
-        with locked(path[: -len(".sock")] + ".lock"):
+        # removable: the server removes it when it exits (forkserver.Server.retire)
+        with locked(start_lock(path), removable=True):
             sock = _dial(path)
             if sock is not None:
                 return sock
@@ -138,7 +150,7 @@ class _ForkServer:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
-            listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
             try:
                 listener.bind(tmp)
                 os.chmod(tmp, 0o600)
@@ -171,7 +183,7 @@ class _ForkServer:
                 sock = self.ready.pop(path, None) or _dial(path) or self._start(paths, path)
                 sock.settimeout(_ANSWER_WITHIN)
                 try:
-                    socket.send_fds(sock, [msg], fds, socket.MSG_NOSIGNAL)
+                    _send_fds(sock, msg, fds)
                     answer = sock.recv(16)
                 except TimeoutError:  # alive but stuck: it may still act, so no retry
                     raise ContainerStartError(
@@ -234,7 +246,7 @@ def spawn_monitor(
     ours = theirs = None
     fds = [sync_w, spec_fd]
     if attach:
-        ours, theirs = socket.socketpair()
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
         fds.append(theirs.fileno())
     try:
         _FORKSERVER_PROCESS.request(
@@ -296,7 +308,7 @@ def start_error(report: dict[str, Any]) -> ContainerStartError:
 
 def connect(paths: Paths, cid: str) -> streams.Attachment | None:
     """Attach to a running container's monitor; None if it has already gone."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.connect(os.path.join(paths.run, cid, "attach.sock"))
     except (FileNotFoundError, ConnectionRefusedError):

@@ -9,13 +9,13 @@ The monitor's side needs no ``json`` import (it costs ~7 ms of start-up).
 
 from __future__ import annotations
 
-import socket
 import struct
 
 from dockerlab.errors import boundary
 
 TYPE_CHECKING = False  # typing itself costs ~5 ms on the monitor's start path
 if TYPE_CHECKING:
+    from _socket import socket
     from typing import Any
 
 STDIN, STDOUT, STDERR, EXIT, HELLO, CLOSE_STDIN, RESIZE = 0, 1, 2, 3, 4, 5, 6
@@ -61,7 +61,7 @@ class Attachment:
     """The caller's side of an attached container: read output, write input, get the exit.
     A monitor gone away reads as the end; other failures are :mod:`dockerlab.errors`."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket) -> None:
         self.sock = sock
         self._reader = FrameReader()
         self._pending: list[tuple[int, bytes]] = []

@@ -18,12 +18,15 @@ and capability set in ``ROOT/seccomp/`` (a cache: deleting it only costs a recom
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from dockerlab.engine.atomic import write_bytes
 from dockerlab.engine.runtime import linux as L
 from dockerlab.engine.runtime.linux import kernel_version
 from dockerlab.errors import InvalidParameter
+
+TYPE_CHECKING = False  # typing costs the CLI's start milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 ALL = "ALL"
 _HERE = os.path.dirname(os.path.abspath(__file__))

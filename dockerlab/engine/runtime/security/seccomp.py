@@ -18,10 +18,13 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
-from typing import Any
 
 from dockerlab.engine.runtime.linux import kernel_version
 from dockerlab.errors import InvalidParameter
+
+TYPE_CHECKING = False  # typing costs the CLI's start milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 ACTIONS = {
     "SCMP_ACT_KILL": 0x00000000,

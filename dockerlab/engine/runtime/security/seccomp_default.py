@@ -8,7 +8,10 @@ holds the JSON keys of the rule besides ``names`` (``action`` defaults to ``SCMP
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing costs the CLI's start milliseconds
+if TYPE_CHECKING:
+    from typing import Any
+
 
 _ALWAYS = """
 accept accept4 access adjtimex alarm bind brk cachestat capget capset chdir chmod chown chown32
