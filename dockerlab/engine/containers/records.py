@@ -8,7 +8,14 @@ from typing import Any
 from dockerlab.engine.containers.store import Container
 from dockerlab.format.units import parse_rfc3339, status_string
 
-_PRIVATE_STATE = ("MonitorPid", "MonitorStart")
+# the monitor's, and Docker's own fields kept beside State (RestartCount shows at the top)
+_PRIVATE_STATE = (
+    "MonitorPid",
+    "MonitorStart",
+    "RestartCount",
+    "HasBeenManuallyStopped",
+    "HasBeenStartedBefore",
+)
 
 
 def _created(c: Container) -> int:
@@ -79,7 +86,7 @@ def inspect(c: Container) -> dict[str, Any]:
         "HostsPath": cfg["HostsPath"],
         "LogPath": cfg["LogPath"],
         "Name": cfg["Name"],
-        "RestartCount": 0,
+        "RestartCount": c.state.get("RestartCount", 0),
         "Driver": "overlay2",
         "Platform": "linux",
         "MountLabel": "",
