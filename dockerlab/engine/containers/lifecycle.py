@@ -226,6 +226,8 @@ def wait(store: ContainerStore, ref: str, condition: str = "not-running") -> dic
         code = c.state["ExitCode"]
     except NoSuchContainer:  # --rm removed it: its monitor told the code
         code = record.get("ExitCode", 0)
+    if c.running and "ExitCode" in record:  # restarted by its policy: the exit it told us
+        code = record["ExitCode"]
     return {"StatusCode": code, "Error": None}
 
 

@@ -270,7 +270,6 @@ class Monitor:
         self.restarts = 0  # by its restart policy, since the user started it (RestartCount)
         self.delay = 0.0  # the last back-off before a restart, in seconds
         self.started_at = 0.0  # time.monotonic() of the last launch
-        self.wake_r = -1
 
     # ---- set-up -----------------------------------------------------------------------
     def mount_rootfs(self) -> str:
@@ -596,7 +595,6 @@ class Monitor:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         self.sel.register(wake_r, "wake")
-        self.wake_r = wake_r
         while True:
             self.run_until_exit()
             assert self.status is not None
