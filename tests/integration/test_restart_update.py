@@ -65,6 +65,14 @@ def test_on_failure_restarts_at_most_n_times(engine):
     assert monitor_gone(engine, cid)
 
 
+def test_a_restart_that_cannot_start_ends_exited_with_its_error(engine):
+    cid = daemon(engine, ["sh", "-c", "rm /bin/sh; exit 1"], HostConfig=policy("on-failure", 3))
+    wait_until(lambda: state(engine, cid)["Status"] == "exited", what="the failed restart")
+    info = engine.inspect(cid)
+    assert info["State"]["ExitCode"] == 127 and "sh" in info["State"]["Error"]
+    assert info["RestartCount"] == 1 and monitor_gone(engine, cid)
+
+
 def test_on_failure_does_not_restart_a_success(engine):
     cid = daemon(engine, ["true"], HostConfig=policy("on-failure"))
     wait_until(lambda: state(engine, cid)["Status"] == "exited", what="the exit")

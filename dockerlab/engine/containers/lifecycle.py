@@ -88,7 +88,7 @@ def attach(store: ContainerStore, ref: str, stdin: bool = False) -> Attachment:
     from dockerlab.engine.runtime.spawn import connect
 
     c = store.find(ref)
-    c.ensure_state("attach")
+    c.ensure_state("attach", ref)
     att = connect(store.paths, c.id)
     if att is None:  # it exited since
         raise Conflict("You cannot attach to a stopped container, start it first")

@@ -702,8 +702,11 @@ class Monitor:
         except Exception as exc:  # noqa: BLE001 - recorded, as Docker records a failed restart
             failure = {"code": 128, "message": reason(exc)}
         if failure is None:
+            if self.stop_request() == "cancel":  # stopped while it started: no process to see
+                os.kill(self.pid, signal.SIGKILL)
             return None
-        return {**record, "ExitCode": record["ExitCode"] or 128, "Error": failure["message"]}
+        code = failure["code"] if failure["code"] in (126, 127) else record["ExitCode"] or 128
+        return {**record, "ExitCode": code, "Error": failure["message"]}
 
     def announce_restart(self, record: dict[str, Any]) -> None:
         """Tell the store (monitor.json) and the attached clients that the process exited
