@@ -220,38 +220,31 @@ def commit(
         tags = [named.familiar()]
     user_cfg = apply_changes(list(changes or []))
     c = containers.find(ref)
+    c.ensure_state("commit")
     store = images
+    parent_id = c.config["Image"]
+    parent = store.config(parent_id)
+    container_cfg = dict(c.config["Config"])
+    container_cfg["Env"] = _container_env(c, (parent.get("config") or {}).get("Env") or [])
+    config = merge(user_cfg, container_cfg)
+    upper = os.path.join(c.layer_dir, "diff")
     folder = work.begin(containers.paths, "commit")  # removed (and the container thawed) if
     tar_path = os.path.join(folder, "layer.tar")  # this process dies before the end
+    frozen = False
     try:
-        # Lock-then-act, as every verb: no pause, unpause, stop or removal (an --rm monitor's
-        # too) between the check and the pack, so the thaw below never undoes a user's pause
-        # and the layer is not removed under the packer. The image store's own lock is taken
-        # after this one is released (store.create), never inside it.
-        with c.lock():
-            c.refresh(locked=True)
-            c.ensure_state("commit")
-            parent_id = c.config["Image"]
-            parent = store.config(parent_id)
-            container_cfg = dict(c.config["Config"])
-            env = (parent.get("config") or {}).get("Env") or []
-            container_cfg["Env"] = _container_env(c, env)
-            config = merge(user_cfg, container_cfg)
-            upper = os.path.join(c.layer_dir, "diff")
-            frozen = False
-            if pause and c.running and c.state["Status"] != "paused":
-                with open(os.path.join(folder, "frozen"), "w") as f:
-                    f.write(c.id)
-                c.cgroup().freeze()
-                frozen = True
-            try:
-                empty = not os.listdir(upper)
-                with open(tar_path, "wb") as f:
-                    if not empty:
-                        pack_dir(upper, f)
-            finally:
-                if frozen:
-                    c.cgroup().thaw()
+        if pause and c.running and c.state["Status"] != "paused":
+            with open(os.path.join(folder, "frozen"), "w") as f:
+                f.write(c.id)
+            c.cgroup().freeze()
+            frozen = True
+        try:
+            empty = not os.listdir(upper)
+            with open(tar_path, "wb") as f:
+                if not empty:
+                    pack_dir(upper, f)
+        finally:
+            if frozen:
+                c.cgroup().thaw()
         created = now_rfc3339()
         entry: dict[str, Any] = {
             "created": created,
