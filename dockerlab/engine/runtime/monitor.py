@@ -11,7 +11,11 @@ container's config from SPEC_FD (``marshal``: no ``json`` import on this path), 
 4. copies the container's output into the json-file log and to attached clients, feeds
    their input to it, and
 5. when it exits, records the exit code and OOM flag in ``exit.json``, unmounts, removes
-   the cgroup (and the container, with ``--rm``), and sends the exit to attached clients.
+   the cgroup (and the container, with ``--rm``), and sends the exit to attached clients;
+   unless its restart policy says to start it again (:meth:`Monitor.restart`): then it
+   cleans up, records the wait in ``monitor.json`` (``"restarting": true``), waits the
+   back-off and goes back to 1. ``restart-stop`` (left by ``stop``/``kill``/``rm -f``) and
+   ``restart-policy`` (left by ``update``) in its runtime folder tell it the user's word.
 
 It runs as a fresh single-threaded process, so forking here is safe — unlike in a Jupyter
 kernel, which never forks.
