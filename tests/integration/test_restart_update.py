@@ -14,7 +14,7 @@ import pytest
 from helpers import cli, daemon, pid_gone, ready_sh, wait_ready, wait_until
 
 from dockerlab.engine.runtime.cgroups import version
-from dockerlab.errors import Conflict, InvalidParameter, NoSuchContainer
+from dockerlab.errors import DockerlabError, InvalidParameter, NoSuchContainer
 
 MiB = 1024 * 1024
 
@@ -132,15 +132,33 @@ def test_a_restarting_container_refuses_what_docker_refuses(engine):
     # A poll may land on a short run between two waits: retry until one meets the wait.
     def refused(verb) -> str:
         try:
-            verb()
-        except Conflict as exc:
-            return str(exc)
+            done = verb()
+        except DockerlabError as exc:
+            return str(exc) if "restarting" in str(exc) else ""
+        if isinstance(done, subprocess.Popen):
+            done.wait(timeout=30)
+        elif done is not None:
+            done.close()  # an attachment
         return ""
 
-    msg = wait_until(lambda: refused(lambda: engine.exec(cid, ["true"])), what="exec refused")
+    def pause() -> None:
+        engine.pause(cid)
+        engine.unpause(cid)  # it was running between two waits: as it was
+
+    msg = wait_until(
+        lambda: refused(lambda: engine.exec(cid, ["true"], stdin=subprocess.DEVNULL)),
+        what="exec refused",
+    )
     assert msg == f"Container {cid} is restarting, wait until the container is running"
     msg = wait_until(lambda: refused(lambda: engine.remove(cid)), what="rm refused")
-    assert "container is restarting: stop the container before removing or force remove" in msg
+    assert msg == (
+        f"You cannot remove a restarting container {cid}. Stop the container before attempting "
+        "removal or force remove"
+    )
+    msg = wait_until(lambda: refused(lambda: engine.attach(cid)), what="attach refused")
+    assert msg == "You cannot attach to a restarting container, wait until it is running"
+    msg = wait_until(lambda: refused(pause), what="pause refused")
+    assert msg == f"Container {cid} is restarting, wait until the container is running"
 
 
 def test_update_restart_policy_reaches_the_running_monitor(engine):

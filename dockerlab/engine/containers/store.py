@@ -137,7 +137,7 @@ _VERB_STATES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
         ("running",),
         {
             "paused": "You cannot attach to a paused container, unpause it first",
-            "restarting": "container {ref} is restarting, wait until the container is running",
+            "restarting": "You cannot attach to a restarting container, wait until it is running",
             "*": "You cannot attach to a stopped container, start it first",
         },
     ),
@@ -166,8 +166,9 @@ _VERB_STATES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "remove": (
         ("created", "exited", "dead"),
         {
-            "restarting": 'cannot remove container "/{name}": container is restarting: stop the '
-            "container before removing or force remove",
+            # Docker 20.10's words (checked against its daemon)
+            "restarting": "You cannot remove a restarting container {id}. Stop the container "
+            "before attempting removal or force remove",
             "*": 'cannot remove container "/{name}": container is running: stop the container '
             "before removing or force remove",
         },
