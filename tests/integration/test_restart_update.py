@@ -81,11 +81,16 @@ def test_on_failure_does_not_restart_a_success(engine):
 
 def test_always_restarts_shows_restarting_and_a_stop_ends_it(engine):
     cid = daemon(engine, ["sh", "-c", "exit 1"], HostConfig=policy("always"))
-    wait_until(lambda: state(engine, cid)["Restarting"], what="a wait before a restart")
-    st = state(engine, cid)
+    st = wait_until(
+        lambda: (s := state(engine, cid))["Restarting"] and s, what="a wait before a restart"
+    )
     assert st["Status"] == "restarting" and st["Running"] and st["Pid"] == 0
-    row = engine.containers()[0]  # `ps` lists it (Docker's Running covers restarting)
-    assert row["State"] == "restarting" and row["Status"].startswith("Restarting (1) ")
+    # `ps` lists it (Docker's Running covers restarting); polled, as it runs between waits
+    row = wait_until(
+        lambda: [r for r in engine.containers() if r["State"] == "restarting"],
+        what="ps showing it restarting",
+    )[0]
+    assert row["Status"].startswith("Restarting (1) ") and row["Status"].endswith(" ago")
     assert engine.inspect(cid)["RestartCount"] >= 1
     engine.stop(cid, timeout=1)
     st = state(engine, cid)
