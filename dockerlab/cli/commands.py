@@ -360,6 +360,26 @@ def cmd_rm(ctx: Context, ns: Namespace) -> int:
     )
 
 
+def cmd_update(ctx: Context, ns: Namespace) -> int:
+    from dockerlab.cli.options import update_body
+    from dockerlab.cli.parser import COMMANDS
+
+    given = [f for f in COMMANDS["update"].flags if getattr(ns, f.dest, None) is not None]
+    if not given:  # Docker counts the flags set, whatever their values
+        raise ClientError("you must provide one or more flags when using this command")
+    body = update_body(ns)
+    warnings: list[str] = []
+    code = _each(
+        ctx,
+        ns.containers,
+        lambda ref: warnings.extend(ctx.engine.update(ref, body)["Warnings"] or []),
+        "update",
+    )
+    for line in warnings:
+        ctx.print(line)
+    return code
+
+
 def cmd_wait(ctx: Context, ns: Namespace) -> int:
     return _each(
         ctx,
@@ -1016,6 +1036,7 @@ HANDLERS: dict[str, Callable[[Context, Namespace], int]] = {
     "tag": cmd_tag,
     "top": cmd_top,
     "unpause": cmd_unpause,
+    "update": cmd_update,
     "version": cmd_version,
     "wait": cmd_wait,
     "container inspect": cmd_inspect,

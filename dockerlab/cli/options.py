@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 
 from dockerlab.engine.runtime.cgroups.devices import parse_device
-from dockerlab.errors import InvalidParameter, NotFound, UsageError
+from dockerlab.errors import ClientError, InvalidParameter, NotFound, UsageError
 from dockerlab.format import parse_cpus, parse_ram
 
 TYPE_CHECKING = False  # typing costs the CLI's start milliseconds
@@ -51,6 +51,64 @@ def refusal(message: str, command: str = "run") -> UsageError:
     if not message.endswith("."):
         message += "."
     return UsageError(f"dockerlab: {message}\nSee 'dockerlab {command} --help'.", command)
+
+
+def cli_error(message: str, command: str = "run") -> UsageError:
+    """An error of docker's own client (CLI 28 words it so): ``dockerlab: <msg>``, a blank
+    line, then the help hint; exit 125."""
+    return UsageError(
+        f"dockerlab: {message}\n\nRun 'dockerlab {command} --help' for more information", command
+    )
+
+
+_RETRY_COUNT = re.compile(r"[+-]?[0-9]+\Z")
+
+
+def parse_restart_policy(text: str) -> dict[str, Any]:
+    """``--restart NAME[:COUNT]`` -> HostConfig.RestartPolicy (the CLI's
+    ``opts.ParseRestartPolicy``; ValueError with its words); the name is checked by the
+    engine, as the daemon does."""
+    name, colon, count = text.partition(":")
+    if colon and not name:
+        raise ValueError("invalid restart policy format: no policy provided before colon")
+    retries = 0
+    if count:
+        if not _RETRY_COUNT.match(count):
+            raise ValueError(
+                "invalid restart policy format: maximum retry count must be an integer"
+            )
+        retries = int(count)
+    return {"Name": name, "MaximumRetryCount": retries}
+
+
+def update_body(ns: Namespace) -> dict[str, Any]:
+    """``update`` flags -> a ``POST /containers/{id}/update`` body (Docker's UpdateConfig)."""
+    command = getattr(ns, "path", None) or "update"
+    body: dict[str, Any] = {
+        "CpusetCpus": ns.cpuset_cpus or "",
+        "CpusetMems": ns.cpuset_mems or "",
+        "CpuShares": ns.cpu_shares or 0,
+        "Memory": _memory(ns.memory, "-m, --memory", command),
+        "MemoryReservation": _memory(ns.memory_reservation, "--memory-reservation", command),
+        "MemorySwap": _memory(ns.memory_swap, "--memory-swap", command),
+        "CpuPeriod": ns.cpu_period or 0,
+        "CpuQuota": ns.cpu_quota or 0,
+        "NanoCpus": 0,
+        "RestartPolicy": {"Name": "", "MaximumRetryCount": 0},
+    }
+    if ns.cpus is not None:
+        try:
+            body["NanoCpus"] = parse_cpus(ns.cpus, "--cpus")
+        except ValueError as exc:
+            raise UsageError(f"{exc}\nSee 'dockerlab {command} --help'.", command) from None
+    if ns.pids_limit:
+        body["PidsLimit"] = ns.pids_limit
+    if ns.restart:
+        try:
+            body["RestartPolicy"] = parse_restart_policy(ns.restart)
+        except ValueError as exc:
+            raise ClientError(str(exc)) from None
+    return body
 
 
 def _flag_error(value: str, flag: str, reason: str, command: str) -> UsageError:
@@ -443,15 +501,12 @@ def create_body(
         attach_stdin = attach_out = attach_err = False
     stdin_once = ns.interactive and attach_stdin and not is_create
 
-    restart = ns.restart or "no"
-    if restart != "no":
-        raise refusal(
-            f"invalid restart policy '{restart}': dockerlab has no daemon to restart "
-            "containers, so only --restart=no is supported",
-            command,
-        )
-    if ns.rm and ns.restart and restart != "no":  # pragma: no cover - kept for Docker's text
-        raise refusal("Conflicting options: --restart and --rm", command)
+    try:
+        restart_policy = parse_restart_policy(ns.restart or "no")
+    except ValueError as exc:
+        raise cli_error(str(exc), command) from None
+    if ns.rm and restart_policy["Name"] not in ("", "no"):
+        raise cli_error("conflicting options: cannot specify both --restart and --rm", command)
 
     memory = _memory(ns.memory, "-m, --memory", command)
     swap = _memory(ns.memory_swap, "--memory-swap", command)
@@ -483,7 +538,7 @@ def create_body(
     host_config: dict[str, Any] = {
         "Binds": binds or None,
         "NetworkMode": network,
-        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "RestartPolicy": restart_policy,
         "AutoRemove": bool(ns.rm),
         "Memory": memory,
         "MemorySwap": swap,
@@ -492,6 +547,12 @@ def create_body(
         "CpuPeriod": ns.cpu_period or 0,
         "CpuQuota": ns.cpu_quota or 0,
         "PidsLimit": ns.pids_limit,
+        "CpusetCpus": getattr(ns, "cpuset_cpus", None) or "",
+        "CpusetMems": getattr(ns, "cpuset_mems", None) or "",
+        "MemoryReservation": _memory(
+            getattr(ns, "memory_reservation", None), "--memory-reservation", command
+        ),
+        "OomKillDisable": bool(getattr(ns, "oom_kill_disable", False)),
         "Devices": devices,
         "Init": True if ns.init else None,
         "CapAdd": list(ns.cap_add or []) or None,

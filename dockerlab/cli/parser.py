@@ -187,6 +187,8 @@ _CREATE_FLAGS = (
     F("", "cpu-period", "int", "Limit CPU CFS (Completely Fair Scheduler) period", 0),
     F("", "cpu-quota", "int", "Limit CPU CFS (Completely Fair Scheduler) quota", 0),
     F("", "cpus", "decimal", "Number of CPUs"),
+    F("", "cpuset-cpus", "string", "CPUs in which to allow execution (0-3, 0,1)"),
+    F("", "cpuset-mems", "string", "MEMs in which to allow execution (0-3, 0,1)"),
     _DETACH_KEYS,
     F("", "device", "list", "Add a host device to the container"),
     F("", "entrypoint", "string", "Overwrite the default ENTRYPOINT of the image"),
@@ -225,6 +227,7 @@ _CREATE_FLAGS = (
     F("l", "label", "list", "Set meta data on a container"),
     F("", "label-file", "list", "Read in a line delimited file of labels"),
     F("m", "memory", "bytes", "Memory limit"),
+    F("", "memory-reservation", "bytes", "Memory soft limit"),
     F(
         "",
         "memory-swap",
@@ -234,6 +237,7 @@ _CREATE_FLAGS = (
     F("", "name", "string", "Assign a name to the container"),
     F("", "network", "network", "Connect a container to a network", None, "--net"),
     F("", "no-healthcheck", "bool", "Disable any container-specified HEALTHCHECK"),
+    F("", "oom-kill-disable", "bool", "Disable OOM Killer"),
     F("", "pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
     F("", "platform", "string", "Set platform if server is multi-platform capable"),
     F("", "privileged", "bool", "Give extended privileges to this container"),
@@ -295,6 +299,12 @@ _PRUNE_FLAGS = (F("f", "force", "bool", "Do not prompt for confirmation"),)
 _TIME = F("t", "time", "int", "Seconds to wait before killing the container", None, "--timeout")
 
 _ANY = (0, None)
+
+
+def _sorted(*flags: Flag) -> tuple[Flag, ...]:
+    return tuple(sorted(flags, key=lambda f: f.long))
+
+
 _ONE = (1, 1)
 _ONE_PLUS = (1, None)
 
@@ -480,6 +490,30 @@ COMMANDS: dict[str, Command] = {
         _ONE_PLUS,
         ("*containers",),
     ),
+    "update": Command(
+        "[OPTIONS] CONTAINER [CONTAINER...]",
+        "Update configuration of one or more containers",
+        _sorted(
+            F("", "cpu-period", "int", "Limit CPU CFS (Completely Fair Scheduler) period"),
+            F("", "cpu-quota", "int", "Limit CPU CFS (Completely Fair Scheduler) quota"),
+            F("", "cpuset-cpus", "string", "CPUs in which to allow execution (0-3, 0,1)"),
+            F("", "cpuset-mems", "string", "MEMs in which to allow execution (0-3, 0,1)"),
+            F("c", "cpu-shares", "int", "CPU shares (relative weight)"),
+            F("m", "memory", "bytes", "Memory limit"),
+            F("", "memory-reservation", "bytes", "Memory soft limit"),
+            F(
+                "",
+                "memory-swap",
+                "bytes",
+                "Swap limit equal to memory plus swap: -1 to enable unlimited swap",
+            ),
+            F("", "restart", "string", "Restart policy to apply when a container exits"),
+            F("", "pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
+            F("", "cpus", "decimal", "Number of CPUs"),
+        ),
+        _ONE_PLUS,
+        ("*containers",),
+    ),
     "version": Command("[OPTIONS]", "Show the dockerlab version information", (_FORMAT,)),
     "wait": Command(
         "CONTAINER [CONTAINER...]",
@@ -566,6 +600,7 @@ MANAGEMENT: dict[str, tuple[str, dict[str, str]]] = {
                     "stop",
                     "top",
                     "unpause",
+                    "update",
                     "wait",
                 )
             },

@@ -57,6 +57,7 @@ class Engine:
             self.paths, {"imagewrite": lambda path: self.image_store.recover(blocking=False)}
         )
         self._images: ImageStore | None = None
+        self.revive()  # after a reboot of the host; two small reads otherwise
 
     @property
     def image_store(self) -> ImageStore:
@@ -203,6 +204,20 @@ class Engine:
 
     def restart(self, ref: str, timeout: int | None = None) -> None:
         lifecycle.restart(self.store, ref, timeout)
+
+    def update(self, ref: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /containers/{id}/update``: limits and restart policy (Docker's UpdateConfig),
+        live on a running container, recorded for its next start otherwise."""
+        from dockerlab.engine.containers import update
+
+        return update.update(self.store, ref, body)
+
+    def revive(self) -> list[str]:
+        """Once per boot of the host, start the containers Docker's daemon restarts when it
+        starts (restart policies ``always``, ``unless-stopped``, ``on-failure``); every
+        Engine does it when made, and so will ``dockerlab daemon`` at its start. Returns
+        the IDs started (see :func:`~dockerlab.engine.containers.lifecycle.revive`)."""
+        return lifecycle.revive(self.store)
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         lifecycle.remove(self.store, ref, force, volumes)

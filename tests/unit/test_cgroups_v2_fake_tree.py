@@ -160,3 +160,27 @@ def test_stats_read_v2_files(tree):
 
 def test_destroy_of_a_missing_cgroup_is_fine(tmp_path):
     CgroupV2("dockerlab-test/gone", root=str(tmp_path)).destroy()
+
+
+def test_cpuset_is_delegated_only_to_a_container_that_asks(tree):
+    leaf = tree / "dockerlab-test" / "c1"
+    for name in ("cpuset.cpus", "cpuset.mems", "memory.low"):
+        (leaf / name).write_text("\n")
+    _cgroup(tree).create(Resources(cpuset_cpus="1", cpuset_mems="0", memory_reservation=8 * MiB))
+    for parent in (tree, tree / "dockerlab-test"):
+        assert "+cpuset" in (parent / "cgroup.subtree_control").read_text()
+    assert (leaf / "cpuset.cpus").read_text() == "1"
+    assert (leaf / "cpuset.mems").read_text() == "0"
+    assert (leaf / "memory.low").read_text() == str(8 * MiB)
+
+
+def test_update_delegates_cpuset_to_a_container_made_without_it(tree):
+    leaf = tree / "dockerlab-test" / "c1"
+    (leaf / "cpuset.cpus").write_text("\n")
+    cg = _cgroup(tree)
+    cg.create(Resources())
+    assert "+cpuset" not in (tree / "cgroup.subtree_control").read_text()
+    cg.update(Resources(cpuset_cpus="0"))
+    for parent in (tree, tree / "dockerlab-test"):
+        assert "+cpuset" in (parent / "cgroup.subtree_control").read_text()
+    assert (leaf / "cpuset.cpus").read_text() == "0"

@@ -2,7 +2,9 @@
 
     store.py      ContainerStore: one folder per container, config apart from state
     create.py     ``create``: a Docker create body plus the image's config -> a container
-    lifecycle.py  start, attach, kill, stop, pause, restart, rm, rename, wait: lock, then act
+    lifecycle.py  start, attach, kill, stop, pause, restart, rm, rename, wait: lock, then act;
+                  ``revive``: what restart policies bring back after a reboot of the host
+    update.py     ``update``: limits and restart policy, live or for the next start
     records.py    container records in the Engine API's shapes (``ps``, ``inspect``)
     logs.py       reading the json-file log, as ``docker logs`` does
     stats.py      ``stats`` samples and ``top``'s process table

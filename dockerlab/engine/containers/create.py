@@ -300,9 +300,7 @@ def create(
         name = check_name(name)
     cid = new_id()
     record = compose(body, image_id, image, cid)
-    from dockerlab.engine.runtime.cgroups import Resources, validate
-
-    validate(Resources.from_host_config(record["HostConfig"]), len(os.sched_getaffinity(0)))
+    warnings = verify_host_config(record["HostConfig"])
     paths = store.paths
     with store.registry():
         if name:
@@ -320,4 +318,42 @@ def create(
                     f"failed to create container {cid[:12]}: {describe(exc)}", exc.errno
                 ) from exc
             raise
-    return {"Id": cid, "Warnings": []}
+    return {"Id": cid, "Warnings": warnings}
+
+
+def verify_host_config(host: dict[str, Any], update: bool = False) -> list[str]:
+    """The daemon's checks of a HostConfig (moby ``verifyContainerSettings``) in its order
+    and words: restart policy, then resources. Returns its warnings; may drop what this
+    host cannot do (OomKillDisable on cgroup v2), as Docker does."""
+    from dockerlab.engine.runtime.cgroups import (
+        Resources,
+        host_cpusets,
+        validate,
+        version,
+    )
+    from dockerlab.engine.runtime.cgroups.resources import check_cpusets
+    from dockerlab.engine.runtime.restarts import policy_error
+
+    policy = host.get("RestartPolicy") or {}
+    name, count = policy.get("Name") or "", policy.get("MaximumRetryCount") or 0
+    if not update and host.get("AutoRemove") and name not in ("", "no"):
+        raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
+    if not isinstance(name, str) or not isinstance(count, int):
+        raise InvalidParameter(f"invalid restart policy '{name}'")
+    problem = policy_error(name, count)
+    if problem:
+        raise InvalidParameter(problem)
+    warnings = []
+    if host.get("OomKillDisable") and version() == 2:
+        warnings.append("Your kernel does not support OomKillDisable. OomKillDisable discarded.")
+        host["OomKillDisable"] = False
+    res = Resources.from_host_config(host)
+    validate(res, len(os.sched_getaffinity(0)), update=update)
+    if res.cpuset_cpus or res.cpuset_mems:
+        check_cpusets(res, *host_cpusets())
+    if host.get("OomKillDisable") and not res.memory:
+        warnings.append(
+            "OOM killer is disabled for the container, but no memory limit is set, this can "
+            "result in the system running out of resources."
+        )
+    return warnings

@@ -81,6 +81,8 @@ def _start(store: ContainerStore, c: Container, attach: str) -> Attachment | Non
         c.refresh(locked=True)  # records the exit code and error of the failure
         raise
     # Still locked: an --rm monitor whose command exited at once waits to remove the folder.
+    # A start by the user resets what its restart policy counted (Docker's containerStart).
+    c.state.update(HasBeenManuallyStopped=False, HasBeenStartedBefore=True)
     c.adopt(report)
     return attachment
 
@@ -89,7 +91,7 @@ def attach(store: ContainerStore, ref: str, stdin: bool = False) -> Attachment:
     from dockerlab.engine.runtime.spawn import connect
 
     c = store.find(ref)
-    c.ensure_state("attach")
+    c.ensure_state("attach", ref)
     att = connect(store.paths, c.id)
     if att is None:  # it exited since
         raise Conflict("You cannot attach to a stopped container, start it first")
@@ -104,17 +106,55 @@ def kill(store: ContainerStore, ref: str, signal: str | int = "KILL") -> None:
     with c.lock():
         c.refresh(locked=True)
         c.ensure_state("kill", ref)
+        _stopped_by_user(c, sig)
         _signal_first(c, sig, thaw=sig == _signal.SIGKILL)
 
 
 def _signal_first(c: Container, sig: int, thaw: bool) -> None:
-    """(locked) Signal the container's first process; ``thaw`` a paused one so it acts."""
-    try:
-        os.kill(c.state["Pid"], sig)
-    except ProcessLookupError:
-        pass
+    """(locked) Signal the container's first process; ``thaw`` a paused one so it acts.
+    A restarting container has none: telling its monitor (:func:`_stopped_by_user`) is all."""
+    pid = c.state["Pid"]
+    if pid > 0:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
     if thaw and c.state["Status"] == "paused":
         c.cgroup().thaw()
+
+
+def _stopped_by_user(c: Container, sig: int, save: bool = True) -> None:
+    """(locked) Docker's ``HasBeenManuallyStopped``, and the end of its restarts when ``sig``
+    is what stops it (SIGKILL, its stop signal, or any signal when it names none): the
+    monitor reads ``restart-stop`` before it restarts the process."""
+    from dockerlab.engine.atomic import write_bytes
+    from dockerlab.engine.runtime.restarts import STOP_FILE
+
+    stop_signal = c.config["Config"].get("StopSignal")
+    cancel = sig == _signal.SIGKILL or not stop_signal or sig == parse_signal(stop_signal)
+    path = os.path.join(c.rundir, STOP_FILE)
+    if os.path.isdir(c.rundir):
+        try:
+            with open(path) as f:
+                cancel = cancel or f.read().strip() == "cancel"
+        except FileNotFoundError:
+            pass
+        write_bytes(path, b"cancel" if cancel else b"manual", durable=False)
+        if cancel and c.state["Status"] == "restarting":
+            _wake_monitor(c)
+    if save and not c.state.get("HasBeenManuallyStopped"):
+        c.state["HasBeenManuallyStopped"] = True
+        c.save_state()
+
+
+def _wake_monitor(c: Container) -> None:
+    """A monitor waiting to restart its container looks at ``restart-stop`` again when a
+    client connects: connect, and go."""
+    from dockerlab.engine.runtime.spawn import connect
+
+    att = connect(c.paths, c.id)
+    if att is not None:
+        att.close()
 
 
 def stop(
@@ -129,6 +169,7 @@ def stop(
         if timeout is None:
             timeout = c.config["Config"].get("StopTimeout")
         timeout = 10 if timeout is None else int(timeout)
+        _stopped_by_user(c, _signal.SIGKILL)  # a stop always ends the restarts
         _signal_first(c, sig, thaw=True)
     if timeout >= 0 and wait_exit(store, c, timeout):
         return
@@ -188,6 +229,8 @@ def wait(store: ContainerStore, ref: str, condition: str = "not-running") -> dic
         code = c.state["ExitCode"]
     except NoSuchContainer:  # --rm removed it: its monitor told the code
         code = record.get("ExitCode", 0)
+    if c.running and "ExitCode" in record:  # restarted by its policy: the exit it told us
+        code = record["ExitCode"]
     return {"StatusCode": code, "Error": None}
 
 
@@ -223,6 +266,7 @@ def remove(store: ContainerStore, ref: str, force: bool = False, volumes: bool =
             if running:
                 if not force:
                     c.ensure_state("remove")
+                _stopped_by_user(c, _signal.SIGKILL, save=False)
                 _signal_first(c, _signal.SIGKILL, thaw=True)
         if running:
             wait_exit(store, c, None)
@@ -284,3 +328,77 @@ def prune(store: ContainerStore) -> dict[str, Any]:
             discard(store, c.id)
             deleted.append(c.id)
     return {"ContainersDeleted": deleted or None, "SpaceReclaimed": space}
+
+
+# ---- after a reboot ------------------------------------------------------------------------
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+BOOT_STAMP = "boot_id"  # in the state root: the boot its containers were last revived for
+
+
+def _boot_id() -> str:
+    try:
+        with open(BOOT_ID) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _stamp(paths: Any) -> str:
+    try:
+        with open(os.path.join(paths.root, BOOT_STAMP)) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def revive(store: ContainerStore) -> list[str]:
+    """Once per boot of the host: bring back the containers Docker's daemon restarts when it
+    starts (``always``; ``unless-stopped`` unless the user stopped it; ``on-failure`` after
+    a failure with retries left), and remove ``--rm`` ones that are not running (Docker's
+    ``restore``). Returns the IDs started.
+
+    Cheap when there is nothing to do (two small reads: the kernel's boot ID against the
+    stamp in the state root). Lock, then act: under ``boot.lock`` the stamp is checked
+    again, the containers are started, and only then is the stamp written (durably), so a
+    revival cut short by a crash is done again by the next caller; starting a container that
+    already runs does nothing."""
+    from dockerlab.engine.atomic import locked, write_bytes
+    from dockerlab.engine.runtime.restarts import should_restart
+
+    boot = _boot_id()
+    if not boot or _stamp(store.paths) == boot or os.geteuid() != 0:
+        return []
+    revived: list[str] = []
+    with locked(os.path.join(store.paths.root, "boot.lock")):
+        if _stamp(store.paths) == boot:
+            return []
+        for c in store.all():
+            if c.dead:
+                continue
+            was_live = c.running  # as recorded: it was up when the host went down
+            try:
+                c.refresh()  # its monitor is gone: recorded as exited, leftovers cleaned
+            except NoSuchContainer:
+                continue
+            if c.running:
+                continue  # started by someone else meanwhile
+            host = c.config["HostConfig"]
+            policy = host.get("RestartPolicy") or {}
+            # Docker records a container that was up at the reboot as exited with code 0
+            code = 0 if was_live else int(c.state.get("ExitCode") or 0)
+            if c.state.get("HasBeenStartedBefore") and should_restart(
+                policy.get("Name") or "no",
+                int(policy.get("MaximumRetryCount") or 0),
+                code,
+                bool(c.state.get("HasBeenManuallyStopped")),
+                int(c.state.get("RestartCount") or 0),
+            ):
+                try:
+                    start(store, c.id)
+                except DockerlabError:
+                    continue  # start recorded why in State.Error, as Docker's restore logs it
+                revived.append(c.id)
+            elif host.get("AutoRemove"):
+                discard(store, c.id)
+        write_bytes(os.path.join(store.paths.root, BOOT_STAMP), boot.encode() + b"\n")
+    return revived

@@ -13,7 +13,14 @@ if TYPE_CHECKING:
 
     from dockerlab.engine.images.store import ImageStore
 
-_PRIVATE_STATE = ("MonitorPid", "MonitorStart")
+# the monitor's, and Docker's own fields kept beside State (RestartCount shows at the top)
+_PRIVATE_STATE = (
+    "MonitorPid",
+    "MonitorStart",
+    "RestartCount",
+    "HasBeenManuallyStopped",
+    "HasBeenStartedBefore",
+)
 
 
 def _created(c: Container) -> int:
@@ -84,7 +91,7 @@ def inspect(c: Container) -> dict[str, Any]:
         "HostsPath": cfg["HostsPath"],
         "LogPath": cfg["LogPath"],
         "Name": cfg["Name"],
-        "RestartCount": 0,
+        "RestartCount": c.state.get("RestartCount", 0),
         "Driver": "overlay2",
         "Platform": "linux",
         "MountLabel": "",

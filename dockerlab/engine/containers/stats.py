@@ -47,7 +47,7 @@ def sample(c: Container, previous: dict[str, Any] | None) -> dict[str, Any]:
         "id": c.id,
         "name": "/" + c.name,
     }
-    if c.running:
+    if c.running and c.state["Pid"]:  # a restarting one has no process (nor cgroup)
         out.update(c.cgroup().stats())
         if c.config["HostConfig"].get("NetworkMode") != "host":
             out["networks"] = _net(c.state["Pid"])

@@ -123,11 +123,12 @@ def stub_config(paths: Paths, cid: str) -> dict[str, Any]:
     }
 
 
-_LIVE = ("running", "paused")
+_LIVE = ("running", "paused", "restarting")  # Docker's Running: a restarting one too
+_RESTARTING = "Container {id} is restarting, wait until the container is running"
 # What each verb acts on, and otherwise its refusal in Docker's words ("*": any other status).
 _VERB_STATES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "start": (
-        ("created", "exited", "running"),
+        ("created", "exited", "running", "restarting"),
         {
             "paused": "cannot start a paused container, try unpause instead",
             "*": "container is marked for removal and cannot be started",
@@ -137,6 +138,7 @@ _VERB_STATES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
         ("running",),
         {
             "paused": "You cannot attach to a paused container, unpause it first",
+            "restarting": "You cannot attach to a restarting container, wait until it is running",
             "*": "You cannot attach to a stopped container, start it first",
         },
     ),
@@ -144,27 +146,38 @@ _VERB_STATES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
         ("running",),
         {
             "paused": "Container {id} is paused, unpause the container before exec",
+            "restarting": _RESTARTING,
             "*": "Container {id} is not running",
         },
     ),
     "kill": (_LIVE, {"*": "Cannot kill container: {ref}: Container {id} is not running"}),
-    "top": (_LIVE, {"*": "Container {id} is not running"}),
+    "top": (
+        ("running", "paused"),
+        {"restarting": _RESTARTING, "*": "Container {id} is not running"},
+    ),
     "pause": (
         ("running",),
-        {"paused": "Container {id} is already paused", "*": "Container {id} is not running"},
+        {
+            "paused": "Container {id} is already paused",
+            "restarting": _RESTARTING,
+            "*": "Container {id} is not running",
+        },
     ),
     "unpause": (("paused",), {"*": "Container {id} is not paused"}),
     "remove": (
         ("created", "exited", "dead"),
         {
+            # Docker 20.10's words (checked against its daemon)
+            "restarting": "You cannot remove a restarting container {id}. Stop the container "
+            "before attempting removal or force remove",
             "*": 'cannot remove container "/{name}": container is running: stop the container '
-            "before removing or force remove"
+            "before removing or force remove",
         },
     ),
 }
 # Any other verb (commit, export, diff, rename, cp …) acts on anything but a dead container.
 _USABLE = (
-    ("created", "running", "paused", "exited"),
+    ("created", "running", "paused", "restarting", "exited"),
     {"*": "You cannot {verb} container {id} which is Dead"},
 )
 
@@ -239,7 +252,8 @@ class Container:
 
     @property
     def running(self) -> bool:
-        return self.state["Status"] in ("running", "paused")
+        """Docker's Running: up, paused, or waiting to be restarted by its policy."""
+        return self.state["Status"] in _LIVE
 
     def lock(self) -> locked:
         """``with c.lock():`` this container's flock; NoSuchContainer once it is gone."""
@@ -264,7 +278,7 @@ class Container:
         return os.path.join(self.rundir, "monitor.json")
 
     def needs_sync(self) -> bool:
-        if self.state["Status"] not in ("running", "paused"):
+        if self.state["Status"] not in _LIVE:
             # an exit to record, or a monitor whose starter died before saying so
             return os.path.exists(self.exit_file()) or os.path.exists(self.monitor_file())
         if os.path.exists(self.exit_file()):
@@ -286,6 +300,8 @@ class Container:
                     self.state = Container(self.paths, self.id).state
                     if self.needs_sync():
                         self.sync()
+        elif self.follows_restarts():
+            self.follow_restarts(locked)
         if self.state["Status"] in ("running", "paused"):
             frozen = self.cgroup().frozen()
             self.state["Paused"] = frozen
@@ -323,6 +339,8 @@ class Container:
             OOMKilled=record.get("OOMKilled", False),
             Error=record.get("Error", ""),
             FinishedAt=record["FinishedAt"],
+            Restarting=False,
+            RestartCount=record.get("RestartCount", self.state.get("RestartCount", 0)),
         )
         self.state["Status"] = "created" if record.get("StartFailed") else "exited"
         self.health_stopped()
@@ -347,6 +365,8 @@ class Container:
             FinishedAt=ZERO_TIME,
             MonitorPid=report["monitor"],
             MonitorStart=report["monitor_start"],
+            Restarting=False,
+            RestartCount=report.get("restarts", 0),
         )
         from dockerlab.engine.runtime.health import probe_command, starting
 
@@ -361,6 +381,63 @@ class Container:
         ``unhealthy``, keeping its failing streak and log."""
         if self.state.get("Health"):
             self.state["Health"]["Status"] = "unhealthy"
+
+    # ---- restart policies: the monitor restarts the process, the state follows -----------
+    def follows_restarts(self) -> bool:
+        """Whether its monitor may have restarted the process since the state was saved."""
+        status = self.state["Status"]
+        if status == "restarting":
+            return True
+        policy = self.config["HostConfig"].get("RestartPolicy") or {}
+        return status in _LIVE and policy.get("Name") not in (None, "", "no")
+
+    def _monitor_moved(self) -> dict[str, Any] | None:
+        """The monitor's record when it says something the state does not (a restart)."""
+        try:
+            mon = read_json(self.monitor_file())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(mon, dict):
+            return None
+        restarting = bool(mon.get("restarting"))
+        if mon.get("pid") == self.state["Pid"] and restarting == bool(self.state.get("Restarting")):
+            return None
+        return mon
+
+    def follow_restarts(self, locked: bool) -> None:
+        """Fold a restart (or the wait before one) that the monitor recorded into the state."""
+        if self._monitor_moved() is None:
+            return
+        if not locked:
+            with self.lock():
+                self.state = Container(self.paths, self.id).state
+                if self.needs_sync():
+                    self.sync()
+                elif self.follows_restarts():
+                    self.follow_restarts(True)
+            return
+        mon = self._monitor_moved()
+        if mon is None:
+            return
+        if mon.get("restarting"):
+            last = mon.get("exit") or {}
+            self.state.update(
+                Status="restarting",
+                Running=True,
+                Restarting=True,
+                Paused=False,
+                Pid=0,
+                ExitCode=last.get("ExitCode", 0),
+                OOMKilled=last.get("OOMKilled", False),
+                FinishedAt=last.get("FinishedAt") or time_now(),
+                RestartCount=mon.get("restarts", 0),
+            )
+            self.save_state(durable=False)
+        else:
+            finished = self.state["FinishedAt"]  # Docker keeps the last exit's time
+            self.adopt(mon)
+            self.state["FinishedAt"] = finished
+            self.save_state(durable=False)
 
     def cleanup_dead(self) -> None:
         """(locked) Stop whatever a dead container may still hold: its monitor (named by the

@@ -3,6 +3,7 @@
     spawn.py      the caller's side: the forkserver on demand, a monitor per container
     forkserver.py a warm ``python -I -S`` per state root that forks the monitors (a script)
     monitor.py    one per running container, like Podman's conmon (a script, forked)
+    restarts.py   restart policies as moby's restartmanager decides them (pure)
     nsexec.py     ``exec``'s helper: joins a container's cgroup and namespaces (a script)
     rootfs.py     the container's filesystem view, set up in its mount namespace
     process.py    the last steps before ``execve``: user, capabilities, seccomp, command

@@ -11,7 +11,11 @@ container's config from SPEC_FD (``marshal``: no ``json`` import on this path), 
 4. copies the container's output into the json-file log and to attached clients, feeds
    their input to it, and
 5. when it exits, records the exit code and OOM flag in ``exit.json``, unmounts, removes
-   the cgroup (and the container, with ``--rm``), and sends the exit to attached clients.
+   the cgroup (and the container, with ``--rm``), and sends the exit to attached clients;
+   unless its restart policy says to start it again (:meth:`Monitor.restart`): then it
+   cleans up, records the wait in ``monitor.json`` (``"restarting": true``), waits the
+   back-off and goes back to 1. ``restart-stop`` (left by ``stop``/``kill``/``rm -f``) and
+   ``restart-policy`` (left by ``update``) in its runtime folder tell it the user's word.
 
 It runs as a fresh single-threaded process, so forking here is safe — unlike in a Jupyter
 kernel, which never forks.
@@ -273,6 +277,9 @@ class Monitor:
         self.status: int | None = None
         self.cgroup: Cgroup | None = None
         self.prober: Prober | None = None
+        self.restarts = 0  # by its restart policy, since the user started it (RestartCount)
+        self.delay = 0.0  # the last back-off before a restart, in seconds
+        self.started_at = 0.0  # time.monotonic() of the last launch
 
     # ---- set-up -----------------------------------------------------------------------
     def mount_rootfs(self) -> str:
@@ -326,14 +333,27 @@ class Monitor:
         }
 
     def start(self) -> None:
+        os.makedirs(self.rundir, exist_ok=True)
+        # a start by the user: no exit yet, and no stop or policy change of an earlier run
+        for name in ("exit.json", "restart-stop", "restart-policy"):
+            try:
+                os.unlink(os.path.join(self.rundir, name))
+            except FileNotFoundError:
+                pass
+        failure = self.launch(first=True)
+        if failure is not None:
+            self.cleanup()
+            self.finish_failed(failure)  # exit.json first: the starter reads it next
+            self.sync({"ok": False, **failure})
+            return
+        self.loop()
+
+    def launch(self, first: bool) -> dict[str, Any] | None:
+        """Set up and fork the container's process (again, on a restart); None once it
+        runs, else why it did not start (``{"code", "message"}``)."""
         from dockerlab.engine.runtime.cgroups import Resources, open_cgroup
 
         config, host = self.cfg["Config"], self.cfg["HostConfig"]
-        os.makedirs(self.rundir, exist_ok=True)
-        try:
-            os.unlink(os.path.join(self.rundir, "exit.json"))
-        except FileNotFoundError:
-            pass
         write_etc_files(
             self.dir, config.get("Hostname") or self.cid[:12], host.get("NetworkMode") or "none"
         )
@@ -344,7 +364,7 @@ class Monitor:
         self.cgroup = cgroup
         kernel = self.devices(cgroup)
         tty = bool(config.get("Tty"))
-        if self.first is not None:
+        if first and self.first is not None:
             client = self.add_client(self.first)
             client.streams = {
                 k for f, k in (("o", S.STDOUT), ("e", S.STDERR)) if f in self.first_wants
@@ -371,13 +391,13 @@ class Monitor:
             child_ends += [out_w, err_w2]
             stdio = (in_r, out_w, err_w2)
 
-        # A health check's probes are started from here later, outside the container's PID
-        # namespace (as exec's helper is): keep ours to go back to after the fork.
         test = (config.get("Healthcheck") or {}).get("Test") or [""]
         probed = (
             test[0] in ("CMD", "CMD-SHELL") and len(test) > 1 and "Security" in self.cfg
         )  # as health.probe_command, without importing it when there is no probe
-        host_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC) if probed else -1
+        # The container's process is pid 1 of a new PID namespace; the monitor's later
+        # children (health probes) and a restart's unshare start from its own again.
+        host_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         L.unshare(L.CLONE_NEWPID)
         pid = os.fork()
         if pid == 0:  # never returns into the monitor's stack, whatever is raised
@@ -386,9 +406,11 @@ class Monitor:
             finally:
                 os._exit(125)
         self.pid = pid
-        if host_pidns >= 0:
+        try:
             L.setns(host_pidns, L.CLONE_NEWPID)
+        finally:
             os.close(host_pidns)
+        self.started_at = time.monotonic()
         os.close(go_r)
         os.close(err_w)
         for fd in child_ends:
@@ -401,15 +423,16 @@ class Monitor:
             except BrokenPipeError:
                 pass  # it failed before it waited for us: its report says why
             os.close(go_w)
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock_path = os.path.join(self.rundir, "attach.sock")
-        try:
-            os.unlink(sock_path)
-        except FileNotFoundError:
-            pass
-        listener.bind(sock_path)
-        listener.listen(16)
-        self.sel.register(listener, "listen")
+        if first:
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock_path = os.path.join(self.rundir, "attach.sock")
+            try:
+                os.unlink(sock_path)
+            except FileNotFoundError:
+                pass
+            listener.bind(sock_path)
+            listener.listen(16)
+            self.sel.register(listener, "listen")
         if tty_child is not None:
             tty_child.close()
         failure = b""
@@ -418,12 +441,11 @@ class Monitor:
         os.close(err_r)
         if failure:
             code, _, message = failure.decode("utf-8", "replace").partition("\n")
-            report = {"code": int(code), "message": message}
             os.waitpid(pid, 0)
-            self.cleanup()
-            self.finish_failed(report)  # exit.json first: the starter reads it next
-            self.sync({"ok": False, **report})
-            return
+            for fd in (out_r, err_r2):
+                if fd >= 0:
+                    os.close(fd)
+            return {"code": int(code), "message": message}
         if tty_parent is not None:
             _, fds, _, _ = socket.recv_fds(tty_parent, 16, 1)
             tty_parent.close()
@@ -440,17 +462,19 @@ class Monitor:
             "monitor": os.getpid(),
             "monitor_start": L.proc_start_time(os.getpid()),
             "started": log_time(started),
+            "restarts": self.restarts,
         }
         # The runtime's own record: the container is running even if its starter dies now.
         write_bytes(
             os.path.join(self.rundir, "monitor.json"), dumps(report).encode(), durable=False
         )  # runtime files: meaningless after a reboot anyway
-        self.sync(report)
+        if first:
+            self.sync(report)
         if probed:
             from dockerlab.engine.runtime.health import Prober
 
             self.prober = Prober(self.cfg, self.paths, pid, started, self.sel, cgroup.frozen)
-        self.loop()
+        return None
 
     def sync(self, message: dict[str, Any]) -> None:
         try:
@@ -595,6 +619,18 @@ class Monitor:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         self.sel.register(wake_r, "wake")
         while True:
+            self.run_until_exit()
+            assert self.status is not None
+            final = self.restart(self.exit_record(self.status))
+            if final is not None:
+                break
+        self.cleanup()
+        self.done(final)
+
+    def run_until_exit(self) -> None:
+        """Serve the container until its process has exited and its output is drained."""
+        self.status = None
+        while True:
             if self.status is None:
                 pid, status = os.waitpid(self.pid, os.WNOHANG)
                 if pid:
@@ -613,24 +649,26 @@ class Monitor:
             if not events and self.status is not None:
                 break  # output still held open by an escaped process: stop waiting for it
             for fd, obj, data in events:
-                if data == "wake":
-                    try:
-                        os.read(wake_r, 4096)
-                    except BlockingIOError:
-                        pass
-                elif data == "listen":
-                    conn, _ = obj.accept()  # type: ignore[attr-defined]
-                    self.add_client(conn)
-                elif data == "client":
-                    client = self.clients.get(fd)
-                    if client:
-                        self.on_client(client)
-                elif data == "health":
-                    if self.prober is not None:
-                        self.prober.on_output()
-                else:
-                    self.on_output(fd, data)  # type: ignore[arg-type]
-        self.finish(self.status)
+                self.dispatch(fd, obj, data)
+
+    def dispatch(self, fd: int, obj: object, data: object) -> None:
+        if data == "wake":
+            try:
+                os.read(fd, 4096)
+            except BlockingIOError:
+                pass
+        elif data == "listen":
+            conn, _ = obj.accept()  # type: ignore[attr-defined]
+            self.add_client(conn)
+        elif data == "client":
+            client = self.clients.get(fd)
+            if client:
+                self.on_client(client)
+        elif data == "health":
+            if self.prober is not None:
+                self.prober.on_output()
+        else:
+            self.on_output(fd, data)  # type: ignore[arg-type]
 
     def exit_record(self, status: int) -> dict[str, Any]:
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
@@ -640,12 +678,103 @@ class Monitor:
             "OOMKilled": self.cgroup.oom_killed(),
             "FinishedAt": log_time(time.time_ns()),
             "Error": "",
+            "RestartCount": self.restarts,
         }
 
-    def finish(self, status: int) -> None:
-        record = self.exit_record(status)
-        self.cleanup()
-        self.done(record)
+    # ---- restart policies (see dockerlab.engine.runtime.restarts) ---------------------
+    def restart_policy(self) -> tuple[str, int]:
+        """The policy now: as ``update --restart`` left it, else as the container started."""
+        try:
+            with open(os.path.join(self.rundir, "restart-policy")) as f:
+                text = f.read()
+        except FileNotFoundError:
+            policy = self.cfg["HostConfig"].get("RestartPolicy") or {}
+            return policy.get("Name") or "no", int(policy.get("MaximumRetryCount") or 0)
+        from dockerlab.engine.runtime.restarts import decode
+
+        return decode(text)
+
+    def stop_request(self) -> str:
+        """ "cancel" once the user stopped or killed the container, "manual" after another
+        signal of theirs (Docker's HasBeenManuallyStopped), else ""."""
+        try:
+            with open(os.path.join(self.rundir, "restart-stop")) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return ""
+
+    def restart(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """After an exit: None once the process runs again (its policy said so, the back-off
+        passed), else the record to finish with."""
+        name, count = self.restart_policy()
+        if name in ("no", "") or self.cfg["HostConfig"].get("AutoRemove"):
+            return record
+        from dockerlab.engine.runtime import restarts as R
+
+        stop = self.stop_request()
+        ran_for = time.monotonic() - self.started_at
+        self.delay = R.next_delay(self.delay, ran_for)
+        if stop == "cancel" or not R.should_restart(
+            name, count, record["ExitCode"], stop == "manual", self.restarts
+        ):
+            return record
+        self.restarts += 1
+        record["RestartCount"] = self.restarts
+        self.cleanup(keep_socket=True)
+        self.drop_outputs()
+        self.announce_restart(record)
+        deadline = time.monotonic() + self.delay
+        while (left := deadline - time.monotonic()) > 0 and self.stop_request() != "cancel":
+            for fd, obj, data in self.sel.select(left):
+                self.dispatch(fd, obj, data)
+        if self.stop_request() == "cancel":
+            return record
+        try:
+            self.reload_host_config()
+            failure = self.launch(first=False)
+        except Exception as exc:  # noqa: BLE001 - recorded, as Docker records a failed restart
+            failure = {"code": 128, "message": reason(exc)}
+        if failure is None:
+            if self.stop_request() == "cancel":  # stopped while it started: no process to see
+                os.kill(self.pid, signal.SIGKILL)
+            return None
+        code = failure["code"] if failure["code"] in (126, 127) else record["ExitCode"] or 128
+        return {**record, "ExitCode": code, "Error": failure["message"]}
+
+    def announce_restart(self, record: dict[str, Any]) -> None:
+        """Tell the store (monitor.json) and the attached clients that the process exited
+        and will be restarted (Docker's State.Restarting)."""
+        report = {
+            "monitor": os.getpid(),
+            "monitor_start": L.proc_start_time(os.getpid()),
+            "pid": 0,
+            "restarting": True,
+            "restarts": self.restarts,
+            "exit": record,
+        }
+        write_bytes(
+            os.path.join(self.rundir, "monitor.json"), dumps(report).encode(), durable=False
+        )
+        self.tell_exit(record)
+
+    def drop_outputs(self) -> None:
+        """Close what is left of the last process's output (held by escaped processes)."""
+        for fd, (_, data) in list(self.sel.entries.items()):
+            if data in (S.STDOUT, S.STDERR):
+                self.sel.unregister(fd)
+                os.close(fd)
+                self.flush_partial(data)
+        self.master = None
+        self.close_stdin()
+
+    def reload_host_config(self) -> None:
+        """A restart runs with the limits ``update`` recorded meanwhile."""
+        try:
+            saved = read_json(os.path.join(self.dir, "config.v2.json"))
+        except (OSError, ValueError):
+            return
+        if isinstance(saved, dict) and isinstance(saved.get("HostConfig"), dict):
+            self.cfg["HostConfig"] = saved["HostConfig"]
 
     def finish_failed(self, report: dict[str, Any]) -> None:
         self.done(
@@ -667,17 +796,23 @@ class Monitor:
                 from dockerlab.engine.containers.store import remove_anonymous_volumes
 
                 remove_anonymous_volumes(self.paths, self.cfg)
+        self.tell_exit(record)
+        if trash:  # the slow part of --rm (layer folders), once nobody waits for it
+            from dockerlab.engine.containers.store import ContainerStore
+
+            ContainerStore(self.paths).discard(self.cid, trash)
+
+    def tell_exit(self, record: dict[str, Any]) -> None:
+        """Send the exit to every attached client and let them go."""
         exit_frame = S.frame(S.EXIT, dumps(record).encode())
         for client in list(self.clients.values()):
             try:
                 client.sock.sendall(exit_frame)
             except OSError:
                 pass
+            self.clients.pop(client.sock.fileno(), None)
+            self.sel.unregister(client.sock)
             client.sock.close()
-        if trash:  # the slow part of --rm (layer folders), once nobody waits for it
-            from dockerlab.engine.containers.store import ContainerStore
-
-            ContainerStore(self.paths).discard(self.cid, trash)
 
     def hide(self) -> str | None:
         """``--rm``, first half: rename the container's folder away, so it is removed for
@@ -703,8 +838,9 @@ class Monitor:
         self.trash_lock = lock
         return trash
 
-    def cleanup(self) -> None:
-        """Leave nothing behind: processes, cgroup, mounts, socket (each as far as made)."""
+    def cleanup(self, keep_socket: bool = False) -> None:
+        """Leave nothing behind: processes, cgroup, mounts, socket (each as far as made);
+        ``keep_socket`` between two runs of a restarting container."""
         if self.cgroup is not None:
             try:
                 self.cgroup.kill_all(signal.SIGKILL)
@@ -719,6 +855,8 @@ class Monitor:
             L.umount(merged, L.MNT_DETACH)
         except OSError:
             pass
+        if keep_socket:
+            return
         try:
             os.unlink(os.path.join(self.rundir, "attach.sock"))
         except FileNotFoundError:

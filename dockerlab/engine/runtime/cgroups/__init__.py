@@ -28,7 +28,15 @@ from dockerlab.engine.runtime.cgroups.mounts import (
 )
 from dockerlab.engine.runtime.cgroups.resources import Resources, validate
 
-__all__ = ["Cgroup", "Resources", "device_control", "open_cgroup", "validate", "version"]
+__all__ = [
+    "Cgroup",
+    "Resources",
+    "device_control",
+    "host_cpusets",
+    "open_cgroup",
+    "validate",
+    "version",
+]
 
 _mounts: list[tuple[str, str, str]] | None = None
 
@@ -67,3 +75,24 @@ def device_control() -> bool:
 
         return bpf.supported()
     return "devices" in v1_hierarchies(_host_mounts())
+
+
+def host_cpusets() -> tuple[str, str]:
+    """The CPUs and memory nodes containers may be given (``"0-1"``, ``"0"``): the root
+    cpuset's, as Docker's sysinfo reads them, else what the kernel has online."""
+    from dockerlab.engine.runtime.cgroups.base import read_text
+
+    if version() == 2:
+        folder, suffix = "/sys/fs/cgroup", ".effective"
+    else:
+        folder, suffix = v1_hierarchies(_host_mounts()).get("cpuset", ""), ""
+    found = []
+    for name, fallback in (
+        ("cpuset.cpus", "/sys/devices/system/cpu/online"),
+        ("cpuset.mems", "/sys/devices/system/node/online"),
+    ):
+        text = read_text(f"{folder}/{name}{suffix}") if folder else None
+        if not (text or "").strip():
+            text = read_text(fallback)
+        found.append((text or "").strip())
+    return found[0], found[1]

@@ -11,6 +11,9 @@ follow Docker's ``types.StatsJSON`` field names, units and ``omitempty`` rules (
     cpu.shares               2..262144    cpu.weight          1..10000 (runc/crun formula)
     cpu.cfs_period_us / cfs_quota_us      cpu.max             "quota period" | "max period"
     pids.max                 N | max      pids.max            N | max
+    memory.soft_limit_in_bytes R          memory.low          R   (--memory-reservation)
+    memory.oom_control       1            (none: v2 cannot turn the OOM killer off)
+    cpuset.cpus / cpuset.mems             cpuset.cpus / cpuset.mems
 """
 
 from __future__ import annotations
@@ -101,6 +104,20 @@ def v1_limit_files(
             out["cpu.cfs_quota_us"] = str(max(res.cpu_quota, -1))
     if res.pids_limit:
         out["pids.max"] = str(res.pids_limit) if res.pids_limit > 0 else "max"
+    if res.memory_reservation:
+        out["memory.soft_limit_in_bytes"] = str(res.memory_reservation)
+    if res.oom_kill_disable:
+        out["memory.oom_control"] = "1"
+    out.update(_cpusets(res))
+    return out
+
+
+def _cpusets(res: Resources) -> dict[str, str]:
+    out = {}
+    if res.cpuset_cpus:
+        out["cpuset.cpus"] = res.cpuset_cpus
+    if res.cpuset_mems:
+        out["cpuset.mems"] = res.cpuset_mems
     return out
 
 
@@ -148,6 +165,9 @@ def v2_limit_files(res: Resources) -> dict[str, str]:
         out["cpu.max"] = value
     if res.pids_limit:
         out["pids.max"] = str(res.pids_limit) if res.pids_limit > 0 else "max"
+    if res.memory_reservation:
+        out["memory.low"] = str(res.memory_reservation)
+    out.update(_cpusets(res))
     return out
 
 

@@ -28,6 +28,10 @@ _FIELDS = (
     "cpu_quota",
     "cpu_period",
     "pids_limit",
+    "memory_reservation",
+    "oom_kill_disable",
+    "cpuset_cpus",
+    "cpuset_mems",
 )
 
 
@@ -39,6 +43,9 @@ class Resources:
     ``memory`` in all). ``nano_cpus`` is ``--cpus`` in billionths of a CPU. ``cpu_shares`` is
     the v1 weight (1024 = default). ``cpu_quota``/``cpu_period`` are CFS microseconds
     (quota -1 = unlimited). ``pids_limit`` > 0 limits, < 0 lifts the limit, 0 leaves it.
+    ``memory_reservation`` is the soft limit in bytes; ``oom_kill_disable`` 1 disables the
+    OOM killer (0 leaves it); ``cpuset_cpus``/``cpuset_mems`` are lists such as ``"0-2,4"``
+    ("" leaves them).
 
     Immutable and compared by value like a frozen dataclass, written by hand because
     ``dataclasses`` (and ``typing``) cost milliseconds of import on the container start path.
@@ -52,6 +59,10 @@ class Resources:
     cpu_quota: int
     cpu_period: int
     pids_limit: int
+    memory_reservation: int
+    oom_kill_disable: int
+    cpuset_cpus: str
+    cpuset_mems: str
 
     def __init__(
         self,
@@ -62,8 +73,24 @@ class Resources:
         cpu_quota: int = 0,
         cpu_period: int = 0,
         pids_limit: int = 0,
+        memory_reservation: int = 0,
+        oom_kill_disable: int = 0,
+        cpuset_cpus: str = "",
+        cpuset_mems: str = "",
     ) -> None:
-        values = (memory, memory_swap, nano_cpus, cpu_shares, cpu_quota, cpu_period, pids_limit)
+        values = (
+            memory,
+            memory_swap,
+            nano_cpus,
+            cpu_shares,
+            cpu_quota,
+            cpu_period,
+            pids_limit,
+            memory_reservation,
+            oom_kill_disable,
+            cpuset_cpus,
+            cpuset_mems,
+        )
         for name, value in zip(_FIELDS, values, strict=True):
             object.__setattr__(self, name, value)
 
@@ -73,7 +100,7 @@ class Resources:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"Resources is immutable: cannot delete {name!r}")
 
-    def _values(self) -> tuple[int, ...]:
+    def _values(self) -> tuple[int | str, ...]:
         return tuple(getattr(self, name) for name in _FIELDS)
 
     def __eq__(self, other: object) -> bool:
@@ -88,9 +115,9 @@ class Resources:
         inner = ", ".join(f"{n}={v!r}" for n, v in zip(_FIELDS, self._values(), strict=True))
         return f"Resources({inner})"
 
-    def replace(self, **changes: int) -> Resources:
+    def replace(self, **changes: int | str) -> Resources:
         """A copy with some fields changed (``dataclasses.replace``)."""
-        return Resources(**{**dict(zip(_FIELDS, self._values(), strict=True)), **changes})
+        return Resources(**{**dict(zip(_FIELDS, self._values(), strict=True)), **changes})  # type: ignore[arg-type]
 
     @classmethod
     def from_host_config(cls, hc: dict[str, Any] | None) -> Resources:
@@ -105,6 +132,14 @@ class Resources:
                 raise InvalidParameter(f"invalid value for HostConfig.{key}: {value!r}")
             return int(value)
 
+        def text(key: str) -> str:
+            value = hc.get(key)
+            if value is None:
+                return ""
+            if not isinstance(value, str):
+                raise InvalidParameter(f"invalid value for HostConfig.{key}: {value!r}")
+            return value
+
         return cls(
             memory=num("Memory"),
             memory_swap=num("MemorySwap"),
@@ -113,13 +148,19 @@ class Resources:
             cpu_quota=num("CpuQuota"),
             cpu_period=num("CpuPeriod"),
             pids_limit=num("PidsLimit"),
+            memory_reservation=num("MemoryReservation"),
+            oom_kill_disable=1 if hc.get("OomKillDisable") else 0,
+            cpuset_cpus=text("CpusetCpus"),
+            cpuset_mems=text("CpusetMems"),
         )
 
     def needs(self) -> frozenset[str]:
         """The controllers these limits are written to (v1 names; v2 uses the same)."""
         wanted = set()
-        if self.memory or self.memory_swap:
+        if self.memory or self.memory_swap or self.memory_reservation or self.oom_kill_disable:
             wanted.add("memory")
+        if self.cpuset_cpus or self.cpuset_mems:
+            wanted.add("cpuset")
         if self.nano_cpus or self.cpu_shares or self.cpu_quota or self.cpu_period:
             wanted.add("cpu")
         if self.pids_limit:
@@ -139,6 +180,12 @@ def validate(res: Resources, ncpus: int, update: bool = False) -> None:
     if res.memory > 0 and res.memory_swap > 0 and res.memory_swap < res.memory:
         raise InvalidParameter(
             "Minimum memoryswap limit should be larger than memory limit, see usage"
+        )
+    if res.memory_reservation < 0 or 0 < res.memory_reservation < MIN_MEMORY:
+        raise InvalidParameter("Minimum memory reservation allowed is 6MB")
+    if res.memory > 0 and res.memory_reservation > 0 and res.memory < res.memory_reservation:
+        raise InvalidParameter(
+            "Minimum memory limit can not be less than memory reservation limit, see usage"
         )
     if res.memory == 0 and res.memory_swap > 0 and not update:
         raise InvalidParameter(
@@ -176,3 +223,46 @@ def clamp_cpu_shares(shares: int) -> int:
     if shares == 0:
         return 0
     return min(max(shares, MIN_CPU_SHARES), MAX_CPU_SHARES)
+
+
+def parse_list(text: str) -> set[int]:
+    """Go's ``parsers.ParseUintList``: ``"0-2,4"`` -> {0, 1, 2, 4}; ValueError "invalid
+    format: …" for anything else."""
+    out: set[int] = set()
+    if text == "":
+        return out
+    for part in text.split(","):
+        low, dash, high = part.partition("-")
+        try:
+            if not low.isdigit() or (dash and not high.isdigit()):
+                raise ValueError
+            first, last = int(low), int(high) if dash else int(low)
+        except ValueError:
+            raise ValueError(f"invalid format: {text}") from None
+        if last < first:
+            raise ValueError(f"invalid format: {text}")
+        out.update(range(first, last + 1))
+    return out
+
+
+def check_cpusets(res: Resources, cpus: str, mems: str) -> None:
+    """Docker's cpuset checks against what the host offers (``cpus``/``mems``: lists such
+    as ``"0-1"`` from the root cpuset), with its messages."""
+    for asked, offered, what, label in (
+        (res.cpuset_cpus, cpus, "cpus", "CPUs"),
+        (res.cpuset_mems, mems, "mems", "memory nodes"),
+    ):
+        if not asked:
+            continue
+        try:
+            wanted = parse_list(asked)
+        except ValueError as exc:
+            raise InvalidParameter(f"Invalid value {asked} for cpuset {what}: {exc}") from None
+        try:
+            available = parse_list(offered)
+        except ValueError:
+            continue  # the host's file is not ours to judge: let the kernel say
+        if not wanted <= available:
+            raise InvalidParameter(
+                f"Requested {label} are not available - requested {asked}, available: {offered}"
+            )

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from dockerlab.engine.runtime.cgroups.devices import Rule
 
 CONTROLLERS = ("cpu", "memory", "pids", "io")
+ON_REQUEST = ("cpuset",)  # delegated only for a container that asks (--cpuset-cpus/-mems)
 
 _STAT_FILES = (
     "cpu.stat",
@@ -78,6 +79,7 @@ class CgroupV2(Cgroup):
             if controller not in available:
                 raise Forbidden(f"cgroup controller '{controller}' is not available on this host")
         wanted = [c for c in CONTROLLERS if c in available]
+        wanted += [c for c in ON_REQUEST if c in res.needs()]
         parent = self.root
         for part in self.name.split("/"):
             self._delegate(parent, wanted)
@@ -128,6 +130,12 @@ class CgroupV2(Cgroup):
         for controller in sorted(res.needs()):
             if controller not in available:
                 raise Forbidden(f"cgroup controller '{controller}' is not available on this host")
+        asked = [c for c in ON_REQUEST if c in res.needs()]
+        if asked:  # not delegated when the container was made without it
+            parent = self.root
+            for part in self.name.split("/"):
+                self._delegate(parent, asked)
+                parent = os.path.join(parent, part)
         self._write_limits(F.v2_limit_files(res))
 
     def _write_limits(self, limits: dict[str, str]) -> None:
