@@ -377,7 +377,10 @@ def _filters(items: list[str]) -> dict[str, list[str]]:
 def cmd_ps(ctx: Context, ns: Namespace) -> int:
     limit = 1 if ns.latest else ns.last
     containers = ctx.engine.containers(
-        all=ns.all or limit != -1, filters=_filters(ns.filter), limit=limit
+        all=ns.all or limit != -1,
+        filters=_filters(ns.filter),
+        limit=limit,
+        size=ns.size or ".Size" in (ns.format or ""),
     )
     ctx.show(render.ps(containers, ns.format, ns.quiet, not ns.no_trunc, ns.size))
     return 0

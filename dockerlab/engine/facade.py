@@ -157,21 +157,30 @@ class Engine:
         return lifecycle.refreshed(self.store)
 
     def containers(
-        self, all: bool = False, filters: dict[str, list[str]] | None = None, limit: int = -1
+        self,
+        all: bool = False,
+        filters: dict[str, list[str]] | None = None,
+        limit: int = -1,
+        size: bool = False,
     ) -> list[dict[str, Any]]:
+        """``GET /containers/json``; ``filters`` as
+        :func:`~dockerlab.engine.filters.select_containers`; ``size`` adds ``SizeRw`` and
+        ``SizeRootFs`` (the writable layer, and it with the image's layers)."""
         from dockerlab.engine.containers import records
-        from dockerlab.engine.filters import check_filters, matches
+        from dockerlab.engine.filters import select_containers
 
-        check_filters(filters or {})
         items = sorted(self._refreshed(), key=lambda c: c.config["Created"], reverse=True)
-        if limit > 0:
-            all = True
-        if not all:
-            items = [c for c in items if c.running]
-        items = [c for c in items if matches(c, filters or {})]
-        if limit > 0:
-            items = items[:limit]
-        return [records.summary(c, self.image_store) for c in items]
+        chosen = select_containers(items, filters or {}, all, limit, self.image_store)
+        out = [records.summary(c, self.image_store) for c in chosen]
+        if size:
+            for c, rec in zip(chosen, out):
+                rw = tree_size(os.path.join(c.layer_dir, "diff"))
+                rec["SizeRw"] = rw
+                try:
+                    rec["SizeRootFs"] = rw + self.image_store.size(c.config["Image"])
+                except DockerlabError:  # its image is gone or corrupt
+                    rec["SizeRootFs"] = rw
+        return out
 
     def inspect(self, ref: str) -> dict[str, Any]:
         from dockerlab.engine.containers import records

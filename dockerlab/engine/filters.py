@@ -6,58 +6,286 @@ across keys; an unknown key is refused with the daemon's words. Faces only parse
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Protocol
 
 from dockerlab.engine.containers.store import Container
 from dockerlab.errors import InvalidParameter
 
 # ---- containers (``docker ps -f``) ------------------------------------------------------
 
-CONTAINER_FILTERS = frozenset({"status", "name", "id", "exited", "label", "ancestor", "volume"})
+CONTAINER_FILTERS = frozenset(
+    {
+        "ancestor",
+        "before",
+        "exited",
+        "expose",
+        "health",
+        "id",
+        "is-task",
+        "isolation",
+        "label",
+        "name",
+        "network",
+        "publish",
+        "since",
+        "status",
+        "volume",
+    }
+)
+STATES = frozenset({"created", "restarting", "running", "removing", "paused", "exited", "dead"})
+HEALTH_STATES = frozenset({"starting", "healthy", "unhealthy", "none"})
+ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
-def check_filters(filters: dict[str, list[str]]) -> None:
-    """``ps --filter`` keys (the daemon's own words for an unknown one)."""
+def _invalid(key: str, value: str | None = None) -> InvalidParameter:
+    """The daemon's invalidFilter: ``Invalid filter 'status=bogus'`` / ``'nope'``."""
+    return InvalidParameter(
+        f"Invalid filter '{key}'" if value is None else f"Invalid filter '{key}={value}'"
+    )
+
+
+def check_filters(
+    filters: dict[str, list[str]], accepted: frozenset[str] = CONTAINER_FILTERS
+) -> None:
+    """filters.Validate: an unknown key is refused with the daemon's words."""
     for key in filters:
-        if key not in CONTAINER_FILTERS:
-            raise InvalidParameter(f"invalid filter '{key}'")
+        if key not in accepted:
+            raise _invalid(key)
 
 
-def matches(c: Container, filters: dict[str, list[str]]) -> bool:
-    """Docker's ``ps --filter``: OR within a key, AND across keys."""
-    for key, values in filters.items():
-        if not values:
-            continue
-        if key == "status":
-            ok = c.state["Status"] in values
-        elif key == "name":
-            ok = any(v.lstrip("/") in c.name for v in values)
-        elif key == "id":
-            ok = any(c.id.startswith(v) for v in values)
-        elif key == "exited":
-            ok = c.state["Status"] == "exited" and str(c.state["ExitCode"]) in values
-        elif key == "label":
-            labels = c.config["Config"].get("Labels") or {}
-            ok = all(_label_match(labels, v) for v in values)
-        elif key == "ancestor":
-            ok = any(
-                v in (c.config["Config"].get("Image"), c.config["Image"])
-                or c.config["Image"].startswith("sha256:" + v)
-                for v in values
+def regex_search(pattern: str, text: str) -> bool:
+    """filters.Match's regexp.MatchString: an unanchored search; a pattern Go (here:
+    Python's re, close to RE2 for what a name filter uses) cannot compile matches nothing."""
+    try:
+        return re.search(pattern, text) is not None
+    except (re.error, RecursionError, OverflowError):
+        return False
+
+
+def _match(values: list[str], text: str) -> bool:
+    """filters.Match: an exact value or a regular expression found in ``text``."""
+    return text in values or any(regex_search(v, text) for v in values)
+
+
+def _labels_match(labels: dict[str, str], specs: list[str]) -> bool:
+    """filters.MatchKVList: every ``key`` / ``key=value`` must hold (AND)."""
+    return all(_label_match(labels, spec) for spec in specs)
+
+
+def _ports(key: str, value: str) -> set[str]:
+    """portOp: ``80``, ``80/udp`` or ``8000-8010[/proto]`` as a set of ``port/proto``."""
+    if ":" in value:
+        raise InvalidParameter(f"filter for '{key}' should not contain ':': {value}")
+    parts = value.split("/")
+    proto, port = ("tcp", value) if len(parts) == 1 else (parts[1] or "tcp", parts[0])
+    if not value or not parts[0]:
+        proto, port = "", ""
+
+    def uint16(text: str) -> int:
+        if not text.isdigit() or not text.isascii():
+            raise InvalidParameter(
+                f"error while looking up for {key} {value}: strconv.ParseUint: "
+                f'parsing "{text}": invalid syntax'
             )
-        elif key == "volume":
-            ok = any(
-                m.get("Name") == v or m.get("Destination") == v
-                for m in c.config.get("MountPoints", [])
-                for v in values
+        if int(text) > 65535:
+            raise InvalidParameter(
+                f"error while looking up for {key} {value}: strconv.ParseUint: "
+                f'parsing "{text}": value out of range'
             )
+        return int(text)
+
+    if not port:
+        raise InvalidParameter(
+            f"error while looking up for {key} {value}: Empty string specified for ports."
+        )
+    lo, dash, hi = port.partition("-")
+    start = uint16(lo)
+    end = uint16(hi) if dash else start
+    if end < start:
+        raise InvalidParameter(
+            f"error while looking up for {key} {value}: "
+            f"Invalid range specified for the Port: {port}"
+        )
+    return {f"{p}/{proto}" for p in range(start, end + 1)}
+
+
+class ImageLineage(Protocol):
+    """What ``ancestor=`` needs of the image store."""
+
+    def resolve(self, ref: str) -> str: ...
+
+    def children(self, image_id: str) -> list[str]: ...
+
+
+def select_containers(
+    containers: list[Container],
+    filters: dict[str, list[str]],
+    all: bool = False,
+    limit: int = -1,
+    images: ImageLineage | None = None,
+) -> list[Container]:
+    """``GET /containers/json?filters=``, as the daemon's reduceContainers walks its list:
+    ``containers`` newest first; ``before``/``since`` cut the list at a container (the
+    walk skips up to and including ``before``, and stops at ``since``); ``status`` lists
+    stopped ones too; ``limit`` (``-n``) counts what is kept. OR within a key, AND across
+    keys (but ``label``: every one must hold). Values are checked first, with the
+    daemon's messages."""
+    f = {k: v for k, v in filters.items()}
+    check_filters(f)
+    exited: list[int] = []
+    for value in f.get("exited", []):
+        try:
+            exited.append(int(value))
+        except ValueError:
+            raise InvalidParameter(f'strconv.Atoi: parsing "{value}": invalid syntax') from None
+    for value in f.get("status", []):
+        if value not in STATES:
+            raise _invalid("status", value)
+        all = True
+    is_task: bool | None = None
+    if "is-task" in f:
+        tasks = set(f["is-task"])
+        if "true" in tasks:
+            is_task = True
+        elif "false" in tasks:
+            is_task = False
         else:
-            check_filters({key: values})
-        if not ok:
-            return False
-    return True
+            raise _invalid("is-task", "[" + " ".join(f["is-task"]) + "]")
+    for value in f.get("health", []):
+        if value not in HEALTH_STATES:
+            raise InvalidParameter(f"Unrecognised filter value for health: {value}")
+    before = since = None
+    for key in ("before", "since"):
+        for value in f.get(key, []):
+            found = _find(containers, value)
+            if key == "before":
+                before = found
+            else:
+                since = found
+    publish = {p for v in f.get("publish", []) for p in _ports("publish", v)}
+    expose = {p for v in f.get("expose", []) for p in _ports("expose", v)}
+    ancestors: set[str] | None = None
+    if "ancestor" in f:
+        ancestors = set()
+        for value in f["ancestor"]:
+            if images is not None:
+                _descendants(images, value, ancestors)
+    ids: set[str] | None = None
+    if "id" in f:  # the daemon looks IDs up in its prefix index: a unique prefix or nothing
+        ids = set()
+        for value in f["id"]:
+            hits = [c.id for c in containers if value and c.id.startswith(value)]
+            if len(hits) == 1:
+                ids.add(hits[0])
+
+    out: list[Container] = []
+    for c in containers:
+        if before is not None:
+            if c.id == before:
+                before = None
+            continue
+        if since is not None and c.id == since:
+            break
+        if not c.running and not all and limit <= 0:
+            continue
+        name = c.name.lstrip("/")
+        if "name" in f and not (_match(f["name"], "/" + name) or _match(f["name"], name)):
+            continue
+        if ids is not None and c.id not in ids:
+            continue
+        if is_task is not None and is_task:  # no container here is a swarm task
+            continue
+        labels = c.config["Config"].get("Labels") or {}
+        if "label" in f and not (labels and _labels_match(labels, f["label"])):
+            continue
+        isolation = (c.config["HostConfig"].get("Isolation") or "default").lower()
+        if "isolation" in f and not _match(f["isolation"], isolation):
+            continue
+        if limit > 0 and len(out) == limit:
+            break
+        state = c.state
+        if exited and not (
+            not c.running
+            and state.get("ExitCode") in exited
+            and state.get("StartedAt", ZERO_TIME) != ZERO_TIME
+        ):
+            continue
+        if "status" in f and not _match(f["status"], state["Status"]):
+            continue
+        if "health" in f and _health(state) not in f["health"]:
+            continue
+        if "volume" in f and not _mounts_any(c, f["volume"]):
+            continue
+        if ancestors is not None and c.config["Image"] not in ancestors:
+            continue
+        if "network" in f and not _on_network(c, f["network"]):
+            continue
+        if publish and not publish & _published(c):
+            continue
+        if expose and not expose & set(c.config["Config"].get("ExposedPorts") or {}):
+            continue
+        out.append(c)
+    return out
+
+
+def _find(containers: list[Container], ref: str) -> str:
+    """daemon.GetContainer for ``before=``/``since=``: full ID, name, or unique ID prefix."""
+    from dockerlab.errors import NotFound
+
+    for c in containers:
+        if c.id == ref or c.name.lstrip("/") == ref.lstrip("/"):
+            return c.id
+    hits = [c.id for c in containers if ref and c.id.startswith(ref)]
+    if len(hits) == 1:
+        return hits[0]
+    raise NotFound(f"no such container {ref}")
+
+
+def _descendants(images: ImageLineage, ref: str, into: set[str]) -> None:
+    """The image ``ref`` names and every image built on it (an unknown one adds none)."""
+    from dockerlab.errors import DockerlabError
+
+    try:
+        todo = [images.resolve(ref)]
+    except DockerlabError:
+        return
+    while todo:
+        image_id = todo.pop()
+        if image_id not in into:
+            into.add(image_id)
+            todo += images.children(image_id)
+
+
+def _health(state: dict[str, Any]) -> str:
+    """The container's health for ``health=``: ``none`` without a healthcheck."""
+    return str((state.get("Health") or {}).get("Status") or "none")
+
+
+def _mounts_any(c: Container, values: list[str]) -> bool:
+    """``volume=``: a volume's name (a bind's source) or any mount's destination."""
+    mounts = c.config.get("MountPoints", [])
+    names = {m.get("Name") or m.get("Source") for m in mounts}
+    dests = {m.get("Destination") for m in mounts if m.get("Destination")}
+    return any(v in dests or v in names for v in values)
+
+
+def _on_network(c: Container, values: list[str]) -> bool:
+    """``network=``: a network the container is on, by name or network ID prefix."""
+    from dockerlab.engine.containers.records import network_settings
+
+    nets = network_settings(c).get("Networks") or {}
+    return any(
+        v in nets or any((n or {}).get("NetworkID", "").startswith(v) for n in nets.values() if v)
+        for v in values
+    )
+
+
+def _published(c: Container) -> set[str]:
+    bindings = c.config["HostConfig"].get("PortBindings") or {}
+    return {port for port, binds in bindings.items() if binds}
 
 
 def _label_match(labels: dict[str, str], spec: str) -> bool:
