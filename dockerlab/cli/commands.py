@@ -375,34 +375,64 @@ def _filters(items: list[str]) -> dict[str, list[str]]:
 
 
 def cmd_ps(ctx: Context, ns: Namespace) -> int:
+    from dockerlab.format.gotemplate import TemplateError
+
     limit = 1 if ns.latest else ns.last
+    size = ns.size
+    if ns.format:  # the CLI tries the template first (so an error shows with no rows)
+        try:
+            tmpl = _template(ns.format)
+        except TemplateError as exc:
+            raise ClientError(f"failed to parse template: {exc.detail}", "ps") from None
+        try:
+            size = size or "Size" in render.ps_fields_used(tmpl)
+        except TemplateError as exc:
+            raise ClientError(f"failed to execute template: {exc.detail}", "ps") from None
     containers = ctx.engine.containers(
-        all=ns.all or limit != -1,
-        filters=_filters(ns.filter),
-        limit=limit,
-        size=ns.size or ".Size" in (ns.format or ""),
+        all=ns.all or limit != -1, filters=_filters(ns.filter), limit=limit, size=size
     )
     ctx.show(render.ps(containers, ns.format, ns.quiet, not ns.no_trunc, ns.size))
     return 0
 
 
-def _template_each(ctx: Context, template: str, objects: list[Any]) -> None:
-    from dockerlab.format.gotemplate import parse, parse_format
+def _template(fmt: str, parse_status: int = 1) -> Any:
+    """The parsed template of a ``--format``; a template that does not parse exits
+    ``parse_status`` (64 for the inspect family, ``info`` and ``version``, as Docker's CLI)."""
+    from dockerlab.format.gotemplate import TemplateError, parse, parse_format
+
+    try:
+        return parse(parse_format(fmt)[1])
+    except TemplateError as exc:
+        if parse_status != 1:
+            exc.exit_status = parse_status
+        raise
+
+
+def _template_each(
+    ctx: Context, template: str, objects: list[Any], missingkey_error: bool = False
+) -> None:
     from dockerlab.format.rendered import Lines
 
-    _, src = parse_format(template)
-    tmpl = parse(src)
+    tmpl = _template(template, 64)
     lines: list[str] = []
     try:
         for obj in objects:
-            lines.append(tmpl.execute(obj))
+            lines.append(tmpl.execute(obj, missingkey_error=missingkey_error))
     finally:  # the lines before a failing object are printed, as before
         ctx.show(Lines(lines))
 
 
-def _inspect_output(ctx: Context, ns: Namespace, objects: list[Any]) -> None:
+def _inspect_output(ctx: Context, ns: Namespace, objects: list[Any], typed: str = "") -> None:
+    """``typed``: the Go struct the docker CLI executes the template on (``volume.Volume``),
+    where a missing field is "can't evaluate field"; without it, the JSON maps of
+    ``inspect``, where it is "map has no entry for key"."""
     if ns.format:
-        _template_each(ctx, ns.format, objects)
+        if typed:
+            from dockerlab.format._gofmt import Struct
+
+            _template_each(ctx, ns.format, [Struct(o, typed) for o in objects])
+        else:
+            _template_each(ctx, ns.format, objects, missingkey_error=True)
     else:
         from dockerlab.format.rendered import Document
 
@@ -555,7 +585,7 @@ def cmd_volume_inspect(ctx: Context, ns: Namespace) -> int:
             found.append(ctx.engine.volume_inspect(name))
         except NotFound:
             missing.append(name)
-    _inspect_output(ctx, ns, found)
+    _inspect_output(ctx, ns, found, typed="volume.Volume")
     for name in missing:
         ctx.error(f"Error: No such volume: {name}")
     return 1 if missing else 0
@@ -619,13 +649,7 @@ def cmd_version(ctx: Context, ns: Namespace) -> int:
     except DockerlabError as exc:
         error = exc
     if ns.format:
-        from dockerlab.format.gotemplate import render as render_template
-
-        ctx.print(
-            render_template(
-                render.parse_format_only(ns.format), {"Client": client, "Server": server}
-            )
-        )
+        ctx.print(_template(ns.format, 64).execute({"Client": client, "Server": server}))
     else:
         ctx.write(render.version(client, server))
     if error is not None:
@@ -636,9 +660,13 @@ def cmd_version(ctx: Context, ns: Namespace) -> int:
 def cmd_info(ctx: Context, ns: Namespace) -> int:
     info = ctx.engine.info()
     if ns.format:
-        from dockerlab.format.gotemplate import render as render_template
+        from dockerlab.format.gotemplate import TemplateError
 
-        ctx.print(render_template(render.parse_format_only(ns.format), info))
+        tmpl = _template(ns.format, 64)
+        try:
+            ctx.print(tmpl.execute(render.info_context(info, client_version(), ctx.debug)))
+        except TemplateError as exc:  # Docker's info prints Go's error bare
+            raise ClientError(exc.detail, "info") from None
         return 0
     ctx.write(render.info(info, ctx.debug))
     for warning in info.get("Warnings") or []:
