@@ -350,7 +350,7 @@ def _confirm(ctx: Context, warning: str) -> bool:
 def cmd_container_prune(ctx: Context, ns: Namespace) -> int:
     if not ns.force and not _confirm(ctx, "This will remove all stopped containers."):
         return 0
-    result = ctx.engine.prune()
+    result = ctx.engine.prune(_filters(ns.filter))
     deleted = result.get("ContainersDeleted") or []
     if deleted:
         ctx.print("Deleted Containers:")
@@ -600,13 +600,38 @@ def cmd_volume_prune(ctx: Context, ns: Namespace) -> int:
         ctx, "This will remove all local volumes not used by at least one container."
     ):
         return 0
-    result = ctx.engine.volume_prune()
+    result = ctx.engine.volume_prune(_filters(ns.filter))
     deleted = result.get("VolumesDeleted") or []
     if deleted:
         ctx.print("Deleted Volumes:")
         for name in deleted:
             ctx.print(name)
         ctx.print()
+    from dockerlab.format import human_size
+
+    ctx.print(f"Total reclaimed space: {human_size(result.get('SpaceReclaimed', 0))}")
+    return 0
+
+
+def cmd_image_prune(ctx: Context, ns: Namespace) -> int:
+    """``docker image prune`` (Docker 20.10's prompt and output)."""
+    warning = (
+        "This will remove all images without at least one container associated to them."
+        if ns.all
+        else "This will remove all dangling images."
+    )
+    if not ns.force and not _confirm(ctx, warning):
+        return 0
+    filters = _filters(ns.filter)
+    filters.setdefault("dangling", []).append("false" if ns.all else "true")  # as the CLI
+    result = ctx.engine.image_prune(all=ns.all, filters=filters)
+    deleted = result.get("ImagesDeleted") or []
+    if deleted:
+        lines = [
+            f"untagged: {r['Untagged']}" if "Untagged" in r else f"deleted: {r['Deleted']}"
+            for r in deleted
+        ]
+        ctx.print("Deleted Images:\n" + "".join(f"{line}\n" for line in lines))
     from dockerlab.format import human_size
 
     ctx.print(f"Total reclaimed space: {human_size(result.get('SpaceReclaimed', 0))}")
@@ -814,6 +839,7 @@ def cmd_system_df(ctx: Context, ns: Namespace) -> int:
 def cmd_system_prune(ctx: Context, ns: Namespace) -> int:
     """``docker system prune`` (Docker 20.10's prompt and output), plus the work that
     killed commands left behind (dockerlab keeps no build cache of its own)."""
+    filters = _filters(ns.filter)
     if not ns.force:
         items = ["all stopped containers"]
         if ns.volumes:
@@ -827,15 +853,22 @@ def cmd_system_prune(ctx: Context, ns: Namespace) -> int:
             "all work left by interrupted commands (staging folders, temporary "
             "files, unreferenced blobs and layers)"
         )
+        shown = sorted(f"{k}={v}" for k, vs in filters.items() for v in vs)
+        if shown:
+            items_filter = "".join(f"  - {f}\n" for f in shown)
+            items_filter = f"\n  Items to be pruned will be filtered with:\n{items_filter}"
+        else:
+            items_filter = ""
         ctx.write(
             "WARNING! This will remove:\n"
             + "".join(f"  - {i}\n" for i in items)
+            + items_filter
             + "\nAre you sure you want to continue? [y/N] "
         )
         ctx.out.flush()
         if ctx.stdin.readline().strip().lower() not in ("y", "yes"):
             return 0
-    result = ctx.engine.system_prune(all=ns.all, volumes=ns.volumes)
+    result = ctx.engine.system_prune(all=ns.all, volumes=ns.volumes, filters=filters)
     if result.get("ContainersDeleted"):
         ctx.print("Deleted Containers:\n" + "".join(f"{c}\n" for c in result["ContainersDeleted"]))
     if result.get("VolumesDeleted"):
@@ -1015,6 +1048,7 @@ HANDLERS: dict[str, Callable[[Context, Namespace], int]] = {
     "container inspect": cmd_inspect,
     "container prune": cmd_container_prune,
     "image bootstrap": cmd_image_bootstrap,
+    "image prune": cmd_image_prune,
     "image inspect": cmd_inspect,
     "system df": cmd_system_df,
     "system prune": cmd_system_prune,

@@ -247,6 +247,8 @@ _VOL_LS = (
     F("q", "quiet", "bool", "Only display volume names"),
 )
 _PRUNE_FLAGS = (F("f", "force", "bool", "Do not prompt for confirmation"),)
+_PRUNE_UNTIL = F("", "filter", "filter", "Provide filter values (e.g. 'until=<timestamp>')")
+_PRUNE_LABEL = F("", "filter", "filter", "Provide filter values (e.g. 'label=<label>')")
 _TIME = F("t", "time", "int", "Seconds to wait before killing the container", None, "--timeout")
 
 _ANY = (0, None)
@@ -453,7 +455,9 @@ COMMANDS: dict[str, Command] = {
         True,
         {"type": "container"},
     ),
-    "container prune": Command("[OPTIONS]", "Remove all stopped containers", _PRUNE_FLAGS),
+    "container prune": Command(
+        "[OPTIONS]", "Remove all stopped containers", (_PRUNE_UNTIL, *_PRUNE_FLAGS)
+    ),
     "image bootstrap": Command(
         "[NAME]",
         "Make busybox:latest from the host's static busybox (dockerlab only)",
@@ -489,7 +493,9 @@ COMMANDS: dict[str, Command] = {
         ("*names",),
     ),
     "volume ls": Command("[OPTIONS]", "List volumes", _VOL_LS),
-    "volume prune": Command("[OPTIONS]", "Remove all unused local volumes", _PRUNE_FLAGS),
+    "volume prune": Command(
+        "[OPTIONS]", "Remove all unused local volumes", (_PRUNE_LABEL, *_PRUNE_FLAGS)
+    ),
     "volume rm": Command(
         "[OPTIONS] VOLUME [VOLUME...]",
         "Remove one or more volumes",
@@ -612,10 +618,21 @@ COMMANDS["system prune"] = Command(
     "Remove unused data",
     (
         F("a", "all", "bool", "Remove all unused images not just dangling ones"),
+        F("", "filter", "filter", "Provide filter values (e.g. 'label=<key>=<value>')"),
         F("f", "force", "bool", "Do not prompt for confirmation"),
         F("", "volumes", "bool", "Prune volumes"),
     ),
 )
+COMMANDS["image prune"] = Command(
+    "[OPTIONS]",
+    "Remove unused images",
+    (
+        F("a", "all", "bool", "Remove all unused images, not just dangling ones"),
+        _PRUNE_UNTIL,
+        *_PRUNE_FLAGS,
+    ),
+)
+MANAGEMENT["image"][1]["prune"] = "image prune"
 MANAGEMENT.setdefault("system", ("Manage dockerlab", {}))[1]["df"] = "system df"
 MANAGEMENT["system"][1]["prune"] = "system prune"
 

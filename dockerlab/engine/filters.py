@@ -333,6 +333,8 @@ def filter_images(
             raise InvalidParameter(f"Invalid filter '{key}'")
     patterns = filters.get("reference") or []
     dangling = filters.get("dangling")
+    if dangling and "true" not in dangling and "false" not in dangling:
+        raise _invalid("dangling", "[" + " ".join(dangling) + "]")
     if created_of is None:
         listed: dict[str, float] = {img["Id"]: img.get("Created", 0) for img in images}
 
@@ -344,7 +346,7 @@ def filter_images(
     out = []
     for img in images:
         tags = [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"]
-        if dangling and (dangling[-1].lower() in ("true", "1")) != (not tags):
+        if dangling and ("true" in dangling) != (not tags):
             continue
         labels = img.get("Labels") or {}
         if not all(_label_match(labels, spec) for spec in filters.get("label") or []):
@@ -387,3 +389,70 @@ def filter_volumes(
     for label in filters.get("label") or []:
         out = [v for v in out if _label_match(v.get("Labels") or {}, label)]
     return out
+
+
+# ---- prunes (``container|image|volume|system prune --filter``) -----------------------------
+
+CONTAINER_PRUNE_FILTERS = frozenset({"label", "label!", "until"})
+IMAGE_PRUNE_FILTERS = frozenset({"dangling", "label", "label!", "until"})
+VOLUME_PRUNE_FILTERS = frozenset({"label", "label!"})
+
+_DURATION = re.compile(r"(?:[0-9]*\.?[0-9]+(?:ns|us|µs|ms|s|m|h))+")
+_DURATION_PART = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)")
+_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def timestamp(value: str, now: float | None = None) -> float:
+    """timetypes.GetTimestamp: a Go duration before now (``10m``, ``1h30m``), a Unix
+    timestamp (``1700000000.5``), or an RFC 3339 time or date (local time when the zone
+    is left out)."""
+    import time
+    from datetime import datetime
+
+    now = time.time() if now is None else now
+    if _DURATION.fullmatch(value):
+        return now - sum(float(n) * _SECONDS[u] for n, u in _DURATION_PART.findall(value))
+    if re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value):
+        return float(value)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidParameter(f'failed to parse value as time or duration: "{value}"') from None
+    return parsed.timestamp()  # a naive time is local, as Docker's
+
+
+def prune_matcher(
+    filters: dict[str, list[str]], accepted: frozenset[str]
+) -> Callable[[dict[str, str] | None, float], bool]:
+    """The daemon's prune filters as a test of (labels, creation time): ``until`` (created
+    before), ``label`` (every ``key``/``key=value`` holds), ``label!`` (not all of them
+    hold). Keys and the ``until`` value are checked now, with the daemon's words."""
+    check_filters(filters, accepted)
+    untils = filters.get("until") or []
+    if len(untils) > 1:
+        raise InvalidParameter("more than one until filter specified")
+    until = timestamp(untils[0]) if untils else None
+    want, unwanted = filters.get("label") or [], filters.get("label!") or []
+
+    def match(labels: dict[str, str] | None, created: float) -> bool:
+        labels = labels or {}
+        if until is not None and created > until:
+            return False
+        if want and not (labels and _labels_match(labels, want)):
+            return False
+        return not (unwanted and labels and _labels_match(labels, unwanted))
+
+    return match
+
+
+def dangling_only(filters: dict[str, list[str]]) -> bool:
+    """Image prune's ``dangling`` (the CLI sends ``true`` unless ``--all``): any ``false``
+    widens the prune to every unused image."""
+    values = filters.get("dangling")
+    if not values:
+        return True
+    if "false" in values or "0" in values:
+        return False
+    if "true" in values or "1" in values:
+        return True
+    raise _invalid("dangling", "[" + " ".join(values) + "]")

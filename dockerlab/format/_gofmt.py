@@ -396,7 +396,7 @@ def to_json(v: Any, html: bool = False) -> str:
     return to_json(_public_fields(v), html=True)
 
 
-class Struct(dict):  # type: ignore[type-arg]
+class Struct(dict):
     """A dict a template sees as a Go struct of type ``go_type``: a field it lacks is an
     error (``can't evaluate field Nope in type system.dockerInfo``), not ``<no value>``.
     ``fields`` types nested dicts by key."""
