@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from fnmatch import fnmatchcase
 from typing import Any, Protocol
 
 from dockerlab.engine.containers.store import Container
@@ -311,12 +310,61 @@ def _familiar(name: str) -> str:
     return name
 
 
-def _reference_match(tag: str, pattern: str) -> bool:
-    repo, version = _split_tag(tag)
-    prepo, ptag = _split_tag(pattern)
-    return fnmatchcase(_familiar(repo), _familiar(prepo)) and (
-        ptag == "<none>" or fnmatchcase(version, ptag)
-    )
+def go_glob(pattern: str) -> re.Pattern[str]:
+    """Go's ``path.Match`` pattern as a regular expression: ``*`` and ``?`` stop at "/",
+    ``[a-z]``/``[^…]`` classes, ``\\`` escapes; a malformed pattern is refused with Go's
+    words (``syntax error in pattern``)."""
+    bad = InvalidParameter("syntax error in pattern")
+    out: list[str] = []
+    i, n = 0, len(pattern)
+
+    def esc(i: int) -> tuple[str, int]:  # Go's getEsc
+        if i >= n or pattern[i] in "-]":
+            raise bad
+        if pattern[i] == "\\":
+            i += 1
+            if i >= n:
+                raise bad
+        return pattern[i], i + 1
+
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "\\":
+            if i + 1 >= n:
+                raise bad
+            i += 1
+            out.append(re.escape(pattern[i]))
+        elif c == "[":
+            i += 1
+            negated = i < n and pattern[i] == "^"
+            i += negated
+            ranges: list[str] = []
+            while not (i < n and pattern[i] == "]" and ranges):
+                lo, i = esc(i)
+                hi = lo
+                if i < n and pattern[i] == "-":
+                    hi, i = esc(i + 1)
+                    if hi < lo:
+                        raise bad
+                ranges.append(re.escape(lo) + ("-" + re.escape(hi) if hi != lo else ""))
+            out.append("[" + ("^" if negated else "") + "".join(ranges) + "]")
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out))
+
+
+def _reference_match(ref: str, patterns: list[re.Pattern[str]]) -> bool:
+    """reference.FamiliarMatch: the pattern against ``repo:tag`` (or ``repo@digest``), then
+    against the repository name alone; no ``docker.io/library/`` spelling is tried."""
+    name = ref.split("@", 1)[0]
+    repo = _split_tag(name)[0] if "@" not in ref else name
+    full, repo = _familiar(ref), _familiar(repo)
+    return any(p.fullmatch(full) or p.fullmatch(repo) for p in patterns)
 
 
 def filter_images(
@@ -331,7 +379,7 @@ def filter_images(
     for key in filters:
         if key not in IMAGE_FILTERS:
             raise InvalidParameter(f"Invalid filter '{key}'")
-    patterns = filters.get("reference") or []
+    patterns = [go_glob(p) for p in filters.get("reference") or []]
     dangling = filters.get("dangling")
     if dangling and "true" not in dangling and "false" not in dangling:
         raise _invalid("dangling", "[" + " ".join(dangling) + "]")
@@ -355,11 +403,12 @@ def filter_images(
             img.get("Created", 0) <= t for t in since
         ):
             continue
-        if patterns:
-            kept = [t for t in tags if any(_reference_match(t, p) for p in patterns)]
-            if not kept:
+        if patterns:  # the image with only the references that match
+            kept = [t for t in tags if _reference_match(t, patterns)]
+            digests = [d for d in img.get("RepoDigests") or [] if _reference_match(d, patterns)]
+            if not kept and not digests:
                 continue
-            img = {**img, "RepoTags": kept}
+            img = {**img, "RepoTags": kept, "RepoDigests": digests}
         out.append(img)
     return out
 
