@@ -160,6 +160,8 @@ def test_image_prune_untags_then_deletes_and_filters(cli, engine):
 def test_container_and_volume_prune_filters(cli, engine):
     old = engine.create({"Image": "busybox", "Cmd": ["true"], "Labels": {"prune": "1"}})["Id"]
     kept = finished(engine, ["true"])
+    r = cli("container", "prune", "-f", "--filter", "until=1h")  # both are younger
+    assert r.stdout == "Total reclaimed space: 0B\n"
     r = cli("container", "prune", "-f", "--filter", "label=prune=1")
     assert r.stdout == f"Deleted Containers:\n{old}\n\nTotal reclaimed space: 0B\n"
     assert [c["Id"] for c in engine.containers(all=True)] == [kept]
