@@ -763,14 +763,9 @@ NOT_YET: dict[str, str] = {
 }
 
 
-class NotYetAvailable(ArgCountError):
+def not_yet(path: str) -> ArgCountError:
     """A Docker command dockerlab does not have yet (exit 1, as Docker's unknown command)."""
-
-
-def not_yet(path: str) -> NotYetAvailable:
-    return NotYetAvailable(
-        f"{PROG}: `{path}` is not available in {PROG} yet.\n{NOT_YET[path]}", path
-    )
+    return ArgCountError(f"{PROG}: `{path}` is not available in {PROG} yet.\n{NOT_YET[path]}", path)
 
 
 _GLOBAL_FLAGS = (
