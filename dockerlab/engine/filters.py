@@ -422,17 +422,20 @@ def filter_volumes(
     volumes: list[dict[str, Any]], filters: dict[str, list[str]], used: set[str]
 ) -> list[dict[str, Any]]:
     """``GET /volumes?filters=``: ``dangling`` (no container mounts it; ``used`` names
-    those that one does), ``name`` (substring), ``driver``, ``label`` (``key`` or
-    ``key=value``)."""
+    those that one does), ``name`` (a regular expression, as ``ps``), ``driver`` (exact),
+    ``label`` (``key`` or ``key=value``)."""
     for key in filters:
         if key not in VOLUME_FILTERS:
             raise InvalidParameter(f"Invalid filter '{key}'")
     out = list(volumes)
     if filters.get("dangling"):
-        want = filters["dangling"][-1].lower() in ("true", "1")
+        values = filters["dangling"]
+        if not {"true", "1", "false", "0"} & set(values):
+            raise _invalid("dangling", "[" + " ".join(values) + "]")
+        want = "true" in values or "1" in values
         out = [v for v in out if (v["Name"] not in used) == want]
-    for name in filters.get("name") or []:
-        out = [v for v in out if name in v["Name"]]
+    if filters.get("name"):  # filters.Match: exact, or a regular expression found in it
+        out = [v for v in out if _match(filters["name"], v["Name"])]
     for driver in filters.get("driver") or []:
         out = [v for v in out if v.get("Driver", "local") == driver]
     for label in filters.get("label") or []:

@@ -68,6 +68,11 @@ def test_volume_filters_and_within_a_key_or_across():
     assert names(filter_volumes(VOLUMES, {"dangling": ["true"]}, used)) == ["cache", "olddata"]
     assert names(filter_volumes(VOLUMES, {"dangling": ["0"]}, used)) == ["data"]
     assert names(filter_volumes(VOLUMES, {"name": ["data"]}, used)) == ["data", "olddata"]
+    # a regular expression, as Docker 20.10's (checked against it)
+    assert names(filter_volumes(VOLUMES, {"name": ["^data$", "^c"]}, used)) == ["data", "cache"]
+    assert names(filter_volumes(VOLUMES, {"name": ["["]}, used)) == []
+    with pytest.raises(InvalidParameter, match=r"^Invalid filter 'dangling=\[maybe\]'$"):
+        filter_volumes(VOLUMES, {"dangling": ["maybe"]}, used)
     assert names(filter_volumes(VOLUMES, {"driver": ["other"]}, used)) == ["olddata"]
     assert names(filter_volumes(VOLUMES, {"label": ["tier"]}, used)) == ["data", "olddata"]
     assert names(filter_volumes(VOLUMES, {"label": ["tier=db"], "name": ["a"]}, used)) == ["data"]
