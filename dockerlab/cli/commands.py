@@ -674,12 +674,44 @@ def cmd_version(ctx: Context, ns: Namespace) -> int:
     except DockerlabError as exc:
         error = exc
     if ns.format:
-        ctx.print(_template(ns.format, 64).execute({"Client": client, "Server": server}))
+        ctx.print(_version_format(ns.format, client, server))
     else:
         ctx.write(render.version(client, server))
     if error is not None:
         raise error
     return 0
+
+
+def _version_format(fmt: str, client: dict[str, Any], server: dict[str, Any] | None) -> str:
+    """``version --format``: Docker's template named "version" over its versionInfo struct
+    (Client with Docker's keys, Server as the engine's ``GET /version``)."""
+    from dockerlab.format._gofmt import Struct
+    from dockerlab.format.gotemplate import TemplateError
+
+    def named(exc: TemplateError) -> TemplateError:
+        detail = exc.detail.replace("template: :", "template: version:", 1)
+        renamed = TemplateError(detail.replace('executing ""', 'executing "version"', 1))
+        renamed.exit_status = exc.exit_status
+        return renamed
+
+    keys = ("Version", "DefaultAPIVersion", "GitCommit", "GoVersion", "Os", "Arch", "BuildTime")
+    shown = {"ApiVersion": client.get("APIVersion", ""), **{k: client.get(k, "") for k in keys}}
+    shown["Context"] = client.get("Context", "default")
+    data: dict[str, Any] = {"Client": Struct(shown, "system.clientVersion")}
+    if server is not None:
+        data["Server"] = Struct(
+            {k: v for k, v in server.items() if k != "APIVersion"}, "*types.Version"
+        )
+    else:
+        data["Server"] = None
+    try:
+        tmpl = _template(fmt, 64)
+    except TemplateError as exc:
+        raise named(exc) from None
+    try:
+        return str(tmpl.execute(Struct(data, "system.versionInfo")))
+    except TemplateError as exc:  # printed bare, as info's
+        raise ClientError(named(exc).detail, "version") from None
 
 
 def cmd_info(ctx: Context, ns: Namespace) -> int:

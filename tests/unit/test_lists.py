@@ -255,6 +255,9 @@ class Engine:
     def info(self):
         return {"OSType": "linux", "Swarm": {"LocalNodeState": "inactive"}}
 
+    def version(self):
+        return {"Version": "0.1.0", "ApiVersion": "1.44"}
+
 
 def run(*argv):
     from dockerlab.cli.commands import Context
@@ -291,6 +294,20 @@ def test_template_errors_exit_as_dockers_cli():
     assert run("ps", "--format", "{{.ID")[2] == (
         "failed to parse template: template: :1: unclosed action\n"
     )
+    # version's template is named "version", over Docker's versionInfo
+    assert run("version", "-f", "{{.Client.Nope}}") == (
+        1, "",
+        'template: version:1:9: executing "version" at <.Client.Nope>: can\'t evaluate field '
+        "Nope in type system.clientVersion\n",
+    )  # fmt: skip
+    assert run("version", "-f", "{{.Nope") == (
+        64,
+        "",
+        "template parsing error: template: version:1: unclosed action\n",
+    )
+    client = json.loads(run("version", "-f", "{{json .Client}}")[1])
+    assert sorted(client) == ["ApiVersion", "Arch", "BuildTime", "Context", "DefaultAPIVersion",
+                              "GitCommit", "GoVersion", "Os", "Version"]  # fmt: skip
 
 
 # ---- commands dockerlab does not have yet ---------------------------------------------------
