@@ -407,7 +407,7 @@ def _confirm(ctx: Context, warning: str) -> bool:
 def cmd_container_prune(ctx: Context, ns: Namespace) -> int:
     if not ns.force and not _confirm(ctx, "This will remove all stopped containers."):
         return 0
-    result = ctx.engine.prune()
+    result = ctx.engine.prune(_filters(ns.filter))
     deleted = result.get("ContainersDeleted") or []
     if deleted:
         ctx.print("Deleted Containers:")
@@ -432,31 +432,64 @@ def _filters(items: list[str]) -> dict[str, list[str]]:
 
 
 def cmd_ps(ctx: Context, ns: Namespace) -> int:
+    from dockerlab.format.gotemplate import TemplateError
+
     limit = 1 if ns.latest else ns.last
+    size = ns.size
+    if ns.format:  # the CLI tries the template first (so an error shows with no rows)
+        try:
+            tmpl = _template(ns.format)
+        except TemplateError as exc:
+            raise ClientError(f"failed to parse template: {exc.detail}", "ps") from None
+        try:
+            size = size or "Size" in render.ps_fields_used(tmpl)
+        except TemplateError as exc:
+            raise ClientError(f"failed to execute template: {exc.detail}", "ps") from None
     containers = ctx.engine.containers(
-        all=ns.all or limit != -1, filters=_filters(ns.filter), limit=limit
+        all=ns.all or limit != -1, filters=_filters(ns.filter), limit=limit, size=size
     )
     ctx.show(render.ps(containers, ns.format, ns.quiet, not ns.no_trunc, ns.size))
     return 0
 
 
-def _template_each(ctx: Context, template: str, objects: list[Any]) -> None:
-    from dockerlab.format.gotemplate import parse, parse_format
+def _template(fmt: str, parse_status: int = 1) -> Any:
+    """The parsed template of a ``--format``; a template that does not parse exits
+    ``parse_status`` (64 for the inspect family, ``info`` and ``version``, as Docker's CLI)."""
+    from dockerlab.format.gotemplate import TemplateError, parse, parse_format
+
+    try:
+        return parse(parse_format(fmt)[1])
+    except TemplateError as exc:
+        if parse_status != 1:
+            exc.exit_status = parse_status
+        raise
+
+
+def _template_each(
+    ctx: Context, template: str, objects: list[Any], missingkey_error: bool = False
+) -> None:
     from dockerlab.format.rendered import Lines
 
-    _, src = parse_format(template)
-    tmpl = parse(src)
+    tmpl = _template(template, 64)
     lines: list[str] = []
     try:
         for obj in objects:
-            lines.append(tmpl.execute(obj))
+            lines.append(tmpl.execute(obj, missingkey_error=missingkey_error))
     finally:  # the lines before a failing object are printed, as before
         ctx.show(Lines(lines))
 
 
-def _inspect_output(ctx: Context, ns: Namespace, objects: list[Any]) -> None:
+def _inspect_output(ctx: Context, ns: Namespace, objects: list[Any], typed: str = "") -> None:
+    """``typed``: the Go struct the docker CLI executes the template on (``volume.Volume``),
+    where a missing field is "can't evaluate field"; without it, the JSON maps of
+    ``inspect``, where it is "map has no entry for key"."""
     if ns.format:
-        _template_each(ctx, ns.format, objects)
+        if typed:
+            from dockerlab.format._gofmt import Struct
+
+            _template_each(ctx, ns.format, [Struct(o, typed) for o in objects])
+        else:
+            _template_each(ctx, ns.format, objects, missingkey_error=True)
     else:
         from dockerlab.format.rendered import Document
 
@@ -609,7 +642,7 @@ def cmd_volume_inspect(ctx: Context, ns: Namespace) -> int:
             found.append(ctx.engine.volume_inspect(name))
         except NotFound:
             missing.append(name)
-    _inspect_output(ctx, ns, found)
+    _inspect_output(ctx, ns, found, typed="volume.Volume")
     for name in missing:
         ctx.error(f"Error: No such volume: {name}")
     return 1 if missing else 0
@@ -624,13 +657,38 @@ def cmd_volume_prune(ctx: Context, ns: Namespace) -> int:
         ctx, "This will remove all local volumes not used by at least one container."
     ):
         return 0
-    result = ctx.engine.volume_prune()
+    result = ctx.engine.volume_prune(_filters(ns.filter))
     deleted = result.get("VolumesDeleted") or []
     if deleted:
         ctx.print("Deleted Volumes:")
         for name in deleted:
             ctx.print(name)
         ctx.print()
+    from dockerlab.format import human_size
+
+    ctx.print(f"Total reclaimed space: {human_size(result.get('SpaceReclaimed', 0))}")
+    return 0
+
+
+def cmd_image_prune(ctx: Context, ns: Namespace) -> int:
+    """``docker image prune`` (Docker 20.10's prompt and output)."""
+    warning = (
+        "This will remove all images without at least one container associated to them."
+        if ns.all
+        else "This will remove all dangling images."
+    )
+    if not ns.force and not _confirm(ctx, warning):
+        return 0
+    filters = _filters(ns.filter)
+    filters.setdefault("dangling", []).append("false" if ns.all else "true")  # as the CLI
+    result = ctx.engine.image_prune(all=ns.all, filters=filters)
+    deleted = result.get("ImagesDeleted") or []
+    if deleted:
+        lines = [
+            f"untagged: {r['Untagged']}" if "Untagged" in r else f"deleted: {r['Deleted']}"
+            for r in deleted
+        ]
+        ctx.print("Deleted Images:\n" + "".join(f"{line}\n" for line in lines))
     from dockerlab.format import human_size
 
     ctx.print(f"Total reclaimed space: {human_size(result.get('SpaceReclaimed', 0))}")
@@ -673,13 +731,7 @@ def cmd_version(ctx: Context, ns: Namespace) -> int:
     except DockerlabError as exc:
         error = exc
     if ns.format:
-        from dockerlab.format.gotemplate import render as render_template
-
-        ctx.print(
-            render_template(
-                render.parse_format_only(ns.format), {"Client": client, "Server": server}
-            )
-        )
+        ctx.print(_version_format(ns.format, client, server))
     else:
         ctx.write(render.version(client, server))
     if error is not None:
@@ -687,12 +739,48 @@ def cmd_version(ctx: Context, ns: Namespace) -> int:
     return 0
 
 
+def _version_format(fmt: str, client: dict[str, Any], server: dict[str, Any] | None) -> str:
+    """``version --format``: Docker's template named "version" over its versionInfo struct
+    (Client with Docker's keys, Server as the engine's ``GET /version``)."""
+    from dockerlab.format._gofmt import Struct
+    from dockerlab.format.gotemplate import TemplateError
+
+    def named(exc: TemplateError) -> TemplateError:
+        detail = exc.detail.replace("template: :", "template: version:", 1)
+        renamed = TemplateError(detail.replace('executing ""', 'executing "version"', 1))
+        renamed.exit_status = exc.exit_status
+        return renamed
+
+    keys = ("Version", "DefaultAPIVersion", "GitCommit", "GoVersion", "Os", "Arch", "BuildTime")
+    shown = {"ApiVersion": client.get("APIVersion", ""), **{k: client.get(k, "") for k in keys}}
+    shown["Context"] = client.get("Context", "default")
+    data: dict[str, Any] = {"Client": Struct(shown, "system.clientVersion")}
+    if server is not None:
+        data["Server"] = Struct(
+            {k: v for k, v in server.items() if k != "APIVersion"}, "*types.Version"
+        )
+    else:
+        data["Server"] = None
+    try:
+        tmpl = _template(fmt, 64)
+    except TemplateError as exc:
+        raise named(exc) from None
+    try:
+        return str(tmpl.execute(Struct(data, "system.versionInfo")))
+    except TemplateError as exc:  # printed bare, as info's
+        raise ClientError(named(exc).detail, "version") from None
+
+
 def cmd_info(ctx: Context, ns: Namespace) -> int:
     info = ctx.engine.info()
     if ns.format:
-        from dockerlab.format.gotemplate import render as render_template
+        from dockerlab.format.gotemplate import TemplateError
 
-        ctx.print(render_template(render.parse_format_only(ns.format), info))
+        tmpl = _template(ns.format, 64)
+        try:
+            ctx.print(tmpl.execute(render.info_context(info, client_version(), ctx.debug)))
+        except TemplateError as exc:  # Docker's info prints Go's error bare
+            raise ClientError(exc.detail, "info") from None
         return 0
     ctx.write(render.info(info, ctx.debug))
     for warning in info.get("Warnings") or []:
@@ -840,6 +928,7 @@ def cmd_system_df(ctx: Context, ns: Namespace) -> int:
 def cmd_system_prune(ctx: Context, ns: Namespace) -> int:
     """``docker system prune`` (Docker 20.10's prompt and output), plus the work that
     killed commands left behind (dockerlab keeps no build cache of its own)."""
+    filters = _filters(ns.filter)
     if not ns.force:
         items = ["all stopped containers"]
         if ns.volumes:
@@ -853,15 +942,22 @@ def cmd_system_prune(ctx: Context, ns: Namespace) -> int:
             "all work left by interrupted commands (staging folders, temporary "
             "files, unreferenced blobs and layers)"
         )
+        shown = sorted(f"{k}={v}" for k, vs in filters.items() for v in vs)
+        if shown:
+            items_filter = "".join(f"  - {f}\n" for f in shown)
+            items_filter = f"\n  Items to be pruned will be filtered with:\n{items_filter}"
+        else:
+            items_filter = ""
         ctx.write(
             "WARNING! This will remove:\n"
             + "".join(f"  - {i}\n" for i in items)
+            + items_filter
             + "\nAre you sure you want to continue? [y/N] "
         )
         ctx.out.flush()
         if ctx.stdin.readline().strip().lower() not in ("y", "yes"):
             return 0
-    result = ctx.engine.system_prune(all=ns.all, volumes=ns.volumes)
+    result = ctx.engine.system_prune(all=ns.all, volumes=ns.volumes, filters=filters)
     if result.get("ContainersDeleted"):
         ctx.print("Deleted Containers:\n" + "".join(f"{c}\n" for c in result["ContainersDeleted"]))
     if result.get("VolumesDeleted"):
@@ -1042,6 +1138,7 @@ HANDLERS: dict[str, Callable[[Context, Namespace], int]] = {
     "container inspect": cmd_inspect,
     "container prune": cmd_container_prune,
     "image bootstrap": cmd_image_bootstrap,
+    "image prune": cmd_image_prune,
     "image inspect": cmd_inspect,
     "system df": cmd_system_df,
     "system prune": cmd_system_prune,

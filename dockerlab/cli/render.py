@@ -124,12 +124,20 @@ def format_ports(ports: list[dict[str, Any]] | None) -> str:
 
 
 class PsRow:
-    """The ``docker ps --format`` context of one ``GET /containers/json`` record."""
+    """The ``docker ps --format`` context of one ``GET /containers/json`` record. Its
+    capitalised names are the template's fields (and ``{{json .}}``'s keys), as Docker's."""
+
+    go_type = "*formatter.ContainerContext"
 
     def __init__(self, c: dict[str, Any], trunc: bool = True, now: float | None = None) -> None:
         self.c = c
         self.trunc = trunc
         self.now = time.time() if now is None else now
+
+    @property
+    def Platform(self) -> Any:
+        """The image's platform (Docker's CLI 28 key; null with a daemon that does not say)."""
+        return self.c.get("ImageManifestDescriptor", {}).get("platform")
 
     @property
     def ID(self) -> str:
@@ -207,6 +215,22 @@ class PsRow:
         return ",".join(sorted(nets))
 
 
+def ps_fields_used(template: Any) -> set[str]:
+    """The fields a ``ps --format`` template names, found as docker's CLI finds them: by
+    running it on an empty row (``Size`` used means sizes are computed). Raises
+    TemplateError as running it on a real row would."""
+    used: set[str] = set()
+
+    class Recording(PsRow):
+        def __getattribute__(self, name: str) -> Any:
+            if name[:1].isupper():
+                used.add(name)
+            return super().__getattribute__(name)
+
+    template.execute(Recording({"Id": ""}, True, 0.0))
+    return used
+
+
 def ps(
     containers: list[dict[str, Any]],
     fmt: str | None = None,
@@ -242,6 +266,8 @@ IMAGES_HEADER = {
 
 class ImageRow:
     """The ``docker images --format`` context of one (image, repository, tag)."""
+
+    go_type = "*formatter.imageContext"
 
     def __init__(
         self,
@@ -355,6 +381,8 @@ HISTORY_HEADER = {
 
 
 class HistoryRow:
+    go_type = "*image.historyContext"
+
     def __init__(
         self, h: dict[str, Any], trunc: bool = True, human: bool = True, now: float | None = None
     ) -> None:
@@ -422,6 +450,8 @@ VOLUMES_HEADER = {
 
 
 class VolumeRow:
+    go_type = "*formatter.volumeContext"
+
     def __init__(self, v: dict[str, Any]) -> None:
         self.v = v
         self.Driver = v.get("Driver", "local")
@@ -429,6 +459,12 @@ class VolumeRow:
         self.Mountpoint = v.get("Mountpoint", "")
         self.Scope = v.get("Scope", "local")
         self.Labels = ",".join(f"{k}={val}" for k, val in (v.get("Labels") or {}).items())
+        usage = v.get("UsageData") or {}
+        size, refs = usage.get("Size", -1), usage.get("RefCount", -1)
+        self.Size = "N/A" if size < 0 else human_size_with_precision(size, 3)
+        self.Links = "N/A" if refs < 0 else str(refs)
+        # cluster volumes' fields (Docker's CLI 28); a local volume has none
+        self.Availability = self.Group = self.Status = "N/A"
 
     def Label(self, name: str) -> str:
         return (self.v.get("Labels") or {}).get(name, "")
@@ -463,6 +499,8 @@ STATS_HEADER = {
 
 class StatsRow:
     """The ``docker stats --format`` context of one stats sample."""
+
+    go_type = "*container.statsContext"
 
     def __init__(
         self, s: dict[str, Any], container: str = "", trunc: bool = True, invalid: bool = False
@@ -628,6 +666,33 @@ def info(i: dict[str, Any], debug: bool = False) -> str:
     lines.append(f" Experimental: {str(g('ExperimentalBuild', False)).lower()}")
     lines.append(f" Live Restore Enabled: {str(g('LiveRestoreEnabled', False)).lower()}")
     return "\n".join(lines) + "\n"
+
+
+INFO_TYPES = {
+    "Swarm": "swarm.Info",
+    "Plugins": "system.PluginsInfo",
+    "RegistryConfig": "*registry.ServiceConfig",
+    "ClientInfo": "*system.clientInfo",
+    "ContainerdCommit": "system.Commit",
+    "RuncCommit": "system.Commit",
+    "InitCommit": "system.Commit",
+}
+
+
+def info_context(i: dict[str, Any], client: dict[str, Any], debug: bool = False) -> Any:
+    """What ``info --format`` runs on: the ``GET /info`` record with the client's own
+    part (``ClientInfo``), as a Go struct: a field it lacks is an error, as Docker's."""
+    from dockerlab.format._gofmt import Struct
+
+    keys = ("Version", "DefaultAPIVersion", "GitCommit", "GoVersion", "Os", "Arch", "BuildTime")
+    client_info = {
+        "Debug": debug,
+        **{k: client.get(k, "") for k in keys},
+        "Context": client.get("Context", "default"),
+        "Plugins": [],
+        "Warnings": None,
+    }
+    return Struct({**i, "ClientInfo": client_info}, "system.dockerInfo", INFO_TYPES)
 
 
 def since_seconds(value: str, now: float | None = None, name: str = "since") -> float:

@@ -56,6 +56,7 @@ def summary_rows(df: dict[str, Any]) -> list[_Row]:
     b_free = sum(b.get("Size", 0) for b in cache if not b.get("InUse") and not b.get("Shared"))
     rows = [
         _Row(
+            go_type="*formatter.diskUsageImagesContext",  # as Docker names it in errors
             Type="Images",
             TotalCount=str(len(images)),
             Active=str(sum(1 for i in images if i.get("Containers", 0) > 0)),
@@ -63,6 +64,7 @@ def summary_rows(df: dict[str, Any]) -> list[_Row]:
             Reclaimable=_with_percent(total - used, total),
         ),
         _Row(
+            go_type="*formatter.diskUsageContainersContext",  # as Docker names it in errors
             Type="Containers",
             TotalCount=str(len(containers)),
             Active=str(sum(1 for c in containers if _active(c))),
@@ -70,6 +72,7 @@ def summary_rows(df: dict[str, Any]) -> list[_Row]:
             Reclaimable=_with_percent(c_free, c_total),
         ),
         _Row(
+            go_type="*formatter.diskUsageVolumesContext",  # as Docker names it in errors
             Type="Local Volumes",
             TotalCount=str(len(volumes)),
             Active=str(sum(1 for v in volumes if (v.get("UsageData") or {}).get("RefCount"))),
@@ -77,6 +80,7 @@ def summary_rows(df: dict[str, Any]) -> list[_Row]:
             Reclaimable=_with_percent(v_free, v_total),
         ),
         _Row(
+            go_type="*formatter.diskUsageBuilderContext",  # as Docker names it in errors
             Type="Build Cache",
             TotalCount=str(len(cache)),
             Active=str(sum(1 for b in cache if b.get("InUse"))),

@@ -40,6 +40,16 @@ if TYPE_CHECKING:
 __all__ = ["Engine", "parse_signal", "require_privileges"]  # the last two: from .checks
 
 
+def _created(value: str) -> float:
+    """A container's ``Created`` (RFC 3339) as Unix seconds."""
+    from dockerlab.format.units import parse_rfc3339
+
+    try:
+        return parse_rfc3339(value)
+    except ValueError:
+        return 0.0
+
+
 @boundary(init="state root")
 class Engine:
     """Images, containers and volumes under one state root (``DOCKERLAB_ROOT``).
@@ -165,21 +175,30 @@ class Engine:
         return lifecycle.refreshed(self.store)
 
     def containers(
-        self, all: bool = False, filters: dict[str, list[str]] | None = None, limit: int = -1
+        self,
+        all: bool = False,
+        filters: dict[str, list[str]] | None = None,
+        limit: int = -1,
+        size: bool = False,
     ) -> list[dict[str, Any]]:
+        """``GET /containers/json``; ``filters`` as
+        :func:`~dockerlab.engine.filters.select_containers`; ``size`` adds ``SizeRw`` and
+        ``SizeRootFs`` (the writable layer, and it with the image's layers)."""
         from dockerlab.engine.containers import records
-        from dockerlab.engine.filters import check_filters, matches
+        from dockerlab.engine.filters import select_containers
 
-        check_filters(filters or {})
         items = sorted(self._refreshed(), key=lambda c: c.config["Created"], reverse=True)
-        if limit > 0:
-            all = True
-        if not all:
-            items = [c for c in items if c.running]
-        items = [c for c in items if matches(c, filters or {})]
-        if limit > 0:
-            items = items[:limit]
-        return [records.summary(c, self.image_store) for c in items]
+        chosen = select_containers(items, filters or {}, all, limit, self.image_store)
+        out = [records.summary(c, self.image_store) for c in chosen]
+        if size:
+            for c, rec in zip(chosen, out):
+                rw = tree_size(os.path.join(c.layer_dir, "diff"))
+                rec["SizeRw"] = rw
+                try:
+                    rec["SizeRootFs"] = rw + self.image_store.size(c.config["Image"])
+                except DockerlabError:  # its image is gone or corrupt
+                    rec["SizeRootFs"] = rw
+        return out
 
     def inspect(self, ref: str) -> dict[str, Any]:
         from dockerlab.engine.containers import records
@@ -228,13 +247,30 @@ class Engine:
     def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
         return lifecycle.wait(self.store, ref, condition)
 
-    def prune(self) -> dict[str, Any]:
-        return lifecycle.prune(self.store)
+    def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """``POST /containers/prune``: stopped containers; ``filters``: ``until``,
+        ``label``, ``label!`` (:func:`~dockerlab.engine.filters.prune_matcher`)."""
+        from dockerlab.engine.filters import CONTAINER_PRUNE_FILTERS, prune_matcher
+
+        match = prune_matcher(filters or {}, CONTAINER_PRUNE_FILTERS)
+        return lifecycle.prune(
+            self.store,
+            lambda c: match(c.config["Config"].get("Labels"), _created(c.config["Created"])),
+        )
 
     # ---- prunes ---------------------------------------------------------------------------
-    def image_prune(self, all: bool = False) -> dict[str, Any]:
+    def image_prune(
+        self, all: bool = False, filters: dict[str, list[str]] | None = None
+    ) -> dict[str, Any]:
         """``POST /images/prune``: dangling images (untagged, no child), or with ``all``
-        every image no container uses; untagged parents go with their last child."""
+        (or ``dangling=false``) every image no container uses; untagged parents go with
+        their last child. ``filters``: ``until``, ``label``, ``label!``, ``dangling``."""
+        from dockerlab.engine.filters import IMAGE_PRUNE_FILTERS, dangling_only, prune_matcher
+        from dockerlab.engine.images.store import parse_time
+
+        filters = filters or {}
+        match = prune_matcher(filters, IMAGE_PRUNE_FILTERS)
+        all = all or not dangling_only(filters)
         store = self.image_store
         used: dict[str, list[tuple[str, bool]]] = {}
         for c in self._refreshed():
@@ -257,23 +293,37 @@ class Engine:
                     continue
                 if not all and store._refs_of(image_id):
                     continue
-                try:
-                    records += store.remove(image_id, force=False, used_by=used)
-                except DockerlabError:  # in use, a child, several tags: kept
-                    continue
-                progress = all
+                if filters:
+                    try:
+                        config = store.config(image_id)
+                    except DockerlabError:
+                        continue
+                    labels = (config.get("config") or {}).get("Labels")
+                    if not match(labels, parse_time(config.get("created"))):
+                        continue
+                # as Docker's prune: by each of its references (the last untag deletes it)
+                for ref in store._refs_of(image_id) or [image_id]:
+                    try:
+                        records += store.remove(ref, force=False, used_by=used)
+                    except DockerlabError:  # in use, a child: kept
+                        break
+                else:
+                    progress = all
         space = sum(sizes.get(r["Deleted"], 0) for r in records if "Deleted" in r)
         return {"ImagesDeleted": records or None, "SpaceReclaimed": space}
 
-    def volume_prune(self) -> dict[str, Any]:
-        """``POST /volumes/prune``: every volume no container mounts."""
+    def volume_prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """``POST /volumes/prune``: every volume no container mounts (named ones too, as
+        Docker 20.10); ``filters``: ``label``, ``label!``."""
         from dockerlab.engine.containers.volumes import VolumeStore
+        from dockerlab.engine.filters import VOLUME_PRUNE_FILTERS, prune_matcher
 
+        match = prune_matcher(filters or {}, VOLUME_PRUNE_FILTERS)
         used = self._volumes_in_use()
         store = VolumeStore(self.paths)
         deleted, space = [], 0
         for v in store.list():
-            if v["Name"] in used:
+            if v["Name"] in used or not match(v.get("Labels"), 0.0):
                 continue
             size = tree_size(v["Mountpoint"])
             try:
@@ -305,14 +355,29 @@ class Engine:
         removed = [e for e in found if not os.path.lexists(e["Path"])]
         return {"WorkDeleted": removed or None, "SpaceReclaimed": sum(r["Size"] for r in removed)}
 
-    def system_prune(self, all: bool = False, volumes: bool = False) -> dict[str, Any]:
+    def system_prune(
+        self, all: bool = False, volumes: bool = False, filters: dict[str, list[str]] | None = None
+    ) -> dict[str, Any]:
         """``docker system prune``: stopped containers, (unused volumes,) dangling or unused
-        images, and interrupted work; ``SpaceReclaimed`` sums them."""
+        images, and interrupted work; ``SpaceReclaimed`` sums them. ``filters`` go to each
+        prune, as Docker's CLI sends them (so ``until`` with ``volumes`` is refused)."""
+        from dockerlab.engine.filters import (
+            CONTAINER_PRUNE_FILTERS,
+            IMAGE_PRUNE_FILTERS,
+            VOLUME_PRUNE_FILTERS,
+            check_filters,
+        )
+
+        filters = filters or {}
+        check_filters(filters, CONTAINER_PRUNE_FILTERS)  # before anything is removed
+        check_filters(filters, IMAGE_PRUNE_FILTERS)
+        if volumes:
+            check_filters(filters, VOLUME_PRUNE_FILTERS)
         found = self.interrupted_work()  # before the other prunes sweep part of it
-        out: dict[str, Any] = dict(self.prune())
+        out: dict[str, Any] = dict(self.prune(filters))
         space = out["SpaceReclaimed"]
-        parts = [self.volume_prune()] if volumes else []
-        parts += [self.image_prune(all), self.work_prune(found)]
+        parts = [self.volume_prune(filters)] if volumes else []
+        parts += [self.image_prune(all, filters), self.work_prune(found)]
         for part in parts:
             space += part.pop("SpaceReclaimed")
             out.update(part)

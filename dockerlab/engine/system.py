@@ -97,7 +97,105 @@ def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
         "DefaultRuntime": "dockerlab",
         "Warnings": None if device_control() else [NO_DEVICE_CGROUP],
         "SecurityOptions": info_options(),
+        **_more_info(cg),
     }
+
+
+def _cgroup_has(cg: int, v1: str, v2: str) -> bool:
+    """Whether the host's cgroups offer a control: a v1 controller's file, or a v2
+    controller the root enables."""
+    if cg == 2:
+        try:
+            with open("/sys/fs/cgroup/cgroup.controllers") as f:
+                return v2 in f.read().split()
+        except OSError:
+            return False
+    return os.path.exists(f"/sys/fs/cgroup/{v1}")
+
+
+def _more_info(cg: int) -> dict[str, Any]:
+    """The rest of Docker's ``GET /info`` keys, with what is true of this engine: cgroup
+    features as the host offers them, no swarm, no plugins beyond the built-in ones, no
+    registry mirrors, this process's descriptors and threads for NFd and NGoroutines."""
+    import threading
+    import time
+
+    from dockerlab.format.units import rfc3339nano
+
+    def flag(v1: str, v2: str) -> bool:
+        return _cgroup_has(cg, v1, v2)
+
+    try:
+        with open("/proc/sys/net/ipv4/ip_forward") as f:
+            forwarding = f.read().strip() == "1"
+    except OSError:
+        forwarding = False
+    memsw = "memory/memory.memsw.limit_in_bytes"
+    return {
+        "Plugins": {
+            "Volume": ["local"],
+            "Network": ["host", "null"],
+            "Authorization": None,
+            "Log": ["json-file"],
+        },
+        "MemoryLimit": flag("memory/memory.limit_in_bytes", "memory"),
+        "SwapLimit": flag(memsw, "memory"),
+        "KernelMemory": cg == 1 and flag("memory/memory.kmem.limit_in_bytes", ""),
+        "KernelMemoryTCP": cg == 1 and flag("memory/memory.kmem.tcp.limit_in_bytes", ""),
+        "CpuCfsPeriod": flag("cpu/cpu.cfs_period_us", "cpu"),
+        "CpuCfsQuota": flag("cpu/cpu.cfs_quota_us", "cpu"),
+        "CPUShares": flag("cpu/cpu.shares", "cpu"),
+        "CPUSet": flag("cpuset/cpuset.cpus", "cpuset"),
+        "PidsLimit": flag("pids", "pids"),
+        "IPv4Forwarding": forwarding,
+        "Debug": False,
+        "NFd": len(os.listdir("/proc/self/fd")),
+        "OomKillDisable": cg == 1 and flag("memory/memory.oom_control", ""),
+        "NGoroutines": threading.active_count(),
+        "SystemTime": rfc3339nano(time.time()),
+        "NEventsListener": 0,
+        "OSVersion": _os_release("VERSION_ID"),
+        "IndexServerAddress": "https://index.docker.io/v1/",
+        "RegistryConfig": {
+            "IndexConfigs": {
+                "docker.io": {"Mirrors": [], "Name": "docker.io", "Official": True, "Secure": True}
+            },
+            "InsecureRegistryCIDRs": [],
+            "Mirrors": [],
+        },
+        "GenericResources": None,
+        "HttpProxy": os.environ.get("HTTP_PROXY") or os.environ.get("http_proxy") or "",
+        "HttpsProxy": os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or "",
+        "NoProxy": os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or "",
+        "Labels": [],
+        "ExperimentalBuild": False,
+        "Swarm": {
+            "NodeID": "",
+            "NodeAddr": "",
+            "LocalNodeState": "inactive",
+            "ControlAvailable": False,
+            "Error": "",
+            "RemoteManagers": None,
+        },
+        "LiveRestoreEnabled": False,
+        "Isolation": "",
+        "InitBinary": "",
+        "ContainerdCommit": {"ID": "", "Expected": ""},
+        "RuncCommit": {"ID": "", "Expected": ""},
+        "InitCommit": {"ID": ""},
+        "CDISpecDirs": None,
+    }
+
+
+def _os_release(key: str) -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith(key + "="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return ""
 
 
 def _os_name() -> str:

@@ -34,6 +34,9 @@ def type_name(v: Any) -> str:
         return "string"
     if isinstance(v, (list, tuple)):
         return "[]string" if v and all(isinstance(x, str) for x in v) else "[]interface {}"
+    go_type = getattr(v, "go_type", None)  # a context or struct naming its Go type
+    if isinstance(go_type, str):
+        return go_type
     if isinstance(v, dict):
         return "map[string]interface {}"
     return type(v).__name__
@@ -344,11 +347,14 @@ def _json_float(f: float) -> str:
 
 
 def _public_fields(obj: Any) -> dict[str, Any]:
+    """An object's exported fields, as Go's json.Marshal sees a struct: capitalised names
+    only (a context's own state, ``_c`` or ``trunc``, stays out), methods with arguments
+    (``Label``) left out."""
     names = {n for n in dir(type(obj)) if isinstance(getattr(type(obj), n, None), property)}
     names.update(getattr(obj, "__dict__", {}))
     fields = {}
     for name in names:
-        if name.startswith("_"):
+        if not name[:1].isupper():
             continue
         value = getattr(obj, name)
         if not callable(value):
@@ -356,11 +362,15 @@ def _public_fields(obj: Any) -> dict[str, Any]:
     return fields
 
 
-def to_json(v: Any) -> str:
+_HTML_RE = re.compile(r"[<>&]")
+
+
+def to_json(v: Any, html: bool = False) -> str:
     """json.Marshal with SetEscapeHTML(false): compact, map keys sorted, 1.0 as 1.
 
-    Objects marshal as a map of their public attributes and properties, like the
-    docker CLI's formatter contexts.
+    Objects marshal as a map of their exported attributes and properties, like the docker
+    CLI's formatter contexts, whose MarshalJSON is a plain json.Marshal: inside one, ``<``,
+    ``>`` and ``&`` are escaped (``"\\u003cnone\\u003e"``), as Docker prints them.
     """
     if v is None or v is NOVALUE:
         return "null"
@@ -371,9 +381,31 @@ def to_json(v: Any) -> str:
     if isinstance(v, float):
         return _json_float(v)
     if isinstance(v, str):
-        return '"' + _JSON_ESC_RE.sub(_json_escape, v) + '"'
+        text = _JSON_ESC_RE.sub(_json_escape, v)
+        if html:
+            text = _HTML_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        return '"' + text + '"'
     if isinstance(v, (list, tuple)):
-        return "[" + ",".join(to_json(x) for x in v) + "]"
+        return "[" + ",".join(to_json(x, html) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ",".join(f"{to_json(str(k))}:{to_json(v[k])}" for k in sorted_keys(v)) + "}"
-    return to_json(_public_fields(v))
+        return (
+            "{"
+            + ",".join(f"{to_json(str(k), html)}:{to_json(v[k], html)}" for k in sorted_keys(v))
+            + "}"
+        )
+    return to_json(_public_fields(v), html=True)
+
+
+class Struct(dict):
+    """A dict a template sees as a Go struct of type ``go_type``: a field it lacks is an
+    error (``can't evaluate field Nope in type system.dockerInfo``), not ``<no value>``.
+    ``fields`` types nested dicts by key."""
+
+    go_type = "struct"
+
+    def __init__(self, data: dict[str, Any], go_type: str, fields: dict[str, str] | None = None):
+        super().__init__(data)
+        self.go_type = go_type
+        for key, sub in (fields or {}).items():
+            if isinstance(self.get(key), dict):
+                self[key] = Struct(self[key], sub)

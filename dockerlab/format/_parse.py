@@ -459,9 +459,12 @@ class _Parser:
         node: _Node
         if tok.kind == "field":
             names = [tok.val]
+            pos = tok.pos
+            if self.peek().kind == "field" and not self.peek().space:
+                pos = self.peek().pos  # Go's chain: `.A.B` is at `.B` in error messages
             while self.peek().kind == "field" and not self.peek().space:
                 names.append(self.next().val)
-            return _Field(tok.pos, None, names)
+            return _Field(pos, None, names)
         if tok.kind == "var":
             if tok.val not in self.vars:
                 raise self.error(f'undefined variable "{tok.val}"', tok)
@@ -485,16 +488,18 @@ class _Parser:
         else:
             raise self.error(f"unexpected {_desc(tok)} in operand", tok)
         names = []
+        chain_pos = self.peek().pos  # Go's chain node sits at its first field
         while self.peek().kind == "field" and not self.peek().space:
             names.append(self.next().val)
         if not names:
             return node
         if isinstance(node, _Field):  # $x.A.B
             node.names = names
+            node.pos = chain_pos
             return node
         if isinstance(node, _Lit):
             raise self.error(f"unexpected . after term {node.src!r}", tok)
-        return _Field(node.pos, node, names)
+        return _Field(chain_pos, node, names)
 
 
 def _desc(tok: _Tok) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 from dockerlab.errors import ClientError
 from dockerlab.format._funcs import _GO_TYPES, FUNCS, HEADER_FUNCS, FuncError, _truth
-from dockerlab.format._gofmt import NOVALUE, OutputTooLarge, go_str, sorted_keys
+from dockerlab.format._gofmt import NOVALUE, OutputTooLarge, go_quote, go_str, sorted_keys
 from dockerlab.format._gofmt import type_name as _type_name
 from dockerlab.format._parse import (
     ParseError,
@@ -73,9 +73,15 @@ MAX_STEPS = 1_000_000  # nodes and loop iterations one execute may evaluate
 
 
 class _Exec:
-    def __init__(self, src: str, funcs: Mapping[str, tuple[Callable[..., Any], str]]) -> None:
+    def __init__(
+        self,
+        src: str,
+        funcs: Mapping[str, tuple[Callable[..., Any], str]],
+        missingkey_error: bool = False,
+    ) -> None:
         self.src = src
         self.funcs = funcs
+        self.missingkey_error = missingkey_error
         self.vars: list[list[Any]] = []
         self.node: _Node | None = None
         self.size = 0
@@ -234,8 +240,15 @@ class _Exec:
         if isinstance(receiver, dict):
             if has_args:
                 raise self.error(f"{name} is not a method but has arguments")
-            return receiver.get(name, NOVALUE)
-        if not isinstance(receiver, (str, int, float, list, tuple)) and not name.startswith("_"):
+            if name in receiver:
+                return receiver[name]
+            if isinstance(getattr(receiver, "go_type", None), str):  # a Struct
+                raise self.error(f"can't evaluate field {name} in type {_type_name(receiver)}")
+            if self.missingkey_error:  # Option("missingkey=error"), as docker inspect's
+                raise self.error(f"map has no entry for key {go_quote(name)}")
+            return NOVALUE
+        # only exported (capitalised) names, as Go: a context's own state is not a field
+        if not isinstance(receiver, (str, int, float, list, tuple)) and name[:1].isupper():
             attr = getattr(receiver, name, NOVALUE)
             if attr is not NOVALUE:
                 if not callable(attr):
@@ -347,12 +360,15 @@ class Template:
         data: Any,
         funcs: Mapping[str, tuple[Callable[..., Any], str]] | None = None,
         out: list[str] | None = None,
+        missingkey_error: bool = False,
     ) -> str:
         """Render against `data`; `funcs` overrides functions (e.g. HEADER_FUNCS).
 
         Pass `out` to keep what was written before an error, as Go's Execute does.
+        `missingkey_error`: a key a dict lacks is an error (``map has no entry for key``),
+        as in docker inspect, instead of ``<no value>``.
         """
-        ex = _Exec(self.src, {**self.funcs, **funcs} if funcs else self.funcs)
+        ex = _Exec(self.src, {**self.funcs, **funcs} if funcs else self.funcs, missingkey_error)
         ex.vars.append(["$", data])
         out = [] if out is None else out
         try:

@@ -95,7 +95,7 @@ def test_ps_unknown_filter_is_invalid_when_a_container_is_checked(engine):
     daemon(engine)
     with pytest.raises(errors.InvalidParameter) as exc:
         engine.containers(filters={"colour": ["red"]})
-    assert "invalid filter 'colour'" in str(exc.value)
+    assert "Invalid filter 'colour'" in str(exc.value)  # Docker 20.10's capital I
 
 
 def test_ps_unknown_filter_is_invalid_even_with_no_containers(engine):

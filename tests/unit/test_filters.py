@@ -26,14 +26,25 @@ def test_dangling_images_are_the_untagged_ones():
 
 def test_reference_globs_keep_only_the_matching_tags():
     out = filter_images(IMAGES, {"reference": ["busybox:1.*"]})
-    assert out == [{"Id": "sha256:a", "RepoTags": ["busybox:1.36"]}]
+    assert out == [{"Id": "sha256:a", "RepoTags": ["busybox:1.36"], "RepoDigests": []}]
     assert ids(filter_images(IMAGES, {"reference": ["*/app", "localhost:5000/tool"]})) == [
         "sha256:a",
         "sha256:b",
     ]
-    assert filter_images(IMAGES, {"reference": ["docker.io/library/busybox:latest"]})[0][
-        "RepoTags"
-    ] == ["busybox:latest"]
+    # Go's path.Match, as Docker 20.10 (checked against it): `*` stops at "/", and the
+    # pattern meets the familiar name only (no docker.io/library/ spelling)
+    assert filter_images(IMAGES, {"reference": ["*"]})[0]["RepoTags"] == [
+        "busybox:latest",
+        "busybox:1.36",
+    ]
+    assert filter_images(IMAGES, {"reference": ["*:v1"]}) == []
+    assert filter_images(IMAGES, {"reference": ["me/app:v?"]})[0]["RepoTags"] == ["me/app:v1"]
+    assert filter_images(IMAGES, {"reference": ["docker.io/library/busybox:latest"]}) == []
+    for bad in ("[", "a\\", "[]", "[b-a]"):
+        with pytest.raises(InvalidParameter, match="^syntax error in pattern$"):
+            filter_images(IMAGES, {"reference": [bad]})
+    with pytest.raises(InvalidParameter, match=r"^Invalid filter 'dangling=\[maybe\]'$"):
+        filter_images(IMAGES, {"dangling": ["maybe"]})
 
 
 def test_an_unknown_image_filter_is_refused_with_the_daemons_words():
@@ -57,6 +68,11 @@ def test_volume_filters_and_within_a_key_or_across():
     assert names(filter_volumes(VOLUMES, {"dangling": ["true"]}, used)) == ["cache", "olddata"]
     assert names(filter_volumes(VOLUMES, {"dangling": ["0"]}, used)) == ["data"]
     assert names(filter_volumes(VOLUMES, {"name": ["data"]}, used)) == ["data", "olddata"]
+    # a regular expression, as Docker 20.10's (checked against it)
+    assert names(filter_volumes(VOLUMES, {"name": ["^data$", "^c"]}, used)) == ["data", "cache"]
+    assert names(filter_volumes(VOLUMES, {"name": ["["]}, used)) == []
+    with pytest.raises(InvalidParameter, match=r"^Invalid filter 'dangling=\[maybe\]'$"):
+        filter_volumes(VOLUMES, {"dangling": ["maybe"]}, used)
     assert names(filter_volumes(VOLUMES, {"driver": ["other"]}, used)) == ["olddata"]
     assert names(filter_volumes(VOLUMES, {"label": ["tier"]}, used)) == ["data", "olddata"]
     assert names(filter_volumes(VOLUMES, {"label": ["tier=db"], "name": ["a"]}, used)) == ["data"]

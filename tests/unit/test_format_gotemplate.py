@@ -201,9 +201,9 @@ def test_parse_errors_carry_gos_message(template, detail):
     [
         ("{{nil}}", {}, 'template: :1:2: executing "" at <nil>: nil is not a command'),
         ("{{.S.X}}", {"S": "s"},
-         'template: :1:2: executing "" at <.S.X>: can\'t evaluate field X in type string'),
+         'template: :1:4: executing "" at <.S.X>: can\'t evaluate field X in type string'),
         ("{{.N.X}}", {"N": None},
-         'template: :1:2: executing "" at <.N.X>: nil pointer evaluating interface {}.X'),
+         'template: :1:4: executing "" at <.N.X>: nil pointer evaluating interface {}.X'),
         ("x {{index .L 5}}", {"L": [1]},
          'template: :1:4: executing "" at <index .L 5>: error calling index: index out of range: 5'),
         ("{{join .L}}", {"L": []},
@@ -218,7 +218,7 @@ def test_parse_errors_carry_gos_message(template, detail):
         ('{{eq 1 "a"}}', {},
          'template: :1:2: executing "" at <eq 1 "a">: error calling eq: incompatible types for comparison'),
         ("a\n  {{.X.Y}}", {"X": 1},
-         'template: :2:4: executing "" at <.X.Y>: can\'t evaluate field Y in type int'),
+         'template: :2:6: executing "" at <.X.Y>: can\'t evaluate field Y in type int'),
     ],
 )  # fmt: skip
 def test_execution_errors_carry_line_column_and_node(template, data, detail):

@@ -8,7 +8,7 @@ import pytest
 from dockerlab.cli.options import create_body
 from dockerlab.cli.parser import parse
 from dockerlab.engine.containers.create import compose, merge_healthcheck
-from dockerlab.engine.filters import check_filters, matches
+from dockerlab.engine.filters import _health, select_containers
 from dockerlab.engine.runtime.health import (
     apply_result,
     go_duration,
@@ -265,18 +265,12 @@ def test_a_restart_starts_over_but_keeps_the_log():
 
 
 # ---- ps -f health= -----------------------------------------------------------------------
-class _C:
-    def __init__(self, health: str | None) -> None:
-        self.state = {"Status": "running", **({"Health": {"Status": health}} if health else {})}
-
-
 def test_the_health_filter():
     for value in ("starting", "healthy", "unhealthy", "none"):
-        check_filters({"health": [value]})
+        assert select_containers([], {"health": [value]}) == []
     with pytest.raises(InvalidParameter) as err:
-        check_filters({"health": ["bogus"]})
+        select_containers([], {"health": ["bogus"]})
     assert str(err.value) == "Unrecognised filter value for health: bogus"
-    assert matches(_C("healthy"), {"health": ["healthy"]})  # type: ignore[arg-type]
-    assert matches(_C(None), {"health": ["none"]})  # type: ignore[arg-type]
-    assert not matches(_C(None), {"health": ["starting", "healthy"]})  # type: ignore[arg-type]
-    assert matches(_C("starting"), {"health": ["starting", "healthy"]})  # type: ignore[arg-type]
+    assert _health({"Health": {"Status": "healthy"}}) == "healthy"
+    assert _health({"Status": "running"}) == "none"
+    assert _health({"Health": {"Status": "starting"}}) == "starting"

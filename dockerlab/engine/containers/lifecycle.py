@@ -319,11 +319,12 @@ def rename(store: ContainerStore, ref: str, new_name: str) -> None:
             c.save_config()
 
 
-def prune(store: ContainerStore) -> dict[str, Any]:
-    """``POST /containers/prune``: every container not running."""
+def prune(store: ContainerStore, wanted: Any = None) -> dict[str, Any]:
+    """``POST /containers/prune``: every container not running (that ``wanted``, a test
+    of a container, accepts: the prune's filters)."""
     deleted, space = [], 0
     for c in refreshed(store):
-        if not c.running:
+        if not c.running and (wanted is None or wanted(c)):
             space += tree_size(os.path.join(c.layer_dir, "diff"))
             discard(store, c.id)
             deleted.append(c.id)
