@@ -95,6 +95,17 @@ def _str(value: str) -> str:
     return value
 
 
+def _mount(value: str) -> str:
+    """opts.MountOpt.Set: the csv fields and keys are checked as the flag is read."""
+    from dockerlab.cli.options import parse_mount
+
+    try:
+        parse_mount(value)
+    except ValueError as exc:
+        raise _BadValue(str(exc)) from None
+    return value
+
+
 # kind -> (type function, metavar shown in help, repeatable)
 _KINDS = {
     "bool": (_go_bool, "", False),
@@ -106,6 +117,7 @@ _KINDS = {
     "bytes": (_str, "bytes", False),  # checked by options.py with Docker's message
     "decimal": (_str, "decimal", False),
     "network": (_str, "network", False),
+    "mount": (_mount, "mount", True),
 }
 
 
@@ -184,6 +196,7 @@ _CREATE_FLAGS = (
     F("i", "interactive", "bool", "Keep STDIN open even if not attached"),
     F("l", "label", "list", "Set meta data on a container"),
     F("m", "memory", "bytes", "Memory limit"),
+    F("", "mount", "mount", "Attach a filesystem mount to the container"),
     F(
         "",
         "memory-swap",
@@ -194,14 +207,18 @@ _CREATE_FLAGS = (
     F("", "network", "network", "Connect a container to a network", None, "--net"),
     F("", "pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
     F("", "privileged", "bool", "Give extended privileges to this container"),
+    F("", "read-only", "bool", "Mount the container's root filesystem as read only"),
     F("", "restart", "string", 'Restart policy to apply when a container exits (default "no")'),
     F("", "rm", "bool", "Automatically remove the container when it exits"),
     F("", "security-opt", "list", "Security Options"),
+    F("", "shm-size", "bytes", "Size of /dev/shm"),
     F("", "stop-signal", "string", 'Signal to stop a container (default "SIGTERM")'),
     F("", "stop-timeout", "int", "Timeout (in seconds) to stop a container"),
+    F("", "tmpfs", "list", "Mount a tmpfs directory"),
     F("t", "tty", "bool", "Allocate a pseudo-TTY"),
     F("u", "user", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
     F("v", "volume", "list", "Bind mount a volume"),
+    F("", "volumes-from", "list", "Mount volumes from the specified container(s)"),
     F("w", "workdir", "string", "Working directory inside the container"),
 )
 
@@ -813,8 +830,10 @@ class DockerParser(argparse.ArgumentParser):
         try:
             _KINDS[f.kind][0](value)
         except _BadValue as exc:
+            from dockerlab.format._gofmt import go_quote  # pflag's %q
+
             raise usage_error(
-                f'invalid argument "{value}" for "{shown}" flag: {exc}', self.path
+                f'invalid argument {go_quote(value)} for "{shown}" flag: {exc}', self.path
             ) from None
         return value
 

@@ -115,6 +115,7 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
         host.setdefault(key, 0)
     host.setdefault("PidsLimit", None)
     host["Devices"] = host.get("Devices") or []  # Docker shows [] when none
+    _mount_settings(host)
     normalize_host_config(host)  # CapAdd, CapDrop, Privileged, SecurityOpt as Docker keeps them
     return {
         "Id": cid,
@@ -127,14 +128,185 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
     }
 
 
+DEFAULT_SHM_SIZE = 64 << 20
+
+
+def _mount_settings(host: dict[str, Any]) -> None:
+    """ReadonlyRootfs, ShmSize, VolumesFrom and Tmpfs as the daemon keeps them, checked."""
+    host["ReadonlyRootfs"] = bool(host.get("ReadonlyRootfs"))
+    shm = host.get("ShmSize") or 0
+    if shm < 0:
+        raise InvalidParameter("SHM size can not be less than 0")
+    host["ShmSize"] = shm or DEFAULT_SHM_SIZE
+    host["VolumesFrom"] = host.get("VolumesFrom") or None
+    for dest in host.get("Tmpfs") or {}:
+        problem = _target_problem(dest)
+        if problem:
+            raise InvalidParameter(problem)
+    for spec in host.get("VolumesFrom") or []:
+        volumes_from_spec(spec)
+
+
+def check_tmpfs(host: dict[str, Any]) -> None:
+    """``--tmpfs`` options, refused when the container starts, as the daemon does."""
+    from dockerlab.engine.runtime.rootfs import MountRefused, tmpfs_options
+
+    for data in (host.get("Tmpfs") or {}).values():
+        try:
+            tmpfs_options(data)
+        except MountRefused as exc:
+            raise InvalidParameter(str(exc)) from None
+
+
+def clean_path(path: str) -> str:
+    """Go's ``path.Clean``, as the daemon cleans mount paths."""
+    rooted = path.startswith("/")
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not rooted:
+                parts.append(part)
+        elif part not in ("", "."):
+            parts.append(part)
+    out = "/" * rooted + "/".join(parts)
+    return out or "."
+
+
+def _target_problem(target: str) -> str:
+    """volume/mounts' checks of a destination: not the root, absolute."""
+    if clean_path(target.replace("\\", "/")) == "/":
+        return "invalid specification: destination can't be '/'"
+    if not target.replace("\\", "/").startswith("/"):
+        return f"invalid mount path: '{target}' mount path must be absolute"
+    return ""
+
+
+_PROPAGATION_MODES = frozenset({"private", "rprivate", "slave", "rslave", "shared", "rshared"})
+
+
+def volumes_from_spec(spec: str) -> tuple[str, bool]:
+    """``CONTAINER[:MODE]`` -> (container, writable), with the daemon's refusals."""
+    if not spec:
+        raise InvalidParameter("volumes-from specification cannot be an empty string")
+    ref, sep, mode = spec.partition(":")
+    if not sep:
+        return ref, True
+    modes = mode.split(",")
+    kinds = [next((k for k, group in _MODE_KINDS if m in group), "") for m in modes]
+    if "" in kinds or len(set(kinds)) != len(kinds) or "propagation" in kinds or "copy" in kinds:
+        raise InvalidParameter(f"invalid mode: {mode}")
+    return ref, "ro" not in modes
+
+
+_MODE_KINDS = (
+    ("rw", frozenset({"ro", "rw"})),
+    ("label", frozenset({"z", "Z"})),
+    ("propagation", _PROPAGATION_MODES),
+    ("copy", frozenset({"nocopy"})),
+    ("consistency", frozenset({"consistent", "cached", "delegated"})),
+)
+
+
+def _mount_error(kind: str, reason: str) -> InvalidParameter:
+    return InvalidParameter(f'invalid mount config for type "{kind}": {reason}')
+
+
+def check_mount(spec: dict[str, Any]) -> None:
+    """The daemon's ``ValidateMountConfig`` of one HostConfig.Mounts entry, its words."""
+    kind, target, source = spec.get("Type") or "", spec.get("Target") or "", spec.get("Source")
+    if not target:
+        raise _mount_error(kind, "field Target must not be empty")
+    problem = _target_problem(target)
+    if problem:
+        raise _mount_error(kind, problem)
+    if kind == "bind":
+        if not source:
+            raise _mount_error(kind, "field Source must not be empty")
+        propagation = (spec.get("BindOptions") or {}).get("Propagation")
+        if propagation and propagation not in _PROPAGATION_MODES:
+            raise _mount_error(kind, f"invalid propagation mode: {propagation}")
+        if spec.get("VolumeOptions") is not None:
+            raise _mount_error(kind, "field VolumeOptions must not be specified")
+        if not source.startswith("/"):
+            raise _mount_error(kind, f"invalid mount path: '{source}' mount path must be absolute")
+        if not os.path.exists(source):  # unlike -v, --mount never creates the source
+            raise _mount_error(kind, f"bind source path does not exist: {source}")
+    elif kind == "volume":
+        if spec.get("BindOptions") is not None:
+            raise _mount_error(kind, "field BindOptions must not be specified")
+        if not source and spec.get("ReadOnly"):
+            raise _mount_error(kind, "must not set ReadOnly mode when using anonymous volumes")
+        options = spec.get("VolumeOptions") or {}
+        driver = (options.get("DriverConfig") or {}).get("Name") or "local"
+        if driver != "local":
+            raise InvalidParameter(
+                f'error looking up volume plugin {driver}: plugin "{driver}" not found'
+            )
+        if (options.get("DriverConfig") or {}).get("Options"):
+            # the local driver mounts such a volume (type=, device=, o=) on the host when a
+            # container uses it; dockerlab does not have that yet, and will not pretend
+            raise InvalidParameter(
+                "volume-opt: volumes with driver options (type=, device=, o=) are not "
+                "supported by dockerlab yet"
+            )
+    elif kind == "tmpfs":
+        if spec.get("BindOptions") is not None:
+            raise _mount_error(kind, "field BindOptions must not be specified")
+        if source:
+            raise _mount_error(kind, "field Source must not be specified")
+    else:
+        raise _mount_error(kind, "mount type unknown")
+
+
+def tmpfs_data(spec: dict[str, Any]) -> str:
+    """``ConvertTmpfsOptions``: the size in the largest unit that divides it, the mode in
+    octal (``ro`` travels as the mount point's RW)."""
+    options = spec.get("TmpfsOptions") or {}
+    out = []
+    if options.get("Mode"):
+        out.append(f"mode={options['Mode']:o}")
+    size = options.get("SizeBytes") or 0
+    if size:
+        for suffix, divisor in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+            if size % divisor == 0:
+                out.append(f"size={size // divisor}{suffix}")
+                break
+        else:
+            out.append(f"size={size}")
+    return ",".join(out)
+
+
 def mount_points(
-    paths: Paths, config: dict[str, Any], host: dict[str, Any]
+    paths: Paths,
+    config: dict[str, Any],
+    host: dict[str, Any],
+    volumes_from: list[tuple[list[dict[str, Any]], bool]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Docker's Mounts from ``-v`` binds and the image's VOLUMEs (creating named volumes)."""
+    """Docker's Mounts, in the daemon's order: ``--volumes-from`` (``volumes_from``: each
+    container's MountPoints and whether this one may write), then ``-v`` binds, then
+    ``--mount`` (both override the first; a ``--mount`` on a destination a bind or another
+    ``--mount`` has, or a bind on a ``--tmpfs`` one, is refused), then the image's VOLUMEs
+    where nothing is mounted (creating named volumes)."""
     from dockerlab.engine.containers.volumes import VolumeStore
 
+    for spec in host.get("Mounts") or []:  # every refusal before any volume is made
+        check_mount(spec)
     volumes = VolumeStore(paths)
     points: dict[str, dict[str, Any]] = {}
+    for theirs, writable in volumes_from or []:
+        for m in theirs:
+            copy = {k: v for k, v in m.items() if k not in ("Anonymous", "NoCopy")}
+            copy["RW"] = bool(m.get("RW")) and writable
+            if m.get("Type") == "volume":
+                copy["Mode"] = ""  # Docker's copy keeps no mode
+                copy["NoCopy"] = True  # and copies nothing into it
+            elif m.get("Type") == "bind":
+                copy["Mode"] = ""
+            points[m["Destination"]] = copy
+    binds: set[str] = set()
+    tmpfs = host.get("Tmpfs") or {}
     for spec in host.get("Binds") or []:
         parts = spec.split(":")
         if len(parts) == 1:
@@ -154,6 +326,10 @@ def mount_points(
         if mode and any(m not in ("ro", "rw", "z", "Z") for m in mode.split(",")):
             raise InvalidParameter(f"invalid mode: {mode}")
         rw = "ro" not in mode.split(",")
+        dest = clean_path(dest)
+        if dest in tmpfs:
+            raise InvalidParameter(f"Duplicate mount point: {dest}")
+        binds.add(dest)
         if source.startswith("/"):
             if not os.path.exists(source):
                 os.makedirs(source)  # Docker creates a missing host folder
@@ -178,7 +354,52 @@ def mount_points(
                 "Propagation": "",
                 "Anonymous": not source,
             }
+    for spec in host.get("Mounts") or []:
+        dest = clean_path(spec["Target"])
+        if dest in binds:
+            raise InvalidParameter(f"Duplicate mount point: {spec['Target']}")
+        binds.add(dest)
+        rw = not spec.get("ReadOnly")
+        kind = spec["Type"]
+        if kind == "bind":
+            propagation = (spec.get("BindOptions") or {}).get("Propagation")
+            points[dest] = {
+                "Type": "bind",
+                "Source": clean_path(spec["Source"]),
+                "Destination": dest,
+                "Mode": "",
+                "RW": rw,
+                "Propagation": propagation or "rprivate",
+            }
+        elif kind == "volume":
+            options = spec.get("VolumeOptions") or {}
+            vol = volumes.create(spec.get("Source") or None, options.get("Labels") or None)
+            points[dest] = {
+                "Type": "volume",
+                "Name": vol["Name"],
+                "Source": vol["Mountpoint"],
+                "Destination": dest,
+                "Driver": "local",
+                "Mode": "z",
+                "RW": rw,
+                "Propagation": "",
+                "Anonymous": not spec.get("Source"),
+            }
+            if options.get("NoCopy"):
+                points[dest]["NoCopy"] = True
+        else:
+            points[dest] = {
+                "Type": "tmpfs",
+                "Source": "",
+                "Destination": dest,
+                "Mode": "",
+                "RW": rw,
+                "Propagation": "",
+                "Data": tmpfs_data(spec),
+            }
     for dest in config.get("Volumes") or {}:
+        if dest in tmpfs:
+            continue  # Docker mounts the tmpfs there, not a volume
         if dest not in points:
             vol = volumes.create(None)
             points[dest] = {
@@ -209,7 +430,12 @@ def init_binary() -> str:
 
 
 def _materialize(
-    images: ImageStore, paths: Paths, record: dict[str, Any], staging: str, owner: str = ""
+    images: ImageStore,
+    paths: Paths,
+    record: dict[str, Any],
+    staging: str,
+    owner: str = "",
+    volumes_from: list[tuple[list[dict[str, Any]], bool]] | None = None,
 ) -> None:
     """(registry-locked) The container's folders and layers, made in ``staging`` and then
     renamed into place: until that rename nobody sees it, and the next load removes it."""
@@ -217,7 +443,9 @@ def _materialize(
     os.makedirs(staging)
     init_link, _ = make_layers(paths, cid)
     final = paths.container(cid)
-    record["MountPoints"] = mount_points(paths, record["Config"], record["HostConfig"])
+    record["MountPoints"] = mount_points(
+        paths, record["Config"], record["HostConfig"], volumes_from
+    )
     lowers = images.lowerdirs(record["Image"], relative=True)
     record["Runtime"] = {"Layer": cid, "LowerLinks": [init_link, *lowers]}
     if owner:  # the work (a build) it belongs to: removed with it if that dies
@@ -255,6 +483,10 @@ def create(
 
     validate(Resources.from_host_config(record["HostConfig"]), len(os.sched_getaffinity(0)))
     paths = store.paths
+    volumes_from = []
+    for spec in record["HostConfig"].get("VolumesFrom") or []:
+        ref, writable = volumes_from_spec(spec)
+        volumes_from.append((list(store.find(ref).config.get("MountPoints") or []), writable))
     with store.registry():
         if name:
             store.claim_name(name, cid)
@@ -263,7 +495,7 @@ def create(
         record["Name"] = "/" + name
         staging = os.path.join(paths.containers, f".creating-{cid}")
         try:
-            _materialize(images, paths, record, staging, owner)
+            _materialize(images, paths, record, staging, owner, volumes_from)
         except BaseException as exc:  # nothing half-made is left, whatever went wrong
             store.discard(cid, staging)
             if isinstance(exc, OSError):

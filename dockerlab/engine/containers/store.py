@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 ENGINE_FILES = ("hosts", "hostname", "resolv.conf")
-INIT_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv")
+INIT_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv", "dev/console")
+INIT_LINKS = (("etc/mtab", "/proc/mounts"),)  # as Docker's init layer has them
 INIT_DIRS = ("proc", "sys", "dev", "dev/pts", "dev/shm", "etc")
 
 
@@ -577,6 +578,9 @@ def make_layers(paths: Paths, cid: str) -> tuple[str, str]:
     for f in INIT_FILES:
         with open(os.path.join(init, "diff", f), "a"):
             pass
+    for name, target in INIT_LINKS:
+        if not os.path.lexists(os.path.join(init, "diff", name)):
+            os.symlink(target, os.path.join(init, "diff", name))
     layer = paths.layer(cid)
     for d in ("diff", "work", "merged"):
         os.makedirs(os.path.join(layer, d), exist_ok=True)

@@ -160,12 +160,21 @@ def _container_main(
         if net != "host":
             flags |= L.CLONE_NEWNET
         L.unshare(flags)
-        binds = [
-            (b["Source"], b["Destination"], not b.get("RW", True))
-            for b in cfg.get("MountPoints", [])
+        readonly = bool(host.get("ReadonlyRootfs"))
+        points = cfg.get("MountPoints", [])
+        binds: list[tuple[Any, ...]] = [
+            (b["Source"], b["Destination"], not b.get("RW", True), b.get("Propagation") or "")
+            for b in points
+            if b.get("Type") != "tmpfs"
+        ]
+        tmpfs = [(d, o, False) for d, o in (host.get("Tmpfs") or {}).items()]
+        tmpfs += [
+            (t["Destination"], t.get("Data") or "", not t.get("RW", True))
+            for t in points
+            if t.get("Type") == "tmpfs"
         ]
         binds += [
-            (cfg[k], dest, False)
+            (cfg[k], dest, readonly)  # Docker makes them read-only with --read-only
             for k, dest in (
                 ("HostsPath", "/etc/hosts"),
                 ("HostnamePath", "/etc/hostname"),
@@ -178,7 +187,16 @@ def _container_main(
         guarded = kernel["DeviceControl"]
         privileged = bool(host.get("Privileged"))
         rootfs.prepare(
-            merged, binds, kernel["DeviceNodes"], nodev=not guarded, privileged=privileged
+            merged,
+            binds,
+            kernel["DeviceNodes"],
+            nodev=not guarded,
+            privileged=privileged,
+            tmpfs=tmpfs,
+            readonly=readonly,
+            shm_size=int(host.get("ShmSize") or 0),
+            console=tty_sock is not None,
+            workdir=config.get("WorkingDir") or "",
         )
         rootfs.enter(merged, privileged)
         if net != "host":
@@ -284,8 +302,8 @@ class Monitor:
     def fill_volumes(self, merged: str) -> None:
         """An empty volume gets what the image has at its mount point (Docker's copy-up)."""
         for m in self.cfg.get("MountPoints", []):
-            if m.get("Type") != "volume" or os.listdir(m["Source"]):
-                continue
+            if m.get("Type") != "volume" or m.get("NoCopy") or os.listdir(m["Source"]):
+                continue  # NoCopy: volume-nocopy, and what --volumes-from brought
             from dockerlab.engine.runtime.inroot import Root
 
             with Root(merged) as root:
@@ -380,7 +398,10 @@ class Monitor:
         try:  # a cgroup v1 move waits an RCU grace period: the child sets up meanwhile
             cgroup.add(pid)
         finally:
-            os.write(go_w, b"g")
+            try:
+                os.write(go_w, b"g")
+            except BrokenPipeError:  # it failed before it waited (a mount refused): its
+                pass  # report is in err_r, read next
             os.close(go_w)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock_path = os.path.join(self.rundir, "attach.sock")
