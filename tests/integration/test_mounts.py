@@ -311,31 +311,25 @@ def test_etc_mtab_links_to_proc_mounts_and_dev_console_is_in_the_tree(engine, cl
 
 
 def test_tmpfs_and_mount_targets_through_an_image_link_stay_inside_the_root(engine, cli, tmp_path):
-    # The image holds /evil -> <a host folder that does not exist>. Resolved on the host (the
-    # naive os.makedirs(rootfs + target)), a --tmpfs or --mount target under /evil would make
-    # that folder on the host and mount there; resolved in the root it lands in the image.
-    host_dir = f"/tmp/dockerlab-mount-escape-{os.getpid()}-{tmp_path.name}"
-    assert not os.path.lexists(host_dir)
-    r = cli("run", "--name", "mk", "busybox", "ln", "-s", host_dir, "/evil")
+    # The image holds /evil -> <an empty host folder>. Resolved on the host (the naive
+    # os.makedirs(rootfs + target) and a mount on that path), a --tmpfs or --mount target
+    # under /evil would be made in the host's folder and mounted there; resolved in the
+    # root it lands in the container's own tree, at that path.
+    host_dir = tmp_path / "host-folder"
+    host_dir.mkdir()
+    r = cli("run", "--name", "mk", "busybox", "ln", "-s", str(host_dir), "/evil")
     assert r.returncode == 0, r.stderr
     assert cli("commit", "mk", "evil:1").returncode == 0
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "marker").write_text("bound\n")
-    try:
-        r = cli("run", "--rm", "--tmpfs", "/evil/t1",
-                "--mount", "type=tmpfs,dst=/evil/t2",
-                "--mount", f"type=bind,src={tmp_path / 'src'},dst=/evil/b",
-                "--mount", "type=volume,src=ev,dst=/evil/v",
-                "evil:1", "sh", "-c",
-                f"grep -o ' {host_dir}/[a-z0-9]* ' /proc/mounts; cat {host_dir}/b/marker",
-        )  # fmt: skip
-        assert r.returncode == 0, r.stderr
-        assert sorted(r.stdout.split()) == sorted(
-            [f"{host_dir}/{n}" for n in ("t1", "t2", "b", "v")] + ["bound"]
-        )
-        assert not os.path.lexists(host_dir), "a mount target was made on the host"
-    finally:
-        if os.path.isdir(host_dir):
-            import shutil
-
-            shutil.rmtree(host_dir)
+    script = f"grep -o ' {host_dir}/[a-z0-9]* ' /proc/mounts; cat {host_dir}/b/marker"
+    r = cli(
+        "run", "--rm", "--tmpfs", "/evil/t1", "--mount", "type=tmpfs,dst=/evil/t2",
+        "--mount", f"type=bind,src={tmp_path / 'src'},dst=/evil/b",
+        "--mount", "type=volume,src=ev,dst=/evil/v", "evil:1", "sh", "-c", script,
+    )  # fmt: skip
+    assert os.listdir(host_dir) == [], "a mount target was made in the host's folder"
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.split()) == sorted(
+        [f"{host_dir}/{n}" for n in ("t1", "t2", "b", "v")] + ["bound"]
+    )
