@@ -193,11 +193,17 @@ def volumes_from_spec(spec: str) -> tuple[str, bool]:
     ref, sep, mode = spec.partition(":")
     if not sep:
         return ref, True
-    modes = mode.split(",")
-    kinds = [next((k for k, group in _MODE_KINDS if m in group), "") for m in modes]
-    if "" in kinds or len(set(kinds)) != len(kinds) or "propagation" in kinds or "copy" in kinds:
+    kinds = _mode_kinds(mode)
+    if not kinds or "propagation" in kinds or "copy" in kinds:
         raise InvalidParameter(f"invalid mode: {mode}")
-    return ref, "ro" not in modes
+    return ref, "ro" not in mode.split(",")
+
+
+def _mode_kinds(mode: str) -> list[str]:
+    """The kind of each of ``mode``'s options (rw, label, propagation, copy, consistency);
+    [] when one is unknown or a kind is given twice (``linuxValidMountMode``)."""
+    kinds = [next((k for k, group in _MODE_KINDS if m in group), "") for m in mode.split(",")]
+    return [] if "" in kinds or len(set(kinds)) != len(kinds) else kinds
 
 
 _MODE_KINDS = (
@@ -323,7 +329,7 @@ def mount_points(
                 'config for type "bind": invalid mount path: '
                 f"'{dest}' mount path must be absolute"
             )
-        if mode and any(m not in ("ro", "rw", "z", "Z") for m in mode.split(",")):
+        if mode and not _mode_kinds(mode):
             raise InvalidParameter(f"invalid mode: {mode}")
         rw = "ro" not in mode.split(",")
         dest = clean_path(dest)
@@ -339,7 +345,9 @@ def mount_points(
                 "Destination": dest,
                 "Mode": mode,
                 "RW": rw,
-                "Propagation": "rprivate",
+                "Propagation": next(
+                    (m for m in mode.split(",") if m in _PROPAGATION_MODES), "rprivate"
+                ),
             }
         else:
             vol = volumes.create(source or None)
@@ -354,6 +362,8 @@ def mount_points(
                 "Propagation": "",
                 "Anonymous": not source,
             }
+            if "nocopy" in mode.split(","):
+                points[dest]["NoCopy"] = True
     for spec in host.get("Mounts") or []:
         dest = clean_path(spec["Target"])
         if dest in binds:
