@@ -118,6 +118,7 @@ _KINDS = {
     "decimal": (_str, "decimal", False),
     "network": (_str, "network", False),
     "mount": (_mount, "mount", True),
+    "map": (_str, "map", True),
 }
 
 
@@ -494,6 +495,7 @@ COMMANDS: dict[str, Command] = {
             F("d", "driver", "string", 'Specify volume driver name (default "local")', "local"),
             F("", "label", "list", "Set metadata for a volume"),
             F("", "name", "string", "Specify volume name"),
+            F("o", "opt", "map", "Set driver specific options (default map[])"),
         ),
         (0, 1),
         ("name_arg",),

@@ -333,3 +333,46 @@ def test_tmpfs_and_mount_targets_through_an_image_link_stay_inside_the_root(engi
     assert sorted(r.stdout.split()) == sorted(
         [f"{host_dir}/{n}" for n in ("t1", "t2", "b", "v")] + ["bound"]
     )
+
+
+# ---- local volumes with options (volume-opt, volume create -o) -------------------------------
+
+
+def _mounted(path: str) -> bool:
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
+
+
+def test_volume_opt_mounts_the_volume_while_containers_use_it(cli):
+    opts = 'volume-opt=type=tmpfs,volume-opt=device=tmpfs,"volume-opt=o=size=2m,mode=700"'
+    r = cli("run", "-d", "--name", "keep", "--mount", f"type=volume,src=tv,dst=/w,{opts}",
+            "busybox", "sh", "-c", "echo hi > /w/f; touch /ready; sleep 60")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    info = json.loads(cli("volume", "inspect", "tv").stdout)[0]
+    assert info["Options"] == {"device": "tmpfs", "o": "size=2m,mode=700", "type": "tmpfs"}
+    data = info["Mountpoint"]
+    helpers.wait_until(lambda: os.path.exists(os.path.join(data, "f")))
+    assert _mounted(data)  # on the host, as Docker's local driver mounts it
+    r = cli("run", "--rm", "-v", "tv:/x", "busybox", "sh", "-c",
+            "grep ' /x ' /proc/mounts | cut -d' ' -f3,4; cat /x/f")  # fmt: skip
+    assert r.stdout == "tmpfs rw,relatime,size=2048k,mode=700\nhi\n", r.stderr
+    assert _mounted(data)  # the other user still runs
+    assert cli("rm", "-f", "keep").returncode == 0
+    helpers.wait_until(lambda: not _mounted(data))  # the last user gone: unmounted
+    r = cli("run", "--rm", "-v", "tv:/x", "busybox", "ls", "/x")
+    assert r.stdout == ""  # a fresh tmpfs, as Docker's
+
+
+def test_volume_create_options_are_checked_as_the_local_driver_does(cli):
+    r = cli("volume", "create", "-o", "foo=bar", "xx")
+    assert r.stderr == 'Error response from daemon: create xx: invalid option: "foo"\n'
+    r = cli("volume", "create", "-o", "type=tmpfs", "xx")
+    assert r.stderr == 'Error response from daemon: create xx: missing required option: "device"\n'
+    assert cli("volume", "ls", "-q").stdout == ""
+    cli("volume", "create", "-o", "type=bogusfs", "-o", "device=x", "bad")
+    r = cli("run", "--rm", "-v", "bad:/b", "busybox", "true")
+    assert r.returncode == 125
+    assert r.stderr.startswith(
+        "dockerlab: Error response from daemon: error while mounting volume '"
+    )
+    assert "failed to mount local volume: mount x:" in r.stderr and "no such device" in r.stderr

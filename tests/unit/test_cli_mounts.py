@@ -214,3 +214,17 @@ def test_tmpfs_unknown_options_are_refused_in_dockers_words(data, shown):
     with pytest.raises(MountRefused) as info:
         tmpfs_options(data)
     assert str(info.value) == f"invalid tmpfs option {shown}"
+
+
+def test_local_volume_options_are_checked_as_the_local_driver_does():
+    from dockerlab.engine.runtime.rootfs import mount_options
+    from dockerlab.engine.runtime.volmount import check_options
+
+    assert check_options({"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}) == ""
+    assert check_options({"foo": "1"}) == 'invalid option: "foo"'
+    assert check_options({"type": "nfs"}) == 'missing required option: "device"'
+    assert check_options({"o": "x", "device": "d"}) == 'missing required option: "type"'
+    assert check_options({"type": "t", "device": "d", "size": "1g"}) == (
+        "quota size requested but no quota support"
+    )
+    assert mount_options("size=1m,ro,uid=5,exec") == (L.MS_RDONLY, "size=1m,uid=5")

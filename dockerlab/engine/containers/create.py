@@ -250,13 +250,6 @@ def check_mount(spec: dict[str, Any]) -> None:
             raise InvalidParameter(
                 f'error looking up volume plugin {driver}: plugin "{driver}" not found'
             )
-        if (options.get("DriverConfig") or {}).get("Options"):
-            # the local driver mounts such a volume (type=, device=, o=) on the host when a
-            # container uses it; dockerlab does not have that yet, and will not pretend
-            raise InvalidParameter(
-                "volume-opt: volumes with driver options (type=, device=, o=) are not "
-                "supported by dockerlab yet"
-            )
     elif kind == "tmpfs":
         if spec.get("BindOptions") is not None:
             raise _mount_error(kind, "field BindOptions must not be specified")
@@ -364,6 +357,8 @@ def mount_points(
             }
             if "nocopy" in mode.split(","):
                 points[dest]["NoCopy"] = True
+            if vol.get("Options"):
+                points[dest]["LocalMount"] = vol["Options"]
     for spec in host.get("Mounts") or []:
         dest = clean_path(spec["Target"])
         if dest in binds:
@@ -383,7 +378,11 @@ def mount_points(
             }
         elif kind == "volume":
             options = spec.get("VolumeOptions") or {}
-            vol = volumes.create(spec.get("Source") or None, options.get("Labels") or None)
+            vol = volumes.create(
+                spec.get("Source") or None,
+                options.get("Labels") or None,
+                options=(options.get("DriverConfig") or {}).get("Options") or None,
+            )
             points[dest] = {
                 "Type": "volume",
                 "Name": vol["Name"],
@@ -397,6 +396,8 @@ def mount_points(
             }
             if options.get("NoCopy"):
                 points[dest]["NoCopy"] = True
+            if vol.get("Options"):  # mounted by the local driver while in use
+                points[dest]["LocalMount"] = vol["Options"]
         else:
             points[dest] = {
                 "Type": "tmpfs",

@@ -385,6 +385,11 @@ class Container:
             L.umount(os.path.join(self.layer_dir, "merged"), L.MNT_DETACH)
         except OSError:
             pass
+        from dockerlab.engine.runtime import volmount
+
+        for m in self.config.get("MountPoints") or []:  # volumes it kept mounted
+            if m.get("LocalMount"):
+                volmount.detach(os.path.dirname(m["Source"]), self.id)
         import shutil
 
         shutil.rmtree(self.rundir, ignore_errors=True)

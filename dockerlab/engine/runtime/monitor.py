@@ -299,6 +299,19 @@ class Monitor:
         os.chdir("/")
         return merged
 
+    def mount_volumes(self, detach: bool = False) -> None:
+        """Volumes made with options (``volume-opt``, ``volume create -o``): mounted on the
+        host for their first user, unmounted after their last (``detach``)."""
+        from dockerlab.engine.runtime import volmount
+
+        for m in self.cfg.get("MountPoints", []):
+            if m.get("Type") == "volume" and m.get("LocalMount"):
+                folder = os.path.dirname(m["Source"])
+                if detach:
+                    volmount.detach(folder, self.cid)
+                else:
+                    volmount.attach(folder, self.cid, m["LocalMount"])
+
     def fill_volumes(self, merged: str) -> None:
         """An empty volume gets what the image has at its mount point (Docker's copy-up)."""
         for m in self.cfg.get("MountPoints", []):
@@ -350,6 +363,7 @@ class Monitor:
             self.dir, config.get("Hostname") or self.cid[:12], host.get("NetworkMode") or "none"
         )
         merged = self.mount_rootfs()
+        self.mount_volumes()
         self.fill_volumes(merged)
         cgroup = open_cgroup(f"dockerlab/{self.cid}")
         cgroup.create(Resources.from_host_config(host))
@@ -705,6 +719,10 @@ class Monitor:
         try:
             L.umount(merged, L.MNT_DETACH)
         except OSError:
+            pass
+        try:
+            self.mount_volumes(detach=True)
+        except Exception:  # noqa: BLE001 - the rest must still go
             pass
         try:
             os.unlink(os.path.join(self.rundir, "attach.sock"))

@@ -130,6 +130,20 @@ def tmpfs_options(data: str, readonly: bool = False) -> tuple[int, str, int]:
     return flags, ",".join(rest), propagation
 
 
+def mount_options(options: str) -> tuple[int, str]:
+    """(flags, data) of a mount's ``o=`` options, split as moby's ``parseOptions`` does."""
+    flags, data = 0, []
+    for option in options.split(",") if options else []:
+        known = _OPTION_FLAGS.get(option)
+        if known is None:
+            data.append(option)
+        elif known[0]:
+            flags &= ~known[1]
+        else:
+            flags |= known[1]
+    return flags, ",".join(data)
+
+
 def mount_tmpfs(root: Any, dest: str, flags: int, data: str, propagation: int) -> None:
     """A tmpfs at ``dest``, resolved inside the root through descriptors (a link in the
     image cannot send it onto the host) and mounted on what was resolved."""

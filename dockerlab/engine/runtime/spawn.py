@@ -274,8 +274,10 @@ def spawn_monitor(
 def start_error(report: dict[str, Any]) -> ContainerStartError:
     code = report.get("code", 125)
     message = report.get("message", "")
-    if message.startswith(("unable to find user ", "unable to find group ")):
-        text = message  # Docker's daemon looks the user up itself: no runtime words around
+    if message.startswith(
+        ("unable to find user ", "unable to find group ", "error while mounting volume ")
+    ):
+        text = message  # Docker's daemon does these itself: no runtime words around
     else:
         text = (
             "failed to create task for container: unable to start container process: "
