@@ -73,8 +73,8 @@ _OPTION_FLAGS = {
 }  # fmt: skip
 _PROPAGATION = L.MS_PRIVATE | L.MS_SLAVE | _MS_SHARED | _MS_UNBINDABLE
 _TMPFS_DATA = frozenset({"", "size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol"})
-PROPAGATIONS = {k: _OPTION_FLAGS[k][1] for k in ("private", "rprivate", "shared", "rshared",
-                                                  "slave", "rslave")}  # fmt: skip
+_BIND_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
+PROPAGATIONS = {name: _OPTION_FLAGS[name][1] for name in _BIND_PROPAGATIONS}
 
 
 class MountRefused(ValueError):
