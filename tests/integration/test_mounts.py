@@ -299,6 +299,9 @@ def test_etc_mtab_links_to_proc_mounts_and_dev_console_is_in_the_tree(engine, cl
         mtab = tar.getmember("etc/mtab")
         assert mtab.issym() and mtab.linkname == "/proc/mounts"
         assert tar.getmember("dev/console").isreg()
+        assert {tar.getmember(n).mode for n in ("dev/console", ".dockerenv", "etc/hosts")} == {
+            0o755
+        }  # as Docker's init layer makes them
     out = tmp_path / "etccopy"
     assert cli("cp", "tree:/etc", str(out)).returncode == 0
     assert sorted(os.listdir(out)) == [

@@ -580,9 +580,10 @@ def make_layers(paths: Paths, cid: str) -> tuple[str, str]:
     init = paths.layer(cid + "-init")
     for d in INIT_DIRS:
         os.makedirs(os.path.join(init, "diff", d), exist_ok=True)
-    for f in INIT_FILES:
-        with open(os.path.join(init, "diff", f), "a"):
-            pass
+    for f in INIT_FILES:  # 0755, as Docker's init layer makes them
+        fd = os.open(os.path.join(init, "diff", f), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o755)
+        os.fchmod(fd, 0o755)
+        os.close(fd)
     for name, target in INIT_LINKS:
         if not os.path.lexists(os.path.join(init, "diff", name)):
             os.symlink(target, os.path.join(init, "diff", name))
