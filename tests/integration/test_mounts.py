@@ -379,3 +379,21 @@ def test_volume_create_options_are_checked_as_the_local_driver_does(cli):
         "dockerlab: Error response from daemon: error while mounting volume '"
     )
     assert "failed to mount local volume: mount x:" in r.stderr and "no such device" in r.stderr
+
+
+def test_mount_bind_nonrecursive_leaves_the_sources_submounts_out(cli, tmp_path):
+    from dockerlab.engine.runtime import linux as L
+
+    sub = tmp_path / "src" / "sub"
+    sub.mkdir(parents=True)
+    L.mount("tmpfs", str(sub), "tmpfs", 0, "size=1m")
+    try:
+        (sub / "on-submount").write_text("x")
+        src = tmp_path / "src"
+        r = cli("run", "--rm", "--mount", f"type=bind,src={src},dst=/b", "busybox", "ls", "/b/sub")
+        assert r.stdout == "on-submount\n", r.stderr
+        r = cli("run", "--rm", "--mount", f"type=bind,src={src},dst=/b,bind-nonrecursive",
+                "busybox", "ls", "/b/sub")  # fmt: skip
+        assert (r.returncode, r.stdout) == (0, ""), r.stderr
+    finally:
+        L.umount(str(sub), L.MNT_DETACH)

@@ -376,6 +376,8 @@ def mount_points(
                 "RW": rw,
                 "Propagation": propagation or "rprivate",
             }
+            if (spec.get("BindOptions") or {}).get("NonRecursive"):
+                points[dest]["NonRecursive"] = True  # its submounts left out
         elif kind == "volume":
             options = spec.get("VolumeOptions") or {}
             vol = volumes.create(

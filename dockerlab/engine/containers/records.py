@@ -19,7 +19,13 @@ def _state(c: Container) -> dict[str, Any]:
     return {k: v for k, v in c.state.items() if k not in _PRIVATE_STATE}
 
 
-_PRIVATE_MOUNT = ("Anonymous", "NoCopy", "Data", "LocalMount")  # kept for the engine, not shown
+_PRIVATE_MOUNT = (
+    "Anonymous",
+    "NoCopy",
+    "Data",
+    "LocalMount",
+    "NonRecursive",
+)  # kept for the engine, not shown
 
 
 def _mounts(c: Container) -> list[dict[str, Any]]:

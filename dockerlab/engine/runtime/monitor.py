@@ -163,7 +163,13 @@ def _container_main(
         readonly = bool(host.get("ReadonlyRootfs"))
         points = cfg.get("MountPoints", [])
         binds: list[tuple[Any, ...]] = [
-            (b["Source"], b["Destination"], not b.get("RW", True), b.get("Propagation") or "")
+            (
+                b["Source"],
+                b["Destination"],
+                not b.get("RW", True),
+                b.get("Propagation") or "",
+                bool(b.get("NonRecursive")),
+            )
             for b in points
             if b.get("Type") != "tmpfs"
         ]

@@ -255,7 +255,14 @@ def _mount_sys(rootfs: str, writable: bool = False) -> None:
             L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
 
 
-def bind(source: str, rootfs: str, dest: str, readonly: bool = False, propagation: int = 0) -> None:
+def bind(
+    source: str,
+    rootfs: str,
+    dest: str,
+    readonly: bool = False,
+    propagation: int = 0,
+    recursive: bool = True,
+) -> None:
     """Bind ``source`` (a host path) at ``dest`` inside the container.
 
     ``dest`` is resolved inside ``rootfs`` through descriptors (the image may hold symlinks)
@@ -265,7 +272,8 @@ def bind(source: str, rootfs: str, dest: str, readonly: bool = False, propagatio
 
     with Root(rootfs) as root:
         with _mountpoint(root, dest, os.path.isdir(source)) as target:
-            L.mount(source, f"/proc/self/fd/{target.fd}", None, L.MS_BIND | L.MS_REC)
+            rec = L.MS_REC if recursive else 0  # bind-nonrecursive: without its submounts
+            L.mount(source, f"/proc/self/fd/{target.fd}", None, L.MS_BIND | rec)
         if readonly:  # the new mount is what the path leads to now
             with root.resolve(dest) as target:
                 L.mount(
@@ -316,8 +324,8 @@ def prepare(
     workdir: str = "",
 ) -> None:
     """Mount /proc, /dev (with ``nodes``), /sys, ``binds`` (source, dest, readonly[,
-    propagation name]) and ``tmpfs`` (dest, options, readonly) under ``rootfs``, parents
-    before children (Docker sorts by depth). ``nodev``: no device cgroup guards this
+    propagation name[, non-recursive]]) and ``tmpfs`` (dest, options, readonly) under
+    ``rootfs``, parents before children (Docker sorts by depth). ``nodev``: no device cgroup guards this
     container, so device nodes that an image carries must not open. ``privileged``: /sys
     writable, as Docker's ``--privileged``. ``readonly``: the root itself read-only at the
     end (``--read-only``; /dev, /proc, volumes, binds and tmpfs keep their own modes), after
@@ -341,7 +349,7 @@ def prepare(
     for _, _, m in mounts:
         if m[0] == "bind":
             propagation = PROPAGATIONS.get(m[4], 0) if len(m) > 4 else 0
-            bind(m[1], rootfs, m[2], m[3], propagation)
+            bind(m[1], rootfs, m[2], m[3], propagation, not (len(m) > 5 and m[5]))
             continue
         from dockerlab.engine.runtime.inroot import Root
 
