@@ -325,11 +325,12 @@ def prepare(
 ) -> None:
     """Mount /proc, /dev (with ``nodes``), /sys, ``binds`` (source, dest, readonly[,
     propagation name[, non-recursive]]) and ``tmpfs`` (dest, options, readonly) under
-    ``rootfs``, parents before children (Docker sorts by depth). ``nodev``: no device cgroup guards this
-    container, so device nodes that an image carries must not open. ``privileged``: /sys
-    writable, as Docker's ``--privileged``. ``readonly``: the root itself read-only at the
-    end (``--read-only``; /dev, /proc, volumes, binds and tmpfs keep their own modes), after
-    ``workdir`` was made in it, as Docker makes it in the writable layer first."""
+    ``rootfs``, parents before children (Docker sorts by depth). ``nodev``: no device
+    cgroup guards this container, so device nodes that an image carries must not open.
+    ``privileged``: /sys writable, as Docker's ``--privileged``. ``readonly``: the root
+    itself read-only at the end (``--read-only``; /dev, /proc, volumes, binds and tmpfs keep
+    their own modes), after ``workdir`` was made in it, as Docker makes it in the writable
+    layer first."""
     mounts: list[tuple[int, int, tuple[Any, ...]]] = []
     for i, b in enumerate(binds):
         mounts.append((_depth(b[1]), i, ("bind", *b)))
