@@ -410,7 +410,7 @@ def mount_points(
                 "Propagation": "",
                 "Data": tmpfs_data(spec),
             }
-    for dest in config.get("Volumes") or {}:
+    for dest in map(clean_path, config.get("Volumes") or {}):
         if dest in tmpfs:
             continue  # Docker mounts the tmpfs there, not a volume
         if dest not in points:
