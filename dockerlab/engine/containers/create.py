@@ -305,7 +305,7 @@ def mount_points(
                 copy["Mode"] = ""
             points[m["Destination"]] = copy
     binds: set[str] = set()
-    tmpfs = host.get("Tmpfs") or {}
+    tmpfs = {clean_path(d) for d in host.get("Tmpfs") or {}}
     for spec in host.get("Binds") or []:
         parts = spec.split(":")
         if len(parts) == 1:
