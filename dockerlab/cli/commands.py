@@ -624,7 +624,8 @@ def cmd_volume_create(ctx: Context, ns: Namespace) -> int:
         raise NotFound(f'plugin "{ns.driver}" not found')
     from dockerlab.cli.options import labels
 
-    volume = ctx.engine.volume_create(ns.name or ns.name_arg, labels(ns.label) or None)
+    options = labels(getattr(ns, "opt", None) or []) or None  # KEY=VALUE, as docker's MapOpts
+    volume = ctx.engine.volume_create(ns.name or ns.name_arg, labels(ns.label) or None, options)
     ctx.print(volume["Name"])
     return 0
 

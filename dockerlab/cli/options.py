@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 
+from dockerlab.cli.mounts import parse_mount, tmpfs_map
 from dockerlab.engine.runtime.cgroups.devices import parse_device
 from dockerlab.errors import ClientError, InvalidParameter, NotFound, UsageError
 from dockerlab.format import parse_cpus, parse_ram
@@ -531,6 +532,9 @@ def create_body(
         except ValueError as exc:
             raise refusal(str(exc), command) from None
 
+    shm_size = _memory(getattr(ns, "shm_size", None), "--shm-size", command)
+    mounts = [parse_mount(v) for v in getattr(ns, "mount", None) or []]  # checked by the parser
+
     entrypoint = None
     if ns.entrypoint is not None:
         entrypoint = [ns.entrypoint]  # [""] clears the image's ENTRYPOINT, as Docker sends it
@@ -562,9 +566,16 @@ def create_body(
         "Ulimits": ulimits(getattr(ns, "ulimit", None) or [], command),
         "GroupAdd": list(getattr(ns, "group_add", None) or []) or None,
         "ContainerIDFile": getattr(ns, "cidfile", None) or "",
+        "ReadonlyRootfs": bool(getattr(ns, "read_only", False)),
+        "ShmSize": shm_size,
+        "VolumesFrom": list(getattr(ns, "volumes_from", None) or []) or None,
     }
     if getattr(ns, "sysctl", None):
         host_config["Sysctls"] = sysctls(ns.sysctl, command)
+    if getattr(ns, "tmpfs", None):
+        host_config["Tmpfs"] = tmpfs_map(ns.tmpfs)
+    if mounts:
+        host_config["Mounts"] = mounts
     check_host_config(host_config)
 
     body: dict[str, Any] = {

@@ -109,6 +109,17 @@ def _str(value: str) -> str:
     return value
 
 
+def _mount(value: str) -> str:
+    """opts.MountOpt.Set: the csv fields and keys are checked as the flag is read."""
+    from dockerlab.cli.mounts import parse_mount
+
+    try:
+        parse_mount(value)
+    except ValueError as exc:
+        raise _BadValue(str(exc)) from None
+    return value
+
+
 # kind -> (type function, metavar shown in help, repeatable)
 _KINDS = {
     "bool": (_go_bool, "", False),
@@ -123,6 +134,7 @@ _KINDS = {
     "duration": (_go_duration, "duration", False),
     "map": (_str, "map", True),  # checked by options.py with Docker's message
     "ulimit": (_str, "ulimit", True),
+    "mount": (_mount, "mount", True),
 }
 
 
@@ -228,6 +240,7 @@ _CREATE_FLAGS = (
     F("", "label-file", "list", "Read in a line delimited file of labels"),
     F("m", "memory", "bytes", "Memory limit"),
     F("", "memory-reservation", "bytes", "Memory soft limit"),
+    F("", "mount", "mount", "Attach a filesystem mount to the container"),
     F(
         "",
         "memory-swap",
@@ -241,16 +254,20 @@ _CREATE_FLAGS = (
     F("", "pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
     F("", "platform", "string", "Set platform if server is multi-platform capable"),
     F("", "privileged", "bool", "Give extended privileges to this container"),
+    F("", "read-only", "bool", "Mount the container's root filesystem as read only"),
     F("", "restart", "string", 'Restart policy to apply when a container exits (default "no")'),
     F("", "rm", "bool", "Automatically remove the container when it exits"),
     F("", "security-opt", "list", "Security Options"),
+    F("", "shm-size", "bytes", "Size of /dev/shm"),
     F("", "stop-signal", "string", 'Signal to stop a container (default "SIGTERM")'),
     F("", "stop-timeout", "int", "Timeout (in seconds) to stop a container"),
     F("", "sysctl", "map", "Sysctl options (default map[])"),
+    F("", "tmpfs", "list", "Mount a tmpfs directory"),
     F("t", "tty", "bool", "Allocate a pseudo-TTY"),
     F("", "ulimit", "ulimit", "Ulimit options (default [])"),
     F("u", "user", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
     F("v", "volume", "list", "Bind mount a volume"),
+    F("", "volumes-from", "list", "Mount volumes from the specified container(s)"),
     F("w", "workdir", "string", "Working directory inside the container"),
 )
 
@@ -560,6 +577,7 @@ COMMANDS: dict[str, Command] = {
             F("d", "driver", "string", 'Specify volume driver name (default "local")', "local"),
             F("", "label", "list", "Set metadata for a volume"),
             F("", "name", "string", "Specify volume name"),
+            F("o", "opt", "map", "Set driver specific options (default map[])"),
         ),
         (0, 1),
         ("name_arg",),
@@ -987,8 +1005,10 @@ class DockerParser:
         try:
             _KINDS[f.kind][0](value)
         except _BadValue as exc:
+            from dockerlab.format._gofmt import go_quote  # pflag's %q
+
             raise usage_error(
-                f'invalid argument "{value}" for "{shown}" flag: {exc}', self.path
+                f'invalid argument {go_quote(value)} for "{shown}" flag: {exc}', self.path
             ) from None
         return value
 

@@ -618,11 +618,14 @@ class Engine:
 
     # ---- volumes --------------------------------------------------------------------------
     def volume_create(
-        self, name: str | None = None, labels: dict[str, str] | None = None
+        self,
+        name: str | None = None,
+        labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         from dockerlab.engine.containers.volumes import VolumeStore
 
-        return VolumeStore(self.paths).create(name, labels)
+        return VolumeStore(self.paths).create(name, labels, options=options)
 
     def volumes(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
         """``GET /volumes``; ``filters`` as :func:`~dockerlab.engine.filters.filter_volumes`."""

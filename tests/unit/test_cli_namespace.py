@@ -29,6 +29,7 @@ _VALUES = {
     "duration": ("1s", "1m30s"),
     "map": ("a=b", "c=d"),
     "ulimit": ("nofile=1:2", "nproc=3"),
+    "mount": ("type=tmpfs,dst=/x", "type=volume,dst=/y"),
 }
 
 

@@ -142,6 +142,7 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
         config["Healthcheck"] = healthcheck
     host = hostconfig.fill(host)  # Docker's 63 keys, defaulted; a flag sets only its own
     hostconfig.check(host)
+    _mount_settings(host)  # checked and defaulted as the daemon keeps them
     normalize_host_config(host)  # CapAdd, CapDrop, Privileged, SecurityOpt as Docker keeps them
     return {
         "Id": cid,
@@ -176,14 +177,184 @@ def merge_healthcheck(
     return {k: user.get(k) or image.get(k) for k in keys if user.get(k) or image.get(k)}
 
 
+DEFAULT_SHM_SIZE = 64 << 20
+
+
+def _mount_settings(host: dict[str, Any]) -> None:
+    """ReadonlyRootfs, ShmSize, VolumesFrom and Tmpfs as the daemon keeps them, checked."""
+    host["ReadonlyRootfs"] = bool(host.get("ReadonlyRootfs"))
+    shm = host.get("ShmSize") or 0
+    if shm < 0:
+        raise InvalidParameter("SHM size can not be less than 0")
+    host["ShmSize"] = shm or DEFAULT_SHM_SIZE
+    host["VolumesFrom"] = host.get("VolumesFrom") or None
+    for dest in host.get("Tmpfs") or {}:
+        problem = _target_problem(dest)
+        if problem:
+            raise InvalidParameter(problem)
+    for spec in host.get("VolumesFrom") or []:
+        volumes_from_spec(spec)
+
+
+def check_tmpfs(host: dict[str, Any]) -> None:
+    """``--tmpfs`` options, refused when the container starts, as the daemon does."""
+    from dockerlab.engine.runtime.rootfs import MountRefused, tmpfs_options
+
+    for data in (host.get("Tmpfs") or {}).values():
+        try:
+            tmpfs_options(data)
+        except MountRefused as exc:
+            raise InvalidParameter(str(exc)) from None
+
+
+def clean_path(path: str) -> str:
+    """Go's ``path.Clean``, as the daemon cleans mount paths."""
+    rooted = path.startswith("/")
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not rooted:
+                parts.append(part)
+        elif part not in ("", "."):
+            parts.append(part)
+    out = "/" * rooted + "/".join(parts)
+    return out or "."
+
+
+def _target_problem(target: str) -> str:
+    """volume/mounts' checks of a destination: not the root, absolute."""
+    if clean_path(target.replace("\\", "/")) == "/":
+        return "invalid specification: destination can't be '/'"
+    if not target.replace("\\", "/").startswith("/"):
+        return f"invalid mount path: '{target}' mount path must be absolute"
+    return ""
+
+
+_PROPAGATION_MODES = frozenset({"private", "rprivate", "slave", "rslave", "shared", "rshared"})
+
+
+def volumes_from_spec(spec: str) -> tuple[str, bool]:
+    """``CONTAINER[:MODE]`` -> (container, writable), with the daemon's refusals."""
+    if not spec:
+        raise InvalidParameter("volumes-from specification cannot be an empty string")
+    ref, sep, mode = spec.partition(":")
+    if not sep:
+        return ref, True
+    kinds = _mode_kinds(mode)
+    if not kinds or "propagation" in kinds or "copy" in kinds:
+        raise InvalidParameter(f"invalid mode: {mode}")
+    return ref, "ro" not in mode.split(",")
+
+
+def _mode_kinds(mode: str) -> list[str]:
+    """The kind of each of ``mode``'s options (rw, label, propagation, copy, consistency);
+    [] when one is unknown or a kind is given twice (``linuxValidMountMode``)."""
+    kinds = [next((k for k, group in _MODE_KINDS if m in group), "") for m in mode.split(",")]
+    return [] if "" in kinds or len(set(kinds)) != len(kinds) else kinds
+
+
+_MODE_KINDS = (
+    ("rw", frozenset({"ro", "rw"})),
+    ("label", frozenset({"z", "Z"})),
+    ("propagation", _PROPAGATION_MODES),
+    ("copy", frozenset({"nocopy"})),
+    ("consistency", frozenset({"consistent", "cached", "delegated"})),
+)
+
+
+def _mount_error(kind: str, reason: str) -> InvalidParameter:
+    return InvalidParameter(f'invalid mount config for type "{kind}": {reason}')
+
+
+def check_mount(spec: dict[str, Any]) -> None:
+    """The daemon's ``ValidateMountConfig`` of one HostConfig.Mounts entry, its words."""
+    kind, target, source = spec.get("Type") or "", spec.get("Target") or "", spec.get("Source")
+    if not target:
+        raise _mount_error(kind, "field Target must not be empty")
+    problem = _target_problem(target)
+    if problem:
+        raise _mount_error(kind, problem)
+    if kind == "bind":
+        if not source:
+            raise _mount_error(kind, "field Source must not be empty")
+        propagation = (spec.get("BindOptions") or {}).get("Propagation")
+        if propagation and propagation not in _PROPAGATION_MODES:
+            raise _mount_error(kind, f"invalid propagation mode: {propagation}")
+        if spec.get("VolumeOptions") is not None:
+            raise _mount_error(kind, "field VolumeOptions must not be specified")
+        if not source.startswith("/"):
+            raise _mount_error(kind, f"invalid mount path: '{source}' mount path must be absolute")
+        if not os.path.exists(source):  # unlike -v, --mount never creates the source
+            raise _mount_error(kind, f"bind source path does not exist: {source}")
+    elif kind == "volume":
+        if spec.get("BindOptions") is not None:
+            raise _mount_error(kind, "field BindOptions must not be specified")
+        if not source and spec.get("ReadOnly"):
+            raise _mount_error(kind, "must not set ReadOnly mode when using anonymous volumes")
+        options = spec.get("VolumeOptions") or {}
+        driver = (options.get("DriverConfig") or {}).get("Name") or "local"
+        if driver != "local":
+            raise InvalidParameter(
+                f'error looking up volume plugin {driver}: plugin "{driver}" not found'
+            )
+    elif kind == "tmpfs":
+        if spec.get("BindOptions") is not None:
+            raise _mount_error(kind, "field BindOptions must not be specified")
+        if source:
+            raise _mount_error(kind, "field Source must not be specified")
+    else:
+        raise _mount_error(kind, "mount type unknown")
+
+
+def tmpfs_data(spec: dict[str, Any]) -> str:
+    """``ConvertTmpfsOptions``: the size in the largest unit that divides it, the mode in
+    octal (``ro`` travels as the mount point's RW)."""
+    options = spec.get("TmpfsOptions") or {}
+    out = []
+    if options.get("Mode"):
+        out.append(f"mode={options['Mode']:o}")
+    size = options.get("SizeBytes") or 0
+    if size:
+        for suffix, divisor in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+            if size % divisor == 0:
+                out.append(f"size={size // divisor}{suffix}")
+                break
+        else:
+            out.append(f"size={size}")
+    return ",".join(out)
+
+
 def mount_points(
-    paths: Paths, config: dict[str, Any], host: dict[str, Any]
+    paths: Paths,
+    config: dict[str, Any],
+    host: dict[str, Any],
+    volumes_from: list[tuple[list[dict[str, Any]], bool]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Docker's Mounts from ``-v`` binds and the image's VOLUMEs (creating named volumes)."""
+    """Docker's Mounts, in the daemon's order: ``--volumes-from`` (``volumes_from``: each
+    container's MountPoints and whether this one may write), then ``-v`` binds, then
+    ``--mount`` (both override the first; a ``--mount`` on a destination a bind or another
+    ``--mount`` has, or a bind on a ``--tmpfs`` one, is refused), then the image's VOLUMEs
+    where nothing is mounted (creating named volumes)."""
     from dockerlab.engine.containers.volumes import VolumeStore
 
+    for spec in host.get("Mounts") or []:  # every refusal before any volume is made
+        check_mount(spec)
     volumes = VolumeStore(paths)
     points: dict[str, dict[str, Any]] = {}
+    for theirs, writable in volumes_from or []:
+        for m in theirs:
+            copy = {k: v for k, v in m.items() if k not in ("Anonymous", "NoCopy")}
+            copy["RW"] = bool(m.get("RW")) and writable
+            if m.get("Type") == "volume":
+                copy["Mode"] = ""  # Docker's copy keeps no mode
+                copy["NoCopy"] = True  # and copies nothing into it
+            elif m.get("Type") == "bind":
+                copy["Mode"] = ""
+            points[m["Destination"]] = copy
+    binds: set[str] = set()
+    tmpfs = {clean_path(d) for d in host.get("Tmpfs") or {}}
     for spec in host.get("Binds") or []:
         parts = spec.split(":")
         if len(parts) == 1:
@@ -200,9 +371,13 @@ def mount_points(
                 'config for type "bind": invalid mount path: '
                 f"'{dest}' mount path must be absolute"
             )
-        if mode and any(m not in ("ro", "rw", "z", "Z") for m in mode.split(",")):
+        if mode and not _mode_kinds(mode):
             raise InvalidParameter(f"invalid mode: {mode}")
         rw = "ro" not in mode.split(",")
+        dest = clean_path(dest)
+        if dest in tmpfs:
+            raise InvalidParameter(f"Duplicate mount point: {dest}")
+        binds.add(dest)
         if source.startswith("/"):
             if not os.path.exists(source):
                 os.makedirs(source)  # Docker creates a missing host folder
@@ -212,7 +387,9 @@ def mount_points(
                 "Destination": dest,
                 "Mode": mode,
                 "RW": rw,
-                "Propagation": "rprivate",
+                "Propagation": next(
+                    (m for m in mode.split(",") if m in _PROPAGATION_MODES), "rprivate"
+                ),
             }
         else:
             vol = volumes.create(source or None)
@@ -227,7 +404,64 @@ def mount_points(
                 "Propagation": "",
                 "Anonymous": not source,
             }
-    for dest in config.get("Volumes") or {}:
+            if "nocopy" in mode.split(","):
+                points[dest]["NoCopy"] = True
+            if vol.get("Options"):
+                points[dest]["LocalMount"] = vol["Options"]
+    for spec in host.get("Mounts") or []:
+        dest = clean_path(spec["Target"])
+        if dest in binds:
+            raise InvalidParameter(f"Duplicate mount point: {spec['Target']}")
+        binds.add(dest)
+        rw = not spec.get("ReadOnly")
+        kind = spec["Type"]
+        if kind == "bind":
+            propagation = (spec.get("BindOptions") or {}).get("Propagation")
+            points[dest] = {
+                "Type": "bind",
+                "Source": clean_path(spec["Source"]),
+                "Destination": dest,
+                "Mode": "",
+                "RW": rw,
+                "Propagation": propagation or "rprivate",
+            }
+            if (spec.get("BindOptions") or {}).get("NonRecursive"):
+                points[dest]["NonRecursive"] = True  # its submounts left out
+        elif kind == "volume":
+            options = spec.get("VolumeOptions") or {}
+            vol = volumes.create(
+                spec.get("Source") or None,
+                options.get("Labels") or None,
+                options=(options.get("DriverConfig") or {}).get("Options") or None,
+            )
+            points[dest] = {
+                "Type": "volume",
+                "Name": vol["Name"],
+                "Source": vol["Mountpoint"],
+                "Destination": dest,
+                "Driver": "local",
+                "Mode": "z",
+                "RW": rw,
+                "Propagation": "",
+                "Anonymous": not spec.get("Source"),
+            }
+            if options.get("NoCopy"):
+                points[dest]["NoCopy"] = True
+            if vol.get("Options"):  # mounted by the local driver while in use
+                points[dest]["LocalMount"] = vol["Options"]
+        else:
+            points[dest] = {
+                "Type": "tmpfs",
+                "Source": "",
+                "Destination": dest,
+                "Mode": "",
+                "RW": rw,
+                "Propagation": "",
+                "Data": tmpfs_data(spec),
+            }
+    for dest in map(clean_path, config.get("Volumes") or {}):
+        if dest in tmpfs:
+            continue  # Docker mounts the tmpfs there, not a volume
         if dest not in points:
             vol = volumes.create(None)
             points[dest] = {
@@ -258,7 +492,12 @@ def init_binary() -> str:
 
 
 def _materialize(
-    images: ImageStore, paths: Paths, record: dict[str, Any], staging: str, owner: str = ""
+    images: ImageStore,
+    paths: Paths,
+    record: dict[str, Any],
+    staging: str,
+    owner: str = "",
+    volumes_from: list[tuple[list[dict[str, Any]], bool]] | None = None,
 ) -> None:
     """(registry-locked) The container's folders and layers, made in ``staging`` and then
     renamed into place: until that rename nobody sees it, and the next load removes it."""
@@ -266,7 +505,9 @@ def _materialize(
     os.makedirs(staging)
     init_link, _ = make_layers(paths, cid)
     final = paths.container(cid)
-    record["MountPoints"] = mount_points(paths, record["Config"], record["HostConfig"])
+    record["MountPoints"] = mount_points(
+        paths, record["Config"], record["HostConfig"], volumes_from
+    )
     lowers = images.lowerdirs(record["Image"], relative=True)
     record["Runtime"] = {"Layer": cid, "LowerLinks": [init_link, *lowers]}
     if owner:  # the work (a build) it belongs to: removed with it if that dies
@@ -302,6 +543,10 @@ def create(
     record = compose(body, image_id, image, cid)
     warnings = verify_host_config(record["HostConfig"])
     paths = store.paths
+    volumes_from = []
+    for spec in record["HostConfig"].get("VolumesFrom") or []:
+        ref, writable = volumes_from_spec(spec)
+        volumes_from.append((list(store.find(ref).config.get("MountPoints") or []), writable))
     with store.registry():
         if name:
             store.claim_name(name, cid)
@@ -310,7 +555,7 @@ def create(
         record["Name"] = "/" + name
         staging = os.path.join(paths.containers, f".creating-{cid}")
         try:
-            _materialize(images, paths, record, staging, owner)
+            _materialize(images, paths, record, staging, owner, volumes_from)
         except BaseException as exc:  # nothing half-made is left, whatever went wrong
             store.discard(cid, staging)
             if isinstance(exc, OSError):

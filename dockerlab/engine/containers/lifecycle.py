@@ -59,12 +59,14 @@ def start(store: ContainerStore, ref: str, attach: str = "") -> Attachment | Non
 
 def _start(store: ContainerStore, c: Container, attach: str) -> Attachment | None:
     """(locked) Spawn the monitor and record what it reports."""
+    from dockerlab.engine.containers.create import check_tmpfs
     from dockerlab.engine.runtime.cgroups.devices import gather
     from dockerlab.engine.runtime.security import for_container
     from dockerlab.engine.runtime.spawn import spawn_monitor
 
     # Read --device nodes here, so a missing one fails with Docker's daemon error.
     try:
+        check_tmpfs(c.config["HostConfig"])
         config = {
             **c.config,
             "DeviceNodes": gather(c.config["HostConfig"]),

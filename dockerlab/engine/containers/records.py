@@ -31,9 +31,19 @@ def _state(c: Container) -> dict[str, Any]:
     return {k: v for k, v in c.state.items() if k not in _PRIVATE_STATE}
 
 
+_PRIVATE_MOUNT = (
+    "Anonymous",
+    "NoCopy",
+    "Data",
+    "LocalMount",
+    "NonRecursive",
+)  # kept for the engine, not shown
+
+
 def _mounts(c: Container) -> list[dict[str, Any]]:
     return [
-        {k: v for k, v in m.items() if k != "Anonymous"} for m in c.config.get("MountPoints", [])
+        {k: v for k, v in m.items() if k not in _PRIVATE_MOUNT}
+        for m in c.config.get("MountPoints", [])
     ]
 
 

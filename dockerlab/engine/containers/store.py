@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 ENGINE_FILES = ("hosts", "hostname", "resolv.conf")
-INIT_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv")
+INIT_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv", "dev/console")
+INIT_LINKS = (("etc/mtab", "/proc/mounts"),)  # as Docker's init layer has them
 INIT_DIRS = ("proc", "sys", "dev", "dev/pts", "dev/shm", "etc")
 
 
@@ -473,6 +474,11 @@ class Container:
             L.umount(os.path.join(self.layer_dir, "merged"), L.MNT_DETACH)
         except OSError:
             pass
+        from dockerlab.engine.runtime import volmount
+
+        for m in self.config.get("MountPoints") or []:  # volumes it kept mounted
+            if m.get("LocalMount"):
+                volmount.detach(os.path.dirname(m["Source"]), self.id)
         import shutil
 
         shutil.rmtree(self.rundir, ignore_errors=True)
@@ -663,9 +669,13 @@ def make_layers(paths: Paths, cid: str) -> tuple[str, str]:
     init = paths.layer(cid + "-init")
     for d in INIT_DIRS:
         os.makedirs(os.path.join(init, "diff", d), exist_ok=True)
-    for f in INIT_FILES:
-        with open(os.path.join(init, "diff", f), "a"):
-            pass
+    for f in INIT_FILES:  # 0755, as Docker's init layer makes them
+        fd = os.open(os.path.join(init, "diff", f), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o755)
+        os.fchmod(fd, 0o755)
+        os.close(fd)
+    for name, target in INIT_LINKS:
+        if not os.path.lexists(os.path.join(init, "diff", name)):
+            os.symlink(target, os.path.join(init, "diff", name))
     layer = paths.layer(cid)
     for d in ("diff", "work", "merged"):
         os.makedirs(os.path.join(layer, d), exist_ok=True)

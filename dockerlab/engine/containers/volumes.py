@@ -25,7 +25,11 @@ class VolumeStore:
         return os.path.join(self.paths.volume(name), "meta.json")
 
     def create(
-        self, name: str | None = None, labels: dict[str, str] | None = None, anonymous: bool = False
+        self,
+        name: str | None = None,
+        labels: dict[str, str] | None = None,
+        anonymous: bool = False,
+        options: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         if name is None:
             name = os.urandom(32).hex()
@@ -36,6 +40,12 @@ class VolumeStore:
                 'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
                 "directory, use absolute path"
             )
+        if options:
+            from dockerlab.engine.runtime.volmount import check_options
+
+            problem = check_options(options)
+            if problem:
+                raise InvalidParameter(f"create {name}: {problem}")
         os.makedirs(self.paths.volumes, exist_ok=True)
         with locked(os.path.join(self.paths.volumes, ".lock")):
             if os.path.exists(self._meta(name)):
@@ -44,6 +54,8 @@ class VolumeStore:
 
             os.makedirs(os.path.join(self.paths.volume(name), "_data"), exist_ok=True)
             meta = {"CreatedAt": time_now(), "Labels": labels or {}, "Anonymous": anonymous}
+            if options:  # mounted from these while containers use it (runtime/volmount.py)
+                meta["Options"] = dict(sorted(options.items()))  # a Go map: sorted keys
             write_json(self._meta(name), meta)
         return self.inspect(name)
 
@@ -61,7 +73,7 @@ class VolumeStore:
             "Labels": labels,
             "Mountpoint": os.path.join(self.paths.volume(name), "_data"),
             "Name": name,
-            "Options": None,
+            "Options": meta.get("Options") or None,
             "Scope": "local",
         }
 
@@ -83,9 +95,16 @@ class VolumeStore:
             raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
         import shutil
 
+        from dockerlab.engine.runtime.volmount import release_all
+
+        release_all(self.paths.volume(name))  # never rmtree through a mounted file system
         shutil.rmtree(self.paths.volume(name), ignore_errors=True)
 
     def remove_quietly(self, name: str) -> None:
         import shutil
+
+        from dockerlab.engine.runtime.volmount import release_all
+
+        release_all(self.paths.volume(name))
 
         shutil.rmtree(self.paths.volume(name), ignore_errors=True)

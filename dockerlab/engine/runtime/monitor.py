@@ -167,12 +167,27 @@ def _container_main(
         L.unshare(flags)
         if host.get("Sysctls"):  # into the new IPC and network namespaces, as runc's init
             process.write_sysctls(host["Sysctls"], net == "host")
-        binds = [
-            (b["Source"], b["Destination"], not b.get("RW", True))
-            for b in cfg.get("MountPoints", [])
+        readonly = bool(host.get("ReadonlyRootfs"))
+        points = cfg.get("MountPoints", [])
+        binds: list[tuple[Any, ...]] = [
+            (
+                b["Source"],
+                b["Destination"],
+                not b.get("RW", True),
+                b.get("Propagation") or "",
+                bool(b.get("NonRecursive")),
+            )
+            for b in points
+            if b.get("Type") != "tmpfs"
+        ]
+        tmpfs = [(d, o, False) for d, o in (host.get("Tmpfs") or {}).items()]
+        tmpfs += [
+            (t["Destination"], t.get("Data") or "", not t.get("RW", True))
+            for t in points
+            if t.get("Type") == "tmpfs"
         ]
         binds += [
-            (cfg[k], dest, False)
+            (cfg[k], dest, readonly)  # Docker makes them read-only with --read-only
             for k, dest in (
                 ("HostsPath", "/etc/hosts"),
                 ("HostnamePath", "/etc/hostname"),
@@ -185,7 +200,16 @@ def _container_main(
         guarded = kernel["DeviceControl"]
         privileged = bool(host.get("Privileged"))
         rootfs.prepare(
-            merged, binds, kernel["DeviceNodes"], nodev=not guarded, privileged=privileged
+            merged,
+            binds,
+            kernel["DeviceNodes"],
+            nodev=not guarded,
+            privileged=privileged,
+            tmpfs=tmpfs,
+            readonly=readonly,
+            shm_size=int(host.get("ShmSize") or 0),
+            console=tty_sock is not None,
+            workdir=config.get("WorkingDir") or "",
         )
         rootfs.enter(merged, privileged)
         if net != "host":
@@ -294,11 +318,24 @@ class Monitor:
         os.chdir("/")
         return merged
 
+    def mount_volumes(self, detach: bool = False) -> None:
+        """Volumes made with options (``volume-opt``, ``volume create -o``): mounted on the
+        host for their first user, unmounted after their last (``detach``)."""
+        from dockerlab.engine.runtime import volmount
+
+        for m in self.cfg.get("MountPoints", []):
+            if m.get("Type") == "volume" and m.get("LocalMount"):
+                folder = os.path.dirname(m["Source"])
+                if detach:
+                    volmount.detach(folder, self.cid)
+                else:
+                    volmount.attach(folder, self.cid, m["LocalMount"])
+
     def fill_volumes(self, merged: str) -> None:
         """An empty volume gets what the image has at its mount point (Docker's copy-up)."""
         for m in self.cfg.get("MountPoints", []):
-            if m.get("Type") != "volume" or os.listdir(m["Source"]):
-                continue
+            if m.get("Type") != "volume" or m.get("NoCopy") or os.listdir(m["Source"]):
+                continue  # NoCopy: volume-nocopy, and what --volumes-from brought
             from dockerlab.engine.runtime.inroot import Root
 
             with Root(merged) as root:
@@ -358,6 +395,7 @@ class Monitor:
             self.dir, config.get("Hostname") or self.cid[:12], host.get("NetworkMode") or "none"
         )
         merged = self.mount_rootfs()
+        self.mount_volumes()
         self.fill_volumes(merged)
         cgroup = open_cgroup(f"dockerlab/{self.cid}")
         cgroup.create(Resources.from_host_config(host))
@@ -857,6 +895,10 @@ class Monitor:
             pass
         if keep_socket:
             return
+        try:
+            self.mount_volumes(detach=True)
+        except Exception:  # noqa: BLE001 - the rest must still go
+            pass
         try:
             os.unlink(os.path.join(self.rundir, "attach.sock"))
         except FileNotFoundError:

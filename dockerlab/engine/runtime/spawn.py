@@ -289,6 +289,7 @@ _UNWRAPPED = (
     "Unable to find group ",  # --group-add
     "uids and gids must be in range",
     "failed to create shim task: ",  # already in runc's words (rlimits, sysctls)
+    "error while mounting volume ",
 )
 
 
