@@ -376,4 +376,7 @@ def to_json(v: Any) -> str:
         return "[" + ",".join(to_json(x) for x in v) + "]"
     if isinstance(v, dict):
         return "{" + ",".join(f"{to_json(str(k))}:{to_json(v[k])}" for k in sorted_keys(v)) + "}"
+    go_json = getattr(v, "_go_json", None)  # a Go struct's own field names and order
+    if go_json is not None:
+        return str(go_json())
     return to_json(_public_fields(v))

@@ -312,6 +312,9 @@ class Container:
                 "Error": "the container's monitor died",
                 "FinishedAt": time_now(),
             }
+            from dockerlab.engine import events  # the monitor could not tell: we saw it
+
+            events.container(self.paths, self.config, "die", {"exitCode": "255"})
         self.state.update(
             Running=False,
             Paused=False,
@@ -636,5 +639,8 @@ def remove_owned_containers(store: ContainerStore, owner_name: str) -> bool:
                 store.discard(c.id)
         except NoSuchContainer:
             continue
+        from dockerlab.engine import events
+
+        events.container(store.paths, c.config, "destroy")
         remove_anonymous_volumes(store.paths, c.config)
     return True

@@ -6,6 +6,7 @@ import os
 import re
 from typing import Any
 
+from dockerlab.engine import events
 from dockerlab.engine.atomic import locked, read_json, write_json
 from dockerlab.engine.paths import Paths
 from dockerlab.errors import Conflict, InvalidParameter, NoSuchVolume
@@ -45,6 +46,7 @@ class VolumeStore:
             os.makedirs(os.path.join(self.paths.volume(name), "_data"), exist_ok=True)
             meta = {"CreatedAt": time_now(), "Labels": labels or {}, "Anonymous": anonymous}
             write_json(self._meta(name), meta)
+            events.volume(self.paths, name, "create")
         return self.inspect(name)
 
     def inspect(self, name: str) -> dict[str, Any]:
@@ -84,8 +86,12 @@ class VolumeStore:
         import shutil
 
         shutil.rmtree(self.paths.volume(name), ignore_errors=True)
+        events.volume(self.paths, name, "destroy")
 
     def remove_quietly(self, name: str) -> None:
         import shutil
 
+        existed = os.path.isdir(self.paths.volume(name))
         shutil.rmtree(self.paths.volume(name), ignore_errors=True)
+        if existed:
+            events.volume(self.paths, name, "destroy")

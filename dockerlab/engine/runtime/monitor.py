@@ -34,6 +34,7 @@ import time
 if __name__ == "__main__":  # started with -I -S: make the package importable, nothing more
     sys.path.insert(0, sys.argv[1])
 
+from dockerlab.engine import events
 from dockerlab.engine.atomic import locked, read_json, write_bytes
 from dockerlab.engine.basics import dumps
 from dockerlab.engine.basics import rfc3339_ns as log_time
@@ -324,10 +325,11 @@ class Monitor:
 
         config, host = self.cfg["Config"], self.cfg["HostConfig"]
         os.makedirs(self.rundir, exist_ok=True)
-        try:
-            os.unlink(os.path.join(self.rundir, "exit.json"))
-        except FileNotFoundError:
-            pass
+        for stale in ("exit.json", "name"):  # the name is ours (the config) until a rename
+            try:
+                os.unlink(os.path.join(self.rundir, stale))
+            except FileNotFoundError:
+                pass
         write_etc_files(
             self.dir, config.get("Hostname") or self.cid[:12], host.get("NetworkMode") or "none"
         )
@@ -425,6 +427,7 @@ class Monitor:
         write_bytes(
             os.path.join(self.rundir, "monitor.json"), dumps(report).encode(), durable=False
         )  # runtime files: meaningless after a reboot anyway
+        self.event("start")  # here, so that it comes before the "die" we may tell next
         self.sync(report)
         self.loop()
 
@@ -489,6 +492,7 @@ class Monitor:
             elif kind == S.RESIZE and self.master is not None:
                 rows, cols = S.WINSIZE.unpack(payload)
                 fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+                self.event("resize", {"height": str(rows), "width": str(cols)})
 
     # ---- output -------------------------------------------------------------------------
     def on_output(self, fd: int, kind: int) -> bool:
@@ -610,8 +614,21 @@ class Monitor:
 
     def finish(self, status: int) -> None:
         record = self.exit_record(status)
+        if record["OOMKilled"]:
+            self.event("oom")
+        self.event("die", {"exitCode": str(record["ExitCode"])})
         self.cleanup()
+        events.volume_mounts(self.paths, self.cfg, "unmount")
         self.done(record)
+
+    def event(self, action: str, extra: dict[str, str] | None = None) -> None:
+        """Journal a container event, under the name it has now (``rename`` tells us)."""
+        try:
+            with open(os.path.join(self.rundir, "name")) as f:
+                self.cfg["Name"] = f.read()
+        except OSError:
+            pass
+        events.container(self.paths, self.cfg, action, extra)
 
     def finish_failed(self, report: dict[str, Any]) -> None:
         self.done(
@@ -633,6 +650,8 @@ class Monitor:
                 from dockerlab.engine.containers.store import remove_anonymous_volumes
 
                 remove_anonymous_volumes(self.paths, self.cfg)
+            if trash:
+                self.event("destroy")
         exit_frame = S.frame(S.EXIT, dumps(record).encode())
         for client in list(self.clients.values()):
             try:
