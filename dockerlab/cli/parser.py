@@ -692,6 +692,19 @@ COMMANDS["build"] = Command(
 )
 MANAGEMENT["image"][1]["build"] = "build"
 
+# ---- events ----
+COMMANDS["events"] = Command(
+    "[OPTIONS]",
+    "Get real time events from the server",
+    (
+        F("f", "filter", "filter", "Filter output based on conditions provided"),
+        F("", "format", "string", "Format the output using the given Go template"),
+        F("", "since", "string", "Show all events created since timestamp"),
+        F("", "until", "string", "Stream events until this timestamp"),
+    ),
+)
+MANAGEMENT["system"][1]["events"] = "events"
+
 _GLOBAL_FLAGS = (
     F("D", "debug", "bool", "Enable debug mode (show tracebacks)"),
     F("", "root", "string", "Root of dockerlab's state (default $DOCKERLAB_ROOT)"),
