@@ -231,6 +231,7 @@ def remove(store: ContainerStore, ref: str, force: bool = False, volumes: bool =
                 if not force:
                     c.ensure_state("remove")
                 _signal_first(c, _signal.SIGKILL, thaw=True)
+                events.container(store.paths, c.config, "kill", {"signal": "9"})
         if running:
             wait_exit(store, c, None)
         if discard(store, c.id, volumes):
