@@ -242,3 +242,62 @@ def test_percent_docker_events_streams_into_the_cell(engine, monkeypatch):
     assert value is None
     assert out.stdout.split()[:2] == ["create", "start"]
     assert ip.user_ns["_exit_code"] == 0
+
+
+def test_oom_comes_before_die_and_rm_force_kills_with_signal_9(engine):
+    t0 = since_now()
+    mib = 1 << 20
+    cid = daemon(
+        engine,
+        ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+        name="hog",
+        HostConfig={"Memory": 16 * mib, "MemorySwap": 16 * mib},
+    )
+    assert engine.wait(cid)["StatusCode"] == 137
+    other = daemon(engine, ["sleep", "30"], name="victim")
+    engine.remove(other, force=True)
+    evs = wait_until(lambda: (e := seen(engine, t0)) and e[-1]["Action"] == "destroy" and e)
+    hog = [e["Action"] for e in evs if e["Actor"]["ID"] == cid]
+    assert hog == ["create", "start", "oom", "die"]
+    victim = [(e["Action"], e["Actor"]["Attributes"].get("signal")) for e in evs[len(hog) :]]
+    assert victim == [
+        ("create", None),
+        ("start", None),
+        ("kill", "9"),
+        ("die", None),
+        ("destroy", None),
+    ]
+
+
+def test_restart_top_export_and_prunes(engine):
+    t0 = since_now()
+    cid = daemon(engine, ["sleep", "30"], name="rr")
+    engine.top("rr")
+    engine.restart("rr", timeout=0)
+    engine.export("rr", io.BytesIO())
+    engine.stop("rr", timeout=0)
+    engine.prune()
+    engine.volume_prune()
+    engine.image_prune()
+    got = [(e["Type"], e["Action"]) for e in seen(engine, t0)]
+    assert got == [
+        ("container", "create"),
+        ("container", "start"),
+        ("container", "top"),
+        ("container", "kill"),
+        ("container", "kill"),
+        ("container", "die"),
+        ("container", "stop"),
+        ("container", "start"),
+        ("container", "restart"),
+        ("container", "export"),
+        ("container", "kill"),
+        ("container", "kill"),
+        ("container", "die"),
+        ("container", "stop"),
+        ("container", "destroy"),
+        ("container", "prune"),
+        ("volume", "prune"),
+        ("image", "prune"),
+    ]
+    assert all(e["Actor"]["ID"] == cid for e in seen(engine, t0)[:15])
