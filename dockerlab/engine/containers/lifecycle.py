@@ -106,8 +106,9 @@ def kill(store: ContainerStore, ref: str, signal: str | int = "KILL") -> None:
     with c.lock():
         c.refresh(locked=True)
         c.ensure_state("kill", ref)
-        _signal_first(c, sig, thaw=sig == _signal.SIGKILL)
+        # told before it is sent: the monitor's "die" must not come first
         events.container(store.paths, c.config, "kill", {"signal": str(sig)})
+        _signal_first(c, sig, thaw=sig == _signal.SIGKILL)
 
 
 def _signal_first(c: Container, sig: int, thaw: bool) -> None:
@@ -132,11 +133,11 @@ def stop(
         if timeout is None:
             timeout = c.config["Config"].get("StopTimeout")
         timeout = 10 if timeout is None else int(timeout)
-        _signal_first(c, sig, thaw=True)
         events.container(store.paths, c.config, "kill", {"signal": str(sig)})
+        _signal_first(c, sig, thaw=True)
     if timeout < 0 or not wait_exit(store, c, timeout):
-        c.cgroup().kill_all(_signal.SIGKILL)
         events.container(store.paths, c.config, "kill", {"signal": str(int(_signal.SIGKILL))})
+        c.cgroup().kill_all(_signal.SIGKILL)
         wait_exit(store, c, None)
     events.container(store.paths, c.config, "stop")
 
@@ -230,8 +231,8 @@ def remove(store: ContainerStore, ref: str, force: bool = False, volumes: bool =
             if running:
                 if not force:
                     c.ensure_state("remove")
-                _signal_first(c, _signal.SIGKILL, thaw=True)
                 events.container(store.paths, c.config, "kill", {"signal": "9"})
+                _signal_first(c, _signal.SIGKILL, thaw=True)
         if running:
             wait_exit(store, c, None)
         if discard(store, c.id, volumes):
