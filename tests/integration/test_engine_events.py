@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import functools
 import io
+import json
+import os
+import signal
 import subprocess
 import time
 
 import helpers
 import pytest
-from helpers import daemon, wait_until
+from helpers import daemon, pid_ended, wait_until
 
 
 @pytest.fixture
@@ -209,8 +212,6 @@ def test_events_follows_live_until_interrupted(engine):
 
 
 def _open_files(pid: int) -> list[str]:
-    import os
-
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except FileNotFoundError:
@@ -301,3 +302,16 @@ def test_restart_top_export_and_prunes(engine):
         ("image", "prune"),
     ]
     assert all(e["Actor"]["ID"] == cid for e in seen(engine, t0)[:15])
+
+
+def test_a_dead_monitors_exit_is_told_by_whoever_sees_it(engine):
+    t0 = since_now()
+    cid = daemon(engine, ["sleep", "30"], name="orphan")
+    with open(os.path.join(engine.paths.container(cid), "state.json")) as f:
+        monitor = json.load(f)["MonitorPid"]
+    os.kill(monitor, signal.SIGKILL)
+    wait_until(lambda: pid_ended(monitor))
+    assert engine.inspect(cid)["State"]["ExitCode"] == 255  # the look that reconciles it
+    evs = seen(engine, t0)
+    assert actions(evs) == ["create", "start", "die"]
+    assert evs[-1]["Actor"]["Attributes"]["exitCode"] == "255"
