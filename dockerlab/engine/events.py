@@ -456,9 +456,18 @@ def _follow(path: str, cur: _Journal, until: int | None, match: Filter) -> Itera
                 rotated = False  # renamed away, its successor not written yet
             if rotated:  # the old generation is complete: read its rest, go on with the new
                 yield from new_events()
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                between, after = _open_pair(path)
+                missed: list[dict[str, Any]] = []
+                if between is not None and between.inode != cur.inode:
+                    # rotated again meanwhile: the generation in between, whole, first
+                    os.close(cur.fd)
+                    cur.fd, cur.pos, cur.partial = between.fd, 0, b""
+                    missed = list(new_events())
+                elif between is not None:
+                    os.close(between.fd)
                 os.close(cur.fd)
-                cur.fd, cur.pos, cur.partial = fd, 0, b""
+                cur.fd, cur.pos, cur.partial = after.fd, 0, b""
+                yield from missed
                 continue
             wait = 1.0
             if until is not None:

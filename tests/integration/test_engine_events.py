@@ -225,26 +225,6 @@ def _open_files(pid: int) -> list[str]:
     return out
 
 
-def test_percent_docker_events_streams_into_the_cell(engine, monkeypatch):
-    pytest.importorskip("IPython")
-    from IPython.testing.globalipapp import start_ipython
-    from IPython.utils.capture import capture_output
-
-    ip = start_ipython()
-    ip.run_line_magic("load_ext", "dockerlab")
-    monkeypatch.setenv("DOCKERLAB_ROOT", engine.paths.root)
-    t0 = since_now()
-    daemon(engine, ["true"], name="nb")
-    until = f"{time.time():.9f}"
-    with capture_output() as out:
-        value = ip.run_line_magic(
-            "docker", f"events --since {t0} --until {until} --format '{{{{.Action}}}}'"
-        )
-    assert value is None
-    assert out.stdout.split()[:2] == ["create", "start"]
-    assert ip.user_ns["_exit_code"] == 0
-
-
 def test_oom_comes_before_die_and_rm_force_kills_with_signal_9(engine):
     t0 = since_now()
     mib = 1 << 20

@@ -201,15 +201,16 @@ def test_a_follower_sees_new_events_and_stops_when_until_passes(paths):
     assert not t.is_alive()
 
 
-def test_a_follower_goes_on_across_a_rotation(paths, monkeypatch):
-    monkeypatch.setattr(events, "MAX_BYTES", 2048)
-    got, _ = _follower(paths, until=time.time() + 60)
-    time.sleep(0)  # (the follower opens the journal in its thread)
-    wait_until(lambda: os.path.exists(events.journal_path(paths.root)), what="the journal")
-    for i in range(40):
-        events.container(paths, CFG, f"n{i}")
-    wait_until(lambda: len(got) == 40, what="all 40 events")
-    assert [e["Action"] for e in got] == [f"n{i}" for i in range(40)]
+def test_a_follower_goes_on_across_rotations(paths, monkeypatch):
+    monkeypatch.setattr(events, "MAX_BYTES", 2048)  # a rotation every ~6 events
+    events.container(paths, CFG, "first")
+    got, _ = _follower(paths, until=time.time() + 120)
+    wait_until(lambda: got, what="the first event: the follower is up")
+    for chunk in range(8):
+        for i in range(4):
+            events.container(paths, CFG, f"n{chunk * 4 + i}")
+        wait_until(lambda n=chunk: len(got) == 1 + 4 * (n + 1), what=f"chunk {chunk}")
+    assert [e["Action"] for e in got] == ["first", *[f"n{i}" for i in range(32)]]
     assert os.path.exists(events.journal_path(paths.root) + ".1")
 
 
