@@ -1149,3 +1149,12 @@ HANDLERS: dict[str, Callable[[Context, Namespace], int]] = {
     "volume prune": cmd_volume_prune,
     "volume rm": cmd_volume_rm,
 }
+
+
+def cmd_events(ctx: Context, ns: Namespace) -> int:
+    from dockerlab.cli.events import cmd_events as events
+
+    return events(ctx, ns)
+
+
+HANDLERS["events"] = cmd_events

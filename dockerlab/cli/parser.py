@@ -807,6 +807,19 @@ COMMANDS["build"] = Command(
 )
 MANAGEMENT["image"][1]["build"] = "build"
 
+# ---- events ----
+COMMANDS["events"] = Command(
+    "[OPTIONS]",
+    "Get real time events from the server",
+    (
+        F("f", "filter", "filter", "Filter output based on conditions provided"),
+        F("", "format", "string", "Format the output using the given Go template"),
+        F("", "since", "string", "Show all events created since timestamp"),
+        F("", "until", "string", "Stream events until this timestamp"),
+    ),
+)
+MANAGEMENT["system"][1]["events"] = "events"
+
 MANAGEMENT["system"][1]["info"] = "info"  # `docker system info` is `docker info`
 
 # ---- Docker commands dockerlab does not have yet -------------------------------------------
@@ -827,7 +840,6 @@ _NO_PORTS = (
     "host's own ports."
 )
 _NO_ORCHESTRATOR = "dockerlab runs containers on one host, without swarm mode."
-_EVENTS = "Meanwhile, `dockerlab ps -a` and `dockerlab inspect` show what happened."
 NOT_YET: dict[str, str] = {
     "builder": "`dockerlab build` is Docker's classic builder; it keeps no build cache.",
     "buildx": "`dockerlab build` is Docker's classic builder (no BuildKit, no buildx).",
@@ -836,7 +848,6 @@ NOT_YET: dict[str, str] = {
     "config": _NO_ORCHESTRATOR,
     "container port": _NO_PORTS,
     "context": "dockerlab uses its state root directly: choose it with --root or $DOCKERLAB_ROOT.",
-    "events": _EVENTS,
     "image pull": _NO_REGISTRY,
     "image push": _NO_REGISTRY,
     "login": _NO_REGISTRY,
@@ -853,7 +864,6 @@ NOT_YET: dict[str, str] = {
     "service": _NO_ORCHESTRATOR,
     "stack": _NO_ORCHESTRATOR,
     "swarm": _NO_ORCHESTRATOR,
-    "system events": _EVENTS,
     "trust": _NO_REGISTRY,
 }
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from functools import partial
 
 from dockerlab.engine.basics import tree_size
 from dockerlab.engine.checks import parse_signal, require_privileges
@@ -83,6 +84,21 @@ class Engine:
 
         return system.version()
 
+    def events(
+        self,
+        since: str | float | None = None,
+        until: str | float | None = None,
+        filters: dict[str, list[str]] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """``GET /events``: Docker's EventMessage dicts from the journal. ``since``/``until``
+        as the API takes them (``"1700000000.5"``, or seconds as a number): the events
+        between them (only when one is given), then the new ones as they happen until
+        ``until`` passes (forever without it; close the iterator to stop). ``filters`` as
+        the API's (``container``, ``event``, ``image``, ``label``, ``type``, ``volume`` …)."""
+        from dockerlab.engine import events
+
+        return events.stream(self.paths, since, until, filters)
+
     def info(self) -> dict[str, Any]:
         from dockerlab.engine import system
 
@@ -114,7 +130,30 @@ class Engine:
         used: dict[str, list[tuple[str, bool]]] = {}
         for c in self._refreshed():
             used.setdefault(c.config["Image"], []).append((c.id, c.running))
-        return self.image_store.remove(ref, force=force, used_by=used)
+        return self._removing_image(ref, lambda: self.image_store.remove(ref, force, used))
+
+    def _removing_image(
+        self, ref: str, remove: Callable[[], list[dict[str, str]]]
+    ) -> list[dict[str, str]]:
+        """Run ``remove`` (of the image ``ref``) and journal its ``untag`` and ``delete``
+        events, in the order of its records (layers deleted are not events)."""
+        store = self.image_store
+        image_id = store.resolve(ref)
+        images = {e["id"] for e in store._index()}
+        labels: dict[str, str] | None = None
+        try:
+            labels = (store.config(image_id).get("config") or {}).get("Labels")
+        except DockerlabError:
+            pass
+        records = remove()
+        from dockerlab.engine import events
+
+        for r in records:
+            if "Untagged" in r:
+                events.image(self.paths, image_id, "untag", labels=labels)
+            elif r.get("Deleted") in images:
+                events.image(self.paths, r["Deleted"], "delete")
+        return records
 
     def image_tag(self, ref: str, target: str) -> None:
         self.image_store.tag(ref, target)
@@ -304,13 +343,20 @@ class Engine:
                 # as Docker's prune: by each of its references (the last untag deletes it)
                 for ref in store._refs_of(image_id) or [image_id]:
                     try:
-                        records += store.remove(ref, force=False, used_by=used)
+                        removal = partial(store.remove, ref, force=False, used_by=used)
+                        records += self._removing_image(ref, removal)
                     except DockerlabError:  # in use, a child: kept
                         break
                 else:
                     progress = all
         space = sum(sizes.get(r["Deleted"], 0) for r in records if "Deleted" in r)
+        self._prune_event("image", space)
         return {"ImagesDeleted": records or None, "SpaceReclaimed": space}
+
+    def _prune_event(self, kind: str, space: int) -> None:
+        from dockerlab.engine import events
+
+        events.append(self.paths.root, kind, "prune", "", {"reclaimed": str(space)})
 
     def volume_prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         """``POST /volumes/prune``: every volume no container mounts (named ones too, as
@@ -332,6 +378,7 @@ class Engine:
                 continue
             deleted.append(v["Name"])
             space += size
+        self._prune_event("volume", space)
         return {"VolumesDeleted": deleted or None, "SpaceReclaimed": space}
 
     def interrupted_work(self) -> list[dict[str, Any]]:
@@ -408,7 +455,14 @@ class Engine:
 
         c = self.store.find(ref)
         c.ensure_state("top")
-        return top(c.cgroup().pids(), ps_args)
+        result = top(c.cgroup().pids(), ps_args)
+        self._event(c, "top")
+        return result
+
+    def _event(self, c: Container, action: str, extra: dict[str, str] | None = None) -> None:
+        from dockerlab.engine import events
+
+        events.container(self.paths, c.config, action, extra)
 
     def stats(self, ref: str, previous: dict[str, Any] | None = None) -> dict[str, Any]:
         """One Docker stats sample; ``previous`` (an earlier sample) fills ``precpu_stats``."""
@@ -438,9 +492,20 @@ class Engine:
         that stdin is a pseudo-terminal the caller made for this command alone: it becomes
         the command's controlling terminal (so Ctrl-C and job control work)."""
         from dockerlab.engine.containers.execs import spawn_exec
+        from dockerlab.engine.events import container_attributes
 
         c = self.store.find(ref)
         c.ensure_state("exec")
+        exec_id = os.urandom(32).hex()
+        what = " ".join(cmd[:1]) + " " + " ".join(cmd[1:])  # Docker's: entrypoint, args
+        self._event(c, f"exec_create: {what}", {"execID": exec_id})
+        self._event(c, f"exec_start: {what}", {"execID": exec_id})
+        # the helper tells exec_die when the command ends (detached or not)
+        journal = {
+            "root": self.paths.root,
+            "id": c.id,
+            "attrs": container_attributes(c.config, {"execID": exec_id}),
+        }
         return spawn_exec(
             c,
             cmd,
@@ -454,6 +519,7 @@ class Engine:
             stderr,
             own_terminal,
             privileged,
+            journal,
         )
 
     # ---- layers: diff, commit, export, import, inspection ----------------------------------
@@ -476,16 +542,24 @@ class Engine:
     ) -> str:
         """A new image from the container's writable layer; returns ``sha256:<id>``."""
         from dockerlab.engine.images import commit as committing
+        from dockerlab.engine.images import reference as refs
 
-        return committing.commit(
+        c = self.store.find(ref)
+        image_id = committing.commit(
             self.store, self.image_store, ref, repo_tag, message, author, changes, pause
         )
+        image_ref = refs.parse_tagged(repo_tag).familiar() if repo_tag else ""
+        attrs = {"comment": message, "imageID": image_id, "imageRef": image_ref}
+        self._event(c, "commit", attrs)
+        return image_id
 
     def export(self, ref: str, fileobj: Any) -> None:
         """Write the container's merged filesystem to ``fileobj`` as one flat tar."""
         from dockerlab.engine.images import export as exporting
 
-        self.store.find(ref).ensure_state("export")
+        c = self.store.find(ref)
+        c.ensure_state("export")
+        self._event(c, "export")  # before the stream, as Docker's
         exporting.export(self.store, ref, fileobj)
 
     def import_image(
@@ -499,9 +573,11 @@ class Engine:
         """A one-layer image from a tar (plain or compressed); returns ``sha256:<id>``."""
         from dockerlab.engine.images import commit as committing
 
-        return committing.import_image(
+        image_id = committing.import_image(
             self.image_store, fileobj, repo_tag, changes, message, source
         )
+        self.image_store.event(image_id, "import")
+        return image_id
 
     def image_layers(self, ref: str) -> list[dict[str, Any]]:
         """History entries matched to layers, oldest first: ``Index`` (0 = base), ``Id``
@@ -537,13 +613,18 @@ class Engine:
         from dockerlab.engine.images import saveload
 
         saveload.save(self.image_store, list(refs), fileobj)
+        for image_id in dict.fromkeys(self.image_store.resolve(r) for r in refs):
+            self.image_store.event(image_id, "save")
 
     def load(self, fileobj: Any) -> list[str]:
         """``docker load``: every image of a docker-save or OCI-layout archive; returns the
         "Loaded image" subjects (``busybox:latest``, or ``sha256:…`` when untagged)."""
         from dockerlab.engine.images import saveload
 
-        return saveload.load(self.image_store, fileobj)
+        subjects = saveload.load(self.image_store, fileobj)
+        for image_id in dict.fromkeys(self.image_store.resolve(s) for s in subjects):
+            self.image_store.event(image_id, "load")
+        return subjects
 
     def copy_from(
         self, ref: str, path: str, fileobj: Any, follow_link: bool = False

@@ -6,6 +6,7 @@
     │   └── l/<short>          short links to layer diff/ folders, so mount options fit a page
     ├── containers/<id>/       config.v2.json, state.json, <id>-json.log, hosts, hostname, ...
     ├── volumes/<name>/_data
+    ├── events/events.log      the event journal (engine/events.py), and events.log.1
     └── tmp/                   scratch space on the same filesystem, for atomic renames;
                                each entry names its owner (<kind>-<pid>-<start>-…), so what
                                a killed command left is found and removed (engine/work.py)

@@ -393,6 +393,9 @@ def to_json(v: Any, html: bool = False) -> str:
             + ",".join(f"{to_json(str(k), html)}:{to_json(v[k], html)}" for k in sorted_keys(v))
             + "}"
         )
+    go_json = getattr(v, "_go_json", None)  # a Go struct's own field names and order
+    if go_json is not None:
+        return str(go_json())
     return to_json(_public_fields(v), html=True)
 
 

@@ -24,7 +24,7 @@ displays as Docker's output**, once, as the cell's result:
 ``build``, ``%%dockerfile`` (streamed)        :class:`~.display.BuildResult`: ``.id``, ``.tags``
 ``run -it``, ``run -i``, ``start -ai``,       :class:`~.console.Console`, a widget on the
 ``attach``                                    container's terminal
-``logs``, ``stats`` (live)                    None (the output is in the cell)
+``logs``, ``stats`` (live), ``events``        None (the output is in the cell)
 anything else (``run -d``, ``rm``, …)         :class:`~.display.Output`, a ``str`` (``run -d``:
                                               the ID); None when nothing was printed
 ============================================  ==================================================

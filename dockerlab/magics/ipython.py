@@ -39,9 +39,9 @@ class DockerMagics(Magics):
         """Run a dockerlab (Docker grammar) command: ``%docker ps -a``, ``%docker run …``.
 
         Tables come back as HTML tables, ``-q`` as lists, ``inspect`` as dicts; ``run``,
-        ``logs``, ``build`` and ``stats`` stream into the cell (interrupt the kernel to stop
-        following); ``run -it`` and ``attach`` open a console widget. ``%docker --help``
-        lists the commands.
+        ``logs``, ``build``, ``stats`` and ``events`` stream into the cell (interrupt the
+        kernel to stop following); ``run -it`` and ``attach`` open a console widget.
+        ``%docker --help`` lists the commands.
         """
         return self._done(self.runner.line(self._expand(line)))
 

@@ -37,7 +37,7 @@ __all__ = ["Runner", "host_problem"]
 
 _INSPECTS = frozenset({"inspect", "container inspect", "image inspect", "volume inspect"})
 # the streaming verbs (dockerlab.terminal.verbs): the CLI's handlers, on the cell's terminal
-_STREAMING = frozenset({"run", "start", "attach", "exec", "logs", "stats", "build"})
+_STREAMING = frozenset({"run", "start", "attach", "exec", "logs", "stats", "build", "events"})
 
 
 def host_problem() -> str | None:
@@ -232,7 +232,7 @@ def _streamed(ctx: Any, ns: Any, code: int) -> Any:
     outcome = ctx.outcome
     if ctx.result is not None:  # the cell's own build handler
         return ctx.result
-    if outcome is None or ns.verb in ("logs", "stats"):
+    if outcome is None or ns.verb in ("logs", "stats", "events"):
         return None
     if outcome.console is not None:
         return outcome.console

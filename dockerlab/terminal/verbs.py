@@ -454,6 +454,33 @@ def fixed_nano(stamp: str) -> str:
     return base.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 1_000_000_000:09d}Z"
 
 
+# ---- events -------------------------------------------------------------------------------
+
+
+def events(
+    engine: Any,
+    term: Terminal,
+    line: Callable[[dict[str, Any]], str],
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    filters: dict[str, list[str]] | None = None,
+) -> int:
+    """``events``: each event as ``line`` words it, as it happens, until ``until`` passes
+    (or, without it, until interrupted)."""
+    stream = engine.events(since=since, until=until, filters=filters)
+    term.flush()
+    try:
+        for ev in stream:
+            term.write_out(line(ev).encode("utf-8", "replace") + b"\n")
+            term.flush()
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # the follower's inotify and journal descriptors, now
+    return 0
+
+
 # ---- stats --------------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from helpers import wait_until
@@ -353,3 +354,13 @@ def test_a_host_failure_reads_as_in_the_cli(ip, engine, tmp_path, monkeypatch):
             assert (out.stderr, ip.user_ns["_exit_code"]) == (cli.stderr, cli.returncode)
     finally:
         subprocess.run(["umount", "-l", str(ro)], check=False)
+
+
+def test_events_streams_into_the_cell(ip, engine):
+    t0 = f"{time.time() - 0.001:.9f}"
+    engine.run({"Image": "busybox", "Cmd": ["true"]}, name="nb", attach="")
+    until = f"{time.time():.9f}"
+    value, out = docker(ip, f"events --since {t0} --until {until} --format '{{{{.Action}}}}'")
+    assert value is None
+    assert out.stdout.split()[:2] == ["create", "start"]
+    assert ip.user_ns["_exit_code"] == 0

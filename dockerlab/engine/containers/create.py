@@ -563,6 +563,9 @@ def create(
                     f"failed to create container {cid[:12]}: {describe(exc)}", exc.errno
                 ) from exc
             raise
+    from dockerlab.engine import events
+
+    events.container(paths, record, "create")
     return {"Id": cid, "Warnings": warnings}
 
 

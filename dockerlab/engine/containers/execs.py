@@ -42,7 +42,10 @@ def spawn_exec(
     stderr: int | None,
     own_terminal: bool = False,
     privileged: bool = False,
+    journal: dict[str, Any] | None = None,
 ) -> subprocess.Popen[bytes] | None:
+    """``journal``: where and how the helper tells ``exec_die`` (root, container ID, event
+    attributes), when the command ends."""
     from dockerlab.engine.runtime.security import all_caps, for_container
 
     config = c.config["Config"]
@@ -67,6 +70,8 @@ def spawn_exec(
     if privileged:
         security["Caps"] = all_caps()
     spec["security"] = security
+    if journal:
+        spec["journal"] = journal
     return start_helper(spec, stdin, stdout, stderr)
 
 

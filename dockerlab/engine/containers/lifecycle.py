@@ -17,6 +17,7 @@ import os
 import signal as _signal
 import time
 
+from dockerlab.engine import events
 from dockerlab.engine.basics import tree_size
 from dockerlab.engine.checks import parse_signal, require_privileges
 from dockerlab.engine.containers.store import Container, ContainerStore
@@ -77,6 +78,9 @@ def _start(store: ContainerStore, c: Container, attach: str) -> Attachment | Non
         c.state["Error"] = str(exc)  # inspect shows it, as Docker's does
         c.save_state()
         raise
+    if attach:
+        events.container(store.paths, c.config, "attach")
+    events.volume_mounts(store.paths, c.config, "mount")
     try:
         report, attachment = spawn_monitor(store.paths, c.id, config, attach)
     except DockerlabError:
@@ -85,7 +89,7 @@ def _start(store: ContainerStore, c: Container, attach: str) -> Attachment | Non
     # Still locked: an --rm monitor whose command exited at once waits to remove the folder.
     # A start by the user resets what its restart policy counted (Docker's containerStart).
     c.state.update(HasBeenManuallyStopped=False, HasBeenStartedBefore=True)
-    c.adopt(report)
+    c.adopt(report)  # (the monitor told "start", before the "die" it may tell next)
     return attachment
 
 
@@ -98,6 +102,7 @@ def attach(store: ContainerStore, ref: str, stdin: bool = False) -> Attachment:
     if att is None:  # it exited since
         raise Conflict("You cannot attach to a stopped container, start it first")
     att.hello(stdin=stdin)
+    events.container(store.paths, c.config, "attach")
     return att
 
 
@@ -109,6 +114,8 @@ def kill(store: ContainerStore, ref: str, signal: str | int = "KILL") -> None:
         c.refresh(locked=True)
         c.ensure_state("kill", ref)
         _stopped_by_user(c, sig)
+        # told before it is sent: the monitor's "die" must not come first
+        events.container(store.paths, c.config, "kill", {"signal": str(sig)})
         _signal_first(c, sig, thaw=sig == _signal.SIGKILL)
 
 
@@ -172,16 +179,19 @@ def stop(
             timeout = c.config["Config"].get("StopTimeout")
         timeout = 10 if timeout is None else int(timeout)
         _stopped_by_user(c, _signal.SIGKILL)  # a stop always ends the restarts
+        events.container(store.paths, c.config, "kill", {"signal": str(sig)})
         _signal_first(c, sig, thaw=True)
-    if timeout >= 0 and wait_exit(store, c, timeout):
-        return
-    c.cgroup().kill_all(_signal.SIGKILL)
-    wait_exit(store, c, None)
+    if timeout < 0 or not wait_exit(store, c, timeout):
+        events.container(store.paths, c.config, "kill", {"signal": str(int(_signal.SIGKILL))})
+        c.cgroup().kill_all(_signal.SIGKILL)
+        wait_exit(store, c, None)
+    events.container(store.paths, c.config, "stop")
 
 
 def restart(store: ContainerStore, ref: str, timeout: int | None = None) -> None:
     stop(store, ref, timeout)
     start(store, ref)
+    events.container(store.paths, store.find(ref).config, "restart")
 
 
 def wait_exit(store: ContainerStore, c: Container, timeout: float | None) -> dict[str, Any] | None:
@@ -246,6 +256,7 @@ def pause(store: ContainerStore, ref: str) -> None:
         c.state.update(Status="paused", Paused=True)
         c.health_stopped()
         c.save_state()
+        events.container(store.paths, c.config, "pause")
 
 
 def unpause(store: ContainerStore, ref: str) -> None:
@@ -256,6 +267,7 @@ def unpause(store: ContainerStore, ref: str) -> None:
         c.cgroup().thaw()
         c.state.update(Status="running", Paused=False)
         c.save_state()
+        events.container(store.paths, c.config, "unpause")
 
 
 # ---- removal and names ------------------------------------------------------------------
@@ -269,6 +281,7 @@ def remove(store: ContainerStore, ref: str, force: bool = False, volumes: bool =
                 if not force:
                     c.ensure_state("remove")
                 _stopped_by_user(c, _signal.SIGKILL, save=False)
+                events.container(store.paths, c.config, "kill", {"signal": "9"})
                 _signal_first(c, _signal.SIGKILL, thaw=True)
         if running:
             wait_exit(store, c, None)
@@ -298,6 +311,7 @@ def discard(store: ContainerStore, cid: str, volumes: bool = True) -> bool:
                 if m.get("Type") == "volume" and m.get("Anonymous")
             ]
             store.discard(c.id)
+    events.container(store.paths, c.config, "destroy")
     if volumes:
         vs = VolumeStore(store.paths)
         for name in anonymous:
@@ -317,8 +331,22 @@ def rename(store: ContainerStore, ref: str, new_name: str) -> None:
         store.claim_name(new_name, c.id)
         with c.lock():
             c.config = store.load(c.id).config  # type: ignore[union-attr]
+            old_name = c.config["Name"]
             c.config["Name"] = "/" + new_name
             c.save_config()
+            _tell_monitor_name(c)
+    events.container(store.paths, c.config, "rename", {"oldName": old_name})
+
+
+def _tell_monitor_name(c: Container) -> None:
+    """(locked) A running container's monitor reads its name here when it reports the exit
+    (it reads no JSON)."""
+    if os.path.isdir(c.rundir):
+        try:
+            with open(os.path.join(c.rundir, "name"), "w") as f:
+                f.write(c.config["Name"])
+        except OSError:
+            pass
 
 
 def prune(store: ContainerStore, wanted: Any = None) -> dict[str, Any]:
@@ -330,6 +358,7 @@ def prune(store: ContainerStore, wanted: Any = None) -> dict[str, Any]:
             space += tree_size(os.path.join(c.layer_dir, "diff"))
             discard(store, c.id)
             deleted.append(c.id)
+    events.append(store.paths.root, "container", "prune", "", {"reclaimed": str(space)})
     return {"ContainersDeleted": deleted or None, "SpaceReclaimed": space}
 
 

@@ -330,6 +330,9 @@ class Container:
                 "Error": "the container's monitor died",
                 "FinishedAt": time_now(),
             }
+            from dockerlab.engine import events  # the monitor could not tell: we saw it
+
+            events.container(self.paths, self.config, "die", {"exitCode": "255"})
         self.state.update(
             Running=False,
             Paused=False,
@@ -401,7 +404,11 @@ class Container:
         if not isinstance(mon, dict):
             return None
         restarting = bool(mon.get("restarting"))
-        if mon.get("pid") == self.state["Pid"] and restarting == bool(self.state.get("Restarting")):
+        if (
+            mon.get("pid") == self.state["Pid"]
+            and restarting == bool(self.state.get("Restarting"))
+            and mon.get("restarts", 0) == self.state.get("RestartCount", 0)
+        ):  # (a quick exit: one wait may follow another with no running seen between)
             return None
         return mon
 
@@ -735,5 +742,8 @@ def remove_owned_containers(store: ContainerStore, owner_name: str) -> bool:
                 store.discard(c.id)
         except NoSuchContainer:
             continue
+        from dockerlab.engine import events
+
+        events.container(store.paths, c.config, "destroy")
         remove_anonymous_volumes(store.paths, c.config)
     return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 
+from dockerlab.engine import events
 from dockerlab.engine.atomic import locked, read_json, write_json
 from dockerlab.engine.paths import Paths
 from dockerlab.errors import Conflict, InvalidParameter, NoSuchVolume
@@ -57,6 +58,7 @@ class VolumeStore:
             if options:  # mounted from these while containers use it (runtime/volmount.py)
                 meta["Options"] = dict(sorted(options.items()))  # a Go map: sorted keys
             write_json(self._meta(name), meta)
+            events.volume(self.paths, name, "create")
         return self.inspect(name)
 
     def inspect(self, name: str) -> dict[str, Any]:
@@ -99,12 +101,16 @@ class VolumeStore:
 
         release_all(self.paths.volume(name))  # never rmtree through a mounted file system
         shutil.rmtree(self.paths.volume(name), ignore_errors=True)
+        events.volume(self.paths, name, "destroy")
 
     def remove_quietly(self, name: str) -> None:
         import shutil
 
+        existed = os.path.isdir(self.paths.volume(name))
         from dockerlab.engine.runtime.volmount import release_all
 
         release_all(self.paths.volume(name))
 
         shutil.rmtree(self.paths.volume(name), ignore_errors=True)
+        if existed:
+            events.volume(self.paths, name, "destroy")

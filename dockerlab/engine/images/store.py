@@ -581,6 +581,18 @@ class ImageStore:
             raise InvalidParameter("refusing to create a tag with a digest reference")
         with self._locked():
             self._set_tags(image_id, [named])
+            self.event(image_id, "tag", named.familiar())
+
+    def event(self, image_id: str, action: str, name: str = "") -> None:
+        """Journal an image event with the image's labels, as Docker's (``name``: the
+        reference for ``tag``, else the image ID)."""
+        from dockerlab.engine import events
+
+        try:
+            labels = (self.config(image_id).get("config") or {}).get("Labels")
+        except DockerlabError:  # gone (delete) or unreadable: no labels, as Docker's
+            labels = None
+        events.image(self.paths, image_id, action, name, labels)
 
     def _set_tags(self, image_id: str, named: builtins.list[refs.Reference]) -> None:
         repos = self._repos()
@@ -651,6 +663,8 @@ class ImageStore:
                 self._write_index(index)
             if named:
                 self._set_tags(image_id, named)
+                for n in named:
+                    self.event(image_id, "tag", n.familiar())
         return image_id
 
     def remove(

@@ -307,3 +307,19 @@ def set_rlimit(resource: int, soft: int, hard: int) -> None:
     _check(
         ffi["libc"].prlimit64(0, resource, ffi["ctypes"].byref(new), None), f"prlimit {resource}"
     )
+
+
+# sys/inotify.h: a follower of the event journal sleeps until it changes
+IN_MODIFY = 0x002
+IN_MOVED_FROM = 0x040
+IN_MOVED_TO = 0x080
+IN_CREATE = 0x100
+
+
+def inotify_init() -> int:
+    """A non-blocking, close-on-exec inotify descriptor."""
+    return _check(_libc().inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC), "inotify_init1")
+
+
+def inotify_watch(fd: int, path: str, mask: int) -> int:
+    return _check(_libc().inotify_add_watch(fd, _b(path), mask), f"inotify_add_watch {path}")

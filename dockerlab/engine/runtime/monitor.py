@@ -38,6 +38,7 @@ import time
 if __name__ == "__main__":  # started with -I -S: make the package importable, nothing more
     sys.path.insert(0, sys.argv[1])
 
+from dockerlab.engine import events
 from dockerlab.engine.atomic import locked, read_json, write_bytes
 from dockerlab.engine.basics import daemon_env, dumps
 from dockerlab.engine.basics import rfc3339_ns as log_time
@@ -372,7 +373,8 @@ class Monitor:
     def start(self) -> None:
         os.makedirs(self.rundir, exist_ok=True)
         # a start by the user: no exit yet, and no stop or policy change of an earlier run
-        for name in ("exit.json", "restart-stop", "restart-policy"):
+        # (and "name": ours, the config's, until a rename writes it)
+        for name in ("exit.json", "restart-stop", "restart-policy", "name"):
             try:
                 os.unlink(os.path.join(self.rundir, name))
             except FileNotFoundError:
@@ -506,6 +508,7 @@ class Monitor:
         write_bytes(
             os.path.join(self.rundir, "monitor.json"), dumps(report).encode(), durable=False
         )  # runtime files: meaningless after a reboot anyway
+        self.event("start")  # here, so that it comes before the "die" we may tell next
         if first:
             self.sync(report)
         if probed:
@@ -575,6 +578,7 @@ class Monitor:
             elif kind == S.RESIZE and self.master is not None:
                 rows, cols = S.WINSIZE.unpack(payload)
                 fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+                self.event("resize", {"height": str(rows), "width": str(cols)})
 
     # ---- output -------------------------------------------------------------------------
     def on_output(self, fd: int, kind: int) -> bool:
@@ -659,10 +663,15 @@ class Monitor:
         while True:
             self.run_until_exit()
             assert self.status is not None
-            final = self.restart(self.exit_record(self.status))
+            record = self.exit_record(self.status)
+            if record["OOMKilled"]:
+                self.event("oom")
+            self.event("die", {"exitCode": str(record["ExitCode"])})  # each exit, as Docker's
+            final = self.restart(record)
             if final is not None:
                 break
         self.cleanup()
+        events.volume_mounts(self.paths, self.cfg, "unmount")
         self.done(final)
 
     def run_until_exit(self) -> None:
@@ -814,6 +823,15 @@ class Monitor:
         if isinstance(saved, dict) and isinstance(saved.get("HostConfig"), dict):
             self.cfg["HostConfig"] = saved["HostConfig"]
 
+    def event(self, action: str, extra: dict[str, str] | None = None) -> None:
+        """Journal a container event, under the name it has now (``rename`` tells us)."""
+        try:
+            with open(os.path.join(self.rundir, "name")) as f:
+                self.cfg["Name"] = f.read()
+        except OSError:
+            pass
+        events.container(self.paths, self.cfg, action, extra)
+
     def finish_failed(self, report: dict[str, Any]) -> None:
         self.done(
             {
@@ -834,6 +852,8 @@ class Monitor:
                 from dockerlab.engine.containers.store import remove_anonymous_volumes
 
                 remove_anonymous_volumes(self.paths, self.cfg)
+            if trash:
+                self.event("destroy")
         self.tell_exit(record)
         if trash:  # the slow part of --rm (layer folders), once nobody waits for it
             from dockerlab.engine.containers.store import ContainerStore

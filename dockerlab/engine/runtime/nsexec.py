@@ -387,7 +387,14 @@ def main(spec: dict[str, Any]) -> int:
         status = stdio.run(child)
     finally:
         stdio.restore()
-    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    journal = spec.get("journal")
+    if journal:  # we are still in the host's mount namespace (only the command left it)
+        from dockerlab.engine import events
+
+        attrs = {"exitCode": str(code), **journal["attrs"]}
+        events.append(journal["root"], "container", "exec_die", journal["id"], attrs)
+    return code
 
 
 if __name__ == "__main__":
