@@ -77,6 +77,16 @@ class Attachment:
     def write(self, data: bytes) -> None:
         self.sock.sendall(frame(STDIN, data))
 
+    def send_nowait(self, data: bytes) -> int:
+        """Send what the socket takes now of ``data`` (whole frames, queued by the caller):
+        how many bytes went, 0 when it is full, -1 when the monitor is gone."""
+        try:
+            return self.sock.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return 0
+        except OSError:
+            return -1
+
     def close_stdin(self) -> None:
         try:
             self.sock.sendall(frame(CLOSE_STDIN, b""))
