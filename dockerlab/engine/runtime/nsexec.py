@@ -75,8 +75,6 @@ def _command(spec: dict[str, Any], mnt: int, cgns: int, stdio: Stdio) -> None:
         stdio.in_child()
         open_cgroup(spec["cgroup"]).add(0)  # "0": the writer, so only the command counts
         L.setns(cgns)  # /proc/self/cgroup shows "/" as in the container's first process
-        if spec.get("ctty"):  # a terminal made for us alone: make it ours
-            _make_controlling(0)
         L.setns(mnt)  # also moves our root and folder to the container's root
         stdio.terminal_in_child()
         # Nothing of ours for a cwd like /proc/self/fd/N to find (but a detached exec's
@@ -124,8 +122,10 @@ class Stdio:
     the container can open ``/proc/PID/fd/N`` of any command it sees once it runs, and keep
     it. So the command gets pipes, or with ``tty`` a terminal of the container's own devpts
     (as Docker's exec), whose other ends only we hold, outside the container's PID
-    namespace, and we copy, as Docker's shim does. Only ``/dev/null`` and a terminal the
-    caller made for this command alone (``ctty``) are passed as they are."""
+    namespace, and we copy, as Docker's shim does. Only ``/dev/null`` is passed as it is.
+    A terminal the caller made for this command alone (``ctty``) becomes our controlling
+    terminal, so its resizes reach us as SIGWINCH; the command still gets one of the
+    container's (a host terminal has no name inside: ``tty`` would say "not a tty")."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.child: list[int] = [0, 1, 2]  # what becomes the command's 0, 1, 2
@@ -144,8 +144,6 @@ class Stdio:
                 if null != fd:
                     os.dup2(null, fd)
                     os.close(null)
-        if spec.get("ctty"):
-            return
         if spec.get("tty"):
             import fcntl  # noqa: F401 - now: the container has no Python to import from
             import socket
@@ -358,6 +356,8 @@ def main(spec: dict[str, Any]) -> int:
     for fd in fds:
         L.setns(fd)
         os.close(fd)
+    if spec.get("tty") and spec.get("ctty"):  # the caller's terminal for us: its resizes
+        _make_controlling(0)
     stdio = Stdio(spec)
     try:
         child = os.fork()
