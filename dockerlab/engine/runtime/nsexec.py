@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 _NAMESPACES = ("ipc", "uts", "net", "pid", "mnt")
-_report_fd = 2  # where a start failure is told: our stderr, or with detach our first half
+# Where a start failure is told: our stdout, as Docker 20.10 (its daemon writes the runtime's
+# error into the exec's output stream, "\r\n" ended), or with detach our first half.
+_report_fd = 1
 
 
 def read_all(fd: int) -> bytes:
@@ -59,7 +61,8 @@ def fail(code: int, message: str, daemon: bool = False) -> None:
             f"{message}: unknown"
         )
     try:
-        os.write(_report_fd, message.encode("utf-8", "replace") + b"\n")
+        end = b"\n" if os.isatty(_report_fd) else b"\r\n"  # a terminal adds its own \r
+        os.write(_report_fd, message.encode("utf-8", "replace") + end)
     except OSError:
         pass  # nobody listens any more: the exit code still tells
     os._exit(code)
@@ -367,7 +370,7 @@ def main(spec: dict[str, Any]) -> int:
         os.close(cgns)
         if _report_fd > 2:  # the command's copy alone is left, until its execve
             os.close(_report_fd)
-            _report_fd = 2
+            _report_fd = 1
         for sig in (
             signal.SIGTERM,
             signal.SIGINT,
