@@ -88,3 +88,21 @@ def test_attach_streams_a_file_to_a_stdin_once_container(engine, tmp_path):
         r = dl(engine.paths.root, "attach", "att", stdin=f)
     assert (r.returncode, r.stdout, r.stderr) == (0, b"through attach\n", b"")
     assert engine.inspect(cid)["State"]["Status"] == "exited"
+
+
+def test_exec_i_streams_a_file_dev_null_and_megabytes_from_a_pipe(engine, tmp_path):
+    root = engine.paths.root
+    engine.run({"Image": "busybox", "Cmd": ["sleep", "60"]}, name="ex", attach="")
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"into exec\n")
+    with open(src, "rb") as f:
+        r = dl(root, "exec", "-i", "ex", "cat", stdin=f)
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"into exec\n", b"")
+    with open(os.devnull, "rb") as f:
+        r = dl(root, "exec", "-i", "ex", "wc", "-c", stdin=f)
+    assert (r.returncode, r.stdout.split()) == (0, [b"0"])
+    # more than the pipes hold both ways: the helper once blocked writing the command's
+    # input while the command blocked writing its output to the helper
+    data = os.urandom(3 << 20)
+    r = dl(root, "exec", "-i", "ex", "cat", input=data)
+    assert r.returncode == 0 and hashlib.sha256(r.stdout).digest() == hashlib.sha256(data).digest()

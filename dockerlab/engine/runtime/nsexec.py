@@ -135,6 +135,12 @@ class Stdio:
         self.ours: list[int] = []  # the child's ends, closed here after the fork
         self.copies: dict[int, int] = {}  # source -> destination, copied by run()
         self.stdin_w = -1  # closed when the caller's stdin ends (pipes only)
+        # The caller's input not yet taken by the command: written without blocking, so a
+        # command busy writing its output never waits on us while we wait on it.
+        self.pending = bytearray()
+        self.in_eof = False  # the caller's stdin ended: close the command's once written
+        self.in_paused = False  # fd 0 left out of the poll while ``pending`` holds data
+        self.out_wait = False  # polling the command's side for room
         self.master = -1
         self.raw: list[Any] | None = None
         # (ours, the child's) socket for the terminal
@@ -162,6 +168,7 @@ class Stdio:
             return
         if not _is_null(0):
             r, self.stdin_w = os.pipe()
+            os.set_blocking(self.stdin_w, False)  # our end only: the command's read blocks
             self.child[0] = r
             self.ours.append(r)
             self.copies[0] = self.stdin_w
@@ -223,6 +230,7 @@ class Stdio:
             self.copies[self.master] = 1  # even /dev/null: a full terminal would block
             if not _is_null(0):
                 self.copies[0] = self.master
+                os.set_blocking(self.master, False)  # read only when poll says it has data
 
     def resize(self) -> None:
         import fcntl
@@ -275,8 +283,12 @@ class Stdio:
                     events = poll.poll(timeout)
                 except InterruptedError:
                     continue
-                for fd, _ in events:
-                    if fd != pidfd:
+                for fd, ev in events:
+                    if fd == pidfd:
+                        continue
+                    if self.pending and fd == self.copies.get(0, -1):
+                        self._feed(poll)  # room, or an error the write will tell
+                    if ev & ~select.POLLOUT:
                         self._copy(poll, fd)
         finally:
             if pidfd >= 0:
@@ -289,7 +301,7 @@ class Stdio:
             termios.tcsetattr(0, termios.TCSADRAIN, self.raw)
             self.raw = None
 
-    def _copy(self, poll: object, src: int) -> None:
+    def _copy(self, poll: Any, src: int) -> None:
         dst = self.copies.get(src)
         if dst is None:
             return
@@ -297,6 +309,17 @@ class Stdio:
             data = os.read(src, 65536)
         except OSError:  # EIO: the terminal's last holder is gone
             data = b""
+        if src == 0:
+            if data:
+                self.pending += data
+                self._feed(poll)
+            else:
+                self.in_eof = True
+                if not self.pending:
+                    self._drop(poll, 0)
+                else:  # the command's stdin closes once what is queued is written
+                    self._pause_input(poll, True)
+            return
         if not data:
             self._drop(poll, src)
             return
@@ -306,10 +329,56 @@ class Stdio:
         except OSError:  # the reader is gone: the command sees EPIPE on its next write
             self._drop(poll, src)
 
-    def _drop(self, poll: object, src: int) -> None:
+    def _feed(self, poll: Any) -> None:
+        """Write what the command's stdin (or terminal) takes now of the queued input."""
+        import select
+
+        dst = self.copies.get(0, -1)
+        while self.pending and dst >= 0:
+            try:
+                sent = os.write(dst, self.pending)
+            except BlockingIOError:
+                break
+            except OSError:  # the command closed its stdin: the rest goes nowhere
+                self.pending.clear()
+                self.in_eof = True
+                break
+            del self.pending[:sent]
+        wait = bool(self.pending)
+        if wait != self.out_wait and dst >= 0:
+            self.out_wait = wait
+            if dst == self.master and dst in self.copies:  # also read for the output
+                poll.modify(dst, select.POLLIN | (select.POLLOUT if wait else 0))
+            elif wait:
+                poll.register(dst, select.POLLOUT)
+            else:
+                poll.unregister(dst)
+        self._pause_input(poll, wait or self.in_eof)
+        if self.in_eof and not self.pending:
+            self._drop(poll, 0)
+
+    def _pause_input(self, poll: Any, pause: bool) -> None:
+        import select
+
+        if pause and not self.in_paused:
+            poll.unregister(0)
+        elif not pause and self.in_paused and 0 in self.copies:
+            poll.register(0, select.POLLIN)
+        self.in_paused = pause
+
+    def _drop(self, poll: Any, src: int) -> None:
+        if src == 0 and self.out_wait:
+            self.pending.clear()
+            self.in_eof = True
+            self._feed(poll)  # stops waiting for room, then drops fd 0 itself
+            return
+        if src == self.master >= 0 and self.out_wait:  # the terminal is gone: so is the input
+            self.pending.clear()
+            self.out_wait = False
         if self.copies.pop(src, None) is None:
             return
-        poll.unregister(src)  # type: ignore[attr-defined]
+        if not (src == 0 and self.in_paused):
+            poll.unregister(src)
         if src == 0:
             if self.stdin_w >= 0:
                 os.close(self.stdin_w)  # the command sees the end of its input
