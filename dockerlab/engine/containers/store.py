@@ -41,6 +41,9 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 ENGINE_FILES = ("hosts", "hostname", "resolv.conf")
 INIT_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv")
 INIT_DIRS = ("proc", "sys", "dev", "dev/pts", "dev/shm", "etc")
+# The rest of Docker's init layer (daemon/initlayer): export and cp show them as Docker's do
+INIT_EXTRA_FILES = ("dev/console",)
+INIT_LINKS = (("etc/mtab", "/proc/mounts"),)
 
 
 def fresh_state() -> dict[str, Any]:
@@ -574,9 +577,13 @@ def make_layers(paths: Paths, cid: str) -> tuple[str, str]:
     init = paths.layer(cid + "-init")
     for d in INIT_DIRS:
         os.makedirs(os.path.join(init, "diff", d), exist_ok=True)
-    for f in INIT_FILES:
+    for f in (*INIT_FILES, *INIT_EXTRA_FILES):
         with open(os.path.join(init, "diff", f), "a"):
             pass
+        os.chmod(os.path.join(init, "diff", f), 0o755)  # Docker's mode for them (export shows it)
+    for name, target in INIT_LINKS:
+        if not os.path.lexists(os.path.join(init, "diff", name)):
+            os.symlink(target, os.path.join(init, "diff", name))
     layer = paths.layer(cid)
     for d in ("diff", "work", "merged"):
         os.makedirs(os.path.join(layer, d), exist_ok=True)
