@@ -55,7 +55,9 @@ if [ ! -e "$overrides" ]; then
   echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}' > "$overrides"
 fi
 
-dockerlab image bootstrap busybox
+# busybox:latest made from this machine's /bin/busybox (the command prints its image ID alone)
+busybox_id=$(dockerlab image bootstrap busybox)
+echo "setup: image busybox:latest is ready (ID $busybox_id)"
 if [ "${CI:-}" = true ]; then
   exit 0
 fi

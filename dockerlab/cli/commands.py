@@ -1072,6 +1072,9 @@ def cmd_build(ctx: Context, ns: Namespace) -> int:
             f"unable to prepare context: building from a URL ({path}) is not "
             "supported by dockerlab: clone or download it, then build the folder"
         )
+    _check_build_tags(list(ns.tag))
+    if path != "-":
+        _check_build_context(path)
     dockerfile = ns.file or "Dockerfile"
     if path == "-":
         context: Any = _binary(ctx.stdin).read()
@@ -1098,6 +1101,35 @@ def cmd_build(ctx: Context, ns: Namespace) -> int:
         force_rm=ns.force_rm,
     )
     return code
+
+
+def _check_build_tags(tags: list[str]) -> None:
+    """Docker's client validates ``-t`` as a flag value (opts.ValidateTag): exit 125."""
+    from dockerlab.cli.parser import usage_error
+    from dockerlab.engine.images import reference as refs
+
+    for tag in tags:
+        try:
+            digest = refs.parse(tag).digest
+        except DockerlabError as exc:
+            reason = str(exc)
+        else:
+            if not digest:
+                continue
+            reason = "refusing to create a tag with a digest reference"
+        raise usage_error(f'invalid argument "{tag}" for "-t, --tag" flag: {reason}', "build")
+
+
+def _check_build_context(path: str) -> None:
+    """The client's checks of a local context, before anything is sent (exit 1, no
+    "Error response from daemon"): the course's ``build -t x path/to/Dockerfile``."""
+    if not os.path.exists(path):
+        raise ClientError(f'unable to prepare context: path "{path}" not found', "build")
+    real = os.path.realpath(path)  # Docker names it after filepath.Abs and EvalSymlinks
+    if not os.path.isdir(real):
+        raise ClientError(
+            f"unable to prepare context: context must be a directory: {real}", "build"
+        )
 
 
 # ---- the table: verb -> handler ----------------------------------------------------------

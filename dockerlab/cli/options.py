@@ -489,7 +489,6 @@ def create_body(
     """Translate a parsed ``run``/``create`` namespace into ``(name, create body)``."""
     environ = os.environ if environ is None else environ
     command = getattr(ns, "path", None) or getattr(ns, "verb", None) or "run"
-    is_create = getattr(ns, "verb", "run") == "create"
     detach = bool(getattr(ns, "detach", False))
 
     attach = _attach(ns.attach or [], command)
@@ -500,7 +499,7 @@ def create_body(
     attach_err = "stderr" in attach or not attach
     if detach:
         attach_stdin = attach_out = attach_err = False
-    stdin_once = ns.interactive and attach_stdin and not is_create
+    stdin_once = ns.interactive and attach_stdin  # create -i too: Docker's true true true
 
     try:
         restart_policy = parse_restart_policy(ns.restart or "no")

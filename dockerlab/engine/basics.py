@@ -30,32 +30,36 @@ def time_now() -> str:
 
 
 def tree_size(path: str) -> int:
-    """Bytes of the regular files at or below ``path``, each hardlinked file once (as
-    Docker's ``DirSize``), never following a link or crossing into a mount below (a COPY
-    overlay left mounted shows image files, not ours)."""
+    """Bytes at or below ``path`` as Docker's ``directory.Size`` counts them: the lstat size
+    of everything but folders (a symlink's is its target's length), each hardlinked file
+    once, never following a link or crossing into a mount below (a COPY overlay left
+    mounted shows image files, not ours)."""
     try:
         st = os.lstat(path)
     except OSError:
         return 0
     if not stat.S_ISDIR(st.st_mode):
-        return st.st_size if stat.S_ISREG(st.st_mode) else 0
+        return st.st_size
     total, dev = 0, st.st_dev
     seen: set[tuple[int, int]] = set()
     for folder, dirs, files in os.walk(path):
-        keep = []
+        keep, links = [], []
         for d in dirs:
             try:
-                if os.lstat(os.path.join(folder, d)).st_dev == dev:
-                    keep.append(d)
+                dst = os.lstat(os.path.join(folder, d))
             except OSError:
-                pass
+                continue
+            if stat.S_ISLNK(dst.st_mode):  # os.walk lists a link to a folder as a folder
+                links.append(d)
+            elif dst.st_dev == dev:
+                keep.append(d)
         dirs[:] = keep
-        for f in files:
+        for f in [*files, *links]:
             try:
                 fst = os.lstat(os.path.join(folder, f))
             except OSError:
                 continue
-            if not stat.S_ISREG(fst.st_mode):
+            if stat.S_ISDIR(fst.st_mode):
                 continue
             if fst.st_nlink > 1:
                 if (fst.st_dev, fst.st_ino) in seen:

@@ -489,8 +489,9 @@ class Engine:
     ) -> subprocess.Popen[bytes] | None:
         """Run ``cmd`` in a running container; returns a ``subprocess.Popen`` of the helper
         (its exit code is the command's), or None with ``detach``. ``own_terminal`` says
-        that stdin is a pseudo-terminal the caller made for this command alone: it becomes
-        the command's controlling terminal (so Ctrl-C and job control work)."""
+        that stdin is a pseudo-terminal the caller made for this command alone: the helper makes
+        it its controlling terminal (its resizes reach the command's) and puts it in raw mode;
+        the command has a terminal of the container's, where Ctrl-C and job control work."""
         from dockerlab.engine.containers.execs import spawn_exec
         from dockerlab.engine.events import container_attributes
 

@@ -1,4 +1,5 @@
-"""``exec -it`` in a notebook: the command gets a pseudo-terminal made here, and this object
+"""``exec -it`` in a notebook: the helper gets a pseudo-terminal made here (and copies it
+to the command's, in the container's devpts, as for the CLI), and this object
 gives the console widget the same surface as the monitor's attachment (read, write, resize,
 close_stdin, exit), so one console serves ``run -it``, ``attach`` and ``exec -it``.
 

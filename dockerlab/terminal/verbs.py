@@ -12,7 +12,7 @@ import os
 import signal
 import time
 
-from dockerlab.engine.runtime.streams import STDERR
+from dockerlab.engine.runtime.streams import CLOSE_STDIN, STDERR, STDIN, frame
 from dockerlab.errors import DockerlabError
 from dockerlab.terminal.session import Session
 
@@ -207,31 +207,117 @@ def _pump(term: Terminal, s: Session) -> int | None:
     """The exit code, None when an interrupt stopped following, or _DETACHED."""
     import selectors
 
-    keys = parse_detach_keys(s.detach_keys) if s.tty or s.stdin else b""
+    # Docker watches for the detach keys only on a TTY: piped bytes pass through untouched
+    keys = parse_detach_keys(s.detach_keys) if s.tty else b""
     with selectors.DefaultSelector() as sel:
         return _select_loop(term, s, sel, keys)
+
+
+class _Input:
+    """The user's input on its way to the container. On a TTY it is typed: each read goes
+    out at once, watched for the detach keys. Otherwise (a pipe, a file, /dev/null) it is
+    queued as frames and sent as the monitor takes them, so a container busy writing its
+    output never waits on us while we wait on it. epoll refuses a regular file or /dev/null
+    (EPERM): such an input never blocks, so it is read whenever the queue has room."""
+
+    LIMIT = 1 << 20  # queued bytes before we stop reading input until the monitor catches up
+
+    def __init__(self, s: Session, sel: Any, fd: int | None, keys: bytes) -> None:
+        import selectors
+
+        self.att, self.sel, self.fd, self.keys, self.tty = s.att, sel, fd, keys, s.tty
+        self.matched = 0
+        self.queue = bytearray()
+        self.eof = fd is None
+        self.polled = False
+        self.always_ready = False
+        self.events = selectors.EVENT_READ
+        sel.register(self.att.fileno(), selectors.EVENT_READ, "att")
+        if fd is not None:
+            try:
+                sel.register(fd, selectors.EVENT_READ, "in")
+                self.polled = True
+            except PermissionError:
+                self.always_ready = True
+
+    def ready_now(self) -> bool:
+        """An input that never blocks has more to give: do not wait in select."""
+        return self.always_ready and not self.eof and len(self.queue) < self.LIMIT
+
+    def read(self) -> bool:
+        """Take one read of input; True when it held the detach keys."""
+        data = os.read(self.fd, 65536) if self.fd is not None else b""
+        if not data:
+            self.eof = True
+            if self.polled:
+                self.sel.unregister(self.fd)
+                self.polled = False
+            if self.tty:
+                self.att.close_stdin()
+            else:
+                self._queue(frame(CLOSE_STDIN, b""))
+            return False
+        if self.tty:
+            for byte in data:
+                keys = self.keys
+                if not keys:
+                    break
+                self.matched = (
+                    self.matched + 1 if byte == keys[self.matched] else int(byte == keys[0])
+                )
+                if self.matched == len(keys):
+                    return True
+            self.att.write(data)
+            return False
+        self._queue(frame(STDIN, data))
+        return False
+
+    def _queue(self, data: bytes) -> None:
+        self.queue += data
+        self.send()
+
+    def send(self) -> None:
+        """Send what the monitor takes now; stop reading input while the queue is full."""
+        import selectors
+
+        if self.queue:
+            sent = self.att.send_nowait(bytes(self.queue))
+            if sent < 0:  # the monitor is gone: its exit (or loss) arrives on the read side
+                self.queue.clear()
+                self.eof = True
+            else:
+                del self.queue[:sent]
+        full = len(self.queue) >= self.LIMIT
+        if self.polled and full:
+            self.sel.unregister(self.fd)
+            self.polled = False
+        elif not self.polled and not full and not self.eof and not self.always_ready:
+            self.sel.register(self.fd, selectors.EVENT_READ, "in")
+            self.polled = True
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.queue else 0)
+        if events != self.events:
+            self.sel.modify(self.att.fileno(), events, "att")
+            self.events = events
 
 
 def _select_loop(term: Terminal, s: Session, sel: Any, keys: bytes) -> int | None:
     import selectors
 
     att = s.att
-    matched = 0
     interrupts = 0
-    sel.register(att.fileno(), selectors.EVENT_READ, "att")
-    in_fd = term.input_fd() if s.stdin else None
-    if in_fd is not None:
-        sel.register(in_fd, selectors.EVENT_READ, "in")
+    inp = _Input(s, sel, term.input_fd() if s.stdin else None, keys)
     term.flush()
     if s.tty:
         size = term.size()
         if size:
             att.resize(*size)
         term.on_resize(att.resize)
-    with term.raw(s.tty and in_fd is not None):
+    with term.raw(s.tty and inp.fd is not None):
         while True:
             try:
-                events = sel.select()
+                events = sel.select(0 if inp.ready_now() else None)
+                if inp.ready_now() and inp.read():
+                    return _DETACHED
             except KeyboardInterrupt:
                 interrupts += 1
                 action = term.interrupted(interrupts, s.sig_proxy, s.tty)
@@ -248,28 +334,21 @@ def _select_loop(term: Terminal, s: Session, sel: Any, keys: bytes) -> int | Non
                     )
                     return None
                 raise
-            for key, _ in events:
-                if key.data == "att":
-                    frames = att.pump()
-                    for kind, data in frames or ():
-                        (term.write_err if kind == STDERR else term.write_out)(data)
-                    term.flush()
-                    if frames is None or att.exit is not None:
-                        return _exit_code(term, att.exit)
+            for key, mask in events:
+                if key.data == "in":
+                    if inp.read():
+                        return _DETACHED
                     continue
-                data = os.read(key.fd, 4096)
-                if not data:
-                    sel.unregister(key.fd)
-                    att.close_stdin()
+                if mask & selectors.EVENT_WRITE:
+                    inp.send()
+                if not mask & selectors.EVENT_READ:
                     continue
-                if keys:
-                    for byte in data:
-                        matched = (
-                            matched + 1 if byte == keys[matched] else (1 if byte == keys[0] else 0)
-                        )
-                        if matched == len(keys):
-                            return _DETACHED
-                att.write(data)
+                frames = att.pump()
+                for kind, data in frames or ():
+                    (term.write_err if kind == STDERR else term.write_out)(data)
+                term.flush()
+                if frames is None or att.exit is not None:
+                    return _exit_code(term, att.exit)
 
 
 def _exit_code(term: Terminal, exit_: dict[str, Any] | None) -> int:

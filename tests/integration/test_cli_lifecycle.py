@@ -174,3 +174,28 @@ def test_version_and_info_name_the_engine(cli):
     assert b"Version:" in cli("version").stdout
     info = cli("info").stdout.decode()
     assert "Storage Driver: overlay2" in info and "Cgroup Version:" in info
+
+
+EXEC_FAILED = b"OCI runtime exec failed: exec failed: unable to start container process: "
+
+
+def test_exec_of_a_missing_command_is_126_with_dockers_text_on_stdout(cli):
+    # compat-diffs exec-notfound: Docker 20.10 exits 126, the message on stdout ("\r\n")
+    assert cli("run", "-d", "--name", "p1", "busybox", "sleep", "30").returncode == 0
+    r = cli("exec", "p1", "nosuchcmd")
+    assert (r.returncode, r.stderr) == (126, b"")
+    assert r.stdout == (
+        EXEC_FAILED + b'exec: "nosuchcmd": executable file not found in $PATH: unknown\r\n'
+    )
+
+
+def test_exec_in_a_missing_workdir_fails_as_docker_and_makes_no_folder(cli, engine):
+    # compat-diffs exec-workdir-missing: 126 and runc's chdir message; nothing created
+    cid = cli("run", "-d", "--name", "p2", "busybox", "sleep", "30").stdout.decode().strip()
+    r = cli("exec", "-w", "/nonexist", "p2", "pwd")
+    assert (r.returncode, r.stderr) == (126, b"")
+    assert r.stdout == (
+        EXEC_FAILED + b'chdir to cwd ("/nonexist") set in config.json failed: '
+        b"no such file or directory: unknown\r\n"
+    )
+    assert not os.path.exists(helpers.upper_path(engine, cid, "/nonexist"))

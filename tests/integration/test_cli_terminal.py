@@ -82,3 +82,13 @@ def test_exec_it_opens_a_shell_inside_a_running_container(engine):
     term.type(b"hostname; exit 3\r")
     term.expect(cid[:12].encode())
     assert term.wait() == 3
+
+
+def test_exec_it_tty_names_the_containers_terminal(engine):
+    engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, name="host4", attach="")
+    term = Terminal(engine.paths.root, "exec", "-it", "host4", "sh")
+    term.expect(b"# ")
+    term.type(b"tty; exit 5\r")
+    term.expect(b"/dev/pts/")
+    assert b"not a tty" not in term.seen
+    assert term.wait() == 5

@@ -134,3 +134,15 @@ def test_exec_it_opens_a_console_inside_a_running_container(docker, engine):
     console.eof()
     assert console.wait(10) == 0
     assert engine.inspect(cid)["State"]["Status"] == "running"
+
+
+def test_exec_it_gives_a_named_terminal_as_run_it_does(docker, engine):
+    # issue 9: `tty` said "not a tty" (the command had the kernel's host pty, unnamed inside)
+    engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, name="host3", attach="")
+    console = docker("exec -it host3 sh")
+    assert console.wait_for("/ #", 10)
+    console.send("tty; echo tty-done\n")
+    assert console.wait_for("\ntty-done\n", 10)
+    assert "/dev/pts/0" in console.text and "not a tty" not in console.text
+    console.eof()
+    assert console.wait(10) == 0

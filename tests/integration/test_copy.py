@@ -234,3 +234,12 @@ def test_cp_between_two_containers_is_refused(engine):
         "",
         "copying between containers is not supported\n",
     )
+
+
+def test_cp_of_etc_from_a_container_has_dockers_mtab_link(engine, tmp_path):
+    # compat-diffs cp-from-dir-new: Docker's /etc holds the init layer's mtab -> /proc/mounts
+    cid = started(engine, "touch /ready")
+    assert cli(engine, "cp", f"{cid}:/etc", str(tmp_path / "etccopy"))[0] == 0
+    names = sorted(os.listdir(tmp_path / "etccopy"))
+    assert names == ["group", "hostname", "hosts", "mtab", "passwd", "resolv.conf"]
+    assert os.readlink(tmp_path / "etccopy" / "mtab") == "/proc/mounts"

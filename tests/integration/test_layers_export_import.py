@@ -53,6 +53,17 @@ def test_export_holds_the_engines_files_empty_and_no_proc_sys_or_dev_contents(en
     assert not [n for n in tar if n.startswith(("proc/", "sys/", "dev/null"))]
 
 
+def test_export_holds_dockers_whole_init_layer_console_and_mtab_link(engine):
+    # compat-diffs export-count: Docker's init layer also has dev/console and etc/mtab
+    cid = run(engine, "readlink /etc/mtab > /seen")
+    tar = exported(engine, cid)
+    assert tar["__data__"]["seen"] == b"/proc/mounts\n"
+    assert tar["etc/mtab"].issym() and tar["etc/mtab"].linkname == "/proc/mounts"
+    assert tar["dev/console"].isreg() and tar["dev/console"].size == 0
+    for name in ("etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv", "dev/console"):
+        assert tar[name].mode == 0o755  # as Docker's init layer makes them
+
+
 def test_export_of_a_running_container_reads_its_live_filesystem(engine):
     cid, _ = engine.run(
         {"Image": "busybox", "Cmd": ["sh", "-c", "echo live > /now; sleep 30"]}, attach=""

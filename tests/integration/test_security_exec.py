@@ -317,11 +317,11 @@ def test_a_working_dir_in_proc_self_fd_finds_no_descriptor_of_ours(engine, verb)
         else:
             r = _cli(engine, "exec", "-w", cwd, cid, "pwd")
             assert r.returncode == 126, (n, r.stdout)
-            assert r.stderr == (
+            assert r.stdout == (
                 b"OCI runtime exec failed: exec failed: unable to start "
                 b'container process: chdir to cwd ("'
                 + cwd.encode()
                 + b'") set in config.json failed: no such file or directory: '
-                b"unknown\n"
+                b"unknown\r\n"
             )
         assert b"Errno" not in r.stderr and b"Traceback" not in r.stderr

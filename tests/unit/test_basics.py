@@ -27,12 +27,16 @@ def test_rfc3339_ns_keeps_all_nine_digits_as_docker_logs_do():
     assert rfc3339_ns(1_700_000_000_000_000_000) == "2023-11-14T22:13:20.000000000Z"
 
 
-def test_tree_size_counts_regular_files_and_a_hardlink_once(tmp_path):
+def test_tree_size_counts_files_a_hardlink_once_and_a_symlinks_target_length(tmp_path):
+    # Docker's directory.Size: every non-folder's lstat size (a symlink's is its target's
+    # length, a link to a folder too, never followed)
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "a").write_bytes(b"x" * 100)
     os.link(tmp_path / "d" / "a", tmp_path / "d" / "b")
     (tmp_path / "c").write_bytes(b"y" * 10)
     os.symlink("/etc/passwd", tmp_path / "link")
-    assert tree_size(str(tmp_path)) == 110
+    os.symlink("d", tmp_path / "dlink")
+    assert tree_size(str(tmp_path)) == 110 + len("/etc/passwd") + len("d")
+    assert tree_size(str(tmp_path / "link")) == len("/etc/passwd")
     assert tree_size(str(tmp_path / "c")) == 10
     assert tree_size(str(tmp_path / "missing")) == 0

@@ -602,3 +602,50 @@ def test_the_verbs_and_the_port_import_no_notebook_and_no_terminal_code():
                         "dockerlab.cli.terminal",
                     )
                 ), f"{path.name} imports {name}"
+
+
+def _attach_with_input(tmp_path, data: bytes, *, as_file: bool):
+    """`attach` (no TTY) with stdin a regular file or a pipe holding ``data``; the fake
+    monitor exits once it has seen stdin's end. Returns the frames the verb sent."""
+    mon = Monitor()
+    if as_file:
+        path = tmp_path / "in"
+        path.write_bytes(data)
+        fd = os.open(path, os.O_RDONLY)
+    else:
+        fd, w = os.pipe()
+        os.write(w, data)
+        os.close(w)
+    seen: list[tuple[int, bytes]] = []
+    original = selectors.DefaultSelector
+
+    class Watching(original):  # type: ignore[misc, valid-type]
+        def select(self, timeout=None):
+            seen.extend(mon.received())
+            if any(k == CLOSE_STDIN for k, _ in seen) and not any(k == EXIT for k, _ in seen):
+                mon.exit(0)
+                seen.append((EXIT, b""))
+            return super().select(timeout)
+
+    selectors.DefaultSelector = Watching  # type: ignore[misc]
+    try:
+        engine = FakeEngine(mon, {"Image": "busybox", "Cmd": ["cat"], "OpenStdin": True})
+        followed = verbs.attach(engine, FakeTerminal(input_fd=fd), "web")
+    finally:
+        selectors.DefaultSelector = original  # type: ignore[misc]
+        os.close(fd)
+    assert followed.exit_code == 0
+    return seen
+
+
+def test_a_regular_file_as_stdin_is_streamed_then_closed(tmp_path):
+    # epoll refuses a regular file (EPERM): it once ended the verb with "[Errno 1]"
+    seen = _attach_with_input(tmp_path, b"from a file\n", as_file=True)
+    assert b"".join(p for k, p in seen if k == STDIN) == b"from a file\n"
+    assert [k for k, _ in seen if k != STDIN][0] == CLOSE_STDIN
+
+
+def test_without_a_tty_the_detach_keys_are_data(tmp_path):
+    # Docker watches for ctrl-p ctrl-q only on a TTY: piped bytes pass untouched
+    seen = _attach_with_input(tmp_path, b"a\x10\x11b", as_file=False)
+    assert b"".join(p for k, p in seen if k == STDIN) == b"a\x10\x11b"

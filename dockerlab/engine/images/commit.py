@@ -13,6 +13,7 @@ the container keeps running. An empty writable layer adds no layer: the history 
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shlex
@@ -269,6 +270,8 @@ def commit(
             "created": created,
             "config": config,
             "container": c.id,
+            # Docker 20.10's commit keeps the container's own config next to the new one
+            "container_config": copy.deepcopy(c.config["Config"]),
             "history": [*(parent.get("history") or []), entry],
         }
         if parent.get("variant"):

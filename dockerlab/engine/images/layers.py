@@ -248,13 +248,16 @@ def _rmtree(folder: str) -> None:
 
 
 def _diff_size(folder: str) -> int:
-    """Bytes of regular files in ``folder``, hardlinks counted once (Docker's DiffSize)."""
+    """Docker's DiffSize (pkg/directory.Size): the lstat size of everything but folders, a
+    symlink's being its target's length (``ln -s /srv/www /www`` is 8 bytes), hardlinks
+    counted once."""
     total = 0
     seen: set[tuple[int, int]] = set()
-    for dirpath, _dirs, files in os.walk(folder):
-        for name in files:
+    for dirpath, dirs, files in os.walk(folder):
+        # os.walk lists a symlink to a folder among the folders: it is a link all the same
+        for name in [*files, *(d for d in dirs if os.path.islink(os.path.join(dirpath, d)))]:
             st = os.lstat(os.path.join(dirpath, name))
-            if not stat.S_ISREG(st.st_mode):
+            if stat.S_ISDIR(st.st_mode):
                 continue
             if st.st_nlink > 1:
                 key = (st.st_dev, st.st_ino)

@@ -510,6 +510,7 @@ class ImageStore:
                     os.path.join(self.layers.dir(c), "diff") for c in reversed(chain[:-1])
                 )
         history = cfg.get("history") or []
+        size = self.size(image_id)
         out: dict[str, Any] = {
             "Id": image_id,
             "RepoTags": [r for r in image_refs if "@" not in r],
@@ -517,12 +518,17 @@ class ImageStore:
             "Parent": entry["parent"] if entry else "",
             "Comment": cfg.get("comment") or (history[-1].get("comment", "") if history else ""),
             "Created": cfg.get("created", ZERO_TIME),
+            # Docker 20.10 (later versions drop both): the container a commit or build step
+            # ran, and its config; a zero config when there was none, as its Go struct
+            "Container": cfg.get("container", ""),
+            "ContainerConfig": cfg.get("container_config") or dict(_ZERO_CONTAINER_CONFIG),
             "DockerVersion": cfg.get("docker_version", ""),
             "Author": cfg.get("author", ""),
             "Config": cfg.get("config") or {},
             "Architecture": cfg.get("architecture", ""),
             "Os": cfg.get("os", ""),
-            "Size": self.size(image_id),
+            "Size": size,
+            "VirtualSize": size,  # Docker 20.10: the same number as Size
             "GraphDriver": {"Name": "overlay2", "Data": graph},
             "RootFS": {
                 "Type": (cfg.get("rootfs") or {}).get("type", "layers"),
@@ -903,6 +909,27 @@ def _repo_of(familiar_ref: str) -> str:
 
 def _is_id_prefix(image_id: str, ref: str) -> bool:
     return image_id.startswith(ref) or _hex(image_id).startswith(ref)
+
+
+_ZERO_CONTAINER_CONFIG: dict[str, Any] = {
+    "Hostname": "",
+    "Domainname": "",
+    "User": "",
+    "AttachStdin": False,
+    "AttachStdout": False,
+    "AttachStderr": False,
+    "Tty": False,
+    "OpenStdin": False,
+    "StdinOnce": False,
+    "Env": None,
+    "Cmd": None,
+    "Image": "",
+    "Volumes": None,
+    "WorkingDir": "",
+    "Entrypoint": None,
+    "OnBuild": None,
+    "Labels": None,
+}
 
 
 def _is_single_reference(image_refs: list[str]) -> bool:

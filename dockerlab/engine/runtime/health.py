@@ -298,7 +298,7 @@ class Prober:
             code = os.waitstatus_to_exitcode(status)
             output = self.output.decode("utf-8", "replace") + ("..." if self.truncated else "")
             if code == 126 and output.startswith("OCI runtime exec failed"):
-                code, output = -1, output.rstrip("\n")  # Docker: the exec did not start
+                code, output = -1, output.rstrip("\r\n")  # Docker: the exec did not start
             self.record(code, output)
         self.next_at = time.monotonic() + self.interval  # the interval runs from the end
 

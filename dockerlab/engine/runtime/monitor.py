@@ -72,9 +72,9 @@ class Poller:
         self.epoll = select.epoll()
         self.entries: dict[int, tuple[object, object]] = {}
 
-    def register(self, obj: object, data: object) -> None:
+    def register(self, obj: object, data: object, events: int = select.EPOLLIN) -> None:
         fd = obj if isinstance(obj, int) else obj.fileno()  # type: ignore[attr-defined]
-        self.epoll.register(fd, select.EPOLLIN)
+        self.epoll.register(fd, events)
         self.entries[fd] = (obj, data)
 
     def unregister(self, obj: object) -> None:
@@ -298,6 +298,11 @@ class Monitor:
         self.log = open(os.path.join(self.dir, f"{cid}-json.log"), "ab", buffering=0)
         self.partial: dict[int, bytes] = {S.STDOUT: b"", S.STDERR: b""}
         self.stdin_w: int | None = None
+        # Input not yet taken by the container: its stdin is written without blocking, so a
+        # container busy writing output is never stuck on a monitor stuck writing its input.
+        self.stdin_queue = bytearray()
+        self.stdin_closing = False  # close stdin once the queue is written (StdinOnce)
+        self.paused: list[Client] = []  # clients not read while the queue is full
         self.pid = 0
         self.status: int | None = None
         self.cgroup: Cgroup | None = None
@@ -416,6 +421,7 @@ class Monitor:
         child_ends: list[int] = []
         if config.get("OpenStdin"):
             in_r, self.stdin_w = os.pipe()
+            os.set_blocking(self.stdin_w, False)  # the write end only: the container's blocks
             child_ends.append(in_r)
         else:
             in_r = os.open("/dev/null", os.O_RDONLY)
@@ -540,13 +546,53 @@ class Monitor:
         except (KeyError, ValueError):
             pass
         client.sock.close()
+        if client in self.paused:
+            self.paused.remove(client)
         if client.stdin and self.cfg["Config"].get("StdinOnce"):
-            self.close_stdin()
+            self.close_stdin_after_queue()
 
     def close_stdin(self) -> None:
         if self.stdin_w is not None:
+            if self.stdin_queue:
+                self.sel.unregister(self.stdin_w)
+                self.stdin_queue.clear()
             os.close(self.stdin_w)
             self.stdin_w = None
+
+    def close_stdin_after_queue(self) -> None:
+        if self.stdin_queue:
+            self.stdin_closing = True
+        else:
+            self.close_stdin()
+
+    STDIN_LIMIT = 1 << 20  # queued input before clients are no longer read
+
+    def feed_stdin(self, data: bytes = b"") -> None:
+        """Queue ``data`` for the container's stdin and write what the pipe takes now."""
+        if self.stdin_w is None:
+            return
+        was_queued = bool(self.stdin_queue)
+        self.stdin_queue += data
+        while self.stdin_queue:
+            try:
+                sent = os.write(self.stdin_w, self.stdin_queue)
+            except BlockingIOError:
+                break
+            except OSError:  # EPIPE: the container closed its stdin; the input goes nowhere
+                self.stdin_queue.clear()
+                break
+            del self.stdin_queue[:sent]
+        if self.stdin_queue and not was_queued:
+            self.sel.register(self.stdin_w, "stdin", select.EPOLLOUT)
+        elif was_queued and not self.stdin_queue:
+            self.sel.unregister(self.stdin_w)
+        if len(self.stdin_queue) < self.STDIN_LIMIT:
+            for client in self.paused:
+                self.sel.register(client.sock, "client")
+            self.paused.clear()
+        if self.stdin_closing and not self.stdin_queue:
+            self.stdin_closing = False
+            self.close_stdin()
 
     def on_client(self, client: Client) -> None:
         try:
@@ -564,21 +610,25 @@ class Monitor:
                 client.stdin = b"i" in payload
                 client.ready = True
             elif kind == S.STDIN:
-                target = self.master if self.master is not None else self.stdin_w
-                if target is not None:
+                if self.master is None:
+                    self.feed_stdin(payload)
+                else:
                     try:
-                        os.write(target, payload)
+                        os.write(self.master, payload)
                     except OSError:
                         pass
             elif kind == S.CLOSE_STDIN:
                 if self.master is not None:
                     os.write(self.master, b"\x04")
                 elif self.cfg["Config"].get("StdinOnce"):
-                    self.close_stdin()
+                    self.close_stdin_after_queue()
             elif kind == S.RESIZE and self.master is not None:
                 rows, cols = S.WINSIZE.unpack(payload)
                 fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
                 self.event("resize", {"height": str(rows), "width": str(cols)})
+        if len(self.stdin_queue) >= self.STDIN_LIMIT and client not in self.paused:
+            self.sel.unregister(client.sock)  # read again once the container has taken some
+            self.paused.append(client)
 
     # ---- output -------------------------------------------------------------------------
     def on_output(self, fd: int, kind: int) -> bool:
@@ -711,6 +761,8 @@ class Monitor:
             client = self.clients.get(fd)
             if client:
                 self.on_client(client)
+        elif data == "stdin":
+            self.feed_stdin()
         elif data == "health":
             if self.prober is not None:
                 self.prober.on_output()

@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 _NAMESPACES = ("ipc", "uts", "net", "pid", "mnt")
-_report_fd = 2  # where a start failure is told: our stderr, or with detach our first half
+# Where a start failure is told: our stdout, as Docker 20.10 (its daemon writes the runtime's
+# error into the exec's output stream, "\r\n" ended), or with detach our first half.
+_report_fd = 1
 
 
 def read_all(fd: int) -> bytes:
@@ -59,7 +61,8 @@ def fail(code: int, message: str, daemon: bool = False) -> None:
             f"{message}: unknown"
         )
     try:
-        os.write(_report_fd, message.encode("utf-8", "replace") + b"\n")
+        end = b"\n" if os.isatty(_report_fd) else b"\r\n"  # a terminal adds its own \r
+        os.write(_report_fd, message.encode("utf-8", "replace") + end)
     except OSError:
         pass  # nobody listens any more: the exit code still tells
     os._exit(code)
@@ -75,8 +78,6 @@ def _command(spec: dict[str, Any], mnt: int, cgns: int, stdio: Stdio) -> None:
         stdio.in_child()
         open_cgroup(spec["cgroup"]).add(0)  # "0": the writer, so only the command counts
         L.setns(cgns)  # /proc/self/cgroup shows "/" as in the container's first process
-        if spec.get("ctty"):  # a terminal made for us alone: make it ours
-            _make_controlling(0)
         L.setns(mnt)  # also moves our root and folder to the container's root
         stdio.terminal_in_child()
         # Nothing of ours for a cwd like /proc/self/fd/N to find (but a detached exec's
@@ -126,14 +127,22 @@ class Stdio:
     the container can open ``/proc/PID/fd/N`` of any command it sees once it runs, and keep
     it. So the command gets pipes, or with ``tty`` a terminal of the container's own devpts
     (as Docker's exec), whose other ends only we hold, outside the container's PID
-    namespace, and we copy, as Docker's shim does. Only ``/dev/null`` and a terminal the
-    caller made for this command alone (``ctty``) are passed as they are."""
+    namespace, and we copy, as Docker's shim does. Only ``/dev/null`` is passed as it is.
+    A terminal the caller made for this command alone (``ctty``) becomes our controlling
+    terminal, so its resizes reach us as SIGWINCH; the command still gets one of the
+    container's (a host terminal has no name inside: ``tty`` would say "not a tty")."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.child: list[int] = [0, 1, 2]  # what becomes the command's 0, 1, 2
         self.ours: list[int] = []  # the child's ends, closed here after the fork
         self.copies: dict[int, int] = {}  # source -> destination, copied by run()
         self.stdin_w = -1  # closed when the caller's stdin ends (pipes only)
+        # The caller's input not yet taken by the command: written without blocking, so a
+        # command busy writing its output never waits on us while we wait on it.
+        self.pending = bytearray()
+        self.in_eof = False  # the caller's stdin ended: close the command's once written
+        self.in_paused = False  # fd 0 left out of the poll while ``pending`` holds data
+        self.out_wait = False  # polling the command's side for room
         self.master = -1
         self.raw: list[Any] | None = None
         # (ours, the child's) socket for the terminal
@@ -146,8 +155,6 @@ class Stdio:
                 if null != fd:
                     os.dup2(null, fd)
                     os.close(null)
-        if spec.get("ctty"):
-            return
         if spec.get("tty"):
             import fcntl  # noqa: F401 - now: the container has no Python to import from
             import socket
@@ -163,6 +170,7 @@ class Stdio:
             return
         if not _is_null(0):
             r, self.stdin_w = os.pipe()
+            os.set_blocking(self.stdin_w, False)  # our end only: the command's read blocks
             self.child[0] = r
             self.ours.append(r)
             self.copies[0] = self.stdin_w
@@ -224,6 +232,7 @@ class Stdio:
             self.copies[self.master] = 1  # even /dev/null: a full terminal would block
             if not _is_null(0):
                 self.copies[0] = self.master
+                os.set_blocking(self.master, False)  # read only when poll says it has data
 
     def resize(self) -> None:
         import fcntl
@@ -276,8 +285,12 @@ class Stdio:
                     events = poll.poll(timeout)
                 except InterruptedError:
                     continue
-                for fd, _ in events:
-                    if fd != pidfd:
+                for fd, ev in events:
+                    if fd == pidfd:
+                        continue
+                    if self.pending and fd == self.copies.get(0, -1):
+                        self._feed(poll)  # room, or an error the write will tell
+                    if ev & ~select.POLLOUT:
                         self._copy(poll, fd)
         finally:
             if pidfd >= 0:
@@ -290,7 +303,7 @@ class Stdio:
             termios.tcsetattr(0, termios.TCSADRAIN, self.raw)
             self.raw = None
 
-    def _copy(self, poll: object, src: int) -> None:
+    def _copy(self, poll: Any, src: int) -> None:
         dst = self.copies.get(src)
         if dst is None:
             return
@@ -298,6 +311,17 @@ class Stdio:
             data = os.read(src, 65536)
         except OSError:  # EIO: the terminal's last holder is gone
             data = b""
+        if src == 0:
+            if data:
+                self.pending += data
+                self._feed(poll)
+            else:
+                self.in_eof = True
+                if not self.pending:
+                    self._drop(poll, 0)
+                else:  # the command's stdin closes once what is queued is written
+                    self._pause_input(poll, True)
+            return
         if not data:
             self._drop(poll, src)
             return
@@ -307,10 +331,56 @@ class Stdio:
         except OSError:  # the reader is gone: the command sees EPIPE on its next write
             self._drop(poll, src)
 
-    def _drop(self, poll: object, src: int) -> None:
+    def _feed(self, poll: Any) -> None:
+        """Write what the command's stdin (or terminal) takes now of the queued input."""
+        import select
+
+        dst = self.copies.get(0, -1)
+        while self.pending and dst >= 0:
+            try:
+                sent = os.write(dst, self.pending)
+            except BlockingIOError:
+                break
+            except OSError:  # the command closed its stdin: the rest goes nowhere
+                self.pending.clear()
+                self.in_eof = True
+                break
+            del self.pending[:sent]
+        wait = bool(self.pending)
+        if wait != self.out_wait and dst >= 0:
+            self.out_wait = wait
+            if dst == self.master and dst in self.copies:  # also read for the output
+                poll.modify(dst, select.POLLIN | (select.POLLOUT if wait else 0))
+            elif wait:
+                poll.register(dst, select.POLLOUT)
+            else:
+                poll.unregister(dst)
+        self._pause_input(poll, wait or self.in_eof)
+        if self.in_eof and not self.pending:
+            self._drop(poll, 0)
+
+    def _pause_input(self, poll: Any, pause: bool) -> None:
+        import select
+
+        if pause and not self.in_paused:
+            poll.unregister(0)
+        elif not pause and self.in_paused and 0 in self.copies:
+            poll.register(0, select.POLLIN)
+        self.in_paused = pause
+
+    def _drop(self, poll: Any, src: int) -> None:
+        if src == 0 and self.out_wait:
+            self.pending.clear()
+            self.in_eof = True
+            self._feed(poll)  # stops waiting for room, then drops fd 0 itself
+            return
+        if src == self.master >= 0 and self.out_wait:  # the terminal is gone: so is the input
+            self.pending.clear()
+            self.out_wait = False
         if self.copies.pop(src, None) is None:
             return
-        poll.unregister(src)  # type: ignore[attr-defined]
+        if not (src == 0 and self.in_paused):
+            poll.unregister(src)
         if src == 0:
             if self.stdin_w >= 0:
                 os.close(self.stdin_w)  # the command sees the end of its input
@@ -360,6 +430,8 @@ def main(spec: dict[str, Any]) -> int:
     for fd in fds:
         L.setns(fd)
         os.close(fd)
+    if spec.get("tty") and spec.get("ctty"):  # the caller's terminal for us: its resizes
+        _make_controlling(0)
     stdio = Stdio(spec)
     try:
         child = os.fork()
@@ -369,7 +441,7 @@ def main(spec: dict[str, Any]) -> int:
         os.close(cgns)
         if _report_fd > 2:  # the command's copy alone is left, until its execve
             os.close(_report_fd)
-            _report_fd = 2
+            _report_fd = 1
         for sig in (
             signal.SIGTERM,
             signal.SIGINT,

@@ -10,6 +10,7 @@ The monitor's side needs no ``json`` import (it costs ~7 ms of start-up).
 from __future__ import annotations
 
 import struct
+from _socket import MSG_DONTWAIT  # C: socket.py with its enums costs the start path
 
 from dockerlab.errors import boundary
 
@@ -76,6 +77,16 @@ class Attachment:
 
     def write(self, data: bytes) -> None:
         self.sock.sendall(frame(STDIN, data))
+
+    def send_nowait(self, data: bytes) -> int:
+        """Send what the socket takes now of ``data`` (whole frames, queued by the caller):
+        how many bytes went, 0 when it is full, -1 when the monitor is gone."""
+        try:
+            return self.sock.send(data, MSG_DONTWAIT)
+        except BlockingIOError:
+            return 0
+        except OSError:
+            return -1
 
     def close_stdin(self) -> None:
         try:
