@@ -276,3 +276,16 @@ def test_a_build_step_is_not_probed(engine, tmp_path):
         {"Image": "hcb", "Cmd": ["test", "!", "-e", "/probed"], "Healthcheck": {"Test": ["NONE"]}}
     )
     assert att.collect()[0] == 0
+
+
+def test_a_status_change_is_journaled_as_docker_s_health_status_event(engine):
+    import time
+
+    cid = daemon(engine, **hc("exit 0"))
+
+    def actions() -> list[str]:
+        past = engine.events(since=0, until=time.time(), filters={"container": [cid]})
+        return [e["Action"] for e in past]
+
+    wait_until(lambda: "health_status: healthy" in actions(), what="the health_status event")
+    assert actions().count("health_status: healthy") == 1  # a change, not every probe

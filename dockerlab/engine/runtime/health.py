@@ -123,11 +123,14 @@ def apply_result(
     return {"Status": status, "FailingStreak": streak, "Log": log}
 
 
-def status_changed(paths: Paths, cid: str, status: str) -> None:
+def status_changed(paths: Paths, cfg: dict[str, Any], status: str) -> None:
     """Called once each time a probe's result changes a container's health status, in its
     monitor, after the state is written and the lock released: Docker emits its
-    ``health_status: <status>`` event at exactly this point, so the events journal hooks in
-    here. (A pause, a stop or a restart changes the status too, without an event in Docker.)"""
+    ``health_status: <status>`` event at exactly this point. (A pause, a stop or a restart
+    changes the status too, without an event in Docker.)"""
+    from dockerlab.engine import events
+
+    events.container(paths, cfg, f"health_status: {status}")
 
 
 class Prober:
@@ -146,6 +149,7 @@ class Prober:
     ) -> None:
         config = cfg["Config"]
         self.healthcheck: dict[str, Any] = config.get("Healthcheck") or {}
+        self.cfg = cfg
         self.cid = cfg["Id"]
         self.paths = paths
         self.dir = paths.container(self.cid)
@@ -348,7 +352,7 @@ class Prober:
         except (OSError, ValueError, TypeError, AttributeError):
             return  # a folder removed under us, a cut state file: the next verb tells
         if health["Status"] != before:
-            status_changed(self.paths, self.cid, health["Status"])
+            status_changed(self.paths, self.cfg, health["Status"])
 
 
 def _close_actions(keep: set[int]) -> list[tuple[int, int]]:
