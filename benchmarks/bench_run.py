@@ -164,7 +164,7 @@ def main() -> None:
     ours = bench_dockerlab(args.n)
     theirs = bench_docker(args.n) if docker_available() else {}
     rows = [
-        ("run --rm busybox true, CLI (s)", "cli", 0.10),
+        ("run --rm busybox true, CLI (s)", "cli", 0.06),
         ("run --rm busybox true, Python API (s)", "api", 0.05),
         ("idle container's monitor RSS (MB)", "monitor_rss_mb", 13),
         ("idle container's monitor PSS (MB)", "monitor_pss_mb", None),
