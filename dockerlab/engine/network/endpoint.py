@@ -1,0 +1,122 @@
+"""One container's side of a bridge network, set up by its monitor at each start.
+
+:meth:`Endpoint.enter` leaves the monitor inside the container's new network namespace,
+already configured (``eth0`` up with its address and MAC, ``lo`` up, the default route), so
+the container's first process, forked next, inherits it; :meth:`Endpoint.leave` takes the
+monitor back to the host's. Everything is done before the container's code runs and from
+the host's side (the veth is made by the host's netlink socket with its peer created
+straight in the new namespace): the container never holds a socket of the host's
+namespace, so it cannot create, move or rename host interfaces, and with
+``CAP_NET_ADMIN`` it can only change its own namespace (as under Docker).
+
+The host end goes with the namespace (the kernel deletes a veth pair when one end's
+namespace dies), and :meth:`Endpoint.release` deletes it at once and gives the address back.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+
+from dockerlab.engine.network import bridge, ipam
+from dockerlab.engine.network.netlink import Netlink
+from dockerlab.engine.runtime import linux as L
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class Endpoint:
+    def __init__(self, net: dict[str, Any], folder: str, cid: str, containers: str) -> None:
+        self.net, self.folder, self.cid = net, folder, cid
+        self.containers = containers  # the store's folder: an address whose holder is gone
+        self.alloc = ipam.Allocator(folder, net["Name"], net["Subnet"])
+        self.veth = "veth" + secrets.token_hex(4)[:7]
+        self.ip = ""
+        self.host_ns = -1
+
+    @property
+    def prefix(self) -> int:
+        return int(self.net["Subnet"].partition("/")[2])
+
+    def settings(self) -> dict[str, Any]:
+        """What inspect shows of it (kept in the monitor's report, then the state)."""
+        return {
+            "NetworkID": self.net["Id"],
+            "EndpointID": secrets.token_hex(32),
+            "Gateway": self.net["Gateway"],
+            "IPAddress": self.ip,
+            "IPPrefixLen": self.prefix,
+            "MacAddress": ipam.mac_for(self.ip),
+            "Veth": self.veth,
+        }
+
+    def _alive(self, owner: str) -> bool:
+        return os.path.isdir(os.path.join(self.containers, owner))
+
+    def enter(self) -> None:
+        master = bridge.ensure(self.net, self.folder)
+        self.ip = self.alloc.allocate(self.cid, self._alive)
+        host = Netlink()
+        self.host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            L.unshare(L.CLONE_NEWNET)
+            _no_ipv6()  # IPv6 is off on the network: no ::1, no fe80:: (as Docker's)
+            ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                mtu = int(self.net.get("MTU") or 1500)
+                host.add_veth(self.veth, master, mtu, "eth0", ipam.mac_for(self.ip), ns)
+            finally:
+                os.close(ns)
+            host.set_up(name=self.veth)  # by name: we are in the new netns
+            inside = Netlink()
+            try:
+                inside.set_up(1)  # lo
+                eth0 = socket.if_nametoindex("eth0")
+                inside.set_up(eth0)
+                bcast = ipam.broadcast_of(self.net["Subnet"])
+                inside.add_address(eth0, self.ip, self.prefix, bcast)
+                inside.add_default_route(eth0, self.net["Gateway"])
+            finally:
+                inside.close()
+        except BaseException:
+            self.leave()
+            self.release()
+            raise
+        finally:
+            host.close()
+
+    def leave(self) -> None:
+        """Back to the host's namespace (the container keeps its own alive)."""
+        if self.host_ns >= 0:
+            L.setns(self.host_ns, L.CLONE_NEWNET)
+            os.close(self.host_ns)
+            self.host_ns = -1
+
+    def release(self) -> None:
+        release(self.net, self.folder, self.cid, self.veth)
+
+
+def _no_ipv6() -> None:
+    for scope in ("default", "all"):  # net sysctls are the writer's namespace's
+        try:
+            with open(f"/proc/sys/net/ipv6/conf/{scope}/disable_ipv6", "w") as f:
+                f.write("1")
+        except OSError:
+            pass  # a kernel without IPv6
+
+
+def release(net: dict[str, Any], folder: str, cid: str, veth: str) -> None:
+    """Delete the host end (if the namespace's end did not take it already) and free the
+    address; safe to call twice, from the monitor or from the engine after a crash."""
+    if veth and bridge.index(veth):
+        nl = Netlink()
+        try:
+            nl.delete_link(veth)
+        except OSError:
+            pass  # gone meanwhile with its namespace
+        finally:
+            nl.close()
+    ipam.Allocator(folder, net["Name"], net["Subnet"]).release(cid)
