@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -59,6 +60,9 @@ def engine(busybox_root, tmp_path):
         except Exception:  # noqa: BLE001 - teardown must go on
             pass
     leaks = _leaks(eng.paths.root, eng.paths.run, ids)
+    from dockerlab.engine.network import record
+
+    record.remove_default_bridge(eng.paths)  # each test root has a bridge of its own
     shutil.rmtree(eng.paths.run, ignore_errors=True)
     if leaks:
         pytest.fail("the test leaked:\n  " + "\n  ".join(leaks), pytrace=False)
@@ -84,15 +88,33 @@ def _cgroups_of(ids: list[str]) -> list[str]:
     ]
 
 
+def _network_of(root: str) -> list[str]:
+    """Ports left on the root's bridge (host ends of veths) and addresses still held."""
+    found = []
+    try:
+        with open(os.path.join(root, "network", "bridge.json")) as f:
+            name = json.load(f)["Bridge"]
+        found += [f"veth {port}" for port in os.listdir(f"/sys/class/net/{name}/brif")]
+    except (OSError, ValueError, KeyError):
+        pass
+    try:
+        with open(os.path.join(root, "network", "bridge.ipam")) as f:
+            found += [f"address {line.strip()}" for line in f if line.strip()]
+    except OSError:
+        pass
+    return found
+
+
 def _leaks(root: str, run: str, ids: list[str]) -> list[str]:
-    """Mounts under the test's root or runtime folder, and cgroups of its containers.
+    """Mounts under the test's root or runtime folder, cgroups of its containers, veths on
+    its bridge and addresses its IPAM still holds.
 
     A removed container's monitor may still be tearing down as `remove` returns, so this
     waits (bounded) for the kernel's view to settle before calling anything a leak.
     """
 
     def leaks() -> list[str]:
-        return _mounts_under(root, run) + _cgroups_of(ids)
+        return _mounts_under(root, run) + _cgroups_of(ids) + _network_of(root)
 
     wait_until(lambda: not leaks(), timeout=10)
     return leaks()

@@ -4,7 +4,7 @@
 (one ioctl) when the bridge is there, and, when it is not (first use, or deleted by hand),
 under the network lock: the bridge (Docker's shape: ``02:42`` MAC, STP off, MTU 1500), its
 gateway address, ``net.ipv4.ip_forward=1`` (as dockerd sets it) and the masquerade rule in
-dockerlab's own nftables table ``ip dockerlab`` (never Docker's ``ip nat``/``ip filter``,
+dockerlab's own nftables table (``ip dockerlab``; ``ip dl<tag>`` for another state root) (never Docker's ``ip nat``/``ip filter``,
 never the host's). ``nft`` runs only then, so ``run`` never pays for it.
 """
 
@@ -22,9 +22,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-TABLE = "dockerlab"
-
-
 def index(name: str) -> int:
     try:
         return socket.if_nametoindex(name)
@@ -35,23 +32,29 @@ def index(name: str) -> int:
 def nft_script(net: dict[str, Any]) -> str:
     """The table's rules for ``net``: masquerade what leaves its subnet by another device
     (Docker's ``-s SUBNET ! -o BRIDGE -j MASQUERADE``)."""
+    table = net["Table"]
     return (
-        f"add table ip {TABLE}\n"
-        f"add chain ip {TABLE} postrouting "
+        f"add table ip {table}\n"
+        f"add chain ip {table} postrouting "
         "{ type nat hook postrouting priority srcnat; policy accept; }\n"
-        f"flush chain ip {TABLE} postrouting\n"
-        f'add rule ip {TABLE} postrouting ip saddr {net["Subnet"]} '
+        f"flush chain ip {table} postrouting\n"
+        f'add rule ip {table} postrouting ip saddr {net["Subnet"]} '
         f'oifname != "{net["Bridge"]}" masquerade\n'
     )
 
 
-def firewall(net: dict[str, Any]) -> None:
+def nft_path() -> str | None:
     import shutil
+
+    return shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin:/bin")
+
+
+def firewall(net: dict[str, Any]) -> None:
     import subprocess
 
     from dockerlab.errors import SystemFailure
 
-    nft = shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin:/bin")
+    nft = nft_path()
     if nft is None:
         raise SystemFailure(
             "failed to set up the bridge network: nft not found (dockerlab masquerades "

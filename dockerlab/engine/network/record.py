@@ -26,6 +26,20 @@ BRIDGE_NAME = "dockerlab0"  # never docker0: a real Docker may share the host
 MTU = 1500
 
 
+def names(paths: Paths) -> tuple[str, str]:
+    """The bridge's and the nftables table's names for this state root: ``dockerlab0`` and
+    ``dockerlab`` for the default one, ``dl<tag>`` for any other (the runtime folder's
+    tag), so two roots (tests, a second install) never share addresses or rules."""
+    from dockerlab.engine.paths import DEFAULT_ROOT
+
+    if paths.root == DEFAULT_ROOT:
+        return BRIDGE_NAME, "dockerlab"
+    from binascii import crc32
+
+    tag = f"dl{crc32(paths.root.encode()):08x}"  # 10 characters: IFNAMSIZ is 16
+    return tag, tag
+
+
 def folder(paths: Paths) -> str:
     return os.path.join(paths.root, "network")
 
@@ -45,7 +59,8 @@ def default_bridge(paths: Paths) -> dict[str, Any]:
             return rec
         except (FileNotFoundError, ValueError):
             pass
-        subnet = ipam.pick_subnet(ipam.host_routes(skip=BRIDGE_NAME))
+        name, table = names(paths)
+        subnet = ipam.pick_subnet(ipam.host_routes(skip=name))
         rec = {
             "Name": "bridge",
             "Id": secrets.token_hex(32),
@@ -53,8 +68,9 @@ def default_bridge(paths: Paths) -> dict[str, Any]:
             "Driver": "bridge",
             "Subnet": subnet,
             "Gateway": ipam.gateway_of(subnet),
-            "Bridge": BRIDGE_NAME,
+            "Bridge": name,
             "MTU": MTU,
+            "Table": table,
         }
         write_json(path, rec, mode=0o600)
         return rec
@@ -62,3 +78,29 @@ def default_bridge(paths: Paths) -> dict[str, Any]:
 
 def allocator(paths: Paths, rec: dict[str, Any]) -> ipam.Allocator:
     return ipam.Allocator(folder(paths), rec["Name"], rec["Subnet"])
+
+
+def remove_default_bridge(paths: Paths) -> None:
+    """Delete this root's bridge and nftables table (a test's or a discarded root's);
+    containers still on it lose their network."""
+    import subprocess
+
+    from dockerlab.engine.network import bridge
+
+    try:
+        rec = read_json(os.path.join(folder(paths), "bridge.json"))
+    except (FileNotFoundError, ValueError):
+        return
+    if bridge.index(rec["Bridge"]):
+        from dockerlab.engine.network.netlink import Netlink
+
+        nl = Netlink()
+        try:
+            nl.delete_link(rec["Bridge"])
+        except OSError:
+            pass
+        finally:
+            nl.close()
+    nft = bridge.nft_path()
+    if nft:
+        subprocess.run([nft, "delete", "table", "ip", rec["Table"]], capture_output=True)
