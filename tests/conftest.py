@@ -59,10 +59,11 @@ def engine(busybox_root, tmp_path):
             eng.remove(cid, force=True)
         except Exception:  # noqa: BLE001 - teardown must go on
             pass
-    leaks = _leaks(eng.paths.root, eng.paths.run, ids)
+    net_leaks = _network_leaks(eng.paths.root)
     from dockerlab.engine.network import record
 
-    record.remove_default_bridge(eng.paths)  # each test root has a bridge of its own
+    record.remove_default_bridge(eng.paths)  # each test root has a network of its own
+    leaks = net_leaks + _leaks(eng.paths.root, eng.paths.run, ids)
     shutil.rmtree(eng.paths.run, ignore_errors=True)
     if leaks:
         pytest.fail("the test leaked:\n  " + "\n  ".join(leaks), pytrace=False)
@@ -88,33 +89,54 @@ def _cgroups_of(ids: list[str]) -> list[str]:
     ]
 
 
-def _network_of(root: str) -> list[str]:
-    """Ports left on the root's bridge (host ends of veths) and addresses still held."""
-    found = []
+def bridge_ports(root: str) -> list[str]:
+    """The container ends on the root's bridge (in the bridge's own namespace)."""
     try:
         with open(os.path.join(root, "network", "bridge.json")) as f:
-            name = json.load(f)["Bridge"]
-        found += [f"veth {port}" for port in os.listdir(f"/sys/class/net/{name}/brif")]
+            netns = json.load(f)["NetNS"]
     except (OSError, ValueError, KeyError):
-        pass
+        return []
+    if not os.path.exists(netns):
+        return []
+    out = subprocess.run(
+        ["nsenter", f"--net={netns}", "ip", "-o", "link", "show", "master", "br0"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+    return [n for n in names if n != "uplink"]
+
+
+def held_addresses(root: str) -> list[str]:
     try:
         with open(os.path.join(root, "network", "bridge.ipam")) as f:
-            found += [f"address {line.strip()}" for line in f if line.strip()]
+            return [line.strip() for line in f if line.strip()]
     except OSError:
-        pass
-    return found
+        return []
+
+
+def _network_of(root: str) -> list[str]:
+    return [f"veth {p}" for p in bridge_ports(root)] + [
+        f"address {a}" for a in held_addresses(root)
+    ]
+
+
+def _network_leaks(root: str) -> list[str]:
+    """Veths left on the root's bridge and addresses its IPAM still holds (bounded wait:
+    a removed container's namespace goes a moment after its monitor)."""
+    wait_until(lambda: not _network_of(root), timeout=10)
+    return _network_of(root)
 
 
 def _leaks(root: str, run: str, ids: list[str]) -> list[str]:
-    """Mounts under the test's root or runtime folder, cgroups of its containers, veths on
-    its bridge and addresses its IPAM still holds.
+    """Mounts under the test's root or runtime folder, and cgroups of its containers.
 
     A removed container's monitor may still be tearing down as `remove` returns, so this
     waits (bounded) for the kernel's view to settle before calling anything a leak.
     """
 
     def leaks() -> list[str]:
-        return _mounts_under(root, run) + _cgroups_of(ids) + _network_of(root)
+        return _mounts_under(root, run) + _cgroups_of(ids)
 
     wait_until(lambda: not leaks(), timeout=10)
     return leaks()

@@ -57,20 +57,24 @@ class Endpoint:
         return os.path.isdir(os.path.join(self.containers, owner))
 
     def enter(self) -> None:
-        master = bridge.ensure(self.net, self.folder)
+        bridge.ensure(self.net, self.folder)
         self.ip = self.alloc.allocate(self.cid, self._alive)
-        host = Netlink()
         self.host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            L.unshare(L.CLONE_NEWNET)
-            _no_ipv6()  # IPv6 is off on the network: no ::1, no fe80:: (as Docker's)
-            ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            with bridge.Inside(self.net["NetNS"]) as side:  # the bridge's namespace
+                master = bridge.index(bridge.BR)
             try:
-                mtu = int(self.net.get("MTU") or 1500)
-                host.add_veth(self.veth, master, mtu, "eth0", ipam.mac_for(self.ip), ns)
+                L.unshare(L.CLONE_NEWNET)  # the container's, from here on
+                bridge._no_ipv6()  # IPv6 is off on the network: no ::1, no fe80::
+                ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    mtu = int(self.net.get("MTU") or 1500)
+                    side.add_veth(self.veth, master, mtu, "eth0", ipam.mac_for(self.ip), ns)
+                finally:
+                    os.close(ns)
+                side.set_up(name=self.veth)  # by name: the socket's namespace is the bridge's
             finally:
-                os.close(ns)
-            host.set_up(name=self.veth)  # by name: we are in the new netns
+                side.close()
             inside = Netlink()
             try:
                 inside.set_up(1)  # lo
@@ -85,8 +89,6 @@ class Endpoint:
             self.leave()
             self.release()
             raise
-        finally:
-            host.close()
 
     def leave(self) -> None:
         """Back to the host's namespace (the container keeps its own alive)."""
@@ -99,24 +101,19 @@ class Endpoint:
         release(self.net, self.folder, self.cid, self.veth)
 
 
-def _no_ipv6() -> None:
-    for scope in ("default", "all"):  # net sysctls are the writer's namespace's
-        try:
-            with open(f"/proc/sys/net/ipv6/conf/{scope}/disable_ipv6", "w") as f:
-                f.write("1")
-        except OSError:
-            pass  # a kernel without IPv6
-
-
 def release(net: dict[str, Any], folder: str, cid: str, veth: str) -> None:
     """Delete the host end (if the namespace's end did not take it already) and free the
     address; safe to call twice, from the monitor or from the engine after a crash."""
-    if veth and bridge.index(veth):
-        nl = Netlink()
+    if veth and bridge.is_netns(net.get("NetNS", "")):
         try:
-            nl.delete_link(veth)
+            with bridge.Inside(net["NetNS"]) as nl:
+                try:
+                    if bridge.index(veth):
+                        nl.delete_link(veth)
+                except OSError:
+                    pass  # gone meanwhile with the container's namespace
+                finally:
+                    nl.close()
         except OSError:
-            pass  # gone meanwhile with its namespace
-        finally:
-            nl.close()
+            pass
     ipam.Allocator(folder, net["Name"], net["Subnet"]).release(cid)

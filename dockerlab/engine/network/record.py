@@ -71,6 +71,7 @@ def default_bridge(paths: Paths) -> dict[str, Any]:
             "Bridge": name,
             "MTU": MTU,
             "Table": table,
+            "NetNS": os.path.join(paths.run, "bridge.netns"),
         }
         write_json(path, rec, mode=0o600)
         return rec
@@ -81,26 +82,12 @@ def allocator(paths: Paths, rec: dict[str, Any]) -> ipam.Allocator:
 
 
 def remove_default_bridge(paths: Paths) -> None:
-    """Delete this root's bridge and nftables table (a test's or a discarded root's);
+    """Delete this root's bridge network from the host (a test's or a discarded root's);
     containers still on it lose their network."""
-    import subprocess
-
     from dockerlab.engine.network import bridge
 
     try:
         rec = read_json(os.path.join(folder(paths), "bridge.json"))
     except (FileNotFoundError, ValueError):
         return
-    if bridge.index(rec["Bridge"]):
-        from dockerlab.engine.network.netlink import Netlink
-
-        nl = Netlink()
-        try:
-            nl.delete_link(rec["Bridge"])
-        except OSError:
-            pass
-        finally:
-            nl.close()
-    nft = bridge.nft_path()
-    if nft:
-        subprocess.run([nft, "delete", "table", "ip", rec["Table"]], capture_output=True)
+    bridge.remove(rec)
