@@ -146,17 +146,17 @@ class Allocator:
             for ip, o in table.items():
                 if o == owner:
                     return ip
-            ip = lowest_free(self.subnet, table)
-            if ip is None:
+            free = lowest_free(self.subnet, table)
+            if free is None:
                 from dockerlab.errors import DockerlabError
 
                 raise DockerlabError(
                     "no available IPv4 addresses on this network's address pools: "
                     f"bridge ({self.subnet})"
                 )
-            table[ip] = owner
+            table[free] = owner
             self._write(table)
-            return ip
+            return free
 
     def release(self, owner: str) -> None:
         if not os.path.exists(self.path):

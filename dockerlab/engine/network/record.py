@@ -9,17 +9,14 @@ spec, so it never reads JSON.
 from __future__ import annotations
 
 import os
-import secrets
-import time
 
 from dockerlab.engine.atomic import locked, read_json, write_json
-from dockerlab.engine.basics import rfc3339_ns
-from dockerlab.engine.network import ipam
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from dockerlab.engine.network.ipam import Allocator
     from dockerlab.engine.paths import Paths
 
 BRIDGE_NAME = "dockerlab0"  # never docker0: a real Docker may share the host
@@ -59,6 +56,12 @@ def default_bridge(paths: Paths) -> dict[str, Any]:
             return rec
         except (FileNotFoundError, ValueError):
             pass
+        import secrets  # (here: the CLI's start path reads the record, never makes it)
+        import time
+
+        from dockerlab.engine.basics import rfc3339_ns
+        from dockerlab.engine.network import ipam
+
         name, table = names(paths)
         subnet = ipam.pick_subnet(ipam.host_routes(skip=name))
         rec = {
@@ -77,8 +80,10 @@ def default_bridge(paths: Paths) -> dict[str, Any]:
         return rec
 
 
-def allocator(paths: Paths, rec: dict[str, Any]) -> ipam.Allocator:
-    return ipam.Allocator(folder(paths), rec["Name"], rec["Subnet"])
+def allocator(paths: Paths, rec: dict[str, Any]) -> Allocator:
+    from dockerlab.engine.network.ipam import Allocator
+
+    return Allocator(folder(paths), rec["Name"], rec["Subnet"])
 
 
 def remove_default_bridge(paths: Paths) -> None:

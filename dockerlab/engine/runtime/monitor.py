@@ -518,7 +518,7 @@ class Monitor:
             self.sel.register(out_r, S.STDOUT)
             self.sel.register(err_r2, S.STDERR)
         started = time.time_ns()
-        report = {
+        report: dict[str, Any] = {
             "ok": True,
             "pid": pid,
             "monitor": os.getpid(),
