@@ -105,7 +105,8 @@ def test_inspect_and_ps_show_the_bridge_endpoint(engine):
     ns = engine.inspect(cid)["NetworkSettings"]
     assert (ns["IPAddress"], ns["Networks"]["bridge"]["IPAddress"]) == ("", "")
     assert ns["Networks"]["bridge"]["NetworkID"] == n["Id"]
-    assert held(engine) == {} and ports(engine) == []  # Docker frees the address on stop
+    assert held(engine) == {}  # Docker frees the address on stop
+    assert wait_until(lambda: ports(engine) == [], timeout=10)  # the veth, with the netns
 
 
 def test_lowest_free_address_and_reuse(engine):
@@ -117,7 +118,7 @@ def test_lowest_free_address_and_reuse(engine):
     c = daemon(engine)
     assert engine.inspect(c)["NetworkSettings"]["IPAddress"] == base
     assert sorted(held(engine).values()) == sorted([b, c])
-    assert len(ports(engine)) == 2
+    assert wait_until(lambda: len(ports(engine)) == 2, timeout=10)
 
 
 def test_host_and_containers_reach_a_container_by_ip(engine):
@@ -156,7 +157,8 @@ def test_a_failed_start_leaves_no_veth_nor_address(engine):
 
     with pytest.raises(DockerlabError):
         engine.run({"Image": "busybox", "Cmd": ["/no/such/command"]})
-    assert ports(engine) == [] and held(engine) == {}
+    assert held(engine) == {}
+    assert wait_until(lambda: ports(engine) == [], timeout=10)
 
 
 def test_a_killed_monitor_is_cleaned_up_by_the_next_verb(engine):
@@ -213,4 +215,5 @@ def test_net_admin_stays_inside_the_containers_namespace(engine):
     )
     assert out.split()[0] == "made", err
     assert not os.path.exists(f"/sys/class/net/{name}")
-    assert ports(engine) == [] and held(engine) == {}
+    assert held(engine) == {}
+    assert wait_until(lambda: ports(engine) == [], timeout=10)  # (with its namespace)

@@ -490,11 +490,11 @@ class Container:
             if m.get("LocalMount"):
                 volmount.detach(os.path.dirname(m["Source"]), self.id)
         net = self.config.get("BridgeNetwork")
-        if net:  # its veth and address, which its monitor could not give back
+        if net:  # its address, which its monitor could not give back (the veth went with
+            # the namespace, its processes being killed above)
             from dockerlab.engine.network import endpoint
 
-            veth = (self.state.get("Network") or {}).get("Veth", "")
-            endpoint.release(net, os.path.join(self.paths.root, "network"), self.id, veth)
+            endpoint.release(net, os.path.join(self.paths.root, "network"), self.id)
         import shutil
 
         shutil.rmtree(self.rundir, ignore_errors=True)

@@ -9,8 +9,9 @@ straight in the new namespace): the container never holds a socket of the host's
 namespace, so it cannot create, move or rename host interfaces, and with
 ``CAP_NET_ADMIN`` it can only change its own namespace (as under Docker).
 
-The host end goes with the namespace (the kernel deletes a veth pair when one end's
-namespace dies), and :meth:`Endpoint.release` deletes it at once and gives the address back.
+The bridge's end goes with the container's namespace (the kernel deletes a veth pair when
+one end's namespace dies, after its last process); :meth:`Endpoint.release` gives the
+address back.
 """
 
 from __future__ import annotations
@@ -98,22 +99,12 @@ class Endpoint:
             self.host_ns = -1
 
     def release(self) -> None:
-        release(self.net, self.folder, self.cid, self.veth)
+        release(self.net, self.folder, self.cid)
 
 
-def release(net: dict[str, Any], folder: str, cid: str, veth: str) -> None:
-    """Delete the host end (if the namespace's end did not take it already) and free the
-    address; safe to call twice, from the monitor or from the engine after a crash."""
-    if veth and bridge.is_netns(net.get("NetNS", "")):
-        try:
-            with bridge.Inside(net["NetNS"]) as nl:
-                try:
-                    if bridge.index(veth):
-                        nl.delete_link(veth)
-                except OSError:
-                    pass  # gone meanwhile with the container's namespace
-                finally:
-                    nl.close()
-        except OSError:
-            pass
+def release(net: dict[str, Any], folder: str, cid: str) -> None:
+    """Give the address back; safe to call twice, from the monitor or from the engine after
+    a crash. The veth is not deleted here: it goes with the container's namespace, which
+    dies with its last process (deleting it ourselves waits an RCU grace period, 30-60 ms
+    measured, on every container's exit)."""
     ipam.Allocator(folder, net["Name"], net["Subnet"]).release(cid)
