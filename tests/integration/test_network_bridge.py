@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 from conftest import bridge_ports
-from helpers import daemon, wait_until
+from helpers import cli, daemon, wait_until
 
 from dockerlab.engine.network import etcfiles, ipam, record
 
@@ -217,3 +217,29 @@ def test_net_admin_stays_inside_the_containers_namespace(engine):
     assert not os.path.exists(f"/sys/class/net/{name}")
     assert held(engine) == {}
     assert wait_until(lambda: ports(engine) == [], timeout=10)  # (with its namespace)
+
+
+def test_cli_ps_inspect_and_network_bridge(engine):
+    root = engine.paths.root
+    r = cli(root, "run", "-d", "--name", "named", "--network", "bridge", "busybox", "sleep", "30")
+    assert r.returncode == 0, r.stderr
+    r = cli(root, "run", "-d", "--name", "plain", "busybox", "sleep", "30", text=True)
+    assert r.returncode == 0, r.stderr
+    r = cli(root, "ps", "--format", "{{.Names}} {{.Networks}}", text=True, clean=True)
+    assert sorted(r.stdout.splitlines()) == ["named bridge", "plain bridge"]
+    fmt = "{{.HostConfig.NetworkMode}} {{.NetworkSettings.Networks.bridge.IPAddress}}"
+    r = cli(root, "inspect", "-f", fmt, "plain", "named", text=True, clean=True)
+    base = ipam.lowest_free(net(engine)["Subnet"], [])
+    assert r.stdout.split("\n")[:2] == [
+        f"default {ipam.lowest_free(net(engine)['Subnet'], [base])}",
+        f"bridge {base}",
+    ]
+
+
+def test_a_host_without_nft_gets_an_error_naming_it(engine, monkeypatch):
+    from dockerlab.engine.network import bridge
+    from dockerlab.errors import SystemFailure
+
+    monkeypatch.setattr(bridge, "nft_path", lambda: None)
+    with pytest.raises(SystemFailure, match="nft not found"):
+        bridge.firewall(net(engine))
