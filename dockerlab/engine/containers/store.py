@@ -489,12 +489,11 @@ class Container:
         for m in self.config.get("MountPoints") or []:  # volumes it kept mounted
             if m.get("LocalMount"):
                 volmount.detach(os.path.dirname(m["Source"]), self.id)
-        net = self.config.get("BridgeNetwork")
-        if net:  # its address, which its monitor could not give back (the veth went with
-            # the namespace, its processes being killed above)
-            from dockerlab.engine.network import endpoint
+        # its addresses, which its monitor could not give back (found by its id: a dead
+        # container's config may be unreadable); its veth went with its namespace
+        from dockerlab.engine.network import ipam
 
-            endpoint.release(net, os.path.join(self.paths.root, "network"), self.id)
+        ipam.release_all(os.path.join(self.paths.root, "network"), self.id)
         import shutil
 
         shutil.rmtree(self.rundir, ignore_errors=True)

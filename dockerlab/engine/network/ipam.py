@@ -169,3 +169,14 @@ class Allocator:
 
     def holders(self) -> dict[str, str]:
         return self._read()
+
+
+def release_all(folder: str, owner: str) -> None:
+    """Free ``owner``'s addresses on every network (its record may be unreadable: a dead
+    container's)."""
+    try:
+        names = [n[: -len(".ipam")] for n in os.listdir(folder) if n.endswith(".ipam")]
+    except FileNotFoundError:
+        return
+    for name in names:
+        Allocator(folder, name, "").release(owner)
