@@ -156,13 +156,13 @@ def before_after(before: str, n: int) -> None:
 
 
 def _remove_network(root: str) -> None:
-    """The root's bridge network (bridge namespace, uplink, nft table), when it has one."""
-    try:
-        from dockerlab.engine.network import record
-        from dockerlab.engine.paths import Paths
-    except ImportError:  # a tree from before the bridge
-        return
-    record.remove_default_bridge(Paths.of(root))
+    """The root's bridge network (bridge namespace, uplink, nft table), when it has one;
+    by this tree's code (the venv's ``dockerlab`` may be another checkout's)."""
+    code = (
+        "from dockerlab.engine.network import record; from dockerlab.engine.paths import Paths; "
+        f"record.remove_default_bridge(Paths.of({root!r}))"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=HERE, check=False)
 
 
 def main() -> None:

@@ -26,7 +26,6 @@ nftables table (``ip dockerlab``; ``ip dl<tag>`` for another state root), never 
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 
 from dockerlab.engine.atomic import locked
@@ -202,7 +201,7 @@ def remove(net: dict[str, Any]) -> None:
 
 
 def _random_mac() -> str:
-    return "02:42:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(4))
+    return "02:42:" + ":".join(f"{b:02x}" for b in os.urandom(4))
 
 
 def _no_ipv6() -> None:

@@ -17,7 +17,6 @@ address back.
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 
 from dockerlab.engine.network import bridge, ipam
@@ -34,7 +33,7 @@ class Endpoint:
         self.net, self.folder, self.cid = net, folder, cid
         self.containers = containers  # the store's folder: an address whose holder is gone
         self.alloc = ipam.Allocator(folder, net["Name"], net["Subnet"])
-        self.veth = "veth" + secrets.token_hex(4)[:7]
+        self.veth = "veth" + os.urandom(4).hex()[:7]
         self.ip = ""
         self.host_ns = -1
 
@@ -46,7 +45,7 @@ class Endpoint:
         """What inspect shows of it (kept in the monitor's report, then the state)."""
         return {
             "NetworkID": self.net["Id"],
-            "EndpointID": secrets.token_hex(32),
+            "EndpointID": os.urandom(32).hex(),
             "Gateway": self.net["Gateway"],
             "IPAddress": self.ip,
             "IPPrefixLen": self.prefix,
