@@ -37,6 +37,11 @@ def names(paths: Paths) -> tuple[str, str]:
     return tag, tag
 
 
+def netns_path(paths: Paths) -> str:
+    """Where the bridge's namespace is kept (a bind mount; gone with the run dir at boot)."""
+    return os.path.join(paths.run, "bridge.netns")
+
+
 def folder(paths: Paths) -> str:
     return os.path.join(paths.root, "network")
 
@@ -74,7 +79,7 @@ def default_bridge(paths: Paths) -> dict[str, Any]:
             "Bridge": name,
             "MTU": MTU,
             "Table": table,
-            "NetNS": os.path.join(paths.run, "bridge.netns"),
+            "NetNS": netns_path(paths),
         }
         write_json(path, rec, mode=0o600)
         return rec
@@ -91,8 +96,5 @@ def remove_default_bridge(paths: Paths) -> None:
     containers still on it lose their network."""
     from dockerlab.engine.network import bridge
 
-    try:
-        rec = read_json(os.path.join(folder(paths), "bridge.json"))
-    except (FileNotFoundError, ValueError):
-        return
-    bridge.remove(rec)
+    name, table = names(paths)  # (derived: the root may be gone already)
+    bridge.remove({"Bridge": name, "Table": table, "NetNS": netns_path(paths)})
