@@ -443,8 +443,6 @@ class Monitor:
         probed = (
             test[0] in ("CMD", "CMD-SHELL") and len(test) > 1 and "Security" in self.cfg
         )  # as health.probe_command, without importing it when there is no probe
-        # The container's process is pid 1 of a new PID namespace; the monitor's later
-        # children (health probes) and a restart's unshare start from its own again.
         if self.cfg.get("BridgeNetwork"):
             try:
                 self.join_bridge(config)  # the monitor is in the container's netns from here
@@ -457,6 +455,8 @@ class Monitor:
                     tty_child.close()
                 return {"code": 125, "message": reason(exc)}
             kernel["NetNS"] = True
+        # The container's process is pid 1 of a new PID namespace; the monitor's later
+        # children (health probes) and a restart's unshare start from its own again.
         host_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         L.unshare(L.CLONE_NEWPID)
         pid = os.fork()
