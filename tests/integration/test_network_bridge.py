@@ -184,6 +184,15 @@ def test_the_bridge_is_recreated_after_deletion_by_hand(engine):
     assert f"{net(engine)['Gateway']}" in [a["local"] for a in shown[0]["addr_info"]]
 
 
+def test_the_network_is_rebuilt_when_its_namespace_was_unmounted(engine):
+    """As after a reboot, or an unmount by hand: the next start makes it again."""
+    daemon(engine)
+    gw = net(engine)["Gateway"]
+    subprocess.run(["umount", "-l", net(engine)["NetNS"]], check=True)
+    code, out, err = run(engine, f"ping -c1 -W2 {gw}")
+    assert code == 0, out + err
+
+
 def test_none_and_host_keep_working(engine):
     code, out, _ = run(engine, "ip -o link | cut -d: -f2", HostConfig={"NetworkMode": "none"})
     assert out.split() == ["lo"]

@@ -127,6 +127,12 @@ def _build(net: dict[str, Any]) -> None:
     """(locked) Make what is missing: namespace and br0, uplink, gateway address, NAT."""
     firewall(net)  # first: a host without nft gets no half-made network
     path, mtu = net["NetNS"], int(net.get("MTU") or 1500)
+    if index(net["Bridge"]):  # an uplink to a namespace that is no longer ours (unmounted)
+        nl = Netlink()
+        try:
+            nl.delete_link(net["Bridge"])
+        finally:
+            nl.close()
     host = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         if not is_netns(path):
