@@ -68,6 +68,7 @@ def bench_dockerlab(n: int) -> dict[str, float]:
     finally:
         for cid in eng.container_ids():
             eng.remove(cid, force=True)
+        _remove_network(root)
         shutil.rmtree(eng.paths.run, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)
     return out
@@ -142,6 +143,7 @@ def before_after(before: str, n: int) -> None:
         from dockerlab.engine.paths import runtime_dir_for
 
         for root in roots.values():
+            _remove_network(root)
             shutil.rmtree(root, ignore_errors=True)
             shutil.rmtree(runtime_dir_for(root), ignore_errors=True)  # its forkserver exits
     print(f"run --rm busybox true, CLI, {n} interleaved runs each")
@@ -151,6 +153,16 @@ def before_after(before: str, n: int) -> None:
             f"{name:<20}{statistics.median(walls[name]) * 1000:>8.1f}ms"
             f"{min(walls[name]) * 1000:>8.1f}ms{statistics.median(cpus[name]) * 1000:>10.1f}ms"
         )
+
+
+def _remove_network(root: str) -> None:
+    """The root's bridge network (bridge namespace, uplink, nft table), when it has one;
+    by this tree's code (the venv's ``dockerlab`` may be another checkout's)."""
+    code = (
+        "from dockerlab.engine.network import record; from dockerlab.engine.paths import Paths; "
+        f"record.remove_default_bridge(Paths.of({root!r}))"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=HERE, check=False)
 
 
 def main() -> None:

@@ -26,6 +26,10 @@ command -v gcc >/dev/null || need+=(gcc)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/aarch64-linux-gnu/libc.a ] \
   || need+=(libc6-dev)
 command -v losetup >/dev/null || need+=(mount)
+# the default bridge network masquerades through dockerlab's own nftables table; the network
+# tests use nsenter and ip (iproute2)
+command -v nft >/dev/null || need+=(nftables)
+command -v ip >/dev/null || need+=(iproute2)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # the notebooks are in Chinese: without a CJK font the browser draws boxes
 fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)

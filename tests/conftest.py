@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -58,7 +59,11 @@ def engine(busybox_root, tmp_path):
             eng.remove(cid, force=True)
         except Exception:  # noqa: BLE001 - teardown must go on
             pass
-    leaks = _leaks(eng.paths.root, eng.paths.run, ids)
+    net_leaks = _network_leaks(eng.paths.root)
+    from dockerlab.engine.network import record
+
+    record.remove_default_bridge(eng.paths)  # each test root has a network of its own
+    leaks = net_leaks + _leaks(eng.paths.root, eng.paths.run, ids)
     shutil.rmtree(eng.paths.run, ignore_errors=True)
     if leaks:
         pytest.fail("the test leaked:\n  " + "\n  ".join(leaks), pytrace=False)
@@ -82,6 +87,45 @@ def _cgroups_of(ids: list[str]) -> list[str]:
         for path in glob.glob(f"/sys/fs/cgroup/*/dockerlab/{cid}")
         + glob.glob(f"/sys/fs/cgroup/dockerlab/{cid}")
     ]
+
+
+def bridge_ports(root: str) -> list[str]:
+    """The container ends on the root's bridge (in the bridge's own namespace)."""
+    try:
+        with open(os.path.join(root, "network", "bridge.json")) as f:
+            netns = json.load(f)["NetNS"]
+    except (OSError, ValueError, KeyError):
+        return []
+    if not os.path.exists(netns):
+        return []
+    out = subprocess.run(
+        ["nsenter", f"--net={netns}", "ip", "-o", "link", "show", "master", "br0"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+    return [n for n in names if n != "uplink"]
+
+
+def held_addresses(root: str) -> list[str]:
+    try:
+        with open(os.path.join(root, "network", "bridge.ipam")) as f:
+            return [line.strip() for line in f if line.strip()]
+    except OSError:
+        return []
+
+
+def _network_of(root: str) -> list[str]:
+    return [f"veth {p}" for p in bridge_ports(root)] + [
+        f"address {a}" for a in held_addresses(root)
+    ]
+
+
+def _network_leaks(root: str) -> list[str]:
+    """Veths left on the root's bridge and addresses its IPAM still holds (bounded wait:
+    a removed container's namespace goes a moment after its monitor)."""
+    wait_until(lambda: not _network_of(root), timeout=10)
+    return _network_of(root)
 
 
 def _leaks(root: str, run: str, ids: list[str]) -> list[str]:

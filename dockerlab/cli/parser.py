@@ -832,8 +832,8 @@ _NO_REGISTRY = (
     "bootstrap` (busybox)."
 )
 _NO_NETWORKS = (
-    "Containers run with `--network none` (the default: loopback only) or `--network host` "
-    "(the host's network); there are no user-defined networks."
+    "Containers run on the default `bridge` network, `--network none` (loopback only) or "
+    "`--network host` (the host's network); there are no user-defined networks yet."
 )
 _NO_PORTS = (
     "There is no port publishing (`-p`): a container on `--network host` listens on the "

@@ -52,6 +52,9 @@ def small_disk(busybox_root, tmp_path):
         shutil.copytree(busybox_root, mnt / "root", symlinks=True)
         yield Engine(str(mnt / "root"))
     finally:
+        from dockerlab.engine.network import record
+
+        record.remove_default_bridge(Engine(str(mnt / "root")).paths)  # if it ran one
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 

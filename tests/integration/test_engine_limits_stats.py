@@ -227,5 +227,7 @@ def test_stats_of_stopped_container_are_zero(engine):
 
 
 def test_stats_network_has_no_host_interfaces(engine):
-    cid = daemon(engine)
+    cid = daemon(engine)  # the default bridge: its own eth0, nothing of the host's
+    assert list(engine.stats(cid).get("networks", {})) == ["eth0"]
+    cid = daemon(engine, HostConfig={"NetworkMode": "none"})
     assert engine.stats(cid).get("networks", {}) == {}

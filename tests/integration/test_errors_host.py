@@ -81,6 +81,9 @@ def _seed(busybox_root, root) -> Engine:
 
 
 def _forget(eng: Engine) -> None:
+    from dockerlab.engine.network import record
+
+    record.remove_default_bridge(eng.paths)  # the root's network, if it ran a container
     shutil.rmtree(eng.paths.run, ignore_errors=True)
 
 

@@ -78,7 +78,7 @@ def test_before_since_and_the_rest_on_real_containers(engine):
     assert ps(label="role") == ["p3", "p2"] and ps(label="role=db") == ["p2"]
     assert ps(volume="data") == ps(volume="/data") == ["p3"]
     assert ps(health="none") == ["p4", "p3", "p2", "p1"]
-    assert ps(network="none") == ["p4", "p3", "p2", "p1"]
+    assert ps(network="bridge") == ["p4", "p3", "p2", "p1"]  # the default network now
 
 
 def test_ancestor_finds_containers_of_images_built_on_it(engine, tmp_path):

@@ -96,9 +96,7 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
     network = host.get("NetworkMode") or "default"
     if network not in _NETWORKS:
         raise InvalidParameter(f"network {network} not found")
-    if network in ("bridge", "default"):
-        network = "none"  # no bridge yet: an isolated network namespace with loopback only
-    host["NetworkMode"] = network
+    host["NetworkMode"] = network  # "default" as Docker stores it when none was named
     # HOSTNAME and TERM are the process's (runtime/process.daemon_env), not Config.Env's
     env = merge_env(icfg.get("Env") or [], cfg.get("Env") or [])
     hostname = cfg.get("Hostname") or (cid[:12] if network != "host" else os.uname().nodename)
@@ -514,6 +512,10 @@ def _materialize(
         record["Runtime"]["Owner"] = owner
     if record["HostConfig"].get("Init"):
         record["Runtime"]["InitPath"] = init_binary()
+    if record["HostConfig"]["NetworkMode"] in ("default", "bridge"):
+        from dockerlab.engine.network import record as network
+
+        record["BridgeNetwork"] = network.default_bridge(paths)  # what its monitor attaches to
     record["ResolvConfPath"] = os.path.join(final, "resolv.conf")
     record["HostnamePath"] = os.path.join(final, "hostname")
     record["HostsPath"] = os.path.join(final, "hosts")

@@ -65,23 +65,49 @@ def graph_driver(c: Container) -> dict[str, Any]:
 
 
 def network_settings(c: Container) -> dict[str, Any]:
+    """Docker 20.10's NetworkSettings (raw API order). The default network is stored as
+    ``default`` in HostConfig.NetworkMode and shown as ``bridge``; the top-level address
+    fields are filled for the default bridge only, and only while it runs."""
     mode = c.config["HostConfig"].get("NetworkMode", "none")
+    name = "bridge" if mode == "default" else mode
+    net = c.config.get("BridgeNetwork") or {}
+    live = (c.state.get("Network") or {}) if c.state.get("Running") else {}
+    top = {
+        "EndpointID": live.get("EndpointID", ""),
+        "Gateway": live.get("Gateway", ""),
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": live.get("IPAddress", ""),
+        "IPPrefixLen": live.get("IPPrefixLen", 0),
+        "IPv6Gateway": "",
+        "MacAddress": live.get("MacAddress", ""),
+    }
     return {
         "Bridge": "",
         "SandboxID": "",
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
         "Ports": {},
         "SandboxKey": "",
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        **top,
         "Networks": {
-            mode: {
+            name: {
                 "IPAMConfig": None,
                 "Links": None,
                 "Aliases": None,
-                "NetworkID": "",
-                "EndpointID": "",
-                "Gateway": "",
-                "IPAddress": "",
-                "IPPrefixLen": 0,
-                "MacAddress": "",
+                "NetworkID": net.get("Id", ""),
+                "EndpointID": top["EndpointID"],
+                "Gateway": top["Gateway"],
+                "IPAddress": top["IPAddress"],
+                "IPPrefixLen": top["IPPrefixLen"],
+                "IPv6Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "MacAddress": top["MacAddress"],
+                "DriverOpts": None,
             }
         },
     }

@@ -347,6 +347,7 @@ class Container:
             RestartCount=record.get("RestartCount", self.state.get("RestartCount", 0)),
         )
         self.state["Status"] = "created" if record.get("StartFailed") else "exited"
+        self.state.pop("Network", None)  # the monitor gave its address back
         self.health_stopped()
         self.save_state()
         for path in (self.exit_file(), self.monitor_file()):
@@ -372,6 +373,8 @@ class Container:
             Restarting=False,
             RestartCount=report.get("restarts", 0),
         )
+        if report.get("network") or self.state.get("Network"):
+            self.state["Network"] = report.get("network")  # its endpoint on the bridge
         from dockerlab.engine.runtime.health import probe_command, starting
 
         if probe_command(self.config["Config"]) is not None:
@@ -486,6 +489,11 @@ class Container:
         for m in self.config.get("MountPoints") or []:  # volumes it kept mounted
             if m.get("LocalMount"):
                 volmount.detach(os.path.dirname(m["Source"]), self.id)
+        # its addresses, which its monitor could not give back (found by its id: a dead
+        # container's config may be unreadable); its veth went with its namespace
+        from dockerlab.engine.network import ipam
+
+        ipam.release_all(os.path.join(self.paths.root, "network"), self.id)
         import shutil
 
         shutil.rmtree(self.rundir, ignore_errors=True)

@@ -51,6 +51,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from dockerlab.engine.network.endpoint import Endpoint
     from dockerlab.engine.runtime.cgroups import Cgroup
     from dockerlab.engine.runtime.health import Prober
 
@@ -163,7 +164,7 @@ def _container_main(
         _close_all_but(keep - {-1})
         net = host.get("NetworkMode") or "none"
         flags = L.CLONE_NEWNS | L.CLONE_NEWUTS | L.CLONE_NEWIPC
-        if net != "host":
+        if net != "host" and not kernel.get("NetNS"):  # NetNS: the monitor made it (bridge)
             flags |= L.CLONE_NEWNET
         L.unshare(flags)
         if host.get("Sysctls"):  # into the new IPC and network namespaces, as runc's init
@@ -310,6 +311,7 @@ class Monitor:
         self.restarts = 0  # by its restart policy, since the user started it (RestartCount)
         self.delay = 0.0  # the last back-off before a restart, in seconds
         self.started_at = 0.0  # time.monotonic() of the last launch
+        self.endpoint: Endpoint | None = None  # on the bridge network, while it runs
 
     # ---- set-up -----------------------------------------------------------------------
     def mount_rootfs(self) -> str:
@@ -441,6 +443,18 @@ class Monitor:
         probed = (
             test[0] in ("CMD", "CMD-SHELL") and len(test) > 1 and "Security" in self.cfg
         )  # as health.probe_command, without importing it when there is no probe
+        if self.cfg.get("BridgeNetwork"):
+            try:
+                self.join_bridge(config)  # the monitor is in the container's netns from here
+            except Exception as exc:  # noqa: BLE001 - told as Docker tells a start failure
+                for fd in (go_r, go_w, err_r, err_w, *child_ends, out_r, err_r2):
+                    if fd >= 0:
+                        os.close(fd)
+                if tty_parent is not None and tty_child is not None:
+                    tty_parent.close()
+                    tty_child.close()
+                return {"code": 125, "message": reason(exc)}
+            kernel["NetNS"] = True
         # The container's process is pid 1 of a new PID namespace; the monitor's later
         # children (health probes) and a restart's unshare start from its own again.
         host_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
@@ -456,6 +470,8 @@ class Monitor:
             L.setns(host_pidns, L.CLONE_NEWPID)
         finally:
             os.close(host_pidns)
+        if self.endpoint is not None:
+            self.endpoint.leave()  # the container's first process holds its netns now
         self.started_at = time.monotonic()
         os.close(go_r)
         os.close(err_w)
@@ -502,7 +518,7 @@ class Monitor:
             self.sel.register(out_r, S.STDOUT)
             self.sel.register(err_r2, S.STDERR)
         started = time.time_ns()
-        report = {
+        report: dict[str, Any] = {
             "ok": True,
             "pid": pid,
             "monitor": os.getpid(),
@@ -510,6 +526,8 @@ class Monitor:
             "started": log_time(started),
             "restarts": self.restarts,
         }
+        if self.endpoint is not None:
+            report["network"] = self.endpoint.settings()
         # The runtime's own record: the container is running even if its starter dies now.
         write_bytes(
             os.path.join(self.rundir, "monitor.json"), dumps(report).encode(), durable=False
@@ -522,6 +540,33 @@ class Monitor:
 
             self.prober = Prober(self.cfg, self.paths, pid, started, self.sel, cgroup.frozen)
         return None
+
+    def join_bridge(self, config: dict[str, Any]) -> None:
+        """Attach the coming container to the bridge network (see engine/network/endpoint)
+        and write its /etc/hosts and /etc/resolv.conf for its address."""
+        from dockerlab.engine.network import etcfiles
+        from dockerlab.engine.network.endpoint import Endpoint
+
+        endpoint = Endpoint(
+            self.cfg["BridgeNetwork"],
+            os.path.join(self.paths.root, "network"),
+            self.cid,
+            self.paths.containers,
+        )
+        endpoint.enter()
+        self.endpoint = endpoint
+        hostname = config.get("Hostname") or self.cid[:12]
+        try:
+            with open("/etc/resolv.conf", "rb") as f:
+                host_resolv = f.read()
+        except OSError:
+            host_resolv = b""
+        for name, data in (
+            ("hosts", etcfiles.hosts(endpoint.ip, hostname, config.get("Domainname") or "")),
+            ("resolv.conf", etcfiles.resolv_conf(host_resolv)),
+        ):
+            with open(os.path.join(self.dir, name), "wb") as f:
+                f.write(data)
 
     def sync(self, message: dict[str, Any]) -> None:
         try:
@@ -951,6 +996,13 @@ class Monitor:
     def cleanup(self, keep_socket: bool = False) -> None:
         """Leave nothing behind: processes, cgroup, mounts, socket (each as far as made);
         ``keep_socket`` between two runs of a restarting container."""
+        if self.endpoint is not None:
+            try:
+                self.endpoint.leave()  # (a failure between enter and fork left us inside)
+                self.endpoint.release()
+            except Exception:  # noqa: BLE001 - the rest must still go
+                pass
+            self.endpoint = None
         if self.cgroup is not None:
             try:
                 self.cgroup.kill_all(signal.SIGKILL)

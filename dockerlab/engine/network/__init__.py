@@ -1,0 +1,14 @@
+"""Container networking: the default ``bridge`` network (issue 10's foundation).
+
+One module per job, so ports, links, user networks and DNS can build on them:
+
+- :mod:`.netlink`  a small rtnetlink client on the ``socket`` module (links, addresses,
+  routes): no pyroute2 on the start path (its import alone costs 0.3-1 s).
+- :mod:`.ipam`     subnet choice (Docker's pools, avoiding routed subnets) and the address
+  allocator, kept in the state root under a file lock per network.
+- :mod:`.record`   the network's record in the state root (``network/<name>.json``).
+- :mod:`.bridge`   the host side: the bridge itself, recreated when missing, and the
+  masquerade rule in dockerlab's own nftables table.
+- :mod:`.etcfiles` ``/etc/hosts`` and ``/etc/resolv.conf`` as Docker writes them.
+- :mod:`.endpoint` one container's side: veth pair, address, route (run by the monitor).
+"""
