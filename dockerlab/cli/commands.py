@@ -560,6 +560,20 @@ def cmd_top(ctx: Context, ns: Namespace) -> int:
     return 0
 
 
+def cmd_port(ctx: Context, ns: Namespace) -> int:
+    """``port CONTAINER [PRIVATE_PORT[/PROTO]]``, as docker CLI 28 prints it."""
+    from dockerlab.format.ports import PortSpecError, port_lines
+
+    found = ctx.engine.inspect(ns.container)["NetworkSettings"]["Ports"] or {}
+    try:
+        lines = port_lines(found, ns.container, ns.private_port)
+    except PortSpecError as exc:
+        raise ClientError(str(exc)) from None
+    for line in lines:
+        ctx.print(line)
+    return 0
+
+
 def cmd_stats(ctx: Context, ns: Namespace) -> int:
     from dockerlab.terminal import verbs
 
@@ -1164,6 +1178,7 @@ HANDLERS: dict[str, Callable[[Context, Namespace], int]] = {
     "stop": cmd_stop,
     "tag": cmd_tag,
     "top": cmd_top,
+    "port": cmd_port,
     "unpause": cmd_unpause,
     "update": cmd_update,
     "version": cmd_version,
