@@ -199,7 +199,11 @@ def cmd_run(ctx: Context, ns: Namespace) -> int:
     cidfile = _cidfile_and_platform(ctx, ns, "run")
     try:
         if ns.detach:
-            cid, _ = engine.run(body, name, attach="", created=cidfile.write)
+            warned: list[str] = []
+            try:
+                cid, _ = engine.run(body, name, attach="", created=cidfile.write, warnings=warned)
+            finally:
+                _warnings(ctx, {"Warnings": warned})  # (before a start's error, as docker's)
             ctx.print(cid)
             return 0
         from dockerlab.terminal import verbs
