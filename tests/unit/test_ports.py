@@ -165,6 +165,10 @@ def test_exposed_ports_merge_the_image_s_and_the_request_s():
             'invalid port specification: "x"',
         ),
         (
+            {"HostConfig": {"PortBindings": {"80-81/tcp": [B()]}}},
+            'invalid port specification: "80-81"',
+        ),
+        (
             {"HostConfig": {"PortBindings": {"80/tcp": [B("", "99999")]}}},
             'invalid port specification: "99999"',
         ),

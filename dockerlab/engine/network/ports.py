@@ -61,9 +61,11 @@ def check_request(body: dict[str, Any], host: dict[str, Any]) -> None:
     for port, bindings in (host.get("PortBindings") or {}).items():
         _, number = split_proto(port)
         try:
-            parse_range(number)
+            lo, hi = parse_range(number)
         except ValueError:
-            raise InvalidParameter(f'invalid port specification: "{number}"') from None
+            lo, hi = 0, -1
+        if lo != hi or "-" in number:  # nat.ParsePort: one number
+            raise InvalidParameter(f'invalid port specification: "{number}"')
         for b in bindings or []:
             _, hp = split_proto(b.get("HostPort") or "")
             if hp:
