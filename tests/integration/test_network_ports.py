@@ -146,6 +146,12 @@ def test_http_reaches_the_container_on_loopback_v6_and_another_address(engine, t
     ]
     found = listeners(host)
     assert len(found) == 2 and all("dockerlab-proxy" in line for line in found), found
+    (proxy,) = proxies_of(monitor_of(engine, cid))
+    with open(f"/proc/{proxy}/status") as f:
+        status = dict(line.split(":", 1) for line in f.read().splitlines())
+    assert status["Uid"].split() == ["65534"] * 4 and status["Gid"].split() == ["65534"] * 4
+    assert int(status["CapEff"], 16) == int(status["CapPrm"], 16) == 0
+    assert sorted(os.listdir(f"/proc/{proxy}/fd"), key=int)[:3] == ["0", "1", "2"]
 
 
 def test_udp_is_relayed_both_ways(engine):

@@ -8,8 +8,9 @@ container, and the answers come back to that client, until 90 s without traffic 
 docker-proxy's UDP timeout). The container sees the bridge's gateway as the client, as it
 sees docker-proxy's connections.
 
-It dies with its monitor (``PR_SET_PDEATHSIG``): a monitor killed with SIGKILL leaves no
-listening socket behind; the monitor kills it when the container stops.
+It runs as nobody without capabilities, and dies with its monitor (``PR_SET_PDEATHSIG``): a
+monitor killed with SIGKILL leaves no listening socket behind; the monitor kills it when the
+container stops.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 UDP_TIMEOUT = 90.0
+NOBODY = 65534
 CONNECT_TIMEOUT = 10.0
 
 
@@ -35,10 +37,21 @@ def start(listeners: list[tuple[socket.socket, str, int]], target_ip: str) -> in
     if pid:
         return pid
     try:  # the child: never returns into the monitor
+        # imported while root: nobody may not read the stdlib (getaddrinfo needs idna)
+        import encodings.idna  # noqa: F401
+        import select  # noqa: F401
+        import threading  # noqa: F401
+
+        L.set_process_name("dockerlab-proxy")  # (loads ctypes, for prctl below)
+        # It needs no privilege once its sockets are bound: it serves the network as nobody,
+        # without capabilities (the uid change clears them, and would clear PDEATHSIG: so
+        # first). The kernel makes it non-dumpable too.
+        os.setgroups([])
+        os.setresgid(NOBODY, NOBODY, NOBODY)
+        os.setresuid(NOBODY, NOBODY, NOBODY)
         L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the monitor died before we asked
             os._exit(0)
-        L.set_process_name("dockerlab-proxy")
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
@@ -88,9 +101,12 @@ def serve(listeners: list[tuple[socket.socket, str, int]], target_ip: str) -> No
 def _relay(client: socket.socket, target: tuple[str, int]) -> None:
     import threading
 
+    upstream = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        upstream = socket.create_connection(target, timeout=CONNECT_TIMEOUT)
-    except OSError:
+        upstream.settimeout(CONNECT_TIMEOUT)
+        upstream.connect(target)
+    except Exception:  # noqa: BLE001 - whatever it is, this connection only
+        upstream.close()
         client.close()  # nothing listens in the container: the client sees the close
         return
     upstream.settimeout(None)
