@@ -312,8 +312,10 @@ def test_stop_frees_the_port_and_rm_leaves_no_listener(engine):
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
     assert engine.inspect(cid)["NetworkSettings"]["Ports"] == {}
     assert held_host_ports(engine.paths.root) == []
-    with socket.socket() as again:  # the port is the host's again
+    with socket.socket() as again:  # the port is the host's again (as a server binds it)
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (TIME_WAIT of our GET)
         again.bind(("0.0.0.0", port))
+        again.listen()
     assert cli(engine.paths.root, "start", cid).returncode == 0
     assert served(f"http://127.0.0.1:{port}/") == "hello-web\n"
     assert cli(engine.paths.root, "rm", "-f", cid).returncode == 0
