@@ -200,11 +200,18 @@ def cmd_run(ctx: Context, ns: Namespace) -> int:
     try:
         if ns.detach:
             warned: list[str] = []
+            made: list[str] = []
+
+            def created(cid: str) -> None:
+                cidfile.write(cid)
+                made.append(cid)
+
             try:
-                cid, _ = engine.run(body, name, attach="", created=cidfile.write, warnings=warned)
-            finally:
-                _warnings(ctx, {"Warnings": warned})  # (before a start's error, as docker's)
-            ctx.print(cid)
+                engine.run(body, name, attach="", created=created, warnings=warned)
+            finally:  # docker's client prints the ID once created, even if the start fails
+                _warnings(ctx, {"Warnings": warned})
+                for cid in made:
+                    ctx.print(cid)
             return 0
         from dockerlab.terminal import verbs
 

@@ -292,6 +292,7 @@ def test_port_held_by_another_container_is_already_allocated(engine):
         "sleep", "30", text=True,
     )  # fmt: skip
     assert r.returncode == 125
+    assert r.stdout == engine.inspect("second")["Id"] + "\n"  # created: docker prints its ID
     assert f"): Bind for 0.0.0.0:{port} failed: port is already allocated" in r.stderr
     assert engine.inspect("second")["State"]["Status"] == "created"
     assert cli(engine.paths.root, "ps", "-a", "--filter", "name=second", "--format",
