@@ -115,10 +115,21 @@ def held_addresses(root: str) -> list[str]:
         return []
 
 
+def held_host_ports(root: str) -> list[str]:
+    """Host ports the root's table still reserves (network/ports, counters aside)."""
+    try:
+        with open(os.path.join(root, "network", "ports")) as f:
+            return [line.strip() for line in f if line.strip() and not line.startswith("next")]
+    except OSError:
+        return []
+
+
 def _network_of(root: str) -> list[str]:
-    return [f"veth {p}" for p in bridge_ports(root)] + [
-        f"address {a}" for a in held_addresses(root)
-    ]
+    return (
+        [f"veth {p}" for p in bridge_ports(root)]
+        + [f"address {a}" for a in held_addresses(root)]
+        + [f"host port {p}" for p in held_host_ports(root)]
+    )
 
 
 def _network_leaks(root: str) -> list[str]:

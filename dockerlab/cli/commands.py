@@ -199,8 +199,19 @@ def cmd_run(ctx: Context, ns: Namespace) -> int:
     cidfile = _cidfile_and_platform(ctx, ns, "run")
     try:
         if ns.detach:
-            cid, _ = engine.run(body, name, attach="", created=cidfile.write)
-            ctx.print(cid)
+            warned: list[str] = []
+            made: list[str] = []
+
+            def created(cid: str) -> None:
+                cidfile.write(cid)
+                made.append(cid)
+
+            try:
+                engine.run(body, name, attach="", created=created, warnings=warned)
+            finally:  # docker's client prints the ID once created, even if the start fails
+                _warnings(ctx, {"Warnings": warned})
+                for cid in made:
+                    ctx.print(cid)
             return 0
         from dockerlab.terminal import verbs
 
@@ -557,6 +568,20 @@ def cmd_logs(ctx: Context, ns: Namespace) -> int:
 def cmd_top(ctx: Context, ns: Namespace) -> int:
     result = ctx.engine.top(ns.container, " ".join(ns.ps_args) or "-ef")
     ctx.show(render.top(result))
+    return 0
+
+
+def cmd_port(ctx: Context, ns: Namespace) -> int:
+    """``port CONTAINER [PRIVATE_PORT[/PROTO]]``, as docker CLI 28 prints it."""
+    from dockerlab.format.ports import PortSpecError, port_lines
+
+    found = ctx.engine.inspect(ns.container)["NetworkSettings"]["Ports"] or {}
+    try:
+        lines = port_lines(found, ns.container, ns.private_port)
+    except PortSpecError as exc:
+        raise ClientError(str(exc)) from None
+    for line in lines:
+        ctx.print(line)
     return 0
 
 
@@ -1164,6 +1189,7 @@ HANDLERS: dict[str, Callable[[Context, Namespace], int]] = {
     "stop": cmd_stop,
     "tag": cmd_tag,
     "top": cmd_top,
+    "port": cmd_port,
     "unpause": cmd_unpause,
     "update": cmd_update,
     "version": cmd_version,

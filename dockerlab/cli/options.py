@@ -523,6 +523,7 @@ def create_body(
     network = ns.network or "default"
     if network not in _NETWORKS:
         raise NotFound(f"network {network} not found")
+    exposed, bindings = published_ports(ns, command)
 
     devices = []
     for spec in getattr(ns, "device", None) or []:
@@ -569,6 +570,10 @@ def create_body(
         "ShmSize": shm_size,
         "VolumesFrom": list(getattr(ns, "volumes_from", None) or []) or None,
     }
+    if bindings:
+        host_config["PortBindings"] = bindings
+    if getattr(ns, "publish_all", False):
+        host_config["PublishAllPorts"] = True
     if getattr(ns, "sysctl", None):
         host_config["Sysctls"] = sysctls(ns.sysctl, command)
     if getattr(ns, "tmpfs", None):
@@ -598,6 +603,8 @@ def create_body(
         ),
         "HostConfig": host_config,
     }
+    if exposed:
+        body["ExposedPorts"] = exposed
     if ns.stop_signal:
         body["StopSignal"] = ns.stop_signal
     if ns.stop_timeout is not None:
@@ -606,6 +613,20 @@ def create_body(
     if healthcheck is not None:
         body["Healthcheck"] = healthcheck
     return ns.name or None, body
+
+
+def published_ports(ns: Namespace, command: str = "run") -> tuple[dict[str, Any], dict[str, Any]]:
+    """``-p`` and ``--expose`` -> (Config.ExposedPorts, HostConfig.PortBindings), checked as
+    docker's client checks them (nothing imported when neither is given)."""
+    publish, expose = getattr(ns, "publish", None) or [], getattr(ns, "expose", None) or []
+    if not publish and not expose:
+        return {}, {}
+    from dockerlab.format.ports import PortSpecError, parse_publish
+
+    try:
+        return parse_publish(publish, expose)
+    except PortSpecError as exc:
+        raise cli_error(str(exc), command) from None
 
 
 def health_config(ns: Namespace, command: str = "run") -> dict[str, Any] | None:

@@ -206,6 +206,7 @@ _CREATE_FLAGS = (
     F("", "entrypoint", "string", "Overwrite the default ENTRYPOINT of the image"),
     F("e", "env", "env", "Set environment variables"),
     F("", "env-file", "list", "Read in a file of environment variables"),
+    F("", "expose", "list", "Expose a port or a range of ports"),
     F("", "health-cmd", "string", "Command to run to check health"),
     F(
         "",
@@ -254,6 +255,8 @@ _CREATE_FLAGS = (
     F("", "pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
     F("", "platform", "string", "Set platform if server is multi-platform capable"),
     F("", "privileged", "bool", "Give extended privileges to this container"),
+    F("p", "publish", "list", "Publish a container's port(s) to the host"),
+    F("P", "publish-all", "bool", "Publish all exposed ports to random ports"),
     F("", "read-only", "bool", "Mount the container's root filesystem as read only"),
     F("", "restart", "string", 'Restart policy to apply when a container exits (default "no")'),
     F("", "rm", "bool", "Automatically remove the container when it exits"),
@@ -423,6 +426,13 @@ COMMANDS: dict[str, Command] = {
         (),
         _ONE_PLUS,
         ("*containers",),
+    ),
+    "port": Command(
+        "CONTAINER [PRIVATE_PORT[/PROTO]]",
+        "List port mappings or a specific mapping for the container",
+        (),
+        (1, 2),
+        ("container", "private_port"),
     ),
     "ps": Command("[OPTIONS]", "List containers", _PS_FLAGS),
     "rename": Command(
@@ -615,6 +625,7 @@ MANAGEMENT: dict[str, tuple[str, dict[str, str]]] = {
                     "kill",
                     "logs",
                     "pause",
+                    "port",
                     "rename",
                     "restart",
                     "rm",
@@ -835,10 +846,6 @@ _NO_NETWORKS = (
     "Containers run on the default `bridge` network, `--network none` (loopback only) or "
     "`--network host` (the host's network); there are no user-defined networks yet."
 )
-_NO_PORTS = (
-    "There is no port publishing (`-p`): a container on `--network host` listens on the "
-    "host's own ports."
-)
 _NO_ORCHESTRATOR = "dockerlab runs containers on one host, without swarm mode."
 NOT_YET: dict[str, str] = {
     "builder": "`dockerlab build` is Docker's classic builder; it keeps no build cache.",
@@ -846,7 +853,6 @@ NOT_YET: dict[str, str] = {
     "checkpoint": "There is no checkpoint and restore (CRIU) in dockerlab.",
     "compose": "There is no compose: start each service with `dockerlab run`.",
     "config": _NO_ORCHESTRATOR,
-    "container port": _NO_PORTS,
     "context": "dockerlab uses its state root directly: choose it with --root or $DOCKERLAB_ROOT.",
     "image pull": _NO_REGISTRY,
     "image push": _NO_REGISTRY,
@@ -856,7 +862,6 @@ NOT_YET: dict[str, str] = {
     "network": _NO_NETWORKS,
     "node": _NO_ORCHESTRATOR,
     "plugin": "dockerlab has no plugins: its volume and log drivers are built in.",
-    "port": _NO_PORTS,
     "pull": _NO_REGISTRY,
     "push": _NO_REGISTRY,
     "search": _NO_REGISTRY,

@@ -113,14 +113,12 @@ PS_HEADER = {
 
 
 def format_ports(ports: list[dict[str, Any]] | None) -> str:
-    out = []
-    for p in ports or []:
-        proto = p.get("Type", "tcp")
-        if p.get("PublicPort"):
-            out.append(f"{p.get('IP', '0.0.0.0')}:{p['PublicPort']}->{p['PrivatePort']}/{proto}")
-        else:
-            out.append(f"{p['PrivatePort']}/{proto}")
-    return ", ".join(out)
+    """The PORTS column (docker CLI 28's DisplayablePorts: ``[::]:8080->80/tcp``)."""
+    if not ports:
+        return ""
+    from dockerlab.format.ports import displayable_ports
+
+    return displayable_ports(ports)
 
 
 class PsRow:

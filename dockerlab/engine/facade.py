@@ -193,10 +193,15 @@ class Engine:
         name: str | None = None,
         attach: str = "oe",
         created: Callable[[str], None] | None = None,
+        warnings: list[str] | None = None,
     ) -> tuple[str, Attachment | None]:
         """``create`` + ``start``; returns the ID and the attachment (if ``attach``).
-        ``created`` is told the ID before the start (the CLI's ``--cidfile``)."""
-        cid = self.create(body, name)["Id"]
+        ``created`` is told the ID before the start (the CLI's ``--cidfile``); create's
+        warnings are added to ``warnings``."""
+        result = self.create(body, name)
+        cid = result["Id"]
+        if warnings is not None:
+            warnings += result.get("Warnings") or []
         if created is not None:
             created(cid)
         try:

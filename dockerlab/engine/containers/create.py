@@ -93,6 +93,12 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
     argv = [*(entrypoint or []), *(cmd or [])]
     if not argv:
         raise InvalidParameter("no command specified")
+    exposed = icfg.get("ExposedPorts")
+    if host.get("PortBindings") or host.get("PublishAllPorts") or cfg.get("ExposedPorts"):
+        from dockerlab.engine.network import ports
+
+        ports.check_request(cfg, host)  # before the network's look-up, as the daemon's
+        exposed = ports.exposed_ports(cfg, icfg)
     network = host.get("NetworkMode") or "default"
     if network not in _NETWORKS:
         raise InvalidParameter(f"network {network} not found")
@@ -115,7 +121,7 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
         "AttachStdin": bool(cfg.get("AttachStdin")),
         "AttachStdout": bool(cfg.get("AttachStdout", True)),
         "AttachStderr": bool(cfg.get("AttachStderr", True)),
-        **({"ExposedPorts": icfg["ExposedPorts"]} if icfg.get("ExposedPorts") else {}),
+        **({"ExposedPorts": exposed} if exposed else {}),
         "Tty": bool(cfg.get("Tty")),
         "OpenStdin": bool(cfg.get("OpenStdin")),
         "StdinOnce": bool(cfg.get("StdinOnce")),
@@ -544,6 +550,10 @@ def create(
     cid = new_id()
     record = compose(body, image_id, image, cid)
     warnings = verify_host_config(record["HostConfig"])
+    if record["HostConfig"].get("PortBindings"):
+        from dockerlab.engine.network import ports
+
+        warnings += ports.warnings(record["HostConfig"])
     paths = store.paths
     volumes_from = []
     for spec in record["HostConfig"].get("VolumesFrom") or []:

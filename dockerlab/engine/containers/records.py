@@ -88,7 +88,7 @@ def network_settings(c: Container) -> dict[str, Any]:
         "HairpinMode": False,
         "LinkLocalIPv6Address": "",
         "LinkLocalIPv6PrefixLen": 0,
-        "Ports": {},
+        "Ports": ports(c),
         "SandboxKey": "",
         "SecondaryIPAddresses": None,
         "SecondaryIPv6Addresses": None,
@@ -111,6 +111,26 @@ def network_settings(c: Container) -> dict[str, Any]:
             }
         },
     }
+
+
+def ports(c: Container) -> dict[str, Any]:
+    """NetworkSettings.Ports: while it runs on a bridge, every exposed port (null when not
+    published) and the monitor's bindings; ``{}`` otherwise, as Docker's."""
+    live = (c.state.get("Network") or {}) if c.state.get("Running") else {}
+    if not live:
+        return {}
+    merged: dict[str, Any] = dict.fromkeys(c.config["Config"].get("ExposedPorts") or {})
+    merged.update(live.get("Ports") or {})
+    return {k: merged[k] for k in sorted(merged)}
+
+
+def _api_ports(c: Container) -> list[dict[str, Any]]:
+    found = ports(c)
+    if not found:
+        return []
+    from dockerlab.format.ports import api_ports
+
+    return api_ports(found)
 
 
 def inspect(c: Container) -> dict[str, Any]:
@@ -158,7 +178,7 @@ def summary(c: Container, images: ImageStore) -> dict[str, Any]:
         "ImageID": cfg["Image"],
         "Command": command,
         "Created": _created(c),
-        "Ports": [],
+        "Ports": _api_ports(c),
         "Labels": cfg["Config"].get("Labels") or {},
         "State": c.state["Status"],
         "Status": status_string(c.state, time.time()),

@@ -494,6 +494,9 @@ class Container:
         from dockerlab.engine.network import ipam
 
         ipam.release_all(os.path.join(self.paths.root, "network"), self.id)
+        from dockerlab.engine.network import ports  # its host ports (its proxy died with it)
+
+        ports.release(os.path.join(self.paths.root, "network"), self.id)
         import shutil
 
         shutil.rmtree(self.rundir, ignore_errors=True)

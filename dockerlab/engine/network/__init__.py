@@ -11,4 +11,7 @@ One module per job, so ports, links, user networks and DNS can build on them:
   masquerade rule in dockerlab's own nftables table.
 - :mod:`.etcfiles` ``/etc/hosts`` and ``/etc/resolv.conf`` as Docker writes them.
 - :mod:`.endpoint` one container's side: veth pair, address, route (run by the monitor).
+- :mod:`.ports`    published ports (``-p``, ``-P``): the daemon's checks at create, the
+  host ports' table and their binding at start (run by the monitor).
+- :mod:`.proxy`    the userland proxy serving them, one process per container.
 """

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from dockerlab.engine.network.endpoint import Endpoint
+    from dockerlab.engine.network.ports import Publisher
     from dockerlab.engine.runtime.cgroups import Cgroup
     from dockerlab.engine.runtime.health import Prober
 
@@ -312,6 +313,7 @@ class Monitor:
         self.delay = 0.0  # the last back-off before a restart, in seconds
         self.started_at = 0.0  # time.monotonic() of the last launch
         self.endpoint: Endpoint | None = None  # on the bridge network, while it runs
+        self.publisher: Publisher | None = None  # its published ports (-p, -P), ditto
 
     # ---- set-up -----------------------------------------------------------------------
     def mount_rootfs(self) -> str:
@@ -445,6 +447,7 @@ class Monitor:
         )  # as health.probe_command, without importing it when there is no probe
         if self.cfg.get("BridgeNetwork"):
             try:
+                self.publish()  # host ports bound first: a taken one fails the start here
                 self.join_bridge(config)  # the monitor is in the container's netns from here
             except Exception as exc:  # noqa: BLE001 - told as Docker tells a start failure
                 for fd in (go_r, go_w, err_r, err_w, *child_ends, out_r, err_r2):
@@ -453,7 +456,7 @@ class Monitor:
                 if tty_parent is not None and tty_child is not None:
                     tty_parent.close()
                     tty_child.close()
-                return {"code": 125, "message": reason(exc)}
+                return {"code": getattr(exc, "start_code", 125), "message": reason(exc)}
             kernel["NetNS"] = True
         # The container's process is pid 1 of a new PID namespace; the monitor's later
         # children (health probes) and a restart's unshare start from its own again.
@@ -472,6 +475,8 @@ class Monitor:
             os.close(host_pidns)
         if self.endpoint is not None:
             self.endpoint.leave()  # the container's first process holds its netns now
+            if self.publisher is not None:
+                self.publisher.serve(self.endpoint.ip)  # the proxy, in the host's netns
         self.started_at = time.monotonic()
         os.close(go_r)
         os.close(err_w)
@@ -528,6 +533,8 @@ class Monitor:
         }
         if self.endpoint is not None:
             report["network"] = self.endpoint.settings()
+            if self.publisher is not None:
+                report["network"]["Ports"] = self.publisher.ports
         # The runtime's own record: the container is running even if its starter dies now.
         write_bytes(
             os.path.join(self.rundir, "monitor.json"), dumps(report).encode(), durable=False
@@ -567,6 +574,29 @@ class Monitor:
         ):
             with open(os.path.join(self.dir, name), "wb") as f:
                 f.write(data)
+
+    def publish(self) -> None:
+        """Bind the container's published host ports (see engine/network/ports); nothing
+        is imported for a container that publishes none."""
+        host = self.cfg["HostConfig"]
+        if not host.get("PortBindings") and not (
+            host.get("PublishAllPorts") and self.cfg["Config"].get("ExposedPorts")
+        ):
+            return
+        from dockerlab.engine.network.ports import PortError, Publisher
+
+        publisher = Publisher(os.path.join(self.paths.root, "network"), self.cid)
+        self.publisher = publisher
+        try:
+            publisher.bind(self.cfg)
+        except PortError as exc:
+            name = self.cfg["Name"].lstrip("/")
+            failure = RuntimeError(
+                f"driver failed programming external connectivity on endpoint {name} "
+                f"({os.urandom(32).hex()}): {exc}"
+            )
+            failure.start_code = 128  # type: ignore[attr-defined]  # Docker's ExitCode
+            raise failure from None
 
     def sync(self, message: dict[str, Any]) -> None:
         try:
@@ -996,6 +1026,12 @@ class Monitor:
     def cleanup(self, keep_socket: bool = False) -> None:
         """Leave nothing behind: processes, cgroup, mounts, socket (each as far as made);
         ``keep_socket`` between two runs of a restarting container."""
+        if self.publisher is not None:
+            try:
+                self.publisher.stop()  # the proxy killed, the host ports given back
+            except Exception:  # noqa: BLE001 - the rest must still go
+                pass
+            self.publisher = None
         if self.endpoint is not None:
             try:
                 self.endpoint.leave()  # (a failure between enter and fork left us inside)
