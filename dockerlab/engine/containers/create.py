@@ -94,7 +94,7 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
     if not argv:
         raise InvalidParameter("no command specified")
     network = host.get("NetworkMode") or "default"
-    if network not in _NETWORKS:
+    if network not in _NETWORKS and not network.startswith("container:"):
         raise InvalidParameter(f"network {network} not found")
     host["NetworkMode"] = network  # "default" as Docker stores it when none was named
     # HOSTNAME and TERM are the process's (runtime/process.daemon_env), not Config.Env's
@@ -110,7 +110,7 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
     volumes = {**(icfg.get("Volumes") or {}), **(cfg.get("Volumes") or {})}
     config = {
         "Hostname": hostname,
-        "Domainname": "",
+        "Domainname": cfg.get("Domainname") or "",
         "User": cfg.get("User") or icfg.get("User", ""),
         "AttachStdin": bool(cfg.get("AttachStdin")),
         "AttachStdout": bool(cfg.get("AttachStdout", True)),
@@ -125,6 +125,7 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
         "Volumes": volumes or None,
         "WorkingDir": workdir,
         "Entrypoint": entrypoint,
+        **({"MacAddress": cfg["MacAddress"]} if cfg.get("MacAddress") else {}),
         "OnBuild": None,
         "Labels": labels,
     }
@@ -519,6 +520,8 @@ def _materialize(
     record["ResolvConfPath"] = os.path.join(final, "resolv.conf")
     record["HostnamePath"] = os.path.join(final, "hostname")
     record["HostsPath"] = os.path.join(final, "hosts")
+    if record["HostConfig"]["NetworkMode"].startswith("container:"):  # the other's, at start
+        record["ResolvConfPath"] = record["HostnamePath"] = record["HostsPath"] = ""
     record["LogPath"] = os.path.join(final, f"{cid}-json.log")
     # Only the config is durable; state.json appears at the first change (absent means
     # fresh) and hosts/hostname/resolv.conf are written by the monitor at each start.
@@ -535,6 +538,9 @@ def create(
     owner: str = "",
 ) -> dict[str, Any]:
     body, name = wire_strings(body), wire_strings(name)
+    from dockerlab.engine.network import sandbox
+
+    sandbox.check_mode(body, body.get("HostConfig") or {})  # the daemon's first check
     if not body.get("Image"):
         raise InvalidParameter("No image specified")
     image_id = images.resolve(body["Image"])
@@ -545,6 +551,14 @@ def create(
     record = compose(body, image_id, image, cid)
     warnings = verify_host_config(record["HostConfig"])
     paths = store.paths
+    sandbox.resolve_joined(store, record["HostConfig"])  # container:<ref> by its full ID
+    if record["HostConfig"].get("Links"):
+        from dockerlab.engine.network import links
+
+        record["LinkIds"] = links.register(
+            store, record["HostConfig"]["Links"], record["HostConfig"]["NetworkMode"]
+        )
+        links.mark(paths, cid, record["LinkIds"])  # (a mark without its parent is ignored)
     volumes_from = []
     for spec in record["HostConfig"].get("VolumesFrom") or []:
         ref, writable = volumes_from_spec(spec)

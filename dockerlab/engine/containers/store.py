@@ -375,6 +375,8 @@ class Container:
         )
         if report.get("network") or self.state.get("Network"):
             self.state["Network"] = report.get("network")  # its endpoint on the bridge
+        if report.get("sandbox"):  # kept after it stops, as Docker's inspect shows it
+            self.state["Sandbox"] = report["sandbox"]
         from dockerlab.engine.runtime.health import probe_command, starting
 
         if probe_command(self.config["Config"]) is not None:
@@ -494,6 +496,11 @@ class Container:
         from dockerlab.engine.network import ipam
 
         ipam.release_all(os.path.join(self.paths.root, "network"), self.id)
+        key = (self.state.get("Sandbox") or {}).get("SandboxKey") or ""
+        if key.startswith(self.paths.run) and not key.endswith("/default"):
+            from dockerlab.engine.network.sandbox import release_key
+
+            release_key(key)  # its namespace's bind mount, which its monitor could not undo
         import shutil
 
         shutil.rmtree(self.rundir, ignore_errors=True)
@@ -653,6 +660,10 @@ class ContainerStore:
         except FileNotFoundError:
             pass
         import shutil
+
+        from dockerlab.engine.network.links import forget
+
+        forget(self.paths, cid)  # its links, as a parent and as a child
 
         for link in (f"{cid}", f"{cid}-init"):
             try:

@@ -108,10 +108,19 @@ _HOSTS = (
 )
 
 
-def write_etc_files(folder: str, hostname: str, network: str) -> None:
+def write_etc_files(
+    folder: str, hostname: str, network: str, cfg: dict[str, Any] | None = None
+) -> None:
     """The container's /etc/hosts, /etc/hostname and /etc/resolv.conf, made at each start
-    (derived from the config, so no fsync) and bind-mounted over the image's."""
+    (derived from the config, so no fsync) and bind-mounted over the image's. ``cfg``'s
+    ``EtcHosts``/``EtcResolv`` are the starter's (network/sandbox.etc_files); a container
+    joining another's namespace (``container:``) uses that one's files."""
+    if network.startswith("container:"):
+        return
     files = {"hostname": hostname.encode() + b"\n", "hosts": _HOSTS, "resolv.conf": b""}
+    if cfg is not None and "EtcHosts" in cfg:
+        files["hosts"], files["resolv.conf"] = cfg["EtcHosts"], cfg["EtcResolv"]
+        network = ""  # (made already)
     if network == "host":
         for name in ("hosts", "resolv.conf"):
             try:
@@ -122,6 +131,18 @@ def write_etc_files(folder: str, hostname: str, network: str) -> None:
     for name, data in files.items():
         with open(os.path.join(folder, name), "wb") as f:
             f.write(data)
+
+
+def mac_address(text: str) -> str:
+    """``--mac-address`` as the kernel takes it (six bytes, ``:`` or ``-``); the daemon's
+    error at start for anything else."""
+    parts = text.replace("-", ":").split(":") if text else []
+    if parts and (
+        len(parts) != 6
+        or not all(len(p) == 2 and all(ch in "0123456789abcdefABCDEF" for ch in p) for p in parts)
+    ):
+        raise ValueError(f"address {text}: invalid MAC address")
+    return ":".join(parts).lower()
 
 
 def _report(fd: int, code: int, message: str) -> None:
@@ -164,9 +185,17 @@ def _container_main(
         _close_all_but(keep - {-1})
         net = host.get("NetworkMode") or "none"
         flags = L.CLONE_NEWNS | L.CLONE_NEWUTS | L.CLONE_NEWIPC
-        if net != "host" and not kernel.get("NetNS"):  # NetNS: the monitor made it (bridge)
+        if cfg.get("JoinPid"):  # container:<ref>: that container's namespace, as runc's path
+            ns = os.open(f"/proc/{cfg['JoinPid']}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            L.setns(ns, L.CLONE_NEWNET)
+            os.close(ns)
+            net = "container"
+        elif net != "host" and not kernel.get("NetNS"):  # NetNS: the monitor made it (bridge)
             flags |= L.CLONE_NEWNET
         L.unshare(flags)
+        if config.get("Domainname"):  # runc's spec.Domainname (the host's /proc: still ours)
+            with open("/proc/sys/kernel/domainname", "w") as f:
+                f.write(config["Domainname"])
         if host.get("Sysctls"):  # into the new IPC and network namespaces, as runc's init
             process.write_sysctls(host["Sysctls"], net == "host")
         readonly = bool(host.get("ReadonlyRootfs"))
@@ -214,8 +243,8 @@ def _container_main(
             workdir=config.get("WorkingDir") or "",
         )
         rootfs.enter(merged, privileged)
-        if net != "host":
-            L.sethostname(config.get("Hostname") or cfg["Id"][:12])
+        L.sethostname(config.get("Hostname") or cfg["Id"][:12])  # host too: its own UTS
+        if net not in ("host", "container"):
             _loopback_up()
         os.read(go_r, 1)  # the monitor has put us in the cgroup: nothing counted escapes it
         os.close(go_r)
@@ -242,7 +271,9 @@ def _container_main(
             config.get("User") or "",
             config.get("WorkingDir") or "",
             daemon_env(
-                config.get("Hostname") or "", config.get("Env") or [], bool(config.get("Tty"))
+                config.get("Hostname") or "",
+                [*cfg.get("LinkEnv", []), *(config.get("Env") or [])],  # -e wins over links
+                bool(config.get("Tty")),
             ),
             argv,
             cfg.get("Security"),
@@ -312,6 +343,7 @@ class Monitor:
         self.delay = 0.0  # the last back-off before a restart, in seconds
         self.started_at = 0.0  # time.monotonic() of the last launch
         self.endpoint: Endpoint | None = None  # on the bridge network, while it runs
+        self.sandbox: dict[str, str] = {}  # SandboxID and SandboxKey of this run
 
     # ---- set-up -----------------------------------------------------------------------
     def mount_rootfs(self) -> str:
@@ -401,7 +433,10 @@ class Monitor:
 
         config, host = self.cfg["Config"], self.cfg["HostConfig"]
         write_etc_files(
-            self.dir, config.get("Hostname") or self.cid[:12], host.get("NetworkMode") or "none"
+            self.dir,
+            config.get("Hostname") or self.cid[:12],
+            host.get("NetworkMode") or "none",
+            self.cfg,
         )
         merged = self.mount_rootfs()
         self.mount_volumes()
@@ -528,6 +563,7 @@ class Monitor:
         }
         if self.endpoint is not None:
             report["network"] = self.endpoint.settings()
+        report["sandbox"] = self.bind_sandbox(pid, host.get("NetworkMode") or "none")
         # The runtime's own record: the container is running even if its starter dies now.
         write_bytes(
             os.path.join(self.rundir, "monitor.json"), dumps(report).encode(), durable=False
@@ -552,21 +588,47 @@ class Monitor:
             os.path.join(self.paths.root, "network"),
             self.cid,
             self.paths.containers,
+            mac_address(config.get("MacAddress") or ""),
         )
         endpoint.enter()
         self.endpoint = endpoint
         hostname = config.get("Hostname") or self.cid[:12]
-        try:
-            with open("/etc/resolv.conf", "rb") as f:
-                host_resolv = f.read()
-        except OSError:
-            host_resolv = b""
-        for name, data in (
-            ("hosts", etcfiles.hosts(endpoint.ip, hostname, config.get("Domainname") or "")),
-            ("resolv.conf", etcfiles.resolv_conf(host_resolv)),
-        ):
+        own = etcfiles.own_line(endpoint.ip, hostname, config.get("Domainname") or "")
+        files: tuple[tuple[str, bytes], ...]
+        if "EtcHosts" in self.cfg:  # the starter's: add-host and link records, resolv.conf
+            files = (("hosts", self.cfg["EtcHosts"] + own),)
+        else:
+            try:
+                with open("/etc/resolv.conf", "rb") as f:
+                    host_resolv = f.read()
+            except OSError:
+                host_resolv = b""
+            files = (
+                ("hosts", etcfiles.HOSTS_HEAD + own),
+                ("resolv.conf", etcfiles.resolv_conf(host_resolv)),
+            )
+        for name, data in files:
             with open(os.path.join(self.dir, name), "wb") as f:
                 f.write(data)
+
+    def bind_sandbox(self, pid: int, mode: str) -> dict[str, str]:
+        """This run's SandboxID and SandboxKey: the key a bind mount of the container's
+        network namespace, kept while it runs (none for host's and container: modes)."""
+        from dockerlab.engine.network import sandbox
+
+        self.sandbox = sandbox.new_sandbox(self.paths.run, mode)
+        key = self.sandbox["SandboxKey"]
+        if mode == "host":
+            self.sandbox["SandboxKey"] = os.path.join(self.paths.run, "netns", "default")
+        elif key:
+            os.makedirs(os.path.dirname(key), mode=0o700, exist_ok=True)
+            os.close(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o444))
+            try:
+                L.mount(f"/proc/{pid}/ns/net", key, None, L.MS_BIND)
+            except OSError:
+                os.unlink(key)
+                raise
+        return dict(self.sandbox)
 
     def sync(self, message: dict[str, Any]) -> None:
         try:
@@ -1003,6 +1065,11 @@ class Monitor:
             except Exception:  # noqa: BLE001 - the rest must still go
                 pass
             self.endpoint = None
+        if self.sandbox.get("SandboxKey") and not self.sandbox["SandboxKey"].endswith("/default"):
+            from dockerlab.engine.network import sandbox
+
+            sandbox.release_key(self.sandbox["SandboxKey"])
+        self.sandbox = {}
         if self.cgroup is not None:
             try:
                 self.cgroup.kill_all(signal.SIGKILL)
