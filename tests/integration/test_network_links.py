@@ -128,11 +128,21 @@ def test_child_back_with_another_address_rewrites_the_parents_hosts(engine):
         "echo $ALIASDB_NAME; cat /proc/1/environ | tr '\\0' '\\n' | grep -c ALIASDB",
     )
     assert r.stdout.decode() == "/app/aliasdb\n1\n", r.stderr
-    # a stopped child: exec and start are refused with Docker's words
+    # a stopped child, then a removed one: exec and start are refused with Docker's words
     assert cli(root, "stop", "-t", "0", "db").returncode == 0
-    r = cli(root, "exec", "app", "true")
-    assert r.returncode == 126 or r.returncode == 1
-    assert b"Cannot link to a non running container: /db AS /app/aliasdb" in r.stderr
+    for removed in (False, True):
+        if removed:
+            assert cli(root, "rm", "db").returncode == 0
+        r = cli(root, "exec", "app", "true")
+        assert (r.returncode, r.stderr.decode()) == (
+            1,
+            "Error response from daemon: Cannot link to a non running container: /db AS "
+            "/app/aliasdb\n",
+        )
+    assert engine.inspect("app")["HostConfig"]["Links"] == ["/db:/app/aliasdb"]
+    r = cli(root, "restart", "-t", "0", "app")
+    assert r.returncode == 1
+    assert "Cannot link to a non running container: /db AS /app/aliasdb" in r.stderr.decode()
 
 
 def test_link_errors(engine):

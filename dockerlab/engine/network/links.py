@@ -1,8 +1,9 @@
 """Legacy links (``--link name[:alias]``) on the default bridge, as Docker 20.10's.
 
-A link is kept in the parent's config as ``LinkIds`` (``[[child id, alias], ...]``: a
-rename of either side keeps it) and shown in inspect as ``HostConfig.Links``
-(``/child:/parent/alias``, the names of now). At each start of the parent (and each
+A link is kept in the parent's config as ``LinkIds`` (``[[child id, alias, child name],
+...]``: a rename of either side keeps it) and shown in inspect as ``HostConfig.Links``
+(``/child:/parent/alias``, the names of now). As in Docker 20.10, removing the child does
+not end the link: the parent then cannot start (nor ``exec``) until it is removed too. At each start of the parent (and each
 ``exec``) the child must run on the default bridge; the parent gets one hosts record per
 link (``IP<TAB>alias childHostname [childName]``) and the ``ALIAS_*`` variables of
 ``daemon/links`` (:func:`link_env`), which its ``-e`` overrides. When a child starts again
@@ -158,14 +159,14 @@ def register(store: ContainerStore, links: list[str], network: str) -> list[list
             raise NotFound(f"could not get container for {name}: {exc}") from None
         if child.config["HostConfig"].get("NetworkMode") == "host":
             raise InvalidParameter(HOST_AND_LINKS)
-        if alias and [child.id, alias] not in out and all(a != alias for _, a in out):
-            out.append([child.id, alias])
+        if alias and all(a != alias for _, a, _ in out):
+            out.append([child.id, alias, child.config["Name"]])
     return out
 
 
 def mark(paths: Paths, parent: str, children: list[list[str]]) -> None:
     """Let each child know its parent (for :func:`update_parents`)."""
-    for child, _ in children:
+    for child, *_ in children:
         folder = os.path.join(_folder(paths), child)
         os.makedirs(folder, mode=0o700, exist_ok=True)
         with open(os.path.join(folder, parent), "wb"):
@@ -201,18 +202,17 @@ def on_bridge(c: Container) -> bool:
     return c.config["HostConfig"].get("NetworkMode") in ("default", "bridge")
 
 
-def children(store: ContainerStore, c: Container) -> list[tuple[str, Container]]:
-    """(alias, child) for each link whose child still exists."""
-    out = []
-    for cid, alias in c.config.get("LinkIds") or []:
+def children(store: ContainerStore, c: Container) -> list[tuple[str, Container | str]]:
+    """(alias, child) for each link; the child's last name when it was removed."""
+    out: list[tuple[str, Container | str]] = []
+    for cid, alias, name in c.config.get("LinkIds") or []:
         child = store.load(cid)
-        if child is None:
-            continue  # removed since: Docker forgets the link with it
-        try:
-            child.refresh()
-        except NotFound:
-            continue
-        out.append((alias, child))
+        if child is not None:
+            try:
+                child.refresh()
+            except NotFound:
+                child = None
+        out.append((alias, child if child is not None else name))
     return out
 
 
@@ -224,7 +224,7 @@ def gather(store: ContainerStore, c: Container) -> tuple[list[tuple[str, str]], 
         return [], []
     kids = children(store, c)
     for _, child in kids:
-        if not on_bridge(child):
+        if not isinstance(child, str) and not on_bridge(child):
             raise InvalidParameter(
                 f"Cannot link to {child.config['Name']}, as it does not belong to the "
                 "default network"
@@ -232,6 +232,8 @@ def gather(store: ContainerStore, c: Container) -> tuple[list[tuple[str, str]], 
     records, env = [], []
     for alias, child in kids:
         full = f"{c.config['Name']}/{alias}"
+        if isinstance(child, str):  # removed: Docker's link index still holds it, stopped
+            raise Conflict(f"Cannot link to a non running container: {child} AS {full}")
         ip = _bridge_ip(child)
         if not child.running or not ip:
             raise Conflict(
@@ -257,11 +259,11 @@ def inspect_links(c: Container) -> list[str] | None:
     from dockerlab.engine.containers.store import Container as _Container
 
     out = []
-    for cid, alias in c.config.get("LinkIds") or []:
+    for cid, alias, last in c.config.get("LinkIds") or []:
         try:
             name = _Container(c.paths, cid).config["Name"]
         except (FileNotFoundError, NotADirectoryError, KeyError, TypeError):
-            continue  # removed since: Docker forgets the link with it
+            name = last  # removed: Docker still shows it
         out.append(f"{name}:{c.config['Name']}/{alias}")
     return out or None
 
@@ -292,6 +294,6 @@ def update_parents(store: ContainerStore, child: Container) -> None:
             continue
         if not parent.running or not on_bridge(parent):
             continue
-        for cid, alias in parent.config.get("LinkIds") or []:
+        for cid, alias, _ in parent.config.get("LinkIds") or []:
             if cid == child.id:
                 etcfiles.update_hosts(parent.config["HostsPath"], ip, alias)
