@@ -4,9 +4,10 @@ A link is kept in the parent's config as ``LinkIds`` (``[[child id, alias, child
 ...]``: a rename of either side keeps it) and shown in inspect as ``HostConfig.Links``
 (``/child:/parent/alias``, the names of now). As in Docker 20.10, removing the child does
 not end the link: the parent then cannot start (nor ``exec``) until it is removed too.
-At each start of the parent (and each ``exec``) the child must run on the default bridge; the parent gets one hosts record per
-link (``IP<TAB>alias childHostname [childName]``) and the ``ALIAS_*`` variables of
-``daemon/links`` (:func:`link_env`), which its ``-e`` overrides. When a child starts again
+At each start of the parent (and each ``exec``) the child must run on the default bridge;
+the parent gets one hosts record per link (``IP<TAB>alias childHostname [childName]``) and
+the ``ALIAS_*`` variables of ``daemon/links`` (:func:`link_env`), which its ``-e``
+overrides. When a child starts again
 its running parents' hosts records get its new address (``etchosts.Update``): the children
 know their parents through ``<root>/network/links/<child>/<parent>`` marks, made at the
 parent's create and dropped with either side.
