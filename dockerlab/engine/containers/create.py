@@ -558,7 +558,9 @@ def create(
         record["LinkIds"] = links.register(
             store, record["HostConfig"]["Links"], record["HostConfig"]["NetworkMode"]
         )
-        links.mark(paths, cid, record["LinkIds"])  # (a mark without its parent is ignored)
+        from dockerlab.engine.network.runfiles import mark
+
+        mark(paths, cid, record["LinkIds"])  # (a mark without its parent is ignored)
     volumes_from = []
     for spec in record["HostConfig"].get("VolumesFrom") or []:
         ref, writable = volumes_from_spec(spec)

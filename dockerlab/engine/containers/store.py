@@ -497,8 +497,8 @@ class Container:
 
         ipam.release_all(os.path.join(self.paths.root, "network"), self.id)
         key = (self.state.get("Sandbox") or {}).get("SandboxKey") or ""
-        if key.startswith(self.paths.run) and not key.endswith("/default"):
-            from dockerlab.engine.network.sandbox import release_key
+        if key.startswith(self.paths.run):
+            from dockerlab.engine.network.runfiles import release_key
 
             release_key(key)  # its namespace's bind mount, which its monitor could not undo
         import shutil
@@ -661,7 +661,7 @@ class ContainerStore:
             pass
         import shutil
 
-        from dockerlab.engine.network.links import forget
+        from dockerlab.engine.network.runfiles import forget
 
         forget(self.paths, cid)  # its links, as a parent and as a child
 

@@ -11,4 +11,7 @@ One module per job, so ports, links, user networks and DNS can build on them:
   masquerade rule in dockerlab's own nftables table.
 - :mod:`.etcfiles` ``/etc/hosts`` and ``/etc/resolv.conf`` as Docker writes them.
 - :mod:`.endpoint` one container's side: veth pair, address, route (run by the monitor).
+- :mod:`.links`    legacy links: their variables, hosts records and checks.
+- :mod:`.sandbox`  network modes (`container:`, host, none), their checks and files.
+- :mod:`.runfiles` link marks and sandbox keys (netns bind mounts) beside the containers.
 """

@@ -142,7 +142,7 @@ def read_host_resolv() -> str:
     """The host's resolv.conf, or systemd-resolved's real one when the host's names only
     its stub 127.0.0.53 (libnetwork's ``resolvconf.Path``)."""
     text = _read(HOST_RESOLV)
-    if nameservers(text) == ["127.0.0.53"]:
+    if "127.0.0.53" in text and nameservers(text) == ["127.0.0.53"]:
         return _read(SYSTEMD_RESOLV)
     return text
 
@@ -174,13 +174,35 @@ def container_resolv(
             search or _last_fields(host, "search"),
             options or _last_fields(host, "options"),
         )
-    elif mode == "host":
-        text = host
+    elif mode == "host" or _plain(host):
+        text = host  # (plain: the filters would change nothing; no regex compiled per run)
     else:
         text = filter_resolv(host, True)
         if mode == "bridge":
             text = filter_resolv(text, False)
     return text.encode("utf-8", "surrogateescape")
+
+
+def _plain(host: str) -> bool:
+    """Every nameserver line is ``nameserver <IPv4>`` off 127/8, and there is one."""
+    servers = 0
+    for line in host.split("\n"):
+        words = line.split()
+        if "nameserver" not in line:
+            continue
+        if len(words) != 2 or words[0] != "nameserver" or line[0] != "n":
+            return False
+        octets = words[1].split(".")
+        if (
+            len(octets) != 4
+            or octets[0] == "127"
+            or not all(
+                o.isascii() and o.isdigit() and len(o) <= 3 and int(o) <= 255 for o in octets
+            )
+        ):
+            return False
+        servers += 1
+    return servers > 0
 
 
 def resolv_conf(host: bytes) -> bytes:

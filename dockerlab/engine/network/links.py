@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from dockerlab.engine.containers.store import Container, ContainerStore
-    from dockerlab.engine.paths import Paths
 
 HOST_AND_LINKS = (
     "conflicting options: host type networking can't be used with links. This would result "
@@ -165,35 +164,6 @@ def register(store: ContainerStore, links: list[str], network: str) -> list[list
     return out
 
 
-def mark(paths: Paths, parent: str, children: list[list[str]]) -> None:
-    """Let each child know its parent (for :func:`update_parents`)."""
-    for child, *_ in children:
-        folder = os.path.join(_folder(paths), child)
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        with open(os.path.join(folder, parent), "wb"):
-            pass
-
-
-def forget(paths: Paths, cid: str) -> None:
-    """``cid`` is removed: no parent of it is updated any more, and it is no one's parent."""
-    import shutil
-
-    shutil.rmtree(os.path.join(_folder(paths), cid), ignore_errors=True)
-    try:
-        children = os.listdir(_folder(paths))
-    except FileNotFoundError:
-        return
-    for child in children:
-        try:
-            os.unlink(os.path.join(_folder(paths), child, cid))
-        except (FileNotFoundError, NotADirectoryError):
-            pass
-
-
-def _folder(paths: Paths) -> str:
-    return os.path.join(paths.root, "network", "links")
-
-
 # ---- at start and exec --------------------------------------------------------------------
 def _bridge_ip(c: Container) -> str:
     return str((c.state.get("Network") or {}).get("IPAddress") or "")
@@ -271,7 +241,9 @@ def inspect_links(c: Container) -> list[str] | None:
 
 def update_parents(store: ContainerStore, child: Container) -> None:
     """The child got a (new) address: rewrite its records in its running parents' hosts."""
-    folder = os.path.join(_folder(store.paths), child.id)
+    from dockerlab.engine.network.runfiles import links_folder
+
+    folder = os.path.join(links_folder(store.paths), child.id)
     try:
         parents = os.listdir(folder)
     except FileNotFoundError:

@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import os
-
 from dockerlab.errors import Conflict, InvalidParameter
 
 TYPE_CHECKING = False
@@ -180,32 +178,3 @@ def etc_files(store: ContainerStore, c: Container) -> dict[str, Any]:
         list(host.get("DnsOptions") or []),
     )
     return {"EtcHosts": hosts, "EtcResolv": resolv, "LinkEnv": link_env}
-
-
-# ---- the sandbox key ----------------------------------------------------------------------
-def key_path(run: str, sandbox_id: str) -> str:
-    return os.path.join(run, "netns", sandbox_id[:12])
-
-
-def new_sandbox(run: str, mode: str) -> dict[str, str]:
-    """A start's SandboxID and SandboxKey (none for ``container:``, as Docker's)."""
-    if mode.startswith("container:"):
-        return {"SandboxID": "", "SandboxKey": ""}
-    sid = os.urandom(32).hex()
-    return {"SandboxID": sid, "SandboxKey": key_path(run, sid)}
-
-
-def release_key(key: str) -> None:
-    """Unmount and remove a sandbox key (the monitor at the end, the engine after a crash)."""
-    if not key:
-        return
-    from dockerlab.engine.runtime import linux as L
-
-    try:
-        L.umount(key, L.MNT_DETACH)
-    except OSError:
-        pass
-    try:
-        os.unlink(key)
-    except OSError:
-        pass

@@ -614,13 +614,11 @@ class Monitor:
     def bind_sandbox(self, pid: int, mode: str) -> dict[str, str]:
         """This run's SandboxID and SandboxKey: the key a bind mount of the container's
         network namespace, kept while it runs (none for host's and container: modes)."""
-        from dockerlab.engine.network import sandbox
+        from dockerlab.engine.network import runfiles
 
-        self.sandbox = sandbox.new_sandbox(self.paths.run, mode)
+        self.sandbox = runfiles.new_sandbox(self.paths.run, mode)
         key = self.sandbox["SandboxKey"]
-        if mode == "host":
-            self.sandbox["SandboxKey"] = os.path.join(self.paths.run, "netns", "default")
-        elif key:
+        if runfiles.owns_key(key):
             os.makedirs(os.path.dirname(key), mode=0o700, exist_ok=True)
             os.close(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o444))
             try:
@@ -1065,10 +1063,10 @@ class Monitor:
             except Exception:  # noqa: BLE001 - the rest must still go
                 pass
             self.endpoint = None
-        if self.sandbox.get("SandboxKey") and not self.sandbox["SandboxKey"].endswith("/default"):
-            from dockerlab.engine.network import sandbox
+        if self.sandbox.get("SandboxKey"):
+            from dockerlab.engine.network import runfiles
 
-            sandbox.release_key(self.sandbox["SandboxKey"])
+            runfiles.release_key(self.sandbox["SandboxKey"])
         self.sandbox = {}
         if self.cgroup is not None:
             try:

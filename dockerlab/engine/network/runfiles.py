@@ -1,0 +1,86 @@
+"""Files the network keeps beside the containers (no container module imported here: the
+store and the monitor call these).
+
+- Link marks: ``<root>/network/links/<child>/<parent>``, one empty file per link, made at
+  the parent's create, so a child that starts again finds the parents whose hosts records
+  name it (see :mod:`.links`); dropped with either side.
+- Sandbox keys: ``<run dir>/netns/<12 hex>`` (``NetworkSettings.SandboxKey``), a bind mount
+  of a running container's network namespace, as Docker's ``/var/run/docker/netns/<12>``;
+  its monitor makes it after the first process has its namespace and removes it when that
+  process ends (the engine does, after a crash).
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockerlab.engine.paths import Paths
+
+
+# ---- link marks ---------------------------------------------------------------------------
+def links_folder(paths: Paths) -> str:
+    return os.path.join(paths.root, "network", "links")
+
+
+def mark(paths: Paths, parent: str, children: list[list[str]]) -> None:
+    """Let each child know its parent."""
+    for child, *_ in children:
+        folder = os.path.join(links_folder(paths), child)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        with open(os.path.join(folder, parent), "wb"):
+            pass
+
+
+def forget(paths: Paths, cid: str) -> None:
+    """``cid`` is removed: no parent of it is updated any more, and it is no one's parent."""
+    folder = links_folder(paths)
+    try:
+        children = os.listdir(folder)
+    except FileNotFoundError:
+        return
+    if cid in children:
+        import shutil
+
+        shutil.rmtree(os.path.join(folder, cid), ignore_errors=True)
+    for child in children:
+        try:
+            os.unlink(os.path.join(folder, child, cid))
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+
+
+# ---- sandbox keys -------------------------------------------------------------------------
+def key_path(run: str, sandbox_id: str) -> str:
+    return os.path.join(run, "netns", sandbox_id[:12])
+
+
+def new_sandbox(run: str, mode: str) -> dict[str, str]:
+    """A start's SandboxID and SandboxKey: none for ``container:`` (Docker's), the host's
+    ``netns/default`` for ``host`` (named, never made: it is the host's namespace)."""
+    if mode.startswith("container:"):
+        return {"SandboxID": "", "SandboxKey": ""}
+    sid = os.urandom(32).hex()
+    key = os.path.join(run, "netns", "default") if mode == "host" else key_path(run, sid)
+    return {"SandboxID": sid, "SandboxKey": key}
+
+
+def owns_key(key: str) -> bool:
+    return bool(key) and not key.endswith("/default")
+
+
+def release_key(key: str) -> None:
+    """Unmount and remove a sandbox key (the monitor at the end, the engine after a crash)."""
+    if not owns_key(key):
+        return
+    from dockerlab.engine.runtime import linux as L
+
+    try:
+        L.umount(key, L.MNT_DETACH)
+    except OSError:
+        pass
+    try:
+        os.unlink(key)
+    except OSError:
+        pass
