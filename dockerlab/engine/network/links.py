@@ -261,10 +261,8 @@ def update_parents(store: ContainerStore, child: Container) -> None:
             except FileNotFoundError:
                 pass
             continue
-        try:
-            parent.refresh()
-        except NotFound:
-            continue
+        # (not refreshed: that could take its lock while we hold the child's, the order a
+        # start of the parent takes them in reverse; a stale "running" costs one write)
         if not parent.running or not on_bridge(parent):
             continue
         for cid, alias, _ in parent.config.get("LinkIds") or []:
