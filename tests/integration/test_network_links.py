@@ -173,6 +173,12 @@ def test_link_errors(engine):
         "conflicting options: host type networking can't be used with links. This would "
         "result in undefined behavior" in r.stderr.decode()
     )
+    # an empty alias: Docker's name reservation fails quietly, the link is not made
+    code, out, _ = run(
+        engine, "grep -c alive /etc/hosts", name="empty", HostConfig={"Links": ["alive:"]}
+    )
+    assert out == "0\n"
+    assert engine.inspect("empty")["HostConfig"]["Links"] is None
     daemon(engine, ["sleep", "60"], name="lonely", HostConfig={"NetworkMode": "none"})
     r = cli(root, "run", "--rm", "--link", "lonely:x", "busybox", "true")
     assert r.returncode == 125
