@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from helpers import cli, daemon
+from helpers import cli, daemon, wait_until
 
 from dockerlab.engine.network import etcfiles, record
 from dockerlab.errors import InvalidParameter, NotFound
@@ -142,6 +142,33 @@ def test_child_back_with_another_address_rewrites_the_parents_hosts(engine):
     r = cli(root, "restart", "-t", "0", "app")
     assert r.returncode == 1
     assert "Cannot link to a non running container: /db AS /app/aliasdb" in r.stderr.decode()
+
+
+def test_a_child_restarted_by_its_policy_updates_its_parents(engine):
+    root = str(engine.paths.root)
+    script = "while [ ! -f /go ]; do sleep 0.05; done; rm /go; exit 3"
+    daemon(
+        engine, ["sh", "-c", script], name="flaky",
+        HostConfig={"RestartPolicy": {"Name": "always"}},
+    )  # fmt: skip
+    daemon(engine, ["sleep", "60"], name="app", HostConfig={"Links": ["flaky:f"]})
+    hosts = engine.inspect("app")["HostsPath"]
+    with open(hosts, "r+") as f:  # a stale record, as after a move to another address
+        text = f.read().replace(f"{ip_of(engine, 'flaky')}\tf ", "10.0.0.99\tf ")
+        f.seek(0)
+        f.write(text)
+        f.truncate()
+    assert "10.0.0.99\tf " in open(hosts).read()
+    assert cli(root, "exec", "flaky", "touch", "/go").returncode == 0
+    assert wait_until(
+        lambda: (
+            engine.inspect("flaky")["RestartCount"] == 1
+            and engine.inspect("flaky")["State"]["Running"]
+            and ip_of(engine, "flaky") != ""
+        ),
+        timeout=30,
+    )
+    assert wait_until(lambda: f"{ip_of(engine, 'flaky')}\tf " in open(hosts).read(), timeout=10)
 
 
 def test_link_errors(engine):

@@ -18,8 +18,6 @@ and ignores it); ``host`` and ``container:`` parents are refused at create.
 
 from __future__ import annotations
 
-import os
-
 from dockerlab.errors import Conflict, InvalidParameter, NotFound
 
 TYPE_CHECKING = False
@@ -240,31 +238,11 @@ def inspect_links(c: Container) -> list[str] | None:
 
 
 def update_parents(store: ContainerStore, child: Container) -> None:
-    """The child got a (new) address: rewrite its records in its running parents' hosts."""
-    from dockerlab.engine.network.runfiles import links_folder
+    """The child got a (new) address: rewrite its records in its parents' hosts files
+    (see :func:`.runfiles.update_parents`; no parent's lock is taken: a start of the parent
+    takes them in the reverse order)."""
+    from dockerlab.engine.network.runfiles import update_parents as update
 
-    folder = os.path.join(links_folder(store.paths), child.id)
-    try:
-        parents = os.listdir(folder)
-    except FileNotFoundError:
-        return
     ip = _bridge_ip(child)
-    if not ip:
-        return
-    from dockerlab.engine.network import etcfiles
-
-    for pid in parents:
-        parent = store.load(pid)
-        if parent is None:
-            try:
-                os.unlink(os.path.join(folder, pid))
-            except FileNotFoundError:
-                pass
-            continue
-        # (not refreshed: that could take its lock while we hold the child's, the order a
-        # start of the parent takes them in reverse; a stale "running" costs one write)
-        if not parent.running or not on_bridge(parent):
-            continue
-        for cid, alias, _ in parent.config.get("LinkIds") or []:
-            if cid == child.id:
-                etcfiles.update_hosts(parent.config["HostsPath"], ip, alias)
+    if ip:
+        update(store.paths, child.id, ip)

@@ -1,9 +1,10 @@
 """Files the network keeps beside the containers (no container module imported here: the
 store and the monitor call these).
 
-- Link marks: ``<root>/network/links/<child>/<parent>``, one empty file per link, made at
-  the parent's create, so a child that starts again finds the parents whose hosts records
-  name it (see :mod:`.links`); dropped with either side.
+- Link marks: ``<root>/network/links/<child>/<parent>``, one file per linked pair holding
+  the parent's aliases of the child (a line each), made at the parent's create, so a child
+  that starts again finds the hosts records that name it (see :mod:`.links`; its monitor
+  after a restart by its policy, :func:`update_parents`); dropped with either side.
 - Sandbox keys: ``<run dir>/netns/<12 hex>`` (``NetworkSettings.SandboxKey``), a bind mount
   of a running container's network namespace, as Docker's ``/var/run/docker/netns/<12>``;
   its monitor makes it after the first process has its namespace and removes it when that
@@ -25,12 +26,43 @@ def links_folder(paths: Paths) -> str:
 
 
 def mark(paths: Paths, parent: str, children: list[list[str]]) -> None:
-    """Let each child know its parent."""
-    for child, *_ in children:
+    """Let each child know its parent and the aliases it has there."""
+    aliases: dict[str, list[str]] = {}
+    for child, alias, *_ in children:
+        aliases.setdefault(child, []).append(alias)
+    for child, names in aliases.items():
         folder = os.path.join(links_folder(paths), child)
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        with open(os.path.join(folder, parent), "wb"):
-            pass
+        with open(os.path.join(folder, parent), "w") as f:
+            f.write("".join(f"{name}\n" for name in names))
+
+
+def update_parents(paths: Paths, child: str, ip: str) -> None:
+    """The child has address ``ip`` now: its records in its parents' hosts files get it
+    (libnetwork's ``etchosts.Update``, in place). A stopped parent's file is rewritten at its
+    next start anyway; a removed one's mark is dropped."""
+    folder = os.path.join(links_folder(paths), child)
+    try:
+        parents = os.listdir(folder)
+    except FileNotFoundError:
+        return
+    from dockerlab.engine.network.etcfiles import update_hosts
+
+    for parent in parents:
+        hosts = os.path.join(paths.container(parent), "hosts")
+        if not os.path.isdir(paths.container(parent)):
+            try:
+                os.unlink(os.path.join(folder, parent))
+            except FileNotFoundError:
+                pass
+            continue
+        try:
+            with open(os.path.join(folder, parent)) as f:
+                aliases = f.read().split()
+        except FileNotFoundError:
+            continue
+        for alias in aliases:
+            update_hosts(hosts, ip, alias)
 
 
 def forget(paths: Paths, cid: str) -> None:

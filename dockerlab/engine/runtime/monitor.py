@@ -940,6 +940,10 @@ class Monitor:
         if failure is None:
             if self.stop_request() == "cancel":  # stopped while it started: no process to see
                 os.kill(self.pid, signal.SIGKILL)
+            if self.endpoint is not None:  # a link's child: its parents' records follow it
+                from dockerlab.engine.network.runfiles import update_parents
+
+                update_parents(self.paths, self.cid, self.endpoint.ip)
             return None
         code = failure["code"] if failure["code"] in (126, 127) else record["ExitCode"] or 128
         return {**record, "ExitCode": code, "Error": failure["message"]}
