@@ -163,12 +163,38 @@ def test_a_child_restarted_by_its_policy_updates_its_parents(engine):
     assert wait_until(
         lambda: (
             engine.inspect("flaky")["RestartCount"] == 1
-            and engine.inspect("flaky")["State"]["Running"]
+            and engine.inspect("flaky")["State"]["Status"] == "running"
             and ip_of(engine, "flaky") != ""
         ),
         timeout=30,
     )
     assert wait_until(lambda: f"{ip_of(engine, 'flaky')}\tf " in open(hosts).read(), timeout=10)
+
+
+def test_a_parent_restarted_by_its_policy_finds_its_child_where_it_is_now(engine):
+    root = str(engine.paths.root)
+    daemon(engine, ["sleep", "60"], name="db")
+    old = ip_of(engine, "db")
+    script = "while [ ! -f /go ]; do sleep 0.05; done; rm /go; exit 3"
+    daemon(
+        engine, ["sh", "-c", script], name="app",
+        HostConfig={"Links": ["db:aliasdb"], "RestartPolicy": {"Name": "always"}},
+    )  # fmt: skip
+    assert cli(root, "stop", "-t", "0", "db").returncode == 0
+    daemon(engine, ["sleep", "60"], name="squatter")
+    assert cli(root, "start", "db").returncode == 0
+    new = ip_of(engine, "db")
+    assert new != old
+    assert cli(root, "exec", "app", "touch", "/go").returncode == 0
+    assert wait_until(
+        lambda: (
+            engine.inspect("app")["RestartCount"] == 1
+            and engine.inspect("app")["State"]["Status"] == "running"
+        ),
+        timeout=30,
+    )
+    r = cli(root, "exec", "app", "grep", "aliasdb", "/etc/hosts")
+    assert r.stdout.decode() == f"{new}\taliasdb {short(engine, 'db')} db\n", r.stderr
 
 
 def test_link_errors(engine):

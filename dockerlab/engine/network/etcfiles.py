@@ -58,16 +58,22 @@ def extra_hosts(specs: list[str], gateway: str) -> list[tuple[str, str]]:
     return out
 
 
-def update_hosts(path: str, ip: str, alias: str) -> None:
-    """libnetwork's ``etchosts.Update``: every record of ``alias`` gets ``ip``; written in
-    place (the file is bind-mounted into a running container: its inode must stay)."""
+def update_records(text: bytes, ip: str, alias: str) -> bytes:
+    """libnetwork's ``etchosts.Update`` of a hosts text: every record of ``alias`` gets
+    ``ip``."""
     import re
 
     pattern = re.compile(rb"(\S*)(\t" + re.escape(alias.encode()) + rb")(\s|\.)")
+    return pattern.sub(lambda m: ip.encode() + m.group(2) + m.group(3), text)
+
+
+def update_hosts(path: str, ip: str, alias: str) -> None:
+    """:func:`update_records` of a file, written in place (the file is bind-mounted into a
+    running container: its inode must stay)."""
     try:
         with open(path, "r+b") as f:
             old = f.read()
-            new = pattern.sub(lambda m: ip.encode() + m.group(2) + m.group(3), old)
+            new = update_records(old, ip, alias)
             if new != old:
                 f.seek(0)
                 f.write(new)

@@ -934,6 +934,7 @@ class Monitor:
             return record
         try:
             self.reload_host_config()
+            self.follow_links()
             failure = self.launch(first=False)
         except Exception as exc:  # noqa: BLE001 - recorded, as Docker records a failed restart
             failure = {"code": 128, "message": reason(exc)}
@@ -973,6 +974,22 @@ class Monitor:
                 self.flush_partial(data)
         self.master = None
         self.close_stdin()
+
+    def follow_links(self) -> None:
+        """A restart's hosts file names its links' children where they are now (the
+        starter's records are of the first start), as Docker builds it again."""
+        if not self.cfg.get("LinkIds") or "EtcHosts" not in self.cfg:
+            return
+        from dockerlab.engine.network.etcfiles import update_records
+
+        for child, alias, *_ in self.cfg["LinkIds"]:
+            try:
+                report = read_json(os.path.join(self.paths.run, child, "monitor.json"))
+                ip = (report.get("network") or {}).get("IPAddress") or ""
+            except (OSError, ValueError, AttributeError):
+                continue
+            if ip:
+                self.cfg["EtcHosts"] = update_records(self.cfg["EtcHosts"], ip, alias)
 
     def reload_host_config(self) -> None:
         """A restart runs with the limits ``update`` recorded meanwhile."""
