@@ -134,7 +134,7 @@ def host_names(alias: str, child_hostname: str, child_name: str) -> str:
 
 # ---- at create ----------------------------------------------------------------------------
 def register(store: ContainerStore, links: list[str], network: str) -> list[list[str]]:
-    """The children of ``links`` (HostConfig.Links) as ``[[id, alias], ...]``, checked as
+    """The children of ``links`` (HostConfig.Links) as ``[[id, alias, name], ...]``, checked as
     the daemon's ``registerLinks``: each must exist and must not be on the host's network.
     An empty alias is dropped without a word (Docker's name reservation fails quietly)."""
     from dockerlab.errors import NoSuchContainer
