@@ -496,11 +496,18 @@ class Container:
         from dockerlab.engine.network import ipam
 
         ipam.release_all(os.path.join(self.paths.root, "network"), self.id)
-        key = (self.state.get("Sandbox") or {}).get("SandboxKey") or ""
-        if key.startswith(self.paths.run):
-            from dockerlab.engine.network.runfiles import release_key
+        # its namespace's bind mount, which its monitor could not undo (named by the state,
+        # else by the monitor's own record: a dead container's state may be unreadable)
+        keys = {(self.state.get("Sandbox") or {}).get("SandboxKey") or ""}
+        try:
+            keys.add(read_json(self.monitor_file())["sandbox"]["SandboxKey"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        from dockerlab.engine.network.runfiles import release_key
 
-            release_key(key)  # its namespace's bind mount, which its monitor could not undo
+        for key in keys:
+            if isinstance(key, str) and key.startswith(self.paths.run + "/netns/"):
+                release_key(key)
         import shutil
 
         shutil.rmtree(self.rundir, ignore_errors=True)

@@ -116,3 +116,30 @@ def release_key(key: str) -> None:
         os.unlink(key)
     except OSError:
         pass
+    try:
+        os.rmdir(os.path.dirname(key))  # the last one: the run dir keeps no empty folder
+    except OSError:
+        pass
+
+
+def make_key(key: str, source: str) -> bool:
+    """Bind-mount ``source`` (a namespace) on ``key``; False when it is gone already. The
+    folder may be removed by another container's :func:`release_key` meanwhile: again."""
+    for _ in range(5):
+        try:
+            os.makedirs(os.path.dirname(key), mode=0o700, exist_ok=True)
+            os.close(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o444))
+            break
+        except FileNotFoundError:
+            continue
+    from dockerlab.engine.runtime import linux as L
+
+    try:
+        L.mount(source, key, None, L.MS_BIND)
+    except OSError:  # it has ended already (or the folder went): nothing to keep
+        try:
+            os.unlink(key)
+        except OSError:
+            pass
+        return False
+    return True

@@ -619,12 +619,7 @@ class Monitor:
         self.sandbox = runfiles.new_sandbox(self.paths.run, mode)
         key = self.sandbox["SandboxKey"]
         if runfiles.owns_key(key):
-            os.makedirs(os.path.dirname(key), mode=0o700, exist_ok=True)
-            os.close(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o444))
-            try:
-                L.mount(f"/proc/{pid}/ns/net", key, None, L.MS_BIND)
-            except OSError:  # it has ended already: nothing to keep
-                os.unlink(key)
+            runfiles.make_key(key, f"/proc/{pid}/ns/net")
         return dict(self.sandbox)
 
     def sync(self, message: dict[str, Any]) -> None:
