@@ -45,6 +45,7 @@ _MODES = frozenset(
     }
 )
 _NETWORKS = frozenset({"default", "bridge", "host", "none"})
+_MAC = re.compile(r"[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}\Z")  # 6 bytes
 
 
 def refusal(message: str, command: str = "run") -> UsageError:
@@ -521,7 +522,7 @@ def create_body(
     binds, anonymous = volumes(ns.volume or [], cwd)
 
     network = ns.network or "default"
-    if network not in _NETWORKS:
+    if network not in _NETWORKS and not network.startswith("container:"):
         raise NotFound(f"network {network} not found")
     exposed, bindings = published_ports(ns, command)
 
@@ -569,6 +570,11 @@ def create_body(
         "ReadonlyRootfs": bool(getattr(ns, "read_only", False)),
         "ShmSize": shm_size,
         "VolumesFrom": list(getattr(ns, "volumes_from", None) or []) or None,
+        "Links": list(getattr(ns, "link", None) or []) or None,
+        "ExtraHosts": list(getattr(ns, "add_host", None) or []) or None,
+        "Dns": list(getattr(ns, "dns", None) or []),
+        "DnsOptions": list(getattr(ns, "dns_option", None) or []),
+        "DnsSearch": list(getattr(ns, "dns_search", None) or []),
     }
     if bindings:
         host_config["PortBindings"] = bindings
@@ -582,9 +588,12 @@ def create_body(
         host_config["Mounts"] = mounts
     check_host_config(host_config)
 
+    mac = getattr(ns, "mac_address", None) or ""
+    if mac and not _MAC.match(mac):
+        raise cli_error(f"{mac} is not a valid mac address", command)
     body: dict[str, Any] = {
         "Hostname": ns.hostname or "",
-        "Domainname": "",
+        "Domainname": getattr(ns, "domainname", None) or "",
         "User": ns.user or "",
         "AttachStdin": attach_stdin,
         "AttachStdout": attach_out,
@@ -605,6 +614,8 @@ def create_body(
     }
     if exposed:
         body["ExposedPorts"] = exposed
+    if mac:
+        body["MacAddress"] = mac
     if ns.stop_signal:
         body["StopSignal"] = ns.stop_signal
     if ns.stop_timeout is not None:

@@ -120,6 +120,53 @@ def _mount(value: str) -> str:
     return value
 
 
+def _link(value: str) -> str:
+    """opts.ValidateLink: ``name[:alias]``."""
+    from dockerlab.engine.network.links import parse_link
+
+    try:
+        parse_link(value)
+    except ValueError as exc:
+        raise _BadValue(str(exc)) from None
+    return value
+
+
+def _extra_host(value: str) -> str:
+    """opts.ValidateExtraHost: ``host:ip`` or ``host=ip``, sent as ``host:ip``."""
+    from dockerlab.engine.network.sandbox import normalize_extra_host
+
+    try:
+        return normalize_extra_host(value)
+    except ValueError as exc:
+        raise _BadValue(str(exc)) from None
+
+
+def _ip(value: str) -> str:
+    """opts.ValidateIPAddress: Go's canonical form of the address."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(value.strip())
+    except ValueError:
+        raise _BadValue(f"IP address is not correctly formatted: {value}") from None
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return str(mapped or ip)
+
+
+def _dns_search(value: str) -> str:
+    """opts.ValidateDNSSearch (its domain pattern kept as written, ``(:?`` and all)."""
+    import re
+
+    value = value.strip(" ")
+    if value == ".":
+        return value
+    label = r"(:?[a-zA-Z0-9]|(:?[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9]))"
+    match = re.match(rf"^(:?{label}(:?\.{label})*)\.?[\t\n\f\r ]*$", value)
+    if re.search("[a-zA-Z]", value) and match and len(match.group(1).encode()) < 255:
+        return match.group(1)
+    raise _BadValue(f"{value} is not a valid domain")
+
+
 # kind -> (type function, metavar shown in help, repeatable)
 _KINDS = {
     "bool": (_go_bool, "", False),
@@ -135,6 +182,10 @@ _KINDS = {
     "map": (_str, "map", True),  # checked by options.py with Docker's message
     "ulimit": (_str, "ulimit", True),
     "mount": (_mount, "mount", True),
+    "link": (_link, "list", True),
+    "extrahost": (_extra_host, "list", True),
+    "ip": (_ip, "list", True),
+    "dnssearch": (_dns_search, "list", True),
 }
 
 
@@ -191,6 +242,7 @@ def F(short: str, long: str, kind: str, help: str, default: object = None, *alia
 _DETACH_KEYS = F("", "detach-keys", "string", "Override the key sequence for detaching a container")
 
 _CREATE_FLAGS = (
+    F("", "add-host", "extrahost", "Add a custom host-to-IP mapping (host:ip)"),
     F("a", "attach", "list", "Attach to STDIN, STDOUT or STDERR"),
     F("", "cap-add", "list", "Add Linux capabilities"),
     F("", "cap-drop", "list", "Drop Linux capabilities"),
@@ -203,6 +255,10 @@ _CREATE_FLAGS = (
     F("", "cpuset-mems", "string", "MEMs in which to allow execution (0-3, 0,1)"),
     _DETACH_KEYS,
     F("", "device", "list", "Add a host device to the container"),
+    F("", "dns", "ip", "Set custom DNS servers"),
+    F("", "dns-option", "list", "Set DNS options"),
+    F("", "dns-search", "dnssearch", "Set custom DNS search domains"),
+    F("", "domainname", "string", "Container NIS domain name"),
     F("", "entrypoint", "string", "Overwrite the default ENTRYPOINT of the image"),
     F("e", "env", "env", "Set environment variables"),
     F("", "env-file", "list", "Read in a file of environment variables"),
@@ -239,6 +295,8 @@ _CREATE_FLAGS = (
     F("i", "interactive", "bool", "Keep STDIN open even if not attached"),
     F("l", "label", "list", "Set meta data on a container"),
     F("", "label-file", "list", "Read in a line delimited file of labels"),
+    F("", "link", "link", "Add link to another container"),
+    F("", "mac-address", "string", "Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
     F("m", "memory", "bytes", "Memory limit"),
     F("", "memory-reservation", "bytes", "Memory soft limit"),
     F("", "mount", "mount", "Attach a filesystem mount to the container"),

@@ -30,6 +30,10 @@ _VALUES = {
     "map": ("a=b", "c=d"),
     "ulimit": ("nofile=1:2", "nproc=3"),
     "mount": ("type=tmpfs,dst=/x", "type=volume,dst=/y"),
+    "link": ("db:x", "web"),
+    "extrahost": ("a:1.2.3.4", "b=::1"),
+    "ip": ("1.1.1.1", "::1"),
+    "dnssearch": ("example.com", "."),
 }
 
 

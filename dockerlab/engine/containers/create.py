@@ -100,7 +100,7 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
         ports.check_request(cfg, host)  # before the network's look-up, as the daemon's
         exposed = ports.exposed_ports(cfg, icfg)
     network = host.get("NetworkMode") or "default"
-    if network not in _NETWORKS:
+    if network not in _NETWORKS and not network.startswith("container:"):
         raise InvalidParameter(f"network {network} not found")
     host["NetworkMode"] = network  # "default" as Docker stores it when none was named
     # HOSTNAME and TERM are the process's (runtime/process.daemon_env), not Config.Env's
@@ -116,7 +116,7 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
     volumes = {**(icfg.get("Volumes") or {}), **(cfg.get("Volumes") or {})}
     config = {
         "Hostname": hostname,
-        "Domainname": "",
+        "Domainname": cfg.get("Domainname") or "",
         "User": cfg.get("User") or icfg.get("User", ""),
         "AttachStdin": bool(cfg.get("AttachStdin")),
         "AttachStdout": bool(cfg.get("AttachStdout", True)),
@@ -131,6 +131,7 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
         "Volumes": volumes or None,
         "WorkingDir": workdir,
         "Entrypoint": entrypoint,
+        **({"MacAddress": cfg["MacAddress"]} if cfg.get("MacAddress") else {}),
         "OnBuild": None,
         "Labels": labels,
     }
@@ -525,6 +526,8 @@ def _materialize(
     record["ResolvConfPath"] = os.path.join(final, "resolv.conf")
     record["HostnamePath"] = os.path.join(final, "hostname")
     record["HostsPath"] = os.path.join(final, "hosts")
+    if record["HostConfig"]["NetworkMode"].startswith("container:"):  # the other's, at start
+        record["ResolvConfPath"] = record["HostnamePath"] = record["HostsPath"] = ""
     record["LogPath"] = os.path.join(final, f"{cid}-json.log")
     # Only the config is durable; state.json appears at the first change (absent means
     # fresh) and hosts/hostname/resolv.conf are written by the monitor at each start.
@@ -541,6 +544,9 @@ def create(
     owner: str = "",
 ) -> dict[str, Any]:
     body, name = wire_strings(body), wire_strings(name)
+    from dockerlab.engine.network import sandbox
+
+    sandbox.check_mode(body, body.get("HostConfig") or {})  # the daemon's first check
     if not body.get("Image"):
         raise InvalidParameter("No image specified")
     image_id = images.resolve(body["Image"])
@@ -555,6 +561,16 @@ def create(
 
         warnings += ports.warnings(record["HostConfig"])
     paths = store.paths
+    sandbox.resolve_joined(store, record["HostConfig"])  # container:<ref> by its full ID
+    if record["HostConfig"].get("Links"):
+        from dockerlab.engine.network import links
+
+        record["LinkIds"] = links.register(
+            store, record["HostConfig"]["Links"], record["HostConfig"]["NetworkMode"]
+        )
+        from dockerlab.engine.network.runfiles import mark
+
+        mark(paths, cid, record["LinkIds"])  # (a mark without its parent is ignored)
     volumes_from = []
     for spec in record["HostConfig"].get("VolumesFrom") or []:
         ref, writable = volumes_from_spec(spec)

@@ -50,9 +50,15 @@ def spawn_exec(
 
     config = c.config["Config"]
     cmd, env, workdir, user = wire_strings([cmd, env, workdir, user])
+    linked: list[str] = []
+    if c.config.get("LinkIds"):  # computed again, with the children's addresses of now
+        from dockerlab.engine.network.links import exec_env
+
+        linked = exec_env(c)
     full_env = merge_env(
-        daemon_env(config.get("Hostname") or "", config.get("Env") or [], tty), env
-    )  # Docker's: PATH, HOSTNAME, TERM
+        daemon_env(config.get("Hostname") or "", [*linked, *(config.get("Env") or [])], tty),
+        env,
+    )  # Docker's: PATH, HOSTNAME, TERM, the links' variables
     spec = {
         "pid": c.state["Pid"],
         "cgroup": f"dockerlab/{c.id}",

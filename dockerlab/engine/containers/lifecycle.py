@@ -61,6 +61,7 @@ def start(store: ContainerStore, ref: str, attach: str = "") -> Attachment | Non
 def _start(store: ContainerStore, c: Container, attach: str) -> Attachment | None:
     """(locked) Spawn the monitor and record what it reports."""
     from dockerlab.engine.containers.create import check_tmpfs
+    from dockerlab.engine.network import sandbox
     from dockerlab.engine.runtime.cgroups.devices import gather
     from dockerlab.engine.runtime.security import for_container
     from dockerlab.engine.runtime.spawn import spawn_monitor
@@ -68,12 +69,18 @@ def _start(store: ContainerStore, c: Container, attach: str) -> Attachment | Non
     # Read --device nodes here, so a missing one fails with Docker's daemon error.
     try:
         check_tmpfs(c.config["HostConfig"])
+        joined = sandbox.joined_container(store, c)  # container:<ref>, running
         config = {
             **c.config,
             "DeviceNodes": gather(c.config["HostConfig"]),
             # compiled (or read from the cache) here, never in the container
             "Security": for_container(store.paths.root, c.config["HostConfig"]),
+            # hosts (add-host, links), resolv.conf and link variables: made here, where
+            # the other containers can be read
+            **sandbox.etc_files(store, c),
         }
+        if joined is not None:
+            config["JoinPid"] = joined.state["Pid"]
     except DockerlabError as exc:
         c.state["Error"] = str(exc)  # inspect shows it, as Docker's does
         c.save_state()
@@ -90,6 +97,10 @@ def _start(store: ContainerStore, c: Container, attach: str) -> Attachment | Non
     # A start by the user resets what its restart policy counted (Docker's containerStart).
     c.state.update(HasBeenManuallyStopped=False, HasBeenStartedBefore=True)
     c.adopt(report)  # (the monitor told "start", before the "die" it may tell next)
+    if c.state.get("Network"):  # its parents' hosts get its address (etchosts.Update)
+        from dockerlab.engine.network.links import update_parents
+
+        update_parents(store, c)
     return attachment
 
 

@@ -20,6 +20,8 @@ _PRIVATE_STATE = (
     "RestartCount",
     "HasBeenManuallyStopped",
     "HasBeenStartedBefore",
+    "Network",  # the endpoint, shown in NetworkSettings
+    "Sandbox",
 )
 
 
@@ -82,14 +84,15 @@ def network_settings(c: Container) -> dict[str, Any]:
         "IPv6Gateway": "",
         "MacAddress": live.get("MacAddress", ""),
     }
-    return {
+    sandbox = c.state.get("Sandbox") or {}  # the last run's, as Docker keeps them
+    settings = {
         "Bridge": "",
-        "SandboxID": "",
+        "SandboxID": sandbox.get("SandboxID", ""),
         "HairpinMode": False,
         "LinkLocalIPv6Address": "",
         "LinkLocalIPv6PrefixLen": 0,
         "Ports": ports(c),
-        "SandboxKey": "",
+        "SandboxKey": sandbox.get("SandboxKey", ""),
         "SecondaryIPAddresses": None,
         "SecondaryIPv6Addresses": None,
         **top,
@@ -111,6 +114,19 @@ def network_settings(c: Container) -> dict[str, Any]:
             }
         },
     }
+    if mode.startswith("container:"):  # no network of its own
+        settings["Networks"] = {}
+    return settings
+
+
+def _host_config(c: Container) -> dict[str, Any]:
+    """HostConfig, its Links as Docker's link index shows them (names of now)."""
+    host: dict[str, Any] = c.config["HostConfig"]
+    if not host.get("Links"):
+        return host
+    from dockerlab.engine.network.links import inspect_links
+
+    return {**host, "Links": inspect_links(c)}
 
 
 def ports(c: Container) -> dict[str, Any]:
@@ -154,7 +170,7 @@ def inspect(c: Container) -> dict[str, Any]:
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": None,
-        "HostConfig": cfg["HostConfig"],
+        "HostConfig": _host_config(c),
         "GraphDriver": graph_driver(c),
         "Mounts": _mounts(c),
         "Config": cfg["Config"],

@@ -50,7 +50,9 @@ def sample(c: Container, previous: dict[str, Any] | None) -> dict[str, Any]:
     if c.running and c.state["Pid"]:  # a restarting one has no process (nor cgroup)
         out.update(c.cgroup().stats())
         if c.config["HostConfig"].get("NetworkMode") != "host":
-            out["networks"] = _net(c.state["Pid"])
+            nets = _net(c.state["Pid"])  # eth0's counters (the shared one for container:)
+            if nets:  # none: loopback only, and Docker sends no "networks" then
+                out["networks"] = nets
     else:
         out.update(
             {

@@ -375,6 +375,8 @@ class Container:
         )
         if report.get("network") or self.state.get("Network"):
             self.state["Network"] = report.get("network")  # its endpoint on the bridge
+        if report.get("sandbox"):  # kept after it stops, as Docker's inspect shows it
+            self.state["Sandbox"] = report["sandbox"]
         from dockerlab.engine.runtime.health import probe_command, starting
 
         if probe_command(self.config["Config"]) is not None:
@@ -497,6 +499,18 @@ class Container:
         from dockerlab.engine.network import ports  # its host ports (its proxy died with it)
 
         ports.release(os.path.join(self.paths.root, "network"), self.id)
+        # its namespace's bind mount, which its monitor could not undo (named by the state,
+        # else by the monitor's own record: a dead container's state may be unreadable)
+        keys = {(self.state.get("Sandbox") or {}).get("SandboxKey") or ""}
+        try:
+            keys.add(read_json(self.monitor_file())["sandbox"]["SandboxKey"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        from dockerlab.engine.network.runfiles import release_key
+
+        for key in keys:
+            if isinstance(key, str) and key.startswith(self.paths.run + "/netns/"):
+                release_key(key)
         import shutil
 
         shutil.rmtree(self.rundir, ignore_errors=True)
@@ -656,6 +670,10 @@ class ContainerStore:
         except FileNotFoundError:
             pass
         import shutil
+
+        from dockerlab.engine.network.runfiles import forget
+
+        forget(self.paths, cid)  # its links, as a parent and as a child
 
         for link in (f"{cid}", f"{cid}-init"):
             try:

@@ -14,4 +14,7 @@ One module per job, so ports, links, user networks and DNS can build on them:
 - :mod:`.ports`    published ports (``-p``, ``-P``): the daemon's checks at create, the
   host ports' table and their binding at start (run by the monitor).
 - :mod:`.proxy`    the userland proxy serving them, one process per container.
+- :mod:`.links`    legacy links: their variables, hosts records and checks.
+- :mod:`.sandbox`  network modes (`container:`, host, none), their checks and files.
+- :mod:`.runfiles` link marks and sandbox keys (netns bind mounts) beside the containers.
 """

@@ -29,8 +29,11 @@ if TYPE_CHECKING:
 
 
 class Endpoint:
-    def __init__(self, net: dict[str, Any], folder: str, cid: str, containers: str) -> None:
+    def __init__(
+        self, net: dict[str, Any], folder: str, cid: str, containers: str, mac: str = ""
+    ) -> None:
         self.net, self.folder, self.cid = net, folder, cid
+        self.mac = mac  # Config.MacAddress (--mac-address), else derived from the address
         self.containers = containers  # the store's folder: an address whose holder is gone
         self.alloc = ipam.Allocator(folder, net["Name"], net["Subnet"])
         self.veth = "veth" + os.urandom(4).hex()[:7]
@@ -49,7 +52,7 @@ class Endpoint:
             "Gateway": self.net["Gateway"],
             "IPAddress": self.ip,
             "IPPrefixLen": self.prefix,
-            "MacAddress": ipam.mac_for(self.ip),
+            "MacAddress": self.mac or ipam.mac_for(self.ip),
             "Veth": self.veth,
         }
 
@@ -69,7 +72,8 @@ class Endpoint:
                 ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
                 try:
                     mtu = int(self.net.get("MTU") or 1500)
-                    side.add_veth(self.veth, master, mtu, "eth0", ipam.mac_for(self.ip), ns)
+                    mac = self.mac or ipam.mac_for(self.ip)
+                    side.add_veth(self.veth, master, mtu, "eth0", mac, ns)
                 finally:
                     os.close(ns)
                 side.set_up(name=self.veth)  # by name: the socket's namespace is the bridge's

@@ -109,10 +109,19 @@ _HOSTS = (
 )
 
 
-def write_etc_files(folder: str, hostname: str, network: str) -> None:
+def write_etc_files(
+    folder: str, hostname: str, network: str, cfg: dict[str, Any] | None = None
+) -> None:
     """The container's /etc/hosts, /etc/hostname and /etc/resolv.conf, made at each start
-    (derived from the config, so no fsync) and bind-mounted over the image's."""
+    (derived from the config, so no fsync) and bind-mounted over the image's. ``cfg``'s
+    ``EtcHosts``/``EtcResolv`` are the starter's (network/sandbox.etc_files); a container
+    joining another's namespace (``container:``) uses that one's files."""
+    if network.startswith("container:"):
+        return
     files = {"hostname": hostname.encode() + b"\n", "hosts": _HOSTS, "resolv.conf": b""}
+    if cfg is not None and "EtcHosts" in cfg:
+        files["hosts"], files["resolv.conf"] = cfg["EtcHosts"], cfg["EtcResolv"]
+        network = ""  # (made already)
     if network == "host":
         for name in ("hosts", "resolv.conf"):
             try:
@@ -123,6 +132,18 @@ def write_etc_files(folder: str, hostname: str, network: str) -> None:
     for name, data in files.items():
         with open(os.path.join(folder, name), "wb") as f:
             f.write(data)
+
+
+def mac_address(text: str) -> str:
+    """``--mac-address`` as the kernel takes it (six bytes, ``:`` or ``-``); the daemon's
+    error at start for anything else."""
+    parts = text.replace("-", ":").split(":") if text else []
+    if parts and (
+        len(parts) != 6
+        or not all(len(p) == 2 and all(ch in "0123456789abcdefABCDEF" for ch in p) for p in parts)
+    ):
+        raise ValueError(f"address {text}: invalid MAC address")
+    return ":".join(parts).lower()
 
 
 def _report(fd: int, code: int, message: str) -> None:
@@ -165,9 +186,17 @@ def _container_main(
         _close_all_but(keep - {-1})
         net = host.get("NetworkMode") or "none"
         flags = L.CLONE_NEWNS | L.CLONE_NEWUTS | L.CLONE_NEWIPC
-        if net != "host" and not kernel.get("NetNS"):  # NetNS: the monitor made it (bridge)
+        if cfg.get("JoinPid"):  # container:<ref>: that container's namespace, as runc's path
+            ns = os.open(f"/proc/{cfg['JoinPid']}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            L.setns(ns, L.CLONE_NEWNET)
+            os.close(ns)
+            net = "container"
+        elif net != "host" and not kernel.get("NetNS"):  # NetNS: the monitor made it (bridge)
             flags |= L.CLONE_NEWNET
         L.unshare(flags)
+        if config.get("Domainname"):  # runc's spec.Domainname (the host's /proc: still ours)
+            with open("/proc/sys/kernel/domainname", "w") as f:
+                f.write(config["Domainname"])
         if host.get("Sysctls"):  # into the new IPC and network namespaces, as runc's init
             process.write_sysctls(host["Sysctls"], net == "host")
         readonly = bool(host.get("ReadonlyRootfs"))
@@ -215,8 +244,8 @@ def _container_main(
             workdir=config.get("WorkingDir") or "",
         )
         rootfs.enter(merged, privileged)
-        if net != "host":
-            L.sethostname(config.get("Hostname") or cfg["Id"][:12])
+        L.sethostname(config.get("Hostname") or cfg["Id"][:12])  # host too: its own UTS
+        if net not in ("host", "container"):
             _loopback_up()
         os.read(go_r, 1)  # the monitor has put us in the cgroup: nothing counted escapes it
         os.close(go_r)
@@ -243,7 +272,9 @@ def _container_main(
             config.get("User") or "",
             config.get("WorkingDir") or "",
             daemon_env(
-                config.get("Hostname") or "", config.get("Env") or [], bool(config.get("Tty"))
+                config.get("Hostname") or "",
+                [*cfg.get("LinkEnv", []), *(config.get("Env") or [])],  # -e wins over links
+                bool(config.get("Tty")),
             ),
             argv,
             cfg.get("Security"),
@@ -314,6 +345,7 @@ class Monitor:
         self.started_at = 0.0  # time.monotonic() of the last launch
         self.endpoint: Endpoint | None = None  # on the bridge network, while it runs
         self.publisher: Publisher | None = None  # its published ports (-p, -P), ditto
+        self.sandbox: dict[str, str] = {}  # SandboxID and SandboxKey of this run
 
     # ---- set-up -----------------------------------------------------------------------
     def mount_rootfs(self) -> str:
@@ -403,7 +435,10 @@ class Monitor:
 
         config, host = self.cfg["Config"], self.cfg["HostConfig"]
         write_etc_files(
-            self.dir, config.get("Hostname") or self.cid[:12], host.get("NetworkMode") or "none"
+            self.dir,
+            config.get("Hostname") or self.cid[:12],
+            host.get("NetworkMode") or "none",
+            self.cfg,
         )
         merged = self.mount_rootfs()
         self.mount_volumes()
@@ -535,6 +570,7 @@ class Monitor:
             report["network"] = self.endpoint.settings()
             if self.publisher is not None:
                 report["network"]["Ports"] = self.publisher.ports
+        report["sandbox"] = self.bind_sandbox(pid, host.get("NetworkMode") or "none")
         # The runtime's own record: the container is running even if its starter dies now.
         write_bytes(
             os.path.join(self.rundir, "monitor.json"), dumps(report).encode(), durable=False
@@ -559,19 +595,26 @@ class Monitor:
             os.path.join(self.paths.root, "network"),
             self.cid,
             self.paths.containers,
+            mac_address(config.get("MacAddress") or ""),
         )
         endpoint.enter()
         self.endpoint = endpoint
         hostname = config.get("Hostname") or self.cid[:12]
-        try:
-            with open("/etc/resolv.conf", "rb") as f:
-                host_resolv = f.read()
-        except OSError:
-            host_resolv = b""
-        for name, data in (
-            ("hosts", etcfiles.hosts(endpoint.ip, hostname, config.get("Domainname") or "")),
-            ("resolv.conf", etcfiles.resolv_conf(host_resolv)),
-        ):
+        own = etcfiles.own_line(endpoint.ip, hostname, config.get("Domainname") or "")
+        files: tuple[tuple[str, bytes], ...]
+        if "EtcHosts" in self.cfg:  # the starter's: add-host and link records, resolv.conf
+            files = (("hosts", self.cfg["EtcHosts"] + own),)
+        else:
+            try:
+                with open("/etc/resolv.conf", "rb") as f:
+                    host_resolv = f.read()
+            except OSError:
+                host_resolv = b""
+            files = (
+                ("hosts", etcfiles.HOSTS_HEAD + own),
+                ("resolv.conf", etcfiles.resolv_conf(host_resolv)),
+            )
+        for name, data in files:
             with open(os.path.join(self.dir, name), "wb") as f:
                 f.write(data)
 
@@ -597,6 +640,17 @@ class Monitor:
             )
             failure.start_code = 128  # type: ignore[attr-defined]  # Docker's ExitCode
             raise failure from None
+
+    def bind_sandbox(self, pid: int, mode: str) -> dict[str, str]:
+        """This run's SandboxID and SandboxKey: the key a bind mount of the container's
+        network namespace, kept while it runs (none for host's and container: modes)."""
+        from dockerlab.engine.network import runfiles
+
+        self.sandbox = runfiles.new_sandbox(self.paths.run, mode)
+        key = self.sandbox["SandboxKey"]
+        if runfiles.owns_key(key):
+            runfiles.make_key(key, f"/proc/{pid}/ns/net")
+        return dict(self.sandbox)
 
     def sync(self, message: dict[str, Any]) -> None:
         try:
@@ -905,12 +959,17 @@ class Monitor:
             return record
         try:
             self.reload_host_config()
+            self.follow_links()
             failure = self.launch(first=False)
         except Exception as exc:  # noqa: BLE001 - recorded, as Docker records a failed restart
             failure = {"code": 128, "message": reason(exc)}
         if failure is None:
             if self.stop_request() == "cancel":  # stopped while it started: no process to see
                 os.kill(self.pid, signal.SIGKILL)
+            if self.endpoint is not None:  # a link's child: its parents' records follow it
+                from dockerlab.engine.network.runfiles import update_parents
+
+                update_parents(self.paths, self.cid, self.endpoint.ip)
             return None
         code = failure["code"] if failure["code"] in (126, 127) else record["ExitCode"] or 128
         return {**record, "ExitCode": code, "Error": failure["message"]}
@@ -940,6 +999,22 @@ class Monitor:
                 self.flush_partial(data)
         self.master = None
         self.close_stdin()
+
+    def follow_links(self) -> None:
+        """A restart's hosts file names its links' children where they are now (the
+        starter's records are of the first start), as Docker builds it again."""
+        if not self.cfg.get("LinkIds") or "EtcHosts" not in self.cfg:
+            return
+        from dockerlab.engine.network.etcfiles import update_records
+
+        for child, alias, *_ in self.cfg["LinkIds"]:
+            try:
+                report = read_json(os.path.join(self.paths.run, child, "monitor.json"))
+                ip = (report.get("network") or {}).get("IPAddress") or ""
+            except (OSError, ValueError, AttributeError):
+                continue
+            if ip:
+                self.cfg["EtcHosts"] = update_records(self.cfg["EtcHosts"], ip, alias)
 
     def reload_host_config(self) -> None:
         """A restart runs with the limits ``update`` recorded meanwhile."""
@@ -1039,6 +1114,11 @@ class Monitor:
             except Exception:  # noqa: BLE001 - the rest must still go
                 pass
             self.endpoint = None
+        if self.sandbox.get("SandboxKey"):
+            from dockerlab.engine.network import runfiles
+
+            runfiles.release_key(self.sandbox["SandboxKey"])
+        self.sandbox = {}
         if self.cgroup is not None:
             try:
                 self.cgroup.kill_all(signal.SIGKILL)
