@@ -1190,3 +1190,26 @@ def cmd_events(ctx: Context, ns: Namespace) -> int:
 
 
 HANDLERS["events"] = cmd_events
+
+
+def _network_verb(verb: str) -> Callable[[Context, Namespace], int]:
+    """``network …`` verbs live in cli/network.py, imported only when one runs."""
+
+    def run(ctx: Context, ns: Namespace) -> int:
+        from dockerlab.cli.network import HANDLERS as NETWORK
+
+        return NETWORK[verb](ctx, ns)
+
+    return run
+
+
+for _verb in (
+    "network connect",
+    "network create",
+    "network disconnect",
+    "network inspect",
+    "network ls",
+    "network prune",
+    "network rm",
+):
+    HANDLERS[_verb] = _network_verb(_verb)

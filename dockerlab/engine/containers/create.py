@@ -94,7 +94,7 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
     if not argv:
         raise InvalidParameter("no command specified")
     network = host.get("NetworkMode") or "default"
-    if network not in _NETWORKS:
+    if network not in _NETWORKS and not body.get("UserNetworkChecked"):
         raise InvalidParameter(f"network {network} not found")
     host["NetworkMode"] = network  # "default" as Docker stores it when none was named
     # HOSTNAME and TERM are the process's (runtime/process.daemon_env), not Config.Env's
@@ -542,7 +542,13 @@ def create(
     if name:
         name = check_name(name)
     cid = new_id()
-    record = compose(body, image_id, image, cid)
+    from dockerlab.engine.network import networks as user_networks
+
+    attach = user_networks.plan_attachments(store.paths, body)  # [] off user networks
+    record = compose({**body, "UserNetworkChecked": True}, image_id, image, cid)
+    record.pop("UserNetworkChecked", None)
+    if attach:
+        record["UserNetworks"] = attach
     warnings = verify_host_config(record["HostConfig"])
     paths = store.paths
     volumes_from = []

@@ -72,6 +72,9 @@ def network_settings(c: Container) -> dict[str, Any]:
     name = "bridge" if mode == "default" else mode
     net = c.config.get("BridgeNetwork") or {}
     live = (c.state.get("Network") or {}) if c.state.get("Running") else {}
+    users = c.config.get("UserNetworks") or []
+    if users and not c.config.get("BridgeNetwork"):
+        name = ""  # its first network is a user one: no legacy top-level fields, no "bridge"
     top = {
         "EndpointID": live.get("EndpointID", ""),
         "Gateway": live.get("Gateway", ""),
@@ -82,7 +85,7 @@ def network_settings(c: Container) -> dict[str, Any]:
         "IPv6Gateway": "",
         "MacAddress": live.get("MacAddress", ""),
     }
-    return {
+    doc: dict[str, Any] = {
         "Bridge": "",
         "SandboxID": "",
         "HairpinMode": False,
@@ -109,8 +112,38 @@ def network_settings(c: Container) -> dict[str, Any]:
                 "MacAddress": top["MacAddress"],
                 "DriverOpts": None,
             }
-        },
+        }
+        if name
+        else {},
     }
+    if users:
+        doc["Networks"].update(user_networks(c, users))
+    return doc
+
+
+def user_networks(c: Container, users: list[dict[str, Any]]) -> dict[str, Any]:
+    """``Networks.<name>`` of its user networks (Docker 20.10: the short ID among the
+    aliases; the addresses while it runs)."""
+    running = c.state.get("Running")
+    out = {}
+    for att in users:
+        live = ((c.state.get("Networks") or {}).get(att["Name"]) or {}) if running else {}
+        out[att["Name"]] = {
+            "IPAMConfig": att.get("IPAMConfig"),
+            "Links": None,
+            "Aliases": [*(att.get("Aliases") or []), c.id[:12]],
+            "NetworkID": att.get("NetworkID", ""),
+            "EndpointID": live.get("EndpointID", ""),
+            "Gateway": live.get("Gateway", ""),
+            "IPAddress": live.get("IPAddress", ""),
+            "IPPrefixLen": live.get("IPPrefixLen", 0),
+            "IPv6Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "MacAddress": live.get("MacAddress", ""),
+            "DriverOpts": att.get("DriverOpts"),
+        }
+    return out
 
 
 def inspect(c: Container) -> dict[str, Any]:

@@ -37,3 +37,11 @@ def resolv_conf(host: bytes) -> bytes:
     if not servers:
         text += DEFAULT_DNS
     return text
+
+
+EMBEDDED_RESOLV = b"nameserver 127.0.0.11\noptions ndots:0\n"
+
+
+def embedded_resolv_conf() -> bytes:
+    """resolv.conf on a user network (network.md §4.2): the embedded DNS server only."""
+    return EMBEDDED_RESOLV

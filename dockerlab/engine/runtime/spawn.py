@@ -290,6 +290,7 @@ _UNWRAPPED = (
     "uids and gids must be in range",
     "failed to create shim task: ",  # already in runc's words (rlimits, sysctls)
     "error while mounting volume ",
+    "Address already in use",  # --ip taken (user networks)
 )
 
 
