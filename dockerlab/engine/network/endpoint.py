@@ -109,8 +109,9 @@ class Endpoint:
     def join(self, default_route: bool = False) -> None:
         """Attach to one more network the caller's current namespace, the container's
         (the monitor after :meth:`enter`, or ``network connect`` in it): ``ifname`` there,
-        with its address; no default route (the first network keeps it, as Docker's)."""
-        bridge.ensure(self.net, self.folder)
+        with its address; no default route (the first network keeps it, as Docker's).
+        The caller has made sure of the bridge (:func:`bridge.ensure`) from the host's
+        namespace: it looks its uplink up by name there."""
         self.ip = self._allocate()
         try:
             ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)

@@ -566,6 +566,9 @@ def _plug(store: Any, c: Any, rec: dict[str, Any], att: dict[str, Any], ip: str)
     from dockerlab.engine.network.endpoint import Endpoint
 
     fold = folder(store.paths)
+    from dockerlab.engine.network import bridge
+
+    bridge.ensure(rec, fold)
     ep = Endpoint(rec, fold, c.id, store.paths.containers, _free_ifname(c), ip)
     with InContainer(c.state["Pid"]):
         ep.join()

@@ -562,6 +562,10 @@ class Monitor:
             self.paths.containers,
             want_ip=nets[0].get("IPv4Address") or "",
         )
+        from dockerlab.engine.network import bridge
+
+        for net in nets[1:]:  # from the host's namespace, where their uplinks are
+            bridge.ensure(net, folder)
         endpoint.enter()
         self.endpoint = endpoint
         for i, net in enumerate(nets[1:], 1):
