@@ -92,11 +92,8 @@ def all_records(paths: Paths) -> list[dict[str, Any]]:
 def find(paths: Paths, ref: str) -> dict[str, Any]:
     """By full ID, then name, then a unique ID prefix (Docker's FindNetwork)."""
     recs = all_records(paths) if ref else []
-    for test in (
-        lambda r: r["Id"] == ref,
-        lambda r: r["Name"] == ref,
-    ):
-        hits = [r for r in recs if test(r)]
+    for key in ("Id", "Name"):
+        hits = [r for r in recs if r[key] == ref]
         if hits:
             return hits[0]
     hits = [r for r in recs if r["Id"].startswith(ref)]
