@@ -457,9 +457,17 @@ def test_attack_the_dns_server_with_bad_packets_and_from_outside(engine):
     assert sorted(names for _, _, names in table) == [["s1", cid[:12]], ["s2", cid2[:12]]]
 
 
-def test_magics_style_network_ls_via_cli_main(engine):
-    from helpers import cli_main
+def test_network_ls_and_inspect_in_ipython(engine, monkeypatch):
+    pytest.importorskip("IPython")
+    from IPython.testing.globalipapp import start_ipython
+    from IPython.utils.capture import capture_output
 
-    code, out, err = cli_main(engine.paths.root, "network", "ls", "--format", "{{.Name}}")
-    assert (code, err) == (0, "")
-    assert out == "bridge\nhost\nnone\n"
+    ip = start_ipython()
+    ip.run_line_magic("load_ext", "dockerlab")
+    monkeypatch.setenv("DOCKERLAB_ROOT", engine.paths.root)
+    ok(engine, "network", "create", "lab-t")
+    with capture_output():
+        listing = ip.run_line_magic("docker", "network ls")
+        doc = ip.run_line_magic("docker", "network inspect lab-t")
+    assert [row["NAME"] for row in listing.rows] == ["bridge", "host", "lab-t", "none"]
+    assert doc["Name"] == "lab-t" and doc["IPAM"]["Config"][0]["Subnet"]
