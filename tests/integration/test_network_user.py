@@ -34,6 +34,24 @@ def sh(engine, container, script):
     return D(engine, "exec", container, "sh", "-c", script)
 
 
+def private_subnet() -> str:
+    """A random 10.x.y.0/24 no host route covers: tests on many roots at once would
+    otherwise exhaust Docker's 31 default pools, which every root's default bridge uses."""
+    from dockerlab.engine.network import ipam
+
+    routes = ipam.host_routes()
+    while True:
+        x, y = os.urandom(2)
+        net = (10 << 24) | (x << 16) | (y << 8)
+        if not any(ipam.overlaps((net, 24), r) for r in routes) and x not in (77, 88, 99):
+            return f"10.{x}.{y}.0/24"
+
+
+def create(engine, *args) -> str:
+    """`network create` on a subnet of its own (see private_subnet)."""
+    return ok(engine, "network", "create", "--subnet", private_subnet(), *args)
+
+
 def rec_of(engine, name):
     return networks.find(engine.paths, name)
 
@@ -208,8 +226,8 @@ def test_inspect_of_a_container_on_a_user_network(engine):
 
 
 def test_names_aliases_and_short_ids_resolve_on_the_same_network_only(engine):
-    ok(engine, "network", "create", "lab-f")
-    ok(engine, "network", "create", "lab-g")
+    create(engine, "lab-f")
+    create(engine, "lab-g")
     a = ok(engine, "run", "-d", "--name", "fa", "--network", "lab-f", "--network-alias", "web",
            "busybox", "sleep", "120").strip()  # fmt: skip
     ok(engine, "run", "-d", "--name", "fb", "--network", "lab-f", "busybox", "sleep", "120")
@@ -231,8 +249,8 @@ def test_names_aliases_and_short_ids_resolve_on_the_same_network_only(engine):
 
 
 def test_networks_are_isolated_from_each_other_and_from_the_default_bridge(engine):
-    ok(engine, "network", "create", "lab-h")
-    ok(engine, "network", "create", "lab-i")
+    create(engine, "lab-h")
+    create(engine, "lab-i")
     ok(engine, "run", "-d", "--name", "h1", "--network", "lab-h", "busybox", "sleep", "120")
     ok(engine, "run", "-d", "--name", "h2", "--network", "lab-h", "busybox", "sleep", "120")
     ok(engine, "run", "-d", "--name", "i1", "--network", "lab-i", "busybox", "sleep", "120")
@@ -250,7 +268,7 @@ def test_networks_are_isolated_from_each_other_and_from_the_default_bridge(engin
 
 
 def test_connect_and_disconnect_a_running_container(engine):
-    ok(engine, "network", "create", "lab-j")
+    create(engine, "lab-j")
     ok(engine, "run", "-d", "--name", "j1", "--network", "lab-j", "busybox", "sleep", "120")
     cid = ok(engine, "run", "-d", "--name", "web", "busybox", "sleep", "120").strip()
     assert ok(engine, "network", "connect", "--alias", "webalias", "lab-j", "web") == ""
@@ -271,7 +289,7 @@ def test_connect_and_disconnect_a_running_container(engine):
     assert sh(engine, "web", "ping -c1 -W1 j1").returncode == 0
 
     # (the alias stays a lab name on another network: asked for, it is never forwarded)
-    ok(engine, "network", "create", "lab-j2")
+    create(engine, "lab-j2")
     ok(engine, "network", "connect", "--alias", "webalias", "lab-j2", "web")
     assert ok(engine, "network", "disconnect", "lab-j", "web") == ""
     assert sh(engine, "web", "ip link show eth1").returncode != 0
@@ -294,8 +312,8 @@ def test_connect_and_disconnect_a_running_container(engine):
 
 
 def test_connect_a_stopped_container_gives_it_two_interfaces_at_start(engine):
-    ok(engine, "network", "create", "lab-k")
-    ok(engine, "network", "create", "lab-l")
+    create(engine, "lab-k")
+    create(engine, "lab-l")
     ok(engine, "create", "--name", "two", "--network", "lab-k", "busybox", "sleep", "120")
     ok(engine, "network", "connect", "--ip", "", "lab-l", "two")
     ok(engine, "start", "two")
@@ -311,8 +329,8 @@ def test_connect_a_stopped_container_gives_it_two_interfaces_at_start(engine):
 
 
 def test_answers_follow_stop_and_rm(engine):
-    ok(engine, "network", "create", "lab-m")
-    ok(engine, "network", "create", "lab-m2")  # m2 stays a lab name: never forwarded
+    create(engine, "lab-m")
+    create(engine, "lab-m2")  # m2 stays a lab name: never forwarded
     ok(
         engine,
         "run",
@@ -337,17 +355,26 @@ def test_answers_follow_stop_and_rm(engine):
 
 
 def test_rm_and_prune_leave_nothing_behind(engine):
-    ok(engine, "network", "create", "lab-n")
-    ok(engine, "network", "create", "--label", "keep=1", "lab-o")
-    ok(engine, "network", "create", "lab-p")
+    create(engine, "lab-n")
+    create(engine, "--label", "keep=1", "lab-o")
+    create(engine, "lab-p")
     ok(engine, "create", "--name", "user", "--network", "lab-p", "busybox", "true")
     recs = [rec_of(engine, n) for n in ("lab-n", "lab-o", "lab-p")]
     ok(engine, "run", "--rm", "--network", "lab-n", "busybox", "true")
+    ok(engine, "run", "-d", "--network", "lab-o", "busybox", "sleep", "60")
     r = D(engine, "network", "prune", "-f", "--filter", "label!=keep")
-    assert (r.returncode, r.stdout) == (0, "Deleted Networks:\nlab-n\n\n")
-    ok(engine, "rm", "user")
+    # a created (stopped) container's network goes too, as Docker's; its start then fails
+    assert (r.returncode, r.stdout) == (0, "Deleted Networks:\nlab-n\nlab-p\n\n")
+    r = D(engine, "start", "user")
+    assert (r.returncode, r.stderr) == (
+        1,
+        "Error response from daemon: network lab-p not found\n"
+        "Error: failed to start containers: user\n",
+    )
+    assert D(engine, "network", "prune", "-f").stdout == ""  # lab-o is in use
+    ok(engine, "rm", "-f", *ok(engine, "ps", "-aq").split())
     r = D(engine, "network", "prune", "-f")
-    assert r.stdout == "Deleted Networks:\nlab-o\nlab-p\n\n"
+    assert r.stdout == "Deleted Networks:\nlab-o\n\n"
     assert D(engine, "network", "prune", "-f").stdout == ""
     links, tables = host_links(), nft_tables()
     for rec in recs:
@@ -361,8 +388,8 @@ def test_rm_and_prune_leave_nothing_behind(engine):
 
 
 def test_a_killed_monitor_frees_its_user_network_endpoints(engine):
-    ok(engine, "network", "create", "lab-q")
-    ok(engine, "network", "create", "lab-r")
+    create(engine, "lab-q")
+    create(engine, "lab-r")
     cid = ok(engine, "create", "--name", "kk", "--network", "lab-q", "busybox", "sleep", "120")
     ok(engine, "network", "connect", "lab-r", "kk")
     ok(engine, "start", "kk")
@@ -395,7 +422,7 @@ def test_attack_the_dns_server_with_bad_packets_and_from_outside(engine):
     monitor) must survive and answer the next good query, only to its sender. The socket
     lives in the container's namespace only: the host has no 127.0.0.11:53, and the
     monitor shares none of the container's other namespaces (no way out through it)."""
-    ok(engine, "network", "create", "lab-s")
+    create(engine, "lab-s")
     cid = daemon(engine, ["sleep", "120"], name="s1", HostConfig={"NetworkMode": "lab-s"})
     cid2 = daemon(engine, ["sleep", "120"], name="s2", HostConfig={"NetworkMode": "lab-s"})
     pid = engine.inspect(cid)["State"]["Pid"]
@@ -465,7 +492,7 @@ def test_network_ls_and_inspect_in_ipython(engine, monkeypatch):
     ip = start_ipython()
     ip.run_line_magic("load_ext", "dockerlab")
     monkeypatch.setenv("DOCKERLAB_ROOT", engine.paths.root)
-    ok(engine, "network", "create", "lab-t")
+    create(engine, "lab-t")
     with capture_output():
         listing = ip.run_line_magic("docker", "network ls")
         doc = ip.run_line_magic("docker", "network inspect lab-t")

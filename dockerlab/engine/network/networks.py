@@ -621,18 +621,15 @@ PRUNE_FILTERS = frozenset({"label", "label!", "until"})
 
 
 def prune(store: Any, filters: dict[str, list[str]] | None = None) -> list[str]:
-    """``POST /networks/prune``: user networks no container uses (any state: a stopped
-    container's networks stay, as Docker's config keeps them)."""
+    """``POST /networks/prune``: user networks no running container is on (as Docker's: a
+    stopped container's network goes too, and its next start says "network X not found")."""
     from dockerlab.engine.filters import prune_matcher
     from dockerlab.format.units import parse_rfc3339
 
     match = prune_matcher(filters or {}, PRUNE_FILTERS)
-    used = set()
-    for c in store.all():
-        used |= {a.get("NetworkID") for a in attachments(c.config)}
     deleted = []
     for rec in user_records(store.paths):
-        if rec["Id"] in used or users_of(store.paths, rec):
+        if users_of(store.paths, rec):
             continue
         if not match(rec.get("Labels"), parse_rfc3339(rec["Created"])):
             continue
