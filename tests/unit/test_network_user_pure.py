@@ -190,7 +190,8 @@ def test_filters():
     assert names(label=["a=b"]) == ["lab"] and names(label=["a=c"]) == []
     assert names(name=["^la"]) == ["lab"]
     assert names(id=["host"]) == ["host"]
-    assert names(dangling=["true"]) == ["bridge", "host", "lab", "none"]
+    assert names(dangling=["true"]) == ["lab"]
+    assert names(dangling=["false"]) == ["bridge", "host", "none"]
     with pytest.raises(InvalidParameter, match="^Invalid filter 'foo'$"):
         filter_networks(docs, {"foo": ["x"]})
     with pytest.raises(InvalidParameter, match="invalid filter: 'type'='x'"):

@@ -470,7 +470,8 @@ def filter_networks(docs: list[dict[str, Any]], filters: dict[str, list[str]]) -
     if filters.get("dangling"):
         values = filters["dangling"]
         want = "true" in values or "1" in values
-        out = [d for d in out if d["Name"] in PREDEFINED or (not d["Containers"]) == want]
+        # a custom network no container is on (the predefined ones never dangle)
+        out = [d for d in out if (d["Name"] not in PREDEFINED and not d["Containers"]) == want]
     return out
 
 
