@@ -267,6 +267,28 @@ def test_networks_are_isolated_from_each_other_and_from_the_default_bridge(engin
         assert sh(engine, src, f"ping -c1 -W1 {dst}").returncode == 1, (src, dst)
 
 
+def test_internal_network_and_a_bridge_name_of_ones_own(engine):
+    create(engine, "--internal", "-o", "com.docker.network.bridge.name=dltestbr0", "lab-u")
+    rec = rec_of(engine, "lab-u")
+    assert rec["Bridge"] == "dltestbr0" and "dltestbr0" in host_links()
+    doc = json.loads(ok(engine, "network", "inspect", "lab-u"))[0]
+    assert doc["Internal"] is True
+    assert doc["Options"] == {"com.docker.network.bridge.name": "dltestbr0"}
+    assert ok(engine, "network", "ls", "-f", "name=lab-u", "--format", "{{.Internal}}") == "true\n"
+    ok(engine, "run", "-d", "--name", "u1", "--network", "lab-u", "busybox", "sleep", "60")
+    ok(engine, "run", "-d", "--name", "d2", "busybox", "sleep", "60")
+    d2 = json.loads(ok(engine, "inspect", "d2"))[0]["NetworkSettings"]["IPAddress"]
+    assert sh(engine, "u1", f"ping -c1 -W1 {rec['Gateway']}").returncode == 0
+    assert sh(engine, "u1", f"ping -c1 -W1 {d2}").returncode == 1
+    script = subprocess.run(
+        ["nft", "list", "table", "ip", rec["Table"]], capture_output=True, text=True
+    ).stdout
+    assert "masquerade" not in script
+    ok(engine, "rm", "-f", "u1")
+    ok(engine, "network", "rm", "lab-u")
+    assert "dltestbr0" not in host_links()
+
+
 def test_connect_and_disconnect_a_running_container(engine):
     create(engine, "lab-j")
     ok(engine, "run", "-d", "--name", "j1", "--network", "lab-j", "busybox", "sleep", "120")

@@ -84,14 +84,24 @@ def user_records(paths: Paths) -> list[dict[str, Any]]:
     return out
 
 
-def all_records(paths: Paths) -> list[dict[str, Any]]:
-    recs = [_predefined(paths, n) for n in PREDEFINED] + user_records(paths)
+def all_records(paths: Paths, make_bridge: bool = True) -> list[dict[str, Any]]:
+    """Every network, by name. ``make_bridge=False``: the default bridge only if its record
+    was made already (its subnet is chosen when it is: ``create`` and look-ups by a user
+    network's name need not choose it, nor fail where every pool is routed)."""
+    recs = [_predefined(paths, n) for n in PREDEFINED if n != "bridge"] + user_records(paths)
+    if make_bridge:
+        recs.append(_predefined(paths, "bridge"))
+    else:
+        try:
+            recs.append(read_json(os.path.join(folder(paths), "bridge.json")))
+        except (OSError, ValueError):
+            pass
     return sorted(recs, key=lambda r: r["Name"])
 
 
 def find(paths: Paths, ref: str) -> dict[str, Any]:
     """By full ID, then name, then a unique ID prefix (Docker's FindNetwork)."""
-    recs = all_records(paths) if ref else []
+    recs = all_records(paths, make_bridge=ref == "bridge") if ref else []
     for key in ("Id", "Name"):
         hits = [r for r in recs if r[key] == ref]
         if hits:
@@ -207,7 +217,7 @@ def create(
     from dockerlab.engine.network import ipam
 
     with locked(os.path.join(folder(paths), ".create.lock")):
-        recs = all_records(paths)
+        recs = all_records(paths, make_bridge=False)
         if any(r["Name"] == name for r in recs):
             raise Conflict(f"network with name {name} already exists")
         default_name, table = record.names(paths)
