@@ -583,9 +583,12 @@ def _plug(store: Any, c: Any, rec: dict[str, Any], att: dict[str, Any], ip: str)
     names = [c.config["Name"].lstrip("/"), c.id[:12], *att["Aliases"]]
     dns.register(fold, rec["Name"], ep.ip, c.id, names)
     nets = [a["Name"] for a in attachments(c.config)] + [rec["Name"]]
-    dns.set_networks(c.rundir, nets)
-    with open(os.path.join(c.dir, "resolv.conf"), "wb") as f:  # in place: bind-mounted
-        f.write(etcfiles.embedded_resolv_conf())
+    if os.path.exists(dns.networks_file(c.rundir)):
+        # it has a DNS server (it started on a user network): point at it, as Docker does;
+        # one started on the default bridge alone gets one at its next start
+        dns.set_networks(c.rundir, nets)
+        with open(os.path.join(c.dir, "resolv.conf"), "wb") as f:  # in place: bind-mounted
+            f.write(etcfiles.embedded_resolv_conf())
     c.state.setdefault("Networks", {})
     c.state["Networks"] = {**(c.state["Networks"] or {}), rec["Name"]: ep.settings()}
     c.save_state(durable=False)
@@ -617,7 +620,8 @@ def disconnect(store: Any, ref: str, container: str, force: bool = False) -> Non
                     finally:
                         nl.close()
             rest = [a["Name"] for a in atts if a.get("NetworkID") != rec["Id"]]
-            dns.set_networks(c.rundir, rest)
+            if os.path.exists(dns.networks_file(c.rundir)):
+                dns.set_networks(c.rundir, rest)
             nets = dict(c.state.get("Networks") or {})
             nets.pop(rec["Name"], None)
             c.state["Networks"] = nets

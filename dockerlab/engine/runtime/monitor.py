@@ -586,9 +586,8 @@ class Monitor:
         except OSError:
             host_resolv = b""
         resolv = etcfiles.resolv_conf(host_resolv)
-        # served on the default bridge too (unused there), so a `network connect` finds it
-        self.serve_dns(users, folder, host_resolv)
-        if users and not self.cfg.get("BridgeNetwork"):
+        if users:  # (not on the default bridge alone: its port 53 stays the container's)
+            self.serve_dns(users, folder, host_resolv)
             resolv = etcfiles.embedded_resolv_conf()
         for name, data in (
             ("hosts", etcfiles.hosts(endpoint.ip, hostname, config.get("Domainname") or "")),
