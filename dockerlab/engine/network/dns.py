@@ -205,6 +205,9 @@ class Server:
         flags = socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
         self.sock = socket.socket(socket.AF_INET, flags)
         try:
+            # a server of the container's own may still bind port 53 on every address (if it
+            # asks SO_REUSEADDR too); queries to 127.0.0.11 come here, the more specific bind
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self.sock.bind((ADDRESS, 53))
             self.upstream = socket.socket(socket.AF_INET, flags)
         except BaseException:
