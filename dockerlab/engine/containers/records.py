@@ -73,8 +73,8 @@ def network_settings(c: Container) -> dict[str, Any]:
     net = c.config.get("BridgeNetwork") or {}
     live = (c.state.get("Network") or {}) if c.state.get("Running") else {}
     users = c.config.get("UserNetworks") or []
-    if users and not c.config.get("BridgeNetwork"):
-        name = ""  # its first network is a user one: no legacy top-level fields, no "bridge"
+    if mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:"):
+        name = ""  # a user network's (UserNetworks, below): no legacy top-level fields
     top = {
         "EndpointID": live.get("EndpointID", ""),
         "Gateway": live.get("Gateway", ""),

@@ -313,7 +313,7 @@ class Monitor:
         self.started_at = 0.0  # time.monotonic() of the last launch
         self.endpoint: Endpoint | None = None  # on the bridge network, while it runs
         self.more_endpoints: list[Endpoint] = []  # eth1...: its other (user) networks
-        self.dns: Any = None  # engine/network/dns.Server, on a bridge or user network
+        self.dns: Any = None  # engine/network/dns.Server, on a user network
 
     # ---- set-up -----------------------------------------------------------------------
     def mount_rootfs(self) -> str:
