@@ -931,7 +931,7 @@ def cmd_system_prune(ctx: Context, ns: Namespace) -> int:
     killed commands left behind (dockerlab keeps no build cache of its own)."""
     filters = _filters(ns.filter)
     if not ns.force:
-        items = ["all stopped containers"]
+        items = ["all stopped containers", "all networks not used by at least one container"]
         if ns.volumes:
             items.append("all volumes not used by at least one container")
         items.append(
@@ -961,6 +961,8 @@ def cmd_system_prune(ctx: Context, ns: Namespace) -> int:
     result = ctx.engine.system_prune(all=ns.all, volumes=ns.volumes, filters=filters)
     if result.get("ContainersDeleted"):
         ctx.print("Deleted Containers:\n" + "".join(f"{c}\n" for c in result["ContainersDeleted"]))
+    if result.get("NetworksDeleted"):
+        ctx.print("Deleted Networks:\n" + "".join(f"{n}\n" for n in result["NetworksDeleted"]))
     if result.get("VolumesDeleted"):
         ctx.print("Deleted Volumes:\n" + "".join(f"{v}\n" for v in result["VolumesDeleted"]))
     if result.get("ImagesDeleted"):

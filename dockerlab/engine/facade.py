@@ -422,6 +422,7 @@ class Engine:
             check_filters(filters, VOLUME_PRUNE_FILTERS)
         found = self.interrupted_work()  # before the other prunes sweep part of it
         out: dict[str, Any] = dict(self.prune(filters))
+        out["NetworksDeleted"] = self.network_prune(filters)["NetworksDeleted"]  # (Docker's order)
         space = out["SpaceReclaimed"]
         parts = [self.volume_prune(filters)] if volumes else []
         parts += [self.image_prune(all, filters), self.work_prune(found)]

@@ -20,8 +20,8 @@ from dockerlab.engine.network import dns, networks
 pytestmark = pytest.mark.integration
 
 
-def D(engine, *args):  # noqa: N802 - reads as the command line
-    return cli(engine.paths.root, *args, text=True, clean=True)
+def D(engine, *args, **kw):  # noqa: N802 - reads as the command line
+    return cli(engine.paths.root, *args, text=True, clean=True, **kw)
 
 
 def ok(engine, *args) -> str:
@@ -416,6 +416,25 @@ def test_rm_and_prune_leave_nothing_behind(engine):
             f for f in os.listdir(networks.folder(engine.paths)) if f.startswith(rec["Name"])
         ]
     assert ok(engine, "network", "ls", "-q").count("\n") == 3
+
+
+def test_system_prune_removes_unused_networks(engine):
+    create(engine, "lab-v")
+    create(engine, "lab-w")
+    ok(engine, "run", "-d", "--network", "lab-w", "busybox", "sleep", "60")
+    out = D(engine, "system", "prune", input="n\n").stdout
+    assert out.startswith(
+        "WARNING! This will remove:\n  - all stopped containers\n"
+        "  - all networks not used by at least one container\n"
+    )
+    out = ok(engine, "system", "prune", "-f")
+    assert out.startswith("Deleted Networks:\nlab-v\n\n"), out
+    assert [n.split()[0] for n in ok(engine, "network", "ls", "--format", "{{.Name}}").split()] == [
+        "bridge",
+        "host",
+        "lab-w",
+        "none",
+    ]
 
 
 def test_a_killed_monitor_frees_its_user_network_endpoints(engine):
