@@ -536,10 +536,10 @@ def test_attack_the_dns_server_with_bad_packets_and_from_outside(engine):
 
 def test_network_ls_and_inspect_in_ipython(engine, monkeypatch):
     pytest.importorskip("IPython")
-    from IPython.testing.globalipapp import start_ipython
+    from IPython.testing.globalipapp import get_ipython
     from IPython.utils.capture import capture_output
 
-    ip = start_ipython()
+    ip = get_ipython()  # (the session's, if test_magics started it)
     ip.run_line_magic("load_ext", "dockerlab")
     monkeypatch.setenv("DOCKERLAB_ROOT", engine.paths.root)
     create(engine, "lab-t")
