@@ -63,6 +63,9 @@ def engine(busybox_root, tmp_path):
     from dockerlab.engine.network import record
 
     record.remove_default_bridge(eng.paths)  # each test root has a network of its own
+    from dockerlab.engine.network import networks
+
+    networks.remove_all(eng.paths)  # and its user networks (their leaks were counted)
     leaks = net_leaks + _leaks(eng.paths.root, eng.paths.run, ids)
     shutil.rmtree(eng.paths.run, ignore_errors=True)
     if leaks:
@@ -124,11 +127,39 @@ def held_host_ports(root: str) -> list[str]:
         return []
 
 
+def user_network_ports(root: str) -> list[str]:
+    """The container ends on the root's user networks' bridges, and their addresses."""
+    out = []
+    for path in glob.glob(os.path.join(root, "network", "*.json")):
+        try:
+            with open(path) as f:
+                rec = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if not rec.get("User"):
+            continue
+        if os.path.exists(rec["NetNS"]):
+            links = subprocess.run(
+                ["nsenter", f"--net={rec['NetNS']}", "ip", "-o", "link", "show", "master", "br0"],
+                capture_output=True,
+                text=True,
+            ).stdout
+            names = [line.split(":")[1].strip().split("@")[0] for line in links.splitlines()]
+            out += [f"veth {n} ({rec['Name']})" for n in names if n != "uplink"]
+        try:
+            with open(os.path.join(root, "network", f"{rec['Name']}.ipam")) as f:
+                out += [f"address {a.strip()} ({rec['Name']})" for a in f if a.strip()]
+        except OSError:
+            pass
+    return out
+
+
 def _network_of(root: str) -> list[str]:
     return (
         [f"veth {p}" for p in bridge_ports(root)]
         + [f"address {a}" for a in held_addresses(root)]
         + [f"host port {p}" for p in held_host_ports(root)]
+        + user_network_ports(root)
     )
 
 

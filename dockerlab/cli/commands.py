@@ -956,7 +956,7 @@ def cmd_system_prune(ctx: Context, ns: Namespace) -> int:
     killed commands left behind (dockerlab keeps no build cache of its own)."""
     filters = _filters(ns.filter)
     if not ns.force:
-        items = ["all stopped containers"]
+        items = ["all stopped containers", "all networks not used by at least one container"]
         if ns.volumes:
             items.append("all volumes not used by at least one container")
         items.append(
@@ -986,6 +986,8 @@ def cmd_system_prune(ctx: Context, ns: Namespace) -> int:
     result = ctx.engine.system_prune(all=ns.all, volumes=ns.volumes, filters=filters)
     if result.get("ContainersDeleted"):
         ctx.print("Deleted Containers:\n" + "".join(f"{c}\n" for c in result["ContainersDeleted"]))
+    if result.get("NetworksDeleted"):
+        ctx.print("Deleted Networks:\n" + "".join(f"{n}\n" for n in result["NetworksDeleted"]))
     if result.get("VolumesDeleted"):
         ctx.print("Deleted Volumes:\n" + "".join(f"{v}\n" for v in result["VolumesDeleted"]))
     if result.get("ImagesDeleted"):
@@ -1216,3 +1218,103 @@ def cmd_events(ctx: Context, ns: Namespace) -> int:
 
 
 HANDLERS["events"] = cmd_events
+
+
+# ---- networks (user-defined bridge networks) ----------------------------------------------
+
+
+def cmd_network_create(ctx: Context, ns: Namespace) -> int:
+    from dockerlab.cli.options import labels
+
+    subnets, gateways = ns.subnet or [], ns.gateway or []
+    if len(subnets) > 1 or len(gateways) > 1:
+        raise InvalidParameter("dockerlab networks have one IPv4 subnet (one --subnet)")
+    body: dict[str, Any] = {
+        "Name": ns.name,
+        "CheckDuplicate": True,
+        "Driver": ns.driver or "bridge",
+        "Internal": bool(ns.internal),
+        "Options": labels(ns.opt or []),
+        "Labels": labels(ns.label or []),
+    }
+    if gateways and not subnets:  # the CLI's own checks (no "Error response from daemon")
+        raise ClientError("every ip-range or gateway must have a corresponding subnet")
+    if gateways:
+        from dockerlab.engine.network.networks import in_subnet
+
+        if not in_subnet(gateways[0], subnets[0]):
+            raise ClientError(f"no matching subnet for gateway {gateways[0]}")
+    if subnets or gateways:
+        entry = {"Subnet": subnets[0] if subnets else ""}
+        if gateways:
+            entry["Gateway"] = gateways[0]
+        body["IPAM"] = {"Driver": "default", "Config": [entry]}
+    ctx.print(ctx.engine.network_create(body)["Id"])
+    return 0
+
+
+def cmd_network_ls(ctx: Context, ns: Namespace) -> int:
+    from dockerlab.cli.network import NETWORKS_FORMAT, NETWORKS_HEADER, NetworkRow
+    from dockerlab.format.rendered import Lines
+
+    nets = ctx.engine.networks(_filters(ns.filter or []))
+    if ns.quiet:
+        ctx.show(Lines(n["Id"] if ns.no_trunc else n["Id"][:12] for n in nets))
+        return 0
+    rows = [NetworkRow(n, not ns.no_trunc) for n in nets]
+    ctx.show(render.listing(ns.format, NETWORKS_FORMAT, NETWORKS_HEADER, rows))
+    return 0
+
+
+def cmd_network_inspect(ctx: Context, ns: Namespace) -> int:
+    found, missing = [], []
+    for name in ns.names:
+        try:
+            found.append(ctx.engine.network_inspect(name))
+        except NotFound:
+            missing.append(name)
+    _inspect_output(ctx, ns, found)
+    for name in missing:
+        ctx.error(f"Error: No such network: {name}")
+    return 1 if missing else 0
+
+
+def cmd_network_rm(ctx: Context, ns: Namespace) -> int:
+    return _each(ctx, ns.names, ctx.engine.network_remove, "network rm")
+
+
+def cmd_network_connect(ctx: Context, ns: Namespace) -> int:
+    ctx.engine.network_connect(ns.network, ns.container, list(ns.alias or []), ns.ip or "")
+    return 0
+
+
+def cmd_network_disconnect(ctx: Context, ns: Namespace) -> int:
+    ctx.engine.network_disconnect(ns.network, ns.container, bool(ns.force))
+    return 0
+
+
+def cmd_network_prune(ctx: Context, ns: Namespace) -> int:
+    if not ns.force and not _confirm(
+        ctx, "This will remove all custom networks not used by at least one container."
+    ):
+        return 0
+    deleted = ctx.engine.network_prune(_filters(ns.filter or [])).get("NetworksDeleted") or []
+    if deleted:
+        ctx.print("Deleted Networks:")
+        for name in deleted:
+            ctx.print(name)
+        ctx.print()
+    return 0
+
+
+HANDLERS.update(
+    {
+        "network connect": cmd_network_connect,
+        "network create": cmd_network_create,
+        "network disconnect": cmd_network_disconnect,
+        "network inspect": cmd_network_inspect,
+        "network ls": cmd_network_ls,
+        "network prune": cmd_network_prune,
+        "network rm": cmd_network_rm,
+    }
+)

@@ -521,9 +521,7 @@ def create_body(
     env = environment(ns.env_file or [], ns.env or [], environ, command)
     binds, anonymous = volumes(ns.volume or [], cwd)
 
-    network = ns.network or "default"
-    if network not in _NETWORKS and not network.startswith("container:"):
-        raise NotFound(f"network {network} not found")
+    network = ns.network or "default"  # a user network's name is checked by the engine
     exposed, bindings = published_ports(ns, command)
 
     devices = []
@@ -623,6 +621,9 @@ def create_body(
     healthcheck = health_config(ns, command)
     if healthcheck is not None:
         body["Healthcheck"] = healthcheck
+    endpoint = endpoint_config(ns)
+    if endpoint:  # --network-alias, --ip: for the network named by --network
+        body["NetworkingConfig"] = {"EndpointsConfig": {network: endpoint}}
     return ns.name or None, body
 
 
@@ -638,6 +639,18 @@ def published_ports(ns: Namespace, command: str = "run") -> tuple[dict[str, Any]
         return parse_publish(publish, expose)
     except PortSpecError as exc:
         raise cli_error(str(exc), command) from None
+
+
+def endpoint_config(ns: Namespace) -> dict[str, Any]:
+    """``--network-alias`` and ``--ip`` as Docker's CLI sends them (EndpointSettings)."""
+    out: dict[str, Any] = {}
+    aliases = getattr(ns, "network_alias", None) or []
+    ip = getattr(ns, "ip", None) or ""
+    if ip:
+        out["IPAMConfig"] = {"IPv4Address": ip}
+    if aliases:
+        out["Aliases"] = list(aliases)
+    return out
 
 
 def health_config(ns: Namespace, command: str = "run") -> dict[str, Any] | None:

@@ -308,6 +308,15 @@ _CREATE_FLAGS = (
     ),
     F("", "name", "string", "Assign a name to the container"),
     F("", "network", "network", "Connect a container to a network", None, "--net"),
+    F(
+        "",
+        "network-alias",
+        "list",
+        "Add network-scoped alias for the container",
+        None,
+        "--net-alias",
+    ),
+    F("", "ip", "string", "IPv4 address (e.g., 172.30.100.104)"),
     F("", "no-healthcheck", "bool", "Disable any container-specified HEALTHCHECK"),
     F("", "oom-kill-disable", "bool", "Disable OOM Killer"),
     F("", "pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
@@ -891,6 +900,85 @@ MANAGEMENT["system"][1]["events"] = "events"
 
 MANAGEMENT["system"][1]["info"] = "info"  # `docker system info` is `docker info`
 
+# ---- networks (user-defined bridge networks) ----
+COMMANDS.update(
+    {
+        "network create": Command(
+            "[OPTIONS] NETWORK",
+            "Create a network",
+            (
+                F("d", "driver", "string", 'Driver to manage the Network (default "bridge")'),
+                F("", "gateway", "list", "IPv4 or IPv6 Gateway for the master subnet"),
+                F("", "internal", "bool", "Restrict external access to the network"),
+                F("", "label", "list", "Set metadata on a network"),
+                F("o", "opt", "map", "Set driver specific options (default map[])"),
+                F("", "subnet", "list", "Subnet in CIDR format that represents a network segment"),
+            ),
+            _ONE,
+            ("name",),
+        ),
+        "network ls": Command(
+            "[OPTIONS]",
+            "List networks",
+            (
+                F("f", "filter", "filter", "Provide filter values (e.g. 'driver=bridge')"),
+                F("", "format", "string", "Pretty-print networks using a Go template"),
+                F("", "no-trunc", "bool", "Do not truncate the output"),
+                F("q", "quiet", "bool", "Only display network IDs"),
+            ),
+        ),
+        "network inspect": Command(
+            "[OPTIONS] NETWORK [NETWORK...]",
+            "Display detailed information on one or more networks",
+            (_FORMAT,),
+            _ONE_PLUS,
+            ("*names",),
+        ),
+        "network rm": Command(
+            "NETWORK [NETWORK...]", "Remove one or more networks", (), _ONE_PLUS, ("*names",)
+        ),
+        "network connect": Command(
+            "[OPTIONS] NETWORK CONTAINER",
+            "Connect a container to a network",
+            (
+                F("", "alias", "list", "Add network-scoped alias for the container"),
+                F("", "ip", "string", "IPv4 address (e.g., 172.30.100.104)"),
+            ),
+            (2, 2),
+            ("network", "container"),
+        ),
+        "network disconnect": Command(
+            "[OPTIONS] NETWORK CONTAINER",
+            "Disconnect a container from a network",
+            (F("f", "force", "bool", "Force the container to disconnect from a network"),),
+            (2, 2),
+            ("network", "container"),
+        ),
+        "network prune": Command(
+            "[OPTIONS]",
+            "Remove all unused networks",
+            (
+                F("", "filter", "filter", "Provide filter values (e.g. 'until=<timestamp>')"),
+                *_PRUNE_FLAGS,
+            ),
+        ),
+    }
+)
+MANAGEMENT["network"] = (
+    "Manage networks",
+    {
+        "connect": "network connect",
+        "create": "network create",
+        "disconnect": "network disconnect",
+        "inspect": "network inspect",
+        "ls": "network ls",
+        "list": "network ls",
+        "prune": "network prune",
+        "rm": "network rm",
+        "remove": "network rm",
+    },
+)
+
 # ---- Docker commands dockerlab does not have yet -------------------------------------------
 # The one table of them: each answers "`X` is not available in dockerlab yet" and where to
 # turn instead (exit 1), never Docker's typo message, which stays for words Docker does not
@@ -899,10 +987,6 @@ _NO_REGISTRY = (
     "dockerlab has no registry access: make images with `dockerlab build`, move them between "
     "hosts with `dockerlab save` and `dockerlab load`, or start from `dockerlab image "
     "bootstrap` (busybox)."
-)
-_NO_NETWORKS = (
-    "Containers run on the default `bridge` network, `--network none` (loopback only) or "
-    "`--network host` (the host's network); there are no user-defined networks yet."
 )
 _NO_ORCHESTRATOR = "dockerlab runs containers on one host, without swarm mode."
 NOT_YET: dict[str, str] = {
@@ -917,7 +1001,6 @@ NOT_YET: dict[str, str] = {
     "login": _NO_REGISTRY,
     "logout": _NO_REGISTRY,
     "manifest": _NO_REGISTRY,
-    "network": _NO_NETWORKS,
     "node": _NO_ORCHESTRATOR,
     "plugin": "dockerlab has no plugins: its volume and log drivers are built in.",
     "pull": _NO_REGISTRY,

@@ -427,6 +427,7 @@ class Engine:
             check_filters(filters, VOLUME_PRUNE_FILTERS)
         found = self.interrupted_work()  # before the other prunes sweep part of it
         out: dict[str, Any] = dict(self.prune(filters))
+        out["NetworksDeleted"] = self.network_prune(filters)["NetworksDeleted"]  # (Docker's order)
         space = out["SpaceReclaimed"]
         parts = [self.volume_prune(filters)] if volumes else []
         parts += [self.image_prune(all, filters), self.work_prune(found)]
@@ -435,6 +436,68 @@ class Engine:
             out.update(part)
         out["SpaceReclaimed"] = space
         return out
+
+    # ---- networks (user-defined bridge networks; engine/network/networks.py) ----------------
+    def network_create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /networks/create`` (the bridge driver): ``{"Id", "Warning"}``."""
+        from dockerlab.engine.network import networks
+
+        require_privileges()
+        ipam_cfg = ((body.get("IPAM") or {}).get("Config") or [{}])[0] or {}
+        rec = networks.create(
+            self.paths,
+            body.get("Name") or "",
+            body.get("Driver") or "bridge",
+            ipam_cfg.get("Subnet") or "",
+            ipam_cfg.get("Gateway") or "",
+            ipam_cfg.get("IPRange") or "",
+            body.get("Labels"),
+            body.get("Options"),
+            bool(body.get("Internal")),
+        )
+        return {"Id": rec["Id"], "Warning": ""}
+
+    def networks(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        """``GET /networks``: Docker's documents, sorted by name."""
+        from dockerlab.engine.network import networks
+
+        docs = [
+            networks.inspect(self.paths, r, self.store.all())
+            for r in networks.all_records(self.paths)
+        ]
+        return networks.filter_networks(docs, filters or {})
+
+    def network_inspect(self, ref: str) -> dict[str, Any]:
+        from dockerlab.engine.network import networks
+
+        return networks.inspect(self.paths, networks.find(self.paths, ref), self.store.all())
+
+    def network_remove(self, ref: str) -> str:
+        from dockerlab.engine.network import networks
+
+        require_privileges()
+        return networks.remove(self.paths, ref)
+
+    def network_connect(
+        self, ref: str, container: str, aliases: list[str] | None = None, ip: str = ""
+    ) -> None:
+        from dockerlab.engine.network import networks
+
+        require_privileges()
+        networks.connect(self.store, ref, container, aliases, ip)
+
+    def network_disconnect(self, ref: str, container: str, force: bool = False) -> None:
+        from dockerlab.engine.network import networks
+
+        require_privileges()
+        networks.disconnect(self.store, ref, container, force)
+
+    def network_prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """``POST /networks/prune``: ``{"NetworksDeleted": [...]}``."""
+        from dockerlab.engine.network import networks
+
+        require_privileges()
+        return {"NetworksDeleted": networks.prune(self.store, filters)}
 
     # ---- containers: output and resources -------------------------------------------------
     def logs(

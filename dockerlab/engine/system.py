@@ -134,7 +134,7 @@ def _more_info(cg: int) -> dict[str, Any]:
     return {
         "Plugins": {
             "Volume": ["local"],
-            "Network": ["host", "null"],
+            "Network": ["bridge", "host", "null"],  # (the drivers there are)
             "Authorization": None,
             "Log": ["json-file"],
         },

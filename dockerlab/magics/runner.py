@@ -35,7 +35,9 @@ from dockerlab.magics.display import BuildResult, Listing, Output, RunResult, va
 
 __all__ = ["Runner", "host_problem"]
 
-_INSPECTS = frozenset({"inspect", "container inspect", "image inspect", "volume inspect"})
+_INSPECTS = frozenset(
+    {"inspect", "container inspect", "image inspect", "volume inspect", "network inspect"}
+)
 # the streaming verbs (dockerlab.terminal.verbs): the CLI's handlers, on the cell's terminal
 _STREAMING = frozenset({"run", "start", "attach", "exec", "logs", "stats", "build", "events"})
 

@@ -366,6 +366,7 @@ def test_system_prune_all_and_volumes_as_docker(cli, engine):
     r = cli("system", "prune", "-a", "--volumes", input=b"\n")
     assert r.stdout.decode() == (
         "WARNING! This will remove:\n  - all stopped containers\n"
+        "  - all networks not used by at least one container\n"
         "  - all volumes not used by at least one container\n"
         "  - all images without at least one container associated to them\n"
         "  - all work left by interrupted commands (staging folders, temporary files, "

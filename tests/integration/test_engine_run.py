@@ -264,7 +264,7 @@ def test_init_forwards_exit_code(engine):
 
 
 def test_unknown_network_is_refused(engine):
-    with pytest.raises(errors.InvalidParameter):
+    with pytest.raises(errors.NotFound, match="^network no-such-net not found$"):  # a 404
         engine.create(
             {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "no-such-net"}}
         )

@@ -6,7 +6,7 @@ import pytest
 
 from dockerlab.cli.options import create_body
 from dockerlab.cli.parser import parse
-from dockerlab.errors import InvalidParameter, NotFound, UsageError, exit_code
+from dockerlab.errors import InvalidParameter, UsageError, exit_code
 
 
 def body(*argv: str, environ=None, cwd=None):
@@ -152,8 +152,13 @@ def test_invalid_volume_specs(spec, message):
 def test_network_modes():
     assert body("run", "busybox")[1]["HostConfig"]["NetworkMode"] == "default"
     assert body("run", "--network", "none", "busybox")[1]["HostConfig"]["NetworkMode"] == "none"
-    with pytest.raises(NotFound, match="network foo not found"):
-        body("run", "--net", "foo", "busybox")
+    # a user network's name goes to the engine, which refuses it if unknown (user networks)
+    assert body("run", "--net", "foo", "busybox")[1]["HostConfig"]["NetworkMode"] == "foo"
+    sent = body("run", "--network", "lab", "--network-alias", "a", "--ip", "10.1.0.5", "busybox")
+    assert sent[1]["NetworkingConfig"] == {
+        "EndpointsConfig": {"lab": {"IPAMConfig": {"IPv4Address": "10.1.0.5"}, "Aliases": ["a"]}}
+    }
+    assert "NetworkingConfig" not in body("run", "busybox")[1]
 
 
 def test_restart_no_and_init():

@@ -100,7 +100,11 @@ def compose(body: dict[str, Any], image_id: str, image: dict[str, Any], cid: str
         ports.check_request(cfg, host)  # before the network's look-up, as the daemon's
         exposed = ports.exposed_ports(cfg, icfg)
     network = host.get("NetworkMode") or "default"
-    if network not in _NETWORKS and not network.startswith("container:"):
+    if (
+        network not in _NETWORKS
+        and not network.startswith("container:")
+        and not body.get("UserNetworkChecked")
+    ):
         raise InvalidParameter(f"network {network} not found")
     host["NetworkMode"] = network  # "default" as Docker stores it when none was named
     # HOSTNAME and TERM are the process's (runtime/process.daemon_env), not Config.Env's
@@ -554,7 +558,13 @@ def create(
     if name:
         name = check_name(name)
     cid = new_id()
-    record = compose(body, image_id, image, cid)
+    from dockerlab.engine.network import networks as user_networks
+
+    attach = user_networks.plan_attachments(store.paths, body)  # [] off user networks
+    record = compose({**body, "UserNetworkChecked": True}, image_id, image, cid)
+    record.pop("UserNetworkChecked", None)
+    if attach:
+        record["UserNetworks"] = attach
     warnings = verify_host_config(record["HostConfig"])
     if record["HostConfig"].get("PortBindings"):
         from dockerlab.engine.network import ports

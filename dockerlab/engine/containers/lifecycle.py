@@ -81,6 +81,10 @@ def _start(store: ContainerStore, c: Container, attach: str) -> Attachment | Non
         }
         if joined is not None:
             config["JoinPid"] = joined.state["Pid"]
+        if c.config.get("UserNetworks"):  # its user networks' records, as they are now
+            from dockerlab.engine.network import networks
+
+            config["UserNetworks"] = networks.for_start(store.paths, c.config)
     except DockerlabError as exc:
         c.state["Error"] = str(exc)  # inspect shows it, as Docker's does
         c.save_state()

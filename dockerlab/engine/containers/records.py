@@ -74,6 +74,9 @@ def network_settings(c: Container) -> dict[str, Any]:
     name = "bridge" if mode == "default" else mode
     net = c.config.get("BridgeNetwork") or {}
     live = (c.state.get("Network") or {}) if c.state.get("Running") else {}
+    users = c.config.get("UserNetworks") or []
+    if mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:"):
+        name = ""  # a user network's (UserNetworks, below): no legacy top-level fields
     top = {
         "EndpointID": live.get("EndpointID", ""),
         "Gateway": live.get("Gateway", ""),
@@ -85,7 +88,7 @@ def network_settings(c: Container) -> dict[str, Any]:
         "MacAddress": live.get("MacAddress", ""),
     }
     sandbox = c.state.get("Sandbox") or {}  # the last run's, as Docker keeps them
-    settings = {
+    doc: dict[str, Any] = {
         "Bridge": "",
         "SandboxID": sandbox.get("SandboxID", ""),
         "HairpinMode": False,
@@ -112,11 +115,40 @@ def network_settings(c: Container) -> dict[str, Any]:
                 "MacAddress": top["MacAddress"],
                 "DriverOpts": None,
             }
-        },
+        }
+        if name
+        else {},
     }
+    if users:
+        doc["Networks"].update(user_networks(c, users))
     if mode.startswith("container:"):  # no network of its own
-        settings["Networks"] = {}
-    return settings
+        doc["Networks"] = {}
+    return doc
+
+
+def user_networks(c: Container, users: list[dict[str, Any]]) -> dict[str, Any]:
+    """``Networks.<name>`` of its user networks (Docker 20.10: the short ID among the
+    aliases; the addresses while it runs)."""
+    running = c.state.get("Running")
+    out = {}
+    for att in users:
+        live = ((c.state.get("Networks") or {}).get(att["Name"]) or {}) if running else {}
+        out[att["Name"]] = {
+            "IPAMConfig": att.get("IPAMConfig"),
+            "Links": None,
+            "Aliases": [*(att.get("Aliases") or []), c.id[:12]],
+            "NetworkID": att.get("NetworkID", ""),
+            "EndpointID": live.get("EndpointID", ""),
+            "Gateway": live.get("Gateway", ""),
+            "IPAddress": live.get("IPAddress", ""),
+            "IPPrefixLen": live.get("IPPrefixLen", 0),
+            "IPv6Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "MacAddress": live.get("MacAddress", ""),
+            "DriverOpts": att.get("DriverOpts"),
+        }
+    return out
 
 
 def _host_config(c: Container) -> dict[str, Any]:

@@ -348,6 +348,7 @@ class Container:
         )
         self.state["Status"] = "created" if record.get("StartFailed") else "exited"
         self.state.pop("Network", None)  # the monitor gave its address back
+        self.state.pop("Networks", None)
         self.health_stopped()
         self.save_state()
         for path in (self.exit_file(), self.monitor_file()):
@@ -377,6 +378,8 @@ class Container:
             self.state["Network"] = report.get("network")  # its endpoint on the bridge
         if report.get("sandbox"):  # kept after it stops, as Docker's inspect shows it
             self.state["Sandbox"] = report["sandbox"]
+        if report.get("networks") or self.state.get("Networks"):
+            self.state["Networks"] = report.get("networks")  # on its user networks
         from dockerlab.engine.runtime.health import probe_command, starting
 
         if probe_command(self.config["Config"]) is not None:

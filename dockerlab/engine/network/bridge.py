@@ -53,13 +53,42 @@ def nft_script(net: dict[str, Any]) -> str:
     """The table's rules for ``net``: masquerade what leaves its subnet by another device
     (Docker's ``-s SUBNET ! -o BRIDGE -j MASQUERADE``)."""
     table = net["Table"]
-    return (
+    script = (
         f"add table ip {table}\n"
         f"add chain ip {table} postrouting "
         "{ type nat hook postrouting priority srcnat; policy accept; }\n"
         f"flush chain ip {table} postrouting\n"
-        f"add rule ip {table} postrouting ip saddr {net['Subnet']} "
-        f'oifname != "{net["Bridge"]}" masquerade\n'
+    )
+    if not net.get("Internal"):
+        script += (
+            f"add rule ip {table} postrouting ip saddr {net['Subnet']} "
+            f'oifname != "{net["Bridge"]}" masquerade\n'
+        )
+    if net.get("User"):
+        script += isolation_rules(net)
+    return script
+
+
+def isolation_rules(net: dict[str, Any]) -> str:
+    """A user network's forward chain (Docker's DOCKER-ISOLATION stages, from one side):
+    nothing routed into its bridge from another interface but replies to its own
+    connections and published ports (DNAT); nothing from it to the default bridge (whose
+    table has no such chain); with ``--internal``, nothing routed out of it either."""
+    table, br = net["Table"], net["Bridge"]
+    rules = [
+        f'oifname "{br}" iifname != "{br}" ct state established,related accept',
+        f'oifname "{br}" iifname != "{br}" ct status dnat accept',
+        f'oifname "{br}" iifname != "{br}" drop',
+    ]
+    if net.get("DefaultBridge"):
+        rules.append(f'iifname "{br}" oifname "{net["DefaultBridge"]}" drop')
+    if net.get("Internal"):
+        rules.insert(0, f'iifname "{br}" oifname != "{br}" drop')
+    return (
+        f"add chain ip {table} forward "
+        "{ type filter hook forward priority filter; policy accept; }\n"
+        f"flush chain ip {table} forward\n"
+        + "".join(f"add rule ip {table} forward {r}\n" for r in rules)
     )
 
 

@@ -30,7 +30,14 @@ if TYPE_CHECKING:
 
 class Endpoint:
     def __init__(
-        self, net: dict[str, Any], folder: str, cid: str, containers: str, mac: str = ""
+        self,
+        net: dict[str, Any],
+        folder: str,
+        cid: str,
+        containers: str,
+        ifname: str = "eth0",
+        want_ip: str = "",
+        mac: str = "",
     ) -> None:
         self.net, self.folder, self.cid = net, folder, cid
         self.mac = mac  # Config.MacAddress (--mac-address), else derived from the address
@@ -39,6 +46,8 @@ class Endpoint:
         self.veth = "veth" + os.urandom(4).hex()[:7]
         self.ip = ""
         self.host_ns = -1
+        self.ifname = ifname  # eth0, or ethN for a second network (user networks)
+        self.want_ip = want_ip  # --ip / connect --ip
 
     @property
     def prefix(self) -> int:
@@ -54,6 +63,7 @@ class Endpoint:
             "IPPrefixLen": self.prefix,
             "MacAddress": self.mac or ipam.mac_for(self.ip),
             "Veth": self.veth,
+            "IfName": self.ifname,
         }
 
     def _alive(self, owner: str) -> bool:
@@ -61,7 +71,7 @@ class Endpoint:
 
     def enter(self) -> None:
         bridge.ensure(self.net, self.folder)
-        self.ip = self.alloc.allocate(self.cid, self._alive)
+        self.ip = self._allocate()
         self.host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
             with bridge.Inside(self.net["NetNS"]) as side:  # the bridge's namespace
@@ -73,7 +83,7 @@ class Endpoint:
                 try:
                     mtu = int(self.net.get("MTU") or 1500)
                     mac = self.mac or ipam.mac_for(self.ip)
-                    side.add_veth(self.veth, master, mtu, "eth0", mac, ns)
+                    side.add_veth(self.veth, master, mtu, self.ifname, mac, ns)
                 finally:
                     os.close(ns)
                 side.set_up(name=self.veth)  # by name: the socket's namespace is the bridge's
@@ -82,7 +92,7 @@ class Endpoint:
             inside = Netlink()
             try:
                 inside.set_up(1)  # lo
-                eth0 = socket.if_nametoindex("eth0")
+                eth0 = socket.if_nametoindex(self.ifname)
                 inside.set_up(eth0)
                 bcast = ipam.broadcast_of(self.net["Subnet"])
                 inside.add_address(eth0, self.ip, self.prefix, bcast)
@@ -91,6 +101,46 @@ class Endpoint:
                 inside.close()
         except BaseException:
             self.leave()
+            self.release()
+            raise
+
+    def _allocate(self) -> str:
+        if self.want_ip:
+            return self.alloc.reserve(self.cid, self.want_ip, self._alive)
+        return self.alloc.allocate(self.cid, self._alive)
+
+    def join(self, default_route: bool = False) -> None:
+        """Attach to one more network the caller's current namespace, the container's
+        (the monitor after :meth:`enter`, or ``network connect`` in it): ``ifname`` there,
+        with its address; no default route (the first network keeps it, as Docker's).
+        The caller has made sure of the bridge (:func:`bridge.ensure`) from the host's
+        namespace: it looks its uplink up by name there."""
+        self.ip = self._allocate()
+        try:
+            ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                with bridge.Inside(self.net["NetNS"]) as side:
+                    master = bridge.index(bridge.BR)
+                try:
+                    mtu = int(self.net.get("MTU") or 1500)
+                    mac = ipam.mac_for(self.ip)
+                    side.add_veth(self.veth, master, mtu, self.ifname, mac, ns)
+                    side.set_up(name=self.veth)
+                finally:
+                    side.close()
+            finally:
+                os.close(ns)
+            inside = Netlink()
+            try:
+                index = socket.if_nametoindex(self.ifname)
+                inside.set_up(index)
+                bcast = ipam.broadcast_of(self.net["Subnet"])
+                inside.add_address(index, self.ip, self.prefix, bcast)
+                if default_route:
+                    inside.add_default_route(index, self.net["Gateway"])
+            finally:
+                inside.close()
+        except BaseException:
             self.release()
             raise
 

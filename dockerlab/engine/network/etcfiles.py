@@ -214,3 +214,11 @@ def _plain(host: str) -> bool:
 def resolv_conf(host: bytes) -> bytes:
     """The host's resolv.conf for the default bridge (see :func:`container_resolv`)."""
     return container_resolv(host.decode("utf-8", "surrogateescape"), "bridge")
+
+
+EMBEDDED_RESOLV = b"nameserver 127.0.0.11\noptions ndots:0\n"
+
+
+def embedded_resolv_conf() -> bytes:
+    """resolv.conf on a user network (network.md §4.2): the embedded DNS server only."""
+    return EMBEDDED_RESOLV

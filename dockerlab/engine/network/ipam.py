@@ -158,6 +158,23 @@ class Allocator:
             self._write(table)
             return free
 
+    def reserve(self, owner: str, ip: str, alive: Callable[[str], bool] | None = None) -> str:
+        """``ip`` for ``owner`` (``--ip``): Docker's "Address already in use" when another
+        live holder has it."""
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        with locked(self.path + ".lock"):
+            table = self._read()
+            if alive is not None:
+                table = {a: o for a, o in table.items() if o == owner or alive(o)}
+            if table.get(ip, owner) != owner:
+                from dockerlab.errors import Conflict
+
+                raise Conflict("Address already in use")
+            table = {a: o for a, o in table.items() if o != owner}
+            table[ip] = owner
+            self._write(table)
+            return ip
+
     def release(self, owner: str) -> None:
         if not os.path.exists(self.path):
             return
@@ -180,3 +197,6 @@ def release_all(folder: str, owner: str) -> None:
         return
     for name in names:
         Allocator(folder, name, "").release(owner)
+    from dockerlab.engine.network import dns  # and the names it answered to
+
+    dns.unregister_all(folder, owner)

@@ -37,7 +37,7 @@ import socket  # noqa: E402
 import struct  # noqa: E402
 import time  # noqa: E402
 
-from dockerlab.engine.network import endpoint, etcfiles  # noqa: E402,F401  (the bridge's)
+from dockerlab.engine.network import dns, endpoint, etcfiles  # noqa: E402,F401  (the bridge's)
 from dockerlab.engine.runtime import (  # noqa: E402,F401  (warm imports)
     cgroups,
     linux,

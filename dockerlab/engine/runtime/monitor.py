@@ -346,6 +346,8 @@ class Monitor:
         self.endpoint: Endpoint | None = None  # on the bridge network, while it runs
         self.publisher: Publisher | None = None  # its published ports (-p, -P), ditto
         self.sandbox: dict[str, str] = {}  # SandboxID and SandboxKey of this run
+        self.more_endpoints: list[Endpoint] = []  # eth1...: its other (user) networks
+        self.dns: Any = None  # engine/network/dns.Server, on a user network
 
     # ---- set-up -----------------------------------------------------------------------
     def mount_rootfs(self) -> str:
@@ -480,7 +482,7 @@ class Monitor:
         probed = (
             test[0] in ("CMD", "CMD-SHELL") and len(test) > 1 and "Security" in self.cfg
         )  # as health.probe_command, without importing it when there is no probe
-        if self.cfg.get("BridgeNetwork"):
+        if self.cfg.get("BridgeNetwork") or self.cfg.get("UserNetworks"):
             try:
                 self.publish()  # host ports bound first: a taken one fails the start here
                 self.join_bridge(config)  # the monitor is in the container's netns from here
@@ -566,11 +568,14 @@ class Monitor:
             "started": log_time(started),
             "restarts": self.restarts,
         }
-        if self.endpoint is not None:
+        if self.endpoint is not None and self.cfg.get("BridgeNetwork"):
             report["network"] = self.endpoint.settings()
             if self.publisher is not None:
                 report["network"]["Ports"] = self.publisher.ports
         report["sandbox"] = self.bind_sandbox(pid, host.get("NetworkMode") or "none")
+        if self.cfg.get("UserNetworks"):
+            eps = ([] if self.cfg.get("BridgeNetwork") else [self.endpoint]) + self.more_endpoints
+            report["networks"] = {ep.net["Name"]: ep.settings() for ep in eps if ep is not None}
         # The runtime's own record: the container is running even if its starter dies now.
         write_bytes(
             os.path.join(self.rundir, "monitor.json"), dumps(report).encode(), durable=False
@@ -590,33 +595,70 @@ class Monitor:
         from dockerlab.engine.network import etcfiles
         from dockerlab.engine.network.endpoint import Endpoint
 
+        folder = os.path.join(self.paths.root, "network")
+        users = self.cfg.get("UserNetworks") or []  # [{**record, Aliases, IPv4Address}]
+        nets = ([self.cfg["BridgeNetwork"]] if self.cfg.get("BridgeNetwork") else []) + users
         endpoint = Endpoint(
-            self.cfg["BridgeNetwork"],
-            os.path.join(self.paths.root, "network"),
+            nets[0],
+            folder,
             self.cid,
             self.paths.containers,
-            mac_address(config.get("MacAddress") or ""),
+            want_ip=nets[0].get("IPv4Address") or "",
+            mac=mac_address(config.get("MacAddress") or ""),
         )
+        from dockerlab.engine.network import bridge
+
+        for net in nets[1:]:  # from the host's namespace, where their uplinks are
+            bridge.ensure(net, folder)
         endpoint.enter()
         self.endpoint = endpoint
+        for i, net in enumerate(nets[1:], 1):
+            more = Endpoint(
+                net,
+                folder,
+                self.cid,
+                self.paths.containers,
+                f"eth{i}",
+                net.get("IPv4Address") or "",
+            )
+            more.join()
+            self.more_endpoints.append(more)
         hostname = config.get("Hostname") or self.cid[:12]
         own = etcfiles.own_line(endpoint.ip, hostname, config.get("Domainname") or "")
-        files: tuple[tuple[str, bytes], ...]
+        try:
+            with open("/etc/resolv.conf", "rb") as f:
+                host_resolv = f.read()
+        except OSError:
+            host_resolv = b""
+        files: list[tuple[str, bytes]]
         if "EtcHosts" in self.cfg:  # the starter's: add-host and link records, resolv.conf
-            files = (("hosts", self.cfg["EtcHosts"] + own),)
+            files = [("hosts", self.cfg["EtcHosts"] + own)]
         else:
-            try:
-                with open("/etc/resolv.conf", "rb") as f:
-                    host_resolv = f.read()
-            except OSError:
-                host_resolv = b""
-            files = (
+            files = [
                 ("hosts", etcfiles.HOSTS_HEAD + own),
                 ("resolv.conf", etcfiles.resolv_conf(host_resolv)),
-            )
+            ]
+        if users:  # (not on the default bridge alone: its port 53 stays the container's)
+            self.serve_dns(users, folder, host_resolv)
+            files.append(("resolv.conf", etcfiles.embedded_resolv_conf()))
         for name, data in files:
             with open(os.path.join(self.dir, name), "wb") as f:
                 f.write(data)
+
+    def serve_dns(self, users: list[dict[str, Any]], folder: str, host_resolv: bytes) -> None:
+        """(in the container's namespace) The embedded DNS server's socket, and this
+        container's names on each user network (see engine/network/dns)."""
+        from dockerlab.engine.network import dns
+
+        eps = ([] if self.cfg.get("BridgeNetwork") else [self.endpoint]) + self.more_endpoints
+        name = self.cfg.get("Name", "").lstrip("/")
+        for net, ep in zip(users, [e for e in eps if e is not None]):
+            names = [name, self.cid[:12], *(net.get("Aliases") or [])]
+            dns.register(folder, net["Name"], ep.ip, self.cid, names)
+        dns.set_networks(self.rundir, [net["Name"] for net in users])
+        self.dns = dns.Server(folder, self.rundir, dns.upstreams(host_resolv))
+        self.sel.register(self.dns.sock, "dns")
+        self.sel.register(self.dns.upstream, "dns-up")
 
     def publish(self) -> None:
         """Bind the container's published host ports (see engine/network/ports); nothing
@@ -895,6 +937,12 @@ class Monitor:
         elif data == "health":
             if self.prober is not None:
                 self.prober.on_output()
+        elif data == "dns":
+            if self.dns is not None:
+                self.dns.on_query()
+        elif data == "dns-up":
+            if self.dns is not None:
+                self.dns.on_upstream()
         else:
             self.on_output(fd, data)  # type: ignore[arg-type]
 
@@ -1107,6 +1155,12 @@ class Monitor:
             except Exception:  # noqa: BLE001 - the rest must still go
                 pass
             self.publisher = None
+        had_network = self.endpoint is not None or bool(self.more_endpoints)
+        if self.dns is not None:
+            self.sel.unregister(self.dns.sock)
+            self.sel.unregister(self.dns.upstream)
+            self.dns.close()
+            self.dns = None
         if self.endpoint is not None:
             try:
                 self.endpoint.leave()  # (a failure between enter and fork left us inside)
@@ -1119,6 +1173,14 @@ class Monitor:
 
             runfiles.release_key(self.sandbox["SandboxKey"])
         self.sandbox = {}
+        if had_network:
+            from dockerlab.engine.network import ipam  # every network's, connect's too
+
+            try:
+                ipam.release_all(os.path.join(self.paths.root, "network"), self.cid)
+            except Exception:  # noqa: BLE001 - the rest must still go
+                pass
+            self.more_endpoints = []
         if self.cgroup is not None:
             try:
                 self.cgroup.kill_all(signal.SIGKILL)

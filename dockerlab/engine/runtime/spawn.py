@@ -291,6 +291,7 @@ _UNWRAPPED = (
     "failed to create shim task: ",  # already in runc's words (rlimits, sysctls)
     "error while mounting volume ",
     "driver failed programming external connectivity ",  # the daemon's, as Docker's
+    "Address already in use",  # --ip taken (user networks)
 )
 
 
