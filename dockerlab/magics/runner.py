@@ -35,7 +35,9 @@ from dockerlab.magics.display import BuildResult, Listing, Output, RunResult, va
 
 __all__ = ["Runner", "host_problem"]
 
-_INSPECTS = frozenset({"inspect", "container inspect", "image inspect", "volume inspect"})
+_INSPECTS = frozenset(
+    {"inspect", "container inspect", "image inspect", "volume inspect", "network inspect"}
+)
 # the streaming verbs (dockerlab.terminal.verbs): the CLI's handlers, on the cell's terminal
 _STREAMING = frozenset({"run", "start", "attach", "exec", "logs", "stats", "build", "events"})
 
@@ -209,7 +211,8 @@ class Runner:
         ctx = _context_class()(self, ns, buf, sys.stderr)
         self.exit_code = dispatch(ctx, ns)
         if ctx.shown is not None:
-            return value_of(ctx.shown, len(ns.names) if verb in _INSPECTS else 0)
+            names = (getattr(ns, "names", None) or ()) if verb in _INSPECTS else ()
+            return value_of(ctx.shown, len(names))
         text = buf.getvalue().rstrip("\n")
         return Output(text) if text else None
 
