@@ -111,3 +111,37 @@ def test_shows_only_the_containers_named_and_an_engine_error_inside(engine):
         assert _until(lambda: [b.state for b in view.picture.boxes] == ["removed"])
     finally:
         view.close()
+
+
+def test_published_ports_and_links_of_real_containers(engine):
+    """Docker's API body for `run -p 127.0.0.1:PORT:80 --link db:aliasdb`: the link is drawn
+    from HostConfig.Links; the arrow from NetworkSettings.Ports once the engine publishes."""
+    import socket
+
+    from dockerlab.widgets import NetworkView
+
+    with socket.socket() as s:  # a port free on loopback now (Docker refuses a taken one)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    daemon(engine, name="db")
+    daemon(
+        engine,
+        name="web",
+        ExposedPorts={"80/tcp": {}},
+        HostConfig={
+            "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]},
+            "Links": ["db:aliasdb"],
+        },
+    )
+    view = NetworkView(engine=engine, follow=False)
+    try:
+        web = [line for line in view.text() if line.startswith("web ")][0]
+        assert web.endswith("; link aliasdb -> db")
+        out = view.svg()
+        assert out.count('class="dl-link"') == 1 and ">link aliasdb → db<" in out
+        if not engine.inspect("web")["NetworkSettings"]["Ports"]:
+            pytest.skip("this tree does not publish ports yet (NetworkSettings.Ports is {})")
+        assert f"127.0.0.1:{port} -> 80/tcp" in web
+        assert f">127.0.0.1:{port}</text>" in out and out.count('class="dl-port"') == 1
+    finally:
+        view.close()
