@@ -199,7 +199,8 @@ def box_of(doc: dict[str, Any]) -> Box:
                 [clip(a) for a in aliases[:8]] if isinstance(aliases, list) else [],
             )
         )
-    links = [parse_link(t) for t in (host.get("Links") or [])[:64]]
+    given = host.get("Links")
+    links = [parse_link(t) for t in given[:64]] if isinstance(given, list) else []
     return Box(
         id=str(doc.get("Id") or "")[:64],
         name=clip(str(doc.get("Name") or "").lstrip("/") or str(doc.get("Id") or "")[:12], 64),

@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 import ipywidgets as w
-from traitlets import Bool, Float, Int, TraitError, Unicode, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from dockerlab.widgets import netpicture as npic
 from dockerlab.widgets._base import error_html, resolve_engine
@@ -92,6 +92,9 @@ class NetworkView(w.VBox):
         with self._lock:
             try:
                 docs, networks = self._read()
+                removed = self._removed_boxes({str(d.get("Id")) for d in docs})
+                picture = npic.build(docs, networks, removed)
+                drawn = npic.svg(picture, self.per_row)
             except Exception as exc:  # noqa: BLE001 - shown in the widget, never raised
                 text = str(exc) or type(exc).__name__
                 self.set_trait("error", text)
@@ -101,26 +104,27 @@ class NetworkView(w.VBox):
             if self.error:
                 self.set_trait("error", "")
                 self._message.value = ""
-            ids = {str(d.get("Id")) for d in docs}
-            for cid, box in list(self._seen.items()):
-                if cid not in ids:
-                    self._removed[cid] = box
-            for cid in ids:
-                self._removed.pop(cid, None)  # back under the same ID (it never is in Docker)
-            while len(self._removed) > npic.MAX_REMOVED:
-                del self._removed[next(iter(self._removed))]
-            picture = npic.build(docs, networks, list(self._removed.values()))
             for b in picture.boxes:
                 if not b.removed:
                     self._seen[b.id] = b
-            for cid in [c for c in self._seen if c not in ids and c not in self._removed]:
-                del self._seen[cid]  # dropped from the removed list too: forget it
             self.picture = picture
-            drawn = npic.svg(picture, self.per_row)
             if drawn != self._diagram.value:
                 self._diagram.value = drawn
             self._render_status()
             return True
+
+    def _removed_boxes(self, ids: set[str]) -> list[npic.Box]:
+        """Those seen before and gone now, the last MAX_REMOVED of them; forgets the rest."""
+        for cid, box in list(self._seen.items()):
+            if cid not in ids:
+                self._removed[cid] = box
+        for cid in ids:
+            self._removed.pop(cid, None)  # back under the same ID (it never is in Docker)
+        while len(self._removed) > npic.MAX_REMOVED:
+            del self._removed[next(iter(self._removed))]
+        for cid in [c for c in self._seen if c not in ids and c not in self._removed]:
+            del self._seen[cid]
+        return list(self._removed.values())
 
     def _read(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         from dockerlab.errors import NoSuchContainer
@@ -206,6 +210,11 @@ class NetworkView(w.VBox):
     @validate("per_row")
     def _check_per_row(self, proposal: dict[str, Any]) -> int:
         return max(1, min(int(proposal["value"]), 12))
+
+    @observe("per_row")
+    def _on_per_row(self, change: dict[str, Any]) -> None:
+        if self.picture.boxes:  # (not while the constructor sets it)
+            self._diagram.value = npic.svg(self.picture, change["new"])
 
     # ---- rendering ------------------------------------------------------------------------
     def _render_status(self) -> None:

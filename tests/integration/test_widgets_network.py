@@ -145,3 +145,24 @@ def test_published_ports_and_links_of_real_containers(engine):
         assert f">127.0.0.1:{port}</text>" in out and out.count('class="dl-port"') == 1
     finally:
         view.close()
+
+
+def test_a_document_it_cannot_draw_is_an_error_inside_the_widget():
+    from dockerlab.widgets import NetworkView
+
+    class Odd:  # an engine face answering with what no Docker sends
+        def container_ids(self):
+            return ["x" * 64]
+
+        def inspect(self, ref):
+            return {"Id": ref, "State": "not a dict"}
+
+    view = NetworkView(engine=Odd(), follow=False)
+    try:
+        assert "has no attribute" in view.error
+        assert view._message.value.startswith('<div style="color:#c62828">Error: ')
+        assert repr(view) == "NetworkView(0 networks, 0 containers; stopped)"
+        view.per_row = 50
+        assert view.per_row == 12  # bounded
+    finally:
+        view.close()
