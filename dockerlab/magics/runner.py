@@ -211,7 +211,8 @@ class Runner:
         ctx = _context_class()(self, ns, buf, sys.stderr)
         self.exit_code = dispatch(ctx, ns)
         if ctx.shown is not None:
-            return value_of(ctx.shown, len(ns.names) if verb in _INSPECTS else 0)
+            names = (getattr(ns, "names", None) or ()) if verb in _INSPECTS else ()
+            return value_of(ctx.shown, len(names))
         text = buf.getvalue().rstrip("\n")
         return Output(text) if text else None
 

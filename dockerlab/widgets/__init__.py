@@ -7,6 +7,8 @@
 * :class:`ResourceMonitor` — live ``docker stats`` figures and sparklines of containers.
 * :class:`LifecycleView` — the container state machine, lit where the container is, with
   buttons for its commands.
+* :class:`NetworkView` — the networks, the containers' interfaces and addresses, published
+  ports as arrows from the host, links; live.
 
 Every widget keeps its state in traitlets, has a method for anything a click does
 (``tree.select_layer(1)``, ``monitor.pause()``…) and a deterministic text repr (nbval
@@ -16,7 +18,14 @@ and the engine load when a widget is first used.
 
 from __future__ import annotations
 
-__all__ = ["DiffView", "HistoryView", "LayerTree", "LifecycleView", "ResourceMonitor"]
+__all__ = [
+    "DiffView",
+    "HistoryView",
+    "LayerTree",
+    "LifecycleView",
+    "NetworkView",
+    "ResourceMonitor",
+]
 
 _HOMES = {
     "LayerTree": "layers",
@@ -24,6 +33,7 @@ _HOMES = {
     "HistoryView": "history",
     "ResourceMonitor": "monitor",
     "LifecycleView": "lifecycle",
+    "NetworkView": "network",
 }
 
 

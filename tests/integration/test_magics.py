@@ -364,3 +364,29 @@ def test_events_streams_into_the_cell(ip, engine):
     assert value is None
     assert out.stdout.split()[:2] == ["create", "start"]
     assert ip.user_ns["_exit_code"] == 0
+
+
+@pytest.mark.parametrize(
+    "line", ["network ls", "network ls -q", "network inspect bridge", "port web", "port web 80"]
+)
+def test_network_verbs_route_as_every_other_verb(ip, engine, line):
+    """`%docker network …` and `%docker port` go through the CLI's parser and handlers like
+    every other verb (no list of verbs in the magics): same output, errors and exit code."""
+    import json
+
+    engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, name="web", attach="")
+    value, out = docker(ip, line)
+    cli = subprocess.run(
+        [sys.executable, "-m", "dockerlab", *line.split()],
+        env={**os.environ, "DOCKERLAB_ROOT": engine.paths.root},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (out.stderr, ip.user_ns["_exit_code"]) == (cli.stderr, cli.returncode)
+    if line.startswith("network inspect") and cli.returncode == 0:
+        assert dict(value) == json.loads(cli.stdout)[0]  # one object asked for: a dict
+    elif value is not None:
+        assert shown(ip, value)[0]["text/plain"] == cli.stdout.rstrip("\n")
+    else:
+        assert out.stdout == cli.stdout
