@@ -1190,3 +1190,13 @@ def cmd_events(ctx: Context, ns: Namespace) -> int:
 
 
 HANDLERS["events"] = cmd_events
+
+
+def cmd_registry(ctx: Context, ns: Namespace) -> int:
+    """``registry start|stop|status`` (dockerlab's own): :mod:`dockerlab.cli.registry`."""
+    from dockerlab.cli import registry
+
+    return int(getattr(registry, "cmd_" + ns.verb.replace(" ", "_"))(ctx, ns))
+
+
+HANDLERS.update({v: cmd_registry for v in ("registry start", "registry status", "registry stop")})

@@ -822,6 +822,29 @@ MANAGEMENT["system"][1]["events"] = "events"
 
 MANAGEMENT["system"][1]["info"] = "info"  # `docker system info` is `docker info`
 
+# ---- the lab registry (dockerlab's own command: Docker has none) ----
+COMMANDS.update(
+    {
+        "registry start": Command(
+            "[OPTIONS]",
+            "Start the lab registry (Debian's docker-registry) on loopback",
+            (
+                F("", "htpasswd", "string", "Require logins: an htpasswd file of bcrypt entries"),
+                F("p", "port", "int", "Port to listen on, on 127.0.0.1 (default 5000)", 5000),
+                F("u", "user", "list", "Require logins: add a user NAME:PASSWORD"),
+            ),
+        ),
+        "registry status": Command(
+            "[OPTIONS]", "Show the lab registry's address, pid, storage and users", (_FORMAT,)
+        ),
+        "registry stop": Command("", "Stop the lab registry"),
+    }
+)
+MANAGEMENT["registry"] = (
+    "Manage the lab registry (dockerlab only)",
+    {"start": "registry start", "status": "registry status", "stop": "registry stop"},
+)
+
 # ---- Docker commands dockerlab does not have yet -------------------------------------------
 # The one table of them: each answers "`X` is not available in dockerlab yet" and where to
 # turn instead (exit 1), never Docker's typo message, which stays for words Docker does not

@@ -167,6 +167,13 @@ class Engine:
 
         return bootstrap_busybox(self.image_store)
 
+    def lab_registry(self) -> Any:
+        """The lab registry of this state root (dockerlab's own: ``registry start|stop|status``),
+        a :class:`~dockerlab.engine.registry.lab.LabRegistry`."""
+        from dockerlab.engine.registry.lab import LabRegistry
+
+        return LabRegistry(self.paths)
+
     # ---- containers: create and start -----------------------------------------------------
     def create(
         self, body: dict[str, Any], name: str | None = None, owner: str = ""
