@@ -13,13 +13,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from dockerlab.cli.commands import Context
     from dockerlab.cli.parser import Namespace
 
 MIRROR_ENV = "DOCKERLAB_MIRROR"  # as dockerlab.engine.registry.lab (not imported for this)
 
 
-def _lab(ctx: Context) -> Any:
+def _lab(ctx: Any) -> Any:
     return ctx.engine.lab_registry()
 
 
@@ -52,7 +51,7 @@ def _describe(state: dict[str, Any]) -> list[str]:
     ]
 
 
-def cmd_registry_start(ctx: Context, ns: Namespace) -> int:
+def cmd_registry_start(ctx: Any, ns: Namespace) -> int:
     state = _lab(ctx).start(port=ns.port, users=list(ns.user), htpasswd=ns.htpasswd)
     addr = state["Address"]
     ctx.print(f"The lab registry is running on {state['URL']} (pid {state['Pid']})")
@@ -76,12 +75,12 @@ def cmd_registry_start(ctx: Context, ns: Namespace) -> int:
     return 0
 
 
-def cmd_registry_status(ctx: Context, ns: Namespace) -> int:
+def cmd_registry_status(ctx: Any, ns: Namespace) -> int:
     state = _lab(ctx).status()
     if ns.format:
-        from dockerlab.cli.commands import _template_each
+        from dockerlab.format.gotemplate import parse, parse_format
 
-        _template_each(ctx, ns.format, [state])
+        ctx.print(parse(parse_format(ns.format)[1]).execute(state))
         return 0
     if not state["Running"]:
         ctx.print("Status:   not running (start it with `dockerlab registry start`)")
@@ -93,7 +92,7 @@ def cmd_registry_status(ctx: Context, ns: Namespace) -> int:
     return 0
 
 
-def cmd_registry_stop(ctx: Context, ns: Namespace) -> int:
+def cmd_registry_stop(ctx: Any, ns: Namespace) -> int:
     state = _lab(ctx).stop()
     if state["Running"]:
         ctx.print(f"Stopped the lab registry on {state['Address']} (pid {state['Pid']})")
