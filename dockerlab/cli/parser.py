@@ -555,8 +555,10 @@ COMMANDS: dict[str, Command] = {
         "[OPTIONS]", "Remove all stopped containers", (_PRUNE_UNTIL, *_PRUNE_FLAGS)
     ),
     "image bootstrap": Command(
-        "[NAME]",
-        "Make busybox:latest from the host's static busybox (dockerlab only)",
+        "[busybox|debian[:SUITE]|ubuntu[:SUITE]|web|db]",
+        "Make an image offline: busybox from the host's static busybox, debian/ubuntu "
+        "with debootstrap from the host's apt mirror, the course's web and db from busybox "
+        "(dockerlab only)",
         (),
         (0, 1),
         ("name",),
