@@ -462,9 +462,9 @@ def bootstrap_distro(
     distro, wanted = parse_name(name)
     if distro not in DISTROS:
         raise InvalidParameter(f"cannot bootstrap {name!r}: not a distribution dockerlab knows")
-    exe = shutil.which(DEBOOTSTRAP) or (
-        "/usr/sbin/debootstrap" if os.path.exists("/usr/sbin/debootstrap") else None
-    )
+    # in /usr/sbin, which a non-login root shell may not have on PATH
+    search = os.environ.get("PATH", os.defpath) + ":/usr/sbin:/sbin"
+    exe = shutil.which(DEBOOTSTRAP, path=search)
     if exe is None:
         raise NotFound(
             f"cannot bootstrap {distro}: debootstrap is not installed; install Debian's "
