@@ -159,3 +159,29 @@ def test_parse_name():
     assert distro.parse_name("debian:trixie") == ("debian", "trixie")
     with pytest.raises(InvalidParameter):
         distro.parse_name("debian:../x")
+
+
+def test_clean_rootfs_never_follows_a_link_out_of_the_tree(tmp_path):
+    outside = tmp_path / "host"
+    (outside / "lib" / "apt" / "lists").mkdir(parents=True)
+    (outside / "lib" / "apt" / "lists" / "keep").write_text("host file")
+    (outside / "tmp").mkdir()
+    (outside / "tmp" / "keep").write_text("host file")
+    root = tmp_path / "rootfs"
+    for rel in ("etc/apt/apt.conf.d", "usr/sbin", "var/cache/apt/archives", "dev"):
+        (root / rel).mkdir(parents=True)
+    (root / "var" / "lib").symlink_to(outside / "lib")  # var/lib/apt/lists leads out
+    (root / "tmp").symlink_to(outside / "tmp")
+    (root / "var/cache/apt/archives/libc6.deb").write_text("x")
+    (root / "dev" / "null").write_text("x")
+    (root / "etc" / "resolv.conf").write_text("nameserver 10.0.0.1\n")
+    (root / "etc" / "hostname").symlink_to(outside / "tmp" / "keep")
+    distro._clean_rootfs(str(root))
+    assert (outside / "lib" / "apt" / "lists" / "keep").read_text() == "host file"
+    assert (outside / "tmp" / "keep").read_text() == "host file"
+    assert not (root / "var/cache/apt/archives/libc6.deb").exists()
+    assert list((root / "dev").iterdir()) == []
+    assert not (root / "etc" / "resolv.conf").exists()
+    assert not (root / "etc" / "hostname").is_symlink()
+    assert (root / "usr/sbin/policy-rc.d").read_text() == "#!/bin/sh\nexit 101\n"
+    assert (root / "etc/apt/apt.conf.d/docker-clean").exists()

@@ -268,56 +268,69 @@ class _Condenser:
         self.progress(rest, False)
 
 
+def _inside(rootfs: str, rel: str) -> str | None:
+    """``rootfs/rel`` if its folder resolves inside ``rootfs`` (a link in the tree, such as
+    ``var -> /var``, must never lead a clean-up onto the host); None otherwise."""
+    path = os.path.join(rootfs, rel)
+    real = os.path.realpath(os.path.dirname(path))
+    top = os.path.realpath(rootfs)
+    return path if real == top or real.startswith(top + "/") else None
+
+
 def _clean_rootfs(rootfs: str) -> None:
     """What Docker's official images leave out or add (see their ``debuerreotype``)."""
 
-    def empty(rel: str) -> None:
-        folder = os.path.join(rootfs, rel)
-        if not os.path.isdir(folder) or os.path.islink(folder):
+    def remove(rel: str) -> None:
+        path = _inside(rootfs, rel)
+        if path is None:
             return
-        for name in os.listdir(folder):
-            path = os.path.join(folder, name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            else:
-                os.unlink(path)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.unlink(path)
 
-    for rel in ("dev", "proc", "sys", "tmp", "run", "var/tmp", "var/lib/apt/lists"):
-        empty(rel)
-    archives = os.path.join(rootfs, "var/cache/apt/archives")
-    if os.path.isdir(archives):
+    def write(rel: str, text: str, mode: int) -> None:
+        remove(rel)
+        path = _inside(rootfs, rel)
+        if path is None or not os.path.isdir(os.path.dirname(path)):
+            return
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+
+    for folder in ("dev", "proc", "sys", "tmp", "run", "var/tmp", "var/lib/apt/lists"):
+        top = _inside(rootfs, folder)
+        if top is None or os.path.islink(top) or not os.path.isdir(top):
+            continue
+        for name in os.listdir(top):
+            remove(f"{folder}/{name}")
+    archives = _inside(rootfs, "var/cache/apt/archives")
+    if archives and not os.path.islink(archives) and os.path.isdir(archives):
         for name in os.listdir(archives):
             if name.endswith(".deb"):
-                os.unlink(os.path.join(archives, name))
-    for rel in ("var/cache/apt/pkgcache.bin", "var/cache/apt/srcpkgcache.bin"):
-        try:
-            os.unlink(os.path.join(rootfs, rel))
-        except FileNotFoundError:
-            pass
-    for rel in ("etc/hostname", "etc/resolv.conf", "var/log/bootstrap.log"):
-        try:
-            os.unlink(os.path.join(rootfs, rel))
-        except FileNotFoundError:
-            pass
-    machine_id = os.path.join(rootfs, "etc/machine-id")
-    if os.path.exists(machine_id):
-        with open(machine_id, "w"):
-            pass  # empty: systemd makes one at boot; a container has none
+                remove(f"var/cache/apt/archives/{name}")
+    for rel in (
+        "var/cache/apt/pkgcache.bin",
+        "var/cache/apt/srcpkgcache.bin",
+        "etc/hostname",
+        "etc/resolv.conf",
+        "var/log/bootstrap.log",
+    ):
+        remove(rel)
+    if os.path.lexists(os.path.join(rootfs, "etc/machine-id")):
+        write("etc/machine-id", "", 0o444)  # empty: systemd makes one at boot
     # `apt-get install` in a container must not start services (Docker's images do this)
-    policy = os.path.join(rootfs, "usr/sbin/policy-rc.d")
-    with open(policy, "w") as f:
-        f.write("#!/bin/sh\nexit 101\n")
-    os.chmod(policy, 0o755)
-    conf = os.path.join(rootfs, "etc/apt/apt.conf.d")
-    if os.path.isdir(conf):
-        with open(os.path.join(conf, "docker-clean"), "w") as f:
-            f.write(
-                'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb '
-                '/var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };\n'
-                'APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb '
-                '/var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };\n'
-                'Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";\n'
-            )
+    write("usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", 0o755)
+    write(
+        "etc/apt/apt.conf.d/docker-clean",
+        'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb '
+        '/var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };\n'
+        'APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb '
+        '/var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };\n'
+        'Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";\n',
+        0o644,
+    )
 
 
 def _run_debootstrap(argv: list[str], progress: Progress, target: str) -> None:
@@ -395,10 +408,7 @@ def make_layer(
     try:
         rootfs = os.path.join(folder, "rootfs")
         argv = [exe, "--variant=minbase", f"--arch={arch}"]
-        keyring = KEYRINGS[distro]
-        if os.path.exists(keyring):
-            argv.append(f"--keyring={keyring}")
-        argv += [suite, rootfs, mirror]
+        argv += [f"--keyring={KEYRINGS[distro]}", suite, rootfs, mirror]
         progress(
             f"{suite}: Bootstrapping {distro} from {mirror} "
             f"(debootstrap {version}, --variant=minbase)",
@@ -477,9 +487,10 @@ def bootstrap_distro(
     missing = []
     if not os.path.exists(os.path.join(SCRIPTS, suite)):
         missing.append(f"debootstrap has no script for suite {suite!r} ({SCRIPTS}/{suite})")
-    if distro == "ubuntu" and not os.path.exists(KEYRINGS[distro]):
+    if not os.path.exists(KEYRINGS[distro]):
+        # without it debootstrap would go on unverified: refuse rather than trust the network
         missing.append(
-            f"the Ubuntu archive keyring {KEYRINGS[distro]} (Debian package "
+            f"the {distro.capitalize()} archive keyring {KEYRINGS[distro]} (Debian package "
             f"{KEYRING_PACKAGES[distro]})"
         )
     if missing:
