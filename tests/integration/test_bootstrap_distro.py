@@ -197,3 +197,58 @@ def test_db_stores_keys_and_shows_its_env(run, engine):
         "ERR invalid key '../x'",
         "BYE",
     ]
+
+
+HANGS = """#!/bin/sh
+for a; do [ -n "$prev" ] && t=$prev; prev=$a; done
+target=$t
+mkdir -p "$target/proc"
+mount -t proc proc "$target/proc"
+echo "I: Retrieving libc6 2.36-9"
+echo $$ > "$DOCKERLAB_CACHE/fake.pid"  # exec keeps the pid
+exec sleep 120
+"""
+
+
+def test_an_interrupted_debootstrap_is_stopped_and_leaves_nothing(engine, tmp_path):
+    import signal
+    import subprocess
+
+    from helpers import cli_popen, pid_ended, wait_until
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "debootstrap"
+    fake.write_text(HANGS)
+    fake.chmod(0o755)
+    try:
+        _mirror()
+    except LookupError:
+        pytest.skip("the host's apt sources list no Debian archive")
+    env = {"DOCKERLAB_CACHE": str(tmp_path / "cache"), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    proc = cli_popen(
+        engine.paths.root,
+        "image",
+        "bootstrap",
+        "debian",
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until(lambda: _mounts_under(engine.paths.tmp), timeout=30, what="debootstrap's mount")
+        pidfile = tmp_path / "cache" / "fake.pid"
+        wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), timeout=30)
+        sleeper = int(pidfile.read_text())
+        proc.send_signal(signal.SIGINT)  # ^C
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
+    assert wait_until(lambda: pid_ended(sleeper), timeout=10)
+    assert _mounts_under(engine.paths.root) == []
+    assert os.listdir(engine.paths.tmp) == []
+    assert not any(n.endswith(".tar") for n in os.listdir(tmp_path / "cache" / "bootstrap"))

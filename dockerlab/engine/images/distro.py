@@ -333,6 +333,13 @@ def _clean_rootfs(rootfs: str) -> None:
     )
 
 
+def _die_with_parent() -> None:
+    """(in the child) debootstrap ends if the command running it is killed outright."""
+    from dockerlab.engine.runtime import linux as L
+
+    L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _run_debootstrap(argv: list[str], progress: Progress, target: str) -> None:
     condenser = _Condenser(progress)
     child = subprocess.Popen(
@@ -341,6 +348,7 @@ def _run_debootstrap(argv: list[str], progress: Progress, target: str) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its whole group is stopped if we are interrupted
+        preexec_fn=_die_with_parent,
         env={**os.environ, "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"},
     )
     deadline = time.monotonic() + DEBOOTSTRAP_TIMEOUT
