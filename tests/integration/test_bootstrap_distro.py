@@ -158,7 +158,7 @@ def test_ubuntu_without_an_ubuntu_archive_says_what_is_missing(run):
     assert r.returncode == 1
     assert r.stderr.startswith("Error response from daemon: cannot bootstrap ubuntu: the host's ")
     assert "list no Ubuntu archive to debootstrap from" in r.stderr
-    assert "deb http://archive.ubuntu.com/ubuntu noble main" in r.stderr
+    assert "deb http://archive.ubuntu.com/ubuntu jammy main" in r.stderr
 
 
 def _poll(script: str) -> str:

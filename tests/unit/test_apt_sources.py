@@ -113,7 +113,7 @@ def test_ubuntu_without_an_ubuntu_archive_says_what_is_missing(tmp_path):
         distro.bootstrap_distro(Store(), "ubuntu", apt_dir=str(tmp_path / "apt"))  # type: ignore[arg-type]
     message = str(info.value)
     assert "no Ubuntu archive" in message and "debian.sources" in message
-    assert "deb http://archive.ubuntu.com/ubuntu noble main" in message
+    assert "deb http://archive.ubuntu.com/ubuntu jammy main" in message
 
 
 def test_debootstrap_missing_is_refused_naming_the_package(tmp_path, monkeypatch):

@@ -176,7 +176,7 @@ def _missing_sources(distro: str, apt_dir: str) -> InvalidParameter:
     files = ", ".join(source_files(apt_dir)) or f"{apt_dir}/sources.list (missing)"
     example = {
         "debian": "deb http://deb.debian.org/debian bookworm main",
-        "ubuntu": "deb http://archive.ubuntu.com/ubuntu noble main",
+        "ubuntu": "deb http://archive.ubuntu.com/ubuntu jammy main",
     }[distro]
     return InvalidParameter(
         f"cannot bootstrap {distro}: the host's apt sources ({files}) list no "
@@ -531,16 +531,17 @@ def bootstrap_distro(
         )
         if record.get("release"):
             origin += f" (debian_version {record['release']})"
+        shell = "/bin/bash" if distro == "ubuntu" else "bash"  # as Docker's official images
         config: dict[str, Any] = {
             "architecture": arch,
             "os": "linux",
             "created": created,
-            "config": {"Env": [DEFAULT_PATH], "Cmd": ["bash"]},
+            "config": {"Env": [DEFAULT_PATH], "Cmd": [shell]},
             "history": [
                 {"created": created, "created_by": origin},
                 {
                     "created": created,
-                    "created_by": '/bin/sh -c #(nop)  CMD ["bash"]',
+                    "created_by": f'/bin/sh -c #(nop)  CMD ["{shell}"]',
                     "empty_layer": True,
                 },
             ],
