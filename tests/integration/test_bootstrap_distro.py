@@ -20,6 +20,8 @@ from helpers import cli
 
 from dockerlab.engine.images import distro
 
+pytestmark = pytest.mark.integration
+
 CACHE = os.environ.get("DOCKERLAB_TEST_CACHE", "/var/cache/dockerlab-test")
 debootstrap = shutil.which("debootstrap", path="/usr/sbin:/usr/bin:/sbin:/bin")
 

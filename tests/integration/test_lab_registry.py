@@ -16,10 +16,13 @@ import urllib.request
 import pytest
 from helpers import cli, pid_ended, wait_until
 
-pytestmark = pytest.mark.skipif(
-    not os.access("/usr/bin/docker-registry", os.X_OK),
-    reason="Debian's docker-registry is not installed (apt-get install docker-registry)",
-)
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        not os.access("/usr/bin/docker-registry", os.X_OK),
+        reason="Debian's docker-registry is not installed (apt-get install docker-registry)",
+    ),
+]
 
 
 def free_port() -> int:
