@@ -489,7 +489,9 @@ def bootstrap_distro(
             "debootstrap package (apt-get install debootstrap)"
         )
     try:
-        mirror, suite = choose_mirror(distro, host_sources(apt_dir), wanted)
+        sources = host_sources(apt_dir)
+        mirror, suite = choose_mirror(distro, sources, wanted)
+        default = choose_mirror(distro, sources)[1]  # the host's own suite is :latest
     except LookupError:
         raise _missing_sources(distro, apt_dir) from None
     missing = []
@@ -549,7 +551,7 @@ def bootstrap_distro(
         if variant:
             config["variant"] = variant
         tags = [f"{distro}:{suite}"]
-        if wanted is None:
+        if suite == default:
             tags.append(f"{distro}:latest")
         progress("Importing the layer", False)
         image_id = store.create([tar_path], config, tags=tags)
