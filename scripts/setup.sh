@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up dockerlab on this machine and start the lab: JupyterLab on notebooks/.
-# Run as root on Linux: installs Debian's busybox-static, tini, procps, libseccomp2, Chromium
+# Run as root on Linux: installs Debian's busybox-static, tini, procps, libseccomp2,
+# docker-registry, apache2-utils and debootstrap (the lab registry, distribution images), Chromium
 # (for the browser test), gcc and libc6-dev (for the security tests' probe) and a CJK font
 # when missing, makes a virtual environment in .venv with dockerlab and its lab extra
 # (IPython, ipywidgets, JupyterLab, nbval, Playwright), registers that environment's kernel with Jupyter, bootstraps busybox:latest, runs a
@@ -30,6 +31,11 @@ command -v losetup >/dev/null || need+=(mount)
 # tests use nsenter and ip (iproute2)
 command -v nft >/dev/null || need+=(nftables)
 command -v ip >/dev/null || need+=(iproute2)
+# the lab registry (`dockerlab registry start`): Debian's docker-registry, and htpasswd for its
+# --user logins; `dockerlab image bootstrap debian` makes a distribution image with debootstrap
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
+[ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # the notebooks are in Chinese: without a CJK font the browser draws boxes
 fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)
@@ -65,6 +71,15 @@ echo "setup: image busybox:latest is ready (ID $busybox_id)"
 if [ "${CI:-}" = true ]; then
   exit 0
 fi
+# the course's other images, made offline: web and db built from busybox, debian with
+# debootstrap from this machine's apt mirror (about 30 s and 50 MB the first time, then cached)
+for name in web db debian; do
+  if dockerlab image bootstrap "$name" >/dev/null; then
+    echo "setup: image $name:latest is ready"
+  else
+    echo "setup: warning: could not make the $name image (see above)" >&2
+  fi
+done
 echo
 echo "+ dockerlab run --rm busybox echo hello from a container"
 dockerlab run --rm busybox echo hello from a container

@@ -633,7 +633,24 @@ def cmd_rmi(ctx: Context, ns: Namespace) -> int:
 
 
 def cmd_image_bootstrap(ctx: Context, ns: Namespace) -> int:
-    ctx.print(ctx.engine.image_bootstrap(ns.name or "busybox"))
+    """The image ID alone on stdout (scripts capture it); progress on stderr, package by
+    package on a terminal (one line rewritten), finished steps only otherwise."""
+    tty = ctx.err.isatty()
+    shown = [False]  # a transient line is on screen
+
+    def progress(text: str, transient: bool) -> None:
+        if transient and not tty:
+            return
+        if transient:  # one screen line, or the rewrite leaves the wrapped part behind
+            import shutil
+
+            text = text[: shutil.get_terminal_size().columns - 1]
+        clear = "\r\x1b[K" if tty and shown[0] else ""
+        ctx.err.write(clear + text + ("" if transient else "\n"))
+        ctx.err.flush()
+        shown[0] = transient
+
+    ctx.print(ctx.engine.image_bootstrap(ns.name or "busybox", progress))
     return 0
 
 
@@ -1318,3 +1335,13 @@ HANDLERS.update(
         "network rm": cmd_network_rm,
     }
 )
+
+
+def cmd_registry(ctx: Context, ns: Namespace) -> int:
+    """``registry start|stop|status`` (dockerlab's own): :mod:`dockerlab.cli.registry`."""
+    from dockerlab.cli import registry
+
+    return int(getattr(registry, "cmd_" + ns.verb.replace(" ", "_"))(ctx, ns))
+
+
+HANDLERS.update({v: cmd_registry for v in ("registry start", "registry status", "registry stop")})

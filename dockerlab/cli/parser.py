@@ -632,8 +632,10 @@ COMMANDS: dict[str, Command] = {
         "[OPTIONS]", "Remove all stopped containers", (_PRUNE_UNTIL, *_PRUNE_FLAGS)
     ),
     "image bootstrap": Command(
-        "[NAME]",
-        "Make busybox:latest from the host's static busybox (dockerlab only)",
+        "[busybox|debian[:SUITE]|ubuntu[:SUITE]|web|db]",
+        "Make an image offline: busybox from the host's static busybox, debian/ubuntu "
+        "with debootstrap from the host's apt mirror, the course's web and db from busybox "
+        "(dockerlab only)",
         (),
         (0, 1),
         ("name",),
@@ -977,6 +979,28 @@ MANAGEMENT["network"] = (
         "rm": "network rm",
         "remove": "network rm",
     },
+)
+# ---- the lab registry (dockerlab's own command: Docker has none) ----
+COMMANDS.update(
+    {
+        "registry start": Command(
+            "[OPTIONS]",
+            "Start the lab registry (Debian's docker-registry) on loopback",
+            (
+                F("", "htpasswd", "string", "Require logins: an htpasswd file of bcrypt entries"),
+                F("p", "port", "int", "Port to listen on, on 127.0.0.1 (default 5000)", 5000),
+                F("u", "user", "list", "Require logins: add a user NAME:PASSWORD"),
+            ),
+        ),
+        "registry status": Command(
+            "[OPTIONS]", "Show the lab registry's address, pid, storage and users", (_FORMAT,)
+        ),
+        "registry stop": Command("", "Stop the lab registry"),
+    }
+)
+MANAGEMENT["registry"] = (
+    "Manage the lab registry (dockerlab only)",
+    {"start": "registry start", "status": "registry status", "stop": "registry stop"},
 )
 
 # ---- Docker commands dockerlab does not have yet -------------------------------------------

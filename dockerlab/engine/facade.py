@@ -158,14 +158,36 @@ class Engine:
     def image_tag(self, ref: str, target: str) -> None:
         self.image_store.tag(ref, target)
 
-    def image_bootstrap(self, name: str = "busybox") -> str:
+    def image_bootstrap(
+        self, name: str = "busybox", progress: Callable[[str, bool], None] | None = None
+    ) -> str:
+        """An image made offline (dockerlab's own): ``busybox`` from the host's static
+        busybox; ``debian[:SUITE]``/``ubuntu[:SUITE]`` with debootstrap from the host's apt
+        mirror; the course's ``web`` and ``db`` built from busybox. ``progress(text,
+        transient)`` gets what a terminal shows meanwhile. Returns the image ID."""
+        from dockerlab.engine.images import distro, labimages
+
+        kind = name.partition(":")[0]
+        if kind in distro.DISTROS:
+            require_privileges()
+            return distro.bootstrap_distro(self.image_store, name, progress)
+        if name in labimages.LAB_IMAGES:
+            return labimages.bootstrap_lab_image(self, name, progress)
         if name != "busybox":
             raise InvalidParameter(
-                f"cannot bootstrap {name!r}: only busybox can be made offline from the host"
+                f"cannot bootstrap {name!r}: dockerlab makes busybox, debian, ubuntu, web "
+                "and db offline"
             )
         from dockerlab.engine.images.bootstrap import bootstrap_busybox
 
         return bootstrap_busybox(self.image_store)
+
+    def lab_registry(self) -> Any:
+        """The lab registry of this state root (dockerlab's own: ``registry start|stop|status``),
+        a :class:`~dockerlab.engine.registry.lab.LabRegistry`."""
+        from dockerlab.engine.registry.lab import LabRegistry
+
+        return LabRegistry(self.paths)
 
     # ---- containers: create and start -----------------------------------------------------
     def create(

@@ -7,6 +7,8 @@
     inflate.py    bounds on what an archive may expand to
     saveload.py   ``save`` and ``load``: Docker image archives
     bootstrap.py  ``busybox:latest`` from the host's static busybox, with no registry
+    distro.py     ``debian``/``ubuntu`` with debootstrap from the host's apt mirror, cached
+    labimages.py  the course's ``web`` and ``db``, built from busybox (dockerlab/data/images)
     commit.py     ``commit`` and ``import``: an image from a container's layer or from a tar
     changes.py    what a layer changed: ``diff``, and the layer views the widgets draw
     export.py     ``export``: a container's merged filesystem as one flat tar

@@ -1,0 +1,1 @@
+"""Registries: the distribution protocol client, and the lab registry (lab.py)."""
