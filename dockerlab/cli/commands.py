@@ -1190,3 +1190,19 @@ def cmd_events(ctx: Context, ns: Namespace) -> int:
 
 
 HANDLERS["events"] = cmd_events
+
+
+def _registry_verb(name: str) -> Callable[[Context, Namespace], int]:
+    """The handler ``name`` of :mod:`dockerlab.cli.registry`, imported when called."""
+
+    def handler(ctx: Context, ns: Namespace) -> int:
+        from dockerlab.cli import registry
+
+        fn: Callable[[Context, Namespace], int] = getattr(registry, name)
+        return fn(ctx, ns)
+
+    return handler
+
+
+for _verb in ("pull", "push", "login", "logout", "search"):
+    HANDLERS[_verb] = _registry_verb(f"cmd_{_verb}")

@@ -709,6 +709,66 @@ COMMANDS.update(
         ),
     }
 )
+# ---- registries: pull, push, login, logout, search (issue 11) ----
+COMMANDS.update(
+    {
+        "pull": Command(
+            "[OPTIONS] NAME[:TAG|@DIGEST]",
+            "Download an image from a registry",
+            (
+                F("a", "all-tags", "bool", "Download all tagged images in the repository"),
+                F("", "disable-content-trust", "bool", "Skip image verification", True),
+                F("", "platform", "string", "Set platform if server is multi-platform capable"),
+                F("q", "quiet", "bool", "Suppress verbose output"),
+            ),
+            (1, 1),
+            ("name",),
+        ),
+        "push": Command(
+            "[OPTIONS] NAME[:TAG]",
+            "Upload an image to a registry",
+            (
+                F("a", "all-tags", "bool", "Push all tags of an image to the repository"),
+                F("", "disable-content-trust", "bool", "Skip image signing", True),
+                F("q", "quiet", "bool", "Suppress verbose output"),
+            ),
+            (1, 1),
+            ("name",),
+        ),
+        "login": Command(
+            "[OPTIONS] [SERVER]",
+            "Log in to a registry",
+            (
+                F("p", "password", "string", "Password"),
+                F("", "password-stdin", "bool", "Take the password from stdin"),
+                F("u", "username", "string", "Username"),
+            ),
+            (0, 1),
+            ("server",),
+        ),
+        "logout": Command(
+            "[SERVER]",
+            "Log out from a registry",
+            (),
+            (0, 1),
+            ("server",),
+        ),
+        "search": Command(
+            "[OPTIONS] TERM",
+            "Search registries for images (a Distribution registry's catalog: dockerlab's "
+            "extension)",
+            (
+                F("f", "filter", "filter", "Filter output based on conditions provided"),
+                F("", "format", "string", "Pretty-print search using a Go template"),
+                F("", "limit", "int", "Max number of search results", 0),
+                F("", "no-trunc", "bool", "Don't truncate output"),
+            ),
+            (1, 1),
+            ("term",),
+        ),
+    }
+)
+MANAGEMENT["image"][1].update({"pull": "pull", "push": "push"})
 MANAGEMENT["container"][1]["cp"] = "cp"
 MANAGEMENT["image"][1].update({"save": "save", "load": "load"})
 COMMANDS["system prune"] = Command(
@@ -848,18 +908,11 @@ NOT_YET: dict[str, str] = {
     "config": _NO_ORCHESTRATOR,
     "container port": _NO_PORTS,
     "context": "dockerlab uses its state root directly: choose it with --root or $DOCKERLAB_ROOT.",
-    "image pull": _NO_REGISTRY,
-    "image push": _NO_REGISTRY,
-    "login": _NO_REGISTRY,
-    "logout": _NO_REGISTRY,
     "manifest": _NO_REGISTRY,
     "network": _NO_NETWORKS,
     "node": _NO_ORCHESTRATOR,
     "plugin": "dockerlab has no plugins: its volume and log drivers are built in.",
     "port": _NO_PORTS,
-    "pull": _NO_REGISTRY,
-    "push": _NO_REGISTRY,
-    "search": _NO_REGISTRY,
     "secret": _NO_ORCHESTRATOR,
     "service": _NO_ORCHESTRATOR,
     "stack": _NO_ORCHESTRATOR,
