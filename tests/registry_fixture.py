@@ -40,7 +40,8 @@ class Registry:
         lines = [
             "version: 0.1",
             "log: {level: info, formatter: text}",
-            f"storage: {{filesystem: {{rootdirectory: {self.storage}}}, delete: {{enabled: true}}}}",
+            f"storage: {{filesystem: {{rootdirectory: {self.storage}}}, "
+            "delete: {enabled: true}}",
             "http: {addr: 127.0.0.1:0, secret: dockerlab-tests}",
         ]
         if auth == "htpasswd":
@@ -55,8 +56,8 @@ class Registry:
             lines.append(f"auth: {{htpasswd: {{realm: lab-realm, path: {pw}}}}}")
         elif auth == "token":
             lines.append(
-                "auth: {token: {realm: '%s', service: lab-registry, issuer: lab-issuer, "
-                "rootcertbundle: %s}}" % (token.realm, token.cert)
+                f"auth: {{token: {{realm: '{token.realm}', service: lab-registry, "
+                f"issuer: lab-issuer, rootcertbundle: {token.cert}}}}}"
             )
         self.config = os.path.join(folder, "config.yml")
         with open(self.config, "w") as f:

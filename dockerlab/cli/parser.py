@@ -254,6 +254,7 @@ _CREATE_FLAGS = (
     F("", "pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
     F("", "platform", "string", "Set platform if server is multi-platform capable"),
     F("", "privileged", "bool", "Give extended privileges to this container"),
+    F("", "pull", "string", 'Pull image before running ("always", "missing", "never")', "missing"),
     F("", "read-only", "bool", "Mount the container's root filesystem as read only"),
     F("", "restart", "string", 'Restart policy to apply when a container exits (default "no")'),
     F("", "rm", "bool", "Automatically remove the container when it exits"),

@@ -30,6 +30,7 @@ def cmd_pull(ctx: Context, ns: Namespace) -> int:
         raise ClientError("--all-tags is not supported by dockerlab's pull yet")
     if defaulted:
         ctx.print("Using default tag: latest")
+        ctx.out.flush()
     code, _ = verbs.pull(ctx.engine, ctx.terminal, name, quiet=ns.quiet)
     return code
 
@@ -51,8 +52,10 @@ def cmd_push(ctx: Context, ns: Namespace) -> int:
     else:
         if defaulted:
             ctx.print("Using default tag: latest")
+        ctx.out.flush()
         names = [name]
     ctx.print(f"The push refers to repository [{ref.name}]")
+    ctx.out.flush()
     term = ctx.terminal
     for n in names:
         code = verbs.push(ctx.engine, term, n, quiet=ns.quiet)
@@ -207,3 +210,30 @@ def _search_filters(items: list[str]) -> dict[str, object]:
         else:
             raise ClientError(f"Error response from daemon: invalid filter '{key}'")
     return out
+
+
+def pull_for_run(ctx: Context, image: str, always: bool) -> None:
+    """``run``/``create`` of an image the store lacks pull it first, as Docker's client does:
+    ``Unable to find image 'busybox:latest' locally`` then the pull's lines, on stderr."""
+    from dockerlab.cli.terminal import CliTerminal
+    from dockerlab.engine.images import reference as refs
+    from dockerlab.errors import InvalidParameter
+    from dockerlab.terminal import verbs
+
+    if refs.is_full_id(image):
+        return
+    try:
+        shown = refs.familiar(image)
+    except InvalidParameter:
+        return  # create says why
+    if not always:
+        if ctx.engine.image_store.exists(image):
+            return
+        ctx.error(f"Unable to find image '{shown}' locally")
+        ctx.err.flush()
+    term = ctx.terminal
+    if isinstance(term, CliTerminal):  # the pull's lines go to stderr
+        term = CliTerminal(ctx.err, ctx.err, ctx.stdin)
+    for msg in ctx.engine.pull(image):
+        verbs.show_progress(term, msg)
+    term.flush()

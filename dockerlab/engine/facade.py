@@ -732,6 +732,7 @@ class Engine:
         quiet: bool = False,
         rm: bool = True,
         force_rm: bool = False,
+        pull: bool = False,
     ) -> Iterator[Any]:
         """``docker build`` (classic builder): yields :class:`~dockerlab.engine.build.BuildEvent`
         as the build goes, the last ``"aux"`` one carrying the image ID.
@@ -755,6 +756,7 @@ class Engine:
             quiet,
             rm,
             force_rm,
+            pull,
         )
 
     # ---- volumes --------------------------------------------------------------------------

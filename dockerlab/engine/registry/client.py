@@ -569,6 +569,8 @@ class Client:
                 resp = conn.getresponse()
             except _DialError as exc:
                 conn.close()
+                if fallback:
+                    raise _TLSFailed() from None
                 raise RegistryError(f'{_go_method(method)} "{url}": {exc}') from None
             except (ssl.SSLError, ConnectionResetError, http.client.BadStatusLine) as exc:
                 conn.close()
