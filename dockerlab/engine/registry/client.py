@@ -36,6 +36,7 @@ HUB_HOST = "registry-1.docker.io"
 USER_AGENT = "dockerlab (like docker/20.10)"
 CONNECT_TIMEOUT = 30.0
 READ_TIMEOUT = 120.0
+TLS_HANDSHAKE_TIMEOUT = 10.0  # Go's http.Transport default, as Docker's
 MAX_MANIFEST = 4 << 20  # moby's maxManifestBodySize
 MAX_JSON_BODY = 1 << 20  # error bodies, tokens, catalogs: read no more than this
 
@@ -333,11 +334,13 @@ class _Conn(http.client.HTTPConnection):
 class _TLSConn(http.client.HTTPSConnection):
     def connect(self) -> None:
         sock = _dial(self.host, self.port)
+        sock.settimeout(TLS_HANDSHAKE_TIMEOUT)
         try:
             self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
         except BaseException:
             sock.close()
             raise
+        self.sock.settimeout(READ_TIMEOUT)
 
 
 def _tls_context(netloc: str, verify: bool, settings: Settings) -> ssl.SSLContext:
@@ -572,7 +575,12 @@ class Client:
                 if fallback:
                     raise _TLSFailed() from None
                 raise RegistryError(f'{_go_method(method)} "{url}": {exc}') from None
-            except (ssl.SSLError, ConnectionResetError, http.client.BadStatusLine) as exc:
+            except (
+                ssl.SSLError,
+                ConnectionResetError,
+                http.client.BadStatusLine,
+                TimeoutError,
+            ) as exc:
                 conn.close()
                 if reused and not isinstance(exc, ssl.SSLError):
                     continue

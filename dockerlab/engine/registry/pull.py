@@ -19,6 +19,7 @@ import queue
 import re
 import shutil
 import threading
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -112,7 +113,25 @@ def _check_digest(d: Any, what: str) -> str:
 
 
 def fetch_manifest(client: Client, reference: str, shown: str) -> tuple[bytes, str, str]:
-    """(bytes, digest, media type) of a manifest by tag or digest, its digest verified."""
+    """(bytes, digest, media type) of a manifest by tag or digest, its digest verified.
+
+    A tag is asked with ``HEAD`` first, as Docker does, then the manifest is read by the
+    digest the registry gave (a registry without the header is read by tag)."""
+    if not reference.startswith("sha256:"):
+        resp = client.request(
+            "HEAD", f"/v2/{client.path}/manifests/{reference}", {"Accept": ACCEPT}
+        )
+        resp.read()
+        resp.close()
+        if resp.status == 404:
+            raise NotFoundError(
+                f"manifest for {shown} not found: manifest unknown: manifest unknown",
+                "MANIFEST_UNKNOWN",
+            )
+        raise_for(resp, "", "HEAD")
+        found = resp.headers.get("docker-content-digest", "")
+        if _DIGEST.fullmatch(found):
+            reference = found
     resp = client.request("GET", f"/v2/{client.path}/manifests/{reference}", {"Accept": ACCEPT})
     if resp.status == 404:
         try:
@@ -191,6 +210,7 @@ def _download(
     gz: GunzipStream | None = None
     kind = ""
     got = written = 0
+    broken: BaseException | None = None
     try:
         with open(dest, "wb") as out:
             while True:
@@ -212,19 +232,27 @@ def _download(
                         )
                     kind = "gzip" if chunk.startswith(b"\x1f\x8b") else "tar"
                     gz = GunzipStream() if kind == "gzip" else None
-                pieces = gz.feed(chunk) if gz is not None else (chunk,)
-                for piece in pieces:
-                    diff.update(piece)
-                    out.write(piece)
-                    written += len(piece)
-                    budget.wrote(len(piece))
+                if broken is None:
+                    try:
+                        for piece in gz.feed(chunk) if gz is not None else (chunk,):
+                            diff.update(piece)
+                            out.write(piece)
+                            written += len(piece)
+                            budget.wrote(len(piece))
+                    except (zlib.error, EOFError) as exc:
+                        broken = exc  # said after the digest: a corrupt blob fails that first
                 tick(got, size)
-            if got == size and gz is not None:
-                gz.close()
+            if got == size and gz is not None and broken is None:
+                try:
+                    gz.close()
+                except EOFError as exc:
+                    broken = exc
     finally:
         resp.close(reuse=got == size and not cancel.is_set())
     if got != size or "sha256:" + comp.hexdigest() != digest:
         raise RegistryError(f"filesystem layer verification failed for digest {digest}")
+    if broken is not None:
+        raise RegistryError(f"failed to register layer: {digest}: {broken}")
     return "sha256:" + diff.hexdigest(), written
 
 
