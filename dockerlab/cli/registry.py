@@ -130,7 +130,7 @@ def cmd_search(ctx: Context, ns: Namespace) -> int:
         stars = int(r.get("star_count") or 0)
         official = bool(r.get("is_official"))
         automated = bool(r.get("is_automated"))
-        if "stars" in filters and stars < filters["stars"]:
+        if "stars" in filters and stars < int(str(filters["stars"])):
             continue
         if "is-official" in filters and official != filters["is-official"]:
             continue

@@ -60,6 +60,8 @@ class Engine(Protocol):
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None: ...
 
+    def pull(self, name: str, result: Any = None) -> Iterator[dict[str, Any]]: ...
+
 
 BUILTIN_ARGS = frozenset(
     {

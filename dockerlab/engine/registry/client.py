@@ -114,7 +114,7 @@ class Settings:
             return False
         for addr in addrs:
             try:
-                ip = ipaddress.ip_address(addr.split("%", 1)[0])
+                ip = ipaddress.ip_address(str(addr).split("%", 1)[0])
             except ValueError:
                 continue
             if any(ip.version == n.version and ip in n for n in nets):
@@ -402,7 +402,7 @@ class Client:
             from dockerlab.engine.registry import credentials
 
             self._creds = credentials.get(self.creds_domain)
-        return self._creds or None
+        return self._creds if isinstance(self._creds, tuple) else None
 
     def base(self, scheme: str | None = None) -> str:
         return f"{scheme or self.scheme or 'https'}://{self.netloc}"
@@ -560,6 +560,7 @@ class Client:
         hdrs = {"User-Agent": USER_AGENT, **headers}
         if body is None and method in ("PUT", "POST", "PATCH"):
             hdrs.setdefault("Content-Length", "0")
+        conn: http.client.HTTPConnection | None = None
         for attempt in (0, 1):
             conn = _POOL.take(key) if attempt == 0 else None
             # a kept-alive connection the server had closed is retried once, with a body
@@ -593,6 +594,7 @@ class Client:
                     continue
                 raise RegistryError(f'{_go_method(method)} "{url}": {_words(exc)}') from None
             break
+        assert conn is not None
         out = Response(resp, conn, _POOL, key, url)
         if out.status in (301, 302, 303, 307, 308) and method in ("GET", "HEAD") and redirects:
             location = out.headers.get("location", "")

@@ -48,7 +48,7 @@ def _location(client: Client, resp: Any) -> str:
     loc = resp.headers.get("location", "")
     if not loc:
         raise RegistryError("the registry sent no upload location")
-    return urllib.parse.urljoin(client.base() + "/", loc)
+    return urllib.parse.urljoin(client.base() + "/", str(loc))
 
 
 def _with_digest(url: str, digest: str) -> str:
