@@ -6,8 +6,11 @@ from dockerlab.errors import ClientError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from dockerlab.cli.commands import Context
+    from typing import Any
+
     from dockerlab.cli.parser import Namespace
+
+    Context = Any  # dockerlab.cli.commands.Context (which imports this module)
 
 
 def _check_ref(name: str) -> tuple[str, bool]:
