@@ -187,6 +187,48 @@ def test_a_corrupted_blob_is_rejected_and_nothing_is_stored(engine, registry, tm
     assert cli(other, "images", "-q").stdout == b""
 
 
+def test_size_lies_and_layer_bombs_are_refused(engine, registry, tmp_path):
+    """A manifest that lies about a layer's size, or lists thousands of layers: refused
+    before anything is kept."""
+    ref = f"{registry.addr}/lab/busybox:1"
+    engine.image_tag("busybox", ref)
+    cli(engine.paths.root, "push", ref)
+    manifest = json.loads(_get(registry.addr, "/v2/lab/busybox/manifests/1"))
+    mtype = "application/vnd.docker.distribution.manifest.v2+json"
+    layer = manifest["layers"][0]
+    lying = {**manifest, "layers": [{**layer, "size": layer["size"] - 100}]}
+    _put(registry.addr, "/v2/lab/busybox/manifests/lie", json.dumps(lying).encode(), mtype)
+    other = fresh(tmp_path)
+    cli(other, "images")
+    before = state_of(other)
+    r = cli(other, "pull", f"{registry.addr}/lab/busybox:lie")
+    assert text(r)[::2] == (
+        1,
+        "Error response from daemon: filesystem layer verification failed for digest "
+        f"{layer['digest']}\n",
+    )
+    assert state_of(other) == before
+    many = {**manifest, "layers": [layer] * 3000}
+    _put(registry.addr, "/v2/lab/busybox/manifests/many", json.dumps(many).encode(), mtype)
+    r = cli(other, "pull", f"{registry.addr}/lab/busybox:many")
+    assert r.returncode == 1
+    assert "the image has 3000 layers, more than 127" in r.stderr.decode()
+    assert state_of(other) == before
+
+
+def test_push_all_tags(engine, registry):
+    root = engine.paths.root
+    for tag in ("1", "2"):
+        engine.image_tag("busybox", f"{registry.addr}/lab/all:{tag}")
+    r = cli(root, "push", "--all-tags", f"{registry.addr}/lab/all")
+    out = r.stdout.decode().splitlines()
+    assert r.returncode == 0, r.stderr
+    assert out[0] == f"The push refers to repository [{registry.addr}/lab/all]"
+    assert [line.split(":")[0] for line in out if "digest:" in line] == ["1", "2"]
+    r = cli(root, "push", "--all-tags", f"{registry.addr}/lab/all:1")
+    assert text(r)[::2] == (1, "tag can't be used with --all-tags/-a\n")
+
+
 def test_a_manifest_list_resolves_to_this_platform(engine, registry, tmp_path):
     ref = f"{registry.addr}/lab/busybox:1"
     engine.image_tag("busybox", ref)
