@@ -365,7 +365,7 @@ def pull(
         have = False
     if not have:
         yield from _fetch_image(store, client, image_id, layers, named, shown)
-    else:
+    elif any(store._repos().get(n.familiar_name, {}).get(n.familiar()) != image_id for n in named):
         with store._locked():
             store._set_tags(image_id, named)
     result.new = before != image_id
