@@ -30,7 +30,7 @@ class Registry:
     """A running ``docker-registry``: ``addr`` (``127.0.0.1:PORT``), ``storage`` (its
     filesystem root), ``stop()``."""
 
-    def __init__(self, folder: str, auth: str = "", token: Any = None) -> None:
+    def __init__(self, folder: str, auth: str = "", token: Any = None, tls: bool = False) -> None:
         exe = shutil.which("docker-registry")
         if exe is None:
             pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
@@ -58,6 +58,35 @@ class Registry:
             lines.append(
                 f"auth: {{token: {{realm: '{token.realm}', service: lab-registry, "
                 f"issuer: lab-issuer, rootcertbundle: {token.cert}}}}}"
+            )
+        if tls:  # a self-signed certificate for 127.0.0.1 (ca.crt is the certificate itself)
+            self.cert = os.path.join(folder, "ca.crt")
+            key = os.path.join(folder, "key.pem")
+            subprocess.run(
+                [
+                    "openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-keyout",
+                    key,
+                    "-out",
+                    self.cert,
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                ],
+                capture_output=True,
+                check=True,
+            )
+            lines[-1] = (
+                "http: {addr: 127.0.0.1:0, secret: dockerlab-tests, "
+                f"tls: {{certificate: {self.cert}, key: {key}}}}}"
             )
         self.config = os.path.join(folder, "config.yml")
         with open(self.config, "w") as f:
@@ -224,6 +253,13 @@ def registry(tmp_path):
 @pytest.fixture
 def auth_registry(tmp_path):
     reg = Registry(str(tmp_path / "registry-auth"), auth="htpasswd")
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture
+def tls_registry(tmp_path):
+    reg = Registry(str(tmp_path / "registry-tls"), tls=True)
     yield reg
     reg.stop()
 

@@ -13,9 +13,16 @@ import threading
 
 import pytest
 from helpers import cli, cli_popen
-from registry_fixture import PASSWORD, USER, auth_registry, registry, token_registry
+from registry_fixture import (
+    PASSWORD,
+    USER,
+    auth_registry,
+    registry,
+    tls_registry,
+    token_registry,
+)
 
-__all__ = ["auth_registry", "registry", "token_registry"]  # fixtures, used by name
+__all__ = ["auth_registry", "registry", "tls_registry", "token_registry"]  # fixtures
 
 
 @pytest.fixture
@@ -390,6 +397,38 @@ def test_bearer_token_flow(engine, token_registry, config_dir, tmp_path):
     assert r.returncode == 0, r.stderr
     got = json.loads(cli(other, "image", "inspect", ref).stdout)[0]["Id"]
     assert got == engine.image_inspect("busybox")["Id"]
+
+
+def test_https_registry(engine, tls_registry, tmp_path):
+    """A loopback registry over HTTPS with a self-signed certificate works without
+    certs.d (Docker skips verification for loopback); the scheme used is https."""
+    ref = f"{tls_registry.addr}/lab/busybox:1"
+    engine.image_tag("busybox", ref)
+    r = cli(engine.paths.root, "push", ref)
+    assert r.returncode == 0, r.stderr
+    other = fresh(tmp_path)
+    assert cli(other, "pull", ref).returncode == 0
+    assert any('"GET /v2/ HTTP' in line or "/v2/" in line for line in tls_registry.log)
+    from dockerlab.engine.registry.client import Client, Settings
+
+    c = Client(tls_registry.addr, "lab/busybox", settings=Settings())
+    c.ping()
+    assert c.scheme == "https"
+    # verified against certs.d/HOST:PORT/ca.crt when the registry is not insecure
+    certs = tmp_path / "certs.d" / tls_registry.addr
+    certs.mkdir(parents=True)
+    (certs / "ca.crt").write_bytes(open(tls_registry.cert, "rb").read())
+    strict = Settings(certs_dirs=[str(tmp_path / "certs.d")])
+    strict.is_insecure = lambda netloc: False  # type: ignore[method-assign]
+    c = Client(tls_registry.addr, "lab/busybox", settings=strict)
+    c.ping()
+    assert c.scheme == "https"
+    # and refused without it, in Docker's words
+    bare = Settings(certs_dirs=[str(tmp_path / "nothing")])
+    bare.is_insecure = lambda netloc: False  # type: ignore[method-assign]
+    with pytest.raises(Exception) as err:
+        Client(tls_registry.addr, "lab/busybox", settings=bare).ping()
+    assert f'Get "https://{tls_registry.addr}/v2/": x509: ' in str(err.value)
 
 
 def test_search_lists_the_catalog(engine, registry):

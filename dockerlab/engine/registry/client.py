@@ -72,6 +72,7 @@ class Settings:
         self.mirrors = mirrors or []
         self.insecure = insecure or []
         self.certs_dirs = certs_dirs or ["/etc/docker/certs.d"]
+        self._insecure: dict[str, bool] = {}
 
     @classmethod
     def load(cls, root: str | None = None) -> Settings:
@@ -98,7 +99,12 @@ class Settings:
 
     def is_insecure(self, netloc: str) -> bool:
         """Docker's ``isSecureIndex`` negated: listed, or resolving into a loopback or a
-        listed network."""
+        listed network (resolved once per registry)."""
+        if netloc not in self._insecure:
+            self._insecure[netloc] = self._is_insecure(netloc)
+        return self._insecure[netloc]
+
+    def _is_insecure(self, netloc: str) -> bool:
         if netloc in self.insecure:
             return True
         host = _split_netloc(netloc)[0]
@@ -241,6 +247,10 @@ def _reason(status: int) -> str:
 # ---- connections --------------------------------------------------------------------------
 
 
+# a kept-alive connection's key: (scheme, netloc, verified, certs.d folders)
+_Key = tuple[str, str, bool, tuple[str, ...]]
+
+
 class Response:
     """A response being read: ``status``, ``headers`` (lower-case names), ``read(n)``."""
 
@@ -249,7 +259,7 @@ class Response:
         resp: http.client.HTTPResponse,
         conn: http.client.HTTPConnection,
         pool: _Pool,
-        key: tuple[str, str],
+        key: _Key,
         url: str,
     ) -> None:
         self.resp, self.conn, self.pool, self.key, self.url = resp, conn, pool, key, url
@@ -278,12 +288,12 @@ class _Pool(threading.local):
     """One kept-alive connection per (scheme, netloc), per thread."""
 
     def __init__(self) -> None:
-        self.conns: dict[tuple[str, str], http.client.HTTPConnection] = {}
+        self.conns: dict[_Key, http.client.HTTPConnection] = {}
 
-    def take(self, key: tuple[str, str]) -> http.client.HTTPConnection | None:
+    def take(self, key: _Key) -> http.client.HTTPConnection | None:
         return self.conns.pop(key, None)
 
-    def give(self, key: tuple[str, str], conn: http.client.HTTPConnection) -> None:
+    def give(self, key: _Key, conn: http.client.HTTPConnection) -> None:
         old = self.conns.pop(key, None)
         if old is not None:
             old.close()
@@ -556,7 +566,10 @@ class Client:
         u = urllib.parse.urlsplit(url)
         scheme, netloc = u.scheme, u.netloc
         target = u.path + (f"?{u.query}" if u.query else "")
-        key = (scheme, netloc)
+        if scheme == "https" and verify is None:
+            verify = not self.settings.is_insecure(netloc)
+        # a kept-alive connection serves only requests made with the same trust
+        key = (scheme, netloc, bool(verify), tuple(self.settings.certs_dirs))
         hdrs = {"User-Agent": USER_AGENT, **headers}
         if body is None and method in ("PUT", "POST", "PATCH"):
             hdrs.setdefault("Content-Length", "0")
@@ -612,9 +625,7 @@ class Client:
     ) -> http.client.HTTPConnection:
         host, port = _split_netloc(netloc)
         if scheme == "https":
-            if verify is None:
-                verify = not self.settings.is_insecure(netloc)
-            ctx = _tls_context(netloc, verify, self.settings)
+            ctx = _tls_context(netloc, bool(verify), self.settings)
             return _TLSConn(host, port or 443, context=ctx, timeout=READ_TIMEOUT)
         return _Conn(host, port or 80, timeout=READ_TIMEOUT)
 
