@@ -29,12 +29,12 @@ def cmd_pull(ctx: Context, ns: Namespace) -> int:
     from dockerlab.terminal import verbs
 
     name, defaulted = _check_ref(ns.name)
-    if ns.all_tags:
-        raise ClientError("--all-tags is not supported by dockerlab's pull yet")
-    if defaulted:
+    if ns.all_tags and not defaulted:
+        raise ClientError("tag can't be used with --all-tags/-a")
+    if defaulted and not ns.all_tags:
         ctx.print("Using default tag: latest")
         ctx.out.flush()
-    code, _ = verbs.pull(ctx.engine, ctx.terminal, name, quiet=ns.quiet)
+    code, _ = verbs.pull(ctx.engine, ctx.terminal, name, quiet=ns.quiet, all_tags=ns.all_tags)
     return code
 
 

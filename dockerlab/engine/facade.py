@@ -174,14 +174,24 @@ class Engine:
 
         return Settings.load(self.paths.root)
 
-    def pull(self, name: str, result: Any = None) -> Iterator[dict[str, Any]]:
+    def pull(
+        self, name: str, result: Any = None, all_tags: bool = False
+    ) -> Iterator[dict[str, Any]]:
         """``docker pull``: Docker's progress messages; ``result`` (a
         :class:`~dockerlab.engine.registry.pull.Result`) is filled with the image ID and
-        the reference printed last."""
+        the reference printed last. ``all_tags``: every tag of the repository ``name``."""
         from dockerlab.engine.images import reference as refs
         from dockerlab.engine.registry import pull as pulling
 
         result = result if result is not None else pulling.Result()
+        if all_tags:
+            ref = refs.parse(name)
+            if ref.tag is not None or ref.digest is not None:
+                raise InvalidParameter("tag can't be used with --all-tags/-a")
+            yield from pulling.pull_all_tags(
+                self.image_store, ref, self.registry_settings(), result
+            )
+            return
         ref = refs.parse_tagged(name)
         yield from pulling.pull(self.image_store, ref, self.registry_settings(), result)
         self.image_store.event(result.image_id, "pull", ref.familiar())

@@ -223,7 +223,7 @@ def test_size_lies_and_layer_bombs_are_refused(engine, registry, tmp_path):
     assert state_of(other) == before
 
 
-def test_push_all_tags(engine, registry):
+def test_push_all_tags(engine, registry, tmp_path):
     root = engine.paths.root
     for tag in ("1", "2"):
         engine.image_tag("busybox", f"{registry.addr}/lab/all:{tag}")
@@ -234,6 +234,71 @@ def test_push_all_tags(engine, registry):
     assert [line.split(":")[0] for line in out if "digest:" in line] == ["1", "2"]
     r = cli(root, "push", "--all-tags", f"{registry.addr}/lab/all:1")
     assert text(r)[::2] == (1, "tag can't be used with --all-tags/-a\n")
+    other = fresh(tmp_path)
+    r = cli(other, "pull", "--all-tags", f"{registry.addr}/lab/all")
+    out = r.stdout.decode().splitlines()
+    assert r.returncode == 0, r.stderr
+    assert [line for line in out if "Pulling from" in line] == [
+        "1: Pulling from lab/all",
+        "2: Pulling from lab/all",
+    ]
+    assert out[-2:] == [
+        f"Status: Downloaded newer image for {registry.addr}/lab/all",
+        f"{registry.addr}/lab/all",
+    ]
+
+
+def test_a_layer_that_inflates_past_the_bounds_is_refused(engine, registry, tmp_path):
+    """A small gzip blob claiming to be a layer that inflates to 300 MB of zeros (past
+    inflate.py's FLOOR and RATIO): refused, nothing kept."""
+    import zlib
+
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    diff = hashlib.sha256()
+    zero = bytes(1 << 20)
+    parts = []
+    for _ in range(300):
+        diff.update(zero)
+        parts.append(comp.compress(zero))
+    parts.append(comp.flush())
+    blob = b"".join(parts)
+    blob_digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    _upload(registry.addr, "lab/bomb", blob, blob_digest)
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": ["sha256:" + diff.hexdigest()]},
+        }
+    ).encode()
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    _upload(registry.addr, "lab/bomb", config, config_digest)
+    mtype = "application/vnd.docker.distribution.manifest.v2+json"
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": mtype,
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": len(config),
+            "digest": config_digest,
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": len(blob),
+                "digest": blob_digest,
+            }
+        ],
+    }
+    _put(registry.addr, "/v2/lab/bomb/manifests/1", json.dumps(manifest).encode(), mtype)
+    other = fresh(tmp_path)
+    cli(other, "images")
+    before = state_of(other)
+    r = cli(other, "pull", f"{registry.addr}/lab/bomb:1")
+    assert r.returncode == 1
+    assert "refusing a decompression bomb" in r.stderr.decode(), r.stderr
+    assert state_of(other) == before
 
 
 def test_a_manifest_list_resolves_to_this_platform(engine, registry, tmp_path):

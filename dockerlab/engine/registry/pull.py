@@ -517,3 +517,44 @@ def _download_all(
         cancel.set()
         for t in threads:
             t.join(timeout=5)
+
+
+def list_tags(ref: refs.Reference, settings: Settings) -> list[str]:
+    """The repository's tags (``GET /v2/<name>/tags/list``), from the first endpoint that
+    answers."""
+    last: RegistryError | None = None
+    for netloc, scheme, creds_key in endpoints(ref.domain, settings):
+        client = Client(netloc, ref.path, "pull", settings, scheme, creds_key)
+        try:
+            resp = client.request("GET", f"/v2/{ref.path}/tags/list")
+            if resp.status == 404:
+                raise_for(resp, f"repository {ref.familiar_name} not found")
+            raise_for(resp, "")
+            data = json.loads(resp.read_limited(MAX_MANIFEST))
+            resp.close()
+        except RegistryError as exc:
+            last = exc
+            continue
+        tags = data.get("tags") if isinstance(data, dict) else None
+        return sorted(str(t) for t in tags or [])
+    assert last is not None
+    raise last
+
+
+def pull_all_tags(
+    store: ImageStore, ref: refs.Reference, settings: Settings, result: Result | None = None
+) -> Iterator[dict[str, Any]]:
+    """``pull --all-tags``: every tag of the repository, one status line at the end."""
+    result = result or Result()
+    new = False
+    for tag in list_tags(ref, settings):
+        one = Result()
+        for msg in pull(store, refs.Reference(ref.domain, ref.path, tag), settings, one):
+            if not str(msg.get("status", "")).startswith("Status: "):
+                yield msg
+        new = new or one.new
+        result.image_id = one.image_id
+    result.new = new
+    result.reference = ref.name
+    word = "Downloaded newer image for" if new else "Image is up to date for"
+    yield {"status": f"Status: {word} {ref.familiar_name}"}
