@@ -464,8 +464,7 @@ class Client:
             query += [("client_id", "docker"), ("offline_token", "true")]
         if params.get("service"):
             query.append(("service", params["service"]))
-        if scope:
-            query.append(("scope", scope))
+        query += [("scope", s) for s in scope.split()]  # one parameter per scope, as Docker
         url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
         headers = {}
         if creds is not None:
