@@ -118,6 +118,10 @@ def main() -> None:
     finally:
         for r in regs:
             r.stop()
+        from dockerlab.engine.network import record
+        from dockerlab.engine.paths import Paths
+
+        record.remove_default_bridge(Paths.of(os.path.join(work, "src")))  # the build's
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -38,8 +38,25 @@ def text(r) -> tuple[int, str, str]:
     return r.returncode, r.stdout.decode(), r.stderr.decode()
 
 
+_FRESH: list[str] = []
+
+
 def fresh(tmp_path, name: str = "fresh") -> str:
-    return str(tmp_path / name)
+    """A new state root; its bridge network (made by a `run` in it) is removed after the
+    test, as the engine fixture removes its own."""
+    root = str(tmp_path / name)
+    _FRESH.append(root)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _fresh_roots_leave_no_network():
+    yield
+    from dockerlab.engine.network import record
+    from dockerlab.engine.paths import Paths
+
+    while _FRESH:
+        record.remove_default_bridge(Paths.of(_FRESH.pop()))
 
 
 def state_of(root: str) -> tuple[list[str], list[str], list[str]]:
