@@ -408,6 +408,8 @@ def _fetch_image(
         else:
             todo.append(i)
             yield {"status": "Pulling fs layer", "id": short}
+    for i in todo[PARALLEL:]:  # queued behind Docker's three concurrent downloads
+        yield {"status": "Waiting", "id": layers[i]["digest"].split(":", 1)[1][:12]}
     folder = work.begin(store.paths, "pull")
     try:
         paths: dict[int, tuple[str, str, int]] = {}
