@@ -34,7 +34,14 @@ def cmd_pull(ctx: Context, ns: Namespace) -> int:
     if defaulted and not ns.all_tags:
         ctx.print("Using default tag: latest")
         ctx.out.flush()
-    code, _ = verbs.pull(ctx.engine, ctx.terminal, name, quiet=ns.quiet, all_tags=ns.all_tags)
+    code, _ = verbs.pull(
+        ctx.engine,
+        ctx.terminal,
+        name,
+        quiet=ns.quiet,
+        all_tags=ns.all_tags,
+        platform=ns.platform or "",
+    )
     return code
 
 

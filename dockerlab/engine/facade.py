@@ -175,7 +175,7 @@ class Engine:
         return Settings.load(self.paths.root)
 
     def pull(
-        self, name: str, result: Any = None, all_tags: bool = False
+        self, name: str, result: Any = None, all_tags: bool = False, platform: str = ""
     ) -> Iterator[dict[str, Any]]:
         """``docker pull``: Docker's progress messages; ``result`` (a
         :class:`~dockerlab.engine.registry.pull.Result`) is filled with the image ID and
@@ -193,7 +193,8 @@ class Engine:
             )
             return
         ref = refs.parse_tagged(name)
-        yield from pulling.pull(self.image_store, ref, self.registry_settings(), result)
+        want = pulling.parse_platform(platform) if platform else None
+        yield from pulling.pull(self.image_store, ref, self.registry_settings(), result, want)
         self.image_store.event(result.image_id, "pull", ref.familiar())
 
     def push(self, name: str, result: Any = None) -> Iterator[dict[str, Any]]:

@@ -668,14 +668,20 @@ def show_progress(term: Terminal, msg: dict[str, Any]) -> None:
 
 
 def pull(
-    engine: Any, term: Terminal, name: str, *, quiet: bool = False, all_tags: bool = False
+    engine: Any,
+    term: Terminal,
+    name: str,
+    *,
+    quiet: bool = False,
+    all_tags: bool = False,
+    platform: str = "",
 ) -> tuple[int, str]:
     """``pull``: Docker's lines, live per-layer progress; returns (0, the reference printed
     last) — printed here too unless ``quiet``."""
     from dockerlab.engine.registry.pull import Result
 
     result = Result()
-    for msg in engine.pull(name, result, all_tags):
+    for msg in engine.pull(name, result, all_tags, platform):
         if not quiet:
             show_progress(term, msg)
     term.write_out(result.reference.encode() + b"\n")

@@ -369,6 +369,19 @@ def test_a_manifest_list_resolves_to_this_platform(engine, registry, tmp_path):
     got = json.loads(cli(other, "image", "inspect", f"{registry.addr}/lab/busybox:multi").stdout)
     assert got[0]["Id"] == engine.image_inspect("busybox")["Id"]
     assert got[0]["Architecture"] == arch
+    # --platform picks another entry (its image is not runnable here, as in Docker)
+    r = cli(other, "pull", "--platform", "linux/riscv64", f"{registry.addr}/lab/busybox:multi")
+    assert r.returncode == 0, r.stderr
+    got = json.loads(cli(other, "image", "inspect", f"{registry.addr}/lab/busybox:multi").stdout)
+    assert (got[0]["Id"], got[0]["Architecture"]) == (config_digest, "riscv64")
+    # a single-platform image asked for another platform: Docker's refusal
+    r = cli(other, "pull", "--platform", "linux/riscv64", f"{registry.addr}/lab/busybox:1")
+    assert text(r)[::2] == (
+        1,
+        f"Error response from daemon: image with reference {registry.addr}/lab/busybox:1 was "
+        f"found but does not match the specified platform: wanted linux/riscv64, actual: "
+        f"linux/{arch}\n",
+    )
 
 
 def test_an_interrupted_pull_leaves_the_store_as_it_was(engine, registry, tmp_path):

@@ -302,8 +302,10 @@ def pull(
     ref: refs.Reference,
     settings: Settings,
     result: Result | None = None,
+    want: tuple[str, str, str] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Pull ``ref`` (tagged or by digest) into ``store``, yielding Docker's messages."""
+    """Pull ``ref`` (tagged or by digest) into ``store``, yielding Docker's messages;
+    ``want``: the platform of ``--platform`` (default: this machine's)."""
     result = result or Result()
     shown = ref.familiar()
     tried: list[tuple[Client, RegistryError]] = []
@@ -321,7 +323,7 @@ def pull(
         raise tried[-1][1]
     top_digest = digest
     if media in LISTS:
-        entry = select(json.loads(data).get("manifests") or [])
+        entry = select(json.loads(data).get("manifests") or [], want)
         sub = _check_digest(entry.get("digest"), "manifest")
         data, digest, media = fetch_manifest(client, sub, shown)
         if media in LISTS:
@@ -345,6 +347,14 @@ def pull(
         if "foreign" in str(d.get("mediaType", "")) or d.get("urls"):
             raise RegistryError(f"{shown}: foreign (non-distributable) layers are not supported")
     image_id = _check_digest(config_desc.get("digest"), "config")
+    if want is not None and media not in LISTS and top_digest == digest:
+        cfg = json.loads(fetch_blob_small(client, image_id, MAX_CONFIG, "image config"))
+        actual = (str(cfg.get("os", "")), str(cfg.get("architecture", "")))
+        if actual != want[:2]:
+            raise RegistryError(
+                f"image with reference {shown} was found but does not match the specified "
+                f"platform: wanted {want[0]}/{want[1]}, actual: {actual[0]}/{actual[1]}"
+            )
     repo_digest = refs.Reference(ref.domain, ref.path, None, top_digest)
     named = (
         [repo_digest]
@@ -519,6 +529,16 @@ def _download_all(
         cancel.set()
         for t in threads:
             t.join(timeout=5)
+
+
+def parse_platform(text: str) -> tuple[str, str, str]:
+    """``linux/arm64/v8`` → (os, architecture, variant); Docker's words when it is not one."""
+    parts = text.lower().split("/")
+    if not text or len(parts) > 3 or not all(parts):
+        raise RegistryError(f'"{text}": unknown operating system or architecture: invalid argument')
+    if len(parts) == 1:
+        return "linux", parts[0], ""
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else ""
 
 
 def list_tags(ref: refs.Reference, settings: Settings) -> list[str]:

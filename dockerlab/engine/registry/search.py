@@ -44,6 +44,7 @@ def search(term: str, settings: Settings, limit: int = 25) -> list[dict[str, Any
     netloc, scheme, query = split_term(term, settings)
     client = Client(netloc, "", "pull", settings, scheme)
     if netloc == "index.docker.io":
+        client._pinged = True  # Docker Hub's v1 search is asked directly, as Docker does
         q = urllib.parse.urlencode({"q": query, "n": limit})
         resp = client.request("GET", f"/v1/search?{q}", scope="registry:catalog:*")
         raise_for(resp, "")
