@@ -25,6 +25,10 @@ each — :func:`exit_code` for the CLI and the magics, :func:`http_status` for t
     ├── Forbidden                             403   missing privilege or kernel feature
     ├── SystemFailure                         500   the host refused: disk full, read-only
     ├── engine.images.ImageCorrupt            500   an image whose config cannot be read
+    ├── engine.registry.client.RegistryError  500   a registry refused or cannot be reached
+    │   ├── Unauthorized                            401/403 from a registry or its token server
+    │   └── NotFoundError                           manifest unknown, blob unknown
+    ├── engine.registry.credentials.CredentialsError   config.json or a credential helper
     ├── engine.build.BuildFailed              500   a build step failed           the step's
     │   └── engine.build.copy.CopyFailed            COPY failed: …
     └── ContainerStartError                   500   the container's process did not start 125

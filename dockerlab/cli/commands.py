@@ -177,6 +177,7 @@ def cmd_create(ctx: Context, ns: Namespace) -> int:
     name, body = create_body(ns)
     cidfile = _cidfile_and_platform(ctx, ns, "create")
     try:
+        _pull_policy(ctx, ns, body)
         result = ctx.engine.create(body, name)
         cidfile.write(result["Id"])
     finally:
@@ -198,6 +199,7 @@ def cmd_run(ctx: Context, ns: Namespace) -> int:
     engine = ctx.engine
     cidfile = _cidfile_and_platform(ctx, ns, "run")
     try:
+        _pull_policy(ctx, ns, body)
         if ns.detach:
             warned: list[str] = []
             made: list[str] = []
@@ -231,6 +233,25 @@ def cmd_run(ctx: Context, ns: Namespace) -> int:
         )
     finally:
         cidfile.close()
+
+
+def _pull_policy(ctx: Context, ns: Namespace, body: dict[str, Any]) -> None:
+    """``--pull`` of run/create: ``missing`` (Docker's default) pulls an image not in the
+    store (``Unable to find image … locally``), ``always`` pulls first, ``never`` never."""
+    from dockerlab.cli.registry import pull_for_run
+
+    policy = getattr(ns, "pull", None) or "missing"
+    if policy not in ("always", "missing", "never"):
+        from dockerlab.cli.parser import usage_error
+
+        raise usage_error(
+            f'invalid pull option: \'{policy}\': must be one of "always", "missing" or "never"',
+            ns.path,
+        )
+    image = str(body.get("Image") or "")
+    if policy == "never" or not image:
+        return
+    pull_for_run(ctx, image, policy == "always")
 
 
 def _code(ctx: Context, followed: Any) -> int:
@@ -1143,6 +1164,7 @@ def cmd_build(ctx: Context, ns: Namespace) -> int:
         labels=_key_values(list(ns.label), env=False),
         rm=ns.rm,
         force_rm=ns.force_rm,
+        pull=bool(ns.pull),
     )
     return code
 
@@ -1338,10 +1360,26 @@ HANDLERS.update(
 
 
 def cmd_registry(ctx: Context, ns: Namespace) -> int:
-    """``registry start|stop|status`` (dockerlab's own): :mod:`dockerlab.cli.registry`."""
-    from dockerlab.cli import registry
+    """``registry start|stop|status`` (dockerlab's own): :mod:`dockerlab.cli.labregistry`."""
+    from dockerlab.cli import labregistry
 
-    return int(getattr(registry, "cmd_" + ns.verb.replace(" ", "_"))(ctx, ns))
+    return int(getattr(labregistry, "cmd_" + ns.verb.replace(" ", "_"))(ctx, ns))
 
 
 HANDLERS.update({v: cmd_registry for v in ("registry start", "registry status", "registry stop")})
+
+
+def _registry_verb(name: str) -> Callable[[Context, Namespace], int]:
+    """The handler ``name`` of :mod:`dockerlab.cli.registry`, imported when called."""
+
+    def handler(ctx: Context, ns: Namespace) -> int:
+        from dockerlab.cli import registry
+
+        fn: Callable[[Context, Namespace], int] = getattr(registry, name)
+        return fn(ctx, ns)
+
+    return handler
+
+
+for _verb in ("pull", "push", "login", "logout", "search"):
+    HANDLERS[_verb] = _registry_verb(f"cmd_{_verb}")

@@ -324,6 +324,7 @@ _CREATE_FLAGS = (
     F("", "privileged", "bool", "Give extended privileges to this container"),
     F("p", "publish", "list", "Publish a container's port(s) to the host"),
     F("P", "publish-all", "bool", "Publish all exposed ports to random ports"),
+    F("", "pull", "string", 'Pull image before running ("always", "missing", "never")', "missing"),
     F("", "read-only", "bool", "Mount the container's root filesystem as read only"),
     F("", "restart", "string", 'Restart policy to apply when a container exits (default "no")'),
     F("", "rm", "bool", "Automatically remove the container when it exits"),
@@ -789,6 +790,66 @@ COMMANDS.update(
         ),
     }
 )
+# ---- registries: pull, push, login, logout, search (issue 11) ----
+COMMANDS.update(
+    {
+        "pull": Command(
+            "[OPTIONS] NAME[:TAG|@DIGEST]",
+            "Download an image from a registry",
+            (
+                F("a", "all-tags", "bool", "Download all tagged images in the repository"),
+                F("", "disable-content-trust", "bool", "Skip image verification", True),
+                F("", "platform", "string", "Set platform if server is multi-platform capable"),
+                F("q", "quiet", "bool", "Suppress verbose output"),
+            ),
+            (1, 1),
+            ("name",),
+        ),
+        "push": Command(
+            "[OPTIONS] NAME[:TAG]",
+            "Upload an image to a registry",
+            (
+                F("a", "all-tags", "bool", "Push all tags of an image to the repository"),
+                F("", "disable-content-trust", "bool", "Skip image signing", True),
+                F("q", "quiet", "bool", "Suppress verbose output"),
+            ),
+            (1, 1),
+            ("name",),
+        ),
+        "login": Command(
+            "[OPTIONS] [SERVER]",
+            "Log in to a registry",
+            (
+                F("p", "password", "string", "Password"),
+                F("", "password-stdin", "bool", "Take the password from stdin"),
+                F("u", "username", "string", "Username"),
+            ),
+            (0, 1),
+            ("server",),
+        ),
+        "logout": Command(
+            "[SERVER]",
+            "Log out from a registry",
+            (),
+            (0, 1),
+            ("server",),
+        ),
+        "search": Command(
+            "[OPTIONS] TERM",
+            "Search registries for images (a Distribution registry's catalog: dockerlab's "
+            "extension)",
+            (
+                F("f", "filter", "filter", "Filter output based on conditions provided"),
+                F("", "format", "string", "Pretty-print search using a Go template"),
+                F("", "limit", "int", "Max number of search results", 0),
+                F("", "no-trunc", "bool", "Don't truncate output"),
+            ),
+            (1, 1),
+            ("term",),
+        ),
+    }
+)
+MANAGEMENT["image"][1].update({"pull": "pull", "push": "push"})
 MANAGEMENT["container"][1]["cp"] = "cp"
 MANAGEMENT["image"][1].update({"save": "save", "load": "load"})
 COMMANDS["system prune"] = Command(
@@ -1008,9 +1069,8 @@ MANAGEMENT["registry"] = (
 # turn instead (exit 1), never Docker's typo message, which stays for words Docker does not
 # know either. A verb that lands in COMMANDS/MANAGEMENT wins over its row here: drop the row.
 _NO_REGISTRY = (
-    "dockerlab has no registry access: make images with `dockerlab build`, move them between "
-    "hosts with `dockerlab save` and `dockerlab load`, or start from `dockerlab image "
-    "bootstrap` (busybox)."
+    "dockerlab pulls and pushes images (`dockerlab pull`, `dockerlab push`) but has no "
+    "manifest-list editing and no content trust."
 )
 _NO_ORCHESTRATOR = "dockerlab runs containers on one host, without swarm mode."
 NOT_YET: dict[str, str] = {
@@ -1020,16 +1080,9 @@ NOT_YET: dict[str, str] = {
     "compose": "There is no compose: start each service with `dockerlab run`.",
     "config": _NO_ORCHESTRATOR,
     "context": "dockerlab uses its state root directly: choose it with --root or $DOCKERLAB_ROOT.",
-    "image pull": _NO_REGISTRY,
-    "image push": _NO_REGISTRY,
-    "login": _NO_REGISTRY,
-    "logout": _NO_REGISTRY,
     "manifest": _NO_REGISTRY,
     "node": _NO_ORCHESTRATOR,
     "plugin": "dockerlab has no plugins: its volume and log drivers are built in.",
-    "pull": _NO_REGISTRY,
-    "push": _NO_REGISTRY,
-    "search": _NO_REGISTRY,
     "secret": _NO_ORCHESTRATOR,
     "service": _NO_ORCHESTRATOR,
     "stack": _NO_ORCHESTRATOR,

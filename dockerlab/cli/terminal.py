@@ -65,6 +65,11 @@ class CliTerminal:
     prog = "dockerlab"
     ansi = True
 
+    @property
+    def redraws(self) -> bool:
+        """Whether progress lines are rewritten in place (pull's bars): on a terminal."""
+        return _isatty(self.out)
+
     def __init__(self, out: Any, err: Any, stdin: Any) -> None:
         self.out, self.err, self.stdin = out, err, stdin
         self._progress: dict[str, int] = {}

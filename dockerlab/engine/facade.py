@@ -189,6 +189,76 @@ class Engine:
 
         return LabRegistry(self.paths)
 
+    # ---- registries: pull, push, login, search (issue 11) --------------------------------
+    def registry_settings(self) -> Any:
+        """Mirrors and insecure registries (:class:`~dockerlab.engine.registry.client.Settings`)."""
+        from dockerlab.engine.registry.client import Settings
+
+        return Settings.load(self.paths.root)
+
+    def pull(
+        self, name: str, result: Any = None, all_tags: bool = False, platform: str = ""
+    ) -> Iterator[dict[str, Any]]:
+        """``docker pull``: Docker's progress messages; ``result`` (a
+        :class:`~dockerlab.engine.registry.pull.Result`) is filled with the image ID and
+        the reference printed last. ``all_tags``: every tag of the repository ``name``."""
+        from dockerlab.engine.images import reference as refs
+        from dockerlab.engine.registry import pull as pulling
+
+        result = result if result is not None else pulling.Result()
+        if all_tags:
+            ref = refs.parse(name)
+            if ref.tag is not None or ref.digest is not None:
+                raise InvalidParameter("tag can't be used with --all-tags/-a")
+            yield from pulling.pull_all_tags(
+                self.image_store, ref, self.registry_settings(), result
+            )
+            return
+        ref = refs.parse_tagged(name)
+        want = pulling.parse_platform(platform) if platform else None
+        yield from pulling.pull(self.image_store, ref, self.registry_settings(), result, want)
+        self.image_store.event(result.image_id, "pull", ref.familiar())
+
+    def push(self, name: str, result: Any = None) -> Iterator[dict[str, Any]]:
+        """``docker push`` of one tag: Docker's progress messages, the last one the
+        ``TAG: digest: … size: …`` line."""
+        from dockerlab.engine.images import reference as refs
+        from dockerlab.engine.registry import push as pushing
+
+        ref = refs.parse_tagged(name)
+        yield from pushing.push(self.image_store, ref, self.registry_settings(), result)
+        self.image_store.event(self.image_store.resolve(str(ref)), "push", ref.familiar())
+
+    def push_tags(self, name: str) -> list[str]:
+        """The tags ``push --all-tags`` pushes for the repository ``name``."""
+        from dockerlab.engine.images import reference as refs
+        from dockerlab.engine.registry import push as pushing
+
+        return [str(r) for r in pushing.tags_of(self.image_store, refs.parse(name))]
+
+    def login(self, server: str, user: str, password: str) -> tuple[str, str, bool]:
+        """``docker login``: checks then stores the credentials; returns (server, config
+        path, stored in plain text)."""
+        from dockerlab.engine.registry import credentials, search
+
+        domain = search.login(server, user, password, self.registry_settings())
+        path, plain = credentials.store(domain, user, password)
+        return domain, path, plain
+
+    def logout(self, server: str) -> str:
+        """``docker logout``: forget the stored credentials; returns the server's name."""
+        from dockerlab.engine.registry import credentials, search
+
+        domain = search.normalise_server(server)
+        credentials.erase(domain)
+        return credentials.server_key(domain) if domain == "docker.io" else domain
+
+    def search(self, term: str, limit: int = 25) -> list[dict[str, Any]]:
+        """``docker search`` (on a Distribution registry: its catalog, dockerlab's extension)."""
+        from dockerlab.engine.registry import search
+
+        return search.search(term, self.registry_settings(), limit)
+
     # ---- containers: create and start -----------------------------------------------------
     def create(
         self, body: dict[str, Any], name: str | None = None, owner: str = ""
@@ -763,6 +833,7 @@ class Engine:
         quiet: bool = False,
         rm: bool = True,
         force_rm: bool = False,
+        pull: bool = False,
     ) -> Iterator[Any]:
         """``docker build`` (classic builder): yields :class:`~dockerlab.engine.build.BuildEvent`
         as the build goes, the last ``"aux"`` one carrying the image ID.
@@ -786,6 +857,7 @@ class Engine:
             quiet,
             rm,
             force_rm,
+            pull,
         )
 
     # ---- volumes --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 class CellTerminal:
     prog = "%docker"
     ansi = False  # the cell shows plain text: stderr in its own stream, no escape sequences
+    redraws = True  # progress lines (pull, push) replace one display
 
     def __init__(self, out: Any, err: Any) -> None:
         self.out, self.err = out, err

@@ -10,7 +10,7 @@ differs is where output goes:
   displayed once as the cell's result — a Listing's HTML table is drawn from the
   structure, never parsed back out of the CLI's text;
 * **streaming verbs** — ``run`` and ``start -a`` (attached), ``attach``, ``exec``,
-  ``logs``, ``build``, ``stats`` (live) — are the CLI's own handlers calling
+  ``logs``, ``build``, ``stats`` (live), ``pull``, ``push`` — are the CLI's own handlers calling
   :mod:`dockerlab.terminal.verbs`, here on a
   :class:`~dockerlab.magics.cellterm.CellTerminal`: output goes into the cell as it
   arrives; the kernel's interrupt is forwarded to an attached container as SIGINT (as
@@ -39,7 +39,9 @@ _INSPECTS = frozenset(
     {"inspect", "container inspect", "image inspect", "volume inspect", "network inspect"}
 )
 # the streaming verbs (dockerlab.terminal.verbs): the CLI's handlers, on the cell's terminal
-_STREAMING = frozenset({"run", "start", "attach", "exec", "logs", "stats", "build", "events"})
+_STREAMING = frozenset(
+    {"run", "start", "attach", "exec", "logs", "stats", "build", "events", "pull", "push"}
+)
 
 
 def host_problem() -> str | None:

@@ -628,3 +628,78 @@ def progress(term: Terminal, events: Any) -> None:
         else:
             term.write_out(status.encode() + b"\n")
         term.flush()
+
+
+# ---- pull, push ---------------------------------------------------------------------------
+
+
+def _bar(current: int, total: int) -> str:
+    """Docker's jsonmessage progress: ``[=====>     ]  1.2MB/3.4MB``."""
+    from dockerlab.format.units import human_size_with_precision
+
+    def size(n: int) -> str:
+        return human_size_with_precision(n, 4).replace(" ", "")
+
+    if total <= 0:
+        return size(current)
+    filled = min(50, current * 50 // total)
+    arrow = ">" if filled < 50 else "=>"
+    bar = "=" * (filled - 1 if filled == 50 else filled) + arrow
+    return f"[{bar.ljust(50)[:51]}]  {size(current)}/{size(total)}"
+
+
+def show_progress(term: Terminal, msg: dict[str, Any]) -> None:
+    """One of Docker's progress messages, as its client shows them: a line per ID rewritten
+    in place where the terminal redraws; elsewhere each status once, and no progress bars."""
+    status = str(msg.get("status", ""))
+    ident = msg.get("id")
+    detail = msg.get("progressDetail")
+    if detail and not getattr(term, "redraws", True):
+        return
+    if not ident:
+        term.write_out(status.encode() + b"\n")
+        term.flush()
+        return
+    line = f"{ident}: {status}"
+    if detail:
+        line += " " + _bar(int(detail.get("current", 0)), int(detail.get("total", 0)))
+    term.progress(str(ident), line)
+    term.flush()
+
+
+def pull(
+    engine: Any,
+    term: Terminal,
+    name: str,
+    *,
+    quiet: bool = False,
+    all_tags: bool = False,
+    platform: str = "",
+) -> tuple[int, str]:
+    """``pull``: Docker's lines, live per-layer progress; returns (0, the reference printed
+    last) — printed here too unless ``quiet``."""
+    from dockerlab.engine.registry.pull import Result
+
+    result = Result()
+    for msg in engine.pull(name, result, all_tags, platform):
+        if not quiet:
+            show_progress(term, msg)
+    term.write_out(result.reference.encode() + b"\n")
+    term.flush()
+    return 0, result.reference
+
+
+def push(engine: Any, term: Terminal, name: str, *, quiet: bool = False) -> int:
+    """``push`` of one tag: Docker's lines; an error is printed as the push stream carries
+    it (no "Error response from daemon:"), exit 1."""
+    from dockerlab.engine.registry.client import RegistryError
+
+    try:
+        for msg in engine.push(name):
+            if not quiet or not msg.get("id"):
+                show_progress(term, msg)
+    except RegistryError as exc:
+        term.flush()
+        term.message(str(exc))
+        return 1
+    return 0

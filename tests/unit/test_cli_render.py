@@ -279,7 +279,8 @@ def test_daemon_errors_have_dockers_prefix():
 
 
 def test_run_errors_are_prefixed_and_exit_125():
-    code, _, err = run_with(FakeEngine(), "run", "nope")
+    # --pull never: the fake engine has no registry (a missing image is pulled first)
+    code, _, err = run_with(FakeEngine(), "run", "--pull", "never", "nope")
     assert code == 125
     assert err == (
         "dockerlab: Error response from daemon: No such image: nope:latest.\n"

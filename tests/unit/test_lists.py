@@ -328,5 +328,5 @@ def test_a_typo_keeps_dockers_message_and_help_lists_what_exists():
     assert run("psx")[2] == "dockerlab: 'psx' is not a dockerlab command.\nSee 'dockerlab --help'\n"
     help_text = run("--help")[1]
     listed = {line.split()[0] for line in help_text.splitlines() if line.startswith("  ")}
-    assert "pull" not in listed and "network" in listed
+    assert "swarm" not in listed and "network" in listed  # (pull exists since issue 11)
     assert {"ps", "image", "container", "volume", "system", "run"} <= listed

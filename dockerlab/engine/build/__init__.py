@@ -37,6 +37,7 @@ def build(
     quiet: bool = False,
     rm: bool = True,
     force_rm: bool = False,
+    pull: bool = False,
 ) -> Iterator[BuildEvent]:
     from dockerlab.engine.build import context as contexts
     from dockerlab.engine.build.builder import Builder
@@ -74,6 +75,7 @@ def build(
             force_rm,
             os.path.basename(folder),
         )
+        builder.pull = pull  # --pull: FROM images are pulled even when present
         for event in builder.run():
             if not quiet or event.kind == "aux":
                 yield event

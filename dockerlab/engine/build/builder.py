@@ -60,6 +60,8 @@ class Engine(Protocol):
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None: ...
 
+    def pull(self, name: str, result: Any = None) -> Iterator[dict[str, Any]]: ...
+
 
 BUILTIN_ARGS = frozenset(
     {
@@ -182,6 +184,7 @@ class Builder:
         self.meta_args: dict[str, str | None] = {}
         self.consumed: set[str] = set()
         self.escape = "\\"
+        self.pull = False  # --pull
 
     # ---- the whole build -------------------------------------------------------------------
     def run(self) -> Iterator[BuildEvent]:
@@ -436,6 +439,24 @@ class Builder:
         return text, lambda c: c.__setitem__("Healthcheck", hc)
 
     # ---- FROM ------------------------------------------------------------------------------
+    def _pull(self, name: str) -> Iterator[BuildEvent]:
+        """The classic builder pulls a FROM image it lacks (or every one with --pull),
+        its progress in the build's output."""
+        from dockerlab.engine.images import reference as refs
+        from dockerlab.engine.registry.client import RegistryError
+
+        if refs.is_full_id(name):
+            return
+        try:
+            for msg in self.engine.pull(name):
+                if msg.get("progressDetail"):
+                    continue
+                ident = msg.get("id")
+                text = f"{ident}: {msg['status']}" if ident else str(msg["status"])
+                yield BuildEvent("stream", text + "\n")
+        except RegistryError as exc:  # docker's builder prints the daemon's message
+            raise BuildFailed(str(exc)) from exc
+
     def _from(self, stage: Stage, ins: Instruction) -> Iterator[BuildEvent]:
         meta_env = {k: v for k, v in self.meta_args.items() if v is not None}
         try:
@@ -457,6 +478,8 @@ class Builder:
                 "history": [],
             }
         else:
+            if self.pull or not self.store.exists(name):
+                yield from self._pull(name)
             try:
                 stage.image_id = self.store.resolve(name)
             except NoSuchImage as exc:
