@@ -403,3 +403,19 @@ def test_none_network_keeps_the_bindings_but_publishes_nothing(engine):
     assert info["HostConfig"]["PortBindings"] == {"80/tcp": [{"HostIp": "", "HostPort": str(port)}]}
     assert info["NetworkSettings"]["Ports"] == {}
     assert listeners(port) == []
+
+
+def test_a_port_published_on_a_user_network_is_served_and_shown(engine):
+    """``--network NAME -p``: the proxy reaches the user network's address, and ports, ps and
+    inspect show the binding as on the default bridge."""
+    engine.network_create({"Name": "pubnet", "Driver": "bridge"})
+    try:
+        port = free_port()
+        cid = web(engine, f"127.0.0.1:{port}:80", name="pubweb", NetworkMode="pubnet")
+        assert served(f"http://127.0.0.1:{port}/") == "hello-pubweb\n"
+        want = {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
+        assert engine.inspect(cid)["NetworkSettings"]["Ports"] == want
+        assert "Ports" not in engine.inspect(cid)["State"]
+        engine.remove(cid, force=True)
+    finally:
+        engine.network_remove("pubnet")

@@ -22,6 +22,8 @@ _PRIVATE_STATE = (
     "HasBeenStartedBefore",
     "Network",  # the endpoint, shown in NetworkSettings
     "Sandbox",
+    "Networks",  # the user networks' endpoints, ditto
+    "Ports",  # the published ports of this run, shown in NetworkSettings.Ports
 )
 
 
@@ -164,11 +166,10 @@ def _host_config(c: Container) -> dict[str, Any]:
 def ports(c: Container) -> dict[str, Any]:
     """NetworkSettings.Ports: while it runs on a bridge, every exposed port (null when not
     published) and the monitor's bindings; ``{}`` otherwise, as Docker's."""
-    live = (c.state.get("Network") or {}) if c.state.get("Running") else {}
-    if not live:
+    if not c.state.get("Running") or not (c.state.get("Network") or c.state.get("Networks")):
         return {}
     merged: dict[str, Any] = dict.fromkeys(c.config["Config"].get("ExposedPorts") or {})
-    merged.update(live.get("Ports") or {})
+    merged.update(c.state.get("Ports") or (c.state.get("Network") or {}).get("Ports") or {})
     return {k: merged[k] for k in sorted(merged)}
 
 

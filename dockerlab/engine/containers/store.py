@@ -376,6 +376,8 @@ class Container:
         )
         if report.get("network") or self.state.get("Network"):
             self.state["Network"] = report.get("network")  # its endpoint on the bridge
+        if report.get("ports") or self.state.get("Ports"):
+            self.state["Ports"] = report.get("ports")  # its published ports, this run's
         if report.get("sandbox"):  # kept after it stops, as Docker's inspect shows it
             self.state["Sandbox"] = report["sandbox"]
         if report.get("networks") or self.state.get("Networks"):

@@ -572,6 +572,8 @@ class Monitor:
             report["network"] = self.endpoint.settings()
             if self.publisher is not None:
                 report["network"]["Ports"] = self.publisher.ports
+        if self.publisher is not None:  # (on a user network too)
+            report["ports"] = self.publisher.ports
         report["sandbox"] = self.bind_sandbox(pid, host.get("NetworkMode") or "none")
         if self.cfg.get("UserNetworks"):
             eps = ([] if self.cfg.get("BridgeNetwork") else [self.endpoint]) + self.more_endpoints
