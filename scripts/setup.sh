@@ -80,6 +80,19 @@ for name in web db debian; do
     echo "setup: warning: could not make the $name image (see above)" >&2
   fi
 done
+# the lab registry on 127.0.0.1:5000, seeded with those images as Docker Hub's `library/…`,
+# so that `DOCKERLAB_MIRROR=http://127.0.0.1:5000 dockerlab pull busybox` works offline
+if dockerlab registry status --format '{{.Running}}' | grep -qx true \
+  || dockerlab registry start >/dev/null; then
+  if dockerlab registry seed >/dev/null; then
+    echo "setup: the lab registry runs on 127.0.0.1:5000 with the course's images;" \
+      "export DOCKERLAB_MIRROR=http://127.0.0.1:5000 to pull from it"
+  else
+    echo "setup: warning: could not push the course's images to the lab registry" >&2
+  fi
+else
+  echo "setup: warning: could not start the lab registry (see above)" >&2
+fi
 echo
 echo "+ dockerlab run --rm busybox echo hello from a container"
 dockerlab run --rm busybox echo hello from a container

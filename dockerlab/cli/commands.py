@@ -1366,7 +1366,12 @@ def cmd_registry(ctx: Context, ns: Namespace) -> int:
     return int(getattr(labregistry, "cmd_" + ns.verb.replace(" ", "_"))(ctx, ns))
 
 
-HANDLERS.update({v: cmd_registry for v in ("registry start", "registry status", "registry stop")})
+HANDLERS.update(
+    {
+        v: cmd_registry
+        for v in ("registry start", "registry status", "registry stop", "registry seed")
+    }
+)
 
 
 def _registry_verb(name: str) -> Callable[[Context, Namespace], int]:

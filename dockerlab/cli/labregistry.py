@@ -99,3 +99,63 @@ def cmd_registry_stop(ctx: Any, ns: Namespace) -> int:
     else:
         ctx.print("The lab registry is not running")
     return 0
+
+
+SEED = ("busybox", "debian", "web", "db")  # the course's images, where this store has them
+
+
+def cmd_registry_seed(ctx: Any, ns: Namespace) -> int:
+    """Push the course's local images (or the ones named) into the running lab registry as
+    ``library/NAME:TAG``, so that a pull of ``NAME`` through the mirror finds them."""
+    from dockerlab.engine.images import reference as refs
+    from dockerlab.terminal import verbs
+
+    state = _lab(ctx).status()
+    if not state["Running"]:
+        ctx.error("The lab registry is not running: start it with `dockerlab registry start`")
+        return 1
+    wanted = list(ns.images) or [n for n in SEED if _tags_of(ctx, n)]
+    if not wanted:
+        ctx.error("No course image here to push: make one with `dockerlab image bootstrap`")
+        return 1
+    for name in wanted:
+        tags = _tags_of(ctx, name)
+        if not tags:
+            ctx.error(f"An image does not exist locally with the tag: {name}")
+            return 1
+        for tag in tags:
+            ref = refs.parse_tagged(tag)
+            target = f"{state['Address']}/library/{ref.familiar_name.rpartition('/')[2]}:{ref.tag}"
+            ctx.engine.image_tag(tag, target)
+            try:
+                ctx.print(f"The push refers to repository [{target.rpartition(':')[0]}]")
+                ctx.out.flush()
+                code = verbs.push(ctx.engine, ctx.terminal, target, quiet=True)
+            finally:
+                ctx.engine.image_remove(target)  # the registry's name only; the image stays
+            if code:
+                return code
+    ctx.print(f"Seeded: export {MIRROR_ENV}={state['URL']}, then `dockerlab pull NAME`")
+    return 0
+
+
+def _tags_of(ctx: Any, name: str) -> list[str]:
+    """The local tags of repository ``name`` (``busybox:latest``, …)."""
+    if ":" in name or "@" in name:
+        return [name] if _exists(ctx, name) else []
+    return sorted(
+        tag
+        for image in ctx.engine.images()
+        for tag in image.get("RepoTags") or []
+        if tag.rpartition(":")[0] == name
+    )
+
+
+def _exists(ctx: Any, ref: str) -> bool:
+    from dockerlab.errors import NotFound
+
+    try:
+        ctx.engine.image_inspect(ref)
+    except NotFound:
+        return False
+    return True

@@ -1057,11 +1057,23 @@ COMMANDS.update(
             "[OPTIONS]", "Show the lab registry's address, pid, storage and users", (_FORMAT,)
         ),
         "registry stop": Command("", "Stop the lab registry"),
+        "registry seed": Command(
+            "[IMAGE...]",
+            "Push the course's images (busybox, debian, web, db) to the lab registry as its mirror",
+            (),
+            (0, None),
+            ("*images",),
+        ),
     }
 )
 MANAGEMENT["registry"] = (
     "Manage the lab registry (dockerlab only)",
-    {"start": "registry start", "status": "registry status", "stop": "registry stop"},
+    {
+        "seed": "registry seed",
+        "start": "registry start",
+        "status": "registry status",
+        "stop": "registry stop",
+    },
 )
 
 # ---- Docker commands dockerlab does not have yet -------------------------------------------

@@ -233,3 +233,29 @@ def test_bad_user_and_port_values(lab):
     )
     r = lab("start", "-p", "70000")
     assert r.returncode == 1 and "invalid port 70000" in r.stderr
+
+
+def test_seed_pushes_the_course_images_and_a_mirror_pull_gets_them(lab, tmp_path):
+    """`registry seed` pushes this root's course images as `library/NAME`; another root
+    with DOCKERLAB_MIRROR pulls `busybox` from it, with the same image ID."""
+    assert lab("seed").returncode == 1  # not running yet
+    assert lab("start", "--port", str(lab.port)).returncode == 0
+    none = lab("seed")
+    assert none.returncode == 1 and "No course image here" in none.stderr
+    assert cli(lab.root, "image", "bootstrap").returncode == 0
+    r = lab("seed")
+    assert r.returncode == 0, r.stderr
+    assert f"The push refers to repository [127.0.0.1:{lab.port}/library/busybox]" in r.stdout
+    assert "latest: digest: sha256:" in r.stdout
+    tags = cli(lab.root, "images", "--format", "{{.Repository}}:{{.Tag}}", text=True).stdout
+    assert tags == "busybox:latest\n"  # the registry's name was only lent for the push
+    missing = lab("seed", "nope")
+    assert missing.returncode == 1
+    assert missing.stderr == "An image does not exist locally with the tag: nope\n"
+    other = str(tmp_path / "other")
+    mirror = {"DOCKERLAB_MIRROR": f"http://127.0.0.1:{lab.port}"}
+    pulled = cli(other, "pull", "busybox", env=mirror, text=True, clean=True)
+    assert pulled.returncode == 0, pulled.stderr
+    assert "Status: Downloaded newer image for busybox:latest" in pulled.stdout
+    ids = [cli(root, "images", "-q", "busybox", text=True).stdout for root in (lab.root, other)]
+    assert ids[0] == ids[1] != ""
