@@ -146,6 +146,9 @@ def lab(tmp_path):
                     eng.remove(cid, force=True)
                 except Exception:  # noqa: BLE001 - teardown must go on
                     pass
+            from dockerlab.engine.network import record
+
+            record.remove_default_bridge(eng.paths)  # the copy's root goes with tmp_path
 
 
 def _shot(page, name: str) -> None:
