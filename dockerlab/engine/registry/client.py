@@ -23,10 +23,12 @@ import http.client
 import ipaddress
 import json
 import os
+import queue
 import socket
 import ssl
 import threading
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any
 
 from dockerlab.errors import DockerlabError
@@ -675,3 +677,36 @@ def raise_for(resp: Response, what: str, method: str = "") -> None:
     if resp.status in (401, 403):
         raise Unauthorized(text)
     raise RegistryError(text)
+
+
+def drain(
+    threads: list[threading.Thread],
+    events: queue.Queue[tuple[str, Any]],
+    count: int,
+    cancel: threading.Event,
+    what: str,
+) -> Iterator[Any]:
+    """Start the transfer ``threads`` and yield their progress messages until ``count`` of
+    them said ``done``; the first ``error`` is raised; the rest are cancelled and joined
+    whatever happens (pull's and push's parallel layers)."""
+    for t in threads:
+        t.start()
+    done = 0
+    try:
+        while done < count:
+            try:
+                kind, value = events.get(timeout=0.5)
+            except queue.Empty:
+                if not any(t.is_alive() for t in threads) and events.empty():
+                    raise RegistryError(f"a layer {what} stopped") from None
+                continue
+            if kind == "error":
+                raise value
+            if kind == "done":
+                done += 1
+            else:
+                yield value
+    finally:
+        cancel.set()
+        for t in threads:
+            t.join(timeout=5)

@@ -35,6 +35,7 @@ from dockerlab.engine.registry.client import (
     NotFoundError,
     RegistryError,
     Settings,
+    drain,
     mirror_netloc,
     raise_for,
 )
@@ -508,27 +509,7 @@ def _download_all(
         threading.Thread(target=worker, daemon=True, name="pull")
         for _ in range(min(PARALLEL, len(todo)))
     ]
-    for t in threads:
-        t.start()
-    done = 0
-    try:
-        while done < len(todo):
-            try:
-                kind, value = events.get(timeout=0.5)
-            except queue.Empty:
-                if not any(t.is_alive() for t in threads) and events.empty():
-                    raise RegistryError("a layer download stopped") from None
-                continue
-            if kind == "error":
-                raise value
-            if kind == "done":
-                done += 1
-            else:
-                yield value
-    finally:
-        cancel.set()
-        for t in threads:
-            t.join(timeout=5)
+    yield from drain(threads, events, len(todo), cancel, "download")
 
 
 def parse_platform(text: str) -> tuple[str, str, str]:

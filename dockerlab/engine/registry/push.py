@@ -24,7 +24,7 @@ from typing import Any
 from dockerlab.engine.images import reference as refs
 from dockerlab.engine.images.store import ImageStore
 from dockerlab.engine.registry import pull as pulling
-from dockerlab.engine.registry.client import Client, RegistryError, Settings, raise_for
+from dockerlab.engine.registry.client import Client, RegistryError, Settings, drain, raise_for
 from dockerlab.errors import DockerlabError
 
 MEDIA_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -242,27 +242,7 @@ def push(
         threading.Thread(target=worker, daemon=True, name="push")
         for _ in range(min(PARALLEL, count))
     ]
-    for t in threads:
-        t.start()
-    done = 0
-    try:
-        while done < count:
-            try:
-                kind, value = events.get(timeout=0.5)
-            except queue.Empty:
-                if not any(t.is_alive() for t in threads) and events.empty():
-                    raise RegistryError("a layer upload stopped") from None
-                continue
-            if kind == "error":
-                raise value
-            if kind == "done":
-                done += 1
-            else:
-                yield value
-    finally:
-        cancel.set()
-        for t in threads:
-            t.join(timeout=5)
+    yield from drain(threads, events, count, cancel, "upload")
     if not blob_exists(client, image_id):
         upload_bytes(client, config_bytes, image_id)
     manifest = {
