@@ -10,7 +10,8 @@ each — :func:`exit_code` for the CLI and the magics, :func:`http_status` for t
     │   ├── ClientError                       400   refused by the client, printed as is   1
     │   │   ├── UsageError                    400   bad command line (flags)             125
     │   │   │   └── ArgCountError             400   wrong number of arguments (cobra)      1
-    │   │   └── format.gotemplate.TemplateError     a --format that does not parse or run
+    │   │   ├── format.gotemplate.TemplateError     a --format that does not parse or run
+    │   │   └── daemon.server.DaemonError           ``dockerlab daemon`` cannot listen
     │   ├── engine.images.saveload.LoadError        an archive ``load`` refuses
     │   ├── engine.images.inflate.ExpansionError    an archive expanding past its bounds
     │   ├── engine.images.archive.Breakout          an entry landing outside its folder

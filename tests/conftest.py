@@ -9,6 +9,7 @@ import shutil
 import subprocess
 
 import pytest
+from daemon_fixture import api_daemon  # noqa: F401 - the daemon fixture, for every test
 from helpers import wait_until
 
 

@@ -1388,3 +1388,21 @@ def _registry_verb(name: str) -> Callable[[Context, Namespace], int]:
 
 for _verb in ("pull", "push", "login", "logout", "search"):
     HANDLERS[_verb] = _registry_verb(f"cmd_{_verb}")
+
+
+def cmd_daemon(ctx: Context, ns: Namespace) -> int:
+    """``daemon``: the Docker Engine API on a socket (:mod:`dockerlab.daemon.server`)."""
+    from dockerlab.daemon import server
+
+    tls = None
+    if ns.tls or ns.tlsverify:
+        missing = [f"--{n}" for n in ("tlscert", "tlskey") if not getattr(ns, n)]
+        if ns.tlsverify and not ns.tlscacert:
+            missing.insert(0, "--tlscacert")
+        if missing:
+            raise ClientError(f"TLS needs {', '.join(missing)}")
+        tls = server.Tls(ns.tlscacert or "", ns.tlscert, ns.tlskey, bool(ns.tlsverify))
+    return server.run(ns.host, ctx.root, ns.group, tls, ns.trace, ctx.out, ctx.err)
+
+
+HANDLERS["daemon"] = cmd_daemon

@@ -1076,6 +1076,22 @@ MANAGEMENT["registry"] = (
     },
 )
 
+# ---- the daemon: the Docker Engine API (dockerd's flags) --------------------------------------
+COMMANDS["daemon"] = Command(
+    "[OPTIONS]",
+    "Serve the Docker Engine API, for the docker client and docker-py",
+    (
+        F("G", "group", "string", "Group for the unix socket", "dockerlab"),
+        F("H", "host", "list", "Daemon socket(s) to listen on (unix://PATH, tcp://HOST:PORT)"),
+        F("", "tls", "bool", "Use TLS; implied by --tlsverify"),
+        F("", "tlscacert", "string", "Trust certs signed only by this CA"),
+        F("", "tlscert", "string", "Path to TLS certificate file"),
+        F("", "tlskey", "string", "Path to TLS key file"),
+        F("", "tlsverify", "bool", "Use TLS and verify the remote"),
+        F("", "trace", "bool", "Show each request: query, body, status, time"),
+    ),
+)
+
 # ---- Docker commands dockerlab does not have yet -------------------------------------------
 # The one table of them: each answers "`X` is not available in dockerlab yet" and where to
 # turn instead (exit 1), never Docker's typo message, which stays for words Docker does not

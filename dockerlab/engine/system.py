@@ -9,25 +9,36 @@ from typing import Any
 from dockerlab import __version__
 from dockerlab.engine.paths import Paths
 
-API_VERSION = "1.44"
+API_VERSION = "1.44"  # the newest the daemon speaks (current docker CLIs need 1.44)
+MIN_API_VERSION = "1.24"
 
 
 def version() -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "Platform": {"Name": "dockerlab"},
         "Version": __version__,
         "ApiVersion": API_VERSION,
-        "MinAPIVersion": "1.24",
+        "MinAPIVersion": MIN_API_VERSION,
         "GitCommit": "",
         "GoVersion": "python" + platform.python_version(),
         "Os": "linux",
         "Arch": _arch(),
         "KernelVersion": platform.release(),
         "BuildTime": "",
-        "Components": [
-            {"Name": "Engine", "Version": __version__, "Details": {"ApiVersion": API_VERSION}}
-        ],
     }
+    details = {
+        "ApiVersion": API_VERSION,
+        "Arch": out["Arch"],
+        "BuildTime": "",
+        "Experimental": "false",
+        "GitCommit": "",
+        "GoVersion": out["GoVersion"],
+        "KernelVersion": out["KernelVersion"],
+        "MinAPIVersion": MIN_API_VERSION,
+        "Os": "linux",
+    }  # what `docker version` prints under "Engine:"
+    out["Components"] = [{"Name": "Engine", "Version": __version__, "Details": details}]
+    return out
 
 
 def _arch() -> str:

@@ -8,7 +8,13 @@ import subprocess
 import sys
 
 PKG = pathlib.Path(__file__).resolve().parents[2] / "dockerlab"
-FACES = ("dockerlab.cli", "dockerlab.magics", "dockerlab.widgets", "dockerlab.api")
+FACES = (
+    "dockerlab.cli",
+    "dockerlab.magics",
+    "dockerlab.widgets",
+    "dockerlab.api",
+    "dockerlab.daemon",
+)
 LOWER = ("engine", "format")  # what the faces stand on
 # IPython's `%load_ext dockerlab` hooks in dockerlab/__init__.py import the magics when IPython
 # calls them; no module of ours calls them, so they are entry points, not dependencies.
