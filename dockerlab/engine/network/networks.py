@@ -38,32 +38,7 @@ def folder(paths: Paths) -> str:
 def _predefined(paths: Paths, name: str) -> dict[str, Any]:
     if name == "bridge":
         return record.default_bridge(paths)
-    path = os.path.join(folder(paths), f"{name}.json")
-    try:
-        rec: dict[str, Any] = read_json(path)
-        return rec
-    except (FileNotFoundError, ValueError):
-        pass
-    os.makedirs(folder(paths), mode=0o700, exist_ok=True)
-    with locked(os.path.join(folder(paths), ".lock")):
-        try:
-            rec = read_json(path)
-            return rec
-        except (FileNotFoundError, ValueError):
-            pass
-        import secrets
-        import time
-
-        from dockerlab.engine.basics import rfc3339_ns
-
-        rec = {
-            "Name": name,
-            "Id": secrets.token_hex(32),
-            "Created": rfc3339_ns(time.time_ns()),
-            "Driver": "host" if name == "host" else "null",
-        }
-        write_json(path, rec, mode=0o600)
-        return rec
+    return record.predefined(paths, name, lambda: {"Driver": "host" if name == "host" else "null"})
 
 
 def user_records(paths: Paths) -> list[dict[str, Any]]:
