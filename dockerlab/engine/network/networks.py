@@ -463,33 +463,6 @@ def filter_networks(docs: list[dict[str, Any]], filters: dict[str, list[str]]) -
 # ---- connect / disconnect / prune ----------------------------------------------------------
 
 
-class InContainer:
-    """``with InContainer(pid):`` the calling thread is in the container's network
-    namespace (to plumb or unplumb a running container's interface), then back."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.home = pid, -1
-
-    def __enter__(self) -> None:
-        from dockerlab.engine.runtime import linux as L
-
-        self.home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        fd = os.open(f"/proc/{self.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            L.setns(fd, L.CLONE_NEWNET)
-        except BaseException:
-            os.close(self.home)
-            raise
-        finally:
-            os.close(fd)
-
-    def __exit__(self, *exc: object) -> None:
-        from dockerlab.engine.runtime import linux as L
-
-        L.setns(self.home, L.CLONE_NEWNET)
-        os.close(self.home)
-
-
 def _user_rec(paths: Paths, ref: str) -> dict[str, Any]:
     rec = find(paths, ref)
     if rec["Name"] == "host":
@@ -553,7 +526,7 @@ def _plug(store: Any, c: Any, rec: dict[str, Any], att: dict[str, Any], ip: str)
 
     bridge.ensure(rec, fold)
     ep = Endpoint(rec, fold, c.id, store.paths.containers, _free_ifname(c), ip)
-    with InContainer(c.state["Pid"]):
+    with bridge.Inside(f"/proc/{c.state['Pid']}/ns/net"):
         ep.join()
     names = [c.config["Name"].lstrip("/"), c.id[:12], *att["Aliases"]]
     dns.register(fold, rec["Name"], ep.ip, c.id, names)
@@ -584,9 +557,10 @@ def disconnect(store: Any, ref: str, container: str, force: bool = False) -> Non
         if c.running:
             live = (c.state.get("Networks") or {}).get(rec["Name"]) or {}
             if live.get("IfName"):
+                from dockerlab.engine.network import bridge
                 from dockerlab.engine.network.netlink import Netlink
 
-                with InContainer(c.state["Pid"]):
+                with bridge.Inside(f"/proc/{c.state['Pid']}/ns/net"):
                     nl = Netlink()
                     try:
                         nl.delete_link(live["IfName"])
