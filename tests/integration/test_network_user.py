@@ -15,7 +15,7 @@ import subprocess
 import pytest
 from helpers import cli, daemon, wait_until
 
-from dockerlab.engine.network import dns, networks
+from dockerlab.engine.network import bridge, dns, networks
 
 pytestmark = pytest.mark.integration
 
@@ -492,7 +492,7 @@ def test_attack_the_dns_server_with_bad_packets_and_from_outside(engine):
         ]
         + [_query("s2", ident=i) for i in range(200)]
     )  # a flood
-    with networks.InContainer(pid):
+    with bridge.Inside(f"/proc/{pid}/ns/net"):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # stays in the container's netns
     with s:
         for pkt in bad:

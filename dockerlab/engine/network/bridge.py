@@ -128,15 +128,17 @@ def is_netns(path: str) -> bool:
 
 
 class Inside:
-    """``with Inside(path) as nl:`` the caller is in the bridge namespace, with a netlink
-    socket there (which stays bound to it after we leave)."""
+    """``with Inside(path):`` the calling thread is in the network namespace at ``path`` (a
+    bridge's bind mount, or a running container's ``/proc/PID/ns/net``), then back in its
+    own. A netlink socket opened inside stays bound to that namespace after we leave."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.home = -1
 
-    def __enter__(self) -> Netlink:
-        self.home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    def __enter__(self) -> None:
+        # the thread's own: /proc/self is the main thread's, which may be elsewhere
+        self.home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             L.setns(fd, L.CLONE_NEWNET)
@@ -145,7 +147,6 @@ class Inside:
             raise
         finally:
             os.close(fd)
-        return Netlink()
 
     def __exit__(self, *exc: object) -> None:
         L.setns(self.home, L.CLONE_NEWNET)
@@ -180,7 +181,8 @@ def _build(net: dict[str, Any]) -> None:
                     nl.close()
             finally:
                 L.setns(host, L.CLONE_NEWNET)
-        with Inside(path) as nl:
+        with Inside(path):
+            nl = Netlink()
             try:
                 nl.add_veth(UPLINK, index(BR), mtu, net["Bridge"], _random_mac(), host)
                 nl.set_up(name=UPLINK)

@@ -74,7 +74,8 @@ class Endpoint:
         self.ip = self._allocate()
         self.host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            with bridge.Inside(self.net["NetNS"]) as side:  # the bridge's namespace
+            with bridge.Inside(self.net["NetNS"]):  # the bridge's namespace
+                side = Netlink()
                 master = bridge.index(bridge.BR)
             try:
                 L.unshare(L.CLONE_NEWNET)  # the container's, from here on
@@ -119,7 +120,8 @@ class Endpoint:
         try:
             ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             try:
-                with bridge.Inside(self.net["NetNS"]) as side:
+                with bridge.Inside(self.net["NetNS"]):
+                    side = Netlink()
                     master = bridge.index(bridge.BR)
                 try:
                     mtu = int(self.net.get("MTU") or 1500)
