@@ -66,6 +66,8 @@ def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
 def load_routes() -> None:
     """Import the handler modules (each registers its routes); the daemon does it before
     serving, so no request pays for it."""
+    if _loaded:
+        return
     import importlib
     import pkgutil
 

@@ -196,6 +196,10 @@ class Daemon:
         self._stop_r, self._stop_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._stopped = threading.Event()
         self.stopping = False
+        # the handlers and the engine imported now, before the socket answers: no request
+        # pays for them
+        load_routes()
+        import dockerlab.engine.facade  # noqa: F401
 
     # ---- listening ------------------------------------------------------------------------
     def listen(self) -> list[str]:
@@ -232,7 +236,7 @@ class Daemon:
 
     # ---- serving --------------------------------------------------------------------------
     def serve_forever(self) -> None:
-        load_routes()
+
         sel = selectors.DefaultSelector()
         for entry in self._listeners:
             sel.register(entry[0], selectors.EVENT_READ, entry)
@@ -292,6 +296,8 @@ class Daemon:
         except OSError:
             return
         peer = f"{addr[0]}:{addr[1]}" if kind == "tcp" else "unix"
+        if kind == "tcp":  # answers go out as written (a stream's chunks, a hijack's bytes)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
             crowded = len(self._connections) >= MAX_CONNECTIONS
         if crowded:
@@ -401,9 +407,7 @@ class Daemon:
         if close:
             headers.append(("Connection", "close"))
         body = result.body if req is None or req.method != "HEAD" else b""
-        conn.write_head(result.status, headers)
-        if body and result.status not in (204, 304):
-            conn.send(body)
+        conn.write_head(result.status, headers, body if result.status not in (204, 304) else b"")
         return not close
 
     def _stream(

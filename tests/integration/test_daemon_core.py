@@ -213,6 +213,7 @@ def test_200_connections_at_once_are_all_answered(api_daemon):
 def test_threads_end_with_their_connections_even_mid_response(api_daemon):
     import struct
 
+    assert api_daemon.client().ping() is True  # serving (its own threads started)
     base = _threads(api_daemon.proc.pid)
     held = []
     for _ in range(30):
