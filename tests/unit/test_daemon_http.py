@@ -180,3 +180,21 @@ def test_go_json_error_quotes_characters_as_go():
     assert err(b'{"a":"\n"}') == "invalid JSON: invalid character '\\n' in string literal"
     assert err(b'{"a":"\\q"}') == "invalid JSON: invalid character 'q' in string escape code"
     assert err(b'["x]", 1 2]') == "invalid JSON: invalid character '2' after array element"
+
+
+def test_the_daemon_imports_no_slow_module(tmp_path):
+    """What a daemon has imported once it serves (its handlers and the engine): none of the
+    slow modules (each request would not pay for them, but the start would)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, io; from dockerlab.daemon.server import Daemon; "
+        f"Daemon(['unix://{tmp_path}/d.sock'], {str(tmp_path)!r}, log=io.StringIO()); "
+        "print(','.join(m for m in ('pyroute2', 'pandas', 'IPython', 'ipywidgets', 'numpy', "
+        "'asyncio', 'requests') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
+    assert out == ""
