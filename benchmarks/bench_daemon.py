@@ -61,6 +61,10 @@ class Conn:
     def request(self, method: str, path: str, close: bool = False) -> tuple[int, bytes]:
         extra = "Connection: close\r\n" if close else ""
         self.s.sendall(f"{method} {path} HTTP/1.1\r\nHost: d\r\n{extra}\r\n".encode())
+        return self.request_answer()
+
+    def request_answer(self) -> tuple[int, bytes]:
+        """The answer to what was sent: (status, body)."""
         status = int(self.f.readline().split(b" ", 2)[1])
         length, chunked = 0, False
         while (line := self.f.readline()) not in (b"\r\n", b""):
@@ -351,6 +355,67 @@ def server_figures(ours: Dockerlab, n: int) -> dict[str, float]:
     return out
 
 
+def core_stream(mb: int) -> dict[str, float]:
+    """(e) the server core alone, in this process, with two routes of its own: ``mb`` MB
+    streamed out (chunked, as ``docker cp`` out and logs are) and in (a chunked body, as
+    ``docker cp`` in and build contexts are), and how much this process's peak RSS grew."""
+    import io
+    import resource
+
+    from dockerlab.daemon import router
+    from dockerlab.daemon.http import Request, Streamed
+    from dockerlab.daemon.server import Daemon
+
+    block = os.urandom(1 << 20)
+
+    def out(req: Request, api: Any) -> Streamed:
+        return Streamed((block for _ in range(mb)), "application/x-tar")
+
+    def sink(req: Request, api: Any) -> dict[str, int]:
+        n = 0
+        while got := req.body.read(1 << 20):
+            n += len(got)
+        return {"n": n}
+
+    routes = [router.Route("GET", "/_bench/out", out), router.Route("PUT", "/_bench/in", sink)]
+    router.ROUTES.extend(routes)
+    folder = tempfile.mkdtemp(prefix="dockerlab-bench-core-")
+    sock = os.path.join(folder, "d.sock")
+    daemon = Daemon([f"unix://{sock}"], folder, log=io.StringIO())
+    daemon.listen()
+    th = threading.Thread(target=daemon.serve_forever, daemon=True)
+    th.start()
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        c = Conn(sock)
+        t = time.perf_counter()
+        c.s.sendall(b"GET /_bench/out HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
+        got = 0
+        while data := c.s.recv(1 << 20):
+            got += len(data)
+        out_s = time.perf_counter() - t
+        c.close()
+        c = Conn(sock)
+        t = time.perf_counter()
+        c.s.sendall(b"PUT /_bench/in HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n")
+        frame = b"%x\r\n%s\r\n" % (len(block), block)
+        for _ in range(mb):
+            c.s.sendall(frame)
+        c.s.sendall(b"0\r\n\r\n")
+        status, body = c.request_answer()
+        in_s = time.perf_counter() - t
+        c.close()
+        assert got > mb << 20 and status == 200 and json.loads(body)["n"] == mb << 20
+    finally:
+        daemon.stop()
+        th.join(30)
+        for r in routes:
+            router.ROUTES.remove(r)
+        shutil.rmtree(folder, ignore_errors=True)
+    grew = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
+    return {"core_out_mbs": mb / out_s, "core_in_mbs": mb / in_s, "core_rss_grew_mb": grew}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=20, help="runs per figure (median)")
@@ -367,6 +432,7 @@ def main() -> None:
     missing: list[str] = []
     try:
         mine.update(server_figures(ours, args.n))
+        mine.update(core_stream(args.cp_mb))
         if docker:
             theirs.update(round_trips(docker.sock, args.n))
         sock = ours.sock
@@ -389,6 +455,8 @@ def main() -> None:
         else:
             missing.append("(b), (c) docker ps, concurrent lists: no GET /containers/json yet")
             mine.update(concurrent(sock, f"{API}/info", 100))  # what there is, meanwhile
+            if docker:
+                theirs.update(concurrent(docker.sock, f"{API}/info", 100))
             rows.append(("100 concurrent GET /info, all answered (s)", "conc_total_s", None))
         if have["archive"] and cli:
             mine.update(copy_big(ours, args.cp_mb))
@@ -418,6 +486,9 @@ def main() -> None:
         ("(e) GET /info, kept-alive (us)", "/info_keep_us", None),
         ("(e) GET /info, new connection (us)", "/info_new_us", None),
         ("(e) Engine(root), once per request (us)", "engine_us", None),
+        (f"(e) server core: {args.cp_mb} MB streamed out (MB/s)", "core_out_mbs", None),
+        (f"(e) server core: {args.cp_mb} MB body in (MB/s)", "core_in_mbs", None),
+        ("(e) server core: peak RSS grew by (MB)", "core_rss_grew_mb", None),
     ]
     if "run_s" in theirs:
         rows.insert(1, ("(a) goal: a third of Docker's (s)", "run_goal", None))
