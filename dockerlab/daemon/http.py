@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs, unquote
@@ -238,13 +239,18 @@ class Request:
         if self.body._left > limit and not self.body._chunked:
             raise HTTPError(413, f"request body larger than {limit} bytes", close=True)
         out = bytearray()
-        while True:
-            got = self.body.read(64 * 1024)
-            if not got:
-                return bytes(out)
-            out += got
-            if len(out) > limit:
-                raise HTTPError(413, f"request body larger than {limit} bytes", close=True)
+        # a body read whole must come in time: a client trickling it would hold a thread
+        self.conn.deadline = time.monotonic() + self.conn.body_timeout
+        try:
+            while True:
+                got = self.body.read(64 * 1024)
+                if not got:
+                    return bytes(out)
+                out += got
+                if len(out) > limit:
+                    raise HTTPError(413, f"request body larger than {limit} bytes", close=True)
+        finally:
+            self.conn.deadline = None
 
     def json(self, default: Any = None, check_type: bool = False) -> Any:
         """The body as JSON; an empty body is ``default``. Malformed JSON is a 400 in moby's
@@ -421,6 +427,7 @@ class Connection:
         # when the server gives up waiting for the client's next bytes (monotonic; None
         # while a request is being answered): see Daemon._reap
         self.deadline: float | None = None
+        self.body_timeout = 30.0  # for a whole JSON body (the server sets its own)
 
     def send(self, data: bytes) -> None:
         try:

@@ -38,7 +38,8 @@ DEFAULT_HOST = "unix:///run/dockerlab/docker.sock"
 DEFAULT_GROUP = "dockerlab"
 MAX_CONNECTIONS = 1024
 BACKLOG = 1024  # many clients connecting at once wait in the kernel, not refused
-HEADER_TIMEOUT = 30.0  # seconds from a request's first byte to its blank line (slowloris)
+HEADER_TIMEOUT = 30.0  # seconds from a request's first byte to its blank line (slowloris);
+# a JSON body, read whole, has as long again
 HANDSHAKE_TIMEOUT = 30.0  # a TLS handshake
 DRAIN_LIMIT = 1024 * 1024  # unread body bytes dropped to keep a connection alive
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -318,6 +319,7 @@ class Daemon:
                 sock.close()
                 return
         conn = Connection(sock, peer)
+        conn.body_timeout = self.header_timeout
         with self._lock:
             self._connections.add(conn)
         try:

@@ -47,6 +47,16 @@ def _stream(req: Request, api: router.Api) -> Streamed:
 @pytest.fixture
 def served(tmp_path):
     """A daemon in this process with the test routes; yields its socket's path."""
+    yield from _serving(tmp_path)
+
+
+@pytest.fixture
+def quick(tmp_path):
+    """The same with half a second for a request's head, and for a JSON body."""
+    yield from _serving(tmp_path, header_timeout=0.5)
+
+
+def _serving(tmp_path, **kw) -> Iterator[str]:
     routes = [
         router.Route("POST", "/_test/echo", _echo),
         router.Route("POST", "/_test/small", _small),
@@ -55,7 +65,7 @@ def served(tmp_path):
     ]
     router.ROUTES.extend(routes)
     sock = str(tmp_path / "d.sock")
-    daemon = Daemon([f"unix://{sock}"], str(tmp_path / "root"), log=io.StringIO())
+    daemon = Daemon([f"unix://{sock}"], str(tmp_path / "root"), log=io.StringIO(), **kw)
     daemon.listen()
     t = threading.Thread(target=daemon.serve_forever, daemon=True)
     t.start()
@@ -198,3 +208,26 @@ def test_the_daemon_imports_no_slow_module(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.strip()
     assert out == ""
+
+
+def test_a_json_body_trickling_in_is_cut_off(quick):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(quick)
+        s.settimeout(0.05)
+        s.sendall(
+            b"POST /_test/echo HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{"
+        )
+
+        def trickle() -> bool:
+            try:
+                s.sendall(b" ")
+                return s.recv(65536) == b""
+            except TimeoutError:
+                return False
+            except (BrokenPipeError, ConnectionResetError):
+                return True
+
+        wait_until(trickle, interval=0.05, what="the daemon to cut off the slow body")
+    ping = b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n"
+    assert _exchange(quick, ping) == (200, b"OK")
