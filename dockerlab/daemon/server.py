@@ -182,6 +182,7 @@ class Daemon:
         self.tls = tls
         self.idle_timeout = idle_timeout
         self.header_timeout = header_timeout
+        self.handshake_timeout = min(HANDSHAKE_TIMEOUT, header_timeout)
         self.api = Api(root)
         self.tracer = Tracer(log or sys.stderr, trace)
         self.api.shared["tracer"] = self.tracer
@@ -193,6 +194,7 @@ class Daemon:
         ]
         self._listeners: list[tuple[socket.socket, str, Any]] = []
         self._connections: set[Connection] = set()
+        self._handshakes: dict[socket.socket, float] = {}  # TLS handshakes under way
         self._lock = threading.Lock()
         self._stop_r, self._stop_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._stopped = threading.Event()
@@ -263,14 +265,20 @@ class Daemon:
 
     def _reap(self) -> None:
         """Close connections past their deadline: idle between requests longer than
-        ``idle_timeout``, or slower than ``header_timeout`` to send a request's head (a
-        client trickling bytes would hold its thread forever; socket timeouts restart with
-        every byte, a deadline does not)."""
+        ``idle_timeout``, or slower than ``header_timeout`` to send a request's head, a JSON
+        body or a TLS handshake (a client trickling bytes would hold its thread forever;
+        socket timeouts restart with every byte, a deadline does not)."""
         tick = max(0.05, min(1.0, self.idle_timeout / 4, self.header_timeout / 4))
         while not self._stopped.wait(tick):
             now = time.monotonic()
             with self._lock:
                 late = [c for c in self._connections if c.deadline and c.deadline < now]
+                slow = [s for s, d in self._handshakes.items() if d < now]
+            for tls_sock in slow:
+                try:  # the plain socket's shutdown: the handshake's reads see the end
+                    socket.socket.shutdown(tls_sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass
             for conn in late:
                 conn.deadline = None
                 conn.gone.set()
@@ -312,12 +320,21 @@ class Daemon:
     def _serve(self, sock: socket.socket, peer: str, tls: Any) -> None:
         if tls is not None:
             try:
-                sock.settimeout(HANDSHAKE_TIMEOUT)
-                sock = tls.wrap_socket(sock, server_side=True)
-                sock.settimeout(None)
-            except OSError:  # no certificate, a bad one, not TLS at all, too slow
+                ssock: Any = tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+            except OSError:
                 sock.close()
                 return
+            try:
+                with self._lock:  # the reaper ends a handshake that takes too long
+                    self._handshakes[ssock] = time.monotonic() + self.handshake_timeout
+                ssock.do_handshake()
+            except OSError:  # no certificate, a bad one, not TLS at all, too slow
+                ssock.close()
+                return
+            finally:
+                with self._lock:
+                    self._handshakes.pop(ssock, None)
+            sock = ssock
         conn = Connection(sock, peer)
         conn.body_timeout = self.header_timeout
         with self._lock:

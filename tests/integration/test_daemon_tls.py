@@ -14,6 +14,7 @@ import sys
 
 import pytest
 from daemon_fixture import DOCKER_CLIS, Daemon
+from helpers import wait_until
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -161,3 +162,35 @@ def test_tls_without_verify_encrypts_on_loopback_only(engine, tmp_path, certs):
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 1 and "without --tlsverify" in done.stderr
+
+
+def test_a_handshake_trickling_in_is_cut_off(engine, tmp_path, certs, monkeypatch):
+    """A client sending its TLS hello a byte at a time (each within any socket timeout)
+    would hold a thread forever: the handshake has the request head's deadline (1 s here)."""
+    monkeypatch.setenv("DOCKERLAB_DAEMON_HEADER_TIMEOUT", "1")
+    port = _port()
+    d = Daemon(
+        engine.paths.root, str(tmp_path), "-H", f"tcp://127.0.0.1:{port}", "--tlsverify",
+        "--tlscacert", os.path.join(certs, "ca.pem"),
+        "--tlscert", os.path.join(certs, "server-cert.pem"),
+        "--tlskey", os.path.join(certs, "server-key.pem"),
+    )  # fmt: skip
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.settimeout(0.05)
+            s.sendall(b"\x16\x03\x01\x3e\x80")  # a handshake record of 16000 bytes to come
+
+            def trickle() -> bool:
+                try:
+                    s.sendall(b"\x00")
+                    return s.recv(65536) == b""
+                except TimeoutError:
+                    return False
+                except (BrokenPipeError, ConnectionResetError):
+                    return True
+
+            wait_until(trickle, interval=0.05, what="the daemon to cut off the slow handshake")
+        got = _ping(port, _client_ctx(certs, with_cert=True))
+        assert got.startswith(b"HTTP/1.1 200 OK")
+    finally:
+        d.stop()
