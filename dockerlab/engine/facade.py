@@ -911,6 +911,7 @@ class Engine:
         rm: bool = True,
         force_rm: bool = False,
         pull: bool = False,
+        host_config: dict[str, Any] | None = None,
     ) -> Iterator[Any]:
         """``docker build`` (classic builder): yields :class:`~dockerlab.engine.build.BuildEvent`
         as the build goes, the last ``"aux"`` one carrying the image ID.
@@ -918,6 +919,8 @@ class Engine:
         ``context`` is a folder, or the bytes (or a binary file) of a tar or of a bare
         Dockerfile; ``dockerfile`` is relative to the context (or an absolute host path).
         A failing step raises :class:`~dockerlab.engine.build.BuildFailed`.
+        ``host_config``: HostConfig fields for the RUN containers (``Memory``, ``CpuShares``…:
+        the API's ``memory``, ``cpushares``… build options).
         """
         from dockerlab.engine.build import build
 
@@ -935,6 +938,7 @@ class Engine:
             rm,
             force_rm,
             pull,
+            host_config,
         )
 
     # ---- volumes --------------------------------------------------------------------------

@@ -99,6 +99,13 @@ def test_docker_py_builds_from_a_fileobj_and_a_path(api_daemon, engine, tmp_path
     )
     assert engine.file_at_layer("frompath:1", len(engine.image_layers("frompath:1")) - 1,
                                 "/data.txt") == b"payload\n"  # fmt: skip
+    # resources of the RUN containers (moby's build options memory, cpushares …)
+    limit = "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    _, logs = client.images.build(
+        fileobj=io.BytesIO(f"FROM busybox\nRUN cat {limit}\n".encode()),
+        container_limits={"memory": 64 << 20, "cpushares": 512},
+    )
+    assert {"stream": f"{64 << 20}\n"} in list(logs)
     # quiet: the image ID is the stream's only line (and the aux)
     api = client.api
     out = list(api.build(fileobj=io.BytesIO(b"FROM busybox\nENV Q=1\n"), quiet=True, decode=True))

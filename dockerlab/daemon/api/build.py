@@ -59,6 +59,35 @@ def _json_map(req: Request, name: str) -> dict[str, Any]:
     return value
 
 
+# query option → the RUN containers' HostConfig field (moby's build options)
+_RESOURCES = {
+    "memory": "Memory",
+    "memswap": "MemorySwap",
+    "cpushares": "CpuShares",
+    "cpuperiod": "CpuPeriod",
+    "cpuquota": "CpuQuota",
+    "shmsize": "ShmSize",
+}
+
+
+def _host_config(req: Request) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, field in _RESOURCES.items():
+        value = req.int_arg(name, 0)
+        if value:
+            out[field] = value
+    for name, field in (("cpusetcpus", "CpusetCpus"), ("cpusetmems", "CpusetMems")):
+        if req.arg(name):
+            out[field] = req.arg(name)
+    network = req.arg("networkmode")
+    if network and network != "default":
+        out["NetworkMode"] = network
+    ulimits = req.json_arg("ulimits")
+    if ulimits:
+        out["Ulimits"] = ulimits
+    return out
+
+
 @route("POST", "/build")
 def build(req: Request, api: Api) -> Streamed:
     remote = req.arg("remote")
@@ -74,6 +103,7 @@ def build(req: Request, api: Api) -> Streamed:
     }
     labels = {str(k): str(v) for k, v in _json_map(req, "labels").items()}
     quiet = req.flag("q")
+    host_config = _host_config(req)
     context = _read_context(req)
     engine = api.engine()
     events = engine.build(
@@ -88,6 +118,7 @@ def build(req: Request, api: Api) -> Streamed:
         rm=req.flag("rm", True),
         force_rm=req.flag("forcerm"),
         pull=req.flag("pull"),
+        host_config=host_config,
     )
     return _stream(req, engine, events, quiet)
 
