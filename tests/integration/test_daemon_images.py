@@ -194,7 +194,9 @@ def test_pull_and_push_through_a_registry(api_daemon, engine, registry):
     assert f"manifest for {ref}:nothere not found" in str(exc.value)
     # a push of a tag the store lacks: the error is the stream's last line
     msgs = _lines(client.api.push(ref, tag="missing", stream=True, decode=True))
-    assert msgs[-1]["error"] == f"An image does not exist locally with the tag: {ref}"
+    assert msgs[-1]["error"] == f"tag does not exist: {ref}:missing"  # moby's words
+    msgs = _lines(client.api.push(f"{ref}x", tag="1", stream=True, decode=True))
+    assert msgs[-1]["error"] == f"An image does not exist locally with the tag: {ref}x"
     found = client.api.search(f"{registry.addr}/lab")
     assert [r["name"] for r in found] == [f"{registry.addr}/lab/bb"]
 
@@ -250,3 +252,24 @@ def test_login_and_registry_auth(api_daemon, engine, auth_registry):
     r = api_daemon.cli("login", "-u", USER, "--password-stdin", addr, docker=exe, input="bad\n")
     assert r.returncode == 1 and "Error response from daemon:" in r.stderr
     assert "401 Unauthorized" in r.stderr
+
+
+def test_a_client_gone_mid_save_ends_the_writer(api_daemon, engine):
+    import os
+    import socket
+
+    from helpers import wait_until
+
+    client = api_daemon.client()
+    assert client.ping()
+    baseline = len(os.listdir(f"/proc/{api_daemon.proc.pid}/task"))
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(api_daemon.sock)
+        s.sendall(b"GET /v1.44/images/busybox/get HTTP/1.1\r\nHost: d\r\n\r\n")
+        assert s.recv(64).startswith(b"HTTP/1.1 200")
+    wait_until(
+        lambda: len(os.listdir(f"/proc/{api_daemon.proc.pid}/task")) <= baseline,
+        timeout=30,
+        what="the archive writer's thread to end",
+    )
+    assert client.ping()

@@ -10,6 +10,7 @@ credentials of ``X-Registry-Auth`` go with the one operation (the daemon keeps n
 from __future__ import annotations
 
 import base64
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,6 +46,17 @@ def _status_of(exc: DockerlabError) -> int:
     return http_status(exc)
 
 
+def _with_bar(msg: dict[str, Any]) -> dict[str, Any]:
+    """moby's ``progress`` text beside ``progressDetail`` (``[==>   ]  1.2MB/3.4MB``), for
+    clients that print it as it is."""
+    detail = msg.get("progressDetail")
+    if detail and "progress" not in msg:
+        from dockerlab.terminal.verbs import _bar
+
+        msg = {**msg, "progress": _bar(int(detail.get("current", 0)), int(detail.get("total", 0)))}
+    return msg
+
+
 def progress_stream(
     messages: Iterator[dict[str, Any]], first: list[dict[str, Any]] | None = None
 ) -> Streamed:
@@ -64,8 +76,8 @@ def progress_stream(
 
     def rest() -> Iterator[dict[str, Any]]:
         try:
-            yield from head
-            yield from messages
+            for msg in itertools.chain(head, messages):
+                yield _with_bar(msg)
         except DockerlabError as exc:
             yield error_message(str(exc))
         finally:  # the client went away, or it is done: the engine's workers stop now
