@@ -68,6 +68,9 @@ class Engine:
             self.paths, {"imagewrite": lambda path: self.image_store.recover(blocking=False)}
         )
         self._images: ImageStore | None = None
+        # credentials a caller gives for this engine's registry operations, by registry
+        # (the API's X-Registry-Config of a build), before the stored ones
+        self.registry_auth: dict[str, tuple[str, str]] = {}
         self.revive()  # after a reboot of the host; two small reads otherwise
 
     @property
@@ -223,7 +226,9 @@ class Engine:
         """Mirrors and insecure registries (:class:`~dockerlab.engine.registry.client.Settings`)."""
         from dockerlab.engine.registry.client import Settings
 
-        return Settings.load(self.paths.root)
+        settings = Settings.load(self.paths.root)
+        settings.auth.update(self.registry_auth)
+        return settings
 
     def _settings_with(self, domain: str, auth: tuple[str, str] | None) -> Any:
         settings = self.registry_settings()

@@ -240,6 +240,10 @@ def test_login_and_registry_auth(api_daemon, engine, auth_registry):
     assert "aux" in msgs[-1], msgs
     engine.image_remove(f"{ref}:1")
     assert f"{ref}:1" in client.images.pull(ref, tag="1", auth_config=auth).tags
+    # a build's FROM pull: docker-py sends the credentials of its login as X-Registry-Config
+    engine.image_remove(f"{ref}:1")
+    image, _ = client.images.build(fileobj=io.BytesIO(f"FROM {ref}:1\n".encode()), tag="priv")
+    assert image.id == engine.image_inspect("busybox")["Id"]
     # the docker CLI: login (POST /auth), then its stored credentials as X-Registry-Auth
     exe = DOCKER_CLIS[0] if DOCKER_CLIS else pytest.skip("no docker client installed")
     r = api_daemon.cli(

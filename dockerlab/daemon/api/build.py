@@ -50,6 +50,21 @@ def _read_context(req: Request) -> bytes:
             )
 
 
+def registry_config(req: Request) -> dict[str, tuple[str, str]]:
+    """``X-Registry-Config``: the client's credentials by registry, for the build's pulls."""
+    from dockerlab.daemon.api.distribution import auth_pair
+    from dockerlab.engine.registry.search import normalise_server
+
+    value = req.header_json("X-Registry-Config")
+    out: dict[str, tuple[str, str]] = {}
+    if isinstance(value, dict):
+        for server, entry in value.items():
+            pair = auth_pair(entry)
+            if pair is not None:
+                out[normalise_server(str(server))] = pair
+    return out
+
+
 def _json_map(req: Request, name: str) -> dict[str, Any]:
     value = req.json_arg(name)
     if value is None:
@@ -106,6 +121,7 @@ def build(req: Request, api: Api) -> Streamed:
     host_config = _host_config(req)
     context = _read_context(req)
     engine = api.engine()
+    engine.registry_auth = registry_config(req)  # for the FROM images a build pulls
     events = engine.build(
         context,
         dockerfile=req.arg("dockerfile") or "Dockerfile",

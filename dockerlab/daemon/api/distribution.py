@@ -23,7 +23,11 @@ from dockerlab.errors import DockerlabError
 def registry_auth(req: Request) -> tuple[str, str] | None:
     """(user, password) from ``X-Registry-Auth`` (``username``/``password``, or ``auth``:
     base64 ``user:password`` as in a config.json); None when it carries none."""
-    value = req.header_json("X-Registry-Auth")
+    return auth_pair(req.header_json("X-Registry-Auth"))
+
+
+def auth_pair(value: Any) -> tuple[str, str] | None:
+    """(user, password) of an AuthConfig object; None when it carries none."""
     if not isinstance(value, dict):
         return None
     user, password = str(value.get("username") or ""), str(value.get("password") or "")
