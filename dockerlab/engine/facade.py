@@ -265,6 +265,17 @@ class Engine:
         yield from pulling.pull(self.image_store, ref, settings, result, want)
         self.image_store.event(result.image_id, "pull", ref.familiar())
 
+    def distribution_inspect(
+        self, name: str, auth: tuple[str, str] | None = None
+    ) -> dict[str, Any]:
+        """``GET /distribution/{name}/json``: ``Descriptor`` (the manifest's media type,
+        digest, size) and ``Platforms``, asked of the registry; nothing is pulled."""
+        from dockerlab.engine.images import reference as refs
+        from dockerlab.engine.registry import pull as pulling
+
+        ref = refs.parse_tagged(name)
+        return pulling.describe(ref, self._settings_with(ref.domain, auth))
+
     def push(
         self, name: str, result: Any = None, auth: tuple[str, str] | None = None
     ) -> Iterator[dict[str, Any]]:

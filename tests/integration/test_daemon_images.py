@@ -179,7 +179,7 @@ def test_pull_and_push_through_a_registry(api_daemon, engine, registry):
     msgs = _lines(client.api.push(ref, tag="1", stream=True, decode=True))
     assert msgs[0] == {"status": f"The push refers to repository [{ref}]"}
     assert any(m.get("status") == "Pushed" for m in msgs), msgs
-    digest = msgs[-1]["aux"]["Digest"]
+    digest, size = msgs[-1]["aux"]["Digest"], msgs[-1]["aux"]["Size"]
     assert msgs[-1]["aux"] == {"Tag": "1", "Digest": digest, "Size": msgs[-1]["aux"]["Size"]}
     image_id = engine.image_inspect("busybox")["Id"]
     engine.image_remove(f"{ref}:1")
@@ -197,6 +197,9 @@ def test_pull_and_push_through_a_registry(api_daemon, engine, registry):
     assert msgs[-1]["error"] == f"tag does not exist: {ref}:missing"  # moby's words
     msgs = _lines(client.api.push(f"{ref}x", tag="1", stream=True, decode=True))
     assert msgs[-1]["error"] == f"An image does not exist locally with the tag: {ref}x"
+    data = client.images.get_registry_data(f"{ref}:1")  # GET /distribution/{name}/json
+    assert data.id == digest and data.attrs["Descriptor"]["size"] == size
+    assert data.has_platform("linux/amd64") or data.has_platform("linux/arm64")
     found = client.api.search(f"{registry.addr}/lab")
     assert [r["name"] for r in found] == [f"{registry.addr}/lab/bb"]
 

@@ -1,5 +1,5 @@
 """Registries and imports: ``POST /images/create`` (pull, or import with ``fromSrc``),
-``POST /images/{name}/push``, ``POST /auth``.
+``POST /images/{name}/push``, ``POST /auth``, ``GET /distribution/{name}/json``.
 
 Pull and push answer with Docker's JSON progress stream (``status``/``id``/``progressDetail``
 lines, the engine's own messages). As moby, an error before anything was sent is an error
@@ -177,3 +177,16 @@ def auth(req: Request, api: Api) -> dict[str, str]:
     except Unauthorized as exc:
         raise HTTPError(401, str(exc)) from None
     return {"Status": "Login Succeeded", "IdentityToken": ""}
+
+
+@route("GET", "/distribution/{name:.*}/json")
+def distribution(req: Request, api: Api) -> dict[str, Any]:
+    from dockerlab.engine.registry.client import RegistryError
+
+    try:
+        result: dict[str, Any] = api.engine().distribution_inspect(
+            req.params["name"], registry_auth(req)
+        )
+    except RegistryError as exc:
+        raise HTTPError(_status_of(exc), str(exc)) from None
+    return result
