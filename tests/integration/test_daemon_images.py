@@ -148,6 +148,8 @@ def test_import_and_commit(api_daemon, engine, tmp_path):
     got = engine.image_inspect("imp:1")
     assert r.stdout.strip() == got["Id"] and got["Config"]["Env"] == ["IMPORTED=1"]
     assert got["Comment"] == "from a tar"
+    out = client.api.import_image_from_data(buf.getvalue(), repository="imp", tag="2")
+    assert json.loads(out)["status"] == engine.image_inspect("imp:2")["Id"]
     # commit: docker-py with a Config body, changes, comment and author
     cid, _ = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", "echo x > /made"]}, attach="")
     engine.wait(cid)
