@@ -282,3 +282,45 @@ def test_a_client_gone_mid_save_ends_the_writer(api_daemon, engine):
         what="the archive writer's thread to end",
     )
     assert client.ping()
+
+
+def test_a_client_gone_mid_pull_leaves_nothing(api_daemon, engine, registry, tmp_path):
+    """The pull stops at the next message after the client hangs up: its download threads
+    end, no image is made and no staging is left behind."""
+    import os
+    import socket
+
+    from helpers import wait_until
+
+    big = tmp_path / "big.tar"
+    with tarfile.open(big, "w") as tf:
+        info = tarfile.TarInfo("big")
+        info.size = 96 << 20
+        tf.addfile(info, io.BytesIO(os.urandom(info.size)))
+    ref = f"{registry.addr}/lab/big:1"
+    with open(big, "rb") as f:
+        engine.import_image(f, ref)
+    list(engine.push(ref))
+    engine.image_remove(ref)
+    client = api_daemon.client()
+    assert client.ping()
+    baseline = len(os.listdir(f"/proc/{api_daemon.proc.pid}/task"))
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(api_daemon.sock)
+        s.sendall(
+            f"POST /v1.41/images/create?fromImage={ref[:-2]}&tag=1 HTTP/1.1\r\n"
+            "Host: d\r\nContent-Length: 0\r\n\r\n".encode()
+        )
+        seen = b""
+        while b'"Downloading"' not in seen:
+            got = s.recv(4096)
+            assert got, seen
+            seen += got
+    wait_until(
+        lambda: len(os.listdir(f"/proc/{api_daemon.proc.pid}/task")) <= baseline,
+        timeout=30,
+        what="the pull's threads to end",
+    )
+    assert ref not in [t for i in engine.images(all=True) for t in i["RepoTags"]]
+    assert engine.interrupted_work() == []
+    assert client.ping()
