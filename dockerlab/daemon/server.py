@@ -483,11 +483,13 @@ def run(
         for name, default in (("idle_timeout", IDLE_TIMEOUT), ("header_timeout", HEADER_TIMEOUT))
     }
     daemon = Daemon(hosts, root, group, tls, trace, err, **timeouts)
-    shown = daemon.listen()
+    # before listening: a SIGTERM as soon as the socket answers must stop us cleanly (the
+    # byte it leaves in the stop pipe ends serve_forever at once)
     previous = {
         s: signal.signal(s, lambda *_: daemon.stop()) for s in (signal.SIGTERM, signal.SIGINT)
     }
     try:
+        shown = daemon.listen()
         for addr in shown:
             err.write(f"API listen on {addr}\n")  # dockerd's line
         err.flush()
