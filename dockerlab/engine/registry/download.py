@@ -177,7 +177,8 @@ def _download(
         with open(tar_path, "wb") as out:
             layer = _Layer(resp, desc, out, budget, tick, cancel)
             try:
-                unpack_layer(io.BufferedReader(layer, _CHUNK), diff_dir)
+                # the layer's root shown as "/", as Docker (unpacking in a chroot) shows it
+                unpack_layer(io.BufferedReader(layer, _CHUNK), diff_dir, shown="/")
             except ExpansionError:
                 raise  # a bomb is not read to its end
             except InvalidParameter as exc:
