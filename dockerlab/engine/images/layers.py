@@ -9,8 +9,9 @@
     ├── l/<short> -> ../<chainhex>/diff    so overlay mount options stay short
     └── .incomplete/<chainhex>  flag: this layer is being created (removed when complete)
 
-A layer is created under the image store's lock: its flag is set first, the folder is filled,
-``layer.json`` is written, then the flag is dropped. On the next load a flagged layer that no
+A layer is created under the image store's lock: its flag is set first, the folder is filled
+(unpacked from the layer's tar, or, for a pull, a ``diff/`` unpacked while it downloaded is
+renamed in: :meth:`LayerStore.adopt`), ``layer.json`` is written, then the flag is dropped. On the next load a flagged layer that no
 image references is removed: nothing half-written is trusted. Layers carry no reference count
 of their own: the image store counts the images (and containers) that use them.
 

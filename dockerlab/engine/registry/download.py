@@ -25,9 +25,9 @@ from typing import Any, BinaryIO
 
 from dockerlab.engine.images.inflate import Budget, GunzipStream
 from dockerlab.engine.registry.client import Client, RegistryError, Response, drain, raise_for
-from dockerlab.engine.registry.pull import PARALLEL
 from dockerlab.errors import InvalidParameter
 
+PARALLEL = 3  # Docker's max-concurrent-downloads
 _CHUNK = 256 << 10
 _ZSTD = b"\x28\xb5\x2f\xfd"
 

@@ -1,11 +1,14 @@
 """``docker pull``: a manifest (a list or index resolved for this platform), the image config,
-then the layers the store lacks, three at a time, each verified while it streams.
+then the layers the store lacks, three at a time, each verified and unpacked while it
+streams (:mod:`~dockerlab.engine.registry.download`).
 
 Every blob is hashed as it arrives and compared with its digest (and its size) before
-anything is kept; gzip layers are inflated on the way (within :mod:`inflate`'s bounds) and
-their DiffIDs checked against the config. The image is committed all at once by the loader's
-commit (:func:`saveload._commit`), so an interrupted or refused pull leaves the store as it
-was; the image ID is the config's digest, as Docker's.
+anything is kept; gzip layers are inflated on the way (within :mod:`inflate`'s bounds), their
+DiffIDs checked against the config, and unpacked in the same pass into the pull's work
+folder. The image is committed all at once by the loader's commit (:func:`saveload._commit`),
+which only moves the staged layers in, so an interrupted or refused pull leaves the store as
+it was; the image ID is the config's digest, as Docker's. An image already present costs the
+manifest's round trips and nothing else (no lock, no write unless a tag moves).
 
 Yields Docker's progress messages (``{"status": …, "id": …, "progressDetail": …}``).
 """
@@ -50,7 +53,6 @@ ACCEPT = ", ".join((MEDIA_DOCKER_MANIFEST, MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX, M
 LISTS = (MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX)
 MAX_LAYERS = 127  # overlay2's maxDepth is 128 (the container's layer on top)
 MAX_CONFIG = 8 << 20
-PARALLEL = 3  # Docker's max-concurrent-downloads
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
@@ -325,7 +327,7 @@ def _fetch_image(
     from dockerlab.engine import work
     from dockerlab.engine.images import saveload
     from dockerlab.engine.images.layers import chain_ids
-    from dockerlab.engine.registry.download import download_all
+    from dockerlab.engine.registry.download import PARALLEL, download_all
 
     config_bytes = fetch_blob_small(client, image_id, MAX_CONFIG, "image config")
     try:
