@@ -11,9 +11,10 @@
 
 A layer is created under the image store's lock: its flag is set first, the folder is filled
 (unpacked from the layer's tar, or, for a pull, a ``diff/`` unpacked while it downloaded is
-renamed in: :meth:`LayerStore.adopt`), ``layer.json`` is written, then the flag is dropped. On the next load a flagged layer that no
-image references is removed: nothing half-written is trusted. Layers carry no reference count
-of their own: the image store counts the images (and containers) that use them.
+renamed in: :meth:`LayerStore.adopt`), ``layer.json`` is written, then the flag is dropped.
+On the next load a flagged layer that no image references is removed: nothing half-written
+is trusted. Layers carry no reference count of their own: the image store counts the images
+(and containers) that use them.
 
 Container layers (``overlay/<container id>/``) share the folder but are not managed here.
 """

@@ -18,13 +18,13 @@ connect: connection refused``; an API error body becomes ``<code in words>: <mes
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
 import ssl
 import threading
 
+from dockerlab.engine.registry import http11
 from dockerlab.errors import DockerlabError
 
 TYPE_CHECKING = False  # typing, queue, urllib, ipaddress: off an up-to-date pull's start
@@ -253,9 +253,11 @@ def api_error(status: int, body: bytes) -> tuple[str, str]:
 
 
 def _reason(status: int) -> str:
+    from http import HTTPStatus
+
     try:
-        return http.client.responses[status]
-    except KeyError:
+        return HTTPStatus(status).phrase
+    except ValueError:
         return ""
 
 
@@ -271,8 +273,8 @@ class Response:
 
     def __init__(
         self,
-        resp: http.client.HTTPResponse,
-        conn: http.client.HTTPConnection,
+        resp: http11.Response,
+        conn: http11.Connection,
         pool: _Pool,
         key: _Key,
         url: str,
@@ -303,12 +305,12 @@ class _Pool(threading.local):
     """One kept-alive connection per (scheme, netloc), per thread."""
 
     def __init__(self) -> None:
-        self.conns: dict[_Key, http.client.HTTPConnection] = {}
+        self.conns: dict[_Key, http11.Connection] = {}
 
-    def take(self, key: _Key) -> http.client.HTTPConnection | None:
+    def take(self, key: _Key) -> http11.Connection | None:
         return self.conns.pop(key, None)
 
-    def give(self, key: _Key, conn: http.client.HTTPConnection) -> None:
+    def give(self, key: _Key, conn: http11.Connection) -> None:
         old = self.conns.pop(key, None)
         if old is not None:
             old.close()
@@ -351,19 +353,25 @@ class _DialError(Exception):
     pass
 
 
-class _Conn(http.client.HTTPConnection):
+class _Conn(http11.Connection):
     def connect(self) -> None:
         self.sock = _dial(self.host, self.port)
 
 
-class _TLSConn(http.client.HTTPSConnection):
+class _TLSConn(http11.Connection):
+    default_port = 443
+
+    def __init__(self, host: str, port: int, context: ssl.SSLContext) -> None:
+        super().__init__(host, port)
+        self._context = context
+
     def connect(self) -> None:
         sock = _dial(self.host, self.port)
         sock.settimeout(TLS_HANDSHAKE_TIMEOUT)
         try:
             # bytes: an ASCII name is not passed through the idna codec (its import)
             name = _host(self.host)
-            self.sock = self._context.wrap_socket(sock, server_hostname=name)  # type: ignore[attr-defined]
+            self.sock = self._context.wrap_socket(sock, server_hostname=name)
         except BaseException:
             sock.close()
             raise
@@ -589,7 +597,7 @@ class Client:
         hdrs = {"User-Agent": USER_AGENT, **headers}
         if body is None and method in ("PUT", "POST", "PATCH"):
             hdrs.setdefault("Content-Length", "0")
-        conn: http.client.HTTPConnection | None = None
+        conn: http11.Connection | None = None
         for attempt in (0, 1):
             conn = _POOL.take(key) if attempt == 0 else None
             # a kept-alive connection the server had closed is retried once, with a body
@@ -608,7 +616,7 @@ class Client:
             except (
                 ssl.SSLError,
                 ConnectionResetError,
-                http.client.BadStatusLine,
+                http11.BadStatusLine,
                 TimeoutError,
             ) as exc:
                 conn.close()
@@ -617,7 +625,7 @@ class Client:
                 if fallback:
                     raise _TLSFailed() from None
                 raise RegistryError(f'{_go_method(method)} "{url}": {_tls_words(exc)}') from None
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, http11.HTTPException) as exc:
                 conn.close()
                 if reused:
                     continue
@@ -638,14 +646,12 @@ class Client:
             return self._request_url(method, new, kept, None, verify, False, redirects - 1)
         return out
 
-    def _new_conn(
-        self, scheme: str, netloc: str, verify: bool | None
-    ) -> http.client.HTTPConnection:
+    def _new_conn(self, scheme: str, netloc: str, verify: bool | None) -> http11.Connection:
         host, port = _split_netloc(netloc)
         if scheme == "https":
             ctx = _tls_context(netloc, bool(verify), self.settings)
-            return _TLSConn(host, port or 443, context=ctx, timeout=READ_TIMEOUT)
-        return _Conn(host, port or 80, timeout=READ_TIMEOUT)
+            return _TLSConn(host, port or 443, ctx)
+        return _Conn(host, port or 80)
 
 
 class _TLSFailed(Exception):
@@ -686,7 +692,7 @@ def _words(exc: BaseException) -> str:
         return "net/http: timeout awaiting response headers"
     if isinstance(exc, OSError) and exc.errno:
         return os.strerror(exc.errno).lower()
-    if isinstance(exc, http.client.RemoteDisconnected):
+    if isinstance(exc, http11.RemoteDisconnected):
         return "EOF"
     return str(exc) or type(exc).__name__
 
