@@ -485,6 +485,47 @@ def test_a_pulled_layer_is_read_once(engine, registry, tmp_path):
         assert hashlib.sha256(f.read()).digest() == hashlib.sha256(content).digest()
 
 
+# What `pull` of an image already present must not load: it costs the CLI's start (http.client
+# with the email package ~17 ms, typing ~3.5, urllib.parse, ipaddress, queue, the idna codec
+# ~1.5 ms each) or belongs to downloads (tarfile, zlib, shutil, registry.download).
+# benchmarks/bench_registry.py measures the verb.
+UP_TO_DATE_FORBIDDEN = (
+    "http.client",
+    "email",
+    "typing",
+    "urllib.parse",
+    "ipaddress",
+    "queue",
+    "encodings.idna",
+    "tarfile",
+    "zlib",
+    "shutil",
+    "dockerlab.engine.registry.download",
+    "dockerlab.engine.images.inflate",
+)
+
+
+def test_an_up_to_date_pull_loads_no_slow_module(engine, registry, tmp_path):
+    ref = f"{registry.addr}/lab/busybox:1"
+    engine.image_tag("busybox", ref)
+    cli(engine.paths.root, "push", ref)
+    other = fresh(tmp_path)
+    assert cli(other, "pull", ref).returncode == 0
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['dockerlab', 'pull', sys.argv.pop()]\n"
+        "try:\n"
+        "    runpy.run_module('dockerlab', run_name='__main__', alter_sys=True)\n"
+        "finally:\n"
+        f"    print('LOADED', [m for m in {UP_TO_DATE_FORBIDDEN!r} if m in sys.modules])\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, ref], env=cli_env(other), capture_output=True, timeout=60
+    )
+    assert b"Image is up to date" in r.stdout, r.stderr
+    assert r.stdout.decode().splitlines()[-1] == "LOADED []"
+
+
 def test_an_early_corruption_and_an_unsafe_layer_are_refused(engine, registry, tmp_path):
     """A blob corrupt from its first bytes (the extraction stops at once: the digest is
     still what is reported), and layers with the right digests whose entries climb out of
