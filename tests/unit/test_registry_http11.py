@@ -40,7 +40,7 @@ class _Server:
                     if answer is None:
                         break
                     conn.sendall(answer)
-                    if b"Connection: close" in answer:
+                    if b"Connection: close" in answer or answer.startswith(b"HTTP/1.0"):
                         break
 
     def conn(self) -> http11.Connection:
@@ -112,6 +112,7 @@ def test_chunked_until_close_head_and_continue():
             b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",  # to a HEAD: no body
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 1\r\n\r\nx",
             b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end",
+            b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",  # then it closes
         ]
     )
     c = server.conn()
@@ -129,7 +130,10 @@ def test_chunked_until_close_head_and_continue():
     r = c.getresponse()
     assert r.read() == b"until the end" and r.isclosed()
     assert c.sock is None  # the server said close: the next request connects again
-    assert server.accepted == 1
+    c.request("GET", "/http10")
+    r = c.getresponse()
+    assert (r.read(), r.isclosed(), c.sock) == (b"ok", True, None)
+    assert server.accepted == 2
 
 
 def test_truncated_bodies_and_a_closed_connection():

@@ -140,7 +140,8 @@ class Connection:
                 raise BadStatusLine(repr(line))
             headers = self._headers(fp)
             if status != 100:  # a "100 Continue" before the answer is skipped
-                return Response(self, fp, status, parts[2] if len(parts) > 2 else "", headers)
+                reason = parts[2] if len(parts) > 2 else ""
+                return Response(self, fp, status, reason, headers, parts[0] == "HTTP/1.0")
 
     @staticmethod
     def _headers(fp: IO[bytes]) -> list[tuple[str, str]]:
@@ -171,11 +172,14 @@ class Response:
         status: int,
         reason: str,
         headers: list[tuple[str, str]],
+        http10: bool = False,
     ) -> None:
         self.conn, self.status, self.reason, self._headers = conn, status, reason, headers
         h = {k.lower(): v for k, v in headers}
         self.chunked = h.get("transfer-encoding", "").lower() == "chunked"
-        self.will_close = h.get("connection", "").lower() == "close"
+        connection = h.get("connection", "").lower()
+        # an HTTP/1.0 server closes after its answer unless it says it keeps the connection
+        self.will_close = "close" in connection or (http10 and "keep-alive" not in connection)
         self.length: int | None = None
         self._chunk_left = 0
         self._chunk_crlf = False
