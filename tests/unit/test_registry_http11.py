@@ -138,10 +138,18 @@ def test_chunked_until_close_head_and_continue():
 
 def test_truncated_bodies_and_a_closed_connection():
     server = _Server(
-        [b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 10\r\n\r\nshort", None]
+        [
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 10\r\n\r\nshort",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nabc",
+            None,
+        ]
     )
     c = server.conn()
     c.request("GET", "/a")
+    with pytest.raises(http11.IncompleteRead):
+        c.getresponse().read()
+    assert c.sock is None
+    c.request("GET", "/negative-chunk")
     with pytest.raises(http11.IncompleteRead):
         c.getresponse().read()
     assert c.sock is None

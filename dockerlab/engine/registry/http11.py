@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 MAX_LINE = 65536
 MAX_HEADERS = 100
+_STEP = 1 << 20
 
 
 class HTTPException(Exception):
@@ -211,23 +212,32 @@ class Response:
             self.conn.close()
 
     def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes of the body (short only at its end), or all of it."""
+        if n >= 0:
+            return self._read(n, False)
+        parts = []  # in steps: a length the server claims is never allocated at once
+        while self.fp is not None:
+            parts.append(self._read(_STEP, True))
+        return b"".join(parts)
+
+    def _read(self, n: int, whole: bool) -> bytes:
         fp = self.fp
         if fp is None or n == 0:
             return b""
         if self.chunked:
             return self._read_chunked(fp, n)
         if self.length is None:
-            data = fp.read(n) if n > 0 else fp.read()
-            if not data or n < 0:
+            data = fp.read(n)
+            if not data:
                 self._done()
             return data
-        want = self.length if n < 0 or n > self.length else n
+        want = min(n, self.length)
         data = fp.read(want)
         self.length -= len(data)
         if len(data) < want:
             self.close()
-            if n < 0:
-                raise IncompleteRead(f"{len(data)} bytes read, {want - len(data)} more expected")
+            if whole:
+                raise IncompleteRead(f"{len(data)} bytes read, {self.length} more expected")
         elif self.length == 0:
             self._done()
         return data
@@ -235,30 +245,31 @@ class Response:
     def _read_chunked(self, fp: IO[bytes], n: int) -> bytes:
         parts = []
         want = n
-        while want != 0:
+        while want > 0:
             if not self._chunk_left:
                 if self._chunk_crlf:
                     _line(fp, "a chunk's end")
                     self._chunk_crlf = False
                 line = _line(fp, "a chunk size").split(b";", 1)[0].strip()
                 try:
-                    size = int(line, 16)
+                    size = int(line, 16) if line.isalnum() else -1
                 except ValueError:
+                    size = -1
+                if size < 0:
                     self.close()
-                    raise IncompleteRead(f"bad chunk size {line!r}") from None
+                    raise IncompleteRead(f"bad chunk size {line!r}")
                 if size == 0:
                     while _line(fp, "a trailer") not in (b"\r\n", b"\n", b""):
                         pass
                     self._done()
                     break
                 self._chunk_left, self._chunk_crlf = size, True
-            take = self._chunk_left if want < 0 else min(want, self._chunk_left)
+            take = min(want, self._chunk_left)
             data = fp.read(take)
             if len(data) < take:
                 self.close()
                 raise IncompleteRead(f"{len(data)} bytes read, {take - len(data)} more expected")
             self._chunk_left -= take
             parts.append(data)
-            if want > 0:
-                want -= take
+            want -= take
         return b"".join(parts)
