@@ -8,7 +8,6 @@ import http.client
 import io
 import json
 import os
-import re
 import socket
 import stat
 import subprocess
@@ -318,9 +317,14 @@ def test_a_layer_that_inflates_past_the_bounds_is_refused(engine, registry, tmp_
     other = fresh(tmp_path)
     cli(other, "images")
     before = state_of(other)
-    r = cli(other, "pull", f"{registry.addr}/lab/bomb:1")
+    r, maxrss = _pull_reporting(
+        other,
+        f"{registry.addr}/lab/bomb:1",
+        "__import__('resource').getrusage(__import__('resource').RUSAGE_SELF).ru_maxrss",
+    )
     assert r.returncode == 1
     assert "refusing a decompression bomb" in r.stderr.decode(), r.stderr
+    assert int(maxrss) < 150_000, maxrss  # KiB: inflated a MiB at a time, never held whole
     assert state_of(other) == before
 
 
@@ -466,19 +470,10 @@ def test_a_pulled_layer_is_read_once(engine, registry, tmp_path):
     _, diff_ids = _push_image(registry.addr, "lab/big", "1", [_tar({"big": content})])
     ref = f"{registry.addr}/lab/big:1"
     other = fresh(tmp_path)
-    code = (
-        "import runpy, sys\n"
-        "sys.argv = ['dockerlab', 'pull', sys.argv.pop()]\n"
-        "try:\n"
-        "    runpy.run_module('dockerlab', run_name='__main__', alter_sys=True)\n"
-        "finally:\n"
-        "    sys.stderr.write(open('/proc/self/io').read())\n"
-    )
-    r = subprocess.run(
-        [sys.executable, "-c", code, ref], env=cli_env(other), capture_output=True, timeout=120
-    )
+    # /proc/PID/io starts "rchar: N"
+    r, rchar_text = _pull_reporting(other, ref, "open('/proc/self/io').read().split()[1]")
     assert b"Pull complete" in r.stdout, r.stderr
-    rchar = int(re.search(rb"rchar: (\d+)", r.stderr).group(1))
+    rchar = int(rchar_text)
     assert rchar < size // 2, rchar
     layer = os.path.join(other, "overlay", diff_ids[0].split(":")[1], "diff", "big")
     with open(layer, "rb") as f:
@@ -511,19 +506,11 @@ def test_an_up_to_date_pull_loads_no_slow_module(engine, registry, tmp_path):
     cli(engine.paths.root, "push", ref)
     other = fresh(tmp_path)
     assert cli(other, "pull", ref).returncode == 0
-    code = (
-        "import runpy, sys\n"
-        "sys.argv = ['dockerlab', 'pull', sys.argv.pop()]\n"
-        "try:\n"
-        "    runpy.run_module('dockerlab', run_name='__main__', alter_sys=True)\n"
-        "finally:\n"
-        f"    print('LOADED', [m for m in {UP_TO_DATE_FORBIDDEN!r} if m in sys.modules])\n"
-    )
-    r = subprocess.run(
-        [sys.executable, "-c", code, ref], env=cli_env(other), capture_output=True, timeout=60
+    r, loaded = _pull_reporting(
+        other, ref, f"[m for m in {UP_TO_DATE_FORBIDDEN!r} if m in sys.modules]"
     )
     assert b"Image is up to date" in r.stdout, r.stderr
-    assert r.stdout.decode().splitlines()[-1] == "LOADED []"
+    assert loaded == "[]"
 
 
 def test_an_early_corruption_and_an_unsafe_layer_are_refused(engine, registry, tmp_path):
@@ -748,6 +735,23 @@ def _upload(addr: str, repo: str, body: bytes, digest: str) -> None:
     r = c.getresponse()
     assert r.status == 201, r.read()
     c.close()
+
+
+def _pull_reporting(root: str, ref: str, report: str) -> tuple[subprocess.CompletedProcess, str]:
+    """``dockerlab pull ref`` in a process that prints ``report`` (a Python expression,
+    evaluated as it exits) on its last line of stderr: (the process, that line)."""
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['dockerlab', 'pull', sys.argv.pop()]\n"
+        "try:\n"
+        "    runpy.run_module('dockerlab', run_name='__main__', alter_sys=True)\n"
+        "finally:\n"
+        f"    sys.stderr.write('\\n' + str({report}) + '\\n')\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, ref], env=cli_env(root), capture_output=True, timeout=120
+    )
+    return r, r.stderr.decode().splitlines()[-1]
 
 
 def _tar(

@@ -64,21 +64,54 @@ class _Layer(io.RawIOBase):
         self.failed: BaseException | None = None  # the connection's error
         self.ended = False
         self._pending = memoryview(b"")
+        self._pieces: Iterator[bytes] | None = None  # the tar inflated from the last chunk
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buf: Any) -> int:
-        while not self._pending:
-            if self.ended or self.broken is not None:
-                return 0
-            self._next()
+        if not self._pending:
+            self._more()
         n = min(len(buf), len(self._pending))
         buf[:n] = self._pending[:n]
         self._pending = self._pending[n:]
         return n
 
-    def _next(self) -> None:
+    def _more(self) -> None:
+        """The next piece of tar into ``_pending``, or nothing at the end (or where the
+        compressed data breaks). Pieces are taken one at a time (each at most 1 MiB), so a
+        chunk that inflates enormously is stopped by the budget, never held in memory."""
+        while True:
+            if self._pieces is not None:
+                try:
+                    piece = next(self._pieces)
+                except StopIteration:
+                    self._pieces = None
+                except (zlib.error, EOFError) as exc:
+                    self._pieces, self.broken = None, exc  # drain() still checks the digest
+                    return
+                else:
+                    self._take(piece)
+                    self._pending = memoryview(piece)
+                    return
+            if self.ended or self.broken is not None:
+                return
+            chunk = self._read()
+            if not chunk:
+                return
+            if not self.kind:
+                media = self.desc.get("mediaType", "")
+                if chunk.startswith(_ZSTD) or media.endswith("zstd"):
+                    raise RegistryError(
+                        f"layer {self.desc['digest']} is zstd-compressed: dockerlab reads gzip "
+                        "and uncompressed layers only (Python's standard library has no zstd)"
+                    )
+                self.kind = "gzip" if chunk.startswith(b"\x1f\x8b") else "tar"
+                self.gz = GunzipStream() if self.kind == "gzip" else None
+            self._pieces = iter(self.gz.feed(chunk) if self.gz is not None else (chunk,))
+
+    def _read(self) -> bytes:
+        """The next compressed chunk, hashed; b"" at the end (or past the size it said)."""
         if self.cancel.is_set():
             raise _Cancelled()
         try:
@@ -86,32 +119,19 @@ class _Layer(io.RawIOBase):
         except BaseException as exc:
             self.failed = exc
             raise
-        if not chunk:
-            self._end()
-            return
         self.got += len(chunk)
-        if self.got > self.size:  # the registry sends more than the manifest said: a lie
+        if not chunk or self.got > self.size:  # more than the manifest said: a lie
             self.ended = True
-            return
+            if self.got == self.size and self.gz is not None and self.broken is None:
+                try:
+                    self.gz.close()
+                except EOFError as exc:
+                    self.broken = exc
+            return b""
         self.comp.update(chunk)
         self.budget.took(len(chunk))
-        if not self.kind:
-            if chunk.startswith(_ZSTD) or self.desc.get("mediaType", "").endswith("zstd"):
-                raise RegistryError(
-                    f"layer {self.desc['digest']} is zstd-compressed: dockerlab reads gzip and "
-                    "uncompressed layers only (Python's standard library has no zstd)"
-                )
-            self.kind = "gzip" if chunk.startswith(b"\x1f\x8b") else "tar"
-            self.gz = GunzipStream() if self.kind == "gzip" else None
-        pieces = []
-        try:
-            for piece in self.gz.feed(chunk) if self.gz is not None else (chunk,):
-                self._take(piece)
-                pieces.append(piece)
-        except (zlib.error, EOFError) as exc:
-            self.broken = exc  # the tar ends here; drain() still checks the digest
         self.tick(self.got, self.size)
-        self._pending = memoryview(b"".join(pieces))
+        return chunk
 
     def _take(self, piece: bytes) -> None:
         self.diff.update(piece)
@@ -119,29 +139,15 @@ class _Layer(io.RawIOBase):
         self.written += len(piece)
         self.budget.wrote(len(piece))
 
-    def _end(self) -> None:
-        self.ended = True
-        if self.got == self.size and self.gz is not None and self.broken is None:
-            try:
-                self.gz.close()
-            except EOFError as exc:
-                self.broken = exc
-
     def drain(self) -> None:
         """Read what the extractor left (the tar's end padding, or all after a bad entry):
         the digest, the DiffID and the blob cover every byte."""
-        while not self.ended:
-            if self.broken is not None:  # the rest is only hashed: it cannot be inflated
-                chunk = self.resp.read(min(_CHUNK, self.size + 1 - self.got))
-                self.got += len(chunk)
-                if not chunk or self.got > self.size:
-                    self.ended = True
-                else:
-                    self.comp.update(chunk)
+        while not self.ended or self._pieces is not None:
+            if self.broken is not None:
+                self._read()  # the rest can only be hashed: it cannot be inflated
             else:
-                self._pending = memoryview(b"")
-                self._next()
-        self._pending = memoryview(b"")
+                self._more()
+            self._pending = memoryview(b"")
 
     def verified(self) -> bool:
         return self.got == self.size and "sha256:" + self.comp.hexdigest() == self.desc["digest"]
