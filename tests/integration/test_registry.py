@@ -478,6 +478,26 @@ def test_a_pulled_layer_is_read_once(engine, registry, tmp_path):
         assert hashlib.sha256(f.read()).digest() == hashlib.sha256(content).digest()
 
 
+def test_a_pull_whose_tmp_is_another_filesystem(engine, registry, tmp_path):
+    """$ROOT/tmp mounted apart from overlay/ (a tmpfs here): a staged layer cannot be renamed
+    in, so the commit unpacks its blob instead; the image is whole all the same."""
+    ref = f"{registry.addr}/lab/busybox:1"
+    engine.image_tag("busybox", ref)
+    cli(engine.paths.root, "push", ref)
+    other = fresh(tmp_path)
+    cli(other, "images")
+    tmp = os.path.join(other, "tmp")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1g", "tmpfs", tmp], check=True)
+    try:
+        r = cli(other, "pull", ref)
+        assert r.returncode == 0, r.stderr
+        assert [n for n in os.listdir(tmp) if not n.startswith(".")] == []
+    finally:
+        subprocess.run(["umount", tmp], check=True)
+    r = cli(other, "run", "--rm", ref, "echo", "pulled")
+    assert (r.returncode, r.stdout) == (0, b"pulled\n")
+
+
 # What `pull` of an image already present must not load: it costs the CLI's start (http.client
 # with the email package ~17 ms, typing ~3.5, urllib.parse, ipaddress, queue, the idna codec
 # ~1.5 ms each) or belongs to downloads (tarfile, zlib, shutil, registry.download).
