@@ -568,6 +568,15 @@ def test_an_early_corruption_and_an_unsafe_layer_are_refused(engine, registry, t
         assert code == 1 and "failed to register layer: sha256:" in err, err
         assert "Traceback" not in err and "/tmp/" not in err  # no staging path shown
         assert state_of(other) == before
+    # a config whose DiffIDs are not digests (they name files of the store) is refused
+    _push_image(registry.addr, "lab/unsafe", "3", [good], ["sha256:../../../../etc"])
+    r = cli(other, "pull", f"{registry.addr}/lab/unsafe:3")
+    assert text(r)[::2] == (
+        1,
+        "Error response from daemon: invalid diff ID digest 'sha256:../../../../etc': only "
+        "sha256 digests are supported\n",
+    )
+    assert state_of(other) == before
     assert list(outside.iterdir()) == []
     for dirpath, _dirs, files in os.walk(tmp_path):
         assert "escaped" not in files and "pwned" not in files, dirpath
@@ -795,8 +804,12 @@ def _tar(
     return buf.getvalue()
 
 
-def _push_image(addr: str, repo: str, tag: str, tars: list[bytes]) -> tuple[str, list[str]]:
-    """Push an image made of the layer ``tars`` (gzipped) by hand: (its ID, its DiffIDs)."""
+def _push_image(
+    addr: str, repo: str, tag: str, tars: list[bytes], diff_ids: list[str] | None = None
+) -> tuple[str, list[str]]:
+    """Push an image made of the layer ``tars`` (gzipped) by hand: (its ID, its DiffIDs);
+    ``diff_ids``: what its config claims instead of the tars' digests."""
+    claimed = diff_ids
     diff_ids, layers = [], []
     for tar in tars:
         comp = zlib.compressobj(1, zlib.DEFLATED, 31)
@@ -811,6 +824,7 @@ def _push_image(addr: str, repo: str, tag: str, tars: list[bytes]) -> tuple[str,
                 "digest": digest,
             }
         )
+    diff_ids = claimed or diff_ids
     config = json.dumps(
         {
             "architecture": "amd64",

@@ -337,6 +337,8 @@ def _fetch_image(
     diff_ids = ((config.get("rootfs") or {}) if isinstance(config, dict) else {}).get("diff_ids")
     if not isinstance(diff_ids, list) or len(diff_ids) != len(layers):
         raise RegistryError("layers from manifest don't match image configuration")
+    for d in diff_ids:  # they name files of the store: digests, nothing else
+        _check_digest(d, "diff ID")
     chain = chain_ids(diff_ids)
     image = saveload._Image(config_bytes, config)
     present = [
