@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import json
 import os
 import socket
 import stat
+import subprocess
+import sys
+import tarfile
 import threading
+import zlib
 
 import pytest
-from helpers import cli, cli_popen
+from helpers import cli, cli_env, cli_popen, wait_until
 from registry_fixture import (
     PASSWORD,
     USER,
@@ -312,9 +317,12 @@ def test_a_layer_that_inflates_past_the_bounds_is_refused(engine, registry, tmp_
     other = fresh(tmp_path)
     cli(other, "images")
     before = state_of(other)
-    r = cli(other, "pull", f"{registry.addr}/lab/bomb:1")
+    # the peak of the process's own memory (VmHWM: ru_maxrss would count the forking parent's)
+    peak = "[x.split()[1] for x in open('/proc/self/status') if x.startswith('VmHWM')][0]"
+    r, hwm = _pull_reporting(other, f"{registry.addr}/lab/bomb:1", peak)
     assert r.returncode == 1
     assert "refusing a decompression bomb" in r.stderr.decode(), r.stderr
+    assert int(hwm) < 150_000, hwm  # KiB: inflated a MiB at a time, never held whole
     assert state_of(other) == before
 
 
@@ -405,13 +413,173 @@ def test_an_interrupted_pull_leaves_the_store_as_it_was(engine, registry, tmp_pa
     r = cli(other, "pull", f"{proxy.addr}/{ref_path}")
     assert r.returncode == 0, r.stderr
     assert b"Pull complete" in r.stdout
-    # what the killed pull left is abandoned work, named after it (swept by the next verb
-    # that sweeps, counted by system df)
-    from dockerlab.engine import work
-
-    left = [n for n in state_of(other)[2] if not n.startswith(".")]
-    assert all(n.startswith(f"pull-{p.pid}-") and work.abandoned(n) for n in left), left
+    # what the killed pull left (abandoned work, named after it) the next pull removed
+    assert [n for n in state_of(other)[2] if not n.startswith(".")] == []
     proxy.stop()
+
+
+def test_a_layer_is_unpacked_while_it_downloads_out_of_the_stores_sight(engine, registry, tmp_path):
+    """Half a layer downloaded: its files are already unpacked, in the pull's work folder
+    only; the pull killed there leaves the store as it was, and its staged layer is gone
+    once the store is next used (the next pull sweeps what a dead pull left)."""
+    ref_path = "lab/busybox:1"
+    engine.image_tag("busybox", f"{registry.addr}/{ref_path}")
+    cli(engine.paths.root, "push", f"{registry.addr}/{ref_path}")
+    proxy = _StallingProxy(registry.addr)
+    other = fresh(tmp_path)
+    cli(other, "images")
+    before = state_of(other)
+    p = cli_popen(other, "pull", f"{proxy.addr}/{ref_path}", stdout=-1, stderr=-1)
+    tmp = os.path.join(other, "tmp")
+
+    def staged_files() -> list[str]:
+        found = []
+        for name in os.listdir(tmp):
+            for dirpath, dirs, files in os.walk(os.path.join(tmp, name)):
+                if "/diff" in dirpath:
+                    found += dirs + files
+        return found
+
+    try:
+        assert proxy.stalled.wait(30), "the pull never reached a layer"
+        assert wait_until(staged_files, what="files unpacked while the layer downloads")
+        assert state_of(other)[:2] == before[:2]  # nothing in the store yet
+        p.kill()
+        p.wait(30)
+    finally:
+        proxy.release.set()
+    assert state_of(other)[:2] == before[:2]
+    assert any(n.startswith(f"pull-{p.pid}-") for n in os.listdir(tmp))
+    r = cli(other, "pull", f"{proxy.addr}/{ref_path}")
+    assert r.returncode == 0, r.stderr
+    assert [n for n in os.listdir(tmp) if not n.startswith(".")] == []
+    r = cli(other, "run", "--rm", f"{proxy.addr}/{ref_path}", "echo", "pulled")
+    assert (r.returncode, r.stdout) == (0, b"pulled\n")
+    proxy.stop()
+
+
+def test_a_pulled_layer_is_read_once(engine, registry, tmp_path):
+    """The bytes the pulling process reads with read(2) (``rchar`` of /proc/PID/io: files,
+    its own modules; a socket's recv is not counted) while it pulls a 24 MB incompressible
+    layer: the layer comes in from the socket and is never read back from a file (unpacking
+    it from a downloaded tar, or from the stored blob, reads 24 MB more)."""
+    size = 24 << 20
+    content = os.urandom(size)
+    _, diff_ids = _push_image(registry.addr, "lab/big", "1", [_tar({"big": content})])
+    ref = f"{registry.addr}/lab/big:1"
+    other = fresh(tmp_path)
+    # /proc/PID/io starts "rchar: N"
+    r, rchar_text = _pull_reporting(other, ref, "open('/proc/self/io').read().split()[1]")
+    assert b"Pull complete" in r.stdout, r.stderr
+    rchar = int(rchar_text)
+    assert rchar < size // 2, rchar
+    layer = os.path.join(other, "overlay", diff_ids[0].split(":")[1], "diff", "big")
+    with open(layer, "rb") as f:
+        assert hashlib.sha256(f.read()).digest() == hashlib.sha256(content).digest()
+
+
+def test_a_pull_whose_tmp_is_another_filesystem(engine, registry, tmp_path):
+    """$ROOT/tmp mounted apart from overlay/ (a tmpfs here): a staged layer cannot be renamed
+    in, so the commit unpacks its blob instead; the image is whole all the same."""
+    ref = f"{registry.addr}/lab/busybox:1"
+    engine.image_tag("busybox", ref)
+    cli(engine.paths.root, "push", ref)
+    other = fresh(tmp_path)
+    cli(other, "images")
+    tmp = os.path.join(other, "tmp")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1g", "tmpfs", tmp], check=True)
+    try:
+        r = cli(other, "pull", ref)
+        assert r.returncode == 0, r.stderr
+        assert [n for n in os.listdir(tmp) if not n.startswith(".")] == []
+    finally:
+        subprocess.run(["umount", tmp], check=True)
+    r = cli(other, "run", "--rm", ref, "echo", "pulled")
+    assert (r.returncode, r.stdout) == (0, b"pulled\n")
+
+
+# What `pull` of an image already present must not load: it costs the CLI's start (http.client
+# with the email package ~17 ms, typing ~3.5, urllib.parse, ipaddress, queue, the idna codec
+# ~1.5 ms each) or belongs to downloads (tarfile, zlib, shutil, registry.download).
+# benchmarks/bench_registry.py measures the verb.
+UP_TO_DATE_FORBIDDEN = (
+    "http.client",
+    "email",
+    "typing",
+    "urllib.parse",
+    "ipaddress",
+    "queue",
+    "encodings.idna",
+    "tarfile",
+    "zlib",
+    "shutil",
+    "dockerlab.engine.registry.download",
+    "dockerlab.engine.images.inflate",
+)
+
+
+def test_an_up_to_date_pull_loads_no_slow_module(engine, registry, tmp_path):
+    ref = f"{registry.addr}/lab/busybox:1"
+    engine.image_tag("busybox", ref)
+    cli(engine.paths.root, "push", ref)
+    other = fresh(tmp_path)
+    assert cli(other, "pull", ref).returncode == 0
+    r, loaded = _pull_reporting(
+        other, ref, f"[m for m in {UP_TO_DATE_FORBIDDEN!r} if m in sys.modules]"
+    )
+    assert b"Image is up to date" in r.stdout, r.stderr
+    assert loaded == "[]"
+
+
+def test_an_early_corruption_and_an_unsafe_layer_are_refused(engine, registry, tmp_path):
+    """A blob corrupt from its first bytes (the extraction stops at once: the digest is
+    still what is reported), and layers with the right digests whose entries climb out of
+    the layer (``../``, or through a symlink placed by an earlier entry): refused, nothing
+    written outside, the store unchanged."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    good = _tar({"etc/hello": b"hello\n"})
+    _push_image(registry.addr, "lab/corrupt", "1", [good])
+    manifest = json.loads(_get(registry.addr, "/v2/lab/corrupt/manifests/1"))
+    layer = manifest["layers"][0]["digest"]
+    path = registry.blob_file(layer)
+    data = bytearray(open(path, "rb").read())
+    data[12] ^= 0xFF
+    with open(path, "wb") as f:
+        f.write(data)
+    other = fresh(tmp_path)
+    cli(other, "images")
+    before = state_of(other)
+    r = cli(other, "pull", f"{registry.addr}/lab/corrupt:1")
+    assert text(r)[::2] == (
+        1,
+        f"Error response from daemon: filesystem layer verification failed for digest {layer}\n",
+    )
+    assert state_of(other) == before
+    climbing = _tar({"../../../../../../escaped": b"x"})
+    _push_image(registry.addr, "lab/unsafe", "1", [climbing])
+    via_link = _tar(
+        {"etc/hello": b"hello\n"}, links={"evil": str(outside)}, then={"evil/pwned": b"x"}
+    )
+    _push_image(registry.addr, "lab/unsafe", "2", [via_link])
+    for tag in ("1", "2"):
+        r = cli(other, "pull", f"{registry.addr}/lab/unsafe:{tag}")
+        code, _, err = text(r)
+        assert code == 1 and "failed to register layer: sha256:" in err, err
+        assert "Traceback" not in err and "/tmp/" not in err  # no staging path shown
+        assert state_of(other) == before
+    # a config whose DiffIDs are not digests (they name files of the store) is refused
+    _push_image(registry.addr, "lab/unsafe", "3", [good], ["sha256:../../../../etc"])
+    r = cli(other, "pull", f"{registry.addr}/lab/unsafe:3")
+    assert text(r)[::2] == (
+        1,
+        "Error response from daemon: invalid diff ID digest 'sha256:../../../../etc': only "
+        "sha256 digests are supported\n",
+    )
+    assert state_of(other) == before
+    assert list(outside.iterdir()) == []
+    for dirpath, _dirs, files in os.walk(tmp_path):
+        assert "escaped" not in files and "pwned" not in files, dirpath
 
 
 def test_basic_auth_login_push_pull_logout(engine, auth_registry, config_dir, tmp_path):
@@ -594,6 +762,92 @@ def _upload(addr: str, repo: str, body: bytes, digest: str) -> None:
     r = c.getresponse()
     assert r.status == 201, r.read()
     c.close()
+
+
+def _pull_reporting(root: str, ref: str, report: str) -> tuple[subprocess.CompletedProcess, str]:
+    """``dockerlab pull ref`` in a process that prints ``report`` (a Python expression,
+    evaluated as it exits) on its last line of stderr: (the process, that line)."""
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['dockerlab', 'pull', sys.argv.pop()]\n"
+        "try:\n"
+        "    runpy.run_module('dockerlab', run_name='__main__', alter_sys=True)\n"
+        "finally:\n"
+        f"    sys.stderr.write('\\n' + str({report}) + '\\n')\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, ref], env=cli_env(root), capture_output=True, timeout=120
+    )
+    return r, r.stderr.decode().splitlines()[-1]
+
+
+def _tar(
+    files: dict[str, bytes],
+    links: dict[str, str] | None = None,
+    then: dict[str, bytes] | None = None,
+) -> bytes:
+    """A layer tar: ``files``, then symlinks ``links`` (name -> target), then ``then``."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in files.items():
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mode = len(data), 0o644
+            tf.addfile(ti, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.linkname = tarfile.SYMTYPE, target
+            tf.addfile(ti)
+        for name, data in (then or {}).items():
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mode = len(data), 0o644
+            tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _push_image(
+    addr: str, repo: str, tag: str, tars: list[bytes], diff_ids: list[str] | None = None
+) -> tuple[str, list[str]]:
+    """Push an image made of the layer ``tars`` (gzipped) by hand: (its ID, its DiffIDs);
+    ``diff_ids``: what its config claims instead of the tars' digests."""
+    claimed = diff_ids
+    diff_ids, layers = [], []
+    for tar in tars:
+        comp = zlib.compressobj(1, zlib.DEFLATED, 31)
+        blob = comp.compress(tar) + comp.flush()
+        digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+        _upload(addr, repo, blob, digest)
+        diff_ids.append("sha256:" + hashlib.sha256(tar).hexdigest())
+        layers.append(
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": len(blob),
+                "digest": digest,
+            }
+        )
+    diff_ids = claimed or diff_ids
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }
+    ).encode()
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    _upload(addr, repo, config, config_digest)
+    mtype = "application/vnd.docker.distribution.manifest.v2+json"
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": mtype,
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": len(config),
+            "digest": config_digest,
+        },
+        "layers": layers,
+    }
+    _put(addr, f"/v2/{repo}/manifests/{tag}", json.dumps(manifest).encode(), mtype)
+    return config_digest, diff_ids
 
 
 class _StallingProxy:

@@ -177,3 +177,21 @@ def test_credential_helpers(tmp_path, monkeypatch):
     data["auths"]["other:1"] = {"auth": auth}
     (cfg / "config.json").write_text(json.dumps(data))
     assert credentials.get("other:1") == ("a", "b")
+
+
+def test_urls_split_as_urlsplit_splits_them():
+    import urllib.parse
+
+    from dockerlab.engine.registry.client import _split_url
+
+    for url in (
+        "https://registry-1.docker.io/v2/library/busybox/manifests/latest",
+        "http://127.0.0.1:5000/v2/",
+        "https://auth.example.com:8443/token?service=reg&scope=repository:a:pull#frag",
+        "HTTP://[::1]:5000/v2/x/blobs/uploads/?_state=abc",
+        "https://host?only=query",
+        "https://host",
+    ):
+        u = urllib.parse.urlsplit(url)
+        target = (u.path or ("/" if u.query else "")) + (f"?{u.query}" if u.query else "")
+        assert _split_url(url) == (u.scheme, u.netloc, target), url

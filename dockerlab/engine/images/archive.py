@@ -151,18 +151,20 @@ def _member_xattrs(member: Any) -> dict[str, bytes]:
     return out
 
 
-def unpack_layer(src: str | os.PathLike[str] | IO[bytes], dest: str) -> None:
+def unpack_layer(
+    src: str | os.PathLike[str] | IO[bytes], dest: str, shown: str | None = None
+) -> None:
     """Apply the layer tar ``src`` (path or readable binary file; gzip accepted) to ``dest``.
 
     ``dest`` is an existing (normally empty) folder that becomes an overlay ``diff/``: OCI
     whiteouts become overlay whiteouts. Raises :class:`InvalidParameter` for entries that
-    would land outside ``dest``.
+    would land outside ``dest`` (named ``shown`` in the message, if given).
     """
     if isinstance(src, (str, os.PathLike)):
         with open(src, "rb") as f:
-            unpack_layer(f, dest)
+            unpack_layer(f, dest, shown)
             return
-    extract(src, dest, layer=True, error_prefix="invalid layer tar")
+    extract(src, dest, layer=True, shown=shown, error_prefix="invalid layer tar")
 
 
 def extract(

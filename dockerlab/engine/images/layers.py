@@ -9,10 +9,12 @@
     ├── l/<short> -> ../<chainhex>/diff    so overlay mount options stay short
     └── .incomplete/<chainhex>  flag: this layer is being created (removed when complete)
 
-A layer is created under the image store's lock: its flag is set first, the folder is filled,
-``layer.json`` is written, then the flag is dropped. On the next load a flagged layer that no
-image references is removed: nothing half-written is trusted. Layers carry no reference count
-of their own: the image store counts the images (and containers) that use them.
+A layer is created under the image store's lock: its flag is set first, the folder is filled
+(unpacked from the layer's tar, or, for a pull, a ``diff/`` unpacked while it downloaded is
+renamed in: :meth:`LayerStore.adopt`), ``layer.json`` is written, then the flag is dropped.
+On the next load a flagged layer that no image references is removed: nothing half-written
+is trusted. Layers carry no reference count of their own: the image store counts the images
+(and containers) that use them.
 
 Container layers (``overlay/<container id>/``) share the folder but are not managed here.
 """
@@ -150,7 +152,7 @@ class LayerStore:
             os.makedirs(diff, mode=0o755)
             unpack_layer(tar_path, diff)
             record = self.get(chain_id)
-            record["Size"] = _diff_size(diff)
+            record["Size"] = diff_size(diff)
             atomic.write_json(os.path.join(folder, "layer.json"), record)
             os.unlink(pending)
 
@@ -163,6 +165,33 @@ class LayerStore:
             return self.get(chain_id)
         from dockerlab.engine.images.archive import unpack_layer
 
+        folder = self._begin(chain_id)
+        os.makedirs(os.path.join(folder, "diff"), mode=0o755)
+        if lazy:
+            with open(os.path.join(folder, "pending"), "w") as f:
+                f.write(tar_path)
+        else:
+            unpack_layer(tar_path, os.path.join(folder, "diff"))
+        # until a lazy layer is unpacked, its tar's size stands in for its files'
+        size = os.path.getsize(tar_path) if lazy else diff_size(os.path.join(folder, "diff"))
+        return self._finish(chain_id, diff_id, parent, size)
+
+    def adopt(
+        self, chain_id: str, diff_id: str, parent: str | None, staged: str, size: int
+    ) -> dict[str, Any]:
+        """Make ``staged`` (a folder on the store's filesystem, filled by
+        :func:`~dockerlab.engine.images.archive.unpack_layer` and measured by
+        :func:`diff_size`) the ``diff/`` of layer ``chain_id``: a pull unpacks each layer while
+        it downloads, outside the lock; only this rename and the records are done under it."""
+        if self.exists(chain_id):
+            return self.get(chain_id)
+        folder = self._begin(chain_id)
+        os.mkdir(folder)  # as create's makedirs makes it
+        os.rename(staged, os.path.join(folder, "diff"))
+        return self._finish(chain_id, diff_id, parent, size)
+
+    def _begin(self, chain_id: str) -> str:
+        """Flag the layer incomplete and clear its folder (what a crash left); its path."""
         os.makedirs(os.path.join(self.root, INCOMPLETE_DIR), mode=0o700, exist_ok=True)
         os.makedirs(os.path.join(self.root, LINK_DIR), mode=0o700, exist_ok=True)
         flag = self._flag(chain_id)
@@ -172,12 +201,11 @@ class LayerStore:
         folder = self.dir(chain_id)
         if os.path.lexists(folder):
             _rmtree(folder)
-        os.makedirs(os.path.join(folder, "diff"), mode=0o755)
-        if lazy:
-            with open(os.path.join(folder, "pending"), "w") as f:
-                f.write(tar_path)
-        else:
-            unpack_layer(tar_path, os.path.join(folder, "diff"))
+        return folder
+
+    def _finish(self, chain_id: str, diff_id: str, parent: str | None, size: int) -> dict[str, Any]:
+        """Write the layer's link, lower and ``layer.json``, then drop its flag."""
+        folder = self.dir(chain_id)
         short = short_link(chain_id)
         with open(os.path.join(folder, "link"), "w") as f:
             f.write(short)
@@ -193,15 +221,9 @@ class LayerStore:
         if os.path.lexists(link):
             os.unlink(link)
         os.symlink(f"../{_hex(chain_id)}/diff", link)
-        record = {
-            "ChainID": chain_id,
-            "DiffID": diff_id,
-            "Parent": parent or "",
-            # until a lazy layer is unpacked, its tar's size stands in for its files'
-            "Size": os.path.getsize(tar_path) if lazy else _diff_size(os.path.join(folder, "diff")),
-        }
+        record = {"ChainID": chain_id, "DiffID": diff_id, "Parent": parent or "", "Size": size}
         atomic.write_json(os.path.join(folder, "layer.json"), record)
-        os.unlink(flag)
+        os.unlink(self._flag(chain_id))
         return record
 
     def remove(self, chain_id: str) -> None:
@@ -247,7 +269,7 @@ def _rmtree(folder: str) -> None:
     shutil.rmtree(folder)
 
 
-def _diff_size(folder: str) -> int:
+def diff_size(folder: str) -> int:
     """Docker's DiffSize (pkg/directory.Size): the lstat size of everything but folders, a
     symlink's being its target's length (``ln -s /srv/www /www`` is 8 bytes), hardlinks
     counted once."""

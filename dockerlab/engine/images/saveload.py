@@ -30,6 +30,7 @@ What :func:`load` reads: that format, Docker's older archives (``<v1 id>/layer.t
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -414,6 +415,9 @@ class _Image:
         self.layers: list[tuple[str, str, int]] = []  # (uncompressed tar path, diff ID, size)
         self.tags: list[refs.Reference] = []
         self.parent = ""
+        # ChainID -> (a diff folder already unpacked from that layer's tar, its size): a
+        # pull's layers, unpacked while they downloaded (the commit only moves them in)
+        self.staged: dict[str, tuple[str, int]] = {}
 
     @property
     def diff_ids(self) -> list[str]:
@@ -657,6 +661,30 @@ def _put_blob(
     added.append(path)
 
 
+def _put_layers(store: ImageStore, image: _Image, added: list[str]) -> None:
+    """(locked) The image's layers the store lacks: a staged one is moved in, any other is
+    unpacked from its blob (``load``)."""
+    chain = chain_ids(image.diff_ids)
+    for i, (c, d) in enumerate(zip(chain, image.diff_ids)):
+        if store.layers.exists(c):
+            continue
+        added.append(c)
+        parent = chain[i - 1] if i else None
+        staged = image.staged.get(c)
+        if staged is not None:
+            try:
+                store.layers.adopt(c, d, parent, *staged)
+                continue
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                # tmp on another filesystem than overlay/: unpack the blob as load does
+        try:
+            store.layers.create(c, d, parent, store.blob_path(d))
+        except InvalidParameter as exc:
+            raise LoadError(f"invalid archive: layer {d} is unsafe or corrupt: {exc}") from None
+
+
 def _commit(store: ImageStore, images: list[_Image]) -> list[str]:
     """(locked) Put the checked images into the store; all or nothing."""
     from dockerlab.engine.atomic import fsync_dir
@@ -676,17 +704,7 @@ def _commit(store: ImageStore, images: list[_Image]) -> list[str]:
                 manifest = _manifest_bytes(image)
                 mdigest = "sha256:" + hashlib.sha256(manifest).hexdigest()
                 _put_blob(store, mdigest, None, manifest, added_blobs)
-                chain = chain_ids(image.diff_ids)
-                for i, (c, d) in enumerate(zip(chain, image.diff_ids)):
-                    if store.layers.exists(c):
-                        continue
-                    added_layers.append(c)
-                    try:
-                        store.layers.create(c, d, chain[i - 1] if i else None, store.blob_path(d))
-                    except InvalidParameter as exc:
-                        raise LoadError(
-                            f"invalid archive: layer {d} is unsafe or corrupt: {exc}"
-                        ) from None
+                _put_layers(store, image, added_layers)
                 if image.id not in known:
                     parent = image.parent if image.parent in known else ""
                     index.append(

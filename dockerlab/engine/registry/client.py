@@ -18,20 +18,20 @@ connect: connection refused``; an API error body becomes ``<code in words>: <mes
 
 from __future__ import annotations
 
-import base64
-import http.client
-import ipaddress
 import json
 import os
-import queue
 import socket
 import ssl
 import threading
-import urllib.parse
-from collections.abc import Iterator
-from typing import Any
 
+from dockerlab.engine.registry import http11
 from dockerlab.errors import DockerlabError
+
+TYPE_CHECKING = False  # typing, queue, urllib, ipaddress: off an up-to-date pull's start
+if TYPE_CHECKING:
+    import queue
+    from collections.abc import Iterator
+    from typing import Any
 
 DOCKER_HUB = "docker.io"
 HUB_HOST = "registry-1.docker.io"
@@ -113,16 +113,21 @@ class Settings:
         if netloc in self.insecure:
             return True
         host = _split_netloc(netloc)[0]
+        try:
+            infos = socket.getaddrinfo(_host(host), None, type=socket.SOCK_STREAM)
+            addrs = {a[4][0] for a in infos}
+        except (OSError, UnicodeError):
+            return False
+        if any(str(a).startswith("127.") or a == "::1" for a in addrs):
+            return True  # loopback, the common case: without ipaddress (a millisecond)
+        import ipaddress
+
         nets = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
         for item in self.insecure:
             try:
                 nets.append(ipaddress.ip_network(item, strict=False))
             except ValueError:
                 continue
-        try:
-            addrs = {a[4][0] for a in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
-        except (OSError, UnicodeError):
-            return False
         for addr in addrs:
             try:
                 ip = ipaddress.ip_address(str(addr).split("%", 1)[0])
@@ -131,6 +136,12 @@ class Settings:
             if any(ip.version == n.version and ip in n for n in nets):
                 return True
         return False
+
+
+def _host(host: str) -> str | bytes:
+    """``host`` for getaddrinfo: an ASCII name as bytes (a str is encoded with the ``idna``
+    codec, whose import costs ~1.5 ms), any other as it is."""
+    return host.encode() if host.isascii() else host
 
 
 def _split_netloc(netloc: str) -> tuple[str, int | None]:
@@ -146,6 +157,8 @@ def _split_netloc(netloc: str) -> tuple[str, int | None]:
 def mirror_netloc(mirror: str) -> tuple[str, str]:
     """``http://127.0.0.1:5000/`` or ``127.0.0.1:5000`` → (scheme or "", netloc)."""
     if "://" in mirror:
+        import urllib.parse
+
         u = urllib.parse.urlsplit(mirror)
         return u.scheme, u.netloc
     return "", mirror.strip("/")
@@ -243,9 +256,11 @@ def api_error(status: int, body: bytes) -> tuple[str, str]:
 
 
 def _reason(status: int) -> str:
+    from http import HTTPStatus
+
     try:
-        return http.client.responses[status]
-    except KeyError:
+        return HTTPStatus(status).phrase
+    except ValueError:
         return ""
 
 
@@ -261,8 +276,8 @@ class Response:
 
     def __init__(
         self,
-        resp: http.client.HTTPResponse,
-        conn: http.client.HTTPConnection,
+        resp: http11.Response,
+        conn: http11.Connection,
         pool: _Pool,
         key: _Key,
         url: str,
@@ -293,12 +308,12 @@ class _Pool(threading.local):
     """One kept-alive connection per (scheme, netloc), per thread."""
 
     def __init__(self) -> None:
-        self.conns: dict[_Key, http.client.HTTPConnection] = {}
+        self.conns: dict[_Key, http11.Connection] = {}
 
-    def take(self, key: _Key) -> http.client.HTTPConnection | None:
+    def take(self, key: _Key) -> http11.Connection | None:
         return self.conns.pop(key, None)
 
-    def give(self, key: _Key, conn: http.client.HTTPConnection) -> None:
+    def give(self, key: _Key, conn: http11.Connection) -> None:
         old = self.conns.pop(key, None)
         if old is not None:
             old.close()
@@ -312,7 +327,7 @@ _SCHEMES: dict[str, str] = {}  # netloc → the scheme that answered (for insecu
 def _dial(host: str, port: int) -> socket.socket:
     """A connected socket, failures in Go's words (``dial tcp …: connect: …``)."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(_host(host), port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise _DialError(f"dial tcp: lookup {host} on {_resolver()}: no such host") from None
     last: OSError | None = None
@@ -341,17 +356,25 @@ class _DialError(Exception):
     pass
 
 
-class _Conn(http.client.HTTPConnection):
+class _Conn(http11.Connection):
     def connect(self) -> None:
         self.sock = _dial(self.host, self.port)
 
 
-class _TLSConn(http.client.HTTPSConnection):
+class _TLSConn(http11.Connection):
+    default_port = 443
+
+    def __init__(self, host: str, port: int, context: ssl.SSLContext) -> None:
+        super().__init__(host, port)
+        self._context = context
+
     def connect(self) -> None:
         sock = _dial(self.host, self.port)
         sock.settimeout(TLS_HANDSHAKE_TIMEOUT)
         try:
-            self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+            # bytes: an ASCII name is not passed through the idna codec (its import)
+            name = _host(self.host)
+            self.sock = self._context.wrap_socket(sock, server_hostname=name)
         except BaseException:
             sock.close()
             raise
@@ -359,8 +382,10 @@ class _TLSConn(http.client.HTTPSConnection):
 
 
 def _tls_context(netloc: str, verify: bool, settings: Settings) -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    if not verify:
+    if verify:
+        ctx = ssl.create_default_context()
+    else:  # the system's CAs are not loaded to be ignored (that costs ~17 ms)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     for base in settings.certs_dirs:
@@ -451,7 +476,7 @@ class Client:
         if kind == "basic":
             if creds is None:
                 raise Unauthorized(f'{_go_method(method)} "{url}": no basic auth credentials')
-            return "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
+            return _basic(creds)
         with self._lock:
             token = self.tokens.get(scope)
             if token is None:
@@ -472,12 +497,12 @@ class Client:
         if params.get("service"):
             query.append(("service", params["service"]))
         query += [("scope", s) for s in scope.split()]  # one parameter per scope, as Docker
+        import urllib.parse
+
         url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
         headers = {}
         if creds is not None:
-            headers["Authorization"] = (
-                "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
-            )
+            headers["Authorization"] = _basic(creds)
         resp = self._request_url("GET", url, headers, None)
         body = resp.read_limited(MAX_JSON_BODY)
         resp.close()
@@ -569,9 +594,7 @@ class Client:
         fallback: bool = False,
         redirects: int = 5,
     ) -> Response:
-        u = urllib.parse.urlsplit(url)
-        scheme, netloc = u.scheme, u.netloc
-        target = u.path + (f"?{u.query}" if u.query else "")
+        scheme, netloc, target = _split_url(url)
         if scheme == "https" and verify is None:
             verify = not self.settings.is_insecure(netloc)
         # a kept-alive connection serves only requests made with the same trust
@@ -579,7 +602,7 @@ class Client:
         hdrs = {"User-Agent": USER_AGENT, **headers}
         if body is None and method in ("PUT", "POST", "PATCH"):
             hdrs.setdefault("Content-Length", "0")
-        conn: http.client.HTTPConnection | None = None
+        conn: http11.Connection | None = None
         for attempt in (0, 1):
             conn = _POOL.take(key) if attempt == 0 else None
             # a kept-alive connection the server had closed is retried once, with a body
@@ -598,7 +621,7 @@ class Client:
             except (
                 ssl.SSLError,
                 ConnectionResetError,
-                http.client.BadStatusLine,
+                http11.BadStatusLine,
                 TimeoutError,
             ) as exc:
                 conn.close()
@@ -607,7 +630,7 @@ class Client:
                 if fallback:
                     raise _TLSFailed() from None
                 raise RegistryError(f'{_go_method(method)} "{url}": {_tls_words(exc)}') from None
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, http11.HTTPException) as exc:
                 conn.close()
                 if reused:
                     continue
@@ -619,25 +642,42 @@ class Client:
             location = out.headers.get("location", "")
             out.read_limited(MAX_JSON_BODY)
             out.close()
+            import urllib.parse
+
             new = urllib.parse.urljoin(url, location)
-            same = urllib.parse.urlsplit(new).netloc == netloc
+            same = _split_url(new)[1] == netloc
             # the registry's credentials never go to a storage backend's host
             kept = {k: v for k, v in headers.items() if same or k.lower() != "authorization"}
             return self._request_url(method, new, kept, None, verify, False, redirects - 1)
         return out
 
-    def _new_conn(
-        self, scheme: str, netloc: str, verify: bool | None
-    ) -> http.client.HTTPConnection:
+    def _new_conn(self, scheme: str, netloc: str, verify: bool | None) -> http11.Connection:
         host, port = _split_netloc(netloc)
         if scheme == "https":
             ctx = _tls_context(netloc, bool(verify), self.settings)
-            return _TLSConn(host, port or 443, context=ctx, timeout=READ_TIMEOUT)
-        return _Conn(host, port or 80, timeout=READ_TIMEOUT)
+            return _TLSConn(host, port or 443, ctx)
+        return _Conn(host, port or 80)
 
 
 class _TLSFailed(Exception):
     pass
+
+
+def _split_url(url: str) -> tuple[str, str, str]:
+    """(scheme, netloc, path and query) of an absolute URL, as ``urlsplit`` splits it."""
+    scheme, _, rest = url.partition("://")
+    rest = rest.split("#", 1)[0]
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    netloc, target = rest[:cut], rest[cut:]
+    if target.startswith("?"):
+        target = "/" + target
+    return scheme.lower(), netloc, target
+
+
+def _basic(creds: tuple[str, str]) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
 
 
 def _has_errors(body: bytes) -> bool:
@@ -657,7 +697,7 @@ def _words(exc: BaseException) -> str:
         return "net/http: timeout awaiting response headers"
     if isinstance(exc, OSError) and exc.errno:
         return os.strerror(exc.errno).lower()
-    if isinstance(exc, http.client.RemoteDisconnected):
+    if isinstance(exc, http11.RemoteDisconnected):
         return "EOF"
     return str(exc) or type(exc).__name__
 
@@ -694,6 +734,8 @@ def drain(
     """Start the transfer ``threads`` and yield their progress messages until ``count`` of
     them said ``done``; the first ``error`` is raised; the rest are cancelled and joined
     whatever happens (pull's and push's parallel layers)."""
+    from queue import Empty
+
     for t in threads:
         t.start()
     done = 0
@@ -701,7 +743,7 @@ def drain(
         while done < count:
             try:
                 kind, value = events.get(timeout=0.5)
-            except queue.Empty:
+            except Empty:
                 if not any(t.is_alive() for t in threads) and events.empty():
                     raise RegistryError(f"a layer {what} stopped") from None
                 continue

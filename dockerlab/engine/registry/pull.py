@@ -1,11 +1,14 @@
 """``docker pull``: a manifest (a list or index resolved for this platform), the image config,
-then the layers the store lacks, three at a time, each verified while it streams.
+then the layers the store lacks, three at a time, each verified and unpacked while it
+streams (:mod:`~dockerlab.engine.registry.download`).
 
 Every blob is hashed as it arrives and compared with its digest (and its size) before
-anything is kept; gzip layers are inflated on the way (within :mod:`inflate`'s bounds) and
-their DiffIDs checked against the config. The image is committed all at once by the loader's
-commit (:func:`saveload._commit`), so an interrupted or refused pull leaves the store as it
-was; the image ID is the config's digest, as Docker's.
+anything is kept; gzip layers are inflated on the way (within :mod:`inflate`'s bounds), their
+DiffIDs checked against the config, and unpacked in the same pass into the pull's work
+folder. The image is committed all at once by the loader's commit (:func:`saveload._commit`),
+which only moves the staged layers in, so an interrupted or refused pull leaves the store as
+it was; the image ID is the config's digest, as Docker's. An image already present costs the
+manifest's round trips and nothing else (no lock, no write unless a tag moves).
 
 Yields Docker's progress messages (``{"status": …, "id": …, "progressDetail": …}``).
 """
@@ -15,18 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import queue
 import re
-import shutil
-import threading
-import zlib
-from collections.abc import Iterator
-from typing import Any
 
 from dockerlab.engine.images import reference as refs
-from dockerlab.engine.images.inflate import Budget, GunzipStream
-from dockerlab.engine.images.layers import chain_ids
-from dockerlab.engine.images.store import ImageStore
 from dockerlab.engine.registry.client import (
     DOCKER_HUB,
     HUB_HOST,
@@ -35,11 +29,17 @@ from dockerlab.engine.registry.client import (
     NotFoundError,
     RegistryError,
     Settings,
-    drain,
     mirror_netloc,
     raise_for,
 )
 from dockerlab.errors import DockerlabError
+
+TYPE_CHECKING = False  # typing and the download machinery stay off an up-to-date pull's path
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+    from dockerlab.engine.images.store import ImageStore
 
 MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -53,10 +53,7 @@ ACCEPT = ", ".join((MEDIA_DOCKER_MANIFEST, MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX, M
 LISTS = (MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX)
 MAX_LAYERS = 127  # overlay2's maxDepth is 128 (the container's layer on top)
 MAX_CONFIG = 8 << 20
-PARALLEL = 3  # Docker's max-concurrent-downloads
-_CHUNK = 256 << 10
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-_ZSTD = b"\x28\xb5\x2f\xfd"
 
 
 def platform() -> tuple[str, str, str]:
@@ -187,74 +184,6 @@ def fetch_blob_small(client: Client, digest: str, limit: int, what: str) -> byte
     if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
         raise RegistryError(f"{what} verification failed for digest {digest}")
     return data
-
-
-class _Cancelled(Exception):
-    pass
-
-
-def _download(
-    client: Client,
-    desc: dict[str, Any],
-    dest: str,
-    tick: Any,
-    cancel: threading.Event,
-) -> tuple[str, int]:
-    """Stream one layer blob into ``dest`` uncompressed; returns (DiffID, tar size). The
-    compressed digest and size are checked before the caller keeps anything."""
-    digest, size = desc["digest"], desc["size"]
-    resp = client.request("GET", f"/v2/{client.path}/blobs/{digest}")
-    raise_for(resp, "")
-    comp = hashlib.sha256()
-    diff = hashlib.sha256()
-    budget = Budget(os.path.dirname(dest), prefix="failed to register layer")
-    gz: GunzipStream | None = None
-    kind = ""
-    got = written = 0
-    broken: BaseException | None = None
-    try:
-        with open(dest, "wb") as out:
-            while True:
-                if cancel.is_set():
-                    raise _Cancelled()
-                chunk = resp.read(min(_CHUNK, size + 1 - got))
-                if not chunk:
-                    break
-                got += len(chunk)
-                if got > size:
-                    break  # the registry sends more than the manifest said: a lie
-                comp.update(chunk)
-                budget.took(len(chunk))
-                if not kind:
-                    if chunk.startswith(_ZSTD) or desc.get("mediaType", "").endswith("zstd"):
-                        raise RegistryError(
-                            f"layer {digest} is zstd-compressed: dockerlab reads gzip and "
-                            "uncompressed layers only (Python's standard library has no zstd)"
-                        )
-                    kind = "gzip" if chunk.startswith(b"\x1f\x8b") else "tar"
-                    gz = GunzipStream() if kind == "gzip" else None
-                if broken is None:
-                    try:
-                        for piece in gz.feed(chunk) if gz is not None else (chunk,):
-                            diff.update(piece)
-                            out.write(piece)
-                            written += len(piece)
-                            budget.wrote(len(piece))
-                    except (zlib.error, EOFError) as exc:
-                        broken = exc  # said after the digest: a corrupt blob fails that first
-                tick(got, size)
-            if got == size and gz is not None and broken is None:
-                try:
-                    gz.close()
-                except EOFError as exc:
-                    broken = exc
-    finally:
-        resp.close(reuse=got == size and not cancel.is_set())
-    if got != size or "sha256:" + comp.hexdigest() != digest:
-        raise RegistryError(f"filesystem layer verification failed for digest {digest}")
-    if broken is not None:
-        raise RegistryError(f"failed to register layer: {digest}: {broken}")
-    return "sha256:" + diff.hexdigest(), written
 
 
 def _record(
@@ -393,8 +322,12 @@ def _fetch_image(
     named: list[refs.Reference],
     shown: str,
 ) -> Iterator[dict[str, Any]]:
+    import shutil
+
     from dockerlab.engine import work
     from dockerlab.engine.images import saveload
+    from dockerlab.engine.images.layers import chain_ids
+    from dockerlab.engine.registry.download import PARALLEL, download_all
 
     config_bytes = fetch_blob_small(client, image_id, MAX_CONFIG, "image config")
     try:
@@ -404,6 +337,8 @@ def _fetch_image(
     diff_ids = ((config.get("rootfs") or {}) if isinstance(config, dict) else {}).get("diff_ids")
     if not isinstance(diff_ids, list) or len(diff_ids) != len(layers):
         raise RegistryError("layers from manifest don't match image configuration")
+    for d in diff_ids:  # they name files of the store: digests, nothing else
+        _check_digest(d, "diff ID")
     chain = chain_ids(diff_ids)
     image = saveload._Image(config_bytes, config)
     present = [
@@ -421,16 +356,16 @@ def _fetch_image(
             yield {"status": "Pulling fs layer", "id": short}
     for i in todo[PARALLEL:]:  # queued behind Docker's three concurrent downloads
         yield {"status": "Waiting", "id": layers[i]["digest"].split(":", 1)[1][:12]}
+    work.sweep(store.paths)  # what a killed pull left (its staged layers): freed now
     folder = work.begin(store.paths, "pull")
     try:
-        paths: dict[int, tuple[str, str, int]] = {}
+        staged: dict[int, tuple[str, int, int]] = {}
         if todo:
-            yield from _download_all(client, layers, todo, folder, paths)
+            yield from download_all(client, layers, diff_ids, todo, folder, staged)
         for i, expected in enumerate(diff_ids):
-            if i in paths:
-                path, diff, size = paths[i]
-                if diff != expected:
-                    raise RegistryError("layers from manifest don't match image configuration")
+            if i in staged:
+                path, size, unpacked = staged[i]
+                image.staged[chain[i]] = (os.path.join(os.path.dirname(path), "diff"), unpacked)
             else:
                 path = store.blob_path(expected)
                 size = os.path.getsize(path)
@@ -453,63 +388,6 @@ def _fetch_image(
             yield {"status": "Pull complete", "id": layers[i]["digest"].split(":", 1)[1][:12]}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _download_all(
-    client: Client,
-    layers: list[dict[str, Any]],
-    todo: list[int],
-    folder: str,
-    paths: dict[int, tuple[str, str, int]],
-) -> Iterator[dict[str, Any]]:
-    """Download ``todo`` layers, PARALLEL at a time, yielding their progress."""
-    events: queue.Queue[tuple[str, Any]] = queue.Queue()
-    cancel = threading.Event()
-    pending: queue.Queue[int] = queue.Queue()
-    for i in todo:
-        pending.put(i)
-
-    def worker() -> None:
-        while not cancel.is_set():
-            try:
-                i = pending.get_nowait()
-            except queue.Empty:
-                return
-            short = layers[i]["digest"].split(":", 1)[1][:12]
-            last = [0]
-
-            def tick(got: int, total: int, short: str = short, last: list[int] = last) -> None:
-                if got - last[0] >= 512 << 10 or got == total:
-                    last[0] = got
-                    events.put(
-                        (
-                            "msg",
-                            {
-                                "status": "Downloading",
-                                "id": short,
-                                "progressDetail": {"current": got, "total": total},
-                            },
-                        )
-                    )
-
-            try:
-                dest = os.path.join(folder, f"layer{i}.tar")
-                diff, size = _download(client, layers[i], dest, tick, cancel)
-            except _Cancelled:
-                return
-            except BaseException as exc:  # handed to the pulling thread
-                events.put(("error", exc))
-                return
-            paths[i] = (dest, diff, size)
-            events.put(("msg", {"status": "Verifying Checksum", "id": short}))
-            events.put(("msg", {"status": "Download complete", "id": short}))
-            events.put(("done", i))
-
-    threads = [
-        threading.Thread(target=worker, daemon=True, name="pull")
-        for _ in range(min(PARALLEL, len(todo)))
-    ]
-    yield from drain(threads, events, len(todo), cancel, "download")
 
 
 def describe(ref: refs.Reference, settings: Settings) -> dict[str, Any]:

@@ -121,7 +121,7 @@ def _upload_layer(client: Client, tar_path: str, url: str | None, tick: Any) -> 
         yield out
 
     client.ping()
-    # no length: http.client sends the iterable with chunked encoding, as Docker's PATCH
+    # no length: the iterable is sent with chunked encoding, as Docker's PATCH
     hdrs = {"Content-Type": "application/octet-stream"}
     auth = client._auth_header(client.scope(), "PATCH", url)
     if auth:
@@ -139,7 +139,7 @@ def _upload_layer(client: Client, tar_path: str, url: str | None, tick: Any) -> 
 
 
 class _Chunked:
-    """An iterable body http.client sends with chunked encoding (it has no length)."""
+    """An iterable body, sent with chunked encoding (it has no length)."""
 
     def __init__(self, it: Iterator[bytes]) -> None:
         self.it = it
