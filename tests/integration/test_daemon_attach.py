@@ -139,6 +139,12 @@ def test_attach_with_a_tty_is_raw_and_detach_keys_leave_it_running(engine, api_d
     _read_all(s)  # the daemon ends the stream
     s.close()
     assert engine.inspect(cid)["State"]["Running"]
+    # with a TTY the end of the client's input ends its session, not the container's stdin
+    s, _ = _hijack(api_daemon, f"/v1.44/containers/{cid}/attach?stream=1&stdin=1&stdout=1")
+    s.shutdown(socket.SHUT_WR)
+    _read_all(s)
+    s.close()
+    assert engine.inspect(cid)["State"]["Running"]
 
 
 def test_bad_detach_keys_and_a_paused_container_are_refused(engine, api_daemon):
@@ -293,7 +299,7 @@ def test_docker_start_ai_and_attach(engine, api_daemon, exe):
     )["Id"]
     done = api_daemon.cli("start", "-ai", cid, input="abc\n", docker=exe)
     assert (done.returncode, done.stdout) == (4, "got-abc\n")
-    cid = daemon(engine, ["sh", "-c", "read x; echo attached-$x"], OpenStdin=True)
+    cid = daemon(engine, ["sh", "-c", "read x; echo attached-$x"], OpenStdin=True, StdinOnce=True)
     done = api_daemon.cli("attach", cid, input="xyz\n", docker=exe)
     assert (done.returncode, done.stdout) == (0, "attached-xyz\n")
 
@@ -352,3 +358,19 @@ def test_docker_run_it_on_a_terminal(api_daemon, exe):
         [(b"# ", b"echo $((6*7))\r"), (b"42", b"exit 5\r")],
     )
     assert code == 5, seen
+
+
+@pytest.mark.parametrize("exe", DOCKER_CLIS)
+def test_docker_run_it_detaches_with_ctrl_p_ctrl_q_and_attaches_again(engine, api_daemon, exe):
+    _container_routes(api_daemon)
+    code, seen = _on_a_terminal(
+        [exe, "run", "-it", "--name", "kept", "busybox", "sh"],
+        api_daemon.env,
+        [(b"# ", b"echo $((6*7))\r"), (b"42", b"\x10\x11")],
+    )
+    assert code == 0, seen
+    assert engine.inspect("kept")["State"]["Running"]
+    code, seen = _on_a_terminal(
+        [exe, "attach", "kept"], api_daemon.env, [(b"", b"\r"), (b"# ", b"exit 9\r")]
+    )
+    assert code == 9, seen

@@ -75,15 +75,18 @@ def _buffered(conn: Connection) -> bytes:
 
 class Input:
     """The client's bytes on their way in, on a thread of their own: ``write(data)`` each
-    read, ``close()`` at the client's half-close. With ``keys`` (a TTY), the detach sequence
-    is watched for, as Docker's ``copyEscapable``: a partial match is held back until the next
-    byte shows it was not the sequence; the whole sequence ends the session (``detached``)."""
+    read, ``close()`` at the client's half-close (without ``close``, the half-close ends the
+    session as a detach does: moby's attach closes the container's stdin only when it may,
+    ``StdinOnce`` without a TTY, or an exec's without one). With ``keys`` (a TTY), the
+    detach sequence is watched for, as Docker's ``copyEscapable``: a partial match is held
+    back until the next byte shows it was not the sequence; the whole sequence ends the
+    session (``detached``)."""
 
     def __init__(
         self,
         conn: Connection,
         write: Callable[[bytes], None],
-        close: Callable[[], None],
+        close: Callable[[], None] | None,
         keys: bytes = b"",
     ) -> None:
         self.conn, self._write, self._close, self.keys = conn, write, close, keys
@@ -130,7 +133,10 @@ class Input:
                 if not data:
                     if self._held:
                         self._write(bytes(self._held))
-                    self._close()
+                    if self._close is None:  # Docker's: the end of input ends the session
+                        self.detached.set()
+                    else:
+                        self._close()
                     return
         except (OSError, DockerlabError):
             return  # the client or the container went: the output side sees it
@@ -317,7 +323,8 @@ def attach(req: Request, api: Api) -> Hijacked:
             if waiter is not None:
                 att = _wait_for_start(api, conn, waiter)
             if att is not None:
-                _follow(conn, att, wire, want_in, want_out, want_err, keys)
+                once = bool(config.get("StdinOnce")) and not tty
+                _follow(conn, att, wire, want_in, want_out, want_err, keys, once)
         except (ClientGone, OSError):
             pass
         finally:
@@ -340,12 +347,14 @@ def _follow(
     want_out: bool,
     want_err: bool,
     keys: bytes,
+    stdin_once: bool,
 ) -> None:
     """Copy between the client and the container's attachment until the container exits,
-    the client detaches (its keys) or goes away."""
+    the client detaches (its keys, or the end of its input unless ``stdin_once``) or goes
+    away."""
     inp: Input | None = None
     if want_in:
-        inp = Input(conn, att.write, att.close_stdin, keys)
+        inp = Input(conn, att.write, att.close_stdin if stdin_once else None, keys)
         inp.start()
     poller = select.poll()
     poller.register(att.fileno(), select.POLLIN)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import select
+import socket
 import subprocess
 import threading
 import time
@@ -288,6 +289,14 @@ def _spawn(engine: Any, x: ExecInstance, console: Any) -> tuple[Any, _Fds]:
     return proc, fds
 
 
+def _hang_up(conn: Connection) -> None:
+    """End the client's stream now (the command may run on)."""
+    try:
+        conn.sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 def _close(fd: int) -> None:
     if fd >= 0:
         try:
@@ -310,14 +319,11 @@ def _follow(conn: Connection, x: ExecInstance, proc: Any, fds: _Fds, keys: bytes
             view = view[os.write(stdin_fd[0], view) :]
 
     def close_stdin() -> None:
-        if x.tty:
-            write(b"\x04")  # the terminal's end of input
-        else:
-            _close(stdin_fd[0])
-            stdin_fd[0] = -1
+        _close(stdin_fd[0])
+        stdin_fd[0] = -1
 
-    if fds.stdin >= 0:
-        inp = Input(conn, write, close_stdin, keys)
+    if fds.stdin >= 0:  # with a TTY the end of input ends the session (moby's), as a detach
+        inp = Input(conn, write, None if x.tty else close_stdin, keys)
         inp.start()
     poller = select.poll()
     open_outputs = dict(fds.outputs)
@@ -330,8 +336,9 @@ def _follow(conn: Connection, x: ExecInstance, proc: Any, fds: _Fds, keys: bytes
         while open_outputs:
             events = poller.poll(POLL_MS)
             if listening and (conn.gone.is_set() or (inp is not None and inp.detached.is_set())):
-                listening = False
+                listening = False  # the command goes on; its output is dropped
                 poller.unregister(client)
+                _hang_up(conn)
             for fd, ev in events:
                 if fd == client:
                     if listening and client_hung_up(conn, ev):
