@@ -59,6 +59,7 @@ class ExecInstance:
         self.stdout = bool(body.get("AttachStdout"))
         self.stderr = bool(body.get("AttachStderr"))
         self.keys_spec = str(body.get("DetachKeys") or "")
+        self.console = body.get("ConsoleSize")  # [height, width] (API 1.42), or at start
         self.running = False
         self.started = False
         self.exit_code: int | None = None
@@ -187,7 +188,7 @@ def start(req: Request, api: Api) -> Any:
         if body.get("Detach"):
             _start_detached(engine, x)
             return Response(200)  # moby's: 200 with an empty body
-        proc, fds = _spawn(engine, x, body.get("ConsoleSize"))
+        proc, fds = _spawn(engine, x, body.get("ConsoleSize") or x.console)
     except BaseException:
         with x.lock:
             x.started = False
@@ -241,8 +242,13 @@ def _spawn(engine: Any, x: ExecInstance, console: Any) -> tuple[Any, _Fds]:
             master, slave = pty.openpty()
             fds.master = master
             theirs.append(slave)
-            if isinstance(console, list) and len(console) == 2 and all(console):
-                _set_size(master, int(console[0]), int(console[1]))
+            if isinstance(console, list) and len(console) == 2:
+                try:
+                    rows, cols = int(console[0]), int(console[1])
+                except (TypeError, ValueError):
+                    rows = cols = 0
+                if 0 < rows < 65536 and 0 < cols < 65536:
+                    _set_size(master, rows, cols)
             fds.outputs[master] = STDOUT
             fds.stdin = master if x.stdin else -1  # without -i the terminal gets no input
             stdin: Any = slave
