@@ -94,6 +94,7 @@ class Input:
         self.detached = threading.Event()
         self.ended = threading.Event()  # the client's input is over (EOF, detach, error)
         self._held = bytearray()
+        self.stopping = False
         self.thread = threading.Thread(target=self._run, name="stdin " + conn.peer, daemon=True)
 
     def start(self) -> None:
@@ -131,6 +132,8 @@ class Input:
                         self._write(passed)
                 data = self.conn.sock.recv(65536)
                 if not data:
+                    if self.stopping or self.conn.gone.is_set():
+                        return  # our own shutdown (the session is over), not the client's
                     if self._held:
                         self._write(bytes(self._held))
                     if self._close is None:  # Docker's: the end of input ends the session
@@ -145,6 +148,7 @@ class Input:
 
     def stop(self) -> None:
         """Wake the thread (our end of the socket stops reading) and wait for it."""
+        self.stopping = True
         try:
             self.conn.sock.shutdown(socket.SHUT_RD)
         except OSError:
