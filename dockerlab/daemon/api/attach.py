@@ -182,8 +182,8 @@ class Waiter:
         self.ready = threading.Event()
         self.att: Any = None
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-
         self._lock = threading.Lock()  # the pipe is not closed while hand() writes
+        self.active = threading.Event()  # its connection is being served (the 101 went out)
 
     def hand(self, att: Any) -> None:
         with self._lock:
@@ -242,13 +242,20 @@ def start_container(api: Api, engine: Any, cid: str) -> None:
             _waiters(api).setdefault(cid, []).extend(waiting)
         raise
     for i, w in enumerate(waiting):
-        if i == 0 and att is not None:
-            w.hand(att)
+        given = att if i == 0 else None
+        if given is None:
+            try:  # a second client (rare) attaches now; it may miss the first output
+                given = engine.attach(cid, stdin=w.stdin)
+            except DockerlabError:
+                given = None
+        # a client whose 101 could not be sent never serves its attachment: close it, or the
+        # monitor would block writing to a socket nobody reads
+        if not w.active.wait(5):
+            w.close()
+            if given is not None:
+                given.close()
             continue
-        try:  # a second client (rare) attaches now; it may miss the first output
-            w.hand(engine.attach(cid, stdin=w.stdin))
-        except DockerlabError:
-            w.hand(None)
+        w.hand(given)
 
 
 def _wait_for_start(api: Api, conn: Connection, w: Waiter) -> Any:
@@ -320,6 +327,8 @@ def attach(req: Request, api: Api) -> Hijacked:
 
     def run(conn: Connection) -> None:
         nonlocal att
+        if waiter is not None:
+            waiter.active.set()
         try:
             if logs:
                 for entry in api.engine().logs(cid, stdout=want_out, stderr=want_err):
