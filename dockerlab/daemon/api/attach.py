@@ -309,7 +309,6 @@ def attach(req: Request, api: Api) -> Hijacked:
     want_in = req.flag("stdin") and bool(config.get("OpenStdin"))
     want_out, want_err = req.flag("stdout"), req.flag("stderr")
     stream, logs = req.flag("stream"), req.flag("logs")
-    req.trace["attach"] = cid[:12]
     waiter: Waiter | None = None
     att: Any = None
     if stream:
