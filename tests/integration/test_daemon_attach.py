@@ -374,3 +374,15 @@ def test_docker_run_it_detaches_with_ctrl_p_ctrl_q_and_attaches_again(engine, ap
         [exe, "attach", "kept"], api_daemon.env, [(b"", b"\r"), (b"# ", b"exit 9\r")]
     )
     assert code == 9, seen
+
+
+def test_the_daemon_stops_with_attached_and_waiting_clients(engine, api_daemon):
+    cid = daemon(engine, ["sleep", "60"], OpenStdin=True)
+    made = engine.create({"Image": "busybox", "Cmd": ["true"]})["Id"]
+    live, _ = _hijack(api_daemon, f"/containers/{cid}/attach?stream=1&stdin=1&stdout=1")
+    waiting, _ = _hijack(api_daemon, f"/containers/{made}/attach?stream=1&stdout=1")
+    api_daemon.stop()  # SIGTERM: it must stop (the fixture asserts it does, in 20 s)
+    assert _read_all(live) == b"" and _read_all(waiting) == b""
+    live.close()
+    waiting.close()
+    assert engine.inspect(cid)["State"]["Running"]
