@@ -396,6 +396,11 @@ class Engine:
     def attach(self, ref: str, stdin: bool = False) -> Attachment:
         return lifecycle.attach(self.store, ref, stdin)
 
+    def resize(self, ref: str, height: int, width: int) -> None:
+        """``POST /containers/{id}/resize``: the container's terminal to ``height`` rows and
+        ``width`` columns (one without a TTY ignores it, as Docker's)."""
+        lifecycle.resize(self.store, ref, height, width)
+
     # ---- containers: listing and looking --------------------------------------------------
     def _refreshed(self) -> list[Container]:
         return lifecycle.refreshed(self.store)

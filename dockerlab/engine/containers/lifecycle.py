@@ -121,6 +121,22 @@ def attach(store: ContainerStore, ref: str, stdin: bool = False) -> Attachment:
     return att
 
 
+def resize(store: ContainerStore, ref: str, height: int, width: int) -> None:
+    from dockerlab.engine.runtime.spawn import connect
+
+    c = store.find(ref)
+    c.refresh()
+    if c.state["Status"] not in ("running", "paused"):
+        raise Conflict(f"Container {c.id} is not running")
+    att = connect(store.paths, c.id)
+    if att is None:  # it exited since
+        raise Conflict(f"Container {c.id} is not running")
+    try:
+        att.resize(height, width)  # the monitor sets its terminal's size (and tells "resize")
+    finally:
+        att.close()
+
+
 # ---- signals: kill, stop, restart -------------------------------------------------------
 def kill(store: ContainerStore, ref: str, signal: str | int = "KILL") -> None:
     sig = parse_signal(signal)
