@@ -33,6 +33,10 @@ def _headers(raw: bytes) -> dict[str, str]:
     return {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in head)}
 
 
+def _send(d, method: str, path: str) -> bytes:
+    return d.request(f"{method} {path} HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n".encode())
+
+
 def _post(d, path: str, body: bytes | None = None, ctype: str = "application/json") -> bytes:
     req = f"POST {path} HTTP/1.1\r\nHost: d\r\nConnection: close\r\n".encode()
     if body is not None:
@@ -85,9 +89,7 @@ def test_create_start_inspect_with_docker_py(api_daemon, engine):
     assert client.inspect_container(cid)["State"]["Running"] is True
     raw = _post(api_daemon, f"/v1.44/containers/{cid}/start")
     assert _status(raw) == 304  # already started
-    raw = api_daemon.request(
-        f"GET /containers/{cid}/json?size=1 HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n".encode()
-    )
+    raw = _send(api_daemon, "GET", f"/containers/{cid}/json?size=1")
     sized = _json(raw)
     assert sized["SizeRootFs"] >= sized["SizeRw"] >= 0
     client.stop(cid, timeout=1)
@@ -168,13 +170,9 @@ def test_tty_logs_are_raw(api_daemon):
     cid = client.create_container("busybox", ["echo", "tty"], tty=True)["Id"]
     client.start(cid)
     client.wait(cid)
-    raw = api_daemon.request(
-        f"GET /containers/{cid}/logs?stdout=1 HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n".encode()
-    )
+    raw = _send(api_daemon, "GET", f"/containers/{cid}/logs?stdout=1")
     assert _unchunk(_body(raw)) == b"tty\r\n"  # no frame header
-    raw = api_daemon.request(
-        f"GET /containers/{cid}/logs HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n".encode()
-    )
+    raw = _send(api_daemon, "GET", f"/containers/{cid}/logs")
     assert _status(raw) == 400
     assert _json(raw)["message"] == "Bad parameters: you must choose at least one stream"
 
@@ -366,21 +364,14 @@ def test_put_and_get_archive_with_docker_py(api_daemon):
     assert stat["mode"] & (1 << 31) and stat["name"] == "tmp"
     names = tarfile.open(fileobj=io.BytesIO(b"".join(stream))).getnames()
     assert {"tmp/a.txt", "tmp/b.txt"} <= set(names)
-    raw = api_daemon.request(
-        f"HEAD /containers/{cid}/archive?path=/etc/passwd HTTP/1.1\r\nHost: d\r\n"
-        "Connection: close\r\n\r\n".encode()
-    )
+    raw = _send(api_daemon, "HEAD", f"/containers/{cid}/archive?path=/etc/passwd")
     head = _headers(raw)
     stat = json.loads(base64.b64decode(head["x-docker-container-path-stat"]))
     assert set(stat) == {"name", "size", "mode", "mtime", "linkTarget"} and stat["name"] == "passwd"
-    raw = api_daemon.request(
-        f"GET /containers/{cid}/archive?path=/nope HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n".encode()
-    )
+    raw = _send(api_daemon, "GET", f"/containers/{cid}/archive?path=/nope")
     assert _status(raw) == 404
     assert _json(raw) == {"message": f"Could not find the file /nope in container {cid}"}
-    raw = api_daemon.request(
-        f"GET /containers/{cid}/archive HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n".encode()
-    )
+    raw = _send(api_daemon, "GET", f"/containers/{cid}/archive")
     assert _status(raw) == 400
     put = _tar({"x": b"1"})
     raw = api_daemon.request(
