@@ -506,7 +506,7 @@ def test_docker_cli_kill_rm_f_wait_stats_diff_export(api_daemon, exe, tmp_path):
     assert "A /k" in docker("diff", "kk").stdout.splitlines()
     out = tmp_path / "k.tar"
     docker("export", "-o", str(out), "kk")
-    assert "kk" in tarfile.open(out).getnames()
+    assert "k" in tarfile.open(out).getnames()
     docker("start", "kk")
     stats = docker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "kk").stdout
     assert stats.startswith("kk ") and "iB / " in stats
@@ -537,4 +537,9 @@ def test_docker_cli_cp_both_ways(api_daemon, exe, tmp_path):
     docker("cp", "cc:/etc/hostname", str(tmp_path / "hn"))
     assert (tmp_path / "hn").read_text().strip()
     done = d.cli("cp", "cc:/nope", str(tmp_path / "x"), docker=exe)
-    assert done.returncode == 1 and "Could not find the file /nope in container cc" in done.stderr
+    assert done.returncode == 1
+    # 20.10's client words the HEAD's 404 itself (a HEAD has no body), as with Docker's daemon
+    assert (
+        "Could not find the file /nope in container cc" in done.stderr
+        or "No such container:path: cc:/nope" in done.stderr
+    )

@@ -267,7 +267,6 @@ def create(req: Request, api: Api) -> Response:
     platform = req.arg("platform")
     if platform:
         _check_platform(engine, str(body.get("Image") or ""), platform)
-    req.trace["container"] = name or ""
     result: dict[str, Any] = engine.create(body, name)
     return json_response({"Id": result["Id"], "Warnings": result.get("Warnings") or []}, 201)
 
