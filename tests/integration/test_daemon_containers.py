@@ -422,7 +422,7 @@ def _leave_mid_stream(d, path: str, wait_for: bytes) -> None:
 
 @pytest.mark.parametrize(
     "what",
-    ["logs?follow=1&stdout=1&stderr=1", "stats", "wait"],
+    ["logs?follow=1&stdout=1&stderr=1", "stats", "wait", "export"],
 )
 def test_a_client_leaving_mid_stream_leaves_no_thread(api_daemon, what):
     client = api_daemon.client()
@@ -434,9 +434,8 @@ def test_a_client_leaving_mid_stream_leaves_no_thread(api_daemon, what):
         w = _RawWait(api_daemon, f"/containers/{cid}/wait")
         w.sock.close()
     else:
-        _leave_mid_stream(
-            api_daemon, f"/containers/{cid}/{what}", b"hello" if "logs" in what else b"}"
-        )
+        marks = {"stats": b"}", "export": b"bin/"}
+        _leave_mid_stream(api_daemon, f"/containers/{cid}/{what}", marks.get(what, b"hello"))
     wait_until(lambda: _threads(client) <= before, what=f"the daemon's threads after {what}")
     assert client.inspect_container(cid)["State"]["Running"] is True
 
