@@ -542,3 +542,13 @@ def test_docker_cli_cp_both_ways(api_daemon, exe, tmp_path):
         "Could not find the file /nope in container cc" in done.stderr
         or "No such container:path: cc:/nope" in done.stderr
     )
+
+
+@pytest.mark.parametrize("exe", DOCKER_CLIS)
+def test_docker_cli_run_rm_whose_start_fails_does_not_hang(api_daemon, exe):
+    """The CLI waits (condition=removed) for a ``--rm`` container whose start failed: the
+    daemon removes it, as Docker's does, and the wait answers."""
+    done = api_daemon.cli("run", "-d", "--rm", "busybox", "/no/such", docker=exe, timeout=60)
+    assert done.returncode == 127, done.stderr
+    assert "no such file or directory" in done.stderr
+    assert api_daemon.cli("ps", "-aq", docker=exe).stdout == ""
