@@ -33,8 +33,8 @@ each — :func:`exit_code` for the CLI and the magics, :func:`http_status` for t
     ├── engine.build.BuildFailed              500   a build step failed           the step's
     │   └── engine.build.copy.CopyFailed            COPY failed: …
     └── ContainerStartError                   500   the container's process did not start 125
-        ├── CommandNotFound                                                              127
-        └── CommandNotInvokable                                                          126
+        ├── CommandNotFound                   400                                        127
+        └── CommandNotInvokable               400                                        126
 
 ``run`` and ``create`` exit 125 where other verbs exit 1 (the client errors aside).
 
@@ -172,6 +172,8 @@ _RUN_VERBS = frozenset({"run", "create"})
 
 # moby's errdefs → status (api/server/httpstatus); everything else is a 500.
 _HTTP_STATUSES: tuple[tuple[type[DockerlabError], int], ...] = (
+    (CommandNotFound, 400),  # moby's startInvalidConfigError (exit codes 127, 126)
+    (CommandNotInvokable, 400),
     (NotModified, 304),
     (InvalidParameter, 400),
     (Forbidden, 403),

@@ -42,7 +42,7 @@ from dockerlab.engine.basics import dumps
 
 TYPE_CHECKING = False  # typing stays off the monitor's path
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Generator, Iterator
     from typing import Any
 
     from dockerlab.engine.paths import Paths
@@ -401,12 +401,29 @@ def stream(
         raise InvalidParameter(f"`since` time ({since}) cannot be after `until` time ({until})")
     if follow is None:
         follow = until_ns is None or until_ns >= time.time_ns()
-    return _stream(journal_path(paths.root), since_ns, until_ns, match, follow)
+    from typing import cast
+
+    found = _stream(journal_path(paths.root), since_ns, until_ns, match, follow)
+    return cast("Iterator[dict[str, Any]]", found)  # (no ticks: never None)
+
+
+def subscribe(
+    paths: Paths, filters: dict[str, list[str]] | None = None
+) -> Generator[Any, None, None]:
+    """The events appended from the first ``next()`` on, as they come, with None ("a
+    tick") whenever nothing new was found: once when it starts following, then at least
+    once a second — so a waiter can look at its container or give up between events."""
+    return _stream(journal_path(paths.root), None, None, Filter(filters), True, ticks=True)
 
 
 def _stream(
-    path: str, since: int | None, until: int | None, match: Filter, follow: bool
-) -> Iterator[dict[str, Any]]:
+    path: str,
+    since: int | None,
+    until: int | None,
+    match: Filter,
+    follow: bool,
+    ticks: bool = False,
+) -> Generator[dict[str, Any] | None, None, None]:
     old, cur = _open_pair(path)
     try:
         end = os.fstat(cur.fd).st_size
@@ -426,7 +443,7 @@ def _stream(
             old = None
         if not follow:
             return
-        yield from _follow(path, cur, until, match)
+        yield from _follow(path, cur, until, match, ticks)
     finally:
         for j in (old, cur):
             if j is not None:
@@ -436,7 +453,9 @@ def _stream(
                     pass
 
 
-def _follow(path: str, cur: _Journal, until: int | None, match: Filter) -> Iterator[dict[str, Any]]:
+def _follow(
+    path: str, cur: _Journal, until: int | None, match: Filter, ticks: bool = False
+) -> Iterator[dict[str, Any] | None]:
     """(owns nothing) The events appended to ``cur`` and to the generations after it."""
     cur.pos = _line_start(cur.fd, cur.pos)
     watch = _Watch(os.path.dirname(path))
@@ -475,6 +494,8 @@ def _follow(path: str, cur: _Journal, until: int | None, match: Filter) -> Itera
                 if left < 0:
                     return
                 wait = min(wait, left + 0.001)
+            if ticks:
+                yield None
             watch.wait(wait)
     finally:
         watch.close()

@@ -364,10 +364,11 @@ class Engine:
 
         return creating.create(self.store, self.image_store, body, name, owner)
 
-    def start(self, ref: str, attach: str = "") -> Attachment | None:
+    def start(self, ref: str, attach: str = "", not_modified: bool = False) -> Attachment | None:
         """Start ``ref``; with ``attach`` (e.g. ``"ioe"``) return an attachment that sees
-        everything from the first byte. Starting a running container does nothing."""
-        return lifecycle.start(self.store, ref, attach)
+        everything from the first byte. Starting a running container does nothing (with
+        ``not_modified``: raises NotModified, the API's 304)."""
+        return lifecycle.start(self.store, ref, attach, not_modified)
 
     def run(
         self,
@@ -423,18 +424,27 @@ class Engine:
         out = [records.summary(c, self.image_store) for c in chosen]
         if size:
             for c, rec in zip(chosen, out):
-                rw = tree_size(os.path.join(c.layer_dir, "diff"))
-                rec["SizeRw"] = rw
-                try:
-                    rec["SizeRootFs"] = rw + self.image_store.size(c.config["Image"])
-                except DockerlabError:  # its image is gone or corrupt
-                    rec["SizeRootFs"] = rw
+                rec.update(self._sizes(c))
         return out
 
-    def inspect(self, ref: str) -> dict[str, Any]:
+    def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
+        """``GET /containers/{id}/json``; ``size`` adds ``SizeRw`` and ``SizeRootFs``."""
         from dockerlab.engine.containers import records
 
-        return records.inspect(self.store.find(ref))
+        c = self.store.find(ref)
+        rec = records.inspect(c)
+        if size:
+            rec.update(self._sizes(c))
+        return rec
+
+    def _sizes(self, c: Container) -> dict[str, int]:
+        """``SizeRw`` (the writable layer) and ``SizeRootFs`` (it with the image's layers)."""
+        rw = tree_size(os.path.join(c.layer_dir, "diff"))
+        try:
+            root = rw + self.image_store.size(c.config["Image"])
+        except DockerlabError:  # its image is gone or corrupt
+            root = rw
+        return {"SizeRw": rw, "SizeRootFs": root}
 
     def container_ids(self) -> list[str]:
         return self.store.ids()
@@ -443,8 +453,16 @@ class Engine:
     def kill(self, ref: str, signal: str | int = "KILL") -> None:
         lifecycle.kill(self.store, ref, signal)
 
-    def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
-        lifecycle.stop(self.store, ref, timeout, signal)
+    def stop(
+        self,
+        ref: str,
+        timeout: int | None = None,
+        signal: str | None = None,
+        not_modified: bool = False,
+    ) -> None:
+        """Stopping a stopped container does nothing (with ``not_modified``: raises
+        NotModified, the API's 304)."""
+        lifecycle.stop(self.store, ref, timeout, signal, not_modified)
 
     def pause(self, ref: str) -> None:
         lifecycle.pause(self.store, ref)
@@ -452,8 +470,8 @@ class Engine:
     def unpause(self, ref: str) -> None:
         lifecycle.unpause(self.store, ref)
 
-    def restart(self, ref: str, timeout: int | None = None) -> None:
-        lifecycle.restart(self.store, ref, timeout)
+    def restart(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        lifecycle.restart(self.store, ref, timeout, signal)
 
     def update(self, ref: str, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /containers/{id}/update``: limits and restart policy (Docker's UpdateConfig),
@@ -477,6 +495,15 @@ class Engine:
 
     def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
         return lifecycle.wait(self.store, ref, condition)
+
+    def waiter(self, ref: str, condition: str = "not-running") -> Any:
+        """``POST /containers/{id}/wait``'s two halves: the returned
+        :class:`~dockerlab.engine.containers.waiting.Waiter` watches from now on (make it
+        before the client may start the container); its ``wait(cancelled)`` blocks until
+        ``condition`` (``not-running``, ``next-exit``, ``removed``) holds."""
+        from dockerlab.engine.containers.waiting import Waiter
+
+        return Waiter(self.store, ref, condition)
 
     def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         """``POST /containers/prune``: stopped containers; ``filters``: ``until``,
@@ -697,12 +724,21 @@ class Engine:
         stdout: bool = True,
         stderr: bool = True,
         until: float | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> Iterator[LogEntry]:
+        """``cancelled``: asked while following; true ends the iterator (its reader left)."""
         from dockerlab.engine.containers.logs import read_logs
 
         c = self.store.find(ref)
         return read_logs(
-            c, follow=follow, tail=tail, since=since, stdout=stdout, stderr=stderr, until=until
+            c,
+            follow=follow,
+            tail=tail,
+            since=since,
+            stdout=stdout,
+            stderr=stderr,
+            until=until,
+            cancelled=cancelled,
         )
 
     def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
@@ -903,12 +939,21 @@ class Engine:
         self.store.find(ref).ensure_state("stat a path in")
         return copy.path_stat(self.store, ref, path)
 
-    def copy_to(self, ref: str, path: str, tar_fileobj: Any, copy_uid_gid: bool = False) -> None:
-        """``PUT /containers/{id}/archive``: extract a tar into the folder ``path``."""
+    def copy_to(
+        self,
+        ref: str,
+        path: str,
+        tar_fileobj: Any,
+        copy_uid_gid: bool = False,
+        no_overwrite_dir_non_dir: bool = True,
+    ) -> None:
+        """``PUT /containers/{id}/archive``: extract a tar into the folder ``path``;
+        ``no_overwrite_dir_non_dir`` refuses to replace a folder by a file or the reverse
+        (the docker CLI asks for it; the API's default is False)."""
         from dockerlab.engine.containers import copy
 
         self.store.find(ref).ensure_state("copy to")
-        copy.copy_to(self.store, ref, path, tar_fileobj, copy_uid_gid)
+        copy.copy_to(self.store, ref, path, tar_fileobj, copy_uid_gid, no_overwrite_dir_non_dir)
 
     def system_df(self) -> dict[str, Any]:
         """``GET /system/df``: LayersSize, Images, Containers, Volumes, BuildCache, and

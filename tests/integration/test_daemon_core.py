@@ -70,6 +70,11 @@ def test_bad_requests_get_an_answer_and_the_daemon_lives(api_daemon):
     assert _status(api_daemon.request(big)) == 431
     many = b"GET /_ping HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(300)) + b"\r\n"
     assert _status(api_daemon.request(many)) == 431
+    chunked = (
+        b"POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
+    )
+    assert _status(api_daemon.request(chunked)) == 400
     assert api_daemon.client().ping() is True
 
 

@@ -83,6 +83,7 @@ def test_an_exit_status_the_failure_carries_is_passed_on():
         (DockerlabError("x"), 500),
         (SystemFailure("x"), 500),
         (ContainerStartError("x"), 500),
+        (CommandNotFound("x"), 400),  # moby's startInvalidConfigError
         (InvalidParameter("x"), 400),
         (UsageError("x"), 400),
         (NotFound("x"), 404),

@@ -27,6 +27,7 @@ from dockerlab.errors import (
     DockerlabError,
     InvalidParameter,
     NoSuchContainer,
+    NotModified,
 )
 
 TYPE_CHECKING = False  # typing costs the CLI's start milliseconds
@@ -47,15 +48,34 @@ def refreshed(store: ContainerStore) -> list[Container]:
 
 
 # ---- start and attach -------------------------------------------------------------------
-def start(store: ContainerStore, ref: str, attach: str = "") -> Attachment | None:
+def start(
+    store: ContainerStore, ref: str, attach: str = "", not_modified: bool = False
+) -> Attachment | None:
+    """``not_modified``: a running container is NotModified (the API's 304), not a no-op.
+    A start that fails removes an ``AutoRemove`` container, as Docker's daemon does (a
+    ``docker run --rm`` client waits for that removal)."""
     require_privileges()
     c = store.find(ref)
-    with c.lock():
-        c.refresh(locked=True)
-        c.ensure_state("start")
-        if c.running:
-            return None
-        return _start(store, c, attach)
+    failed = False
+    try:
+        with c.lock():
+            c.refresh(locked=True)
+            c.ensure_state("start")
+            if c.running:
+                if not_modified:
+                    raise NotModified("container already started")
+                return None
+            try:
+                return _start(store, c, attach)
+            except DockerlabError:
+                failed = True
+                raise
+    finally:
+        if failed and c.config["HostConfig"].get("AutoRemove"):  # (the lock is let go)
+            try:
+                discard(store, c.id)
+            except DockerlabError:
+                pass
 
 
 def _start(store: ContainerStore, c: Container, attach: str) -> Attachment | None:
@@ -198,12 +218,19 @@ def _wake_monitor(c: Container) -> None:
 
 
 def stop(
-    store: ContainerStore, ref: str, timeout: int | None = None, signal: str | None = None
+    store: ContainerStore,
+    ref: str,
+    timeout: int | None = None,
+    signal: str | None = None,
+    not_modified: bool = False,
 ) -> None:
+    """``not_modified``: a container not running is NotModified (the API's 304)."""
     c = store.find(ref)
     with c.lock():
         c.refresh(locked=True)
         if not c.running:  # stopping a stopped container does nothing, as Docker's
+            if not_modified:
+                raise NotModified("container already stopped")
             return
         sig = parse_signal(signal or c.config["Config"].get("StopSignal") or "SIGTERM")
         if timeout is None:
@@ -219,8 +246,10 @@ def stop(
     events.container(store.paths, c.config, "stop")
 
 
-def restart(store: ContainerStore, ref: str, timeout: int | None = None) -> None:
-    stop(store, ref, timeout)
+def restart(
+    store: ContainerStore, ref: str, timeout: int | None = None, signal: str | None = None
+) -> None:
+    stop(store, ref, timeout, signal)
     start(store, ref)
     events.container(store.paths, store.find(ref).config, "restart")
 

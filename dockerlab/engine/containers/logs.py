@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO
 
 from dockerlab.engine.containers.store import Container
@@ -129,10 +129,12 @@ def read_logs(
     stdout: bool = True,
     stderr: bool = True,
     until: float | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Iterator[LogEntry]:
     """The container's log records: the last ``tail`` (None or < 0: all, 0: none) written
     before the call, filtered by stream and time, then with ``follow`` the new ones until
-    the container stops (or ``until`` passes)."""
+    the container stops (or ``until`` passes, or ``cancelled()`` turns true: its reader
+    went away)."""
     keep = _Filter(stdout, stderr, since, until)
     with open(c.config["LogPath"], "ab+") as f:  # created if the container never ran
         end = _complete_end(f, os.fstat(f.fileno()).st_size)
@@ -149,5 +151,7 @@ def read_logs(
             running = c.running
             yield from keep.entries(_new_lines(f))
             if not running or (until is not None and time.time() > until):
+                return
+            if cancelled is not None and cancelled():
                 return
             time.sleep(0.05)
