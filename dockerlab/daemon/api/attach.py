@@ -222,19 +222,20 @@ def _unregister(api: Api, w: Waiter) -> bool:
         return True
 
 
-def start_container(api: Api, engine: Any, cid: str) -> None:
+def start_container(api: Api, engine: Any, cid: str, not_modified: bool = False) -> None:
     """Start ``cid`` (the full ID) for ``POST /containers/{id}/start``: with the clients that
-    attached before the start seeing everything from the first byte."""
+    attached before the start seeing everything from the first byte. ``not_modified``: a
+    running container is NotModified (the API's 304)."""
     with api.lock:
         waiting = _waiters(api).pop(cid, [])
         for w in waiting:
             w.claimed = True
     if not waiting:
-        engine.start(cid)
+        engine.start(cid, not_modified=not_modified)
         return
     letters = ("i" if any(w.stdin for w in waiting) else "") + "oe"
     try:
-        att = engine.start(cid, attach=letters)
+        att = engine.start(cid, attach=letters, not_modified=not_modified)
     except BaseException:
         with api.lock:  # not started: they go on waiting
             for w in waiting:

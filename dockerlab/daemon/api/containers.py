@@ -312,7 +312,12 @@ def start(req: Request, api: Api) -> None:
             "starting container with non-empty request body was deprecated since API v1.22 "
             "and removed in v1.24",
         )
-    api.engine().start(req.params["id"], not_modified=True)  # detachKeys: for attach
+    from dockerlab.daemon.api.attach import start_container
+
+    engine = api.engine()
+    cid = engine.inspect(req.params["id"])["Id"]  # the waiters are kept by full ID
+    # clients attached before the start (the docker CLI's `run`) see the first byte
+    start_container(api, engine, cid, not_modified=True)  # detachKeys: for attach
 
 
 def _timeout(req: Request) -> int | None:
