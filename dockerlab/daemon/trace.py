@@ -47,7 +47,10 @@ class Tracer:
         self._lock = threading.Lock()
 
     def record(self, rec: dict[str, Any]) -> None:
-        """``rec``: time, method, path, query, body, status, ms, peer, error."""
+        """``rec``: time, method, path, query, body, status, ms, peer, error (and
+        ``untraced``: the trace feed's own request, which is not shown)."""
+        if rec.pop("untraced", False):
+            return
         stamp = time.strftime("%H:%M:%S", time.localtime(rec["time"]))
         line = f"{stamp} {rec['method']} {rec['path']}"
         if self.detailed and rec.get("query"):

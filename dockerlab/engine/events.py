@@ -388,11 +388,14 @@ def stream(
     until: str | float | None = None,
     filters: dict[str, list[str]] | None = None,
     follow: bool | None = None,
+    stop: Any = None,
 ) -> Iterator[dict[str, Any]]:
     """``GET /events``: the events written between ``since`` and ``until`` (both given:
     either), then, when ``until`` is absent or still to come, the new ones as they happen
     until it passes (or until the consumer closes the iterator). ``follow=False`` gives the
-    past events alone. Raises InvalidParameter (Docker's words) for a bad time or filter."""
+    past events alone. ``stop`` (a ``threading.Event``) ends the following within a second
+    of being set, even when no event comes (a server's client that went away).
+    Raises InvalidParameter (Docker's words) for a bad time or filter."""
     from dockerlab.errors import InvalidParameter
 
     since_ns, until_ns = parse_time(since, "since"), parse_time(until, "until")
@@ -401,11 +404,16 @@ def stream(
         raise InvalidParameter(f"`since` time ({since}) cannot be after `until` time ({until})")
     if follow is None:
         follow = until_ns is None or until_ns >= time.time_ns()
-    return _stream(journal_path(paths.root), since_ns, until_ns, match, follow)
+    return _stream(journal_path(paths.root), since_ns, until_ns, match, follow, stop)
 
 
 def _stream(
-    path: str, since: int | None, until: int | None, match: Filter, follow: bool
+    path: str,
+    since: int | None,
+    until: int | None,
+    match: Filter,
+    follow: bool,
+    stop: Any = None,
 ) -> Iterator[dict[str, Any]]:
     old, cur = _open_pair(path)
     try:
@@ -426,7 +434,7 @@ def _stream(
             old = None
         if not follow:
             return
-        yield from _follow(path, cur, until, match)
+        yield from _follow(path, cur, until, match, stop)
     finally:
         for j in (old, cur):
             if j is not None:
@@ -436,7 +444,9 @@ def _stream(
                     pass
 
 
-def _follow(path: str, cur: _Journal, until: int | None, match: Filter) -> Iterator[dict[str, Any]]:
+def _follow(
+    path: str, cur: _Journal, until: int | None, match: Filter, stop: Any = None
+) -> Iterator[dict[str, Any]]:
     """(owns nothing) The events appended to ``cur`` and to the generations after it."""
     cur.pos = _line_start(cur.fd, cur.pos)
     watch = _Watch(os.path.dirname(path))
@@ -475,7 +485,11 @@ def _follow(path: str, cur: _Journal, until: int | None, match: Filter) -> Itera
                 if left < 0:
                     return
                 wait = min(wait, left + 0.001)
+            if stop is not None and stop.is_set():
+                return
             watch.wait(wait)
+            if stop is not None and stop.is_set():
+                return
     finally:
         watch.close()
 
