@@ -404,7 +404,9 @@ def stream(
         raise InvalidParameter(f"`since` time ({since}) cannot be after `until` time ({until})")
     if follow is None:
         follow = until_ns is None or until_ns >= time.time_ns()
-    return _stream(journal_path(paths.root), since_ns, until_ns, match, follow, stop)
+    events = _stream(journal_path(paths.root), since_ns, until_ns, match, follow, stop)
+    next(events)  # the journal is open now: whatever is written after this call is seen
+    return events  # type: ignore[return-value]  # (no more Nones)
 
 
 def _stream(
@@ -414,10 +416,11 @@ def _stream(
     match: Filter,
     follow: bool,
     stop: Any = None,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[dict[str, Any] | None]:
     old, cur = _open_pair(path)
     try:
         end = os.fstat(cur.fd).st_size
+        yield None  # (stream() takes it: opened before its caller goes on)
         if since is not None or until is not None:  # Docker sends past events only if asked
             past = [*(old.lines() if old else ()), *cur.lines(end)]
             for raw in past:

@@ -6,7 +6,7 @@ from typing import Any
 
 from dockerlab.daemon.http import HTTPError, Request, Response, json_response, version_at_least
 from dockerlab.daemon.router import Api, route
-from dockerlab.errors import NoSuchVolume
+from dockerlab.errors import NotFound
 
 ANONYMOUS = "com.docker.volume.anonymous"  # the label anonymous volumes carry (moby ≥ 23)
 
@@ -43,7 +43,7 @@ def volume_remove(req: Request, api: Api) -> None:
     force = req.flag("force")
     try:
         api.engine().volume_remove(req.params["name"], force=force)
-    except NoSuchVolume:
+    except NotFound:
         if not force:
             raise
 
