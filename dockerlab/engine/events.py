@@ -42,7 +42,7 @@ from dockerlab.engine.basics import dumps
 
 TYPE_CHECKING = False  # typing stays off the monitor's path
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Generator, Iterator
     from typing import Any
 
     from dockerlab.engine.paths import Paths
@@ -388,14 +388,11 @@ def stream(
     until: str | float | None = None,
     filters: dict[str, list[str]] | None = None,
     follow: bool | None = None,
-    stop: Any = None,
 ) -> Iterator[dict[str, Any]]:
     """``GET /events``: the events written between ``since`` and ``until`` (both given:
     either), then, when ``until`` is absent or still to come, the new ones as they happen
     until it passes (or until the consumer closes the iterator). ``follow=False`` gives the
-    past events alone. ``stop`` (a ``threading.Event``) ends the following within a second
-    of being set, even when no event comes (a server's client that went away).
-    Raises InvalidParameter (Docker's words) for a bad time or filter."""
+    past events alone. Raises InvalidParameter (Docker's words) for a bad time or filter."""
     from dockerlab.errors import InvalidParameter
 
     since_ns, until_ns = parse_time(since, "since"), parse_time(until, "until")
@@ -404,9 +401,39 @@ def stream(
         raise InvalidParameter(f"`since` time ({since}) cannot be after `until` time ({until})")
     if follow is None:
         follow = until_ns is None or until_ns >= time.time_ns()
-    events = _stream(journal_path(paths.root), since_ns, until_ns, match, follow, stop)
-    next(events)  # the journal is open now: whatever is written after this call is seen
-    return events  # type: ignore[return-value]  # (no more Nones)
+    from typing import cast
+
+    found = _stream(journal_path(paths.root), since_ns, until_ns, match, follow)
+    return cast("Iterator[dict[str, Any]]", found)  # (no ticks: never None)
+
+
+def subscribe(
+    paths: Paths, filters: dict[str, list[str]] | None = None
+) -> Generator[Any, None, None]:
+    """The events appended from the first ``next()`` on, as they come, with None ("a
+    tick") whenever nothing new was found: once when it starts following, then at least
+    once a second — so a waiter can look at its container or give up between events."""
+    return _stream(journal_path(paths.root), None, None, Filter(filters), True, ticks=True)
+
+
+def stream_ticking(
+    paths: Paths,
+    since: str | float | None = None,
+    until: str | float | None = None,
+    filters: dict[str, list[str]] | None = None,
+) -> Generator[Any, None, None]:
+    """:func:`stream` for a server (the daemon's ``GET /events``): the same events, with
+    None ("a tick") at least once a second while it waits for new ones, so the server can
+    notice a client that went away. The journal is opened at the first ``next()``, which
+    never blocks (it gives the first past event, or a tick)."""
+    from dockerlab.errors import InvalidParameter
+
+    since_ns, until_ns = parse_time(since, "since"), parse_time(until, "until")
+    match = Filter(filters)
+    if until_ns is not None and since_ns is not None and until_ns < since_ns:
+        raise InvalidParameter(f"`since` time ({since}) cannot be after `until` time ({until})")
+    follow = until_ns is None or until_ns >= time.time_ns()
+    return _stream(journal_path(paths.root), since_ns, until_ns, match, follow, ticks=True)
 
 
 def _stream(
@@ -415,12 +442,11 @@ def _stream(
     until: int | None,
     match: Filter,
     follow: bool,
-    stop: Any = None,
-) -> Iterator[dict[str, Any] | None]:
+    ticks: bool = False,
+) -> Generator[dict[str, Any] | None, None, None]:
     old, cur = _open_pair(path)
     try:
         end = os.fstat(cur.fd).st_size
-        yield None  # (stream() takes it: opened before its caller goes on)
         if since is not None or until is not None:  # Docker sends past events only if asked
             past = [*(old.lines() if old else ()), *cur.lines(end)]
             for raw in past:
@@ -437,7 +463,7 @@ def _stream(
             old = None
         if not follow:
             return
-        yield from _follow(path, cur, until, match, stop)
+        yield from _follow(path, cur, until, match, ticks)
     finally:
         for j in (old, cur):
             if j is not None:
@@ -448,8 +474,8 @@ def _stream(
 
 
 def _follow(
-    path: str, cur: _Journal, until: int | None, match: Filter, stop: Any = None
-) -> Iterator[dict[str, Any]]:
+    path: str, cur: _Journal, until: int | None, match: Filter, ticks: bool = False
+) -> Iterator[dict[str, Any] | None]:
     """(owns nothing) The events appended to ``cur`` and to the generations after it."""
     cur.pos = _line_start(cur.fd, cur.pos)
     watch = _Watch(os.path.dirname(path))
@@ -488,11 +514,9 @@ def _follow(
                 if left < 0:
                     return
                 wait = min(wait, left + 0.001)
-            if stop is not None and stop.is_set():
-                return
+            if ticks:
+                yield None
             watch.wait(wait)
-            if stop is not None and stop.is_set():
-                return
     finally:
         watch.close()
 

@@ -89,17 +89,20 @@ class Engine:
         since: str | float | None = None,
         until: str | float | None = None,
         filters: dict[str, list[str]] | None = None,
-        stop: Any = None,
+        ticks: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """``GET /events``: Docker's EventMessage dicts from the journal. ``since``/``until``
         as the API takes them (``"1700000000.5"``, or seconds as a number): the events
         between them (only when one is given), then the new ones as they happen until
         ``until`` passes (forever without it; close the iterator to stop). ``filters`` as
         the API's (``container``, ``event``, ``image``, ``label``, ``type``, ``volume`` …).
-        ``stop``: a ``threading.Event`` that ends the following (checked every second)."""
+        ``ticks``: None comes at least once a second while it waits (for a server, to
+        notice a client that went away; see :func:`~dockerlab.engine.events.stream_ticking`)."""
         from dockerlab.engine import events
 
-        return events.stream(self.paths, since, until, filters, stop=stop)
+        if ticks:
+            return events.stream_ticking(self.paths, since, until, filters)
+        return events.stream(self.paths, since, until, filters)
 
     def info(self) -> dict[str, Any]:
         from dockerlab.engine import system

@@ -3,6 +3,7 @@ feed (``/_dockerlab/trace``)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import queue
 from collections.abc import Iterator
@@ -48,24 +49,34 @@ def _listeners(api: Api, step: int) -> None:
 def events(req: Request, api: Api) -> Streamed:
     """The engine's event journal as Docker's stream: the past events between ``since`` and
     ``until`` (when either is given), then new ones until ``until`` passes (forever without
-    it). A client that goes away ends the stream within a second (``conn.gone``)."""
+    it). A client that goes away ends the stream within a second (the engine's ticks)."""
     stream = api.engine().events(
-        req.arg("since") or None,
-        req.arg("until") or None,
-        req.filters(),
-        stop=req.conn.gone,
+        req.arg("since") or None, req.arg("until") or None, req.filters(), ticks=True
     )  # a bad time or filter is refused here, before the 200
+    # opened now, as dockerd subscribes before its 200: whatever happens after is sent
+    first = next(stream, _END)
+    gone = req.conn.gone
 
     def chunks() -> Iterator[bytes]:
         _listeners(api, 1)
         try:
-            for ev in stream:
-                yield json.dumps(ev, separators=(",", ":")).encode() + b"\n"
+            if first is _END:
+                return
+            for ev in itertools.chain((first,), stream):
+                if gone.is_set():
+                    return
+                if ev is None:  # a tick: nothing new
+                    yield b""
+                else:
+                    yield json.dumps(ev, separators=(",", ":")).encode() + b"\n"
         finally:
             stream.close()
             _listeners(api, -1)
 
     return Streamed(chunks(), "application/json")
+
+
+_END: Any = object()
 
 
 # ---- disk usage -----------------------------------------------------------------------------
