@@ -208,3 +208,40 @@ def test_the_trace_feed_gives_the_requests_but_not_itself(api_daemon):
     again = _chunked_body(_get(api_daemon, "/_dockerlab/trace?follow=0&tail=100"))
     assert b"_dockerlab/trace" not in again  # the feed's own requests are not traced
     assert _chunked_body(_get(api_daemon, "/_dockerlab/trace?follow=0&tail=0")) == b""
+
+
+def test_credentials_never_reach_the_trace_or_the_log(engine, tmp_path):
+    """The attack: read a user's registry password from the trace feed (anyone who follows
+    it) or from ``--trace``'s log. Both show the login's body with its secrets masked."""
+    from daemon_fixture import Daemon
+
+    d = Daemon(engine.paths.root, str(tmp_path), "--trace")
+    try:
+        login = {"username": "ann", "password": "hunter2-secret", "serveraddress": "r.lab"}
+        nested = {"Name": "v", "Password": "hunter2-secret", "x": {"auth": "tok-secret"}}
+        cut = {"Name": "w", "password": "hunter2-secret", "pad": " " * 5000}  # past the head
+        for path, body in (
+            ("/v1.44/auth", login),  # (read by the images part, when it is there)
+            ("/v1.44/volumes/create", nested),
+            ("/v1.44/volumes/create", cut),
+        ):
+            data = json.dumps(body).encode()
+            d.request(
+                f"POST {path} HTTP/1.1\r\nHost: d\r\nConnection: close\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+                + data
+            )
+        feed = _chunked_body(
+            d.request(b"GET /_dockerlab/trace?follow=0 HTTP/1.1\r\nHost: d\r\n\r\n", timeout=5)
+        )
+        recs = [json.loads(x) for x in feed.splitlines()]
+        assert [r["path"] for r in recs][-2:] == ["/v1.44/volumes/create"] * 2
+        shown = json.loads(recs[-2]["body"])
+        assert shown["Password"] == "*****" and shown["x"] == {"auth": "*****"}
+        assert recs[-1]["body"].endswith("bytes of JSON (not shown: it names a credential)")
+        wait_until(lambda: d.log().count("POST /v1.44/volumes/create") == 2, what="the log")
+        assert "body: " in d.log()  # --trace logs the bodies
+        for text in (feed.decode(), d.log()):
+            assert "hunter2" not in text and "tok-secret" not in text
+    finally:
+        d.stop()
