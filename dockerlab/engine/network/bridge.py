@@ -122,7 +122,7 @@ def firewall(net: dict[str, Any]) -> None:
 def is_netns(path: str) -> bool:
     """Whether ``path`` is a mounted network namespace (nsfs), not a bare file."""
     try:
-        return os.stat(path).st_dev == os.stat("/proc/thread-self/ns/net").st_dev
+        return os.stat(path).st_dev == os.stat("/proc/self/ns/net").st_dev
     except OSError:
         return False
 
@@ -136,7 +136,7 @@ class Inside:
         self.home = -1
 
     def __enter__(self) -> Netlink:
-        self.home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self.home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             L.setns(fd, L.CLONE_NEWNET)
@@ -162,14 +162,14 @@ def _build(net: dict[str, Any]) -> None:
             nl.delete_link(net["Bridge"])
         finally:
             nl.close()
-    host = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    host = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         if not is_netns(path):
             os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
             os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-            L.unshare(L.CLONE_NEWNET)  # (this thread only: the daemon has many)
+            L.unshare(L.CLONE_NEWNET)  # (the monitor is single-threaded)
             try:
-                L.mount("/proc/thread-self/ns/net", path, None, L.MS_BIND)
+                L.mount("/proc/self/ns/net", path, None, L.MS_BIND)
                 _no_ipv6()
                 nl = Netlink()
                 try:
