@@ -183,3 +183,21 @@ def _leaks(root: str, run: str, ids: list[str]) -> list[str]:
 
     wait_until(lambda: not leaks(), timeout=10)
     return leaks()
+
+
+_RUN_BEFORE: set[str] = set()
+
+
+def pytest_sessionstart(session):
+    _RUN_BEFORE.update(glob.glob("/run/dockerlab-*"))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Roots made by tests (tmp folders, gone now) leave their runtime folders under /run:
+    remove the empty ones this session made (a non-empty one is a leak the tests report)."""
+    for path in set(glob.glob("/run/dockerlab-*")) - _RUN_BEFORE:
+        for sub in ("netns", ""):
+            try:
+                os.rmdir(os.path.join(path, sub))
+            except OSError:
+                pass

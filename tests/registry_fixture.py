@@ -1,7 +1,8 @@
 """Real registries for the tests: Debian's ``docker-registry`` (Distribution 2.8) on a free
-loopback port with its storage in a temp folder — plain, with htpasswd users (bcrypt,
-``htpasswd -Bbn``), or trusting a small token server (a Python ``http.server`` in a thread
-signing JWTs with a key made by the ``openssl`` CLI) for the Bearer flow.
+loopback port with its storage in a temp folder, run by the lab registry's own code
+(``dockerlab registry start``'s) — plain, with htpasswd users, over HTTPS, or trusting a small
+token server (a Python ``http.server`` in a thread signing JWTs with a key made by the
+``openssl`` CLI) for the Bearer flow.
 
     from registry_fixture import Registry, registry, auth_registry, token_registry
 """
@@ -13,8 +14,8 @@ import hashlib
 import http.server
 import json
 import os
-import re
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -23,114 +24,78 @@ from typing import Any
 
 import pytest
 
+from dockerlab.engine.paths import Paths
+from dockerlab.engine.registry import lab
+from dockerlab.errors import Conflict
+
 USER, PASSWORD = "labuser", "labpass"
 
 
+def _self_signed(cert: str, key: str, subject: str, *extra: str) -> None:
+    """A self-signed RSA certificate (``openssl req -x509``), valid two days."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key]
+        + ["-out", cert, "-days", "2", "-subj", subject, *extra],
+        capture_output=True,
+        check=True,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 class Registry:
-    """A running ``docker-registry``: ``addr`` (``127.0.0.1:PORT``), ``storage`` (its
-    filesystem root), ``stop()``."""
+    """A running ``docker-registry``, started and stopped by the lab registry's code
+    (dockerlab.engine.registry.lab) in a state root of its own: ``addr``
+    (``127.0.0.1:PORT``), ``storage`` (its filesystem root), ``log``, ``stop()``."""
 
     def __init__(self, folder: str, auth: str = "", token: Any = None, tls: bool = False) -> None:
-        exe = shutil.which("docker-registry")
-        if exe is None:
+        if not os.access(lab.binary(), os.X_OK):
             pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
-        self.folder = folder
-        self.storage = os.path.join(folder, "data")
-        os.makedirs(self.storage, exist_ok=True)
-        lines = [
-            "version: 0.1",
-            "log: {level: info, formatter: text}",
-            f"storage: {{filesystem: {{rootdirectory: {self.storage}}}, "
-            "delete: {enabled: true}}",
-            "http: {addr: 127.0.0.1:0, secret: dockerlab-tests}",
-        ]
+        self.lab = lab.LabRegistry(Paths.of(folder))
+        self.folder, self.storage = self.lab.folder, self.lab.storage
+        options: dict[str, Any] = {}
         if auth == "htpasswd":
             if shutil.which("htpasswd") is None:
                 pytest.skip("htpasswd is not installed (apt-get install apache2-utils)")
-            pw = os.path.join(folder, "htpasswd")
-            out = subprocess.run(
-                ["htpasswd", "-Bbn", USER, PASSWORD], capture_output=True, text=True, check=True
-            ).stdout
-            with open(pw, "w") as f:
-                f.write(out)
-            lines.append(f"auth: {{htpasswd: {{realm: lab-realm, path: {pw}}}}}")
+            options["users"] = [f"{USER}:{PASSWORD}"]
         elif auth == "token":
-            lines.append(
-                f"auth: {{token: {{realm: '{token.realm}', service: lab-registry, "
-                f"issuer: lab-issuer, rootcertbundle: {token.cert}}}}}"
-            )
+            options["token"] = {
+                "realm": token.realm,
+                "service": "lab-registry",
+                "issuer": "lab-issuer",
+                "rootcertbundle": token.cert,
+            }
         if tls:  # a self-signed certificate for 127.0.0.1 (ca.crt is the certificate itself)
+            os.makedirs(folder, exist_ok=True)
             self.cert = os.path.join(folder, "ca.crt")
             key = os.path.join(folder, "key.pem")
-            subprocess.run(
-                [
-                    "openssl",
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-keyout",
-                    key,
-                    "-out",
-                    self.cert,
-                    "-days",
-                    "2",
-                    "-subj",
-                    "/CN=127.0.0.1",
-                    "-addext",
-                    "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                ],
-                capture_output=True,
-                check=True,
-            )
-            lines[-1] = (
-                "http: {addr: 127.0.0.1:0, secret: dockerlab-tests, "
-                f"tls: {{certificate: {self.cert}, key: {key}}}}}"
-            )
-        self.config = os.path.join(folder, "config.yml")
-        with open(self.config, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.proc = subprocess.Popen(
-            [exe, "serve", self.config],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.log: list[str] = []
-        deadline = time.monotonic() + 30
-        self.addr = ""
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.log.append(line)
-            m = re.search(r"listening on (127\.0\.0\.1:\d+)", line)
-            if m:
-                self.addr = m.group(1)
+            san = "subjectAltName=IP:127.0.0.1,DNS:localhost"
+            _self_signed(self.cert, key, "/CN=127.0.0.1", "-addext", san)
+            options["tls"] = (self.cert, key)
+        for _ in range(5):  # a free port another process may take before the registry does
+            try:
+                self.addr = self.lab.start(port=_free_port(), **options)["Address"]
                 break
-            if time.monotonic() > deadline:
-                break
-        if not self.addr:
-            self.stop()
-            raise RuntimeError("docker-registry did not start:\n" + "".join(self.log))
-        threading.Thread(target=self._drain, daemon=True).start()
+            except Conflict:
+                continue
+        else:
+            raise RuntimeError("docker-registry found no free port")
 
-    def _drain(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.log.append(line)
+    @property
+    def log(self) -> list[str]:
+        with open(self.lab.log, errors="replace") as f:
+            return f.read().splitlines()
 
     def blob_file(self, digest: str) -> str:
         hexd = digest.split(":", 1)[1]
         return os.path.join(self.storage, "docker/registry/v2/blobs/sha256", hexd[:2], hexd, "data")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        self.lab.stop()
 
 
 # ---- the token server -------------------------------------------------------------------
@@ -149,26 +114,7 @@ class TokenServer:
             pytest.skip("openssl is not installed")
         self.key = os.path.join(folder, "token.key")
         self.cert = os.path.join(folder, "token.crt")
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                self.key,
-                "-out",
-                self.cert,
-                "-days",
-                "2",
-                "-subj",
-                "/CN=lab-issuer",
-            ],
-            capture_output=True,
-            check=True,
-        )
+        _self_signed(self.cert, self.key, "/CN=lab-issuer")
         der = subprocess.run(
             ["openssl", "x509", "-in", self.cert, "-outform", "DER"],
             capture_output=True,

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 from helpers import cli, daemon, wait_until
 
-from dockerlab.engine.network import dns, networks
+from dockerlab.engine.network import bridge, dns, networks
 
 pytestmark = pytest.mark.integration
 
@@ -492,7 +492,7 @@ def test_attack_the_dns_server_with_bad_packets_and_from_outside(engine):
         ]
         + [_query("s2", ident=i) for i in range(200)]
     )  # a flood
-    with networks.InContainer(pid):
+    with bridge.Inside(f"/proc/{pid}/ns/net"):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # stays in the container's netns
     with s:
         for pkt in bad:
@@ -548,3 +548,34 @@ def test_network_ls_and_inspect_in_ipython(engine, monkeypatch):
         doc = ip.run_line_magic("docker", "network inspect lab-t")
     assert [row["NAME"] for row in listing.rows] == ["bridge", "host", "lab-t", "none"]
     assert doc["Name"] == "lab-t" and doc["IPAM"]["Config"][0]["Subnet"]
+
+
+def test_create_and_connect_from_a_worker_thread_stay_in_their_namespaces(engine):
+    """The daemon runs verbs on threads: a namespace a thread enters or makes is that
+    thread's alone, so the bridge made there must be a new namespace (not the host's bound
+    under the network's name) and the host's links must stay where they were."""
+    import threading
+
+    before = host_links()
+    host_ns = os.stat("/proc/self/ns/net").st_ino
+    cid = daemon(engine, name="thr")
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            engine.network_create(
+                {"Name": "lab-thr", "IPAM": {"Config": [{"Subnet": private_subnet()}]}}
+            )
+            engine.network_connect("lab-thr", cid)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failures.append(exc)
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join(120)
+    assert not failures, failures
+    rec = rec_of(engine, "lab-thr")
+    assert bridge.is_netns(rec["NetNS"]) and os.stat(rec["NetNS"]).st_ino != host_ns
+    assert os.stat("/proc/self/ns/net").st_ino == host_ns
+    assert sh(engine, "thr", "ip link show eth1").returncode == 0
+    assert "br0" not in host_links() - before  # the bridge is not in the host's namespace

@@ -28,6 +28,15 @@ def test_config_with_htpasswd_names_the_file_and_realm():
     )
 
 
+def test_config_with_a_token_server_and_tls():
+    token = {"realm": "http://127.0.0.1:1/token", "service": "s", "issuer": "i"}
+    text = lab.render_config("127.0.0.1:5001", "/d", "x", token=token, tls=("/c.crt", "/k.pem"))
+    assert '  tls:\n    certificate: "/c.crt"\n    key: "/k.pem"\nauth:\n  token:\n' in text
+    assert text.endswith(
+        '    realm: "http://127.0.0.1:1/token"\n    service: "s"\n    issuer: "i"\n'
+    )
+
+
 def test_config_quotes_odd_paths_as_yaml_double_quoted_strings():
     text = lab.render_config("127.0.0.1:5000", '/tmp/a "b": #c', "x")
     assert '    rootdirectory: "/tmp/a \\"b\\": #c"\n' in text

@@ -122,21 +122,23 @@ def firewall(net: dict[str, Any]) -> None:
 def is_netns(path: str) -> bool:
     """Whether ``path`` is a mounted network namespace (nsfs), not a bare file."""
     try:
-        return os.stat(path).st_dev == os.stat("/proc/self/ns/net").st_dev
+        return os.stat(path).st_dev == os.stat("/proc/thread-self/ns/net").st_dev
     except OSError:
         return False
 
 
 class Inside:
-    """``with Inside(path) as nl:`` the caller is in the bridge namespace, with a netlink
-    socket there (which stays bound to it after we leave)."""
+    """``with Inside(path):`` the calling thread is in the network namespace at ``path`` (a
+    bridge's bind mount, or a running container's ``/proc/PID/ns/net``), then back in its
+    own. A netlink socket opened inside stays bound to that namespace after we leave."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.home = -1
 
-    def __enter__(self) -> Netlink:
-        self.home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    def __enter__(self) -> None:
+        # the thread's own: /proc/self is the main thread's, which may be elsewhere
+        self.home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             L.setns(fd, L.CLONE_NEWNET)
@@ -145,7 +147,6 @@ class Inside:
             raise
         finally:
             os.close(fd)
-        return Netlink()
 
     def __exit__(self, *exc: object) -> None:
         L.setns(self.home, L.CLONE_NEWNET)
@@ -162,14 +163,14 @@ def _build(net: dict[str, Any]) -> None:
             nl.delete_link(net["Bridge"])
         finally:
             nl.close()
-    host = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    host = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         if not is_netns(path):
             os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
             os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-            L.unshare(L.CLONE_NEWNET)  # (the monitor is single-threaded)
+            L.unshare(L.CLONE_NEWNET)  # this thread only: /proc/thread-self, not /proc/self
             try:
-                L.mount("/proc/self/ns/net", path, None, L.MS_BIND)
+                L.mount("/proc/thread-self/ns/net", path, None, L.MS_BIND)
                 _no_ipv6()
                 nl = Netlink()
                 try:
@@ -180,7 +181,8 @@ def _build(net: dict[str, Any]) -> None:
                     nl.close()
             finally:
                 L.setns(host, L.CLONE_NEWNET)
-        with Inside(path) as nl:
+        with Inside(path):
+            nl = Netlink()
             try:
                 nl.add_veth(UPLINK, index(BR), mtu, net["Bridge"], _random_mac(), host)
                 nl.set_up(name=UPLINK)

@@ -72,14 +72,15 @@ class Endpoint:
     def enter(self) -> None:
         bridge.ensure(self.net, self.folder)
         self.ip = self._allocate()
-        self.host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self.host_ns = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            with bridge.Inside(self.net["NetNS"]) as side:  # the bridge's namespace
+            with bridge.Inside(self.net["NetNS"]):  # the bridge's namespace
+                side = Netlink()
                 master = bridge.index(bridge.BR)
             try:
                 L.unshare(L.CLONE_NEWNET)  # the container's, from here on
                 bridge._no_ipv6()  # IPv6 is off on the network: no ::1, no fe80::
-                ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+                ns = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
                 try:
                     mtu = int(self.net.get("MTU") or 1500)
                     mac = self.mac or ipam.mac_for(self.ip)
@@ -117,9 +118,10 @@ class Endpoint:
         namespace: it looks its uplink up by name there."""
         self.ip = self._allocate()
         try:
-            ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            ns = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             try:
-                with bridge.Inside(self.net["NetNS"]) as side:
+                with bridge.Inside(self.net["NetNS"]):
+                    side = Netlink()
                     master = bridge.index(bridge.BR)
                 try:
                     mtu = int(self.net.get("MTU") or 1500)

@@ -38,32 +38,7 @@ def folder(paths: Paths) -> str:
 def _predefined(paths: Paths, name: str) -> dict[str, Any]:
     if name == "bridge":
         return record.default_bridge(paths)
-    path = os.path.join(folder(paths), f"{name}.json")
-    try:
-        rec: dict[str, Any] = read_json(path)
-        return rec
-    except (FileNotFoundError, ValueError):
-        pass
-    os.makedirs(folder(paths), mode=0o700, exist_ok=True)
-    with locked(os.path.join(folder(paths), ".lock")):
-        try:
-            rec = read_json(path)
-            return rec
-        except (FileNotFoundError, ValueError):
-            pass
-        import secrets
-        import time
-
-        from dockerlab.engine.basics import rfc3339_ns
-
-        rec = {
-            "Name": name,
-            "Id": secrets.token_hex(32),
-            "Created": rfc3339_ns(time.time_ns()),
-            "Driver": "host" if name == "host" else "null",
-        }
-        write_json(path, rec, mode=0o600)
-        return rec
+    return record.predefined(paths, name, lambda: {"Driver": "host" if name == "host" else "null"})
 
 
 def user_records(paths: Paths) -> list[dict[str, Any]]:
@@ -488,33 +463,6 @@ def filter_networks(docs: list[dict[str, Any]], filters: dict[str, list[str]]) -
 # ---- connect / disconnect / prune ----------------------------------------------------------
 
 
-class InContainer:
-    """``with InContainer(pid):`` the calling thread is in the container's network
-    namespace (to plumb or unplumb a running container's interface), then back."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.home = pid, -1
-
-    def __enter__(self) -> None:
-        from dockerlab.engine.runtime import linux as L
-
-        self.home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        fd = os.open(f"/proc/{self.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            L.setns(fd, L.CLONE_NEWNET)
-        except BaseException:
-            os.close(self.home)
-            raise
-        finally:
-            os.close(fd)
-
-    def __exit__(self, *exc: object) -> None:
-        from dockerlab.engine.runtime import linux as L
-
-        L.setns(self.home, L.CLONE_NEWNET)
-        os.close(self.home)
-
-
 def _user_rec(paths: Paths, ref: str) -> dict[str, Any]:
     rec = find(paths, ref)
     if rec["Name"] == "host":
@@ -578,7 +526,7 @@ def _plug(store: Any, c: Any, rec: dict[str, Any], att: dict[str, Any], ip: str)
 
     bridge.ensure(rec, fold)
     ep = Endpoint(rec, fold, c.id, store.paths.containers, _free_ifname(c), ip)
-    with InContainer(c.state["Pid"]):
+    with bridge.Inside(f"/proc/{c.state['Pid']}/ns/net"):
         ep.join()
     names = [c.config["Name"].lstrip("/"), c.id[:12], *att["Aliases"]]
     dns.register(fold, rec["Name"], ep.ip, c.id, names)
@@ -609,9 +557,10 @@ def disconnect(store: Any, ref: str, container: str, force: bool = False) -> Non
         if c.running:
             live = (c.state.get("Networks") or {}).get(rec["Name"]) or {}
             if live.get("IfName"):
+                from dockerlab.engine.network import bridge
                 from dockerlab.engine.network.netlink import Netlink
 
-                with InContainer(c.state["Pid"]):
+                with bridge.Inside(f"/proc/{c.state['Pid']}/ns/net"):
                     nl = Netlink()
                     try:
                         nl.delete_link(live["IfName"])

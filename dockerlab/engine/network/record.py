@@ -1,9 +1,9 @@
 """A network's record in the state root: ``<root>/network/<name>.json``.
 
-The default ``bridge`` network's is made on first use (its subnet chosen once, then kept, so
-a bridge deleted by hand comes back with the same addresses) under ``network/.lock``. Later
-user networks add their own files here; the monitor gets the record in the container's
-spec, so it never reads JSON.
+The predefined networks' are made on first use under ``network/.lock`` (:func:`predefined`);
+the default ``bridge``'s subnet is chosen once, then kept, so a bridge deleted by hand comes
+back with the same addresses. Later user networks add their own files here; the monitor
+gets the record in the container's spec, so it never reads JSON.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dockerlab.engine.atomic import locked, read_json, write_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from dockerlab.engine.network.ipam import Allocator
@@ -46,9 +47,10 @@ def folder(paths: Paths) -> str:
     return os.path.join(paths.root, "network")
 
 
-def default_bridge(paths: Paths) -> dict[str, Any]:
-    """The default ``bridge`` network's record, made on first use."""
-    path = os.path.join(folder(paths), "bridge.json")
+def predefined(paths: Paths, name: str, fields: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``<name>.json``'s record, made on first use under the network lock: its name, a new
+    ID and creation time, then ``fields()`` (called only then)."""
+    path = os.path.join(folder(paths), f"{name}.json")
     try:
         rec: dict[str, Any] = read_json(path)
         return rec
@@ -65,14 +67,22 @@ def default_bridge(paths: Paths) -> dict[str, Any]:
         import time
 
         from dockerlab.engine.basics import rfc3339_ns
+
+        rec = {"Name": name, "Id": secrets.token_hex(32), "Created": rfc3339_ns(time.time_ns())}
+        rec.update(fields())
+        write_json(path, rec, mode=0o600)
+        return rec
+
+
+def default_bridge(paths: Paths) -> dict[str, Any]:
+    """The default ``bridge`` network's record, made on first use."""
+
+    def fields() -> dict[str, Any]:
         from dockerlab.engine.network import ipam
 
         name, table = names(paths)
         subnet = ipam.pick_subnet(ipam.host_routes(skip=name))
-        rec = {
-            "Name": "bridge",
-            "Id": secrets.token_hex(32),
-            "Created": rfc3339_ns(time.time_ns()),
+        return {
             "Driver": "bridge",
             "Subnet": subnet,
             "Gateway": ipam.gateway_of(subnet),
@@ -81,8 +91,8 @@ def default_bridge(paths: Paths) -> dict[str, Any]:
             "Table": table,
             "NetNS": netns_path(paths),
         }
-        write_json(path, rec, mode=0o600)
-        return rec
+
+    return predefined(paths, "bridge", fields)
 
 
 def allocator(paths: Paths, rec: dict[str, Any]) -> Allocator:

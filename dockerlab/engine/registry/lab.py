@@ -39,7 +39,7 @@ BINARY = "/usr/bin/docker-registry"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
 REALM = "Registry Realm"
-READY_TIMEOUT = 15.0  # seconds; it is ready in 75-155 ms on these machines
+READY_TIMEOUT = 15.0  # seconds; it is ready in 10-20 ms on these machines
 STOP_TIMEOUT = 10.0
 MIRROR_ENV = "DOCKERLAB_MIRROR"
 _BCRYPT = ("$2y$", "$2b$", "$2a$")
@@ -55,11 +55,19 @@ def _yaml_str(value: str) -> str:
 
 
 def render_config(
-    addr: str, storage: str, secret: str, htpasswd: str | None = None, realm: str = REALM
+    addr: str,
+    storage: str,
+    secret: str,
+    htpasswd: str | None = None,
+    realm: str = REALM,
+    token: dict[str, str] | None = None,
+    tls: tuple[str, str] | None = None,
 ) -> str:
     """The registry's ``config.yml``: filesystem storage, deletes allowed (``DELETE`` of
     manifests and blobs answers 405 otherwise), the HTTP address, and htpasswd auth when
-    ``htpasswd`` names a file (Distribution 2.8 serves it over plain HTTP)."""
+    ``htpasswd`` names a file (Distribution 2.8 serves it over plain HTTP). ``token``: trust a
+    token server instead (Distribution's ``auth.token``: realm, service, issuer,
+    rootcertbundle); ``tls``: HTTPS with this (certificate, key)."""
     lines = [
         "version: 0.1",
         "log:",
@@ -80,6 +88,12 @@ def render_config(
         "  headers:",
         "    X-Content-Type-Options: [nosniff]",
     ]
+    if tls:
+        lines += [
+            "  tls:",
+            f"    certificate: {_yaml_str(tls[0])}",
+            f"    key: {_yaml_str(tls[1])}",
+        ]
     if htpasswd:
         lines += [
             "auth:",
@@ -87,6 +101,8 @@ def render_config(
             f"    realm: {_yaml_str(realm)}",
             f"    path: {_yaml_str(htpasswd)}",
         ]
+    elif token:
+        lines += ["auth:", "  token:", *(f"    {k}: {_yaml_str(v)}" for k, v in token.items())]
     return "\n".join(lines) + "\n"
 
 
@@ -267,7 +283,7 @@ class LabRegistry:
             "Running": True,
             "Pid": pid,
             "Address": addr,
-            "URL": f"http://{addr}",
+            "URL": f"{'https' if state.get('TLS') else 'http'}://{addr}",
             "Storage": self.storage,
             "Htpasswd": htpasswd or "",
             "Users": users,
@@ -288,8 +304,11 @@ class LabRegistry:
         users: list[str] | tuple[str, ...] = (),
         htpasswd: str | None = None,
         timeout: float = READY_TIMEOUT,
+        token: dict[str, str] | None = None,
+        tls: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Start the registry detached and wait until ``GET /v2/`` answers; its status."""
+        """Start the registry detached and wait until ``GET /v2/`` answers; its status.
+        ``token`` and ``tls`` as :func:`render_config`'s (the tests' token server, HTTPS)."""
         exe = binary()
         if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
             raise NotFound(
@@ -299,6 +318,8 @@ class LabRegistry:
         if not 0 < port < 65536:
             raise InvalidParameter(f"invalid port {port}: expected 1-65535")
         pairs = [parse_user(u) for u in users]
+        if token and (pairs or htpasswd is not None):
+            raise InvalidParameter("a registry takes htpasswd users or a token server, not both")
         extra = ""
         if htpasswd is not None:
             try:
@@ -325,7 +346,10 @@ class LabRegistry:
                 entries = [bcrypt_entry(n, p) for n, p in pairs]
                 text = "".join(line + "\n" for line in extra.splitlines() if line.strip())
                 atomic.write_bytes(
-                    self.htpasswd, (text + "\n".join(entries) + "\n").encode(), mode=0o600
+                    self.htpasswd,
+                    (text + "\n".join(entries) + "\n").encode(),
+                    mode=0o600,
+                    durable=False,  # (here and below: all written anew at each start)
                 )
                 auth_file = self.htpasswd
             elif htpasswd is not None:
@@ -335,8 +359,11 @@ class LabRegistry:
             addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             atomic.write_bytes(
                 self.config,
-                render_config(addr, self.storage, secrets.token_hex(16), auth_file).encode(),
+                render_config(
+                    addr, self.storage, secrets.token_hex(16), auth_file, token=token, tls=tls
+                ).encode(),
                 mode=0o600,
+                durable=False,
             )
             pid = self._spawn(exe)
             atomic.write_json(
@@ -345,11 +372,13 @@ class LabRegistry:
                     "Address": addr,
                     "Htpasswd": auth_file or "",
                     "Users": self._users_of(auth_file),
+                    "TLS": bool(tls),
                     "Started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 },
                 mode=0o600,
+                durable=False,
             )
-            atomic.write_bytes(self.pidfile, f"{pid}\n".encode())
+            atomic.write_bytes(self.pidfile, f"{pid}\n".encode(), durable=False)
             try:
                 self._wait_ready(pid, host, port, addr, timeout)
             except BaseException:
@@ -384,13 +413,14 @@ class LabRegistry:
 
     def _wait_ready(self, pid: int, host: str, port: int, addr: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        delay = 0.02
+        delay = 0.002  # it listens 10-20 ms after exec here: poll closely at first
         while True:
             _reap(pid)
-            if not _cmdline(pid) or _zombie(pid):
+            if _zombie(pid):  # (not an empty cmdline: it is empty while exec sets it up)
                 _reap(pid)
                 raise self._failed(host, port)
             try:
+                # any answer will do: a TLS one answers plain HTTP with a 400
                 probe(f"http://{addr}/v2/", timeout=1.0)
                 return
             except OSError:
@@ -401,7 +431,7 @@ class LabRegistry:
                     f"(see {self.log})"
                 )
             time.sleep(delay)
-            delay = min(delay * 2, 0.25)
+            delay = min(delay * 1.5, 0.05)
 
     def _failed(self, host: str, port: int) -> Exception:
         try:
@@ -438,7 +468,7 @@ class LabRegistry:
             except ProcessLookupError:
                 return
             deadline = time.monotonic() + wait
-            delay = 0.01
+            delay = 0.002  # it exits at once on SIGTERM
             while not gone():
                 if time.monotonic() > deadline:
                     break
