@@ -27,6 +27,17 @@ def private_subnet() -> str:
             return f"10.{x}.{y}.0/24"
 
 
+def _host_macs() -> set[str]:
+    out = set()
+    for name in os.listdir("/sys/class/net"):
+        try:
+            with open(f"/sys/class/net/{name}/address") as f:
+                out.add(f.read().strip())
+        except OSError:
+            continue  # gone meanwhile
+    return out
+
+
 def _raw(api_daemon, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
     data = json.dumps(body).encode() if body is not None else b""
     head = f"{method} {path} HTTP/1.1\r\nHost: d\r\nConnection: close\r\n"
@@ -150,7 +161,10 @@ def test_networks_with_docker_py(api_daemon, engine):
     # nothing landed in the host's namespace (/proc/self/ns is the main thread's)
     inside = cli(engine.paths.root, "exec", "box", "ip", "-o", "addr", "show", "eth1", text=True)
     assert f"inet {ip}/24" in inside.stdout, inside.stderr
-    assert not os.path.exists("/sys/class/net/eth1")
+    from dockerlab.engine.network import ipam
+
+    mac = ipam.mac_for(ip)  # the container's interface's, unique to this test's subnet
+    assert mac not in _host_macs()
     assert all(n["Containers"] == {} for n in c.networks())  # as dockerd's list
     with pytest.raises(Exception) as err:
         c.remove_network("pynet")
