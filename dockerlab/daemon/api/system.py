@@ -100,6 +100,8 @@ def system_df(req: Request, api: Api) -> dict[str, Any]:
             result[key] = None
     if "Images" not in wanted:
         result["LayersSize"] = 0
+    if not version_at_least(req, "1.42"):
+        result["BuilderSize"] = 0  # (deprecated, gone in 1.42: the build cache's size)
     return result
 
 

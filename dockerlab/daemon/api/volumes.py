@@ -75,4 +75,5 @@ def volume_prune(req: Request, api: Api) -> dict[str, Any]:
     if not (everything and _GO_BOOLS[everything[0]]):
         filters["label"] = [*filters.get("label", []), ANONYMOUS]
     result: dict[str, Any] = api.engine().volume_prune(filters)
+    result["VolumesDeleted"] = result.get("VolumesDeleted") or []  # dockerd's: [], not null
     return result
