@@ -2,8 +2,9 @@
 # Set up dockerlab on this machine and start the lab: JupyterLab on notebooks/.
 # Run as root on Linux: installs Debian's busybox-static, tini, procps, libseccomp2,
 # docker-registry, apache2-utils and debootstrap (the lab registry, distribution images), Chromium
-# (for the browser test), gcc and libc6-dev (for the security tests' probe) and a CJK font
-# when missing, makes a virtual environment in .venv with dockerlab and its lab extra
+# (for the browser test), gcc and libc6-dev (for the security tests' probe), a CJK font and
+# a docker client (docker.io, its daemon never started: scripts/docker-client.sh) when missing,
+# makes a virtual environment in .venv with dockerlab and its lab extra
 # (IPython, ipywidgets, JupyterLab, nbval, Playwright), registers that environment's kernel with Jupyter, bootstraps busybox:latest, runs a
 # container, then starts JupyterLab. With CI=true it only installs.
 #   LAB_PORT (8888) and LAB_IP (127.0.0.1) choose where JupyterLab listens;
@@ -45,6 +46,9 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# a docker client for `dockerlab daemon` (its tests drive it): Debian's docker.io when there is
+# no docker command, its daemon never started
+./scripts/docker-client.sh
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true

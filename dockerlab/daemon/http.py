@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs, unquote
@@ -233,25 +234,46 @@ class Request:
 
     # ---- the body -------------------------------------------------------------------------
     def read_body(self, limit: int = MAX_JSON_BODY) -> bytes:
+        """The whole body, at most ``limit`` bytes: a longer one is a 413, refused before
+        reading when its Content-Length says so."""
+        if self.body._left > limit and not self.body._chunked:
+            raise HTTPError(413, f"request body larger than {limit} bytes", close=True)
         out = bytearray()
-        while True:
-            got = self.body.read(64 * 1024)
-            if not got:
-                return bytes(out)
-            out += got
-            if len(out) > limit:
-                raise HTTPError(413, f"request body larger than {limit} bytes", close=True)
+        # a body read whole must come in time: a client trickling it would hold a thread
+        self.conn.deadline = time.monotonic() + self.conn.body_timeout
+        try:
+            while True:
+                got = self.body.read(64 * 1024)
+                if not got:
+                    return bytes(out)
+                out += got
+                if len(out) > limit:
+                    raise HTTPError(413, f"request body larger than {limit} bytes", close=True)
+        finally:
+            self.conn.deadline = None
 
-    def json(self, default: Any = None) -> Any:
-        """The body as JSON; an empty body is ``default``. Malformed JSON is a 400 with the
-        parser's reason, as moby's ``invalid JSON: …``."""
+    def json(self, default: Any = None, check_type: bool = False) -> Any:
+        """The body as JSON; an empty body is ``default``. Malformed JSON is a 400 in moby's
+        words (``invalid JSON: invalid character 'x' looking for beginning of value``).
+        ``check_type``: a body must say ``Content-Type: application/json``, as moby's
+        ``CheckForJSON`` (the docker CLI and docker-py always do)."""
+        if check_type:
+            self.check_json_type()
         raw = self.read_body()
         if not raw.strip():
             return default
         try:
             return json.loads(raw)
         except ValueError as exc:
-            raise HTTPError(400, f"invalid JSON: {exc}") from None
+            raise HTTPError(400, go_json_error(raw, exc)) from None
+
+    def check_json_type(self) -> None:
+        """moby's ``CheckForJSON``: no Content-Type is fine only without a body."""
+        ct = self.headers.get("content-type", "")
+        if not ct and self.body.finished:
+            return
+        if ct.split(";", 1)[0].strip().lower() != "application/json":
+            raise HTTPError(400, f"Content-Type specified ({ct}) must be 'application/json'")
 
     def header_json(self, name: str) -> Any:
         """A base64url JSON header (``X-Registry-Auth``, ``X-Registry-Config``); None when
@@ -270,6 +292,66 @@ class Request:
     def upgrade(self) -> bool:
         """The client asked to take over the connection (``Upgrade: tcp``)."""
         return "upgrade" in self.headers.get("connection", "").lower()
+
+
+def _go_char(c: str) -> str:
+    """A character as Go's encoding/json quotes it in errors (``'x'``, ``'\\n'``)."""
+    if c == "'":
+        return "'\\''"
+    if c == '"':
+        return "'\"'"
+    return "'" + json.dumps(c)[1:-1] + "'"
+
+
+def go_json_error(raw: bytes, exc: ValueError) -> str:
+    """Python's JSON error in the words of Go's decoder, as moby's ``invalid JSON: …``
+    (clients and courses match on them)."""
+    text = raw.decode("utf-8", "replace")
+    msg = getattr(exc, "msg", "")
+    pos = getattr(exc, "pos", None)
+    if pos is None:
+        return f"invalid JSON: {exc}"
+    if msg == "Extra data":
+        return "unexpected content after JSON"
+    while pos < len(text) and msg.startswith("Expecting") and text[pos] in " \t\r\n":
+        pos += 1
+    if pos >= len(text) or msg.startswith("Unterminated string"):
+        return "invalid JSON: unexpected EOF"
+    c = _go_char(text[pos])
+    if msg == "Expecting property name enclosed in double quotes":
+        return f"invalid JSON: invalid character {c} looking for beginning of object key string"
+    if msg == "Expecting ':' delimiter":
+        return f"invalid JSON: invalid character {c} after object key"
+    if msg == "Expecting ',' delimiter":
+        where = "object key:value pair" if _innermost(text, pos) == "{" else "array element"
+        return f"invalid JSON: invalid character {c} after {where}"
+    if msg.startswith("Invalid control character"):
+        return f"invalid JSON: invalid character {c} in string literal"
+    if msg.startswith("Invalid \\escape"):
+        c = _go_char(text[pos + 1]) if pos + 1 < len(text) else c
+        return f"invalid JSON: invalid character {c} in string escape code"
+    return f"invalid JSON: invalid character {c} looking for beginning of value"
+
+
+def _innermost(text: str, pos: int) -> str:
+    """The bracket (``{`` or ``[``) open at ``pos``, strings skipped."""
+    stack: list[str] = []
+    in_string = escaped = False
+    for ch in text[:pos]:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            stack.append(ch)
+        elif ch in "}]" and stack:
+            stack.pop()
+    return stack[-1] if stack else ""
 
 
 # ---- responses ------------------------------------------------------------------------------
@@ -342,6 +424,10 @@ class Connection:
         self.rfile: Any = sock.makefile("rb", buffering=64 * 1024)
         self.gone = threading.Event()
         self.write_lock = threading.Lock()
+        # when the server gives up waiting for the client's next bytes (monotonic; None
+        # while a request is being answered): see Daemon._reap
+        self.deadline: float | None = None
+        self.body_timeout = 30.0  # for a whole JSON body (the server sets its own)
 
     def send(self, data: bytes) -> None:
         try:
@@ -389,12 +475,21 @@ class Connection:
             raise HTTPError(400, "malformed request target", close=True)
         return Request(self, method, target, version, headers)
 
-    def write_head(self, status: int, headers: list[tuple[str, str]]) -> None:
+    def write_head(self, status: int, headers: list[tuple[str, str]], body: bytes = b"") -> None:
+        """The status line and headers, and ``body`` with them when given (one write for a
+        small answer: one system call, and no wait for the peer's ACK of the head on TCP)."""
         lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}"]
         lines += [f"{k}: {v}" for k, v in headers]
-        self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if body and len(body) <= 256 * 1024:
+            self.send(head + body)
+            return
+        self.send(head)
+        if body:
+            self.send(body)
 
     def close(self) -> None:
+        self.gone.set()  # a watcher of this connection stops
         try:
             self.rfile.close()
         except OSError:

@@ -49,6 +49,7 @@ class Route:
 
 
 ROUTES: list[Route] = []
+_loaded: list[bool] = []  # the handler modules were imported (a test may add routes first)
 
 
 def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
@@ -62,8 +63,11 @@ def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
     return add
 
 
-def _load_routes() -> None:
-    """Import the handler modules (each registers its routes)."""
+def load_routes() -> None:
+    """Import the handler modules (each registers its routes); the daemon does it before
+    serving, so no request pays for it."""
+    if _loaded:
+        return
     import importlib
     import pkgutil
 
@@ -71,6 +75,7 @@ def _load_routes() -> None:
 
     for info in pkgutil.iter_modules(api.__path__):
         importlib.import_module(f"dockerlab.daemon.api.{info.name}")
+    _loaded.append(True)
 
 
 class Api:
@@ -115,27 +120,25 @@ def negotiate(req: Request) -> None:
 
 
 def find(req: Request) -> Handler:
+    """The handler for the request's method and path. A path served under another method
+    is a 404 "page not found" too, as moby's (its router answers both alike)."""
     method = "GET" if req.method == "HEAD" and req.path != "/_ping" else req.method
-    allowed = False
     for r in ROUTES:
+        if r.method != method:
+            continue
         m = r.regex.match(req.path)
         if m is None:
             continue
-        if r.method != method:
-            allowed = True
-            continue
         req.params = m.groupdict()
         return r.handler
-    if allowed:
-        raise HTTPError(405, "method not allowed")
     raise HTTPError(404, "page not found")
 
 
 def dispatch(req: Request, api: Api) -> Any:
     """Run the request's handler; every failure becomes an error response (the daemon
     never dies of a request). ``ClientGone`` passes: there is nobody to answer."""
-    if not ROUTES:
-        _load_routes()
+    if not _loaded:
+        load_routes()
     try:
         negotiate(req)
         result = find(req)(req, api)

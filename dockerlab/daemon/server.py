@@ -30,12 +30,17 @@ from dockerlab.daemon.http import (
     Streamed,
     error_response,
 )
-from dockerlab.daemon.router import Api, dispatch
+from dockerlab.daemon.router import Api, dispatch, load_routes
 from dockerlab.daemon.trace import Tracer, summarize
 from dockerlab.errors import ClientError
 
 DEFAULT_HOST = "unix:///run/dockerlab/docker.sock"
+DEFAULT_GROUP = "dockerlab"
 MAX_CONNECTIONS = 1024
+BACKLOG = 1024  # many clients connecting at once wait in the kernel, not refused
+HEADER_TIMEOUT = 30.0  # seconds from a request's first byte to its blank line (slowloris);
+# a JSON body, read whole, has as long again
+HANDSHAKE_TIMEOUT = 30.0  # a TLS handshake
 DRAIN_LIMIT = 1024 * 1024  # unread body bytes dropped to keep a connection alive
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -90,15 +95,23 @@ def parse_host(addr: str) -> tuple[str, Any]:
 
 
 def _group_id(group: str) -> int:
+    """``-G`` as dockerd's ``lookupGID``: a group name or number; without the default group
+    the socket stays root's group, an unknown group asked for by name is an error."""
     import grp
 
     try:
         return grp.getgrnam(group).gr_gid
     except KeyError:
-        return -1  # Docker's: without the group, the socket stays root's
+        pass
+    if group.isdigit():
+        return int(group)
+    if group == DEFAULT_GROUP:
+        return -1
+    raise DaemonError(f"group {group} not found")
 
 
 def _listen_unix(path: str, group: str) -> socket.socket:
+    gid = _group_id(group) if group else -1
     if os.path.lexists(path):
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -124,10 +137,9 @@ def _listen_unix(path: str, group: str) -> socket.socket:
         raise DaemonError(f"cannot listen on unix://{path}: {exc.strerror}") from None
     finally:
         os.umask(old)
-    gid = _group_id(group) if group else -1
     os.chown(path, 0 if os.geteuid() == 0 else -1, gid)
     os.chmod(path, 0o660)
-    sock.listen(128)
+    sock.listen(BACKLOG)
     return sock
 
 
@@ -146,16 +158,8 @@ def _listen_tcp(host: str, port: int, tls: Tls | None) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise DaemonError(f"cannot listen on tcp://{host}:{port}: {exc.strerror}") from None
-    sock.listen(128)
+    sock.listen(BACKLOG)
     return sock
-
-
-_COMMON = [
-    ("Api-Version", ""),  # filled in __init__
-    ("Docker-Experimental", "false"),
-    ("Ostype", "linux"),
-    ("Server", ""),
-]
 
 
 class Daemon:
@@ -163,10 +167,12 @@ class Daemon:
         self,
         hosts: list[str],
         root: str | None = None,
-        group: str = "dockerlab",
+        group: str = DEFAULT_GROUP,
         tls: Tls | None = None,
         trace: bool = False,
         log: TextIO | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
+        header_timeout: float = HEADER_TIMEOUT,
     ) -> None:
         from dockerlab import __version__
         from dockerlab.engine.system import API_VERSION
@@ -174,6 +180,9 @@ class Daemon:
         self.addresses = [parse_host(h) for h in hosts or [DEFAULT_HOST]]
         self.group = group
         self.tls = tls
+        self.idle_timeout = idle_timeout
+        self.header_timeout = header_timeout
+        self.handshake_timeout = min(HANDSHAKE_TIMEOUT, header_timeout)
         self.api = Api(root)
         self.tracer = Tracer(log or sys.stderr, trace)
         self.api.shared["tracer"] = self.tracer
@@ -185,9 +194,15 @@ class Daemon:
         ]
         self._listeners: list[tuple[socket.socket, str, Any]] = []
         self._connections: set[Connection] = set()
+        self._handshakes: dict[socket.socket, float] = {}  # TLS handshakes under way
         self._lock = threading.Lock()
         self._stop_r, self._stop_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._stopped = threading.Event()
         self.stopping = False
+        # the handlers and the engine imported now, before the socket answers: no request
+        # pays for them
+        load_routes()
+        import dockerlab.engine.facade  # noqa: F401
 
     # ---- listening ------------------------------------------------------------------------
     def listen(self) -> list[str]:
@@ -224,10 +239,12 @@ class Daemon:
 
     # ---- serving --------------------------------------------------------------------------
     def serve_forever(self) -> None:
+
         sel = selectors.DefaultSelector()
         for entry in self._listeners:
             sel.register(entry[0], selectors.EVENT_READ, entry)
         sel.register(self._stop_r, selectors.EVENT_READ, None)
+        threading.Thread(target=self._reap, name="reaper", daemon=True).start()
         try:
             while not self.stopping:
                 for key, _ in sel.select():
@@ -246,7 +263,32 @@ class Daemon:
         except OSError:
             pass
 
+    def _reap(self) -> None:
+        """Close connections past their deadline: idle between requests longer than
+        ``idle_timeout``, or slower than ``header_timeout`` to send a request's head, a JSON
+        body or a TLS handshake (a client trickling bytes would hold its thread forever;
+        socket timeouts restart with every byte, a deadline does not)."""
+        tick = max(0.05, min(1.0, self.idle_timeout / 4, self.header_timeout / 4))
+        while not self._stopped.wait(tick):
+            now = time.monotonic()
+            with self._lock:
+                late = [c for c in self._connections if c.deadline and c.deadline < now]
+                slow = [s for s, d in self._handshakes.items() if d < now]
+            for tls_sock in slow:
+                try:  # the plain socket's shutdown: the handshake's reads see the end
+                    socket.socket.shutdown(tls_sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            for conn in late:
+                conn.deadline = None
+                conn.gone.set()
+                try:
+                    conn.sock.shutdown(socket.SHUT_RDWR)  # its reader sees the end
+                except OSError:
+                    pass
+
     def shutdown(self) -> None:
+        self._stopped.set()
         self._close_listeners()
         with self._lock:
             live = list(self._connections)
@@ -263,6 +305,8 @@ class Daemon:
         except OSError:
             return
         peer = f"{addr[0]}:{addr[1]}" if kind == "tcp" else "unix"
+        if kind == "tcp":  # answers go out as written (a stream's chunks, a hijack's bytes)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
             crowded = len(self._connections) >= MAX_CONNECTIONS
         if crowded:
@@ -276,25 +320,40 @@ class Daemon:
     def _serve(self, sock: socket.socket, peer: str, tls: Any) -> None:
         if tls is not None:
             try:
-                sock.settimeout(30)
-                sock = tls.wrap_socket(sock, server_side=True)
+                ssock: Any = tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
             except OSError:
                 sock.close()
                 return
+            try:
+                with self._lock:  # the reaper ends a handshake that takes too long
+                    self._handshakes[ssock] = time.monotonic() + self.handshake_timeout
+                ssock.do_handshake()
+            except OSError:  # no certificate, a bad one, not TLS at all, too slow
+                ssock.close()
+                return
+            finally:
+                with self._lock:
+                    self._handshakes.pop(ssock, None)
+            sock = ssock
         conn = Connection(sock, peer)
+        conn.body_timeout = self.header_timeout
         with self._lock:
             self._connections.add(conn)
         try:
             while not self.stopping:
-                sock.settimeout(IDLE_TIMEOUT)
+                conn.deadline = time.monotonic() + self.idle_timeout
+                if not conn.rfile.peek(1):  # closed by the client, or by the reaper
+                    break
+                conn.deadline = time.monotonic() + self.header_timeout
                 try:
                     req = conn.read_request()
                 except HTTPError as exc:
+                    conn.deadline = None
                     self._write(conn, None, error_response(exc.status, str(exc)), close=True)
                     break
+                conn.deadline = None
                 if req is None:
                     break
-                sock.settimeout(None)
                 if not self._answer(conn, req):
                     break
         except (ClientGone, OSError):
@@ -368,9 +427,7 @@ class Daemon:
         if close:
             headers.append(("Connection", "close"))
         body = result.body if req is None or req.method != "HEAD" else b""
-        conn.write_head(result.status, headers)
-        if body and result.status not in (204, 304):
-            conn.send(body)
+        conn.write_head(result.status, headers, body if result.status not in (204, 304) else b"")
         return not close
 
     def _stream(
@@ -419,13 +476,21 @@ def run(
     out: TextIO,
     err: TextIO,
 ) -> int:
-    """``dockerlab daemon``: listen, say where, serve until SIGTERM/SIGINT."""
-    daemon = Daemon(hosts, root, group, tls, trace, err)
-    shown = daemon.listen()
+    """``dockerlab daemon``: listen, say where, serve until SIGTERM/SIGINT.
+    ``DOCKERLAB_DAEMON_IDLE_TIMEOUT`` and ``DOCKERLAB_DAEMON_HEADER_TIMEOUT`` (seconds) are
+    the tests' knobs for the connection deadlines."""
+    timeouts = {
+        name: float(os.environ.get(f"DOCKERLAB_DAEMON_{name.upper()}", default) or default)
+        for name, default in (("idle_timeout", IDLE_TIMEOUT), ("header_timeout", HEADER_TIMEOUT))
+    }
+    daemon = Daemon(hosts, root, group, tls, trace, err, **timeouts)
+    # before listening: a SIGTERM as soon as the socket answers must stop us cleanly (the
+    # byte it leaves in the stop pipe ends serve_forever at once)
     previous = {
         s: signal.signal(s, lambda *_: daemon.stop()) for s in (signal.SIGTERM, signal.SIGINT)
     }
     try:
+        shown = daemon.listen()
         for addr in shown:
             err.write(f"API listen on {addr}\n")  # dockerd's line
         err.flush()

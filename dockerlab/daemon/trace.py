@@ -77,7 +77,7 @@ class Tracer:
         line = f"{stamp} {rec['method']} {rec['path']}"
         if self.detailed and rec.get("query"):
             line += "?" + rec["query"]
-        line += f" {rec['status']} {rec['ms']:.1f} ms"
+        line += f" {rec['status']} {rec['ms']:.2f} ms"
         if rec.get("error"):
             line += f" ({rec['error']})"
         if self.detailed and rec.get("body"):

@@ -68,6 +68,9 @@ class Engine:
             self.paths, {"imagewrite": lambda path: self.image_store.recover(blocking=False)}
         )
         self._images: ImageStore | None = None
+        # credentials a caller gives for this engine's registry operations, by registry
+        # (the API's X-Registry-Config of a build), before the stored ones
+        self.registry_auth: dict[str, tuple[str, str]] = {}
         self.revive()  # after a reboot of the host; two small reads otherwise
 
     @property
@@ -114,9 +117,14 @@ class Engine:
 
     # ---- images -------------------------------------------------------------------------
     def images(
-        self, all: bool = False, filters: dict[str, list[str]] | None = None
+        self,
+        all: bool = False,
+        filters: dict[str, list[str]] | None = None,
+        shared_size: bool = False,
     ) -> list[dict[str, Any]]:
-        """``GET /images/json``; ``filters`` as :func:`~dockerlab.engine.filters.filter_images`."""
+        """``GET /images/json``; ``filters`` as :func:`~dockerlab.engine.filters.filter_images`.
+        ``shared_size``: ``SharedSize`` is the size of the layers other images use too
+        (else -1, as Docker's)."""
         from dockerlab.engine.filters import filter_images
         from dockerlab.engine.images.store import parse_time
 
@@ -125,7 +133,31 @@ class Engine:
         def created_of(ref: str) -> float:  # before=/since= may name any image, listed or not
             return int(parse_time(store.config(store.resolve(ref)).get("created")))
 
-        return filter_images(store.list(all=all), filters or {}, created_of)
+        listed = filter_images(store.list(all=all), filters or {}, created_of)
+        if shared_size:
+            chains: dict[str, list[str]] = {}
+            for e in store._index():
+                try:
+                    chains[e["id"]] = store._chain(e["id"])
+                except DockerlabError:
+                    chains[e["id"]] = []
+            users: dict[str, int] = {}
+            for chain in chains.values():
+                for layer in set(chain):
+                    users[layer] = users.get(layer, 0) + 1
+            sizes: dict[str, int] = {}
+            for image in listed:
+                shared = 0
+                for layer in set(chains.get(image["Id"], [])):
+                    if users.get(layer, 0) > 1:
+                        if layer not in sizes:
+                            try:
+                                sizes[layer] = store.layers.size(layer)
+                            except (DockerlabError, ValueError):
+                                sizes[layer] = 0
+                        shared += sizes[layer]
+                image["SharedSize"] = shared
+        return listed
 
     def image_inspect(self, ref: str) -> dict[str, Any]:
         return self.image_store.inspect(ref)
@@ -201,14 +233,28 @@ class Engine:
         """Mirrors and insecure registries (:class:`~dockerlab.engine.registry.client.Settings`)."""
         from dockerlab.engine.registry.client import Settings
 
-        return Settings.load(self.paths.root)
+        settings = Settings.load(self.paths.root)
+        settings.auth.update(self.registry_auth)
+        return settings
+
+    def _settings_with(self, domain: str, auth: tuple[str, str] | None) -> Any:
+        settings = self.registry_settings()
+        if auth is not None:
+            settings.auth[domain] = auth
+        return settings
 
     def pull(
-        self, name: str, result: Any = None, all_tags: bool = False, platform: str = ""
+        self,
+        name: str,
+        result: Any = None,
+        all_tags: bool = False,
+        platform: str = "",
+        auth: tuple[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """``docker pull``: Docker's progress messages; ``result`` (a
         :class:`~dockerlab.engine.registry.pull.Result`) is filled with the image ID and
-        the reference printed last. ``all_tags``: every tag of the repository ``name``."""
+        the reference printed last. ``all_tags``: every tag of the repository ``name``.
+        ``auth``: (user, password) for the registry instead of the stored ones."""
         from dockerlab.engine.images import reference as refs
         from dockerlab.engine.registry import pull as pulling
 
@@ -217,23 +263,37 @@ class Engine:
             ref = refs.parse(name)
             if ref.tag is not None or ref.digest is not None:
                 raise InvalidParameter("tag can't be used with --all-tags/-a")
-            yield from pulling.pull_all_tags(
-                self.image_store, ref, self.registry_settings(), result
-            )
+            settings = self._settings_with(ref.domain, auth)
+            yield from pulling.pull_all_tags(self.image_store, ref, settings, result)
             return
         ref = refs.parse_tagged(name)
         want = pulling.parse_platform(platform) if platform else None
-        yield from pulling.pull(self.image_store, ref, self.registry_settings(), result, want)
+        settings = self._settings_with(ref.domain, auth)
+        yield from pulling.pull(self.image_store, ref, settings, result, want)
         self.image_store.event(result.image_id, "pull", ref.familiar())
 
-    def push(self, name: str, result: Any = None) -> Iterator[dict[str, Any]]:
+    def distribution_inspect(
+        self, name: str, auth: tuple[str, str] | None = None
+    ) -> dict[str, Any]:
+        """``GET /distribution/{name}/json``: ``Descriptor`` (the manifest's media type,
+        digest, size) and ``Platforms``, asked of the registry; nothing is pulled."""
+        from dockerlab.engine.images import reference as refs
+        from dockerlab.engine.registry import pull as pulling
+
+        ref = refs.parse_tagged(name)
+        return pulling.describe(ref, self._settings_with(ref.domain, auth))
+
+    def push(
+        self, name: str, result: Any = None, auth: tuple[str, str] | None = None
+    ) -> Iterator[dict[str, Any]]:
         """``docker push`` of one tag: Docker's progress messages, the last one the
-        ``TAG: digest: … size: …`` line."""
+        ``TAG: digest: … size: …`` line. ``auth`` as :meth:`pull`'s."""
         from dockerlab.engine.images import reference as refs
         from dockerlab.engine.registry import push as pushing
 
         ref = refs.parse_tagged(name)
-        yield from pushing.push(self.image_store, ref, self.registry_settings(), result)
+        settings = self._settings_with(ref.domain, auth)
+        yield from pushing.push(self.image_store, ref, settings, result)
         self.image_store.event(self.image_store.resolve(str(ref)), "push", ref.familiar())
 
     def push_tags(self, name: str) -> list[str]:
@@ -243,12 +303,17 @@ class Engine:
 
         return [str(r) for r in pushing.tags_of(self.image_store, refs.parse(name))]
 
-    def login(self, server: str, user: str, password: str) -> tuple[str, str, bool]:
+    def login(
+        self, server: str, user: str, password: str, store: bool = True
+    ) -> tuple[str, str, bool]:
         """``docker login``: checks then stores the credentials; returns (server, config
-        path, stored in plain text)."""
+        path, stored in plain text). Without ``store`` only the check (the API's
+        ``POST /auth``: the client keeps the credentials): ``(server, "", False)``."""
         from dockerlab.engine.registry import credentials, search
 
         domain = search.login(server, user, password, self.registry_settings())
+        if not store:
+            return domain, "", False
         path, plain = credentials.store(domain, user, password)
         return domain, path, plain
 
@@ -260,11 +325,36 @@ class Engine:
         credentials.erase(domain)
         return credentials.server_key(domain) if domain == "docker.io" else domain
 
-    def search(self, term: str, limit: int = 25) -> list[dict[str, Any]]:
-        """``docker search`` (on a Distribution registry: its catalog, dockerlab's extension)."""
+    def search(
+        self, term: str, limit: int = 25, filters: dict[str, list[str]] | None = None
+    ) -> list[dict[str, Any]]:
+        """``docker search`` (on a Distribution registry: its catalog, dockerlab's extension).
+        ``filters`` as the API's: ``stars``, ``is-official``, ``is-automated``."""
         from dockerlab.engine.registry import search
 
-        return search.search(term, self.registry_settings(), limit)
+        wanted: dict[str, int | bool] = {}
+        for key, values in (filters or {}).items():
+            for value in values:
+                if key == "stars":
+                    try:
+                        wanted[key] = max(int(value), int(wanted.get(key, 0)))
+                    except ValueError:
+                        raise InvalidParameter(f"invalid filter 'stars={value}'") from None
+                elif key in ("is-official", "is-automated"):
+                    if value not in ("true", "false"):
+                        raise InvalidParameter(f"invalid filter '{key}={value}'")
+                    wanted[key] = value == "true"
+                else:
+                    raise InvalidParameter(f"invalid filter '{key}'")
+        found = search.search(term, self.registry_settings(), limit)
+        return [
+            r
+            for r in found
+            if int(r.get("star_count") or 0) >= int(wanted.get("stars", 0))
+            and wanted.get("is-official", bool(r.get("is_official"))) == bool(r.get("is_official"))
+            and wanted.get("is-automated", bool(r.get("is_automated")))
+            == bool(r.get("is_automated"))
+        ]
 
     # ---- containers: create and start -----------------------------------------------------
     def create(
@@ -712,14 +802,17 @@ class Engine:
         author: str = "",
         changes: list[str] | None = None,
         pause: bool = True,
+        config: dict[str, Any] | None = None,
     ) -> str:
-        """A new image from the container's writable layer; returns ``sha256:<id>``."""
+        """A new image from the container's writable layer; returns ``sha256:<id>``.
+        ``config``: a ``Config`` the changes apply to (the API's commit body), whose set
+        fields override the container's."""
         from dockerlab.engine.images import commit as committing
         from dockerlab.engine.images import reference as refs
 
         c = self.store.find(ref)
         image_id = committing.commit(
-            self.store, self.image_store, ref, repo_tag, message, author, changes, pause
+            self.store, self.image_store, ref, repo_tag, message, author, changes, pause, config
         )
         image_ref = refs.parse_tagged(repo_tag).familiar() if repo_tag else ""
         attrs = {"comment": message, "imageID": image_id, "imageRef": image_ref}
@@ -846,6 +939,7 @@ class Engine:
         rm: bool = True,
         force_rm: bool = False,
         pull: bool = False,
+        host_config: dict[str, Any] | None = None,
     ) -> Iterator[Any]:
         """``docker build`` (classic builder): yields :class:`~dockerlab.engine.build.BuildEvent`
         as the build goes, the last ``"aux"`` one carrying the image ID.
@@ -853,6 +947,8 @@ class Engine:
         ``context`` is a folder, or the bytes (or a binary file) of a tar or of a bare
         Dockerfile; ``dockerfile`` is relative to the context (or an absolute host path).
         A failing step raises :class:`~dockerlab.engine.build.BuildFailed`.
+        ``host_config``: HostConfig fields for the RUN containers (``Memory``, ``CpuShares``…:
+        the API's ``memory``, ``cpushares``… build options).
         """
         from dockerlab.engine.build import build
 
@@ -870,6 +966,7 @@ class Engine:
             rm,
             force_rm,
             pull,
+            host_config,
         )
 
     # ---- volumes --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from dockerlab.engine.build.events import BuildEvent, BuildFailed
 
@@ -38,6 +38,7 @@ def build(
     rm: bool = True,
     force_rm: bool = False,
     pull: bool = False,
+    host_config: dict[str, Any] | None = None,
 ) -> Iterator[BuildEvent]:
     from dockerlab.engine.build import context as contexts
     from dockerlab.engine.build.builder import Builder
@@ -76,6 +77,7 @@ def build(
             os.path.basename(folder),
         )
         builder.pull = pull  # --pull: FROM images are pulled even when present
+        builder.host_config = dict(host_config or {})
         for event in builder.run():
             if not quiet or event.kind == "aux":
                 yield event

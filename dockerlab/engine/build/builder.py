@@ -185,6 +185,7 @@ class Builder:
         self.consumed: set[str] = set()
         self.escape = "\\"
         self.pull = False  # --pull
+        self.host_config: dict[str, Any] = {}  # resources of RUN containers (memory, cpu…)
 
     # ---- the whole build -------------------------------------------------------------------
     def run(self) -> Iterator[BuildEvent]:
@@ -555,7 +556,7 @@ class Builder:
             "User": config.get("User") or "",
             "Labels": {},
             "Healthcheck": {"Test": ["NONE"]},  # a build step is never probed (Docker's too)
-            "HostConfig": {"NetworkMode": "default"},
+            "HostConfig": {"NetworkMode": "default", **self.host_config},
         }
         cid: str = self.engine.create(body, owner=self.owner)["Id"]
         return cid

@@ -208,6 +208,7 @@ def commit(
     author: str = "",
     changes: list[str] | None = None,
     pause: bool = True,
+    config: dict[str, Any] | None = None,
 ) -> str:
     from dockerlab.engine.images import reference as refs
     from dockerlab.engine.images.archive import pack_dir
@@ -219,7 +220,7 @@ def commit(
         if named.digest is not None:
             raise InvalidParameter("refusing to create a tag with a digest reference")
         tags = [named.familiar()]
-    user_cfg = apply_changes(list(changes or []))
+    user_cfg = apply_changes(list(changes or []), config)
     c = containers.find(ref)
     store = images
     folder = work.begin(containers.paths, "commit")  # removed (and the container thawed) if

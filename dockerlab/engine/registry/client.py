@@ -75,6 +75,9 @@ class Settings:
         self.insecure = insecure or []
         self.certs_dirs = certs_dirs or ["/etc/docker/certs.d"]
         self._insecure: dict[str, bool] = {}
+        # credentials a caller gave for this one operation (the API's X-Registry-Auth), by
+        # credentials key; they come before the stored ones
+        self.auth: dict[str, tuple[str, str]] = {}
 
     @classmethod
     def load(cls, root: str | None = None) -> Settings:
@@ -410,6 +413,8 @@ class Client:
     # ---- credentials and auth -----------------------------------------------------------
     @property
     def creds(self) -> tuple[str, str] | None:
+        if self._creds is False and self.creds_domain in self.settings.auth:
+            self._creds = self.settings.auth[self.creds_domain]
         if self._creds is False:
             from dockerlab.engine.registry import credentials
 

@@ -512,6 +512,35 @@ def _download_all(
     yield from drain(threads, events, len(todo), cancel, "download")
 
 
+def describe(ref: refs.Reference, settings: Settings) -> dict[str, Any]:
+    """``GET /distribution/{name}/json``: the manifest's descriptor and its platforms (of a
+    list's entries, or of the image's config), from the first endpoint that has it."""
+    shown = ref.familiar()
+    tried: list[RegistryError] = []
+    for netloc, scheme, creds_key in endpoints(ref.domain, settings):
+        client = Client(netloc, ref.path, "pull", settings, scheme, creds_key)
+        try:
+            data, digest, media = fetch_manifest(client, ref.digest or ref.tag or "latest", shown)
+        except RegistryError as exc:
+            tried.append(exc)
+            continue
+        doc = json.loads(data)
+        platforms: list[dict[str, Any]] = []
+        if media in LISTS:
+            for m in doc.get("manifests") or []:
+                p = m.get("platform") if isinstance(m, dict) else None
+                if isinstance(p, dict):
+                    platforms.append({k: v for k, v in p.items() if v})
+        else:
+            config_digest = _check_digest((doc.get("config") or {}).get("digest"), "config")
+            cfg = json.loads(fetch_blob_small(client, config_digest, MAX_CONFIG, "image config"))
+            keys = (("architecture", "architecture"), ("os", "os"), ("variant", "variant"))
+            platforms.append({k: cfg[f] for k, f in keys if cfg.get(f)})
+        descriptor = {"mediaType": media, "digest": digest, "size": len(data)}
+        return {"Descriptor": descriptor, "Platforms": platforms}
+    raise tried[-1]
+
+
 def parse_platform(text: str) -> tuple[str, str, str]:
     """``linux/arm64/v8`` → (os, architecture, variant); Docker's words when it is not one."""
     parts = text.lower().split("/")

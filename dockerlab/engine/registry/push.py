@@ -163,6 +163,8 @@ def push(
     try:
         image_id = store.resolve(str(ref))
     except DockerlabError:
+        if tags_of(store, ref):  # the repository is here, not this tag: moby's v2 pusher
+            raise RegistryError(f"tag does not exist: {ref.familiar()}") from None
         raise RegistryError(
             f"An image does not exist locally with the tag: {ref.familiar_name}"
         ) from None
