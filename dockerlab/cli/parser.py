@@ -1081,14 +1081,26 @@ COMMANDS["daemon"] = Command(
     "[OPTIONS]",
     "Serve the Docker Engine API, for the docker client and docker-py",
     (
-        F("G", "group", "string", "Group for the unix socket", "dockerlab"),
-        F("H", "host", "list", "Daemon socket(s) to listen on (unix://PATH, tcp://HOST:PORT)"),
+        F("G", "group", "string", 'Group for the unix socket (default "dockerlab")', "dockerlab"),
+        F(
+            "H",
+            "host",
+            "list",
+            "Daemon socket(s) to listen on: unix://PATH, tcp://HOST:PORT "
+            "(default unix:///run/dockerlab/docker.sock)",
+        ),
         F("", "tls", "bool", "Use TLS; implied by --tlsverify"),
         F("", "tlscacert", "string", "Trust certs signed only by this CA"),
         F("", "tlscert", "string", "Path to TLS certificate file"),
         F("", "tlskey", "string", "Path to TLS key file"),
         F("", "tlsverify", "bool", "Use TLS and verify the remote"),
-        F("", "trace", "bool", "Show each request: query, body, status, time"),
+        F(
+            "",
+            "trace",
+            "bool",
+            "Log each request in full: query, body summary, status, time (the ApiTrace "
+            "widget shows them either way)",
+        ),
     ),
 )
 

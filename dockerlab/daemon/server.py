@@ -391,6 +391,7 @@ class Daemon:
                     "ms": (time.monotonic() - start) * 1000,
                     "peer": conn.peer,
                     "error": req.trace.get("error", ""),
+                    "untraced": req.trace.get("untraced", False),  # the trace feed itself
                 }
             )
 

@@ -16,15 +16,37 @@ MAX_SUMMARY = 200  # characters of a body summary
 KEEP = 500  # recent records kept for a follower that joins late
 
 
+# keys whose values never reach the log or the feed (moby's debug middleware masks the first
+# five; a login's tokens and an AuthConfig's "auth" are credentials too)
+SECRET_KEYS = frozenset({"password", "secret", "jointoken", "unlockkey", "signingcakey"})
+SECRET_KEYS |= {"identitytoken", "registrytoken", "auth"}
+
+
+def mask_secrets(value: Any) -> Any:
+    """``value`` with every secret key's value (at any depth) replaced by ``*****``."""
+    if isinstance(value, list):
+        return [mask_secrets(v) for v in value]
+    if isinstance(value, dict):
+        return {
+            k: "*****" if str(k).lower() in SECRET_KEYS else mask_secrets(v)
+            for k, v in value.items()
+        }
+    return value
+
+
 def summarize(content_type: str, head: bytes, size: int) -> str:
-    """A short, readable account of a request body from its first bytes."""
+    """A short, readable account of a request body from its first bytes (credentials
+    masked; JSON that cannot be read and names one is not shown)."""
     if not size:
         return ""
     if "json" in content_type or head[:1] in (b"{", b"["):
         try:
-            value = json.loads(head)
+            value = mask_secrets(json.loads(head))
         except ValueError:
             text = head[:MAX_SUMMARY].decode("utf-8", "replace")
+            lowered = head.decode("utf-8", "replace").lower()
+            if any(f'"{k}"' in lowered for k in SECRET_KEYS):
+                return f"{size} bytes of JSON (not shown: it names a credential)"
             return text + ("…" if size > MAX_SUMMARY else "")
         if isinstance(value, dict):
             shown = {k: v for k, v in value.items() if v not in (None, "", [], {}, False)}
@@ -47,7 +69,10 @@ class Tracer:
         self._lock = threading.Lock()
 
     def record(self, rec: dict[str, Any]) -> None:
-        """``rec``: time, method, path, query, body, status, ms, peer, error."""
+        """``rec``: time, method, path, query, body, status, ms, peer, error (and
+        ``untraced``: the trace feed's own request, which is not shown)."""
+        if rec.pop("untraced", False):
+            return
         stamp = time.strftime("%H:%M:%S", time.localtime(rec["time"]))
         line = f"{stamp} {rec['method']} {rec['path']}"
         if self.detailed and rec.get("query"):

@@ -416,6 +416,26 @@ def subscribe(
     return _stream(journal_path(paths.root), None, None, Filter(filters), True, ticks=True)
 
 
+def stream_ticking(
+    paths: Paths,
+    since: str | float | None = None,
+    until: str | float | None = None,
+    filters: dict[str, list[str]] | None = None,
+) -> Generator[Any, None, None]:
+    """:func:`stream` for a server (the daemon's ``GET /events``): the same events, with
+    None ("a tick") at least once a second while it waits for new ones, so the server can
+    notice a client that went away. The journal is opened at the first ``next()``, which
+    never blocks (it gives the first past event, or a tick)."""
+    from dockerlab.errors import InvalidParameter
+
+    since_ns, until_ns = parse_time(since, "since"), parse_time(until, "until")
+    match = Filter(filters)
+    if until_ns is not None and since_ns is not None and until_ns < since_ns:
+        raise InvalidParameter(f"`since` time ({since}) cannot be after `until` time ({until})")
+    follow = until_ns is None or until_ns >= time.time_ns()
+    return _stream(journal_path(paths.root), since_ns, until_ns, match, follow, ticks=True)
+
+
 def _stream(
     path: str,
     since: int | None,

@@ -92,21 +92,28 @@ class Engine:
         since: str | float | None = None,
         until: str | float | None = None,
         filters: dict[str, list[str]] | None = None,
+        ticks: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """``GET /events``: Docker's EventMessage dicts from the journal. ``since``/``until``
         as the API takes them (``"1700000000.5"``, or seconds as a number): the events
         between them (only when one is given), then the new ones as they happen until
         ``until`` passes (forever without it; close the iterator to stop). ``filters`` as
-        the API's (``container``, ``event``, ``image``, ``label``, ``type``, ``volume`` …)."""
+        the API's (``container``, ``event``, ``image``, ``label``, ``type``, ``volume`` …).
+        ``ticks``: None comes at least once a second while it waits (for a server, to
+        notice a client that went away; see :func:`~dockerlab.engine.events.stream_ticking`)."""
         from dockerlab.engine import events
 
+        if ticks:
+            return events.stream_ticking(self.paths, since, until, filters)
         return events.stream(self.paths, since, until, filters)
 
     def info(self) -> dict[str, Any]:
         from dockerlab.engine import system
 
         states = [c.state["Status"] for c in self._refreshed()]
-        return system.info(self.paths, states, len(self.image_store.list(all=False)))
+        out = system.info(self.paths, states, len(self.image_store.list(all=False)))
+        out["RegistryConfig"] = system.registry_config(self.registry_settings())
+        return out
 
     # ---- images -------------------------------------------------------------------------
     def images(
@@ -657,7 +664,12 @@ class Engine:
         from dockerlab.engine.network import networks
 
         require_privileges()
-        ipam_cfg = ((body.get("IPAM") or {}).get("Config") or [{}])[0] or {}
+        configs = (body.get("IPAM") or {}).get("Config") or [{}]
+        if len(configs) > 1:  # (the API can ask for more than the CLI's one --subnet)
+            raise InvalidParameter("dockerlab networks have one IPv4 subnet (one --subnet)")
+        if body.get("EnableIPv6"):
+            raise InvalidParameter("dockerlab networks are IPv4 only (no --ipv6)")
+        ipam_cfg = configs[0] or {}
         rec = networks.create(
             self.paths,
             body.get("Name") or "",

@@ -24,21 +24,153 @@ def version() -> dict[str, Any]:
         "Os": "linux",
         "Arch": _arch(),
         "KernelVersion": platform.release(),
-        "BuildTime": "",
+        "BuildTime": build_time(),
     }
+    out["GitCommit"] = git_commit()
     details = {
         "ApiVersion": API_VERSION,
         "Arch": out["Arch"],
-        "BuildTime": "",
+        "BuildTime": out["BuildTime"],
         "Experimental": "false",
-        "GitCommit": "",
+        "GitCommit": out["GitCommit"],
         "GoVersion": out["GoVersion"],
         "KernelVersion": out["KernelVersion"],
         "MinAPIVersion": MIN_API_VERSION,
         "Os": "linux",
     }  # what `docker version` prints under "Engine:"
     out["Components"] = [{"Name": "Engine", "Version": __version__, "Details": details}]
+    # where Docker names containerd, runc and docker-init: what runs containers here
+    out["Components"].append(
+        {
+            "Name": "dockerlab-monitor",
+            "Version": __version__,
+            "Details": {"GitCommit": out["GitCommit"]},
+        }
+    )
+    init = init_version()
+    if init is not None:
+        out["Components"].append(
+            {"Name": "docker-init", "Version": init[0], "Details": {"GitCommit": init[1]}}
+        )
     return out
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def git_commit() -> str:
+    """The commit of the dockerlab checkout this code runs from (short, as Docker's
+    ``Git commit``), read from its ``.git`` without running git; "unknown" elsewhere."""
+    top = os.path.dirname(_PACKAGE)
+    gitdir = os.path.join(top, ".git")
+    try:
+        if os.path.isfile(gitdir):  # a worktree: "gitdir: PATH"
+            with open(gitdir) as f:
+                gitdir = os.path.join(top, f.read().split(":", 1)[1].strip())
+        with open(os.path.join(gitdir, "HEAD")) as f:
+            head = f.read().strip()
+        if not head.startswith("ref: "):
+            return head[:7]
+        ref = head[5:]
+        common = gitdir
+        if os.path.exists(os.path.join(gitdir, "commondir")):
+            with open(os.path.join(gitdir, "commondir")) as f:
+                common = os.path.join(gitdir, f.read().strip())
+        for folder in (gitdir, common):
+            try:
+                with open(os.path.join(folder, ref)) as f:
+                    return f.read().strip()[:7]
+            except FileNotFoundError:
+                continue
+        with open(os.path.join(common, "packed-refs")) as f:
+            for line in f:
+                if line.rstrip().endswith(" " + ref):
+                    return line[:7]
+    except (OSError, IndexError):
+        pass
+    return "unknown"
+
+
+def build_time() -> str:
+    """When this dockerlab was installed or last changed (its package's newest module),
+    RFC 3339 as Docker's ``BuildTime`` (the docker CLI reformats it)."""
+    from dockerlab.format.units import rfc3339nano
+
+    try:
+        newest = max(
+            os.stat(os.path.join(_PACKAGE, n)).st_mtime
+            for n in os.listdir(_PACKAGE)
+            if n.endswith(".py")
+        )
+    except (OSError, ValueError):
+        return ""
+    return str(rfc3339nano(newest))
+
+
+_INIT: list[tuple[str, str] | None] = []
+
+
+def init_version() -> tuple[str, str] | None:
+    """(version, git commit) of the host's tini that ``--init`` mounts as docker-init
+    (``tini version 0.19.0 - git.de40ad0``), asked once per process; None without one."""
+    if _INIT:
+        return _INIT[0]
+    import subprocess
+
+    from dockerlab.engine.containers.create import INIT_BINARIES
+
+    found: tuple[str, str] | None = None
+    for path in INIT_BINARIES:
+        if os.access(path, os.X_OK):
+            try:
+                done = subprocess.run(
+                    [path, "--version"], capture_output=True, text=True, timeout=5
+                )
+            except (OSError, subprocess.SubprocessError):
+                continue
+            words = done.stdout.split()
+            if len(words) >= 3 and words[0] == "tini":
+                commit = words[4][4:] if len(words) >= 5 and words[4].startswith("git.") else ""
+                found = (words[2], commit)
+                break
+    _INIT.append(found)
+    return found
+
+
+def engine_id(root: str) -> str:
+    """A stable ID of this engine (its state root on this machine), in the shape of
+    Docker 20.10's key-based ID (``XXXX:XXXX:…``, twelve groups of base32)."""
+    import base64
+    import hashlib
+
+    try:
+        with open("/etc/machine-id") as f:
+            machine = f.read().strip()
+    except OSError:
+        machine = platform.node()
+    digest = hashlib.sha256(f"{machine}:{os.path.realpath(root)}".encode()).digest()
+    text = base64.b32encode(digest[:30]).decode()[:48]
+    return ":".join(text[i : i + 4] for i in range(0, 48, 4))
+
+
+def registry_config(settings: Any) -> dict[str, Any]:
+    """``RegistryConfig`` from the registry settings (mirrors, insecure registries), as
+    dockerd reports its ``daemon.json``: loopback is always insecure (127.0.0.0/8)."""
+    import ipaddress
+
+    cidrs, names = ["127.0.0.0/8"], []
+    for item in getattr(settings, "insecure", []) or []:
+        try:
+            cidrs.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            names.append(item)
+    mirrors = [m if m.endswith("/") else m + "/" for m in getattr(settings, "mirrors", []) or []]
+    configs: dict[str, Any] = {
+        "docker.io": {"Mirrors": mirrors, "Name": "docker.io", "Official": True, "Secure": True}
+    }
+    for name in names:
+        configs[name] = {"Mirrors": [], "Name": name, "Official": False, "Secure": False}
+    return {"IndexConfigs": configs, "InsecureRegistryCIDRs": cidrs, "Mirrors": mirrors}
 
 
 def _arch() -> str:
@@ -78,7 +210,7 @@ def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
                 mem = int(line.split()[1]) * 1024
     cg = cgroup_version()
     return {
-        "ID": "",
+        "ID": engine_id(paths.root),
         "Containers": len(states),
         "ContainersRunning": states.count("running"),
         "ContainersPaused": states.count("paused"),
@@ -142,6 +274,7 @@ def _more_info(cg: int) -> dict[str, Any]:
     except OSError:
         forwarding = False
     memsw = "memory/memory.memsw.limit_in_bytes"
+    init_commit = (init_version() or ("", ""))[1]
     return {
         "Plugins": {
             "Volume": ["local"],
@@ -159,6 +292,8 @@ def _more_info(cg: int) -> dict[str, Any]:
         "CPUSet": flag("cpuset/cpuset.cpus", "cpuset"),
         "PidsLimit": flag("pids", "pids"),
         "IPv4Forwarding": forwarding,
+        "BridgeNfIptables": _proc_flag("/proc/sys/net/bridge/bridge-nf-call-iptables"),
+        "BridgeNfIp6tables": _proc_flag("/proc/sys/net/bridge/bridge-nf-call-ip6tables"),
         "Debug": False,
         "NFd": len(os.listdir("/proc/self/fd")),
         "OomKillDisable": cg == 1 and flag("memory/memory.oom_control", ""),
@@ -190,12 +325,24 @@ def _more_info(cg: int) -> dict[str, Any]:
         },
         "LiveRestoreEnabled": False,
         "Isolation": "",
-        "InitBinary": "",
-        "ContainerdCommit": {"ID": "", "Expected": ""},
-        "RuncCommit": {"ID": "", "Expected": ""},
-        "InitCommit": {"ID": ""},
+        # dockerlab has no containerd; its monitor is its runtime, tini its docker-init
+        "InitBinary": "docker-init" if init_version() is not None else "",
+        "ContainerdCommit": {"ID": "none", "Expected": "none"},
+        "RuncCommit": {
+            "ID": f"dockerlab-monitor {__version__}",
+            "Expected": f"dockerlab-monitor {__version__}",
+        },
+        "InitCommit": {"ID": init_commit, "Expected": init_commit},  # Debian's tini: ""
         "CDISpecDirs": None,
     }
+
+
+def _proc_flag(path: str) -> bool:
+    try:
+        with open(path) as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return False
 
 
 def _os_release(key: str) -> str:

@@ -9,6 +9,8 @@
   buttons for its commands.
 * :class:`NetworkView` — the networks, the containers' interfaces and addresses, published
   ports as arrows from the host, links; live.
+* :class:`ApiTrace` — the Docker Engine API made visible: each request a docker client sent
+  to ``dockerlab daemon`` (method, path, query, body, status, time) and their sequence.
 
 Every widget keeps its state in traitlets, has a method for anything a click does
 (``tree.select_layer(1)``, ``monitor.pause()``…) and a deterministic text repr (nbval
@@ -19,6 +21,7 @@ and the engine load when a widget is first used.
 from __future__ import annotations
 
 __all__ = [
+    "ApiTrace",
     "DiffView",
     "HistoryView",
     "LayerTree",
@@ -34,6 +37,7 @@ _HOMES = {
     "ResourceMonitor": "monitor",
     "LifecycleView": "lifecycle",
     "NetworkView": "network",
+    "ApiTrace": "apitrace",
 }
 
 

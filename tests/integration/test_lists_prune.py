@@ -120,7 +120,8 @@ def test_ps_cli_errors_json_and_sizes(cli, engine):
     keys = json.loads(cli("info", "--format", "{{json .}}").stdout)
     assert {"SecurityOptions", "Plugins", "Swarm", "Warnings", "MemoryLimit", "SwapLimit",
             "RegistryConfig", "LiveRestoreEnabled", "NFd", "NGoroutines"} <= set(keys)  # fmt: skip
-    assert len(keys) == 59  # Docker 20.10's (ClientInfo, the CLI's own part, among them)
+    # Docker 20.10's 59 keys, ClientInfo (the CLI's own part) and CDISpecDirs (API 1.44)
+    assert len(keys) == 61
     assert keys["Swarm"]["LocalNodeState"] == "inactive"
 
 
