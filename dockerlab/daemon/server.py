@@ -366,6 +366,7 @@ class Daemon:
     def _answer(self, conn: Connection, req: Request) -> bool:
         """Answer one request; whether the connection can serve another."""
         start = time.monotonic()
+        arrived = time.time()  # the records go in arrival order, whatever ends first
         status = 500
         try:
             result = dispatch(req, self.api)
@@ -380,7 +381,7 @@ class Daemon:
         finally:
             self.tracer.record(
                 {
-                    "time": time.time(),
+                    "time": arrived,
                     "method": req.method,
                     "path": req.raw_path,
                     "query": req.target.partition("?")[2],

@@ -9,6 +9,7 @@ sequence picture are pure functions of the records (:func:`rows`, :func:`table_t
 
 from __future__ import annotations
 
+import bisect
 import html
 import json
 import os
@@ -165,6 +166,11 @@ def _records(f: Any, chunked: bool) -> Iterator[dict[str, Any]]:
 
 
 # ---- the records as rows, text and a picture -------------------------------------------------
+def _arrival(rec: dict[str, Any]) -> float:
+    """When the daemon received the request (its records come when the answers end)."""
+    return float(rec.get("time") or 0)
+
+
 def short_path(path: str) -> str:
     """The path without its ``/vN.NN`` prefix, full IDs cut to 12 digits."""
     path = _VERSION.sub("", path)
@@ -391,7 +397,7 @@ class ApiTrace(w.VBox):
             self._failed(str(exc))
             return False
         with self._lock:
-            self.records = got[-self.limit :]
+            self.records = sorted(got, key=_arrival)[-self.limit :]
             self.set_trait("count", len(got))
         self._ok()
         self._render()
@@ -469,7 +475,9 @@ class ApiTrace(w.VBox):
                 if self._halt.is_set():
                     break
                 with self._lock:
-                    self.records.append(rec)
+                    # in the order the requests came: a hijacked attach or a wait is
+                    # recorded when it ends, after the start that followed it
+                    bisect.insort(self.records, rec, key=_arrival)
                     del self.records[: -self.limit]
                     self.set_trait("count", self.count + 1)
                 try:
