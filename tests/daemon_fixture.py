@@ -12,6 +12,7 @@ over the test's engine root, stopped with SIGTERM (and checked to have stopped).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -110,9 +111,21 @@ class Daemon:
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
+                stacks = _stacks(self.proc.pid)
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-                raise AssertionError("the daemon did not stop on SIGTERM") from None
+                raise AssertionError(
+                    f"the daemon did not stop on SIGTERM\n{stacks}\nits log:\n{self.log()}"
+                ) from None
+
+
+def _stacks(pid: int) -> str:
+    """The threads of a stuck process, as py-spy shows them (when it is installed)."""
+    spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
+    if not os.access(spy, os.X_OK):
+        return "(no py-spy to show its threads)"
+    done = subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True)
+    return done.stdout + done.stderr
 
 
 @pytest.fixture

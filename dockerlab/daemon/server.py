@@ -372,8 +372,10 @@ class Daemon:
             result = dispatch(req, self.api)
             status = result.status if not isinstance(result, Hijacked) else 101
             keep = self._write(conn, req, result)
-            if keep and not req.body.finished:
-                keep = req.body.drain(DRAIN_LIMIT)
+            if not req.body.finished and not isinstance(result, Hijacked):
+                # even before a close: closing with unread input sends a reset, and the
+                # client may lose the answer it has not read yet (a tar's end padding)
+                keep = req.body.drain(DRAIN_LIMIT) and keep
             return keep
         except HTTPError as exc:  # the body broke its framing mid-handler
             status = exc.status

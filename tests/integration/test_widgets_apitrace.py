@@ -132,7 +132,8 @@ def test_docker_pys_run_as_the_widget_shows_it(api_daemon):
             "POST /containers/{id}/wait",
             "DELETE /containers/{id}",
         ]
-        wait_until(lambda: "DELETE /containers/{id}" in _run_sequence(trace), what="its remove")
+        # a streamed answer (logs) is recorded when it ends, maybe after the remove
+        wait_until(lambda: set(want) <= set(_run_sequence(trace)), what="all five requests")
         assert [s for s in _run_sequence(trace) if s in want] == want
     finally:
         trace.close()
@@ -148,7 +149,8 @@ def test_docker_run_rm_as_the_widget_draws_it(api_daemon, exe):
     try:
         done = api_daemon.cli("run", "--rm", "busybox", "true", docker=exe)
         assert done.returncode == 0, done.stderr
-        assert trace.wait_for(4)
+        # each record comes when its answer ends (attach and wait last): wait for them all
+        wait_until(lambda: set(RUN) <= set(_run_sequence(trace)), what="the run's requests")
         seq = _run_sequence(trace)
         assert [s for s in seq if s in RUN] == RUN
         svg = trace.svg()
