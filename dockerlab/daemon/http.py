@@ -22,6 +22,8 @@ MAX_HEADERS = 200
 MAX_HEADER_BYTES = 1024 * 1024  # Go's http.DefaultMaxHeaderBytes
 MAX_JSON_BODY = 32 * 1024 * 1024  # a create or update body; archives stream instead
 HEAD = 4096  # bytes of a body kept for the trace
+LINGER = 2.0  # seconds a closing connection reads what the client still sends
+LINGER_BYTES = 1 << 20
 IDLE_TIMEOUT = 300.0  # seconds a kept-alive connection may wait for its next request
 
 REASONS = {
@@ -495,10 +497,26 @@ class Connection:
         except OSError:
             pass
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
+            self.sock.shutdown(socket.SHUT_WR)  # the answer is whole: a FIN after it
+            self._linger()
+        except (OSError, ValueError):
             pass
         self.sock.close()
+
+    def _linger(self) -> None:
+        """Read and drop what the client still sends, for a moment (as Apache's lingering
+        close): a close with unread input makes the kernel answer with a reset, which can
+        destroy our answer before the client has read it (the end padding of a tar after
+        ``PUT …/archive``, a body we refused unread)."""
+        import time
+
+        self.sock.settimeout(LINGER)
+        deadline, left = time.monotonic() + LINGER, LINGER_BYTES
+        while left > 0 and time.monotonic() < deadline:
+            got = self.sock.recv(min(65536, left))
+            if not got:
+                return
+            left -= len(got)
 
     def watch(self) -> threading.Thread:
         """Start a watcher that sets ``gone`` when the client closes its end (used while a

@@ -372,11 +372,9 @@ class Daemon:
             result = dispatch(req, self.api)
             status = result.status if not isinstance(result, Hijacked) else 101
             keep = self._write(conn, req, result)
-            if not req.body.finished and not isinstance(result, Hijacked):
-                # even before a close: closing with unread input sends a reset, and the
-                # client may lose the answer it has not read yet (a tar's end padding)
-                keep = req.body.drain(DRAIN_LIMIT) and keep
-            return keep
+            if keep and not req.body.finished:
+                keep = req.body.drain(DRAIN_LIMIT)
+            return keep  # (a close lingers for what the client still sends: Connection.close)
         except HTTPError as exc:  # the body broke its framing mid-handler
             status = exc.status
             return False
