@@ -201,6 +201,8 @@ def _record(
         except (OSError, ValueError):
             known = []
         entry = {"Digest": desc["digest"], "SourceRepository": source, "Size": desc["size"]}
+        if "zstd" in str(desc.get("mediaType", "")):  # push names the blob as it is
+            entry["MediaType"] = desc["mediaType"]
         if entry not in known:
             known = [entry, *known][:8]
             tmp = f"{path}.{os.getpid()}.tmp"
