@@ -263,3 +263,26 @@ def test_load_refuses_a_zstd_layer_bomb_and_corrupt_zstd(engine, tmp_path):
     assert "is not valid zstd: unexpected EOF (the zstd data is truncated)" in err, err
     assert os.listdir(engine.image_store.blobs) == before
     assert os.listdir(engine.paths.tmp) == []
+
+
+def test_import_of_a_zstd_tarball_runs(engine, tmp_path):
+    tars = _layers(engine)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as out:
+        for layer in tars:  # busybox's files and /srv/hello.txt in one tar
+            with tarfile.open(fileobj=io.BytesIO(layer)) as tf:
+                for m in tf:
+                    out.addfile(m, tf.extractfile(m) if m.isreg() else None)
+    path = tmp_path / "rootfs.tar.zst"
+    path.write_bytes(_zstd(buf.getvalue()))
+    root = engine.paths.root
+    r = cli(root, "import", str(path), "zimport:1")
+    assert r.returncode == 0, r.stderr
+    r = cli(root, "run", "--rm", "--network", "none", "zimport:1", "cat", "/srv/hello.txt")
+    assert (r.returncode, r.stdout) == (0, HELLO), r.stderr
+    path.write_bytes(_zstd(buf.getvalue())[:-9])
+    r = cli(root, "import", str(path), "zcut:1")
+    assert r.returncode == 1
+    assert r.stderr.decode() == (
+        "Error response from daemon: invalid archive: unexpected EOF (the zstd data is truncated)\n"
+    )
