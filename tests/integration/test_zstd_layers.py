@@ -9,11 +9,13 @@ import hashlib
 import io
 import json
 import os
+import subprocess
+import sys
 import tarfile
 
 import pytest
 import zstandard
-from helpers import cli
+from helpers import cli, cli_env
 from registry_fixture import registry
 from test_registry import (
     _fresh_roots_leave_no_network,
@@ -153,6 +155,33 @@ def test_a_gzip_pull_does_not_import_zstandard(engine, registry, tmp_path):
     r, loaded = _pull_reporting(fresh(tmp_path), ref, "'zstandard' in sys.modules")
     assert r.returncode == 0, r.stderr
     assert loaded == "False"
+
+
+def test_without_the_zstandard_module_a_zstd_layer_is_refused_clearly(engine, registry, tmp_path):
+    tar = _hello_tar()
+    blob = _zstd(tar)
+    _push_zstd(registry.addr, "lab/znomod", "1", [blob], [_sha(tar)])
+    other = fresh(tmp_path)
+    cli(other, "images")
+    before = state_of(other)
+    code = (
+        "import runpy, sys\n"
+        "sys.modules['zstandard'] = None  # as if it were not installed\n"
+        "sys.argv = ['dockerlab', 'pull', sys.argv.pop()]\n"
+        "runpy.run_module('dockerlab', run_name='__main__', alter_sys=True)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, f"{registry.addr}/lab/znomod:1"],
+        env=cli_env(other),
+        capture_output=True,
+        timeout=120,
+    )
+    assert r.returncode == 1
+    assert r.stderr.decode() == (
+        f"Error response from daemon: layer {_sha(blob)} is zstd-compressed: reading it needs "
+        "the zstandard module: pip install zstandard\n"
+    )
+    assert state_of(other) == before
 
 
 def test_a_zstd_bomb_is_refused_and_nothing_is_kept(engine, registry, tmp_path):
