@@ -6,7 +6,8 @@ then a Docker v2 manifest under the tag.
 The image ID a registry's clients see is the config's digest: the same bytes as in the store,
 so an image pushed from dockerlab pulls into Docker with the same ID. Which compressed blob
 stands for which DiffID in which repository is remembered (``image/distribution/``, as
-Docker's v2metadata), so pushing again, or to another repository, sends nothing twice.
+Docker's v2metadata), so pushing again, or to another repository, sends nothing twice; a
+pulled zstd blob is named in the manifest by its own media type (it is never re-made).
 """
 
 from __future__ import annotations
