@@ -14,6 +14,7 @@ each — :func:`exit_code` for the CLI and the magics, :func:`http_status` for t
     │   │   └── daemon.server.DaemonError           ``dockerlab daemon`` cannot listen
     │   ├── engine.images.saveload.LoadError        an archive ``load`` refuses
     │   ├── engine.images.inflate.ExpansionError    an archive expanding past its bounds
+    │   ├── engine.images.inflate.ZstdMissing       zstd data without the zstandard module
     │   ├── engine.images.archive.Breakout          an entry landing outside its folder
     │   ├── engine.build.parser.DockerfileParseError
     │   └── engine.runtime.security.seccomp.ProfileError

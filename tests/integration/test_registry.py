@@ -515,6 +515,7 @@ UP_TO_DATE_FORBIDDEN = (
     "shutil",
     "dockerlab.engine.registry.download",
     "dockerlab.engine.images.inflate",
+    "zstandard",
 )
 
 

@@ -224,6 +224,7 @@ CLI_START_FORBIDDEN = (
     "dockerlab.engine.runtime.monitor",
     "dockerlab.engine.runtime.process",
     "dockerlab.engine.runtime.security.seccomp",
+    "zstandard",
 )
 
 

@@ -295,7 +295,7 @@ def commit(
 
 
 def _decompressed(fileobj: IO[bytes], dest: IO[bytes], folder: str) -> None:
-    """Copy ``fileobj`` to ``dest``, decompressing gzip, bzip2 or xz, within the bounds of
+    """Copy ``fileobj`` to ``dest``, decompressing gzip, bzip2, xz or zstd, within the bounds of
     :class:`~dockerlab.engine.images.inflate.Budget` (ratio and free disk under ``folder``)."""
     from dockerlab.engine.images.inflate import Budget, decompressed
 
@@ -314,7 +314,7 @@ def import_image(
     message: str = "",
     source: str = "-",
 ) -> str:
-    """``docker import``: a one-layer image from a tar (plain, gzip, bzip2 or xz)."""
+    """``docker import``: a one-layer image from a tar (plain, gzip, bzip2, xz or zstd)."""
     import tarfile
 
     from dockerlab.engine.images import reference as refs

@@ -10,8 +10,9 @@ through these checks:
 * :class:`Budget` counts the bytes read from the input and the bytes written out, and stops
   a read whose output passes ``max(FLOOR, RATIO × input)`` or the free space of the disk it
   writes to (less a reserve), with an error in Docker's words.
-* :func:`decompressed` opens gzip (several members too, as Go's reader does), bzip2 or xz
-  as a stream that never inflates more than it is asked for at once.
+* :func:`decompressed` opens gzip (several members too, as Go's reader does), bzip2, xz or
+  zstd as a stream that never inflates more than it is asked for at once. zstd needs the
+  ``zstandard`` module, imported only when a zstd stream is met (:class:`ZstdReader`).
 
 The limits: real layers compress 2–10× (text-heavy ones up to ~15×), whole images 2–4×, and
 deflate cannot pass ~1032×. RATIO = 100 is ten times what real content reaches and a tenth
@@ -27,7 +28,7 @@ import io
 import os
 import tarfile
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from dockerlab.errors import InvalidParameter
 
@@ -133,11 +134,12 @@ class _Counted(io.RawIOBase):
         return n
 
 
-_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (ZSTD_MAGIC, "zstd"))
 
 
 def compression(head: bytes) -> str:
-    """ "gzip", "bz2", "xz" or "" for the first bytes of a stream."""
+    """ "gzip", "bz2", "xz", "zstd" or "" for the first bytes of a stream."""
     return next((kind for magic, kind in _MAGIC if head.startswith(magic)), "")
 
 
@@ -157,6 +159,8 @@ def decompressed(src: io.BufferedReader) -> tuple[IO[bytes], str]:
         import lzma
 
         return lzma.LZMAFile(src), kind
+    if kind == "zstd":
+        return io.BufferedReader(ZstdReader(src), _CHUNK), kind
     return src, kind
 
 
@@ -165,7 +169,7 @@ def corrupt(exc: BaseException) -> bool:
     import lzma
     import zlib
 
-    if isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)):
+    if isinstance(exc, (EOFError, zlib.error, lzma.LZMAError, CorruptData)):
         return True
     return isinstance(exc, OSError) and exc.errno is None
 
@@ -201,3 +205,127 @@ class GunzipStream:
     def close(self) -> None:
         if self._fed and not self._d.eof:
             raise EOFError("unexpected EOF (the gzip data is truncated)")
+
+
+class CorruptData(OSError):
+    """Bad compressed data (an OSError without errno, as gzip's BadGzipFile)."""
+
+
+class ZstdMissing(InvalidParameter):
+    """A zstd stream met without the ``zstandard`` module."""
+
+
+def zstandard() -> Any:
+    """The ``zstandard`` module, imported when a zstd stream is first met (it is not in the
+    standard library, and no verb's start should pay for it)."""
+    try:
+        import zstandard as module
+    except ImportError:
+        raise ZstdMissing(
+            "reading zstd-compressed data needs the zstandard module: pip install zstandard"
+        ) from None
+    return module
+
+
+class Source(Protocol):
+    """Anything with ``read(n)``: a file, or a download's chunks."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+class ZstdReader(io.RawIOBase):
+    """``src`` (zstd frames) decompressed; each read inflates at most what it is asked for.
+
+    zstandard's ``stream_reader`` bounds each read's output but ends quietly where its input
+    ends, mid-frame or not, so the frames are walked as they pass (:class:`ZstdFrames`) and a
+    stream cut short is refused as gzip's is."""
+
+    def __init__(self, src: Source) -> None:
+        zstd = zstandard()
+        self.frames = ZstdFrames()
+        self._error = zstd.ZstdError
+        self._r = zstd.ZstdDecompressor().stream_reader(
+            _Walked(src, self.frames.feed), read_size=_CHUNK, read_across_frames=True
+        )
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        try:
+            n: int = self._r.readinto(buf)
+        except self._error as exc:
+            raise CorruptData(str(exc)) from None
+        if not n:
+            self.frames.close()
+        return n
+
+
+class _Walked:
+    """``src`` read through, each piece of bytes shown to ``see``."""
+
+    def __init__(self, src: Source, see: Callable[[bytes], None]) -> None:
+        self.src, self.see = src, see
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.src.read(n)
+        self.see(data)
+        return data
+
+
+class ZstdFrames:
+    """The frame structure of a zstd stream, walked as its bytes pass: headers only, block
+    contents are skipped by the sizes their headers give (RFC 8878 §3.1)."""
+
+    def __init__(self) -> None:
+        self.state, self.need, self.head, self.skip = "magic", 4, b"", 0
+        self.checksum = False
+
+    def feed(self, data: bytes) -> None:
+        i, end = 0, len(data)
+        while i < end and self.state != "bad":
+            if self.skip:
+                step = min(self.skip, end - i)
+                self.skip -= step
+                i += step
+                continue
+            take = min(self.need - len(self.head), end - i)
+            self.head += data[i : i + take]
+            i += take
+            if len(self.head) == self.need:
+                head, self.head = self.head, b""
+                self._header(head)
+
+    def _header(self, head: bytes) -> None:
+        if self.state == "magic":
+            if head == ZSTD_MAGIC:
+                self.state, self.need = "frame", 1
+            elif head[0] & 0xF0 == 0x50 and head[1:] == b"\x2a\x4d\x18":  # skippable frame
+                self.state, self.need = "skippable", 4
+            else:
+                self.state = "bad"
+        elif self.state == "skippable":
+            self.skip = int.from_bytes(head, "little")
+            self.state, self.need = "magic", 4
+        elif self.state == "frame":  # the frame header descriptor: what follows it
+            d = head[0]
+            single = d >> 5 & 1
+            self.checksum = bool(d >> 2 & 1)
+            self.skip = (1 - single) + (0, 1, 2, 4)[d & 3] + (single, 2, 4, 8)[d >> 6]
+            self.state, self.need = "block", 3
+        else:  # a block header: last flag, type, size
+            h = int.from_bytes(head, "little")
+            kind = h >> 1 & 3
+            if kind == 3:
+                self.state = "bad"
+                return
+            self.skip = 1 if kind == 1 else h >> 3  # an RLE block holds one byte
+            if h & 1:
+                self.skip += 4 if self.checksum else 0
+                self.state, self.need = "magic", 4
+
+    def close(self) -> None:
+        if self.state == "bad":
+            raise CorruptData("zstd: invalid frame")
+        if self.state != "magic" or self.head or self.skip:
+            raise CorruptData("unexpected EOF (the zstd data is truncated)")

@@ -13,11 +13,12 @@ the same images twice gives the same bytes.
 
 What :func:`load` reads: that format, Docker's older archives (``<v1 id>/layer.tar``,
 ``<id>.json``, ``manifest.json``, symlinked shared layers) and plain OCI image layouts
-(``index.json`` → manifests → config and layers, gzip layers too). A load runs in two steps:
+(``index.json`` → manifests → config and layers, gzip and zstd layers too). A load runs in
+two steps:
 
 1. **stage** — the outer tar is read once into a scratch folder under ``$ROOT/tmp``. Regular
    files land there under made-up flat names (``f0``, ``f1``…) and are hashed on the way
-   (gzip layers are inflated on the way too, once); what the archive may expand to is
+   (gzip and zstd layers are inflated on the way too, once); what the archive may expand to is
    bounded (:mod:`dockerlab.engine.images.inflate`: ratio, free disk, header sizes, entry count);
    symlinks and hardlinks of the archive are only *recorded* and resolved by name inside the
    archive, never created. So no entry (``../x``, ``/x``, a symlink to ``/etc``) can write or
@@ -40,13 +41,17 @@ import re
 import shutil
 import tarfile
 import zlib
+from collections.abc import Iterator
 from typing import IO, Any, BinaryIO
 
 from dockerlab.engine.images import reference as refs
 from dockerlab.engine.images.inflate import (
     BoundedTarInfo,
     Budget,
+    CorruptData,
     GunzipStream,
+    ZstdMissing,
+    ZstdReader,
     compression,
     corrupt,
     decompressed,
@@ -69,6 +74,7 @@ MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 _INDEX_TYPES = (MEDIA_INDEX, MEDIA_DOCKER_LIST)
 _CHUNK = 1 << 20
+_PIP = "pip install zstandard"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _MAX_JSON = 32 << 20  # a config or manifest larger than this is not one
 # `docker save` writes a few entries per image and layer; millions of tiny entries are an
@@ -207,14 +213,24 @@ def _info(name: str, kind: bytes, size: int, mode: int) -> tarfile.TarInfo:
 # ---- load: staging ------------------------------------------------------------------------
 
 
+class _Pieces:
+    """A file-like source of the chunks ``it`` yields (b"" at the end)."""
+
+    def __init__(self, it: Iterator[bytes]) -> None:
+        self.it = it
+
+    def read(self, n: int = -1) -> bytes:
+        return next(self.it, b"")
+
+
 class _Staged:
     """The outer archive, unpacked flat: names are resolved here, never on the host."""
 
     def __init__(self, folder: str) -> None:
         self.folder = folder
-        # name -> (path, sha256 hex, size); the path is "" for a gzip file (see inflated)
+        # name -> (path, sha256 hex, size); the path is "" for a compressed file (see inflated)
         self.files: dict[str, tuple[str, str, int]] = {}
-        # gzip file name -> its content inflated (path, sha256 hex, size), or why it is bad
+        # compressed file name -> its content inflated (path, sha256 hex, size), or why it is bad
         self.inflated: dict[str, tuple[str, str, int] | str] = {}
         self.budget = Budget(folder, error=LoadError)
         self.entries = 0
@@ -270,8 +286,9 @@ class _Staged:
             data = tf.extractfile(m)
             assert data is not None
             first = data.read(_CHUNK)
-            if compression(first[:2]) == "gzip":
-                self._take_gzip(name, m, data, first)
+            kind = compression(first[:6])
+            if kind in ("gzip", "zstd"):
+                self._take_compressed(name, m, data, first, kind)
                 return
             path = self.new_path()
             sha = hashlib.sha256()
@@ -289,33 +306,53 @@ class _Staged:
             self.files[name] = (path, sha.hexdigest(), size)
         # devices, fifos: an image archive holds none; ignore them as Docker does
 
-    def _take_gzip(self, name: str, m: tarfile.TarInfo, data: IO[bytes], first: bytes) -> None:
-        """A gzip file (a compressed layer): keep only its content, inflated on the way (one
-        pass, one copy on disk), and the digest and size of the compressed bytes."""
+    def _take_compressed(
+        self, name: str, m: tarfile.TarInfo, data: IO[bytes], first: bytes, kind: str
+    ) -> None:
+        """A gzip or zstd file (a compressed layer): keep only its content, inflated on the
+        way (one pass, one copy on disk, within the budget), and the digest and size of the
+        compressed bytes."""
         path = self.new_path()
         raw_sha, sha = hashlib.sha256(), hashlib.sha256()
         raw_size = size = 0
-        gz: GunzipStream | None = GunzipStream()
         bad = ""
-        with open(path, "wb") as out:
+
+        def raw() -> Iterator[bytes]:
+            nonlocal raw_size
             chunk = first
             while chunk:
                 raw_sha.update(chunk)
                 raw_size += len(chunk)
-                try:
-                    for piece in gz.feed(chunk) if gz else ():
-                        self.budget.wrote(len(piece), name)
-                        sha.update(piece)
-                        out.write(piece)
-                        size += len(piece)
-                except zlib.error as exc:  # kept for the error, if it is used as a layer
-                    gz, bad = None, str(exc)
+                yield chunk
                 chunk = data.read(_CHUNK)
-        try:
-            if gz is not None:
-                gz.close()
-        except EOFError as exc:
-            bad = str(exc)
+
+        chunks = raw()
+        with open(path, "wb") as out:
+
+            def keep(piece: bytes) -> None:
+                nonlocal size
+                self.budget.wrote(len(piece), name)
+                sha.update(piece)
+                out.write(piece)
+                size += len(piece)
+
+            try:
+                if kind == "zstd":
+                    reader = ZstdReader(_Pieces(chunks))
+                    while piece := reader.read(_CHUNK):
+                        keep(piece)
+                else:
+                    gz = GunzipStream()
+                    for chunk in chunks:
+                        for piece in gz.feed(chunk):
+                            keep(piece)
+                    gz.close()
+            except ZstdMissing:  # said only if it is used as a layer
+                bad = f"is zstd-compressed: reading it needs the zstandard module: {_PIP}"
+            except (zlib.error, EOFError, CorruptData) as exc:  # kept for the error, likewise
+                bad = f"is not valid {kind}: {exc}"
+            for _ in chunks:  # the rest is only hashed
+                pass
         if raw_size != m.size:
             raise LoadError(f"Error processing tar file: unexpected EOF in {name!r}")
         self.files[name] = ("", raw_sha.hexdigest(), raw_size)
@@ -357,23 +394,23 @@ class _Staged:
 
     def get(self, name: str, what: str, need_file: bool = True) -> tuple[str, str, int]:
         """(host path, sha256 hex, size) of the file ``name`` names in the archive; the path
-        is "" for a gzip file unless ``need_file`` (then a gzip file is an error)."""
+        is "" for a compressed file unless ``need_file`` (then it is an error)."""
         resolved = self.resolve(self.clean(name))
         found = self.files.get(resolved)
         if found is None:
             raise LoadError(f"invalid archive: {what} {name!r} is not in the archive")
         if need_file and not found[0]:
-            raise LoadError(f"invalid archive: {what} {name!r} is gzip-compressed")
+            raise LoadError(f"invalid archive: {what} {name!r} is compressed")
         return found
 
     def uncompressed(self, name: str, what: str) -> tuple[str, str, int]:
-        """(host path, sha256 hex, size) of the content of ``name``, inflated if gzip."""
+        """(host path, sha256 hex, size) of the content of ``name``, inflated if gzip or zstd."""
         raw = self.get(name, what, need_file=False)
         inflated = self.inflated.get(self.resolve(self.clean(name)))
         if inflated is None:
             return raw
         if isinstance(inflated, str):
-            raise LoadError(f"invalid archive: {what} {name!r} is not valid gzip: {inflated}")
+            raise LoadError(f"invalid archive: {what} {name!r} {inflated}")
         return inflated
 
     def has(self, name: str) -> bool:
@@ -447,20 +484,12 @@ def _check_blob_name(name: str, sha: str) -> None:
         )
 
 
-def _layer(
-    staged: _Staged, name: str, expected: str, what: str, media_type: str = ""
-) -> tuple[str, str, int]:
+def _layer(staged: _Staged, name: str, expected: str, what: str) -> tuple[str, str, int]:
     """The staged uncompressed tar of one layer, its DiffID checked against ``expected``.
 
-    Compression is told by the content, as Docker does (gzip layers were inflated while
-    staged); the media type only names what is not supported."""
+    Compression is told by the content, as Docker does (gzip and zstd layers were inflated
+    while staged), never by the media type."""
     path, sha, size = staged.uncompressed(name, what)
-    with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic == b"\x28\xb5\x2f\xfd" or media_type.endswith("+zstd"):
-        raise LoadError(
-            f"layer {name!r} is zstd-compressed: dockerlab reads uncompressed and gzip layers only"
-        )
     diff_id = "sha256:" + sha
     if diff_id != expected:
         raise LoadError(
@@ -606,9 +635,7 @@ def _read_oci(staged: _Staged) -> list[_Image]:
                 )
             for ldesc, diff in zip(layers, image.diff_ids):
                 _, _, _, lname = _blob(staged, ldesc, "layer")
-                image.layers.append(
-                    _layer(staged, lname, diff, "layer", str(ldesc.get("mediaType") or ""))
-                )
+                image.layers.append(_layer(staged, lname, diff, "layer"))
             images[image.id] = image
             order.append(image.id)
         name = ann.get(ANN_IMAGE_NAME) or ""

@@ -23,13 +23,20 @@ import zlib
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from dockerlab.engine.images.inflate import Budget, GunzipStream
+from dockerlab.engine.images.inflate import (
+    ZSTD_MAGIC,
+    Budget,
+    CorruptData,
+    GunzipStream,
+    ZstdMissing,
+    ZstdReader,
+)
 from dockerlab.engine.registry.client import Client, RegistryError, Response, drain, raise_for
 from dockerlab.errors import InvalidParameter
 
 PARALLEL = 3  # Docker's max-concurrent-downloads
 _CHUNK = 256 << 10
-_ZSTD = b"\x28\xb5\x2f\xfd"
+_PIECE = 1 << 20  # the most tar inflated at once
 
 
 class _Cancelled(Exception):
@@ -87,7 +94,7 @@ class _Layer(io.RawIOBase):
                     piece = next(self._pieces)
                 except StopIteration:
                     self._pieces = None
-                except (zlib.error, EOFError) as exc:
+                except (zlib.error, EOFError, CorruptData) as exc:
                     self._pieces, self.broken = None, exc  # drain() still checks the digest
                     return
                 else:
@@ -99,16 +106,28 @@ class _Layer(io.RawIOBase):
             chunk = self._read()
             if not chunk:
                 return
-            if not self.kind:
-                media = self.desc.get("mediaType", "")
-                if chunk.startswith(_ZSTD) or media.endswith("zstd"):
-                    raise RegistryError(
-                        f"layer {self.desc['digest']} is zstd-compressed: dockerlab reads gzip "
-                        "and uncompressed layers only (Python's standard library has no zstd)"
-                    )
+            if not self.kind:  # told by the content, as Docker's DecompressStream does
+                if chunk.startswith(ZSTD_MAGIC):
+                    self.kind = "zstd"
+                    self._pieces = self._unzstd(chunk)
+                    continue
                 self.kind = "gzip" if chunk.startswith(b"\x1f\x8b") else "tar"
                 self.gz = GunzipStream() if self.kind == "gzip" else None
             self._pieces = iter(self.gz.feed(chunk) if self.gz is not None else (chunk,))
+
+    def _unzstd(self, first: bytes) -> Iterator[bytes]:
+        """The tar inflated from the zstd blob, a piece at a time: the decompressor pulls the
+        next compressed chunk (:meth:`_read`) only when it needs it, so the pieces stay
+        bounded however much a chunk inflates to."""
+        try:
+            reader = ZstdReader(_Chunks(first, self._read))
+        except ZstdMissing:
+            raise RegistryError(
+                f"layer {self.desc['digest']} is zstd-compressed: reading it needs the "
+                "zstandard module: pip install zstandard"
+            ) from None
+        while piece := reader.read(_PIECE):
+            yield piece
 
     def _read(self) -> bytes:
         """The next compressed chunk, hashed; b"" at the end (or past the size it said)."""
@@ -151,6 +170,20 @@ class _Layer(io.RawIOBase):
 
     def verified(self) -> bool:
         return self.got == self.size and "sha256:" + self.comp.hexdigest() == self.desc["digest"]
+
+
+class _Chunks:
+    """A file-like source of ``first``, then of what ``more`` returns (b"" at the end)."""
+
+    def __init__(self, first: bytes, more: Any) -> None:
+        self.first, self.more = first, more
+
+    def read(self, n: int = -1) -> bytes:
+        if self.first:
+            data, self.first = self.first, b""
+            return data
+        more: bytes = self.more()
+        return more
 
 
 def _download(

@@ -3,8 +3,8 @@ then the layers the store lacks, three at a time, each verified and unpacked whi
 streams (:mod:`~dockerlab.engine.registry.download`).
 
 Every blob is hashed as it arrives and compared with its digest (and its size) before
-anything is kept; gzip layers are inflated on the way (within :mod:`inflate`'s bounds), their
-DiffIDs checked against the config, and unpacked in the same pass into the pull's work
+anything is kept; gzip and zstd layers are inflated on the way (within :mod:`inflate`'s bounds),
+their DiffIDs checked against the config, and unpacked in the same pass into the pull's work
 folder. The image is committed all at once by the loader's commit (:func:`saveload._commit`),
 which only moves the staged layers in, so an interrupted or refused pull leaves the store as
 it was; the image ID is the config's digest, as Docker's. An image already present costs the
@@ -201,6 +201,8 @@ def _record(
         except (OSError, ValueError):
             known = []
         entry = {"Digest": desc["digest"], "SourceRepository": source, "Size": desc["size"]}
+        if "zstd" in str(desc.get("mediaType", "")):  # push names the blob as it is
+            entry["MediaType"] = desc["mediaType"]
         if entry not in known:
             known = [entry, *known][:8]
             tmp = f"{path}.{os.getpid()}.tmp"

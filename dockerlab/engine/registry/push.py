@@ -6,7 +6,8 @@ then a Docker v2 manifest under the tag.
 The image ID a registry's clients see is the config's digest: the same bytes as in the store,
 so an image pushed from dockerlab pulls into Docker with the same ID. Which compressed blob
 stands for which DiffID in which repository is remembered (``image/distribution/``, as
-Docker's v2metadata), so pushing again, or to another repository, sends nothing twice.
+Docker's v2metadata), so pushing again, or to another repository, sends nothing twice; a
+pulled zstd blob is named in the manifest by its own media type (it is never re-made).
 """
 
 from __future__ import annotations
@@ -148,8 +149,10 @@ class _Chunked:
         return self.it
 
 
-def _record(store: ImageStore, diff: str, digest: str, size: int, source: str) -> None:
-    pulling._record(store, [diff], [{"digest": digest, "size": size}], source)
+def _record(
+    store: ImageStore, diff: str, digest: str, size: int, source: str, media: str = MEDIA_LAYER
+) -> None:
+    pulling._record(store, [diff], [{"digest": digest, "size": size, "mediaType": media}], source)
 
 
 def push(
@@ -193,16 +196,17 @@ def push(
         upload_url = None
         for k in known:  # what this registry already holds, here or in a sibling repository
             digest, size = str(k.get("Digest")), int(k.get("Size") or 0)
+            media = str(k.get("MediaType") or MEDIA_LAYER)  # a pulled zstd blob stays zstd
             source = str(k["SourceRepository"]).split("/", 1)[1]
             if blob_exists(client, digest):
-                descs[diff] = {"mediaType": MEDIA_LAYER, "size": size, "digest": digest}
+                descs[diff] = {"mediaType": media, "size": size, "digest": digest}
                 events.put(("msg", {"status": "Layer already exists", "id": short}))
                 return
             if source != client.path and size:
                 upload_url = _mount(client, digest, source)
                 if upload_url is None:
-                    descs[diff] = {"mediaType": MEDIA_LAYER, "size": size, "digest": digest}
-                    _record(store, diff, digest, size, here)
+                    descs[diff] = {"mediaType": media, "size": size, "digest": digest}
+                    _record(store, diff, digest, size, here, media)
                     events.put(("msg", {"status": f"Mounted from {source}", "id": short}))
                     return
         last = [0]
