@@ -146,3 +146,16 @@ def cli_main(root: str, *args: str, stdin: Any = None) -> tuple[int, str, str]:
     finally:
         sys.stdin = old
     return code, out.getvalue(), err.getvalue()
+
+
+def private_subnet() -> str:
+    """A random 10.x.y.0/24 no host route covers: tests on many roots at once would
+    otherwise exhaust Docker's 31 default pools, which every root's default bridge uses."""
+    from dockerlab.engine.network import ipam
+
+    routes = ipam.host_routes()
+    while True:
+        x, y = os.urandom(2)
+        net = (10 << 24) | (x << 16) | (y << 8)
+        if not any(ipam.overlaps((net, 24), r) for r in routes) and x not in (77, 88, 99):
+            return f"10.{x}.{y}.0/24"

@@ -8,23 +8,11 @@ import os
 
 import pytest
 from daemon_fixture import DOCKER_CLIS
-from helpers import cli
+from helpers import cli, private_subnet
 
 pytestmark = pytest.mark.timeout(180)
 
 ANONYMOUS = "com.docker.volume.anonymous"
-
-
-def private_subnet() -> str:
-    """A random 10.x.y.0/24 no host route covers (as test_network_user's)."""
-    from dockerlab.engine.network import ipam
-
-    routes = ipam.host_routes()
-    while True:
-        x, y = os.urandom(2)
-        net = (10 << 24) | (x << 16) | (y << 8)
-        if not any(ipam.overlaps((net, 24), r) for r in routes) and x not in (77, 88, 99):
-            return f"10.{x}.{y}.0/24"
 
 
 def _host_macs() -> set[str]:

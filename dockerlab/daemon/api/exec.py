@@ -201,20 +201,28 @@ def start(req: Request, api: Api) -> Any:
     return Hijacked(run, stream_type(req, x.tty))
 
 
-def _start_detached(engine: Any, x: ExecInstance) -> None:
-    """Run it with nothing attached; a thread waits for its exit code (inspect shows it)."""
-    proc = engine.exec(
+def _exec(
+    engine: Any, x: ExecInstance, stdin: int, stdout: int, stderr: int, own_terminal: bool = False
+) -> Any:
+    """The exec instance's command, started in its container with these descriptors."""
+    return engine.exec(
         x.cid,
         x.cmd,
         env=x.env,
         workdir=x.workdir,
         user=x.user,
         tty=x.tty,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        own_terminal=own_terminal,
         privileged=x.privileged,
     )
+
+
+def _start_detached(engine: Any, x: ExecInstance) -> None:
+    """Run it with nothing attached; a thread waits for its exit code (inspect shows it)."""
+    proc = _exec(engine, x, subprocess.DEVNULL, subprocess.DEVNULL, subprocess.DEVNULL)
     with x.lock:
         x.running, x.pid = True, proc.pid
     threading.Thread(
@@ -270,19 +278,7 @@ def _spawn(engine: Any, x: ExecInstance, console: Any) -> tuple[Any, _Fds]:
                 else:
                     outs.append(subprocess.DEVNULL)
             stdout, stderr = outs
-        proc = engine.exec(
-            x.cid,
-            x.cmd,
-            env=x.env,
-            workdir=x.workdir,
-            user=x.user,
-            tty=x.tty,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            own_terminal=x.tty,
-            privileged=x.privileged,
-        )
+        proc = _exec(engine, x, stdin, stdout, stderr, own_terminal=x.tty)
     except BaseException:
         for fd in [fds.stdin, *fds.outputs, fds.master]:
             _close(fd)

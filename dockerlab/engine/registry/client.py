@@ -30,7 +30,7 @@ from dockerlab.errors import DockerlabError
 TYPE_CHECKING = False  # typing, queue, urllib, ipaddress: off an up-to-date pull's start
 if TYPE_CHECKING:
     import queue
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import Any
 
 DOCKER_HUB = "docker.io"
@@ -722,6 +722,22 @@ def raise_for(resp: Response, what: str, method: str = "") -> None:
     if resp.status in (401, 403):
         raise Unauthorized(text)
     raise RegistryError(text)
+
+
+def progress(
+    events: queue.Queue[tuple[str, Any]], status: str, short: str, step: int
+) -> Callable[[int, int], None]:
+    """A transfer's ``tick(done, total)``: a ``status`` progress message for layer ``short``
+    every ``step`` bytes, and at the end (Docker's ``Downloading``/``Pushing`` lines)."""
+    last = [0]
+
+    def tick(done: int, total: int) -> None:
+        if done - last[0] >= step or done == total:
+            last[0] = done
+            detail = {"current": done, "total": total}
+            events.put(("msg", {"status": status, "id": short, "progressDetail": detail}))
+
+    return tick
 
 
 def drain(

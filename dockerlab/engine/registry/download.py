@@ -31,7 +31,14 @@ from dockerlab.engine.images.inflate import (
     ZstdMissing,
     ZstdReader,
 )
-from dockerlab.engine.registry.client import Client, RegistryError, Response, drain, raise_for
+from dockerlab.engine.registry.client import (
+    Client,
+    RegistryError,
+    Response,
+    drain,
+    progress,
+    raise_for,
+)
 from dockerlab.errors import InvalidParameter
 
 PARALLEL = 3  # Docker's max-concurrent-downloads
@@ -265,21 +272,7 @@ def download_all(
             except queue.Empty:
                 return
             short = layers[i]["digest"].split(":", 1)[1][:12]
-            last = [0]
-
-            def tick(got: int, total: int, short: str = short, last: list[int] = last) -> None:
-                if got - last[0] >= 512 << 10 or got == total:
-                    last[0] = got
-                    events.put(
-                        (
-                            "msg",
-                            {
-                                "status": "Downloading",
-                                "id": short,
-                                "progressDetail": {"current": got, "total": total},
-                            },
-                        )
-                    )
+            tick = progress(events, "Downloading", short, 512 << 10)
 
             try:
                 stage = os.path.join(folder, f"layer{i}")

@@ -25,7 +25,14 @@ from typing import Any
 from dockerlab.engine.images import reference as refs
 from dockerlab.engine.images.store import ImageStore
 from dockerlab.engine.registry import pull as pulling
-from dockerlab.engine.registry.client import Client, RegistryError, Settings, drain, raise_for
+from dockerlab.engine.registry.client import (
+    Client,
+    RegistryError,
+    Settings,
+    drain,
+    progress,
+    raise_for,
+)
 from dockerlab.errors import DockerlabError
 
 MEDIA_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -209,21 +216,7 @@ def push(
                     _record(store, diff, digest, size, here, media)
                     events.put(("msg", {"status": f"Mounted from {source}", "id": short}))
                     return
-        last = [0]
-
-        def tick(done: int, total: int) -> None:
-            if done - last[0] >= 1 << 20 or done == total:
-                last[0] = done
-                events.put(
-                    (
-                        "msg",
-                        {
-                            "status": "Pushing",
-                            "id": short,
-                            "progressDetail": {"current": done, "total": total},
-                        },
-                    )
-                )
+        tick = progress(events, "Pushing", short, 1 << 20)
 
         digest, size = _upload_layer(client, store.blob_path(diff), upload_url, tick)
         descs[diff] = {"mediaType": MEDIA_LAYER, "size": size, "digest": digest}
