@@ -326,3 +326,18 @@ def test_add_of_a_gzip_bomb_in_the_context_stops_at_the_expansion_bound(engine, 
     with open("/proc/self/io") as f:
         written = int(next(line for line in f if line.startswith("wchar:")).split()[1]) - before
     assert written < (256 + 16) << 20, f"ADD wrote {written} bytes"
+
+
+def test_add_unpacks_a_zstd_tar_as_docker(engine, tmp_path):
+    zstandard = pytest.importorskip("zstandard")
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w") as tf:
+        data = b"from zstd\n"
+        ti = tarfile.TarInfo("pkg/hello.txt")
+        ti.size = len(data)
+        tf.addfile(ti, io.BytesIO(data))
+    ctx = _ctx(tmp_path, "FROM busybox\nADD pkg.tar.zst /opt/\n")
+    with open(os.path.join(ctx, "pkg.tar.zst"), "wb") as f:
+        f.write(zstandard.ZstdCompressor().compress(inner.getvalue()))
+    _build(engine, ctx, tags=["addzstd"])
+    assert _run(engine, "addzstd", "cat", "/opt/pkg/hello.txt")[1] == b"from zstd\n"

@@ -280,7 +280,10 @@ def from_dir(path: str, dockerfile: str = "Dockerfile") -> BuildContext:
 
 
 def is_archive(data: bytes) -> bool:
-    if data[:2] == b"\x1f\x8b" or data[:3] == b"BZh" or data[:6] == b"\xfd7zXZ\x00":
+    """A tar, or a compressed stream (gzip, bzip2, xz, zstd: as moby's DetectCompression)."""
+    from dockerlab.engine.images.inflate import compression
+
+    if compression(data[:6]):
         return True
     return len(data) >= 512 and data[257:262] == b"ustar" or _valid_tar_header(data)
 

@@ -390,7 +390,7 @@ def _archive_kind(path: str) -> bool:
 
 
 def _unpack(archive: str, dest: int, owner: tuple[int, int] | None) -> None:
-    """Unpack a local tar (gzip, bzip2, xz) into the folder descriptor ``dest`` with the
+    """Unpack a local tar (gzip, bzip2, xz, zstd) into the folder descriptor ``dest`` with the
     engine's one extractor: nothing may land outside it."""
     from dockerlab.engine.images.archive import extract
     from dockerlab.engine.images.inflate import Budget
