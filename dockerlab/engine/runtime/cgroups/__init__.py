@@ -49,9 +49,15 @@ def _host_mounts() -> list[tuple[str, str, str]]:
     return _mounts
 
 
+_version: int | None = None
+
+
 def version() -> int:
     """2 when ``/sys/fs/cgroup`` itself is cgroup2, else 1 (hybrid hosts are v1)."""
-    return cgroup_version(_host_mounts())
+    global _version
+    if _version is None:
+        _version = cgroup_version(_host_mounts())
+    return _version
 
 
 def open_cgroup(name: str) -> Cgroup:
@@ -63,8 +69,20 @@ def open_cgroup(name: str) -> Cgroup:
         return CgroupV2(name)
     from dockerlab.engine.runtime.cgroups.v1 import CgroupV1
 
-    mounts = _host_mounts()
-    return CgroupV1(name, {**v1_hierarchies(mounts), **v1_named(mounts)}, v1_options(mounts))
+    return CgroupV1(name, *_v1_layout())
+
+
+_v1: tuple[dict[str, str], dict[str, str]] | None = None
+
+
+def _v1_layout() -> tuple[dict[str, str], dict[str, str]]:
+    """(hierarchy -> mount point, mount point -> its options), from the mounts read once:
+    a listing opens a cgroup per container (read-only, shared)."""
+    global _v1
+    if _v1 is None:
+        mounts = _host_mounts()
+        _v1 = ({**v1_hierarchies(mounts), **v1_named(mounts)}, v1_options(mounts))
+    return _v1
 
 
 def device_control() -> bool:
