@@ -60,6 +60,9 @@ class Breakout(InvalidParameter):
     """An archive entry that would land outside its destination (Docker's breakout error)."""
 
 
+_UNPRIVILEGED = os.geteuid() != 0  # chown to others needs CAP_CHOWN (rootless: see DESIGN)
+
+
 def _clean(name: str, shown: str) -> list[str]:
     """Components of a tar name relative to the destination (``Clean`` + breakout check)."""
     cleaned = posixpath.normpath("/" + name) if name.startswith("/") else posixpath.normpath(name)
@@ -256,6 +259,8 @@ def _apply(
     name = rename(m.name) if rename else m.name
     parts = _clean(name, tree.shown)
     uid, gid = (m.uid, m.gid) if keep_owner else (owner or (-1, -1))
+    if _UNPRIVILEGED:  # rootless: the files are the user's, i.e. the container's root's
+        uid = gid = -1
     mode = m.mode & 0o7777
     mtime_ns = int(m.mtime * 1e9)
     if not parts:  # the root entry "./": a layer takes its metadata, cp leaves the folder be

@@ -257,6 +257,13 @@ def main(argv: list[str]) -> None:
     os.chdir("/")  # pin no folder of the caller's (a mount point it may want to unmount)
     os.umask(0o022)  # Docker's for containers; not the first caller's
     reset_inherited()
+    if argv[6:7] == ["rootless"]:  # the namespace holder of this user's containers
+        from dockerlab.engine import rootless
+
+        try:
+            rootless.enter(linux)
+        except (OSError, rootless.Refused):
+            sys.exit(1)  # the caller, finding no answer, says what preflight() could not
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a kernel's interrupt is not for us
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     Server(listener, argv[3], int(argv[4]), float(argv[5])).serve()

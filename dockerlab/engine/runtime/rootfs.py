@@ -210,7 +210,12 @@ def _mount_dev(
     old = os.umask(0)
     try:
         for name, major, minor in DEVICES:
-            os.mknod(os.path.join(dev, name), 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+            try:
+                os.mknod(os.path.join(dev, name), 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+            except PermissionError:  # a user namespace (rootless): the host's node, bound
+                with open(os.path.join(dev, name), "a"):
+                    pass
+                L.mount(f"/dev/{name}", os.path.join(dev, name), None, L.MS_BIND)
     finally:
         os.umask(old)
     for name, target in DEV_LINKS:

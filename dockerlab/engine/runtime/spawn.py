@@ -67,8 +67,34 @@ def _tag() -> str:
         from dockerlab import __version__
 
         key = f"{_PKG_PARENT}\0{sys.executable}\0{__version__}".encode()
+        if _rootless():  # its own server (in a user namespace), never root mode's
+            key += b"\0rootless"
         _TAG = f"{crc32(key):08x}"
     return _TAG
+
+
+def _rootless() -> bool:
+    return os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1"
+
+
+def _private_base(folder: str) -> None:
+    """Rootless without $XDG_RUNTIME_DIR: the per-user base under /tmp must be ours and 0700
+    (another user could have made it first, to watch or replace our sockets)."""
+    parent = os.path.dirname(folder)
+    if not parent.startswith("/tmp/dockerlab-"):
+        return
+    try:
+        os.mkdir(parent, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(parent)
+    if st.st_uid != os.geteuid() or not os.path.isdir(parent) or os.path.islink(parent):
+        raise ContainerStartError(
+            f"the runtime folder {parent} belongs to another user: set XDG_RUNTIME_DIR "
+            "to a folder of your own"
+        )
+    if st.st_mode & 0o077:
+        os.chmod(parent, 0o700)
 
 
 def start_lock(socket_path: str) -> str:
@@ -139,6 +165,8 @@ class _ForkServer:
         meanwhile, or bind a fresh socket over the stale one and start a server on it."""
         from dockerlab.engine.atomic import locked
 
+        if _rootless():
+            _private_base(paths.run)
         _private_dir(paths.run)
         # removable: the server removes it when it exits (forkserver.Server.retire)
         with locked(start_lock(path), removable=True):
@@ -161,7 +189,8 @@ class _ForkServer:
                 self.pids.append(
                     _spawn(
                         _FORKSERVER,
-                        [str(listener.fileno()), path, str(inode), idle],
+                        [str(listener.fileno()), path, str(inode), idle]
+                        + (["rootless"] if _rootless() else []),
                         [listener.fileno()],
                     )
                 )
@@ -215,7 +244,7 @@ _FORKSERVER_PROCESS = _ForkServer()
 def prestart(where: Paths | str | None = None) -> None:
     """Start the state root's forkserver now if none runs (best effort: the request that
     follows reports what fails)."""
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 and not _rootless():
         return
     try:
         _FORKSERVER_PROCESS.prestart(where if isinstance(where, Paths) else Paths.of(where))
