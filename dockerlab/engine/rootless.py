@@ -219,5 +219,40 @@ def enter(L: Any) -> None:
     L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)  # nothing of ours reaches the host's
 
 
+def rmtree(path: str) -> None:
+    """Remove ``path`` whatever the container made in it: files of the subordinate range
+    (and overlay's mode-0 work folder) are the user namespace's root's to remove, not ours,
+    so what is left is removed again by a helper in a user namespace of the same mapping."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+    if not os.path.lexists(path) or not enabled() or in_userns():
+        return
+    import sys
+
+    pkg = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    pid = os.posix_spawn(
+        sys.executable, [sys.executable, "-I", "-S", os.path.abspath(__file__), pkg, path], {}
+    )
+    os.waitpid(pid, 0)
+
+
+def _remove_inside(path: str) -> None:
+    import shutil
+
+    from dockerlab.engine.runtime import linux
+
+    linux.load()
+    enter(linux)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def security_options() -> list[str]:
     return ["name=rootless"] if enabled() else []
+
+
+if __name__ == "__main__":  # python -I -S rootless.py PKGDIR PATH: rmtree's helper
+    import sys
+
+    sys.path.insert(0, sys.argv[1])
+    _remove_inside(sys.argv[2])

@@ -674,8 +674,8 @@ class ContainerStore:
             os.rename(self.paths.container(cid), trash)
         except FileNotFoundError:
             pass
-        import shutil
 
+        from dockerlab.engine import rootless
         from dockerlab.engine.network.runfiles import forget
 
         forget(self.paths, cid)  # its links, as a parent and as a child
@@ -695,7 +695,7 @@ class ContainerStore:
             trash,
         ):
             if path:
-                shutil.rmtree(path, ignore_errors=True)
+                rootless.rmtree(path)  # (shutil's, and in root mode only that)
 
 
 def _short(layer: str) -> str:
