@@ -47,10 +47,31 @@ def runtime_dir_for(root: str) -> str:
     # Rootless: short names, as <run>/<64-hex id>/attach.sock must fit sun_path (107 bytes)
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if not xdg:
-        return f"/tmp/dockerlab-{os.geteuid()}/{tag}"
+        base = f"/tmp/dockerlab-{os.geteuid()}"
+        _private_base(base)
+        return f"{base}/{tag}"
     if root == default_root():
         return os.path.join(xdg, "dockerlab")
     return os.path.join(xdg, f"dl-{tag}")
+
+
+def _private_base(base: str) -> None:
+    """Rootless without $XDG_RUNTIME_DIR: the per-user base under /tmp must be ours, 0700
+    and no link (another user could have made it first, to watch or replace our sockets)."""
+    try:
+        os.mkdir(base, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(base)
+    if st.st_uid != os.geteuid() or not os.path.isdir(base) or os.path.islink(base):
+        from dockerlab.errors import Forbidden
+
+        raise Forbidden(
+            f"the runtime folder {base} belongs to another user: set XDG_RUNTIME_DIR "
+            "to a folder of your own"
+        )
+    if st.st_mode & 0o077:
+        os.chmod(base, 0o700)
 
 
 class Paths:

@@ -222,13 +222,14 @@ def _mount_dev(
         os.symlink(target, os.path.join(dev, name))
     for sub in ("pts", "shm", "mqueue"):
         os.mkdir(os.path.join(dev, sub))
-    L.mount(
-        "devpts",
-        os.path.join(dev, "pts"),
-        "devpts",
-        L.MS_NOSUID | L.MS_NOEXEC,
-        "newinstance,ptmxmode=0666,mode=0620,gid=5",
-    )
+    pts_data = "newinstance,ptmxmode=0666,mode=0620,gid=5"
+    try:
+        L.mount("devpts", os.path.join(dev, "pts"), "devpts", L.MS_NOSUID | L.MS_NOEXEC, pts_data)
+    except OSError as exc:  # a user namespace mapping no gid 5 (rootless, one ID): as runc
+        if exc.errno != errno.EINVAL:
+            raise
+        pts_data = pts_data.replace(",gid=5", "")
+        L.mount("devpts", os.path.join(dev, "pts"), "devpts", L.MS_NOSUID | L.MS_NOEXEC, pts_data)
     if shm:  # not when the user mounts their own /dev/shm (Docker leaves its default out)
         L.mount(
             "shm",

@@ -77,26 +77,6 @@ def _rootless() -> bool:
     return os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1"
 
 
-def _private_base(folder: str) -> None:
-    """Rootless without $XDG_RUNTIME_DIR: the per-user base under /tmp must be ours and 0700
-    (another user could have made it first, to watch or replace our sockets)."""
-    parent = os.path.dirname(folder)
-    if not parent.startswith("/tmp/dockerlab-"):
-        return
-    try:
-        os.mkdir(parent, 0o700)
-    except FileExistsError:
-        pass
-    st = os.lstat(parent)
-    if st.st_uid != os.geteuid() or not os.path.isdir(parent) or os.path.islink(parent):
-        raise ContainerStartError(
-            f"the runtime folder {parent} belongs to another user: set XDG_RUNTIME_DIR "
-            "to a folder of your own"
-        )
-    if st.st_mode & 0o077:
-        os.chmod(parent, 0o700)
-
-
 def start_lock(socket_path: str) -> str:
     """The lock under which a caller starts the server of ``socket_path``."""
     return socket_path[: -len(".sock")] + ".lock"
@@ -165,8 +145,6 @@ class _ForkServer:
         meanwhile, or bind a fresh socket over the stale one and start a server on it."""
         from dockerlab.engine.atomic import locked
 
-        if _rootless():
-            _private_base(paths.run)
         _private_dir(paths.run)
         # removable: the server removes it when it exits (forkserver.Server.retire)
         with locked(start_lock(path), removable=True):
