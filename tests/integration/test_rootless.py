@@ -261,3 +261,17 @@ def test_no_ranges_single_mapping_with_warning(image_tar):
         assert "no subordinate ID ranges" in got.stderr
     finally:
         user.remove()
+
+
+def test_stop_without_a_cgroup_and_pause_refused_with_the_reason(alice):
+    got = alice.cli("run", "-d", "--name", "st", "--network", "none", "busybox", "sleep", "60")
+    assert got.returncode == 0, got.stderr
+    try:
+        # pid 1 ignores SIGTERM: the stop ends with SIGKILL, found without a cgroup
+        assert alice.cli("stop", "-t", "1", "st", timeout=60).returncode == 0
+        assert alice.cli("inspect", "-f", "{{.State.Running}}", "st").stdout == "false\n"
+        assert alice.cli("start", "st").returncode == 0
+        paused = alice.cli("pause", "st")
+        assert paused.returncode != 0 and "cgroup v1" in paused.stderr
+    finally:
+        alice.cli("rm", "-f", "st")

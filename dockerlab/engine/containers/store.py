@@ -267,6 +267,10 @@ class Container:
         write_json(os.path.join(self.dir, "config.v2.json"), self.config)
 
     def cgroup(self) -> Cgroup:
+        if os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1":
+            from dockerlab.engine.runtime.cgroups.none import NoCgroup
+
+            return NoCgroup(f"dockerlab/{self.id}", self.state.get("Pid") or 0)  # rootless
         from dockerlab.engine.runtime.cgroups import open_cgroup
 
         return open_cgroup(f"dockerlab/{self.id}")

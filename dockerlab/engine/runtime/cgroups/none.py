@@ -18,10 +18,17 @@ if TYPE_CHECKING:
     from dockerlab.engine.runtime.cgroups.resources import Resources
 
 
+_NO_CGROUP = (
+    "rootless containers on this host have no cgroup (cgroup v1 cannot delegate one to an "
+    "unprivileged user; an administrator can boot with cgroup v2 and delegate the user's "
+    "slice, or run dockerlab as root)"
+)
+
+
 class NoCgroup(Cgroup):
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, pid: int = 0) -> None:
         self.name = name
-        self.pid = 0
+        self.pid = pid  # the container's first process (PID 1 of its namespace)
 
     def create(self, res: Resources) -> None:
         pass  # (limits were refused at create)
@@ -30,10 +37,10 @@ class NoCgroup(Cgroup):
         self.pid = pid
 
     def update(self, res: Resources) -> None:
-        raise Forbidden("rootless containers have no cgroup to update")
+        raise Forbidden(_NO_CGROUP + " to update")
 
     def freeze(self) -> None:
-        raise Forbidden("rootless containers have no freezer cgroup to pause")
+        raise Forbidden(_NO_CGROUP + " to freeze (pause)")
 
     def thaw(self) -> None:
         pass
