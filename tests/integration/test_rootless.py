@@ -275,3 +275,17 @@ def test_stop_without_a_cgroup_and_pause_refused_with_the_reason(alice):
         assert paused.returncode != 0 and "cgroup v1" in paused.stderr
     finally:
         alice.cli("rm", "-f", "st")
+
+
+def test_exec_joins_the_user_namespace_first(alice):
+    got = alice.cli("run", "-d", "--name", "ex", "--network", "none", "busybox", "sleep", "60")
+    assert got.returncode == 0, got.stderr
+    try:
+        inside = alice.cli("exec", "ex", "sh", "-c", "id -u; ps -o pid,comm")
+        assert inside.returncode == 0, inside.stderr
+        lines = inside.stdout.splitlines()
+        assert lines[0] == "0"
+        assert [line.split()[0] for line in lines[2:]] == ["1", "2"]  # sleep, ps: no host's
+        assert alice.cli("exec", "-u", "1000", "ex", "id", "-u").stdout == "1000\n"
+    finally:
+        alice.cli("rm", "-f", "ex")
