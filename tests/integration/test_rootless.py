@@ -289,3 +289,40 @@ def test_exec_joins_the_user_namespace_first(alice):
         assert alice.cli("exec", "-u", "1000", "ex", "id", "-u").stdout == "1000\n"
     finally:
         alice.cli("rm", "-f", "ex")
+
+
+def test_overlay_with_userxattr_opaque_folders_and_whiteouts(alice):
+    """A folder of a lower layer removed and made anew is opaque (user.overlay.opaque, as
+    userxattr wants), through commit and a run of the committed image too."""
+    got = alice.cli("run", "--name", "ov1", "--network", "none", "busybox", "mkdir", "/var/x")
+    assert got.returncode == 0, got.stderr
+    try:
+        assert alice.cli("commit", "ov1", "rl:ov").returncode == 0
+        got = alice.cli(
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "rl:ov",
+            "sh",
+            "-c",
+            "rm -rf /var /bin/vi; mkdir /var; ls -A /var; ls /bin/vi; echo end",
+        )
+        assert got.stdout == "end\n", got.stdout + got.stderr
+        got = alice.cli(
+            "run",
+            "--name",
+            "ov2",
+            "--network",
+            "none",
+            "rl:ov",
+            "sh",
+            "-c",
+            "rm -rf /var; mkdir /var; touch /var/new",
+        )
+        assert got.returncode == 0, got.stderr
+        assert alice.cli("commit", "ov2", "rl:ov2").returncode == 0
+        got = alice.cli("run", "--rm", "--network", "none", "rl:ov2", "ls", "-A", "/var")
+        assert got.stdout == "new\n", got.stdout + got.stderr
+    finally:
+        alice.cli("rm", "-f", "ov1", "ov2")

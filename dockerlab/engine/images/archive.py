@@ -40,7 +40,9 @@ WHITEOUT_PREFIX = ".wh."
 WHITEOUT_META_PREFIX = ".wh..wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
 OVERLAY_OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
-OPAQUE_XATTR = "trusted.overlay.opaque"
+# rootless: overlay is mounted with userxattr (trusted.* is the host root's alone)
+_ROOTLESS = os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1"
+OPAQUE_XATTR = "user.overlay.opaque" if _ROOTLESS else "trusted.overlay.opaque"
 _XATTR_PAX = "SCHILY.xattr."
 # xattrs never taken from a tar (they steer overlayfs itself) and never packed into one.
 _FORBIDDEN_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")

@@ -357,6 +357,8 @@ class Monitor:
             f"lowerdir={':'.join(rt['LowerLinks'])},upperdir={rt['Layer']}/diff,"
             f"workdir={rt['Layer']}/work"
         )
+        if self.cfg.get("Rootless"):  # trusted.* xattrs are the host root's: user.* ones
+            data += ",userxattr"
         os.chdir(self.paths.overlay)  # lower links are relative: mount options fit a page
         L.mount("overlay", merged, "overlay", 0, data)
         os.chdir("/")
