@@ -29,6 +29,11 @@ CGROUP_ADVICE = (
     "cgroup v2 (systemd.unified_cgroup_hierarchy=1) and delegate the user's slice "
     "(systemd's Delegate=yes), or run dockerlab as root"
 )
+INFO_WARNINGS = [
+    "WARNING: Running in rootless mode: no cgroup (cgroup v1 delegates none to a user), so "
+    "no memory, CPU or pids limits, no pause and no stats",
+    "WARNING: Running in rootless mode: no bridge network yet, containers get --network none",
+]
 NETWORK_FALLBACK = (
     "rootless mode has no bridge network yet (no user-mode network stack): "
     "the container runs with --network none"

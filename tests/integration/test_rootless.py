@@ -210,6 +210,9 @@ def test_info_says_rootless(alice):
     got = alice.cli("info", "--format", "{{json .SecurityOptions}}")
     assert got.returncode == 0, got.stderr
     assert "name=rootless" in got.stdout
+    text = alice.cli("info")
+    assert "Cgroup Driver: none" in text.stdout
+    assert "Running in rootless mode: no cgroup" in text.stdout + text.stderr
 
 
 def test_two_users_never_see_each_other(alice, bob):
