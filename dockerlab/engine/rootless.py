@@ -184,6 +184,7 @@ def enter(L: Any) -> None:
             try:
                 os.close(go_w)
                 os.close(done_r)
+                said = b""
                 if os.read(go_r, 1) == b"u":
                     target = str(os.getppid())
                     code = 0
@@ -193,12 +194,18 @@ def enter(L: Any) -> None:
                     ):
                         path = tool(name) or name
                         args = [name, target, *(str(n) for line in lines for n in line)]
-                        pid = os.posix_spawn(path, args, {})
+                        err_r, err_w = os.pipe()
+                        pid = os.posix_spawn(
+                            path, args, {}, file_actions=[(os.POSIX_SPAWN_DUP2, err_w, 2)]
+                        )
+                        os.close(err_w)
+                        said = os.read(err_r, 4096)  # its words: which range it refused
+                        os.close(err_r)
                         if os.waitpid(pid, 0)[1] != 0:
                             code = 2
                             break
             finally:
-                os.write(done_w, bytes([code]))
+                os.write(done_w, bytes([code]) + (said.strip() if code else b""))
                 os._exit(0)
     os.close(go_r)
     os.close(done_w)
@@ -210,10 +217,14 @@ def enter(L: Any) -> None:
             _write("/proc/self/gid_map", f"0 {gid} 1\n")
         else:
             os.write(go_w, b"u")
-            answer = os.read(done_r, 1)
+            answer = os.read(done_r, 4096)
             os.waitpid(helper, 0)
             if answer != b"\0":
-                raise Refused("newuidmap or newgidmap refused the mapping")
+                told = answer[1:].decode("utf-8", "replace")
+                raise Refused(
+                    "newuidmap/newgidmap refused this user's /etc/subuid or /etc/subgid "
+                    f"mapping: {told or 'no reason given'}"
+                )
     finally:
         os.close(go_w)
         os.close(done_r)
@@ -250,6 +261,19 @@ def _remove_inside(path: str) -> None:
     linux.load()
     enter(linux)
     shutil.rmtree(path, ignore_errors=True)
+
+
+def error_file(socket_path: str) -> str:
+    """Where a forkserver that could not make its namespace says why (its caller reads it)."""
+    return socket_path[: -len(".sock")] + ".error"
+
+
+def told_error(socket_path: str) -> str:
+    try:
+        with open(error_file(socket_path)) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 def security_options() -> list[str]:

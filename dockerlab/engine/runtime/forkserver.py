@@ -262,8 +262,14 @@ def main(argv: list[str]) -> None:
 
         try:
             rootless.enter(linux)
-        except (OSError, rootless.Refused):
-            sys.exit(1)  # the caller, finding no answer, says what preflight() could not
+        except (OSError, rootless.Refused) as exc:  # told to the caller, who gets no answer
+            with open(rootless.error_file(argv[3]), "w") as f:
+                f.write(str(exc))
+            sys.exit(1)
+        try:
+            os.unlink(rootless.error_file(argv[3]))  # an earlier server's
+        except FileNotFoundError:
+            pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a kernel's interrupt is not for us
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     Server(listener, argv[3], int(argv[4]), float(argv[5])).serve()

@@ -202,6 +202,12 @@ class _ForkServer:
                     sock.close()
                 if answer == b"k":
                     return
+        if _rootless():  # a server that could not make its user namespace says why
+            from dockerlab.engine import rootless
+
+            told = rootless.told_error(path)
+            if told:
+                raise ContainerStartError(f"rootless mode: {told}")
         raise ContainerStartError(
             "the container's monitor failed to start: its forkserver did not answer"
         )
