@@ -329,3 +329,28 @@ def test_overlay_with_userxattr_opaque_folders_and_whiteouts(alice):
         assert got.stdout == "new\n", got.stdout + got.stderr
     finally:
         alice.cli("rm", "-f", "ov1", "ov2")
+
+
+def _drop_lines(path: str, name: str) -> None:
+    with open(path) as f:
+        kept = [line for line in f if not line.startswith(f"{name}:")]
+    with open(path, "w") as f:
+        f.writelines(kept)
+
+
+def test_a_mapping_newuidmap_refuses_is_told_in_its_words(image_tar):
+    """A range newuidmap will not map (host uid 0 onwards): the forkserver cannot make its
+    namespace, and the run says why instead of "the forkserver did not answer"."""
+    user = _make_user(image_tar, ranges=False)
+    try:
+        for path in ("/etc/subuid", "/etc/subgid"):
+            with open(path, "a") as f:
+                f.write(f"{user.name}:0:65536\n")
+        got = user.cli("run", "--rm", "--network", "none", "busybox", "true")
+        assert got.returncode == 125
+        assert "newuidmap/newgidmap refused" in got.stderr, got.stderr
+        assert "uid_map" in got.stderr and "Traceback" not in got.stderr
+    finally:
+        for path in ("/etc/subuid", "/etc/subgid"):
+            _drop_lines(path, user.name)
+        user.remove()
