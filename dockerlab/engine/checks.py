@@ -12,7 +12,12 @@ from dockerlab.errors import Forbidden, InvalidParameter
 
 def require_privileges() -> None:
     """Refuse, saying exactly what is missing, when containers cannot be made here."""
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1":
+        from dockerlab.engine import rootless
+
+        rootless.preflight()  # user namespaces instead (engine/rootless.py), or why not
+        return
+    if os.geteuid() != 0:  # (kept for a mode that may again need root)
         raise Forbidden(
             "dockerlab needs root to run containers: creating mount, PID, UTS, "
             "IPC and network namespaces and mounting overlayfs need "

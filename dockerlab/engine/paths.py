@@ -13,6 +13,9 @@
 
 Runtime files (monitor sockets, pids) live under /run/dockerlab for the default root and
 /run/dockerlab-<hash> for any other, so socket paths stay short and tests never collide.
+Rootless (engine/rootless.py): state under $XDG_DATA_HOME/dockerlab, runtime files under
+$XDG_RUNTIME_DIR/dockerlab (dl-<hash> for another root), else /tmp/dockerlab-<uid>/<hash>
+(that base 0700 and ours, checked before a socket goes there); short, for socket paths.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ def default_root() -> str:
     env = os.environ.get("DOCKERLAB_ROOT")
     if env:
         return os.path.abspath(env)
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and os.environ.get("DOCKERLAB_ROOTLESS") != "1":
         return DEFAULT_ROOT
     data = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
     return os.path.join(data, "dockerlab")
@@ -39,10 +42,36 @@ def runtime_dir_for(root: str) -> str:
     from binascii import crc32  # zlib's; a short stable tag (a clash would only share a folder)
 
     tag = f"{crc32(root.encode()):08x}"
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and os.environ.get("DOCKERLAB_ROOTLESS") != "1":
         return f"{DEFAULT_RUN}-{tag}"
-    base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/dockerlab-{os.geteuid()}"
-    return os.path.join(base, f"dockerlab-{tag}")
+    # Rootless: short names, as <run>/<64-hex id>/attach.sock must fit sun_path (107 bytes)
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if not xdg:
+        base = f"/tmp/dockerlab-{os.geteuid()}"
+        _private_base(base)
+        return f"{base}/{tag}"
+    if root == default_root():
+        return os.path.join(xdg, "dockerlab")
+    return os.path.join(xdg, f"dl-{tag}")
+
+
+def _private_base(base: str) -> None:
+    """Rootless without $XDG_RUNTIME_DIR: the per-user base under /tmp must be ours, 0700
+    and no link (another user could have made it first, to watch or replace our sockets)."""
+    try:
+        os.mkdir(base, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(base)
+    if st.st_uid != os.geteuid() or not os.path.isdir(base) or os.path.islink(base):
+        from dockerlab.errors import Forbidden
+
+        raise Forbidden(
+            f"the runtime folder {base} belongs to another user: set XDG_RUNTIME_DIR "
+            "to a folder of your own"
+        )
+    if st.st_mode & 0o077:
+        os.chmod(base, 0o700)
 
 
 class Paths:

@@ -209,7 +209,7 @@ def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
             if line.startswith("MemTotal:"):
                 mem = int(line.split()[1]) * 1024
     cg = cgroup_version()
-    return {
+    info: dict[str, Any] = {
         "ID": engine_id(paths.root),
         "Containers": len(states),
         "ContainersRunning": states.count("running"),
@@ -242,6 +242,13 @@ def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
         "SecurityOptions": info_options(),
         **_more_info(cg),
     }
+    from dockerlab.engine import rootless
+
+    if rootless.enabled():  # what rootless mode leaves out here, as Docker's info warns
+        info["CgroupDriver"] = "none"
+        info["DriverStatus"][-1] = ["userxattr", "true"]
+        info["Warnings"] = [*(info["Warnings"] or []), *rootless.INFO_WARNINGS]
+    return info
 
 
 def _cgroup_has(cg: int, v1: str, v2: str) -> bool:

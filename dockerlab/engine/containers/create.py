@@ -566,6 +566,8 @@ def create(
     if attach:
         record["UserNetworks"] = attach
     warnings = verify_host_config(record["HostConfig"])
+    if os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1":
+        warnings += rootless_limits(record)  # (before ports: -p is refused there)
     if record["HostConfig"].get("PortBindings"):
         from dockerlab.engine.network import ports
 
@@ -605,6 +607,54 @@ def create(
 
     events.container(paths, record, "create")
     return {"Id": cid, "Warnings": warnings}
+
+
+_CGROUP_KEYS = (
+    "Memory",
+    "MemorySwap",
+    "MemoryReservation",
+    "KernelMemory",
+    "NanoCpus",
+    "CpuShares",
+    "CpuPeriod",
+    "CpuQuota",
+    "CpuRealtimePeriod",
+    "CpuRealtimeRuntime",
+    "CpusetCpus",
+    "CpusetMems",
+    "BlkioWeight",
+    "BlkioWeightDevice",
+    "BlkioDeviceReadBps",
+    "BlkioDeviceWriteBps",
+    "BlkioDeviceReadIOps",
+    "BlkioDeviceWriteIOps",
+    "OomKillDisable",
+)
+
+
+def rootless_limits(record: dict[str, Any]) -> list[str]:
+    """Rootless mode (engine/rootless.py): no cgroup limits (one message says why), no
+    bridge network yet (the default falls back to none, said in a warning); returns the
+    warnings, the user namespace's own first."""
+    from dockerlab.engine import rootless
+
+    host = record["HostConfig"]
+    asked = [k for k in _CGROUP_KEYS if host.get(k)]
+    if host.get("PidsLimit") not in (None, 0, -1):
+        asked.append("PidsLimit")
+    if asked:
+        raise InvalidParameter(f"{rootless.CGROUP_ADVICE} (asked: {', '.join(asked)})")
+    warnings = rootless.preflight()
+    network = host.get("NetworkMode")
+    if record.get("UserNetworks") or network == "bridge" or host.get("PortBindings"):
+        raise InvalidParameter(
+            "rootless mode has no bridge or user networks and no published ports yet "
+            "(no user-mode network stack): use --network none or --network host"
+        )
+    if network == "default":
+        host["NetworkMode"] = "none"
+        warnings.append(rootless.NETWORK_FALLBACK)
+    return warnings
 
 
 def verify_host_config(host: dict[str, Any], update: bool = False) -> list[str]:

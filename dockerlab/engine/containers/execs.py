@@ -29,6 +29,10 @@ _HELPER = os.path.join(
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(_HELPER))))
 
 
+def _rootless() -> bool:
+    return os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1"
+
+
 def spawn_exec(
     c: Container,
     cmd: list[str],
@@ -61,7 +65,7 @@ def spawn_exec(
     )  # Docker's: PATH, HOSTNAME, TERM, the links' variables
     spec = {
         "pid": c.state["Pid"],
-        "cgroup": f"dockerlab/{c.id}",
+        "cgroup": "" if _rootless() else f"dockerlab/{c.id}",
         "cmd": cmd,
         "env": full_env,
         "cwd": workdir or config.get("WorkingDir") or "/",

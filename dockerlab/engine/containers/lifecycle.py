@@ -78,6 +78,10 @@ def start(
                 pass
 
 
+def _rootless() -> bool:
+    return os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1"
+
+
 def _start(store: ContainerStore, c: Container, attach: str) -> Attachment | None:
     """(locked) Spawn the monitor and record what it reports."""
     from dockerlab.engine.containers.create import check_tmpfs
@@ -99,6 +103,8 @@ def _start(store: ContainerStore, c: Container, attach: str) -> Attachment | Non
             # the other containers can be read
             **sandbox.etc_files(store, c),
         }
+        if _rootless():
+            config["Rootless"] = True  # the monitor makes no cgroup (engine/rootless.py)
         if joined is not None:
             config["JoinPid"] = joined.state["Pid"]
         if c.config.get("UserNetworks"):  # its user networks' records, as they are now

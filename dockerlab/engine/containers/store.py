@@ -267,6 +267,10 @@ class Container:
         write_json(os.path.join(self.dir, "config.v2.json"), self.config)
 
     def cgroup(self) -> Cgroup:
+        if os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1":
+            from dockerlab.engine.runtime.cgroups.none import NoCgroup
+
+            return NoCgroup(f"dockerlab/{self.id}", self.state.get("Pid") or 0)  # rootless
         from dockerlab.engine.runtime.cgroups import open_cgroup
 
         return open_cgroup(f"dockerlab/{self.id}")
@@ -674,8 +678,8 @@ class ContainerStore:
             os.rename(self.paths.container(cid), trash)
         except FileNotFoundError:
             pass
-        import shutil
 
+        from dockerlab.engine import rootless
         from dockerlab.engine.network.runfiles import forget
 
         forget(self.paths, cid)  # its links, as a parent and as a child
@@ -695,7 +699,7 @@ class ContainerStore:
             trash,
         ):
             if path:
-                shutil.rmtree(path, ignore_errors=True)
+                rootless.rmtree(path)  # (shutil's, and in root mode only that)
 
 
 def _short(layer: str) -> str:

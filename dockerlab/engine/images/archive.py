@@ -40,7 +40,9 @@ WHITEOUT_PREFIX = ".wh."
 WHITEOUT_META_PREFIX = ".wh..wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
 OVERLAY_OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
-OPAQUE_XATTR = "trusted.overlay.opaque"
+# rootless: overlay is mounted with userxattr (trusted.* is the host root's alone)
+_ROOTLESS = os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1"
+OPAQUE_XATTR = "user.overlay.opaque" if _ROOTLESS else "trusted.overlay.opaque"
 _XATTR_PAX = "SCHILY.xattr."
 # xattrs never taken from a tar (they steer overlayfs itself) and never packed into one.
 _FORBIDDEN_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
@@ -58,6 +60,9 @@ _GNU_SPARSE = b"S"
 
 class Breakout(InvalidParameter):
     """An archive entry that would land outside its destination (Docker's breakout error)."""
+
+
+_UNPRIVILEGED = os.geteuid() != 0  # chown to others needs CAP_CHOWN (rootless: see DESIGN)
 
 
 def _clean(name: str, shown: str) -> list[str]:
@@ -256,6 +261,8 @@ def _apply(
     name = rename(m.name) if rename else m.name
     parts = _clean(name, tree.shown)
     uid, gid = (m.uid, m.gid) if keep_owner else (owner or (-1, -1))
+    if _UNPRIVILEGED:  # rootless: the files are the user's, i.e. the container's root's
+        uid = gid = -1
     mode = m.mode & 0o7777
     mtime_ns = int(m.mtime * 1e9)
     if not parts:  # the root entry "./": a layer takes its metadata, cp leaves the folder be

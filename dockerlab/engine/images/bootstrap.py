@@ -111,9 +111,11 @@ def build_rootfs(busybox: str, folder: str, mtime: int) -> None:
     for dirpath, dirs, files in os.walk(folder, topdown=False):
         for name in files + dirs:
             path = os.path.join(dirpath, name)
-            os.lchown(path, 0, 0)
+            if os.geteuid() == 0:  # (rootless: the user is the container's root)
+                os.lchown(path, 0, 0)
             os.utime(path, (mtime, mtime), follow_symlinks=False)
-    os.chown(folder, 0, 0)
+    if os.geteuid() == 0:
+        os.chown(folder, 0, 0)
     os.utime(folder, (mtime, mtime))
 
 

@@ -257,6 +257,19 @@ def main(argv: list[str]) -> None:
     os.chdir("/")  # pin no folder of the caller's (a mount point it may want to unmount)
     os.umask(0o022)  # Docker's for containers; not the first caller's
     reset_inherited()
+    if argv[6:7] == ["rootless"]:  # the namespace holder of this user's containers
+        from dockerlab.engine import rootless
+
+        try:
+            rootless.enter(linux)
+        except (OSError, rootless.Refused) as exc:  # told to the caller, who gets no answer
+            with open(rootless.error_file(argv[3]), "w") as f:
+                f.write(str(exc))
+            sys.exit(1)
+        try:
+            os.unlink(rootless.error_file(argv[3]))  # an earlier server's
+        except FileNotFoundError:
+            pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a kernel's interrupt is not for us
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     Server(listener, argv[3], int(argv[4]), float(argv[5])).serve()

@@ -45,7 +45,7 @@ from dockerlab.engine.basics import rfc3339_ns as log_time
 from dockerlab.engine.paths import Paths
 from dockerlab.engine.runtime import linux as L
 from dockerlab.engine.runtime import streams as S
-from dockerlab.errors import reason
+from dockerlab.errors import ContainerStartError, reason
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -357,6 +357,8 @@ class Monitor:
             f"lowerdir={':'.join(rt['LowerLinks'])},upperdir={rt['Layer']}/diff,"
             f"workdir={rt['Layer']}/work"
         )
+        if self.cfg.get("Rootless"):  # trusted.* xattrs are the host root's: user.* ones
+            data += ",userxattr"
         os.chdir(self.paths.overlay)  # lower links are relative: mount options fit a page
         L.mount("overlay", merged, "overlay", 0, data)
         os.chdir("/")
@@ -445,7 +447,12 @@ class Monitor:
         merged = self.mount_rootfs()
         self.mount_volumes()
         self.fill_volumes(merged)
-        cgroup = open_cgroup(f"dockerlab/{self.cid}")
+        if self.cfg.get("Rootless"):  # no cgroup delegated to us (engine/rootless.py)
+            from dockerlab.engine.runtime.cgroups.none import NoCgroup
+
+            cgroup: Cgroup = NoCgroup(f"dockerlab/{self.cid}")
+        else:
+            cgroup = open_cgroup(f"dockerlab/{self.cid}")
         cgroup.create(Resources.from_host_config(host))
         self.cgroup = cgroup
         kernel = self.devices(cgroup)
@@ -497,19 +504,22 @@ class Monitor:
             kernel["NetNS"] = True
         # The container's process is pid 1 of a new PID namespace; the monitor's later
         # children (health probes) and a restart's unshare start from its own again.
-        host_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-        L.unshare(L.CLONE_NEWPID)
-        pid = os.fork()
-        if pid == 0:  # never returns into the monitor's stack, whatever is raised
+        if self.cfg.get("Rootless"):
+            pid = self.fork_rootless(merged, go_r, err_w, stdio, tty_child, kernel)
+        else:
+            host_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+            L.unshare(L.CLONE_NEWPID)
+            pid = os.fork()
+            if pid == 0:  # never returns into the monitor's stack, whatever is raised
+                try:
+                    _container_main(self.cfg, merged, go_r, err_w, stdio, tty_child, kernel)
+                finally:
+                    os._exit(125)
             try:
-                _container_main(self.cfg, merged, go_r, err_w, stdio, tty_child, kernel)
+                L.setns(host_pidns, L.CLONE_NEWPID)
             finally:
-                os._exit(125)
+                os.close(host_pidns)
         self.pid = pid
-        try:
-            L.setns(host_pidns, L.CLONE_NEWPID)
-        finally:
-            os.close(host_pidns)
         if self.endpoint is not None:
             self.endpoint.leave()  # the container's first process holds its netns now
             if self.publisher is not None:
@@ -590,6 +600,42 @@ class Monitor:
 
             self.prober = Prober(self.cfg, self.paths, pid, started, self.sel, cgroup.frozen)
         return None
+
+    def fork_rootless(
+        self,
+        merged: str,
+        go_r: int,
+        err_w: int,
+        stdio: tuple[int, int, int],
+        tty_child: socket.socket | None,
+        kernel: dict[str, Any],
+    ) -> int:
+        """Fork the container's first process as PID 1 of a new PID namespace without
+        leaving ours: a user namespace may not setns back to the host's, so a short-lived
+        child unshares and forks it, and we, its subreaper, inherit it. Returns its pid."""
+        L.prctl(L.PR_SET_CHILD_SUBREAPER, 1)
+        pid_r, pid_w = os.pipe()
+        middle = os.fork()
+        if middle == 0:
+            try:
+                os.close(pid_r)
+                L.unshare(L.CLONE_NEWPID)
+                pid = os.fork()
+                if pid == 0:
+                    os.close(pid_w)
+                    _container_main(self.cfg, merged, go_r, err_w, stdio, tty_child, kernel)
+                os.write(pid_w, str(pid).encode())
+            except BaseException as exc:  # noqa: BLE001 - told as the container's failure
+                _report(err_w, 125, reason(exc))
+            finally:
+                os._exit(125)
+        os.close(pid_w)
+        raw = os.read(pid_r, 32)
+        os.close(pid_r)
+        os.waitpid(middle, 0)
+        if not raw:
+            raise ContainerStartError("the container's first process was not forked")
+        return int(raw)
 
     def join_bridge(self, config: dict[str, Any]) -> None:
         """Attach the coming container to the bridge network (see engine/network/endpoint)

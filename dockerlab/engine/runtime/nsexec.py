@@ -76,7 +76,8 @@ def _command(spec: dict[str, Any], mnt: int, cgns: int, stdio: Stdio) -> None:
 
     try:
         stdio.in_child()
-        open_cgroup(spec["cgroup"]).add(0)  # "0": the writer, so only the command counts
+        if spec["cgroup"]:  # (rootless: none)
+            open_cgroup(spec["cgroup"]).add(0)  # "0": the writer, so only the command counts
         L.setns(cgns)  # /proc/self/cgroup shows "/" as in the container's first process
         L.setns(mnt)  # also moves our root and folder to the container's root
         stdio.terminal_in_child()
@@ -427,6 +428,12 @@ def main(spec: dict[str, Any]) -> int:
     fds = [os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in _NAMESPACES]
     mnt = fds.pop()  # joined by the command alone, after it has entered the cgroup
     cgns = os.open(f"/proc/{pid}/ns/cgroup", os.O_RDONLY | os.O_CLOEXEC)  # the same
+    userns = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    if os.fstat(userns).st_ino != os.stat("/proc/self/ns/user").st_ino:
+        L.setns(userns)  # rootless: the user owns it, so its root may join the rest
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    os.close(userns)
     for fd in fds:
         L.setns(fd)
         os.close(fd)

@@ -246,7 +246,12 @@ def become(
         _install(program)
     caps = frozenset(security["Caps"])
     L.drop_bounding(caps)
-    os.setgroups(groups)  # before the capset: CAP_SETUID/SETGID may be among those dropped
+    try:
+        os.setgroups(groups)  # before the capset: CAP_SETUID/SETGID may be among those dropped
+    except PermissionError:  # a rootless single-ID user namespace denies it (as runc skips)
+        with open("/proc/self/setgroups") as f:
+            if f.read().strip() != "deny":
+                raise
     os.setgid(gid)
     os.setuid(uid)
     L.set_capabilities(caps)

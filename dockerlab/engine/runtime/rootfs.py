@@ -210,20 +210,26 @@ def _mount_dev(
     old = os.umask(0)
     try:
         for name, major, minor in DEVICES:
-            os.mknod(os.path.join(dev, name), 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+            try:
+                os.mknod(os.path.join(dev, name), 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+            except PermissionError:  # a user namespace (rootless): the host's node, bound
+                with open(os.path.join(dev, name), "a"):
+                    pass
+                L.mount(f"/dev/{name}", os.path.join(dev, name), None, L.MS_BIND)
     finally:
         os.umask(old)
     for name, target in DEV_LINKS:
         os.symlink(target, os.path.join(dev, name))
     for sub in ("pts", "shm", "mqueue"):
         os.mkdir(os.path.join(dev, sub))
-    L.mount(
-        "devpts",
-        os.path.join(dev, "pts"),
-        "devpts",
-        L.MS_NOSUID | L.MS_NOEXEC,
-        "newinstance,ptmxmode=0666,mode=0620,gid=5",
-    )
+    pts_data = "newinstance,ptmxmode=0666,mode=0620,gid=5"
+    try:
+        L.mount("devpts", os.path.join(dev, "pts"), "devpts", L.MS_NOSUID | L.MS_NOEXEC, pts_data)
+    except OSError as exc:  # a user namespace mapping no gid 5 (rootless, one ID): as runc
+        if exc.errno != errno.EINVAL:
+            raise
+        pts_data = pts_data.replace(",gid=5", "")
+        L.mount("devpts", os.path.join(dev, "pts"), "devpts", L.MS_NOSUID | L.MS_NOEXEC, pts_data)
     if shm:  # not when the user mounts their own /dev/shm (Docker leaves its default out)
         L.mount(
             "shm",

@@ -67,8 +67,14 @@ def _tag() -> str:
         from dockerlab import __version__
 
         key = f"{_PKG_PARENT}\0{sys.executable}\0{__version__}".encode()
+        if _rootless():  # its own server (in a user namespace), never root mode's
+            key += b"\0rootless"
         _TAG = f"{crc32(key):08x}"
     return _TAG
+
+
+def _rootless() -> bool:
+    return os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1"
 
 
 def start_lock(socket_path: str) -> str:
@@ -161,7 +167,8 @@ class _ForkServer:
                 self.pids.append(
                     _spawn(
                         _FORKSERVER,
-                        [str(listener.fileno()), path, str(inode), idle],
+                        [str(listener.fileno()), path, str(inode), idle]
+                        + (["rootless"] if _rootless() else []),
                         [listener.fileno()],
                     )
                 )
@@ -195,6 +202,12 @@ class _ForkServer:
                     sock.close()
                 if answer == b"k":
                     return
+        if _rootless():  # a server that could not make its user namespace says why
+            from dockerlab.engine import rootless
+
+            told = rootless.told_error(path)
+            if told:
+                raise ContainerStartError(f"rootless mode: {told}")
         raise ContainerStartError(
             "the container's monitor failed to start: its forkserver did not answer"
         )
@@ -215,7 +228,7 @@ _FORKSERVER_PROCESS = _ForkServer()
 def prestart(where: Paths | str | None = None) -> None:
     """Start the state root's forkserver now if none runs (best effort: the request that
     follows reports what fails)."""
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 and not _rootless():
         return
     try:
         _FORKSERVER_PROCESS.prestart(where if isinstance(where, Paths) else Paths.of(where))

@@ -225,4 +225,6 @@ def compile_profile(
 
 def info_options() -> list[str]:
     """``info``'s SecurityOptions, as Docker's API gives them."""
-    return ["name=seccomp,profile=default"]
+    from dockerlab.engine import rootless
+
+    return ["name=seccomp,profile=default", *rootless.security_options()]

@@ -1,0 +1,67 @@
+"""Benchmark: rootless `run --rm busybox true` against root mode's (issue 13: within 1.5x).
+
+    sudo .venv/bin/python benchmarks/bench_rootless.py --user NAME [-n 30]
+
+NAME: an existing unprivileged user with subordinate ID ranges. Both modes run the system's
+Python (/usr/bin/python3: the user cannot run the venv's) with this tree on PYTHONPATH,
+through runuser (root mode as root), interleaved, with --network none in both (rootless has
+no bridge yet); root mode on a temporary state root, rootless on the user's own store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pwd
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+
+TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def command(user: str, home: str, extra: list[str]) -> list[str]:
+    env = ["env", "-i", f"HOME={home}", "PATH=/usr/bin:/bin", f"PYTHONPATH={TREE}", *extra]
+    return ["runuser", "-u", user, "--", *env, "/usr/bin/python3", "-m", "dockerlab"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--user", required=True)
+    ap.add_argument("-n", type=int, default=30)
+    args = ap.parse_args()
+    home = pwd.getpwnam(args.user).pw_dir
+    tmp = tempfile.mkdtemp(prefix="dockerlab-bench-rl-")
+    os.chmod(tmp, 0o755)
+    root_cmd = command("root", "/root", [f"DOCKERLAB_ROOT={tmp}/root"])
+    user_cmd = command(args.user, home, [])
+    try:
+        subprocess.run([*root_cmd, "image", "bootstrap", "busybox"], check=True)
+        tar = os.path.join(tmp, "busybox.tar")
+        subprocess.run([*root_cmd, "save", "-o", tar, "busybox"], check=True)
+        os.chmod(tar, 0o644)
+        subprocess.run([*user_cmd, "load", "-i", tar], check=True, capture_output=True)
+        run = ["run", "--rm", "--network", "none", "busybox", "true"]
+        times: dict[str, list[float]] = {"root": [], "rootless": []}
+        for i in range(args.n + 2):  # two warm-ups: servers started, bytecode cached
+            for name, cmd in (("root", root_cmd), ("rootless", user_cmd)):
+                t = time.perf_counter()
+                subprocess.run([*cmd, *run], check=True, capture_output=True)
+                if i >= 2:
+                    times[name].append(time.perf_counter() - t)
+        for name, got in times.items():
+            print(
+                f"{name:9} median {statistics.median(got) * 1000:6.1f} ms"
+                f"  min {min(got) * 1000:6.1f} ms  (n={len(got)})"
+            )
+        ratio = statistics.median(times["rootless"]) / statistics.median(times["root"])
+        print(f"rootless / root: {ratio:.2f}x (load {os.getloadavg()[0]:.1f})")
+    finally:
+        subprocess.run([*root_cmd, "system", "prune", "-f"], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
