@@ -78,7 +78,8 @@ class User:
         start a program the user cannot reach (root's private pyenv) and hide the bug. No
         no_new_privs either: rootless mode's setuid newuidmap/newgidmap must keep working.
         """
-        cmd = ["runuser", "-u", self.name, "--", *argv]
+        # runuser by its path: `env` may give the user a PATH without /usr/sbin
+        cmd = [shutil.which("runuser") or "/usr/sbin/runuser", "-u", self.name, "--", *argv]
         return subprocess.run(
             cmd,
             env=self.env(env),
