@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Set up dockerlab on this machine and start the lab: JupyterLab on notebooks/.
 # Run as root on Linux: installs Debian's busybox-static, tini, procps, libseccomp2,
-# docker-registry, apache2-utils and debootstrap (the lab registry, distribution images), Chromium
+# docker-registry, apache2-utils and debootstrap (the lab registry, distribution images), uidmap
+# and slirp4netns (rootless mode: newuidmap/newgidmap, user-mode networking), Chromium
 # (for the browser test), gcc and libc6-dev (for the security tests' probe), a CJK font and
 # a docker client (docker.io, its daemon never started: scripts/docker-client.sh) when missing,
 # makes a virtual environment in .venv with dockerlab and its lab extra
 # (IPython, ipywidgets, JupyterLab, nbval, Playwright), registers that environment's kernel with Jupyter, bootstraps busybox:latest, runs a
 # container, then starts JupyterLab. With CI=true it only installs.
+# The venv is made from the system's Python (Debian's /usr/bin/python3, with python3-venv), so
+# every user of the machine can run the linked `dockerlab` (a classroom server's students too).
 #   LAB_PORT (8888) and LAB_IP (127.0.0.1) choose where JupyterLab listens;
-#   NO_LAB=1 installs without starting it.
+#   NO_LAB=1 installs without starting it;
+#   PYTHON (/usr/bin/python3) is the Python the venv is made from;
+#   BIN_DIR (/usr/local/bin) is where `dockerlab` is linked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# what setup makes (the venv, compiled files) is readable by every user, whatever root's umask
+umask 022
 
 if [ "$(id -u)" != 0 ]; then
   echo "setup: run as root (sudo $0): dockerlab creates namespaces and mounts overlayfs" >&2
@@ -38,6 +45,17 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# rootless mode (a user namespace with the user's /etc/subuid ranges, user-mode networking)
+command -v newuidmap >/dev/null || need+=(uidmap)
+command -v slirp4netns >/dev/null || need+=(slirp4netns)
+# the venv comes from the system's Python, which every user can run (a pyenv or conda Python
+# under root's home is private: other users' `dockerlab` would fail with "bad interpreter");
+# Debian keeps venv's ensurepip in python3-venv
+PY=${PYTHON:-/usr/bin/python3}
+if [ -z "${PYTHON:-}" ]; then
+  [ -x /usr/bin/python3 ] || need+=(python3)
+  /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
+fi
 # the notebooks are in Chinese: without a CJK font the browser draws boxes
 fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -gt 0 ]; then
@@ -49,14 +67,53 @@ fi
 # a docker client for `dockerlab daemon` (its tests drive it): Debian's docker.io when there is
 # no docker command, its daemon never started
 ./scripts/docker-client.sh
-PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "setup: $PY is not Python 3.11 or newer: set PYTHON to one every user can run" >&2
+  exit 1
+fi
+# Can every user run FILE? Tried as `nobody`: a path check would miss ACLs and noexec mounts.
+for_everyone() { runuser -u nobody -- "$@" >/dev/null 2>&1; }
+if ! id -u nobody >/dev/null 2>&1; then
+  echo "setup: warning: no user nobody: cannot check that other users can run dockerlab" >&2
+  for_everyone() { true; }
+fi
+if [ -e .venv/bin/python ] || [ -L .venv/bin/python ]; then
+  interp=$(readlink -f .venv/bin/python || true)
+  if ! for_everyone "$interp" -c ''; then
+    echo "setup: .venv's Python ($interp) is private to its owner, so other users could not" \
+      "start dockerlab: making .venv again from $PY"
+    rm -rf .venv
+  fi
+fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
 # compat mode: a plain .pth path, not an import hook (12 ms off every start);
 # compiled up front because PYTHONDONTWRITEBYTECODE may be set.
 .venv/bin/pip install -q -e '.[test,lab]' --config-settings editable_mode=compat
 .venv/bin/python -m compileall -q dockerlab >/dev/null
-ln -sf "$PWD/.venv/bin/dockerlab" /usr/local/bin/dockerlab
+# the tree is readable by every user where they need it: the editable install imports
+# dockerlab/ from here, and students copy notebooks/
+chmod a+rX .
+chmod -R a+rX .venv dockerlab notebooks
+bin_dir=${BIN_DIR:-/usr/local/bin}
+ln -sf "$PWD/.venv/bin/dockerlab" "$bin_dir/dockerlab"
+if ! for_everyone "$PWD/.venv/bin/dockerlab" --help; then
+  dir=$PWD
+  # the nearest folder on the way that others may not enter (its mode's last letter: x or t)
+  while [ "$dir" != / ] && [[ "$(stat -c %A "$dir")" == *[xt] ]]; do
+    dir=$(dirname "$dir")
+  done
+  if [ "$dir" != / ]; then
+    echo "setup: warning: other users cannot enter $dir, so only root can run dockerlab from" \
+      "$PWD; for a shared server put the tree in a world-readable place (e.g. /opt/dockerlab)" >&2
+  else
+    echo "setup: other users cannot run $PWD/.venv/bin/dockerlab:" >&2
+    runuser -u nobody -- "$PWD/.venv/bin/dockerlab" --help 2>&1 >/dev/null | head -3 >&2 || true
+    exit 1
+  fi
+fi
+# the commands below run this tree's dockerlab, wherever BIN_DIR put the link
+dockerlab() { "$PWD/.venv/bin/dockerlab" "$@"; }
 # the notebooks' kernel is this environment's Python (kernel name python3, inside .venv)
 .venv/bin/python -m ipykernel install --sys-prefix >/dev/null
 # ipywidgets' JupyterLab extension ships prebuilt; say so if it is not enabled

@@ -11,6 +11,7 @@ import subprocess
 import pytest
 from daemon_fixture import api_daemon  # noqa: F401 - the daemon fixture, for every test
 from helpers import wait_until
+from users import unprivileged_user  # noqa: F401 - a temporary unprivileged user, for every test
 
 
 def _missing_capability() -> str | None:
