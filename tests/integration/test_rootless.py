@@ -4,30 +4,23 @@ its state root under the user's home, runtime files in the /tmp fallback."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import pwd
 import secrets
 import shutil
-import signal
 import subprocess
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PYTHON = "/usr/bin/python3"  # the venv's links into root's home, which others cannot enter
+from users import missing_tools, temp_user
 
 
 def _missing() -> str | None:
-    if os.geteuid() != 0:
-        return "root is needed to create the test users"
-    for tool in ("useradd", "userdel", "usermod", "runuser"):
-        if shutil.which(tool) is None:
-            return f"{tool} is missing (Debian package passwd/util-linux)"
+    why = missing_tools()
+    if why:
+        return why
     for tool in ("newuidmap", "newgidmap"):
         if not any(os.path.exists(f"{d}/{tool}") for d in ("/usr/bin", "/usr/sbin", "/bin")):
             return f"{tool} is missing (Debian package uidmap)"
-    if not os.path.exists(PYTHON):
-        return f"{PYTHON} is missing: the test users need a Python they can run"
     with open("/proc/sys/user/max_user_namespaces") as f:
         if f.read().strip() == "0":
             return "user namespaces are disabled (sysctl user.max_user_namespaces=0)"
@@ -39,73 +32,21 @@ pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 
 class User:
-    def __init__(self, name: str, ranges: bool = True) -> None:
-        self.name = name
-        subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True, capture_output=True)
-        entry = pwd.getpwnam(name)
-        self.uid, self.home = entry.pw_uid, entry.pw_dir
-        if ranges:
-            self.subuid = self._subuid()
-            if self.subuid is None:  # useradd made none here: give one
-                start = 300000 + (self.uid % 1000) * 65536
-                rng = f"{start}-{start + 65535}"
-                subprocess.run(
-                    ["usermod", "--add-subuids", rng, "--add-subgids", rng, name], check=True
-                )
-                self.subuid = start
-        else:
-            subprocess.run(
-                ["usermod", "--del-subuids", "1-4294967294", "--del-subgids", "1-4294967294", name],
-                capture_output=True,
-            )
-            self.subuid = None
+    """A temporary user of :func:`users.temp_user` (no XDG_RUNTIME_DIR: the /tmp fallback),
+    its store, and its first subordinate uid; ``remove()`` ends it and all it had."""
 
-    def _subuid(self) -> int | None:
-        with open("/etc/subuid") as f:
-            for line in f:
-                parts = line.strip().split(":")
-                if parts[0] in (self.name, str(self.uid)):
-                    return int(parts[1])
-        return None
+    def __init__(self, ranges: bool = True) -> None:
+        self._stack = contextlib.ExitStack()
+        self.user = self._stack.enter_context(temp_user(subids=ranges, runtime_dir=False))
+        self.name, self.uid, self.home = self.user.name, self.user.uid, self.user.home
+        self.subuid = self.user.ranges()[0][0] if ranges else None
+        self.store = os.path.join(self.home, ".local", "share", "dockerlab")
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        env = ["env", "-i", f"HOME={self.home}", "PATH=/usr/bin:/bin", f"PYTHONPATH={ROOT}"]
-        return subprocess.run(
-            ["runuser", "-u", self.name, "--", *env, PYTHON, "-m", "dockerlab", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd="/",
-        )
-
-    @property
-    def store(self) -> str:
-        return os.path.join(self.home, ".local", "share", "dockerlab")
+        return self.user.dockerlab(*args, timeout=timeout)
 
     def remove(self) -> None:
-        """Its processes (forkserver, monitors, containers: all of its uid or subordinate
-        range) ended by their ids, then the account, home and runtime folder."""
-        lo = self.subuid or self.uid
-        for _ in range(3):
-            mine = []
-            for d in os.listdir("/proc"):
-                if not d.isdigit():
-                    continue
-                try:
-                    uid = os.stat(f"/proc/{d}").st_uid
-                except OSError:
-                    continue
-                if uid == self.uid or (self.subuid and lo <= uid < lo + 65536):
-                    mine.append(int(d))
-            for pid in mine:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            if not mine:
-                break
-        subprocess.run(["userdel", "-r", "-f", self.name], capture_output=True)
-        shutil.rmtree(self.home, ignore_errors=True)
+        self._stack.close()
         shutil.rmtree(f"/tmp/dockerlab-{self.uid}", ignore_errors=True)
 
 
@@ -126,7 +67,7 @@ def image_tar(tmp_path_factory):
 
 
 def _make_user(image_tar: str, ranges: bool = True):
-    user = User(f"dlrl{secrets.token_hex(3)}", ranges=ranges)
+    user = User(ranges=ranges)
     try:
         got = user.cli("load", "-i", image_tar)
         assert got.returncode == 0, got.stderr
