@@ -93,8 +93,10 @@ fi
 .venv/bin/python -m compileall -q dockerlab >/dev/null
 # the tree is readable by every user where they need it: the editable install imports
 # dockerlab/ from here, and students copy notebooks/
+# (never a state root kept beside the notebooks: its layers hold the containers' files)
 chmod a+rX .
-chmod -R a+rX .venv dockerlab notebooks
+chmod -R a+rX .venv dockerlab
+find notebooks -name .dockerlab-root -prune -o -exec chmod a+rX {} +
 bin_dir=${BIN_DIR:-/usr/local/bin}
 ln -sf "$PWD/.venv/bin/dockerlab" "$bin_dir/dockerlab"
 if ! for_everyone "$PWD/.venv/bin/dockerlab" --help; then
