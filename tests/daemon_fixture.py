@@ -119,6 +119,29 @@ class Daemon:
                 ) from None
 
 
+# ---- reading raw answers (the protocol tests' exchanges) ----------------------------------
+def status(raw: bytes) -> int:
+    """The status code of a raw HTTP answer."""
+    return int(raw.split(b" ", 2)[1])
+
+
+def body(raw: bytes) -> bytes:
+    """What follows a raw answer's headers (still chunked, if it was)."""
+    return raw.split(b"\r\n\r\n", 1)[1]
+
+
+def unchunk(data: bytes) -> bytes:
+    """A chunked body's bytes, its chunks joined."""
+    out = b""
+    while data:
+        size_line, _, rest = data.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        out, data = out + rest[:size], rest[size + 2 :]
+    return out
+
+
 def _stacks(pid: int) -> str:
     """The threads of a stuck process, as py-spy shows them (when it is installed)."""
     spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
@@ -145,4 +168,4 @@ def docker_cli() -> str:
     return DOCKER_CLIS[0]
 
 
-__all__ = ["DOCKER_CLIS", "Daemon", "api_daemon", "docker_cli"]
+__all__ = ["DOCKER_CLIS", "Daemon", "api_daemon", "body", "docker_cli", "status", "unchunk"]

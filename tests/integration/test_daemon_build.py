@@ -13,7 +13,7 @@ import subprocess
 import tarfile
 
 import pytest
-from daemon_fixture import DOCKER_CLIS, Daemon, api_daemon
+from daemon_fixture import DOCKER_CLIS, Daemon, api_daemon, unchunk
 from helpers import wait_until
 
 __all__ = ["api_daemon"]  # fixture
@@ -57,15 +57,7 @@ def _read_all(s: socket.socket) -> bytes:
 
 def _messages(raw: bytes) -> list[dict]:
     """The JSON objects of a chunked response."""
-    body = raw.split(b"\r\n\r\n", 1)[1]
-    data, out = b"", []
-    while body:
-        size_line, _, rest = body.partition(b"\r\n")
-        size = int(size_line, 16)
-        if size == 0:
-            break
-        data += rest[:size]
-        body = rest[size + 2 :]
+    data, out = unchunk(raw.split(b"\r\n\r\n", 1)[1]), []
     for line in data.splitlines():
         if line.strip():
             out.append(json.loads(line))

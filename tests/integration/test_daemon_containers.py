@@ -14,20 +14,15 @@ import tarfile
 
 import pytest
 from daemon_fixture import DOCKER_CLIS
+from daemon_fixture import body as _body
+from daemon_fixture import status as _status
+from daemon_fixture import unchunk as _unchunk
 from helpers import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
 
 # ---- raw HTTP helpers ------------------------------------------------------------------------
-def _status(raw: bytes) -> int:
-    return int(raw.split(b" ", 2)[1])
-
-
-def _body(raw: bytes) -> bytes:
-    return raw.split(b"\r\n\r\n", 1)[1]
-
-
 def _headers(raw: bytes) -> dict[str, str]:
     head = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")[1:]
     return {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in head)}
@@ -49,18 +44,6 @@ def _json(raw: bytes):
     if b"\r\n" in body and body[:1] not in (b"{", b"["):  # chunked
         body = _unchunk(body)
     return json.loads(body)
-
-
-def _unchunk(body: bytes) -> bytes:
-    out = b""
-    while body:
-        size_line, _, rest = body.partition(b"\r\n")
-        size = int(size_line, 16)
-        if size == 0:
-            break
-        out += rest[:size]
-        body = rest[size + 2 :]
-    return out
 
 
 def _threads(client) -> int:

@@ -11,13 +11,10 @@ import sys
 
 import pytest
 from daemon_fixture import DOCKER_CLIS, Daemon
+from daemon_fixture import status as _status
 from helpers import wait_until
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def _status(raw: bytes) -> int:
-    return int(raw.split(b" ", 2)[1])
 
 
 def _body(raw: bytes) -> dict:

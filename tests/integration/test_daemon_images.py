@@ -11,6 +11,7 @@ import tarfile
 
 import pytest
 from daemon_fixture import DOCKER_CLIS, api_daemon
+from daemon_fixture import status as _status
 from registry_fixture import PASSWORD, USER, auth_registry, registry
 
 __all__ = ["api_daemon", "auth_registry", "registry"]  # fixtures
@@ -18,10 +19,6 @@ __all__ = ["api_daemon", "auth_registry", "registry"]  # fixtures
 pytestmark = pytest.mark.timeout(240)
 
 BUSYBOX = "busybox:latest"
-
-
-def _status(raw: bytes) -> int:
-    return int(raw.split(b" ", 2)[1])
 
 
 def _get(api_daemon, path: str) -> tuple[int, object]:

@@ -10,14 +10,11 @@ import socket
 import time
 
 import pytest
-from daemon_fixture import DOCKER_CLIS
+from daemon_fixture import DOCKER_CLIS, unchunk
+from daemon_fixture import status as _status
 from helpers import wait_until
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def _status(raw: bytes) -> int:
-    return int(raw.split(b" ", 2)[1])
 
 
 def _get(api_daemon, path: str) -> bytes:
@@ -29,14 +26,7 @@ def _get(api_daemon, path: str) -> bytes:
 def _chunked_body(raw: bytes) -> bytes:
     head, _, rest = raw.partition(b"\r\n\r\n")
     assert b"Transfer-Encoding: chunked" in head
-    out = b""
-    while rest:
-        size_line, _, rest = rest.partition(b"\r\n")
-        size = int(size_line, 16)
-        if size == 0:
-            break
-        out, rest = out + rest[:size], rest[size + 2 :]
-    return out
+    return unchunk(rest)
 
 
 # ---- info and version ----------------------------------------------------------------------------
