@@ -32,12 +32,25 @@ CGROUP_ADVICE = (
 INFO_WARNINGS = [
     "WARNING: Running in rootless mode: no cgroup (cgroup v1 delegates none to a user), so "
     "no memory, CPU or pids limits, no pause and no stats",
-    "WARNING: Running in rootless mode: no bridge network yet, containers get --network none",
+    *(
+        []
+        if any(os.path.isfile(os.path.join(d, "slirp4netns")) for d in _TOOL_DIRS)
+        else [
+            "WARNING: Running in rootless mode without slirp4netns: no bridge network, "
+            "containers get --network none"
+        ]
+    ),
 ]
 NETWORK_FALLBACK = (
-    "rootless mode has no bridge network yet (no user-mode network stack): "
-    "the container runs with --network none"
+    "rootless mode needs slirp4netns for the bridge network, and it is not installed "
+    "(Debian: apt-get install slirp4netns): the container runs with --network none"
 )
+
+
+def network_stack() -> bool:
+    """Is the user-mode network stack (slirp4netns) there? Then rootless containers get
+    bridges, user networks and published ports (engine/network/usermode)."""
+    return tool("slirp4netns") is not None
 
 
 def enabled() -> bool:

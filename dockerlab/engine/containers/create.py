@@ -646,10 +646,13 @@ def rootless_limits(record: dict[str, Any]) -> list[str]:
         raise InvalidParameter(f"{rootless.CGROUP_ADVICE} (asked: {', '.join(asked)})")
     warnings = rootless.preflight()
     network = host.get("NetworkMode")
+    if rootless.network_stack():  # engine/network/usermode: bridges in the user's netns
+        return warnings
     if record.get("UserNetworks") or network == "bridge" or host.get("PortBindings"):
         raise InvalidParameter(
-            "rootless mode has no bridge or user networks and no published ports yet "
-            "(no user-mode network stack): use --network none or --network host"
+            "rootless mode needs slirp4netns for bridge and user networks and published "
+            "ports, and it is not installed (Debian: apt-get install slirp4netns): use "
+            "--network none or --network host"
         )
     if network == "default":
         host["NetworkMode"] = "none"

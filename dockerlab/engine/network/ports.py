@@ -211,6 +211,7 @@ class Publisher:
         self.listeners: list[tuple[socket.socket, str, int]] = []  # (socket, proto, port)
         self.ports: dict[str, list[dict[str, str]] | None] = {}
         self.proxy = 0
+        self.user_netns = ""  # rootless: the runtime folder of the user's network namespace
 
     def bind(self, cfg: dict[str, Any]) -> None:
         """Reserve and bind every host port (PortError with Docker's words, nothing kept)."""
@@ -297,7 +298,7 @@ class Publisher:
         if self.listeners:
             from dockerlab.engine.network import proxy
 
-            self.proxy = proxy.start(self.listeners, target_ip)
+            self.proxy = proxy.start(self.listeners, target_ip, self.user_netns)
         self.close()
 
     def close(self) -> None:
