@@ -35,22 +35,31 @@ INFO_WARNINGS = [
     *(
         []
         if any(os.path.isfile(os.path.join(d, "slirp4netns")) for d in _TOOL_DIRS)
+        and os.access("/dev/net/tun", os.R_OK | os.W_OK)
         else [
-            "WARNING: Running in rootless mode without slirp4netns: no bridge network, "
-            "containers get --network none"
+            "WARNING: Running in rootless mode without slirp4netns or /dev/net/tun: no bridge "
+            "network, containers get --network none"
         ]
     ),
 ]
-NETWORK_FALLBACK = (
-    "rootless mode needs slirp4netns for the bridge network, and it is not installed "
-    "(Debian: apt-get install slirp4netns): the container runs with --network none"
-)
+NETWORK_FALLBACK = "the container runs with --network none"
 
 
-def network_stack() -> bool:
-    """Is the user-mode network stack (slirp4netns) there? Then rootless containers get
-    bridges, user networks and published ports (engine/network/usermode)."""
-    return tool("slirp4netns") is not None
+def network_stack() -> str:
+    """Why the user-mode network stack cannot run ("" when it can): then rootless
+    containers get bridges, user networks and published ports (engine/network/usermode)."""
+    if tool("slirp4netns") is None:
+        return (
+            "rootless mode needs slirp4netns for bridge and user networks and published "
+            "ports, and it is not installed (Debian: apt-get install slirp4netns)"
+        )
+    if not os.access("/dev/net/tun", os.R_OK | os.W_OK):
+        return (
+            "rootless mode needs /dev/net/tun for bridge and user networks and published "
+            "ports (slirp4netns makes its tap device there), and this user may not open it: "
+            "an administrator can chmod 0666 /dev/net/tun (Debian's udev rules do)"
+        )
+    return ""
 
 
 def enabled() -> bool:

@@ -223,6 +223,8 @@ def create(
         from dockerlab.engine.network import bridge
 
         try:  # now, as Docker's: its route keeps the subnet from other roots' choices
+            if _rootless():  # its bridge is in the user's netns: made at its first use
+                return rec
             bridge.ensure(rec, folder(paths))
         except BaseException:
             bridge.remove(rec)
@@ -512,9 +514,24 @@ def connect(
             )
         att = _attachment(rec, list(aliases or []), {"IPv4Address": ip} if ip else {}, {})
         if c.running:
+            _refuse_rootless_running(name)
             _plug(store, c, rec, att, ip)
         c.config["UserNetworks"] = [*attachments(c.config), att]
         c.save_config()
+
+
+def _rootless() -> bool:
+    return os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1"
+
+
+def _refuse_rootless_running(name: str) -> None:
+    """Rootless: the bridges are in the user's network namespace, where only the user's
+    forkserver and monitors are; a running container is connected at its next start."""
+    if _rootless():
+        raise Forbidden(
+            f"rootless mode cannot connect or disconnect the running container {name} yet: "
+            "stop it first (it joins the network at its next start)"
+        )
 
 
 def _plug(store: Any, c: Any, rec: dict[str, Any], att: dict[str, Any], ip: str) -> None:
@@ -555,6 +572,7 @@ def disconnect(store: Any, ref: str, container: str, force: bool = False) -> Non
         if not any(a.get("NetworkID") == rec["Id"] for a in atts):
             raise Forbidden(f"container {c.id} is not connected to network {rec['Name']}")
         if c.running:
+            _refuse_rootless_running(c.config["Name"].lstrip("/"))
             live = (c.state.get("Networks") or {}).get(rec["Name"]) or {}
             if live.get("IfName"):
                 from dockerlab.engine.network import bridge

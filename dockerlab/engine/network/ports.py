@@ -200,7 +200,23 @@ def _bind_error(proto: str, family: int, ip: str, port: int, exc: OSError) -> Po
 
     where = join_host_port(ip, port)
     net = f"{proto}{'6' if family == socket.AF_INET6 else '4'}"
-    return PortError(f"Error starting userland proxy: listen {net} {where}: bind: {describe(exc)}")
+    said = f"listen {net} {where}: bind: {describe(exc)}"
+    start = _unprivileged_port_start()
+    if exc.errno == 13 and port < start:  # EACCES: rootless, below the kernel's line
+        said = (  # Docker rootless's words (RootlessKit's), without its binary
+            f"cannot expose privileged port {port}, you can add "
+            f"'net.ipv4.ip_unprivileged_port_start={port}' to /etc/sysctl.conf (currently "
+            f"{start}), or choose a larger port number (>= {start}): {said}"
+        )
+    return PortError(f"Error starting userland proxy: {said}")
+
+
+def _unprivileged_port_start() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 1024
 
 
 class Publisher:

@@ -322,8 +322,10 @@ def _release_mounts(L: Any, run: str) -> None:
     """Our namespace's and the bridges' bind mounts (in the mount namespace that ends with
     us anyway): their files go too."""
     for name in os.listdir(run):
-        if name == "rootless.netns" or name == "bridge.netns" or (
-            name.startswith("net-") and name.endswith(".netns")
+        if (
+            name == "rootless.netns"
+            or name == "bridge.netns"
+            or (name.startswith("net-") and name.endswith(".netns"))
         ):
             path = os.path.join(run, name)
             try:

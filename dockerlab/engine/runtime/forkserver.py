@@ -259,7 +259,6 @@ def main(argv: list[str]) -> None:
     reset_inherited()
     if argv[6:7] == ["rootless"]:  # the namespace holder of this user's containers
         from dockerlab.engine import rootless
-
         from dockerlab.engine.network import usermode
 
         try:  # the user's namespaces: a live holder's (usermode), else new ones
