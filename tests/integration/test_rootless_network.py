@@ -211,7 +211,7 @@ def test_another_user_cannot_reach_or_join_the_network(alice, bob):
             net,
             "busybox",
             "nc",
-            "-lk",
+            "-ll",
             "-p",
             "7777",
             "-e",
@@ -243,7 +243,7 @@ def test_another_user_cannot_reach_or_join_the_network(alice, bob):
         probe = (
             "import os, sys\n"
             "try:\n"
-            f"    os.open('/proc/{holders[0]}/ns/net', os.O_RDONLY)\n"
+            f"    os.open('/proc/{holders[0]}/ns/user', os.O_RDONLY)\n"
             "    print('opened')\n"
             "except OSError as e:\n"
             "    print(e.errno)\n"
@@ -266,14 +266,28 @@ def test_killed_slirp4netns_is_noticed_and_replaced(alice):
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(1)
+    srv.settimeout(30)
+    heard: list[bytes] = []
+
+    def answer() -> None:
+        try:
+            conn, _ = srv.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(10)
+            heard.append(conn.recv(16))
+            conn.sendall(b"back\n")
+
+    server = threading.Thread(target=answer, daemon=True)
+    server.start()
     try:
         port = srv.getsockname()[1]
         got = alice.cli("run", "--rm", "busybox", "sh", "-c", f"echo hi | nc -w 3 10.0.2.2 {port}")
         assert got.returncode == 0, got.stderr
-        srv.settimeout(5)
-        conn, _ = srv.accept()
-        with conn:
-            assert conn.recv(16) == b"hi\n"
+        assert got.stdout == "back\n"
+        server.join(10)
+        assert heard == [b"hi\n"]
     finally:
         srv.close()
 
@@ -284,12 +298,12 @@ def test_nothing_left_after_rm_and_the_holder_exits(image_tar):  # noqa: F811
     try:
         port = _free_port()
         got = user.user.dockerlab(
-            "run", "-d", "--name", "w", "-p", f"{port}:80", "busybox", "sleep", "60", env=env
+            "run", "-d", "--name", "leakweb", "-p", f"{port}:80", "busybox", "sleep", "60", env=env
         )
         assert got.returncode == 0, got.stderr
         assert _procs(user.uid, "slirp4netns")
         assert _procs(user.uid, "dockerlab-proxy") or _procs(user.subuid + 65533, "dockerlab-proxy")
-        got = user.user.dockerlab("rm", "-f", "w", env=env)
+        got = user.user.dockerlab("rm", "-f", "leakweb", env=env)
         assert got.returncode == 0, got.stderr
 
         def gone() -> bool:

@@ -150,26 +150,7 @@ def _hold(L: Any, run: str, ready: int) -> None:
             except OSError:
                 pass
     L.set_process_name("dockerlab-netns")
-    L.unshare(L.CLONE_NEWNET)
-    path = netns(run)
-    try:
-        L.umount(path, L.MNT_DETACH)  # an earlier holder's, in a mount namespace we joined
-    except OSError:
-        pass
-    os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-    L.mount("/proc/self/ns/net", path, None, L.MS_BIND)
-    from dockerlab.engine.network.netlink import Netlink
-
-    nl = Netlink()
-    try:
-        nl.set_up(1)  # lo
-    finally:
-        nl.close()
-    try:
-        with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
-            f.write("1")
-    except OSError:
-        pass
+    _make_netns(L, netns(run))
     slirp = Slirp(run)
     slirp.start()
     from dockerlab.engine.atomic import write_bytes
@@ -178,6 +159,37 @@ def _hold(L: Any, run: str, ready: int) -> None:
     write_bytes(_pid_file(run), f"{me} {L.proc_start_time(me)}\n".encode(), 0o600, False)
     os.close(ready)
     _serve(L, run, slirp)
+
+
+def _make_netns(L: Any, path: str) -> None:
+    """The namespace, made by a child (we stay in the host's: slirp4netns must be started
+    from there, its sockets are the host's, and a user namespace never goes back) and kept
+    by its bind mount, with ``lo`` up and forwarding on."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            L.unshare(L.CLONE_NEWNET)
+            try:
+                L.umount(path, L.MNT_DETACH)  # an earlier holder's, in a namespace we joined
+            except OSError:
+                pass
+            os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            L.mount("/proc/self/ns/net", path, None, L.MS_BIND)
+            from dockerlab.engine.network.netlink import Netlink
+
+            nl = Netlink()
+            try:
+                nl.set_up(1)  # lo
+            finally:
+                nl.close()
+            with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+                f.write("1")
+            code = 0
+        finally:
+            os._exit(code)
+    if os.waitpid(pid, 0)[1] != 0:
+        raise RuntimeError("rootless mode: the user's network namespace could not be made")
 
 
 class Slirp:
@@ -207,7 +219,8 @@ class Slirp:
             f"--mtu={TAP_MTU}",
             f"--exit-fd={exit_r}",
             f"--ready-fd={ready_w}",
-            str(os.getpid()),
+            "--netns-type=path",
+            netns(self.run),
             TAP,
         ]
         try:
