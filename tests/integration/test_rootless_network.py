@@ -130,6 +130,16 @@ def test_published_port_serves_http_from_the_host(alice):
         assert f"80/tcp -> 0.0.0.0:{port}" in got.stdout.splitlines()
         got = alice.cli("ps", "--format", "{{.Ports}}", "--filter", f"name={name}")
         assert f"0.0.0.0:{port}->80/tcp" in got.stdout
+        # a killed proxy is noticed by the monitor and replaced on the same sockets
+        proxies = _procs(alice.subuid + 65533, "dockerlab-proxy")  # nobody of the namespace
+        assert len(proxies) == 1
+        os.kill(proxies[0], signal.SIGKILL)
+        assert wait_until(
+            lambda: _procs(alice.subuid + 65533, "dockerlab-proxy") not in ([], proxies),
+            timeout=10,
+        )
+        assert wait_until(served, timeout=20)
+        assert answer[-1] == "hello rootless\n"
     finally:
         alice.cli("rm", "-f", name)
     assert wait_until(lambda: _refused(port), timeout=10), "the port is still served after rm"

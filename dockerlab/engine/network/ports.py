@@ -227,6 +227,7 @@ class Publisher:
         self.listeners: list[tuple[socket.socket, str, int]] = []  # (socket, proto, port)
         self.ports: dict[str, list[dict[str, str]] | None] = {}
         self.proxy = 0
+        self.target = ""  # the container's address the proxy serves
         self.user_netns = ""  # rootless: the runtime folder of the user's network namespace
 
     def bind(self, cfg: dict[str, Any]) -> None:
@@ -310,12 +311,28 @@ class Publisher:
         )
 
     def serve(self, target_ip: str) -> None:
-        """Fork the proxy for the bound sockets (toward ``target_ip``), then let them go."""
+        """Fork the proxy for the bound sockets (toward ``target_ip``); we keep them, so a
+        proxy that dies (killed by hand, out of memory) is replaced (:meth:`check`)."""
+        self.target = target_ip
         if self.listeners:
             from dockerlab.engine.network import proxy
 
             self.proxy = proxy.start(self.listeners, target_ip, self.user_netns)
-        self.close()
+
+    def check(self) -> bool:
+        """(At each SIGCHLD of the monitor) Has the proxy died? Then fork it again on the
+        same sockets: connections wait in their backlog meanwhile."""
+        if not self.proxy:
+            return False
+        try:
+            if not os.waitpid(self.proxy, os.WNOHANG)[0]:
+                return False
+        except ChildProcessError:
+            pass
+        from dockerlab.engine.network import proxy
+
+        self.proxy = proxy.start(self.listeners, self.target, self.user_netns)
+        return True
 
     def close(self) -> None:
         for sock, *_ in self.listeners:

@@ -1001,6 +1001,8 @@ class Monitor:
                 os.read(fd, 4096)
             except BlockingIOError:
                 pass
+            if self.publisher is not None:  # a SIGCHLD may be its proxy's: replaced
+                self.publisher.check()
         elif data == "listen":
             conn, _ = obj.accept()  # type: ignore[attr-defined]
             self.add_client(conn)
