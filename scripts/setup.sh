@@ -48,6 +48,12 @@ command -v htpasswd >/dev/null || need+=(apache2-utils)
 # rootless mode (a user namespace with the user's /etc/subuid ranges, user-mode networking)
 command -v newuidmap >/dev/null || need+=(uidmap)
 command -v slirp4netns >/dev/null || need+=(slirp4netns)
+# rootless networking: slirp4netns opens /dev/net/tun as the user; Debian's udev makes it 0666,
+# a host without udev (containers, some VMs) leaves the kernel's 0600
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+  echo "setup: chmod 0666 /dev/net/tun (as Debian's udev rules: rootless networking)"
+  chmod 0666 /dev/net/tun
+fi
 # the venv comes from the system's Python, which every user can run (a pyenv or conda Python
 # under root's home is private: other users' `dockerlab` would fail with "bad interpreter");
 # Debian keeps venv's ensurepip in python3-venv
