@@ -198,11 +198,33 @@ def test_user_network_dns_links_and_network_verbs(alice):
         assert got.returncode == 0, got.stderr
         got = alice.cli("run", "--rm", "--link", f"{parent}:bee", "busybox", "ping", "-c1", "bee")
         assert got.returncode == 0, got.stdout + got.stderr
+        # connect and disconnect while it runs (a helper in the user's namespaces)
+        got = alice.cli("network", "connect", net, parent)
+        assert got.returncode == 0, got.stderr
+        ip = alice.cli(
+            "inspect",
+            "--format",
+            f'{{{{(index .NetworkSettings.Networks "{net}").IPAddress}}}}',
+            server,
+        ).stdout.strip()
+        got = alice.cli("exec", parent, "ping", "-c1", "-W5", ip)
+        assert got.returncode == 0, got.stdout + got.stderr
+        got = alice.cli("network", "disconnect", net, parent)
+        assert got.returncode == 0, got.stderr
+        got = alice.cli("exec", parent, "ip", "-o", "link")
+        assert "eth1" not in got.stdout
     finally:
         alice.cli("rm", "-f", server, parent)
+        nid = alice.cli("network", "inspect", "--format", "{{.Id}}", net).stdout.strip()
         got = alice.cli("network", "rm", net)
     assert got.returncode == 0, got.stderr
     assert net not in alice.cli("network", "ls", "--format", "{{.Name}}").stdout.split()
+    # its namespace went with it (the file beside the bind mount, seen from the host)
+    base = f"/tmp/dockerlab-{alice.uid}"
+    assert not any(
+        os.path.exists(os.path.join(base, folder, f"net-{nid[:12]}.netns"))
+        for folder in os.listdir(base)
+    )
 
 
 def test_another_user_cannot_reach_or_join_the_network(alice, bob):

@@ -329,7 +329,13 @@ def remove(paths: Paths, ref: str) -> str:
             )
         from dockerlab.engine.network import bridge
 
-        bridge.remove(rec)
+        if not _rootless():
+            bridge.remove(rec)
+        else:  # in the user's netns: a helper goes in (none runs: gone with the holder)
+            from dockerlab.engine.network import usermode
+
+            if usermode.holder(paths.run):
+                usermode.delegate(paths.root, paths.run, "drop_bridge", [rec])
         base = os.path.join(folder(paths), rec["Name"])
         for suffix in (".json", ".ipam", ".ipam.lock", ".names", ".names.lock"):
             try:
@@ -337,6 +343,14 @@ def remove(paths: Paths, ref: str) -> str:
             except FileNotFoundError:
                 pass
     return str(rec["Name"])
+
+
+def drop_bridge(store: Any, rec: dict[str, Any]) -> None:
+    """(rootless: the helper in the user's netns, see usermode.delegate) ``rec``'s bridge:
+    uplink, namespace, nftables table."""
+    from dockerlab.engine.network import bridge
+
+    bridge.remove(rec)
 
 
 def remove_all(paths: Paths) -> None:
@@ -497,6 +511,11 @@ def connect(
     paths = store.paths
     rec = _user_rec(paths, ref)
     c = store.find(container)
+    if _rootless() and c.running:  # its bridges are in the user's netns: a helper goes in
+        from dockerlab.engine.network import usermode
+
+        usermode.delegate(paths.root, paths.run, "connect", [ref, container, aliases, ip])
+        return
     with c.lock():
         c.refresh(locked=True)
         mode = c.config["HostConfig"].get("NetworkMode") or "default"
@@ -514,7 +533,6 @@ def connect(
             )
         att = _attachment(rec, list(aliases or []), {"IPv4Address": ip} if ip else {}, {})
         if c.running:
-            _refuse_rootless_running(name)
             _plug(store, c, rec, att, ip)
         c.config["UserNetworks"] = [*attachments(c.config), att]
         c.save_config()
@@ -522,16 +540,6 @@ def connect(
 
 def _rootless() -> bool:
     return os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1"
-
-
-def _refuse_rootless_running(name: str) -> None:
-    """Rootless: the bridges are in the user's network namespace, where only the user's
-    forkserver and monitors are; a running container is connected at its next start."""
-    if _rootless():
-        raise Forbidden(
-            f"rootless mode cannot connect or disconnect the running container {name} yet: "
-            "stop it first (it joins the network at its next start)"
-        )
 
 
 def _plug(store: Any, c: Any, rec: dict[str, Any], att: dict[str, Any], ip: str) -> None:
@@ -566,13 +574,17 @@ def disconnect(store: Any, ref: str, container: str, force: bool = False) -> Non
     paths = store.paths
     rec = _user_rec(paths, ref)
     c = store.find(container)
+    if _rootless() and c.running:  # (see connect)
+        from dockerlab.engine.network import usermode
+
+        usermode.delegate(paths.root, paths.run, "disconnect", [ref, container, force])
+        return
     with c.lock():
         c.refresh(locked=True)
         atts = attachments(c.config)
         if not any(a.get("NetworkID") == rec["Id"] for a in atts):
             raise Forbidden(f"container {c.id} is not connected to network {rec['Name']}")
         if c.running:
-            _refuse_rootless_running(c.config["Name"].lstrip("/"))
             live = (c.state.get("Networks") or {}).get(rec["Name"]) or {}
             if live.get("IfName"):
                 from dockerlab.engine.network import bridge

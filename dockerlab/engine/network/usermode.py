@@ -399,3 +399,83 @@ def enter_user_netns(run: str) -> None:
         L.setns(fd, L.CLONE_NEWNET)
     finally:
         os.close(fd)
+
+
+# ---- the CLI's way in: network verbs on running containers ---------------------------------
+def delegate(root: str, run: str, verb: str, args: list[Any]) -> None:
+    """Run ``networks.<verb>(store, *args)`` in a helper that joins the holder's user and
+    mount namespaces and the user's network namespace (the CLI, and a multi-threaded
+    kernel, may not: ``setns`` into a user namespace wants a single thread). Raises the
+    helper's error as its own class, in its words."""
+    import json
+    import sys
+
+    from dockerlab import errors
+
+    if not holder(run):
+        raise errors.Forbidden(
+            "rootless mode: this user's network namespace is not running (no container of "
+            "the user runs): nothing to connect"
+        )
+    pkg = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    out_r, out_w = os.pipe()
+    argv = [sys.executable, "-I", "-S", os.path.abspath(__file__), pkg, root, run, verb]
+    pid = os.posix_spawn(
+        sys.executable,
+        [*argv, json.dumps(args)],
+        {},
+        file_actions=[(os.POSIX_SPAWN_DUP2, out_w, 1)],
+    )
+    os.close(out_w)
+    said = b""
+    while chunk := os.read(out_r, 65536):
+        said += chunk
+    os.close(out_r)
+    code = os.waitpid(pid, 0)[1]
+    try:
+        answer = json.loads(said or b"{}")
+    except ValueError:
+        answer = {}
+    if code == 0 and answer.get("ok"):
+        return
+    kind = getattr(errors, str(answer.get("kind", "")), None)
+    if not (isinstance(kind, type) and issubclass(kind, errors.DockerlabError)):
+        kind = errors.SystemFailure
+    raise kind(answer.get("message") or f"rootless mode: network {verb} failed")
+
+
+def _helper(argv: list[str]) -> None:
+    """``python -I -S usermode.py PKGDIR ROOT RUN VERB ARGS-JSON`` (see :func:`delegate`)."""
+    import json
+    import sys
+
+    sys.path.insert(0, argv[0])
+    root, run, verb, args = argv[1], argv[2], argv[3], json.loads(argv[4])
+    answer: dict[str, Any] = {"ok": True}
+    try:
+        from dockerlab.engine.runtime import linux as L
+
+        L.load()
+        pid = holder(run)
+        if not pid or not _join(L, pid):
+            raise RuntimeError("rootless mode: this user's network namespace is gone")
+        from dockerlab.engine.containers.store import ContainerStore
+        from dockerlab.engine.network import networks
+        from dockerlab.engine.paths import Paths
+
+        store = ContainerStore(Paths(root, run))  # as the namespace's root: root mode's path
+        in_user_netns(run, getattr(networks, verb), store, *args)
+    except Exception as exc:  # noqa: BLE001 - told to the caller in its words
+        message = str(exc)
+        if isinstance(exc, OSError):
+            from dockerlab.errors import describe
+
+            message = describe(exc)
+        answer = {"kind": type(exc).__name__, "message": message}
+    os.write(1, json.dumps(answer).encode())
+
+
+if __name__ == "__main__":
+    import sys
+
+    _helper(sys.argv[1:])
