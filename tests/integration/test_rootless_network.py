@@ -329,6 +329,47 @@ def test_killed_slirp4netns_is_noticed_and_replaced(alice):
         srv.close()
 
 
+def _forkservers(uid: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmd = f.read()
+            with open(f"/proc/{name}/comm") as f:
+                comm = f.read()  # its forks (holder, monitors) rename themselves dockerlab-*
+            if (
+                b"forkserver.py" in cmd
+                and not comm.startswith("dockerlab")
+                and os.stat(f"/proc/{name}").st_uid == uid
+            ):
+                found.append(int(name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def test_a_later_forkserver_joins_the_holder(image_tar):  # noqa: F811
+    """The first forkserver retires while a container runs; the next one joins the holder's
+    namespaces, so a new container is on the same bridge as the first."""
+    user = _make_user(image_tar)
+    env = {"DOCKERLAB_FORKSERVER_IDLE": "1"}
+    try:
+        got = user.user.dockerlab("run", "-d", "--name", "first", "busybox", "sleep", "60", env=env)
+        assert got.returncode == 0, got.stderr
+        holder = _procs(user.uid, "dockerlab-netns")
+        assert len(holder) == 1
+        assert wait_until(lambda: not _forkservers(user.uid), timeout=30)
+        ip = user.user.dockerlab(
+            "inspect", "--format", "{{.NetworkSettings.IPAddress}}", "first", env=env
+        ).stdout.strip()
+        got = user.user.dockerlab("run", "--rm", "busybox", "ping", "-c1", "-W5", ip, env=env)
+        assert got.returncode == 0, got.stdout + got.stderr
+        assert _procs(user.uid, "dockerlab-netns") == holder  # the same holder, joined
+    finally:
+        user.user.dockerlab("rm", "-f", "first", env=env)
+        user.remove()
+
+
 def test_nothing_left_after_rm_and_the_holder_exits(image_tar):  # noqa: F811
     user = _make_user(image_tar)
     env = {"DOCKERLAB_FORKSERVER_IDLE": "1"}
