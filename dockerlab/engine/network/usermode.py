@@ -417,9 +417,12 @@ def delegate(root: str, run: str, verb: str, args: list[Any]) -> None:
             "rootless mode: this user's network namespace is not running (no container of "
             "the user runs): nothing to connect"
         )
-    pkg = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    pkg = os.path.dirname(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    )
     out_r, out_w = os.pipe()
-    argv = [sys.executable, "-I", "-S", os.path.abspath(__file__), pkg, root, run, verb]
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "userhelper.py")
+    argv = [sys.executable, "-I", "-S", script, pkg, root, run, verb]
     pid = os.posix_spawn(
         sys.executable,
         [*argv, json.dumps(args)],
@@ -442,40 +445,3 @@ def delegate(root: str, run: str, verb: str, args: list[Any]) -> None:
     if not (isinstance(kind, type) and issubclass(kind, errors.DockerlabError)):
         kind = errors.SystemFailure
     raise kind(answer.get("message") or f"rootless mode: network {verb} failed")
-
-
-def _helper(argv: list[str]) -> None:
-    """``python -I -S usermode.py PKGDIR ROOT RUN VERB ARGS-JSON`` (see :func:`delegate`)."""
-    import json
-    import sys
-
-    sys.path.insert(0, argv[0])
-    root, run, verb, args = argv[1], argv[2], argv[3], json.loads(argv[4])
-    answer: dict[str, Any] = {"ok": True}
-    try:
-        from dockerlab.engine.runtime import linux as L
-
-        L.load()
-        pid = holder(run)
-        if not pid or not _join(L, pid):
-            raise RuntimeError("rootless mode: this user's network namespace is gone")
-        from dockerlab.engine.containers.store import ContainerStore
-        from dockerlab.engine.network import networks
-        from dockerlab.engine.paths import Paths
-
-        store = ContainerStore(Paths(root, run))  # as the namespace's root: root mode's path
-        in_user_netns(run, getattr(networks, verb), store, *args)
-    except Exception as exc:  # noqa: BLE001 - told to the caller in its words
-        message = str(exc)
-        if isinstance(exc, OSError):
-            from dockerlab.errors import describe
-
-            message = describe(exc)
-        answer = {"kind": type(exc).__name__, "message": message}
-    os.write(1, json.dumps(answer).encode())
-
-
-if __name__ == "__main__":
-    import sys
-
-    _helper(sys.argv[1:])
