@@ -46,7 +46,10 @@ def main() -> None:
 
         with temp_user(runtime_dir=False) as u:
             args.user = u.name
-            bench(args)
+            try:
+                bench(args)
+            finally:  # its runtime files (the /tmp fallback), as tests/users.py's callers do
+                shutil.rmtree(f"/tmp/dockerlab-{u.uid}", ignore_errors=True)
         return
     bench(args)
 
