@@ -5,10 +5,12 @@
 # Settings read from the environment (all optional):
 #   DOCKERLAB_HUB_STATE     folder for the hub's database, cookie secret and pid files
 #                           (/srv/jupyterhub; made 0700)
-#   DOCKERLAB_HUB_IP/PORT   where students connect (127.0.0.1:8000; put a TLS proxy in front)
+#   DOCKERLAB_HUB_IP/PORT   where students connect (127.0.0.1:8000)
+#   DOCKERLAB_HUB_SSL_CERT/KEY  TLS for that port (PEM files): passwords cross the network
 #   DOCKERLAB_STUDENTS      the Unix group allowed to log in (students; scripts/add-students.sh)
 #   DOCKERLAB_HUB_ADMINS    comma-separated admin accounts (none)
-#   DOCKERLAB_COURSE        the notebooks copied to each student on first start (<install>/notebooks)
+#   DOCKERLAB_COURSE        the notebooks copied to each student on the first start
+#                           (<install>/notebooks)
 import os
 import pathlib
 
@@ -23,6 +25,9 @@ STATE.mkdir(mode=0o700, parents=True, exist_ok=True)
 #    inside the venv (node_modules under .venv/hub-proxy), not globally
 c.JupyterHub.ip = os.environ.get("DOCKERLAB_HUB_IP", "127.0.0.1")
 c.JupyterHub.port = int(os.environ.get("DOCKERLAB_HUB_PORT", "8000"))
+if os.environ.get("DOCKERLAB_HUB_SSL_CERT"):
+    c.JupyterHub.ssl_cert = os.environ["DOCKERLAB_HUB_SSL_CERT"]
+    c.JupyterHub.ssl_key = os.environ["DOCKERLAB_HUB_SSL_KEY"]
 c.ConfigurableHTTPProxy.command = [str(VENV / "bin" / "configurable-http-proxy")]
 c.ConfigurableHTTPProxy.pid_file = str(STATE / "jupyterhub-proxy.pid")
 c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
