@@ -319,101 +319,110 @@ def test_classroom_hub_runs_the_course_rootless(tmp_path: Any) -> None:
     why = needs()
     if why:
         pytest.skip(why)
-    with student_account() as student, jupyterhub(str(tmp_path / "hub"), student) as hub:
-        name = student.name
-        # the hub knows the student (an admin adds them; members of the group may log in)
-        r = hub.api("POST", f"/hub/api/users/{name}")
-        assert r.status_code == 201, r.text
-        # logging in through the REST API: a token for the student's username and password
-        # (PAM checks them); a wrong password gets none
-        body = {"auth": {"username": name, "password": "not " + student.password}}
-        r = hub.api("POST", f"/hub/api/users/{name}/tokens", token="", json=body)
-        assert r.status_code == 403, r.text
-        body = {"auth": {"username": name, "password": student.password}, "note": "test"}
-        r = hub.api("POST", f"/hub/api/users/{name}/tokens", token="", json=body)
-        assert r.status_code == 201, r.text
-        token = r.json()["token"]
-        # the student spawns their server, and waits for it (a bounded poll)
-        r = hub.api("POST", f"/hub/api/users/{name}/server", token=token)
-        assert r.status_code in (201, 202), r.text
+    with student_account() as student:
+        # the spawner runs this tree's singleuser.sh and the venv as the student
+        for path in (os.path.join(DEPLOY, "singleuser.sh"), os.path.join(BIN, "python")):
+            r = subprocess.run([RUNUSER, "-u", student.name, "--", "test", "-x", path])
+            if r.returncode != 0:
+                pytest.fail(
+                    f"student {student.name} cannot run {path}: put the tree where"
+                    " every user may enter (scripts/setup.sh warns)"
+                )
+        with jupyterhub(str(tmp_path / "hub"), student) as hub:
+            classroom(hub, student)
 
-        def ready() -> bool:
-            model = hub.api("GET", f"/hub/api/users/{name}", token=token).json()
-            server = model.get("servers", {}).get("")
-            if server is None and model.get("pending") is None:
-                pytest.fail(f"the server did not start:\n{hub.logs()}")
-            return bool(server and server.get("ready"))
 
-        wait_until(ready, timeout=120, interval=0.2, what="the student's server")
-        base = f"/user/{name}/api"
-        # the course was copied into the student's home, owned by the student
-        r = hub.api("GET", f"{base}/contents/{CHAPTER}", token=token)
-        assert r.status_code == 200, r.text
-        notebook = r.json()["content"]
-        copied = os.path.join(student.home, "dockerlab-course", CHAPTER)
-        assert os.stat(copied).st_uid == student.uid
-        # a session for the chapter: its kernel starts in the notebook's folder
-        body = {"path": CHAPTER, "name": CHAPTER, "type": "notebook", "kernel": {"name": "python3"}}
-        r = hub.api("POST", f"{base}/sessions", token=token, json=body)
-        assert r.status_code == 201, r.text
-        kernel = r.json()["kernel"]["id"]
-        ws_url = hub.url.replace("http", "ws", 1) + f"{base}/kernels/{kernel}/channels"
-        cells = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
-        cleanup = next(i for i, c in enumerate(cells) if "%docker rm -f" in c)
-        probe = "import os; print(os.getuid(), os.geteuid(), os.getcwd())"
-        ran = run_cells(ws_url, token, [probe, *cells[:cleanup]])
-        who = ran.pop(0)
-        assert who.text.split() == [str(student.uid)] * 2 + [os.path.dirname(copied)], who
-        bad = [r for r in ran if failed(r)]
-        if os.environ.get("DLT_HUB_DEBUG"):
-            for r in ran:
-                print("=====", r.status, r.error, "\n", r.source[:200], "\n---\n", r.text[:600])
-        unexpected = [r for r in bad if not any(v in r.source for v in NOT_YET_ROOTLESS)]
-        assert not unexpected, "\n\n".join(f"{r.source}\n--> {r.error}\n{r.text}" for r in bad)
-        build = next(r for r in ran if r.source.startswith("%%dockerfile"))
-        assert "Successfully tagged steps:v1" in build.text, build.text
+def classroom(hub: Hub, student: Student) -> None:
+    """Log in, spawn, run the chapter, check (the body of the test above)."""
+    name = student.name
+    # the hub knows the student (an admin adds them; members of the group may log in)
+    r = hub.api("POST", f"/hub/api/users/{name}")
+    assert r.status_code == 201, r.text
+    # logging in through the REST API: a token for the student's username and password
+    # (PAM checks them); a wrong password gets none
+    body = {"auth": {"username": name, "password": "not " + student.password}}
+    r = hub.api("POST", f"/hub/api/users/{name}/tokens", token="", json=body)
+    assert r.status_code == 403, r.text
+    body = {"auth": {"username": name, "password": student.password}, "note": "test"}
+    r = hub.api("POST", f"/hub/api/users/{name}/tokens", token="", json=body)
+    assert r.status_code == 201, r.text
+    token = r.json()["token"]
+    # the student spawns their server, and waits for it (a bounded poll)
+    r = hub.api("POST", f"/hub/api/users/{name}/server", token=token)
+    assert r.status_code in (201, 202), r.text
 
-        # every process of the student's server (the server, its kernel) runs as the student
-        def of_student_server() -> list[int]:
-            pids = []
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    with open(f"/proc/{pid}/environ", "rb") as f:
-                        if f"JUPYTERHUB_USER={name}".encode() in f.read().split(b"\0"):
-                            pids.append(int(pid))
-                except OSError:
-                    pass
-            return pids
+    def ready() -> bool:
+        model = hub.api("GET", f"/hub/api/users/{name}", token=token).json()
+        server = model.get("servers", {}).get("")
+        if server is None and model.get("pending") is None:
+            pytest.fail(f"the server did not start:\n{hub.logs()}")
+        return bool(server and server.get("ready"))
 
-        server_pids = of_student_server()
-        assert len(server_pids) >= 2, server_pids  # the server and the kernel at least
-        for pid in server_pids:
-            with open(f"/proc/{pid}/status") as f:
-                ids = next(x for x in f if x.startswith("Uid:")).split()[1:]
-            assert ids == [str(student.uid)] * 4, (pid, ids)
-        # the student's own CLI, on the chapter's state root, sees what the notebook made
-        root = os.path.join(os.path.dirname(copied), ".dockerlab-root")
-        images = student.cli("--root", root, "images", "--format", "{{.Repository}}:{{.Tag}}")
-        assert images.returncode == 0, images.stderr
-        assert {"busybox:latest", "happy:v1", "steps:v1"} <= set(images.stdout.split())
-        ps = student.cli("--root", root, "ps", "-a", "--format", "{{.Names}} {{.Status}}")
-        assert ps.returncode == 0, ps.stderr
-        states = dict(line.split(" ", 1) for line in ps.stdout.splitlines())
-        assert states["ch1-box"].startswith("Exited (0)"), states
-        assert states["ch1-web"].startswith("Exited"), states
-        info = student.cli("--root", root, "info", "--format", "{{.SecurityOptions}}")
-        assert "rootless" in info.stdout, info.stdout + info.stderr
-        # the chapter's last cells clean up after themselves
-        rest = run_cells(ws_url, token, cells[cleanup:])
-        assert not [r for r in rest if r.status != "ok"], rest
-        ps = student.cli("--root", root, "ps", "-a", "-q")
-        assert ps.returncode == 0 and ps.stdout.strip() == "", ps
-        # the student stops their server through the API
-        r = hub.api("DELETE", f"/hub/api/users/{name}/server", token=token)
-        assert r.status_code in (202, 204), r.text
-        wait_until(
-            lambda: not of_student_server(), timeout=60, interval=0.1, what="the server to stop"
-        )
+    wait_until(ready, timeout=120, interval=0.2, what="the student's server")
+    base = f"/user/{name}/api"
+    # the course was copied into the student's home, owned by the student
+    r = hub.api("GET", f"{base}/contents/{CHAPTER}", token=token)
+    assert r.status_code == 200, r.text
+    notebook = r.json()["content"]
+    copied = os.path.join(student.home, "dockerlab-course", CHAPTER)
+    assert os.stat(copied).st_uid == student.uid
+    # a session for the chapter: its kernel starts in the notebook's folder
+    body = {"path": CHAPTER, "name": CHAPTER, "type": "notebook", "kernel": {"name": "python3"}}
+    r = hub.api("POST", f"{base}/sessions", token=token, json=body)
+    assert r.status_code == 201, r.text
+    kernel = r.json()["kernel"]["id"]
+    ws_url = hub.url.replace("http", "ws", 1) + f"{base}/kernels/{kernel}/channels"
+    cells = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+    cleanup = next(i for i, c in enumerate(cells) if "%docker rm -f" in c)
+    probe = "import os; print(os.getuid(), os.geteuid(), os.getcwd())"
+    ran = run_cells(ws_url, token, [probe, *cells[:cleanup]])
+    who = ran.pop(0)
+    assert who.text.split() == [str(student.uid)] * 2 + [os.path.dirname(copied)], who
+    bad = [r for r in ran if failed(r)]
+    unexpected = [r for r in bad if not any(v in r.source for v in NOT_YET_ROOTLESS)]
+    assert not unexpected, "\n\n".join(f"{r.source}\n--> {r.error}\n{r.text}" for r in bad)
+    build = next(r for r in ran if r.source.startswith("%%dockerfile"))
+    assert "Successfully tagged steps:v1" in build.text, build.text
+
+    # every process of the student's server (the server, its kernel) runs as the student
+    def of_student_server() -> list[int]:
+        pids = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    if f"JUPYTERHUB_USER={name}".encode() in f.read().split(b"\0"):
+                        pids.append(int(pid))
+            except OSError:
+                pass
+        return pids
+
+    server_pids = of_student_server()
+    assert len(server_pids) >= 2, server_pids  # the server and the kernel at least
+    for pid in server_pids:
+        with open(f"/proc/{pid}/status") as f:
+            ids = next(x for x in f if x.startswith("Uid:")).split()[1:]
+        assert ids == [str(student.uid)] * 4, (pid, ids)
+    # the student's own CLI, on the chapter's state root, sees what the notebook made
+    root = os.path.join(os.path.dirname(copied), ".dockerlab-root")
+    images = student.cli("--root", root, "images", "--format", "{{.Repository}}:{{.Tag}}")
+    assert images.returncode == 0, images.stderr
+    assert {"busybox:latest", "happy:v1", "steps:v1"} <= set(images.stdout.split())
+    ps = student.cli("--root", root, "ps", "-a", "--format", "{{.Names}} {{.Status}}")
+    assert ps.returncode == 0, ps.stderr
+    states = dict(line.split(" ", 1) for line in ps.stdout.splitlines())
+    assert states["ch1-box"].startswith("Exited (0)"), states
+    assert states["ch1-web"].startswith("Exited"), states
+    info = student.cli("--root", root, "info", "--format", "{{.SecurityOptions}}")
+    assert "rootless" in info.stdout, info.stdout + info.stderr
+    # the chapter's last cells clean up after themselves
+    rest = run_cells(ws_url, token, cells[cleanup:])
+    assert not [r for r in rest if r.status != "ok"], rest
+    ps = student.cli("--root", root, "ps", "-a", "-q")
+    assert ps.returncode == 0 and ps.stdout.strip() == "", ps
+    # the student stops their server through the API
+    r = hub.api("DELETE", f"/hub/api/users/{name}/server", token=token)
+    assert r.status_code in (202, 204), r.text
+    wait_until(lambda: not of_student_server(), timeout=60, interval=0.1, what="the server to stop")
 
 
 # ---- scripts/add-students.sh on its own -----------------------------------------------------
