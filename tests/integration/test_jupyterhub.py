@@ -1,6 +1,7 @@
 """The classroom server (issue 13): deploy/jupyterhub/ run for real. JupyterHub starts on
 127.0.0.1 (its own ports, database and cookie secret in a temporary folder) with the deployed
 config; scripts/add-students.sh makes a student with subordinate ID ranges and a password;
+the login page lets the student in and keeps out an account outside the students' group;
 the student logs in through the hub's REST API (a token for username + password, PAM),
 spawns a server (LocalProcessSpawner, as the student) and runs the course's chapter 1 through
 that server's session and kernel API (websocket): images built with `%%dockerfile`, containers
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -30,9 +32,18 @@ from typing import Any
 
 import pytest
 from helpers import wait_until
-from users import SUBGID, SUBUID, _end_processes, _processes_of, _ranges_of, _scrub, missing_tools
+from users import (
+    SUBGID,
+    SUBUID,
+    _end_processes,
+    _processes_of,
+    _ranges_of,
+    _scrub,
+    missing_tools,
+    temp_user,
+)
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPLOY = os.path.join(REPO, "deploy", "jupyterhub")
@@ -154,6 +165,18 @@ class Hub:
         token = self.admin_token if token is None else token
         headers = {"Authorization": f"token {token}"} if token else {}
         return requests.request(method, self.url + path, headers=headers, timeout=30, **kw)
+
+    def form_login(self, username: str, password: str) -> Any:
+        """The login page as a browser uses it (its _xsrf field and cookie); no redirect
+        followed, so a login does not start the server."""
+        import requests
+
+        session = requests.Session()
+        page = session.get(self.url + "/hub/login", timeout=30)
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+        assert xsrf, page.text[:2000]
+        form = {"username": username, "password": password, "_xsrf": xsrf.group(1)}
+        return session.post(self.url + "/hub/login", data=form, allow_redirects=False, timeout=30)
 
     def logs(self) -> str:
         with open(self.log, errors="replace") as f:
@@ -329,15 +352,25 @@ def test_classroom_hub_runs_the_course_rootless(tmp_path: Any) -> None:
                     " every user may enter (scripts/setup.sh warns)"
                 )
         with jupyterhub(str(tmp_path / "hub"), student) as hub:
+            # the login page: the student gets in, an account outside the group does not,
+            # even with its right password
+            r = hub.form_login(student.name, student.password)
+            assert r.status_code == 302 and "jupyterhub-session-id" in r.cookies, r.text
+            with temp_user() as outsider:
+                password = secrets.token_urlsafe(12)
+                pw_line = f"{outsider.name}:{password}\n"
+                subprocess.run(["chpasswd"], input=pw_line, text=True, check=True)
+                r = hub.form_login(outsider.name, password)
+                assert r.status_code == 403, (r.status_code, r.text[:500])
             classroom(hub, student)
 
 
 def classroom(hub: Hub, student: Student) -> None:
     """Log in, spawn, run the chapter, check (the body of the test above)."""
     name = student.name
-    # the hub knows the student (an admin adds them; members of the group may log in)
-    r = hub.api("POST", f"/hub/api/users/{name}")
-    assert r.status_code == 201, r.text
+    # the hub knows the student since the login page let them in, as a user, not an admin
+    r = hub.api("GET", f"/hub/api/users/{name}")
+    assert r.status_code == 200 and r.json()["admin"] is False, r.text
     # logging in through the REST API: a token for the student's username and password
     # (PAM checks them); a wrong password gets none
     body = {"auth": {"username": name, "password": "not " + student.password}}
