@@ -14,8 +14,8 @@ course=$HOME/dockerlab-course
 # a marker, not cp -n alone: a notebook the student deleted on purpose does not come back
 if [ ! -e "$course/.dockerlab-course-copied" ] && [ -d "${DOCKERLAB_COURSE:-}" ]; then
   mkdir -p "$course"
-  # -n keeps what the student already has; never a state root left in the source folder
-  (cd "$DOCKERLAB_COURSE" && find . -name .dockerlab-root -prune -o -type f -print) |
+  # -n keeps what the student already has; never a state root or checkpoints of the source
+  (cd "$DOCKERLAB_COURSE" && find . \( -name .dockerlab-root -o -name .ipynb_checkpoints \) -prune -o -type f -print) |
     while IFS= read -r f; do
       mkdir -p "$course/$(dirname "$f")"
       cp -n "$DOCKERLAB_COURSE/$f" "$course/$f"
