@@ -15,7 +15,8 @@ course=$HOME/dockerlab-course
 if [ ! -e "$course/.dockerlab-course-copied" ] && [ -d "${DOCKERLAB_COURSE:-}" ]; then
   mkdir -p "$course"
   # -n keeps what the student already has; never a state root or checkpoints of the source
-  (cd "$DOCKERLAB_COURSE" && find . \( -name .dockerlab-root -o -name .ipynb_checkpoints \) -prune -o -type f -print) |
+  (cd "$DOCKERLAB_COURSE" &&
+    find . \( -name .dockerlab-root -o -name .ipynb_checkpoints \) -prune -o -type f -print) |
     while IFS= read -r f; do
       mkdir -p "$course/$(dirname "$f")"
       cp -n "$DOCKERLAB_COURSE/$f" "$course/$f"
