@@ -19,7 +19,8 @@ if [ ! -e "$course/.dockerlab-course-copied" ] && [ -d "${DOCKERLAB_COURSE:-}" ]
     find . \( -name .dockerlab-root -o -name .ipynb_checkpoints \) -prune -o -type f -print) |
     while IFS= read -r f; do
       mkdir -p "$course/$(dirname "$f")"
-      cp -n "$DOCKERLAB_COURSE/$f" "$course/$f"
+      # a file the student may not read is skipped, not a server that never starts
+      cp -n "$DOCKERLAB_COURSE/$f" "$course/$f" || echo "singleuser.sh: skipped $f" >&2
     done
   touch "$course/.dockerlab-course-copied"
 fi
