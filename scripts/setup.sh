@@ -45,6 +45,8 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# the classroom server's proxy (configurable-http-proxy) is an npm package
+command -v npm >/dev/null || need+=(npm)
 # rootless mode (a user namespace with the user's /etc/subuid ranges, user-mode networking)
 command -v newuidmap >/dev/null || need+=(uidmap)
 command -v slirp4netns >/dev/null || need+=(slirp4netns)
@@ -89,7 +91,15 @@ fi
 .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
 # compat mode: a plain .pth path, not an import hook (12 ms off every start);
 # compiled up front because PYTHONDONTWRITEBYTECODE may be set.
-.venv/bin/pip install -q -e '.[test,lab]' --config-settings editable_mode=compat
+.venv/bin/pip install -q -e '.[test,lab,hub]' --config-settings editable_mode=compat
+# JupyterHub's proxy for the classroom server (deploy/jupyterhub/): configurable-http-proxy
+# from npm, inside the venv (not global); 5.2 is the newest that runs on Debian's Node 20
+chp=.venv/hub-proxy/node_modules/.bin/configurable-http-proxy
+if [ ! -x "$chp" ]; then
+  npm install --silent --no-audit --no-fund --prefix .venv/hub-proxy \
+    configurable-http-proxy@5.2.0 >/dev/null
+fi
+ln -sf ../hub-proxy/node_modules/.bin/configurable-http-proxy .venv/bin/configurable-http-proxy
 .venv/bin/python -m compileall -q dockerlab >/dev/null
 # the tree is readable by every user where they need it: the editable install imports
 # dockerlab/ from here, and students copy notebooks/
