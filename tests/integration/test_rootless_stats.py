@@ -167,3 +167,41 @@ def test_daemon_stats_endpoint(carol, busy):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_info_says_what_is_limited_in_dockers_words(carol):
+    got = carol.cli("info", "--format", "{{json .}}")
+    assert got.returncode == 0, got.stderr
+    info = json.loads(got.stdout)
+    assert info["CgroupDriver"] == "none" and info["CgroupVersion"] == "1"
+    assert "name=rootless" in info["SecurityOptions"]
+    assert info["Warnings"][0] == (
+        "WARNING: Running in rootless-mode without cgroups. To enable cgroups in "
+        "rootless-mode, you need to boot the system in cgroup v2 mode."
+    )
+    assert any("stats come from /proc" in w for w in info["Warnings"])
+    for feature in ("MemoryLimit", "SwapLimit", "CpuCfsQuota", "CPUShares", "PidsLimit"):
+        assert info[feature] is False, feature
+    text = carol.cli("info")
+    assert "Cgroup Driver: none" in text.stdout and "Cgroup Version: 1" in text.stdout
+    assert "Running in rootless-mode without cgroups" in text.stderr
+
+
+def test_pause_and_update_refused_in_one_message_restart_policy_kept(carol, busy):
+    for args in (
+        ["pause", "busy"],
+        ["update", "-m", "16m", "busy"],
+        ["update", "--cpus", "1", "busy"],
+    ):
+        got = carol.cli(*args)
+        assert got.returncode == 1, (args, got.stderr)  # a daemon error, as Docker's CLI
+        assert got.stderr.startswith(f"Error response from daemon: Cannot {args[0]} container ")
+        assert "cgroup v1 only" in got.stderr and "administrator" in got.stderr
+        assert "Traceback" not in got.stderr and "Errno" not in got.stderr
+    assert carol.cli("inspect", "-f", "{{.State.Status}}", "busy").stdout == "running\n"
+    got = carol.cli("update", "--restart", "on-failure:2", "busy")  # no cgroup needed
+    assert got.returncode == 0, got.stderr
+    policy = carol.cli("inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", "busy")
+    assert policy.stdout == "on-failure\n"
+    unpause = carol.cli("unpause", "busy")
+    assert unpause.returncode == 1 and "is not paused" in unpause.stderr

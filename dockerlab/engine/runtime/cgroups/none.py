@@ -22,13 +22,6 @@ if TYPE_CHECKING:
     from dockerlab.engine.runtime.cgroups.resources import Resources
 
 
-_NO_CGROUP = (
-    "rootless containers on this host have no cgroup (cgroup v1 cannot delegate one to an "
-    "unprivileged user; an administrator can boot with cgroup v2 and delegate the user's "
-    "slice, or run dockerlab as root)"
-)
-
-
 class NoCgroup(Cgroup):
     def __init__(self, name: str, pid: int = 0) -> None:
         self.name = name
@@ -41,10 +34,17 @@ class NoCgroup(Cgroup):
         self.pid = pid
 
     def update(self, res: Resources) -> None:
-        raise Forbidden(_NO_CGROUP + " to update")
+        from dockerlab.engine import rootless
+        from dockerlab.engine.runtime.cgroups.resources import Resources
+
+        if res != Resources():  # (update.py refuses limits first, in its words)
+            raise Forbidden(rootless.CGROUP_ADVICE)
 
     def freeze(self) -> None:
-        raise Forbidden(_NO_CGROUP + " to freeze (pause)")
+        from dockerlab.engine import rootless
+
+        cid = self.name.rpartition("/")[2]
+        raise Forbidden(f"Cannot pause container {cid}: {rootless.NO_PAUSE}")
 
     def thaw(self) -> None:
         pass
