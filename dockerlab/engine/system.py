@@ -248,6 +248,8 @@ def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
         info["CgroupDriver"] = "none"
         info["DriverStatus"][-1] = ["userxattr", "true"]
         info["Warnings"] = [*(info["Warnings"] or []), *rootless.INFO_WARNINGS]
+        info["Warnings"].insert(0, rootless.NO_CGROUP_WARNINGS.get(str(cg), ""))
+        info.update(dict.fromkeys(rootless.NO_CGROUP_FEATURES, False))
     return info
 
 
