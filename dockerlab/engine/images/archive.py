@@ -663,6 +663,13 @@ def pack_dir(src_dir: str | int, fileobj: BinaryIO) -> str:
     """
     import tarfile
 
+    if isinstance(src_dir, str):
+        from dockerlab.engine import userns
+
+        if userns.needed():  # rootless: read in the user's namespace, IDs as containers see
+            root = _state_root(src_dir)
+            digest: str = userns.call("pack", root, [src_dir], data_out=fileobj)
+            return digest
     writer = _HashingWriter(fileobj)
     fd = (
         os.open(src_dir, _DIR_FLAGS & ~os.O_NOFOLLOW)
@@ -679,3 +686,20 @@ def pack_dir(src_dir: str | int, fileobj: BinaryIO) -> str:
     finally:
         os.close(fd)
     return f"sha256:{writer.sha.hexdigest()}"
+
+
+def _state_root(path: str) -> str:
+    """The state root holding ``path`` (its ``overlay/`` or ``tmp/`` folder's parent)."""
+    parts = os.path.abspath(path).split("/")
+    for i in range(len(parts) - 1, 0, -1):
+        if parts[i] in ("overlay", "tmp"):
+            return "/".join(parts[:i]) or "/"
+    return os.path.dirname(os.path.abspath(path))
+
+
+def pack_inside(root: str, src_dir: str, out: BinaryIO) -> str:
+    """(In the rootless helper, engine/userns.py) :func:`pack_dir` of a folder of the state
+    root into the pipe ``out``."""
+    from dockerlab.engine.userns import below
+
+    return pack_dir(below(root, src_dir), out)

@@ -358,8 +358,23 @@ def container_layers(c: Any) -> tuple[str, list[str]]:
 def diff(containers: ContainerStore, ref: str) -> list[dict[str, Any]]:
     """``GET /containers/{id}/changes``: ``[{"Path", "Kind"}]``."""
     c = containers.find(ref)
+    from dockerlab.engine import userns
+
+    if userns.needed():  # rootless: folders of the subordinate range are read from inside
+        found: list[dict[str, Any]] = userns.call(
+            "diff", containers.paths.root, [containers.paths.run, ref]
+        )
+        return found
     upper, lowers = container_layers(c)
     return [{"Path": p, "Kind": k} for p, k in container_changes(upper, lowers)]
+
+
+def diff_inside(root: str, run: str, ref: str) -> list[dict[str, Any]]:
+    """(In the rootless helper, engine/userns.py) :func:`diff`."""
+    from dockerlab.engine.containers.store import ContainerStore
+    from dockerlab.engine.paths import Paths
+
+    return diff(ContainerStore(Paths(root, run)), ref)
 
 
 def _rows(images: ImageStore, ref: str) -> tuple[list[dict[str, Any]], list[str]]:
