@@ -282,7 +282,9 @@ def _told(exc: BaseException) -> dict[str, Any]:
     cls = type(exc)
     if isinstance(exc, OSError) and not cls.__module__.startswith("dockerlab"):
         args: list[Any] = [exc.errno, exc.strerror] if exc.errno else [str(exc)]
-        name = cls.__name__ if cls.__name__ in ("PermissionError", "FileNotFoundError") else "OSError"
+        name = cls.__name__
+        if name not in ("PermissionError", "FileNotFoundError"):
+            name = "OSError"
         return {"class": f"builtins:{name}", "args": args, "filename": str(exc.filename or "")}
     try:
         args = list(exc.args)

@@ -167,9 +167,8 @@ class LayerStore:
             with open(os.path.join(folder, "pending"), "w") as f:
                 f.write(tar_path)
         # until a lazy layer is unpacked, its tar's size stands in for its files'
-        size = (
-            os.path.getsize(tar_path) if lazy else unpack(tar_path, diff, os.path.dirname(self.root))
-        )
+        root = os.path.dirname(self.root)
+        size = os.path.getsize(tar_path) if lazy else unpack(tar_path, diff, root)
         return self._finish(chain_id, diff_id, parent, size)
 
     def adopt(
