@@ -196,7 +196,7 @@ def _error(told: dict[str, Any]) -> BaseException:
         try:
             cls = getattr(importlib.import_module(module), name)
             if isinstance(cls, type) and issubclass(cls, errors.DockerlabError):
-                return cls(*args)  # type: ignore[no-any-return]
+                return cls(*args)
         except (ImportError, AttributeError, TypeError):
             pass
     return errors.DockerlabError(told.get("message") or kind)

@@ -16,8 +16,10 @@ import sys
 import tarfile
 
 import pytest
+from registry_fixture import registry
 from test_rootless import MISSING, User
 
+__all__ = ["registry"]  # a fixture
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NET = ("--network", "none")
@@ -44,20 +46,26 @@ def _root_cli(root: str, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def owners_tar(tmp_path_factory):
-    """busybox plus /data with files of container users 1000, 100:101 (private), a setuid
-    file and a private folder, made by root mode and saved as owners:1."""
+def owners_root(tmp_path_factory):
+    """A root-mode state root holding owners:1: busybox plus /data with files of container
+    users 1000, 100:101 (private), a setuid file and a private folder."""
     root = str(tmp_path_factory.mktemp("rlfiles") / "root")
     assert _root_cli(root, "image", "bootstrap", "busybox").returncode == 0
     made = _root_cli(root, "run", "--name", "own", *NET, "busybox", "sh", "-c", OWNED)
     assert made.returncode == 0, made.stderr
     assert _root_cli(root, "commit", "own", "owners:1").returncode == 0
+    yield root
+    _root_cli(root, "rm", "-f", "own")
+
+
+@pytest.fixture(scope="module")
+def owners_tar(owners_root):
+    """owners:1 saved as a tar every test user can read."""
     tar = f"/tmp/dockerlab-rlfiles-{secrets.token_hex(4)}.tar"
-    assert _root_cli(root, "save", "-o", tar, "owners:1").returncode == 0
+    assert _root_cli(owners_root, "save", "-o", tar, "owners:1").returncode == 0
     os.chmod(tar, 0o644)
     yield tar
     os.unlink(tar)
-    _root_cli(root, "rm", "-f", "own")
 
 
 def _user(tar: str) -> User:
@@ -194,8 +202,34 @@ def test_diff_export_commit_and_save_keep_owners(alice):
         assert layer["data/new"][:2] == (1000, 1000)
         assert layer["data/.wh.a"][:2] in ((0, 0), (1000, 1000))
         assert layer["data/sub"] == (1000, 1000, 0o750)
+        # import of the export: a one-layer image with the same owners
+        imported = _cli_bytes(
+            alice, "import", "-", "imported:1", stdin=_cli_bytes(alice, "export", "dec")
+        )
+        assert imported.startswith(b"sha256:")
+        ls = alice.cli("run", "--rm", *NET, "imported:1", "ls", "-ln", "/data")
+        assert _ls(ls.stdout)["c"] == ("-rw-------", "100", "101")
+        assert _ls(ls.stdout)["new"][1:] == ("1000", "1000")
     finally:
         alice.cli("rm", "-f", "dec")
+
+
+def test_pull_from_a_registry_keeps_owners(owners_root, registry):
+    """Root mode pushes owners:1 to a loopback registry; a fresh rootless user pulls it (each
+    layer streamed into the helper while it downloads)."""
+    ref = f"{registry.addr}/rl/owners:1"
+    assert _root_cli(owners_root, "tag", "owners:1", ref).returncode == 0
+    pushed = _root_cli(owners_root, "push", ref)
+    assert pushed.returncode == 0, pushed.stderr
+    user = User()
+    try:
+        got = user.cli("pull", ref)
+        assert got.returncode == 0, got.stderr
+        ls = user.cli("run", "--rm", *NET, ref, "ls", "-ln", "/data")
+        assert ls.returncode == 0, ls.stderr
+        _expected(_ls(ls.stdout))
+    finally:
+        user.remove()
 
 
 def test_build_run_copy_chown_add_from(alice):
@@ -383,7 +417,6 @@ def test_helper_cannot_join_another_users_namespace(alice, bob):
             json.dump(state, f)
         got = alice.cli("cp", "alices:/secret", "-")
         assert got.returncode != 0 and "bob-secret" not in got.stdout, got.stderr
-        print(got.stderr)
         # Bob's store is not Alice's to reach at all (0700 folders)
         peek = alice.user.run(["ls", os.path.join(bob.store, "overlay")])
         assert peek.returncode != 0
