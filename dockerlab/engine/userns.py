@@ -212,9 +212,11 @@ def _enter(join: tuple[int, int] | None) -> None:
     from dockerlab.engine.runtime import linux as L
 
     L.load()
-    if join is None:
+    if join is None:  # (a non-dumpable process may not write its own uid_map: after)
         rootless.enter(L)
+        L.prctl(L.PR_SET_DUMPABLE, 0)
         return
+    L.prctl(L.PR_SET_DUMPABLE, 0)  # before: nothing in a container's namespace may ptrace us
     pid, start = join
     user = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     mnt = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
@@ -242,7 +244,6 @@ def _serve() -> None:
     from dockerlab.engine.runtime import linux as L
 
     L.load()
-    L.prctl(L.PR_SET_DUMPABLE, 0)  # nothing in a namespace we join may ptrace or read us
     answer: dict[str, Any]
     try:
         raw = b""
