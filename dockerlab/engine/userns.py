@@ -42,6 +42,7 @@ TASKS = {
     "cp_to": ("dockerlab.engine.containers.copy", "copy_to_inside"),
     "export": ("dockerlab.engine.images.export", "export_inside"),
     "diff": ("dockerlab.engine.images.changes", "diff_inside"),
+    "layers": ("dockerlab.engine.images.changes", "layers_inside"),
     "build_fs": ("dockerlab.engine.build.copy", "step_inside"),
 }
 _CHUNK = 1 << 20

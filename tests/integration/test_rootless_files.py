@@ -432,3 +432,20 @@ def _id(user: User, name: str) -> str:
 def _state(user: User, name: str) -> dict:
     with open(os.path.join(user.store, "containers", _id(user, name), "state.json")) as f:
         return json.load(f)
+
+
+def test_layer_inspectors_read_private_files_of_other_uids(alice):
+    """The layer explorer's verbs (widgets) read a 0600 file of uid 100 and a 0700 folder of
+    uid 1000 through the helper."""
+    code = (
+        "from dockerlab.engine import Engine\n"
+        "e = Engine()\n"
+        "h = e.file_history('owners:1', '/data/private/p')\n"
+        "i = h[0]['Index']\n"
+        "print(e.file_at_layer('owners:1', i, '/data/c'))\n"
+        "print(sorted(f['Path'] for f in e.layer_files('owners:1', i)"
+        " if f['Path'].startswith('/data/private')))\n"
+    )
+    got = alice.user.run([alice.user.python(), "-c", code], {"PYTHONPATH": REPO})
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.splitlines() == ["b'c\\n'", "['/data/private', '/data/private/p']"]
