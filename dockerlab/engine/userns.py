@@ -107,17 +107,23 @@ def call(
     actions += [(os.POSIX_SPAWN_DUP2, fd, n) for n, fd in theirs.items()]
     pkg = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     here = os.path.abspath(__file__)
+    ours = data_w if data_in is not None else data_r  # (the other end goes to the helper)
     try:
         pid = os.posix_spawn(
             sys.executable, [sys.executable, "-I", "-S", here, pkg], {}, file_actions=actions
         )
+    except BaseException:
+        for fd in (req_w, ans_r, ours):
+            if fd != -1:
+                os.close(fd)
+        raise
     finally:
         for fd in theirs.values():
             os.close(fd)
-    ours = data_w if data_in is not None else data_r  # (the other end went to the helper)
     raised: BaseException | None = None
     try:
-        request = {"task": task, "root": root, "args": args, "join": join}
+        way = "in" if data_in is not None else "out" if data_out is not None else ""
+        request = {"task": task, "root": root, "args": args, "join": join, "data": way}
         try:
             with os.fdopen(req_w, "wb") as f:
                 f.write(marshal.dumps(request))
@@ -246,6 +252,7 @@ def _serve() -> None:
 
     L.load()
     answer: dict[str, Any]
+    data: Any = None
     try:
         raw = b""
         while chunk := os.read(_REQ, 65536):
@@ -254,28 +261,23 @@ def _serve() -> None:
         module, func = TASKS[req["task"]]
         _enter(req["join"])
         os.environ["DOCKERLAB_ROOTLESS"] = "1"  # the engine's rootless paths (we are uid 0)
-        data: Any = None
-        if req["task"] in ("unpack", "cp_to", "build_fs"):
-            data = os.fdopen(_DATA, "rb") if _has(_DATA) else None
-        elif _has(_DATA):
-            data = os.fdopen(_DATA, "wb")
+        if req["data"]:
+            data = os.fdopen(_DATA, "rb" if req["data"] == "in" else "wb")
         fn = getattr(importlib.import_module(module), func)
         args = [req["root"], *req["args"]]
-        value = fn(*args, data) if data is not None else fn(*args)
-        if data is not None:
-            data.close()
-        answer = {"value": value}
+        answer = {"value": fn(*args, data) if data is not None else fn(*args)}
     except BaseException as exc:  # noqa: BLE001 - told to the caller, never a traceback
         answer = {"error": _told(exc)}
-    os.write(_ANS, marshal.dumps(answer))
-
-
-def _has(fd: int) -> bool:
-    try:
-        os.fstat(fd)
+    try:  # the data's end first: the caller reads the answer once it has seen it
+        if data is not None:
+            data.close()
+        else:
+            os.close(_DATA)
     except OSError:
-        return False
-    return True
+        pass
+    view = memoryview(marshal.dumps(answer))
+    while view:
+        view = view[os.write(_ANS, view) :]
 
 
 def _told(exc: BaseException) -> dict[str, Any]:
