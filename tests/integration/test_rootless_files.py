@@ -449,3 +449,18 @@ def test_layer_inspectors_read_private_files_of_other_uids(alice):
     got = alice.user.run([alice.user.python(), "-c", code], {"PYTHONPATH": REPO})
     assert got.returncode == 0, got.stderr
     assert got.stdout.splitlines() == ["b'c\\n'", "['/data/private', '/data/private/p']"]
+
+
+def test_a_single_id_user_is_told_which_ids_are_missing(owners_tar):
+    """Without subordinate ranges only container uid 0 exists: loading files of uid 1000 is
+    refused with Podman's advice, and nothing is left behind."""
+    user = User(ranges=False)
+    try:
+        got = user.cli("load", "-i", owners_tar)
+        assert got.returncode == 1
+        assert "potentially insufficient UIDs or GIDs" in got.stderr
+        assert "requested 1000:1000 for /data" in got.stderr and "Traceback" not in got.stderr
+        assert user.cli("images", "-q").stdout == ""
+        assert os.listdir(os.path.join(user.store, "tmp")) == []
+    finally:
+        user.remove()

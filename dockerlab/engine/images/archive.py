@@ -224,6 +224,15 @@ def extract(
                         strict=no_overwrite_dir_non_dir,
                     )
                 except OSError as exc:  # name the entry: "…/bin/ls: no space left on device"
+                    if exc.errno == errno.EINVAL and _ROOTLESS and _unmapped(m.uid, m.gid):
+                        from dockerlab.errors import Forbidden
+
+                        raise Forbidden(
+                            "potentially insufficient UIDs or GIDs available in the user "
+                            f"namespace (requested {m.uid}:{m.gid} for /{m.name.lstrip('./')}):"
+                            " check /etc/subuid and /etc/subgid; an administrator can add "
+                            "ranges with usermod --add-subuids and --add-subgids"
+                        ) from None
                     if exc.errno is not None and not str(exc.filename or "").startswith("/"):
                         exc.filename = os.path.join(shown, m.name)
                     raise
@@ -237,6 +246,23 @@ def extract(
     finally:
         tree.close()
     return total
+
+
+def _unmapped(uid: int, gid: int) -> bool:
+    """Rootless: is ``uid`` or ``gid`` outside this process's user namespace's maps?"""
+
+    def mapped(kind: str, n: int) -> bool:
+        try:
+            with open(f"/proc/self/{kind}_map") as f:
+                for line in f:
+                    inside, _outside, count = (int(x) for x in line.split())
+                    if inside <= n < inside + count:
+                        return True
+        except (OSError, ValueError):
+            return True
+        return False
+
+    return not mapped("uid", uid) or not mapped("gid", gid)
 
 
 def _apply(
