@@ -58,9 +58,41 @@ def main() -> None:
             )
         ratio = statistics.median(times["rootless"]) / statistics.median(times["root"])
         print(f"rootless / root: {ratio:.2f}x (load {os.getloadavg()[0]:.1f})")
+        files(root_cmd, user_cmd, tar, max(3, args.n // 4))
     finally:
         subprocess.run([*root_cmd, "system", "prune", "-f"], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def files(root_cmd: list[str], user_cmd: list[str], tar: str, n: int) -> None:
+    """`load` of busybox and `cp` of a file out of a stopped container: the rootless ones
+    work in the user's namespace (engine/userns.py), a helper spawned per verb."""
+    verbs = {
+        "load": (["rmi", "-f", "busybox"], ["load", "-i", tar]),
+        "cp": (None, ["cp", "bench-cp:/bin/busybox", "-"]),
+    }
+    try:
+        for verb, (before, timed) in verbs.items():
+            if verb == "cp":  # (after the loads: a container would keep its image)
+                for cmd in (root_cmd, user_cmd):
+                    create = [*cmd, "create", "--name", "bench-cp", "--network", "none", "busybox"]
+                    subprocess.run(create, check=True, capture_output=True)
+            times: dict[str, list[float]] = {"root": [], "rootless": []}
+            for _ in range(n):
+                for name, cmd in (("root", root_cmd), ("rootless", user_cmd)):
+                    if before:
+                        subprocess.run([*cmd, *before], capture_output=True)
+                    t = time.perf_counter()
+                    subprocess.run([*cmd, *timed], check=True, capture_output=True)
+                    times[name].append(time.perf_counter() - t)
+            med = {k: statistics.median(v) * 1000 for k, v in times.items()}
+            print(
+                f"{verb:5} root {med['root']:6.1f} ms  rootless {med['rootless']:6.1f} ms"
+                f"  ({med['rootless'] / med['root']:.2f}x, n={n})"
+            )
+    finally:
+        for cmd in (root_cmd, user_cmd):
+            subprocess.run([*cmd, "rm", "-f", "bench-cp"], capture_output=True)
 
 
 if __name__ == "__main__":

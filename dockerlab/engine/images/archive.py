@@ -224,6 +224,15 @@ def extract(
                         strict=no_overwrite_dir_non_dir,
                     )
                 except OSError as exc:  # name the entry: "…/bin/ls: no space left on device"
+                    if exc.errno == errno.EINVAL and _ROOTLESS and _unmapped(m.uid, m.gid):
+                        from dockerlab.errors import Forbidden
+
+                        raise Forbidden(
+                            "potentially insufficient UIDs or GIDs available in the user "
+                            f"namespace (requested {m.uid}:{m.gid} for /{m.name.lstrip('./')}):"
+                            " check /etc/subuid and /etc/subgid; an administrator can add "
+                            "ranges with usermod --add-subuids and --add-subgids"
+                        ) from None
                     if exc.errno is not None and not str(exc.filename or "").startswith("/"):
                         exc.filename = os.path.join(shown, m.name)
                     raise
@@ -237,6 +246,23 @@ def extract(
     finally:
         tree.close()
     return total
+
+
+def _unmapped(uid: int, gid: int) -> bool:
+    """Rootless: is ``uid`` or ``gid`` outside this process's user namespace's maps?"""
+
+    def mapped(kind: str, n: int) -> bool:
+        try:
+            with open(f"/proc/self/{kind}_map") as f:
+                for line in f:
+                    inside, _outside, count = (int(x) for x in line.split())
+                    if inside <= n < inside + count:
+                        return True
+        except (OSError, ValueError):
+            return True
+        return False
+
+    return not mapped("uid", uid) or not mapped("gid", gid)
 
 
 def _apply(
@@ -663,6 +689,13 @@ def pack_dir(src_dir: str | int, fileobj: BinaryIO) -> str:
     """
     import tarfile
 
+    if isinstance(src_dir, str):
+        from dockerlab.engine import userns
+
+        if userns.needed():  # rootless: read in the user's namespace, IDs as containers see
+            root = _state_root(src_dir)
+            digest: str = userns.call("pack", root, [src_dir], data_out=fileobj)
+            return digest
     writer = _HashingWriter(fileobj)
     fd = (
         os.open(src_dir, _DIR_FLAGS & ~os.O_NOFOLLOW)
@@ -679,3 +712,20 @@ def pack_dir(src_dir: str | int, fileobj: BinaryIO) -> str:
     finally:
         os.close(fd)
     return f"sha256:{writer.sha.hexdigest()}"
+
+
+def _state_root(path: str) -> str:
+    """The state root holding ``path`` (its ``overlay/`` or ``tmp/`` folder's parent)."""
+    parts = os.path.abspath(path).split("/")
+    for i in range(len(parts) - 1, 0, -1):
+        if parts[i] in ("overlay", "tmp"):
+            return "/".join(parts[:i]) or "/"
+    return os.path.dirname(os.path.abspath(path))
+
+
+def pack_inside(root: str, src_dir: str, out: BinaryIO) -> str:
+    """(In the rootless helper, engine/userns.py) :func:`pack_dir` of a folder of the state
+    root into the pipe ``out``."""
+    from dockerlab.engine.userns import below
+
+    return pack_dir(below(root, src_dir), out)

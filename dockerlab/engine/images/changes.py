@@ -358,8 +358,23 @@ def container_layers(c: Any) -> tuple[str, list[str]]:
 def diff(containers: ContainerStore, ref: str) -> list[dict[str, Any]]:
     """``GET /containers/{id}/changes``: ``[{"Path", "Kind"}]``."""
     c = containers.find(ref)
+    from dockerlab.engine import userns
+
+    if userns.needed():  # rootless: folders of the subordinate range are read from inside
+        found: list[dict[str, Any]] = userns.call(
+            "diff", containers.paths.root, [containers.paths.run, ref]
+        )
+        return found
     upper, lowers = container_layers(c)
     return [{"Path": p, "Kind": k} for p, k in container_changes(upper, lowers)]
+
+
+def diff_inside(root: str, run: str, ref: str) -> list[dict[str, Any]]:
+    """(In the rootless helper, engine/userns.py) :func:`diff`."""
+    from dockerlab.engine.containers.store import ContainerStore
+    from dockerlab.engine.paths import Paths
+
+    return diff(ContainerStore(Paths(root, run)), ref)
 
 
 def _rows(images: ImageStore, ref: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -456,9 +471,32 @@ def _describe(path: str, kind: str, st: os.stat_result | None) -> dict[str, Any]
     }
 
 
+def _inside(images: ImageStore, task: str, args: list[Any]) -> Any:
+    """Rootless: the layer inspectors read files of subordinate uids in the user's
+    namespace (engine/userns.py); None when this process may read them itself."""
+    from dockerlab.engine import userns
+
+    if not userns.needed():
+        return None
+    return userns.call("layers", images.paths.root, [images.paths.run, task, args])
+
+
+def layers_inside(root: str, run: str, task: str, args: list[Any]) -> Any:
+    """(In the rootless helper) :func:`layer_files`, :func:`file_at_layer` or
+    :func:`file_history` of the image store of ``root``."""
+    from dockerlab.engine.images.store import ImageStore
+    from dockerlab.engine.paths import Paths
+
+    verb = {"files": layer_files, "file": file_at_layer, "history": file_history}[task]
+    return verb(ImageStore(Paths(root, run)), *args)  # type: ignore[operator]
+
+
 def layer_files(
     images: ImageStore, ref: str, index: int, cumulative: bool = False
 ) -> list[dict[str, Any]]:
+    found = _inside(images, "files", [ref, index, cumulative])
+    if found is not None:
+        return list(found)
     rows, folders = _rows(images, ref)
     row = _row(rows, index)
     if cumulative:
@@ -495,6 +533,11 @@ def _index_of(rows: list[dict[str, Any]], layer: int) -> int:
 
 
 def file_at_layer(images: ImageStore, ref: str, index: int, path: str) -> bytes | None:
+    from dockerlab.engine import userns
+
+    if userns.needed():
+        got: bytes | None = _inside(images, "file", [ref, index, path])
+        return got
     rows, folders = _rows(images, ref)
     _row(rows, index)
     stack = _stack(rows, folders, index)
@@ -513,6 +556,9 @@ def file_at_layer(images: ImageStore, ref: str, index: int, path: str) -> bytes 
 
 
 def file_history(images: ImageStore, ref: str, path: str) -> list[dict[str, Any]]:
+    found = _inside(images, "history", [ref, path])
+    if found is not None:
+        return list(found)
     rows, folders = _rows(images, ref)
     out = []
     before = None

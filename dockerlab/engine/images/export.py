@@ -37,6 +37,12 @@ def export(containers: ContainerStore, ref: str, fileobj: IO[bytes]) -> None:
 
     c = containers.find(ref)
     paths = containers.paths
+    from dockerlab.engine import userns
+
+    if userns.needed():  # rootless: packed in the user's namespace (the monitor's if running)
+        join = userns.monitor_of(c)
+        userns.call("export", paths.root, [paths.run, ref], join=join, data_out=fileobj)
+        return
     merged = os.path.join(c.layer_dir, "merged")
     if c.running and os.path.ismount(merged):
         pack_dir(merged, fileobj)  # type: ignore[arg-type]
@@ -53,7 +59,10 @@ def export(containers: ContainerStore, ref: str, fileobj: IO[bytes]) -> None:
             for link in c.config["Runtime"]["LowerLinks"]
         ]
         upper = f"{prefix}/{c.config['Runtime']['Layer']}/diff"
-        L.mount("overlay", target, "overlay", L.MS_RDONLY, "lowerdir=" + ":".join([upper, *links]))
+        data = "lowerdir=" + ":".join([upper, *links])
+        if os.environ.get("DOCKERLAB_ROOTLESS") == "1":  # (the helper's) opaque: user.* xattrs
+            data += ",userxattr"
+        L.mount("overlay", target, "overlay", L.MS_RDONLY, data)
         mounted = True
         pack_dir(target, fileobj)  # type: ignore[arg-type]
     finally:
@@ -61,3 +70,11 @@ def export(containers: ContainerStore, ref: str, fileobj: IO[bytes]) -> None:
             L.umount(target, L.MNT_DETACH)
         os.close(base)
         os.rmdir(target)
+
+
+def export_inside(root: str, run: str, ref: str, out: IO[bytes]) -> None:
+    """(In the rootless helper, engine/userns.py) :func:`export`."""
+    from dockerlab.engine.containers.store import ContainerStore
+    from dockerlab.engine.paths import Paths
+
+    export(ContainerStore(Paths(root, run)), ref, out)
