@@ -51,10 +51,6 @@ ADD_STUDENTS = os.path.join(REPO, "scripts", "add-students.sh")
 BIN = os.path.dirname(sys.executable)
 RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
 CHAPTER = "01-images-layers-containers.ipynb"
-# rootless mode cannot yet do these verbs (DESIGN.md "Rootless", Next): the chapter's cells
-# that use them (and the cells that read what they would have made) may fail; every other
-# cell must run without an error
-NOT_YET_ROOTLESS = ("%docker export", "%docker import", "flat:v1")
 
 
 def needs() -> str | None:
@@ -411,9 +407,8 @@ def classroom(hub: Hub, student: Student) -> None:
     ran = run_cells(ws_url, token, [probe, *cells[:cleanup]])
     who = ran.pop(0)
     assert who.text.split() == [str(student.uid)] * 2 + [os.path.dirname(copied)], who
-    bad = [r for r in ran if failed(r)]
-    unexpected = [r for r in bad if not any(v in r.source for v in NOT_YET_ROOTLESS)]
-    assert not unexpected, "\n\n".join(f"{r.source}\n--> {r.error}\n{r.text}" for r in bad)
+    bad = [r for r in ran if failed(r)]  # every cell of the chapter works rootless
+    assert not bad, "\n\n".join(f"{r.source}\n--> {r.error}\n{r.text}" for r in bad)
     build = next(r for r in ran if r.source.startswith("%%dockerfile"))
     assert "Successfully tagged steps:v1" in build.text, build.text
 
