@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -224,3 +225,160 @@ def test_user_namespaces_disabled_names_the_sysctl(tmp_path):
         pytest.skip(f"this kernel does not let a namespace's root set its limit: {r.stderr}")
     _, problem, _ = _answer(r)
     assert "user.max_user_namespaces=0" in problem
+
+
+# ---- a Kubernetes pod with hostUsers: false, as far as one machine can make it ---------------
+
+# python -c PODNS REPO CMD...: CMD as root of a new user namespace mapping IDs 0..65535 to the
+# host's same IDs (a pod's shape: 65536 IDs, its files' owners mapped, so setuid root works),
+# in a mount namespace of its own; the maps are written from outside, as the kubelet's runtime
+# does.
+PODNS = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from dockerlab.engine.runtime import linux as L
+L.load()
+go_r, go_w = os.pipe(); ready_r, ready_w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    L.unshare(L.CLONE_NEWUSER | L.CLONE_NEWNS)
+    os.write(ready_w, b"x"); os.read(go_r, 1)
+    os.setresgid(0, 0, 0); os.setresuid(0, 0, 0)
+    L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
+    os.execvp(sys.argv[2], sys.argv[2:])
+os.read(ready_r, 1)
+for name in ("uid_map", "gid_map"):
+    with open(f"/proc/{pid}/{name}", "w") as f:
+        f.write("0 0 65536\\n")
+os.write(go_w, b"g")
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+IN_POD = "1:{below}\n{above_start}:{above_count}\n"
+VALUES = os.path.join(REPO, "deploy", "kubernetes", "values.yaml")
+DOCKER_DEFAULT_CAPS = (
+    "CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP "
+    "NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE"
+).split()
+
+
+def _values_caps() -> list[str]:
+    """The capabilities deploy/kubernetes/values.yaml gives the single-user container."""
+    yaml = pytest.importorskip("yaml")
+    with open(VALUES) as f:
+        values = yaml.safe_load(f)
+    csc = values["hub"]["config"]["KubeSpawner"]["container_security_context"]
+    assert csc["capabilities"]["drop"] == ["ALL"]
+    assert csc["allowPrivilegeEscalation"] is True  # no no_new_privs: setuid must work
+    return list(csc["capabilities"]["add"])
+
+
+def _bounding(caps: list[str]) -> str:
+    return ",".join(["-all", *(f"+{c.lower()}" for c in caps)])
+
+
+@pytest.fixture(scope="module")
+def image_tar(tmp_path_factory):
+    """busybox:latest as a tar every test user can read."""
+    from dockerlab.engine import Engine
+
+    eng = Engine(str(tmp_path_factory.mktemp("probe") / "root"))
+    eng.image_bootstrap("busybox")
+    tar = f"/tmp/dockerlab-probe-busybox-{secrets.token_hex(4)}.tar"
+    with open(tar, "wb") as f:
+        eng.save(["busybox"], f)
+    os.chmod(tar, 0o644)
+    yield tar
+    os.unlink(tar)
+
+
+def _in_pod(
+    user: User, ranges: str, tmp_path, script: str, caps: list[str], nnp: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`script` (sh) as `user` in a pod-shaped user namespace where /etc/subuid and
+    /etc/subgid give the user `ranges` (lines start:count; "pod": every ID of the pod but
+    root's and the user's own, as deploy/kubernetes/Dockerfile gives jovyan), the bounding
+    set is `caps` (a container's capabilities: a setuid program gets no other) and, with
+    `nnp`, no_new_privs is set (allowPrivilegeEscalation: false)."""
+    files = {}
+    for kind, own in (("uid", user.uid), ("gid", user.gid)):
+        lines = _pod_ranges(own) if ranges == "pod" else ranges
+        files[kind] = tmp_path / f"sub{kind}"
+        files[kind].write_text("".join(f"{user.name}:{line}\n" for line in lines.splitlines()))
+        files[kind].chmod(0o644)
+    env = user.env({"PYTHONPATH": REPO})
+    inner = shlex.join(
+        ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups"]
+        + [f"--bounding-set={_bounding(caps)}", "--inh-caps=-all"]
+        + (["--no-new-privs"] if nnp else [])
+        + ["env", "-i", *(f"{k}={v}" for k, v in env.items()), "sh", "-c", script]
+    )
+    setup = f"mount --bind {files['uid']} /etc/subuid && mount --bind {files['gid']} /etc/subgid"
+    return subprocess.run(
+        [sys.executable, "-c", PODNS, REPO, "sh", "-c", f"{setup} && exec {inner}"],
+        env=env,
+        cwd=user.home,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _pod_ranges(uid: int) -> str:
+    return IN_POD.format(below=uid - 1, above_start=uid + 1, above_count=65535 - uid)
+
+
+def _run_script(user: User, image_tar: str) -> str:
+    py = shlex.quote(user.python())
+    return (
+        f"{py} -c {shlex.quote(PROBE)} && {py} -m dockerlab load -i {image_tar} >/dev/null && "
+        f"{py} -m dockerlab run --rm busybox id -u && "
+        f"{py} -m dockerlab run --rm -u 65534 busybox id -u"
+    )
+
+
+@needs_users
+def test_pod_as_values_yaml_makes_it_runs_containers_of_every_uid(binder, tmp_path, image_tar):
+    """The Dockerfile's ranges (every pod ID but root's and the user's own) and exactly the
+    capabilities values.yaml adds: the probe says rootless works, and containers run, as
+    root and as nobody (65534: the ranges cover it)."""
+    script = _run_script(binder, image_tar)
+    r = _in_pod(binder, "pod", tmp_path, script, _values_caps())
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.strip().splitlines()
+    mode, problem, note = json.loads(lines[0])
+    assert (mode, problem) == ("rootless", None) and "single-ID" not in note
+    assert lines[1:] == ["0", "65534"]
+
+
+@needs_users
+def test_pod_with_docker_default_caps_cannot_map_ranges(binder, tmp_path):
+    """Without SYS_ADMIN in the bounding set (a default pod), setuid newuidmap is root of
+    the pod's namespace but not capable in the student's child namespace: refused, told."""
+    script = f"{binder.python()} -c {shlex.quote(PROBE)}"
+    r = _in_pod(binder, "pod", tmp_path, script, DOCKER_DEFAULT_CAPS)
+    _, problem, _ = _answer(r)
+    assert "newuidmap/newgidmap refused" in problem and "Operation not permitted" in problem
+
+
+@needs_users
+def test_pod_with_host_style_ranges_is_told_newuidmap_refused(binder, tmp_path):
+    """useradd's default range (100000 on) lies outside a pod's 65536 IDs."""
+    script = f"{binder.python()} -c {shlex.quote(PROBE)}"
+    r = _in_pod(binder, "100000:65536", tmp_path, script, _values_caps())
+    _, problem, _ = _answer(r)
+    assert "newuidmap/newgidmap refused" in problem and "Operation not permitted" in problem
+
+
+@needs_users
+def test_pod_without_ranges_needs_no_capability_nor_privilege_escalation(
+    binder, tmp_path, image_tar
+):
+    """The strict alternative (README.md): no subordinate ranges, no capability, no_new_privs
+    set: a single-ID mapping needs no helper. Containers run as root; USER 65534 cannot."""
+    script = _run_script(binder, image_tar)
+    r = _in_pod(binder, "", tmp_path, script, [], nnp=True)
+    lines = r.stdout.strip().splitlines()
+    mode, problem, note = json.loads(lines[0])
+    assert (mode, problem) == ("rootless", None) and "single-ID mapping" in note
+    assert lines[1:] == ["0"], r.stderr
+    assert r.returncode != 0  # -u 65534: not mapped in a single-ID namespace
