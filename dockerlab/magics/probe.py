@@ -5,12 +5,14 @@ As root (root mode) it reads what root mode needs (overlayfs, cgroups). As any o
 (:func:`dockerlab.engine.rootless.preflight`: user namespaces allowed by sysctl,
 ``newuidmap``/``newgidmap`` installed and setuid, subordinate ranges or the single-ID
 warning; a runtime folder of the user's own), then for real in a child process that does
-what the forkserver does (``rootless.enter``: a user namespace with the user's mapping) and
+what the forkserver does (``rootless.enter``: a user namespace with the user's mapping),
 mounts an overlay with ``userxattr`` on the state root's filesystem and a fresh ``/proc`` in
-a new PID namespace. A seccomp profile that forbids ``unshare`` (Docker's and containerd's
-default, without CAP_SYS_ADMIN), a masked ``/proc`` (a Kubernetes pod without
-``procMount: Unmasked``), ``no_new_privs`` (``allowPrivilegeEscalation: false``, which
-disarms the setuid ``newuidmap``) or an upper layer on overlayfs are found only that way.
+a new PID namespace, and makes a root with ``pivot_root`` as a container's start does. A
+seccomp profile that forbids ``unshare`` (Docker's and containerd's default, without
+CAP_SYS_ADMIN) or ``pivot_root`` (the same profile, whatever the capabilities), a masked
+``/proc`` (a Kubernetes pod without ``procMount: Unmasked``), ``no_new_privs``
+(``allowPrivilegeEscalation: false``, which disarms the setuid ``newuidmap``), a bounding
+set without what ``newuidmap`` needs, or an upper layer on overlayfs are found only that way.
 
 The child is a new interpreter (``python -I -S`` this file), not a fork of the caller: a
 Jupyter kernel has threads, and the kernel refuses ``unshare(CLONE_NEWUSER)`` to a
@@ -203,6 +205,13 @@ def _explain(answer: dict[str, str | bool], folder: str) -> str:
             "process's /proc is masked or read-only (Kubernetes: securityContext.procMount: "
             "Unmasked, with hostUsers: false)"
         )
+    if step == "pivot_root":
+        return (
+            f"a container's root cannot be made (pivot_root: {err}): a seccomp profile "
+            "forbids it; Docker's and containerd's default (Kubernetes: RuntimeDefault) "
+            "never allows pivot_root, whatever the capabilities (Kubernetes: "
+            "seccompProfile: Unconfined, or a Localhost profile that allows it)"
+        )
     return f"the probe failed ({step}: {err})"
 
 
@@ -231,7 +240,7 @@ def _child(folder: str) -> dict[str, str | bool]:
         except OSError as exc:
             step = "userns" if "unshare" in str(exc) else "map"
             return {"ok": False, "step": step, "error": _why(exc)}
-        for part in ("lower", "upper", "work", "merged", "proc"):
+        for part in ("lower", "upper", "work", "merged", "proc", "root"):
             os.mkdir(os.path.join(scratch, part))
         s = scratch
         opts = f"lowerdir={s}/lower,upperdir={s}/upper,workdir={s}/work,userxattr"
@@ -246,18 +255,33 @@ def _child(folder: str) -> dict[str, str | bool]:
             L.unshare(L.CLONE_NEWPID)
         except OSError as exc:
             return {"ok": False, "step": "proc", "error": _why(exc)}
+        r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # PID 1 of the new namespace: may mount its /proc
-            code = 0
+            os.close(r)
+            step, code = "proc", 0
             try:
                 L.mount("proc", f"{s}/proc", "proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
                 L.umount(f"{s}/proc")
+                # a container's root, as the monitor makes it (in a mount namespace that
+                # ends with this process: nobody else's root moves)
+                step = "pivot_root"
+                L.unshare(L.CLONE_NEWNS)
+                L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
+                L.mount(f"{s}/root", f"{s}/root", None, L.MS_BIND)
+                os.chdir(f"{s}/root")
+                L.pivot_root(".", ".")
+                L.umount(".", L.MNT_DETACH)
             except OSError as exc:
                 code = exc.errno or 1
+            os.write(w, step.encode())
             os._exit(code)
+        os.close(w)
+        with os.fdopen(r, "rb") as f:
+            step = f.read().decode() or "proc"
         code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
         if code:
-            return {"ok": False, "step": "proc", "error": os.strerror(code)}
+            return {"ok": False, "step": step, "error": os.strerror(code)}
         return {"ok": True}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # as the namespace's root: work/ too

@@ -229,7 +229,7 @@ def test_user_namespaces_disabled_names_the_sysctl(tmp_path):
 
 # ---- a Kubernetes pod with hostUsers: false, as far as one machine can make it ---------------
 
-# python -c PODNS REPO CMD...: CMD as root of a new user namespace mapping IDs 0..65535 to the
+# python -c PODNS REPO BPF|- CMD...: CMD as root of a new user namespace mapping IDs 0..65535 to the
 # host's same IDs (a pod's shape: 65536 IDs, its files' owners mapped, so setuid root works),
 # in a mount namespace of its own; the maps are written from outside, as the kubelet's runtime
 # does.
@@ -245,7 +245,9 @@ if pid == 0:
     os.write(ready_w, b"x"); os.read(go_r, 1)
     os.setresgid(0, 0, 0); os.setresuid(0, 0, 0)
     L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
-    os.execvp(sys.argv[2], sys.argv[2:])
+    if sys.argv[2] != "-":  # the container's seccomp filter, as its runtime installs it
+        L.install_seccomp(open(sys.argv[2], "rb").read())
+    os.execvp(sys.argv[3], sys.argv[3:])
 os.read(ready_r, 1)
 for name in ("uid_map", "gid_map"):
     with open(f"/proc/{pid}/{name}", "w") as f:
@@ -292,13 +294,21 @@ def image_tar(tmp_path_factory):
 
 
 def _in_pod(
-    user: User, ranges: str, tmp_path, script: str, caps: list[str], nnp: bool = False
+    user: User,
+    ranges: str,
+    tmp_path,
+    script: str,
+    caps: list[str],
+    nnp: bool = False,
+    seccomp: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """`script` (sh) as `user` in a pod-shaped user namespace where /etc/subuid and
     /etc/subgid give the user `ranges` (lines start:count; "pod": every ID of the pod but
     root's and the user's own, as deploy/kubernetes/Dockerfile gives jovyan), the bounding
     set is `caps` (a container's capabilities: a setuid program gets no other) and, with
-    `nnp`, no_new_privs is set (allowPrivilegeEscalation: false)."""
+    `nnp`, no_new_privs is set (allowPrivilegeEscalation: false); with `seccomp`, Docker's
+    default profile made for `caps` is installed first (seccompProfile: RuntimeDefault:
+    containerd's and CRI-O's default is Docker's, made for the container's capabilities)."""
     files = {}
     for kind, own in (("uid", user.uid), ("gid", user.gid)):
         lines = _pod_ranges(own) if ranges == "pod" else ranges
@@ -313,8 +323,16 @@ def _in_pod(
         + ["env", "-i", *(f"{k}={v}" for k, v in env.items()), "sh", "-c", script]
     )
     setup = f"mount --bind {files['uid']} /etc/subuid && mount --bind {files['gid']} /etc/subgid"
+    bpf = "-"
+    if seccomp:
+        from dockerlab.engine.runtime import linux
+        from dockerlab.engine.runtime.security import compile_profile, host_arch
+
+        bpf = str(tmp_path / "seccomp.bpf")
+        with open(bpf, "wb") as f:
+            f.write(compile_profile(None, caps, host_arch(), linux.kernel_version()))
     return subprocess.run(
-        [sys.executable, "-c", PODNS, REPO, "sh", "-c", f"{setup} && exec {inner}"],
+        [sys.executable, "-c", PODNS, REPO, bpf, "sh", "-c", f"{setup} && exec {inner}"],
         env=env,
         cwd=user.home,
         capture_output=True,
@@ -348,6 +366,18 @@ def test_pod_as_values_yaml_makes_it_runs_containers_of_every_uid(binder, tmp_pa
     mode, problem, note = json.loads(lines[0])
     assert (mode, problem) == ("rootless", None) and "single-ID" not in note
     assert lines[1:] == ["0", "65534"]
+
+
+@needs_users
+def test_pod_with_runtime_default_seccomp_is_told_pivot_root(binder, tmp_path, image_tar):
+    """seccompProfile RuntimeDefault (Docker's profile, made for values.yaml's capabilities:
+    SYS_ADMIN lets unshare and mount through) still refuses pivot_root: the probe says so
+    (before it did, it said "works" and the first run failed), and the run fails as told."""
+    script = _run_script(binder, image_tar)
+    r = _in_pod(binder, "pod", tmp_path, script, _values_caps(), seccomp=True)
+    _, problem, _ = json.loads(r.stdout.strip().splitlines()[0])
+    assert "pivot_root: Operation not permitted" in problem and "Unconfined" in problem
+    assert "pivot_root: Operation not permitted" in r.stderr  # what `run` then met
 
 
 @needs_users
