@@ -310,7 +310,6 @@ def test_extension_loads_with_one_clear_message_where_containers_cannot_run(monk
     from IPython.core.interactiveshell import InteractiveShell
 
     import dockerlab
-
     from dockerlab.engine import rootless
     from dockerlab.magics import probe
 
