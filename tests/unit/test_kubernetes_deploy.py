@@ -7,6 +7,7 @@ do to dockerlab for real is tested in tests/integration/test_capability_probe.py
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import os
@@ -138,3 +139,36 @@ def test_subordinate_ids_are_the_pods_ids_but_root_and_jovyans_own(kind, own):
     assert len(ids) == len(set(ids))
     assert set(ids) == set(range(1, POD_IDS)) - {own}
     assert 1 + len(ids) == 65535  # container IDs 0..65534
+
+
+def test_kubespawner_renders_the_pod_dockerlab_needs():
+    """Where KubeSpawner is installed (it is no dependency of dockerlab: tried by hand with
+    jupyterhub-kubespawner 7.1.0 and kubernetes-asyncio 36.1.0), the pod it makes of the
+    values carries them as the chart passes them."""
+    objects = pytest.importorskip("kubespawner.objects")
+    client = pytest.importorskip("kubernetes_asyncio.client")
+    values = _values()
+    su = values["singleuser"]
+    pod = objects.make_pod(
+        name="jupyter-alice",
+        cmd=[su["cmd"]],
+        port=8888,
+        image=f"{su['image']['name']}:{su['image']['tag']}",
+        uid=su["uid"],
+        fs_gid=su["fsGid"],
+        allow_privilege_escalation=su["allowPrivilegeEscalation"],
+        container_security_context=_csc(values),
+        volumes=su["storage"]["extraVolumes"],
+        volume_mounts=su["storage"]["extraVolumeMounts"],
+        extra_pod_config=su["extraPodConfig"],
+    )
+
+    async def serialize() -> Any:
+        async with client.ApiClient() as api:
+            return api.sanitize_for_serialization(pod)
+
+    spec = asyncio.run(serialize())["spec"]
+    assert spec["hostUsers"] is False
+    sc = spec["containers"][0]["securityContext"]
+    assert sc["procMount"] == "Unmasked" and sc["allowPrivilegeEscalation"] is True
+    assert sc["capabilities"]["add"] == _csc(values)["capabilities"]["add"]
