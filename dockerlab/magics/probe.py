@@ -141,7 +141,7 @@ def _rootless(root: str) -> Capability:
         return refused(f"the probe could not run ({exc.strerror or exc})")
     if not answer.get("ok"):
         return refused(_explain(answer, scratch_parent))
-    limits = [w[len(_ROOTLESS_PREFIX) :] for w in rootless.INFO_WARNINGS]
+    limits = [w.removeprefix(_ROOTLESS_PREFIX) for w in rootless.INFO_WARNINGS]
     return Capability("rootless", None, (*limits, *warnings))
 
 
