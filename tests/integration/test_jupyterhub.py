@@ -407,6 +407,8 @@ def classroom(hub: Hub, student: Student) -> None:
     ran = run_cells(ws_url, token, [probe, *cells[:cleanup]])
     who = ran.pop(0)
     assert who.text.split() == [str(student.uid)] * 2 + [os.path.dirname(copied)], who
+    # the first cell's probe tells the student the truth: containers run (rootless, no limits)
+    assert "无法创建容器" not in ran[0].text and "rootless" in ran[0].text, ran[0].text
     bad = [r for r in ran if failed(r)]  # every cell of the chapter works rootless
     assert not bad, "\n\n".join(f"{r.source}\n--> {r.error}\n{r.text}" for r in bad)
     build = next(r for r in ran if r.source.startswith("%%dockerfile"))
