@@ -97,8 +97,16 @@ def test_root_mode_is_told_nothing(monkeypatch, tmp_path):
     assert host_problem() is None and host_note() is None
 
 
+def _runtime_dir(tmp_path) -> str:
+    """Root's rootless runtime folder inside the test's tmp_path (0700, as the engine asks)."""
+    path = tmp_path / "run"
+    path.mkdir(mode=0o700)
+    return str(path)
+
+
 def test_root_asking_for_rootless_gets_it_for_real(tmp_path):
     env = {**os.environ, "DOCKERLAB_ROOTLESS": "1", "DOCKERLAB_ROOT": str(tmp_path / "s")}
+    env["XDG_RUNTIME_DIR"] = _runtime_dir(tmp_path)  # not /tmp/dockerlab-0, left behind
     r = subprocess.run(
         [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=60
     )
@@ -214,6 +222,7 @@ def test_user_namespaces_disabled_names_the_sysctl(tmp_path):
         [sys.executable, "-c", PROBE]
     )
     env = {**os.environ, "DOCKERLAB_ROOTLESS": "1", "DOCKERLAB_ROOT": str(root)}
+    env["XDG_RUNTIME_DIR"] = _runtime_dir(tmp_path)
     r = subprocess.run(
         ["unshare", "--user", "--map-root-user", "sh", "-c", script],
         env=env,
