@@ -38,7 +38,9 @@ def export(containers: ContainerStore, ref: str, fileobj: IO[bytes]) -> None:
     c = containers.find(ref)
     paths = containers.paths
     merged = os.path.join(c.layer_dir, "merged")
-    if c.running and os.path.ismount(merged):
+    if (c.running and os.path.ismount(merged)) or (c.config.get("Runtime") or {}).get(
+        "Driver"
+    ) == "vfs":  # (vfs: the copy is the container's files, running or not)
         pack_dir(merged, fileobj)  # type: ignore[arg-type]
         return
     require_privileges()
@@ -53,7 +55,14 @@ def export(containers: ContainerStore, ref: str, fileobj: IO[bytes]) -> None:
             for link in c.config["Runtime"]["LowerLinks"]
         ]
         upper = f"{prefix}/{c.config['Runtime']['Layer']}/diff"
-        L.mount("overlay", target, "overlay", L.MS_RDONLY, "lowerdir=" + ":".join([upper, *links]))
+        if c.config["Runtime"].get("Driver") == "fuse-overlayfs":  # the kernel's is refused
+            from dockerlab.engine.storage import fuse
+
+            here = [p.replace(prefix, paths.overlay, 1) for p in [upper, *links]]
+            fuse.mount("lowerdir=" + ":".join(here) + ",ro", target)
+        else:
+            lowers = "lowerdir=" + ":".join([upper, *links])
+            L.mount("overlay", target, "overlay", L.MS_RDONLY, lowers)
         mounted = True
         pack_dir(target, fileobj)  # type: ignore[arg-type]
     finally:

@@ -42,6 +42,41 @@ def of(config: dict[str, Any]) -> str:
     return driver
 
 
+def recorded(paths: Paths) -> str:
+    """The driver this state root recorded, without choosing one (overlay2 until then)."""
+    record = _read(os.path.join(paths.root, RECORD))
+    return record["Driver"] if record is not None else DEFAULT
+
+
+def status(paths: Paths, record: dict[str, Any], backing: str) -> list[list[str]]:
+    """``info``'s DriverStatus lines for the driver in ``record`` (Docker's, then why)."""
+    name = record["Driver"]
+    if name == "overlay2":
+        lines = [
+            ["Backing Filesystem", backing],
+            ["Supports d_type", "true"],
+            ["Using metacopy", "false"],
+            ["Native Overlay Diff", "true"],
+            ["userxattr", "true" if _rootless() else "false"],
+        ]
+    elif name == "fuse-overlayfs":
+        lines = [["Backing Filesystem", backing]]
+    else:
+        lines = []
+    return [*lines, ["Chosen", record.get("Why") or "recorded"]]
+
+
+def rw_size(c: Any) -> int:
+    """Docker's SizeRw of container ``c``: its upper folder, or on vfs what it changed."""
+    if of(c.config) == "vfs":
+        from dockerlab.engine.storage import vfs
+
+        return vfs.rw_size(c)
+    from dockerlab.engine.basics import tree_size
+
+    return tree_size(os.path.join(c.layer_dir, "diff"))
+
+
 def _rootless() -> bool:
     return os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1"
 
@@ -106,7 +141,7 @@ def choose(paths: Paths, wanted: str = "") -> dict[str, Any]:
         if problem:
             raise Forbidden(problem)
         return {"Driver": wanted, "Why": f"asked for ({ENV} or --storage-driver)"}
-    refused = []
+    refused: list[str] = []
     for name in ("overlay2", "fuse-overlayfs"):
         problem = check(paths, name)
         if not problem:
@@ -196,9 +231,8 @@ def try_mount(folder: str, name: str, userxattr: bool) -> str:
     with open(os.path.join(folder, "l1", "f"), "w") as f:
         f.write("x")
     merged = os.path.join(folder, "m")
-    data = (
-        f"lowerdir={folder}/l2:{folder}/l1,upperdir={folder}/u,workdir={folder}/w"
-        + (",userxattr" if userxattr and name == "overlay2" else "")
+    data = f"lowerdir={folder}/l2:{folder}/l1,upperdir={folder}/u,workdir={folder}/w" + (
+        ",userxattr" if userxattr and name == "overlay2" else ""
     )
     mounted = False
     try:
