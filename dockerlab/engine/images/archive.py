@@ -299,7 +299,12 @@ def _apply(
             )
         except FileNotFoundError:
             pass
-        os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=parent)
+        try:
+            os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=parent)
+        except PermissionError:  # a filesystem (overlayfs) or kernel refusing whiteouts:
+            # the tar's own form, which fuse-overlayfs and vfs read (engine/storage)
+            os.close(os.open(base, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o000, dir_fd=parent))
+            return 0
         os.chown(hidden, uid, gid, dir_fd=parent, follow_symlinks=False)
         return 0
 

@@ -78,6 +78,17 @@ class _Level:
             with it:
                 for e in it:
                     name = e.name
+                    if name.startswith(WHITEOUT_PREFIX) and e.is_file(follow_symlinks=False):
+                        # a whiteout in the tar's form (where mknod 0/0 was refused) or
+                        # fuse-overlayfs's opaque marker (is_opaque reads it)
+                        name = name[len(WHITEOUT_PREFIX) :]
+                        if name.startswith(WHITEOUT_PREFIX[:-1]):
+                            continue
+                        if name not in top:
+                            top[name] = None
+                        pending.discard(name)  # (a whiteout below: below stays False)
+                        open_.discard(name)
+                        continue
                     if name not in top:
                         if _entry_is_whiteout(e):
                             top[name] = None
@@ -221,6 +232,8 @@ def _added(folder: int, rel: str, out: list[tuple[str, int]], hidden: frozenset[
             path = f"{rel}/{e.name}"
             if hidden and path in hidden:
                 continue
+            if e.name.startswith(WHITEOUT_PREFIX) and e.is_file(follow_symlinks=False):
+                continue  # fuse-overlayfs's markers in a new folder: nothing below to hide
             if e.is_dir(follow_symlinks=False):
                 out.append((path, ADD))
                 child = _open_child(folder, e.name)
