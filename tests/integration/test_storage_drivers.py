@@ -14,6 +14,7 @@ import tarfile
 
 import pytest
 from helpers import cli
+from users import REPO
 
 FUSE_MISSING = (
     None
@@ -356,6 +357,7 @@ def test_rootless_every_layer_verb(carol, driver):
         if driver == "fuse-overlayfs":
             if FUSE_MISSING:
                 pytest.skip(FUSE_MISSING)
+            assert _as(carol, driver, "load", "-i", carol.tar).returncode == 0
             got = _as(carol, driver, "--storage-driver", driver, "run", "--rm", "busybox", "true")
             assert got.returncode != 0 and "/dev/fuse" in got.stderr, got.stderr
             assert "chmod 0666 /dev/fuse" in got.stderr and "Traceback" not in got.stderr
@@ -412,7 +414,7 @@ def _rootless_verbs(user, driver: str) -> None:
 
 
 def _as_bytes(user, driver: str, *args: str) -> bytes:
-    env = user.user.env({"PYTHONPATH": os.path.dirname(os.path.dirname(__file__)),
+    env = user.user.env({"PYTHONPATH": REPO,
                          "DOCKERLAB_ROOT": os.path.join(user.home, driver),
                          "DOCKERLAB_STORAGE_DRIVER": driver})  # fmt: skip
     got = subprocess.run(

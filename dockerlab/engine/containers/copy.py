@@ -194,10 +194,15 @@ def _temporary_mount(paths: Any, c: Any, write: bool) -> Iterator[str]:
     try:
         yield target
     finally:
-        try:
-            L.umount(target)
-        except OSError:
-            L.umount(target, L.MNT_DETACH)
+        if rt.get("Driver") == "fuse-overlayfs":
+            from dockerlab.engine.storage import fuse
+
+            fuse.unmount(target)
+        else:
+            try:
+                L.umount(target)
+            except OSError:
+                L.umount(target, L.MNT_DETACH)
         os.rmdir(target)
 
 

@@ -66,7 +66,11 @@ def export(containers: ContainerStore, ref: str, fileobj: IO[bytes]) -> None:
         mounted = True
         pack_dir(target, fileobj)  # type: ignore[arg-type]
     finally:
-        if mounted:
+        if mounted and c.config["Runtime"].get("Driver") == "fuse-overlayfs":
+            from dockerlab.engine.storage import fuse
+
+            fuse.unmount(target)
+        elif mounted:
             L.umount(target, L.MNT_DETACH)
         os.close(base)
         os.rmdir(target)

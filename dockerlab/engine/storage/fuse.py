@@ -59,6 +59,28 @@ def device_problem() -> str:
         return f"storage driver fuse-overlayfs cannot open /dev/fuse: {exc.strerror}"
 
 
+def unmount(target: str) -> None:
+    """Unmount a fuse-overlayfs mount: as its namespace's root by ``umount2``; as a user
+    outside one (fuse-overlayfs mounted it through the setuid ``fusermount3``), by that."""
+    from dockerlab.engine.runtime import linux as L
+
+    try:
+        L.umount(target)
+        return
+    except OSError as exc:
+        if exc.errno != 1:  # EPERM: not ours to unmount with umount2
+            L.umount(target, L.MNT_DETACH)
+            return
+    for name in ("fusermount3", "fusermount"):
+        for folder in ("/usr/bin", "/bin"):
+            path = os.path.join(folder, name)
+            if os.access(path, os.X_OK):
+                pid = os.posix_spawn(path, [name, "-u", "-z", target], {})
+                if os.waitpid(pid, 0)[1] == 0:
+                    return
+    raise OSError(1, f"cannot unmount {target}: fusermount3 -u failed")
+
+
 def mount(data: str, target: str) -> None:
     """Mount the overlay ``data`` (lowerdir=…,upperdir=…,workdir=…, relative to the current
     folder) on ``target``; OSError with the program's words when it fails."""
