@@ -446,9 +446,9 @@ class Engine:
 
     def _sizes(self, c: Container) -> dict[str, int]:
         """``SizeRw`` (the writable layer) and ``SizeRootFs`` (it with the image's layers)."""
-        from dockerlab.engine.storage import drivers
+        from dockerlab.engine.storage import usage
 
-        rw = drivers.rw_size(c)  # (vfs: what it changed in its copy)
+        rw = usage.rw_size(c)  # (vfs: what it changed in its copy)
         try:
             root = rw + self.image_store.size(c.config["Image"])
         except DockerlabError:  # its image is gone or corrupt

@@ -5,6 +5,7 @@
                  ``$DOCKERLAB_ROOT/storage.json``, so one store never mixes drivers
     fuse.py      ``fuse-overlayfs``: the overlay mounted by the FUSE program, where the
                  kernel refuses an overlay mount (a user namespace, a state root on overlay)
+    usage.py     a container's own layer's size (SizeRw), whatever the driver
     vfs.py       ``vfs``: each container's root a full copy of its image's layers; changes
                  found by comparing it with those layers
 

@@ -66,17 +66,6 @@ def status(paths: Paths, record: dict[str, Any], backing: str) -> list[list[str]
     return [*lines, ["Chosen", record.get("Why") or "recorded"]]
 
 
-def rw_size(c: Any) -> int:
-    """Docker's SizeRw of container ``c``: its upper folder, or on vfs what it changed."""
-    if of(c.config) == "vfs":
-        from dockerlab.engine.storage import vfs
-
-        return vfs.rw_size(c)
-    from dockerlab.engine.basics import tree_size
-
-    return tree_size(os.path.join(c.layer_dir, "diff"))
-
-
 def _rootless() -> bool:
     return os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1"
 
