@@ -434,3 +434,34 @@ def test_rootless_probe_chooses_overlay_in_the_user_namespace(carol):
     assert " Storage Driver: overlay2\n" in got.stdout
     assert "Chosen: probed: the kernel's overlay mount works" in got.stdout
     assert "userxattr: true" in got.stdout
+
+
+def test_rootless_vfs_copies_files_of_subordinate_owners_in_the_namespace(carol):
+    """Image files owned by a subordinate uid (as extraction in the user namespace makes
+    them), unreadable to the user: the copy is made by the namespace's root, owners kept."""
+    store = os.path.join(carol.home, "vfs-owners")
+    env = {"DOCKERLAB_ROOT": store, "DOCKERLAB_STORAGE_DRIVER": "vfs"}
+    got = carol.user.dockerlab("load", "-i", carol.tar, env=env)
+    assert got.returncode == 0, got.stderr
+    layers = [
+        os.path.join(store, "overlay", n, "diff")
+        for n in os.listdir(os.path.join(store, "overlay"))
+        if os.path.isdir(os.path.join(store, "overlay", n, "diff", "etc"))
+    ]
+    secret = os.path.join(layers[0], "etc", "secret")
+    with open(secret, "w") as f:
+        f.write("kept\n")
+    os.chown(secret, carol.subuid + 999, carol.subuid + 999)  # uid 1000 in the container
+    os.chmod(secret, 0o600)
+    got = carol.user.dockerlab(
+        "run", "--name", "owned", "--network", "none", "busybox", "sh", "-c",
+        "stat -c '%u %g %a' /etc/secret; cat /etc/secret", env=env,
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == "1000 1000 600\nkept\n"
+    assert carol.user.dockerlab("diff", "owned", env=env).stdout == ""
+    got = carol.user.dockerlab("rm", "owned", env=env)
+    assert got.returncode == 0, got.stderr
+    overlay = os.path.join(store, "overlay")
+    left = [n for n in os.listdir(overlay) if n[:1] not in ("l", ".")]
+    assert [n for n in left if not os.path.exists(os.path.join(overlay, n, "layer.json"))] == []

@@ -20,6 +20,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
+
+if __name__ == "__main__":  # the rootless copy helper (below): make the package importable
+    sys.path.insert(0, sys.argv[1])
 
 from dockerlab.engine.images.changes import DELETE, _Level, container_layers, tree_changes
 
@@ -107,7 +111,43 @@ def copy_entry(
 
 def populate(lowers: list[str], dest: str) -> None:
     """Copy the merged view of the layer folders ``lowers`` (top first) into the existing,
-    empty folder ``dest``; the root folder takes the top layer's metadata."""
+    empty folder ``dest``; the root folder takes the top layer's metadata. In rootless mode,
+    files of the user's subordinate IDs can only be copied with their owners by the user
+    namespace's root: where the user alone cannot, a helper in a namespace of the same
+    mapping makes the copy (as ``rootless.rmtree`` removes such files)."""
+    from dockerlab.engine import rootless
+
+    if not rootless.enabled() or rootless.in_userns():
+        _copy_all(lowers, dest)
+        return
+    try:
+        _copy_all(lowers, dest)
+        return
+    except PermissionError:
+        pass
+    rootless.rmtree(dest)
+    os.mkdir(dest, 0o755)
+    here = os.path.abspath(__file__)  # dockerlab/engine/storage/vfs.py
+    pkg = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(here))))
+    err_r, err_w = os.pipe()
+    try:
+        pid = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-I", "-S", here, pkg, dest, *lowers],
+            dict(os.environ),
+            file_actions=[(os.POSIX_SPAWN_DUP2, err_w, 2)],
+        )
+    finally:
+        os.close(err_w)
+    with os.fdopen(err_r, "rb") as f:
+        said = f.read(8192).decode("utf-8", "replace").strip().splitlines()
+    if os.waitpid(pid, 0)[1] != 0:
+        raise PermissionError(
+            1, "copying the image's files in the user namespace failed: " + (said or ["?"])[-1]
+        )
+
+
+def _copy_all(lowers: list[str], dest: str) -> None:
     links: dict[tuple[int, int], str] = {}
     _populate(list(enumerate(lowers)), dest, links)
     for folder in lowers:
@@ -187,3 +227,12 @@ def rw_size(c: Any) -> int:
         seen.add((st.st_dev, st.st_ino))
         total += st.st_size
     return total
+
+
+if __name__ == "__main__":  # python -I -S vfs.py PKGDIR DEST LOWER…: populate as the ns's root
+    from dockerlab.engine import rootless as _rl
+    from dockerlab.engine.runtime import linux as _L
+
+    _L.load()
+    _rl.enter(_L)
+    _copy_all(sys.argv[3:], sys.argv[2])
