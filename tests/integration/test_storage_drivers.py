@@ -136,6 +136,34 @@ def test_fuse_overlayfs_every_layer_verb_as_root(engine, monkeypatch):
     assert _fuse_processes(engine.paths.root) == []
 
 
+@needs_fuse
+def test_fuse_overlayfs_leaves_nothing_after_a_failed_start_or_a_killed_monitor(
+    engine, monkeypatch
+):
+    import signal
+
+    from helpers import pid_gone, wait_until
+
+    monkeypatch.setenv("DOCKERLAB_STORAGE_DRIVER", "fuse-overlayfs")
+    root = str(engine.paths.root)
+    cid = engine.create({"Image": "busybox", "Cmd": ["/no/such"], "HostConfig": {}})["Id"]
+    with pytest.raises(Exception, match="no such file"):
+        engine.start(cid)
+    wait_until(lambda: _fuse_processes(root) == [], what="fuse-overlayfs to end")
+    assert _mounts_under(root) == []
+    engine.remove(cid)
+    cid = engine.create({"Image": "busybox", "Cmd": ["sleep", "60"], "HostConfig": {}})["Id"]
+    engine.start(cid)
+    assert _fuse_processes(root) != []
+    monitor = engine.store.find(cid).state["MonitorPid"]
+    os.kill(monitor, signal.SIGKILL)
+    wait_until(lambda: pid_gone(monitor), what="the monitor to die")
+    engine.remove(cid, force=True)
+    wait_until(lambda: _fuse_processes(root) == [], what="fuse-overlayfs to end")
+    assert _mounts_under(root) == []
+    assert not os.path.exists(engine.paths.layer(cid))
+
+
 def test_vfs_diff_is_overlay2_diff(engine, busybox_root, tmp_path, monkeypatch):
     """The same changes seen by comparing trees (vfs) and by reading an upper layer."""
     cid = _run(engine, "sh", "-c", SCRIPT)
