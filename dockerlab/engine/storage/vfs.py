@@ -234,5 +234,6 @@ if __name__ == "__main__":  # python -I -S vfs.py PKGDIR DEST LOWER…: populate
     from dockerlab.engine.runtime import linux as _L
 
     _L.load()
-    _rl.enter(_L)
+    _L.prctl(_L.PR_SET_PDEATHSIG, 9)  # a killed create's copy stops too (the next load
+    _rl.enter(_L)  # removes what it left)
     _copy_all(sys.argv[3:], sys.argv[2])
