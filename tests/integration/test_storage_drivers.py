@@ -87,11 +87,11 @@ def _every_verb(engine, driver: str) -> None:
     assert engine.inspect(cid)["Driver"] == driver
     assert _changes(engine, cid) == EXPECTED
     image = engine.commit(cid, "committed:1")
-    out = _run(engine, "sh", "-c", "cat /new /etc/made; ls /bin/ls /etc/passwd; ls -ld /tmp")
-    assert engine.inspect(out)["Config"]["Image"] == "busybox"
+    out = _run(engine, "sh", "-c", "ls /bin/ls /etc/passwd; test -e /new || echo untouched")
+    assert _logs(engine, out) == "/bin/ls\n/etc/passwd\nuntouched\n"  # the image is as it was
     shown = _run_image(engine, image)
     assert shown.startswith("hi\nn\n"), shown
-    assert "No such file" in shown and shown.rstrip().endswith("/tmp")
+    assert "No such file" in shown  # (stderr and stdout: their order is not kept)
     assert "drwx------" in shown
     buf = io.BytesIO()
     engine.export(cid, buf)
@@ -427,7 +427,7 @@ def _rootless_verbs(user, driver: str) -> None:
     os.makedirs(ctx, exist_ok=True)
     with open(os.path.join(ctx, "Dockerfile"), "w") as f:
         f.write("FROM busybox\nRUN echo built > /built\n")
-    subprocess.run(["chown", "-R", f"{user.uid}:{user.uid}", ctx, user.home], check=True)
+    subprocess.run(["chown", "-R", f"{user.uid}:{user.uid}", ctx], check=True)
     dl("build", "-q", "-t", "rl:built", ctx)
     assert dl("run", "--rm", "--network", "none", "rl:built", "cat", "/built") == "built\n"
     assert "v1" in dl("ps", "-a", "-s")
