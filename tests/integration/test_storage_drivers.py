@@ -70,7 +70,9 @@ def _changes(engine, cid: str) -> list[tuple[str, int]]:
 
 
 def _run(engine, *cmd: str, name: str | None = None) -> str:
-    cid = engine.create({"Image": "busybox", "Cmd": list(cmd), "HostConfig": {}}, name)["Id"]
+    cid = engine.create(
+        {"Image": "busybox", "Cmd": list(cmd), "HostConfig": {"NetworkMode": "none"}}, name
+    )["Id"]
     engine.start(cid)
     engine.wait(cid)
     return cid
@@ -110,7 +112,7 @@ def _run_image(engine, image: str) -> str:
         {
             "Image": image,
             "Cmd": ["sh", "-c", "cat /new /etc/made; ls /bin/ls; ls -ld /tmp 2>&1"],
-            "HostConfig": {},
+            "HostConfig": {"NetworkMode": "none"},
         }
     )["Id"]
     engine.start(cid)
@@ -146,13 +148,17 @@ def test_fuse_overlayfs_leaves_nothing_after_a_failed_start_or_a_killed_monitor(
 
     monkeypatch.setenv("DOCKERLAB_STORAGE_DRIVER", "fuse-overlayfs")
     root = str(engine.paths.root)
-    cid = engine.create({"Image": "busybox", "Cmd": ["/no/such"], "HostConfig": {}})["Id"]
+    cid = engine.create(
+        {"Image": "busybox", "Cmd": ["/no/such"], "HostConfig": {"NetworkMode": "none"}}
+    )["Id"]
     with pytest.raises(Exception, match="no such file"):
         engine.start(cid)
     wait_until(lambda: _fuse_processes(root) == [], what="fuse-overlayfs to end")
     assert _mounts_under(root) == []
     engine.remove(cid)
-    cid = engine.create({"Image": "busybox", "Cmd": ["sleep", "60"], "HostConfig": {}})["Id"]
+    cid = engine.create(
+        {"Image": "busybox", "Cmd": ["sleep", "60"], "HostConfig": {"NetworkMode": "none"}}
+    )["Id"]
     engine.start(cid)
     assert _fuse_processes(root) != []
     monitor = engine.store.find(cid).state["MonitorPid"]
@@ -186,7 +192,9 @@ def test_vfs_diff_is_overlay2_diff(engine, busybox_root, tmp_path, monkeypatch):
 def test_vfs_cp_into_a_stopped_container_and_out(engine, tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKERLAB_STORAGE_DRIVER", "vfs")
     root = str(engine.paths.root)
-    cid = engine.create({"Image": "busybox", "Cmd": ["cat", "/given"], "HostConfig": {}})["Id"]
+    cid = engine.create(
+        {"Image": "busybox", "Cmd": ["cat", "/given"], "HostConfig": {"NetworkMode": "none"}}
+    )["Id"]
     (tmp_path / "given").write_text("from the host\n")
     got = cli(root, "cp", str(tmp_path / "given"), f"{cid}:/given", env={})
     assert got.returncode == 0, got.stderr
@@ -236,9 +244,11 @@ def test_info_and_prune_and_df_on_vfs(engine, monkeypatch):
 def test_driver_is_recorded_and_a_store_never_mixes_drivers(engine, monkeypatch):
     monkeypatch.setenv("DOCKERLAB_STORAGE_DRIVER", "vfs")
     root = str(engine.paths.root)
-    got = cli(root, "create", "--name", "kept", "busybox", text=True)
+    got = cli(root, "create", "--name", "kept", "--network", "none", "busybox", text=True)
     assert got.returncode == 0, got.stderr
-    got = cli(root, "--storage-driver", "overlay2", "create", "busybox", text=True)
+    got = cli(
+        root, "--storage-driver", "overlay2", "create", "--network", "none", "busybox", text=True
+    )
     assert got.returncode != 0
     assert 'uses the storage driver "vfs"' in got.stderr and "Traceback" not in got.stderr
     got = cli(root, "info", text=True, env={"DOCKERLAB_STORAGE_DRIVER": ""})
