@@ -2,7 +2,8 @@
 # Set up dockerlab on this machine and start the lab: JupyterLab on notebooks/.
 # Run as root on Linux: installs Debian's busybox-static, tini, procps, libseccomp2,
 # docker-registry, apache2-utils and debootstrap (the lab registry, distribution images), uidmap
-# and slirp4netns (rootless mode: newuidmap/newgidmap, user-mode networking), Chromium
+# and slirp4netns (rootless mode: newuidmap/newgidmap, user-mode networking), fuse-overlayfs (a
+# storage driver where the kernel refuses overlay), Chromium
 # (for the browser test), gcc and libc6-dev (for the security tests' probe), a CJK font and
 # a docker client (docker.io, its daemon never started: scripts/docker-client.sh) when missing,
 # makes a virtual environment in .venv with dockerlab and its lab extra
@@ -50,6 +51,9 @@ command -v npm >/dev/null || need+=(npm)
 # rootless mode (a user namespace with the user's /etc/subuid ranges, user-mode networking)
 command -v newuidmap >/dev/null || need+=(uidmap)
 command -v slirp4netns >/dev/null || need+=(slirp4netns)
+# the fuse-overlayfs storage driver (where the kernel refuses an overlay mount: a state root on
+# overlayfs, some user namespaces); its users need /dev/fuse usable (README, "Storage drivers")
+command -v fuse-overlayfs >/dev/null || need+=(fuse-overlayfs)
 # the venv comes from the system's Python, which every user can run (a pyenv or conda Python
 # under root's home is private: other users' `dockerlab` would fail with "bad interpreter");
 # Debian keeps venv's ensurepip in python3-venv

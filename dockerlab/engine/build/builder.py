@@ -673,6 +673,13 @@ class Builder:
             if not ok and self.force_rm:
                 self._remove(cid)
         upper = os.path.join(self.engine.paths.layer(cid), "diff")
+        from dockerlab.engine.containers.store import Container
+
+        container = Container(self.engine.paths, cid)
+        if (container.config.get("Runtime") or {}).get("Driver") == "vfs":  # a full copy
+            from dockerlab.engine.storage import vfs
+
+            upper = vfs.changes_folder(container, upper + ".vfs")  # (goes with the container)
         yield from self._commit(stage, key, cid, upper)
 
     # ---- WORKDIR ---------------------------------------------------------------------------

@@ -157,6 +157,9 @@ def _temporary_mount(paths: Any, c: Any, write: bool) -> Iterator[str]:
     from dockerlab.engine.work import prefix as work_prefix
 
     rt = c.config["Runtime"]
+    if rt.get("Driver") == "vfs":  # a full copy: the container's files, nothing to mount
+        yield os.path.join(c.layer_dir, "merged")
+        return
     os.makedirs(paths.tmp, mode=0o700, exist_ok=True)
     target = tempfile.mkdtemp(prefix=work_prefix("cp"), dir=paths.tmp)
     layer = rt["Layer"]
@@ -173,7 +176,11 @@ def _temporary_mount(paths: Any, c: Any, write: bool) -> Iterator[str]:
         rel += ",userxattr"
         absolute += ",userxattr"
     try:
-        if len(absolute) < _PAGE:
+        if rt.get("Driver") == "fuse-overlayfs":  # where the kernel's overlay is refused
+            from dockerlab.engine.storage import fuse
+
+            fuse.mount(absolute + ("" if write else ",ro"), target)
+        elif len(absolute) < _PAGE:
             L.mount("overlay", target, "overlay", 0 if write else L.MS_RDONLY, absolute)
         else:  # relative lower links: mount from the overlay folder (never chdir ourselves)
             subprocess.run(
@@ -192,10 +199,15 @@ def _temporary_mount(paths: Any, c: Any, write: bool) -> Iterator[str]:
     try:
         yield target
     finally:
-        try:
-            L.umount(target)
-        except OSError:
-            L.umount(target, L.MNT_DETACH)
+        if rt.get("Driver") == "fuse-overlayfs":
+            from dockerlab.engine.storage import fuse
+
+            fuse.unmount(target)
+        else:
+            try:
+                L.umount(target)
+            except OSError:
+                L.umount(target, L.MNT_DETACH)
         os.rmdir(target)
 
 

@@ -39,13 +39,18 @@ if TYPE_CHECKING:
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_META_PREFIX = ".wh..wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
-OVERLAY_OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
+# (fuse-overlayfs writes its own name where it may not write the kernel's: engine/storage)
+OVERLAY_OPAQUE_XATTRS = (
+    "trusted.overlay.opaque",
+    "user.overlay.opaque",
+    "user.fuseoverlayfs.opaque",
+)
 # rootless: overlay is mounted with userxattr (trusted.* is the host root's alone)
 _ROOTLESS = os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1"
 OPAQUE_XATTR = "user.overlay.opaque" if _ROOTLESS else "trusted.overlay.opaque"
 _XATTR_PAX = "SCHILY.xattr."
 # xattrs never taken from a tar (they steer overlayfs itself) and never packed into one.
-_FORBIDDEN_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
+_FORBIDDEN_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.", "user.fuseoverlayfs.")
 # xattrs kept when packing (Docker keeps security.capability; user.* is harmless).
 _PACKED_XATTR_PREFIXES = ("security.capability", "user.")
 
@@ -320,7 +325,12 @@ def _apply(
             )
         except FileNotFoundError:
             pass
-        os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=parent)
+        try:
+            os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=parent)
+        except PermissionError:  # a filesystem (overlayfs) or kernel refusing whiteouts:
+            # the tar's own form, which fuse-overlayfs and vfs read (engine/storage)
+            os.close(os.open(base, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o000, dir_fd=parent))
+            return 0
         os.chown(hidden, uid, gid, dir_fd=parent, follow_symlinks=False)
         return 0
 
@@ -500,7 +510,16 @@ def _xattrs_of(target: int | str) -> dict[str, bytes]:
 
 
 def is_opaque(path: str | int) -> bool:
-    """Whether an overlay upper folder (path or descriptor) is opaque."""
+    """Whether an overlay upper folder (path or descriptor) is opaque (by xattr, or by
+    fuse-overlayfs's ``.wh..wh..opq`` marker file where it could write no xattr)."""
+    try:
+        if isinstance(path, int):
+            os.stat(WHITEOUT_OPAQUE, dir_fd=path, follow_symlinks=False)
+        else:
+            os.lstat(os.path.join(path, WHITEOUT_OPAQUE))
+        return True
+    except OSError:
+        pass
     for name in OVERLAY_OPAQUE_XATTRS:
         try:
             value = (
@@ -558,6 +577,8 @@ class Packer:
         with os.scandir(fd) as it:
             names = sorted(e.name for e in it)
         for name in names:
+            if self.layer and name == WHITEOUT_OPAQUE:  # fuse-overlayfs's marker: add_dir's
+                continue
             child_arc = f"{arc}/{name}" if arc else name
             child_ctr = f"{ctr.rstrip('/')}/{name}" if ctr else ""
             source = self.mounts.get(child_ctr) if child_ctr else None

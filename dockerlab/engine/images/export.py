@@ -44,7 +44,9 @@ def export(containers: ContainerStore, ref: str, fileobj: IO[bytes]) -> None:
         userns.call("export", paths.root, [paths.run, ref], join=join, data_out=fileobj)
         return
     merged = os.path.join(c.layer_dir, "merged")
-    if c.running and os.path.ismount(merged):
+    if (c.running and os.path.ismount(merged)) or (c.config.get("Runtime") or {}).get(
+        "Driver"
+    ) == "vfs":  # (vfs: the copy is the container's files, running or not)
         pack_dir(merged, fileobj)  # type: ignore[arg-type]
         return
     require_privileges()
@@ -59,14 +61,24 @@ def export(containers: ContainerStore, ref: str, fileobj: IO[bytes]) -> None:
             for link in c.config["Runtime"]["LowerLinks"]
         ]
         upper = f"{prefix}/{c.config['Runtime']['Layer']}/diff"
-        data = "lowerdir=" + ":".join([upper, *links])
-        if os.environ.get("DOCKERLAB_ROOTLESS") == "1":  # (the helper's) opaque: user.* xattrs
-            data += ",userxattr"
-        L.mount("overlay", target, "overlay", L.MS_RDONLY, data)
+        if c.config["Runtime"].get("Driver") == "fuse-overlayfs":  # the kernel's is refused
+            from dockerlab.engine.storage import fuse
+
+            here = [p.replace(prefix, paths.overlay, 1) for p in [upper, *links]]
+            fuse.mount("lowerdir=" + ":".join(here) + ",ro", target)
+        else:
+            data = "lowerdir=" + ":".join([upper, *links])
+            if os.environ.get("DOCKERLAB_ROOTLESS") == "1":  # (the helper's) opaque: user.*
+                data += ",userxattr"
+            L.mount("overlay", target, "overlay", L.MS_RDONLY, data)
         mounted = True
         pack_dir(target, fileobj)  # type: ignore[arg-type]
     finally:
-        if mounted:
+        if mounted and c.config["Runtime"].get("Driver") == "fuse-overlayfs":
+            from dockerlab.engine.storage import fuse
+
+            fuse.unmount(target)
+        elif mounted:
             L.umount(target, L.MNT_DETACH)
         os.close(base)
         os.rmdir(target)
