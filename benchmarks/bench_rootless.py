@@ -2,7 +2,7 @@
 
     sudo .venv/bin/python benchmarks/bench_rootless.py --user NAME [-n 30] [--bridge] [--ports]
 
-NAME: an existing unprivileged user with subordinate ID ranges (``--temp-user``: one made
+NAME: an existing unprivileged user with subordinate ID ranges (``--user TEMP``: one made
 for the run by tests/users.py, removed after). Both modes run the system's Python
 (/usr/bin/python3: the user cannot run the venv's) with this tree on PYTHONPATH, through
 runuser (root mode as root), interleaved, with --network none in both, or (``--bridge``)
@@ -89,6 +89,7 @@ def bench(args: argparse.Namespace) -> None:
                     f"{name:9} -p HTTP round trip median {statistics.median(trips) * 1000:5.2f} "
                     f"ms  min {min(trips) * 1000:5.2f} ms  (n={len(trips)})"
                 )
+        files(root_cmd, user_cmd, tar, max(3, args.n // 4))
     finally:
         subprocess.run([*user_cmd, "rm", "-f", "benchweb"], capture_output=True)
         subprocess.run([*root_cmd, "rm", "-f", "benchweb"], capture_output=True)
@@ -146,6 +147,37 @@ def round_trips(cmd: list[str], n: int) -> list[float]:
         trips.append(time.perf_counter() - t)
     subprocess.run([*cmd, "rm", "-f", "benchweb"], check=True, capture_output=True)
     return trips
+
+
+def files(root_cmd: list[str], user_cmd: list[str], tar: str, n: int) -> None:
+    """`load` of busybox and `cp` of a file out of a stopped container: the rootless ones
+    work in the user's namespace (engine/userns.py), a helper spawned per verb."""
+    verbs = {
+        "load": (["rmi", "-f", "busybox"], ["load", "-i", tar]),
+        "cp": (None, ["cp", "bench-cp:/bin/busybox", "-"]),
+    }
+    try:
+        for verb, (before, timed) in verbs.items():
+            if verb == "cp":  # (after the loads: a container would keep its image)
+                for cmd in (root_cmd, user_cmd):
+                    create = [*cmd, "create", "--name", "bench-cp", "--network", "none", "busybox"]
+                    subprocess.run(create, check=True, capture_output=True)
+            times: dict[str, list[float]] = {"root": [], "rootless": []}
+            for _ in range(n):
+                for name, cmd in (("root", root_cmd), ("rootless", user_cmd)):
+                    if before:
+                        subprocess.run([*cmd, *before], capture_output=True)
+                    t = time.perf_counter()
+                    subprocess.run([*cmd, *timed], check=True, capture_output=True)
+                    times[name].append(time.perf_counter() - t)
+            med = {k: statistics.median(v) * 1000 for k, v in times.items()}
+            print(
+                f"{verb:5} root {med['root']:6.1f} ms  rootless {med['rootless']:6.1f} ms"
+                f"  ({med['rootless'] / med['root']:.2f}x, n={n})"
+            )
+    finally:
+        for cmd in (root_cmd, user_cmd):
+            subprocess.run([*cmd, "rm", "-f", "bench-cp"], capture_output=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 # Set up dockerlab on this machine and start the lab: JupyterLab on notebooks/.
 # Run as root on Linux: installs Debian's busybox-static, tini, procps, libseccomp2,
 # docker-registry, apache2-utils and debootstrap (the lab registry, distribution images), uidmap
-# and slirp4netns (rootless mode: newuidmap/newgidmap, user-mode networking), Chromium
+# and slirp4netns (rootless mode: newuidmap/newgidmap, user-mode networking), fuse-overlayfs (a
+# storage driver where the kernel refuses overlay), Chromium
 # (for the browser test), gcc and libc6-dev (for the security tests' probe), a CJK font and
 # a docker client (docker.io, its daemon never started: scripts/docker-client.sh) when missing,
 # makes a virtual environment in .venv with dockerlab and its lab extra
@@ -45,6 +46,8 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# the classroom server's proxy (configurable-http-proxy) is an npm package
+command -v npm >/dev/null || need+=(npm)
 # rootless mode (a user namespace with the user's /etc/subuid ranges, user-mode networking)
 command -v newuidmap >/dev/null || need+=(uidmap)
 command -v slirp4netns >/dev/null || need+=(slirp4netns)
@@ -54,6 +57,9 @@ if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
   echo "setup: chmod 0666 /dev/net/tun (as Debian's udev rules: rootless networking)"
   chmod 0666 /dev/net/tun
 fi
+# the fuse-overlayfs storage driver (where the kernel refuses an overlay mount: a state root on
+# overlayfs, some user namespaces); its users need /dev/fuse usable (README, "Storage drivers")
+command -v fuse-overlayfs >/dev/null || need+=(fuse-overlayfs)
 # the venv comes from the system's Python, which every user can run (a pyenv or conda Python
 # under root's home is private: other users' `dockerlab` would fail with "bad interpreter");
 # Debian keeps venv's ensurepip in python3-venv
@@ -95,7 +101,15 @@ fi
 .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
 # compat mode: a plain .pth path, not an import hook (12 ms off every start);
 # compiled up front because PYTHONDONTWRITEBYTECODE may be set.
-.venv/bin/pip install -q -e '.[test,lab]' --config-settings editable_mode=compat
+.venv/bin/pip install -q -e '.[test,lab,hub]' --config-settings editable_mode=compat
+# JupyterHub's proxy for the classroom server (deploy/jupyterhub/): configurable-http-proxy
+# from npm, inside the venv (not global); 5.2 is the newest that runs on Debian's Node 20
+chp=.venv/hub-proxy/node_modules/.bin/configurable-http-proxy
+if [ ! -x "$chp" ]; then
+  npm install --silent --no-audit --no-fund --prefix .venv/hub-proxy \
+    configurable-http-proxy@5.2.0 >/dev/null
+fi
+ln -sf ../hub-proxy/node_modules/.bin/configurable-http-proxy .venv/bin/configurable-http-proxy
 .venv/bin/python -m compileall -q dockerlab >/dev/null
 # the tree is readable by every user where they need it: the editable install imports
 # dockerlab/ from here, and students copy notebooks/

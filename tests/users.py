@@ -244,6 +244,7 @@ def temp_user(subids: bool = True, runtime_dir: bool = True) -> Iterator[User]:
                 os.unlink(path)
         if user is not None:
             shutil.rmtree(user.home, ignore_errors=True)
+            shutil.rmtree(f"/tmp/dockerlab-{user.uid}", ignore_errors=True)  # rootless fallback
             if user.runtime_dir:
                 shutil.rmtree(user.runtime_dir, ignore_errors=True)
 

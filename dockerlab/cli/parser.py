@@ -1140,6 +1140,13 @@ _GLOBAL_FLAGS = (
     F("D", "debug", "bool", "Enable debug mode (show tracebacks)"),
     F("", "root", "string", "Root of dockerlab's state (default $DOCKERLAB_ROOT)"),
     F("v", "version", "bool", "Print version information and quit"),
+    F(
+        "",
+        "storage-driver",
+        "string",
+        "Storage driver: overlay2, fuse-overlayfs or vfs "
+        "(default $DOCKERLAB_STORAGE_DRIVER, else probed)",
+    ),
 )
 
 
@@ -1430,4 +1437,6 @@ def parse(argv: list[str]) -> Namespace:
     ns.path = path
     ns.debug = gns.debug
     ns.root = gns.root or os.environ.get("DOCKERLAB_ROOT") or None
+    if gns.storage_driver:  # the engine reads it where a state root's driver is chosen
+        os.environ["DOCKERLAB_STORAGE_DRIVER"] = gns.storage_driver
     return ns

@@ -13,7 +13,6 @@ abandoned ones.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 TYPE_CHECKING = False
@@ -28,6 +27,7 @@ def system_df(store: ImageStore, containers: list[Container]) -> dict[str, Any]:
     from dockerlab.engine.basics import tree_size
     from dockerlab.engine.containers import records
     from dockerlab.engine.containers.volumes import VolumeStore
+    from dockerlab.engine.storage import usage
     from dockerlab.errors import DockerlabError, NotFound
 
     paths = store.paths
@@ -55,7 +55,7 @@ def system_df(store: ImageStore, containers: list[Container]) -> dict[str, Any]:
     out_containers = []
     for c in sorted(containers, key=lambda c: c.config["Created"], reverse=True):
         rec = records.summary(c, store)
-        rw = tree_size(os.path.join(c.layer_dir, "diff"))
+        rw = usage.rw_size(c)  # (vfs: what it changed in its copy)
         rec["SizeRw"] = rw
         try:
             rec["SizeRootFs"] = rw + store.size(c.config["Image"])

@@ -446,7 +446,9 @@ class Engine:
 
     def _sizes(self, c: Container) -> dict[str, int]:
         """``SizeRw`` (the writable layer) and ``SizeRootFs`` (it with the image's layers)."""
-        rw = tree_size(os.path.join(c.layer_dir, "diff"))
+        from dockerlab.engine.storage import usage
+
+        rw = usage.rw_size(c)  # (vfs: what it changed in its copy)
         try:
             root = rw + self.image_store.size(c.config["Image"])
         except DockerlabError:  # its image is gone or corrupt

@@ -14,8 +14,9 @@
 Runtime files (monitor sockets, pids) live under /run/dockerlab for the default root and
 /run/dockerlab-<hash> for any other, so socket paths stay short and tests never collide.
 Rootless (engine/rootless.py): state under $XDG_DATA_HOME/dockerlab, runtime files under
-$XDG_RUNTIME_DIR/dockerlab (dl-<hash> for another root), else /tmp/dockerlab-<uid>/<hash>
-(that base 0700 and ours, checked before a socket goes there); short, for socket paths.
+$XDG_RUNTIME_DIR/dockerlab (dl-<hash> for another root; that folder must be ours, and
+writable by us alone), else /tmp/dockerlab-<uid>/<hash> (that base 0700 and ours, checked
+before a socket goes there); short, for socket paths.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def runtime_dir_for(root: str) -> str:
         base = f"/tmp/dockerlab-{os.geteuid()}"
         _private_base(base)
         return f"{base}/{tag}"
+    _own_runtime_dir(xdg)
     if root == default_root():
         return os.path.join(xdg, "dockerlab")
     return os.path.join(xdg, f"dl-{tag}")
@@ -72,6 +74,35 @@ def _private_base(base: str) -> None:
         )
     if st.st_mode & 0o077:
         os.chmod(base, 0o700)
+
+
+def _own_runtime_dir(xdg: str) -> None:
+    """$XDG_RUNTIME_DIR as the XDG spec has it: there, a folder of ours that no one else may
+    write in (``sudo -u`` keeps the caller's; ``su`` without a login session names one that
+    logind never made). Refused in words, before a socket of ours goes there."""
+    why = ""
+    try:
+        st = os.stat(xdg)
+    except FileNotFoundError:
+        why = "does not exist"
+    except OSError as exc:
+        why = f"cannot be read ({os.strerror(exc.errno or 0).lower()})"
+    else:
+        if st.st_uid != os.geteuid():
+            why = "belongs to another user"
+        elif not os.path.isdir(xdg):
+            why = "is not a folder"
+        elif st.st_mode & 0o022:
+            why = "is writable by other users"
+        elif not os.access(xdg, os.W_OK | os.X_OK):
+            why = "is not writable"
+    if why:
+        from dockerlab.errors import Forbidden
+
+        raise Forbidden(
+            f"the runtime folder XDG_RUNTIME_DIR ({xdg}) {why}: unset it (runtime files then "
+            f"go to /tmp/dockerlab-{os.geteuid()}) or set it to a folder of your own (mode 0700)"
+        )
 
 
 class Paths:

@@ -29,9 +29,11 @@ CGROUP_ADVICE = (
     "cgroup v2 (systemd.unified_cgroup_hierarchy=1) and delegate the user's slice "
     "(systemd's Delegate=yes), or run dockerlab as root"
 )
+NO_PAUSE = CGROUP_ADVICE.replace("have resource limits", "be paused (no freezer cgroup)", 1)
 INFO_WARNINGS = [
     "WARNING: Running in rootless mode: no cgroup (cgroup v1 delegates none to a user), so "
-    "no memory, CPU or pids limits, no pause and no stats",
+    "no memory, CPU or pids limits, no pause and no update; stats come from /proc (block I/O "
+    "of the container's own-uid processes only)",
     *(
         []
         if any(os.path.isfile(os.path.join(d, "slirp4netns")) for d in _TOOL_DIRS)
@@ -42,6 +44,26 @@ INFO_WARNINGS = [
         ]
     ),
 ]
+# Docker's words (moby's daemon info) for a rootless daemon with the "none" cgroup driver
+NO_CGROUP_WARNINGS = {
+    "1": "WARNING: Running in rootless-mode without cgroups. To enable cgroups in rootless-mode, "
+    "you need to boot the system in cgroup v2 mode.",
+    "2": "WARNING: Running in rootless-mode without cgroups. Systemd is required to enable "
+    "cgroups in rootless-mode.",
+}
+# info's cgroup features: none, with no cgroup (limits are refused at create)
+NO_CGROUP_FEATURES = (
+    "MemoryLimit",
+    "SwapLimit",
+    "KernelMemory",
+    "KernelMemoryTCP",
+    "CpuCfsPeriod",
+    "CpuCfsQuota",
+    "CPUShares",
+    "CPUSet",
+    "PidsLimit",
+    "OomKillDisable",
+)
 NETWORK_FALLBACK = "the container runs with --network none"
 
 

@@ -201,8 +201,11 @@ def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
     from dockerlab.engine.runtime.cgroups import device_control
     from dockerlab.engine.runtime.cgroups import version as cgroup_version
     from dockerlab.engine.runtime.security import info_options
+    from dockerlab.engine.storage import drivers
 
-    driver, backing = storage_driver(paths.root)
+    _, backing = storage_driver(paths.root)
+    record = drivers.current(paths)  # the state root's (chosen now if it has none)
+    driver = record["Driver"]
     mem = 0
     with open("/proc/meminfo") as f:
         for line in f:
@@ -217,13 +220,7 @@ def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
         "ContainersStopped": len(states) - states.count("running") - states.count("paused"),
         "Images": image_count,
         "Driver": driver,
-        "DriverStatus": [
-            ["Backing Filesystem", backing.split(": ", 1)[1]],
-            ["Supports d_type", "true"],
-            ["Using metacopy", "false"],
-            ["Native Overlay Diff", "true"],
-            ["userxattr", "false"],
-        ],
+        "DriverStatus": drivers.status(paths, record, backing.split(": ", 1)[1]),
         "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": str(cg),
@@ -246,8 +243,9 @@ def info(paths: Paths, states: list[str], image_count: int) -> dict[str, Any]:
 
     if rootless.enabled():  # what rootless mode leaves out here, as Docker's info warns
         info["CgroupDriver"] = "none"
-        info["DriverStatus"][-1] = ["userxattr", "true"]
         info["Warnings"] = [*(info["Warnings"] or []), *rootless.INFO_WARNINGS]
+        info["Warnings"].insert(0, rootless.NO_CGROUP_WARNINGS.get(str(cg), ""))
+        info.update(dict.fromkeys(rootless.NO_CGROUP_FEATURES, False))
     return info
 
 

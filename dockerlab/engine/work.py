@@ -127,6 +127,10 @@ def discard(path: str) -> int:
         import shutil
 
         shutil.rmtree(path, ignore_errors=True)
+        if os.path.lexists(path):  # rootless: a pull's or build's files of subordinate uids
+            from dockerlab.engine import rootless
+
+            rootless.rmtree(path)
     else:
         try:
             os.unlink(path)

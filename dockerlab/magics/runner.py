@@ -33,7 +33,7 @@ from typing import Any
 
 from dockerlab.magics.display import BuildResult, Listing, Output, RunResult, value_of
 
-__all__ = ["Runner", "host_problem"]
+__all__ = ["Runner", "host_note", "host_problem"]
 
 _INSPECTS = frozenset(
     {"inspect", "container inspect", "image inspect", "volume inspect", "network inspect"}
@@ -45,31 +45,18 @@ _STREAMING = frozenset(
 
 
 def host_problem() -> str | None:
-    """What this host lacks to run containers (one sentence), or None when nothing is."""
-    if not sys.platform.startswith("linux"):
-        import platform
+    """What this host lacks to run containers (one sentence), or None when nothing is: as a
+    non-root user, what rootless mode lacks, probed for real (:mod:`dockerlab.magics.probe`)."""
+    from dockerlab.magics.probe import probe
 
-        return (
-            f"dockerlab's engine needs Linux (namespaces, cgroups, overlayfs); this host "
-            f"runs {platform.system() or sys.platform}"
-        )
-    missing = []
-    if os.geteuid() != 0:
-        missing.append(
-            "root (creating namespaces and mounting overlayfs need "
-            "CAP_SYS_ADMIN): start Jupyter as root or with sudo"
-        )
-    try:
-        with open("/proc/filesystems") as f:
-            if "overlay" not in f.read():
-                missing.append("overlayfs in the kernel (modprobe overlay)")
-    except OSError:
-        missing.append("/proc (is it mounted?)")
-    if not os.path.isdir("/sys/fs/cgroup"):
-        missing.append("cgroups at /sys/fs/cgroup")
-    if not missing:
-        return None
-    return "containers cannot run on this host; it lacks " + "; ".join(missing)
+    return probe().problem
+
+
+def host_note() -> str | None:
+    """When containers run rootless here: that they do, and without what (one sentence)."""
+    from dockerlab.magics.probe import probe
+
+    return probe().note()
 
 
 class _Buffer(io.StringIO):

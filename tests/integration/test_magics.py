@@ -310,15 +310,21 @@ def test_extension_loads_with_one_clear_message_where_containers_cannot_run(monk
     from IPython.core.interactiveshell import InteractiveShell
 
     import dockerlab
+    from dockerlab.engine import rootless
+    from dockerlab.magics import probe
 
+    # a non-root user on a kernel that allows no user namespaces: rootless cannot work either
     monkeypatch.setattr("os.geteuid", lambda: 1000)
+    monkeypatch.setattr(rootless, "_sysctl", lambda path: "0")
+    monkeypatch.setattr(probe, "_CACHE", {})
     ip = InteractiveShell.instance()
     with capture_output() as out:
         dockerlab.load_ipython_extension(ip)
     assert "docker" in ip.magics_manager.magics["line"]
     assert "dockerfile" in ip.magics_manager.magics["cell"]
     assert out.stderr.count("\n") == 1
-    assert "containers cannot run on this host; it lacks root" in out.stderr
+    assert "containers cannot run here rootless: " in out.stderr
+    assert "user.max_user_namespaces=0" in out.stderr
 
 
 def test_live_stats_updates_one_table_until_interrupted(ip, engine):

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from dockerlab.engine import userns
 from dockerlab.engine.build import shell as sh
 from dockerlab.engine.build.cache import Prober
 from dockerlab.engine.build.events import BuildEvent, BuildFailed
@@ -562,7 +563,12 @@ class Builder:
         return cid
 
     def _commit(
-        self, stage: Stage, key: dict[str, Any], cid: str, upper: str | None
+        self,
+        stage: Stage,
+        key: dict[str, Any],
+        cid: str,
+        upper: str | None,
+        tar: str | None = None,
     ) -> Iterator[BuildEvent]:
         """Record the step as a new image (a layer only when ``upper`` holds changes)."""
         from dockerlab.engine.images.store import now_rfc3339
@@ -580,7 +586,10 @@ class Builder:
         created = now_rfc3339()
         entry: dict[str, Any] = {"created": created, "created_by": " ".join(key["Cmd"])}
         try:
-            if upper is not None and os.listdir(upper):
+            if tar:  # packed already (a rootless step, in the user's namespace): ours to remove
+                tmp_tar = tar
+                tars.append(tar)
+            elif upper is not None and os.listdir(upper):
                 from dockerlab.engine.images.archive import pack_dir
 
                 os.makedirs(self.engine.paths.tmp, exist_ok=True)
@@ -664,6 +673,13 @@ class Builder:
             if not ok and self.force_rm:
                 self._remove(cid)
         upper = os.path.join(self.engine.paths.layer(cid), "diff")
+        from dockerlab.engine.containers.store import Container
+
+        container = Container(self.engine.paths, cid)
+        if (container.config.get("Runtime") or {}).get("Driver") == "vfs":  # a full copy
+            from dockerlab.engine.storage import vfs
+
+            upper = vfs.changes_folder(container, upper + ".vfs")  # (goes with the container)
         yield from self._commit(stage, key, cid, upper)
 
     # ---- WORKDIR ---------------------------------------------------------------------------
@@ -686,12 +702,33 @@ class Builder:
         from dockerlab.engine.build.copy import _make_dirs, writable_root
 
         stage.image["config"] = new_config
+        if userns.needed():
+            tar = self._fs_inside("workdir", stage, {"path": path})
+            yield from self._commit(stage, key, cid, None, tar=tar or None)
+            return
         with writable_root(self._lowers(stage.image_id), self.engine.paths.tmp) as (root, up):
             _make_dirs(root, path, (0, 0))
             yield from self._commit(stage, key, cid, up)
 
     def _lowers(self, image_id: str | None) -> list[str]:
         return self.store.lowerdirs(image_id) if image_id else []
+
+    def _fs_inside(self, op: str, stage: Stage | None, spec: dict[str, Any]) -> str:
+        """A step's files in the rootless user's namespace (build/copy.step_inside)."""
+        lowers = self._lowers(stage.image_id) if stage is not None else []
+        os.makedirs(self.engine.paths.tmp, mode=0o700, exist_ok=True)
+        fd, out = tempfile.mkstemp(
+            prefix=work_prefix("layer"), suffix=".tar", dir=self.engine.paths.tmp
+        )
+        os.close(fd)
+        full = {"tmp": self.engine.paths.tmp, "lowers": lowers, "out": out, **spec}
+        got = ""
+        try:
+            got = userns.call("build_fs", self.engine.paths.root, [op, full])
+        finally:
+            if got != out:
+                os.unlink(out)
+        return str(got)
 
     # ---- COPY / ADD ------------------------------------------------------------------------
     def _copy(self, stage: Stage, ins: Instruction) -> Iterator[BuildEvent]:
@@ -767,6 +804,14 @@ class Builder:
             except (NoSuchImage, InvalidParameter) as exc:
                 raise BuildFailed(f"invalid from flag value {source_from}: {exc}") from exc
         lowers = self._lowers(image_id)
+        if userns.needed():
+            what = ins.cmd.upper()
+            spec = {"from": lowers, "srcs": srcs, "what": what}
+            digest = self._fs_inside("hash", None, spec)
+            yield from self._copy_step(
+                stage, ins, [], digest, dest, full_dest, chown, lambda _p, _r: False, spec
+            )
+            return
         with (
             cp.readable_root(lowers, self.engine.paths.tmp)
             if lowers
@@ -798,6 +843,7 @@ class Builder:
         full_dest: str,
         chown: str,
         excluded_below: ExcludedBelow,
+        from_spec: dict[str, Any] | None = None,
     ) -> Iterator[BuildEvent]:
         from dockerlab.engine.build import copy as cp
 
@@ -810,6 +856,26 @@ class Builder:
         hit = list(self._hit(stage, key))
         if hit:
             yield from hit
+            return
+        if userns.needed():  # in the user's namespace: owners as the container sees them
+            spec: dict[str, Any] = {
+                "dest": full_dest,
+                "chown": chown,
+                "what": what,
+                "shown": dest,
+                "unpack": ins.cmd == "add",
+            }
+            if from_spec is not None:
+                spec.update(from_spec)
+            else:
+                matcher = self.ctx.matcher
+                spec.update(
+                    sources=[(s.path, s.name) for s in sources],
+                    context=self.ctx.root,
+                    patterns=matcher.raw if matcher is not None else [],
+                )
+            tar = self._fs_inside("copy", stage, spec)
+            yield from self._commit(stage, key, "", None, tar=tar or None)
             return
         with cp.writable_root(self._lowers(stage.image_id), self.engine.paths.tmp) as (root, up):
             owner = cp.lookup_owner(root, chown) if chown else (0, 0)

@@ -119,6 +119,7 @@ class PatternMatcher:
     """moby's ``patternmatcher.PatternMatcher`` (``MatchesOrParentMatches``)."""
 
     def __init__(self, patterns: list[str]) -> None:
+        self.raw = list(patterns)  # (for a rootless build step's helper: engine/userns.py)
         self.patterns: list[tuple[bool, re.Pattern[str]]] = []
         for p in patterns:
             exclusion = p.startswith("!")

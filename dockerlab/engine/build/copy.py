@@ -33,6 +33,7 @@ from dockerlab.errors import DockerlabError, InvalidParameter
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     # (source folder, path relative to it) -> hidden by .dockerignore?
     ExcludedBelow = Callable[[str, str], bool]
@@ -59,6 +60,8 @@ def writable_root(lowers: list[str], tmp_dir: str) -> Iterator[tuple[str, str]]:
         os.mkdir(work)
         os.mkdir(merged)
         data = f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work}"
+        if os.environ.get("DOCKERLAB_ROOTLESS") == "1":  # (engine/userns.py's helper)
+            data += ",userxattr"
         if len(data) > 4000:
             raise DockerlabError(
                 f"the image has too many layers to mount for COPY ({len(lowers)} layers)"
@@ -414,3 +417,89 @@ def _unpack(archive: str, dest: int, owner: tuple[int, int] | None) -> None:
         if str(exc).startswith("Error processing tar file"):  # Docker's classic builder
             raise InvalidParameter(f"failed to copy files: {exc}") from None
         raise InvalidParameter(f"ADD failed: refusing to unpack {name}: {exc}") from None
+
+
+# ---- rootless: a step's files in the user's namespace (engine/userns.py) -------------------
+
+
+def step_inside(root: str, op: str, spec: dict[str, Any]) -> str:
+    """(In the rootless helper) one build step's files: ``hash`` returns the digest of
+    ``COPY --from`` sources; ``copy`` and ``workdir`` write the step on an overlay of
+    ``lowers`` and return the path of its layer tar (``out``; "" when nothing changed)."""
+    from dockerlab.engine.build.context import PatternMatcher
+    from dockerlab.engine.userns import below
+
+    tmp = below(root, spec["tmp"])
+    for path in [*spec["lowers"], *(spec.get("from") or [])]:
+        below(root, path)
+    what = spec.get("what", "COPY")
+    if op == "hash":
+        with _from_root(spec["from"], tmp) as src_root:
+            found = find_sources(src_root, spec["srcs"], lambda: _walk(src_root), _no, what)
+            return content_hash(found, _none_below)
+    with writable_root(spec["lowers"], tmp) as (dest_root, up):
+        if op == "workdir":
+            _make_dirs(dest_root, spec["path"], (0, 0))
+        else:
+            owner = lookup_owner(dest_root, spec["chown"]) if spec["chown"] else (0, 0)
+            try:
+                if spec.get("from") is not None:
+                    with _from_root(spec["from"], tmp) as src_root:
+                        walk = lambda: _walk(src_root)  # noqa: E731
+                        found = find_sources(src_root, spec["srcs"], walk, _no, what)
+                        copy_sources(found, dest_root, spec["dest"], owner, _none_below, what)
+                else:
+                    ignore = PatternMatcher(spec["patterns"]) if spec["patterns"] else None
+                    ctx = spec["context"]
+
+                    def excluded_below(src_path: str, rel: str) -> bool:
+                        full = os.path.relpath(os.path.join(src_path, rel), ctx)
+                        return ignore is not None and full not in ("", ".") and ignore.matches(full)
+
+                    found = [Source(path, name) for path, name in spec["sources"]]
+                    copy_sources(
+                        found, dest_root, spec["dest"], owner, excluded_below, what, spec["unpack"]
+                    )
+            except OSError as exc:
+                raise BuildFailed(
+                    f"{what} failed: {exc.strerror or exc}: {exc.filename or spec['shown']}"
+                ) from exc
+        if not os.listdir(up):
+            return ""
+        from dockerlab.engine.images.archive import pack_dir
+
+        tar = below(root, spec["out"])  # named by the caller: the sweeps see it as theirs
+        with open(tar, "wb") as f:
+            pack_dir(up, f)
+        return tar
+
+
+def _no(_rel: str) -> bool:
+    return False
+
+
+def _none_below(_src: str, _rel: str) -> bool:
+    return False
+
+
+def _walk(root: str) -> list[str]:
+    out = []
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        rel = os.path.relpath(folder, root)
+        for n in sorted(dirs) + sorted(files):
+            out.append(n if rel == "." else f"{rel}/{n}")
+    return out
+
+
+@contextlib.contextmanager
+def _from_root(lowers: list[str], tmp: str) -> Iterator[str]:
+    if lowers:
+        with readable_root(lowers, tmp) as src_root:
+            yield src_root
+        return
+    path = tempfile.mkdtemp(prefix=work_prefix("empty"), dir=tmp)
+    try:
+        yield path
+    finally:
+        os.rmdir(path)

@@ -32,6 +32,7 @@ import tarfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any, BinaryIO
 
+from dockerlab.engine import userns
 from dockerlab.engine.images.archive import Packer, extract
 from dockerlab.engine.runtime import linux as L
 from dockerlab.engine.runtime.inroot import Entry, Root
@@ -152,9 +153,13 @@ def _temporary_mount(paths: Any, c: Any, write: bool) -> Iterator[str]:
     import subprocess
     import tempfile
 
+    from dockerlab.engine import rootless
     from dockerlab.engine.work import prefix as work_prefix
 
     rt = c.config["Runtime"]
+    if rt.get("Driver") == "vfs":  # a full copy: the container's files, nothing to mount
+        yield os.path.join(c.layer_dir, "merged")
+        return
     os.makedirs(paths.tmp, mode=0o700, exist_ok=True)
     target = tempfile.mkdtemp(prefix=work_prefix("cp"), dir=paths.tmp)
     layer = rt["Layer"]
@@ -167,8 +172,15 @@ def _temporary_mount(paths: Any, c: Any, write: bool) -> Iterator[str]:
         key + "=" + ":".join(os.path.join(paths.overlay, p) for p in value.split(":"))
         for key, value in (item.split("=", 1) for item in rel.split(","))
     )
+    if rootless.enabled():  # in the user's namespace: its opaque folders are user.* xattrs
+        rel += ",userxattr"
+        absolute += ",userxattr"
     try:
-        if len(absolute) < _PAGE:
+        if rt.get("Driver") == "fuse-overlayfs":  # where the kernel's overlay is refused
+            from dockerlab.engine.storage import fuse
+
+            fuse.mount(absolute + ("" if write else ",ro"), target)
+        elif len(absolute) < _PAGE:
             L.mount("overlay", target, "overlay", 0 if write else L.MS_RDONLY, absolute)
         else:  # relative lower links: mount from the overlay folder (never chdir ourselves)
             subprocess.run(
@@ -187,10 +199,15 @@ def _temporary_mount(paths: Any, c: Any, write: bool) -> Iterator[str]:
     try:
         yield target
     finally:
-        try:
-            L.umount(target)
-        except OSError:
-            L.umount(target, L.MNT_DETACH)
+        if rt.get("Driver") == "fuse-overlayfs":
+            from dockerlab.engine.storage import fuse
+
+            fuse.unmount(target)
+        else:
+            try:
+                L.umount(target)
+            except OSError:
+                L.umount(target, L.MNT_DETACH)
         os.rmdir(target)
 
 
@@ -252,6 +269,9 @@ def _asked(path: str) -> tuple[str, bool]:
 def path_stat(containers: ContainerStore, ref: str, path: str) -> dict[str, Any]:
     """Docker's ``HEAD /containers/{id}/archive``: name, size, mode (Go ``FileMode``),
     mtime, linkTarget (the fully resolved container path, for a symlink)."""
+    if userns.needed():
+        info: dict[str, Any] = _inside(containers, ref, "cp_stat", [ref, path])
+        return info
     abs_path, follow = _asked(path)
     with (
         _rootfs(containers, ref, write=False) as (_c, view),
@@ -266,6 +286,11 @@ def copy_from(
     """Docker's ``GET /containers/{id}/archive``: a tar of ``path`` named after its last
     component (``.`` for ``dir/.``); returns the path's stat. With ``follow_link`` a final
     symlink is replaced by what it points to (still named as asked, like ``docker cp -L``)."""
+    if userns.needed():
+        info: dict[str, Any] = _inside(
+            containers, ref, "cp_from", [ref, path, follow_link], data_out=out
+        )
+        return info
     abs_path, follow = _asked(path)
     with (
         _rootfs(containers, ref, write=False) as (_c, view),
@@ -419,6 +444,15 @@ def copy_to(
     Owners are taken from the tar; with ``copy_uid_gid`` and a container ``USER`` they are
     that user's. Refused into read-only volumes and read-only root filesystems.
     """
+    if userns.needed():
+        _inside(
+            containers,
+            ref,
+            "cp_to",
+            [ref, path, copy_uid_gid, no_overwrite_dir_non_dir],
+            data_in=src,
+        )
+        return
     abs_path = posixpath.normpath("/" + path.lstrip("/"))
     with (
         _rootfs(containers, ref, write=True) as (c, view),
@@ -440,3 +474,51 @@ def copy_to(
             no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
             shown=entry.path,
         )
+
+
+# ---- rootless: in the user's namespace (engine/userns.py) -----------------------------------
+
+
+def _inside(
+    containers: ContainerStore,
+    ref: str,
+    task: str,
+    args: list[Any],
+    data_in: IO[bytes] | None = None,
+    data_out: BinaryIO | None = None,
+) -> Any:
+    """Run a ``cp`` verb in the helper: in the monitor's namespaces for a running container
+    (its ``merged/`` is mounted there), else in a fresh one (a temporary mount)."""
+    c = containers.find(ref)
+    paths = containers.paths
+    return userns.call(
+        task,
+        paths.root,
+        [paths.run, *args],
+        join=userns.monitor_of(c),
+        data_in=data_in,
+        data_out=data_out,
+    )
+
+
+def _store(root: str, run: str) -> ContainerStore:
+    from dockerlab.engine.containers.store import ContainerStore
+    from dockerlab.engine.paths import Paths
+
+    return ContainerStore(Paths(root, run))
+
+
+def stat_inside(root: str, run: str, ref: str, path: str) -> dict[str, Any]:
+    return path_stat(_store(root, run), ref, path)
+
+
+def copy_from_inside(
+    root: str, run: str, ref: str, path: str, follow_link: bool, out: BinaryIO
+) -> dict[str, Any]:
+    return copy_from(_store(root, run), ref, path, out, follow_link)
+
+
+def copy_to_inside(
+    root: str, run: str, ref: str, path: str, uid_gid: bool, strict: bool, src: IO[bytes]
+) -> None:
+    copy_to(_store(root, run), ref, path, src, uid_gid, strict)

@@ -507,9 +507,11 @@ def _materialize(
     staging: str,
     owner: str = "",
     volumes_from: list[tuple[list[dict[str, Any]], bool]] | None = None,
+    driver: str = "overlay2",
 ) -> None:
     """(registry-locked) The container's folders and layers, made in ``staging`` and then
-    renamed into place: until that rename nobody sees it, and the next load removes it."""
+    renamed into place: until that rename nobody sees it, and the next load removes it.
+    ``driver``: the state root's storage driver (vfs copies the image's layers here)."""
     cid = record["Id"]
     os.makedirs(staging)
     init_link, _ = make_layers(paths, cid)
@@ -519,6 +521,15 @@ def _materialize(
     )
     lowers = images.lowerdirs(record["Image"], relative=True)
     record["Runtime"] = {"Layer": cid, "LowerLinks": [init_link, *lowers]}
+    if driver != "overlay2":
+        record["Runtime"]["Driver"] = driver
+    if driver == "vfs":  # the container's root: a full copy of its layers, made now
+        from dockerlab.engine.storage import vfs
+
+        vfs.populate(
+            [os.path.join(paths.overlay, link) for link in record["Runtime"]["LowerLinks"]],
+            os.path.join(paths.layer(cid), "merged"),
+        )
     if owner:  # the work (a build) it belongs to: removed with it if that dies
         record["Runtime"]["Owner"] = owner
     if record["HostConfig"].get("Init"):
@@ -583,6 +594,9 @@ def create(
         from dockerlab.engine.network.runfiles import mark
 
         mark(paths, cid, record["LinkIds"])  # (a mark without its parent is ignored)
+    from dockerlab.engine.storage import drivers
+
+    driver = drivers.current(paths)["Driver"]  # chosen once per state root
     volumes_from = []
     for spec in record["HostConfig"].get("VolumesFrom") or []:
         ref, writable = volumes_from_spec(spec)
@@ -595,7 +609,7 @@ def create(
         record["Name"] = "/" + name
         staging = os.path.join(paths.containers, f".creating-{cid}")
         try:
-            _materialize(images, paths, record, staging, owner, volumes_from)
+            _materialize(images, paths, record, staging, owner, volumes_from, driver)
         except BaseException as exc:  # nothing half-made is left, whatever went wrong
             store.discard(cid, staging)
             if isinstance(exc, OSError):

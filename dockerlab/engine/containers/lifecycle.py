@@ -18,7 +18,6 @@ import signal as _signal
 import time
 
 from dockerlab.engine import events
-from dockerlab.engine.basics import tree_size
 from dockerlab.engine.checks import parse_signal, require_privileges
 from dockerlab.engine.containers.store import Container, ContainerStore
 from dockerlab.engine.runtime.streams import LOST_MONITOR, Attachment
@@ -418,10 +417,12 @@ def _tell_monitor_name(c: Container) -> None:
 def prune(store: ContainerStore, wanted: Any = None) -> dict[str, Any]:
     """``POST /containers/prune``: every container not running (that ``wanted``, a test
     of a container, accepts: the prune's filters)."""
+    from dockerlab.engine.storage import usage
+
     deleted, space = [], 0
     for c in refreshed(store):
         if not c.running and (wanted is None or wanted(c)):
-            space += tree_size(os.path.join(c.layer_dir, "diff"))
+            space += usage.rw_size(c)  # (vfs: what it changed in its copy)
             discard(store, c.id)
             deleted.append(c.id)
     events.append(store.paths.root, "container", "prune", "", {"reclaimed": str(space)})

@@ -52,13 +52,16 @@ def _mounts(c: Container) -> list[dict[str, Any]]:
 
 
 def graph_driver(c: Container) -> dict[str, Any]:
+    driver = (c.config.get("Runtime") or {}).get("Driver") or "overlay2"  # (engine/storage)
+    if driver == "vfs":
+        return {"Data": None, "Name": "vfs"}  # Docker's vfs shows no folders
     layer = c.layer_dir
     lowers = [
         c.paths.overlay + "/" + link if not link.startswith("/") else link
         for link in c.config["Runtime"]["LowerLinks"]
     ]
     return {
-        "Name": "overlay2",
+        "Name": driver,
         "Data": {
             "LowerDir": ":".join(lowers),
             "MergedDir": f"{layer}/merged",
@@ -197,7 +200,7 @@ def inspect(c: Container) -> dict[str, Any]:
         "LogPath": cfg["LogPath"],
         "Name": cfg["Name"],
         "RestartCount": c.state.get("RestartCount", 0),
-        "Driver": "overlay2",
+        "Driver": (c.config.get("Runtime") or {}).get("Driver") or "overlay2",
         "Platform": "linux",
         "MountLabel": "",
         "ProcessLabel": "",

@@ -77,7 +77,21 @@ def merged_host_config(host: dict[str, Any], body: dict[str, Any]) -> dict[str, 
     return new
 
 
+def _rootless_refusal(body: dict[str, Any]) -> str:
+    """A rootless container has no cgroup (engine/rootless.py): limits are refused in one
+    message, as at create; a restart policy alone is fine."""
+    from dockerlab.engine import rootless
+
+    if not rootless.enabled():
+        return ""
+    asked = [k for k in _KEYS if body.get(k)]
+    if body.get("PidsLimit") not in (None, 0, -1):
+        asked.append("PidsLimit")
+    return f"{rootless.CGROUP_ADVICE} (asked: {', '.join(asked)})" if asked else ""
+
+
 def update(store: ContainerStore, ref: str, body: dict[str, Any]) -> dict[str, Any]:
+    from dockerlab.engine import rootless
     from dockerlab.engine.atomic import write_bytes
     from dockerlab.engine.runtime.cgroups import Resources
     from dockerlab.engine.runtime.restarts import POLICY_FILE, encode
@@ -92,11 +106,15 @@ def update(store: ContainerStore, ref: str, body: dict[str, Any]) -> dict[str, A
                 'be "update"'
             )
         host = c.config["HostConfig"]
+        refusal = _rootless_refusal(body)
+        if refusal:
+            raise InvalidParameter(f"Cannot update container {c.id}: {refusal}")
         try:
             new = merged_host_config(host, body)
         except InvalidParameter as exc:
             raise InvalidParameter(f"Cannot update container {c.id}: {exc}") from None
-        if c.state["Status"] in ("running", "paused"):  # a restarting one reads it at restart
+        live = c.state["Status"] in ("running", "paused")  # a restarting one: at restart
+        if live and not rootless.enabled():  # (rootless: no cgroup, no limits to write)
             changes = {k: v for k, v in body.items() if k in _KEYS or k == "PidsLimit"}
             if changes.get("Memory") and not changes.get("MemorySwap"):
                 changes["MemorySwap"] = new.get("MemorySwap") or 0  # v1 writes both in order

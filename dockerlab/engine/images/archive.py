@@ -39,13 +39,18 @@ if TYPE_CHECKING:
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_META_PREFIX = ".wh..wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
-OVERLAY_OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
+# (fuse-overlayfs writes its own name where it may not write the kernel's: engine/storage)
+OVERLAY_OPAQUE_XATTRS = (
+    "trusted.overlay.opaque",
+    "user.overlay.opaque",
+    "user.fuseoverlayfs.opaque",
+)
 # rootless: overlay is mounted with userxattr (trusted.* is the host root's alone)
 _ROOTLESS = os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1"
 OPAQUE_XATTR = "user.overlay.opaque" if _ROOTLESS else "trusted.overlay.opaque"
 _XATTR_PAX = "SCHILY.xattr."
 # xattrs never taken from a tar (they steer overlayfs itself) and never packed into one.
-_FORBIDDEN_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
+_FORBIDDEN_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.", "user.fuseoverlayfs.")
 # xattrs kept when packing (Docker keeps security.capability; user.* is harmless).
 _PACKED_XATTR_PREFIXES = ("security.capability", "user.")
 
@@ -224,6 +229,15 @@ def extract(
                         strict=no_overwrite_dir_non_dir,
                     )
                 except OSError as exc:  # name the entry: "…/bin/ls: no space left on device"
+                    if exc.errno == errno.EINVAL and _ROOTLESS and _unmapped(m.uid, m.gid):
+                        from dockerlab.errors import Forbidden
+
+                        raise Forbidden(
+                            "potentially insufficient UIDs or GIDs available in the user "
+                            f"namespace (requested {m.uid}:{m.gid} for /{m.name.lstrip('./')}):"
+                            " check /etc/subuid and /etc/subgid; an administrator can add "
+                            "ranges with usermod --add-subuids and --add-subgids"
+                        ) from None
                     if exc.errno is not None and not str(exc.filename or "").startswith("/"):
                         exc.filename = os.path.join(shown, m.name)
                     raise
@@ -237,6 +251,23 @@ def extract(
     finally:
         tree.close()
     return total
+
+
+def _unmapped(uid: int, gid: int) -> bool:
+    """Rootless: is ``uid`` or ``gid`` outside this process's user namespace's maps?"""
+
+    def mapped(kind: str, n: int) -> bool:
+        try:
+            with open(f"/proc/self/{kind}_map") as f:
+                for line in f:
+                    inside, _outside, count = (int(x) for x in line.split())
+                    if inside <= n < inside + count:
+                        return True
+        except (OSError, ValueError):
+            return True
+        return False
+
+    return not mapped("uid", uid) or not mapped("gid", gid)
 
 
 def _apply(
@@ -294,7 +325,12 @@ def _apply(
             )
         except FileNotFoundError:
             pass
-        os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=parent)
+        try:
+            os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=parent)
+        except PermissionError:  # a filesystem (overlayfs) or kernel refusing whiteouts:
+            # the tar's own form, which fuse-overlayfs and vfs read (engine/storage)
+            os.close(os.open(base, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o000, dir_fd=parent))
+            return 0
         os.chown(hidden, uid, gid, dir_fd=parent, follow_symlinks=False)
         return 0
 
@@ -474,7 +510,16 @@ def _xattrs_of(target: int | str) -> dict[str, bytes]:
 
 
 def is_opaque(path: str | int) -> bool:
-    """Whether an overlay upper folder (path or descriptor) is opaque."""
+    """Whether an overlay upper folder (path or descriptor) is opaque (by xattr, or by
+    fuse-overlayfs's ``.wh..wh..opq`` marker file where it could write no xattr)."""
+    try:
+        if isinstance(path, int):
+            os.stat(WHITEOUT_OPAQUE, dir_fd=path, follow_symlinks=False)
+        else:
+            os.lstat(os.path.join(path, WHITEOUT_OPAQUE))
+        return True
+    except OSError:
+        pass
     for name in OVERLAY_OPAQUE_XATTRS:
         try:
             value = (
@@ -532,6 +577,8 @@ class Packer:
         with os.scandir(fd) as it:
             names = sorted(e.name for e in it)
         for name in names:
+            if self.layer and name == WHITEOUT_OPAQUE:  # fuse-overlayfs's marker: add_dir's
+                continue
             child_arc = f"{arc}/{name}" if arc else name
             child_ctr = f"{ctr.rstrip('/')}/{name}" if ctr else ""
             source = self.mounts.get(child_ctr) if child_ctr else None
@@ -663,6 +710,13 @@ def pack_dir(src_dir: str | int, fileobj: BinaryIO) -> str:
     """
     import tarfile
 
+    if isinstance(src_dir, str):
+        from dockerlab.engine import userns
+
+        if userns.needed():  # rootless: read in the user's namespace, IDs as containers see
+            root = _state_root(src_dir)
+            digest: str = userns.call("pack", root, [src_dir], data_out=fileobj)
+            return digest
     writer = _HashingWriter(fileobj)
     fd = (
         os.open(src_dir, _DIR_FLAGS & ~os.O_NOFOLLOW)
@@ -679,3 +733,20 @@ def pack_dir(src_dir: str | int, fileobj: BinaryIO) -> str:
     finally:
         os.close(fd)
     return f"sha256:{writer.sha.hexdigest()}"
+
+
+def _state_root(path: str) -> str:
+    """The state root holding ``path`` (its ``overlay/`` or ``tmp/`` folder's parent)."""
+    parts = os.path.abspath(path).split("/")
+    for i in range(len(parts) - 1, 0, -1):
+        if parts[i] in ("overlay", "tmp"):
+            return "/".join(parts[:i]) or "/"
+    return os.path.dirname(os.path.abspath(path))
+
+
+def pack_inside(root: str, src_dir: str, out: BinaryIO) -> str:
+    """(In the rootless helper, engine/userns.py) :func:`pack_dir` of a folder of the state
+    root into the pipe ``out``."""
+    from dockerlab.engine.userns import below
+
+    return pack_dir(below(root, src_dir), out)

@@ -26,7 +26,7 @@ import os
 import stat
 from typing import Any
 
-from dockerlab.engine.images.archive import is_opaque
+from dockerlab.engine.images.archive import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, is_opaque
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -78,6 +78,17 @@ class _Level:
             with it:
                 for e in it:
                     name = e.name
+                    if name.startswith(WHITEOUT_PREFIX) and e.is_file(follow_symlinks=False):
+                        # a whiteout in the tar's form (where mknod 0/0 was refused) or
+                        # fuse-overlayfs's opaque marker (is_opaque reads it)
+                        name = name[len(WHITEOUT_PREFIX) :]
+                        if name.startswith(WHITEOUT_PREFIX[:-1]):
+                            continue
+                        if name not in top:
+                            top[name] = None
+                        pending.discard(name)  # (a whiteout below: below stays False)
+                        open_.discard(name)
+                        continue
                     if name not in top:
                         if _entry_is_whiteout(e):
                             top[name] = None
@@ -168,6 +179,13 @@ def _walk(
         seen.add(name)
         if path in hidden:
             continue
+        if name.startswith(WHITEOUT_PREFIX) and e.is_file(follow_symlinks=False):
+            # fuse-overlayfs's whiteout (``.wh.<name>``) or opaque marker, where it could
+            # not make a device 0/0 or write an xattr (engine/storage/fuse.py)
+            gone = name[len(WHITEOUT_PREFIX) :]
+            if name != WHITEOUT_OPAQUE and not opaque and top.get(gone) is not None:
+                out.append((f"{rel}/{gone}", DELETE))
+            continue
         below = None if opaque else top.get(name)
         if _entry_is_whiteout(e):
             if below is not None:
@@ -214,6 +232,8 @@ def _added(folder: int, rel: str, out: list[tuple[str, int]], hidden: frozenset[
             path = f"{rel}/{e.name}"
             if hidden and path in hidden:
                 continue
+            if e.name.startswith(WHITEOUT_PREFIX) and e.is_file(follow_symlinks=False):
+                continue  # fuse-overlayfs's markers in a new folder: nothing below to hide
             if e.is_dir(follow_symlinks=False):
                 out.append((path, ADD))
                 child = _open_child(folder, e.name)
@@ -224,6 +244,94 @@ def _added(folder: int, rel: str, out: list[tuple[str, int]], hidden: frozenset[
                         os.close(child)
             elif e.is_file(follow_symlinks=False) or not _entry_is_whiteout(e):
                 out.append((path, ADD))
+
+
+# ---- a full tree against layers (the vfs storage driver) ------------------------------------
+
+
+def tree_changes(
+    root: str, lowers: list[str], hidden: frozenset[str] = ENGINE_PATHS
+) -> list[tuple[str, int]]:
+    """Changes of the full tree ``root`` (a vfs container's copy) over the merged view of
+    ``lowers`` (top first), as Docker's naive diff finds them: a path the layers lack is
+    ``A`` (and all below it), one they have that ``root`` lacks is ``D`` (once, for a
+    folder), and one whose kind, mode, owner, device or (not for folders) size or
+    modification time differs is ``C``, as is every folder above a change."""
+    out: list[tuple[str, int]] = []
+    try:
+        fd = os.open(root, _DIR_FLAGS & ~os.O_NOFOLLOW)
+    except (FileNotFoundError, NotADirectoryError):
+        return out
+    try:
+        _tree_walk(fd, "", list(enumerate(lowers)), out, hidden)
+    finally:
+        os.close(fd)
+    out.sort()
+    return out
+
+
+def _stat_differs(a: os.stat_result, b: os.stat_result) -> bool:
+    """moby's ``statDifferent`` (pkg/archive/changes_unix.go)."""
+    if (a.st_mode, a.st_uid, a.st_gid, a.st_rdev) != (b.st_mode, b.st_uid, b.st_gid, b.st_rdev):
+        return True
+    if stat.S_ISDIR(a.st_mode):
+        return False
+    if a.st_size != b.st_size:
+        return True
+    if a.st_mtime_ns == b.st_mtime_ns:
+        return False
+    whole = a.st_mtime_ns % 10**9 == 0 or b.st_mtime_ns % 10**9 == 0  # sameFsTime
+    return not (whole and a.st_mtime_ns // 10**9 == b.st_mtime_ns // 10**9)
+
+
+def _tree_walk(
+    folder: int,
+    rel: str,
+    lowers: list[tuple[int, str]],
+    out: list[tuple[str, int]],
+    hidden: frozenset[str],
+) -> None:
+    level = _Level(lowers)
+    top = level.top
+    seen: set[str] = set()
+    with os.scandir(folder) as it:
+        entries = list(it)
+    for e in entries:
+        name = e.name
+        path = f"{rel}/{name}"
+        seen.add(name)
+        if path in hidden:
+            continue
+        below = top.get(name)
+        is_dir = e.is_dir(follow_symlinks=False)
+        child = _open_child(folder, name) if is_dir else None
+        start = len(out)
+        try:
+            if below is None:
+                out.append((path, ADD))
+                if child is not None:
+                    _added(child, path, out, hidden)
+                continue
+            lower_entry = below[1]
+            try:
+                changed = _stat_differs(
+                    e.stat(follow_symlinks=False), lower_entry.stat(follow_symlinks=False)
+                )
+            except FileNotFoundError:  # gone meanwhile (a running container)
+                continue
+            if child is not None and lower_entry.is_dir(follow_symlinks=False):
+                _tree_walk(child, path, level.dirs.get(name, []), out, hidden)
+            elif child is not None:
+                _added(child, path, out, hidden)
+        finally:
+            if child is not None:
+                os.close(child)
+        if changed or len(out) > start:
+            out.insert(start, (path, MODIFY))
+    for name, shown in top.items():
+        path = f"{rel}/{name}"
+        if shown is not None and name not in seen and path not in hidden:
+            out.append((path, DELETE))
 
 
 # ---- the merged view of a stack of layers --------------------------------------------------
@@ -358,8 +466,26 @@ def container_layers(c: Any) -> tuple[str, list[str]]:
 def diff(containers: ContainerStore, ref: str) -> list[dict[str, Any]]:
     """``GET /containers/{id}/changes``: ``[{"Path", "Kind"}]``."""
     c = containers.find(ref)
+    from dockerlab.engine import userns
+
+    if userns.needed():  # rootless: folders of the subordinate range are read from inside
+        found: list[dict[str, Any]] = userns.call(
+            "diff", containers.paths.root, [containers.paths.run, ref]
+        )
+        return found
     upper, lowers = container_layers(c)
+    if (c.config.get("Runtime") or {}).get("Driver") == "vfs":  # a full copy: compare trees
+        tree = tree_changes(os.path.join(c.layer_dir, "merged"), lowers)
+        return [{"Path": p, "Kind": k} for p, k in tree]
     return [{"Path": p, "Kind": k} for p, k in container_changes(upper, lowers)]
+
+
+def diff_inside(root: str, run: str, ref: str) -> list[dict[str, Any]]:
+    """(In the rootless helper, engine/userns.py) :func:`diff`."""
+    from dockerlab.engine.containers.store import ContainerStore
+    from dockerlab.engine.paths import Paths
+
+    return diff(ContainerStore(Paths(root, run)), ref)
 
 
 def _rows(images: ImageStore, ref: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -456,9 +582,32 @@ def _describe(path: str, kind: str, st: os.stat_result | None) -> dict[str, Any]
     }
 
 
+def _inside(images: ImageStore, task: str, args: list[Any]) -> Any:
+    """Rootless: the layer inspectors read files of subordinate uids in the user's
+    namespace (engine/userns.py); None when this process may read them itself."""
+    from dockerlab.engine import userns
+
+    if not userns.needed():
+        return None
+    return userns.call("layers", images.paths.root, [images.paths.run, task, args])
+
+
+def layers_inside(root: str, run: str, task: str, args: list[Any]) -> Any:
+    """(In the rootless helper) :func:`layer_files`, :func:`file_at_layer` or
+    :func:`file_history` of the image store of ``root``."""
+    from dockerlab.engine.images.store import ImageStore
+    from dockerlab.engine.paths import Paths
+
+    verb = {"files": layer_files, "file": file_at_layer, "history": file_history}[task]
+    return verb(ImageStore(Paths(root, run)), *args)  # type: ignore[operator]
+
+
 def layer_files(
     images: ImageStore, ref: str, index: int, cumulative: bool = False
 ) -> list[dict[str, Any]]:
+    found = _inside(images, "files", [ref, index, cumulative])
+    if found is not None:
+        return list(found)
     rows, folders = _rows(images, ref)
     row = _row(rows, index)
     if cumulative:
@@ -495,6 +644,11 @@ def _index_of(rows: list[dict[str, Any]], layer: int) -> int:
 
 
 def file_at_layer(images: ImageStore, ref: str, index: int, path: str) -> bytes | None:
+    from dockerlab.engine import userns
+
+    if userns.needed():
+        got: bytes | None = _inside(images, "file", [ref, index, path])
+        return got
     rows, folders = _rows(images, ref)
     _row(rows, index)
     stack = _stack(rows, folders, index)
@@ -513,6 +667,9 @@ def file_at_layer(images: ImageStore, ref: str, index: int, path: str) -> bytes 
 
 
 def file_history(images: ImageStore, ref: str, path: str) -> list[dict[str, Any]]:
+    found = _inside(images, "history", [ref, path])
+    if found is not None:
+        return list(found)
     rows, folders = _rows(images, ref)
     out = []
     before = None

@@ -247,6 +247,10 @@ def commit(
                 c.cgroup().freeze()
                 frozen = True
             try:
+                if (c.config.get("Runtime") or {}).get("Driver") == "vfs":  # a full copy
+                    from dockerlab.engine.storage import vfs
+
+                    upper = vfs.changes_folder(c, os.path.join(folder, "upper"))
                 empty = not os.listdir(upper)
                 with open(tar_path, "wb") as f:
                     if not empty:

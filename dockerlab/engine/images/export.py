@@ -37,8 +37,16 @@ def export(containers: ContainerStore, ref: str, fileobj: IO[bytes]) -> None:
 
     c = containers.find(ref)
     paths = containers.paths
+    from dockerlab.engine import userns
+
+    if userns.needed():  # rootless: packed in the user's namespace (the monitor's if running)
+        join = userns.monitor_of(c)
+        userns.call("export", paths.root, [paths.run, ref], join=join, data_out=fileobj)
+        return
     merged = os.path.join(c.layer_dir, "merged")
-    if c.running and os.path.ismount(merged):
+    if (c.running and os.path.ismount(merged)) or (c.config.get("Runtime") or {}).get(
+        "Driver"
+    ) == "vfs":  # (vfs: the copy is the container's files, running or not)
         pack_dir(merged, fileobj)  # type: ignore[arg-type]
         return
     require_privileges()
@@ -53,11 +61,32 @@ def export(containers: ContainerStore, ref: str, fileobj: IO[bytes]) -> None:
             for link in c.config["Runtime"]["LowerLinks"]
         ]
         upper = f"{prefix}/{c.config['Runtime']['Layer']}/diff"
-        L.mount("overlay", target, "overlay", L.MS_RDONLY, "lowerdir=" + ":".join([upper, *links]))
+        if c.config["Runtime"].get("Driver") == "fuse-overlayfs":  # the kernel's is refused
+            from dockerlab.engine.storage import fuse
+
+            here = [p.replace(prefix, paths.overlay, 1) for p in [upper, *links]]
+            fuse.mount("lowerdir=" + ":".join(here) + ",ro", target)
+        else:
+            data = "lowerdir=" + ":".join([upper, *links])
+            if os.environ.get("DOCKERLAB_ROOTLESS") == "1":  # (the helper's) opaque: user.*
+                data += ",userxattr"
+            L.mount("overlay", target, "overlay", L.MS_RDONLY, data)
         mounted = True
         pack_dir(target, fileobj)  # type: ignore[arg-type]
     finally:
-        if mounted:
+        if mounted and c.config["Runtime"].get("Driver") == "fuse-overlayfs":
+            from dockerlab.engine.storage import fuse
+
+            fuse.unmount(target)
+        elif mounted:
             L.umount(target, L.MNT_DETACH)
         os.close(base)
         os.rmdir(target)
+
+
+def export_inside(root: str, run: str, ref: str, out: IO[bytes]) -> None:
+    """(In the rootless helper, engine/userns.py) :func:`export`."""
+    from dockerlab.engine.containers.store import ContainerStore
+    from dockerlab.engine.paths import Paths
+
+    export(ContainerStore(Paths(root, run)), ref, out)

@@ -31,7 +31,7 @@ from dockerlab.errors import NotFound
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import IO, Any
 
 INCOMPLETE_DIR = ".incomplete"
 LINK_DIR = "l"
@@ -139,8 +139,6 @@ class LayerStore:
         pending = os.path.join(folder, "pending")
         if not os.path.exists(pending):
             return
-        from dockerlab.engine.images.archive import unpack_layer
-
         with atomic.locked(os.path.join(folder, "unpack.lock")):
             try:
                 with open(pending) as f:
@@ -150,9 +148,8 @@ class LayerStore:
             diff = os.path.join(folder, "diff")
             _rmtree(diff)
             os.makedirs(diff, mode=0o755)
-            unpack_layer(tar_path, diff)
             record = self.get(chain_id)
-            record["Size"] = diff_size(diff)
+            record["Size"] = unpack(tar_path, diff, os.path.dirname(self.root))
             atomic.write_json(os.path.join(folder, "layer.json"), record)
             os.unlink(pending)
 
@@ -163,17 +160,15 @@ class LayerStore:
         ``lazy`` only register it, and unpack on first use (:meth:`ensure`)."""
         if self.exists(chain_id):
             return self.get(chain_id)
-        from dockerlab.engine.images.archive import unpack_layer
-
         folder = self._begin(chain_id)
-        os.makedirs(os.path.join(folder, "diff"), mode=0o755)
+        diff = os.path.join(folder, "diff")
+        os.makedirs(diff, mode=0o755)
         if lazy:
             with open(os.path.join(folder, "pending"), "w") as f:
                 f.write(tar_path)
-        else:
-            unpack_layer(tar_path, os.path.join(folder, "diff"))
         # until a lazy layer is unpacked, its tar's size stands in for its files'
-        size = os.path.getsize(tar_path) if lazy else diff_size(os.path.join(folder, "diff"))
+        root = os.path.dirname(self.root)
+        size = os.path.getsize(tar_path) if lazy else unpack(tar_path, diff, root)
         return self._finish(chain_id, diff_id, parent, size)
 
     def adopt(
@@ -264,9 +259,59 @@ class LayerStore:
 
 
 def _rmtree(folder: str) -> None:
+    from dockerlab.engine import userns
+
+    if userns.needed():  # files of the subordinate range: removed from inside, too
+        from dockerlab.engine import rootless
+
+        rootless.rmtree(folder)
+        return
     import shutil
 
     shutil.rmtree(folder)
+
+
+def unpack(src: str | IO[bytes], dest: str, root: str, shown: str | None = None) -> int:
+    """Unpack the layer tar ``src`` (a path or a stream) into the folder ``dest`` of the
+    state root ``root``; returns :func:`diff_size` of it. Rootless, both are done inside the
+    user's namespace (engine/userns.py), so the tar's owners are kept as container IDs."""
+    from dockerlab.engine import userns
+
+    if userns.needed():
+        if isinstance(src, str):
+            size: int = userns.call("unpack", root, [src, dest, shown])
+        else:
+            size = userns.call("unpack", root, ["", dest, shown], data_in=src)
+        return size
+    from dockerlab.engine.images.archive import unpack_layer
+
+    if shown is None:  # (the call as it was: tests stand in for the extractor)
+        unpack_layer(src, dest)
+    else:
+        unpack_layer(src, dest, shown=shown)
+    return diff_size(dest)
+
+
+def unpack_inside(
+    root: str, src: str, dest: str, shown: str | None, data: IO[bytes] | None = None
+) -> int:
+    """(In the helper) :func:`unpack`: the tar and the folder must be in the state root."""
+    from dockerlab.engine.images.archive import unpack_layer
+    from dockerlab.engine.userns import below
+
+    dest = below(root, dest)
+    if data is None:
+        unpack_layer(below(root, src), dest, shown)
+    else:
+        unpack_layer(data, dest, shown)
+    return diff_size(dest)
+
+
+def size_inside(root: str, folder: str) -> int:
+    """(In the helper) :func:`diff_size` of a folder of the state root."""
+    from dockerlab.engine.userns import below
+
+    return diff_size(below(root, folder))
 
 
 def diff_size(folder: str) -> int:

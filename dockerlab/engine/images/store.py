@@ -529,7 +529,7 @@ class ImageStore:
             "Os": cfg.get("os", ""),
             "Size": size,
             "VirtualSize": size,  # Docker 20.10: the same number as Size
-            "GraphDriver": {"Name": "overlay2", "Data": graph},
+            "GraphDriver": _graph_driver(self.paths, graph),
             "RootFS": {
                 "Type": (cfg.get("rootfs") or {}).get("type", "layers"),
                 "Layers": list((cfg.get("rootfs") or {}).get("diff_ids", [])),
@@ -942,3 +942,11 @@ def _is_single_reference(image_refs: list[str]) -> bool:
         return False
     single = tags[0] if tags else image_refs[0]
     return len(digests) == 1 and _repo_of(single) in digests
+
+
+def _graph_driver(paths: Paths, data: dict[str, Any]) -> dict[str, Any]:
+    """An image's GraphDriver as Docker shows it under the state root's storage driver."""
+    from dockerlab.engine.storage import drivers
+
+    name = drivers.recorded(paths)
+    return {"Name": name, "Data": None if name == "vfs" else data}

@@ -206,9 +206,8 @@ def _download(
     path, its size and the size of the unpacked files. The blob's digest and size, then its
     DiffID (``expected``, from the config), then the extraction's own checks, are what
     refuse it, in that order."""
-    from dockerlab.engine.images.archive import unpack_layer
     from dockerlab.engine.images.inflate import ExpansionError
-    from dockerlab.engine.images.layers import diff_size
+    from dockerlab.engine.images.layers import unpack
 
     digest = desc["digest"]
     resp = client.request("GET", f"/v2/{client.path}/blobs/{digest}")
@@ -219,12 +218,15 @@ def _download(
     budget = Budget(stage, prefix="failed to register layer")
     layer: _Layer | None = None
     refused: InvalidParameter | None = None
+    unpacked = 0
     try:
         with open(tar_path, "wb") as out:
             layer = _Layer(resp, desc, out, budget, tick, cancel)
             try:
                 # the layer's root shown as "/", as Docker (unpacking in a chroot) shows it
-                unpack_layer(io.BufferedReader(layer, _CHUNK), diff_dir, shown="/")
+                # (stage: <root>/tmp/pull-…/layerN; rootless, unpacked in the user's namespace)
+                root = os.path.dirname(os.path.dirname(os.path.dirname(stage)))
+                unpacked = unpack(io.BufferedReader(layer, _CHUNK), diff_dir, root, shown="/")
             except ExpansionError:
                 raise  # a bomb is not read to its end
             except InvalidParameter as exc:
@@ -246,7 +248,7 @@ def _download(
         raise RegistryError("layers from manifest don't match image configuration")
     if refused is not None:
         raise RegistryError(f"failed to register layer: {digest}: {refused}")
-    return tar_path, layer.written, diff_size(diff_dir)
+    return tar_path, layer.written, unpacked
 
 
 def download_all(

@@ -390,6 +390,10 @@ def _fetch_image(
             yield {"status": "Pull complete", "id": layers[i]["digest"].split(":", 1)[1][:12]}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        if os.path.lexists(folder):  # rootless: staged files of the subordinate range
+            from dockerlab.engine import rootless
+
+            rootless.rmtree(folder)
 
 
 def describe(ref: refs.Reference, settings: Settings) -> dict[str, Any]:

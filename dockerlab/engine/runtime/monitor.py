@@ -362,11 +362,22 @@ class Monitor:
             f"lowerdir={':'.join(rt['LowerLinks'])},upperdir={rt['Layer']}/diff,"
             f"workdir={rt['Layer']}/work"
         )
-        if self.cfg.get("Rootless"):  # trusted.* xattrs are the host root's: user.* ones
+        driver = rt.get("Driver") or "overlay2"  # (engine/storage)
+        if driver == "vfs":  # a full copy: bound on itself, as pivot_root needs a mount
+            L.mount(merged, merged, None, L.MS_BIND)
+            return merged
+        if self.cfg.get("Rootless") and driver == "overlay2":  # trusted.* is the host root's
             data += ",userxattr"
         os.chdir(self.paths.overlay)  # lower links are relative: mount options fit a page
-        L.mount("overlay", merged, "overlay", 0, data)
-        os.chdir("/")
+        try:
+            if driver == "fuse-overlayfs":
+                from dockerlab.engine.storage import fuse
+
+                fuse.mount(data, merged)
+            else:
+                L.mount("overlay", merged, "overlay", 0, data)
+        finally:
+            os.chdir("/")
         return merged
 
     def mount_volumes(self, detach: bool = False) -> None:
