@@ -39,8 +39,8 @@ INFO_WARNINGS = [
         if any(os.path.isfile(os.path.join(d, "slirp4netns")) for d in _TOOL_DIRS)
         and os.access("/dev/net/tun", os.R_OK | os.W_OK)
         else [
-            "WARNING: Running in rootless mode without slirp4netns or /dev/net/tun: no bridge "
-            "network, containers get --network none"
+            "WARNING: Running in rootless mode: no slirp4netns or no usable /dev/net/tun, so "
+            "no bridge network: containers get --network none"
         ]
     ),
 ]
