@@ -1,11 +1,15 @@
 """Benchmark: rootless `run --rm busybox true` against root mode's (issue 13: within 1.5x).
 
-    sudo .venv/bin/python benchmarks/bench_rootless.py --user NAME [-n 30]
+    sudo .venv/bin/python benchmarks/bench_rootless.py --user NAME [-n 30] [--bridge] [--ports]
 
-NAME: an existing unprivileged user with subordinate ID ranges. Both modes run the system's
-Python (/usr/bin/python3: the user cannot run the venv's) with this tree on PYTHONPATH,
-through runuser (root mode as root), interleaved, with --network none in both (rootless has
-no bridge yet); root mode on a temporary state root, rootless on the user's own store.
+NAME: an existing unprivileged user with subordinate ID ranges (``--user TEMP``: one made
+for the run by tests/users.py, removed after). Both modes run the system's Python
+(/usr/bin/python3: the user cannot run the venv's) with this tree on PYTHONPATH, through
+runuser (root mode as root), interleaved, with --network none in both, or (``--bridge``)
+on the default network: root mode's bridge, rootless the user's bridge behind slirp4netns
+(engine/network/usermode.py); root mode on a temporary state root, rootless on the user's
+own store. ``--ports``: then one HTTP request at a time through a published port to busybox
+httpd in each mode (the round trip from the host, median of n).
 """
 
 from __future__ import annotations
@@ -31,7 +35,26 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--user", required=True)
     ap.add_argument("-n", type=int, default=30)
+    ap.add_argument("--bridge", action="store_true", help="on the default network")
+    ap.add_argument("--ports", action="store_true", help="and an HTTP round trip via -p")
     args = ap.parse_args()
+    if args.user == "TEMP":  # tests/users.py's temporary user, removed after
+        import sys
+
+        sys.path.insert(0, os.path.join(TREE, "tests"))
+        from users import temp_user
+
+        with temp_user(runtime_dir=False) as u:
+            args.user = u.name
+            try:
+                bench(args)
+            finally:  # its runtime files (the /tmp fallback), as tests/users.py's callers do
+                shutil.rmtree(f"/tmp/dockerlab-{u.uid}", ignore_errors=True)
+        return
+    bench(args)
+
+
+def bench(args: argparse.Namespace) -> None:
     home = pwd.getpwnam(args.user).pw_dir
     tmp = tempfile.mkdtemp(prefix="dockerlab-bench-rl-")
     os.chmod(tmp, 0o755)
@@ -43,7 +66,8 @@ def main() -> None:
         subprocess.run([*root_cmd, "save", "-o", tar, "busybox"], check=True)
         os.chmod(tar, 0o644)
         subprocess.run([*user_cmd, "load", "-i", tar], check=True, capture_output=True)
-        run = ["run", "--rm", "--network", "none", "busybox", "true"]
+        net = [] if args.bridge else ["--network", "none"]
+        run = ["run", "--rm", *net, "busybox", "true"]
         times: dict[str, list[float]] = {"root": [], "rootless": []}
         for i in range(args.n + 2):  # two warm-ups: servers started, bytecode cached
             for name, cmd in (("root", root_cmd), ("rootless", user_cmd)):
@@ -58,10 +82,71 @@ def main() -> None:
             )
         ratio = statistics.median(times["rootless"]) / statistics.median(times["root"])
         print(f"rootless / root: {ratio:.2f}x (load {os.getloadavg()[0]:.1f})")
+        if args.ports:
+            for name, cmd in (("root", root_cmd), ("rootless", user_cmd)):
+                trips = round_trips(cmd, args.n)
+                print(
+                    f"{name:9} -p HTTP round trip median {statistics.median(trips) * 1000:5.2f} "
+                    f"ms  min {min(trips) * 1000:5.2f} ms  (n={len(trips)})"
+                )
         files(root_cmd, user_cmd, tar, max(3, args.n // 4))
     finally:
+        subprocess.run([*user_cmd, "rm", "-f", "benchweb"], capture_output=True)
+        subprocess.run([*root_cmd, "rm", "-f", "benchweb"], capture_output=True)
         subprocess.run([*root_cmd, "system", "prune", "-f"], capture_output=True)
+        if args.bridge or args.ports:  # root mode's bridge of the temporary root
+            code = (
+                "from dockerlab.engine.network import record; from dockerlab.engine.paths "
+                f"import Paths; record.remove_default_bridge(Paths.of({tmp + '/root'!r}))"
+            )
+            subprocess.run(["env", f"PYTHONPATH={TREE}", "/usr/bin/python3", "-c", code])
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def round_trips(cmd: list[str], n: int) -> list[float]:
+    """``run -d -p PORT:80`` busybox httpd, then n GETs one after another (a new connection
+    each, as a browser's first request), each timed from connect to the last byte."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = "mkdir /www && echo hi > /www/index.html && httpd -f -p 80 -h /www"
+    subprocess.run(
+        [
+            *cmd,
+            "run",
+            "-d",
+            "--name",
+            "benchweb",
+            "-p",
+            f"{port}:80",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 30
+    while True:  # until it answers (bounded)
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    trips = []
+    for _ in range(n):
+        t = time.perf_counter()
+        urllib.request.urlopen(url, timeout=5).read()
+        trips.append(time.perf_counter() - t)
+    subprocess.run([*cmd, "rm", "-f", "benchweb"], check=True, capture_output=True)
+    return trips
 
 
 def files(root_cmd: list[str], user_cmd: list[str], tar: str, n: int) -> None:

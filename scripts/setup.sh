@@ -51,6 +51,12 @@ command -v npm >/dev/null || need+=(npm)
 # rootless mode (a user namespace with the user's /etc/subuid ranges, user-mode networking)
 command -v newuidmap >/dev/null || need+=(uidmap)
 command -v slirp4netns >/dev/null || need+=(slirp4netns)
+# rootless networking: slirp4netns opens /dev/net/tun as the user; Debian's udev makes it 0666,
+# a host without udev (containers, some VMs) leaves the kernel's 0600
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+  echo "setup: chmod 0666 /dev/net/tun (as Debian's udev rules: rootless networking)"
+  chmod 0666 /dev/net/tun
+fi
 # the fuse-overlayfs storage driver (where the kernel refuses an overlay mount: a state root on
 # overlayfs, some user namespaces); its users need /dev/fuse usable (README, "Storage drivers")
 command -v fuse-overlayfs >/dev/null || need+=(fuse-overlayfs)

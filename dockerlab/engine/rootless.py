@@ -34,7 +34,15 @@ INFO_WARNINGS = [
     "WARNING: Running in rootless mode: no cgroup (cgroup v1 delegates none to a user), so "
     "no memory, CPU or pids limits, no pause and no update; stats come from /proc (block I/O "
     "of the container's own-uid processes only)",
-    "WARNING: Running in rootless mode: no bridge network yet, containers get --network none",
+    *(
+        []
+        if any(os.path.isfile(os.path.join(d, "slirp4netns")) for d in _TOOL_DIRS)
+        and os.access("/dev/net/tun", os.R_OK | os.W_OK)
+        else [
+            "WARNING: Running in rootless mode: no slirp4netns or no usable /dev/net/tun, so "
+            "no bridge network: containers get --network none"
+        ]
+    ),
 ]
 # Docker's words (moby's daemon info) for a rootless daemon with the "none" cgroup driver
 NO_CGROUP_WARNINGS = {
@@ -56,10 +64,24 @@ NO_CGROUP_FEATURES = (
     "PidsLimit",
     "OomKillDisable",
 )
-NETWORK_FALLBACK = (
-    "rootless mode has no bridge network yet (no user-mode network stack): "
-    "the container runs with --network none"
-)
+NETWORK_FALLBACK = "the container runs with --network none"
+
+
+def network_stack() -> str:
+    """Why the user-mode network stack cannot run ("" when it can): then rootless
+    containers get bridges, user networks and published ports (engine/network/usermode)."""
+    if tool("slirp4netns") is None:
+        return (
+            "rootless mode needs slirp4netns for bridge and user networks and published "
+            "ports, and it is not installed (Debian: apt-get install slirp4netns)"
+        )
+    if not os.access("/dev/net/tun", os.R_OK | os.W_OK):
+        return (
+            "rootless mode needs /dev/net/tun for bridge and user networks and published "
+            "ports (slirp4netns makes its tap device there), and this user may not open it: "
+            "an administrator can chmod 0666 /dev/net/tun (Debian's udev rules do)"
+        )
+    return ""
 
 
 def enabled() -> bool:

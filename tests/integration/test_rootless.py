@@ -95,8 +95,10 @@ def test_run_echo_hi(alice):
     got = alice.cli("run", "--rm", "busybox", "echo", "hi")
     assert got.returncode == 0, got.stderr
     assert got.stdout == "hi\n"
-    # the default network falls back to none, said once
-    assert got.stderr.count("rootless mode has no bridge network yet") == 1
+    # the default network: the user's bridge (test_rootless_network.py), or, where
+    # slirp4netns or /dev/net/tun is missing for this user, none, said once
+    said = got.stderr.count("the container runs with --network none")
+    assert said == 1 or got.stderr == ""
 
 
 def test_root_in_container_is_the_user(alice):

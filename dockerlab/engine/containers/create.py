@@ -660,14 +660,14 @@ def rootless_limits(record: dict[str, Any]) -> list[str]:
         raise InvalidParameter(f"{rootless.CGROUP_ADVICE} (asked: {', '.join(asked)})")
     warnings = rootless.preflight()
     network = host.get("NetworkMode")
+    why = rootless.network_stack()
+    if not why:  # engine/network/usermode: bridges in the user's network namespace
+        return warnings
     if record.get("UserNetworks") or network == "bridge" or host.get("PortBindings"):
-        raise InvalidParameter(
-            "rootless mode has no bridge or user networks and no published ports yet "
-            "(no user-mode network stack): use --network none or --network host"
-        )
+        raise InvalidParameter(f"{why}: use --network none or --network host")
     if network == "default":
         host["NetworkMode"] = "none"
-        warnings.append(rootless.NETWORK_FALLBACK)
+        warnings.append(f"{why}: {rootless.NETWORK_FALLBACK}")
     return warnings
 
 

@@ -17,4 +17,6 @@ One module per job, so ports, links, user networks and DNS can build on them:
 - :mod:`.links`    legacy links: their variables, hosts records and checks.
 - :mod:`.sandbox`  network modes (`container:`, host, none), their checks and files.
 - :mod:`.runfiles` link marks and sandbox keys (netns bind mounts) beside the containers.
+- :mod:`.usermode` rootless: the user's network namespace, its holder and slirp4netns;
+  :mod:`.userhelper` (a script) runs network verbs inside it for the CLI.
 """

@@ -50,7 +50,15 @@ def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 def host_routes(path: str = "/proc/net/route", skip: str = "") -> list[tuple[int, int]]:
     """The host's IPv4 routes as (network, prefix), the default route left out (Docker's
-    overlap check ignores it too), and those of interface ``skip`` (our own bridge's)."""
+    overlap check ignores it too), and those of interface ``skip`` (our own bridge's).
+
+    Rootless, the bridges' host is the user's network namespace, whose one route is
+    slirp4netns's 10.0.2.0/24 (as Docker rootless's daemon, in RootlessKit's namespace,
+    sees only that): the host's own routes (other users', root's) take nothing from it."""
+    if path == "/proc/net/route" and (
+        os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1"
+    ):
+        return [(0x0A000200, 24)]  # 10.0.2.0/24 (engine/network/usermode)
     routes = []
     try:
         with open(path) as f:

@@ -223,6 +223,8 @@ def create(
         from dockerlab.engine.network import bridge
 
         try:  # now, as Docker's: its route keeps the subnet from other roots' choices
+            if _rootless():  # its bridge is in the user's netns: made at its first use
+                return rec
             bridge.ensure(rec, folder(paths))
         except BaseException:
             bridge.remove(rec)
@@ -327,7 +329,13 @@ def remove(paths: Paths, ref: str) -> str:
             )
         from dockerlab.engine.network import bridge
 
-        bridge.remove(rec)
+        if not _rootless():
+            bridge.remove(rec)
+        else:  # in the user's netns: a helper goes in (none runs: gone with the holder)
+            from dockerlab.engine.network import usermode
+
+            if usermode.holder(paths.run):
+                usermode.delegate(paths.root, paths.run, "drop_bridge", [rec])
         base = os.path.join(folder(paths), rec["Name"])
         for suffix in (".json", ".ipam", ".ipam.lock", ".names", ".names.lock"):
             try:
@@ -335,6 +343,14 @@ def remove(paths: Paths, ref: str) -> str:
             except FileNotFoundError:
                 pass
     return str(rec["Name"])
+
+
+def drop_bridge(store: Any, rec: dict[str, Any]) -> None:
+    """(rootless: the helper in the user's netns, see usermode.delegate) ``rec``'s bridge:
+    uplink, namespace, nftables table."""
+    from dockerlab.engine.network import bridge
+
+    bridge.remove(rec)
 
 
 def remove_all(paths: Paths) -> None:
@@ -495,6 +511,11 @@ def connect(
     paths = store.paths
     rec = _user_rec(paths, ref)
     c = store.find(container)
+    if _rootless() and c.running:  # its bridges are in the user's netns: a helper goes in
+        from dockerlab.engine.network import usermode
+
+        usermode.delegate(paths.root, paths.run, "connect", [ref, container, aliases, ip])
+        return
     with c.lock():
         c.refresh(locked=True)
         mode = c.config["HostConfig"].get("NetworkMode") or "default"
@@ -515,6 +536,10 @@ def connect(
             _plug(store, c, rec, att, ip)
         c.config["UserNetworks"] = [*attachments(c.config), att]
         c.save_config()
+
+
+def _rootless() -> bool:
+    return os.geteuid() != 0 or os.environ.get("DOCKERLAB_ROOTLESS") == "1"
 
 
 def _plug(store: Any, c: Any, rec: dict[str, Any], att: dict[str, Any], ip: str) -> None:
@@ -549,6 +574,11 @@ def disconnect(store: Any, ref: str, container: str, force: bool = False) -> Non
     paths = store.paths
     rec = _user_rec(paths, ref)
     c = store.find(container)
+    if _rootless() and c.running:  # (see connect)
+        from dockerlab.engine.network import usermode
+
+        usermode.delegate(paths.root, paths.run, "disconnect", [ref, container, force])
+        return
     with c.lock():
         c.refresh(locked=True)
         atts = attachments(c.config)

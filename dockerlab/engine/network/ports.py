@@ -200,7 +200,23 @@ def _bind_error(proto: str, family: int, ip: str, port: int, exc: OSError) -> Po
 
     where = join_host_port(ip, port)
     net = f"{proto}{'6' if family == socket.AF_INET6 else '4'}"
-    return PortError(f"Error starting userland proxy: listen {net} {where}: bind: {describe(exc)}")
+    said = f"listen {net} {where}: bind: {describe(exc)}"
+    start = _unprivileged_port_start()
+    if exc.errno == 13 and port < start:  # EACCES: rootless, below the kernel's line
+        said = (  # Docker rootless's words (RootlessKit's), without its binary
+            f"cannot expose privileged port {port}, you can add "
+            f"'net.ipv4.ip_unprivileged_port_start={port}' to /etc/sysctl.conf (currently "
+            f"{start}), or choose a larger port number (>= {start}): {said}"
+        )
+    return PortError(f"Error starting userland proxy: {said}")
+
+
+def _unprivileged_port_start() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 1024
 
 
 class Publisher:
@@ -211,6 +227,8 @@ class Publisher:
         self.listeners: list[tuple[socket.socket, str, int]] = []  # (socket, proto, port)
         self.ports: dict[str, list[dict[str, str]] | None] = {}
         self.proxy = 0
+        self.target = ""  # the container's address the proxy serves
+        self.user_netns = ""  # rootless: the runtime folder of the user's network namespace
 
     def bind(self, cfg: dict[str, Any]) -> None:
         """Reserve and bind every host port (PortError with Docker's words, nothing kept)."""
@@ -293,12 +311,28 @@ class Publisher:
         )
 
     def serve(self, target_ip: str) -> None:
-        """Fork the proxy for the bound sockets (toward ``target_ip``), then let them go."""
+        """Fork the proxy for the bound sockets (toward ``target_ip``); we keep them, so a
+        proxy that dies (killed by hand, out of memory) is replaced (:meth:`check`)."""
+        self.target = target_ip
         if self.listeners:
             from dockerlab.engine.network import proxy
 
-            self.proxy = proxy.start(self.listeners, target_ip)
-        self.close()
+            self.proxy = proxy.start(self.listeners, target_ip, self.user_netns)
+
+    def check(self) -> bool:
+        """(At each SIGCHLD of the monitor) Has the proxy died? Then fork it again on the
+        same sockets: connections wait in their backlog meanwhile."""
+        if not self.proxy:
+            return False
+        try:
+            if not os.waitpid(self.proxy, os.WNOHANG)[0]:
+                return False
+        except ChildProcessError:
+            pass
+        from dockerlab.engine.network import proxy
+
+        self.proxy = proxy.start(self.listeners, self.target, self.user_netns)
+        return True
 
     def close(self) -> None:
         for sock, *_ in self.listeners:

@@ -30,8 +30,9 @@ NOBODY = 65534
 CONNECT_TIMEOUT = 10.0
 
 
-def start(listeners: list[tuple[socket.socket, str, int]], target_ip: str) -> int:
-    """Fork the proxy for ``listeners`` (socket, proto, container port); its pid."""
+def start(listeners: list[tuple[socket.socket, str, int]], target_ip: str, run: str = "") -> int:
+    """Fork the proxy for ``listeners`` (socket, proto, container port); its pid. ``run``:
+    rootless, the runtime folder of the user's network namespace, where it connects."""
     parent = os.getpid()
     pid = os.fork()
     if pid:
@@ -43,12 +44,19 @@ def start(listeners: list[tuple[socket.socket, str, int]], target_ip: str) -> in
         import threading  # noqa: F401
 
         L.set_process_name("dockerlab-proxy")  # (loads ctypes, for prctl below)
+        if run:  # its listeners are the host's; what it connects to is in there
+            from dockerlab.engine.network import usermode
+
+            usermode.enter_user_netns(run)
         # It needs no privilege once its sockets are bound: it serves the network as nobody,
         # without capabilities (the uid change clears them, and would clear PDEATHSIG: so
         # first). The kernel makes it non-dumpable too.
-        os.setgroups([])
-        os.setresgid(NOBODY, NOBODY, NOBODY)
-        os.setresuid(NOBODY, NOBODY, NOBODY)
+        try:
+            os.setgroups([])
+            os.setresgid(NOBODY, NOBODY, NOBODY)
+            os.setresuid(NOBODY, NOBODY, NOBODY)
+        except OSError:  # rootless with a single-ID mapping: no nobody; stays the user
+            pass
         L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the monitor died before we asked
             os._exit(0)

@@ -259,9 +259,10 @@ def main(argv: list[str]) -> None:
     reset_inherited()
     if argv[6:7] == ["rootless"]:  # the namespace holder of this user's containers
         from dockerlab.engine import rootless
+        from dockerlab.engine.network import usermode
 
-        try:
-            rootless.enter(linux)
+        try:  # the user's namespaces: a live holder's (usermode), else new ones
+            usermode.enter(linux, os.path.dirname(argv[3]))
         except (OSError, rootless.Refused) as exc:  # told to the caller, who gets no answer
             with open(rootless.error_file(argv[3]), "w") as f:
                 f.write(str(exc))

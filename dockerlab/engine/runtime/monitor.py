@@ -181,6 +181,8 @@ def _container_main(
     try:
         L.prctl(L.PR_SET_DUMPABLE, 0)  # execve makes the command dumpable again
         keep = {0, 1, 2, go_r, err_w, *stdio}  # 0-2: the monitor's /dev/null until dup2
+        if kernel.get("NetNSFd"):  # rootless: made by the monitor's thread (join_bridge)
+            keep.add(kernel["NetNSFd"])
         if tty_sock is not None:
             keep.add(tty_sock.fileno())
         _close_all_but(keep - {-1})
@@ -191,6 +193,9 @@ def _container_main(
             L.setns(ns, L.CLONE_NEWNET)
             os.close(ns)
             net = "container"
+        elif kernel.get("NetNSFd"):
+            L.setns(kernel["NetNSFd"], L.CLONE_NEWNET)
+            os.close(kernel["NetNSFd"])
         elif net != "host" and not kernel.get("NetNS"):  # NetNS: the monitor made it (bridge)
             flags |= L.CLONE_NEWNET
         L.unshare(flags)
@@ -503,7 +508,14 @@ class Monitor:
         if self.cfg.get("BridgeNetwork") or self.cfg.get("UserNetworks"):
             try:
                 self.publish()  # host ports bound first: a taken one fails the start here
-                self.join_bridge(config)  # the monitor is in the container's netns from here
+                if self.cfg.get("Rootless"):  # the bridges' host is the user's netns
+                    from dockerlab.engine.network import usermode
+
+                    kernel["NetNSFd"] = usermode.in_user_netns(
+                        self.paths.run, self.join_bridge_rootless, config
+                    )
+                else:
+                    self.join_bridge(config)  # the monitor is in the container's netns now
             except Exception as exc:  # noqa: BLE001 - told as Docker tells a start failure
                 for fd in (go_r, go_w, err_r, err_w, *child_ends, out_r, err_r2):
                     if fd >= 0:
@@ -535,6 +547,8 @@ class Monitor:
             self.endpoint.leave()  # the container's first process holds its netns now
             if self.publisher is not None:
                 self.publisher.serve(self.endpoint.ip)  # the proxy, in the host's netns
+        if kernel.get("NetNSFd"):
+            os.close(kernel.pop("NetNSFd"))  # the container's first process holds it now
         self.started_at = time.monotonic()
         os.close(go_r)
         os.close(err_w)
@@ -648,6 +662,18 @@ class Monitor:
             raise ContainerStartError("the container's first process was not forked")
         return int(raw)
 
+    def join_bridge_rootless(self, config: dict[str, Any]) -> int:
+        """:meth:`join_bridge` in a thread in the user's network namespace (a process in a
+        user namespace may not setns back to the host's: the monitor's main thread stays
+        there, for the ports); returns the container's namespace, which its first process
+        joins, and leaves that thread where it began."""
+        try:
+            self.join_bridge(config)
+            return os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        finally:
+            if self.endpoint is not None:
+                self.endpoint.leave()
+
     def join_bridge(self, config: dict[str, Any]) -> None:
         """Attach the coming container to the bridge network (see engine/network/endpoint)
         and write its /etc/hosts and /etc/resolv.conf for its address."""
@@ -730,6 +756,8 @@ class Monitor:
         from dockerlab.engine.network.ports import PortError, Publisher
 
         publisher = Publisher(os.path.join(self.paths.root, "network"), self.cid)
+        if self.cfg.get("Rootless"):
+            publisher.user_netns = self.paths.run
         self.publisher = publisher
         try:
             publisher.bind(self.cfg)
@@ -984,6 +1012,8 @@ class Monitor:
                 os.read(fd, 4096)
             except BlockingIOError:
                 pass
+            if self.publisher is not None:  # a SIGCHLD may be its proxy's: replaced
+                self.publisher.check()
         elif data == "listen":
             conn, _ = obj.accept()  # type: ignore[attr-defined]
             self.add_client(conn)
