@@ -17,7 +17,7 @@ import tarfile
 
 import pytest
 from registry_fixture import registry
-from test_rootless import MISSING, User
+from test_rootless import MISSING, User, _make_user
 
 __all__ = ["registry"]  # a fixture
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
@@ -68,27 +68,16 @@ def owners_tar(owners_root):
     os.unlink(tar)
 
 
-def _user(tar: str) -> User:
-    user = User()
-    try:
-        got = user.cli("load", "-i", tar)
-        assert got.returncode == 0, got.stderr
-    except BaseException:
-        user.remove()
-        raise
-    return user
-
-
 @pytest.fixture(scope="module")
 def alice(owners_tar):
-    user = _user(owners_tar)
+    user = _make_user(owners_tar)
     yield user
     user.remove()
 
 
 @pytest.fixture(scope="module")
 def bob(owners_tar):
-    user = _user(owners_tar)
+    user = _make_user(owners_tar)
     yield user
     user.remove()
 

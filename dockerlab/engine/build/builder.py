@@ -817,17 +817,9 @@ class Builder:
             if lowers
             else _empty_dir(self.engine.paths.tmp) as root
         ):
-
-            def walk() -> list[str]:
-                out = []
-                for folder, dirs, files in os.walk(root):
-                    dirs.sort()
-                    rel = os.path.relpath(folder, root)
-                    for n in sorted(dirs) + sorted(files):
-                        out.append(n if rel == "." else f"{rel}/{n}")
-                return out
-
-            sources = cp.find_sources(root, srcs, walk, lambda _rel: False, ins.cmd.upper())
+            sources = cp.find_sources(
+                root, srcs, lambda: cp.walk_names(root), lambda _rel: False, ins.cmd.upper()
+            )
             digest = cp.content_hash(sources, lambda _p, _r: False)
             yield from self._copy_step(
                 stage, ins, sources, digest, dest, full_dest, chown, lambda _p, _r: False

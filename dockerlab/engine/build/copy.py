@@ -435,7 +435,7 @@ def step_inside(root: str, op: str, spec: dict[str, Any]) -> str:
     what = spec.get("what", "COPY")
     if op == "hash":
         with _from_root(spec["from"], tmp) as src_root:
-            found = find_sources(src_root, spec["srcs"], lambda: _walk(src_root), _no, what)
+            found = find_sources(src_root, spec["srcs"], lambda: walk_names(src_root), _no, what)
             return content_hash(found, _none_below)
     with writable_root(spec["lowers"], tmp) as (dest_root, up):
         if op == "workdir":
@@ -445,7 +445,7 @@ def step_inside(root: str, op: str, spec: dict[str, Any]) -> str:
             try:
                 if spec.get("from") is not None:
                     with _from_root(spec["from"], tmp) as src_root:
-                        walk = lambda: _walk(src_root)  # noqa: E731
+                        walk = lambda: walk_names(src_root)  # noqa: E731
                         found = find_sources(src_root, spec["srcs"], walk, _no, what)
                         copy_sources(found, dest_root, spec["dest"], owner, _none_below, what)
                 else:
@@ -482,7 +482,8 @@ def _none_below(_src: str, _rel: str) -> bool:
     return False
 
 
-def _walk(root: str) -> list[str]:
+def walk_names(root: str) -> list[str]:
+    """Every name below ``root``, relative, folders before their entries, sorted."""
     out = []
     for folder, dirs, files in os.walk(root):
         dirs.sort()
