@@ -135,7 +135,7 @@ def lab(tmp_path):
             proc.kill()
             proc.wait()
         log.close()
-        # the notebook cleans up its containers; this catches a run cut short
+        # the chapter leaves its containers for its widgets (the next start() removes them)
         root = nbdir / ".dockerlab-root"
         if root.exists():
             from dockerlab.engine import Engine
