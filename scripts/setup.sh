@@ -189,6 +189,6 @@ fi
 port=${LAB_PORT:-8888}
 ip=${LAB_IP:-127.0.0.1}
 echo "Starting JupyterLab on notebooks/ at http://$ip:$port/ (the URL with its token follows;"
-echo "Ctrl-C stops it). Open 01-images-layers-containers.ipynb to begin."
+echo "Ctrl-C stops it). Open 00-start.ipynb to begin."
 exec .venv/bin/jupyter lab --allow-root --no-browser --ip "$ip" --port "$port" \
   --ServerApp.root_dir="$PWD/notebooks"

@@ -1,7 +1,7 @@
 """The course notebook in a real browser: JupyterLab, headless Chromium, Run All Cells.
 
 Starts JupyterLab on a temporary copy of ``notebooks/`` (so the notebook's own state root
-is a temporary one too), opens chapter 1 in Debian's Chromium driven by Playwright, runs
+is a temporary one too), opens chapter 3 in Debian's Chromium driven by Playwright, runs
 every cell, and checks what a reader sees: no cell failed, the widgets are drawn, and a
 click on a layer of the LayerTree changes the file tree beside it. Screenshots go to
 ``artifacts/`` (gitignored) for a person to look at.
@@ -27,7 +27,7 @@ import pytest
 from conftest import MISSING  # tests/conftest.py: why containers cannot run here
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOK = "01-images-layers-containers.ipynb"
+NOTEBOOK = "03-images-layers-containers.ipynb"
 ARTIFACTS = REPO / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -135,7 +135,7 @@ def lab(tmp_path):
             proc.kill()
             proc.wait()
         log.close()
-        # the notebook cleans up its containers; this catches a run cut short
+        # the chapter leaves its containers for its widgets (the next start() removes them)
         root = nbdir / ".dockerlab-root"
         if root.exists():
             from dockerlab.engine import Engine

@@ -3,10 +3,12 @@
 config; scripts/add-students.sh makes a student with subordinate ID ranges and a password;
 the login page lets the student in and keeps out an account outside the students' group;
 the student logs in through the hub's REST API (a token for username + password, PAM),
-spawns a server (LocalProcessSpawner, as the student) and runs the course's chapter 1 through
+spawns a server (LocalProcessSpawner, as the student) and runs the course's chapter 3 through
 that server's session and kernel API (websocket): images built with `%%dockerfile`, containers
-run, committed and saved, all rootless in the student's own store. Afterwards the student's
-own CLI sees the images and containers, and every process of the server ran as the student.
+run, committed and saved, all rootless in the student's own store. The chapter is the students'
+copy (scripts/course_copies.py): no solution cells, so its exercise checks say ✗, never an
+error. Afterwards the student's own CLI sees the images and containers, and every process of
+the server ran as the student.
 Everything (hub, proxy, the student's processes and containers, the account) is removed even
 when the test fails. The script's own behaviour (ranges, idempotence, bad names, removal) is
 tested at the end without a hub."""
@@ -50,7 +52,7 @@ DEPLOY = os.path.join(REPO, "deploy", "jupyterhub")
 ADD_STUDENTS = os.path.join(REPO, "scripts", "add-students.sh")
 BIN = os.path.dirname(sys.executable)
 RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
-CHAPTER = "01-images-layers-containers.ipynb"
+CHAPTER = "03-images-layers-containers.ipynb"
 
 
 def needs() -> str | None:
@@ -401,10 +403,12 @@ def classroom(hub: Hub, student: Student) -> None:
     assert r.status_code == 201, r.text
     kernel = r.json()["kernel"]["id"]
     ws_url = hub.url.replace("http", "ws", 1) + f"{base}/kernels/{kernel}/channels"
+    # the students' copy: the teacher's solutions are not in it, the exercises are empty
+    tags = [c.get("metadata", {}).get("tags", []) for c in notebook["cells"]]
+    assert not [t for t in tags if "solution" in t] and [t for t in tags if "exercise" in t]
     cells = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
-    cleanup = next(i for i, c in enumerate(cells) if "%docker rm -f" in c)
     probe = "import os; print(os.getuid(), os.geteuid(), os.getcwd())"
-    ran = run_cells(ws_url, token, [probe, *cells[:cleanup]])
+    ran = run_cells(ws_url, token, [probe, *cells])
     who = ran.pop(0)
     assert who.text.split() == [str(student.uid)] * 2 + [os.path.dirname(copied)], who
     # the first cell's probe tells the student the truth: containers run (rootless, no limits)
@@ -412,7 +416,9 @@ def classroom(hub: Hub, student: Student) -> None:
     bad = [r for r in ran if failed(r)]  # every cell of the chapter works rootless
     assert not bad, "\n\n".join(f"{r.source}\n--> {r.error}\n{r.text}" for r in bad)
     build = next(r for r in ran if r.source.startswith("%%dockerfile"))
-    assert "Successfully tagged steps:v1" in build.text, build.text
+    assert "Successfully tagged ch3-steps:v1" in build.text, build.text
+    checks = [r for r in ran if r.source.startswith("# 检查")]
+    assert checks and all(r.text.startswith("✗") for r in checks), checks  # nothing answered
 
     # every process of the student's server (the server, its kernel) runs as the student
     def of_student_server() -> list[int]:
@@ -436,19 +442,21 @@ def classroom(hub: Hub, student: Student) -> None:
     root = os.path.join(os.path.dirname(copied), ".dockerlab-root")
     images = student.cli("--root", root, "images", "--format", "{{.Repository}}:{{.Tag}}")
     assert images.returncode == 0, images.stderr
-    assert {"busybox:latest", "happy:v1", "steps:v1"} <= set(images.stdout.split())
+    assert {"busybox:latest", "ch3-happy:v1", "ch3-steps:v1"} <= set(images.stdout.split())
     ps = student.cli("--root", root, "ps", "-a", "--format", "{{.Names}} {{.Status}}")
     assert ps.returncode == 0, ps.stderr
     states = dict(line.split(" ", 1) for line in ps.stdout.splitlines())
-    assert states["ch1-box"].startswith("Exited (0)"), states
-    assert states["ch1-web"].startswith("Exited"), states
+    assert states["ch3-box"].startswith("Exited (0)"), states
+    assert states["ch3-web"].startswith("Exited"), states
     info = student.cli("--root", root, "info", "--format", "{{.SecurityOptions}}")
     assert "rootless" in info.stdout, info.stdout + info.stderr
-    # the chapter's last cells clean up after themselves
-    rest = run_cells(ws_url, token, cells[cleanup:])
+    # the chapter leaves its containers for its widgets; its first cell, run again, cleans up
+    rest = run_cells(ws_url, token, cells[:1])
     assert not [r for r in rest if r.status != "ok"], rest
     ps = student.cli("--root", root, "ps", "-a", "-q")
     assert ps.returncode == 0 and ps.stdout.strip() == "", ps
+    images = student.cli("--root", root, "images", "--format", "{{.Repository}}:{{.Tag}}")
+    assert images.stdout.split() == ["busybox:latest"], images
     # the student stops their server through the API
     r = hub.api("DELETE", f"/hub/api/users/{name}/server", token=token)
     assert r.status_code in (202, 204), r.text
