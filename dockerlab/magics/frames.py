@@ -104,7 +104,8 @@ def listing_frame(columns: list[str], rows: list[dict[str, str]], sources: list[
     import pandas as pd
 
     kinds = {getattr(s, "go_type", None) for s in sources}
-    typed = _KINDS.get(kinds.pop()) if len(kinds) == 1 and len(sources) == len(rows) else None
+    kind = kinds.pop() if len(kinds) == 1 and len(sources) == len(rows) else None
+    typed = _KINDS.get(kind) if kind else None
     data: dict[str, list[Any]] = {}
     for title in columns:
         getters = (typed or {}).get(title)
