@@ -192,6 +192,11 @@ class ResourceMonitor(StaticPicture, w.VBox):
         super().close()
 
     # ---- analysis (pandas, matplotlib: imported when asked) -------------------------------
+    @observe("active")
+    def _on_active_picture(self, change: dict[str, Any]) -> None:
+        if not change["new"]:
+            self.update_picture()  # the saved picture shows the whole run
+
     def to_pandas(self) -> Any:
         """:attr:`samples` as a DataFrame: ``time`` (UTC), ``elapsed`` (s), ``cpu_percent``,
         ``memory`` / ``memory_limit`` (bytes), ``pids``, ``net_rx``/``net_tx``,

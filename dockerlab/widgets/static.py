@@ -22,7 +22,34 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 class StaticPicture:
-    """Mixin (before the ipywidgets base): ``_repr_mimebundle_`` gains ``text/html``."""
+    """Mixin (before the ipywidgets base): ``_repr_mimebundle_`` gains ``text/html``.
+
+    Displayed as a cell's result (or with ``display``), the output gets a display ID, so
+    :meth:`update_picture` can redraw the saved picture later (ResourceMonitor does when
+    its sampling ends: the saved notebook then shows the whole run, not its first second).
+    """
+
+    _picture_handle: Any = None
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        make = self._repr_mimebundle_
+        bundle = make() if callable(make) else None
+        if not bundle:  # closed (ipywidgets unsets _repr_mimebundle_): only its repr is left
+            display({"text/plain": repr(self)}, raw=True)
+            return
+        self._picture_handle = display(bundle, raw=True, display_id=True)
+
+    def update_picture(self) -> None:
+        """Replace the displayed output with the widget as it is now (view and picture)."""
+        handle, make = self._picture_handle, self._repr_mimebundle_
+        if handle is None or not callable(make):
+            return
+        try:
+            handle.update(make(), raw=True)
+        except Exception:  # noqa: BLE001 - called from threads: a picture must not raise
+            pass
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         data = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]

@@ -83,6 +83,32 @@ def test_memory_climbs_to_the_limit_and_the_oom_kill_is_plotted(engine):
         mon.close()
 
 
+def test_the_monitors_saved_picture_is_redrawn_when_its_sampling_ends(engine):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+
+    from dockerlab.widgets import ResourceMonitor
+
+    engine.run(
+        {"Image": "busybox", "Cmd": ["sh", "-c", "sleep 1; echo done"]}, name="brief", attach=""
+    )
+    fresh = not InteractiveShell.initialized()  # leave another test's shell alone
+    InteractiveShell.instance()
+    try:
+        with capture_output() as out:
+            mon = ResourceMonitor("brief", engine=engine, interval=0.5)
+            display(mon)
+            assert wait_until(lambda: not mon.active and len(out.outputs) == 2, 30)
+        first, last = out.outputs
+        assert last.update and last.transient == first.transient
+        assert "exited" in last.data["text/html"] and WIDGET_VIEW in last.data
+        mon.close()
+    finally:
+        if fresh:
+            InteractiveShell.clear_instance()
+
+
 def test_cpu_under_a_quota_is_plotted_with_the_quota_line(engine):
     from dockerlab.widgets import ResourceMonitor
 

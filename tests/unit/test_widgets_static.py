@@ -167,10 +167,40 @@ def test_a_figure_displays_as_a_png_in_ipython():
 
     from dockerlab.widgets.plots import cpu_curve
 
+    fresh = not InteractiveShell.initialized()  # leave another test's shell alone
     shell = InteractiveShell.instance()
     try:
         fig = cpu_curve(_samples())
-        data, _ = shell.display_formatter.format(fig)
-        assert data["image/png"]
+        printer = shell.display_formatter.formatters["image/png"].lookup(fig)
+        png = printer(fig)  # what a kernel's PNG formatter makes of it
+        assert png.startswith(b"\x89PNG")
     finally:
-        InteractiveShell.clear_instance()
+        if fresh:
+            InteractiveShell.clear_instance()
+
+
+def test_a_displayed_widget_can_redraw_its_saved_picture():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+
+    fresh = not InteractiveShell.initialized()  # leave another test's shell alone
+    InteractiveShell.instance()
+    try:
+        card = _card()
+        with capture_output() as out:
+            display(card)
+            card.children = [w.HTML("<b>web</b> exited")]
+            card.update_picture()
+        first, second = out.outputs
+        assert "running" in first.data["text/html"] and WIDGET_VIEW in first.data
+        assert "exited" in second.data["text/html"] and second.update
+        assert first.transient["display_id"] == second.transient["display_id"]
+        card.close()
+        card.update_picture()  # closed: nothing to redraw, no error
+        with capture_output() as out:
+            display(card)
+        assert out.outputs[0].data == {"text/plain": "Card()"}
+    finally:
+        if fresh:
+            InteractiveShell.clear_instance()
