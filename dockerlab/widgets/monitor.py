@@ -195,6 +195,7 @@ class ResourceMonitor(StaticPicture, w.VBox):
     @observe("active")
     def _on_active_picture(self, change: dict[str, Any]) -> None:
         if not change["new"]:
+            self._render_status()  # "stopped" before the picture is taken
             self.update_picture()  # the saved picture shows the whole run
 
     def to_pandas(self) -> Any:

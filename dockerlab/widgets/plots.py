@@ -108,6 +108,8 @@ def _show_as_png() -> None:
 def _per_container(samples: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     series: dict[str, list[dict[str, Any]]] = {}
     for s in samples:
+        if s.get("pids", 1) == 0:
+            continue  # sampled between the kill and the exit: no process, no figure
         series.setdefault(str(s.get("container") or s.get("id", "")[:12]), []).append(s)
     return series
 
@@ -146,6 +148,7 @@ def _draw_memory(
                 xytext=(-60, -25),
                 textcoords="offset points",
                 color="#c62828",
+                bbox={"boxstyle": "round", "fc": "white", "ec": "#c62828"},
                 arrowprops={"arrowstyle": "->", "color": "#c62828"},
             )
             ax.plot([xs[-1]], [ys[-1]], "x", color="#c62828", markersize=10)
