@@ -215,23 +215,28 @@ class ResourceMonitor(StaticPicture, w.VBox):
 
         limits = {wc.configured_limit for wc in self.watched}
         limit = limits.pop() if len(limits) == 1 else None
-        cpus, oom = set(), False
+        cpus: set[float] = set()
+        oom: set[str] = set()
         for wc in self.watched:
             try:
                 info = self._engine.inspect(wc.id)
             except Exception:  # noqa: BLE001 - removed since: plot what was sampled
                 continue
-            oom = oom or bool((info.get("State") or {}).get("OOMKilled"))
-            cpus.add(int((info.get("HostConfig") or {}).get("NanoCpus") or 0) / 1e9)
-        quota = cpus.pop() if len(cpus) == 1 else None
+            if (info.get("State") or {}).get("OOMKilled"):
+                oom.add(wc.ref)
+            host = info.get("HostConfig") or {}
+            quota, period = int(host.get("CpuQuota") or 0), int(host.get("CpuPeriod") or 0)
+            nano = int(host.get("NanoCpus") or 0)
+            cpus.add(nano / 1e9 if nano else (quota / period if quota > 0 and period else 0.0))
+        share = cpus.pop() if len(cpus) == 1 else None
         with self._lock:
             samples = list(self.samples)
         if kind == "memory":
             return plots.memory_curve(samples, limit=limit or None, oom_killed=oom)
         if kind == "cpu":
-            return plots.cpu_curve(samples, cpus=quota or None)
+            return plots.cpu_curve(samples, cpus=share or None)
         if kind == "both":
-            return plots.resource_curves(samples, limit or None, quota or None, oom)
+            return plots.resource_curves(samples, limit or None, share or None, oom)
         raise ValueError(f"unknown plot {kind!r}: memory, cpu or both")
 
     # ---- traits ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ Nothing here is imported by the CLI or by ``import dockerlab.widgets``.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 __all__ = [
@@ -117,11 +118,12 @@ def _per_container(samples: list[dict[str, Any]]) -> dict[str, list[dict[str, An
 def memory_curve(
     samples: list[dict[str, Any]],
     limit: int | None = None,
-    oom_killed: bool = False,
+    oom_killed: bool | Collection[str] = False,
     title: str | None = None,
 ) -> Any:
     """Memory (MiB) over time, one line per container; ``limit`` (bytes, the ``-m``) drawn
-    as a dashed line; ``oom_killed`` marks the last sample with "OOM kill"."""
+    as a dashed line; ``oom_killed`` (True, or the names of the containers the kernel
+    killed) marks their last sample with "OOM kill"."""
     fig = _figure()
     _draw_memory(fig.add_subplot(), samples, limit, oom_killed, title)
     return fig
@@ -131,7 +133,7 @@ def _draw_memory(
     ax: Any,
     samples: list[dict[str, Any]],
     limit: int | None,
-    oom_killed: bool,
+    oom_killed: bool | Collection[str],
     title: str | None,
 ) -> None:
     first = samples[0]["time"] if samples else 0.0
@@ -141,7 +143,8 @@ def _draw_memory(
         ys = [r["memory"] / MIB for r in rows]
         ax.plot(xs, ys, marker=".", label=name)
         top = max([top, *ys])
-        if oom_killed and rows:
+        killed = oom_killed is True or (not isinstance(oom_killed, bool) and name in oom_killed)
+        if killed and rows:
             ax.annotate(
                 "OOM kill",
                 (xs[-1], ys[-1]),
@@ -198,7 +201,7 @@ def resource_curves(
     samples: list[dict[str, Any]],
     limit: int | None = None,
     cpus: float | None = None,
-    oom_killed: bool = False,
+    oom_killed: bool | Collection[str] = False,
 ) -> Any:
     """CPU % and memory side by side (ResourceMonitor's static picture)."""
     fig = _figure(9.6, 3.0)

@@ -142,6 +142,8 @@ def test_memory_curve_draws_the_limit_and_marks_the_oom_kill():
     assert list(lines["ch4-oom"].get_ydata()) == [5.0, 10.0, 15.0, 20.0, 25.0]
     assert [t.get_text() for t in ax.texts] == ["OOM kill"]
     assert [t.get_text() for t in memory_curve(_samples()).axes[0].texts] == []
+    assert len(memory_curve(_samples(), oom_killed={"ch4-oom"}).axes[0].texts) == 1
+    assert len(memory_curve(_samples(), oom_killed={"ch4-other"}).axes[0].texts) == 0
     # a row sampled after the kill (no process left) is not drawn: the mark stays on the peak
     dead = {**_samples(6)[-1], "memory": 100_000, "pids": 0}
     line = memory_curve([*_samples(), dead], oom_killed=True).axes[0].get_lines()[0]
