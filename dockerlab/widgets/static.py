@@ -76,13 +76,36 @@ class StaticPicture:
         )
 
 
+#: Layout traits kept in the picture (a scrolled box stays a scrolled box).
+_LAYOUT_CSS = (
+    ("width", "width"),
+    ("max_width", "max-width"),
+    ("height", "height"),
+    ("max_height", "max-height"),
+    ("overflow", "overflow"),
+    ("border", "border"),
+    ("padding", "padding"),
+    ("margin", "margin"),
+)
+
+
 def static_html(widget: Any) -> str:
     """The widget tree as plain HTML (no script, no widget manager)."""
-    import ipywidgets as w
-
     layout = getattr(widget, "layout", None)
     if layout is not None and (layout.display == "none" or layout.visibility == "hidden"):
         return ""
+    inner = _inner_html(widget)
+    css = ";".join(
+        f"{prop}:{html.escape(str(value), quote=True)}"
+        for trait, prop in _LAYOUT_CSS
+        if layout is not None and (value := getattr(layout, trait, None))
+    )
+    return f'<div style="{css}">{inner}</div>' if css and inner else inner
+
+
+def _inner_html(widget: Any) -> str:
+    import ipywidgets as w
+
     if isinstance(widget, w.Output):
         return "".join(_output_html(o) for o in widget.outputs)
     if isinstance(widget, w.Box):

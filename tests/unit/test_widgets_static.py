@@ -37,6 +37,7 @@ def _card() -> Card:
             w.Label("plain & simple"),
             hidden,
             out,
+            w.VBox([w.HTML("long list")], layout=w.Layout(max_height="300px", overflow="auto")),
         ]
     )
 
@@ -58,6 +59,7 @@ def test_the_picture_draws_the_children_as_they_look():
     assert "<pre>a &lt; b\n</pre>" in html and "<i>shown</i>" in html  # an Output's outputs
     assert "secret" not in html  # hidden children stay hidden
     assert "display:flex;flex-flow:row wrap" in html  # an HBox is a row
+    assert '<div style="max-height:300px;overflow:auto">' in html  # a scrolled box stays one
 
 
 def test_a_picture_that_fails_leaves_the_widget_bundle_alone():
