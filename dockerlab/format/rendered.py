@@ -30,6 +30,7 @@ def listing(fmt: str, header: Mapping[str, str], rows: Iterable[Any]) -> Table |
 
     is_table, source = parse_format(fmt)
     template = parse(source)
+    rows = list(rows)
     body = [template.execute(row) for row in rows]
     if not is_table:
         return Lines(body)
@@ -38,7 +39,9 @@ def listing(fmt: str, header: Mapping[str, str], rows: Iterable[Any]) -> Table |
         template.execute(header, funcs=HEADER_FUNCS, out=head)
     except TemplateError:
         pass  # docker ignores header errors and keeps what was written
-    return Table("".join(head).split("\t"), [line.split("\t") for line in body])
+    table = Table("".join(head).split("\t"), [line.split("\t") for line in body])
+    table.sources = rows  # the rows' own values, for typed frames (Listing.to_pandas)
+    return table
 
 
 class Table:
@@ -60,6 +63,8 @@ class Table:
         self.rows = [list(r) for r in rows]
         self.minwidth = minwidth
         self.padding = padding
+        #: The row contexts the cells were rendered from (``listing``), else empty.
+        self.sources: list[Any] = []
 
     @property
     def text(self) -> str:

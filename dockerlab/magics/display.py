@@ -5,7 +5,8 @@ Each value is displayed once, as the cell's result (so nothing is printed twice)
 
     Listing        a table (``ps``, ``images``, ``history``, ``volume ls``, ``top``,
                    ``stats --no-stream``, ``system df``): HTML table + Docker's text;
-                   ``.columns``, ``.rows`` (dicts by column title), iterable, ``len()``
+                   ``.columns``, ``.rows`` (dicts by column title), iterable, ``len()``,
+                   ``.to_pandas()`` (a DataFrame with typed columns)
     Lines          a ``list`` of str: ``ps -q``, ``images -q``, a non-table ``--format``,
                    ``diff``; shown one per line
     Inspected      a ``dict`` (``inspect`` of one object), shown as Docker's JSON
@@ -60,6 +61,7 @@ class Listing:
         tables = [b for b in parts if not isinstance(b, str)]
         self.columns: list[str] = list(tables[0].columns) if tables else []
         self.rows: list[dict[str, str]] = tables[0].records() if tables else []
+        self._sources: list[Any] = list(getattr(tables[0], "sources", [])) if tables else []
 
     def __repr__(self) -> str:
         return self.text
@@ -79,6 +81,15 @@ class Listing:
     def column(self, title: str) -> list[str]:
         """The cells of one column (``ps.column("NAMES")``)."""
         return [r.get(title, "") for r in self.rows]
+
+    def to_pandas(self) -> Any:
+        """The (first) table as a pandas DataFrame with typed columns: ``ps``, ``images``,
+        ``history`` sizes in bytes (int) and CREATED as UTC datetimes; ``stats`` CPU % and
+        MEM % as floats, MEM USAGE / MEM LIMIT, NET RX / NET TX, BLOCK READ / BLOCK WRITE
+        in bytes, PIDS. Other columns keep Docker's text. Needs pandas (the ``lab`` extra)."""
+        from dockerlab.magics.frames import listing_frame
+
+        return listing_frame(self.columns, self.rows, self._sources)
 
     def _repr_html_(self) -> str:
         parts = []

@@ -23,6 +23,7 @@ import ipywidgets as w
 from traitlets import Bool, Int, Unicode
 
 from dockerlab.widgets._base import error_html, note_html
+from dockerlab.widgets.static import StaticPicture
 
 DEFAULT_SOCKET = "/run/dockerlab/docker.sock"
 FEED = "/_dockerlab/trace"
@@ -297,7 +298,7 @@ def _table_html(records: list[dict[str, Any]]) -> str:
 
 
 # ---- the widget --------------------------------------------------------------------------------
-class ApiTrace(w.VBox):
+class ApiTrace(StaticPicture, w.VBox):
     """The requests a docker client (the docker CLI, docker-py, ``curl``) sent to
     ``dockerlab daemon``: a table (method, path, query, body summary, status, time) and a
     sequence picture of the latest ones, with what each endpoint does.

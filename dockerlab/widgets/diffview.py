@@ -13,12 +13,13 @@ from dockerlab.errors import DockerlabError
 from dockerlab.widgets import _model as m
 from dockerlab.widgets import svg
 from dockerlab.widgets._base import STYLE, error_html, resolve_engine
+from dockerlab.widgets.static import StaticPicture
 
 #: Files bigger than this are not read for a content diff.
 DIFF_LIMIT = 1 << 20
 
 
-class DiffView(w.VBox):
+class DiffView(StaticPicture, w.VBox):
     """What a container changed against its image (``docker diff``: A added, C changed,
     D deleted) as a tree; selecting a changed text file shows its unified diff against the
     image's version.

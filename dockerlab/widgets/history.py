@@ -12,9 +12,10 @@ from traitlets import Int, TraitError, Unicode, observe, validate
 from dockerlab.widgets import _model as m
 from dockerlab.widgets import svg
 from dockerlab.widgets._base import resolve_engine
+from dockerlab.widgets.static import StaticPicture
 
 
-class HistoryView(w.VBox):
+class HistoryView(StaticPicture, w.VBox):
     """``docker history IMAGE``: newest first, as Docker lists it, with each entry's layer
     number (0 = base, as in :class:`~dockerlab.widgets.LayerTree`), and a bar per entry
     scaled to its size. :meth:`select_layer` highlights one entry."""

@@ -12,6 +12,7 @@ from traitlets import Bool, Int, TraitError, Unicode, observe, validate
 from dockerlab.widgets import _model as m
 from dockerlab.widgets import svg
 from dockerlab.widgets._base import STYLE, error_html, resolve_engine
+from dockerlab.widgets.static import StaticPicture
 
 #: Files bigger than this are not read to draw diffs between their versions.
 DIFF_LIMIT = 1 << 20
@@ -19,7 +20,7 @@ DIFF_LIMIT = 1 << 20
 MAX_VERSIONS = 10
 
 
-class LayerTree(w.VBox):
+class LayerTree(StaticPicture, w.VBox):
     """The layers of ``image`` (numbered, 0 = base) with size and creating command; the file
     tree of the selected layer — its own changes, or everything up to it (``cumulative``) —
     coloured added / modified / removed and filterable per kind; dive's efficiency score and

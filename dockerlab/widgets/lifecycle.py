@@ -13,6 +13,7 @@ from traitlets import Bool, Int, List, Unicode, observe
 from dockerlab.widgets import _model as m
 from dockerlab.widgets import svg
 from dockerlab.widgets._base import resolve_engine
+from dockerlab.widgets.static import StaticPicture
 
 #: The commands a state allows (what Docker accepts without an error).
 ALLOWED = {
@@ -29,7 +30,7 @@ COMMANDS = ("start", "pause", "unpause", "stop", "kill", "restart", "rm", "rm -f
 DRAWN_AS = {"restarting": "running", "dead": "exited"}
 
 
-class LifecycleView(w.VBox):
+class LifecycleView(StaticPicture, w.VBox):
     """Docker's container states (created → running ⇄ paused → exited → removed, with the
     start / restart edges back) drawn as SVG, the container's state lit and the ``docker``
     commands on the edges. :meth:`refresh` follows the container; :meth:`follow` polls in a

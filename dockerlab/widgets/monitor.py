@@ -13,6 +13,7 @@ from traitlets import Bool, Float, TraitError, observe, validate
 from dockerlab.widgets import _model as m
 from dockerlab.widgets import svg
 from dockerlab.widgets._base import resolve_engine
+from dockerlab.widgets.static import StaticPicture
 
 #: States in which a container can still produce figures.
 ALIVE = ("created", "running", "paused", "restarting")
@@ -32,7 +33,7 @@ class _Watched:
         self.last: dict[str, Any] = {}
 
 
-class ResourceMonitor(w.VBox):
+class ResourceMonitor(StaticPicture, w.VBox):
     """CPU %, memory usage against the limit, PIDs, network and block I/O of ``containers``,
     refreshed every ``interval`` seconds by a background thread, as numbers and rolling
     sparklines, one card per container side by side.
@@ -189,6 +190,54 @@ class ResourceMonitor(w.VBox):
     def close(self) -> None:
         self.stop()
         super().close()
+
+    # ---- analysis (pandas, matplotlib: imported when asked) -------------------------------
+    @observe("active")
+    def _on_active_picture(self, change: dict[str, Any]) -> None:
+        if not change["new"]:
+            self._render_status()  # "stopped" before the picture is taken
+            self.update_picture()  # the saved picture shows the whole run
+
+    def to_pandas(self) -> Any:
+        """:attr:`samples` as a DataFrame: ``time`` (UTC), ``elapsed`` (s), ``cpu_percent``,
+        ``memory`` / ``memory_limit`` (bytes), ``pids``, ``net_rx``/``net_tx``,
+        ``block_read``/``block_write`` (bytes), ``status``, per container."""
+        from dockerlab.widgets.plots import samples_frame
+
+        with self._lock:
+            return samples_frame(list(self.samples))
+
+    def plot(self, kind: str = "memory") -> Any:
+        """A matplotlib Figure of :attr:`samples`: ``"memory"`` (with the ``-m`` limit and
+        the OOM kill marked when the kernel killed a watched container), ``"cpu"`` (with
+        the ``--cpus`` quota) or ``"both"``."""
+        from dockerlab.widgets import plots
+
+        limits = {wc.configured_limit for wc in self.watched}
+        limit = limits.pop() if len(limits) == 1 else None
+        cpus: set[float] = set()
+        oom: set[str] = set()
+        for wc in self.watched:
+            try:
+                info = self._engine.inspect(wc.id)
+            except Exception:  # noqa: BLE001 - removed since: plot what was sampled
+                continue
+            if (info.get("State") or {}).get("OOMKilled"):
+                oom.add(wc.ref)
+            host = info.get("HostConfig") or {}
+            quota, period = int(host.get("CpuQuota") or 0), int(host.get("CpuPeriod") or 0)
+            nano = int(host.get("NanoCpus") or 0)
+            cpus.add(nano / 1e9 if nano else (quota / period if quota > 0 and period else 0.0))
+        share = cpus.pop() if len(cpus) == 1 else None
+        with self._lock:
+            samples = list(self.samples)
+        if kind == "memory":
+            return plots.memory_curve(samples, limit=limit or None, oom_killed=oom)
+        if kind == "cpu":
+            return plots.cpu_curve(samples, cpus=share or None)
+        if kind == "both":
+            return plots.resource_curves(samples, limit or None, share or None, oom)
+        raise ValueError(f"unknown plot {kind!r}: memory, cpu or both")
 
     # ---- traits ---------------------------------------------------------------------------
     @validate("interval")

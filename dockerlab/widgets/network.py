@@ -12,11 +12,12 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from dockerlab.widgets import netpicture as npic
 from dockerlab.widgets._base import error_html, resolve_engine
+from dockerlab.widgets.static import StaticPicture
 
 MAX_RECORDS = 64  # network records read from the state root
 
 
-class NetworkView(w.VBox):
+class NetworkView(StaticPicture, w.VBox):
     """The engine's networks drawn as SVG: each network (the default ``bridge`` with its
     subnet, gateway and host device; user networks) as a bus, each container as a box with
     its interfaces and addresses wired to its networks, published ports as arrows from the

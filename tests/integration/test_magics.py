@@ -396,3 +396,31 @@ def test_network_verbs_route_as_every_other_verb(ip, engine, line):
         assert shown(ip, value)[0]["text/plain"] == cli.stdout.rstrip("\n")
     else:
         assert out.stdout == cli.stdout
+
+
+def test_listings_become_dataframes_with_typed_columns(ip, engine):
+    pd = pytest.importorskip("pandas")
+    engine.run(
+        {"Image": "busybox", "Cmd": ["sleep", "30"], "HostConfig": {"Memory": 32 * 1024 * 1024}},
+        name="frames",
+        attach="",
+    )
+    ps = docker(ip, "ps")[0].to_pandas()
+    assert list(ps["NAMES"]) == ["frames"]
+    created = ps["CREATED"][0]
+    assert pd.api.types.is_datetime64_any_dtype(ps["CREATED"])
+    # the list's Created is whole seconds, as Docker's API gives it
+    assert created == pd.Timestamp(engine.inspect("frames")["Created"]).floor("s")
+    images = docker(ip, "images")[0].to_pandas()
+    busybox = images[images["REPOSITORY"] == "busybox"].iloc[0]
+    assert (
+        images["SIZE"].dtype == "int64"
+        and busybox["SIZE"] == engine.image_inspect("busybox")["Size"]
+    )
+    history = docker(ip, "history busybox")[0].to_pandas()
+    assert history["SIZE"].sum() == busybox["SIZE"]
+    assert pd.api.types.is_datetime64_any_dtype(history["CREATED"])
+    stats = docker(ip, "stats --no-stream frames")[0].to_pandas()
+    row = stats.iloc[0]
+    assert row["NAME"] == "frames" and row["MEM LIMIT"] == 32 * 1024 * 1024
+    assert 0 < row["MEM USAGE"] < row["MEM LIMIT"] and row["PIDS"] == 1

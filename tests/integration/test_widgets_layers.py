@@ -163,14 +163,23 @@ def test_bad_selections_are_refused(layered):
 
 
 def test_busybox_layer_tree_text_repr_is_what_ipython_shows(engine):
-    from IPython.core.formatters import DisplayFormatter
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
 
     from dockerlab.widgets import LayerTree
 
     tree = LayerTree("busybox:latest", engine=engine)
     assert repr(tree) == "LayerTree(busybox:latest: 2 layers, selected 0)"
-    data, _ = DisplayFormatter().format(tree)
-    assert data["text/plain"] == repr(tree)
+    fresh = not InteractiveShell.initialized()
+    InteractiveShell.instance()
+    try:
+        with capture_output() as out:  # what display() publishes (the widget has a display ID)
+            display(tree)
+    finally:
+        if fresh:
+            InteractiveShell.clear_instance()
+    assert out.outputs[0].data["text/plain"] == repr(tree)
     assert any(line.endswith("busybox") for line in tree.tree_text())
     assert tree.efficiency.score == 1.0 and tree.efficiency.wasted_bytes == 0
 

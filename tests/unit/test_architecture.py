@@ -248,3 +248,30 @@ def test_the_cli_start_path_imports_no_slow_module():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PKG.parent
     ).stdout.strip()
     assert out == ""
+
+
+def test_pandas_and_matplotlib_load_only_when_a_frame_or_a_figure_is_asked_for():
+    """The CLI, ``%load_ext dockerlab``'s modules and the widgets' package import neither:
+    ``Listing.to_pandas()``, ``ResourceMonitor.to_pandas()``/``plot()`` and the widgets'
+    static pictures import them when called (DESIGN.md names them for the notebook face)."""
+    code = (
+        "import sys; import dockerlab.cli, dockerlab.cli.commands, dockerlab.cli.render; "
+        "from dockerlab.cli import parser; parser.parse(['ps']); "
+        "import dockerlab.magics, dockerlab.magics.display, dockerlab.magics.runner, "
+        "dockerlab.magics.frames, dockerlab.widgets, dockerlab.widgets.static, "
+        "dockerlab.widgets.plots; "
+        "print(','.join(m for m in ('pandas', 'matplotlib', 'numpy') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PKG.parent
+    ).stdout.strip()
+    assert out == ""
+    # the command itself, end to end: -X importtime lists every module it loaded
+    loaded = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "dockerlab", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=PKG.parent,
+    ).stderr
+    assert "| dockerlab.cli" in loaded
+    assert not [line for line in loaded.splitlines() if line.endswith(("pandas", "matplotlib"))]
