@@ -175,6 +175,18 @@ RUN false
     assert not any("WHO" in h for h in history)
 
 
+def test_from_scratch_prints_docker_s_empty_arrow_line(engine, tmp_path):
+    df = """FROM busybox AS build
+RUN echo hi > /made
+FROM scratch
+COPY --from=build /made /made
+"""
+    out, image_id = _build(engine, str(_ctx(tmp_path, df)), tags=["tiny"])
+    # Docker: " ---> %s" with scratch's empty ID, so the arrow stands alone
+    assert "Step 3/4 : FROM scratch\n ---> \nStep 4/4 : COPY --from=build /made /made\n" in out
+    assert len(engine.image_inspect("tiny")["RootFS"]["Layers"]) == 1
+
+
 def test_metadata_instructions_land_in_the_config(engine, tmp_path):
     df = """FROM busybox
 ENV X y

@@ -492,8 +492,9 @@ class Builder:
                 ) from exc
             stage.image = copy.deepcopy(self.store.config(stage.image_id))
             stage.image.pop("container_config", None)
-        if stage.image_id:
-            yield BuildEvent("stream", f" ---> {_short(stage.image_id)}\n")
+        # Docker prints the line for every FROM; after ``FROM scratch`` it is " ---> " alone
+        shown = _short(stage.image_id) if stage.image_id else ""
+        yield BuildEvent("stream", f" ---> {shown}\n")
         triggers = list(stage.config.get("OnBuild") or [])
         if triggers:
             yield BuildEvent(
