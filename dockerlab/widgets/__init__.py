@@ -12,7 +12,9 @@
 * :class:`ApiTrace` — the Docker Engine API made visible: each request a docker client sent
   to ``dockerlab daemon`` (method, path, query, body, status, time) and their sequence.
 
-Every widget keeps its state in traitlets, has a method for anything a click does
+Labels are English unless :func:`dockerlab.widgets.i18n.set_language` (the course calls it with
+"zh") or ``DOCKERLAB_LANG`` says otherwise. Errors are one line with a hint, inside the widget
+for a click. Every widget keeps its state in traitlets, has a method for anything a click does
 (``tree.select_layer(1)``, ``monitor.pause()``…) and a deterministic text repr (nbval
 compares ``text/plain``). Importing this package costs nothing: a widget's module, ipywidgets
 and the engine load when a widget is first used.

@@ -117,6 +117,24 @@ def gone(err: BaseException, ref: str) -> str:
     return explain(err)
 
 
+def friendly_init(init: Callable[..., None]) -> Callable[..., None]:
+    """For a widget's ``__init__``: an engine error (or a bad argument) raised while making
+    the widget shows in the notebook as one line, not a stack of frames."""
+
+    @functools.wraps(init)
+    def make(self: Any, *args: Any, **kwargs: Any) -> None:
+        from dockerlab.errors import DockerlabError
+
+        try:
+            init(self, *args, **kwargs)
+        except (DockerlabError, ValueError) as err:
+            if not hasattr(err, "_render_traceback_"):
+                one_line(err)
+            raise
+
+    return make
+
+
 def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
     """For a widget's click handlers: an error shows as one line in the widget's
     ``_message`` (never a traceback in JupyterLab's log console); success clears it."""

@@ -15,6 +15,7 @@ from dockerlab.widgets import svg
 from dockerlab.widgets._base import (
     BORDER,
     STYLE,
+    friendly_init,
     guarded,
     lookup_container,
     one_line,
@@ -40,6 +41,7 @@ class DiffView(w.VBox):
     show_removed = Bool(True)
     selected_file = Unicode("")
 
+    @friendly_init
     def __init__(self, container: str, engine: Any = None, **kwargs: Any) -> None:
         self._engine = resolve_engine(engine)
         info = lookup_container(self._engine, container, "DiffView")

@@ -11,7 +11,7 @@ from traitlets import Int, TraitError, Unicode, observe, validate
 
 from dockerlab.widgets import _model as m
 from dockerlab.widgets import svg
-from dockerlab.widgets._base import HIGHLIGHT, STYLE, lookup_image, resolve_engine
+from dockerlab.widgets._base import HIGHLIGHT, STYLE, friendly_init, lookup_image, resolve_engine
 from dockerlab.widgets.i18n import t
 
 
@@ -23,6 +23,7 @@ class HistoryView(w.VBox):
     image = Unicode(read_only=True)
     selected_layer = Int(-1)
 
+    @friendly_init
     def __init__(self, image: str, engine: Any = None, **kwargs: Any) -> None:
         self._engine = resolve_engine(engine)
         image_id = lookup_image(self._engine, image, "HistoryView")["Id"]

@@ -62,6 +62,20 @@ WORDS: dict[str, tuple[str, str]] = {
     "path_contains": ("path contains…", "路径包含…"),
     "pick_path": ("pick or type a file path (Enter)", "选择或输入文件路径（回车）"),
     "layer": ("Layer", "层"),
+    "tree_header": (
+        "{n} layers ({f} with files), {size}; efficiency <b>{eff} %</b>, wasted <b>{w}</b>",
+        "{n} 层（{f} 层有文件），{size}；效率（efficiency）<b>{eff} %</b>，浪费 <b>{w}</b>",
+    ),
+    "above_base": (
+        " ({p} % of the layers above the base)",
+        "（占基础层之上各层的 {p} %）",
+    ),
+    "waste": (
+        "Files stored more than once or removed later ({n})",
+        "存了不止一次或之后被删除的文件（{n}）",
+    ),
+    "content": ("Content", "内容"),
+    "versions": ("Changes between versions", "各版本之间的改动"),
     # DiffView
     "refresh": ("Refresh", "刷新"),
     "pick_changed": ("pick a changed file", "选择一个改动过的文件"),

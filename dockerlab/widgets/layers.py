@@ -15,6 +15,7 @@ from dockerlab.widgets._base import (
     BORDER,
     MUTED,
     STYLE,
+    friendly_init,
     guarded,
     lookup_image,
     one_line,
@@ -49,6 +50,7 @@ class LayerTree(w.VBox):
     pattern = Unicode("")
     selected_file = Unicode("")
 
+    @friendly_init
     def __init__(self, image: str, engine: Any = None, **kwargs: Any) -> None:
         self._engine = resolve_engine(engine)
         self._id = lookup_image(self._engine, image, "LayerTree")["Id"]
@@ -373,23 +375,24 @@ class LayerTree(w.VBox):
         waste = ""
         if rows:
             waste = (
-                "<details><summary>Files stored more than once or removed later "
-                f"({len(eff.inefficiencies)})</summary>"
+                f"<details><summary>{html.escape(t('waste', n=len(eff.inefficiencies)))}"
+                "</summary>"
                 + svg.table(["path", "count", "layers", "total size"], rows, "llrr")
                 + "</details>"
             )
         sel = self.layers[self.selected_layer]
         self._layer_list.tooltip = self._layer_tooltip()
         self._header.value = (
-            f"<div><b>{html.escape(self.shown_image)}</b> — {len(self.layers)} layers "
-            f"({with_files} with files), {m.human_size(total)}; "
-            f"efficiency <b>{_percent(eff.score)} %</b>, wasted "
-            f"<b>{m.human_size(eff.wasted_bytes)}</b>"
-            + (
-                f" ({eff.wasted_user_percent:.1f} % of the layers above the base)"
-                if eff.user_size
-                else ""
+            f"<div><b>{html.escape(self.shown_image)}</b> — "
+            + t(
+                "tree_header",
+                n=len(self.layers),
+                f=with_files,
+                size=m.human_size(total),
+                eff=_percent(eff.score),
+                w=m.human_size(eff.wasted_bytes),
             )
+            + (t("above_base", p=f"{eff.wasted_user_percent:.1f}") if eff.user_size else "")
             + f"</div><div>{t('layer')} {sel['Index']}: "
             f"<code>{html.escape(sel['CreatedBy'])}</code></div>" + waste
         )
@@ -432,7 +435,7 @@ class LayerTree(w.VBox):
             rows.append(
                 [
                     f"{h['Index']}{mark}",
-                    f'<span style="color:{colour}">{m.KIND_NAMES[h["Kind"]]}</span>',
+                    f'<span style="color:{colour}">{t(m.KIND_NAMES[h["Kind"]])}</span>',
                     m.human_size(h["Size"]) if h["Kind"] != "D" else "",
                     f'<span title="{html.escape(self.layers[h["Index"]]["CreatedBy"])}">'
                     f"{html.escape(cmd)}</span>",
@@ -498,11 +501,10 @@ class LayerTree(w.VBox):
         self._file.value = (
             f"<h4 style='margin:6px 0'>{html.escape(path)}</h4>"
             + svg.table(["layer", "change", "size", "created by"], rows, "llrl")
-            + f"<div style='margin-top:6px'><b>Content</b> ({html.escape(note)})</div>"
+            + f"<div style='margin-top:6px'><b>{t('content')}</b> ({html.escape(note)})</div>"
             + m.pre(self.file_content)
             + (
-                "<div style='margin-top:6px'><b>Changes between versions</b></div>"
-                + "".join(diffs_html)
+                f"<div style='margin-top:6px'><b>{t('versions')}</b></div>" + "".join(diffs_html)
                 if diffs_html
                 else ""
             )

@@ -12,7 +12,15 @@ from traitlets import Bool, Int, List, Unicode, observe
 
 from dockerlab.widgets import _model as m
 from dockerlab.widgets import svg
-from dockerlab.widgets._base import ERROR, FAINT, MUTED, gone, lookup_container, resolve_engine
+from dockerlab.widgets._base import (
+    ERROR,
+    FAINT,
+    MUTED,
+    friendly_init,
+    gone,
+    lookup_container,
+    resolve_engine,
+)
 from dockerlab.widgets.i18n import t
 
 #: The commands a state allows (what Docker accepts without an error).
@@ -50,6 +58,7 @@ class LifecycleView(w.VBox):
     following = Bool(False, read_only=True)
     stop_timeout = Int(10)  # seconds ``stop`` waits before SIGKILL, as ``docker stop -t``
 
+    @friendly_init
     def __init__(
         self,
         container: str,

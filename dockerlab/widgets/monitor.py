@@ -17,6 +17,8 @@ from dockerlab.widgets._base import (
     ERROR,
     FAINT,
     MUTED,
+    error_html,
+    friendly_init,
     lookup_container,
     one_line,
     resolve_engine,
@@ -60,6 +62,7 @@ class ResourceMonitor(w.VBox):
     paused = Bool(False)
     active = Bool(False, read_only=True)  # the sampling thread is alive
 
+    @friendly_init
     def __init__(
         self,
         *containers: str,
@@ -244,8 +247,9 @@ class ResourceMonitor(w.VBox):
                     continue
                 try:
                     self.sample()
-                except Exception:  # noqa: BLE001 - a failed refresh must not kill the loop
-                    pass
+                except Exception as err:  # noqa: BLE001 - a failed refresh must not kill the loop
+                    # said in the widget (a thread's error would reach no one)
+                    self._status.value = error_html(err)
                 if not any(wc.status in FOLLOWED for wc in self.watched):
                     break  # every container removed
         finally:

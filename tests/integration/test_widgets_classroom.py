@@ -297,3 +297,37 @@ def test_labels_follow_the_language(engine, monkeypatch):
     mon.pause()
     assert mon._pause_button.description == "继续"
     mon.close()
+
+
+def test_any_engine_error_while_making_a_widget_is_one_line():
+    from dockerlab.errors import DockerlabError
+    from dockerlab.widgets import LayerTree
+
+    class Broken:  # an engine face whose layer store fails after the image is found
+        def image_inspect(self, ref):
+            return {"Id": "sha256:" + "a" * 64}
+
+        def image_layers(self, ref):
+            raise DockerlabError("layer store unreadable:\nsecond line")
+
+    with pytest.raises(DockerlabError) as caught:
+        LayerTree("x", engine=Broken())
+    assert _one_line(caught.value).endswith("DockerlabError\x1b[0m: layer store unreadable:")
+
+
+def test_a_failed_refresh_in_the_monitor_thread_shows_in_the_widget(engine):
+    from dockerlab.errors import DockerlabError
+    from dockerlab.widgets import ResourceMonitor
+
+    engine.run({"Image": "busybox", "Cmd": ["sleep", "30"]}, name="ch4-fail", attach="")
+    mon = ResourceMonitor("ch4-fail", engine=engine, interval=0.1)
+    try:
+
+        def broken(*_a, **_k):
+            raise DockerlabError("cgroup unreadable")
+
+        mon._engine = type("Face", (), {"inspect": staticmethod(broken)})()
+        assert _until(lambda: "cgroup unreadable" in mon._status.value)
+        assert mon._thread.is_alive()  # the loop goes on
+    finally:
+        mon.close()
