@@ -66,3 +66,16 @@ def test_the_course_start_speaks_chinese(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKERLAB_ROOT", str(tmp_path))
     course.start(root=tmp_path / "root")
     assert i18n.language() == "zh"
+
+
+def test_the_package_offers_set_language_without_loading_widgets():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from dockerlab.widgets import set_language; set_language('zh'); "
+        "from dockerlab.widgets.i18n import language; "
+        "print(language(), 'ipywidgets' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["zh", "False"]
