@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Colours of the change kinds, as dive draws them: added green, modified yellow, removed red.
-KIND_COLOURS = {"A": "#2e7d32", "C": "#b8860b", "D": "#c62828", "U": "#555555"}
+#: CSS colours (JupyterLab's theme variables; the light theme's values as fallbacks).
+KIND_COLOURS = {
+    "A": "var(--jp-success-color1, #2e7d32)",
+    "C": "var(--jp-warn-color1, #b8860b)",
+    "D": "var(--jp-error-color1, #c62828)",
+    "U": "var(--jp-ui-font-color2, #555555)",
+}
 # theme-aware (JupyterLab's variables), as in _base
 _HIGHLIGHT = "rgba(255, 193, 7, 0.35)"
 _MUTED = "var(--jp-ui-font-color2, #555)"
@@ -211,7 +217,7 @@ def tree_html(
             if shown[0] >= limit:
                 return
             shown[0] += 1
-            colour = KIND_COLOURS.get(child.kind, "#555")
+            colour = KIND_COLOURS.get(child.kind, _MUTED)
             name = html.escape(child.name) + ("/" if child.children or child.type == "dir" else "")
             style = f"color: {colour}"
             if child.kind == "D":
@@ -328,7 +334,7 @@ def diff_html(diff: str) -> str:
         elif line.startswith("-"):
             colour = KIND_COLOURS["D"]
         elif line.startswith("@@"):
-            colour = "#1565c0"
+            colour = "var(--jp-brand-color1, #1565c0)"
         rows.append(f'<span style="color:{colour}">{html.escape(line)}</span>')
     return f'<pre style="{MONO}; margin: 0">' + "\n".join(rows) + "</pre>"
 

@@ -327,7 +327,9 @@ class ResourceMonitor(w.VBox):
 
     def _card(self, wc: _Watched) -> str:
         r = wc.last
-        colour = {"running": "#2e7d32", "paused": "#b8860b"}.get(wc.status, ERROR)
+        colour = {"running": m.KIND_COLOURS["A"], "paused": m.KIND_COLOURS["C"]}.get(
+            wc.status, ERROR
+        )
         head = (
             f"<div><b>{html.escape(wc.name)}</b> <code>{wc.id[:12]}</code> "
             f'<span style="color:{colour}">{wc.status}</span></div>'
