@@ -331,3 +331,26 @@ def test_a_failed_refresh_in_the_monitor_thread_shows_in_the_widget(engine):
         assert mon._thread.is_alive()  # the loop goes on
     finally:
         mon.close()
+
+
+def test_widgets_that_fail_to_be_made_leave_nothing_behind(engine):
+    from dockerlab.errors import NoSuchContainer, NoSuchImage
+    from dockerlab.widgets import DiffView, HistoryView, LayerTree, LifecycleView, ResourceMonitor
+
+    stray = []
+    old = sys.unraisablehook
+    sys.unraisablehook = lambda u: stray.append(u)
+    try:
+        for cls, ref in (
+            (ResourceMonitor, "busybox"),
+            (LifecycleView, "busybox"),
+            (DiffView, "busybox"),
+            (LayerTree, "ch0-none"),
+            (HistoryView, "ch0-none"),
+        ):
+            with pytest.raises((NoSuchContainer, NoSuchImage)):
+                cls(ref, engine=engine)
+        gc.collect()
+    finally:
+        sys.unraisablehook = old
+    assert stray == []
