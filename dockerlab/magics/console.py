@@ -33,6 +33,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from dockerlab.magics.ansi import Screen
+from dockerlab.widgets.i18n import t
 
 __all__ = ["Console"]
 
@@ -91,7 +92,7 @@ class Console(widgets.VBox):
         self._view = widgets.HTML(self._view_html(""))
         self._view.add_class("dockerlab-console")
         self._input = widgets.Text(
-            placeholder="type a line, Enter sends it" if stdin else "(stdin not attached)",
+            placeholder=t("type_line") if stdin else t("no_stdin"),
             disabled=not stdin,
             continuous_update=True,
             layout=widgets.Layout(flex="1 1 auto", width="auto"),
@@ -100,13 +101,13 @@ class Console(widgets.VBox):
         self._buttons = {
             "tab": widgets.Button(
                 description="Tab",
-                tooltip="send the line typed so far and a Tab (the shell completes it)",
+                tooltip=t("tab_tip"),
                 disabled=not stdin,
                 layout=widgets.Layout(width="auto"),
             ),
             "esc": widgets.Button(
                 description="Esc",
-                tooltip="send Escape (vi, less, …)",
+                tooltip=t("esc_tip"),
                 disabled=not stdin,
                 layout=widgets.Layout(width="auto"),
             ),
@@ -122,8 +123,8 @@ class Console(widgets.VBox):
                 layout=widgets.Layout(width="auto"),
             ),
             "detach": widgets.Button(
-                description="Detach",
-                tooltip="stop watching; the container keeps running",
+                description=t("detach"),
+                tooltip=t("detach_tip"),
                 layout=widgets.Layout(width="auto"),
             ),
         }
@@ -306,11 +307,11 @@ class Console(widgets.VBox):
 
     def _title_html(self) -> str:
         if self.state == "exited":
-            status = f"exited ({self.exit_code})"
+            status = t("exited_code", code=self.exit_code)
         elif self.state == "detached":
-            status = "detached: the container keeps running"
+            status = t("detached")
         else:
-            status = "running"
+            status = t("running")
         name = escape(self.label or self.cid[:12])
         return (
             f"<b>{name}</b> <code>{escape(self.cid[:12])}</code> "

@@ -264,15 +264,16 @@ class DiffView(w.VBox):
             self.file_diff = text or ""
             self.file_note = t("removed_file" if self.file_diff else "removed_plain", path=path)
         elif new is None:
-            self.file_note = f"{path}: {what}, no content diff"
+            self.file_note = t("no_content_diff", path=path, what=what)
         elif kind == "C" and old is None:
-            self.file_note = f"{path}: not a regular file in the image, no content diff"
+            self.file_note = t("not_regular", path=path)
         else:
             text = m.unified_diff(old, new, f"image{path}", f"container{path}")
             if text is None:
-                self.file_note = f"{path}: binary file {'changed' if kind == 'C' else 'added'}"
+                key = "binary_changed" if kind == "C" else "binary_added"
+                self.file_note = t(key, path=path)
             elif not text:
-                self.file_note = f"{path}: same content (only metadata changed)"
+                self.file_note = t("same_content", path=path)
             else:
                 self.file_diff = text
         body = m.diff_html(self.file_diff) if self.file_diff else m.pre(self.file_note)

@@ -89,6 +89,17 @@ WORDS: dict[str, tuple[str, str]] = {
         "{path}：已删除（下面是镜像里的版本）",
     ),
     "removed_plain": ("{path}: removed", "{path}：已删除"),
+    "no_content_diff": ("{path}: {what}, no content diff", "{path}：{what}，没有内容差异可显示"),
+    "not_regular": (
+        "{path}: not a regular file in the image, no content diff",
+        "{path}：在镜像里不是普通文件，没有内容差异可显示",
+    ),
+    "binary_changed": ("{path}: binary file changed", "{path}：二进制文件被修改"),
+    "binary_added": ("{path}: binary file added", "{path}：新增的二进制文件"),
+    "same_content": (
+        "{path}: same content (only metadata changed)",
+        "{path}：内容相同（只改了元数据）",
+    ),
     # kinds, as the checkboxes and headings name them
     "added": ("added", "新增"),
     "modified": ("modified", "修改"),
@@ -121,6 +132,22 @@ WORDS: dict[str, tuple[str, str]] = {
     "ended": ("stopped (every container removed)", "已停止（容器都已删除）"),
     "stopped": ("stopped", "已停止"),
     "no_figures": ("no figures yet", "还没有数据"),
+    # the console (%docker run -it)
+    "type_line": ("type a line, Enter sends it", "输入一行，回车发送"),
+    "no_stdin": ("(stdin not attached)", "（未连接标准输入 stdin）"),
+    "tab_tip": (
+        "send the line typed so far and a Tab (the shell completes it)",
+        "发送已输入的内容和 Tab（由 shell 补全）",
+    ),
+    "esc_tip": ("send Escape (vi, less, …)", "发送 Esc（vi、less 等）"),
+    "detach": ("Detach", "分离（Detach）"),
+    "detach_tip": (
+        "stop watching; the container keeps running",
+        "不再查看；容器继续运行",
+    ),
+    "exited_code": ("exited ({code})", "已退出（{code}）"),
+    "detached": ("detached: the container keeps running", "已分离：容器继续运行"),
+    "running": ("running", "运行中"),
 }
 
 

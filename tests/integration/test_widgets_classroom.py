@@ -354,3 +354,16 @@ def test_widgets_that_fail_to_be_made_leave_nothing_behind(engine):
     finally:
         sys.unraisablehook = old
     assert stray == []
+
+
+def test_diff_view_in_chinese(engine):
+    from dockerlab.widgets import DiffView, set_language
+
+    cid, att = engine.run({"Image": "busybox", "Cmd": ["sh", "-c", "touch /etc/empty"]})
+    assert att.collect()[0] == 0
+    set_language("zh")
+    view = DiffView(cid, engine=engine)
+    assert "新增 1" in view._header.value
+    view.select_file("/etc/empty")
+    assert view.file_note == "/etc/empty：新增（空文件）"
+    assert view._boxes["D"].description == "删除"
