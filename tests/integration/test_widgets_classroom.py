@@ -82,10 +82,11 @@ def test_an_image_where_a_container_is_expected_says_so_in_one_line(engine):
 
 def test_a_notebook_shows_the_one_line_not_the_stack(engine):
     """IPython prints ``_render_traceback_``'s lines in place of the traceback."""
+    from IPython import get_ipython
     from IPython.testing.globalipapp import start_ipython
     from IPython.utils.capture import capture_output
 
-    ip = start_ipython()
+    ip = start_ipython() or get_ipython()  # one shell per process: test_magics may own it
     ip.user_ns["engine"] = engine
     with capture_output() as out:
         ip.run_cell("from dockerlab.widgets import LayerTree\nLayerTree('nope:1', engine=engine)")
