@@ -3,7 +3,9 @@
 ``%docker run -it busybox sh`` (and ``run -i``, ``start -ai``, ``attach``) in a notebook
 returns a :class:`Console`: the container's terminal output drawn as HTML (ANSI colours as
 ``<span>``s), a line input that sends the line and a newline on Enter, and buttons for
-Ctrl-C, Ctrl-D and Detach. It talks to the container's monitor through an
+Tab (the line typed so far and a tab: the shell completes it), Esc, Ctrl-C, Ctrl-D and Detach
+(a browser keeps Tab and Esc for itself: Tab moves the focus, Esc leaves the cell). It
+talks to the container's monitor through an
 :class:`~dockerlab.engine.runtime.streams.Attachment` read by a background thread; the kernel never
 forks.
 
@@ -31,6 +33,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from dockerlab.magics.ansi import Screen
+from dockerlab.widgets.i18n import t
 
 __all__ = ["Console"]
 
@@ -89,13 +92,25 @@ class Console(widgets.VBox):
         self._view = widgets.HTML(self._view_html(""))
         self._view.add_class("dockerlab-console")
         self._input = widgets.Text(
-            placeholder="type a line, Enter sends it" if stdin else "(stdin not attached)",
+            placeholder=t("type_line") if stdin else t("no_stdin"),
             disabled=not stdin,
             continuous_update=True,
             layout=widgets.Layout(flex="1 1 auto", width="auto"),
         )
         self._input.on_msg(self._on_input_msg)
         self._buttons = {
+            "tab": widgets.Button(
+                description="Tab",
+                tooltip=t("tab_tip"),
+                disabled=not stdin,
+                layout=widgets.Layout(width="auto"),
+            ),
+            "esc": widgets.Button(
+                description="Esc",
+                tooltip=t("esc_tip"),
+                disabled=not stdin,
+                layout=widgets.Layout(width="auto"),
+            ),
             "ctrl-c": widgets.Button(
                 description="Ctrl-C",
                 tooltip="interrupt (SIGINT)",
@@ -108,11 +123,13 @@ class Console(widgets.VBox):
                 layout=widgets.Layout(width="auto"),
             ),
             "detach": widgets.Button(
-                description="Detach",
-                tooltip="stop watching; the container keeps running",
+                description=t("detach"),
+                tooltip=t("detach_tip"),
                 layout=widgets.Layout(width="auto"),
             ),
         }
+        self._buttons["tab"].on_click(lambda _b: self.tab())
+        self._buttons["esc"].on_click(lambda _b: self.escape())
         self._buttons["ctrl-c"].on_click(lambda _b: self.interrupt())
         self._buttons["ctrl-d"].on_click(lambda _b: self.eof())
         self._buttons["detach"].on_click(lambda _b: self.detach())
@@ -141,6 +158,22 @@ class Console(widgets.VBox):
             line = self._input.value
             self._input.value = ""
         self.send(line + "\n")
+
+    def tab(self, line: str | None = None) -> None:
+        """Tab: send the input line typed so far (cleared from the box) and ``\t``; the
+        container's shell completes it on its own line, as in a terminal."""
+        if self.state != "running" or not self.stdin:
+            return
+        if line is None:
+            line = self._input.value
+            self._input.value = ""
+        self.send(line + "\t")
+
+    def escape(self) -> None:
+        """Esc: the byte ``\x1b`` (vi's command mode, leaving less…)."""
+        if self.state != "running" or not self.stdin:
+            return
+        self.send("\x1b")
 
     def interrupt(self) -> None:
         """Ctrl-C: ``\\x03`` to the terminal, or SIGINT to the container without one."""
@@ -274,11 +307,11 @@ class Console(widgets.VBox):
 
     def _title_html(self) -> str:
         if self.state == "exited":
-            status = f"exited ({self.exit_code})"
+            status = t("exited_code", code=self.exit_code)
         elif self.state == "detached":
-            status = "detached: the container keeps running"
+            status = t("detached")
         else:
-            status = "running"
+            status = t("running")
         name = escape(self.label or self.cid[:12])
         return (
             f"<b>{name}</b> <code>{escape(self.cid[:12])}</code> "

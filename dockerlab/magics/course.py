@@ -26,6 +26,9 @@ def start(keep: tuple[str, ...] = (), root: str | os.PathLike[str] | None = None
     a chapter left (images in ``keep`` stay too). Returns the :class:`Engine` of that root."""
     from dockerlab.engine import Engine
     from dockerlab.magics.runner import host_note, host_problem
+    from dockerlab.widgets.i18n import set_language
+
+    set_language("zh")  # the widgets speak the course's language
 
     path = pathlib.Path(root) if root is not None else pathlib.Path.cwd() / ".dockerlab-root"
     os.environ["DOCKERLAB_ROOT"] = str(path)

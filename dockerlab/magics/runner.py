@@ -317,7 +317,8 @@ def _cmd_build(ctx: Any, ns: Any) -> int:
     result = BuildResult(image_id, tags, "".join(term.transcript))
     ctx.result = result
     if ctx.dockerfile is not None and image_id:
-        result.layers = _show_layers(ctx, image_id)
+        # the widget names the image by its tag, not its 64-digit ID
+        result.layers = _show_layers(ctx, tags[0] if tags else image_id)
     return 0
 
 

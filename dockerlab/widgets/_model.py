@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Colours of the change kinds, as dive draws them: added green, modified yellow, removed red.
-KIND_COLOURS = {"A": "#2e7d32", "C": "#b8860b", "D": "#c62828", "U": "#555555"}
+#: CSS colours (JupyterLab's theme variables; the light theme's values as fallbacks).
+KIND_COLOURS = {
+    "A": "var(--jp-success-color1, #2e7d32)",
+    "C": "var(--jp-warn-color1, #b8860b)",
+    "D": "var(--jp-error-color1, #c62828)",
+    "U": "var(--jp-ui-font-color2, #555555)",
+}
+# theme-aware (JupyterLab's variables), as in _base
+_HIGHLIGHT = "rgba(255, 193, 7, 0.35)"
+_MUTED = "var(--jp-ui-font-color2, #555)"
+_FAINT = "var(--jp-ui-font-color3, #888)"
 KIND_NAMES = {"A": "added", "C": "modified", "D": "removed", "U": "unchanged"}
 #: ``docker diff``'s numeric kinds (API ``/changes``) as letters.
 DIFF_KIND_LETTERS = {0: "C", 1: "A", 2: "D"}
@@ -207,23 +217,23 @@ def tree_html(
             if shown[0] >= limit:
                 return
             shown[0] += 1
-            colour = KIND_COLOURS.get(child.kind, "#555")
+            colour = KIND_COLOURS.get(child.kind, _MUTED)
             name = html.escape(child.name) + ("/" if child.children or child.type == "dir" else "")
             style = f"color: {colour}"
             if child.kind == "D":
                 style += "; text-decoration: line-through"
             if child.path == selected:
-                style += "; background: #ffe9a8; font-weight: bold"
+                style += f"; background: {_HIGHLIGHT}; font-weight: bold"
             extra = ""
             if child.type == "symlink":
                 extra = " →"
             size = (
-                f' <span style="color:#888">{human_size(child.size)}</span>'
+                f' <span style="color:{_FAINT}">{human_size(child.size)}</span>'
                 if (child.size and child.kind != "D")
                 else ""
             )
             layer = (
-                f' <span style="color:#888">[{child.layer}]</span>'
+                f' <span style="color:{_FAINT}">[{child.layer}]</span>'
                 if show_layer and child.layer is not None
                 else ""
             )
@@ -249,11 +259,11 @@ def tree_html(
     emit(root, 0)
     if shown[0] >= limit:
         out.append(
-            f'<div style="color:#888">… only the first {limit} entries are shown; '
+            f'<div style="color:{_FAINT}">… only the first {limit} entries are shown; '
             "filter to see the rest</div>"
         )
     if not root.children:
-        out.append('<div style="color:#888">(nothing to show)</div>')
+        out.append(f'<div style="color:{_FAINT}">(nothing to show)</div>')
     out.append("</div>")
     return "".join(out)
 
@@ -316,15 +326,15 @@ def diff_html(diff: str) -> str:
     """A unified diff coloured the usual way (``+`` green, ``-`` red, ``@@`` blue)."""
     rows = []
     for line in diff.splitlines():
-        colour = "#333"
+        colour = "inherit"
         if line.startswith(("+++", "---")):
-            colour = "#555"
+            colour = _MUTED
         elif line.startswith("+"):
             colour = KIND_COLOURS["A"]
         elif line.startswith("-"):
             colour = KIND_COLOURS["D"]
         elif line.startswith("@@"):
-            colour = "#1565c0"
+            colour = "var(--jp-brand-color1, #1565c0)"
         rows.append(f'<span style="color:{colour}">{html.escape(line)}</span>')
     return f'<pre style="{MONO}; margin: 0">' + "\n".join(rows) + "</pre>"
 

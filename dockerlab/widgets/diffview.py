@@ -12,7 +12,16 @@ from traitlets import Bool, Unicode, observe
 from dockerlab.errors import DockerlabError
 from dockerlab.widgets import _model as m
 from dockerlab.widgets import svg
-from dockerlab.widgets._base import STYLE, error_html, resolve_engine
+from dockerlab.widgets._base import (
+    BORDER,
+    STYLE,
+    friendly_init,
+    guarded,
+    lookup_container,
+    one_line,
+    resolve_engine,
+)
+from dockerlab.widgets.i18n import t
 from dockerlab.widgets.static import StaticPicture
 
 #: Files bigger than this are not read for a content diff.
@@ -33,9 +42,10 @@ class DiffView(StaticPicture, w.VBox):
     show_removed = Bool(True)
     selected_file = Unicode("")
 
+    @friendly_init
     def __init__(self, container: str, engine: Any = None, **kwargs: Any) -> None:
         self._engine = resolve_engine(engine)
-        info = self._engine.inspect(container)
+        info = lookup_container(self._engine, container, "DiffView")
         self._cid = info["Id"]
         self._image = info["Image"]
         self._top = len(self._engine.image_layers(self._image)) - 1
@@ -51,20 +61,23 @@ class DiffView(StaticPicture, w.VBox):
         self._header = w.HTML()
         self._boxes = {
             k: w.Checkbox(
-                value=True, description=m.KIND_NAMES[k], indent=False, layout=w.Layout(width="auto")
+                value=True,
+                description=t(m.KIND_NAMES[k]),
+                indent=False,
+                layout=w.Layout(width="auto"),
             )
             for k in "ACD"
         }
         self._refresh_button = w.Button(
-            description="Refresh", icon="refresh", layout=w.Layout(width="auto")
+            description=t("refresh"), icon="refresh", layout=w.Layout(width="auto")
         )
         self._tree = w.HTML(
             layout=w.Layout(
-                max_height="420px", overflow="auto", border="1px solid #ddd", padding="4px"
+                max_height="420px", overflow="auto", border=f"1px solid {BORDER}", padding="4px"
             )
         )
         self._pick = w.Combobox(
-            placeholder="pick a changed file", ensure_option=False, layout=w.Layout(width="100%")
+            placeholder=t("pick_changed"), ensure_option=False, layout=w.Layout(width="100%")
         )
         self._pick.add_class("dl-mono")
         self._message = w.HTML()
@@ -72,10 +85,13 @@ class DiffView(StaticPicture, w.VBox):
         super().__init__(**kwargs)
         self.set_trait("container", container)
         for kind, box in self._boxes.items():
-            box.observe(lambda ch, k=kind: self.set_filter(**{m.KIND_NAMES[k]: ch["new"]}), "value")
-        self._refresh_button.on_click(lambda _b: self.refresh())
+            box.observe(
+                lambda ch, k=kind: self._do(self.set_filter, **{m.KIND_NAMES[k]: ch["new"]}),
+                "value",
+            )
+        self._refresh_button.on_click(lambda _b: self._do(self.refresh))
         self._pick.observe(self._on_pick, "value")
-        legend = w.HTML(svg.legend([(m.KIND_NAMES[k], m.KIND_COLOURS[k]) for k in "ACD"]))
+        legend = w.HTML(svg.legend([(t(m.KIND_NAMES[k]), m.KIND_COLOURS[k]) for k in "ACD"]))
         self.children = [
             w.HTML(STYLE),
             self._header,
@@ -147,7 +163,7 @@ class DiffView(StaticPicture, w.VBox):
         if path and not path.startswith("/"):
             path = "/" + path
         if path and path not in {c["Path"] for c in self.changes}:
-            raise ValueError(f"{path} is not among the container's changes")
+            raise one_line(ValueError(t("not_changed", path=path)))
         self.selected_file = path
         self._render_file()
 
@@ -167,15 +183,19 @@ class DiffView(StaticPicture, w.VBox):
     def _shown(self, kind: str) -> bool:
         return {"A": self.show_added, "C": self.show_modified, "D": self.show_removed}[kind]
 
+    def _ref_for_errors(self) -> str:
+        return self.container
+
+    @guarded
+    def _do(self, action: Any, *args: Any, **kwargs: Any) -> Any:
+        """A click's action; an error shows in the widget (see ``guarded``)."""
+        return action(*args, **kwargs)
+
     def _on_pick(self, change: dict[str, Any]) -> None:
         path = change["new"]
         if path == self.selected_file or path not in self._pick.options:
             return
-        try:
-            self.select_file(path)
-            self._message.value = ""
-        except ValueError as exc:
-            self._message.value = error_html(exc)
+        self._do(self.select_file, path)
 
     # ---- rendering ------------------------------------------------------------------------
     def _render(self) -> None:
@@ -183,10 +203,7 @@ class DiffView(StaticPicture, w.VBox):
         self.view_changes = m.filter_files(self.changes, kinds)
         self._pick.options = [c["Path"] for c in self.view_changes][:5000]
         counts = self.counts()
-        self._header.value = (
-            f"<b>docker diff</b> — {counts['A']} added, {counts['C']} "
-            f"changed, {counts['D']} deleted (against the image's files)"
-        )
+        self._header.value = t("diff_header", a=counts["A"], c=counts["C"], d=counts["D"])
         self._render_tree()
 
     def _render_tree(self) -> None:
@@ -240,21 +257,31 @@ class DiffView(StaticPicture, w.VBox):
         old = None
         if kind == "D" or (kind == "C" and what == "file"):
             old = self._image_file(path)
-        if kind != "D" and new is None:
-            self.file_note = f"{path}: {what}, no content diff"
+        if kind == "A" and new == b"":
+            self.file_note = t("added_empty", path=path)
+        elif kind == "D":
+            # the body says "removed" as the heading does; the image's text follows if any
+            text = m.unified_diff(old, None, f"image{path}", f"container{path}") if old else ""
+            self.file_diff = text or ""
+            self.file_note = t("removed_file" if self.file_diff else "removed_plain", path=path)
+        elif new is None:
+            self.file_note = t("no_content_diff", path=path, what=what)
         elif kind == "C" and old is None:
-            self.file_note = f"{path}: not a regular file in the image, no content diff"
+            self.file_note = t("not_regular", path=path)
         else:
             text = m.unified_diff(old, new, f"image{path}", f"container{path}")
             if text is None:
-                self.file_note = f"{path}: binary file {'changed' if kind == 'C' else 'added'}"
+                key = "binary_changed" if kind == "C" else "binary_added"
+                self.file_note = t(key, path=path)
             elif not text:
-                self.file_note = f"{path}: same content (only metadata changed)"
+                self.file_note = t("same_content", path=path)
             else:
                 self.file_diff = text
         body = m.diff_html(self.file_diff) if self.file_diff else m.pre(self.file_note)
+        if kind == "D":
+            body = m.pre(self.file_note) + body
         self._file.value = (
             f"<h4 style='margin:6px 0'>{html.escape(path)} "
             f"<span style='color:{m.KIND_COLOURS[kind]}'>"
-            f"({m.KIND_NAMES[kind]})</span></h4>" + body
+            f"({html.escape(t(m.KIND_NAMES[kind]))})</span></h4>" + body
         )

@@ -11,7 +11,8 @@ from traitlets import Int, TraitError, Unicode, observe, validate
 
 from dockerlab.widgets import _model as m
 from dockerlab.widgets import svg
-from dockerlab.widgets._base import resolve_engine
+from dockerlab.widgets._base import HIGHLIGHT, STYLE, friendly_init, lookup_image, resolve_engine
+from dockerlab.widgets.i18n import t
 from dockerlab.widgets.static import StaticPicture
 
 
@@ -23,9 +24,10 @@ class HistoryView(StaticPicture, w.VBox):
     image = Unicode(read_only=True)
     selected_layer = Int(-1)
 
+    @friendly_init
     def __init__(self, image: str, engine: Any = None, **kwargs: Any) -> None:
         self._engine = resolve_engine(engine)
-        image_id = self._engine.image_inspect(image)["Id"]
+        image_id = lookup_image(self._engine, image, "HistoryView")["Id"]
         #: ``image_layers`` (oldest first) joined with ``image_history``'s IDs and tags.
         self.rows: list[dict[str, Any]] = []
         layers = self._engine.image_layers(image_id)
@@ -44,7 +46,8 @@ class HistoryView(StaticPicture, w.VBox):
         self._chart = w.HTML()
         super().__init__(**kwargs)
         self.set_trait("image", image)
-        self.children = [self._table, w.HTML("<b>Layer sizes</b>"), self._chart]
+        self._table.add_class("dl-wrap")
+        self.children = [w.HTML(STYLE), self._table, w.HTML(t("layer_sizes")), self._chart]
         self._render()
 
     def __repr__(self) -> str:
@@ -102,7 +105,7 @@ class HistoryView(StaticPicture, w.VBox):
                 f'<span title="{html.escape(by)}"><code>'
                 f"{html.escape(by if len(by) <= 60 else by[:59] + '…')}</code></span>"
             )
-            style = "background:#ffe9a8" if r["Index"] == self.selected_layer else ""
+            style = f"background:{HIGHLIGHT}" if r["Index"] == self.selected_layer else ""
             rows.append(
                 [
                     f'<span style="{style}">{r["Index"]}</span>',

@@ -11,7 +11,17 @@ from traitlets import Bool, Int, TraitError, Unicode, observe, validate
 
 from dockerlab.widgets import _model as m
 from dockerlab.widgets import svg
-from dockerlab.widgets._base import STYLE, error_html, resolve_engine
+from dockerlab.widgets._base import (
+    BORDER,
+    MUTED,
+    STYLE,
+    friendly_init,
+    guarded,
+    lookup_image,
+    one_line,
+    resolve_engine,
+)
+from dockerlab.widgets.i18n import t
 from dockerlab.widgets.static import StaticPicture
 
 #: Files bigger than this are not read to draw diffs between their versions.
@@ -41,9 +51,10 @@ class LayerTree(StaticPicture, w.VBox):
     pattern = Unicode("")
     selected_file = Unicode("")
 
+    @friendly_init
     def __init__(self, image: str, engine: Any = None, **kwargs: Any) -> None:
         self._engine = resolve_engine(engine)
-        self._id = self._engine.image_inspect(image)["Id"]
+        self._id = lookup_image(self._engine, image, "LayerTree")["Id"]
         self.layers: list[dict[str, Any]] = self._engine.image_layers(self._id)
         self._own: dict[int, list[dict[str, Any]]] = {}
         self._cum: dict[int, list[dict[str, Any]]] = {}
@@ -72,45 +83,47 @@ class LayerTree(StaticPicture, w.VBox):
         )
         self._layer_list.add_class("dl-mono")
         self._mode = w.ToggleButtons(
-            options=[("This layer's changes", False), ("Everything up to it", True)],
+            options=[(t("this_layer"), False), (t("up_to_it"), True)],
             style={"button_width": "auto"},
         )
         self._kind_boxes = {
             kind: w.Checkbox(
                 value=True,
-                description=m.KIND_NAMES[kind],
+                description=t(m.KIND_NAMES[kind]),
                 indent=False,
                 layout=w.Layout(width="auto"),
             )
             for kind in "ACDU"
         }
-        self._search = w.Text(placeholder="path contains…", layout=w.Layout(width="220px"))
+        self._search = w.Text(placeholder=t("path_contains"), layout=w.Layout(width="220px"))
         self._tree = w.HTML(
             layout=w.Layout(
-                max_height="420px", overflow="auto", border="1px solid #ddd", padding="4px"
+                max_height="420px", overflow="auto", border=f"1px solid {BORDER}", padding="4px"
             )
         )
         self._pick = w.Combobox(
-            placeholder="pick or type a file path",
+            placeholder=t("pick_path"),
             ensure_option=False,
             layout=w.Layout(width="100%"),
         )
         self._pick.add_class("dl-mono")
         self._file = w.HTML()
         self._message = w.HTML()
+        self._header.add_class("dl-wrap")  # a long command wraps instead of being cut
 
         self._layer_list.options = [(self._layer_label(r), r["Index"]) for r in self.layers]
         super().__init__(**kwargs)
         self.set_trait("image", image)
         self.set_trait("selected_layer", self._default_layer())
         self._layer_list.value = self.selected_layer
-        self._layer_list.observe(lambda ch: self.select_layer(ch["new"]), "value")
-        self._mode.observe(lambda ch: self.set_cumulative(ch["new"]), "value")
+        self._layer_list.observe(lambda ch: self._do(self.select_layer, ch["new"]), "value")
+        self._mode.observe(lambda ch: self._do(self.set_cumulative, ch["new"]), "value")
         for kind, box in self._kind_boxes.items():
-            box.observe(lambda ch, k=kind: self._set_kind(k, ch["new"]), "value")
-        self._search.observe(lambda ch: self.search(ch["new"]), "value")
+            box.observe(lambda ch, k=kind: self._do(self._set_kind, k, ch["new"]), "value")
+        self._search.observe(lambda ch: self._do(self.search, ch["new"]), "value")
         self._pick.observe(self._on_pick, "value")
-        legend = w.HTML(svg.legend([(m.KIND_NAMES[k], m.KIND_COLOURS[k]) for k in "ACDU"]))
+        self._pick.on_msg(self._on_pick_msg)  # Enter in the path box
+        legend = w.HTML(svg.legend([(t(m.KIND_NAMES[k]), m.KIND_COLOURS[k]) for k in "ACDU"]))
         filters = w.HBox([*self._kind_boxes.values(), self._search])
         self.children = [
             w.HTML(STYLE),
@@ -118,7 +131,7 @@ class LayerTree(StaticPicture, w.VBox):
             w.HBox(
                 [
                     w.VBox(
-                        [w.HTML("<b>Layers</b> (0 = base)"), self._layer_list],
+                        [w.HTML(t("layers_heading")), self._layer_list],
                         layout=w.Layout(width="45%"),
                     ),
                     w.VBox([self._mode, filters, legend, self._tree], layout=w.Layout(width="55%")),
@@ -202,7 +215,7 @@ class LayerTree(StaticPicture, w.VBox):
             path = "/" + path
         path = path.rstrip("/") or ("/" if path else "")
         if path and not self._engine.file_history(self._id, path):
-            raise ValueError(f"no layer of {self.image} holds {path}")
+            raise one_line(ValueError(t("no_file", image=self.shown_image, path=path)))
         self.selected_file = path
 
     # ---- traits ---------------------------------------------------------------------------
@@ -286,17 +299,43 @@ class LayerTree(StaticPicture, w.VBox):
     def _set_kind(self, kind: str, value: bool) -> None:
         self.set_filter(**{m.KIND_NAMES[kind]: value})
 
+    @property
+    def shown_image(self) -> str:
+        """The image as the widget names it: the reference given, an ID cut to 12 digits."""
+        ref = self.image
+        text = ref[7:] if ref.startswith("sha256:") else ref
+        return text[:12] if m.short_ref(ref) == "<id>" else ref
+
+    def _ref_for_errors(self) -> str:
+        return self.shown_image
+
+    @guarded
+    def _do(self, action: Any, *args: Any) -> Any:
+        """A click's action; an error shows in the widget (see ``guarded``). What was read
+        before still shows once the image is gone, and the widget says it is gone."""
+        result = action(*args)
+        self._engine.image_inspect(self._id)  # NoSuchImage: shown as "the image … is gone"
+        return result
+
     def _on_pick(self, change: dict[str, Any]) -> None:
+        """A path typed or picked. While it is still the start of a listed path the reader is
+        typing: nothing is said until it is a whole path, no path starts so, or Enter."""
         path = change["new"]
-        if path == self.selected_file or (
-            path and path not in self._pick.options and not path.startswith("/")
-        ):
+        if path == self.selected_file:
             return
-        try:
-            self.select_file(path)
-            self._message.value = ""
-        except ValueError as exc:
-            self._message.value = error_html(exc)
+        options = self._pick.options
+        if path and path not in options:
+            full = path if path.startswith("/") else "/" + path
+            if any(o.startswith(full) or o.startswith(path) for o in options):
+                self._message.value = ""
+                return
+            if not path.startswith("/"):
+                return
+        self._do(self.select_file, path)
+
+    def _on_pick_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        if content.get("event") == "submit" and self._pick.value != self.selected_file:
+            self._do(self.select_file, self._pick.value)
 
     def _type_at(self, history: list[dict[str, Any]], at: int) -> str:
         """The file type of the version of ``history`` in force at layer ``at`` (or of the
@@ -316,6 +355,11 @@ class LayerTree(StaticPicture, w.VBox):
         size = "(empty)" if r["EmptyLayer"] else m.human_size(r["Size"])
         return f"{r['Index']:>2}  {size:>8}  {_command(r['CreatedBy'], 90)}"
 
+    def _layer_tooltip(self) -> str:
+        """The selected layer's whole command, as the layer list's tooltip."""
+        r = self.layers[self.selected_layer]
+        return f"{t('layer')} {r['Index']}: {_command(r['CreatedBy'], 1 << 16)}"
+
     def _render_header(self) -> None:
         eff = self.efficiency
         total = sum(r["Size"] for r in self.layers)
@@ -332,24 +376,26 @@ class LayerTree(StaticPicture, w.VBox):
         waste = ""
         if rows:
             waste = (
-                "<details><summary>Files stored more than once or removed later "
-                f"({len(eff.inefficiencies)})</summary>"
+                f"<details><summary>{html.escape(t('waste', n=len(eff.inefficiencies)))}"
+                "</summary>"
                 + svg.table(["path", "count", "layers", "total size"], rows, "llrr")
                 + "</details>"
             )
         sel = self.layers[self.selected_layer]
+        self._layer_list.tooltip = self._layer_tooltip()
         self._header.value = (
-            f"<div><b>{html.escape(self.image)}</b> — {len(self.layers)} layers "
-            f"({with_files} with files), {m.human_size(total)}; "
-            f"efficiency <b>{_percent(eff.score)} %</b>, wasted "
-            f"<b>{m.human_size(eff.wasted_bytes)}</b>"
-            + (
-                f" ({eff.wasted_user_percent:.1f} % of the layers above the base)"
-                if eff.user_size
-                else ""
+            f"<div><b>{html.escape(self.shown_image)}</b> — "
+            + t(
+                "tree_header",
+                n=len(self.layers),
+                f=with_files,
+                size=m.human_size(total),
+                eff=_percent(eff.score),
+                w=m.human_size(eff.wasted_bytes),
             )
-            + f"</div><div>Layer {sel['Index']}: <code>{html.escape(sel['CreatedBy'])}</code>"
-            "</div>" + waste
+            + (t("above_base", p=f"{eff.wasted_user_percent:.1f}") if eff.user_size else "")
+            + f"</div><div>{t('layer')} {sel['Index']}: "
+            f"<code>{html.escape(sel['CreatedBy'])}</code></div>" + waste
         )
 
     def _refresh_view(self) -> None:
@@ -367,8 +413,10 @@ class LayerTree(StaticPicture, w.VBox):
     def _render_tree(self) -> None:
         root = m.build_tree(self.view_files)
         counts = {k: sum(1 for f in self.files if f.get("Kind", "U") == k) for k in "ACDU"}
-        shown = ", ".join(f"{counts[k]} {m.KIND_NAMES[k]}" for k in "ACDU" if counts[k] or k != "U")
-        self._tree.value = f'<div style="color:#555">{shown}</div>' + m.tree_html(
+        shown = ", ".join(
+            f"{counts[k]} {t(m.KIND_NAMES[k])}" for k in "ACDU" if counts[k] or k != "U"
+        )
+        self._tree.value = f'<div style="color:{MUTED}">{shown}</div>' + m.tree_html(
             root, self.selected_file, open_depth=1, show_layer=self.cumulative
         )
 
@@ -388,9 +436,10 @@ class LayerTree(StaticPicture, w.VBox):
             rows.append(
                 [
                     f"{h['Index']}{mark}",
-                    f'<span style="color:{colour}">{m.KIND_NAMES[h["Kind"]]}</span>',
+                    f'<span style="color:{colour}">{t(m.KIND_NAMES[h["Kind"]])}</span>',
                     m.human_size(h["Size"]) if h["Kind"] != "D" else "",
-                    html.escape(cmd),
+                    f'<span title="{html.escape(self.layers[h["Index"]]["CreatedBy"])}">'
+                    f"{html.escape(cmd)}</span>",
                 ]
             )
         # the content as the image stands at the selected layer (or the latest version)
@@ -453,11 +502,10 @@ class LayerTree(StaticPicture, w.VBox):
         self._file.value = (
             f"<h4 style='margin:6px 0'>{html.escape(path)}</h4>"
             + svg.table(["layer", "change", "size", "created by"], rows, "llrl")
-            + f"<div style='margin-top:6px'><b>Content</b> ({html.escape(note)})</div>"
+            + f"<div style='margin-top:6px'><b>{t('content')}</b> ({html.escape(note)})</div>"
             + m.pre(self.file_content)
             + (
-                "<div style='margin-top:6px'><b>Changes between versions</b></div>"
-                + "".join(diffs_html)
+                f"<div style='margin-top:6px'><b>{t('versions')}</b></div>" + "".join(diffs_html)
                 if diffs_html
                 else ""
             )

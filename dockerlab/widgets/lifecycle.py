@@ -12,7 +12,16 @@ from traitlets import Bool, Int, List, Unicode, observe
 
 from dockerlab.widgets import _model as m
 from dockerlab.widgets import svg
-from dockerlab.widgets._base import resolve_engine
+from dockerlab.widgets._base import (
+    ERROR,
+    FAINT,
+    MUTED,
+    friendly_init,
+    gone,
+    lookup_container,
+    resolve_engine,
+)
+from dockerlab.widgets.i18n import t
 from dockerlab.widgets.static import StaticPicture
 
 #: The commands a state allows (what Docker accepts without an error).
@@ -50,6 +59,7 @@ class LifecycleView(StaticPicture, w.VBox):
     following = Bool(False, read_only=True)
     stop_timeout = Int(10)  # seconds ``stop`` waits before SIGKILL, as ``docker stop -t``
 
+    @friendly_init
     def __init__(
         self,
         container: str,
@@ -60,7 +70,7 @@ class LifecycleView(StaticPicture, w.VBox):
         **kwargs: Any,
     ) -> None:
         self._engine = resolve_engine(engine)
-        info = self._engine.inspect(container)
+        info = lookup_container(self._engine, container, "LifecycleView")
         self._cid = info["Id"]
         self._name = info["Name"].lstrip("/")
         self._lock = threading.RLock()
@@ -85,7 +95,8 @@ class LifecycleView(StaticPicture, w.VBox):
         self.children = [
             self._label,
             self._diagram,
-            w.HBox(list(self._buttons.values())),
+            # the buttons wrap onto a second row in a narrow notebook (1100 px and less)
+            w.HBox(list(self._buttons.values()), layout=w.Layout(flex_flow="row wrap")),
             self._message,
         ]
         self.refresh(force=True)
@@ -139,7 +150,8 @@ class LifecycleView(StaticPicture, w.VBox):
             thread.join(timeout)
 
     def close(self) -> None:
-        self.unfollow()
+        if hasattr(self, "_halt"):  # a view whose making failed has no thread
+            self.unfollow()
         super().close()
 
     def _poll(self, interval: float) -> None:
@@ -202,12 +214,33 @@ class LifecycleView(StaticPicture, w.VBox):
             raise ValueError(f"unknown command {command!r}: one of {', '.join(COMMANDS)}")
         from dockerlab.errors import DockerlabError
 
+        # progress while the command runs (stop waits up to stop_timeout seconds)
+        self.message = ""
+        self._message.value = (
+            f'<div style="color:{MUTED}">'
+            + html.escape(
+                t("stopping", t=self.stop_timeout)
+                if command in ("stop", "restart")
+                else t("working", cmd=command)
+            )
+            + "</div>"
+        )
+        pressed = self._buttons.get(command)
+        for button in self._buttons.values():
+            button.disabled = True
+        if pressed is not None:
+            pressed.icon = "hourglass-half"
         try:
             actions[command]()
         except DockerlabError as exc:
-            self.message = f"docker {command}: {exc}"
+            self.message = f"docker {command}: {gone(exc, self._name)}"
             return False
+        finally:
+            if pressed is not None:
+                pressed.icon = ""
+            self._render()
         self.message = ""
+        self._message.value = ""  # the progress line goes (no change event when "" already)
         return True
 
     def _run(self, action: Any) -> None:
@@ -221,7 +254,7 @@ class LifecycleView(StaticPicture, w.VBox):
     def _on_message(self, change: dict[str, Any]) -> None:
         text = change["new"]
         self._message.value = (
-            f'<div style="color:#c62828">{html.escape(text)}</div>' if text else ""
+            f'<div style="color:{ERROR}">{html.escape(text)}</div>' if text else ""
         )
 
     def _render(self) -> None:
@@ -234,6 +267,6 @@ class LifecycleView(StaticPicture, w.VBox):
             button.disabled = cmd not in allowed
         path = " → ".join(self.states_seen[-8:])
         self._label.value = (
-            f"<b>{html.escape(self._name)}</b> is <b>{state}</b>"
-            f'<div style="color:#777;font-size:11px">seen: {path}</div>'
+            f"<b>{html.escape(self._name)}</b> {t('is_state')} <b>{state}</b>"
+            f'<div style="color:{FAINT};font-size:11px">{t("seen")}: {path}</div>'
         )

@@ -12,11 +12,24 @@ from traitlets import Bool, Float, TraitError, observe, validate
 
 from dockerlab.widgets import _model as m
 from dockerlab.widgets import svg
-from dockerlab.widgets._base import resolve_engine
+from dockerlab.widgets._base import (
+    BORDER,
+    ERROR,
+    FAINT,
+    MUTED,
+    error_html,
+    friendly_init,
+    lookup_container,
+    one_line,
+    resolve_engine,
+)
+from dockerlab.widgets.i18n import t
 from dockerlab.widgets.static import StaticPicture
 
 #: States in which a container can still produce figures.
 ALIVE = ("created", "running", "paused", "restarting")
+#: States the monitor keeps following: a stopped container may be started again.
+FOLLOWED = (*ALIVE, "exited", "dead")
 INTERVALS = [0.5, 1.0, 2.0, 5.0, 10.0]
 
 
@@ -28,6 +41,7 @@ class _Watched:
         self.configured_limit = memory_limit  # HostConfig.Memory (0 = none)
         self.previous: dict[str, Any] | None = None
         self.status = "created"
+        self.started = ""  # State.StartedAt: a new one means a new run (fresh CPU counters)
         self.cpu: list[float] = []
         self.memory: list[float] = []
         self.last: dict[str, Any] = {}
@@ -38,8 +52,9 @@ class ResourceMonitor(StaticPicture, w.VBox):
     refreshed every ``interval`` seconds by a background thread, as numbers and rolling
     sparklines, one card per container side by side.
 
-    The thread ends when no watched container can run any more (exited or removed) or when
-    the widget is closed. :meth:`sample` does one refresh synchronously; every refresh
+    The monitor follows its containers across ``stop``, ``start`` and ``restart`` (a stopped
+    one is read again once it runs); the thread ends when every watched container is removed
+    or when the widget is closed. :meth:`sample` does one refresh synchronously; every refresh
     appends one row per live container to :attr:`samples`.
     Clicks as methods: :meth:`pause`, :meth:`resume`, :meth:`set_interval`, :meth:`stop`.
     """
@@ -48,6 +63,7 @@ class ResourceMonitor(StaticPicture, w.VBox):
     paused = Bool(False)
     active = Bool(False, read_only=True)  # the sampling thread is alive
 
+    @friendly_init
     def __init__(
         self,
         *containers: str,
@@ -61,7 +77,7 @@ class ResourceMonitor(StaticPicture, w.VBox):
         from dockerlab.format.stats import block_io, cpu_percent, memory_usage, network_io
 
         if not containers:
-            raise ValueError("ResourceMonitor needs at least one container")
+            raise one_line(ValueError(t("monitor_needs")))
         self._figures = (cpu_percent, memory_usage, network_io, block_io)
         self._engine = resolve_engine(engine)
         self._history = history
@@ -77,7 +93,7 @@ class ResourceMonitor(StaticPicture, w.VBox):
         self.samples: list[dict[str, Any]] = []
         self.watched: list[_Watched] = []
         for ref in containers:
-            info = self._engine.inspect(ref)
+            info = lookup_container(self._engine, ref, "ResourceMonitor")
             wc = _Watched(
                 ref,
                 info["Id"],
@@ -85,22 +101,26 @@ class ResourceMonitor(StaticPicture, w.VBox):
                 int((info.get("HostConfig") or {}).get("Memory") or 0),
             )
             wc.status = info["State"]["Status"]
+            wc.started = info["State"].get("StartedAt") or ""
             self.watched.append(wc)
 
         self._pause_button = w.ToggleButton(
-            description="Pause", icon="pause", layout=w.Layout(width="auto")
+            description=t("pause"), icon="pause", layout=w.Layout(width="auto")
         )
         self._rate = w.Dropdown(
-            options=[(f"every {s:g} s", s) for s in INTERVALS],
+            options=[(t("every", s=f"{s:g}"), s) for s in INTERVALS],
             value=interval if interval in INTERVALS else None,
-            description="Refresh",
+            description=t("refresh_every"),
             layout=w.Layout(width="180px"),
         )
         self._status = w.HTML()
         self._cards = [
             w.HTML(
                 layout=w.Layout(
-                    border="1px solid #ddd", padding="6px", margin="0 6px 6px 0", width="300px"
+                    border=f"1px solid {BORDER}",
+                    padding="6px",
+                    margin="0 6px 6px 0",
+                    width="300px",
                 )
             )
             for _ in self.watched
@@ -133,11 +153,12 @@ class ResourceMonitor(StaticPicture, w.VBox):
 
     # ---- actions --------------------------------------------------------------------------
     def sample(self) -> list[dict[str, Any]]:
-        """Refresh every live container's figures now; returns the new rows."""
+        """Refresh every live container's figures now; returns the new rows. A stopped
+        container is looked at too, to follow it when it starts again."""
         with self._lock:
             rows = []
             for wc in self.watched:
-                if wc.status not in ALIVE:
+                if wc.status not in FOLLOWED:
                     continue
                 row = self._sample_one(wc)
                 if row is not None:
@@ -168,7 +189,7 @@ class ResourceMonitor(StaticPicture, w.VBox):
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
-            if not any(wc.status in ALIVE for wc in self.watched):
+            if not any(wc.status in FOLLOWED for wc in self.watched):
                 self._render_status()
                 return
             self._stopping.clear()
@@ -188,7 +209,8 @@ class ResourceMonitor(StaticPicture, w.VBox):
             thread.join(timeout)
 
     def close(self) -> None:
-        self.stop()
+        if hasattr(self, "_stopping"):  # a monitor whose making failed has no thread
+            self.stop()
         super().close()
 
     # ---- analysis (pandas, matplotlib: imported when asked) -------------------------------
@@ -255,7 +277,7 @@ class ResourceMonitor(StaticPicture, w.VBox):
     @observe("paused")
     def _on_paused(self, change: dict[str, Any]) -> None:
         self._pause_button.value = change["new"]
-        self._pause_button.description = "Resume" if change["new"] else "Pause"
+        self._pause_button.description = t("resume") if change["new"] else t("pause")
         self._pause_button.icon = "play" if change["new"] else "pause"
         self._wake.set()
         self._render_status()
@@ -274,10 +296,11 @@ class ResourceMonitor(StaticPicture, w.VBox):
                     continue
                 try:
                     self.sample()
-                except Exception:  # noqa: BLE001 - a failed refresh must not kill the loop
-                    pass
-                if not any(wc.status in ALIVE for wc in self.watched):
-                    break
+                except Exception as err:  # noqa: BLE001 - a failed refresh must not kill the loop
+                    # said in the widget (a thread's error would reach no one)
+                    self._status.value = error_html(err)
+                if not any(wc.status in FOLLOWED for wc in self.watched):
+                    break  # every container removed
         finally:
             self.set_trait("active", False)
             self._render_status()
@@ -288,7 +311,11 @@ class ResourceMonitor(StaticPicture, w.VBox):
 
         cpu_percent, memory_usage, network_io, block_io = self._figures
         try:
-            status = self._engine.inspect(wc.id)["State"]["Status"]
+            state = self._engine.inspect(wc.id)["State"]
+            status = state["Status"]
+            started = state.get("StartedAt") or ""
+            if started != wc.started:  # started again: the new run's counters start at 0
+                wc.started, wc.previous = started, None
             if status in ("running", "paused"):
                 s = self._engine.stats(wc.id, wc.previous)
         except NoSuchContainer:
@@ -296,6 +323,7 @@ class ResourceMonitor(StaticPicture, w.VBox):
             return None
         wc.status = status
         if status not in ("running", "paused"):
+            wc.previous = None  # a later start begins a new series of counters
             return None
         first = wc.previous is None
         wc.previous = s
@@ -335,26 +363,28 @@ class ResourceMonitor(StaticPicture, w.VBox):
 
     def _render_status(self) -> None:
         if self.paused:
-            text = "paused"
+            text = t("paused")
+        elif not any(wc.status in FOLLOWED for wc in self.watched):
+            text = t("ended")
+        elif self.active and not any(wc.status in ALIVE for wc in self.watched):
+            text = t("waiting")
         elif self.active:
-            text = f"live, every {self.interval:g} s"
+            text = t("live", s=f"{self.interval:g}")
         else:
-            text = (
-                "stopped (no container left running)"
-                if not any(wc.status in ALIVE for wc in self.watched)
-                else "stopped"
-            )
-        self._status.value = f'<span style="color:#555;margin-left:8px">{text}</span>'
+            text = t("stopped")
+        self._status.value = f'<span style="color:{MUTED};margin-left:8px">{text}</span>'
 
     def _card(self, wc: _Watched) -> str:
         r = wc.last
-        colour = {"running": "#2e7d32", "paused": "#b8860b"}.get(wc.status, "#c62828")
+        colour = {"running": m.KIND_COLOURS["A"], "paused": m.KIND_COLOURS["C"]}.get(
+            wc.status, ERROR
+        )
         head = (
             f"<div><b>{html.escape(wc.name)}</b> <code>{wc.id[:12]}</code> "
             f'<span style="color:{colour}">{wc.status}</span></div>'
         )
         if not r:
-            return head + '<div style="color:#888">no figures yet</div>'
+            return head + f'<div style="color:{FAINT}">{t("no_figures")}</div>'
         limit = r["memory_limit"]
         cpu_top = max(wc.cpu + [5.0])
         mem_top = float(wc.configured_limit) if wc.configured_limit else max(wc.memory) * 1.25
@@ -372,9 +402,9 @@ class ResourceMonitor(StaticPicture, w.VBox):
         return (
             head
             + table
-            + f'<div style="font-size:11px;color:#555">CPU % (scale {cpu_top:.3g}%)</div>'
+            + f'<div style="font-size:11px;color:{MUTED}">CPU % (scale {cpu_top:.3g}%)</div>'
             + svg.sparkline(wc.cpu, width=280, height=36, vmax=cpu_top, capacity=self._history)
-            + f'<div style="font-size:11px;color:#555">memory (scale {_bytes(mem_top)})'
+            + f'<div style="font-size:11px;color:{MUTED}">memory (scale {_bytes(mem_top)})'
             "</div>"
             + svg.sparkline(
                 wc.memory,

@@ -10,7 +10,8 @@ import math
 from html import escape
 from typing import Any
 
-FONT = "font-family: sans-serif; font-size: 11px"
+#: Text takes the page's colour (``currentColor``), so it reads in light and dark themes.
+FONT = "font-family: sans-serif; font-size: 11px; fill: currentColor"
 
 
 def _num(x: float) -> str:
@@ -23,7 +24,7 @@ def bar_chart(
     items: list[tuple[str, float, str]],
     width: int = 560,
     bar_height: int = 16,
-    label_width: int = 220,
+    label_width: int = 260,
     colour: str = "#4472c4",
     highlight: int | None = None,
 ) -> str:
@@ -43,7 +44,9 @@ def bar_chart(
         w = area * value / top if top > 0 else 0.0
         w = max(w, 1.0)
         fill = "#ed7d31" if row == highlight else colour
-        shown = label if len(label) <= 34 else label[:33] + "…"
+        # ~6.5 px a character at 11 px: the label is cut to fit, never clipped by the edge
+        fits = max(8, int((label_width - 10) / 6.5))
+        shown = label if len(label) <= fits else label[: fits - 1] + "…"
         parts.append(
             f"<g><title>{escape(label)}: {escape(text)}</title>"
             f'<text x="{label_width - 6}" y="{_num(y + bar_height - 4)}" '
@@ -81,7 +84,7 @@ def sparkline(
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}">',
-        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#f7f7f7"/>',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#888" fill-opacity="0.1"/>',
     ]
     if pts:
         line = " ".join(f"{_num(x)},{_num(y)}" for x, y in pts)
@@ -155,7 +158,7 @@ def lifecycle_svg(
         parts.append(f'<text x="{lx}" y="{ly}" text-anchor="{anchor}">')
         for i, cmd in enumerate(cmds):
             on = live and cmd.split()[0] in enabled
-            colour = "#1565c0" if on else "#777"
+            colour = "#1565c0" if on else "#888"
             weight = ' font-weight="bold"' if on else ""
             parts.append(
                 f'<tspan x="{lx}" dy="{0 if i == 0 else 14}" fill="{colour}"'
@@ -173,18 +176,19 @@ def lifecycle_svg(
                 "removed": "#eeeeee",
             }[state]
             if lit
-            else "#ffffff"
+            else "none"
         )
         stroke = "#1565c0" if lit else ("#555" if state in visited_set else "#bbb")
         mark = ' data-current="true"' if lit else ""
         weight = "bold" if lit else "normal"
+        text_fill = ' style="fill:#222"' if lit else ""  # dark on the pale lit box
         parts.append(
             f'<g class="dl-state" data-state="{state}"{mark}>'
             f'<rect x="{x - BOX_W // 2}" y="{y - BOX_H // 2}" width="{BOX_W}" '
             f'height="{BOX_H}" rx="10" fill="{fill}" stroke="{stroke}" '
             f'stroke-width="{3 if lit else 1.2}"/>'
             f'<text x="{x}" y="{y + 5}" text-anchor="middle" font-size="13" '
-            f'font-weight="{weight}">{state}</text></g>'
+            f'font-weight="{weight}"{text_fill}>{state}</text></g>'
         )
     parts.append("</svg>")
     return "".join(parts)

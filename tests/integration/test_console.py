@@ -146,3 +146,22 @@ def test_exec_it_gives_a_named_terminal_as_run_it_does(docker, engine):
     assert "/dev/pts/0" in console.text and "not a tty" not in console.text
     console.eof()
     assert console.wait(10) == 0
+
+
+def test_tab_completes_in_the_shell_and_esc_reaches_the_terminal(docker):
+    """A browser keeps Tab and Esc (focus, command mode): the buttons send them."""
+    console = docker("run -it --rm busybox sh")
+    assert console.wait_for("/ #", 10)
+    console._input.value = "echo $((2*21)); ec"
+    console._buttons["tab"].click()  # the line so far and a Tab: ash completes "ec" to "echo"
+    assert console._input.value == ""
+    console.send(" done\n")
+    assert console.wait_for("; echo  done\n42\ndone\n", 10)  # completed, with its space
+    console.send("cat -v\n")
+    console._buttons["esc"].click()
+    console.send("\n")
+    assert console.wait_for("^[", 10)  # cat -v shows the Escape byte it was sent
+    console.interrupt()
+    assert wait_until(lambda: console.text.rstrip().endswith("/ #"), 10)
+    console.send("exit 0\n")
+    assert console.wait(10) == 0, console.text

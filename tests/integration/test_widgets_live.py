@@ -57,7 +57,7 @@ def test_monitor_samples_real_figures_of_a_busy_container(engine):
         mon.close()
 
 
-def test_monitor_thread_samples_pauses_and_ends_when_the_container_exits(engine):
+def test_monitor_thread_samples_pauses_and_ends_when_the_container_is_removed(engine):
     from dockerlab.widgets import ResourceMonitor
 
     engine.run({"Image": "busybox", "Cmd": POLITE}, name="w1", attach="")
@@ -83,10 +83,14 @@ def test_monitor_thread_samples_pauses_and_ends_when_the_container_exits(engine)
         mon._rate.value = 0.5  # the rate control
         assert mon.interval == 0.5
         engine.stop("w1", timeout=5)
+        # a stopped container may start again: the monitor keeps following it (issue 14)
+        assert _until(lambda: mon.watched[0].status == "exited")
+        assert repr(mon) == "ResourceMonitor(1 container: 1 exited; every 0.5 s, live)"
+        assert "exited" in mon._cards[0].value
+        engine.remove("w1")
         assert _until(lambda: not mon._thread.is_alive())
         assert not mon.active
-        assert repr(mon) == "ResourceMonitor(1 container: 1 exited; every 0.5 s, stopped)"
-        assert "exited" in mon._cards[0].value
+        assert repr(mon) == "ResourceMonitor(1 container: 1 removed; every 0.5 s, stopped)"
     finally:
         mon.close()
 
@@ -116,11 +120,11 @@ def test_monitor_watches_several_containers_side_by_side(engine):
         assert repr(mon) == (
             "ResourceMonitor(2 containers: 1 exited, 1 running; every 1 s, stopped)"
         )
-        engine.remove("m_b")  # an exited container is no longer read: removing it is fine
+        engine.remove("m_b")  # an exited container is still followed: it is seen removed
         assert [r["container"] for r in mon.sample()] == ["m_a"]
         engine.remove("m_a", force=True)
         assert mon.sample() == []
-        assert [wc.status for wc in mon.watched] == ["removed", "exited"]
+        assert [wc.status for wc in mon.watched] == ["removed", "removed"]
     finally:
         mon.close()
 

@@ -160,7 +160,9 @@ def test_a_document_it_cannot_draw_is_an_error_inside_the_widget():
     view = NetworkView(engine=Odd(), follow=False)
     try:
         assert "has no attribute" in view.error
-        assert view._message.value.startswith('<div style="color:#c62828">Error: ')
+        assert view._message.value.startswith(
+            '<div style="color:var(--jp-error-color1, #c62828)">Error: '
+        )
         assert repr(view) == "NetworkView(0 networks, 0 containers; stopped)"
         view.per_row = 50
         assert view.per_row == 12  # bounded

@@ -108,7 +108,7 @@ def test_tree_html_colours_kinds_and_highlights_the_selection():
     out = m.tree_html(root, selected="/b")
     assert m.KIND_COLOURS["A"] in out and m.KIND_COLOURS["C"] in out
     assert "line-through" in out  # removed entries are struck through
-    assert "background: #ffe9a8" in out
+    assert "background: rgba(255, 193, 7, 0.35)" in out
     assert "&lt;" not in m.tree_html(m.build_tree([f("/x", "A")]))
     assert "<script" not in m.tree_html(m.build_tree([f("/<script>", "A")]))
 
