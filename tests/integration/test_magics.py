@@ -20,7 +20,9 @@ from IPython.utils.capture import capture_output  # noqa: E402
 
 @pytest.fixture(scope="module")
 def shell():
-    ip = start_ipython()
+    from IPython import get_ipython
+
+    ip = start_ipython() or get_ipython()  # one shell per process: another test may own it
     ip.run_line_magic("load_ext", "dockerlab")
     ip.display_formatter.formatters["text/html"].enabled = True  # as in a notebook kernel
     return ip
