@@ -133,7 +133,13 @@ def value_of(rendered: Any, names: int = 0) -> Any:
 
 
 class Lines(list):
-    """A list of strings (IDs, formatted lines) shown one per line, as Docker prints them."""
+    """A list of strings (IDs, formatted lines) shown one per line, as Docker prints them.
+
+    Put in a line (``$ids``, ``{ids}``, f-strings) it is its words joined by spaces, as the
+    shell's ``$(docker ps -q)``: ``%docker rm $ids``. ``str()`` stays the list's."""
+
+    def __format__(self, spec: str) -> str:
+        return format(" ".join(str(x) for x in self), spec)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text("\n".join(str(x) for x in self))

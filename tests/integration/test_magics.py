@@ -166,6 +166,16 @@ def test_go_templates_survive_ipython_expansion_and_python_names_expand(ip, engi
     assert ip.user_ns["names"] == ["tpl"]
 
 
+def test_a_list_of_ids_expands_as_words_as_the_shells_command_substitution(ip, engine):
+    # docker rm $(docker ps -a -q), in a notebook: ids = %docker ps -a -q; %docker rm -f $ids
+    for name in ("sub1", "sub2"):
+        engine.create({"Image": "busybox", "Cmd": ["true"]}, name=name)
+    ip.run_cell("ids = %docker ps -a -q")
+    assert len(ip.user_ns["ids"]) == 2
+    ip.run_cell("%docker rm -f $ids")
+    assert engine.containers(all=True) == [] and ip.user_ns["_exit_code"] == 0
+
+
 def test_run_detached_returns_the_id(ip, engine):
     cid, out = docker(ip, "run -d busybox sleep 30")
     assert out.stdout == ""

@@ -87,6 +87,15 @@ def test_lines_are_a_list_shown_one_per_line():
     assert _pretty(ids) == "abc\ndef"
 
 
+def test_lines_in_a_line_are_words_as_the_shells_command_substitution():
+    # %docker rm $ids: IPython formats $ids into the line, as the shell's $(docker ps -q)
+    from IPython.utils.text import DollarFormatter
+
+    ids = Lines(["abc", "def"])
+    assert DollarFormatter().format("rm -f $ids", ids=ids) == "rm -f abc def"
+    assert f"{ids}" == "abc def" and str(ids) == "['abc', 'def']"
+
+
 def test_inspected_is_a_dict_shown_as_dockers_json_array():
     obj = Inspected({"Id": "x", "State": {"Status": "running"}})
     assert obj["State"]["Status"] == "running"
