@@ -305,6 +305,36 @@ def test_wait_in_another_thread_sees_a_kill(engine):
     assert got.get("StatusCode") == 137
 
 
+def test_the_api_waiter_answers_a_die_it_meets_at_the_journals_end(engine, monkeypatch):
+    # POST /containers/{id}/wait just after start: the monitor's "die" can land as the waiter
+    # takes the journal's end (its first read), the exit not recorded yet. The waiter then
+    # made a list of the endless journal follower and never answered (1 in 8 in a notebook).
+    from dockerlab.engine import events
+    from dockerlab.engine.containers import waiting
+
+    cid = daemon(engine)
+    record = engine.store.find(cid).config
+    real = events.subscribe
+
+    def die_at_the_end(paths, filters=None):
+        follower = real(paths, filters)
+        assert next(follower) is None  # the journal's end is taken
+        events.container(paths, record, "die", {"exitCode": "137"})  # told, not yet recorded
+        yield from follower
+
+    monkeypatch.setattr(waiting.events, "subscribe", die_at_the_end)
+    waiter = engine.waiter(cid)
+    assert waiter.running and waiter._pending  # the state of the race, set up for real
+    got: dict = {}
+    stop = threading.Event()
+    t = threading.Thread(target=lambda: got.update(waiter.wait(stop.is_set) or {}), daemon=True)
+    t.start()
+    engine.kill(cid)  # the exit the die told of
+    t.join(10)
+    stop.set()
+    assert got == {"StatusCode": 137, "Error": None}
+
+
 def test_wait_of_unknown_container_is_no_such_container(engine):
     with pytest.raises(errors.NoSuchContainer):
         engine.wait("no-such-container")

@@ -15,6 +15,7 @@ and a ``cancelled`` test (the client went away) is asked.
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from dockerlab.engine import events
@@ -71,7 +72,8 @@ class Waiter:
         if self.condition == "not-running" and not self.running:
             return self.code
         pending, self._pending = self._pending, []
-        for ev in [*pending, *self._events] if pending else self._events:
+        # chained lazily: the follower never ends, so a list of it would never be made
+        for ev in itertools.chain(pending, self._events):
             if ev is None:  # a tick: the container itself, then the client
                 done = self._looked_at()
                 if done is not None:
