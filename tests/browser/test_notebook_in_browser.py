@@ -168,8 +168,10 @@ def _cell_states(page) -> dict:
 
 
 def _added(text: str) -> int:
-    """The ``N added, N modified, N removed`` line of a LayerTree's file tree."""
-    found = re.search(r"(\d+) added, \d+ modified, \d+ removed", text)
+    """The ``N added, N modified, N removed`` line of a LayerTree's file tree (in English or
+    the course's Chinese)."""
+    # (the course's widgets speak Chinese: 新增 added, 修改 modified, 删除 removed)
+    found = re.search(r"(\d+) (?:added|新增), \d+ (?:modified|修改), \d+ (?:removed|删除)", text)
     assert found, "the LayerTree shows no file count"
     return int(found.group(1))
 
