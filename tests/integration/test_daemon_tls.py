@@ -93,7 +93,8 @@ def tls_daemon(engine, tmp_path, certs):
 
 def test_tlsverify_serves_a_client_with_a_certificate(tls_daemon, certs):
     d, port = tls_daemon
-    assert "API listen on tcp://0.0.0.0:" in d.log()
+    # the daemon is up (its socket answers); each listener's line is logged as it opens
+    wait_until(lambda: "API listen on tcp://0.0.0.0:" in d.log(), what="the TCP listener's line")
     got = _ping(port, _client_ctx(certs, with_cert=True))
     assert got.startswith(b"HTTP/1.1 200 OK") and got.endswith(b"OK")
 
